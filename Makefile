@@ -1,0 +1,59 @@
+# lguest: `make` builds ./lguest, `make check` runs every test.
+#
+# Every .c under src/ except the launcher's main() goes into a library, built
+# twice: once optimised (for ./lguest) and once with AddressSanitizer and
+# UndefinedBehaviorSanitizer (for ./lguest-asan and the unit tests).  Test
+# folders add their own rules in tests/*/rules.mk.
+
+CC      ?= gcc
+WARN    := -Wall -Wextra -Werror
+CFLAGS  ?= -O2 -g
+BASEFLAGS := -std=gnu11 $(WARN) -Isrc -D_GNU_SOURCE -MMD -MP
+ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	     -fno-omit-frame-pointer
+LDLIBS  := -lm -llzma -lpthread
+
+LIB_SRCS := $(filter-out src/lguest.c,$(wildcard src/*.c src/*/*.c))
+REL_OBJS := $(LIB_SRCS:%.c=build/rel/%.o)
+ASAN_OBJS := $(LIB_SRCS:%.c=build/asan/%.o)
+
+all: lguest
+
+lguest: build/rel/src/lguest.o build/rel/liblguest.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+lguest-asan: build/asan/src/lguest.o build/asan/liblguest.a
+	$(CC) $(ASANFLAGS) -o $@ $^ $(LDLIBS)
+
+build/rel/liblguest.a: $(REL_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/liblguest.a: $(ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/rel/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(ASANFLAGS) -c $< -o $@
+
+# Tests: each tests/<area>/rules.mk appends its build targets to CHECK_DEPS.
+CHECK_DEPS :=
+include $(wildcard tests/*/rules.mk)
+
+check: lguest lguest-asan $(CHECK_DEPS)
+	@tests/run-all.sh
+
+# The test guest (Debian's kernel and busybox, fetched by apt).
+guest:
+	guest/build.sh
+
+clean:
+	rm -rf build lguest lguest-asan
+
+.PHONY: all check clean guest
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,83 @@
+/*
+ * The CPU interface: all the rest of lguest knows of the processor.
+ *
+ * Today the processor is a software i686 (src/cpu/*.c).  A KVM vCPU can later
+ * stand behind the same few calls: make one over guest RAM with bus
+ * callbacks, set its registers, run it for a budget of instructions or until
+ * something happens, and drive its INTR pin.
+ *
+ * Guest RAM is one contiguous host mapping; physical addresses below
+ * ram_size are RAM, everything else goes to the mmio callbacks.
+ */
+#ifndef LGUEST_CPU_H
+#define LGUEST_CPU_H
+
+#include "../types.h"
+
+struct cpu;
+
+/* What the CPU calls out to.  All run on the thread that called cpu_run(). */
+struct cpu_bus {
+	void *opaque;
+	u32 (*io_in)(void *opaque, u16 port, int size);
+	void (*io_out)(void *opaque, u16 port, u32 val, int size);
+	u32 (*mmio_read)(void *opaque, u32 gpa, int size);
+	void (*mmio_write)(void *opaque, u32 gpa, u32 val, int size);
+	/* Interrupt acknowledge: called when INTR is high and the CPU takes
+	 * the interrupt; returns the vector (the PIC's INTA cycle). */
+	u8 (*intr_ack)(void *opaque);
+	/* The machine clock in ns: the TSC counts it. */
+	u64 (*clock_ns)(void *opaque);
+};
+
+/* Why cpu_run() returned. */
+enum cpu_event {
+	CPU_BUDGET,	/* ran the whole budget */
+	CPU_HALT,	/* HLT: waiting for an interrupt (see cpu_regs.eflags IF) */
+	CPU_STOPPED,	/* cpu_stop() was called from a callback */
+	CPU_SHUTDOWN,	/* triple fault: cpu_error() says why */
+};
+
+/* Registers as a debugger or a KVM backend sees them. */
+enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
+enum { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS };
+
+struct cpu_regs {
+	u32 gpr[8];
+	u32 eip;
+	u32 eflags;
+	u16 sel[6];
+	u32 cr0, cr2, cr3, cr4;
+};
+
+struct cpu *cpu_new(u8 *ram, u32 ram_size, const struct cpu_bus *bus);
+void cpu_free(struct cpu *c);
+
+/* The state a 32-bit boot protocol enters with: protected mode, paging off,
+ * interrupts off, CS a flat 4 GiB code segment (selector 0x10) and DS, ES,
+ * SS, FS, GS flat data segments (selector 0x18), eip as given.  Other
+ * registers zero; the caller then sets ESI/EAX/EBX as its protocol wants. */
+void cpu_reset_flat32(struct cpu *c, u32 eip);
+
+void cpu_get_regs(const struct cpu *c, struct cpu_regs *r);
+/* Sets general registers, eip and eflags only (segments stay as loaded). */
+void cpu_set_regs(struct cpu *c, const struct cpu_regs *r);
+
+/* Run at most budget instructions.  Returns early on HLT, cpu_stop() or a
+ * triple fault.  Calling it again after CPU_HALT resumes only once an
+ * interrupt can be taken; until then it returns CPU_HALT at once. */
+enum cpu_event cpu_run(struct cpu *c, u64 budget);
+
+/* From a bus callback: return from cpu_run() after this instruction. */
+void cpu_stop(struct cpu *c);
+
+/* The INTR pin, driven by the interrupt controller. */
+void cpu_set_intr(struct cpu *c, bool level);
+
+/* Instructions retired since cpu_new(). */
+u64 cpu_icount(const struct cpu *c);
+
+/* After CPU_SHUTDOWN: a sentence naming the faults that led to it. */
+const char *cpu_error(const struct cpu *c);
+
+#endif

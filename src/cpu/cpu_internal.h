@@ -1,0 +1,365 @@
+/*
+ * Inside the software CPU: the state and the helpers the CPU's own files
+ * share.  Nothing outside src/cpu/ (and the CPU tests) includes this.
+ *
+ * The files, in reading order:
+ *   cpu.c     the run loop: instruction boundaries, interrupts, exceptions
+ *             (double and triple faults), HLT, the public interface
+ *   exec.c    decode and execute one instruction: prefixes, ModRM, every
+ *             integer instruction; calls out for the system ones
+ *   alu.c     arithmetic and the flags it leaves (the only code that knows
+ *             how flags are stored)
+ *   mmu.c     linear addresses to physical: paging, the software TLB;
+ *             segmented reads and writes with limit and type checks; stack
+ *             pushes and pops
+ *   seg.c     protected mode: descriptors, segment loads, far jumps, calls
+ *             and returns, interrupt and exception delivery through gates,
+ *             IRET, task switches, privilege changes through the TSS
+ *   sys.c     system instructions: control and debug registers, MSRs,
+ *             CPUID, RDTSC, I/O permission, LAR/LSL/VERR/VERW, SYSENTER
+ *   fpu.c     the x87
+ *
+ * Faults unwind with longjmp: a helper deep inside an instruction calls
+ * cpu_raise(), the run loop catches it, puts EIP and ESP back to where the
+ * instruction started and delivers the exception.  So an instruction must
+ * not change architectural state (registers other than ESP, memory) before
+ * its last possible fault, except where the manuals say the partial state is
+ * visible (REP string iterations, which leave ECX/ESI/EDI consistent).
+ */
+#ifndef LGUEST_CPU_INTERNAL_H
+#define LGUEST_CPU_INTERNAL_H
+
+#include <setjmp.h>
+
+#include "cpu.h"
+
+/* EFLAGS bits. */
+#define F_CF   0x00000001u
+#define F_PF   0x00000004u
+#define F_AF   0x00000010u
+#define F_ZF   0x00000040u
+#define F_SF   0x00000080u
+#define F_TF   0x00000100u
+#define F_IF   0x00000200u
+#define F_DF   0x00000400u
+#define F_OF   0x00000800u
+#define F_IOPL 0x00003000u
+#define F_NT   0x00004000u
+#define F_RF   0x00010000u
+#define F_VM   0x00020000u
+#define F_AC   0x00040000u
+#define F_VIF  0x00080000u
+#define F_VIP  0x00100000u
+#define F_ID   0x00200000u
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+#define F_FIXED1 0x00000002u	/* bit 1 always reads as 1 */
+
+/* Control register bits. */
+#define CR0_PE 0x00000001u
+#define CR0_MP 0x00000002u
+#define CR0_EM 0x00000004u
+#define CR0_TS 0x00000008u
+#define CR0_ET 0x00000010u
+#define CR0_NE 0x00000020u
+#define CR0_WP 0x00010000u
+#define CR0_AM 0x00040000u
+#define CR0_NW 0x20000000u
+#define CR0_CD 0x40000000u
+#define CR0_PG 0x80000000u
+#define CR4_VME 0x0001u
+#define CR4_PVI 0x0002u
+#define CR4_TSD 0x0004u
+#define CR4_DE  0x0008u
+#define CR4_PSE 0x0010u
+#define CR4_PAE 0x0020u
+#define CR4_MCE 0x0040u
+#define CR4_PGE 0x0080u
+#define CR4_PCE 0x0100u
+
+/* Exception vectors. */
+enum {
+	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
+	EXC_BR = 5, EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10,
+	EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14, EXC_MF = 16,
+	EXC_AC = 17, EXC_MC = 18,
+};
+
+/* Page-fault error code bits. */
+#define PF_P    0x01u	/* protection violation (else not present) */
+#define PF_W    0x02u	/* write access */
+#define PF_U    0x04u	/* CPL 3 access */
+#define PF_RSVD 0x08u
+#define PF_I    0x10u	/* instruction fetch (only with NX; we have none) */
+
+/*
+ * A segment register's hidden part, as loaded from its descriptor.  limit
+ * is in bytes with granularity already applied; attr holds bits 8..23 of the
+ * descriptor's high dword: type (4 bits), S, DPL (2), P, then (bits 12..15 of
+ * attr) AVL, L, D/B, G.  A data segment register loaded with a null selector
+ * has attr 0 (not present): using it faults with #GP(0).
+ */
+struct seg {
+	u16 sel;
+	u32 base;
+	u32 limit;
+	u16 attr;
+};
+
+#define SEG_TYPE(a)  ((a) & 0xf)
+#define SEG_S(a)     (((a) >> 4) & 1)	/* 1: code/data, 0: system */
+#define SEG_DPL(a)   (((a) >> 5) & 3)
+#define SEG_P(a)     (((a) >> 7) & 1)
+#define SEG_DB(a)    (((a) >> 14) & 1)
+#define SEG_G(a)     (((a) >> 15) & 1)
+/* For code/data (S=1) types: */
+#define SEG_CODE(a)  (((a) >> 3) & 1)
+#define SEG_CONF(a)  (((a) >> 2) & 1)	/* code: conforming */
+#define SEG_EXPDN(a) (((a) >> 2) & 1)	/* data: expand-down */
+#define SEG_RW(a)    (((a) >> 1) & 1)	/* code: readable, data: writable */
+
+struct dtr {
+	u32 base;
+	u16 limit;
+};
+
+/* Segment accesses, for the checks in mmu.c. */
+enum { ACC_READ, ACC_WRITE, ACC_EXEC };
+
+/*
+ * The software TLB: one direct-mapped entry per hashed virtual page, for
+ * user and supervisor accesses separately.  An entry caches the translation
+ * and the rights it was filled with; a miss or a rights mismatch walks the
+ * page tables.  Owned by mmu.c.
+ */
+#define TLB_SIZE 1024
+struct tlb_entry {
+	u32 vpage;	/* linear page number + 1, 0 = empty */
+	u32 ppage;	/* physical address of the page */
+	u8 *host;	/* host address of the page, NULL if not RAM */
+	u8 writable;	/* a write may go straight through (D already set) */
+	u8 global;
+};
+
+/* The x87, owned by fpu.c.  Registers are kept as host long double (x87
+ * extended precision on x86-64) in physical order; st(i) is
+ * st[(top + i) & 7]. */
+struct fpu {
+	long double st[8];
+	u16 cw, sw, tw;		/* tw in the full 2-bit-per-register form */
+	u8 top;
+	u16 fop;
+	u32 fip, fdp;
+	u16 fcs, fds;
+};
+
+struct cpu {
+	/* Architectural state. */
+	u32 r[8];		/* EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI */
+	u32 eip;
+	u32 eflags;		/* see cpu_get_eflags(): arithmetic flags
+				 * may live elsewhere (alu.c) */
+	struct seg seg[6];	/* ES, CS, SS, DS, FS, GS */
+	struct seg ldtr, tr;	/* tr.attr type: 9/0xb (available/busy) */
+	struct dtr gdtr, idtr;
+	u32 cr0, cr2, cr3, cr4;
+	u32 dr[8];
+	int cpl;
+	u32 sysenter_cs, sysenter_esp, sysenter_eip;
+	u64 tsc_offset;		/* TSC = clock_ns + tsc_offset */
+	struct fpu fpu;
+
+	/* Lazy flags state, owned by alu.c. */
+	u32 lf_res, lf_src1, lf_src2;
+	u32 lf_op;		/* which operation last set the flags */
+
+	/* Memory. */
+	u8 *ram;
+	u32 ram_size;
+	struct tlb_entry tlb[2][TLB_SIZE];	/* [0] supervisor, [1] user */
+
+	/* Outside world. */
+	struct cpu_bus bus;
+	bool intr;		/* INTR pin */
+	volatile bool stop;	/* cpu_stop() */
+
+	/* Run-loop state, owned by cpu.c. */
+	u32 insn_eip, insn_esp;	/* where the current instruction began */
+	bool halted;
+	bool intr_shadow;	/* after STI, MOV SS, POP SS: no interrupt
+				 * before the next instruction completes */
+	int exc_depth;		/* faults nested while delivering one */
+	int exc_pending;	/* vector in flight, -1 when none */
+	u64 icount;
+	jmp_buf jmp;
+	char error[160];
+};
+
+/* Register access by size. */
+static inline u8 get_reg8(const struct cpu *c, int r)
+{
+	/* AL, CL, DL, BL, AH, CH, DH, BH */
+	return r < 4 ? (u8)c->r[r] : (u8)(c->r[r - 4] >> 8);
+}
+
+static inline void set_reg8(struct cpu *c, int r, u8 v)
+{
+	if (r < 4)
+		c->r[r] = (c->r[r] & ~0xffu) | v;
+	else
+		c->r[r - 4] = (c->r[r - 4] & ~0xff00u) | ((u32)v << 8);
+}
+
+static inline void set_reg16(struct cpu *c, int r, u16 v)
+{
+	c->r[r] = (c->r[r] & ~0xffffu) | v;
+}
+
+static inline bool cpu_pmode(const struct cpu *c)
+{
+	return c->cr0 & CR0_PE;
+}
+
+static inline bool cpu_vm86(const struct cpu *c)
+{
+	return c->eflags & F_VM;
+}
+
+/* True if the stack segment is 32-bit (ESP) rather than 16-bit (SP). */
+static inline bool stack32(const struct cpu *c)
+{
+	return SEG_DB(c->seg[S_SS].attr);
+}
+
+/* --- cpu.c --- */
+
+/* Raise a fault or abort: unwinds to the run loop, which restores EIP and
+ * ESP to the instruction's start and delivers vector vec (with err if the
+ * vector carries one: 8, 10-14, 17).  Double and triple faults are decided
+ * there.  Never returns. */
+noreturn void cpu_raise(struct cpu *c, int vec, u32 err);
+/* Shorthands. */
+noreturn void cpu_gp(struct cpu *c, u32 err);
+noreturn void cpu_ud(struct cpu *c);
+
+/* --- alu.c: flags --- */
+
+/* All of EFLAGS, with lazily kept arithmetic flags folded in. */
+u32 cpu_get_eflags(struct cpu *c);
+/* Replace EFLAGS bits in mask with those of val (no privilege checks: the
+ * caller, e.g. POPF or IRET, decides the mask).  Bit 1 stays set; VM, RF
+ * and the reserved bits are the caller's business too. */
+void cpu_set_eflags(struct cpu *c, u32 val, u32 mask);
+/* Condition code cc (0..15, the low nibble of Jcc/SETcc/CMOVcc). */
+bool cpu_cond(struct cpu *c, int cc);
+
+/* --- exec.c --- */
+
+/* Decode and execute the instruction at CS:EIP. */
+void cpu_exec_one(struct cpu *c);
+
+/* --- mmu.c: memory --- */
+
+/* Translate a linear address for an access of the given kind (ACC_*) at
+ * the given privilege (user = true for CPL 3 data accesses; descriptor
+ * table and TSS accesses are supervisor accesses whatever the CPL).  Sets
+ * accessed and dirty bits, raises #PF with CR2 set on failure.  Without
+ * paging it returns lin. */
+u32 mmu_translate(struct cpu *c, u32 lin, int acc, bool user);
+/* Drop the TLB: all entries, or all but global ones (CR3 write). */
+void mmu_flush(struct cpu *c, bool keep_global);
+void mmu_invlpg(struct cpu *c, u32 lin);
+
+/* Physical accesses: RAM, or the bus's mmio callbacks outside RAM. */
+u32 phys_read(struct cpu *c, u32 pa, int size);
+void phys_write(struct cpu *c, u32 pa, u32 val, int size);
+
+/* Linear accesses (may cross a page boundary), at CPL privilege unless
+ * sys is true (implicit supervisor access: GDT, IDT, LDT, TSS). */
+u32 lin_read(struct cpu *c, u32 lin, int size, bool sys);
+void lin_write(struct cpu *c, u32 lin, u32 val, int size, bool sys);
+
+/* Segmented data accesses: seg is S_ES..S_GS, off the effective address.
+ * Check the segment's presence, type and limit (#GP(0), or #SS(0) for SS),
+ * then the page.  size is 1, 2 or 4. */
+u32 mem_read(struct cpu *c, int seg, u32 off, int size);
+void mem_write(struct cpu *c, int seg, u32 off, u32 val, int size);
+/* The read half of a read-modify-write: checks for writing, so that the
+ * fault (and its error code) comes before anything changes. */
+u32 mem_read_rmw(struct cpu *c, int seg, u32 off, int size);
+u64 mem_read64(struct cpu *c, int seg, u32 off);
+void mem_write64(struct cpu *c, int seg, u32 off, u64 val);
+/* Check that [off, off+len) may be accessed (ACC_READ/ACC_WRITE) without
+ * faulting, raising the fault if not: for instructions that must check all
+ * before writing any (ENTER, PUSHA, FSAVE, far calls). */
+void mem_check(struct cpu *c, int seg, u32 off, u32 len, int acc);
+
+/* Instruction fetch at CS:eip (limit-checked, #PF on fetch). */
+u8 code_read8(struct cpu *c, u32 eip);
+u16 code_read16(struct cpu *c, u32 eip);
+u32 code_read32(struct cpu *c, u32 eip);
+
+/* Stack: push and pop at SS:ESP (or SP with a 16-bit stack), size 2 or 4. */
+void cpu_push(struct cpu *c, u32 val, int size);
+u32 cpu_pop(struct cpu *c, int size);
+
+/* --- seg.c: protected mode --- */
+
+/* Load a segment register (MOV, POP, LDS..LGS) with every protected-mode
+ * check, or the real-mode rule base = sel << 4. */
+void seg_load(struct cpu *c, int sreg, u16 sel);
+/* Load CS:EIP for a far JMP or CALL (through call gates and task gates
+ * too), or return.  opsize is 2 or 4; next_eip is the return address. */
+void far_jmp(struct cpu *c, u16 sel, u32 off, u32 next_eip);
+void far_call(struct cpu *c, u16 sel, u32 off, int opsize, u32 next_eip);
+void far_ret(struct cpu *c, int opsize, u16 pop_bytes);
+void cpu_iret(struct cpu *c, int opsize);
+
+/* Deliver an interrupt or exception through the IDT (or the real-mode IVT).
+ * EIP must already hold the return address.  kind says who asked, which
+ * decides the gate DPL check and whether an error code is pushed. */
+enum int_kind {
+	INT_HW,		/* external interrupt (INTR) or NMI */
+	INT_SOFT,	/* INT n, INT3, INTO: gate DPL checked against CPL */
+	INT_EXC,	/* exception without error code */
+	INT_EXC_ERR,	/* exception with error code err */
+};
+void cpu_interrupt(struct cpu *c, int vec, enum int_kind kind, u32 err);
+
+/* LLDT, LTR, and the descriptor checks of LAR, LSL, VERR, VERW: lar and
+ * lsl return false (ZF=0) when the selector does not qualify. */
+void seg_lldt(struct cpu *c, u16 sel);
+void seg_ltr(struct cpu *c, u16 sel);
+bool seg_lar(struct cpu *c, u16 sel, u32 *attr);
+bool seg_lsl(struct cpu *c, u16 sel, u32 *limit);
+bool seg_verr(struct cpu *c, u16 sel);
+bool seg_verw(struct cpu *c, u16 sel);
+/* ARPL is done in exec.c; it needs nothing from here. */
+
+/* --- sys.c --- */
+
+u32 sys_read_cr(struct cpu *c, int n);	/* #UD for CR1, CR5..7 */
+void sys_write_cr(struct cpu *c, int n, u32 val);	/* #GP on bad bits */
+u32 sys_read_dr(struct cpu *c, int n);
+void sys_write_dr(struct cpu *c, int n, u32 val);
+void sys_rdmsr(struct cpu *c);		/* ECX -> EDX:EAX, #GP if unknown */
+void sys_wrmsr(struct cpu *c);
+void sys_cpuid(struct cpu *c);
+void sys_rdtsc(struct cpu *c);
+/* #GP(0) unless CPL <= IOPL or the TSS I/O bitmap allows all size bytes
+ * from port. */
+void sys_io_check(struct cpu *c, u16 port, int size);
+void sys_sysenter(struct cpu *c);
+void sys_sysexit(struct cpu *c);
+
+/* --- fpu.c --- */
+
+void fpu_reset(struct cpu *c);	/* FNINIT state */
+/* Execute x87 opcode op (0xd8..0xdf) with its ModRM byte.  For memory forms
+ * (mod != 3) seg:off is the operand's address; opsize (2 or 4) matters for
+ * FNSTENV/FLDENV/FNSAVE/FRSTOR.  exec.c has already checked CR0.EM/TS
+ * (#NM). */
+void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u32 off, int opsize);
+/* FWAIT: #MF (CR0.NE) if an unmasked exception is pending. */
+void fpu_wait(struct cpu *c);
+
+#endif

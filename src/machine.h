@@ -1,0 +1,94 @@
+/*
+ * The machine: what ties the CPU, guest RAM and the devices together.
+ *
+ * The CPU knows nothing of devices.  It reads and writes RAM directly and
+ * calls the machine for port I/O and for physical addresses that are not RAM
+ * (the MMIO window).  Devices register port and MMIO ranges here, raise and
+ * lower IRQ lines here, arm timers here and hand host file descriptors to
+ * the run loop here.  Neither side sees the other's internals.
+ *
+ * Time has one source: machine_clock_ns().  Every device and the CPU's TSC
+ * read it, so a deterministic clock can later replace the host's.
+ *
+ * A guest that does something only a broken or hostile guest does is killed
+ * with guest_kill(): the reason is kept, the CPU is told to stop, and the run
+ * loop ends with "lguest: guest killed: <reason>" and a non-zero status.
+ * The host process itself carries on until it returns from main().
+ */
+#ifndef LGUEST_MACHINE_H
+#define LGUEST_MACHINE_H
+
+#include "memory.h"
+#include "types.h"
+
+struct cpu;
+struct machine;
+
+typedef u32 (*io_read_fn)(void *dev, u16 port, int size);
+typedef void (*io_write_fn)(void *dev, u16 port, u32 val, int size);
+typedef u32 (*mmio_read_fn)(void *dev, u32 offset, int size);
+typedef void (*mmio_write_fn)(void *dev, u32 offset, u32 val, int size);
+typedef void (*timer_fn)(void *opaque);
+typedef void (*fd_fn)(void *opaque, int fd, u32 epoll_events);
+
+/* Ways the run loop ends; machine_run() returns the process exit status. */
+enum machine_exit {
+	EXIT_POWEROFF = 0,	/* guest powered off: status 0 */
+	EXIT_KILLED = 1,	/* guest_kill() or a triple fault */
+	EXIT_REBOOT = 2,	/* guest asked for a reset (documented in README) */
+};
+
+struct machine;
+
+/* Build a machine around already-initialised guest RAM, with its CPU (in
+ * reset state) and no devices yet. */
+struct machine *machine_new(struct guest_mem *mem);
+void machine_free(struct machine *m);
+
+struct guest_mem *machine_mem(struct machine *m);
+struct cpu *machine_cpu(struct machine *m);
+
+/* Port I/O: [base, base+len) goes to dev.  Overlaps are a programming error
+ * (abort).  A port nobody owns reads all ones and is reported by verbose(). */
+void machine_add_ports(struct machine *m, u16 base, u16 len, void *dev,
+		       io_read_fn rd, io_write_fn wr);
+/* MMIO in the window above RAM: offsets passed to the callbacks are relative
+ * to base.  A region may be moved (PCI BAR programming) or removed. */
+int machine_add_mmio(struct machine *m, u32 base, u32 len, void *dev,
+		     mmio_read_fn rd, mmio_write_fn wr);
+void machine_move_mmio(struct machine *m, int id, u32 new_base);
+void machine_remove_mmio(struct machine *m, int id);
+
+/* Interrupt lines 0..15 go to the 8259 pair.  Edge-triggered devices pulse
+ * (raise then lower); level-triggered ones hold the line. */
+void machine_set_irq(struct machine *m, int irq, int level);
+
+/* The machine's clock, in nanoseconds since the machine was made. */
+u64 machine_clock_ns(struct machine *m);
+
+/* Timers on the machine clock.  A timer fires once at its deadline, from the
+ * run loop's thread; re-arm it from the callback for periodic work. */
+struct timer *timer_new(struct machine *m, timer_fn fn, void *opaque);
+void timer_mod(struct timer *t, u64 deadline_ns);
+void timer_del(struct timer *t);
+
+/* Host file descriptors the run loop waits on (epoll): fn is called from the
+ * run loop's thread when fd is ready for events (EPOLLIN etc.). */
+void machine_add_fd(struct machine *m, int fd, u32 events, fd_fn fn,
+		    void *opaque);
+void machine_del_fd(struct machine *m, int fd);
+
+/* A guest-only error: remember the first reason, stop the CPU, end the run
+ * loop with EXIT_KILLED.  Returns, so a device can unwind normally. */
+void guest_kill(struct machine *m, const char *fmt, ...) printf_like(2, 3);
+bool guest_killed(struct machine *m);
+
+/* Ask the run loop to end with the given status (poweroff, reset, exit
+ * port).  The CPU stops at the next instruction boundary. */
+void machine_request_exit(struct machine *m, int status);
+
+/* Run the guest until it ends; the loader has already set the CPU's entry
+ * state through machine_cpu().  Returns the process exit status. */
+int machine_run(struct machine *m);
+
+#endif

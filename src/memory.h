@@ -1,0 +1,52 @@
+/*
+ * Guest RAM: one contiguous host mapping of <mem> bytes, guest-physical
+ * address 0 at its start.  "Guest physical == launcher virtual with an
+ * offset", as the original put it.
+ *
+ * Everything outside the CPU that touches guest memory (the loader, every
+ * device) goes through the helpers below, which check the whole range
+ * against the size first.  A guest hands us addresses and lengths; these are
+ * the only door through which such a value becomes a host pointer.
+ *
+ * The mapping has an inaccessible guard page on either side, so a bug that
+ * slips past a check faults in the host instead of reading a neighbour.
+ */
+#ifndef LGUEST_MEMORY_H
+#define LGUEST_MEMORY_H
+
+#include "types.h"
+
+/* The smallest guest we accept holds a kernel loaded at 1 MiB. */
+#define GUEST_MEM_MIN (2 * MiB)
+/* A 32-bit guest: RAM must end below the device window. */
+#define GUEST_MEM_MAX (3 * GiB)
+/* The window above RAM where PCI BARs and other MMIO live. */
+#define GUEST_MMIO_BASE 0xe0000000u
+#define GUEST_MMIO_END  0xfec00000u	/* exclusive */
+
+struct guest_mem {
+	u8 *base;	/* host address of guest-physical 0 */
+	u64 size;	/* bytes of RAM */
+};
+
+/* Map size bytes of zeroed RAM (with guard pages).  Returns 0, or -1 with
+ * errno set. */
+int guest_mem_init(struct guest_mem *m, u64 size);
+void guest_mem_free(struct guest_mem *m);
+
+/* True if [gpa, gpa+len) lies wholly inside RAM (no wrap-around). */
+bool guest_range_ok(const struct guest_mem *m, u64 gpa, u64 len);
+
+/* Host pointer for [gpa, gpa+len), or NULL if any byte is outside RAM. */
+void *guest_ptr(const struct guest_mem *m, u64 gpa, u64 len);
+
+/* Copy to and from guest memory.  Return 0, or -1 if outside RAM (nothing
+ * is copied then). */
+int guest_read(const struct guest_mem *m, u64 gpa, void *buf, u64 len);
+int guest_write(const struct guest_mem *m, u64 gpa, const void *buf, u64 len);
+
+/* Little-endian 32-bit loads and stores.  Return 0, or -1 outside RAM. */
+int guest_read32(const struct guest_mem *m, u64 gpa, u32 *val);
+int guest_write32(const struct guest_mem *m, u64 gpa, u32 val);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * Small types and helpers every part of lguest shares.
+ *
+ * Kernel-style fixed-width names (u8 .. u64), a few bit helpers, and the
+ * launcher's habits of speech: die() for a user error before the guest
+ * starts, verbose() for what --verbose prints.  Nothing in here knows about
+ * the guest machine.
+ */
+#ifndef LGUEST_TYPES_H
+#define LGUEST_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int8_t s8;
+typedef int16_t s16;
+typedef int32_t s32;
+typedef int64_t s64;
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define KiB (1024ULL)
+#define MiB (1024ULL * KiB)
+#define GiB (1024ULL * MiB)
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define noreturn __attribute__((noreturn))
+#define printf_like(a, b) __attribute__((format(printf, a, b)))
+
+/* Set by --verbose; verbose() prints only when it is on. */
+extern int lguest_verbose;
+
+/* One line on stderr, "lguest: <message>", then exit(1).  For the user's
+ * mistakes, before the guest runs. */
+noreturn void die(const char *fmt, ...) printf_like(1, 2);
+/* As die(), with ": strerror(errno)" appended. */
+noreturn void die_errno(const char *fmt, ...) printf_like(1, 2);
+/* "lguest: <message>" on stderr when --verbose was given. */
+void verbose(const char *fmt, ...) printf_like(1, 2);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * The launcher's ways of speaking: die() for a user error, verbose() for the
+ * layout and events that --verbose shows.  Every message starts "lguest: "
+ * so that it stands out from what the guest prints on the same terminal.
+ * Exiting through exit() runs the atexit handlers, which is how the host
+ * terminal gets restored whatever way we leave (see term.c).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "types.h"
+
+int lguest_verbose;
+
+static void vsay(const char *fmt, va_list ap, const char *tail)
+{
+	fputs("lguest: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	if (tail)
+		fprintf(stderr, ": %s", tail);
+	/* In raw mode a bare \n would not return the carriage. */
+	fputs("\r\n", stderr);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}
+
+void die_errno(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap, err);
+	va_end(ap);
+	exit(1);
+}
+
+void verbose(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!lguest_verbose)
+		return;
+	va_start(ap, fmt);
+	vsay(fmt, ap, NULL);
+	va_end(ap);
+}
