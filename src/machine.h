@@ -91,4 +91,42 @@ void machine_request_exit(struct machine *m, int status);
  * state through machine_cpu().  Returns the process exit status. */
 int machine_run(struct machine *m);
 
+/*
+ * For the platform's own plumbing (src/hw/pic.c, src/hw/pc.c) and tests.
+ */
+
+/* The interrupt controller plugs in here: machine_set_irq() goes to
+ * set_irq, the CPU's interrupt acknowledge to ack (which returns the
+ * vector).  The controller drives the CPU's INTR pin with
+ * machine_set_intr(). */
+struct irq_chip {
+	void *opaque;
+	void (*set_irq)(void *opaque, int irq, int level);
+	u8 (*ack)(void *opaque);
+};
+void machine_set_irq_chip(struct machine *m, const struct irq_chip *chip);
+void machine_set_intr(struct machine *m, bool level);
+bool machine_intr(struct machine *m);		/* INTR pin now */
+u8 machine_intr_ack(struct machine *m);		/* what the CPU calls */
+
+/* The bus as the CPU sees it (the CPU's callbacks land here). */
+u32 machine_io_in(struct machine *m, u16 port, int size);
+void machine_io_out(struct machine *m, u16 port, u32 val, int size);
+u32 machine_mmio_read(struct machine *m, u32 gpa, int size);
+void machine_mmio_write(struct machine *m, u32 gpa, u32 val, int size);
+
+/* Replaces the host's clock (tests; later a deterministic clock).  While
+ * it is set, a halted guest does not sleep. */
+typedef u64 (*clock_fn)(void *opaque);
+void machine_set_clock(struct machine *m, clock_fn fn, void *opaque);
+
+/* Devices belong to their machine: machine_free() calls fn(opaque) for
+ * each, last added first. */
+void machine_add_cleanup(struct machine *m, void (*fn)(void *opaque),
+			 void *opaque);
+
+bool timer_pending(struct timer *t);
+/* Fires the timers that are due now (the run loop does this itself). */
+void machine_run_timers(struct machine *m);
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * The CPU interface: all the rest of lguest knows of the processor.
  *
- * Today the processor is a software i686 (src/cpu/*.c).  A KVM vCPU can later
+ * Today the processor is a software i686 (in src/cpu/).  A KVM vCPU can later
  * stand behind the same few calls: make one over guest RAM with bus
  * callbacks, set its registers, run it for a budget of instructions or until
  * something happens, and drive its INTR pin.

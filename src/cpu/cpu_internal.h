@@ -301,6 +301,9 @@ u32 code_read32(struct cpu *c, u32 eip);
 /* Stack: push and pop at SS:ESP (or SP with a 16-bit stack), size 2 or 4. */
 void cpu_push(struct cpu *c, u32 val, int size);
 u32 cpu_pop(struct cpu *c, int size);
+/* True if [off, off+len) lies within segment s's limit (expand-down
+ * aware); for seg.c, which checks stacks it has not loaded yet. */
+bool seg_limit_ok(const struct seg *s, u32 off, u32 len);
 
 /* --- seg.c: protected mode --- */
 

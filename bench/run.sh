@@ -1,0 +1,248 @@
+#!/bin/sh
+# Benchmarks lguest against qemu-system-i386 (software emulation, TCG) on the
+# same kernel and initramfs (guest/build.sh), the VMMs taking turns in each
+# round, and prints a table of medians with the ratio lguest/QEMU:
+#
+#   launch to shell prompt      boot the guest to its shell (guest/init's
+#                               prompt seen on the console)
+#   launch to exit              a guest whose init powers off at once
+#                               (rdinit=/poweroff-now)
+#   cpubench in the guest       bench/cpubench.c built as static i386, run
+#                               in the guest, timed on the host from its
+#                               start marker to its last line; also run
+#                               natively (x86-64) for the physical limit
+#   idle CPU                    host CPU use of a guest idle at its prompt,
+#                               over 5 s
+#   memory overhead             VMM RSS minus the guest RAM it has touched
+#                               (the RSS of the mapping of guest RAM)
+#
+# Results go to the terminal and are appended to BENCHMARKS.md with the
+# date, the machine and the command (never overwriting older runs).
+#
+#   bench/run.sh [-n RUNS] [-s SCALE] [-m "lguest qemu"] [--no-record]
+#
+# RUNS rounds (default 3), cpubench SCALE (default 2), the VMMs to run
+# (default both; "qemu" alone validates the harness while lguest cannot
+# boot yet).  Needs gcc with -m32 (gcc-multilib) and qemu-system-i386.
+# Logs: bench/out/.
+cd "$(dirname "$0")/.." || exit 1
+GUEST_TOP=$PWD
+GUEST_NAME=bench
+GUEST_TIMEOUT=${BENCH_TIMEOUT:-300}
+GUEST_STALL=${BENCH_STALL:-90}
+. tests/lib/guest.sh
+
+runs=3
+scale=2
+vmms="lguest qemu"
+record=1
+cmdline="bench/run.sh $*"
+while [ $# -gt 0 ]; do
+	case $1 in
+	-n) runs=$2; shift 2 ;;
+	-s) scale=$2; shift 2 ;;
+	-m) vmms=$2; shift 2 ;;
+	--no-record) record=0; shift ;;
+	-h|--help) sed -n '2,/^cd /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+out=$GUEST_TOP/bench/out
+GUEST_OUTDIR=$out
+mkdir -p "$out"
+res=$out/results.txt
+: >"$res"
+trap guest_stop EXIT
+
+die() {
+	echo "bench/run.sh: $*" >&2
+	exit 1
+}
+
+guest_ensure_built || die "guest/build.sh failed"
+case " $vmms " in *" lguest "*)
+	[ -x "$LGUEST" ] || make lguest >&2 || die "cannot build ./lguest" ;;
+esac
+
+# The CPU benchmark, as i386 (for the guests: no SSE, x87 doubles) and as
+# x86-64 (the host's own speed).
+gcc -m32 -march=i686 -mfpmath=387 -static -O2 -o "$out/cpubench32" \
+	bench/cpubench.c || die "gcc -m32 -static failed (gcc-multilib?)"
+gcc -O2 -o "$out/cpubench64" bench/cpubench.c || die "gcc failed"
+
+# Initramfs variants: the stock one (shell), one whose init powers off at
+# once, and one that runs cpubench.  Each is the stock archive with a small
+# cpio appended.
+append_cpio() {
+	(cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet)
+}
+st=$out/stage
+rm -rf "$st"
+mkdir -p "$st/off" "$st/cpu/bench"
+printf '#!/bin/sh\nexec /bin/poweroff -f\n' >"$st/off/poweroff-now"
+chmod 755 "$st/off/poweroff-now"
+cp "$out/cpubench32" "$st/cpu/bench/cpubench"
+printf 'echo BENCH-START\n/bench/cpubench %s\n' "$scale" >"$st/cpu/run.sh"
+{ cat "$GUEST_INITRD"; append_cpio "$st/off"; } >"$out/initrd-off.img"
+{ cat "$GUEST_INITRD"; append_cpio "$st/cpu"; } >"$out/initrd-cpu.img"
+
+record() {
+	echo "$1 $2 $3" >>"$res"
+}
+
+# Memory: total RSS and the RSS of the largest mapping about the size of
+# guest RAM (the guest's RAM as the VMM mapped it), in KiB.
+mem_kb=$(echo "$GUEST_MEM" | awk '{ n = $0 + 0; u = tolower(substr($0, length($0)));
+	print (u == "g") ? n * 1048576 : (u == "m") ? n * 1024 : n }')
+mem_overhead_kb() {
+	awk -v mem="$mem_kb" '
+		/^Size:/ { size = $2 }
+		/^Rss:/ { total += $2
+			  if (size >= mem && size <= mem + 65536 && $2 > ram)
+				  ram = $2 }
+		END { if (ram > 0) print total - ram }' "/proc/$1/smaps" 2>/dev/null
+}
+
+bench_prompt() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-shell
+	guest_start
+	if ! guest_wait_prompt >/dev/null; then
+		guest_stop
+		return
+	fi
+	record "$1" prompt "$(guest_since "$GUEST_T0")"
+	sleep 1
+	hz=$(getconf CLK_TCK)
+	c0=$(guest_cpu_ticks "$GUEST_PID")
+	w0=$(guest_now)
+	sleep 5
+	c1=$(guest_cpu_ticks "$GUEST_PID")
+	record "$1" idle_cpu "$(awk -v c="$((c1 - c0))" -v hz="$hz" -v w0="$w0" \
+		-v w1="$(guest_now)" 'BEGIN { printf "%.2f", 100 * c / hz / (w1 - w0) }')"
+	o=$(mem_overhead_kb "$GUEST_PID")
+	[ -n "$o" ] && record "$1" mem_overhead "$(awk -v k="$o" 'BEGIN { printf "%.1f", k / 1024 }')"
+	guest_send poweroff
+	guest_wait_exit 60
+	guest_stop
+}
+
+bench_exit() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-exit
+	save=$GUEST_APPEND
+	GUEST_APPEND="$GUEST_APPEND rdinit=/poweroff-now"
+	guest_start "$out/initrd-off.img" </dev/null
+	GUEST_APPEND=$save
+	if guest_wait_exit && [ "$GUEST_EXIT" = 0 ]; then
+		record "$1" exit "$(guest_since "$GUEST_T0")"
+	fi
+	guest_stop
+}
+
+bench_cpu() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-cpu
+	guest_start "$out/initrd-cpu.img" </dev/null
+	if guest_wait_for BENCH-START >/dev/null; then
+		t=$(guest_now)
+		if guest_wait_for "cpubench checksum" >/dev/null; then
+			record "$1" cpu "$(guest_since "$t")"
+			sum=$(guest_console | sed -n 's/^cpubench checksum \([0-9a-f]*\).*/\1/p')
+			record "$1" cpu_sum "$sum"
+		fi
+	fi
+	guest_wait_exit 60
+	guest_stop
+}
+
+round=0
+while [ $round -lt "$runs" ]; do
+	round=$((round + 1))
+	# Alternate who goes first, so neither always meets a warm cache.
+	order=$vmms
+	[ $((round % 2)) = 0 ] && order=$(echo "$vmms" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
+	for v in $order; do
+		echo "bench: round $round/$runs, $v" >&2
+		bench_prompt "$v"
+		bench_exit "$v"
+		bench_cpu "$v"
+	done
+	t=$(guest_now)
+	"$out/cpubench64" "$scale" >"$out/native.txt" &&
+		record native cpu "$(guest_since "$t")"
+done
+native_sum=$(sed -n 's/^cpubench checksum \([0-9a-f]*\).*/\1/p' "$out/native.txt")
+
+# The median of one VMM's values for one metric, or "-".
+median() {
+	awk -v v="$1" -v m="$2" '$1 == v && $2 == m { print $3 }' "$res" |
+		sort -g | awk '{ a[NR] = $1 }
+		END { if (!NR) { print "-"; exit }
+		      if (NR % 2) print a[(NR + 1) / 2]
+		      else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+count() {
+	awk -v v="$1" -v m="$2" '$1 == v && $2 == m' "$res" | wc -l
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "-" || b == "-" || b + 0 == 0) print "-"
+		else printf "%.2f\n", a / b }'
+}
+
+table() {
+	nat=$(median native cpu)
+	echo "| metric | lguest | QEMU TCG | lguest/QEMU |"
+	echo "|---|---|---|---|"
+	for m in prompt exit cpu idle_cpu mem_overhead; do
+		case $m in
+		prompt) what="launch to shell prompt (s)" ;;
+		exit) what="launch to exit, init powers off at once (s)" ;;
+		cpu) what="cpubench -s $scale in the guest (s)" ;;
+		idle_cpu) what="idle guest, host CPU (%)" ;;
+		mem_overhead) what="memory overhead of an idle guest (MiB)" ;;
+		esac
+		l=$(median lguest $m)
+		q=$(median qemu $m)
+		echo "| $what | $l ($(count lguest $m)/$runs) | $q ($(count qemu $m)/$runs) | $(ratio "$l" "$q") |"
+	done
+	echo "| cpubench slowdown vs native x86-64 ($nat s) | $(ratio "$(median lguest cpu)" "$nat") | $(ratio "$(median qemu cpu)" "$nat") | |"
+	for v in lguest qemu; do
+		s=$(awk -v v=$v '$1 == v && $2 == "cpu_sum" { print $3 }' "$res" | sort -u | tr '\n' ' ')
+		[ -n "$s" ] || continue
+		if [ "$s" = "$native_sum " ]; then
+			echo "| cpubench checksum, $v | matches native ($native_sum) | | |"
+		else
+			echo "| cpubench checksum, $v | MISMATCH: $s vs native $native_sum | | |"
+		fi
+	done
+}
+
+table >"$out/table.md"
+cat "$out/table.md"
+echo "(medians of $runs runs; (k/$runs) counts the runs that succeeded; logs in bench/out/)"
+
+if [ $record = 1 ]; then
+	[ -f BENCHMARKS.md ] || cat >BENCHMARKS.md <<'EOF'
+# Benchmarks
+
+lguest against qemu-system-i386 (TCG, no KVM) on the same Debian 12 kernel
+and initramfs, measured by `bench/run.sh` (see the comment at its top for
+what each line measures).  Each run appends a section; older ones stay.
+EOF
+	{
+		echo
+		echo "## $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo
+		echo "- machine: $(uname -srm), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "- lguest $(git describe --always --dirty 2>/dev/null); $($QEMU --version | head -n 1); kernel $(cat guest/cache/kernel-version)"
+		echo "- command: \`$cmdline\` (VMMs: $vmms; guest RAM $GUEST_MEM; kernel arguments: console=ttyS0 $GUEST_APPEND)"
+		echo
+		cat "$out/table.md"
+	} >>BENCHMARKS.md
+	echo "appended to BENCHMARKS.md"
+fi

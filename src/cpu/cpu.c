@@ -1,0 +1,362 @@
+/*
+ * The run loop of the software CPU: instruction boundaries, interrupts,
+ * exceptions, HLT, and the public interface of cpu.h.
+ *
+ * cpu_run() executes one instruction at a time through cpu_exec_one().
+ * Between two instructions it looks at the INTR pin, and after one it
+ * takes the single-step trap.  Faults do not return: anything deep inside
+ * an instruction calls cpu_raise(), which longjmps back here.  We put EIP
+ * and ESP back to where the instruction began (the instruction leaves no
+ * other trace; see cpu_internal.h) and deliver the exception through the
+ * IDT.  A fault while delivering one is where double and triple faults come
+ * from: the table in the SDM (vol. 3, 6.15, "Interrupt 8") decides.
+ *
+ * The longjmp carries the vector and the error code packed into its int,
+ * so nothing in struct cpu is needed for that.  Triple-fault shutdown is
+ * remembered as exc_pending == EXC_SHUTDOWN; the description of the chain
+ * that led there is built in c->error once a double fault happens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#define EXC_SHUTDOWN (-2)
+#define DR6_BS 0x4000u
+
+struct cpu *cpu_new(u8 *ram, u32 ram_size, const struct cpu_bus *bus)
+{
+	struct cpu *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->ram = ram;
+	c->ram_size = ram_size;
+	c->bus = *bus;
+	cpu_reset_flat32(c, 0);
+	return c;
+}
+
+void cpu_free(struct cpu *c)
+{
+	free(c);
+}
+
+static void flat_seg(struct seg *s, u16 sel, u16 attr)
+{
+	s->sel = sel;
+	s->base = 0;
+	s->limit = 0xffffffffu;
+	s->attr = attr;
+}
+
+void cpu_reset_flat32(struct cpu *c, u32 eip)
+{
+	int i;
+
+	memset(c->r, 0, sizeof(c->r));
+	c->eip = eip;
+	c->eflags = F_FIXED1;
+	cpu_set_eflags(c, F_FIXED1, ~0u);
+	/* Present, DPL 0, 32-bit, 4 KiB granular: execute/read, read/write,
+	 * both already accessed, as a boot loader's GDT would have them. */
+	for (i = 0; i < 6; i++)
+		flat_seg(&c->seg[i], 0x18, 0xc093);
+	flat_seg(&c->seg[S_CS], 0x10, 0xc09b);
+	memset(&c->ldtr, 0, sizeof(c->ldtr));
+	c->tr.sel = 0;
+	c->tr.base = 0;
+	c->tr.limit = 0xffff;
+	c->tr.attr = 0x8b;	/* busy 32-bit TSS, as after reset */
+	c->gdtr.base = 0;
+	c->gdtr.limit = 0xffff;
+	c->idtr.base = 0;
+	c->idtr.limit = 0x3ff;
+	c->cr0 = CR0_PE | CR0_ET;
+	c->cr2 = c->cr3 = c->cr4 = 0;
+	memset(c->dr, 0, sizeof(c->dr));
+	c->dr[6] = 0xffff0ff0u;
+	c->dr[7] = 0x400;
+	c->cpl = 0;
+	c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;
+	c->tsc_offset = 0;
+	c->halted = false;
+	c->intr_shadow = false;
+	c->stop = false;
+	c->exc_depth = 0;
+	c->exc_pending = -1;
+	c->error[0] = 0;
+	mmu_flush(c, false);
+	fpu_reset(c);
+}
+
+void cpu_get_regs(const struct cpu *c, struct cpu_regs *r)
+{
+	int i;
+
+	memcpy(r->gpr, c->r, sizeof(r->gpr));
+	r->eip = c->eip;
+	/* Folding the lazy flags in changes no architectural state. */
+	r->eflags = cpu_get_eflags((struct cpu *)c);
+	for (i = 0; i < 6; i++)
+		r->sel[i] = c->seg[i].sel;
+	r->cr0 = c->cr0;
+	r->cr2 = c->cr2;
+	r->cr3 = c->cr3;
+	r->cr4 = c->cr4;
+}
+
+void cpu_set_regs(struct cpu *c, const struct cpu_regs *r)
+{
+	memcpy(c->r, r->gpr, sizeof(c->r));
+	c->eip = r->eip;
+	/* No virtual-8086 mode: VM stays clear whatever the caller says. */
+	cpu_set_eflags(c, r->eflags, ~(u32)F_VM & 0x3f7fd7u);
+}
+
+void cpu_stop(struct cpu *c)
+{
+	c->stop = true;
+}
+
+void cpu_set_intr(struct cpu *c, bool level)
+{
+	c->intr = level;
+}
+
+u64 cpu_icount(const struct cpu *c)
+{
+	return c->icount;
+}
+
+const char *cpu_error(const struct cpu *c)
+{
+	return c->error;
+}
+
+noreturn void cpu_raise(struct cpu *c, int vec, u32 err)
+{
+	/* Error codes are selectors or page-fault bits: 16 bits suffice. */
+	longjmp(c->jmp, (int)(((err & 0xffff) << 9) | ((u32)vec << 1) | 1));
+}
+
+noreturn void cpu_gp(struct cpu *c, u32 err)
+{
+	cpu_raise(c, EXC_GP, err);
+}
+
+noreturn void cpu_ud(struct cpu *c)
+{
+	cpu_raise(c, EXC_UD, 0);
+}
+
+static const char *const exc_names[32] = {
+	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+	"#DF", "vector 9", "#TS", "#NP", "#SS", "#GP", "#PF", "vector 15",
+	"#MF", "#AC", "#MC", "#XM",
+};
+
+static const char *exc_name(int vec)
+{
+	if (vec >= 0 && vec < 32 && exc_names[vec])
+		return exc_names[vec];
+	return "an exception";
+}
+
+static bool has_error_code(int vec)
+{
+	return vec == EXC_DF || (vec >= EXC_TS && vec <= EXC_PF) ||
+	       vec == EXC_AC;
+}
+
+enum { BENIGN, CONTRIBUTORY, PAGE_FAULT, DOUBLE_FAULT };
+
+static int exc_class(int vec)
+{
+	switch (vec) {
+	case EXC_DE: case EXC_TS: case EXC_NP: case EXC_SS: case EXC_GP:
+		return CONTRIBUTORY;
+	case EXC_PF:
+		return PAGE_FAULT;
+	case EXC_DF:
+		return DOUBLE_FAULT;
+	default:
+		return BENIGN;
+	}
+}
+
+/* Does fault vec, raised while delivering prev, make a double fault? */
+static bool makes_double_fault(int prev, int vec)
+{
+	int p = exc_class(prev), v = exc_class(vec);
+
+	if (p == CONTRIBUTORY)
+		return v == CONTRIBUTORY;
+	if (p == PAGE_FAULT)
+		return v == CONTRIBUTORY || v == PAGE_FAULT;
+	return false;
+}
+
+/* Append "#GP(0x10) at eip 0x..." for the fault in flight to c->error.
+ * with_err is false for the fault that was being delivered, whose error
+ * code (and CR2) we no longer know. */
+static void describe(struct cpu *c, int vec, u32 err, bool with_err)
+{
+	size_t n = strlen(c->error);
+	char *p = c->error + n;
+	size_t room = sizeof(c->error) - n;
+
+	if (!with_err) {
+		snprintf(p, room, "%s%s at eip %#x", n ? ", then " : "",
+			 exc_name(vec), c->insn_eip);
+		return;
+	}
+	if (vec == EXC_PF)
+		snprintf(p, room, "%s#PF(%#x) at eip %#x, cr2 %#x",
+			 n ? ", then " : "", err, c->insn_eip, c->cr2);
+	else
+		snprintf(p, room, "%s%s(%#x) at eip %#x", n ? ", then " : "",
+			 exc_name(vec), err, c->insn_eip);
+}
+
+static void shutdown(struct cpu *c, int vec, u32 err)
+{
+	size_t n;
+
+	if (c->exc_depth == 0)
+		c->error[0] = 0;
+	describe(c, vec, err, true);
+	n = strlen(c->error);
+	snprintf(c->error + n, sizeof(c->error) - n,
+		 " while delivering #DF: triple fault");
+	c->exc_pending = EXC_SHUTDOWN;
+}
+
+/*
+ * Deliver the fault that cpu_raise() packed into code.  Returns true if
+ * it shut the processor down.  A fault raised in here longjmps back to
+ * cpu_run(), which calls us again with exc_pending still set: that is how
+ * the double-fault decision sees both.
+ */
+static bool deliver_fault(struct cpu *c, int code)
+{
+	int vec = (code >> 1) & 0xff, prev = c->exc_pending;
+	u32 err = (u32)code >> 9;
+
+	c->eip = c->insn_eip;
+	c->r[R_ESP] = c->insn_esp;
+	if (prev == EXC_DF || c->exc_depth > 4) {
+		shutdown(c, vec, err);
+		return true;
+	}
+	if (prev >= 0 && makes_double_fault(prev, vec)) {
+		c->error[0] = 0;
+		describe(c, prev, 0, false);
+		describe(c, vec, err, true);
+		vec = EXC_DF;
+		err = 0;
+		c->exc_depth = 1;
+	} else {
+		c->exc_depth++;
+	}
+	c->exc_pending = vec;
+	cpu_interrupt(c, vec, has_error_code(vec) ? INT_EXC_ERR : INT_EXC,
+		      err);
+	c->exc_pending = -1;
+	c->exc_depth = 0;
+	return false;
+}
+
+static void take_interrupt(struct cpu *c)
+{
+	u8 vec;
+
+	c->insn_eip = c->eip;
+	c->insn_esp = c->r[R_ESP];
+	vec = c->bus.intr_ack ? c->bus.intr_ack(c->bus.opaque) : 0xff;
+	cpu_interrupt(c, vec, INT_HW, 0);
+}
+
+/* The single-step trap, after an instruction that began with TF set. */
+static void single_step(struct cpu *c)
+{
+	c->insn_eip = c->eip;
+	c->insn_esp = c->r[R_ESP];
+	c->dr[6] |= DR6_BS;
+	c->exc_pending = EXC_DB;
+	cpu_interrupt(c, EXC_DB, INT_EXC, 0);
+	c->exc_pending = -1;
+}
+
+static bool can_take_intr(const struct cpu *c)
+{
+	return c->intr && (c->eflags & F_IF);
+}
+
+/*
+ * The loop proper, out of line and free of setjmp so that the compiler
+ * may keep what it likes in registers.  No SLP vectorising: it turns the
+ * copies of EIP and ESP into 8-byte loads of what the instruction has just
+ * stored 4 bytes at a time, and the failed store forwarding cost a fifth
+ * of the interpreter's time.
+ */
+static __attribute__((noinline, optimize("no-tree-slp-vectorize")))
+enum cpu_event run_insns(struct cpu *c, u64 end)
+{
+	bool tf;
+
+	if (c->halted) {
+		if (!can_take_intr(c))
+			return CPU_HALT;
+		c->halted = false;
+	}
+	while (c->icount < end) {
+		if (c->intr_shadow)
+			c->intr_shadow = false;
+		else if (can_take_intr(c))
+			take_interrupt(c);
+		c->insn_eip = c->eip;
+		c->insn_esp = c->r[R_ESP];
+		tf = c->eflags & F_TF;
+		cpu_exec_one(c);
+		c->icount++;
+		/* RF lasts one instruction (we have no instruction
+		 * breakpoints for it to suppress, but IRET can set it). */
+		if (unlikely(c->eflags & F_RF))
+			c->eflags &= ~F_RF;
+		if (unlikely(tf))
+			single_step(c);
+		if (unlikely(c->halted))
+			return CPU_HALT;
+		if (unlikely(c->stop)) {
+			c->stop = false;
+			return CPU_STOPPED;
+		}
+	}
+	return CPU_BUDGET;
+}
+
+enum cpu_event cpu_run(struct cpu *c, u64 budget)
+{
+	/* Changed after setjmp, so volatile (C11 7.13.2.1). */
+	volatile u64 end = c->icount + budget;
+	int code;
+
+	if (c->exc_pending == EXC_SHUTDOWN)
+		return CPU_SHUTDOWN;
+	code = setjmp(c->jmp);
+	if (code) {
+		if (deliver_fault(c, code))
+			return CPU_SHUTDOWN;
+		/* A fault costs budget too, so a guest that does nothing
+		 * but fault still returns to the machine's loop. */
+		if (end > c->icount)
+			end = end - 1;
+		if (c->stop) {
+			c->stop = false;
+			return CPU_STOPPED;
+		}
+	}
+	return run_insns(c, end);
+}

@@ -1,0 +1,205 @@
+/*
+ * The string instructions: MOVS CMPS STOS LODS SCAS INS OUTS, with and
+ * without REP.
+ *
+ * A REP instruction is a loop that may fault or be interrupted half way, so
+ * every iteration leaves ECX, ESI and EDI (or CX, SI, DI with a 16-bit
+ * address size) consistent: a fault restarts the instruction with what is
+ * left.  Long loops are cut into chunks: after REP_CHUNK iterations EIP
+ * stays on the instruction, the run loop gets a chance to take an
+ * interrupt, and the next step carries on where this one stopped.
+ */
+#include <string.h>
+
+#include "exec.h"
+
+#define REP_CHUNK 4096
+
+struct str_state {
+	int size;
+	u32 am;		/* address mask: 0xffff or 0xffffffff */
+	u32 step;	/* +size or -size */
+	int src;	/* source segment */
+};
+
+static u32 reg_addr(struct cpu *c, int r, const struct str_state *s)
+{
+	return c->r[r] & s->am;
+}
+
+static void advance(struct cpu *c, int r, const struct str_state *s)
+{
+	c->r[r] = (c->r[r] & ~s->am) | ((c->r[r] + s->step) & s->am);
+}
+
+/* One iteration, registers updated only once it cannot fault. */
+static void string_once(struct cpu *c, u8 op,
+			const struct str_state *s)
+{
+	int size = s->size;
+	u32 a, b;
+	u16 port;
+
+	switch (op & ~1) {
+	case 0xa4:	/* MOVS */
+		a = mem_read(c, s->src, reg_addr(c, R_ESI, s), size);
+		mem_write(c, S_ES, reg_addr(c, R_EDI, s), a, size);
+		advance(c, R_ESI, s);
+		advance(c, R_EDI, s);
+		break;
+	case 0xa6:	/* CMPS */
+		a = mem_read(c, s->src, reg_addr(c, R_ESI, s), size);
+		b = mem_read(c, S_ES, reg_addr(c, R_EDI, s), size);
+		alu_arith(c, 7, a, b, size);
+		advance(c, R_ESI, s);
+		advance(c, R_EDI, s);
+		break;
+	case 0xaa:	/* STOS */
+		mem_write(c, S_ES, reg_addr(c, R_EDI, s),
+			  get_reg(c, R_EAX, size), size);
+		advance(c, R_EDI, s);
+		break;
+	case 0xac:	/* LODS */
+		a = mem_read(c, s->src, reg_addr(c, R_ESI, s), size);
+		set_reg(c, R_EAX, a, size);
+		advance(c, R_ESI, s);
+		break;
+	case 0xae:	/* SCAS */
+		b = mem_read(c, S_ES, reg_addr(c, R_EDI, s), size);
+		alu_arith(c, 7, get_reg(c, R_EAX, size), b, size);
+		advance(c, R_EDI, s);
+		break;
+	case 0x6c:	/* INS: check everything before the device sees it */
+		port = (u16)c->r[R_EDX];
+		if (cpu_pmode(c))
+			sys_io_check(c, port, size);
+		mem_check(c, S_ES, reg_addr(c, R_EDI, s), size, ACC_WRITE);
+		a = exec_in(c, port, size);
+		mem_write(c, S_ES, reg_addr(c, R_EDI, s), a, size);
+		advance(c, R_EDI, s);
+		break;
+	default:	/* 0x6e OUTS */
+		port = (u16)c->r[R_EDX];
+		a = mem_read(c, s->src, reg_addr(c, R_ESI, s), size);
+		exec_out(c, port, a, size);
+		advance(c, R_ESI, s);
+		break;
+	}
+}
+
+/* The host address of lin if the TLB maps its page to RAM with the rights
+ * asked for, else NULL (the same lookup as mmu.c's). */
+static u8 *tlb_host(struct cpu *c, u32 lin, bool write)
+{
+	const struct tlb_entry *e =
+		&c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+
+	if (e->vpage != (lin >> 12) + 1 || !e->host ||
+	    (write && !e->writable))
+		return NULL;
+	return e->host + (lin & 0xfff);
+}
+
+/*
+ * REP MOVS and REP STOS going up with 32-bit addresses, as memcpy(),
+ * memset() and clear_page() use them: do the iterations that stay within
+ * the current source and destination pages in one go.  Everything that
+ * could fault is checked first and faults just as the first iteration
+ * would (same pages, same segments); a range the segment limit cuts goes
+ * the slow way.  Returns the iterations done, 0 to take the slow path.
+ */
+static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
+		    u32 max)
+{
+	bool movs = (op & ~1) == 0xa4;
+	u32 esi = c->r[R_ESI], edi = c->r[R_EDI], size = s->size;
+	u32 dlin = c->seg[S_ES].base + edi, slin = 0, room, n, bytes, i;
+	u32 v = c->r[R_EAX];
+	u8 *dst, *src = NULL;
+
+	if (s->step != size || s->am != 0xffffffffu)
+		return 0;
+	room = 0x1000 - (dlin & 0xfff);
+	if (movs) {
+		slin = c->seg[s->src].base + esi;
+		if (0x1000 - (slin & 0xfff) < room)
+			room = 0x1000 - (slin & 0xfff);
+	}
+	n = room / size;
+	if (n > max)
+		n = max;
+	if (n > c->r[R_ECX])
+		n = c->r[R_ECX];
+	if (n < 2)
+		return 0;
+	bytes = n * size;
+	if (!seg_limit_ok(&c->seg[S_ES], edi, bytes) ||
+	    (movs && !seg_limit_ok(&c->seg[s->src], esi, bytes)))
+		return 0;
+	if (movs)
+		mem_check(c, s->src, esi, bytes, ACC_READ);
+	mem_check(c, S_ES, edi, bytes, ACC_WRITE);
+	dst = tlb_host(c, dlin, true);
+	if (movs)
+		src = tlb_host(c, slin, false);
+	if (!dst || (movs && !src))
+		return 0;
+	if (movs && (dst <= src || dst >= src + bytes)) {
+		memmove(dst, src, bytes);
+	} else if (movs) {
+		/* Overlapping upwards: the CPU replicates the pattern, one
+		 * element at a time (wider ones go the slow way). */
+		if (size != 1)
+			return 0;
+		for (i = 0; i < bytes; i++)
+			dst[i] = src[i];
+	} else if (size == 1) {
+		memset(dst, (u8)v, bytes);
+	} else {
+		for (i = 0; i < bytes; i += size)
+			memcpy(dst + i, &v, size);
+	}
+	c->r[R_EDI] = edi + bytes;
+	if (movs)
+		c->r[R_ESI] = esi + bytes;
+	c->r[R_ECX] -= n;
+	return n;
+}
+
+void exec_string(struct cpu *c, struct insn *d, u8 op)
+{
+	struct str_state s;
+	bool cmp = (op & ~1) == 0xa6 || (op & ~1) == 0xae;
+	int n;
+
+	s.size = (op & 1) ? d->opsize : 1;
+	s.am = d->adsize == 2 ? 0xffff : 0xffffffffu;
+	s.step = (c->eflags & F_DF) ? (u32)-s.size : (u32)s.size;
+	s.src = data_seg(d);
+	if (!d->rep) {
+		string_once(c, op, &s);
+		return;
+	}
+	for (n = 0; ; n++) {
+		if ((c->r[R_ECX] & s.am) == 0)
+			return;
+		if (n >= REP_CHUNK) {
+			d->next = d->start;
+			return;
+		}
+		if (!cmp && (op & ~1) != 0x6c && (op & ~1) != 0x6e &&
+		    (op & ~1) != 0xac) {
+			u32 done = rep_fast(c, op, &s, REP_CHUNK - n);
+
+			if (done) {
+				n += done - 1;
+				continue;
+			}
+		}
+		string_once(c, op, &s);
+		c->r[R_ECX] = (c->r[R_ECX] & ~s.am) |
+			      ((c->r[R_ECX] - 1) & s.am);
+		if (cmp && cpu_cond(c, 4) != (d->rep == 0xf3))
+			return;
+	}
+}

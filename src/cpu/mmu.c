@@ -1,0 +1,490 @@
+/*
+ * Memory as the CPU sees it: segments, then pages, then RAM or MMIO.
+ *
+ * Every guest memory access of an instruction comes through here, so this
+ * is the interpreter's hot path.  A segmented access checks the segment
+ * register's cached descriptor (presence, type, limit), adds the base and
+ * becomes a linear access; a linear access looks in the software TLB, and
+ * on a hit for RAM touches the host memory directly.  A miss walks the
+ * guest's two-level page tables (4 KiB pages and, with CR4.PSE, 4 MiB
+ * pages), checks the rights the SDM gives (vol. 3, 4.6: U/S and R/W are
+ * combined across the directory and table entries; CR0.WP decides whether
+ * the supervisor may write read-only pages), writes back the accessed and
+ * dirty bits, and fills the TLB.  Physical addresses outside RAM go to the
+ * machine's MMIO callbacks.
+ *
+ * The TLB has separate halves for supervisor and user accesses, so a hit
+ * needs no rights check; a write hits only on entries marked writable,
+ * which also means their dirty bit is already set.  With paging off the
+ * TLB still caches the identity mapping, so RAM accesses take the same
+ * short path either way.
+ */
+#include <string.h>
+
+#include "cpu_internal.h"
+
+/* Page-table entry bits. */
+#define PG_P   0x001u
+#define PG_RW  0x002u
+#define PG_US  0x004u
+#define PG_A   0x020u
+#define PG_D   0x040u
+#define PG_PS  0x080u
+#define PG_G   0x100u
+
+/* tlb_entry.global bits. */
+#define TLB_GLOBAL 1
+#define TLB_LARGE  2	/* filled from a 4 MiB page */
+
+#define PAGE_MASK 0xfffff000u
+
+/* --- Physical memory --- */
+
+static u32 size_mask(int size)
+{
+	return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+static bool in_ram(const struct cpu *c, u32 pa, int size)
+{
+	return pa < c->ram_size && (u32)size <= c->ram_size - pa;
+}
+
+static inline u32 host_load(const u8 *p, int size)
+{
+	u32 v = 0;
+
+	memcpy(&v, p, size);	/* the host is little-endian, like us */
+	return v;
+}
+
+static inline void host_store(u8 *p, u32 v, int size)
+{
+	memcpy(p, &v, size);
+}
+
+static u32 bus_read(struct cpu *c, u32 pa, int size)
+{
+	if (!c->bus.mmio_read)
+		return size_mask(size);
+	return c->bus.mmio_read(c->bus.opaque, pa, size) & size_mask(size);
+}
+
+u32 phys_read(struct cpu *c, u32 pa, int size)
+{
+	u32 v = 0;
+	int i;
+
+	if (likely(in_ram(c, pa, size)))
+		return host_load(c->ram + pa, size);
+	if (pa < c->ram_size) {
+		/* Straddles the end of RAM: byte by byte. */
+		for (i = 0; i < size; i++)
+			v |= phys_read(c, pa + i, 1) << (8 * i);
+		return v;
+	}
+	return bus_read(c, pa, size);
+}
+
+void phys_write(struct cpu *c, u32 pa, u32 val, int size)
+{
+	int i;
+
+	if (likely(in_ram(c, pa, size))) {
+		host_store(c->ram + pa, val, size);
+		return;
+	}
+	if (pa < c->ram_size) {
+		for (i = 0; i < size; i++)
+			phys_write(c, pa + i, val >> (8 * i), 1);
+		return;
+	}
+	if (c->bus.mmio_write)
+		c->bus.mmio_write(c->bus.opaque, pa, val & size_mask(size),
+				  size);
+}
+
+/* --- The TLB and the page walk --- */
+
+static inline struct tlb_entry *tlb_slot(struct cpu *c, u32 lin, bool user)
+{
+	return &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+}
+
+static inline bool tlb_hit(const struct tlb_entry *e, u32 lin, bool write)
+{
+	return e->vpage == (lin >> 12) + 1 && (!write || e->writable);
+}
+
+void mmu_flush(struct cpu *c, bool keep_global)
+{
+	struct tlb_entry *e = &c->tlb[0][0];
+	int i;
+
+	if (!keep_global) {
+		memset(c->tlb, 0, sizeof(c->tlb));
+		return;
+	}
+	for (i = 0; i < 2 * TLB_SIZE; i++)
+		if (!(e[i].global & TLB_GLOBAL))
+			e[i].vpage = 0;
+}
+
+/*
+ * INVLPG drops the translation of one page.  When that page came from a
+ * 4 MiB page, the guest means the whole large page, of which we may have
+ * cached other 4 KiB pieces anywhere in the TLB, so those go too.
+ */
+void mmu_invlpg(struct cpu *c, u32 lin)
+{
+	struct tlb_entry *e = &c->tlb[0][0];
+	u32 big = lin >> 22;
+	int i;
+
+	for (i = 0; i < 2 * TLB_SIZE; i++) {
+		if (!e[i].vpage)
+			continue;
+		if (e[i].vpage == (lin >> 12) + 1 ||
+		    ((e[i].global & TLB_LARGE) &&
+		     (e[i].vpage - 1) >> 10 == big))
+			e[i].vpage = 0;
+	}
+}
+
+static void tlb_fill(struct cpu *c, struct tlb_entry *e, u32 lin, u32 pa,
+		     bool writable, u8 global)
+{
+	e->vpage = (lin >> 12) + 1;
+	e->ppage = pa & PAGE_MASK;
+	e->host = in_ram(c, e->ppage, 4096) ? c->ram + e->ppage : NULL;
+	e->writable = writable;
+	e->global = global;
+}
+
+static noreturn void page_fault(struct cpu *c, u32 lin, u32 err)
+{
+	c->cr2 = lin;
+	cpu_raise(c, EXC_PF, err);
+}
+
+/* May an access of this kind go through entries whose combined U/S and
+ * R/W bits are rights? */
+static bool page_allows(const struct cpu *c, u32 rights, bool write,
+			bool user)
+{
+	if (user) {
+		if (!(rights & PG_US))
+			return false;
+		return !write || (rights & PG_RW);
+	}
+	return !write || !(c->cr0 & CR0_WP) || (rights & PG_RW);
+}
+
+static void set_bits(struct cpu *c, u32 pa, u32 *entry, u32 bits)
+{
+	if ((*entry & bits) != bits) {
+		*entry |= bits;
+		phys_write(c, pa, *entry, 4);
+	}
+}
+
+static u32 page_walk(struct cpu *c, u32 lin, bool write, bool user,
+		     struct tlb_entry *e)
+{
+	u32 err = (write ? PF_W : 0) | (user ? PF_U : 0);
+	u32 pde_pa = (c->cr3 & PAGE_MASK) | ((lin >> 20) & 0xffc);
+	u32 pde = phys_read(c, pde_pa, 4), pte_pa, pte, rights, pa;
+	u8 global;
+
+	if (!(pde & PG_P))
+		page_fault(c, lin, err);
+	if ((pde & PG_PS) && (c->cr4 & CR4_PSE)) {
+		/* Bits 21:13 are reserved: no PSE-36, MAXPHYADDR 32. */
+		if (pde & 0x003fe000u)
+			page_fault(c, lin, err | PF_P | PF_RSVD);
+		if (!page_allows(c, pde, write, user))
+			page_fault(c, lin, err | PF_P);
+		set_bits(c, pde_pa, &pde, PG_A | (write ? PG_D : 0));
+		pa = (pde & 0xffc00000u) | (lin & 0x003ff000u);
+		rights = pde;
+		pte = pde;
+		global = TLB_LARGE;
+	} else {
+		set_bits(c, pde_pa, &pde, PG_A);
+		pte_pa = (pde & PAGE_MASK) | ((lin >> 10) & 0xffc);
+		pte = phys_read(c, pte_pa, 4);
+		if (!(pte & PG_P))
+			page_fault(c, lin, err);
+		rights = pde & pte;
+		if (!page_allows(c, rights, write, user))
+			page_fault(c, lin, err | PF_P);
+		set_bits(c, pte_pa, &pte, PG_A | (write ? PG_D : 0));
+		pa = pte & PAGE_MASK;
+		global = 0;
+	}
+	if ((pte & PG_G) && (c->cr4 & CR4_PGE))
+		global |= TLB_GLOBAL;
+	tlb_fill(c, e, lin, pa, (pte & PG_D) &&
+		 page_allows(c, rights, true, user), global);
+	return pa | (lin & 0xfff);
+}
+
+u32 mmu_translate(struct cpu *c, u32 lin, int acc, bool user)
+{
+	struct tlb_entry *e = tlb_slot(c, lin, user);
+	bool write = acc == ACC_WRITE;
+
+	if (tlb_hit(e, lin, write))
+		return e->ppage | (lin & 0xfff);
+	if (!(c->cr0 & CR0_PG)) {
+		tlb_fill(c, e, lin, lin, true, 0);
+		return lin;
+	}
+	return page_walk(c, lin, write, user, e);
+}
+
+/* --- Linear accesses --- */
+
+static inline bool priv_user(const struct cpu *c, bool sys)
+{
+	return !sys && c->cpl == 3;
+}
+
+static inline bool crosses_page(u32 lin, int size)
+{
+	return (lin & 0xfff) + (u32)size > 0x1000;
+}
+
+static u32 lin_read_slow(struct cpu *c, u32 lin, int size, bool user,
+			 int acc)
+{
+	u32 v = 0;
+	int i;
+
+	if (!crosses_page(lin, size))
+		return phys_read(c, mmu_translate(c, lin, acc, user), size);
+	for (i = 0; i < size; i++)
+		v |= lin_read_slow(c, lin + i, 1, user, acc) << (8 * i);
+	return v;
+}
+
+static inline u32 lin_read_acc(struct cpu *c, u32 lin, int size, bool user,
+			       int acc)
+{
+	struct tlb_entry *e = tlb_slot(c, lin, user);
+
+	if (likely(tlb_hit(e, lin, false) && e->host &&
+		   !crosses_page(lin, size)))
+		return host_load(e->host + (lin & 0xfff), size);
+	return lin_read_slow(c, lin, size, user, acc);
+}
+
+static void lin_write_slow(struct cpu *c, u32 lin, u32 val, int size,
+			   bool user)
+{
+	u32 pa0, pa1, n0;
+	int i;
+
+	pa0 = mmu_translate(c, lin, ACC_WRITE, user);
+	if (!crosses_page(lin, size)) {
+		phys_write(c, pa0, val, size);
+		return;
+	}
+	/* Both pages must be writable before either is written. */
+	pa1 = mmu_translate(c, (lin | 0xfff) + 1, ACC_WRITE, user);
+	n0 = 0x1000 - (lin & 0xfff);
+	for (i = 0; i < size; i++)
+		phys_write(c, (u32)i < n0 ? pa0 + i : pa1 + (i - n0),
+			   val >> (8 * i), 1);
+}
+
+static inline void lin_write_priv(struct cpu *c, u32 lin, u32 val, int size,
+				  bool user)
+{
+	struct tlb_entry *e = tlb_slot(c, lin, user);
+
+	if (likely(tlb_hit(e, lin, true) && e->host &&
+		   !crosses_page(lin, size))) {
+		host_store(e->host + (lin & 0xfff), val, size);
+		return;
+	}
+	lin_write_slow(c, lin, val, size, user);
+}
+
+u32 lin_read(struct cpu *c, u32 lin, int size, bool sys)
+{
+	return lin_read_acc(c, lin, size, priv_user(c, sys), ACC_READ);
+}
+
+void lin_write(struct cpu *c, u32 lin, u32 val, int size, bool sys)
+{
+	lin_write_priv(c, lin, val, size, priv_user(c, sys));
+}
+
+/* Check that every page of [lin, lin+len) allows the access. */
+static void lin_check(struct cpu *c, u32 lin, u32 len, int acc, bool user)
+{
+	u32 p = lin & PAGE_MASK, last = (lin + len - 1) & PAGE_MASK;
+
+	mmu_translate(c, lin, acc, user);
+	while (p != last) {
+		p += 0x1000;
+		mmu_translate(c, p, acc, user);
+	}
+}
+
+/* --- Segments --- */
+
+/* May [off, off+len) be addressed through s?  Expand-down segments hold
+ * the offsets above the limit, up to 64 KiB or 4 GiB by their B bit. */
+bool seg_limit_ok(const struct seg *s, u32 off, u32 len)
+{
+	u64 last = (u64)off + len - 1;
+
+	if (SEG_S(s->attr) && !SEG_CODE(s->attr) && SEG_EXPDN(s->attr))
+		return off > s->limit &&
+		       last <= (SEG_DB(s->attr) ? 0xffffffffu : 0xffffu);
+	if (s->limit == 0xffffffffu)
+		return true;	/* flat: wraps around, no fault */
+	return last <= s->limit;
+}
+
+static noreturn void seg_fault(struct cpu *c, int sreg)
+{
+	cpu_raise(c, sreg == S_SS ? EXC_SS : EXC_GP, 0);
+}
+
+/* The linear address of seg:off after the segment checks for an access of
+ * len bytes. */
+static inline u32 seg_lin(struct cpu *c, int sreg, u32 off, u32 len, int acc)
+{
+	const struct seg *s = &c->seg[sreg];
+	u16 a = s->attr;
+
+	if (likely(cpu_pmode(c) && !cpu_vm86(c))) {
+		if (unlikely(!SEG_P(a)))
+			seg_fault(c, sreg);
+		if (SEG_CODE(a) ? (acc == ACC_WRITE || !SEG_RW(a))
+				: (acc == ACC_WRITE && !SEG_RW(a)))
+			cpu_gp(c, 0);
+	}
+	if (unlikely(!seg_limit_ok(s, off, len)))
+		seg_fault(c, sreg);
+	return s->base + off;
+}
+
+static inline bool cur_user(const struct cpu *c)
+{
+	return c->cpl == 3;
+}
+
+u32 mem_read(struct cpu *c, int seg, u32 off, int size)
+{
+	u32 lin = seg_lin(c, seg, off, size, ACC_READ);
+
+	return lin_read_acc(c, lin, size, cur_user(c), ACC_READ);
+}
+
+void mem_write(struct cpu *c, int seg, u32 off, u32 val, int size)
+{
+	u32 lin = seg_lin(c, seg, off, size, ACC_WRITE);
+
+	lin_write_priv(c, lin, val, size, cur_user(c));
+}
+
+u32 mem_read_rmw(struct cpu *c, int seg, u32 off, int size)
+{
+	u32 lin = seg_lin(c, seg, off, size, ACC_WRITE);
+	struct tlb_entry *e = tlb_slot(c, lin, cur_user(c));
+
+	/* A writable TLB entry already says the write will go through. */
+	if (likely(tlb_hit(e, lin, true) && e->host &&
+		   !crosses_page(lin, size)))
+		return host_load(e->host + (lin & 0xfff), size);
+	lin_check(c, lin, size, ACC_WRITE, cur_user(c));
+	return lin_read_acc(c, lin, size, cur_user(c), ACC_READ);
+}
+
+u64 mem_read64(struct cpu *c, int seg, u32 off)
+{
+	u32 lin = seg_lin(c, seg, off, 8, ACC_READ);
+	u32 lo = lin_read_acc(c, lin, 4, cur_user(c), ACC_READ);
+
+	return lo | (u64)lin_read_acc(c, lin + 4, 4, cur_user(c),
+				      ACC_READ) << 32;
+}
+
+void mem_write64(struct cpu *c, int seg, u32 off, u64 val)
+{
+	u32 lin = seg_lin(c, seg, off, 8, ACC_WRITE);
+
+	lin_check(c, lin, 8, ACC_WRITE, cur_user(c));
+	lin_write_priv(c, lin, (u32)val, 4, cur_user(c));
+	lin_write_priv(c, lin + 4, (u32)(val >> 32), 4, cur_user(c));
+}
+
+void mem_check(struct cpu *c, int seg, u32 off, u32 len, int acc)
+{
+	u32 lin;
+
+	if (!len)
+		return;
+	lin = seg_lin(c, seg, off, len, acc);
+	lin_check(c, lin, len, acc, cur_user(c));
+}
+
+/* --- Instruction fetch --- */
+
+static inline u32 code_read(struct cpu *c, u32 eip, int size)
+{
+	const struct seg *cs = &c->seg[S_CS];
+
+	if (unlikely((u64)eip + size - 1 > cs->limit))
+		cpu_gp(c, 0);
+	return lin_read_acc(c, cs->base + eip, size, cur_user(c), ACC_EXEC);
+}
+
+u8 code_read8(struct cpu *c, u32 eip)
+{
+	return (u8)code_read(c, eip, 1);
+}
+
+u16 code_read16(struct cpu *c, u32 eip)
+{
+	return (u16)code_read(c, eip, 2);
+}
+
+u32 code_read32(struct cpu *c, u32 eip)
+{
+	return code_read(c, eip, 4);
+}
+
+/* --- The stack --- */
+
+void cpu_push(struct cpu *c, u32 val, int size)
+{
+	u32 esp = c->r[R_ESP];
+
+	if (stack32(c)) {
+		esp -= size;
+		mem_write(c, S_SS, esp, val, size);
+	} else {
+		esp = (esp & 0xffff0000u) | ((esp - size) & 0xffff);
+		mem_write(c, S_SS, esp & 0xffff, val, size);
+	}
+	c->r[R_ESP] = esp;
+}
+
+u32 cpu_pop(struct cpu *c, int size)
+{
+	u32 esp = c->r[R_ESP], v;
+
+	if (stack32(c)) {
+		v = mem_read(c, S_SS, esp, size);
+		c->r[R_ESP] = esp + size;
+	} else {
+		v = mem_read(c, S_SS, esp & 0xffff, size);
+		c->r[R_ESP] = (esp & 0xffff0000u) | ((esp + size) & 0xffff);
+	}
+	return v;
+}

@@ -1,0 +1,165 @@
+/*
+ * The launcher: where a guest begins.
+ *
+ * main() reads the command line (options.c), maps the guest's RAM
+ * (memory.c), loads the kernel, its initrd and command line into it
+ * (boot.c), builds the machine around that RAM with its PC devices and the
+ * devices the user asked for, points the CPU at the kernel's entry, and
+ * runs it until the guest powers off or is killed.  Every mistake of the
+ * user's is found, and reported in one line, before the guest runs an
+ * instruction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot.h"
+#include "cpu/cpu.h"
+#include "hw/pc.h"
+#include "hw/pci.h"
+#include "machine.h"
+#include "memory.h"
+#include "net/virtio_net.h"
+#include "options.h"
+#include "virtio/virtio.h"
+
+/*
+ * Devices the user can ask for on the command line.  Each device option is
+ * parsed (and its value checked) by options.c; here it meets the code that
+ * builds the device.  A device whose code is not part of lguest yet has no
+ * add function, and asking for it is refused by name before anything starts:
+ * an option is never silently ignored.
+ */
+typedef void (*dev_add_fn)(struct pci_bus *bus, const char *arg);
+
+struct dev_hook {
+	dev_add_fn add;		/* NULL: not built yet */
+	const char *what;	/* for the refusal */
+};
+
+static void add_block(struct pci_bus *bus, const char *arg)
+{
+	/* virtio-blk has already said why, in one line. */
+	if (virtio_blk_add_spec(bus, arg) != 0)
+		exit(1);
+}
+
+static void add_rng(struct pci_bus *bus, const char *arg)
+{
+	(void)arg;
+	virtio_rng_add(bus);
+}
+
+/* TODO(platform): the test-exit port (issue 8), QEMU's isa-debug-exit: a
+ * write of V to port 0xf4 ends lguest with status (V << 1) | 1. */
+static const struct dev_hook dev_hooks[] = {
+	[DEV_BLOCK]	= { add_block, "the virtio block device" },
+	[DEV_TUNNET]	= { virtio_net_add_tap, "the TAP network device" },
+	[DEV_SHARENET]	= { virtio_net_add_sharenet,
+			    "the shared-file network device" },
+	[DEV_RNG]	= { add_rng, "the virtio entropy device" },
+	[DEV_NET_USER]	= { virtio_net_add_user, "user-mode networking" },
+	[DEV_EXIT_PORT]	= { NULL, "the test-exit port" },
+};
+
+static void refuse_missing_devices(const struct options *o)
+{
+	int i;
+
+	for (i = 0; i < o->ndev; i++)
+		if (!dev_hooks[o->dev[i].kind].add)
+			die("--%s: %s is not built yet", o->dev[i].opt,
+			    dev_hooks[o->dev[i].kind].what);
+}
+
+/* As the original did, a --tunnet guest is told its address: the first
+ * --tunnet=IPADDR adds "ip=..." to the kernel's arguments unless the user
+ * gave an ip= of their own. */
+static void add_tunnet_ip(struct options *o)
+{
+	char ip[128], *cmd;
+	const char *p;
+	int i;
+
+	for (p = o->cmdline; *p; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		if (strncmp(p, "ip=", 3) == 0)
+			return;
+	}
+	for (i = 0; i < o->ndev; i++) {
+		if (o->dev[i].kind != DEV_TUNNET)
+			continue;
+		if (!virtio_net_tunnet_ip_arg(o->dev[i].arg, ip, sizeof(ip)))
+			return;
+		if (asprintf(&cmd, "%s%s%s", o->cmdline, *o->cmdline ? " " : "",
+			     ip) < 0)
+			abort();
+		free(o->cmdline);
+		o->cmdline = cmd;
+		return;
+	}
+}
+
+static void add_devices(struct pci_bus *bus, const struct options *o)
+{
+	int i;
+
+	for (i = 0; i < o->ndev; i++)
+		dev_hooks[o->dev[i].kind].add(bus, o->dev[i].arg);
+}
+
+/* The 32-bit boot protocols enter in flat protected mode, paging and
+ * interrupts off; the registers they pass values in come from the loader. */
+static void set_entry(struct cpu *c, const struct boot_entry *e)
+{
+	struct cpu_regs r;
+
+	cpu_reset_flat32(c, e->eip);
+	cpu_get_regs(c, &r);
+	r.gpr[R_ESI] = e->esi;
+	r.gpr[R_EAX] = e->eax;
+	r.gpr[R_EBX] = e->ebx;
+	cpu_set_regs(c, &r);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct guest_mem mem;
+	struct boot_entry entry;
+	struct boot_layout layout;
+	struct boot_args ba;
+	struct machine *m;
+	struct pci_bus *bus;
+	int status;
+
+	options_parse_or_exit(&o, argc, argv);
+	lguest_verbose = o.verbose;
+	refuse_missing_devices(&o);
+	add_tunnet_ip(&o);
+
+	if (guest_mem_init(&mem, o.mem) != 0)
+		die_errno("cannot map %s of guest memory", o.mem_arg);
+
+	ba.kernel = o.kernel;
+	ba.initrd = o.initrd;
+	ba.ninitrd = o.ninitrd;
+	ba.cmdline = o.cmdline;
+	ba.unpack = o.unpack;
+	boot_kernel(&mem, &ba, &entry, &layout);
+	boot_print_layout(&mem, &layout);
+	verbose("entry 0x%08x, eax 0x%08x, ebx 0x%08x, esi 0x%08x", entry.eip,
+		entry.eax, entry.ebx, entry.esi);
+
+	m = machine_new(&mem);
+	pc_init(m);
+	bus = pci_init(m);
+	add_devices(bus, &o);
+	set_entry(machine_cpu(m), &entry);
+	status = machine_run(m);
+	pci_free(bus);
+	machine_free(m);
+	guest_mem_free(&mem);
+	options_free(&o);
+	return status;
+}

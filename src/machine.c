@@ -1,0 +1,778 @@
+/*
+ * The machine: the bus between the CPU and the devices, the interrupt line
+ * into the CPU, the clock, the timers, and the run loop that drives them.
+ *
+ * Port I/O goes through a 64K-entry table of region numbers, so the CPU's
+ * IN and OUT cost one array load before the device's callback.  MMIO
+ * regions are few (one per PCI BAR) and searched in order.  A port nobody
+ * owns reads all ones, as on a PC where nothing drives the bus, and is
+ * reported once under --verbose: Linux probes many ports that a small
+ * machine leaves empty.
+ *
+ * Interrupts travel device -> machine_set_irq() -> the interrupt controller
+ * that pc_init() plugs in (the 8259 pair, src/hw/pic.c) -> machine_set_intr()
+ * -> the CPU's INTR pin.  The CPU asks the controller for the vector when it
+ * takes the interrupt.
+ *
+ * The run loop (machine_run() at the end) is the one thread that runs the
+ * guest: a slice of instructions, then due timers and ready host fds; when
+ * the guest halts it sleeps in epoll until the next timer or input, which
+ * is what makes an idle guest cost the host next to nothing.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpu/cpu.h"
+#include "machine.h"
+
+#define MAX_PORT_REGIONS 255	/* region 0 of the index means "nobody" */
+#define MAX_MMIO 64
+#define MAX_FDS 32
+
+/* A slice of guest time between two looks at timers: short enough that a
+ * 4 ms tick (HZ=250) is late by a fraction of itself, long enough that the
+ * look (a clock read, a list peek) costs nothing next to the slice. */
+#define SLICE_NS 500000ULL
+#define MIN_BUDGET 1000ULL
+#define MAX_BUDGET 2000000ULL
+/* How often the running guest's host fds are polled without blocking. */
+#define FD_POLL_NS 2000000ULL
+/* The longest a halted guest sleeps without looking around. */
+#define MAX_SLEEP_NS 1000000000ULL
+
+struct port_region {
+	u16 base, len;
+	void *dev;
+	io_read_fn rd;
+	io_write_fn wr;
+};
+
+struct mmio_region {
+	bool used;
+	u32 base, len;
+	void *dev;
+	mmio_read_fn rd;
+	mmio_write_fn wr;
+};
+
+struct timer {
+	struct machine *m;
+	timer_fn fn;
+	void *opaque;
+	u64 deadline;
+	bool armed;
+	struct timer *next;	/* in the machine's armed list, by deadline */
+	struct timer *all_next;	/* every timer, for machine_free() */
+};
+
+struct fd_watch {
+	int fd;			/* -1: free slot */
+	u32 events;
+	bool always_ready;	/* a regular file: epoll refuses it */
+	fd_fn fn;
+	void *opaque;
+};
+
+struct cleanup {
+	void (*fn)(void *opaque);
+	void *opaque;
+	struct cleanup *next;
+};
+
+struct machine {
+	struct guest_mem *mem;
+	struct cpu *cpu;
+	struct cpu_bus bus;
+
+	u8 port_index[65536];
+	struct port_region ports[MAX_PORT_REGIONS + 1];
+	int nr_ports;
+	u8 port_reported[65536 / 8];
+
+	struct mmio_region mmio[MAX_MMIO];
+	int mmio_last;		/* last region hit: accesses come in runs */
+	bool mmio_reported;
+
+	struct irq_chip chip;
+	bool intr;
+
+	u64 clock_start;
+	clock_fn clock;
+	void *clock_opaque;
+
+	struct cleanup *cleanups;	/* newest first */
+	struct timer *timers;	/* armed, soonest first */
+	struct timer *all_timers;
+
+	int epfd;
+	struct fd_watch fds[MAX_FDS];
+	int nr_always;
+
+	u64 ips_per_us;		/* guest speed, estimated */
+	bool exit_requested;
+	int exit_status;
+	bool killed;
+	char kill_reason[256];
+};
+
+static u64 host_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
+}
+
+u64 machine_clock_ns(struct machine *m)
+{
+	if (unlikely(m->clock))
+		return m->clock(m->clock_opaque);
+	return host_now_ns() - m->clock_start;
+}
+
+void machine_set_clock(struct machine *m, clock_fn fn, void *opaque)
+{
+	m->clock = fn;
+	m->clock_opaque = opaque;
+}
+
+/*
+ * Port I/O.
+ */
+static u32 size_mask(int size)
+{
+	return size >= 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+static void report_unowned(struct machine *m, u16 port, const char *what)
+{
+	u8 bit = 1u << (port & 7);
+
+	if (m->port_reported[port >> 3] & bit)
+		return;
+	m->port_reported[port >> 3] |= bit;
+	verbose("%s port %#x: no device (reported once)", what, port);
+}
+
+/* An access whose bytes fall in different regions (or off the end of the
+ * port space) is split into single bytes, as an ISA bus would. */
+static bool io_straddles(struct machine *m, u16 port, int size)
+{
+	unsigned last = (unsigned)port + size - 1;
+
+	return last > 0xffff || m->port_index[last] != m->port_index[port];
+}
+
+static u32 io_in_byte(struct machine *m, u16 port)
+{
+	struct port_region *r = &m->ports[m->port_index[port]];
+
+	if (!m->port_index[port] || !r->rd) {
+		report_unowned(m, port, "read from");
+		return 0xff;
+	}
+	return r->rd(r->dev, port, 1) & 0xff;
+}
+
+u32 machine_io_in(struct machine *m, u16 port, int size)
+{
+	struct port_region *r;
+	u32 val = 0;
+	int i;
+
+	if (size != 1 && size != 2 && size != 4)
+		size = 1;
+	if (unlikely(io_straddles(m, port, size))) {
+		for (i = 0; i < size; i++)
+			val |= io_in_byte(m, (u16)(port + i)) << (8 * i);
+		return val;
+	}
+	r = &m->ports[m->port_index[port]];
+	if (!m->port_index[port] || !r->rd) {
+		report_unowned(m, port, "read from");
+		return size_mask(size);
+	}
+	return r->rd(r->dev, port, size) & size_mask(size);
+}
+
+void machine_io_out(struct machine *m, u16 port, u32 val, int size)
+{
+	struct port_region *r;
+	int i;
+
+	if (size != 1 && size != 2 && size != 4)
+		size = 1;
+	val &= size_mask(size);
+	if (unlikely(io_straddles(m, port, size))) {
+		for (i = 0; i < size; i++)
+			machine_io_out(m, (u16)(port + i),
+				       (val >> (8 * i)) & 0xff, 1);
+		return;
+	}
+	r = &m->ports[m->port_index[port]];
+	if (!m->port_index[port] || !r->wr) {
+		report_unowned(m, port, "write to");
+		return;
+	}
+	r->wr(r->dev, port, val, size);
+}
+
+void machine_add_ports(struct machine *m, u16 base, u16 len, void *dev,
+		       io_read_fn rd, io_write_fn wr)
+{
+	struct port_region *r;
+	unsigned p;
+
+	if (len == 0 || (unsigned)base + len > 0x10000 ||
+	    m->nr_ports >= MAX_PORT_REGIONS) {
+		fprintf(stderr, "lguest: bad port range %#x+%u\n", base, len);
+		abort();
+	}
+	for (p = base; p < (unsigned)base + len; p++) {
+		if (m->port_index[p]) {
+			fprintf(stderr, "lguest: port %#x claimed twice\n", p);
+			abort();
+		}
+	}
+	r = &m->ports[++m->nr_ports];
+	*r = (struct port_region){ base, len, dev, rd, wr };
+	for (p = base; p < (unsigned)base + len; p++)
+		m->port_index[p] = (u8)m->nr_ports;
+}
+
+/*
+ * MMIO: physical addresses that are not RAM.
+ */
+static struct mmio_region *mmio_find(struct machine *m, u32 gpa)
+{
+	struct mmio_region *r = &m->mmio[m->mmio_last];
+	int i;
+
+	if (r->used && gpa - r->base < r->len)
+		return r;
+	for (i = 0; i < MAX_MMIO; i++) {
+		r = &m->mmio[i];
+		if (r->used && gpa - r->base < r->len) {
+			m->mmio_last = i;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static void report_unowned_mmio(struct machine *m, u32 gpa, const char *what)
+{
+	if (m->mmio_reported)
+		return;
+	m->mmio_reported = true;
+	verbose("%s physical %#x: no RAM or device (only the first is "
+		"reported)", what, gpa);
+}
+
+u32 machine_mmio_read(struct machine *m, u32 gpa, int size)
+{
+	struct mmio_region *r = mmio_find(m, gpa);
+
+	if (size != 1 && size != 2 && size != 4)
+		size = 4;
+	if (!r || !r->rd || gpa - r->base + size > r->len) {
+		report_unowned_mmio(m, gpa, "read from");
+		return size_mask(size);
+	}
+	return r->rd(r->dev, gpa - r->base, size) & size_mask(size);
+}
+
+void machine_mmio_write(struct machine *m, u32 gpa, u32 val, int size)
+{
+	struct mmio_region *r = mmio_find(m, gpa);
+
+	if (size != 1 && size != 2 && size != 4)
+		size = 4;
+	if (!r || !r->wr || gpa - r->base + size > r->len) {
+		report_unowned_mmio(m, gpa, "write to");
+		return;
+	}
+	r->wr(r->dev, gpa - r->base, val & size_mask(size), size);
+}
+
+int machine_add_mmio(struct machine *m, u32 base, u32 len, void *dev,
+		     mmio_read_fn rd, mmio_write_fn wr)
+{
+	int i;
+
+	for (i = 0; i < MAX_MMIO; i++) {
+		if (!m->mmio[i].used) {
+			m->mmio[i] = (struct mmio_region){ true, base, len,
+							   dev, rd, wr };
+			return i;
+		}
+	}
+	fprintf(stderr, "lguest: too many MMIO regions\n");
+	abort();
+}
+
+void machine_move_mmio(struct machine *m, int id, u32 new_base)
+{
+	if (id >= 0 && id < MAX_MMIO && m->mmio[id].used)
+		m->mmio[id].base = new_base;
+}
+
+void machine_remove_mmio(struct machine *m, int id)
+{
+	if (id >= 0 && id < MAX_MMIO)
+		m->mmio[id].used = false;
+}
+
+/*
+ * Interrupts.
+ */
+void machine_set_irq_chip(struct machine *m, const struct irq_chip *chip)
+{
+	m->chip = *chip;
+}
+
+void machine_set_irq(struct machine *m, int irq, int level)
+{
+	if (irq < 0 || irq > 15 || !m->chip.set_irq)
+		return;
+	m->chip.set_irq(m->chip.opaque, irq, level);
+}
+
+void machine_set_intr(struct machine *m, bool level)
+{
+	if (m->intr == level)
+		return;
+	m->intr = level;
+	cpu_set_intr(m->cpu, level);
+}
+
+bool machine_intr(struct machine *m)
+{
+	return m->intr;
+}
+
+u8 machine_intr_ack(struct machine *m)
+{
+	if (!m->chip.ack)
+		return 0x0f;	/* nothing plugged in: a spurious vector */
+	return m->chip.ack(m->chip.opaque);
+}
+
+/*
+ * The CPU's bus: thin shims from the CPU's opaque pointer to the machine.
+ */
+static u32 bus_io_in(void *o, u16 port, int size)
+{
+	return machine_io_in(o, port, size);
+}
+
+static void bus_io_out(void *o, u16 port, u32 val, int size)
+{
+	machine_io_out(o, port, val, size);
+}
+
+static u32 bus_mmio_read(void *o, u32 gpa, int size)
+{
+	return machine_mmio_read(o, gpa, size);
+}
+
+static void bus_mmio_write(void *o, u32 gpa, u32 val, int size)
+{
+	machine_mmio_write(o, gpa, val, size);
+}
+
+static u8 bus_intr_ack(void *o)
+{
+	return machine_intr_ack(o);
+}
+
+static u64 bus_clock_ns(void *o)
+{
+	return machine_clock_ns(o);
+}
+
+/*
+ * Timers: a list sorted by deadline.  A machine has a handful (PIT, RTC,
+ * UART output, the terminal), so a list beats a heap.
+ */
+struct timer *timer_new(struct machine *m, timer_fn fn, void *opaque)
+{
+	struct timer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		die("out of memory");
+	t->m = m;
+	t->fn = fn;
+	t->opaque = opaque;
+	t->all_next = m->all_timers;
+	m->all_timers = t;
+	return t;
+}
+
+void timer_del(struct timer *t)
+{
+	struct timer **pp;
+
+	if (!t->armed)
+		return;
+	for (pp = &t->m->timers; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	t->armed = false;
+	t->next = NULL;
+}
+
+void timer_mod(struct timer *t, u64 deadline_ns)
+{
+	struct timer **pp;
+
+	timer_del(t);
+	t->deadline = deadline_ns;
+	for (pp = &t->m->timers; *pp; pp = &(*pp)->next)
+		if ((*pp)->deadline > deadline_ns)
+			break;
+	t->next = *pp;
+	*pp = t;
+	t->armed = true;
+}
+
+bool timer_pending(struct timer *t)
+{
+	return t->armed;
+}
+
+/* Fires every timer due at now.  A callback that re-arms at or before now
+ * would loop here forever; the cap makes it wait for the next round. */
+void machine_run_timers(struct machine *m)
+{
+	u64 now = machine_clock_ns(m);
+	int n;
+
+	for (n = 0; n < 64 && m->timers && m->timers->deadline <= now; n++) {
+		struct timer *t = m->timers;
+
+		m->timers = t->next;
+		t->next = NULL;
+		t->armed = false;
+		t->fn(t->opaque);
+	}
+}
+
+/* The next deadline, or UINT64_MAX with no timer armed. */
+static u64 next_deadline(struct machine *m)
+{
+	return m->timers ? m->timers->deadline : UINT64_MAX;
+}
+
+/*
+ * Host file descriptors.
+ */
+static struct fd_watch *fd_find(struct machine *m, int fd)
+{
+	int i;
+
+	for (i = 0; i < MAX_FDS; i++)
+		if (m->fds[i].fd == fd)
+			return &m->fds[i];
+	return NULL;
+}
+
+void machine_add_fd(struct machine *m, int fd, u32 events, fd_fn fn,
+		    void *opaque)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct fd_watch *w = fd_find(m, fd);
+
+	if (w) {
+		/* Watching again: new events and callback. */
+		w->events = events;
+		w->fn = fn;
+		w->opaque = opaque;
+		if (!w->always_ready &&
+		    epoll_ctl(m->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+			die_errno("epoll_ctl(MOD, %d)", fd);
+		return;
+	}
+	w = fd_find(m, -1);
+	if (!w)
+		die("too many host file descriptors to watch");
+	*w = (struct fd_watch){ fd, events, false, fn, opaque };
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		/* Regular files (and /dev/null) are always ready, and epoll
+		 * says EPERM: we call them on every poll instead. */
+		if (errno != EPERM) {
+			w->fd = -1;
+			die_errno("epoll_ctl(ADD, %d)", fd);
+		}
+		w->always_ready = true;
+		m->nr_always++;
+	}
+}
+
+void machine_del_fd(struct machine *m, int fd)
+{
+	struct fd_watch *w = fd_find(m, fd);
+
+	if (!w || fd < 0)
+		return;
+	if (w->always_ready)
+		m->nr_always--;
+	else
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
+	w->fd = -1;
+}
+
+/* Waits up to timeout_ns (0: just look) and calls the callbacks of ready
+ * fds.  The callbacks may add and remove fds: each is looked up afresh. */
+static void poll_fds(struct machine *m, u64 timeout_ns)
+{
+	struct epoll_event evs[MAX_FDS];
+	struct timespec ts;
+	int i, n;
+
+	if (m->nr_always)
+		timeout_ns = 0;
+	ts.tv_sec = timeout_ns / 1000000000ULL;
+	ts.tv_nsec = timeout_ns % 1000000000ULL;
+	n = epoll_pwait2(m->epfd, evs, MAX_FDS, &ts, NULL);
+	if (n < 0 && errno == ENOSYS)
+		n = epoll_wait(m->epfd, evs, MAX_FDS,
+			       (int)((timeout_ns + 999999) / 1000000));
+	for (i = 0; i < n; i++) {
+		struct fd_watch *w = fd_find(m, evs[i].data.fd);
+
+		if (w)
+			w->fn(w->opaque, w->fd, evs[i].events);
+	}
+	for (i = 0; m->nr_always && i < MAX_FDS; i++) {
+		struct fd_watch *w = &m->fds[i];
+
+		if (w->fd >= 0 && w->always_ready)
+			w->fn(w->opaque, w->fd,
+			      w->events & (EPOLLIN | EPOLLOUT));
+	}
+}
+
+/*
+ * Making and ending.
+ */
+struct machine *machine_new(struct guest_mem *mem)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+	int i;
+
+	if (!m)
+		die("out of memory");
+	m->mem = mem;
+	m->clock_start = host_now_ns();
+	m->ips_per_us = 50;
+	for (i = 0; i < MAX_FDS; i++)
+		m->fds[i].fd = -1;
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (m->epfd < 0)
+		die_errno("epoll_create1");
+	m->bus = (struct cpu_bus){
+		.opaque = m,
+		.io_in = bus_io_in,
+		.io_out = bus_io_out,
+		.mmio_read = bus_mmio_read,
+		.mmio_write = bus_mmio_write,
+		.intr_ack = bus_intr_ack,
+		.clock_ns = bus_clock_ns,
+	};
+	m->cpu = cpu_new(mem->base, (u32)mem->size, &m->bus);
+	if (!m->cpu)
+		die("cannot make the CPU");
+	return m;
+}
+
+void machine_add_cleanup(struct machine *m, void (*fn)(void *opaque),
+			 void *opaque)
+{
+	struct cleanup *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		die("out of memory");
+	*c = (struct cleanup){ fn, opaque, m->cleanups };
+	m->cleanups = c;
+}
+
+void machine_free(struct machine *m)
+{
+	struct timer *t, *next;
+	struct cleanup *c;
+
+	if (!m)
+		return;
+	while ((c = m->cleanups)) {
+		m->cleanups = c->next;
+		c->fn(c->opaque);
+		free(c);
+	}
+	for (t = m->all_timers; t; t = next) {
+		next = t->all_next;
+		free(t);
+	}
+	cpu_free(m->cpu);
+	close(m->epfd);
+	free(m);
+}
+
+struct guest_mem *machine_mem(struct machine *m)
+{
+	return m->mem;
+}
+
+struct cpu *machine_cpu(struct machine *m)
+{
+	return m->cpu;
+}
+
+void guest_kill(struct machine *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!m->killed) {
+		m->killed = true;
+		va_start(ap, fmt);
+		vsnprintf(m->kill_reason, sizeof(m->kill_reason), fmt, ap);
+		va_end(ap);
+	}
+	machine_request_exit(m, EXIT_KILLED);
+}
+
+bool guest_killed(struct machine *m)
+{
+	return m->killed;
+}
+
+void machine_request_exit(struct machine *m, int status)
+{
+	if (!m->exit_requested) {
+		m->exit_requested = true;
+		m->exit_status = status;
+	}
+	cpu_stop(m->cpu);
+}
+
+/*
+ * The run loop.
+ */
+
+/* How many instructions fit before the next deadline (or a slice), from
+ * the speed measured so far. */
+static u64 slice_budget(struct machine *m, u64 now)
+{
+	u64 ns = SLICE_NS, dl = next_deadline(m), b;
+
+	if (dl <= now)
+		ns = 0;
+	else if (dl - now < ns)
+		ns = dl - now;
+	b = ns / 1000 * m->ips_per_us;
+	if (b < MIN_BUDGET)
+		b = MIN_BUDGET;
+	if (b > MAX_BUDGET)
+		b = MAX_BUDGET;
+	return b;
+}
+
+static void learn_speed(struct machine *m, u64 insns, u64 ns)
+{
+	u64 rate;
+
+	if (ns < 50000)		/* too short to measure */
+		return;
+	rate = insns * 1000 / ns;
+	if (rate < 1)
+		rate = 1;
+	/* Down at once, up slowly: instructions are not equal (one REP
+	 * MOVS can copy a page), and a slice that overruns makes timers
+	 * late, while one that ends early costs only a clock read. */
+	if (rate < m->ips_per_us)
+		m->ips_per_us = rate;
+	else
+		m->ips_per_us = (7 * m->ips_per_us + rate + 7) / 8;
+}
+
+/* HLT with IF=1: nothing to do until a timer or input.  An interrupt that
+ * is already pending needs no sleep at all. */
+static void idle(struct machine *m)
+{
+	u64 now = machine_clock_ns(m), dl = next_deadline(m), wait;
+
+	if (m->intr)
+		return;
+	wait = dl <= now ? 0 : dl - now;
+	if (wait > MAX_SLEEP_NS)
+		wait = MAX_SLEEP_NS;
+	if (m->clock)		/* a test's clock does not move by itself */
+		wait = 0;
+	poll_fds(m, wait);
+}
+
+static bool guest_if(struct machine *m)
+{
+	struct cpu_regs r;
+
+	cpu_get_regs(m->cpu, &r);
+	return r.eflags & 0x200;
+}
+
+int machine_run(struct machine *m)
+{
+	u64 last_poll = 0;
+
+	while (!m->exit_requested) {
+		u64 now = machine_clock_ns(m), budget, icount;
+		enum cpu_event ev;
+
+		machine_run_timers(m);
+		if (now - last_poll >= FD_POLL_NS) {
+			poll_fds(m, 0);
+			last_poll = now;
+		}
+		if (m->exit_requested)
+			break;
+		budget = slice_budget(m, now);
+		icount = cpu_icount(m->cpu);
+		ev = cpu_run(m->cpu, budget);
+		switch (ev) {
+		case CPU_BUDGET:
+			learn_speed(m, cpu_icount(m->cpu) - icount,
+				    machine_clock_ns(m) - now);
+			break;
+		case CPU_STOPPED:
+			break;
+		case CPU_HALT:
+			/* Linux without ACPI powers off with cli; hlt, and we
+			 * have no NMI source: nothing can wake this CPU. */
+			if (!guest_if(m)) {
+				verbose("guest halted with interrupts off: "
+					"powered off");
+				machine_request_exit(m, EXIT_POWEROFF);
+				break;
+			}
+			idle(m);
+			last_poll = machine_clock_ns(m);
+			break;
+		case CPU_SHUTDOWN:
+			guest_kill(m, "triple fault: %s", cpu_error(m->cpu));
+			break;
+		}
+	}
+	if (m->killed) {
+		fprintf(stderr, "lguest: guest killed: %s\r\n", m->kill_reason);
+		return EXIT_KILLED;
+	}
+	return m->exit_status;
+}

@@ -1,0 +1,100 @@
+/*
+ * Network backends: where the frames of a virtio NIC go on the host.
+ *
+ * The NIC (src/virtio/net.c) speaks virtio to the guest and knows nothing
+ * of the host; a backend moves plain Ethernet frames (no virtio header)
+ * between the NIC and one host network:
+ *
+ *	tap.c		a TAP device (--tunnet): the host kernel's stack
+ *	sharenet.c	a shared mmap'd file (--sharenet): guest to guest
+ *	slirp.c		libslirp (--net=user): a private NAT, no root
+ *
+ * Frames from the guest go out with ops->send(), which never blocks: a
+ * frame the host cannot take now is dropped, as a wire would.  Frames for
+ * the guest are pulled, not pushed: the backend asks the NIC whether the
+ * guest has a receive buffer (client.can_receive) and only then takes a
+ * frame from its own bounded queue (the TAP device's queue in the host
+ * kernel, the slot's ring in the shared file) and hands it over with
+ * client.receive.  When the guest has no buffer the frame waits there, and
+ * when that queue is full the host side drops it.  The NIC calls
+ * ops->rx_resume() when the guest posts buffers again.  Nothing grows
+ * without bound, and nothing blocks the run loop.
+ *
+ * Constructors check everything the user gave before the guest starts:
+ * they return NULL with one line (without "lguest: ") in err on failure.
+ */
+#ifndef LGUEST_NET_NET_H
+#define LGUEST_NET_NET_H
+
+#include <stddef.h>
+
+#include "../machine.h"
+#include "../types.h"
+
+#define ETH_ALEN_	6
+/* The largest frame any backend carries: a 1500-byte MTU, the Ethernet
+ * header and one VLAN tag.  The NIC tells the guest its MTU is 1500. */
+#define NET_MTU		1500
+#define NET_MAX_FRAME	(NET_MTU + 14 + 4)
+
+/* The NIC, as a backend sees it. */
+struct net_client {
+	void *opaque;
+	/* True if the guest has a receive buffer ready now. */
+	bool (*can_receive)(void *opaque);
+	/* Hands one frame to the guest.  False if it was dropped (no buffer,
+	 * or a buffer too small for it). */
+	bool (*receive)(void *opaque, const void *frame, size_t len);
+};
+
+struct net_backend;
+
+struct net_backend_ops {
+	/* One frame from the guest; dropped if the host cannot take it. */
+	void (*send)(struct net_backend *nb, const void *frame, size_t len);
+	/* The guest posted receive buffers: deliver what waits. */
+	void (*rx_resume)(struct net_backend *nb);
+	/* Closes everything (the NIC is going away). */
+	void (*free)(struct net_backend *nb);
+};
+
+struct net_backend {
+	const struct net_backend_ops *ops;
+	struct machine *m;
+	struct net_client client;	/* set by the NIC before rx starts */
+	u8 mac[6];		/* the guest's MAC, chosen by the backend */
+	const char *what;	/* "--tunnet" ...: for messages */
+};
+
+/* Parses "aa:bb:cc:dd:ee:ff" (a unicast address).  Returns 0 or -1. */
+int net_parse_mac(const char *s, u8 mac[6]);
+
+/* Splits "base,key=val,key=val": looks for key in the options after the
+ * first comma.  Copies its value to out (NUL-terminated) and returns true
+ * if found.  Used by every backend for the mac= suffix. */
+bool net_opt(const char *arg, const char *key, char *out, size_t outlen);
+
+/*
+ * The backends.  arg is the option's value as the user wrote it.
+ */
+
+/* --tunnet=IPADDR[,mac=M]: a new TAP device whose host side gets IPADDR/24
+ * and is brought up; the guest is meant to take IPADDR+1.
+ * --tunnet=tap:NAME[,mac=M]: the existing (or new) TAP device NAME, as is.
+ * --tunnet=bridge:NAME[,mac=M]: a new TAP device added to bridge NAME. */
+struct net_backend *tap_open(struct machine *m, const char *arg, char *err,
+			     size_t errlen);
+/* The TAP device's name (tests). */
+const char *tap_ifname(struct net_backend *nb);
+
+/* --sharenet=FILE[,mac=M][,promisc]: a slot in the shared file. */
+struct net_backend *sharenet_open(struct machine *m, const char *arg,
+				  char *err, size_t errlen);
+/* The slot taken in the file (tests). */
+int sharenet_slot(struct net_backend *nb);
+
+/* --net=user[,hostfwd=tcp:HADDR:HPORT-GADDR:GPORT]...[,mac=M]. */
+struct net_backend *slirp_open(struct machine *m, const char *arg, char *err,
+			       size_t errlen);
+
+#endif

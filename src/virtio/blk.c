@@ -1,0 +1,592 @@
+/*
+ * virtio-blk: a disk backed by a host file or block device (--block=FILE).
+ *
+ * A request is a chain: a 16-byte header (type, sector) the device reads,
+ * then data (read or written), then one status byte the device writes.
+ * The run loop's thread takes requests off the queue and hands them to an
+ * I/O thread, so a slow disk (or an fdatasync) never stalls the CPU or the
+ * console; the I/O thread reads and writes guest RAM directly (it is the
+ * disk's DMA) and signals an eventfd, and the run loop puts the finished
+ * requests on the used ring and interrupts the guest.
+ *
+ * The disk ends where the file ends, rounded down to a 512-byte sector.
+ * A request that reaches past the end, or that writes to a read-only disk,
+ * fails with IOERR without touching the file; FLUSH completes only after
+ * fdatasync() has returned, so a write the guest was told is safe is on
+ * the disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+
+#include "virtio.h"
+#include "virtio_dev.h"
+
+#define SECTOR		512
+#define QUEUE_MAX	256
+#define SEG_MAX		(QUEUE_MAX - 2)	/* plus the header and status */
+#define RANGE_MAX_SECTORS (1u << 22)	/* per discard/zeroes range */
+#define RANGE_MAX_SEGS	16
+
+struct blk_req {
+	struct blk_req *next;
+	struct vq_elem *e;
+	u32 len;		/* bytes written into the guest's buffers */
+};
+
+struct virtio_blk {
+	struct virtio_dev *vd;
+	char *path;
+	int fd;
+	bool readonly, blkdev;
+	u64 sectors;
+	char id[VIRTIO_BLK_ID_BYTES];
+	struct virtio_blk_config cfg;
+	struct blk_req *spare;	/* run loop thread only */
+
+	/* Shared with the I/O thread, under lock. */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, idle;
+	struct blk_req *todo, **todo_tail;
+	struct blk_req *done, **done_tail;
+	unsigned int busy;	/* handed to the thread, not yet done */
+	bool stop;
+	int efd;
+	struct iovec *scratch;	/* the I/O thread's */
+};
+
+static u64 le64(u64 v)
+{
+	return le64toh(v);
+}
+
+/* Reads or writes all of iov at off, or fails: a short transfer (the file
+ * shrank under us) is an error, never a partial success. */
+static int rw_all(int fd, struct iovec *iov, unsigned int n, off_t off,
+		  bool write)
+{
+	while (n) {
+		ssize_t r = write ? pwritev(fd, iov, n, off)
+				  : preadv(fd, iov, n, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		off += r;
+		while (n && (size_t)r >= iov->iov_len) {
+			r -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (u8 *)iov->iov_base + r;
+			iov->iov_len -= r;
+		}
+	}
+	return 0;
+}
+
+static bool in_disk(struct virtio_blk *blk, u64 sector, u64 count)
+{
+	return sector <= blk->sectors && count <= blk->sectors - sector;
+}
+
+static u8 do_rw(struct virtio_blk *blk, const struct vq_elem *e, u64 sector,
+		bool write, u32 *written)
+{
+	u64 len = write ? e->out_len - sizeof(struct virtio_blk_outhdr)
+			: e->in_len - 1;
+	unsigned int n;
+
+	/* A read has nothing but the header to read; anything else in the
+	 * readable part means a data buffer the guest did not let us
+	 * write. */
+	if (!write && e->out_len != sizeof(struct virtio_blk_outhdr))
+		return VIRTIO_BLK_S_IOERR;
+	if (write && blk->readonly)
+		return VIRTIO_BLK_S_IOERR;
+	if (len % SECTOR || !in_disk(blk, sector, len / SECTOR))
+		return VIRTIO_BLK_S_IOERR;
+	n = vq_elem_slice(e, !write,
+			  write ? sizeof(struct virtio_blk_outhdr) : 0, len,
+			  blk->scratch, e->cap);
+	if (rw_all(blk->fd, blk->scratch, n, sector * SECTOR, write) < 0)
+		return VIRTIO_BLK_S_IOERR;
+	if (!write)
+		*written = len;
+	return VIRTIO_BLK_S_OK;
+}
+
+static int zero_range(struct virtio_blk *blk, u64 off, u64 len, bool unmap)
+{
+	static const u8 zeroes[64 * 1024];
+	u64 range[2] = { off, len };
+
+	if (blk->blkdev) {
+		if (!ioctl(blk->fd, BLKZEROOUT, range))
+			return 0;
+	} else {
+		int mode = unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+				 : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+
+		if (!fallocate(blk->fd, mode, off, len))
+			return 0;
+	}
+	/* The file system cannot: write the zeroes ourselves. */
+	while (len) {
+		size_t chunk = len < sizeof(zeroes) ? len : sizeof(zeroes);
+		ssize_t r = pwrite(blk->fd, zeroes, chunk, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		off += r;
+		len -= r;
+	}
+	return 0;
+}
+
+static int discard_range(struct virtio_blk *blk, u64 off, u64 len)
+{
+	u64 range[2] = { off, len };
+
+	if (blk->blkdev)
+		ioctl(blk->fd, BLKDISCARD, range);
+	else
+		fallocate(blk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  off, len);
+	/* Discard is a hint: a file system that cannot punch holes has
+	 * still done all a discard promises. */
+	return 0;
+}
+
+static u8 do_ranges(struct virtio_blk *blk, const struct vq_elem *e,
+		    bool zeroes)
+{
+	u64 hdr = sizeof(struct virtio_blk_outhdr);
+	u64 len = e->out_len - hdr;
+	struct virtio_blk_discard_write_zeroes r;
+
+	if (blk->readonly)
+		return VIRTIO_BLK_S_IOERR;
+	if (!len || len % sizeof(r) || len / sizeof(r) > RANGE_MAX_SEGS)
+		return VIRTIO_BLK_S_UNSUPP;
+	for (u64 off = hdr; off < e->out_len; off += sizeof(r)) {
+		u64 sector, count;
+		int err;
+
+		vq_elem_read(e, off, &r, sizeof(r));
+		sector = le64(r.sector);
+		count = le32toh(r.num_sectors);
+		if (count > RANGE_MAX_SECTORS || !in_disk(blk, sector, count))
+			return VIRTIO_BLK_S_IOERR;
+		if (zeroes)
+			err = zero_range(blk, sector * SECTOR, count * SECTOR,
+					 le32toh(r.flags) &
+					 VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+		else
+			err = discard_range(blk, sector * SECTOR,
+					    count * SECTOR);
+		if (err)
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Carries out one request (on the I/O thread); returns the used length. */
+static u32 execute(struct virtio_blk *blk, const struct vq_elem *e)
+{
+	struct virtio_blk_outhdr hdr;
+	u32 written = 0;
+	u8 status;
+
+	if (e->out_len < sizeof(hdr)) {
+		status = VIRTIO_BLK_S_IOERR;
+		goto out;
+	}
+	vq_elem_read(e, 0, &hdr, sizeof(hdr));
+	switch (le32toh(hdr.type)) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		status = do_rw(blk, e, le64(hdr.sector),
+			       le32toh(hdr.type) == VIRTIO_BLK_T_OUT,
+			       &written);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		status = VIRTIO_BLK_S_OK;
+		if (!blk->readonly && fdatasync(blk->fd) < 0)
+			status = VIRTIO_BLK_S_IOERR;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		written = vq_elem_write(e, 0, blk->id,
+					e->in_len - 1 < sizeof(blk->id) ?
+					e->in_len - 1 : sizeof(blk->id));
+		status = VIRTIO_BLK_S_OK;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		status = do_ranges(blk, e, false);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		status = do_ranges(blk, e, true);
+		break;
+	default:
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+out:
+	vq_elem_write(e, e->in_len - 1, &status, 1);
+	return written + 1;
+}
+
+static void *io_thread(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+	u64 one = 1;
+	ssize_t ret;
+
+	pthread_mutex_lock(&blk->lock);
+	for (;;) {
+		struct blk_req *req;
+
+		while (!blk->todo && !blk->stop)
+			pthread_cond_wait(&blk->wake, &blk->lock);
+		if (blk->stop)
+			break;
+		req = blk->todo;
+		blk->todo = req->next;
+		if (!blk->todo)
+			blk->todo_tail = &blk->todo;
+		pthread_mutex_unlock(&blk->lock);
+
+		req->len = execute(blk, req->e);
+
+		pthread_mutex_lock(&blk->lock);
+		req->next = NULL;
+		*blk->done_tail = req;
+		blk->done_tail = &req->next;
+		blk->busy--;
+		pthread_cond_broadcast(&blk->idle);
+		/* Fails only when the counter is full: a wakeup is pending
+		 * then anyway. */
+		ret = write(blk->efd, &one, sizeof(one));
+		(void)ret;
+	}
+	pthread_mutex_unlock(&blk->lock);
+	return NULL;
+}
+
+static struct blk_req *get_req(struct virtio_blk *blk, struct virtqueue *vq)
+{
+	struct blk_req *req = blk->spare;
+
+	if (req) {
+		blk->spare = req->next;
+		return req;
+	}
+	req = calloc(1, sizeof(*req));
+	if (!req)
+		abort();
+	req->e = vq_elem_new(vq);
+	return req;
+}
+
+static void put_req(struct virtio_blk *blk, struct blk_req *req)
+{
+	req->next = blk->spare;
+	blk->spare = req;
+}
+
+/* The run loop: hand finished requests back to the guest. */
+static void complete(struct virtio_blk *blk)
+{
+	struct virtqueue *vq = virtio_vq(blk->vd, 0);
+	struct blk_req *list, *next;
+
+	pthread_mutex_lock(&blk->lock);
+	list = blk->done;
+	blk->done = NULL;
+	blk->done_tail = &blk->done;
+	pthread_mutex_unlock(&blk->lock);
+	if (!list)
+		return;
+	for (; list; list = next) {
+		next = list->next;
+		vq_push(vq, list->e, list->len);
+		put_req(blk, list);
+	}
+	vq_notify_guest(vq);
+}
+
+static void eventfd_ready(void *opaque, int fd, u32 events)
+{
+	u64 count;
+
+	(void)events;
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	complete(opaque);
+}
+
+static void blk_notify(struct virtio_dev *vd, struct virtqueue *vq)
+{
+	struct virtio_blk *blk = virtio_opaque(vd);
+
+	for (;;) {
+		struct blk_req *req = get_req(blk, vq);
+
+		if (vq_pop(vq, req->e) <= 0) {
+			put_req(blk, req);
+			return;
+		}
+		if (!req->e->in_len) {
+			virtio_kill(vd, "request without a status byte");
+			put_req(blk, req);
+			return;
+		}
+		pthread_mutex_lock(&blk->lock);
+		req->next = NULL;
+		*blk->todo_tail = req;
+		blk->todo_tail = &req->next;
+		blk->busy++;
+		pthread_cond_signal(&blk->wake);
+		pthread_mutex_unlock(&blk->lock);
+	}
+}
+
+static void wait_idle(struct virtio_blk *blk)
+{
+	pthread_mutex_lock(&blk->lock);
+	while (blk->busy)
+		pthread_cond_wait(&blk->idle, &blk->lock);
+	pthread_mutex_unlock(&blk->lock);
+}
+
+void virtio_blk_quiesce(struct virtio_blk *blk)
+{
+	wait_idle(blk);
+	complete(blk);
+}
+
+/* A reset must not let the I/O thread write into memory the guest has
+ * taken back: wait for it, then forget what it did. */
+static void blk_reset(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = virtio_opaque(vd);
+	struct blk_req *list, *next;
+
+	wait_idle(blk);
+	pthread_mutex_lock(&blk->lock);
+	list = blk->done;
+	blk->done = NULL;
+	blk->done_tail = &blk->done;
+	pthread_mutex_unlock(&blk->lock);
+	for (; list; list = next) {
+		next = list->next;
+		put_req(blk, list);
+	}
+}
+
+static void free_list(struct blk_req *r)
+{
+	struct blk_req *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		free(r->e);
+		free(r);
+	}
+}
+
+static void blk_free(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = virtio_opaque(vd);
+
+	pthread_mutex_lock(&blk->lock);
+	blk->stop = true;
+	pthread_cond_signal(&blk->wake);
+	pthread_mutex_unlock(&blk->lock);
+	pthread_join(blk->thread, NULL);
+	machine_del_fd(virtio_machine(vd), blk->efd);
+	close(blk->efd);
+	close(blk->fd);
+	free_list(blk->todo);
+	free_list(blk->done);
+	free_list(blk->spare);
+	pthread_mutex_destroy(&blk->lock);
+	pthread_cond_destroy(&blk->wake);
+	pthread_cond_destroy(&blk->idle);
+	free(blk->scratch);
+	free(blk->path);
+	free(blk);
+}
+
+/* Read-only disks offer RO and no discard: the two differ in features. */
+#define BLK_FEATURES (1ull << VIRTIO_BLK_F_SIZE_MAX |			\
+		      1ull << VIRTIO_BLK_F_SEG_MAX |			\
+		      1ull << VIRTIO_BLK_F_BLK_SIZE |			\
+		      1ull << VIRTIO_BLK_F_FLUSH)
+#define BLK_OPS(feat) {							\
+	.name = "virtio-blk",						\
+	.type = VIRTIO_ID_BLOCK,					\
+	.class_code = 0x018000,		/* mass storage, other */	\
+	.features = BLK_FEATURES | (feat),				\
+	.nr_queues = 1,							\
+	.queue_max = QUEUE_MAX,						\
+	.config_len = sizeof(struct virtio_blk_config),			\
+	.notify = blk_notify,						\
+	.reset = blk_reset,						\
+	.free = blk_free,						\
+}
+
+static const struct virtio_dev_ops rw_ops =
+	BLK_OPS(1ull << VIRTIO_BLK_F_DISCARD |
+		1ull << VIRTIO_BLK_F_WRITE_ZEROES);
+static const struct virtio_dev_ops ro_ops = BLK_OPS(1ull << VIRTIO_BLK_F_RO);
+
+static void say(const char *path, const char *what, const char *why)
+{
+	fprintf(stderr, "lguest: --block=%s: %s%s%s\n", path, what,
+		why ? ": " : "", why ? why : "");
+}
+
+/* Opens and sizes the backing file; -1 after saying why not. */
+static int open_backing(struct virtio_blk *blk, const char *path, u64 *size,
+			u32 *blksize)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, (blk->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		say(path, "cannot open", strerror(errno));
+		if (errno == EACCES || errno == EROFS)
+			fprintf(stderr, "lguest: (use --block=%s,ro for a "
+				"read-only disk)\n", path);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 ||
+	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		say(path, S_ISDIR(st.st_mode) ? "is a directory" :
+			  "not a regular file or block device", NULL);
+		goto fail;
+	}
+	if (flock(fd, (blk->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		say(path, "in use by another lguest", NULL);
+		goto fail;
+	}
+	blk->blkdev = S_ISBLK(st.st_mode);
+	*size = st.st_size;
+	if (blk->blkdev && ioctl(fd, BLKGETSIZE64, size) < 0) {
+		say(path, "cannot get the size", strerror(errno));
+		goto fail;
+	}
+	*blksize = st.st_blksize;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static void fill_config(struct virtio_blk *blk, u32 fs_block)
+{
+	struct virtio_blk_config *c = &blk->cfg;
+	u32 align = fs_block >= SECTOR ? fs_block / SECTOR : 1;
+
+	c->capacity = htole64(blk->sectors);
+	c->size_max = htole32(1u << 20);
+	c->seg_max = htole32(SEG_MAX);
+	c->blk_size = htole32(SECTOR);
+	c->max_discard_sectors = htole32(RANGE_MAX_SECTORS);
+	c->max_discard_seg = htole32(RANGE_MAX_SEGS);
+	c->discard_sector_alignment = htole32(align);
+	c->max_write_zeroes_sectors = htole32(RANGE_MAX_SECTORS);
+	c->max_write_zeroes_seg = htole32(RANGE_MAX_SEGS);
+	c->write_zeroes_may_unmap = 1;
+}
+
+struct virtio_blk *virtio_blk_open(struct pci_bus *bus, const char *path,
+				   bool readonly)
+{
+	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	const char *base = strrchr(path, '/');
+	u64 size;
+	u32 fs_block;
+
+	if (!blk)
+		abort();
+	blk->readonly = readonly;
+	blk->fd = open_backing(blk, path, &size, &fs_block);
+	if (blk->fd < 0) {
+		free(blk);
+		return NULL;
+	}
+	if (size % SECTOR)
+		fprintf(stderr, "lguest: warning: --block=%s: size %llu is not "
+			"a multiple of 512; the guest sees %llu bytes\n", path,
+			(unsigned long long)size,
+			(unsigned long long)(size / SECTOR * SECTOR));
+	blk->sectors = size / SECTOR;
+	blk->path = strdup(path);
+	/* The serial number (/dev/disk/by-id): the file's own name, cut to
+	 * 20 bytes and, as the spec allows, not NUL-terminated then. */
+	base = base ? base + 1 : path;
+	memcpy(blk->id, base, strnlen(base, sizeof(blk->id)));
+	fill_config(blk, fs_block);
+
+	blk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (blk->efd < 0 || !blk->path)
+		abort();
+	pthread_mutex_init(&blk->lock, NULL);
+	pthread_cond_init(&blk->wake, NULL);
+	pthread_cond_init(&blk->idle, NULL);
+	blk->todo_tail = &blk->todo;
+	blk->done_tail = &blk->done;
+
+	blk->vd = virtio_pci_add(bus, readonly ? &ro_ops : &rw_ops, blk,
+				 (u8 *)&blk->cfg);
+	blk->scratch = calloc(2 * QUEUE_MAX, sizeof(*blk->scratch));
+	if (!blk->scratch ||
+	    pthread_create(&blk->thread, NULL, io_thread, blk))
+		abort();
+	machine_add_fd(pci_bus_machine(bus), blk->efd, EPOLLIN, eventfd_ready,
+		       blk);
+	verbose("virtio-blk: %s: %llu sectors%s", path,
+		(unsigned long long)blk->sectors, readonly ? ", read-only" : "");
+	return blk;
+}
+
+int virtio_blk_add(struct pci_bus *bus, const char *path, bool readonly)
+{
+	return virtio_blk_open(bus, path, readonly) ? 0 : -1;
+}
+
+int virtio_blk_add_spec(struct pci_bus *bus, const char *spec)
+{
+	size_t n = strlen(spec);
+	bool readonly = n > 3 && !strcmp(spec + n - 3, ",ro");
+	char *path = strndup(spec, readonly ? n - 3 : n);
+	int ret;
+
+	if (!path)
+		abort();
+	ret = virtio_blk_add(bus, path, readonly);
+	free(path);
+	return ret;
+}

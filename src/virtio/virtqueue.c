@@ -1,0 +1,476 @@
+/*
+ * The split virtqueue, written once for every device.
+ *
+ * The driver owns three areas in guest RAM: the descriptor table, the
+ * available ring (what it offers us) and the used ring (what we give back).
+ * When the driver enables a queue we check that all three lie in RAM,
+ * aligned as the spec demands, and keep host pointers to them: guest RAM is
+ * one mapping that never moves, so the check holds for the queue's life.
+ *
+ * Everything else the driver writes there is hostile until checked: the
+ * available index may jump, a head or a next index may be out of range, a
+ * chain may loop, a buffer may lie outside RAM or wrap around 4 GiB, an
+ * indirect table may nest or be too long, a readable buffer may follow a
+ * writable one.  Each of those kills the guest with a reason; no path
+ * turns one of them into a host access outside RAM.
+ *
+ * Notification suppression both ways uses the event index when negotiated
+ * (VIRTIO_RING_F_EVENT_IDX): we publish in avail_event how far we have
+ * read, and interrupt only when the used index passes the driver's
+ * used_event.  Without it, the avail ring's NO_INTERRUPT flag is honoured.
+ */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "virtio_dev.h"
+
+struct virtqueue {
+	struct virtio_dev *vd;
+	unsigned int index;
+	u16 max_size;
+	struct vq_regs regs;	/* as the driver wrote them */
+	bool enabled;
+	bool broken;		/* the guest was killed over this queue */
+	u16 size;		/* regs.size, once enabled */
+	u8 *desc, *avail, *used;	/* host pointers, once enabled */
+	u16 last_avail;		/* next avail ring slot to read */
+	u16 used_idx;		/* our copy of used->idx */
+	u16 signalled_used;	/* used_idx when we last decided to signal */
+	bool signalled_valid;
+};
+
+/*
+ * The guest may run on another thread one day (KVM): order our ring reads
+ * and writes against its.  On the software CPU this costs one fence.
+ */
+#define ring_barrier() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+static u16 ld16(const u8 *p)
+{
+	u16 v;
+
+	memcpy(&v, p, 2);
+	return le16toh(v);
+}
+
+static void st16(u8 *p, u16 v)
+{
+	v = htole16(v);
+	memcpy(p, &v, 2);
+}
+
+static void st32(u8 *p, u32 v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+struct desc {
+	u64 addr;
+	u32 len;
+	u16 flags, next;
+};
+
+static void ld_desc(const u8 *table, unsigned int i, struct desc *d)
+{
+	struct vring_desc raw;
+
+	memcpy(&raw, table + 16 * i, sizeof(raw));
+	d->addr = le64toh(raw.addr);
+	d->len = le32toh(raw.len);
+	d->flags = le16toh(raw.flags);
+	d->next = le16toh(raw.next);
+}
+
+/* avail: flags, idx, ring[size], used_event.  used: flags, idx,
+ * ring[size] of {id, len}, avail_event. */
+#define AVAIL_IDX(vq)		((vq)->avail + 2)
+#define AVAIL_RING(vq, i)	((vq)->avail + 4 + 2 * (i))
+#define USED_EVENT(vq)		AVAIL_RING(vq, (vq)->size)
+#define USED_IDX(vq)		((vq)->used + 2)
+#define USED_RING(vq, i)	((vq)->used + 4 + 8 * (i))
+#define AVAIL_EVENT(vq)		USED_RING(vq, (vq)->size)
+
+struct virtqueue *vq_new(struct virtio_dev *vd, unsigned int index,
+			 u16 max_size)
+{
+	struct virtqueue *vq = calloc(1, sizeof(*vq));
+
+	if (!vq)
+		abort();
+	vq->vd = vd;
+	vq->index = index;
+	vq->max_size = max_size;
+	vq_reset(vq);
+	return vq;
+}
+
+void vq_free(struct virtqueue *vq)
+{
+	free(vq);
+}
+
+void vq_reset(struct virtqueue *vq)
+{
+	struct virtio_dev *vd = vq->vd;
+	unsigned int index = vq->index;
+	u16 max_size = vq->max_size;
+
+	memset(vq, 0, sizeof(*vq));
+	vq->vd = vd;
+	vq->index = index;
+	vq->max_size = max_size;
+	vq->regs.size = max_size;
+}
+
+struct vq_regs *vq_regs(struct virtqueue *vq)
+{
+	return &vq->regs;
+}
+
+bool vq_ready(const struct virtqueue *vq)
+{
+	return vq->enabled && !vq->broken;
+}
+
+unsigned int vq_index(const struct virtqueue *vq)
+{
+	return vq->index;
+}
+
+/* A ring area: in RAM and aligned, or the guest dies. */
+static u8 *ring_area(struct virtqueue *vq, const char *what, u64 gpa,
+		     u64 len, u64 align)
+{
+	u8 *p;
+
+	if (gpa & (align - 1)) {
+		virtio_kill(vq->vd, "queue %u %s at %#llx is not %llu-byte "
+			    "aligned", vq->index, what,
+			    (unsigned long long)gpa,
+			    (unsigned long long)align);
+		return NULL;
+	}
+	p = guest_ptr(machine_mem(virtio_machine(vq->vd)), gpa, len);
+	if (!p)
+		virtio_kill(vq->vd, "queue %u %s %#llx+%#llx outside guest "
+			    "memory", vq->index, what,
+			    (unsigned long long)gpa, (unsigned long long)len);
+	return p;
+}
+
+bool vq_enable(struct virtqueue *vq)
+{
+	u16 size = vq->regs.size;
+
+	if (vq->enabled)
+		return true;
+	if (size == 0 || (size & (size - 1))) {
+		virtio_kill(vq->vd, "queue %u size %u is not a power of two",
+			    vq->index, size);
+		return false;
+	}
+	if (size > vq->max_size) {
+		virtio_kill(vq->vd, "queue %u size %u is larger than %u",
+			    vq->index, size, vq->max_size);
+		return false;
+	}
+	vq->size = size;
+	vq->desc = ring_area(vq, "descriptor table", vq->regs.desc,
+			     16ull * size, 16);
+	if (!vq->desc)
+		return false;
+	vq->avail = ring_area(vq, "available ring", vq->regs.avail,
+			      6 + 2ull * size, 2);
+	if (!vq->avail)
+		return false;
+	vq->used = ring_area(vq, "used ring", vq->regs.used,
+			     6 + 8ull * size, 4);
+	if (!vq->used)
+		return false;
+	vq->enabled = true;
+	return true;
+}
+
+struct vq_elem *vq_elem_new(struct virtqueue *vq)
+{
+	/* A direct chain holds at most size - 1 descriptors besides an
+	 * indirect one, whose table holds at most max_size. */
+	unsigned int cap = 2u * vq->max_size;
+	struct vq_elem *e = calloc(1, sizeof(*e) + cap * sizeof(e->iov[0]));
+
+	if (!e)
+		abort();
+	e->cap = cap;
+	return e;
+}
+
+/* Kill the guest over this queue and refuse further work on it. */
+#define vq_fail(vq, ...) do {					\
+		virtio_kill((vq)->vd, __VA_ARGS__);		\
+		(vq)->broken = true;				\
+	} while (0)
+
+/* Adds one checked buffer to the element. */
+static int add_buffer(struct virtqueue *vq, struct vq_elem *e,
+		      const struct desc *d)
+{
+	bool writable = d->flags & VRING_DESC_F_WRITE;
+	void *p;
+
+	if (!writable && e->nr_in) {
+		vq_fail(vq, "queue %u: device-readable descriptor after a "
+			"device-writable one", vq->index);
+		return -1;
+	}
+	if (e->nr_out + e->nr_in >= e->cap) {
+		vq_fail(vq, "queue %u: descriptor chain longer than %u",
+			vq->index, e->cap);
+		return -1;
+	}
+	if (!d->len)
+		return 0;
+	p = guest_ptr(machine_mem(virtio_machine(vq->vd)), d->addr, d->len);
+	if (!p) {
+		vq_fail(vq, "queue %u: descriptor %#llx+%#x outside guest "
+			"memory", vq->index, (unsigned long long)d->addr,
+			d->len);
+		return -1;
+	}
+	e->iov[e->nr_out + e->nr_in] = (struct iovec){ p, d->len };
+	if (writable) {
+		e->nr_in++;
+		e->in_len += d->len;
+	} else {
+		e->nr_out++;
+		e->out_len += d->len;
+	}
+	return 0;
+}
+
+/* Switches the walk to the indirect table d points at. */
+static const u8 *enter_indirect(struct virtqueue *vq, const struct desc *d,
+				bool nested, unsigned int *entries)
+{
+	const u8 *table;
+
+	if (!virtio_has_feature(vq->vd, VIRTIO_RING_F_INDIRECT_DESC)) {
+		vq_fail(vq, "queue %u: indirect descriptor not negotiated",
+			vq->index);
+		return NULL;
+	}
+	if (nested) {
+		vq_fail(vq, "queue %u: indirect descriptor inside an indirect "
+			"table", vq->index);
+		return NULL;
+	}
+	if (d->flags & VRING_DESC_F_NEXT) {
+		vq_fail(vq, "queue %u: indirect descriptor with NEXT set",
+			vq->index);
+		return NULL;
+	}
+	if (d->len == 0 || d->len % 16 || d->len / 16 > vq->max_size) {
+		vq_fail(vq, "queue %u: indirect table of %u bytes (not a "
+			"multiple of 16, or over %u entries)", vq->index,
+			d->len, vq->max_size);
+		return NULL;
+	}
+	table = guest_ptr(machine_mem(virtio_machine(vq->vd)), d->addr,
+			  d->len);
+	if (!table) {
+		vq_fail(vq, "queue %u: indirect table %#llx+%#x outside guest "
+			"memory", vq->index, (unsigned long long)d->addr,
+			d->len);
+		return NULL;
+	}
+	*entries = d->len / 16;
+	return table;
+}
+
+/*
+ * Walks the chain from head.  In each table (the ring's, then perhaps one
+ * indirect table) a chain cannot visit more entries than the table has
+ * without going round in a circle, which is how a loop is caught.
+ */
+static int walk_chain(struct virtqueue *vq, u16 head, struct vq_elem *e)
+{
+	const u8 *table = vq->desc;
+	unsigned int entries = vq->size, visited = 0, i = head;
+	bool indirect = false;
+	struct desc d;
+
+	e->head = head;
+	e->nr_out = e->nr_in = 0;
+	e->out_len = e->in_len = 0;
+	if (head >= vq->size) {
+		vq_fail(vq, "queue %u: head descriptor %u out of range (size "
+			"%u)", vq->index, head, vq->size);
+		return -1;
+	}
+	for (;;) {
+		if (++visited > entries) {
+			vq_fail(vq, "queue %u: descriptor chain loops (longer "
+				"than %u)", vq->index, entries);
+			return -1;
+		}
+		ld_desc(table, i, &d);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			table = enter_indirect(vq, &d, indirect, &entries);
+			if (!table)
+				return -1;
+			indirect = true;
+			visited = 0;
+			i = 0;
+			continue;
+		}
+		if (add_buffer(vq, e, &d) < 0)
+			return -1;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = d.next;
+		if (i >= entries) {
+			vq_fail(vq, "queue %u: next descriptor %u out of range "
+				"(%u)", vq->index, i, entries);
+			return -1;
+		}
+	}
+}
+
+int vq_pop(struct virtqueue *vq, struct vq_elem *e)
+{
+	bool event_idx = virtio_has_feature(vq->vd, VIRTIO_RING_F_EVENT_IDX);
+	u16 avail_idx, pending, head;
+
+	if (vq->broken)
+		return -1;
+	if (!vq->enabled || !virtio_driver_ok(vq->vd))
+		return 0;
+	avail_idx = ld16(AVAIL_IDX(vq));
+	pending = avail_idx - vq->last_avail;
+	if (pending > vq->size) {
+		vq_fail(vq, "queue %u: available index jumped from %u to %u "
+			"(size %u)", vq->index, vq->last_avail, avail_idx,
+			vq->size);
+		return -1;
+	}
+	if (!pending) {
+		if (event_idx) {
+			/* Kick us when anything beyond this is added. */
+			st16(AVAIL_EVENT(vq), vq->last_avail);
+			ring_barrier();
+		}
+		return 0;
+	}
+	ring_barrier();
+	head = ld16(AVAIL_RING(vq, vq->last_avail & (vq->size - 1)));
+	vq->last_avail++;
+	if (event_idx)
+		st16(AVAIL_EVENT(vq), vq->last_avail);
+	return walk_chain(vq, head, e) < 0 ? -1 : 1;
+}
+
+void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 len)
+{
+	u8 *slot;
+
+	if (!vq->enabled || vq->broken)
+		return;
+	slot = USED_RING(vq, vq->used_idx & (vq->size - 1));
+	st32(slot, e->head);
+	st32(slot + 4, len);
+	ring_barrier();
+	vq->used_idx++;
+	st16(USED_IDX(vq), vq->used_idx);
+	ring_barrier();
+}
+
+void vq_notify_guest(struct virtqueue *vq)
+{
+	u16 old, new;
+
+	if (!vq->enabled || vq->broken)
+		return;
+	if (!virtio_has_feature(vq->vd, VIRTIO_RING_F_EVENT_IDX)) {
+		if (ld16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT)
+			return;
+		virtio_interrupt(vq->vd, VIRTIO_ISR_QUEUE);
+		return;
+	}
+	old = vq->signalled_used;
+	new = vq->used_idx;
+	vq->signalled_used = new;
+	if (vq->signalled_valid &&
+	    !vring_need_event(ld16(USED_EVENT(vq)), new, old))
+		return;
+	vq->signalled_valid = true;
+	virtio_interrupt(vq->vd, VIRTIO_ISR_QUEUE);
+}
+
+/* Walks the out or in part of e from byte off, calling fn on pieces. */
+static size_t elem_copy(const struct vq_elem *e, bool in, u64 off,
+			u8 *buf, size_t len, bool to_guest)
+{
+	unsigned int first = in ? e->nr_out : 0;
+	unsigned int n = in ? e->nr_in : e->nr_out;
+	size_t done = 0;
+
+	for (unsigned int i = first; i < first + n && done < len; i++) {
+		const struct iovec *v = &e->iov[i];
+		size_t chunk;
+
+		if (off >= v->iov_len) {
+			off -= v->iov_len;
+			continue;
+		}
+		chunk = v->iov_len - off;
+		if (chunk > len - done)
+			chunk = len - done;
+		if (to_guest)
+			memcpy((u8 *)v->iov_base + off, buf + done, chunk);
+		else
+			memcpy(buf + done, (u8 *)v->iov_base + off, chunk);
+		done += chunk;
+		off = 0;
+	}
+	return done;
+}
+
+size_t vq_elem_read(const struct vq_elem *e, u64 off, void *buf, size_t len)
+{
+	return elem_copy(e, false, off, buf, len, false);
+}
+
+size_t vq_elem_write(const struct vq_elem *e, u64 off, const void *buf,
+		     size_t len)
+{
+	return elem_copy(e, true, off, (u8 *)buf, len, true);
+}
+
+unsigned int vq_elem_slice(const struct vq_elem *e, bool in, u64 off,
+			   u64 len, struct iovec *dst, unsigned int max)
+{
+	unsigned int first = in ? e->nr_out : 0;
+	unsigned int n = in ? e->nr_in : e->nr_out, count = 0;
+
+	for (unsigned int i = first; i < first + n && len && count < max;
+	     i++) {
+		const struct iovec *v = &e->iov[i];
+		u64 chunk;
+
+		if (off >= v->iov_len) {
+			off -= v->iov_len;
+			continue;
+		}
+		chunk = v->iov_len - off;
+		if (chunk > len)
+			chunk = len;
+		dst[count++] = (struct iovec){ (u8 *)v->iov_base + off, chunk };
+		len -= chunk;
+		off = 0;
+	}
+	return count;
+}

@@ -1,0 +1,19 @@
+# tests/cpu: the differential test of the CPU's integer instructions
+# (test_diff.sh).  difftest is the 64-bit harness, built with the sanitizers
+# against build/asan/liblguest.a; ref32 is its 32-bit reference executor,
+# run under qemu-i386.
+CPU_DIFF_SRCS := tests/cpu/difftest.c tests/cpu/forms.c tests/cpu/native.c
+CPU_DIFF_HDRS := tests/cpu/difftest.h tests/cpu/harness.h src/cpu/cpu.h \
+		 src/cpu/cpu_internal.h src/types.h
+CPU_DIFF_CFLAGS := -std=gnu11 $(WARN) -Isrc -D_GNU_SOURCE
+
+build/tests/cpu/difftest: $(CPU_DIFF_SRCS) $(CPU_DIFF_HDRS) build/asan/liblguest.a
+	@mkdir -p $(@D)
+	$(CC) $(CPU_DIFF_CFLAGS) $(ASANFLAGS) -o $@ $(CPU_DIFF_SRCS) \
+		build/asan/liblguest.a $(LDLIBS)
+
+build/tests/cpu/ref32: tests/cpu/ref32.c tests/cpu/difftest.h src/types.h
+	@mkdir -p $(@D)
+	$(CC) -m32 -static -O1 -g $(CPU_DIFF_CFLAGS) -o $@ $<
+
+CHECK_DEPS += build/tests/cpu/difftest build/tests/cpu/ref32

@@ -1,0 +1,219 @@
+/*
+ * Paging: page tables switched on and used, page faults (CR2 and error
+ * codes) returned from, CR0.WP, user/supervisor and read/write checks
+ * combined across PDE and PTE, accessed and dirty bits, 4 MiB pages,
+ * global pages across CR3 reloads, INVLPG, reserved CR4 bits.
+ */
+#include "faults.h"
+
+#define V(n) (0x600000u + (n) * 0x1000u)	/* test pages: pt[1][512+n] */
+#define P(n) (0x300000u + (n) * 0x1000u)	/* their frames */
+
+static u32 *pte(int n)
+{
+	return &pt[1][512 + n];
+}
+
+static void map(int n, u32 frame, u32 bits)
+{
+	*pte(n) = frame | bits;
+	invlpg(V(n));
+}
+
+/* A #PF on page 1 maps it and retries the access. */
+static void map_on_fault(struct frame *f)
+{
+	if (f->vec == 14 && (read_cr2() & ~0xfffu) == V(1))
+		map(1, P(1), PTE_P | PTE_W);
+}
+
+static void basic(void)
+{
+	u32 v = 0;
+
+	paging_build();
+	paging_on();
+	check(read_cr0() & 0x80000000u, "CR0.PG is set and we still run");
+	wr32(P(0), 0x11223344);
+	map(0, P(0), PTE_P | PTE_W);
+	check_eq(rd32(V(0)), 0x11223344, "a 4 KiB page maps another frame");
+
+	wr32(P(1) + 8, 0xcafef00d);
+	map(1, 0, 0);
+	last.count = 0;
+	trap_hook = map_on_fault;
+	v = rd32(V(1) + 8);
+	trap_hook = 0;
+	check_eq(last.count, 1, "a read of a not-present page faults once");
+	check_eq(last.vec, 14, "... with #PF");
+	check_eq(last.cr2, V(1) + 8, "... CR2 is the address");
+	check_eq(last.err, 0, "... error code 0 (supervisor read, not present)");
+	check_eq(v, 0xcafef00d, "... and the retried read sees the new page");
+
+	map(1, 0, 0);
+	check(try_wr(V(1) + 12, 1) && last.err == 2,
+	      "a write to a not-present page: error code 2");
+}
+
+static void wp(void)
+{
+	u32 cr0 = read_cr0();
+
+	map(2, P(2), PTE_P);	/* read-only, supervisor */
+	write_cr0(cr0 & ~0x10000u);
+	check(!try_wr(V(2), 0x55) && rd32(P(2)) == 0x55,
+	      "CR0.WP=0: the supervisor writes a read-only page");
+	write_cr0(cr0 | 0x10000u);
+	check(try_wr(V(2), 0x66) && last.err == 3 && last.cr2 == V(2) &&
+	      rd32(P(2)) == 0x55,
+	      "CR0.WP=1: the same write faults with error code 3");
+	/* Read-only in the PDE, writable in the PTE: still read-only. */
+	map(2, P(2), PTE_P | PTE_W);
+	pd[1] &= ~PTE_W;
+	invlpg(V(2));
+	check(try_wr(V(2), 0x77) && last.err == 3,
+	      "R/W is combined across PDE and PTE");
+	pd[1] |= PTE_W;
+	invlpg(V(2));
+	write_cr0(cr0);
+}
+
+static void user_read_super(void)
+{
+	u32 v;
+
+	user_exit(try_rd(V(3), &v) ? (int)last.err : -1);
+}
+
+static void user_write_ro(void)
+{
+	user_exit(try_wr(V(4), 1) ? (int)last.err : -1);
+}
+
+static void user_write_rw(void)
+{
+	user_exit(try_wr(V(5), 0x1234) ? (int)last.err : 0);
+}
+
+static void user_pages(void)
+{
+	map(3, P(3), PTE_P | PTE_W);		/* supervisor only */
+	map(4, P(4), PTE_P | PTE_U);		/* user, read-only */
+	map(5, P(5), PTE_P | PTE_W | PTE_U);	/* user, writable */
+	check_eq(run_user(user_read_super), 5,
+		 "ring 3 reading a supervisor page: #PF error code 5");
+	check_eq(run_user(user_write_ro), 7,
+		 "ring 3 writing a read-only page: #PF error code 7");
+	check(run_user(user_write_rw) == 0 && rd32(P(5)) == 0x1234,
+	      "ring 3 writes a user-writable page");
+	pd[1] &= ~PTE_U;
+	invlpg(V(5));
+	check_eq(run_user(user_write_rw), 7,
+		 "U/S is combined across PDE and PTE");
+	pd[1] |= PTE_U;
+	invlpg(V(5));
+}
+
+static void accessed_dirty(void)
+{
+	map(6, P(6), PTE_P | PTE_W);
+	pd[1] &= ~PTE_A;
+	invlpg(V(6));
+	(void)rd32(V(6));
+	check((*pte(6) & (PTE_A | PTE_D)) == PTE_A && (pd[1] & PTE_A),
+	      "a read sets A in the PTE and PDE, not D");
+	wr32(V(6), 9);
+	check((*pte(6) & (PTE_A | PTE_D)) == (PTE_A | PTE_D),
+	      "a write sets D");
+	*pte(6) &= ~PTE_D;
+	invlpg(V(6));
+	wr32(V(6), 10);
+	check(*pte(6) & PTE_D, "after INVLPG, the next write sets D again");
+}
+
+static void large_pages(void)
+{
+	write_cr4(read_cr4() | 0x10);	/* PSE */
+	pd[2] = 0x400000u | PTE_P | PTE_W | PTE_PS;
+	invlpg(0x800000u);
+	wr32(0x800000u + 0x3ff004u, 0xabcd);
+	check_eq(rd32(0x400000u + 0x3ff004u), 0xabcd,
+		 "a 4 MiB page maps 4 MiB of frames");
+	check((pd[2] & (PTE_A | PTE_D)) == (PTE_A | PTE_D),
+	      "a write through a 4 MiB page sets A and D in the PDE");
+	wr32(0x400000u + 0x10, 0x1111);
+	(void)rd32(0x800010u);
+	pd[2] = 0x000000u | PTE_P | PTE_W | PTE_PS;
+	invlpg(0x800000u + 0x200000u);
+	check_eq(rd32(0x800010u), rd32(0x10),
+		 "INVLPG anywhere in a 4 MiB page drops all of it");
+	pd[2] = 0;
+	invlpg(0x800000u);
+	check(try_wr(0x800000u, 1) && last.cr2 == 0x800000u,
+	      "an empty PDE faults");
+}
+
+static void global_pages(void)
+{
+	u32 cr4 = read_cr4();
+
+	write_cr4(cr4 | 0x80);		/* PGE */
+	wr32(P(8), 0x8888);
+	wr32(P(9), 0x9999);
+	wr32(P(10), 0xaaaa);
+	wr32(P(11), 0xbbbb);
+	map(8, P(8), PTE_P | PTE_W | PTE_G);
+	map(10, P(10), PTE_P | PTE_W);
+	(void)rd32(V(8));
+	(void)rd32(V(10));
+	*pte(8) = P(9) | PTE_P | PTE_W | PTE_G;
+	*pte(10) = P(11) | PTE_P | PTE_W;
+	write_cr3(read_cr3());
+	check_eq(rd32(V(8)), 0x8888,
+		 "a global page's translation survives a CR3 reload");
+	check_eq(rd32(V(10)), 0xbbbb,
+		 "a non-global page's does not");
+	invlpg(V(8));
+	check_eq(rd32(V(8)), 0x9999, "INVLPG drops a global page");
+	*pte(8) = P(8) | PTE_P | PTE_W | PTE_G;
+	write_cr4(cr4);
+	write_cr4(cr4 | 0x80);
+	check_eq(rd32(V(8)), 0x8888, "toggling CR4.PGE flushes global pages");
+	write_cr4(cr4);
+}
+
+/* Writes to CR4 that must fault. */
+static int try_cr4(u32 v)
+{
+	int f;
+
+	asm volatile("movl $1f, resume\n\t"
+		     "movl %1, %%cr4\n\t"
+		     "movl $0, resume\n\t"
+		     "xorl %0, %0\n\t"
+		     "jmp 2f\n"
+		     "1:\tmovl $1, %0\n"
+		     "2:"
+		     : "=&r"(f) : "r"(v) : "memory");
+	return f;
+}
+
+static void control_regs(void)
+{
+	u32 cr4 = read_cr4();
+
+	check(try_cr4(cr4 | 0x20) && last.vec == 13 && last.err == 0,
+	      "setting CR4.PAE is #GP(0): no PAE here");
+	check(read_cr4() == cr4, "... and CR4 is unchanged");
+}
+
+void test_main(void)
+{
+	basic();
+	wp();
+	user_pages();
+	accessed_dirty();
+	large_pages();
+	global_pages();
+	control_regs();
+}

@@ -1,0 +1,83 @@
+/*
+ * A tiny lguest for the terminal tests: the PC platform with COM1 on this
+ * process's stdin and stdout, and a stand-in CPU whose "guest" talks to
+ * the UART through its ports.
+ *
+ *   term_child echo MS    prints "hello", then echoes every byte it gets
+ *   term_child flood MS   writes to the console as fast as THRE allows
+ *
+ * Either ends with status 0 after MS milliseconds of machine time (or
+ * earlier by three ^C, a signal, ...), printing "bytes=N" on stderr: the
+ * number of bytes the guest got to send.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hw/pc.h"
+#include "machine.h"
+#include "memory.h"
+#include "stub_cpu.h"
+
+static bool flood;
+static u64 sent;
+static const char *banner = "hello\r\n";
+
+static bool thre(struct cpu *c)
+{
+	return stub_in(c, 0x3fd, 1) & 0x20;
+}
+
+static enum cpu_event guest(struct cpu *c, u64 budget)
+{
+	int i;
+
+	(void)budget;
+	while (*banner && thre(c)) {
+		stub_out(c, 0x3f8, *banner++, 1);
+		sent++;
+	}
+	while (!*banner && (stub_in(c, 0x3fd, 1) & 1) && thre(c)) {
+		stub_out(c, 0x3f8, stub_in(c, 0x3f8, 1), 1);
+		sent++;
+	}
+	if (flood) {
+		for (i = 0; i < 64 && thre(c); i++) {
+			stub_out(c, 0x3f8, 'A' + sent % 26, 1);
+			sent++;
+		}
+		return CPU_BUDGET;
+	}
+	c->eflags = 0x202;	/* sti; hlt */
+	return CPU_HALT;
+}
+
+static void time_up(void *opaque)
+{
+	machine_request_exit(opaque, 0);
+}
+
+int main(int argc, char **argv)
+{
+	struct guest_mem mem;
+	struct machine *m;
+	struct timer *t;
+	int rc;
+
+	if (argc != 3)
+		return 99;
+	flood = !strcmp(argv[1], "flood");
+	if (guest_mem_init(&mem, 4 * MiB) < 0)
+		return 98;
+	m = machine_new(&mem);
+	pc_init(m);
+	t = timer_new(m, time_up, m);
+	timer_mod(t, machine_clock_ns(m) + strtoull(argv[2], NULL, 0) *
+		  1000000ULL);
+	stub_run = guest;
+	rc = machine_run(m);
+	fprintf(stderr, "bytes=%llu\n", (unsigned long long)sent);
+	machine_free(m);
+	guest_mem_free(&mem);
+	return rc;
+}

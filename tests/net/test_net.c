@@ -1,0 +1,875 @@
+/*
+ * virtio-net and its backends, driven through the NIC's queues by a test
+ * playing the guest (nic.c), with the host side real: a TAP device in the
+ * test's own network namespace (test_net.sh makes it), sharenet files in a
+ * scratch folder, libslirp talking to listeners on the namespace's
+ * loopback.  Nothing leaves the namespace.
+ *
+ *	test_net tap		TAP: frames both ways, no buffers, hostile tx
+ *	test_net sharenet DIR	the shared file: one process and several
+ *	test_net slirp		user networking: ARP, DHCP, TCP both ways
+ *	test_net noperm		must be run without CAP_NET_ADMIN: dies with
+ *				the one-line message (test_net.sh checks it)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+
+#include "nic.h"
+
+const char *tap_ifname(struct net_backend *nb);
+
+static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const u8 peer_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
+
+/*
+ * TAP.
+ */
+static int packet_socket(const char *ifname)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_TEST),
+		.sll_ifindex = if_nametoindex(ifname),
+	};
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_TEST));
+
+	if (s < 0 || bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		abort();
+	return s;
+}
+
+struct wait_rx {
+	struct nic *n;
+	int want;
+	int got;
+	u32 first_seq, last_seq;
+	int bad;
+};
+
+static bool rx_count(void *opaque)
+{
+	struct wait_rx *w = opaque;
+	u8 buf[BUF_SIZE];
+	u16 nb;
+	int len;
+	u32 seq;
+
+	while ((len = nic_rx(w->n, buf, &nb)) != -1) {
+		if (len < 0 || nb != 1) {
+			w->bad++;
+			continue;
+		}
+		if (!is_test_frame(buf, len, &seq))
+			continue;	/* the host's own chatter */
+		if (!w->got)
+			w->first_seq = seq;
+		w->last_seq = seq;
+		w->got++;
+	}
+	return w->got >= w->want;
+}
+
+struct wait_sock {
+	int s;
+	u8 buf[BUF_SIZE];
+	int len;
+};
+
+static bool sock_readable(void *opaque)
+{
+	struct wait_sock *w = opaque;
+
+	w->len = recv(w->s, w->buf, sizeof(w->buf), 0);
+	return w->len > 0;
+}
+
+static bool if_has(const char *ifname, const char *ip)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	bool r;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	r = ioctl(s, SIOCGIFADDR, &ifr) == 0 &&
+	    ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr ==
+	    inet_addr(ip) && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 &&
+	    (ifr.ifr_flags & IFF_UP);
+	close(s);
+	return r;
+}
+
+static void test_tap_args(void)
+{
+	char err[256];
+	struct nic *n;
+
+	ok(!nic_new(tap_open, "10.9.9.255", err, sizeof(err)) &&
+	   strstr(err, ".1 to .253"), "tap: an address with no next host is "
+	   "refused: %s", err);
+	ok(!nic_new(tap_open, "nonsense", err, sizeof(err)) &&
+	   strstr(err, "not an IPv4 address"), "tap: a bad value is refused: "
+	   "%s", err);
+	ok(!nic_new(tap_open, "bridge:nobr0", err, sizeof(err)) &&
+	   strstr(err, "no bridge"), "tap: a missing bridge is refused: %s",
+	   err);
+	ok(!nic_new(tap_open, "10.9.8.1,mac=01:00:00:00:00:01", err,
+		    sizeof(err)) && strstr(err, "unicast"),
+	   "tap: a multicast MAC is refused: %s", err);
+	n = nic_new(tap_open, "bridge:br0", err, sizeof(err));
+	if (ok(n != NULL, "tap: bridge:br0 makes a TAP device in br0 (%s)",
+	       n ? "" : err)) {
+		char path[128], link[64] = "";
+
+		snprintf(path, sizeof(path), "/sys/class/net/%s/master",
+			 tap_ifname(n->nb));
+		readlink(path, link, sizeof(link) - 1);
+		ok(strstr(link, "/br0") != NULL, "tap: %s is a port of br0 "
+		   "(%s)", tap_ifname(n->nb), link);
+		nic_free(n);
+	}
+	n = nic_new(tap_open, "tap:lgt7,mac=02:11:22:33:44:55", err,
+		    sizeof(err));
+	if (ok(n != NULL, "tap: tap:lgt7 attaches to a named TAP device")) {
+		u8 mac[6];
+
+		nic_config_mac(n, mac);
+		ok(!strcmp(tap_ifname(n->nb), "lgt7") &&
+		   !memcmp(mac, "\x02\x11\x22\x33\x44\x55", 6),
+		   "tap: named device, and the MAC the user gave");
+		nic_free(n);
+	}
+}
+
+static void test_tap(void)
+{
+	char err[256];
+	struct nic *n = nic_new(tap_open, "10.9.0.1", err, sizeof(err));
+	u8 mac[6], f[1514], want_mac[6] = { 2, 0x4c, 10, 9, 0, 2 };
+	struct wait_sock ws;
+	struct wait_rx wr;
+	struct virtio_net_hdr_v1 gso = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV4 };
+	int s, sent = 0;
+
+	if (!ok(n != NULL, "tap: --tunnet=10.9.0.1 opens (%s)", n ? "" : err))
+		return;
+	ok(if_has(tap_ifname(n->nb), "10.9.0.1"),
+	   "tap: %s has 10.9.0.1 and is up", tap_ifname(n->nb));
+	nic_config_mac(n, mac);
+	ok(!memcmp(mac, want_mac, 6), "tap: the guest's MAC is 02:4c and its "
+	   "address 10.9.0.2");
+	ok(machine_mmio_read(n->d.m, n->d.device + 6, 2) ==
+	   VIRTIO_NET_S_LINK_UP && machine_mmio_read(n->d.m, n->d.device +
+						     10, 2) == 1500,
+	   "tap: link up, MTU 1500 in the configuration");
+
+	/* Guest to host. */
+	s = packet_socket(tap_ifname(n->nb));
+	make_frame(f, sizeof(f), bcast, mac, 42);
+	nic_tx(n, f, sizeof(f), NULL);
+	ws.s = s;
+	ok(loop_run(2000, sock_readable, &ws) && ws.len == sizeof(f) &&
+	   !memcmp(ws.buf, f, sizeof(f)) && nic_tx_used(n) == 1,
+	   "tap: a 1514-byte frame from the guest appears on the TAP device");
+
+	/* Hostile transmissions: dropped, counted, guest alive. */
+	nic_tx(n, f, sizeof(f), &gso);
+	nic_tx(n, f, 4, NULL);
+	ok(nic_tx_used(n) == 3 && virtio_net_tx_dropped(n->n) == 2 &&
+	   !guest_killed(n->d.m) && !loop_run(200, sock_readable, &ws),
+	   "tap: a GSO header and a runt are dropped, chains returned");
+
+	/* Host to guest. */
+	nic_post_rx(n, 8, BUF_SIZE);
+	make_frame(f, 200, mac, peer_mac, 7);
+	send(s, f, 200, 0);
+	wr = (struct wait_rx){ n, 1, 0, 0, 0, 0 };
+	ok(loop_run(2000, rx_count, &wr) && wr.first_seq == 7 && !wr.bad,
+	   "tap: a frame written to the TAP device reaches the guest's rx "
+	   "buffer, num_buffers 1");
+
+	/* No buffers: the host carries on, the kernel's queue holds a
+	 * bounded number, the rest is dropped. */
+	wr = (struct wait_rx){ n, 1000000, 0, 0, 0, 0 };
+	for (int i = 0; i < 7 + 2; i++) {	/* use up the 7 left */
+		make_frame(f, 100, mac, peer_mac, 1000 + i);
+		send(s, f, 100, MSG_DONTWAIT);
+	}
+	loop_run(300, rx_count, &wr);
+	for (int i = 0; i < 3000; i++) {
+		make_frame(f, 100, mac, peer_mac, 2000 + i);
+		sent += send(s, f, 100, MSG_DONTWAIT) > 0;
+	}
+	loop_run(300, NULL, NULL);
+	ok(wr.got == 7 && !guest_killed(n->d.m), "tap: with no rx buffers "
+	   "the run loop goes on (%d frames sent, none taken)", sent);
+	wr.got = 0;
+	for (int round = 0; round < 40; round++) {
+		nic_post_rx(n, 128, BUF_SIZE);
+		wr.want = wr.got + 128;
+		if (!loop_run(300, rx_count, &wr))
+			break;
+	}
+	ok(wr.got > 100 && wr.got <= 1100 && wr.got < sent,
+	   "tap: afterwards the guest gets what the TAP queue kept (%d "
+	   "frames, from seq %u), the rest was dropped by the host", wr.got,
+	   wr.first_seq);
+
+	close(s);
+	nic_free(n);
+}
+
+/* A buffer too small for the frame: frame dropped, buffer kept. */
+static void test_tap_small_buffer(void)
+{
+	char err[256];
+	struct nic *n = nic_new(tap_open, "10.9.1.1", err, sizeof(err));
+	u8 f[1000], mac[6];
+	int s;
+
+	if (!ok(n != NULL, "tap: a second TAP device (%s)", n ? "" : err))
+		return;
+	nic_config_mac(n, mac);
+	s = packet_socket(tap_ifname(n->nb));
+	nic_post_rx(n, 1, 100);
+	make_frame(f, sizeof(f), mac, peer_mac, 5);
+	send(s, f, sizeof(f), 0);
+	loop_run(300, NULL, NULL);
+	ok(virtio_net_rx_dropped(n->n) == 1 && nic_rx(n, f, NULL) == -1 &&
+	   !guest_killed(n->d.m),
+	   "tap: a frame larger than the rx buffer is dropped, the buffer "
+	   "kept");
+	make_frame(f, 60, mac, peer_mac, 6);
+	send(s, f, 60, 0);
+	loop_run(300, NULL, NULL);
+	ok(nic_rx(n, f, NULL) == 60 && is_test_frame(f, 60, NULL),
+	   "tap: ... and the next frame that fits goes into it");
+	close(s);
+	nic_free(n);
+}
+
+/*
+ * Sharenet.
+ */
+static char dir[200];
+
+static void path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static bool file_is(const char *p, const char *content, time_t mtime)
+{
+	char buf[256] = "";
+	struct stat st;
+	int fd = open(p, O_RDONLY);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+	close(fd);
+	return n == (ssize_t)strlen(content) && !strcmp(buf, content) &&
+	       stat(p, &st) == 0 && st.st_mtime == mtime;
+}
+
+static void test_sharenet_refuse(void)
+{
+	char p[256], err[256];
+	const char *text = "not a network, just a file\n";
+	struct stat st;
+	int fd;
+
+	path(p, sizeof(p), "plain");
+	fd = open(p, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	write(fd, text, strlen(text));
+	close(fd);
+	stat(p, &st);
+	sleep(1);	/* a write now would show in mtime */
+	ok(!nic_new(sharenet_open, p, err, sizeof(err)) &&
+	   strstr(err, "not a sharenet file"),
+	   "sharenet: a file that is not a sharenet file is refused: %s", err);
+	ok(file_is(p, text, st.st_mtime), "sharenet: ... and left unchanged");
+	ok(!nic_new(sharenet_open, dir, err, sizeof(err)),
+	   "sharenet: a directory is refused: %s", err);
+}
+
+struct wait_any {
+	struct nic **n;
+	int count;
+	int got[8];
+	u32 seq[8];
+};
+
+static bool rx_any(void *opaque)
+{
+	struct wait_any *w = opaque;
+	u8 buf[BUF_SIZE];
+	int len;
+
+	for (int i = 0; i < w->count; i++)
+		while ((len = nic_rx(w->n[i], buf, NULL)) != -1)
+			if (len > 0 && is_test_frame(buf, len, &w->seq[i]))
+				w->got[i]++;
+	return false;
+}
+
+static void test_sharenet_local(void)
+{
+	char p[256], err[256];
+	struct nic *n[4];
+	u8 mac[4][6], f[1514];
+	struct wait_any w = { n, 4, { 0 }, { 0 } };
+	int i;
+
+	path(p, sizeof(p), "net1");
+	for (i = 0; i < 3; i++)
+		n[i] = nic_new(sharenet_open, p, err, sizeof(err));
+	snprintf(p + strlen(p), 20, ",promisc");
+	n[3] = nic_new(sharenet_open, p, err, sizeof(err));
+	if (!ok(n[0] && n[1] && n[2] && n[3], "sharenet: four NICs on a new "
+		"file (%s)", err))
+		return;
+	for (i = 0; i < 4; i++) {
+		nic_config_mac(n[i], mac[i]);
+		nic_post_rx(n[i], 64, BUF_SIZE);
+	}
+	ok(sharenet_slot(n[0]->nb) == 0 && sharenet_slot(n[1]->nb) == 1 &&
+	   sharenet_slot(n[3]->nb) == 3 && mac[0][5] == 0 && mac[1][5] == 1 &&
+	   memcmp(mac[0], mac[1], 6) && mac[0][0] == 2,
+	   "sharenet: slots 0..3, MACs differ by slot, locally administered");
+
+	make_frame(f, sizeof(f), mac[1], mac[0], 11);
+	nic_tx(n[0], f, sizeof(f), NULL);
+	loop_run(300, rx_any, &w);
+	ok(w.got[1] == 1 && w.seq[1] == 11 && !w.got[0] && !w.got[2] &&
+	   w.got[3] == 1, "sharenet: unicast reaches its target (and the "
+	   "promiscuous slot) only");
+
+	memset(w.got, 0, sizeof(w.got));
+	make_frame(f, 60, bcast, mac[2], 12);
+	nic_tx(n[2], f, 60, NULL);
+	loop_run(300, rx_any, &w);
+	ok(w.got[0] == 1 && w.got[1] == 1 && !w.got[2] && w.got[3] == 1,
+	   "sharenet: broadcast reaches every other slot, not the sender");
+
+	for (i = 0; i < 4; i++)
+		nic_free(n[i]);
+}
+
+/* No buffers: the ring keeps SN_CELLS frames, the rest is dropped. */
+static void test_sharenet_full_ring(void)
+{
+	char p[256], err[256];
+	struct nic *n[2];
+	u8 mac[2][6], f[100];
+	struct wait_rx wr;
+	int i;
+
+	path(p, sizeof(p), "net4");
+	n[0] = nic_new(sharenet_open, p, err, sizeof(err));
+	n[1] = nic_new(sharenet_open, p, err, sizeof(err));
+	if (!n[0] || !n[1])
+		abort();
+	nic_config_mac(n[0], mac[0]);
+	nic_config_mac(n[1], mac[1]);
+	for (i = 0; i < 400; i++) {
+		make_frame(f, sizeof(f), mac[1], mac[0], i);
+		nic_tx(n[0], f, sizeof(f), NULL);
+		if (i % 64 == 0)
+			loop_run(5, NULL, NULL);
+	}
+	loop_run(200, NULL, NULL);
+	ok(nic_tx_used(n[0]) == 400 && nic_rx(n[1], f, NULL) == -1,
+	   "sharenet: 400 frames to a guest with no buffers: the sender "
+	   "carries on");
+	nic_post_rx(n[1], 256, BUF_SIZE);
+	wr = (struct wait_rx){ n[1], 256, 0, 0, 0, 0 };
+	loop_run(500, rx_count, &wr);
+	loop_run(100, NULL, NULL);
+	ok(wr.got == 256 && wr.first_seq == 0 && wr.last_seq == 255 &&
+	   nic_rx(n[1], f, NULL) == -1, "sharenet: the full ring kept the "
+	   "first 256, dropped the rest (got %d, seq %u..%u)", wr.got,
+	   wr.first_seq, wr.last_seq);
+	nic_free(n[0]);
+	nic_free(n[1]);
+}
+
+/* A child that takes a slot, says which, and waits to be killed. */
+static pid_t slot_child(const char *p, int *slot)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		abort();
+	pid = fork();
+	if (!pid) {
+		char err[256];
+		struct nic *n;
+
+		nic_forget_all();
+		n = nic_new(sharenet_open, p, err, sizeof(err));
+		int s = n ? sharenet_slot(n->nb) : -1;
+
+		write(fds[1], &s, sizeof(s));
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	if (read(fds[0], slot, sizeof(*slot)) != sizeof(*slot))
+		*slot = -1;
+	close(fds[0]);
+	return pid;
+}
+
+/* A child guest that answers every test frame sent to it, to its
+ * sender, with seq + 1000. */
+static pid_t echo_child(const char *p)
+{
+	pid_t pid = fork();
+	struct nic *n;
+	char err[256];
+	u8 buf[BUF_SIZE], mac[6];
+	int len;
+	u32 seq;
+
+	if (pid)
+		return pid;
+	nic_forget_all();
+	n = nic_new(sharenet_open, p, err, sizeof(err));
+	if (!n)
+		_exit(1);
+	nic_config_mac(n, mac);
+	nic_post_rx(n, 200, BUF_SIZE);
+	for (int t = 0; t < 1000; t++) {
+		loop_run(10, NULL, NULL);
+		while ((len = nic_rx(n, buf, NULL)) != -1) {
+			if (len <= 0 || !is_test_frame(buf, len, &seq))
+				continue;
+			make_frame(buf, len, buf + 6, mac, seq + 1000);
+			nic_tx(n, buf, len, NULL);
+		}
+	}
+	_exit(0);
+}
+
+static void test_sharenet_procs(void)
+{
+	char p[256], err[256];
+	int slot_a, slot_b, st;
+	pid_t a, b, e;
+	struct nic *n;
+	u8 mac[6], f[1000];
+	struct wait_rx wr;
+
+	path(p, sizeof(p), "net2");
+	a = slot_child(p, &slot_a);
+	b = slot_child(p, &slot_b);
+	ok(slot_a == 0 && slot_b == 1, "sharenet: two processes take slots "
+	   "%d and %d", slot_a, slot_b);
+	kill(a, SIGKILL);
+	waitpid(a, &st, 0);
+	n = nic_new(sharenet_open, p, err, sizeof(err));
+	ok(n && sharenet_slot(n->nb) == 0,
+	   "sharenet: a process killed with SIGKILL frees its slot");
+	kill(b, SIGKILL);
+	waitpid(b, &st, 0);
+	if (!n)
+		return;
+
+	/* Frames to the dead slot 1: its ring fills, nothing else. */
+	nic_config_mac(n, mac);
+	for (int i = 0; i < 300; i++) {
+		u8 dead[6] = { mac[0], mac[1], mac[2], mac[3], mac[4], 1 };
+
+		make_frame(f, 100, dead, mac, i);
+		nic_tx(n, f, 100, NULL);
+	}
+	ok(!guest_killed(n->d.m), "sharenet: frames to a dead slot are "
+	   "dropped when its ring is full");
+
+	e = echo_child(p);
+	nic_post_rx(n, 64, BUF_SIZE);
+	loop_run(300, NULL, NULL);	/* the child starts */
+	make_frame(f, sizeof(f), bcast, mac, 77);
+	nic_tx(n, f, sizeof(f), NULL);
+	wr = (struct wait_rx){ n, 1, 0, 0, 0, 0 };
+	ok(loop_run(5000, rx_count, &wr) && wr.first_seq == 1077,
+	   "sharenet: two processes on one file exchange frames (futex wake "
+	   "across processes)");
+	wr = (struct wait_rx){ n, 50, 0, 0, 0, 0 };
+	for (int i = 0; i < 50; i++) {
+		make_frame(f, sizeof(f), bcast, mac, 2000 + i);
+		nic_tx(n, f, sizeof(f), NULL);
+	}
+	ok(loop_run(5000, rx_count, &wr) && wr.last_seq == 3049,
+	   "sharenet: 50 frames there and back, in order");
+	kill(e, SIGKILL);
+	waitpid(e, &st, 0);
+	nic_free(n);
+}
+
+static void test_sharenet_full_slots(void)
+{
+	char p[256], err[256];
+	struct nic *n[17];
+	int i;
+
+	path(p, sizeof(p), "net3");
+	for (i = 0; i < 17; i++)
+		n[i] = nic_new(sharenet_open, p, err, sizeof(err));
+	ok(n[15] && !n[16] && strstr(err, "slots are taken"),
+	   "sharenet: a 17th guest is refused: %s", err);
+	for (i = 0; i < 16; i++)
+		if (n[i])
+			nic_free(n[i]);
+}
+
+/*
+ * Slirp: frames built by hand, as a guest stack would send them.
+ */
+static const u8 guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+#define GUEST_IP	0x0a00020f
+#define HOST_IP		0x0a000202
+
+static u16 csum(const void *p, size_t len, u32 sum)
+{
+	const u8 *b = p;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += b[i] << 8 | b[i + 1];
+	if (len & 1)
+		sum += b[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+static void put16(u8 *p, u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put32(u8 *p, u32 v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
+
+static u32 get32(const u8 *p)
+{
+	return (u32)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* Ethernet + IPv4 header for a payload of len bytes; returns the IP
+ * header's start. */
+static u8 *ip_frame(u8 *f, const u8 dst[6], u8 proto, u32 src, u32 dstip,
+		    size_t len)
+{
+	u8 *ip = f + 14;
+
+	memcpy(f, dst, 6);
+	memcpy(f + 6, guest_mac, 6);
+	put16(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, 20 + len);
+	ip[8] = 64;
+	ip[9] = proto;
+	put32(ip + 12, src);
+	put32(ip + 16, dstip);
+	put16(ip + 10, csum(ip, 20, 0));
+	return ip;
+}
+
+static void dhcp_discover(struct nic *n)
+{
+	u8 f[14 + 20 + 8 + 300] = { 0 };
+	u8 *udp = ip_frame(f, bcast, 17, 0, 0xffffffff, 8 + 300) + 20;
+	u8 *b = udp + 8;
+
+	put16(udp, 68);
+	put16(udp + 2, 67);
+	put16(udp + 4, 8 + 300);
+	b[0] = 1;		/* BOOTREQUEST */
+	b[1] = 1;
+	b[2] = 6;
+	put32(b + 4, 0x1234abcd);
+	memcpy(b + 28, guest_mac, 6);
+	put32(b + 236, 0x63825363);
+	b[240] = 53;
+	b[241] = 1;
+	b[242] = 1;		/* DISCOVER */
+	b[243] = 255;
+	nic_tx(n, f, sizeof(f), NULL);
+}
+
+static void arp_request(struct nic *n, u32 target)
+{
+	u8 f[42];
+
+	memcpy(f, bcast, 6);
+	memcpy(f + 6, guest_mac, 6);
+	put16(f + 12, 0x0806);
+	put16(f + 14, 1);
+	put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 1);
+	memcpy(f + 22, guest_mac, 6);
+	put32(f + 28, GUEST_IP);
+	memset(f + 32, 0, 6);
+	put32(f + 38, target);
+	nic_tx(n, f, sizeof(f), NULL);
+}
+
+static void arp_reply(struct nic *n, const u8 *req)
+{
+	u8 f[42];
+
+	memcpy(f, req + 6, 6);
+	memcpy(f + 6, guest_mac, 6);
+	put16(f + 12, 0x0806);
+	memcpy(f + 14, req + 14, 6);
+	put16(f + 20, 2);
+	memcpy(f + 22, guest_mac, 6);
+	put32(f + 28, GUEST_IP);
+	memcpy(f + 32, req + 22, 10);
+	nic_tx(n, f, sizeof(f), NULL);
+}
+
+static u8 gw_mac[6];
+
+static void tcp_send(struct nic *n, u32 dstip, u16 sport, u16 dport,
+		     u32 seq, u32 ack, u8 flags, const void *data, size_t len)
+{
+	u8 f[14 + 20 + 20 + 256], ph[12];
+	u8 *tcp = ip_frame(f, gw_mac, 6, GUEST_IP, dstip, 20 + len) + 20;
+	u32 sum = 0;
+
+	memset(tcp, 0, 20);
+	put16(tcp, sport);
+	put16(tcp + 2, dport);
+	put32(tcp + 4, seq);
+	put32(tcp + 8, ack);
+	tcp[12] = 5 << 4;
+	tcp[13] = flags;
+	put16(tcp + 14, 65535);
+	if (len)
+		memcpy(tcp + 20, data, len);
+	put32(ph, GUEST_IP);
+	put32(ph + 4, dstip);
+	ph[8] = 0;
+	ph[9] = 6;
+	put16(ph + 10, 20 + len);
+	for (int i = 0; i < 12; i += 2)
+		sum += ph[i] << 8 | ph[i + 1];
+	put16(tcp + 16, csum(tcp, 20 + len, sum));
+	nic_tx(n, f, 14 + 20 + 20 + len, NULL);
+}
+
+struct wait_frame {
+	struct nic *n;
+	bool (*match)(struct wait_frame *w, const u8 *f, int len);
+	u8 f[BUF_SIZE];
+	int len;
+	u32 arg;
+};
+
+/* Waits for a frame that match() accepts, answering slirp's ARP
+ * requests for the guest's address meanwhile. */
+static bool frame_wait(void *opaque)
+{
+	struct wait_frame *w = opaque;
+	int len;
+
+	while ((len = nic_rx(w->n, w->f, NULL)) != -1) {
+		if (len >= 42 && w->f[12] == 8 && w->f[13] == 6 &&
+		    w->f[21] == 1 && get32(w->f + 38) == GUEST_IP)
+			arp_reply(w->n, w->f);
+		if (len > 0 && w->match(w, w->f, len)) {
+			w->len = len;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool is_arp_reply(struct wait_frame *w, const u8 *f, int len)
+{
+	(void)w;
+	return len >= 42 && f[12] == 8 && f[13] == 6 && f[21] == 2 &&
+	       get32(f + 28) == HOST_IP;
+}
+
+static bool is_dhcp_offer(struct wait_frame *w, const u8 *f, int len)
+{
+	(void)w;
+	return len > 14 + 20 + 8 + 240 && f[12] == 8 && f[13] == 0 &&
+	       f[23] == 17 && f[14 + 20 + 2] == 0 && f[14 + 20 + 3] == 68 &&
+	       get32(f + 42 + 16) == GUEST_IP;
+}
+
+/* A TCP segment to the guest with the flags in w->arg (port in the upper
+ * half). */
+static bool is_tcp(struct wait_frame *w, const u8 *f, int len)
+{
+	const u8 *tcp = f + 34;
+
+	return len >= 54 && f[12] == 8 && f[13] == 0 && f[23] == 6 &&
+	       (u32)(tcp[2] << 8 | tcp[3]) == w->arg >> 16 &&
+	       (tcp[13] & (w->arg & 0xff)) == (w->arg & 0xffu);
+}
+
+static int listener(u16 *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(s, 4) < 0 ||
+	    getsockname(s, (struct sockaddr *)&a, &al) < 0)
+		abort();
+	*port = ntohs(a.sin_port);
+	return s;
+}
+
+struct wait_accept {
+	int ls, cs;
+	char buf[64];
+	int len;
+};
+
+static bool accepted(void *opaque)
+{
+	struct wait_accept *w = opaque;
+
+	if (w->cs < 0)
+		w->cs = accept4(w->ls, NULL, NULL, SOCK_NONBLOCK);
+	if (w->cs >= 0 && w->len <= 0)
+		w->len = recv(w->cs, w->buf, sizeof(w->buf) - 1, 0);
+	return w->cs >= 0 && w->len > 0;
+}
+
+static void test_slirp_args(void)
+{
+	char err[256];
+
+	ok(!nic_new(slirp_open, "user,hostfwd=tcp:1.2.3:x-:22", err,
+		    sizeof(err)) && strstr(err, "hostfwd"),
+	   "slirp: a bad hostfwd is refused: %s", err);
+	ok(!nic_new(slirp_open, "user,bogus=1", err, sizeof(err)) &&
+	   strstr(err, "unknown option"), "slirp: an unknown option is "
+	   "refused: %s", err);
+	ok(!nic_new(slirp_open, "tap", err, sizeof(err)),
+	   "slirp: --net=tap is refused: %s", err);
+}
+
+static void test_slirp(void)
+{
+	char err[256];
+	u16 lport, fport = 22222;
+	struct wait_accept wa = { .cs = -1 };
+	struct wait_frame w;
+	struct nic *n;
+	u32 seq = 1000, their;
+	int cs;
+	char spec[80];
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	wa.ls = listener(&lport);
+	snprintf(spec, sizeof(spec), "user,hostfwd=tcp:127.0.0.1:%u-:22",
+		 fport);
+	n = nic_new(slirp_open, spec, err, sizeof(err));
+	if (!ok(n != NULL, "slirp: --net=%s opens (%s)", spec, n ? "" : err))
+		return;
+	nic_post_rx(n, 200, BUF_SIZE);
+	w = (struct wait_frame){ .n = n, .match = is_arp_reply };
+	arp_request(n, HOST_IP);
+	ok(loop_run(2000, frame_wait, &w), "slirp: ARP for 10.0.2.2 is "
+	   "answered");
+	memcpy(gw_mac, w.f + 22, 6);
+
+	w.match = is_dhcp_offer;
+	dhcp_discover(n);
+	ok(loop_run(2000, frame_wait, &w), "slirp: DHCP offers 10.0.2.15");
+
+	/* Guest to host loopback through the gateway. */
+	tcp_send(n, HOST_IP, 40000, lport, seq, 0, 0x02, NULL, 0);
+	w.match = is_tcp;
+	w.arg = 40000u << 16 | 0x12;	/* SYN+ACK */
+	if (ok(loop_run(3000, frame_wait, &w), "slirp: SYN to 10.0.2.2:%u "
+	       "is answered with SYN-ACK", lport)) {
+		their = get32(w.f + 34 + 4);
+		tcp_send(n, HOST_IP, 40000, lport, seq + 1, their + 1, 0x10,
+			 NULL, 0);
+		tcp_send(n, HOST_IP, 40000, lport, seq + 1, their + 1, 0x18,
+			 "hello", 5);
+		ok(loop_run(3000, accepted, &wa) && wa.len == 5 &&
+		   !memcmp(wa.buf, "hello", 5), "slirp: the host's loopback "
+		   "listener accepts the connection and reads the data");
+	}
+	if (wa.cs >= 0)
+		close(wa.cs);
+
+	/* Host port to guest port. */
+	a.sin_port = htons(fport);
+	cs = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(cs, (struct sockaddr *)&a, sizeof(a));
+	w.arg = 22u << 16 | 0x02;	/* SYN, to port 22 */
+	w.match = is_tcp;
+	ok(loop_run(3000, frame_wait, &w) && get32(w.f + 30) == GUEST_IP,
+	   "slirp: hostfwd: a connection to 127.0.0.1:%u arrives as a SYN "
+	   "to 10.0.2.15:22", fport);
+	close(cs);
+	close(wa.ls);
+	nic_free(n);
+}
+
+int main(int argc, char **argv)
+{
+	char err[256];
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && !strcmp(argv[1], "noperm")) {
+		struct drv d;
+
+		drv_machine(&d);
+		virtio_net_add_tap(d.bus, "10.9.0.1");
+		return 0;	/* test_net.sh: this is a failure */
+	}
+	if (argc >= 2 && !strcmp(argv[1], "tap")) {
+		test_tap_args();
+		test_tap();
+		test_tap_small_buffer();
+	} else if (argc >= 3 && !strcmp(argv[1], "sharenet")) {
+		snprintf(dir, sizeof(dir), "%s", argv[2]);
+		test_sharenet_refuse();
+		test_sharenet_local();
+		test_sharenet_full_ring();
+		test_sharenet_procs();
+		test_sharenet_full_slots();
+	} else if (argc >= 2 && !strcmp(argv[1], "slirp")) {
+		test_slirp_args();
+		test_slirp();
+	} else {
+		fprintf(stderr, "usage: test_net tap|sharenet DIR|slirp|"
+			"noperm\n");
+		return 2;
+	}
+	(void)err;
+	return tap_failed;
+}

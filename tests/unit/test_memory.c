@@ -1,0 +1,147 @@
+/*
+ * Unit tests for guest RAM (src/memory.c): the mapping starts zeroed and
+ * fenced by guard pages, and no address or length, however chosen, gets a
+ * helper to touch a byte outside it.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memory.h"
+#include "tap.h"
+
+static const struct {
+	u64 gpa, len;
+	bool ok;
+} ranges[] = {
+	{ 0, 0, true },
+	{ 0, 64 * MiB, true },
+	{ 64 * MiB, 0, true },
+	{ 64 * MiB - 1, 1, true },
+	{ 64 * MiB - 1, 2, false },
+	{ 64 * MiB, 1, false },
+	{ 64 * MiB + 1, 0, false },
+	{ 0, 64 * MiB + 1, false },
+	{ 1, 64 * MiB, false },
+	{ UINT64_MAX, 2, false },		/* gpa + len wraps to 1 */
+	{ 2, UINT64_MAX, false },		/* so does this */
+	{ UINT64_MAX - 0xfff, 0x2000, false },
+	{ 0xfffff000, 0x2000, false },		/* wraps in 32 bits */
+	{ UINT64_MAX, 0, false },
+};
+
+/* Run fn in a child; true if the child died rather than finishing. */
+static bool child_faults(void (*fn)(const struct guest_mem *),
+			 const struct guest_mem *m)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		/* ASan reports the SEGV on stderr; keep the TAP output clean. */
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(3);
+		fn(m);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void touch_below(const struct guest_mem *m)
+{
+	*(volatile u8 *)(m->base - 1) = 1;
+}
+
+static void touch_above(const struct guest_mem *m)
+{
+	*(volatile u8 *)(m->base + m->size) = 1;
+}
+
+static void touch_inside(const struct guest_mem *m)
+{
+	*(volatile u8 *)(m->base + m->size - 1) = 1;
+}
+
+static void test_ranges(const struct guest_mem *m)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ranges); i++) {
+		u64 gpa = ranges[i].gpa, len = ranges[i].len;
+		void *p = guest_ptr(m, gpa, len);
+
+		ok(guest_range_ok(m, gpa, len) == ranges[i].ok &&
+		   (p != NULL) == ranges[i].ok &&
+		   (!p || p == m->base + gpa),
+		   "range 0x%llx+0x%llx is %s", (unsigned long long)gpa,
+		   (unsigned long long)len, ranges[i].ok ? "inside" : "refused");
+	}
+}
+
+static void test_copies(const struct guest_mem *m)
+{
+	u8 buf[16], back[16];
+	u32 v = 0;
+
+	memset(buf, 0xab, sizeof(buf));
+	memset(back, 0x5a, sizeof(back));
+	ok(guest_write(m, m->size - 16, buf, 16) == 0 &&
+	   guest_read(m, m->size - 16, back, 16) == 0 &&
+	   memcmp(buf, back, 16) == 0, "write and read back the last bytes");
+	memset(back, 0x5a, sizeof(back));
+	ok(guest_read(m, m->size - 15, back, 16) == -1 && back[0] == 0x5a,
+	   "a read that crosses the end copies nothing");
+	ok(guest_write(m, m->size - 15, buf, 16) == -1 &&
+	   m->base[m->size - 16] == 0xab, "so does a write");
+	ok(guest_write(m, UINT64_MAX - 3, buf, 8) == -1,
+	   "a write whose end wraps is refused");
+	ok(guest_write32(m, 0x1001, 0x11223344) == 0 &&
+	   m->base[0x1001] == 0x44 && m->base[0x1004] == 0x11 &&
+	   guest_read32(m, 0x1001, &v) == 0 && v == 0x11223344,
+	   "32-bit stores are little-endian, unaligned is fine");
+	v = 7;
+	ok(guest_read32(m, m->size - 3, &v) == -1 && v == 7 &&
+	   guest_write32(m, m->size - 3, 1) == -1 &&
+	   guest_read32(m, m->size - 4, &v) == 0,
+	   "32-bit access at the very end: last whole word only");
+}
+
+static bool all_zero(const u8 *p, u64 len)
+{
+	u64 i;
+
+	for (i = 0; i < len; i += 4093)
+		if (p[i])
+			return false;
+	return p[len - 1] == 0;
+}
+
+int main(void)
+{
+	struct guest_mem m, big;
+
+	ok(guest_mem_init(&m, 64 * MiB) == 0 && m.base && m.size == 64 * MiB,
+	   "map 64 MiB of guest RAM");
+	ok(all_zero(m.base, m.size), "guest RAM starts zeroed");
+	test_ranges(&m);
+	test_copies(&m);
+	ok(!child_faults(touch_inside, &m), "the last byte of RAM is usable");
+	ok(child_faults(touch_below, &m), "the byte below RAM is a guard page");
+	ok(child_faults(touch_above, &m), "the byte above RAM is a guard page");
+	guest_mem_free(&m);
+	ok(m.base == NULL && m.size == 0, "guest_mem_free forgets the mapping");
+
+	ok(guest_mem_init(&big, GUEST_MEM_MAX) == 0 &&
+	   big.size == GUEST_MEM_MAX && big.base[GUEST_MEM_MAX - 1] == 0,
+	   "the largest guest (%llu MiB) maps without committing memory",
+	   GUEST_MEM_MAX / MiB);
+	guest_mem_free(&big);
+	ok(guest_mem_init(&big, 0) == -1 && !big.base,
+	   "a zero-sized guest is refused");
+	ok(guest_mem_init(&big, GUEST_MEM_MAX + 4096) == -1 && !big.base,
+	   "a guest above GUEST_MEM_MAX is refused");
+	return tap_done();
+}

@@ -1,0 +1,716 @@
+/*
+ * The virtio devices and the PCI bus, driven directly, as a guest would
+ * and as a hostile guest would: configuration space sizing and BAR moves,
+ * feature negotiation, block requests that really read and write a file,
+ * and chains built to hurt (outside RAM, wrapping, looping, nested, a
+ * readable buffer where the device must write).  For each hostile case the
+ * host must survive (this process, under ASan), the guest must be killed
+ * with a reason, and the disk file must be unchanged.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/pci_regs.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+
+#include "driver.h"
+#include "term.h"
+
+#define DISK_SECTORS	128
+#define HDR_GPA		BUF_GPA
+#define STATUS_GPA	(BUF_GPA + 0x100)
+#define DATA_GPA	(BUF_GPA + 0x1000)
+#define INDIRECT_GPA	(BUF_GPA + 0x80000)
+
+#define F_VERSION_1	(1ull << VIRTIO_F_VERSION_1)
+#define F_INDIRECT	(1ull << VIRTIO_RING_F_INDIRECT_DESC)
+#define F_EVENT_IDX	(1ull << VIRTIO_RING_F_EVENT_IDX)
+
+static char disk_path[64];
+
+static u8 pattern(u64 off)
+{
+	return (off * 7 + (off >> 9)) & 0xff;
+}
+
+static void make_disk(u64 size)
+{
+	u8 buf[512];
+	int fd;
+
+	strcpy(disk_path, "/tmp/lguest-virtio-XXXXXX");
+	fd = mkstemp(disk_path);
+	if (fd < 0)
+		abort();
+	for (u64 off = 0; off < size; off += sizeof(buf)) {
+		for (unsigned int i = 0; i < sizeof(buf); i++)
+			buf[i] = pattern(off + i);
+		if (write(fd, buf, size - off < sizeof(buf) ? size - off :
+			  sizeof(buf)) < 0)
+			abort();
+	}
+	close(fd);
+}
+
+static u64 file_sum(void)
+{
+	u64 h = 1469598103934665603ull;
+	u8 buf[4096];
+	ssize_t n;
+	int fd = open(disk_path, O_RDONLY);
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 1099511628211ull;
+	close(fd);
+	return h;
+}
+
+static void file_read(u64 off, void *buf, size_t len)
+{
+	int fd = open(disk_path, O_RDONLY);
+
+	if (pread(fd, buf, len, off) != (ssize_t)len)
+		abort();
+	close(fd);
+}
+
+/* A machine with one disk at 00:01.0, negotiated and running. */
+static struct virtio_blk *setup_blk(struct drv *d, bool ro, u64 features,
+				    u16 qsize)
+{
+	struct virtio_blk *blk;
+
+	drv_machine(d);
+	blk = virtio_blk_open(d->bus, disk_path, ro);
+	if (!blk || !drv_probe(d, 1))
+		abort();
+	drv_negotiate(d, features);
+	drv_queue(d, 0, qsize);
+	drv_driver_ok(d);
+	return blk;
+}
+
+/* Header, data, status as descriptors 0, 1, 2; returns the status. */
+static u8 blk_request(struct drv *d, struct virtio_blk *blk, u32 type,
+		      u64 sector, u32 len, u16 data_flags)
+{
+	struct virtio_blk_outhdr hdr = { type, 0, sector };
+	u8 *status = gp(d, STATUS_GPA, 1);
+	u16 idx = used_idx(d);
+
+	memcpy(gp(d, HDR_GPA, sizeof(hdr)), &hdr, sizeof(hdr));
+	*status = 0xee;
+	set_desc(d, d->desc, 0, HDR_GPA, sizeof(hdr), VRING_DESC_F_NEXT, 1);
+	if (len) {
+		set_desc(d, d->desc, 1, DATA_GPA, len,
+			 data_flags | VRING_DESC_F_NEXT, 2);
+		set_desc(d, d->desc, 2, STATUS_GPA, 1, VRING_DESC_F_WRITE, 0);
+	} else {
+		set_desc(d, d->desc, 1, STATUS_GPA, 1, VRING_DESC_F_WRITE, 0);
+	}
+	drv_kick(d, 0, 0);
+	virtio_blk_quiesce(blk);
+	if (used_idx(d) != (u16)(idx + 1))
+		return 0xff;
+	return *status;
+}
+
+static void test_pci(void)
+{
+	struct drv d;
+	u32 bar, v;
+
+	make_disk(DISK_SECTORS * 512);
+	drv_machine(&d);
+	virtio_blk_open(d.bus, disk_path, false);
+	virtio_rng_add(d.bus);
+
+	pci_io_write(d.bus, 0xcf8, 0x80000000u, 4);
+	ok(pci_io_read(d.bus, 0xcf8, 4) == 0x80000000u,
+	   "pci: 0xcf8 reads back what was written");
+	ok(cfg_read(&d, 0, PCI_VENDOR_ID, 4) == 0x12378086,
+	   "pci: host bridge 8086:1237 at 00:00.0");
+	ok(cfg_read(&d, 0, PCI_CLASS_DEVICE, 2) == 0x0600,
+	   "pci: host bridge class 0x0600");
+	ok(cfg_read(&d, 5, PCI_VENDOR_ID, 4) == 0xffffffffu &&
+	   cfg_read(&d, 5, PCI_VENDOR_ID, 2) == 0xffff,
+	   "pci: an empty slot reads all ones");
+	ok(cfg_read(&d, 1, PCI_VENDOR_ID, 2) == 0x1af4 &&
+	   cfg_read(&d, 1, PCI_DEVICE_ID, 2) == 0x1042 &&
+	   cfg_read(&d, 1, PCI_REVISION_ID, 1) == 1 &&
+	   cfg_read(&d, 1, PCI_DEVICE_ID + 1, 1) == 0x10,
+	   "pci: virtio-blk is 1af4:1042 rev 1 (byte/word/dword access)");
+	ok(cfg_read(&d, 2, PCI_DEVICE_ID, 2) == 0x1044,
+	   "pci: virtio-rng is 1af4:1044 at 00:02.0");
+	ok(cfg_read(&d, 1, PCI_INTERRUPT_PIN, 1) == 1 &&
+	   cfg_read(&d, 1, PCI_INTERRUPT_LINE, 1) == 11 &&
+	   cfg_read(&d, 2, PCI_INTERRUPT_LINE, 1) == 10,
+	   "pci: INTA routed to lines 11, 10 in the Interrupt Line register");
+	ok(drv_probe(&d, 1), "pci: virtio capabilities found in BAR 0");
+
+	bar = cfg_read(&d, 1, PCI_BASE_ADDRESS_0, 4);
+	ok(bar >= GUEST_MMIO_BASE && bar < GUEST_MMIO_END && !(bar & 0xf),
+	   "pci: BAR0 placed in the MMIO window (%#x)", bar);
+	ok(common_rd(&d, VIRTIO_PCI_COMMON_NUMQ, 2) == 1,
+	   "pci: the BAR decodes (num_queues = 1)");
+
+	cfg_write(&d, 1, PCI_COMMAND, 0, 2);
+	ok(common_rd(&d, VIRTIO_PCI_COMMON_NUMQ, 2) == 0xffff,
+	   "pci: memory space disabled: the BAR is not decoded");
+	cfg_write(&d, 1, PCI_BASE_ADDRESS_0, 0xffffffffu, 4);
+	v = cfg_read(&d, 1, PCI_BASE_ADDRESS_0, 4);
+	ok(v == 0xffffc000u, "pci: BAR sizing reads back the 16 KiB mask "
+	   "(%#x)", v);
+	cfg_write(&d, 1, PCI_BASE_ADDRESS_0, 0xe8000000u, 4);
+	cfg_write(&d, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	d.common += 0xe8000000u - bar;
+	ok(common_rd(&d, VIRTIO_PCI_COMMON_NUMQ, 2) == 1 &&
+	   machine_mmio_read(d.m, bar + VIRTIO_PCI_COMMON_NUMQ, 2) == 0xffff,
+	   "pci: the BAR moved to 0xe8000000 and left its old place");
+	cfg_write(&d, 1, PCI_BASE_ADDRESS_0 + 2, 0xe900, 2);
+	ok(cfg_read(&d, 1, PCI_BASE_ADDRESS_0, 4) == 0xe9000000u &&
+	   machine_mmio_read(d.m, 0xe9000000u + VIRTIO_PCI_COMMON_NUMQ, 2)
+	   == 1, "pci: a word write to the BAR's upper half moves it too");
+	v = cfg_read(&d, 2, PCI_BASE_ADDRESS_0, 4);
+	cfg_write(&d, 2, PCI_BASE_ADDRESS_0, 0xe9000000u, 4);
+	ok(machine_mmio_read(d.m, 0xe9000000u + VIRTIO_PCI_COMMON_NUMQ, 2)
+	   == 1, "pci: a BAR moved onto another is not decoded");
+	cfg_write(&d, 2, PCI_BASE_ADDRESS_0, v, 4);
+	u32 cap = cfg_read(&d, 1, PCI_CAPABILITY_LIST, 1);
+	while (cap && cfg_read(&d, 1, cap + 3, 1) != VIRTIO_PCI_CAP_PCI_CFG)
+		cap = cfg_read(&d, 1, cap + 1, 1);
+	cfg_write(&d, 1, cap + 4, 0, 1);
+	cfg_write(&d, 1, cap + 8, VIRTIO_PCI_COMMON_NUMQ, 4);
+	cfg_write(&d, 1, cap + 12, 2, 4);
+	ok(cap && cfg_read(&d, 1, cap + 16, 2) == 1,
+	   "virtio: the PCI configuration access capability reads the BAR");
+	cfg_write(&d, 1, PCI_VENDOR_ID, 0x12345678, 4);
+	ok(cfg_read(&d, 1, PCI_VENDOR_ID, 4) == 0x10421af4,
+	   "pci: read-only registers ignore writes");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+static void test_negotiation(void)
+{
+	struct drv d;
+
+	make_disk(DISK_SECTORS * 512);
+	drv_machine(&d);
+	virtio_blk_open(d.bus, disk_path, false);
+	drv_probe(&d, 1);
+	ok(!(drv_negotiate(&d, 0) & VIRTIO_CONFIG_S_FEATURES_OK),
+	   "virtio: FEATURES_OK refused without VERSION_1");
+	ok(!(drv_negotiate(&d, F_VERSION_1 | 1ull << 50) &
+	     VIRTIO_CONFIG_S_FEATURES_OK),
+	   "virtio: FEATURES_OK refused for a feature not offered");
+	ok(drv_negotiate(&d, F_VERSION_1) & VIRTIO_CONFIG_S_FEATURES_OK,
+	   "virtio: FEATURES_OK accepted with VERSION_1");
+	common_wr(&d, VIRTIO_PCI_COMMON_DFSELECT, 1, 4);
+	ok(common_rd(&d, VIRTIO_PCI_COMMON_DF, 4) & 1,
+	   "virtio: device offers VERSION_1 (feature bit 32)");
+	u64 cap;
+	memcpy(&cap, &(u32[2]){ machine_mmio_read(d.m, d.device, 4),
+				machine_mmio_read(d.m, d.device + 4, 4) }, 8);
+	ok(cap == DISK_SECTORS, "virtio-blk: capacity %llu sectors",
+	   (unsigned long long)cap);
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+static void test_blk_io(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	u8 buf[1024], *data;
+	u32 id, len;
+	bool same = true;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1 | F_INDIRECT | F_EVENT_IDX, 16);
+	data = gp(&d, DATA_GPA, 4096);
+
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_IN, 3, 1024, VRING_DESC_F_WRITE)
+	   == VIRTIO_BLK_S_OK, "virtio-blk: read request OK");
+	for (int i = 0; i < 1024; i++)
+		same &= data[i] == pattern(3 * 512 + i);
+	ok(same, "virtio-blk: read returns the file's sectors 3-4");
+	used_elem(&d, 0, &id, &len);
+	ok(id == 0 && len == 1025, "virtio-blk: used element id 0, len 1025");
+	ok(d.irq[11] == 1, "virtio: INTx line 11 raised on completion");
+	ok(isr_read(&d) == 1 && d.irq[11] == 0 && isr_read(&d) == 0,
+	   "virtio: reading ISR returns 1, clears it and lowers the line");
+
+	memset(data, 0x5a, 1024);
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 10, 1024, 0) ==
+	   VIRTIO_BLK_S_OK, "virtio-blk: write request OK");
+	file_read(10 * 512, buf, 1024);
+	same = true;
+	for (int i = 0; i < 1024; i++)
+		same &= buf[i] == 0x5a;
+	file_read(12 * 512, buf, 1);
+	ok(same && buf[0] == pattern(12 * 512),
+	   "virtio-blk: the write reached the file, and no further");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0) ==
+	   VIRTIO_BLK_S_OK, "virtio-blk: flush OK");
+
+	u64 sum = file_sum();
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_IN, DISK_SECTORS - 1, 1024,
+		       VRING_DESC_F_WRITE) == VIRTIO_BLK_S_IOERR,
+	   "virtio-blk: read across the end: IOERR");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, DISK_SECTORS, 512, 0) ==
+	   VIRTIO_BLK_S_IOERR, "virtio-blk: write past the end: IOERR");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, ~0ull, 512, 0) ==
+	   VIRTIO_BLK_S_IOERR, "virtio-blk: write at sector 2^64-1: IOERR");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 1, 100, 0) ==
+	   VIRTIO_BLK_S_IOERR, "virtio-blk: write of 100 bytes: IOERR");
+	struct stat st;
+	stat(disk_path, &st);
+	ok(file_sum() == sum && st.st_size == DISK_SECTORS * 512,
+	   "virtio-blk: failed requests left the file as it was");
+
+	memset(data, 0x77, 512);
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_IN, 0, 512, 0) ==
+	   VIRTIO_BLK_S_IOERR && data[0] == 0x77 && data[511] == 0x77,
+	   "virtio-blk: read into a device-readable buffer refused, buffer "
+	   "untouched");
+
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_GET_ID, 0, 20,
+		       VRING_DESC_F_WRITE) == VIRTIO_BLK_S_OK &&
+	   !memcmp(data, strrchr(disk_path, '/') + 1, 18),
+	   "virtio-blk: GET_ID gives the file name");
+	ok(blk_request(&d, blk, 99, 0, 0, 0) == VIRTIO_BLK_S_UNSUPP,
+	   "virtio-blk: unknown request type: UNSUPP");
+
+	struct virtio_blk_discard_write_zeroes *r = (void *)data;
+	*r = (struct virtio_blk_discard_write_zeroes){ 20, 4, 0 };
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_WRITE_ZEROES, 0, sizeof(*r), 0)
+	   == VIRTIO_BLK_S_OK, "virtio-blk: write-zeroes OK");
+	file_read(20 * 512, buf, 1024);
+	same = true;
+	for (int i = 0; i < 1024; i++)
+		same &= buf[i] == 0;
+	file_read(19 * 512 + 511, buf, 1);
+	ok(same && buf[0] == pattern(19 * 512 + 511),
+	   "virtio-blk: write-zeroes zeroed sectors 20-23 only");
+	*r = (struct virtio_blk_discard_write_zeroes){ 40, 8, 0 };
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_DISCARD, 0, sizeof(*r), 0) ==
+	   VIRTIO_BLK_S_OK, "virtio-blk: discard OK");
+
+	/* The same read through an indirect table. */
+	u16 idx = used_idx(&d);
+	struct virtio_blk_outhdr hdr = { VIRTIO_BLK_T_IN, 0, 5 };
+	memcpy(gp(&d, HDR_GPA, 16), &hdr, 16);
+	set_desc(&d, INDIRECT_GPA, 0, HDR_GPA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(&d, INDIRECT_GPA, 1, DATA_GPA, 512,
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	set_desc(&d, INDIRECT_GPA, 2, STATUS_GPA, 1, VRING_DESC_F_WRITE, 0);
+	set_desc(&d, d.desc, 3, INDIRECT_GPA, 48, VRING_DESC_F_INDIRECT, 0);
+	drv_kick(&d, 0, 3);
+	virtio_blk_quiesce(blk);
+	ok(used_idx(&d) == (u16)(idx + 1) && *(u8 *)gp(&d, STATUS_GPA, 1) == 0
+	   && data[0] == pattern(5 * 512) && data[511] == pattern(5 * 512 +
+								   511),
+	   "virtio-blk: read through an indirect table");
+	ok(!guest_killed(d.m), "virtio-blk: the guest is alive after all that");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+static void test_event_idx(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	u16 *used_event;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1 | F_EVENT_IDX, 16);
+	used_event = gp(&d, d.avail + 4 + 2 * 16, 2);
+	*used_event = 0;
+	blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	ok(d.irq[11] == 1, "event idx: interrupt when used passes used_event");
+	isr_read(&d);
+	*used_event = 5;	/* "interrupt me after the 6th" */
+	blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	ok(d.irq[11] == 0 && used_idx(&d) == 2,
+	   "event idx: no interrupt before used_event is reached");
+	u16 avail_event;
+	memcpy(&avail_event, gp(&d, d.used + 4 + 8 * 16, 2), 2);
+	ok(avail_event == 2, "event idx: avail_event published (%u)",
+	   avail_event);
+	drv_free(&d);
+
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	*(u16 *)gp(&d, d.avail, 2) = VRING_AVAIL_F_NO_INTERRUPT;
+	blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	ok(d.irq[11] == 0 && used_idx(&d) == 1,
+	   "flags: NO_INTERRUPT suppresses the interrupt");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+static void test_readonly(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	u64 sum;
+	u8 *data;
+
+	make_disk(DISK_SECTORS * 512);
+	sum = file_sum();
+	chmod(disk_path, 0444);
+	blk = setup_blk(&d, true, F_VERSION_1, 16);
+	data = gp(&d, DATA_GPA, 512);
+	memset(data, 0xaa, 512);
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 0, 512, 0) ==
+	   VIRTIO_BLK_S_IOERR, "read-only: write refused with IOERR");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_IN, 0, 512, VRING_DESC_F_WRITE)
+	   == VIRTIO_BLK_S_OK && data[1] == pattern(1),
+	   "read-only: read works");
+	common_wr(&d, VIRTIO_PCI_COMMON_DFSELECT, 0, 4);
+	ok(common_rd(&d, VIRTIO_PCI_COMMON_DF, 4) & 1u << VIRTIO_BLK_F_RO,
+	   "read-only: VIRTIO_BLK_F_RO offered");
+	ok(file_sum() == sum, "read-only: the file is unchanged");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+static void test_bad_files(void)
+{
+	struct drv d;
+
+	drv_machine(&d);
+	ok(virtio_blk_add(d.bus, "/nonexistent/disk.img", false) == -1,
+	   "bad file: a missing file is refused");
+	ok(virtio_blk_add(d.bus, "/tmp", false) == -1,
+	   "bad file: a directory is refused");
+	ok(virtio_blk_add(d.bus, "/dev/null", false) == -1,
+	   "bad file: a character device is refused");
+	make_disk(1000);
+	ok(virtio_blk_add(d.bus, disk_path, false) == 0,
+	   "odd size: a 1000-byte file is taken (warning printed)");
+	ok(cfg_read(&d, 1, PCI_VENDOR_ID, 2) == 0x1af4 && drv_probe(&d, 1) &&
+	   machine_mmio_read(d.m, d.device, 4) == 1,
+	   "odd size: capacity rounds down to 1 sector");
+	ok(virtio_blk_add(d.bus, disk_path, false) == -1,
+	   "lock: the same file twice read-write is refused");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+/*
+ * Hostile guests: each case sets up a fresh machine and disk, lets
+ * build() write descriptors 0.. and returns the head to kick.
+ */
+struct hostile {
+	const char *what;
+	const char *reason;	/* expected in the kill reason */
+	u16 qsize;
+	u16 (*build)(struct drv *d);
+};
+
+static u16 h_outside(struct drv *d)
+{
+	set_desc(d, d->desc, 0, HDR_GPA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(d, d->desc, 1, RAM_SIZE - 256, 512,
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	set_desc(d, d->desc, 2, STATUS_GPA, 1, VRING_DESC_F_WRITE, 0);
+	return 0;
+}
+
+static u16 h_far(struct drv *d)
+{
+	set_desc(d, d->desc, 0, 0x123456789000ull, 16, 0, 0);
+	return 0;
+}
+
+static u16 h_wrap(struct drv *d)
+{
+	set_desc(d, d->desc, 0, ~0ull - 15, 0x100, VRING_DESC_F_WRITE, 0);
+	return 0;
+}
+
+static u16 h_wrap32(struct drv *d)
+{
+	set_desc(d, d->desc, 0, 0xfffff000u, 0x2000, VRING_DESC_F_WRITE, 0);
+	return 0;
+}
+
+static u16 h_loop(struct drv *d)
+{
+	set_desc(d, d->desc, 0, HDR_GPA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(d, d->desc, 1, DATA_GPA, 16, VRING_DESC_F_NEXT, 0);
+	return 0;
+}
+
+static u16 h_self(struct drv *d)
+{
+	set_desc(d, d->desc, 5, HDR_GPA, 16, VRING_DESC_F_NEXT, 5);
+	return 5;
+}
+
+static u16 h_long(struct drv *d)
+{
+	for (u16 i = 0; i < 16; i++)
+		set_desc(d, d->desc, i, HDR_GPA, 16, VRING_DESC_F_NEXT,
+			 (i + 1) % 16);
+	return 0;
+}
+
+static u16 h_next_range(struct drv *d)
+{
+	set_desc(d, d->desc, 0, HDR_GPA, 16, VRING_DESC_F_NEXT, 16);
+	return 0;
+}
+
+static u16 h_head_range(struct drv *d)
+{
+	(void)d;
+	return 200;
+}
+
+static u16 h_ind_outside(struct drv *d)
+{
+	set_desc(d, d->desc, 0, RAM_SIZE - 32, 64, VRING_DESC_F_INDIRECT, 0);
+	return 0;
+}
+
+static u16 h_ind_nested(struct drv *d)
+{
+	set_desc(d, INDIRECT_GPA, 0, INDIRECT_GPA + 0x100, 32,
+		 VRING_DESC_F_INDIRECT, 0);
+	set_desc(d, d->desc, 0, INDIRECT_GPA, 16, VRING_DESC_F_INDIRECT, 0);
+	return 0;
+}
+
+static u16 h_ind_loop(struct drv *d)
+{
+	set_desc(d, INDIRECT_GPA, 0, HDR_GPA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(d, INDIRECT_GPA, 1, HDR_GPA, 16, VRING_DESC_F_NEXT, 0);
+	set_desc(d, d->desc, 0, INDIRECT_GPA, 32, VRING_DESC_F_INDIRECT, 0);
+	return 0;
+}
+
+static u16 h_ind_len(struct drv *d)
+{
+	set_desc(d, d->desc, 0, INDIRECT_GPA, 40, VRING_DESC_F_INDIRECT, 0);
+	return 0;
+}
+
+static u16 h_ind_huge(struct drv *d)
+{
+	set_desc(d, d->desc, 0, INDIRECT_GPA, 16 * 4096,
+		 VRING_DESC_F_INDIRECT, 0);
+	return 0;
+}
+
+static u16 h_order(struct drv *d)
+{
+	set_desc(d, d->desc, 0, STATUS_GPA, 1,
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	set_desc(d, d->desc, 1, DATA_GPA, 512, VRING_DESC_F_NEXT, 2);
+	set_desc(d, d->desc, 2, HDR_GPA, 16, 0, 0);
+	return 0;
+}
+
+static u16 h_no_status(struct drv *d)
+{
+	struct virtio_blk_outhdr hdr = { VIRTIO_BLK_T_OUT, 0, 0 };
+
+	memcpy(gp(d, HDR_GPA, 16), &hdr, 16);
+	set_desc(d, d->desc, 0, HDR_GPA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(d, d->desc, 1, DATA_GPA, 512, 0, 0);
+	return 0;
+}
+
+static const struct hostile hostile[] = {
+	{ "buffer reaching past the end of RAM", "outside guest memory",
+	  16, h_outside },
+	{ "buffer at a 64-bit address", "outside guest memory", 16, h_far },
+	{ "buffer whose length wraps 2^64", "outside guest memory", 16,
+	  h_wrap },
+	{ "buffer whose length wraps 4 GiB", "outside guest memory", 16,
+	  h_wrap32 },
+	{ "descriptor chain loop", "loops", 16, h_loop },
+	{ "descriptor pointing at itself", "loops", 16, h_self },
+	{ "chain longer than the queue", "loops", 16, h_long },
+	{ "next index out of range", "out of range", 16, h_next_range },
+	{ "head index out of range", "out of range", 16, h_head_range },
+	{ "indirect table outside RAM", "outside guest memory", 16,
+	  h_ind_outside },
+	{ "nested indirect table", "inside an indirect", 16, h_ind_nested },
+	{ "loop in an indirect table", "loops", 16, h_ind_loop },
+	{ "indirect table length not a multiple of 16", "indirect table",
+	  16, h_ind_len },
+	{ "indirect table longer than the queue maximum", "indirect table",
+	  16, h_ind_huge },
+	{ "readable buffer after a writable one", "device-readable", 16,
+	  h_order },
+	{ "request without a status byte", "status", 16, h_no_status },
+};
+
+static void test_hostile(const struct hostile *h)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	u64 sum;
+
+	make_disk(DISK_SECTORS * 512);
+	sum = file_sum();
+	blk = setup_blk(&d, false, F_VERSION_1 | F_INDIRECT, h->qsize);
+	drv_kick(&d, 0, h->build(&d));
+	virtio_blk_quiesce(blk);
+	ok(guest_killed(d.m) && strstr(kill_reason, h->reason) &&
+	   used_idx(&d) == 0 && file_sum() == sum,
+	   "hostile: %s: killed (\"%s\"), file unchanged", h->what,
+	   kill_reason);
+	/* A killed guest's queue stays dead, even if kicked again. */
+	drv_kick(&d, 0, 0);
+	virtio_blk_quiesce(blk);
+	ok(used_idx(&d) == 0, "hostile: %s: no work after the kill",
+	   h->what);
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+static void test_bad_queues(void)
+{
+	struct drv d;
+
+	make_disk(DISK_SECTORS * 512);
+	setup_blk(&d, false, F_VERSION_1, 12);
+	ok(guest_killed(d.m) && strstr(kill_reason, "not a power of two"),
+	   "hostile: queue size 12: killed (\"%s\")", kill_reason);
+	drv_free(&d);
+
+	setup_blk(&d, false, F_VERSION_1, 512);
+	ok(guest_killed(d.m) && strstr(kill_reason, "larger"),
+	   "hostile: queue size 512 over the maximum: killed (\"%s\")",
+	   kill_reason);
+	drv_free(&d);
+
+	drv_machine(&d);
+	virtio_blk_open(d.bus, disk_path, false);
+	drv_probe(&d, 1);
+	drv_negotiate(&d, F_VERSION_1);
+	common_wr(&d, VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
+	common_wr(&d, VIRTIO_PCI_COMMON_Q_SIZE, 16, 2);
+	common_wr(&d, VIRTIO_PCI_COMMON_Q_DESCLO, RAM_SIZE - 64, 4);
+	common_wr(&d, VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+	ok(guest_killed(d.m) && strstr(kill_reason, "outside guest memory"),
+	   "hostile: descriptor table past the end of RAM: killed (\"%s\")",
+	   kill_reason);
+	drv_free(&d);
+
+	struct virtio_blk *blk = setup_blk(&d, false, F_VERSION_1, 16);
+	u16 jump = 40;
+	memcpy(gp(&d, d.avail + 2, 2), &jump, 2);
+	machine_mmio_write(d.m, d.notify, 0, 2);
+	virtio_blk_quiesce(blk);
+	ok(guest_killed(d.m) && strstr(kill_reason, "jumped"),
+	   "hostile: available index jumps by 40: killed (\"%s\")",
+	   kill_reason);
+	drv_free(&d);
+
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	set_desc(&d, d.desc, 0, INDIRECT_GPA, 48, VRING_DESC_F_INDIRECT, 0);
+	drv_kick(&d, 0, 0);
+	virtio_blk_quiesce(blk);
+	ok(guest_killed(d.m) && strstr(kill_reason, "not negotiated"),
+	   "hostile: indirect descriptor not negotiated: killed (\"%s\")",
+	   kill_reason);
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+static void test_rng(void)
+{
+	struct drv d;
+	u8 *buf;
+	u32 id, len;
+	int zeroes = 0;
+
+	drv_machine(&d);
+	virtio_rng_add(d.bus);
+	drv_probe(&d, 1);
+	drv_negotiate(&d, F_VERSION_1);
+	drv_queue(&d, 0, 8);
+	drv_driver_ok(&d);
+	buf = gp(&d, DATA_GPA, 64);
+	memset(buf, 0, 64);
+	set_desc(&d, d.desc, 0, DATA_GPA, 64, VRING_DESC_F_WRITE, 0);
+	drv_kick(&d, 0, 0);
+	used_elem(&d, 0, &id, &len);
+	for (int i = 0; i < 64; i++)
+		zeroes += !buf[i];
+	ok(used_idx(&d) == 1 && len == 64 && zeroes < 8,
+	   "virtio-rng: a 64-byte buffer filled (%d zero bytes)", zeroes);
+	ok(d.irq[11] == 1, "virtio-rng: interrupt raised");
+	set_desc(&d, d.desc, 0, DATA_GPA, 64, 0, 0);
+	memset(buf, 0, 64);
+	drv_kick(&d, 0, 0);
+	zeroes = 0;
+	for (int i = 0; i < 64; i++)
+		zeroes += !buf[i];
+	used_elem(&d, 1, &id, &len);
+	ok(used_idx(&d) == 2 && len == 0 && zeroes == 64,
+	   "virtio-rng: a device-readable buffer is not written");
+	drv_free(&d);
+}
+
+static void test_console(void)
+{
+	struct drv d;
+	struct term *t;
+	int in[2], out[2];
+	char buf[64] = "";
+	ssize_t n;
+
+	if (pipe(in) || pipe(out))
+		abort();
+	drv_machine(&d);
+	t = term_open(d.m, in[0], out[1]);
+	virtio_console_add(d.bus, t, true);
+	ok(drv_probe(&d, 1) && cfg_read(&d, 1, PCI_DEVICE_ID, 2) == 0x1043,
+	   "virtio-console: 1af4:1043 with its capabilities");
+	drv_negotiate(&d, F_VERSION_1);
+	drv_queue(&d, 0, 8);
+	drv_queue(&d, 1, 8);	/* d's rings are now the transmit queue's */
+	drv_driver_ok(&d);
+	memcpy(gp(&d, DATA_GPA, 11), "hello hvc0\n", 11);
+	set_desc(&d, d.desc, 0, DATA_GPA, 5, VRING_DESC_F_NEXT, 1);
+	set_desc(&d, d.desc, 1, DATA_GPA + 5, 6, 0, 0);
+	drv_kick(&d, 1, 0);
+	machine_run_timers(d.m);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	n = read(out[0], buf, sizeof(buf) - 1);
+	ok(n == 11 && !strcmp(buf, "hello hvc0\n") && used_idx(&d) == 1,
+	   "virtio-console: what the guest sends reaches the terminal");
+	ok(d.irq[11] == 1, "virtio-console: transmit completion interrupts");
+	term_close(t);
+	drv_free(&d);
+	close(in[1]);
+	close(out[0]);
+}
+
+int main(void)
+{
+	test_pci();
+	test_negotiation();
+	test_blk_io();
+	test_event_idx();
+	test_readonly();
+	test_bad_files();
+	for (unsigned int i = 0; i < ARRAY_SIZE(hostile); i++)
+		test_hostile(&hostile[i]);
+	test_bad_queues();
+	test_rng();
+	test_console();
+	return tap_failed;
+}
