@@ -11,12 +11,16 @@
 #                               in the guest, timed on the host from its
 #                               start marker to its last line; also run
 #                               natively (x86-64) for the physical limit
+#   disk write, read            64 MiB sequential on a virtio disk (dd,
+#                               1 MiB blocks; fsync'd write, cold read),
+#                               timed by the guest's clock
 #   idle CPU                    host CPU use of a guest idle at its prompt,
 #                               over 5 s
 #   memory overhead             VMM RSS minus the guest RAM it has touched
 #                               (the RSS of the mapping of guest RAM)
 #
-# Results go to the terminal and are appended to BENCHMARKS.md with the
+# Higher is better only for the disk lines.  Network throughput is not
+# measured yet.  Results go to the terminal and are appended to BENCHMARKS.md with the
 # date, the machine and the command (never overwriting older runs).
 #
 #   bench/run.sh [-n RUNS] [-s SCALE] [-m "lguest qemu"] [--no-record]
@@ -84,6 +88,21 @@ printf '#!/bin/sh\nexec /bin/poweroff -f\n' >"$st/off/poweroff-now"
 chmod 755 "$st/off/poweroff-now"
 cp "$out/cpubench32" "$st/cpu/bench/cpubench"
 printf 'echo BENCH-START\n/bench/cpubench %s\n' "$scale" >"$st/cpu/run.sh"
+mkdir -p "$st/disk"
+disk_mb=64
+cat >"$st/disk/run.sh" <<EOF
+up() { cut -d' ' -f1 /proc/uptime; }
+[ -b /dev/vda ] || echo DISK-w-FAIL no /dev/vda
+t0=\$(up)
+dd if=/dev/zero of=/dev/vda bs=1M count=$disk_mb conv=fsync || echo DISK-w-FAIL
+echo DISK-w-TIME \$t0 \$(up)
+sync
+echo 3 >/proc/sys/vm/drop_caches
+t0=\$(up)
+dd if=/dev/vda of=/dev/null bs=1M count=$disk_mb || echo DISK-r-FAIL
+echo DISK-r-TIME \$t0 \$(up)
+EOF
+{ cat "$GUEST_INITRD"; append_cpio "$st/disk"; } >"$out/initrd-disk.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/off"; } >"$out/initrd-off.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/cpu"; } >"$out/initrd-cpu.img"
 
@@ -141,6 +160,29 @@ bench_exit() {
 	guest_stop
 }
 
+# Sequential write then read of the whole virtio disk, in 1 MiB blocks, the
+# write ending with fsync and the read starting with a cold page cache.
+# Timed by the guest (/proc/uptime, 10 ms steps: its clock follows the
+# host's under both VMMs); MB/s = 10^6 bytes/s.
+bench_disk() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-disk
+	truncate -s 0 "$out/disk.img"
+	truncate -s "${disk_mb}M" "$out/disk.img"
+	guest_start "$out/initrd-disk.img" \
+		$(guest_block_arg "$out/disk.img") </dev/null
+	guest_wait_for "LGUEST-GUEST-RUN-END" >/dev/null
+	guest_wait_exit 60
+	guest_stop
+	for d in w r; do
+		grep -a -q "DISK-$d-FAIL" "$GUEST_LOG" && continue
+		guest_console | awk -v d="$d" -v mb="$disk_mb" -v vmm="$1" '
+			$1 == "DISK-" d "-TIME" && $3 > $2 {
+				printf "%s disk_%s %.1f\n", vmm, d,
+				       mb * 1.048576 / ($3 - $2) }' >>"$res"
+	done
+}
+
 bench_cpu() {
 	GUEST_VMM=$1
 	GUEST_NAME=bench-$1-cpu
@@ -168,6 +210,7 @@ while [ $round -lt "$runs" ]; do
 		bench_prompt "$v"
 		bench_exit "$v"
 		bench_cpu "$v"
+		bench_disk "$v"
 	done
 	t=$(guest_now)
 	"$out/cpubench64" "$scale" >"$out/native.txt" &&
@@ -198,11 +241,13 @@ table() {
 	nat=$(median native cpu)
 	echo "| metric | lguest | QEMU TCG | lguest/QEMU |"
 	echo "|---|---|---|---|"
-	for m in prompt exit cpu idle_cpu mem_overhead; do
+	for m in prompt exit cpu disk_w disk_r idle_cpu mem_overhead; do
 		case $m in
 		prompt) what="launch to shell prompt (s)" ;;
 		exit) what="launch to exit, init powers off at once (s)" ;;
 		cpu) what="cpubench -s $scale in the guest (s)" ;;
+		disk_w) what="virtio disk sequential write, fsync'd (MB/s)" ;;
+		disk_r) what="virtio disk sequential read, cold cache (MB/s)" ;;
 		idle_cpu) what="idle guest, host CPU (%)" ;;
 		mem_overhead) what="memory overhead of an idle guest (MiB)" ;;
 		esac

@@ -18,6 +18,15 @@
  * guest: a slice of instructions, then due timers and ready host fds; when
  * the guest halts it sleeps in epoll until the next timer or input, which
  * is what makes an idle guest cost the host next to nothing.
+ *
+ * The clock is virtual (src/vclock.c): while the CPU runs, time is counted
+ * in instructions, so the guest sees it move smoothly whatever the host
+ * does; at each slice boundary the run loop reads the host's clock and the
+ * virtual clock adjusts its rate to stay with it; while the guest is
+ * halted, time follows the host's.  A slice ends exactly at the next
+ * timer's deadline (its budget is the instructions until then), so a
+ * timer fires at its virtual instant, never late: the PIT's tick arrives
+ * after the instruction during which it was due, as on hardware.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,17 +39,24 @@
 
 #include "cpu/cpu.h"
 #include "machine.h"
+#include "vclock.h"
 
 #define MAX_PORT_REGIONS 255	/* region 0 of the index means "nobody" */
 #define MAX_MMIO 64
 #define MAX_FDS 32
 
-/* A slice of guest time between two looks at timers: short enough that a
- * 4 ms tick (HZ=250) is late by a fraction of itself, long enough that the
- * look (a clock read, a list peek) costs nothing next to the slice. */
+/* The longest slice of guest time between two looks at timers and the
+ * host's clock (slices end sooner, at each timer's deadline): the look
+ * costs a host clock read and a list peek, nothing next to the slice. */
 #define SLICE_NS 500000ULL
+/* A timer already due that the last round could not fire (one re-armed
+ * at "now" from its own callback) waits this many instructions. */
 #define MIN_BUDGET 1000ULL
-#define MAX_BUDGET 2000000ULL
+#define MAX_BUDGET 4000000ULL
+/* With a test's clock, which does not follow instructions. */
+#define TEST_BUDGET 10000ULL
+/* The host's speed we assume until the first measurement (50 MIPS). */
+#define FIRST_NS_PER_INSN 20
 /* How often the running guest's host fds are polled without blocking. */
 #define FD_POLL_NS 2000000ULL
 /* The longest a halted guest sleeps without looking around. */
@@ -102,9 +118,14 @@ struct machine {
 	struct irq_chip chip;
 	bool intr;
 
-	u64 clock_start;
-	clock_fn clock;
+	u64 clock_start;	/* the host's monotonic clock at machine_new() */
+	struct vclock vc;
+	clock_fn clock;		/* a test's clock instead */
 	void *clock_opaque;
+	bool in_slice;		/* inside cpu_run() */
+	u64 slice_end;		/* the virtual time the slice runs to */
+	bool halted;		/* sleeping in idle(): time follows the host */
+	u64 host_reads;		/* for --verbose */
 
 	struct cleanup *cleanups;	/* newest first */
 	struct timer *timers;	/* armed, soonest first */
@@ -114,7 +135,6 @@ struct machine {
 	struct fd_watch fds[MAX_FDS];
 	int nr_always;
 
-	u64 ips_per_us;		/* guest speed, estimated */
 	bool exit_requested;
 	int exit_status;
 	bool killed;
@@ -129,11 +149,32 @@ static u64 host_now_ns(void)
 	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
 }
 
+/* The host's time on the machine's scale: ns since machine_new(). */
+static u64 host_ns(struct machine *m)
+{
+	m->host_reads++;
+	return host_now_ns() - m->clock_start;
+}
+
 u64 machine_clock_ns(struct machine *m)
 {
 	if (unlikely(m->clock))
 		return m->clock(m->clock_opaque);
-	return host_now_ns() - m->clock_start;
+	return vclock_now(&m->vc, cpu_icount(m->cpu));
+}
+
+/* A slice boundary: the virtual clock looks at the host's. */
+static void clock_sync(struct machine *m)
+{
+	if (!m->clock)
+		vclock_sync(&m->vc, cpu_icount(m->cpu), host_ns(m));
+}
+
+/* The CPU is not running: time follows the host's. */
+static void clock_follow_host(struct machine *m)
+{
+	if (!m->clock)
+		vclock_idle(&m->vc, cpu_icount(m->cpu), host_ns(m));
 }
 
 void machine_set_clock(struct machine *m, clock_fn fn, void *opaque)
@@ -431,10 +472,19 @@ void timer_del(struct timer *t)
 	t->next = NULL;
 }
 
+/* A deadline armed from inside a slice (a device's port write), before
+ * the slice's end, would be late: the CPU stops after this instruction
+ * and the run loop starts a slice that ends on it.  A deadline that is
+ * already due (a device asking to be called "soon", as the terminal does
+ * to gather a burst of output into one write) waits for the slice's end. */
 void timer_mod(struct timer *t, u64 deadline_ns)
 {
+	struct machine *m = t->m;
 	struct timer **pp;
 
+	if (m->in_slice && deadline_ns < m->slice_end &&
+	    deadline_ns > machine_clock_ns(m))
+		cpu_stop(m->cpu);
 	timer_del(t);
 	t->deadline = deadline_ns;
 	for (pp = &t->m->timers; *pp; pp = &(*pp)->next)
@@ -547,6 +597,9 @@ static void poll_fds(struct machine *m, u64 timeout_ns)
 	if (n < 0 && errno == ENOSYS)
 		n = epoll_wait(m->epfd, evs, MAX_FDS,
 			       (int)((timeout_ns + 999999) / 1000000));
+	/* Input that woke a halted guest comes at the host's time. */
+	if (m->halted)
+		clock_follow_host(m);
 	for (i = 0; i < n; i++) {
 		struct fd_watch *w = fd_find(m, evs[i].data.fd);
 
@@ -574,7 +627,6 @@ struct machine *machine_new(struct guest_mem *mem)
 		die("out of memory");
 	m->mem = mem;
 	m->clock_start = host_now_ns();
-	m->ips_per_us = 50;
 	for (i = 0; i < MAX_FDS; i++)
 		m->fds[i].fd = -1;
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -592,6 +644,9 @@ struct machine *machine_new(struct guest_mem *mem)
 	m->cpu = cpu_new(mem->base, (u32)mem->size, &m->bus);
 	if (!m->cpu)
 		die("cannot make the CPU");
+	/* Time stands still until machine_run() (devices are being made),
+	 * which then brings it to the host's. */
+	vclock_init(&m->vc, cpu_icount(m->cpu), 0, FIRST_NS_PER_INSN);
 	return m;
 }
 
@@ -668,56 +723,49 @@ void machine_request_exit(struct machine *m, int status)
  * The run loop.
  */
 
-/* How many instructions fit before the next deadline (or a slice), from
- * the speed measured so far. */
-static u64 slice_budget(struct machine *m, u64 now)
+/* The instructions until the next deadline, or a whole slice: the slice
+ * ends on the instruction during which the deadline passes. */
+static u64 slice_budget(struct machine *m)
 {
-	u64 ns = SLICE_NS, dl = next_deadline(m), b;
+	u64 now = machine_clock_ns(m), end = now + SLICE_NS, b;
 
-	if (dl <= now)
-		ns = 0;
-	else if (dl - now < ns)
-		ns = dl - now;
-	b = ns / 1000 * m->ips_per_us;
-	if (b < MIN_BUDGET)
-		b = MIN_BUDGET;
+	if (next_deadline(m) < end)
+		end = next_deadline(m);
+	m->slice_end = end;
+	if (m->clock)
+		return TEST_BUDGET;
+	if (end <= now)
+		return MIN_BUDGET;
+	b = vclock_insns_until(&m->vc, cpu_icount(m->cpu), end);
+	if (b < 1)
+		b = 1;
 	if (b > MAX_BUDGET)
 		b = MAX_BUDGET;
 	return b;
 }
 
-static void learn_speed(struct machine *m, u64 insns, u64 ns)
-{
-	u64 rate;
-
-	if (ns < 50000)		/* too short to measure */
-		return;
-	rate = insns * 1000 / ns;
-	if (rate < 1)
-		rate = 1;
-	/* Down at once, up slowly: instructions are not equal (one REP
-	 * MOVS can copy a page), and a slice that overruns makes timers
-	 * late, while one that ends early costs only a clock read. */
-	if (rate < m->ips_per_us)
-		m->ips_per_us = rate;
-	else
-		m->ips_per_us = (7 * m->ips_per_us + rate + 7) / 8;
-}
-
 /* HLT with IF=1: nothing to do until a timer or input.  An interrupt that
- * is already pending needs no sleep at all. */
+ * is already pending needs no sleep at all.  Time follows the host's, so
+ * the sleep lasts until the host's clock reaches the next deadline. */
 static void idle(struct machine *m)
 {
-	u64 now = machine_clock_ns(m), dl = next_deadline(m), wait;
+	u64 host, now, dl = next_deadline(m), wait;
 
 	if (m->intr)
 		return;
-	wait = dl <= now ? 0 : dl - now;
+	if (m->clock) {		/* a test's clock does not move by itself */
+		poll_fds(m, 0);
+		return;
+	}
+	host = host_ns(m);
+	vclock_idle(&m->vc, cpu_icount(m->cpu), host);
+	now = machine_clock_ns(m);	/* the host's time, or ahead of it */
+	wait = dl <= now ? 0 : dl - host;
 	if (wait > MAX_SLEEP_NS)
 		wait = MAX_SLEEP_NS;
-	if (m->clock)		/* a test's clock does not move by itself */
-		wait = 0;
+	m->halted = true;
 	poll_fds(m, wait);
+	m->halted = false;
 }
 
 static bool guest_if(struct machine *m)
@@ -728,30 +776,47 @@ static bool guest_if(struct machine *m)
 	return r.eflags & 0x200;
 }
 
+static void report_clock(struct machine *m)
+{
+	const struct vclock *vc = &m->vc;
+
+	if (m->clock)
+		return;
+	verbose("clock: %llu host clock reads, %llu slice syncs, %llu "
+		"jumps; behind the host by up to %.1f ms, ahead by up to "
+		"%.1f ms; %.2f ns per instruction at the end",
+		(unsigned long long)m->host_reads,
+		(unsigned long long)vc->syncs, (unsigned long long)vc->jumps,
+		vc->max_behind / 1e6, vc->max_ahead / 1e6,
+		vclock_ns_per_insn(vc));
+}
+
 int machine_run(struct machine *m)
 {
 	u64 last_poll = 0;
 
+	/* Making the machine took the host's time, not the guest's. */
+	clock_follow_host(m);
 	while (!m->exit_requested) {
-		u64 now = machine_clock_ns(m), budget, icount;
+		u64 now, budget;
 		enum cpu_event ev;
 
 		machine_run_timers(m);
+		now = machine_clock_ns(m);
 		if (now - last_poll >= FD_POLL_NS) {
 			poll_fds(m, 0);
 			last_poll = now;
 		}
 		if (m->exit_requested)
 			break;
-		budget = slice_budget(m, now);
-		icount = cpu_icount(m->cpu);
+		budget = slice_budget(m);
+		m->in_slice = true;
 		ev = cpu_run(m->cpu, budget);
+		m->in_slice = false;
 		switch (ev) {
 		case CPU_BUDGET:
-			learn_speed(m, cpu_icount(m->cpu) - icount,
-				    machine_clock_ns(m) - now);
-			break;
 		case CPU_STOPPED:
+			clock_sync(m);
 			break;
 		case CPU_HALT:
 			/* Linux without ACPI powers off with cli; hlt, and we
@@ -770,6 +835,7 @@ int machine_run(struct machine *m)
 			break;
 		}
 	}
+	report_clock(m);
 	if (m->killed) {
 		fprintf(stderr, "lguest: guest killed: %s\r\n", m->kill_reason);
 		return EXIT_KILLED;

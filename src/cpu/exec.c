@@ -4,7 +4,8 @@
  * cpu_exec_one() reads the prefixes, then dispatches on the first opcode
  * byte; two-byte (0F xx) opcodes live in exec_0f.c and the string
  * instructions in exec_string.c.  Each handler fetches its own ModRM byte
- * and immediates through the helpers below, which keep the 15-byte limit.
+ * and immediates through the helpers in exec.h, which keep the 15-byte
+ * limit.
  *
  * The rule that keeps faults simple: a handler does every read, and every
  * check that a write will succeed, before it changes any register.  The run
@@ -19,59 +20,7 @@
 
 #include "exec.h"
 
-#define MAX_INSN_LEN 15
-
 /* --- Fetching --- */
-
-static inline bool in_window(const struct insn *d, u32 n)
-{
-	return d->next - d->start + n <= d->win_len;
-}
-
-static inline void check_len(struct cpu *c, const struct insn *d, u32 n)
-{
-	if (unlikely(d->next - d->start + n > MAX_INSN_LEN))
-		cpu_gp(c, 0);
-}
-
-u8 fetch8(struct cpu *c, struct insn *d)
-{
-	u8 v;
-
-	check_len(c, d, 1);
-	if (likely(in_window(d, 1)))
-		v = d->win[d->next - d->start];
-	else
-		v = code_read8(c, d->next);
-	d->next++;
-	return v;
-}
-
-u16 fetch16(struct cpu *c, struct insn *d)
-{
-	u16 v;
-
-	check_len(c, d, 2);
-	if (likely(in_window(d, 2)))
-		memcpy(&v, d->win + (d->next - d->start), 2);
-	else
-		v = code_read16(c, d->next);
-	d->next += 2;
-	return v;
-}
-
-u32 fetch32(struct cpu *c, struct insn *d)
-{
-	u32 v;
-
-	check_len(c, d, 4);
-	if (likely(in_window(d, 4)))
-		memcpy(&v, d->win + (d->next - d->start), 4);
-	else
-		v = code_read32(c, d->next);
-	d->next += 4;
-	return v;
-}
 
 /*
  * Translating EIP once per instruction instead of once per byte: find the
@@ -89,6 +38,8 @@ static void code_window(struct cpu *c, struct insn *d)
 	if (d->start > cs->limit)
 		return;
 	len = 0x1000 - (lin & 0xfff);
+	if (len > MAX_INSN_LEN)
+		len = MAX_INSN_LEN;
 	if (cs->limit - d->start < len - 1)
 		len = cs->limit - d->start + 1;
 	/* A TLB hit is the common case: the same lookup as mmu.c's (fetches
@@ -186,28 +137,6 @@ void decode_modrm(struct cpu *c, struct insn *d)
 		modrm16(c, d);
 	else
 		modrm32(c, d);
-}
-
-u32 rm_read(struct cpu *c, struct insn *d, int size)
-{
-	if (d->mod == 3)
-		return get_reg(c, d->rm, size);
-	return mem_read(c, d->seg, d->ea, size);
-}
-
-u32 rm_read_rmw(struct cpu *c, struct insn *d, int size)
-{
-	if (d->mod == 3)
-		return get_reg(c, d->rm, size);
-	return mem_read_rmw(c, d->seg, d->ea, size);
-}
-
-void rm_write(struct cpu *c, struct insn *d, u32 v, int size)
-{
-	if (d->mod == 3)
-		set_reg(c, d->rm, v, size);
-	else
-		mem_write(c, d->seg, d->ea, v, size);
 }
 
 /* --- Checks --- */
@@ -1174,6 +1103,8 @@ void cpu_exec_one(struct cpu *c)
 	d.rep = 0;
 	d.lock = false;
 	d.mod = 3;
+	d.seg = S_DS;
+	d.ea = 0;
 	code_window(c, &d);
 	for (;;) {
 		op = fetch8(c, &d);

@@ -9,6 +9,8 @@
 #ifndef LGUEST_CPU_EXEC_H
 #define LGUEST_CPU_EXEC_H
 
+#include <string.h>
+
 #include "cpu_internal.h"
 
 /*
@@ -29,17 +31,69 @@ struct insn {
 	u8 mod, reg, rm;
 	u32 ea;
 	/* The instruction bytes straight from guest RAM, for EIPs in
-	 * [start, start + win_len): the rest of the page, within CS's limit.
-	 * win_len is 0 when the code is not in RAM. */
+	 * [start, start + win_len): at most 15 bytes, within the page and
+	 * CS's limit.  win_len is 0 when the code is not in RAM. */
 	const u8 *win;
 	u32 win_len;
 };
 
 /* --- exec.c: fetching and operands --- */
 
-u8 fetch8(struct cpu *c, struct insn *d);
-u16 fetch16(struct cpu *c, struct insn *d);
-u32 fetch32(struct cpu *c, struct insn *d);
+#define MAX_INSN_LEN 15
+
+static inline bool in_window(const struct insn *d, u32 n)
+{
+	return d->next - d->start + n <= d->win_len;
+}
+
+static inline void check_len(struct cpu *c, const struct insn *d, u32 n)
+{
+	if (unlikely(d->next - d->start + n > MAX_INSN_LEN))
+		cpu_gp(c, 0);
+}
+
+static inline u8 fetch8(struct cpu *c, struct insn *d)
+{
+	u8 v;
+
+	if (likely(in_window(d, 1))) {
+		v = d->win[d->next - d->start];
+	} else {
+		check_len(c, d, 1);
+		v = code_read8(c, d->next);
+	}
+	d->next++;
+	return v;
+}
+
+static inline u16 fetch16(struct cpu *c, struct insn *d)
+{
+	u16 v;
+
+	if (likely(in_window(d, 2))) {
+		memcpy(&v, d->win + (d->next - d->start), 2);
+	} else {
+		check_len(c, d, 2);
+		v = code_read16(c, d->next);
+	}
+	d->next += 2;
+	return v;
+}
+
+static inline u32 fetch32(struct cpu *c, struct insn *d)
+{
+	u32 v;
+
+	if (likely(in_window(d, 4))) {
+		memcpy(&v, d->win + (d->next - d->start), 4);
+	} else {
+		check_len(c, d, 4);
+		v = code_read32(c, d->next);
+	}
+	d->next += 4;
+	return v;
+}
+
 /* An immediate of the operand size (2 or 4 bytes), or of size bytes. */
 u32 fetch_imm(struct cpu *c, struct insn *d, int size);
 void decode_modrm(struct cpu *c, struct insn *d);
@@ -86,9 +140,27 @@ static inline void need_mem(struct cpu *c, struct insn *d)
 		cpu_ud(c);
 }
 
-u32 rm_read(struct cpu *c, struct insn *d, int size);
-u32 rm_read_rmw(struct cpu *c, struct insn *d, int size);
-void rm_write(struct cpu *c, struct insn *d, u32 v, int size);
+static inline u32 rm_read(struct cpu *c, struct insn *d, int size)
+{
+	if (d->mod == 3)
+		return get_reg(c, d->rm, size);
+	return mem_read(c, d->seg, d->ea, size);
+}
+
+static inline u32 rm_read_rmw(struct cpu *c, struct insn *d, int size)
+{
+	if (d->mod == 3)
+		return get_reg(c, d->rm, size);
+	return mem_read_rmw(c, d->seg, d->ea, size);
+}
+
+static inline void rm_write(struct cpu *c, struct insn *d, u32 v, int size)
+{
+	if (d->mod == 3)
+		set_reg(c, d->rm, v, size);
+	else
+		mem_write(c, d->seg, d->ea, v, size);
+}
 
 /* EIP after a near branch: truncated to 16 bits for a 16-bit operand. */
 void jump_near(struct cpu *c, struct insn *d, u32 target);

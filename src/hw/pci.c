@@ -454,8 +454,6 @@ struct machine *pci_bus_machine(struct pci_bus *bus)
 	return bus->m;
 }
 
-static void bus_free(void *opaque);
-
 struct pci_bus *pci_init(struct machine *m)
 {
 	struct pci_bus *bus = calloc(1, sizeof(*bus));
@@ -470,15 +468,11 @@ struct pci_bus *pci_init(struct machine *m)
 	bus->next_mmio = GUEST_MMIO_BASE;
 	new_dev(bus, &host);
 	machine_add_ports(m, CFG_ADDR_PORT, 8, bus, io_read, io_write);
-	machine_add_cleanup(m, bus_free, bus);
 	return bus;
 }
 
-/* machine_free() calls this: each device's own state, then the bus. */
-static void bus_free(void *opaque)
+void pci_free(struct pci_bus *bus)
 {
-	struct pci_bus *bus = opaque;
-
 	for (int s = 0; s < bus->nr_slots; s++) {
 		struct pci_dev *d = bus->slots[s];
 

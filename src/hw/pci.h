@@ -50,14 +50,17 @@ struct pci_dev_info {
 	void *opaque;		/* handed to the BAR and hook callbacks */
 	struct pci_bar_info bars[PCI_NUM_BARS];
 	const struct pci_cfg_hooks *hooks;
-	void (*free)(void *opaque);	/* at machine_free() */
+	void (*free)(void *opaque);	/* called by pci_free() */
 };
 
 /* Makes the bus and its host bridge, and claims ports 0xcf8-0xcff.  Call
- * once per machine, before adding devices.  machine_free() frees the bus
- * and its devices (their free hooks). */
+ * once per machine, before adding devices. */
 struct pci_bus *pci_init(struct machine *m);
 struct machine *pci_bus_machine(struct pci_bus *bus);
+/* Frees the bus and every device on it (their free hooks first: a disk's
+ * I/O thread stops).  Call just before machine_free(): the machine's port
+ * and MMIO entries still point at them. */
+void pci_free(struct pci_bus *bus);
 
 /* Plugs a function into the next free slot (00:01.0, 00:02.0, ...).  Its
  * BARs are placed in the MMIO window and decoded at once.  Aborts when the

@@ -40,7 +40,6 @@ struct pit_channel {
 	bool status_latched;
 	u8 status;
 	struct timer *timer;	/* channel 0 only */
-	u64 next_irq;		/* periodic: tick of the next tick owed */
 };
 
 struct pit {
@@ -150,8 +149,6 @@ static u64 next_edge(struct pit_channel *c, u64 now)
 	}
 }
 
-static bool periodic(const struct pit_channel *c);
-
 static void arm(struct pit_channel *c)
 {
 	u64 edge;
@@ -159,56 +156,23 @@ static void arm(struct pit_channel *c)
 	if (!c->timer)
 		return;
 	edge = next_edge(c, now_tick(c->pit));
-	c->next_irq = periodic(c) ? edge : 0;
 	if (edge)
 		timer_mod(c->timer, tick_ns(edge));
 	else
 		timer_del(c->timer);
 }
 
-static bool periodic(const struct pit_channel *c)
-{
-	return c->loaded && c->gate && (c->mode == 2 || c->mode == 3);
-}
-
-/* Channel 0's tick.  A periodic tick the run loop could not fire in time
- * (a long slice, a host that did not schedule us) is owed, not dropped:
- * a kernel that counts time in jiffies (Linux's "pit" clocksource, its
- * watchdog over the TSC) would fall behind the host's clock.  Owed ticks
- * come PIT_CATCHUP_DIV times faster than the rate, so that the guest can
- * take each one before the next, up to PIT_MAX_OWED_NS behind; beyond
- * that the guest was stopped, and it resumes from now. */
-#define PIT_CATCHUP_DIV 4
-#define PIT_MIN_GAP_NS 500000ULL
-#define PIT_MAX_OWED_NS 1000000000ULL
-
+/* Channel 0's tick.  The run loop ends its slice on the deadline of the
+ * machine's virtual clock, so the tick comes on time; one the guest cannot
+ * take yet (interrupts off) waits in the PIC, and a second one merges with
+ * it, as on a PC.  The next is the next rising edge after now. */
 static void channel0_fire(void *opaque)
 {
 	struct pit_channel *c = opaque;
-	u64 now = now_tick(c->pit), period_ns, gap;
 
 	machine_set_irq(c->pit->m, 0, 1);
 	machine_set_irq(c->pit->m, 0, 0);
-	if (!periodic(c) || !c->next_irq) {
-		arm(c);
-		return;
-	}
-	c->next_irq += c->count;
-	if (c->next_irq > now) {
-		timer_mod(c->timer, tick_ns(c->next_irq));
-		return;
-	}
-	period_ns = tick_ns(c->count);
-	if (tick_ns(now - c->next_irq) > PIT_MAX_OWED_NS) {
-		arm(c);
-		return;
-	}
-	gap = period_ns / PIT_CATCHUP_DIV;
-	if (gap < PIT_MIN_GAP_NS)
-		gap = PIT_MIN_GAP_NS;
-	if (gap > period_ns)
-		gap = period_ns;
-	timer_mod(c->timer, machine_clock_ns(c->pit->m) + gap);
+	arm(c);
 }
 
 static u32 from_bcd(u32 v)

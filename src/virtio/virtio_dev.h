@@ -39,7 +39,7 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *vd);
 	/* The driver wrote device configuration (config already updated). */
 	void (*config_write)(struct virtio_dev *vd, u32 off, int size);
-	/* machine_free(): release the device's own state. */
+	/* pci_free(): release the device's own state. */
 	void (*free)(struct virtio_dev *vd);
 };
 

@@ -12,8 +12,12 @@
  * at HANDLERS + 16 * v, so the EIP after the step names the vector, and
  * the frame on the stack tells where it faulted.
  *
- * Each form runs in a child process, so a form our CPU does not implement
- * yet (abort) or crashes on fails alone and the rest still report.
+ * Some cases are pairs: a flag-setting instruction, then one that reads
+ * the flags, so that the lazy-flags short cuts are judged too.
+ *
+ * The forms run in a child process; if our CPU aborts (not implemented
+ * yet) or crashes on one, that form fails alone and a new child goes on
+ * with the rest.
  *
  * Usage: difftest REF32   (environment: CPU_TEST_CASES, CPU_TEST_SEED,
  * CPU_TEST_FILTER=substring, CPU_TEST_SHOW=mismatches printed per form,
@@ -39,7 +43,7 @@
 
 static u8 *ram;
 static struct cpu *cpu;
-static unsigned n_cases = 300, n_show = 3;
+static unsigned n_cases = 500, n_show = 3;
 static const char *filter;
 static bool selfcheck;
 
@@ -537,7 +541,7 @@ static void report(double secs)
 	/* TAP: one line per group and oracle */
 	for (j = 0; j < nforms; j++) {
 		struct form *f = &forms[j];
-		unsigned nf = 0, nb = 0, bf = 0;
+		unsigned nf = 0, nb = 0, bf = 0, nx = 0;
 		unsigned long nc = 0;
 		bool seen = false;
 
@@ -559,12 +563,16 @@ static void report(double secs)
 			nc += h->cases;
 			nb += h->bad;
 			bf += h->bad != 0;
+			nx += h->skipped;
 		}
-		printf("%s - %s (%u forms, %lu cases, %s)", nb ? "not ok" : "ok",
-		       f->group, nf, nc, selfcheck && f->oracle == OR_HOST ?
+		printf("%s - %s (%u forms, %lu cases, %s)",
+		       nb ? "not ok" : "ok", f->group, nf, nc,
+		       selfcheck && f->oracle == OR_HOST ?
 		       "host vs qemu-i386" : oracle_name(f));
 		if (nb)
 			printf(": %u mismatches in %u forms", nb, bf);
+		if (nx)
+			printf(" (%u crashed)", nx);
 		printf("\n");
 	}
 
@@ -605,6 +613,7 @@ int main(int argc, char **argv)
 	filter = getenv("CPU_TEST_FILTER");
 	selfcheck = getenv("CPU_TEST_SELFCHECK") &&
 		    atoi(getenv("CPU_TEST_SELFCHECK"));
+	gen_gs = !selfcheck;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	forms_init();
 	if (native_init())

@@ -24,6 +24,7 @@
 
 struct form *forms;
 unsigned nforms;
+bool gen_gs = true;
 static unsigned cap;
 
 enum {
@@ -173,7 +174,8 @@ static void add_alu(void)
 		snprintf(n, sizeof(n), "%s r#,r/m#", m);
 		add_v("alu", n, OP1(b + 3), 8, RM_ANY, 0, K_PLAIN, OR_HOST, u);
 		snprintf(n, sizeof(n), "%s al,imm8", m);
-		add("alu", n, 1, OP1(b + 4), -1, RM_ANY, 1, K_PLAIN, OR_HOST, u);
+		add("alu", n, 1, OP1(b + 4), -1, RM_ANY, 1, K_PLAIN, OR_HOST,
+		    u);
 		snprintf(n, sizeof(n), "%s eax,imm# (%02x)", m, b + 5);
 		add_v("alu", n, OP1(b + 5), -1, RM_ANY, IMM_Z, K_PLAIN,
 		      OR_HOST, u);
@@ -261,15 +263,18 @@ static void add_shifts(void)
 
 	for (i = 0; i < 8; i++) {
 		snprintf(n, sizeof(n), "%s r/m8,imm8", sh[i]);
-		add("shift", n, 1, OP1(0xc0), i, RM_ANY, 1, K_SHIFT, OR_HOST, 0);
+		add("shift", n, 1, OP1(0xc0), i, RM_ANY, 1, K_SHIFT, OR_HOST,
+		    0);
 		snprintf(n, sizeof(n), "%s r/m#,imm8", sh[i]);
 		add_v("shift", n, OP1(0xc1), i, RM_ANY, 1, K_SHIFT, OR_HOST, 0);
 		snprintf(n, sizeof(n), "%s r/m8,1", sh[i]);
-		add("shift", n, 1, OP1(0xd0), i, RM_ANY, 0, K_SHIFT, OR_HOST, 0);
+		add("shift", n, 1, OP1(0xd0), i, RM_ANY, 0, K_SHIFT, OR_HOST,
+		    0);
 		snprintf(n, sizeof(n), "%s r/m#,1", sh[i]);
 		add_v("shift", n, OP1(0xd1), i, RM_ANY, 0, K_SHIFT, OR_HOST, 0);
 		snprintf(n, sizeof(n), "%s r/m8,cl", sh[i]);
-		add("shift", n, 1, OP1(0xd2), i, RM_ANY, 0, K_SHIFT, OR_HOST, 0);
+		add("shift", n, 1, OP1(0xd2), i, RM_ANY, 0, K_SHIFT, OR_HOST,
+		    0);
 		snprintf(n, sizeof(n), "%s r/m#,cl", sh[i]);
 		add_v("shift", n, OP1(0xd3), i, RM_ANY, 0, K_SHIFT, OR_HOST, 0);
 	}
@@ -380,10 +385,10 @@ static void add_xchg_mov(void)
 
 static void add_misc(void)
 {
-	add_v("misc", "cbw/cwde (o#)", OP1(0x98), -1, RM_ANY, 0, K_PLAIN, OR_HOST,
-	      0);
-	add_v("misc", "cwd/cdq (o#)", OP1(0x99), -1, RM_ANY, 0, K_PLAIN, OR_HOST,
-	      0);
+	add_v("misc", "cbw/cwde (o#)", OP1(0x98), -1, RM_ANY, 0, K_PLAIN,
+	      OR_HOST, 0);
+	add_v("misc", "cwd/cdq (o#)", OP1(0x99), -1, RM_ANY, 0, K_PLAIN,
+	      OR_HOST, 0);
 	add("misc", "lahf", 4, OP1(0x9f), -1, RM_ANY, 0, K_PLAIN, OR_HOST, 0);
 	add("misc", "sahf", 4, OP1(0x9e), -1, RM_ANY, 0, K_SAHF, OR_HOST, 0);
 	add("misc", "clc", 4, OP1(0xf8), -1, RM_ANY, 0, K_PLAIN, OR_HOST, 0);
@@ -489,13 +494,18 @@ static void add_qemu(void)
 	      0);
 	add_v("stack", "pop r/m#", OP1(0x8f), 0, RM_ANY, 0, K_STACK, OR_QEMU,
 	      0);
-	add_v("stack", "pusha (o#)", OP1(0x60), -1, RM_ANY, 0, K_STACK, OR_QEMU, 0);
-	add_v("stack", "popa (o#)", OP1(0x61), -1, RM_ANY, 0, K_STACK, OR_QEMU, 0);
-	add_v("stack", "pushf (o#)", OP1(0x9c), -1, RM_ANY, 0, K_STACK, OR_QEMU, 0);
-	add_v("stack", "popf (o#)", OP1(0x9d), -1, RM_ANY, 0, K_POPF, OR_QEMU, 0);
-	add_v("stack", "enter imm16,imm8 (o#)", OP1(0xc8), -1, RM_ANY, IMM_ENTER,
-	      K_ENTER, OR_QEMU, 0);
-	add_v("stack", "leave (o#)", OP1(0xc9), -1, RM_ANY, 0, K_ENTER, OR_QEMU, 0);
+	add_v("stack", "pusha (o#)", OP1(0x60), -1, RM_ANY, 0, K_STACK,
+	      OR_QEMU, 0);
+	add_v("stack", "popa (o#)", OP1(0x61), -1, RM_ANY, 0, K_STACK,
+	      OR_QEMU, 0);
+	add_v("stack", "pushf (o#)", OP1(0x9c), -1, RM_ANY, 0, K_STACK,
+	      OR_QEMU, 0);
+	add_v("stack", "popf (o#)", OP1(0x9d), -1, RM_ANY, 0, K_POPF,
+	      OR_QEMU, 0);
+	add_v("stack", "enter imm16,imm8 (o#)", OP1(0xc8), -1, RM_ANY,
+	      IMM_ENTER, K_ENTER, OR_QEMU, 0);
+	add_v("stack", "leave (o#)", OP1(0xc9), -1, RM_ANY, 0, K_ENTER,
+	      OR_QEMU, 0);
 	f = add("stack", "bound r32,m32&32", 4, OP1(0x62), 8, RM_MEM, 0,
 		K_BOUND, OR_QEMU, 0);
 	f->segv_vec = EXC_BR;
@@ -976,6 +986,65 @@ static u32 shift_undef(struct gen *s, u32 cnt)
 	return u;
 }
 
+/*
+ * The quotients at the edge of the destination: the largest that fits,
+ * and the first that does not (#DE), for DIV and IDIV at each size.
+ */
+static void div_edge(struct gen *s)
+{
+	int sz = s->f->osz, bits = sz * 8;
+	u32 m = mask_of(sz), min = 1u << (bits - 1), hi, lo, d;
+
+	switch (rnd_n(6)) {
+	case 0:		/* DIV: hi = d - 1, lo all ones: fits */
+		d = 1 + rnd_n(m);
+		hi = d - 1;
+		lo = m;
+		break;
+	case 1:		/* DIV: hi = d: overflow */
+		d = 1 + rnd_n(m);
+		hi = d;
+		lo = rnd();
+		break;
+	case 2:		/* IDIV: MIN / -1: overflow */
+		hi = m;
+		lo = min;
+		d = m;
+		break;
+	case 3:		/* IDIV: +2^(n-1) / 1: overflow; -2^(n-1) / 1 fits */
+		hi = rnd_n(2) ? m : 0;
+		lo = min;
+		d = 1;
+		break;
+	case 4:		/* IDIV: -2^n / 2 fits, / -2 overflows */
+		hi = m;
+		lo = 0;
+		d = rnd_n(2) ? 2 : m - 1;
+		break;
+	default:	/* IDIV: +(2^(n-1) - 1) * d + r: fits */
+		d = 2 + rnd_n(100);
+		hi = 0;
+		lo = (min - 1) * d + rnd_n(d);
+		if (sz < 4) {
+			hi = lo >> bits;
+			lo &= m;
+		} else {
+			u64 x = (u64)(min - 1) * d + rnd_n(d);
+
+			hi = (u32)(x >> 32);
+			lo = (u32)x;
+		}
+		break;
+	}
+	if (sz == 1) {
+		set_r(s, R_EAX, (hi & 0xff) << 8 | (lo & 0xff), 2);
+	} else {
+		set_r(s, R_EAX, lo, sz);
+		set_r(s, R_EDX, hi, sz);
+	}
+	set_rm(s, d, sz);
+}
+
 /* Kind-specific inputs, and what they leave undefined. */
 static void setup_kind(struct gen *s, u32 imm, int imm_at)
 {
@@ -1007,6 +1076,10 @@ static void setup_kind(struct gen *s, u32 imm, int imm_at)
 			g->flag_mask &= ~(F_AF | (cnt != 1 ? F_OF : 0));
 		break;
 	case K_DIV:
+		if (rnd_n(10) == 0) {
+			div_edge(s);
+			break;
+		}
 		v = get_rm(s, sz);
 		if (rnd_n(10) == 0) {
 			set_rm(s, 0, sz);
@@ -1026,7 +1099,8 @@ static void setup_kind(struct gen *s, u32 imm, int imm_at)
 			u32 lo = get_r(s, R_EAX, sz);
 			u32 hi = (lo >> (bits - 1)) & 1 ? mask_of(sz) : 0;
 			if (sz == 1)
-				R[R_EAX] = (R[R_EAX] & ~0xff00u) | (hi & 0xff) << 8;
+				R[R_EAX] = (R[R_EAX] & ~0xff00u) |
+					   (hi & 0xff) << 8;
 			else
 				set_r(s, R_EDX, hi, sz);
 		}
@@ -1066,7 +1140,17 @@ static void setup_string(struct gen *s)
 	u32 lo = s->f->asz16 ? DT_LOW_BASE : DT_WIN_BASE;
 
 	R[R_ESI] = lo + 0x800 + rnd_n(0x800);
-	R[R_EDI] = rnd_n(4) ? lo + 0x800 + rnd_n(0x800) : R[R_ESI];
+	switch (rnd_n(4)) {
+	case 0:			/* the same buffer */
+		R[R_EDI] = R[R_ESI];
+		break;
+	case 1:			/* overlapping, either way */
+		R[R_EDI] = R[R_ESI] + rnd_n(17) - 8;
+		break;
+	default:
+		R[R_EDI] = lo + 0x800 + rnd_n(0x800);
+		break;
+	}
 	if (rep)
 		R[R_ECX] = rnd_n(8) ? rnd_n(24) : 0;
 	if (s->f->asz16) {
@@ -1116,8 +1200,8 @@ static void gen_case_qemu(struct gen *s)
 		break;
 	case K_LOOP:
 		if (rnd_n(3) == 0)
-			R[R_ECX] = (R[R_ECX] & (s->f->asz16 ? 0xffff0000u : 0)) |
-				   rnd_n(2);
+			R[R_ECX] = (R[R_ECX] &
+				    (s->f->asz16 ? 0xffff0000u : 0)) | rnd_n(2);
 		break;
 	case K_RET:
 		patch(s, R[R_ESP], g->next_eip);
@@ -1252,7 +1336,8 @@ void gen_case(struct form *f, struct gcase *g)
 		pf[npf++] = f->prefix;
 	if ((f->ext >= 0 || f->kind == K_STR || f->kind == K_XLAT) &&
 	    f->rm != RM_REG && rnd_n(8) == 0) {
-		s.gs = f->oracle == OR_HOST && f->ext >= 0 && rnd_n(2);
+		s.gs = gen_gs && f->oracle == OR_HOST && f->ext >= 0 &&
+		       rnd_n(2);
 		pf[npf++] = s.gs ? 0x65 : "\x26\x36\x3e"[rnd_n(3)];
 	}
 	for (i = npf - 1; i > 0; i--) {

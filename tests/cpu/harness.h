@@ -53,6 +53,8 @@ struct gcase {
 
 extern struct form *forms;
 extern unsigned nforms;
+/* Give host forms GS overrides (not under qemu-i386, whose GS is TLS). */
+extern bool gen_gs;
 
 void forms_init(void);
 /* Make case number i of form f from the harness's random stream. */

@@ -31,7 +31,8 @@
 #include "harness.h"
 
 #define LOW_MAP_SIZE	0x20000u
-#define STATE_ADDR	(DT_WIN_BASE + 0x10000u)	/* u32 r[8], eflags, pad */
+/* The stub's state block: u32 r[8], eflags, pad, saved RSP, sled byte */
+#define STATE_ADDR	(DT_WIN_BASE + 0x10000u)
 #define STATE_EFL	(STATE_ADDR + 32)
 #define STATE_RSP	(STATE_ADDR + 40)
 #define STATE_SLED	(STATE_ADDR + 48)
@@ -77,7 +78,7 @@ static void build_stub(const struct dt_case *k)
 	int i;
 
 	p = emit(p, save, sizeof(save));
-	p = emit_abs(p, 1, 0x89, 4, STATE_RSP);		/* mov [rsp_save], rsp */
+	p = emit_abs(p, 1, 0x89, 4, STATE_RSP);		/* mov [saved], rsp */
 	p = emit_abs(p, 0, 0xff, 6, STATE_EFL);		/* push qword [efl] */
 	*p++ = 0x9d;					/* popfq */
 	for (i = 0; i < 8; i++)
@@ -87,7 +88,7 @@ static void build_stub(const struct dt_case *k)
 		p = emit(p, sled, sizeof(sled));
 	for (i = 0; i < 8; i++)
 		p = emit_abs(p, 0, 0x89, i, STATE_ADDR + 4 * i);
-	p = emit_abs(p, 1, 0x8b, 4, STATE_RSP);		/* mov rsp, [rsp_save] */
+	p = emit_abs(p, 1, 0x8b, 4, STATE_RSP);		/* mov rsp, [saved] */
 	*p++ = 0x9c;					/* pushfq */
 	*p++ = 0x58;					/* pop rax */
 	p = emit_abs(p, 0, 0x89, 0, STATE_EFL);
@@ -198,7 +199,8 @@ void native_run(const struct dt_case *k, struct dt_result *res)
 int qemu_run(const char *ref32, const struct dt_case *k, size_t n,
 	     struct dt_result *res)
 {
-	char in[] = "/tmp/difftest-in-XXXXXX", out[] = "/tmp/difftest-out-XXXXXX";
+	char in[] = "/tmp/difftest-in-XXXXXX";
+	char out[] = "/tmp/difftest-out-XXXXXX";
 	char cmd[1024];
 	FILE *f;
 	int fd, rc, ok = -1;

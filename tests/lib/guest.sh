@@ -123,7 +123,9 @@ guest_start() {
 	_oldifs=$IFS
 	IFS='
 '
+	set -f
 	set -- $GUEST_ARGV
+	set +f
 	IFS=$_oldifs
 	GUEST_EXIT=""
 	GUEST_T0=$(guest_now)

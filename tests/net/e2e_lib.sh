@@ -77,20 +77,21 @@ net_guest_bg() {
 	_argv=$(guest_vmm_argv "$_ird" "$@")
 	rm -f "$GUEST_OUTDIR/$_name.fifo"
 	mkfifo "$GUEST_OUTDIR/$_name.fifo"
-	_oldifs=$IFS
 	IFS='
 '
 	set -- $_argv
-	IFS=$_oldifs
+	unset IFS
 	"$@" <>"$GUEST_OUTDIR/$_name.fifo" >"$GUEST_OUTDIR/$_name.log" 2>&1 &
 	NET_PID=$!
 }
 
-# net_wait_log NAME STRING [TIMEOUT]: waits for STRING on NAME's console.
+# net_wait_log NAME STRING [TIMEOUT [PID]]: waits for STRING on NAME's
+# console; gives up early when PID (the guest's VMM) has ended.
 net_wait_log() {
 	_end=$(($(date +%s) + ${3:-$GUEST_TIMEOUT}))
 	while ! grep -a -q -F -e "$2" "$GUEST_OUTDIR/$1.log" 2>/dev/null; do
 		[ "$(date +%s)" -ge "$_end" ] && return 1
+		[ -n "$4" ] && ! kill -0 "$4" 2>/dev/null && return 1
 		sleep 0.2
 	done
 }

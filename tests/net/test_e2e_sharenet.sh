@@ -108,10 +108,10 @@ ping -c 3 -W 5 10.11.0.4 >/dev/null && echo PING-OK
 EOS
 boot net-share-x 1 "$work/x.sh"
 x=$NET_PID
-net_wait_log net-share-x UP-AND-RUNNING
+net_wait_log net-share-x UP-AND-RUNNING "$GUEST_TIMEOUT" "$x"
 boot net-share-y 2 "$work/y.sh"
 y=$NET_PID
-net_wait_log net-share-y UP-AND-RUNNING
+net_wait_log net-share-y UP-AND-RUNNING "$GUEST_TIMEOUT" "$y"
 kill -9 "$x"
 wait "$x" 2>/dev/null
 boot net-share-z 1 "$work/z.sh"

@@ -392,7 +392,7 @@ static void bad_payload(u8 *b)
 {
 	u8 *p = b + kernel_setup + rd32(b + 0x248);
 
-	memset(p + rd32(b + 0x24c) / 2, 0x55, 4096);
+	memset(p + rd32(b + 0x24c) / 8, 0x55, 4096);
 }
 
 static void test_debian(void)
@@ -465,10 +465,10 @@ static void test_debian(void)
 	a.unpack = false;
 	expect_die("Debian bzImage in 32 MiB (--no-unpack)", &a, 32 * MiB,
 		   "give at least 33 MiB");
-	a.unpack = true;
 	a.initrd = put_file("initrd.img", initrd, ilen);
 	expect_die("an initrd that does not fit beside Debian's kernel", &a,
 		   35 * MiB, "does not fit");
+	a.unpack = true;
 
 	bz_bad(k, len, "boot protocol 2.01", old_protocol, 0,
 	       "boot protocol 2.01 is too old");

@@ -52,6 +52,7 @@ void drv_machine(struct drv *d)
 
 void drv_free(struct drv *d)
 {
+	pci_free(d->bus);
 	machine_free(d->m);
 	guest_mem_free(&d->mem);
 }

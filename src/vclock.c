@@ -1,0 +1,133 @@
+/*
+ * The virtual clock: see vclock.h.
+ *
+ * Two numbers steer it.  host_rate is what one guest instruction has cost
+ * the host lately, in ns, measured over windows of VCLOCK_WINDOW_NS of
+ * running (halts excluded) and smoothed; it would keep virtual time in
+ * step with the host's if the guest's speed never changed.  The error,
+ * host time minus virtual time at the slice boundary, corrects what that
+ * misses: the rate is host_rate * (1 + error / VCLOCK_CONVERGE_NS), held
+ * between half and twice host_rate, so that a clock 10 ms behind runs 10%
+ * fast until it has caught up.  The rate changes only at slice
+ * boundaries, and only by a little from one to the next, so a guest
+ * timing a loop across one sees nothing (Linux rejects a PIT calibration
+ * whose loop iterations differ by 10x).
+ *
+ * The base keeps the fraction of a nanosecond too, so that time is the
+ * exact sum of rate times instructions however often the rate changes.
+ */
+#include "vclock.h"
+
+/* 32.32 fixed point. */
+#define ONE_NS (1ULL << 32)
+#define RATE_MIN (ONE_NS / 256)
+#define RATE_MAX (100000 * ONE_NS)
+
+static u64 clamp_rate(unsigned __int128 r)
+{
+	if (r < RATE_MIN)
+		return RATE_MIN;
+	if (r > RATE_MAX)
+		return RATE_MAX;
+	return (u64)r;
+}
+
+/* Where the clock stands at icount, with its fraction of a ns. */
+static unsigned __int128 now_fixed(const struct vclock *vc, u64 icount)
+{
+	return ((unsigned __int128)vc->base_ns << 32) + vc->base_frac +
+	       (unsigned __int128)(icount - vc->base_icount) * vc->rate;
+}
+
+/* Moves the base to icount, at virtual time t (32.32). */
+static void rebase(struct vclock *vc, u64 icount, unsigned __int128 t)
+{
+	vc->base_ns = (u64)(t >> 32);
+	vc->base_frac = (u32)t;
+	vc->base_icount = icount;
+}
+
+void vclock_init(struct vclock *vc, u64 icount, u64 host_ns,
+		 u64 ns_per_insn)
+{
+	*vc = (struct vclock){ 0 };
+	rebase(vc, icount, (unsigned __int128)host_ns << 32);
+	vc->host_rate = clamp_rate((unsigned __int128)ns_per_insn << 32);
+	vc->rate = vc->host_rate;
+	vc->win_icount = icount;
+	vc->win_host = host_ns;
+}
+
+/* The host's speed over the window that ends now, if it is long enough.
+ * The first window is shorter: the guess it replaces may be far off. */
+static void measure(struct vclock *vc, u64 icount, u64 host_ns)
+{
+	u64 dh = host_ns - vc->win_host, di = icount - vc->win_icount;
+	u64 window = vc->measured ? VCLOCK_WINDOW_NS : VCLOCK_WINDOW_NS / 10;
+	u64 sample;
+
+	if ((s64)dh < (s64)window || di == 0)
+		return;
+	sample = clamp_rate(((unsigned __int128)dh << 32) / di);
+	if (vc->measured)
+		vc->host_rate = vc->host_rate / 2 + sample / 2;
+	else
+		vc->host_rate = sample;
+	vc->measured = true;
+	vc->win_icount = icount;
+	vc->win_host = host_ns;
+}
+
+void vclock_sync(struct vclock *vc, u64 icount, u64 host_ns)
+{
+	unsigned __int128 t = now_fixed(vc, icount);
+	s64 err = (s64)(host_ns - (u64)(t >> 32));
+	s64 span = VCLOCK_CONVERGE_NS;
+
+	vc->syncs++;
+	if (err > vc->max_behind)
+		vc->max_behind = err;
+	if (-err > vc->max_ahead)
+		vc->max_ahead = -err;
+	measure(vc, icount, host_ns);
+	if (err > (s64)VCLOCK_JUMP_NS) {
+		/* The host stopped us for a long while: catching up by
+		 * running fast would take seconds of skewed time. */
+		t = (unsigned __int128)host_ns << 32;
+		err = 0;
+		vc->jumps++;
+	}
+	rebase(vc, icount, t);
+	if (err > span)
+		err = span;
+	if (err < -span * 3 / 4)
+		err = -span * 3 / 4;
+	vc->rate = clamp_rate((unsigned __int128)vc->host_rate *
+			      (u64)(span + err) / (u64)span);
+}
+
+void vclock_idle(struct vclock *vc, u64 icount, u64 host_ns)
+{
+	unsigned __int128 t = now_fixed(vc, icount);
+
+	if ((u64)(t >> 32) < host_ns)
+		t = (unsigned __int128)host_ns << 32;
+	rebase(vc, icount, t);
+	vc->win_icount = icount;
+	vc->win_host = host_ns;
+}
+
+u64 vclock_insns_until(const struct vclock *vc, u64 icount, u64 deadline_ns)
+{
+	unsigned __int128 want = (unsigned __int128)deadline_ns << 32, have;
+
+	have = now_fixed(vc, icount);
+	if (have >= want)
+		return 0;
+	return (u64)((want - have + vc->rate - 1) / vc->rate);
+}
+
+double vclock_ns_per_insn(const struct vclock *vc)
+{
+	return (double)vc->rate / ONE_NS;
+}
