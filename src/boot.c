@@ -528,24 +528,41 @@ static void fill_loader_fields(u8 *bp)
 	bp[BP_ORIG_VIDEO_ISVGA] = 0;
 }
 
-char *linux_cmdline(const char *user)
+/* Whether the user's own words (those before a " -- ", which Linux hands
+ * to init) hold an argument starting with key. */
+static bool user_gave(const char *user, const char *key)
 {
-	static const char deflt[] = "console=ttyS0";
 	const char *p = user;
-	char *s;
 
 	while (*p) {
 		while (*p == ' ')
 			p++;
-		if (strncmp(p, "console=", 8) == 0)
-			return strdup(user);
-		/* Linux hands what follows " -- " to init, not to itself. */
+		if (strncmp(p, key, strlen(key)) == 0)
+			return true;
 		if (strncmp(p, "-- ", 3) == 0 || strcmp(p, "--") == 0)
 			break;
 		p += strcspn(p, " ");
 	}
-	if (asprintf(&s, "%s%s%s", deflt, *user ? " " : "", user) < 0)
+	return false;
+}
+
+/* Our defaults go in front, so that they stay before any " -- " (after
+ * it, they would be init's arguments, not the kernel's).  panic=-1: a
+ * panicking kernel reboots at once, through the i8042 reset line, and
+ * lguest ends (EXIT_REBOOT) instead of sitting on a dead guest forever. */
+char *linux_cmdline(const char *user)
+{
+	const char *console = user_gave(user, "console=") ? "" :
+			      "console=ttyS0 ";
+	const char *panic = user_gave(user, "panic=") ? "" : "panic=-1 ";
+	size_t len;
+	char *s;
+
+	if (asprintf(&s, "%s%s%s", console, panic, user) < 0)
 		abort();
+	len = strlen(s);
+	if (len && s[len - 1] == ' ' && !*user)
+		s[len - 1] = '\0';
 	return s;
 }
 

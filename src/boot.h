@@ -78,8 +78,9 @@ struct boot_args {
 void boot_kernel(struct guest_mem *mem, const struct boot_args *a,
 		 struct boot_entry *e, struct boot_layout *l);
 
-/* The command line the guest gets: the user's, with console=ttyS0 put in
- * front unless the user chose a console=.  Returns a malloc'd string. */
+/* The command line the guest gets: the user's, with console=ttyS0 and
+ * panic=-1 put in front unless the user chose a console= or a panic= of
+ * their own.  Returns a malloc'd string. */
 char *linux_cmdline(const char *user);
 
 /* The --verbose picture of guest-physical memory. */

@@ -15,6 +15,7 @@
 
 #include "boot.h"
 #include "cpu/cpu.h"
+#include "hw/exit_port.h"
 #include "hw/pc.h"
 #include "hw/pci.h"
 #include "machine.h"
@@ -28,38 +29,67 @@
  * parsed (and its value checked) by options.c; here it meets the code that
  * builds the device.  A device whose code is not part of lguest yet has no
  * add function, and asking for it is refused by name before anything starts:
- * an option is never silently ignored.
+ * an option is never silently ignored.  Most devices sit on the PCI bus;
+ * the few that are plain ports (the exit port) want the machine.
  */
-typedef void (*dev_add_fn)(struct pci_bus *bus, const char *arg);
+typedef void (*dev_add_fn)(struct machine *m, struct pci_bus *bus,
+			   const char *arg);
 
 struct dev_hook {
 	dev_add_fn add;		/* NULL: not built yet */
 	const char *what;	/* for the refusal */
 };
 
-static void add_block(struct pci_bus *bus, const char *arg)
+static void add_block(struct machine *m, struct pci_bus *bus,
+		      const char *arg)
 {
+	(void)m;
 	/* virtio-blk has already said why, in one line. */
 	if (virtio_blk_add_spec(bus, arg) != 0)
 		exit(1);
 }
 
-static void add_rng(struct pci_bus *bus, const char *arg)
+static void add_tunnet(struct machine *m, struct pci_bus *bus,
+		       const char *arg)
 {
-	(void)arg;
+	(void)m;
+	virtio_net_add_tap(bus, arg);
+}
+
+static void add_sharenet(struct machine *m, struct pci_bus *bus,
+			 const char *arg)
+{
+	(void)m;
+	virtio_net_add_sharenet(bus, arg);
+}
+
+static void add_net_user(struct machine *m, struct pci_bus *bus,
+			 const char *arg)
+{
+	(void)m;
+	virtio_net_add_user(bus, arg);
+}
+
+static void add_rng(struct machine *m, struct pci_bus *bus, const char *arg)
+{
+	(void)m, (void)arg;
 	virtio_rng_add(bus);
 }
 
-/* TODO(platform): the test-exit port (issue 8), QEMU's isa-debug-exit: a
- * write of V to port 0xf4 ends lguest with status (V << 1) | 1. */
+static void add_exit_port(struct machine *m, struct pci_bus *bus,
+			  const char *arg)
+{
+	(void)bus, (void)arg;
+	exit_port_init(m);
+}
+
 static const struct dev_hook dev_hooks[] = {
 	[DEV_BLOCK]	= { add_block, "the virtio block device" },
-	[DEV_TUNNET]	= { virtio_net_add_tap, "the TAP network device" },
-	[DEV_SHARENET]	= { virtio_net_add_sharenet,
-			    "the shared-file network device" },
+	[DEV_TUNNET]	= { add_tunnet, "the TAP network device" },
+	[DEV_SHARENET]	= { add_sharenet, "the shared-file network device" },
 	[DEV_RNG]	= { add_rng, "the virtio entropy device" },
-	[DEV_NET_USER]	= { virtio_net_add_user, "user-mode networking" },
-	[DEV_EXIT_PORT]	= { NULL, "the test-exit port" },
+	[DEV_NET_USER]	= { add_net_user, "user-mode networking" },
+	[DEV_EXIT_PORT]	= { add_exit_port, "the test-exit port" },
 };
 
 static void refuse_missing_devices(const struct options *o)
@@ -100,12 +130,13 @@ static void add_tunnet_ip(struct options *o)
 	}
 }
 
-static void add_devices(struct pci_bus *bus, const struct options *o)
+static void add_devices(struct machine *m, struct pci_bus *bus,
+			const struct options *o)
 {
 	int i;
 
 	for (i = 0; i < o->ndev; i++)
-		dev_hooks[o->dev[i].kind].add(bus, o->dev[i].arg);
+		dev_hooks[o->dev[i].kind].add(m, bus, o->dev[i].arg);
 }
 
 /* The 32-bit boot protocols enter in flat protected mode, paging and
@@ -152,9 +183,9 @@ int main(int argc, char **argv)
 		entry.eax, entry.ebx, entry.esi);
 
 	m = machine_new(&mem);
-	pc_init(m);
+	pc_init_with(m, &(struct pc_options){ .boot_time = o.boot_time });
 	bus = pci_init(m);
-	add_devices(bus, &o);
+	add_devices(m, bus, &o);
 	set_entry(machine_cpu(m), &entry);
 	status = machine_run(m);
 	pci_free(bus);

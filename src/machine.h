@@ -31,6 +31,16 @@ typedef void (*mmio_write_fn)(void *dev, u32 offset, u32 val, int size);
 typedef void (*timer_fn)(void *opaque);
 typedef void (*fd_fn)(void *opaque, int fd, u32 epoll_events);
 
+/*M:150
+ * How a run ends, seen from the shell that started lguest.  Everything
+ * that ends a run asks the run loop to stop (machine_request_exit()) and
+ * names a status; the CPU stops at the next instruction boundary and
+ * machine_run() returns the status, which main() returns in turn, so the
+ * terminal is restored and every device is freed on the way out.  The
+ * statuses: 0 the guest powered off; 1 it was killed (see M:140), or
+ * lguest refused to start it; 2 it reset itself (see D:180); 130 the user
+ * typed three ^C (see D:175); and with --exit-port, whatever the guest
+ * wrote there, shifted as QEMU shifts it.  lguest(1) lists them too. :*/
 /* Ways the run loop ends; machine_run() returns the process exit status. */
 enum machine_exit {
 	EXIT_POWEROFF = 0,	/* guest powered off: status 0 */
@@ -48,6 +58,14 @@ void machine_free(struct machine *m);
 struct guest_mem *machine_mem(struct machine *m);
 struct cpu *machine_cpu(struct machine *m);
 
+/*M:130
+ * The bus is the whole contract between the CPU and the devices.  The CPU
+ * calls machine_io_in()/out() for IN and OUT and machine_mmio_*() for a
+ * physical address that is not RAM; a device claims its ports or its MMIO
+ * range here with two callbacks, and that is all either side knows of the
+ * other.  Adding a device therefore never touches the CPU: it claims
+ * ports, raises a line with machine_set_irq(), arms a timer or hands the
+ * run loop a host fd, all with the calls below. :*/
 /* Port I/O: [base, base+len) goes to dev.  Overlaps are a programming error
  * (abort).  A port nobody owns reads all ones and is reported by verbose(). */
 void machine_add_ports(struct machine *m, u16 base, u16 len, void *dev,
@@ -78,6 +96,17 @@ void machine_add_fd(struct machine *m, int fd, u32 events, fd_fn fn,
 		    void *opaque);
 void machine_del_fd(struct machine *m, int fd);
 
+/*M:140
+ * The original lguest called it kill_guest(), and the rule is the same:
+ * a value that only a broken or hostile guest would produce ends the
+ * guest, not the host.  guest_kill() returns, so the device that found
+ * the problem unwinds normally (no longjmp through device code, no
+ * half-updated state left behind), and the run loop ends at the next
+ * instruction boundary with "lguest: guest killed: <reason>" and status
+ * 1.  Only the first reason is kept: it is the cause, the rest are
+ * consequences.  Mistakes the guest can recover from are not kills: a
+ * disk request past the end of the disk fails with an I/O error, and the
+ * guest carries on. :*/
 /* A guest-only error: remember the first reason, stop the CPU, end the run
  * loop with EXIT_KILLED.  Returns, so a device can unwind normally. */
 void guest_kill(struct machine *m, const char *fmt, ...) printf_like(2, 3);

@@ -30,6 +30,13 @@ static u64 mapped_size(u64 size)
 	return (size + pg - 1) / pg * pg;
 }
 
+/*M:110
+ * main() calls guest_mem_init() once, before the kernel is loaded, and the
+ * loader then writes the kernel, the initrd and boot_params through the
+ * same checked helpers the devices use: a malformed kernel file can no
+ * more make the loader write outside RAM than a hostile guest can make a
+ * device do it.  RAM starts zeroed, which is all the "BIOS" a guest gets. :*/
+
 /*
  * One reservation for guard + RAM + guard, all inaccessible, then the middle
  * opened up.  MAP_NORESERVE: a 3 GiB guest that only ever touches 100 MiB
@@ -76,6 +83,11 @@ void guest_mem_free(struct guest_mem *m)
 	m->size = 0;
 }
 
+/*M:120
+ * Every check of a guest address outside the CPU ends in the line below.
+ * The arguments are 64-bit because a virtio descriptor's address is: a
+ * 32-bit guest may still write a 64-bit address there, and it must be
+ * refused, not truncated into something that happens to fit. :*/
 /* Written so that no sum can wrap: a guest may hand us gpa = 0xfffff000 and
  * len = 0x2000 and hope that gpa + len comes out small. */
 bool guest_range_ok(const struct guest_mem *m, u64 gpa, u64 len)

@@ -24,6 +24,15 @@
 #define GUEST_MMIO_BASE 0xe0000000u
 #define GUEST_MMIO_END  0xfec00000u	/* exclusive */
 
+/*M:100
+ * The machine's tour starts with guest memory, the one thing every part
+ * shares.  Guest-physical address 0 is base[0] of a single host mapping,
+ * so a guest address becomes a host pointer by one addition, once a check
+ * has said that the whole range lies inside.  The CPU is given base and
+ * size once (cpu_new()) and does its own checks, page by page, through its
+ * TLB; the loader and every device come through the helpers below.  That
+ * is why no device ever holds a guest address it has not checked: the
+ * only way to turn one into a pointer is guest_ptr(), and it says NULL. :*/
 struct guest_mem {
 	u8 *base;	/* host address of guest-physical 0 */
 	u64 size;	/* bytes of RAM */

@@ -52,6 +52,15 @@ static enum opt_action set_verbose(struct options *o, const struct opt_desc *d,
 	return OPT_RUN;
 }
 
+static enum opt_action set_boot_time(struct options *o,
+				     const struct opt_desc *d, const char *val,
+				     char *err, size_t errlen)
+{
+	(void)d, (void)val, (void)err, (void)errlen;
+	o->boot_time = true;
+	return OPT_RUN;
+}
+
 static enum opt_action want_help(struct options *o, const struct opt_desc *d,
 				 const char *val, char *err, size_t errlen)
 {
@@ -107,8 +116,14 @@ static enum opt_action add_dev(struct options *o, const struct opt_desc *d,
 {
 	struct dev_request *r;
 
+	int i;
+
 	if (val && check_dev_arg(d, val, err, errlen) == OPT_ERROR)
 		return OPT_ERROR;
+	/* There is one port 0xf4: asking twice is asking once. */
+	for (i = 0; d->dev == DEV_EXIT_PORT && i < o->ndev; i++)
+		if (o->dev[i].kind == DEV_EXIT_PORT)
+			return OPT_RUN;
 	if (o->ndev == MAX_DEVICES)
 		return fail(err, errlen, "--%s: more than %d devices",
 			    d->name, MAX_DEVICES);
@@ -136,6 +151,8 @@ static const struct opt_desc opts[] = {
 	  "a virtio entropy device fed from the host" },
 	{ "exit-port", 0, NULL, add_dev, DEV_EXIT_PORT,
 	  "on a write of V to port 0xf4, exit with (V << 1) | 1" },
+	{ "boot-time", 0, NULL, set_boot_time, -1,
+	  "print the time when the guest writes 123 to port 0x440" },
 	{ "no-unpack", 0, NULL, no_unpack, -1,
 	  "let an XZ bzImage unpack itself in the guest" },
 	{ "help", 'h', NULL, want_help, -1, "print this help and exit" },
@@ -336,17 +353,21 @@ void options_usage(FILE *f)
 "Usage: lguest [options] <mem> <kernel> [options] [kernel args...]\n"
 "\n"
 "Boots <kernel>, a Linux bzImage or ELF vmlinux for i386, on a software\n"
-"i686 with <mem> of RAM, as the original lguest launcher did.\n"
+"i686 with <mem> of RAM, as the original lguest launcher did; or a\n"
+"Multiboot kernel, as qemu -kernel does.\n"
 "\n"
 "<mem>     a size with an optional k, m or g suffix (either case); a plain\n"
 "          number means MiB, as in the original: 64 is 64 MiB.  Between\n"
 "          %llu MiB and %llu MiB, a multiple of 4 KiB.\n"
-"<kernel>  a bzImage (boot protocol 2.02 or later, 32-bit) or an ELF32\n"
-"          i386 vmlinux.\n"
+"<kernel>  a bzImage (boot protocol 2.02 or later, 32-bit), an ELF32\n"
+"          i386 vmlinux, or a Multiboot (v1) image: ELF32, or flat with\n"
+"          the header's address fields.\n"
 "kernel args\n"
 "          every word after <kernel> that does not start with \"--\", and\n"
 "          everything after a lone \"--\", goes to the guest kernel's\n"
-"          command line; console=ttyS0 is added unless one is given.\n"
+"          command line.  Linux also gets console=ttyS0 and panic=-1\n"
+"          unless a console= or panic= is given; a Multiboot kernel gets\n"
+"          its own path, then these words, as QEMU passes them.\n"
 "\n"
 "Options (--opt=VALUE or --opt VALUE):\n", GUEST_MEM_MIN / MiB,
 		GUEST_MEM_MAX / MiB);
@@ -365,7 +386,13 @@ void options_usage(FILE *f)
 "\n"
 "A bzImage whose payload is XZ-compressed (Debian's are) is unpacked on the\n"
 "host and its vmlinux loaded where it runs (16 MiB up for Debian), which\n"
-"saves the guest seconds of decompression; --no-unpack turns that off.\n");
+"saves the guest seconds of decompression; --no-unpack turns that off.\n"
+"\n"
+"Exit status: 0 when the guest powers off, 1 when it is killed (a triple\n"
+"fault, a broken device request) or lguest cannot start it, 2 when it\n"
+"resets (a reboot, or a panic with panic=-1), 130 after three ^C; with\n"
+"--exit-port, (V << 1) | 1 (low 8 bits) when the guest writes V to port\n"
+"0xf4, as QEMU's isa-debug-exit,iobase=0xf4,iosize=4 does.\n");
 }
 
 void options_parse_or_exit(struct options *o, int argc, char **argv)

@@ -48,6 +48,7 @@ struct options {
 	struct dev_request dev[MAX_DEVICES];
 	int ndev;
 	bool verbose;
+	bool boot_time;		/* print the guest's boot-time mark */
 	bool unpack;		/* unpack an XZ bzImage on the host */
 	char *cmdline;		/* the kernel args joined by spaces (malloc) */
 };

@@ -120,6 +120,15 @@ static void catch_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*D:170
+ * The terminal is the user's, lent to the guest.  In raw mode every key,
+ * ^C and ^Z included, goes to the guest's console, which is what a
+ * serial console must do; the price is that we must give the terminal
+ * back as we found it on every way out.  Normal exits and die() pass
+ * through atexit; SIGTERM, SIGINT, SIGHUP and SIGQUIT are caught by a
+ * handler that restores the settings and dies of the same signal, so the
+ * shell still sees how lguest ended.  A SIGKILL cannot be caught: after
+ * one, `stty sane` (or `reset`) gives the terminal back. :*/
 /* Raw mode, but only for a terminal we are the foreground of: a
  * background lguest touching the terminal would be stopped (SIGTTOU). */
 static void make_raw(int fd)
@@ -256,6 +265,14 @@ size_t term_write(struct term *t, const u8 *buf, size_t len)
  */
 static void watch_in(struct term *t, bool on);
 
+/*D:175
+ * With every key going to the guest, the user needs one way out that the
+ * guest cannot take away: three ^C within a second, the original
+ * launcher's escape.  One ^C is the guest's (it interrupts the guest's
+ * shell, as it should).  This only counts keys from a terminal: when
+ * stdin is a pipe or a file, a ^C byte in it is data.  The run then ends
+ * with status 130, which is what a shell reports for a command ended by
+ * ^C. :*/
 /* Three ^C within a second: the user wants out, whatever the guest does. */
 static void count_ctrl_c(struct term *t, const u8 *buf, size_t len)
 {

@@ -33,6 +33,15 @@ typedef int64_t s64;
 #define noreturn __attribute__((noreturn))
 #define printf_like(a, b) __attribute__((format(printf, a, b)))
 
+/*L:190
+ * lguest has two kinds of error, and they never mix.  The user's
+ * mistakes (a size that is not a size, a kernel that is not a kernel, a
+ * disk that cannot be opened) are found before the guest runs its first
+ * instruction and end lguest with die(): one line naming the file or the
+ * option and the reason, status 1.  The guest's mistakes are found while
+ * it runs and go through guest_kill() (see M:140) instead, because by then
+ * there is a terminal to restore and devices to stop.  A third kind, a
+ * bug in lguest itself (two devices claiming one port), is an abort(). :*/
 /* Set by --verbose; verbose() prints only when it is on. */
 extern int lguest_verbose;
 

@@ -10,19 +10,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "types.h"
 
 int lguest_verbose;
 
+/*L:195
+ * Every message starts with "lguest: " and ends with "\r\n".  The
+ * prefix, because the guest's console shares the terminal and the user
+ * must tell our voice from the guest's.  The carriage return, because the
+ * terminal may be in raw mode when we speak (term.c puts it there and
+ * restores it only at exit), and there a bare newline leaves the next
+ * line starting where this one ended. :*/
 static void vsay(const char *fmt, va_list ap, const char *tail)
 {
 	fputs("lguest: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	if (tail)
 		fprintf(stderr, ": %s", tail);
-	/* In raw mode a bare \n would not return the carriage. */
-	fputs("\r\n", stderr);
+	/* A terminal may be in raw mode (the guest's console), where a bare
+	 * \n would not return the carriage; a file or pipe gets plain \n. */
+	fputs(isatty(STDERR_FILENO) ? "\r\n" : "\n", stderr);
 }
 
 void die(const char *fmt, ...)

@@ -69,10 +69,18 @@ static void measure(struct vclock *vc, u64 icount, u64 host_ns)
 	if ((s64)dh < (s64)window || di == 0)
 		return;
 	sample = clamp_rate(((unsigned __int128)dh << 32) / di);
-	if (vc->measured)
+	if (vc->measured) {
+		/* A window with a host stall in it (we were preempted for
+		 * 50 ms) is not the guest's speed: it moves the estimate
+		 * up by at most 1.5x, and the error term catches up the
+		 * rest without a burst of fast time.  A stall cannot make
+		 * the host look faster: that direction is taken whole. */
+		if (sample > vc->host_rate * 2)
+			sample = vc->host_rate * 2;
 		vc->host_rate = vc->host_rate / 2 + sample / 2;
-	else
+	} else {
 		vc->host_rate = sample;
+	}
 	vc->measured = true;
 	vc->win_icount = icount;
 	vc->win_host = host_ns;

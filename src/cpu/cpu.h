@@ -16,6 +16,16 @@
 
 struct cpu;
 
+/*C:100
+ * The original lguest ran its guests on the real processor, with a
+ * kernel module to switch to them.  Our hosts offer no hardware help (no
+ * /dev/kvm here), so the processor is ours too: a software i686 in
+ * src/cpu/, read in the order cpu_internal.h lists.  What the rest of
+ * lguest sees of it is this header and nothing else.  Guest RAM is
+ * handed over as a host pointer and a size; every other physical address,
+ * every port, the interrupt acknowledge and the clock are calls through
+ * struct cpu_bus, which the machine fills in (see M:130).  That is the
+ * seam where a KVM vCPU would one day stand instead. :*/
 /* What the CPU calls out to.  All run on the thread that called cpu_run(). */
 struct cpu_bus {
 	void *opaque;
@@ -30,6 +40,15 @@ struct cpu_bus {
 	u64 (*clock_ns)(void *opaque);
 };
 
+/*C:110
+ * The CPU does not own the loop that drives it.  The machine's run loop
+ * calls cpu_run() with a budget of instructions, never more than take
+ * the guest to the next timer deadline, and the CPU comes back when the
+ * budget is spent or when something needs the machine: HLT (the machine
+ * decides whether that is an idle wait or, with interrupts off, a
+ * power-off), a device that asked to stop after this instruction, or a
+ * triple fault, which kills the guest.  The instruction count it keeps
+ * is what the guest's clock is made of. :*/
 /* Why cpu_run() returned. */
 enum cpu_event {
 	CPU_BUDGET,	/* ran the whole budget */

@@ -48,6 +48,14 @@ struct i8042 {
 	u8 port92;
 };
 
+/*D:180
+ * The i8042 is here for its reset line more than for a keyboard (there
+ * is none: the user types on the serial console).  Linux reboots through
+ * it, and so does a kernel that panics with panic=-1, which the launcher
+ * adds to a Linux kernel's command line for that very reason: a panicked
+ * guest then ends lguest at once instead of sitting there forever.  We
+ * have no firmware to restart the guest with, so a reset ends the run
+ * with status 2 and the caller decides what a reboot means to it. :*/
 static void reset_line(struct i8042 *k, const char *why)
 {
 	verbose("guest reset (%s)", why);

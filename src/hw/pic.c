@@ -68,6 +68,17 @@ static int chip_pending(const struct pic_chip *c, bool master)
 	return -1;
 }
 
+/*D:110
+ * An interrupt's journey starts here: a device calls machine_set_irq(),
+ * the machine hands the line to this chip, and the chip decides whether
+ * the CPU's INTR pin goes up.  Whether a line is edge- or level-triggered
+ * matters more than anything else in this file.  The ISA devices (PIT,
+ * UART, RTC) pulse their lines and want each rising edge remembered until
+ * the CPU takes it; the PCI devices hold theirs while their status says
+ * "interrupt", and several may share one line, so for them the request
+ * must follow the pin or a shared line would fire once and never again.
+ * pc_init() makes the PCI lines level-triggered in the ELCR, as PC
+ * firmware does. :*/
 static void chip_set_pin(struct pic_chip *c, int line, int level)
 {
 	u8 bit = 1u << line;
@@ -116,6 +127,13 @@ static void chip_ack(struct pic_chip *c, int line)
 		c->irr &= ~bit;
 }
 
+/*D:120
+ * The CPU takes an interrupt by asking for its vector (the INTA cycle),
+ * through the bus, at an instruction boundary.  Between the moment INTR
+ * went up and this call the request may have gone away (a level line
+ * dropped, a mask was written): real 8259s answer that with a spurious
+ * IRQ 7, or 15 on the slave, and Linux knows to count and ignore it, so
+ * we answer the same way rather than invent a vector. :*/
 static u8 pic_ack(void *opaque)
 {
 	struct pic *p = opaque;

@@ -60,6 +60,15 @@ struct uart {
 	bool irq_level;
 };
 
+/*D:150
+ * The serial line is infinitely fast.  A real 16550A at 115200 baud
+ * takes 87 us a byte, and modelling that would only slow the guest's
+ * console down for nobody's benefit: a byte written to THR goes straight
+ * into the terminal's output queue (term.c), and the transmitter is
+ * empty again at once.  The one thing that can make it busy is a host
+ * reader that does not read: then the terminal's queue fills, THRE stays
+ * clear, and the guest's driver waits, so nothing it was told was sent
+ * is lost. :*/
 static int rx_capacity(struct uart *u)
 {
 	return u->fifo_on ? FIFO_SIZE : 1;
@@ -85,6 +94,13 @@ static u8 pending_iid(struct uart *u)
 	return IIR_NONE;
 }
 
+/*D:160
+ * On a PC the UART's interrupt reaches the PIC only through OUT2 in the
+ * modem control register, and Linux's 8250 driver relies on that: it
+ * probes the IRQ by toggling OUT2 and watching the PIC.  Loopback mode
+ * cuts the line as well.  The line is only moved when its level really
+ * changes, so a register read that leaves things as they were costs the
+ * PIC nothing. :*/
 static void update_irq(struct uart *u)
 {
 	bool level = pending_iid(u) != IIR_NONE && (u->mcr & MCR_OUT2) &&

@@ -141,7 +141,8 @@ guest_console() {
 # guest_wait_for STRING [TIMEOUT [GREP-OPTION]]: waits until STRING (fixed,
 # or a regular expression with -E as third argument) is on the console;
 # fails early if the VMM exits without printing it, or (with GUEST_STALL
-# set) when the console stays silent for GUEST_STALL seconds.
+# set) when the console, once it has printed something, stays silent for
+# GUEST_STALL seconds.
 guest_wait_for() {
 	_t=${2:-$GUEST_TIMEOUT}
 	_how=${3:--F}
@@ -162,8 +163,13 @@ guest_wait_for() {
 			return 1
 		fi
 		if [ "${GUEST_STALL:-0}" -gt 0 ]; then
+			# The kernel says nothing while it decompresses
+			# itself: silence counts from its first line on.
 			_s=$(wc -c <"$GUEST_LOG")
-			[ "$_s" != "$_size" ] && _size=$_s _moved=$_now
+			if [ "$_s" != "$_size" ] || [ "$_s" = 0 ]; then
+				_size=$_s
+				_moved=$_now
+			fi
 			if [ $((_now - _moved)) -ge "$GUEST_STALL" ]; then
 				echo "# console silent for ${GUEST_STALL}s" \
 				     "waiting for '$1'"

@@ -26,6 +26,7 @@
 
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
 
 #include "nic.h"
 
@@ -255,6 +256,25 @@ static void test_tap_small_buffer(void)
 	loop_run(300, NULL, NULL);
 	ok(nic_rx(n, f, NULL) == 60 && is_test_frame(f, 60, NULL),
 	   "tap: ... and the next frame that fits goes into it");
+
+	/* A hostile receive buffer, outside guest RAM: the guest dies with
+	 * a reason, the host carries on. */
+	set_desc(&n->d, DESC_GPA, 5, RAM_SIZE - 16, BUF_SIZE,
+		 VRING_DESC_F_WRITE, 0);
+	{
+		u8 *avail = gp(&n->d, AVAIL_GPA, 6 + 2 * NIC_QSIZE);
+		u16 idx = n->avail[0], head = 5;
+
+		memcpy(avail + 4 + 2 * (idx % NIC_QSIZE), &head, 2);
+		idx++;
+		memcpy(avail + 2, &idx, 2);
+		machine_mmio_write(n->d.m, n->d.notify, 0, 2);
+	}
+	send(s, f, 60, 0);
+	loop_run(300, NULL, NULL);
+	ok(guest_killed(n->d.m) && strstr(kill_reason, "virtio-net"),
+	   "tap: an rx buffer outside guest RAM kills the guest: %s",
+	   kill_reason);
 	close(s);
 	nic_free(n);
 }

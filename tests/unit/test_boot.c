@@ -120,12 +120,18 @@ static void test_cmdline(void)
 	static const struct {
 		const char *user, *want;
 	} t[] = {
-		{ "", "console=ttyS0" },
-		{ "quiet", "console=ttyS0 quiet" },
-		{ "console=hvc0 quiet", "console=hvc0 quiet" },
-		{ "quiet console=ttyS1,115200", "quiet console=ttyS1,115200" },
-		{ "netconsole=@/eth0", "console=ttyS0 netconsole=@/eth0" },
-		{ "ro -- console=x", "console=ttyS0 ro -- console=x" },
+		{ "", "console=ttyS0 panic=-1" },
+		{ "quiet", "console=ttyS0 panic=-1 quiet" },
+		{ "console=hvc0 quiet", "panic=-1 console=hvc0 quiet" },
+		{ "quiet console=ttyS1,115200",
+		  "panic=-1 quiet console=ttyS1,115200" },
+		{ "netconsole=@/eth0",
+		  "console=ttyS0 panic=-1 netconsole=@/eth0" },
+		{ "ro -- console=x panic=1",
+		  "console=ttyS0 panic=-1 ro -- console=x panic=1" },
+		{ "panic=10", "console=ttyS0 panic=10" },
+		{ "panic=0 console=tty0", "panic=0 console=tty0" },
+		{ "panic_on_warn=1", "console=ttyS0 panic=-1 panic_on_warn=1" },
 	};
 	size_t i;
 
@@ -233,7 +239,7 @@ static void test_elf(void)
 	ok(l.image_start == 0x100000 &&
 	   l.image_end == ph[1].p_paddr + ph[1].p_memsz,
 	   "ELF: layout 0x%x-0x%x", l.image_start, l.image_end);
-	check_common(&m, &e, &l, "ELF", "console=ttyS0 hello");
+	check_common(&m, &e, &l, "ELF", "console=ttyS0 panic=-1 hello");
 	check_initrd(&m, &l, initrd, ilen, 0x38000000, "ELF");
 	guest_mem_free(&m);
 
@@ -345,18 +351,19 @@ static void test_fake_bzimage(void)
 	   "bzImage: runs at pref_address for init_size");
 	ok(bp[0x267] == 0x5a && bp[0x268] == 0,
 	   "bzImage: setup header copied up to 0x202 + byte 0x201");
-	check_common(&m, &e, &l, "fake bzImage", "console=ttyS0");
+	check_common(&m, &e, &l, "fake bzImage", "console=ttyS0 panic=-1");
 	guest_mem_free(&m);
 
 	memset(longcmd, 'x', sizeof(longcmd) - 1);
 	longcmd[sizeof(longcmd) - 1] = '\0';
-	longcmd[255 - 14] = '\0';	/* with "console=ttyS0 ": 255 */
+	/* With "console=ttyS0 panic=-1 " in front: 255 bytes. */
+	longcmd[255 - 23] = '\0';
 	a.cmdline = longcmd;
 	load(&m, 4 * MiB, &a, &e, &l);
 	ok(l.cmdline_len == 255, "a command line of cmdline_size bytes fits");
 	guest_mem_free(&m);
-	longcmd[255 - 14] = 'x';
-	longcmd[256 - 14] = '\0';
+	longcmd[255 - 23] = 'x';
+	longcmd[256 - 23] = '\0';
 	expect_die("a command line over cmdline_size", &a, 4 * MiB,
 		   "command line is 256 bytes");
 	a.cmdline = "";
@@ -440,7 +447,8 @@ static void test_debian(void)
 	   memcmp(bp + 0x22c, k + 0x22c, 0x202 + k[0x201] - 0x22c) == 0,
 	   "Debian bzImage: the rest of the setup header is the file's");
 	ok(rd32(bp + 0x214) == 0x100000, "Debian bzImage: code32_start 1 MiB");
-	check_common(&m, &e, &l, "Debian bzImage", "console=ttyS0 quiet");
+	check_common(&m, &e, &l, "Debian bzImage",
+		     "console=ttyS0 panic=-1 quiet");
 	check_initrd(&m, &l, initrd, ilen, rd32(k + 0x22c) + 1,
 		     "Debian bzImage");
 

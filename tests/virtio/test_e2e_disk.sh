@@ -58,7 +58,7 @@ if [ "$GUEST_VMM" = qemu ]; then
 	extra="-device virtio-rng-pci"
 else
 	ro_arg="--block=$work/ro.img,ro"
-	extra=""
+	extra="--rng"
 fi
 GUEST_APPEND="$GUEST_APPEND root=/dev/vda"
 t0=$(guest_now)

@@ -1,0 +1,135 @@
+/*
+ * exitprog: a Multiboot program that does what its command line says, to
+ * test the exit port and the boot-time mark on lguest and on QEMU alike.
+ *
+ *	exitprog read			print what a 4-byte read of 0xf4 gives
+ *	exitprog mark			write the boot-time mark (123 to 0x440)
+ *	exitprog out SIZE VALUE [PORT]	write VALUE, SIZE (1, 2, 4) bytes wide,
+ *					to PORT (default 0xf4)
+ *
+ * Words run in order.  If the program is still running after the last one
+ * it says so on COM1 and pulls the i8042 reset line.
+ */
+#include "serial.h"
+
+#define MB_BOOT_MAGIC	0x2badb002
+#define MBI_HAS_CMDLINE	(1u << 2)
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+
+static void puts(const char *s)
+{
+	while (*s)
+		serial_putc(*s++);
+}
+
+static void put_hex(u32 v)
+{
+	int i;
+
+	puts("0x");
+	for (i = 28; i >= 0; i -= 4)
+		serial_putc("0123456789abcdef"[(v >> i) & 0xf]);
+}
+
+/* The next word of *p, NUL-terminated in a copy; empty at the end. */
+static const char *next_word(const char **p)
+{
+	static char word[64];
+	unsigned n = 0;
+
+	while (**p == ' ')
+		(*p)++;
+	while (**p && **p != ' ') {
+		if (n < sizeof(word) - 1)
+			word[n++] = **p;
+		(*p)++;
+	}
+	word[n] = 0;
+	return word;
+}
+
+static int streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* Decimal, or hex with 0x. */
+static u32 number(const char *s)
+{
+	u32 v = 0, base = 10;
+
+	if (s[0] == '0' && s[1] == 'x') {
+		base = 16;
+		s += 2;
+	}
+	for (; *s; s++) {
+		u32 d = *s >= '0' && *s <= '9' ? (u32)(*s - '0') :
+			*s >= 'a' && *s <= 'f' ? (u32)(*s - 'a' + 10) : 99;
+
+		if (d >= base)
+			break;
+		v = v * base + d;
+	}
+	return v;
+}
+
+static void out(u16 port, u32 size, u32 v)
+{
+	puts("exitprog: out ");
+	put_hex(v);
+	puts("\n");
+	if (size == 1)
+		asm volatile("outb %b0, %w1" : : "a"(v), "Nd"(port));
+	else if (size == 2)
+		asm volatile("outw %w0, %w1" : : "a"(v), "Nd"(port));
+	else
+		asm volatile("outl %0, %w1" : : "a"(v), "Nd"(port));
+}
+
+static void run(const char *p)
+{
+	next_word(&p);		/* the kernel's own path */
+	for (;;) {
+		const char *w = next_word(&p);
+
+		if (!*w) {
+			return;
+		} else if (streq(w, "read")) {
+			u32 v;
+
+			asm volatile("inl %w1, %0" : "=a"(v) : "Nd"((u16)0xf4));
+			puts("exitprog: read 0xf4 = ");
+			put_hex(v);
+			puts("\n");
+		} else if (streq(w, "mark")) {
+			serial_outb(0x440, 123);
+		} else if (streq(w, "out")) {
+			u32 size = number(next_word(&p));
+			u32 v = number(next_word(&p));
+			const char *port = next_word(&p);
+
+			out(*port ? (u16)number(port) : 0xf4, size, v);
+		} else {
+			puts("exitprog: unknown word ");
+			puts(w);
+			puts("\n");
+		}
+	}
+}
+
+void exitprog_main(u32 magic, const u32 *mbi)
+{
+	if (magic != MB_BOOT_MAGIC)
+		puts("exitprog: bad boot magic\n");
+	else if (!(mbi[0] & MBI_HAS_CMDLINE))
+		puts("exitprog: no command line\n");
+	else
+		run((const char *)mbi[4]);
+	puts("exitprog: still running\n");
+	serial_outb(0x64, 0xfe);
+}
