@@ -87,6 +87,8 @@ function prose(s) {
 }
 
 function add(line, kind) {
+	if (body[cur] == "" && line == "")
+		return
 	# Code lines go in a fence; a switch between prose and code closes
 	# or opens one.
 	if (kind == "code" && !incode) {

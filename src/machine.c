@@ -170,11 +170,17 @@ static void clock_sync(struct machine *m)
 		vclock_sync(&m->vc, cpu_icount(m->cpu), host_ns(m));
 }
 
-/* The CPU is not running: time follows the host's. */
+static u64 next_deadline(struct machine *m);
+
+/* The CPU is not running: time follows the host's, up to the next timer.
+ * A periodic tick is never skipped: the guest (Linux in periodic mode
+ * counts jiffies by them) takes each, then halts again, and time moves on
+ * to the next. */
 static void clock_follow_host(struct machine *m)
 {
 	if (!m->clock)
-		vclock_idle(&m->vc, cpu_icount(m->cpu), host_ns(m));
+		vclock_idle(&m->vc, cpu_icount(m->cpu), host_ns(m),
+			    next_deadline(m));
 }
 
 void machine_set_clock(struct machine *m, clock_fn fn, void *opaque)
@@ -758,8 +764,11 @@ static void idle(struct machine *m)
 		return;
 	}
 	host = host_ns(m);
-	vclock_idle(&m->vc, cpu_icount(m->cpu), host);
-	now = machine_clock_ns(m);	/* the host's time, or ahead of it */
+	vclock_idle(&m->vc, cpu_icount(m->cpu), host, dl);
+	now = machine_clock_ns(m);
+	/* Behind the host, time has moved to the deadline: no sleep.
+	 * Otherwise it is the host's time or ahead of it (then it waits for
+	 * the host), and the sleep lasts until the host reaches dl. */
 	wait = dl <= now ? 0 : dl - host;
 	if (wait > MAX_SLEEP_NS)
 		wait = MAX_SLEEP_NS;

@@ -17,12 +17,12 @@
 int lguest_verbose;
 
 /*L:195
- * Every message starts with "lguest: " and ends with "\r\n".  The
- * prefix, because the guest's console shares the terminal and the user
- * must tell our voice from the guest's.  The carriage return, because the
- * terminal may be in raw mode when we speak (term.c puts it there and
- * restores it only at exit), and there a bare newline leaves the next
- * line starting where this one ended. :*/
+ * Every message starts with "lguest: ", because the guest's console
+ * shares the terminal and the user must tell our voice from the guest's.
+ * On a terminal it ends with "\r\n": the terminal may be in raw mode when
+ * we speak (term.c puts it there and restores it only at exit), and there
+ * a bare newline leaves the next line starting where this one ended.  A
+ * log file gets a plain newline, so that tests can match whole lines. :*/
 static void vsay(const char *fmt, va_list ap, const char *tail)
 {
 	fputs("lguest: ", stderr);

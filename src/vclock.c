@@ -22,6 +22,7 @@
 #define ONE_NS (1ULL << 32)
 #define RATE_MIN (ONE_NS / 256)
 #define RATE_MAX (100000 * ONE_NS)
+#define MIN_WINDOW_INSNS 10000
 
 static u64 clamp_rate(unsigned __int128 r)
 {
@@ -66,7 +67,9 @@ static void measure(struct vclock *vc, u64 icount, u64 host_ns)
 	u64 window = vc->measured ? VCLOCK_WINDOW_NS : VCLOCK_WINDOW_NS / 10;
 	u64 sample;
 
-	if ((s64)dh < (s64)window || di == 0)
+	/* A few instructions say nothing of the guest's speed: a host
+	 * stall in them would look like a very slow guest. */
+	if ((s64)dh < (s64)window || di < MIN_WINDOW_INSNS)
 		return;
 	sample = clamp_rate(((unsigned __int128)dh << 32) / di);
 	if (vc->measured) {
@@ -114,12 +117,13 @@ void vclock_sync(struct vclock *vc, u64 icount, u64 host_ns)
 			      (u64)(span + err) / (u64)span);
 }
 
-void vclock_idle(struct vclock *vc, u64 icount, u64 host_ns)
+void vclock_idle(struct vclock *vc, u64 icount, u64 host_ns, u64 limit_ns)
 {
 	unsigned __int128 t = now_fixed(vc, icount);
+	u64 to = host_ns < limit_ns ? host_ns : limit_ns;
 
-	if ((u64)(t >> 32) < host_ns)
-		t = (unsigned __int128)host_ns << 32;
+	if ((u64)(t >> 32) < to)
+		t = (unsigned __int128)to << 32;
 	rebase(vc, icount, t);
 	vc->win_icount = icount;
 	vc->win_host = host_ns;

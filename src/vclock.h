@@ -63,8 +63,11 @@ static inline u64 vclock_now(const struct vclock *vc, u64 icount)
 void vclock_sync(struct vclock *vc, u64 icount, u64 host_ns);
 
 /* The CPU is halted (or not running yet): time follows the host's, never
- * going back.  Also restarts the speed measurement. */
-void vclock_idle(struct vclock *vc, u64 icount, u64 host_ns);
+ * going back, but not past limit_ns (the next timer's deadline: a guest
+ * that fell behind catches up one timer at a time, and takes every tick
+ * on the way, as it would on hardware).  Also restarts the speed
+ * measurement. */
+void vclock_idle(struct vclock *vc, u64 icount, u64 host_ns, u64 limit_ns);
 
 /* How many instructions from icount until the clock reaches deadline_ns
  * (0 if it has): the slice budget that ends on a timer's deadline. */

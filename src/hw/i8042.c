@@ -51,7 +51,8 @@ struct i8042 {
 /*D:180
  * The i8042 is here for its reset line more than for a keyboard (there
  * is none: the user types on the serial console).  Linux reboots through
- * it, and so does a kernel that panics with panic=-1, which the launcher
+ * it (or through the PCI reset port 0xcf9, which pci.c treats the same
+ * way), and so does a kernel that panics with panic=-1, which the launcher
  * adds to a Linux kernel's command line for that very reason: a panicked
  * guest then ends lguest at once instead of sitting there forever.  We
  * have no firmware to restart the guest with, so a reset ends the run

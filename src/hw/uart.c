@@ -95,10 +95,10 @@ static u8 pending_iid(struct uart *u)
 }
 
 /*D:160
- * On a PC the UART's interrupt reaches the PIC only through OUT2 in the
- * modem control register, and Linux's 8250 driver relies on that: it
- * probes the IRQ by toggling OUT2 and watching the PIC.  Loopback mode
- * cuts the line as well.  The line is only moved when its level really
+ * On a PC board the UART's interrupt reaches the PIC only while OUT2 in
+ * the modem control register is set, and Linux's 8250 driver is written
+ * for such boards: it sets OUT2 when it wants interrupts, and probes the
+ * chip with it clear.  Loopback mode cuts the line as well.  The line is only moved when its level really
  * changes, so a register read that leaves things as they were costs the
  * PIC nothing. :*/
 static void update_irq(struct uart *u)

@@ -241,15 +241,18 @@ static void test_idle(void)
 	u64 t;
 
 	vclock_init(&vc, 0, 0, 50);
-	vclock_idle(&vc, 1000, 80 * MS);	/* behind: follow the host */
+	vclock_idle(&vc, 1000, 80 * MS, UINT64_MAX);	/* behind */
 	CHECK_EQ(vclock_now(&vc, 1000), 80 * MS,
 		 "vclock: a halted guest is at the host's time");
+	vclock_idle(&vc, 1000, 95 * MS, 84 * MS);
+	CHECK_EQ(vclock_now(&vc, 1000), 84 * MS,
+		 "vclock: ...but not past the next timer's deadline");
 	vclock_init(&vc, 0, 0, 50);
 	t = vclock_now(&vc, 4000000);		/* 200 ms */
-	vclock_idle(&vc, 4000000, 150 * MS);	/* ahead: wait for it */
+	vclock_idle(&vc, 4000000, 150 * MS, UINT64_MAX);	/* ahead */
 	CHECK_EQ(vclock_now(&vc, 4000000), t,
 		 "vclock: a halted guest that is ahead waits for the host");
-	vclock_idle(&vc, 4000000, 250 * MS);
+	vclock_idle(&vc, 4000000, 250 * MS, UINT64_MAX);
 	CHECK_EQ(vclock_now(&vc, 4000000), 250 * MS,
 		 "vclock: ...and then follows it");
 }
@@ -629,6 +632,58 @@ static void test_idle_follows_host(void)
 	machine_free(m);
 }
 
+/* A guest that halts while its clock is behind the host's (here after a
+ * 60 ms host stall) still takes every periodic tick: Linux in periodic
+ * mode counts jiffies by them. */
+static int lag_ticks, lag_step;
+
+static enum cpu_event run_lag(struct cpu *c, u64 budget)
+{
+	struct machine *m = c->bus.opaque;
+
+	if (lag_step++ == 0) {
+		c->icount += budget;
+		usleep(60000);		/* the host stalls us */
+		return CPU_BUDGET;
+	}
+	if (c->intr) {
+		if (machine_intr_ack(m) == 0x30)
+			lag_ticks++;
+		machine_io_out(m, 0x20, 0x20, 1);
+	}
+	c->icount += 500;		/* the tick handler */
+	if (machine_clock_ns(m) >= 400 * MS)
+		machine_request_exit(m, 0);
+	return CPU_HALT;
+}
+
+static void test_idle_takes_every_tick(void)
+{
+	struct machine *m = new_machine();
+	u64 period = (4773 * 1000000000ULL + PIT_HZ - 1) / PIT_HZ, v;
+
+	pic_new(m);
+	pit_new(m);
+	pic_setup(m);
+	lag_ticks = lag_step = 0;
+	stub_run = run_lag;
+	/* Programmed from the run: time stands still before it. */
+	on_chunk = NULL;
+	machine_io_out(m, 0x43, 0x34, 1);
+	machine_io_out(m, 0x40, 4773 & 0xff, 1);
+	machine_io_out(m, 0x40, 4773 >> 8, 1);
+	machine_run(m);
+	stub_run = NULL;
+	v = machine_clock_ns(m);
+	/* The PIT started at 0; the run's start brought the clock to the
+	 * host's (a few us), so about v / period ticks, none skipped. */
+	CHECK(lag_ticks >= (int)(v / period) - 1 &&
+	      lag_ticks <= (int)(v / period) + 1,
+	      "loop: a halted guest behind the host takes every tick (%d "
+	      "ticks in %.1f ms)", lag_ticks, v / 1e6);
+	machine_free(m);
+}
+
 /* A test's clock still replaces the virtual one. */
 static u64 fake_ns;
 
@@ -665,6 +720,7 @@ int main(void)
 	test_oneshot();
 	test_busy_guest();
 	test_idle_follows_host();
+	test_idle_takes_every_tick();
 	test_set_clock();
 	return tap_failed ? 1 : 0;
 }

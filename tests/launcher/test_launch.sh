@@ -37,13 +37,13 @@ check "--verbose: RAM" "$T/v" "guest RAM 0x00000000-0x00400000 (4 MiB)"
 check "--verbose: kernel" "$T/v" "kernel loaded at 0x00100000-0x00102028"
 check "--verbose: boot_params" "$T/v" "boot_params at 0x00007000, e820 entries 3"
 check "--verbose: command line" "$T/v" \
-	"command line at 0x00020000 (19 bytes): console=ttyS0 hello"
+	"command line at 0x00020000 (28 bytes): console=ttyS0 panic=-1 hello"
 check "--verbose: device window" "$T/v" "device window 0xe0000000-0xfebfffff"
 check "--verbose: entry" "$T/v" "entry 0x00100000, .*esi 0x00007000"
 
 # The tiny kernel reports what it found, then pulls the reset line.
 check "tiny ELF kernel boots and reads boot_params through ESI" "$T/out" \
-	"tiny: cmdline=console=ttyS0 hello e820=3 bss=0 bye"
+	"tiny: cmdline=console=ttyS0 panic=-1 hello e820=3 bss=0 bye"
 
 # Multiboot kernels, ELF and flat, with two modules: the kernel prints what
 # its information block says.

@@ -203,6 +203,30 @@ static void check_case(const struct cl_case *c)
 	options_free(&o);
 }
 
+/* Flags that the case table does not carry. */
+static void test_flags(void)
+{
+	char *plain[] = { "lguest", "64m", "bz", NULL };
+	char *bt[] = { "lguest", "64m", "bz", "--boot-time", "quiet", NULL };
+	char *twice[] = { "lguest", "--exit-port", "64m", "mb",
+			  "--exit-port", "--rng", NULL };
+	char err[256];
+	struct options o;
+
+	ok(options_parse(&o, 3, plain, err, sizeof(err)) == OPT_RUN &&
+	   !o.boot_time, "without --boot-time the mark stays quiet");
+	options_free(&o);
+	ok(options_parse(&o, 5, bt, err, sizeof(err)) == OPT_RUN &&
+	   o.boot_time && strcmp(o.cmdline, "quiet") == 0,
+	   "--boot-time after <kernel> is ours, not the kernel's");
+	options_free(&o);
+	ok(options_parse(&o, 6, twice, err, sizeof(err)) == OPT_RUN &&
+	   o.ndev == 2 && o.dev[0].kind == DEV_EXIT_PORT &&
+	   o.dev[1].kind == DEV_RNG,
+	   "--exit-port twice asks for one exit port");
+	options_free(&o);
+}
+
 static void test_help(void)
 {
 	char *text = NULL;
@@ -215,7 +239,9 @@ static void test_help(void)
 	fclose(f);
 	ok(strstr(text, "--initrd=FILE") && strstr(text, "--block=FILE") &&
 	   strstr(text, "--tunnet=IPADDR") && strstr(text, "--sharenet=FILE") &&
-	   strstr(text, "--no-unpack") && strstr(text, "--version"),
+	   strstr(text, "--no-unpack") && strstr(text, "--version") &&
+	   strstr(text, "--boot-time") && strstr(text, "--exit-port") &&
+	   strstr(text, "--rng") && strstr(text, "--net=user"),
 	   "--help lists every option from the table");
 	ok(strstr(text, "plain") && strstr(text, "MiB") != NULL,
 	   "--help says what a plain number means");
@@ -233,6 +259,7 @@ int main(void)
 	test_sizes();
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
 		check_case(&cases[i]);
+	test_flags();
 	test_help();
 	return tap_done();
 }
