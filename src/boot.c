@@ -546,6 +546,23 @@ static bool user_gave(const char *user, const char *key)
 	return false;
 }
 
+bool linux_console_is_hvc0(const char *user)
+{
+	const char *p = user, *last = NULL;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "console=", 8) == 0)
+			last = p + 8;
+		if (strncmp(p, "-- ", 3) == 0 || strcmp(p, "--") == 0)
+			break;
+		p += strcspn(p, " ");
+	}
+	return last && strncmp(last, "hvc0", 4) == 0 &&
+	       (last[4] == '\0' || last[4] == ' ' || last[4] == ',');
+}
+
 /* Our defaults go in front, so that they stay before any " -- " (after
  * it, they would be init's arguments, not the kernel's).  panic=-1: a
  * panicking kernel reboots at once, through the i8042 reset line, and

@@ -83,6 +83,11 @@ void boot_kernel(struct guest_mem *mem, const struct boot_args *a,
  * their own.  Returns a malloc'd string. */
 char *linux_cmdline(const char *user);
 
+/* Whether the guest's own console -- the last console= among the user's
+ * kernel arguments, as Linux decides /dev/console -- is hvc0, the virtio
+ * console, which then takes the terminal's keys from the UART. */
+bool linux_console_is_hvc0(const char *user);
+
 /* The --verbose picture of guest-physical memory. */
 void boot_print_layout(const struct guest_mem *mem,
 		       const struct boot_layout *l);

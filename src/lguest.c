@@ -162,6 +162,7 @@ int main(int argc, char **argv)
 	struct boot_args ba;
 	struct machine *m;
 	struct pci_bus *bus;
+	struct term *term = NULL;
 	int status;
 
 	options_parse_or_exit(&o, argc, argv);
@@ -183,9 +184,15 @@ int main(int argc, char **argv)
 		entry.eax, entry.ebx, entry.esi);
 
 	m = machine_new(&mem);
-	pc_init_with(m, &(struct pc_options){ .boot_time = o.boot_time });
+	pc_init_with(m, &(struct pc_options){ .boot_time = o.boot_time,
+					      .term = &term });
 	bus = pci_init(m);
 	add_devices(m, bus, &o);
+	/* After the user's devices, so that their PCI slots do not move;
+	 * hvc0 takes the terminal's input when the kernel's console is
+	 * hvc0, and the UART keeps it otherwise. */
+	if (term)
+		virtio_console_add(bus, term, linux_console_is_hvc0(o.cmdline));
 	set_entry(machine_cpu(m), &entry);
 	status = machine_run(m);
 	pci_free(bus);

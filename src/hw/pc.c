@@ -38,6 +38,8 @@ void pc_init_with(struct machine *m, const struct pc_options *opt)
 	rtc_new(m);
 	if (!opt->no_console)
 		t = term_open(m, STDIN_FILENO, STDOUT_FILENO);
+	if (opt->term)
+		*opt->term = t;
 	/* COM1; COM2-4 are left empty, so their ports read all ones and
 	 * Linux's probe finds no UART there. */
 	uart_new(m, 0x3f8, 4, t);

@@ -23,6 +23,8 @@
 struct pc_options {
 	bool boot_time;		/* print the mark even without --verbose */
 	bool no_console;	/* COM1 not on the host terminal (tests) */
+	struct term **term;	/* if set, gets the host terminal (or NULL),
+				 * for the virtio console to share */
 };
 
 /* With the default options. */

@@ -144,6 +144,31 @@ static void test_cmdline(void)
 	}
 }
 
+static void test_console_hvc0(void)
+{
+	static const struct {
+		const char *user;
+		bool hvc0;
+	} t[] = {
+		{ "", false },
+		{ "quiet", false },
+		{ "console=hvc0", true },
+		{ "console=ttyS0 console=hvc0 quiet", true },
+		{ "console=hvc0 console=ttyS0", false },
+		{ "console=hvc0,115200", true },
+		{ "console=hvc1", false },
+		{ "console=hvc00", false },
+		{ "console=ttyS0 -- console=hvc0", false },
+		{ "xconsole=hvc0", false },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++)
+		ok(linux_console_is_hvc0(t[i].user) == t[i].hvc0,
+		   "\"%s\": the guest's console is %shvc0", t[i].user,
+		   t[i].hvc0 ? "" : "not ");
+}
+
 /* boot_params facts every Linux load must show. */
 static void check_common(const struct guest_mem *m,
 			 const struct boot_entry *e,
@@ -527,6 +552,7 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		abort();
 	test_cmdline();
+	test_console_hvc0();
 	test_elf();
 	test_fake_bzimage();
 	test_files();
