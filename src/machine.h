@@ -8,7 +8,10 @@
  * the run loop here.  Neither side sees the other's internals.
  *
  * Time has one source: machine_clock_ns().  Every device and the CPU's TSC
- * read it, so a deterministic clock can later replace the host's.
+ * read it.  It is the virtual clock of vclock.c: counted in instructions
+ * while the CPU runs (so no host stall shows inside the guest), the host's
+ * time while the guest is halted, and steered to stay within ~100 ms of the
+ * host's.  A fully deterministic clock would replace only that file.
  *
  * A guest that does something only a broken or hostile guest does is killed
  * with guest_kill(): the reason is kept, the CPU is told to stop, and the run
@@ -144,7 +147,7 @@ void machine_io_out(struct machine *m, u16 port, u32 val, int size);
 u32 machine_mmio_read(struct machine *m, u32 gpa, int size);
 void machine_mmio_write(struct machine *m, u32 gpa, u32 val, int size);
 
-/* Replaces the host's clock (tests; later a deterministic clock).  While
+/* Replaces the virtual clock (tests).  While
  * it is set, a halted guest does not sleep. */
 typedef u64 (*clock_fn)(void *opaque);
 void machine_set_clock(struct machine *m, clock_fn fn, void *opaque);
