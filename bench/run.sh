@@ -58,7 +58,7 @@ GUEST_OUTDIR=$out
 mkdir -p "$out"
 res=$out/results.txt
 : >"$res"
-trap guest_stop EXIT
+trap guest_cleanup EXIT
 
 die() {
 	echo "bench/run.sh: $*" >&2

@@ -34,12 +34,15 @@ struct cpu *cpu_new(u8 *ram, u32 ram_size, const struct cpu_bus *bus)
 	c->ram = ram;
 	c->ram_size = ram_size;
 	c->bus = *bus;
+	cpu_dcache_init(c);
 	cpu_reset_flat32(c, 0);
 	return c;
 }
 
 void cpu_free(struct cpu *c)
 {
+	if (c)
+		cpu_dcache_free(c);
 	free(c);
 }
 
@@ -319,7 +322,7 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 		c->insn_eip = c->eip;
 		c->insn_esp = c->r[R_ESP];
 		tf = c->eflags & F_TF;
-		cpu_exec_one(c);
+		cpu_exec_cached(c);
 		c->icount++;
 		/* RF lasts one instruction (we have no instruction
 		 * breakpoints for it to suppress, but IRET can set it). */

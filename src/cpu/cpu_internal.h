@@ -30,6 +30,7 @@
 #define LGUEST_CPU_INTERNAL_H
 
 #include <setjmp.h>
+#include <string.h>
 
 #include "cpu.h"
 
@@ -176,6 +177,7 @@ struct cpu {
 	u8 *ram;
 	u32 ram_size;
 	struct tlb_entry tlb[2][TLB_SIZE];	/* [0] supervisor, [1] user */
+	struct dcache *dcache;	/* decoded instructions (exec_fast.c) */
 
 	/* Outside world. */
 	struct cpu_bus bus;
@@ -257,6 +259,13 @@ bool cpu_cond(struct cpu *c, int cc);
 /* Decode and execute the instruction at CS:EIP. */
 void cpu_exec_one(struct cpu *c);
 
+/* --- exec_fast.c: the decoded-instruction cache --- */
+
+/* The same, through the cache of decoded instructions when it can. */
+void cpu_exec_cached(struct cpu *c);
+void cpu_dcache_init(struct cpu *c);	/* cpu_new(): may fail, then unused */
+void cpu_dcache_free(struct cpu *c);
+
 /* --- mmu.c: memory --- */
 
 /* Translate a linear address for an access of the given kind (ACC_*) at
@@ -298,12 +307,113 @@ u8 code_read8(struct cpu *c, u32 eip);
 u16 code_read16(struct cpu *c, u32 eip);
 u32 code_read32(struct cpu *c, u32 eip);
 
-/* Stack: push and pop at SS:ESP (or SP with a 16-bit stack), size 2 or 4. */
-void cpu_push(struct cpu *c, u32 val, int size);
-u32 cpu_pop(struct cpu *c, int size);
 /* True if [off, off+len) lies within segment s's limit (expand-down
  * aware); for seg.c, which checks stacks it has not loaded yet. */
 bool seg_limit_ok(const struct seg *s, u32 off, u32 len);
+
+/*
+ * The fast paths of mem_read() and mem_write(), inline for the executor:
+ * a segment whose checks cannot fail (present, data, not expand-down,
+ * 4 GiB limit: what every flat protected-mode segment is, whatever its
+ * base), and a TLB hit on RAM for an access within one page.  Anything
+ * else takes the full path in mmu.c, which does every check in order.
+ */
+#define SEG_FAST_MASK  0x9eu	/* P, S, code, expand-down, writable */
+#define SEG_FAST_READ  0x90u	/* present data (the W bit is masked out) */
+#define SEG_FAST_WRITE 0x92u	/* present writable data */
+
+static inline const struct tlb_entry *tlb_entry_for(const struct cpu *c,
+						    u32 lin)
+{
+	return &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+}
+
+static inline u32 host_ld(const u8 *p, int size)
+{
+	u16 h;
+	u32 w;
+
+	if (size == 1)
+		return *p;
+	if (size == 2) {
+		memcpy(&h, p, 2);
+		return h;
+	}
+	memcpy(&w, p, 4);
+	return w;
+}
+
+static inline void host_st(u8 *p, u32 v, int size)
+{
+	u16 h = (u16)v;
+
+	if (size == 1)
+		*p = (u8)v;
+	else if (size == 2)
+		memcpy(p, &h, 2);
+	else
+		memcpy(p, &v, 4);
+}
+
+static inline u32 mem_read_fast(struct cpu *c, int seg, u32 off, int size)
+{
+	const struct seg *s = &c->seg[seg];
+	u32 lin = s->base + off;
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
+
+	if (likely(s->limit == 0xffffffffu &&
+		   (s->attr & (SEG_FAST_MASK & ~2u)) == SEG_FAST_READ &&
+		   e->vpage == (lin >> 12) + 1 && e->host &&
+		   (lin & 0xfff) <= 0x1000u - size))
+		return host_ld(e->host + (lin & 0xfff), size);
+	return mem_read(c, seg, off, size);
+}
+
+static inline void mem_write_fast(struct cpu *c, int seg, u32 off, u32 val,
+				  int size)
+{
+	const struct seg *s = &c->seg[seg];
+	u32 lin = s->base + off;
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
+
+	if (likely(s->limit == 0xffffffffu &&
+		   (s->attr & SEG_FAST_MASK) == SEG_FAST_WRITE &&
+		   e->vpage == (lin >> 12) + 1 && e->writable && e->host &&
+		   (lin & 0xfff) <= 0x1000u - size)) {
+		host_st(e->host + (lin & 0xfff), val, size);
+		return;
+	}
+	mem_write(c, seg, off, val, size);
+}
+
+/* Stack: push and pop at SS:ESP (or SP with a 16-bit stack), size 2 or 4. */
+static inline void cpu_push(struct cpu *c, u32 val, int size)
+{
+	u32 esp = c->r[R_ESP];
+
+	if (likely(stack32(c))) {
+		esp -= size;
+		mem_write_fast(c, S_SS, esp, val, size);
+	} else {
+		esp = (esp & 0xffff0000u) | ((esp - size) & 0xffff);
+		mem_write_fast(c, S_SS, esp & 0xffff, val, size);
+	}
+	c->r[R_ESP] = esp;
+}
+
+static inline u32 cpu_pop(struct cpu *c, int size)
+{
+	u32 esp = c->r[R_ESP], v;
+
+	if (likely(stack32(c))) {
+		v = mem_read_fast(c, S_SS, esp, size);
+		c->r[R_ESP] = esp + size;
+	} else {
+		v = mem_read_fast(c, S_SS, esp & 0xffff, size);
+		c->r[R_ESP] = (esp & 0xffff0000u) | ((esp + size) & 0xffff);
+	}
+	return v;
+}
 
 /* --- seg.c: protected mode --- */
 

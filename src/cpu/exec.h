@@ -144,7 +144,7 @@ static inline u32 rm_read(struct cpu *c, struct insn *d, int size)
 {
 	if (d->mod == 3)
 		return get_reg(c, d->rm, size);
-	return mem_read(c, d->seg, d->ea, size);
+	return mem_read_fast(c, d->seg, d->ea, size);
 }
 
 static inline u32 rm_read_rmw(struct cpu *c, struct insn *d, int size)
@@ -159,7 +159,7 @@ static inline void rm_write(struct cpu *c, struct insn *d, u32 v, int size)
 	if (d->mod == 3)
 		set_reg(c, d->rm, v, size);
 	else
-		mem_write(c, d->seg, d->ea, v, size);
+		mem_write_fast(c, d->seg, d->ea, v, size);
 }
 
 /* EIP after a near branch: truncated to 16 bits for a 16-bit operand. */

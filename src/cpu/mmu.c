@@ -50,17 +50,40 @@ static bool in_ram(const struct cpu *c, u32 pa, int size)
 	return pa < c->ram_size && (u32)size <= c->ram_size - pa;
 }
 
+/* Fixed-size accesses, so that no call to memcpy is left (the host is
+ * little-endian, like us). */
 static inline u32 host_load(const u8 *p, int size)
 {
-	u32 v = 0;
+	u16 h;
+	u32 w;
 
-	memcpy(&v, p, size);	/* the host is little-endian, like us */
-	return v;
+	switch (size) {
+	case 1:
+		return *p;
+	case 2:
+		memcpy(&h, p, 2);
+		return h;
+	default:
+		memcpy(&w, p, 4);
+		return w;
+	}
 }
 
 static inline void host_store(u8 *p, u32 v, int size)
 {
-	memcpy(p, &v, size);
+	u16 h = (u16)v;
+
+	switch (size) {
+	case 1:
+		*p = (u8)v;
+		return;
+	case 2:
+		memcpy(p, &h, 2);
+		return;
+	default:
+		memcpy(p, &v, 4);
+		return;
+	}
 }
 
 static u32 bus_read(struct cpu *c, u32 pa, int size)
@@ -457,34 +480,4 @@ u16 code_read16(struct cpu *c, u32 eip)
 u32 code_read32(struct cpu *c, u32 eip)
 {
 	return code_read(c, eip, 4);
-}
-
-/* --- The stack --- */
-
-void cpu_push(struct cpu *c, u32 val, int size)
-{
-	u32 esp = c->r[R_ESP];
-
-	if (stack32(c)) {
-		esp -= size;
-		mem_write(c, S_SS, esp, val, size);
-	} else {
-		esp = (esp & 0xffff0000u) | ((esp - size) & 0xffff);
-		mem_write(c, S_SS, esp & 0xffff, val, size);
-	}
-	c->r[R_ESP] = esp;
-}
-
-u32 cpu_pop(struct cpu *c, int size)
-{
-	u32 esp = c->r[R_ESP], v;
-
-	if (stack32(c)) {
-		v = mem_read(c, S_SS, esp, size);
-		c->r[R_ESP] = esp + size;
-	} else {
-		v = mem_read(c, S_SS, esp & 0xffff, size);
-		c->r[R_ESP] = (esp & 0xffff0000u) | ((esp + size) & 0xffff);
-	}
-	return v;
 }

@@ -1,10 +1,10 @@
 /*
  * virtio-rng: entropy for the guest, from the host's getrandom().
  *
- * The guest hands us buffers; we fill them and give them back.  It is on
- * by default: it costs nothing until the guest asks, and a guest on a
- * software CPU has few other sources of entropy to seed its own pool
- * (Linux's hwrng thread feeds what it reads here into it).
+ * The guest hands us buffers; we fill them and give them back.  The user
+ * asks for it with --rng: a guest on a software CPU has few sources of
+ * entropy to seed its own pool, and Linux's hwrng thread feeds what it
+ * reads here into it.
  */
 #include <errno.h>
 #include <stdlib.h>

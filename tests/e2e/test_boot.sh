@@ -21,7 +21,7 @@ GUEST_NAME=e2e-boot-$GUEST_VMM
 GUEST_TIMEOUT=${E2E_TIMEOUT:-600}
 GUEST_STALL=${E2E_STALL:-0}
 . tests/lib/guest.sh
-trap guest_stop EXIT
+trap guest_cleanup EXIT
 
 if [ "$GUEST_VMM" = lguest ] && [ ! -x "$LGUEST" ]; then
 	echo "not ok - $LGUEST is built"

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_VMM=qemu
 . tests/lib/guest.sh
-trap guest_stop EXIT
+trap guest_cleanup EXIT
 
 if ! command -v "$QEMU" >/dev/null; then
 	echo "not ok - $QEMU is installed (scripts/install-deps.sh)"

@@ -11,7 +11,7 @@ GUEST_NAME=qemu-disk
 . tests/lib/guest.sh
 export PATH="$PATH:/sbin:/usr/sbin"
 work=$(mktemp -d)
-trap 'guest_stop; rm -rf "$work"' EXIT
+trap 'guest_cleanup; rm -rf "$work"' EXIT
 
 guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
 mkdir -p "$work/root"

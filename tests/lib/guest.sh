@@ -14,7 +14,8 @@
 #    line and waits for its end marker, leaving its output in
 #    $GUEST_CMD_OUT (a file) and its status in $GUEST_CMD_STATUS.
 #    guest_send types raw lines; guest_wait_exit waits for the VMM to exit.
-#  Always guest_stop at the end (a trap in the test is best).
+#  Always guest_cleanup at the end (trap guest_cleanup EXIT).  Console logs
+#  are kept in tests/out/<GUEST_NAME>.log for a look after a failure.
 #
 # Settings, from the environment or set before the calls:
 #   GUEST_VMM      lguest (default) or qemu
@@ -111,8 +112,11 @@ guest_start() {
 	[ $# -gt 0 ] && shift
 	guest_ensure_built || return 1
 	mkdir -p "$GUEST_OUTDIR"
-	GUEST_LOG=$GUEST_OUTDIR/$GUEST_NAME.log
+	# Everything live is private to this run (several make checks may
+	# share the tree); guest_stop copies the log to tests/out/.
+	[ -n "$GUEST_WORK" ] && rm -rf "$GUEST_WORK"
 	GUEST_WORK=$(mktemp -d "${TMPDIR:-/tmp}/lguest-guest.XXXXXX")
+	GUEST_LOG=$GUEST_WORK/console.log
 	GUEST_FIFO=$GUEST_WORK/stdin
 	GUEST_CMD_OUT=$GUEST_WORK/cmd.out
 	mkfifo "$GUEST_FIFO"
@@ -238,7 +242,10 @@ guest_wait_exit() {
 	return 0
 }
 
-# Ends the VMM if it still runs and removes the fifo.  Safe to call twice.
+# Ends the VMM if it still runs, closes the fifo and leaves a copy of the
+# console log in tests/out/<GUEST_NAME>.log.  The log itself stays readable
+# (guest_console) until the next guest_start or guest_cleanup.  Safe to
+# call twice.
 guest_stop() {
 	if [ -n "$GUEST_PID" ] && kill -0 "$GUEST_PID" 2>/dev/null; then
 		kill "$GUEST_PID" 2>/dev/null
@@ -248,6 +255,18 @@ guest_stop() {
 	fi
 	GUEST_PID=""
 	exec 7>&-
+	[ -n "$GUEST_WORK" ] && [ -d "$GUEST_WORK" ] || return 0
+	rm -f "$GUEST_FIFO"
+	if [ -f "$GUEST_LOG" ]; then
+		cp "$GUEST_LOG" "$GUEST_OUTDIR/.$GUEST_NAME.log.$$" &&
+			mv "$GUEST_OUTDIR/.$GUEST_NAME.log.$$" \
+				"$GUEST_OUTDIR/$GUEST_NAME.log"
+	fi
+}
+
+# guest_stop, and removes the private files: for the test's EXIT trap.
+guest_cleanup() {
+	guest_stop
 	[ -n "$GUEST_WORK" ] && rm -rf "$GUEST_WORK"
 	GUEST_WORK=""
 }
@@ -271,7 +290,7 @@ guest_rss_kb() {
 guest_run() {
 	guest_ensure_built || return 1
 	mkdir -p "$GUEST_OUTDIR"
-	_ird=$GUEST_OUTDIR/$GUEST_NAME.initrd
+	_ird=$(mktemp "${TMPDIR:-/tmp}/lguest-initrd.XXXXXX")
 	guest_make_initrd "$1" "$_ird"
 	shift
 	guest_start "$_ird" "$@"
@@ -305,6 +324,6 @@ guest_ok() {
 # Prints the last lines of the console log as TAP comments (after a failure).
 guest_show_log() {
 	[ -f "$GUEST_LOG" ] || return 0
-	echo "# last ${1:-20} lines of $GUEST_LOG:"
+	echo "# last ${1:-20} lines of the console ($GUEST_OUTDIR/$GUEST_NAME.log):"
 	guest_console | tail -n "${1:-20}" | sed 's/^/#   /'
 }

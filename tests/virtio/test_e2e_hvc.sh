@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_VMM=lguest
 GUEST_NAME=virtio-hvc
-GUEST_TIMEOUT=${VIRTIO_E2E_TIMEOUT:-900}
+GUEST_TIMEOUT=${VIRTIO_E2E_TIMEOUT:-1800}
 . tests/lib/guest.sh
 trap guest_stop EXIT
 
