@@ -56,6 +56,29 @@ check: lguest lguest-asan $(CHECK_DEPS)
 guest:
 	guest/build.sh
 
+# The documentation (Documentation/guide.md says more): `make guide` stitches
+# the tagged comments of src/ into the tour, build/guide/tour.md (generated,
+# never committed); `make doc-check` checks the tags and that the man page
+# and --help agree; `make install` installs the binary and the man page
+# (PREFIX, DESTDIR as Debian packaging expects).
+PREFIX ?= /usr/local
+
+guide:
+	@mkdir -p build/guide
+	Documentation/extract-guide.sh >build/guide/tour.md
+	@echo "the tour is in build/guide/tour.md"
+
+doc-check: lguest
+	@tests/docs/test_docs.sh
+
+install: lguest
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 lguest $(DESTDIR)$(PREFIX)/bin/lguest
+	install -m 644 Documentation/lguest.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/lguest.1
+
+.PHONY: guide doc-check install
+
 clean:
 	rm -rf build lguest lguest-asan
 

@@ -174,7 +174,6 @@ bench_disk() {
 		$(guest_block_arg "$out/disk.img") </dev/null
 	guest_wait_for "LGUEST-GUEST-RUN-END" >/dev/null
 	guest_wait_exit 60
-	guest_stop
 	for d in w r; do
 		grep -a -q "DISK-$d-FAIL" "$GUEST_LOG" && continue
 		guest_console | awk -v d="$d" -v mb="$disk_mb" -v vmm="$1" '
@@ -182,6 +181,7 @@ bench_disk() {
 				printf "%s disk_%s %.1f\n", vmm, d,
 				       mb * 1.048576 / ($3 - $2) }' >>"$res"
 	done
+	guest_stop
 }
 
 bench_cpu() {

@@ -274,12 +274,20 @@ void boot_load_elf(struct guest_mem *mem, const char *name, const u8 *d,
 	img->entry = elf_entry(name, eh, ph);
 }
 
-/*
- * The bzImage's payload, unpacked here.  It is vmlinux (an ELF file) with
- * the relocation table appended; we load it at its link address, so the
+/*L:160
+ * The bzImage's payload, unpacked here, on the host.  A bzImage is a
+ * small decompressor with the real kernel, vmlinux, packed inside it; on
+ * hardware the decompressor takes a moment, but on our software CPU it
+ * would run for seconds of every boot doing nothing a guest needs to see.
+ * The original launcher unpacked on the host for a similar reason, and so
+ * do we, with liblzma (the standard tool for the job; Debian's kernels are
+ * XZ-compressed).  The payload is vmlinux (an ELF file) with the
+ * relocation table appended; we load it at its link address, so the
  * relocations are not needed.  The last four bytes of the payload hold the
- * unpacked size, which we only take as a first guess.
- */
+ * unpacked size, which we only take as a first guess.  Everything the
+ * decoder is given comes from the file, so its output is capped and a
+ * corrupt stream is one line of error, never a crash.  --no-unpack skips
+ * all this and lets the guest's own decompressor run. :*/
 #define UNXZ_LIMIT	(512 * MiB)
 
 static u8 *unxz(const char *name, const u8 *in, size_t inlen, size_t *outlen)
@@ -563,10 +571,16 @@ bool linux_console_is_hvc0(const char *user)
 	       (last[4] == '\0' || last[4] == ' ' || last[4] == ',');
 }
 
-/* Our defaults go in front, so that they stay before any " -- " (after
- * it, they would be init's arguments, not the kernel's).  panic=-1: a
- * panicking kernel reboots at once, through the i8042 reset line, and
- * lguest ends (EXIT_REBOOT) instead of sitting on a dead guest forever. */
+/*L:175
+ * The kernel's command line is the user's words with two defaults of
+ * ours, each left out when the user gave that argument.  console=ttyS0:
+ * the serial port is the user's terminal (D:150); without it Linux would
+ * talk only to its dummy console, since we have no screen (see
+ * fill_loader_fields()), and the user would see nothing.  panic=-1: a panicking
+ * kernel reboots at once, through the i8042 reset line (D:180), and
+ * lguest ends (EXIT_REBOOT) instead of sitting on a dead guest forever.
+ * Our defaults go in front, so that they stay before any " -- " (after
+ * it, they would be init's arguments, not the kernel's). :*/
 char *linux_cmdline(const char *user)
 {
 	const char *console = user_gave(user, "console=") ? "" :
@@ -601,8 +615,14 @@ static void put_cmdline(struct guest_mem *mem, u8 *bp, const char *path,
 	free(cmd);
 }
 
-/* The initrd goes as high as it may: page-aligned, below both the top of
- * RAM and initrd_addr_max, and above everything the kernel will use. */
+/*L:170
+ * The initrd goes as high as it may: page-aligned, below both the top of
+ * RAM and the kernel's initrd_addr_max, and above everything the kernel
+ * will use, which for a bzImage includes the area it unpacks itself into.
+ * High, because the kernel's early allocations grow up from its own end:
+ * an initrd placed low would be in their way.  It is read straight from
+ * the file into guest RAM through a checked pointer, and only its address
+ * and size go into boot_params; the kernel finds it there. :*/
 static void put_initrd(struct guest_mem *mem, u8 *bp, const char *path,
 		       u32 initrd_max, u32 kernel_end, struct boot_layout *l)
 {
@@ -727,6 +747,18 @@ void boot_linux(struct guest_mem *mem, const struct linux_args *a,
 	free(f.data);
 }
 
+/*L:150
+ * The loader's front door.  The kernel file is read whole, then tried as
+ * each format in turn, most particular first: a Multiboot header in the
+ * first 8 KiB (L:180) wins, because a Multiboot kernel may well be an ELF
+ * file too; then a Linux bzImage, known by "HdrS" at 0x202 in its setup
+ * header; then a bare ELF vmlinux, for which we write the setup header a
+ * bzImage would have carried.  A Linux kernel takes one initrd; several
+ * are Multiboot modules, and refused for Linux rather than silently
+ * dropped.  Every size and offset in the file is checked before it is
+ * used: a kernel file is the user's input, and a broken one ends in one
+ * line of error, not in a write outside guest RAM.
+ */
 void boot_kernel(struct guest_mem *mem, const struct boot_args *a,
 		 struct boot_entry *e, struct boot_layout *l)
 {
@@ -749,6 +781,8 @@ void boot_kernel(struct guest_mem *mem, const struct boot_args *a,
 	}
 	free(f.data);
 }
+/* The file's copy is freed: from here on the kernel lives only in guest
+ * RAM, and `lguest --verbose` prints where each part of it went. :*/
 
 void boot_print_layout(const struct guest_mem *mem,
 		       const struct boot_layout *l)

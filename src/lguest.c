@@ -83,6 +83,16 @@ static void add_exit_port(struct machine *m, struct pci_bus *bus,
 	exit_port_init(m);
 }
 
+/*L:130
+ * Here the device options meet their code.  options.c has already checked
+ * each option's form and kept them in the order the user gave them;
+ * add_devices() below walks that list, so the user's order is the PCI
+ * slot order, and the guest's driver numbers what it finds in slot order:
+ * the first --block is vda, the second vdb, the first network card eth0.
+ * A kind whose add function is NULL (none is, today) is refused by name
+ * before anything starts, by refuse_missing_devices(), so an option is
+ * never silently ignored while a device is still being written.
+ */
 static const struct dev_hook dev_hooks[] = {
 	[DEV_BLOCK]	= { add_block, "the virtio block device" },
 	[DEV_TUNNET]	= { add_tunnet, "the TAP network device" },
@@ -91,6 +101,8 @@ static const struct dev_hook dev_hooks[] = {
 	[DEV_NET_USER]	= { add_net_user, "user-mode networking" },
 	[DEV_EXIT_PORT]	= { add_exit_port, "the test-exit port" },
 };
+/* The exit port is no PCI device: it claims its ports from the machine
+ * directly, which is why every add function is handed both. :*/
 
 static void refuse_missing_devices(const struct options *o)
 {
@@ -102,9 +114,15 @@ static void refuse_missing_devices(const struct options *o)
 			    dev_hooks[o->dev[i].kind].what);
 }
 
-/* As the original did, a --tunnet guest is told its address: the first
- * --tunnet=IPADDR adds "ip=..." to the kernel's arguments unless the user
- * gave an ip= of their own. */
+/*L:140
+ * As the original did, a --tunnet guest is told its address: when the
+ * first --tunnet is an IPADDR, "ip=IPADDR+1::IPADDR:255.255.255.0::eth0:off"
+ * goes on the kernel's arguments, unless the user gave an ip= of their
+ * own.  The original's guest kernel acted on it; Debian's is built without
+ * IP autoconfiguration and ignores it, so today it is a note for the
+ * guest's init (the guide's Networking section shows how to set eth0 up
+ * by hand).  The forms tap:NAME and bridge:NAME leave addressing to the
+ * user and add nothing. :*/
 static void add_tunnet_ip(struct options *o)
 {
 	char ip[128], *cmd;
@@ -139,8 +157,16 @@ static void add_devices(struct machine *m, struct pci_bus *bus,
 		dev_hooks[o->dev[i].kind].add(m, bus, o->dev[i].arg);
 }
 
-/* The 32-bit boot protocols enter in flat protected mode, paging and
- * interrupts off; the registers they pass values in come from the loader. */
+/*L:200
+ * The last thing the launcher does before the machine runs.  Both 32-bit
+ * boot protocols, Linux's and Multiboot's, begin alike: flat 4 GiB code
+ * and data segments, protected mode, paging and interrupts off, at the
+ * entry the loader found.  They differ only in which registers carry a
+ * value, and the loader filled in all three: ESI points at boot_params
+ * for Linux, EAX holds the Multiboot magic and EBX the information block
+ * for Multiboot.  The one that is not used is zero.  From here on the
+ * story is the machine's (M:130): main() calls machine_run() and waits.
+ * :*/
 static void set_entry(struct cpu *c, const struct boot_entry *e)
 {
 	struct cpu_regs r;
@@ -153,6 +179,25 @@ static void set_entry(struct cpu *c, const struct boot_entry *e)
 	cpu_set_regs(c, &r);
 }
 
+/*L:100
+ * The launcher's whole story is this function, in the order a reader
+ * meets the rest of the tour.  It reads the command line (L:110), refusing
+ * any mistake of the user's in one line before anything is made; maps the
+ * guest's RAM (M:100); loads the kernel, its initrd and command line
+ * (L:150); builds the machine around that RAM, with the PC devices every
+ * guest gets (D:100), the PCI bus (D:200) and the devices the user asked
+ * for (L:130); points the CPU at the kernel's entry (L:200); and runs it
+ * (M:240) until the guest powers off, resets, is killed or the user
+ * stops it.  The status machine_run() returns is lguest's exit status
+ * (M:150).
+ *
+ * The virtio console comes last, after the user's devices, so that it
+ * never moves their PCI slots.  It shares the terminal with the serial
+ * port: both print to it, and exactly one takes the keys.  hvc0 takes them
+ * when the last console= on the kernel's command line is hvc0 (the
+ * kernel's /dev/console is then hvc0); otherwise ttyS0 keeps them, as it
+ * does by default, and hvc0 is output only.
+ */
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -188,9 +233,6 @@ int main(int argc, char **argv)
 					      .term = &term });
 	bus = pci_init(m);
 	add_devices(m, bus, &o);
-	/* After the user's devices, so that their PCI slots do not move;
-	 * hvc0 takes the terminal's input when the kernel's console is
-	 * hvc0, and the UART keeps it otherwise. */
 	if (term)
 		virtio_console_add(bus, term, linux_console_is_hvc0(o.cmdline));
 	set_entry(machine_cpu(m), &entry);
@@ -201,3 +243,7 @@ int main(int argc, char **argv)
 	options_free(&o);
 	return status;
 }
+/* Everything is freed on the way out: the PCI devices (a disk's I/O
+ * thread is stopped), then the machine, whose cleanups include giving the
+ * terminal back (D:170), so that a run under a test harness or a leak
+ * checker ends clean. :*/

@@ -156,12 +156,25 @@ static u64 host_ns(struct machine *m)
 	return host_now_ns() - m->clock_start;
 }
 
+/*M:220
+ * The guest's time.  Every device that keeps time (the PIT, the RTC, the
+ * CPU's TSC) reads this one clock, so they can never disagree.  It is a
+ * virtual clock (M:260): while the CPU runs it counts the guest's
+ * instructions, so time inside the guest moves exactly with the work the
+ * guest does and a host stall never shows as a jump; at every slice
+ * boundary it looks at the host's clock and changes its rate to keep in
+ * step with it; while the guest is halted, time simply follows the host's.
+ * Tests may plug in a clock of their own (machine_set_clock()), which does
+ * not move unless they move it.
+ */
 u64 machine_clock_ns(struct machine *m)
 {
 	if (unlikely(m->clock))
 		return m->clock(m->clock_opaque);
 	return vclock_now(&m->vc, cpu_icount(m->cpu));
 }
+/* Reading it costs no system call: it is arithmetic on the CPU's
+ * instruction count. :*/
 
 /* A slice boundary: the virtual clock looks at the host's. */
 static void clock_sync(struct machine *m)
@@ -227,6 +240,18 @@ static u32 io_in_byte(struct machine *m, u16 port)
 	return r->rd(r->dev, port, 1) & 0xff;
 }
 
+/*M:200
+ * An IN instruction's path, and every port access is one.  The 64K-entry
+ * table holds, for each port, the number of the region that owns it, so
+ * the common case costs one array load before the device's callback.  An
+ * access whose bytes fall to different owners (a word read across the
+ * end of one device's ports) is split into bytes, each going to its own
+ * owner, as an ISA bus would.  A port nobody owns reads all ones, which is
+ * what a PC's floating bus gives and what Linux's probes expect to find
+ * where there is no device; it is reported once, under --verbose, because
+ * Linux probes dozens of ports a small machine leaves empty.  None of this
+ * is an error of the guest's: probing is what drivers do.
+ */
 u32 machine_io_in(struct machine *m, u16 port, int size)
 {
 	struct port_region *r;
@@ -247,6 +272,8 @@ u32 machine_io_in(struct machine *m, u16 port, int size)
 	}
 	return r->rd(r->dev, port, size) & size_mask(size);
 }
+/* The value is masked to the access size: a device that returns stray
+ * high bits cannot leak them into the guest's register. :*/
 
 void machine_io_out(struct machine *m, u16 port, u32 val, int size)
 {
@@ -384,6 +411,16 @@ void machine_set_irq_chip(struct machine *m, const struct irq_chip *chip)
 	m->chip = *chip;
 }
 
+/*M:210
+ * An interrupt's path.  A device raises or lowers line 0-15 here, knowing
+ * nothing of who listens; the machine hands the line to the interrupt
+ * controller pc_init() plugged in (the 8259 pair, D:110), which decides
+ * whether the CPU's INTR pin goes up and says so through
+ * machine_set_intr().  The CPU looks at the pin at its next instruction
+ * boundary and, with IF set, asks for the vector through the bus
+ * (machine_intr_ack(), then the PIC's INTA, D:120).  A line number out of
+ * range is a device model's bug, not the guest's, and is dropped.
+ */
 void machine_set_irq(struct machine *m, int irq, int level)
 {
 	if (irq < 0 || irq > 15 || !m->chip.set_irq)
@@ -398,6 +435,7 @@ void machine_set_intr(struct machine *m, bool level)
 	m->intr = level;
 	cpu_set_intr(m->cpu, level);
 }
+/* Only a change of the pin reaches the CPU. :*/
 
 bool machine_intr(struct machine *m)
 {
@@ -478,11 +516,17 @@ void timer_del(struct timer *t)
 	t->next = NULL;
 }
 
-/* A deadline armed from inside a slice (a device's port write), before
- * the slice's end, would be late: the CPU stops after this instruction
- * and the run loop starts a slice that ends on it.  A deadline that is
- * already due (a device asking to be called "soon", as the terminal does
- * to gather a burst of output into one write) waits for the slice's end. */
+/*M:230
+ * Devices keep time with timers on the guest's clock: a callback and a
+ * deadline in ns.  The run loop never runs the CPU past the next deadline
+ * (M:240), so a timer fires at its virtual instant: the PIT's tick comes
+ * after the instruction during which it was due, as on hardware.  One
+ * case needs care.  A deadline armed from inside a slice (a device's port
+ * write), before the slice's end, would be late: the CPU stops after this
+ * instruction and the run loop starts a slice that ends on it.  A deadline
+ * that is already due (a device asking to be called "soon", as the
+ * terminal does to gather a burst of output into one write) waits for the
+ * slice's end. :*/
 void timer_mod(struct timer *t, u64 deadline_ns)
 {
 	struct machine *m = t->m;
@@ -750,9 +794,17 @@ static u64 slice_budget(struct machine *m)
 	return b;
 }
 
-/* HLT with IF=1: nothing to do until a timer or input.  An interrupt that
- * is already pending needs no sleep at all.  Time follows the host's, so
- * the sleep lasts until the host's clock reaches the next deadline. */
+/*M:250
+ * HLT with IF=1: the guest has nothing to do until a timer or input, and
+ * neither have we.  An interrupt that is already pending needs no sleep at
+ * all.  Otherwise time follows the host's, and we sleep in epoll until the
+ * host's clock reaches the next deadline or a host fd wakes us: an idle
+ * guest costs the host next to nothing, which a polling emulator cannot
+ * say.  A guest that fell behind (a long tick missed while the host was
+ * busy) is not made to skip ticks: time moves only to the next deadline,
+ * the guest takes that tick and halts again, and so on until it has
+ * caught up, as Linux in periodic mode, counting jiffies by ticks, wants.
+ * :*/
 static void idle(struct machine *m)
 {
 	u64 host, now, dl = next_deadline(m), wait;
@@ -800,6 +852,20 @@ static void report_clock(struct machine *m)
 		vclock_ns_per_insn(vc));
 }
 
+/*M:240
+ * The run loop: the one thread that runs the guest.  Each turn fires the
+ * timers that are due, looks at the host's fds every 2 ms of guest time
+ * without waiting (a disk completion, a network frame, a key), then gives
+ * the CPU a budget of instructions that ends exactly on the next timer's
+ * deadline, or after half a millisecond of guest time, whichever is first.
+ * The CPU comes back when the budget is spent or something needs the
+ * machine (C:110): then the virtual clock meets the host's (M:260), or the
+ * guest halts and the machine waits for it (M:250), or the guest has
+ * triple-faulted and is killed (M:140).  A HLT with interrupts off is how
+ * Linux without ACPI powers off, and nothing could ever wake such a CPU,
+ * so it ends the run with status 0.  Everything else that ends a run
+ * (M:150) asks for it, and the loop stops at the next turn.
+ */
 int machine_run(struct machine *m)
 {
 	u64 last_poll = 0;
@@ -851,3 +917,6 @@ int machine_run(struct machine *m)
 	}
 	return m->exit_status;
 }
+/* The kill reason is printed here, once the loop has stopped, not where
+ * the problem was found: by then the CPU is still and the message cannot
+ * land in the middle of the guest's own output. :*/

@@ -267,6 +267,19 @@ static u32 write_info(struct guest_mem *mem, const struct boot_args *a,
 	return base;
 }
 
+/*L:180
+ * Multiboot is how small kernels and test programs ask to be booted, and
+ * QEMU's -kernel speaks it; so do we, so that the same image runs under
+ * both.  The header's flags 0-15 are demands: a loader that cannot meet
+ * one must refuse the image, and we do, by name (a video mode, or a bit we
+ * do not know), rather than boot a kernel that expects what is not there.
+ * Flags 16-31 are offers; of those we take 16, the address fields that
+ * say where a flat image goes.  The modules (one per --initrd) go
+ * page-aligned just above the image, and the information block, with the
+ * memory map and the strings it points to, in the first low page that
+ * neither the image nor the modules use: a kernel linked at 1 MiB leaves
+ * all of low memory free, and one linked low is stepped around.
+ */
 bool multiboot_load(struct guest_mem *mem, const struct boot_args *a,
 		    const struct kfile *f, struct boot_entry *e,
 		    struct boot_layout *l)
@@ -308,3 +321,5 @@ bool multiboot_load(struct guest_mem *mem, const struct boot_args *a,
 	e->ebx = l->boot_params;
 	return true;
 }
+/* boot_params is Linux's word; for a Multiboot kernel the layout keeps the
+ * information block's address there, which --verbose prints. :*/

@@ -134,6 +134,15 @@ static enum opt_action add_dev(struct options *o, const struct opt_desc *d,
 	return OPT_RUN;
 }
 
+/*L:110
+ * One table for the parser, the checks and --help, as kvmtool keeps its
+ * options: a row names the option, its short form, its value's name (NULL
+ * for an option that takes none) and what to do with it.  An option added
+ * here is parsed, refused when malformed and listed by --help with no
+ * other change; a device option also needs its DEV_* kind and an entry in
+ * the launcher's dev_hooks (L:130).  The docs test then insists that the
+ * man page list it too, so the three cannot drift apart.
+ */
 static const struct opt_desc opts[] = {
 	{ "verbose", 'v', NULL, set_verbose, -1,
 	  "print the memory layout and device events" },
@@ -159,6 +168,7 @@ static const struct opt_desc opts[] = {
 	{ "version", 0, NULL, want_version, -1,
 	  "print the version and exit" },
 };
+/* --help prints the rows in this order, so the order is the manual's. :*/
 
 static const struct opt_desc *find_long(const char *name, size_t len)
 {
@@ -299,6 +309,18 @@ static char *join_args(char **words, int n)
 	return s;
 }
 
+/*L:120
+ * The shape is the original's: options anywhere, <mem>, <kernel>, then
+ * the guest kernel's own words.  Two rules keep a typing mistake from
+ * becoming a silent change to the guest.  After <kernel>, a word that
+ * starts with "--" is still ours, and an unknown one is an error: a
+ * mistyped --inird=F says so instead of vanishing into the guest's
+ * command line.  A lone "--" hands everything after it to the guest as
+ * it is, for the rare kernel argument that starts with dashes.  (A single
+ * "-x" after <kernel> is the guest's: Linux's init takes such words.)
+ * Nothing here opens a file: the loader and each device check their own
+ * values, still before the guest starts.
+ */
 enum opt_action options_parse(struct options *o, int argc, char **argv,
 			      char *err, size_t errlen)
 {
@@ -338,6 +360,8 @@ enum opt_action options_parse(struct options *o, int argc, char **argv,
 	free(kargs);
 	return act;
 }
+/* A guest's words are joined with single spaces, as a shell would have
+ * passed them to the original launcher. :*/
 
 void options_free(struct options *o)
 {

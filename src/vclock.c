@@ -59,8 +59,14 @@ void vclock_init(struct vclock *vc, u64 icount, u64 host_ns,
 	vc->win_host = host_ns;
 }
 
-/* The host's speed over the window that ends now, if it is long enough.
- * The first window is shorter: the guess it replaces may be far off. */
+/*M:270
+ * The host's speed over the window that ends now, if it is long enough
+ * (10 ms of running, halts excluded, and enough instructions to mean
+ * something).  The first window is shorter: the guess it replaces (50
+ * MIPS) may be far off.  Later samples are averaged in, and a sample
+ * that says the guest got much slower is believed only partly, since a
+ * host stall inside the window looks exactly like that; the error term of
+ * M:260 takes care of the rest without a burst of fast time. :*/
 static void measure(struct vclock *vc, u64 icount, u64 host_ns)
 {
 	u64 dh = host_ns - vc->win_host, di = icount - vc->win_icount;
@@ -89,6 +95,25 @@ static void measure(struct vclock *vc, u64 icount, u64 host_ns)
 	vc->win_host = host_ns;
 }
 
+/*M:260
+ * The virtual clock, at a slice boundary.  Why not simply read the host's
+ * clock?  Because Linux calibrates its TSC by timing a loop against the
+ * PIT, and rejects the result when two runs of the loop disagree; on a
+ * host that preempts us for a few milliseconds now and then, a clock that
+ * jumps with the host's would make every calibration fail or come out
+ * wrong.  So inside a slice time is base + instructions * rate, smooth by
+ * construction, and only here, between slices, does it look at the host.
+ *
+ * Two numbers steer it: host_rate, what an instruction has cost the host
+ * lately (M:270), and the error, host time minus virtual time now.  The
+ * next slice runs at host_rate * (1 + error / 100 ms), held between a
+ * quarter of host_rate and twice it: a clock 10 ms behind runs 10% fast
+ * until it has caught up, one ahead runs slow, and neither ever goes
+ * backwards.  A clock more than 200 ms behind (the host stopped us: a
+ * debugger, a suspended laptop, a very loaded machine) jumps to the
+ * host's time instead, because catching up that much by running fast would
+ * mean seconds of skewed time.  This is QEMU's icount "shift=auto" idea.
+ */
 void vclock_sync(struct vclock *vc, u64 icount, u64 host_ns)
 {
 	unsigned __int128 t = now_fixed(vc, icount);
@@ -116,6 +141,9 @@ void vclock_sync(struct vclock *vc, u64 icount, u64 host_ns)
 	vc->rate = clamp_rate((unsigned __int128)vc->host_rate *
 			      (u64)(span + err) / (u64)span);
 }
+/* The base moves to this instant with its fraction of a nanosecond, so
+ * time stays the exact sum of rate times instructions however often the
+ * rate changes. :*/
 
 void vclock_idle(struct vclock *vc, u64 icount, u64 host_ns, u64 limit_ns)
 {

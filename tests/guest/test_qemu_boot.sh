@@ -54,10 +54,10 @@ GUEST_APPEND="$GUEST_APPEND lguest.run=$b64"
 guest_start "$GUEST_INITRD" </dev/null
 guest_wait_for "LGUEST-GUEST-RUN-END status=0" && guest_wait_exit 30
 rc=$?
-guest_stop
-GUEST_APPEND=$save
 guest_console | grep -qx "cmdline-42-ok" && [ $rc = 0 ]
 rc=$?
+guest_stop
+GUEST_APPEND=$save
 guest_ok $rc "a script given as lguest.run=<base64> runs"
 [ $rc = 0 ] || guest_show_log
 

@@ -114,7 +114,6 @@ guest_start() {
 	mkdir -p "$GUEST_OUTDIR"
 	# Everything live is private to this run (several make checks may
 	# share the tree); guest_stop copies the log to tests/out/.
-	[ -n "$GUEST_WORK" ] && rm -rf "$GUEST_WORK"
 	GUEST_WORK=$(mktemp -d "${TMPDIR:-/tmp}/lguest-guest.XXXXXX")
 	GUEST_LOG=$GUEST_WORK/console.log
 	GUEST_FIFO=$GUEST_WORK/stdin
@@ -242,10 +241,10 @@ guest_wait_exit() {
 	return 0
 }
 
-# Ends the VMM if it still runs, closes the fifo and leaves a copy of the
-# console log in tests/out/<GUEST_NAME>.log.  The log itself stays readable
-# (guest_console) until the next guest_start or guest_cleanup.  Safe to
-# call twice.
+# Ends the VMM if it still runs, closes the fifo, removes the private files
+# and leaves the console log in tests/out/<GUEST_NAME>.log, where GUEST_LOG
+# then points (read what you need before stopping if other runs of the same
+# test may share the tree).  Safe to call twice.
 guest_stop() {
 	if [ -n "$GUEST_PID" ] && kill -0 "$GUEST_PID" 2>/dev/null; then
 		kill "$GUEST_PID" 2>/dev/null
@@ -256,19 +255,19 @@ guest_stop() {
 	GUEST_PID=""
 	exec 7>&-
 	[ -n "$GUEST_WORK" ] && [ -d "$GUEST_WORK" ] || return 0
-	rm -f "$GUEST_FIFO"
 	if [ -f "$GUEST_LOG" ]; then
 		cp "$GUEST_LOG" "$GUEST_OUTDIR/.$GUEST_NAME.log.$$" &&
 			mv "$GUEST_OUTDIR/.$GUEST_NAME.log.$$" \
 				"$GUEST_OUTDIR/$GUEST_NAME.log"
+		GUEST_LOG=$GUEST_OUTDIR/$GUEST_NAME.log
 	fi
+	rm -rf "$GUEST_WORK"
+	GUEST_WORK=""
 }
 
-# guest_stop, and removes the private files: for the test's EXIT trap.
+# For a test's EXIT trap.
 guest_cleanup() {
 	guest_stop
-	[ -n "$GUEST_WORK" ] && rm -rf "$GUEST_WORK"
-	GUEST_WORK=""
 }
 
 # Host CPU time (user + system, in clock ticks) a process has used.  The
@@ -298,18 +297,21 @@ guest_run() {
 	_ok=0
 	guest_wait_for "LGUEST-GUEST-RUN-END status=" || _ok=1
 	guest_wait_exit 30 || _ok=1
-	guest_stop
-	rm -f "$_ird"
 	GUEST_RUN_STATUS=$(guest_console |
 		sed -n 's/^LGUEST-GUEST-RUN-END status=\([0-9]*\).*/\1/p' |
 		head -n 1)
+	GUEST_RUN_OUTPUT=$(guest_console |
+		sed -n '/^LGUEST-GUEST-RUN-BEGIN/,/^LGUEST-GUEST-RUN-END/p' |
+		sed '1d;$d')
+	guest_stop
+	rm -f "$_ird"
 	[ -n "$GUEST_RUN_STATUS" ] && return $_ok
 	return 1
 }
 
+# What the last guest_run's script printed (between the markers).
 guest_run_output() {
-	guest_console | sed -n '/^LGUEST-GUEST-RUN-BEGIN/,/^LGUEST-GUEST-RUN-END/p' |
-		sed '1d;$d'
+	printf '%s\n' "$GUEST_RUN_OUTPUT"
 }
 
 # TAP helpers.
