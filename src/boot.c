@@ -576,11 +576,11 @@ bool linux_console_is_hvc0(const char *user)
  * ours, each left out when the user gave that argument.  console=ttyS0:
  * the serial port is the user's terminal (D:150); without it Linux would
  * talk only to its dummy console, since we have no screen (see
- * fill_loader_fields()), and the user would see nothing.  panic=-1: a panicking
- * kernel reboots at once, through the i8042 reset line (D:180), and
- * lguest ends (EXIT_REBOOT) instead of sitting on a dead guest forever.
- * Our defaults go in front, so that they stay before any " -- " (after
- * it, they would be init's arguments, not the kernel's). :*/
+ * fill_loader_fields()), and the user would see nothing.  panic=-1: a
+ * panicking kernel reboots at once, through the i8042 reset line
+ * (D:180), and lguest ends (EXIT_REBOOT) instead of sitting on a dead
+ * guest forever.  Our defaults go in front, so that they stay before any
+ * " -- " (after it, they would be init's arguments, not the kernel's). :*/
 char *linux_cmdline(const char *user)
 {
 	const char *console = user_gave(user, "console=") ? "" :

@@ -62,11 +62,12 @@ void vclock_init(struct vclock *vc, u64 icount, u64 host_ns,
 /*M:270
  * The host's speed over the window that ends now, if it is long enough
  * (10 ms of running, halts excluded, and enough instructions to mean
- * something).  The first window is shorter: the guess it replaces (50
- * MIPS) may be far off.  Later samples are averaged in, and a sample
- * that says the guest got much slower is believed only partly, since a
- * host stall inside the window looks exactly like that; the error term of
- * M:260 takes care of the rest without a burst of fast time. :*/
+ * something).  The first window is shorter: the guess it replaces (the
+ * machine's, in machine.c) may be far off.  Later samples are averaged
+ * in, and a sample that says the guest got much slower is believed only
+ * partly, since a host stall inside the window looks exactly like that;
+ * the error term of M:260 takes care of the rest without a burst of fast
+ * time. :*/
 static void measure(struct vclock *vc, u64 icount, u64 host_ns)
 {
 	u64 dh = host_ns - vc->win_host, di = icount - vc->win_icount;

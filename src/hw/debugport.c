@@ -55,6 +55,15 @@ static void post_write(void *opaque, u16 port, u32 val, int size)
 	(void)size;
 }
 
+/*D:195
+ * The boot-time mark: how a benchmark times a boot without reading the
+ * guest's console.  The guest's init writes 123 to port 0x440 just before
+ * its shell starts, and with --boot-time lguest prints the host time since
+ * the process was launched (taken by a constructor before main(), so the
+ * loading of the kernel counts) and the guest instructions run so far.
+ * The first is what a user waits; the second does not depend on how busy
+ * the host was, so two boots can be compared even on a loaded machine.
+ */
 static void mark_write(void *opaque, u16 port, u32 val, int size)
 {
 	struct debugport *d = opaque;
@@ -70,6 +79,8 @@ static void mark_write(void *opaque, u16 port, u32 val, int size)
 		(unsigned long long)(ns / 1000 % 1000),
 		(unsigned long long)cpu_icount(machine_cpu(d->m)));
 }
+/* Without --boot-time (or --verbose) the mark is ignored, so an init that
+ * always writes it costs a normal run nothing. :*/
 
 void debugport_init(struct machine *m, bool print_boot_time)
 {

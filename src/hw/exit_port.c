@@ -30,6 +30,15 @@ static u32 exit_port_read(void *opaque, u16 port, int size)
 	return 0;
 }
 
+/*D:190
+ * Besides a power-off, a reset (D:180), a kill and three ^C, a run can end
+ * here: the test-exit port, present only with --exit-port.  A CPU test
+ * program or a small kernel written for QEMU's isa-debug-exit writes its
+ * verdict V to port 0xf4 and lguest ends at once with status
+ * (V << 1) | 1, exactly the sum QEMU does, so that a harness written for
+ * QEMU reads our statuses unchanged (M:150).  The write is not a guest
+ * error and needs no check: every value is a status.
+ */
 static void exit_port_write(void *opaque, u16 port, u32 val, int size)
 {
 	struct machine *m = opaque;
@@ -38,6 +47,9 @@ static void exit_port_write(void *opaque, u16 port, u32 val, int size)
 		val, size, size == 1 ? "" : "s", port, exit_port_status(val));
 	machine_request_exit(m, exit_port_status(val));
 }
+/* The run stops at the end of the OUT instruction, and stderr stays empty
+ * (only --verbose speaks), which is how a harness tells this status from
+ * lguest's own 1. :*/
 
 void exit_port_init(struct machine *m)
 {

@@ -24,6 +24,18 @@ static void close_term(void *opaque)
 	term_close(opaque);
 }
 
+/*D:100
+ * The PC that every guest gets, whatever the command line says: the
+ * devices Linux's i386 kernel expects to find on any PC and probes for
+ * without asking firmware.  The 8259 pair first, since it must be the
+ * machine's interrupt controller before any device raises a line, with
+ * the PCI lines set level-triggered; then the 8254 timer, the CMOS clock,
+ * the user's terminal and the one UART on it (COM1, ttyS0), the i8042 for
+ * its reset line, and two small ports for POST codes and the boot-time
+ * mark.  Each device is one file in src/hw/ and one call here; none of
+ * them knows of another, only of the machine (M:130).  The PCI bus and the
+ * devices the user asked for come after this, from the launcher (L:100).
+ */
 void pc_init_with(struct machine *m, const struct pc_options *opt)
 {
 	static const struct pc_options defaults;
@@ -49,6 +61,8 @@ void pc_init_with(struct machine *m, const struct pc_options *opt)
 	i8042_new(m);
 	debugport_init(m, opt->boot_time);
 }
+/* A test builds a PC without a terminal (no_console), or with its own
+ * options; the devices are the same. :*/
 
 void pc_init(struct machine *m)
 {

@@ -367,6 +367,20 @@ static void make_level_triggered(struct machine *m, int irq)
 		       1);
 }
 
+/*D:200
+ * A PC kernel expects firmware to have set the PCI bus up before it runs,
+ * and there is no firmware here, so adding a device does firmware's jobs
+ * at once.  Each BAR gets an address in the MMIO window above RAM
+ * (0xe0000000 up, which the e820 map leaves as a gap), aligned to its
+ * size, and memory decoding is switched on.  INTA is routed by slot to one
+ * of the PIC lines 11, 10, 9 and 5, the lines a PC leaves free for PCI,
+ * the way a PIIX routes PIRQA-D; the line is written into the Interrupt
+ * Line register, which is where Linux without ACPI looks for it, and made
+ * level-triggered in the ELCR (D:110), because PCI lines are shared and
+ * held.  A fifth device shares line 11 with the first, as on a PC.
+ * Slots are given out in the order devices are added: the host bridge is
+ * 00:00.0, then the user's devices in command-line order (L:130).
+ */
 struct pci_dev *pci_add_device(struct pci_bus *bus,
 			       const struct pci_dev_info *info)
 {
@@ -385,6 +399,9 @@ struct pci_dev *pci_add_device(struct pci_bus *bus,
 		info->vendor, info->device, pci_bar_addr(d, 0), d->irq);
 	return d;
 }
+/* Linux may move a BAR later (it rarely does); the Command and BAR writes
+ * that would move it are handled in cfg_write(), and the machine's MMIO
+ * region follows. :*/
 
 u8 pci_add_cap(struct pci_dev *d, const u8 *body, u8 len, u8 wr_from)
 {

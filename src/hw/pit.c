@@ -374,6 +374,18 @@ static u32 port61_read(void *opaque, u16 port, int size)
 	return v;
 }
 
+/*D:130
+ * Channel 2 and port 0x61 are here for one reader above all: Linux, which
+ * at boot measures how fast the TSC runs by timing it against the PIT.  It
+ * sets channel 2's gate through bit 0 of port 0x61, loads a count, and
+ * reads the TSC until bit 5 (OUT2) says the count has run out; it does
+ * this several times and refuses a result whose runs disagree.  Both the
+ * PIT and the TSC read the machine's one clock (M:220), and that clock
+ * moves with the instructions the guest runs, so the measurement comes
+ * out the same every time, however busy the host is: the reason the
+ * clock is virtual at all (M:260).  Bit 4 toggles with the DRAM refresh
+ * every 15.085 us, for the older code that times short delays by it.
+ */
 static void port61_write(void *opaque, u16 port, u32 val, int size)
 {
 	struct pit *p = opaque;
@@ -383,6 +395,8 @@ static void port61_write(void *opaque, u16 port, u32 val, int size)
 	p->port61 = val & 0x0f;
 	set_gate(&p->ch[2], val & 1);
 }
+/* Bit 1 would drive the PC speaker from OUT2; it is kept, so the guest
+ * reads back what it wrote, and the speaker stays silent. :*/
 
 struct pit *pit_new(struct machine *m)
 {

@@ -309,6 +309,16 @@ static void bios_bytes(struct rtc *r)
 	r->cmos[0x35] = blocks >> 8;
 }
 
+/*D:140
+ * The CMOS clock is where a PC guest learns the date.  Its wall clock is
+ * the host's real time when the machine was made, moved on by the
+ * machine's clock (M:220), plus whatever offset the guest set by writing
+ * the time registers: one time source for everything, so the guest's date
+ * and its timer ticks never drift apart, and a guest that sets its clock
+ * changes its own idea of the time and never the host's.  The rest of
+ * CMOS holds what a BIOS would leave there (memory sizes, no floppy), in
+ * case a kernel looks.
+ */
 struct rtc *rtc_new(struct machine *m)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
@@ -330,3 +340,5 @@ struct rtc *rtc_new(struct machine *m)
 	machine_add_cleanup(m, free, r);
 	return r;
 }
+/* It starts in BCD with a 24-hour clock and no interrupts, as a BIOS
+ * leaves it; Linux reads register B and copes with either. :*/

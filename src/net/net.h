@@ -37,6 +37,18 @@
 #define NET_MTU		1500
 #define NET_MAX_FRAME	(NET_MTU + 14 + 4)
 
+/*N:100
+ * The last chapter is about where a guest's frames go, and it rests on
+ * one rule: frames for the guest are pulled, not pushed.  A backend never
+ * hands the NIC a frame the guest has no buffer for; it asks first
+ * (can_receive) and otherwise leaves the frame in its own bounded queue:
+ * the TAP device's queue in the host kernel, the slot's ring in a
+ * sharenet file.  When that fills, the host side drops, as a switch does.
+ * Frames from the guest go the other way with send(), which never blocks
+ * and drops what the host cannot take now.  So nothing grows without
+ * bound in lguest, nothing ever blocks the run loop, and a guest that
+ * stops reading its network costs the host nothing.
+ */
 /* The NIC, as a backend sees it. */
 struct net_client {
 	void *opaque;
@@ -57,6 +69,8 @@ struct net_backend_ops {
 	/* Closes everything (the NIC is going away). */
 	void (*free)(struct net_backend *nb);
 };
+/* rx_resume is the other half of pulling: the NIC calls it when the
+ * guest posts receive buffers, and the backend delivers what waited. :*/
 
 struct net_backend {
 	const struct net_backend_ops *ops;

@@ -77,6 +77,19 @@ struct sn_cell {
 	u8 frame[SN_CELL - 4];
 };
 
+/*N:130
+ * The original lguest connected guests through a shared file too; ours is
+ * a fresh design on the same idea.  The file is the Ethernet segment: a
+ * 4 KiB header (magic, version, and the geometry, so a file of another
+ * kind or another build is refused and never written), then 16 slots, one
+ * per guest.  A slot is a 4 KiB control page (below) and a receive ring
+ * of 256 cells of 2 KiB, each a length and one frame.  Everyone writes
+ * into other guests' rings and reads only its own.  A slot belongs to the
+ * process holding a lock on its byte of the file, which the kernel
+ * releases however that process dies, so a crashed guest's slot is free
+ * again without anyone cleaning up.  The head moves only after a whole
+ * frame is in its cell, the tail only after the owner has taken it.
+ */
 struct sn_slot {
 	pthread_mutex_t lock;	/* senders into this ring */
 	u32 futex;		/* bumped after each frame */
@@ -87,6 +100,8 @@ struct sn_slot {
 	u8 mac[6];
 	u8 active, promisc;
 };
+/* head and tail are free-running counters: head - tail is the number of
+ * frames waiting, and a cell is counter % SN_CELLS. :*/
 
 _Static_assert(sizeof(struct sn_slot) <= SN_PAGE, "slot control too big");
 _Static_assert(NET_MAX_FRAME <= SN_CELL - 4, "cells too small");
@@ -156,6 +171,19 @@ static void put(struct sn_slot *sl, struct sharenet *s, int i,
 		futex(&sl->futex, FUTEX_WAKE, 1);
 }
 
+/*N:135
+ * Sending is copying, and a switch's rules decide where: a broadcast or
+ * multicast frame goes to every other active slot, a unicast one to the
+ * slot whose MAC it names, and promiscuous slots get everything.  put()
+ * above copies into the receiver's ring under its mutex (a robust one: a
+ * sender that dies holding it does not wedge the slot) and wakes the
+ * receiver through a futex word; a full ring drops the frame, so a sender
+ * never waits for a slow receiver.  On the receiving side a small thread
+ * sleeps on that futex and turns each wake into an eventfd write the run
+ * loop watches, and drain() below reads the ring only as far as the guest
+ * has buffers (N:100).  Every length and index read from the file is
+ * checked before use: another process on it may be broken.
+ */
 static void sn_send(struct net_backend *nb, const void *frame, size_t len)
 {
 	struct sharenet *s = (struct sharenet *)nb;
@@ -174,6 +202,7 @@ static void sn_send(struct net_backend *nb, const void *frame, size_t len)
 			put(sl, s, i, frame, len);
 	}
 }
+/* A guest never receives its own frames back, as on a real segment. :*/
 
 /*
  * Receiving, on the run loop's thread.

@@ -242,6 +242,19 @@ static void sync_epoll(struct slirp_net *sn)
 	}
 }
 
+/*N:140
+ * User networking is a whole TCP/IP stack in the launcher, libslirp's:
+ * the guest's frames are parsed there and turned into ordinary host
+ * sockets, so the guest reaches the world as the user running lguest,
+ * with no root and no host configuration.  The one difficulty is that
+ * slirp's set of sockets changes all the time, and the machine watches
+ * few fds.  So slirp's sockets live in a private epoll set and the run
+ * loop watches that one fd; when it is ready, or slirp's timer is due, we
+ * pump: ask slirp which sockets and events it wants, poll them without
+ * waiting, let slirp act on the answers, and bring the private set up to
+ * date.  Frames slirp makes for a guest with no receive buffer are
+ * dropped, and TCP sends them again, at a gentler pace.
+ */
 static void pump(struct slirp_net *sn)
 {
 	int r;
@@ -262,6 +275,8 @@ static void pump(struct slirp_net *sn)
 		  (u64)timeout * 1000000);
 	sn->pumping = false;
 }
+/* Slirp's timeouts are in the guest's time, like every timer here: a
+ * guest that is slow to run sees TCP's timers run slow with it. :*/
 
 static void pump_timer(void *opaque)
 {

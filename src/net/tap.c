@@ -56,6 +56,13 @@ static void watch(struct tap *t, bool on)
 	t->watching = on;
 }
 
+/*N:125
+ * Pulling (N:100) from a TAP device: read a frame only when the guest has
+ * a buffer for it.  When it has none we stop watching the fd, so the run
+ * loop does not wake for frames we will not take, and they wait in the
+ * host kernel's queue; rx_resume watches it again.  At most 64 frames per
+ * wake-up, so a flood from the host cannot keep the guest from running.
+ */
 static void tap_readable(void *opaque, int fd, u32 events)
 {
 	struct tap *t = opaque;
@@ -76,6 +83,8 @@ static void tap_readable(void *opaque, int fd, u32 events)
 			c->receive(c->opaque, t->buf, n);
 	}
 }
+/* A frame longer than the guest's MTU (the TAP device's own MTU may be
+ * larger) is read whole and dropped, never cut short. :*/
 
 static void tap_send(struct net_backend *nb, const void *frame, size_t len)
 {
@@ -272,6 +281,17 @@ static void hashed_mac(u8 mac[6], const char *name)
 	mac[5] = h;
 }
 
+/*N:120
+ * The original lguest's network: a TAP device, a network interface on
+ * the host whose other end is a file descriptor, so frames the guest sends
+ * enter the host kernel's stack and frames the host routes there come
+ * back out to the guest.  --tunnet=IPADDR makes a new device (lguest0,
+ * lguest1, ...), gives its host side IPADDR/24 and brings it up, and the
+ * guest is meant to take the next address; its MAC is 02:4c and that
+ * address, stable from run to run.  tap:NAME and bridge:NAME leave
+ * addresses to the user.  All of it needs CAP_NET_ADMIN, and every failure
+ * says which step failed and why, before the guest starts.
+ */
 static int setup(struct tap *t, const char *arg, char *err, size_t errlen)
 {
 	char name[IFNAMSIZ + 8];
@@ -317,6 +337,8 @@ bad:
 		 "tap:NAME or bridge:NAME", name);
 	return -1;
 }
+/* Forwarding and masquerading to the world are the host's business, not
+ * the launcher's: the guide gives the two commands. :*/
 
 struct net_backend *tap_open(struct machine *m, const char *arg, char *err,
 			     size_t errlen)

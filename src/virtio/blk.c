@@ -210,7 +210,19 @@ static u8 do_ranges(struct virtio_blk *blk, const struct vq_elem *e,
 	return VIRTIO_BLK_S_OK;
 }
 
-/* Carries out one request (on the I/O thread); returns the used length. */
+/*V:210
+ * Carries out one request, on the I/O thread; returns the used length.
+ * Unlike the ring's own rules (V:140), nothing in a request's contents is
+ * a protocol violation: a read past the end of the disk, a length that is
+ * not whole sectors, a write to a read-only disk, a type we do not know
+ * are all mistakes a guest can recover from, and each is answered with a
+ * status (IOERR or UNSUPP) in the last writable byte, the file untouched.
+ * A read or write goes straight between the file and the guest's buffers
+ * with preadv/pwritev (do_rw() above), looping over short transfers; one
+ * that cannot complete is an error, never a partial success.  A FLUSH
+ * completes only after fdatasync() returns, so a write the guest was told
+ * is safe is on the disk.
+ */
 static u32 execute(struct virtio_blk *blk, const struct vq_elem *e)
 {
 	struct virtio_blk_outhdr hdr;
@@ -254,7 +266,18 @@ out:
 	vq_elem_write(e, e->in_len - 1, &status, 1);
 	return written + 1;
 }
+/* The used length counts the status byte: the driver checks it. :*/
 
+/*V:220
+ * The I/O thread is the disk's DMA engine: it touches the guest's buffers
+ * (already checked, already host iovecs) and the file, and nothing else of
+ * the machine; the rings, the interrupt and the guest's state stay with
+ * the run loop.  It takes requests in order, carries each out, puts it on
+ * the done list and writes to an eventfd.  The run loop watches that fd
+ * (M:130's host fds) and calls complete() below, which puts each finished
+ * chain on the used ring and asks whether the driver wants an interrupt
+ * (V:160).
+ */
 static void *io_thread(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
@@ -334,6 +357,8 @@ static void complete(struct virtio_blk *blk)
 	vq_notify_guest(vq);
 }
 
+/* One wakeup may stand for several requests: the counter is read once and
+ * the whole done list handed back. :*/
 static void eventfd_ready(void *opaque, int fd, u32 events)
 {
 	u64 count;
@@ -344,6 +369,16 @@ static void eventfd_ready(void *opaque, int fd, u32 events)
 	complete(opaque);
 }
 
+/*V:200
+ * A disk write's journey (the guide tells it whole) passes here first.
+ * The guest kicked queue 0; we are on the run loop's thread, inside the
+ * guest's store (V:125), and must not block.  So each request is only
+ * taken off the ring (checked, V:130) and put on the I/O thread's list;
+ * the CPU goes on running the guest while the disk works.  A request with
+ * no writable byte has nowhere for its status to go, and nothing we could
+ * answer would reach the driver: that is a broken driver, and the guest is
+ * killed.
+ */
 static void blk_notify(struct virtio_dev *vd, struct virtqueue *vq)
 {
 	struct virtio_blk *blk = virtio_opaque(vd);
@@ -369,6 +404,8 @@ static void blk_notify(struct virtio_dev *vd, struct virtqueue *vq)
 		pthread_mutex_unlock(&blk->lock);
 	}
 }
+/* Requests are kept in order: one thread, one list, so the guest's writes
+ * reach the file in the order it made them available. :*/
 
 static void wait_idle(struct virtio_blk *blk)
 {
@@ -384,8 +421,12 @@ void virtio_blk_quiesce(struct virtio_blk *blk)
 	complete(blk);
 }
 
-/* A reset must not let the I/O thread write into memory the guest has
- * taken back: wait for it, then forget what it did. */
+/*V:230
+ * A reset must not let the I/O thread write into memory the guest has
+ * taken back: a driver that resets the device may reuse its buffers at
+ * once.  So we wait until the thread has finished what it was given, then
+ * forget the finished requests instead of completing them (the rings they
+ * would go on are being reset too). :*/
 static void blk_reset(struct virtio_dev *vd)
 {
 	struct virtio_blk *blk = virtio_opaque(vd);

@@ -57,6 +57,17 @@ static bool write_out(struct virtio_console *con)
 	return true;
 }
 
+/*V:310
+ * The virtio console, hvc0, shares the user's terminal with the UART
+ * (D:150, D:170): both print to it, and the launcher gives the keys to
+ * exactly one of them (L:100).  Its output must never block the run loop,
+ * yet must not lose a byte either.  So when the terminal's buffer is full
+ * the chain being written stays ours, with how far we got, and a timer (or
+ * the terminal saying it has room) tries again; the guest sees its write
+ * complete only when all of it is queued, which is the back-pressure a
+ * real serial line gives.  Input goes the other way: keys wait in a small
+ * buffer here until the guest has posted a receive buffer for them.
+ */
 static void do_tx(struct virtio_console *con)
 {
 	struct virtqueue *vq = virtio_vq(con->vd, TX_QUEUE);
@@ -81,6 +92,8 @@ static void do_tx(struct virtio_console *con)
 	if (pushed)
 		vq_notify_guest(vq);
 }
+/* The used length of an output chain is 0: the device wrote nothing into
+ * it. :*/
 
 /* Hands the waiting keys to the guest, as far as it gave us buffers. */
 static void do_rx(struct virtio_console *con)

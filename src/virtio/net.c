@@ -164,6 +164,18 @@ static void net_free(struct virtio_dev *vd)
 	free(n);
 }
 
+/*N:110
+ * The network card offers the fewest features a Linux driver is happy
+ * with: a MAC, a link status that is always up, and an MTU of 1500.  No
+ * checksum offload and no segmentation offload, because each would have
+ * us compute checksums or cut up 64 KiB frames on the host for every
+ * backend, and because a frame no larger than the MTU always fits a
+ * sharenet cell and a plain receive buffer.  The guest computes its own
+ * checksums.  So every header the guest sends must say "nothing to do"
+ * (tx_hdr_ok() above), and every one we write says the same.  No
+ * mergeable receive buffers either: each frame goes into one receive
+ * chain, header first.
+ */
 static const struct virtio_dev_ops net_ops = {
 	.name = "virtio-net",
 	.type = VIRTIO_ID_NET,
@@ -178,6 +190,8 @@ static const struct virtio_dev_ops net_ops = {
 	.reset = net_reset,
 	.free = net_free,
 };
+/* A frame that breaks these rules is the driver's bug, not a protocol
+ * violation: it is dropped and counted, and the guest lives on. :*/
 
 struct virtio_net *virtio_net_new(struct pci_bus *bus, struct net_backend *nb)
 {

@@ -144,6 +144,17 @@ static void reset(struct virtio_dev *vd)
 	pci_set_irq(vd->pci, 0);
 }
 
+/*V:110
+ * The driver's side of the handshake goes through the status byte:
+ * ACKNOWLEDGE, DRIVER, then the features it accepts, then FEATURES_OK,
+ * which it reads back to learn whether we agreed, then DRIVER_OK.  We
+ * agree only to a subset of what we offered that includes VERSION_1; if
+ * not, FEATURES_OK does not stick, and the driver gives up cleanly.  A
+ * DRIVER_OK without FEATURES_OK sets NEEDS_RESET instead.  Writing 0
+ * resets the device: every queue forgotten, the interrupt line lowered.
+ * Nothing a driver writes here can harm the host, so nothing here kills
+ * the guest.
+ */
 static void set_status(struct virtio_dev *vd, u8 new)
 {
 	u8 old = vd->status;
@@ -173,6 +184,8 @@ static void set_status(struct virtio_dev *vd, u8 new)
 				vd->ops->notify(vd, vd->vqs[i]);
 	}
 }
+/* Until DRIVER_OK no notify reaches a device (V:125), so the first
+ * buffers are looked at here. :*/
 
 static struct virtqueue *selected_vq(struct virtio_dev *vd)
 {
@@ -344,6 +357,15 @@ static u32 bar_read(void *opaque, u32 off, int size)
 	return 0;
 }
 
+/*V:125
+ * The kick.  A driver that has made buffers available writes the queue's
+ * number into the notify window of the BAR (0x3000 + 4 * queue); that
+ * store is an ordinary mov to an address above RAM, which the CPU hands
+ * to the machine's bus (M:130), which finds this BAR's region and calls
+ * bar_write() below, which sends a store in the notify window here.  A
+ * kick for a queue that does not exist or is not
+ * enabled, or before DRIVER_OK, is ignored, as hardware would.
+ */
 static void notify(struct virtio_dev *vd, u32 off)
 {
 	struct virtqueue *vq = virtio_vq(vd, off / NOTIFY_MULT);
@@ -351,6 +373,9 @@ static void notify(struct virtio_dev *vd, u32 off)
 	if (vq && vq_ready(vq) && virtio_driver_ok(vd))
 		vd->ops->notify(vd, vq);
 }
+/* The device's notify runs on the run loop's thread, inside the guest's
+ * store instruction: it must not block, and blk.c hands slow work to a
+ * thread (V:200). :*/
 
 static void bar_write(void *opaque, u32 off, u32 val, int size)
 {
@@ -466,6 +491,17 @@ static void free_dev(void *opaque)
 	free(vd);
 }
 
+/*V:100
+ * Virtio is the original lguest's I/O model grown up: the guest hands the
+ * device buffers by their physical addresses in a ring, the device uses
+ * them and says how many bytes it wrote, and an interrupt tells the guest.
+ * Here a device model becomes a PCI function the guest's virtio-pci driver
+ * finds: vendor 1af4, device 1040 plus the virtio type, one 16 KiB memory
+ * BAR with the four windows the capabilities point at, and INTA.  The
+ * model itself (blk.c, net.c, rng.c, console.c) fills in a struct
+ * virtio_dev_ops, its features, queues and config, and never sees PCI; its
+ * queues are made here, all the same code (V:120 on).
+ */
 struct virtio_dev *virtio_pci_add(struct pci_bus *bus,
 				  const struct virtio_dev_ops *ops,
 				  void *opaque, u8 *config)
@@ -496,3 +532,7 @@ struct virtio_dev *virtio_pci_add(struct pci_bus *bus,
 	add_caps(vd);
 	return vd;
 }
+/* Every device offers the transport's features on top of its own:
+ * VERSION_1 (we speak only virtio 1.x, so a driver that does not accept
+ * it has FEATURES_OK refused, V:110), indirect descriptors and the event
+ * index. :*/

@@ -163,6 +163,17 @@ static u8 *ring_area(struct virtqueue *vq, const char *what, u64 gpa,
 	return p;
 }
 
+/*V:120
+ * The driver enables a queue after writing its size and the addresses of
+ * its three areas.  This is the only time those are checked, and the
+ * only time they need to be: the size must be a power of two no larger
+ * than we offered, and the descriptor table, the available ring and the
+ * used ring must each lie wholly in guest RAM, aligned as the spec says.
+ * We then keep host pointers to them for the queue's life, which is safe
+ * because guest RAM is one mapping that never moves (M:100), and the
+ * transport ignores writes to an enabled queue's registers.  A queue the
+ * guest cannot describe properly kills it: no real driver gets this wrong.
+ */
 bool vq_enable(struct virtqueue *vq)
 {
 	u16 size = vq->regs.size;
@@ -195,6 +206,8 @@ bool vq_enable(struct virtqueue *vq)
 	vq->enabled = true;
 	return true;
 }
+/* The ring areas' lengths include the event-index words, whether or not
+ * the driver accepts that feature: the spec has them in the layout. :*/
 
 struct vq_elem *vq_elem_new(struct virtqueue *vq)
 {
@@ -215,7 +228,16 @@ struct vq_elem *vq_elem_new(struct virtqueue *vq)
 		(vq)->broken = true;				\
 	} while (0)
 
-/* Adds one checked buffer to the element. */
+/*V:150
+ * One descriptor becomes one host iovec, here and only here.  The spec
+ * puts the device-readable buffers first; a readable one after a writable
+ * one is refused, so a device can trust that the first out_len bytes are
+ * the request and the rest is room for its answer.  The buffer's address
+ * and length go through guest_ptr() (M:120), which refuses anything not
+ * wholly in RAM, wrap-around past 4 GiB and 64-bit addresses included.
+ * Only after this may a device touch the bytes, and then only through the
+ * element (vq_elem_read(), vq_elem_write()), which never goes past its
+ * iovecs.  An empty buffer is skipped: it holds nothing to check. :*/
 static int add_buffer(struct virtqueue *vq, struct vq_elem *e,
 		      const struct desc *d)
 {
@@ -291,10 +313,16 @@ static const u8 *enter_indirect(struct virtqueue *vq, const struct desc *d,
 	return table;
 }
 
-/*
- * Walks the chain from head.  In each table (the ring's, then perhaps one
- * indirect table) a chain cannot visit more entries than the table has
- * without going round in a circle, which is how a loop is caught.
+/*V:140
+ * Walks the chain from head.  Every index is checked against the table
+ * it indexes (the head and each next), and in each table (the ring's,
+ * then perhaps one indirect table) a chain cannot visit more entries than
+ * the table has without going round in a circle, which is how a loop is
+ * caught without remembering where it has been.  An indirect descriptor
+ * switches the walk to its own table, once: it must have been negotiated,
+ * may not sit inside another indirect table or have NEXT set, and its
+ * table must be whole 16-byte entries, no more than the queue's size, in
+ * guest RAM (enter_indirect() above).
  */
 static int walk_chain(struct virtqueue *vq, u16 head, struct vq_elem *e)
 {
@@ -339,7 +367,23 @@ static int walk_chain(struct virtqueue *vq, u16 head, struct vq_elem *e)
 		}
 	}
 }
+/* Each descriptor is copied out of guest memory once (ld_desc()) before
+ * it is looked at, so a guest changing it under us changes nothing we
+ * have checked. :*/
 
+/*V:130
+ * Taking a request off a queue.  A device calls vq_pop() until it says 0:
+ * each call reads the driver's available index, takes the next head from
+ * the ring, and walks its chain (V:140) into an element: a list of host
+ * iovecs, the device-readable ones first, every one checked.  The
+ * available index is the guest's to write, so it may say anything: more
+ * than a queue's size ahead of what we have taken is impossible for an
+ * honest driver and kills the guest.  With the event index negotiated we
+ * publish how far we have read (avail_event), which tells the driver when
+ * it must kick us again; while we are still taking requests it need not.
+ * A queue that killed the guest once stays broken: it returns -1 and the
+ * device stops.
+ */
 int vq_pop(struct virtqueue *vq, struct vq_elem *e)
 {
 	bool event_idx = virtio_has_feature(vq->vd, VIRTIO_RING_F_EVENT_IDX);
@@ -372,6 +416,9 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e)
 		st16(AVAIL_EVENT(vq), vq->last_avail);
 	return walk_chain(vq, head, e) < 0 ? -1 : 1;
 }
+/* The barrier between reading the index and reading the ring matters
+ * only if the guest ever runs on another thread (a KVM vCPU); on our
+ * software CPU it is one fence. :*/
 
 void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 len)
 {
@@ -388,6 +435,17 @@ void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 len)
 	ring_barrier();
 }
 
+/*V:160
+ * After vq_push() has put finished requests on the used ring, the device
+ * asks whether the driver wants an interrupt for them.  With the event
+ * index, the driver said in used_event which used index it wants to hear
+ * about, and we interrupt only when the index has moved past it since we
+ * last decided; without it, the driver's NO_INTERRUPT flag says "not
+ * now".  Fewer interrupts is much of virtio's speed, and on a software
+ * CPU every instruction the guest's handler runs is paid for.  The
+ * interrupt itself is the device's ISR bit and its INTx line (V:100,
+ * D:200, M:210).
+ */
 void vq_notify_guest(struct virtqueue *vq)
 {
 	u16 old, new;
@@ -409,6 +467,8 @@ void vq_notify_guest(struct virtqueue *vq)
 	vq->signalled_valid = true;
 	virtio_interrupt(vq->vd, VIRTIO_ISR_QUEUE);
 }
+/* The first decision always interrupts: until then there is no "last
+ * time" to compare with. :*/
 
 /* Walks the out or in part of e from byte off, calling fn on pieces. */
 static size_t elem_copy(const struct vq_elem *e, bool in, u64 off,

@@ -22,7 +22,11 @@
 #   GUEST_MEM      guest RAM, lguest syntax (default 256m)
 #   GUEST_KERNEL   default guest/cache/vmlinuz
 #   GUEST_INITRD   default guest/cache/initrd.img
-#   GUEST_APPEND   kernel arguments after console=ttyS0 (default panic=-1)
+#   GUEST_APPEND   kernel arguments after console=ttyS0 (default
+#                  "panic=-1 cryptomgr.notests": the kernel's crypto
+#                  self-tests take minutes on our software CPU and test none
+#                  of the devices; tests/e2e/test_boot.sh keeps them, booting
+#                  exactly as a user would)
 #   GUEST_TIMEOUT  seconds a boot or a command may take (default 180)
 #   GUEST_NAME     names the console log tests/out/<name>.log (default guest)
 #   LGUEST         the launcher (default ./lguest; tests/run-all.sh sets it)
@@ -42,7 +46,7 @@ GUEST_VMM=${GUEST_VMM:-lguest}
 GUEST_MEM=${GUEST_MEM:-256m}
 GUEST_KERNEL=${GUEST_KERNEL:-$GUEST_TOP/guest/cache/vmlinuz}
 GUEST_INITRD=${GUEST_INITRD:-$GUEST_TOP/guest/cache/initrd.img}
-GUEST_APPEND=${GUEST_APPEND:-panic=-1}
+GUEST_APPEND=${GUEST_APPEND-panic=-1 cryptomgr.notests}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-180}
 GUEST_NAME=${GUEST_NAME:-guest}
 LGUEST=${LGUEST:-$GUEST_TOP/lguest}
