@@ -120,9 +120,9 @@ static void refuse_missing_devices(const struct options *o)
  * goes on the kernel's arguments, unless the user gave an ip= of their
  * own.  The original's guest kernel acted on it; Debian's is built without
  * IP autoconfiguration and ignores it, so today it is a note for the
- * guest's init (the guide's Networking section shows how to set eth0 up
- * by hand).  The forms tap:NAME and bridge:NAME leave addressing to the
- * user and add nothing. :*/
+ * guest's init, and our test guest's (guest/init) configures eth0 from
+ * it.  The forms tap:NAME and bridge:NAME leave addressing to the user
+ * and add nothing. :*/
 static void add_tunnet_ip(struct options *o)
 {
 	char ip[128], *cmd;

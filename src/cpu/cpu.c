@@ -25,6 +25,74 @@
 #define EXC_SHUTDOWN (-2)
 #define DR6_BS 0x4000u
 
+/*
+ * The guest-EIP profile, for finding what the guest spends its
+ * instructions on.  With LGUEST_PROFILE=file in the environment, the run
+ * loop writes down the linear EIP (CS base + EIP) every PROF_PERIOD
+ * instructions, and cpu_free() appends them to file, one hex address a
+ * line.  bench/guest_profile.sh turns that into a table of kernel
+ * functions.  The sampling costs nothing per instruction: it only shortens
+ * the runs of the loop to end at the next sample.
+ */
+#define PROF_PERIOD 16384u
+
+struct cpu_prof {
+	const char *path;
+	u32 *eip;
+	size_t n, cap;
+	u64 next;	/* icount of the next sample */
+};
+
+static void prof_init(struct cpu *c)
+{
+	const char *path = getenv("LGUEST_PROFILE");
+
+	if (!path || !*path)
+		return;
+	c->prof = calloc(1, sizeof(*c->prof));
+	if (c->prof) {
+		c->prof->path = path;
+		c->prof->next = PROF_PERIOD;
+	}
+}
+
+static void prof_sample(struct cpu *c)
+{
+	struct cpu_prof *p = c->prof;
+	u32 *n;
+
+	p->next = c->icount + PROF_PERIOD;
+	if (p->n == p->cap) {
+		n = realloc(p->eip, (p->cap * 2 + 4096) * sizeof(*n));
+		if (!n)
+			return;
+		p->eip = n;
+		p->cap = p->cap * 2 + 4096;
+	}
+	p->eip[p->n++] = c->seg[S_CS].base + c->eip;
+}
+
+static void prof_free(struct cpu *c)
+{
+	struct cpu_prof *p = c->prof;
+	FILE *f;
+	size_t i;
+
+	if (!p)
+		return;
+	f = fopen(p->path, "a");
+	if (f) {
+		for (i = 0; i < p->n; i++)
+			fprintf(f, "%08x\n", p->eip[i]);
+		fclose(f);
+	} else {
+		perror(p->path);
+	}
+	free(p->eip);
+	free(p);
+	c->prof = NULL;
+}
+
 struct cpu *cpu_new(u8 *ram, u32 ram_size, const struct cpu_bus *bus)
 {
 	struct cpu *c = calloc(1, sizeof(*c));
@@ -36,13 +104,16 @@ struct cpu *cpu_new(u8 *ram, u32 ram_size, const struct cpu_bus *bus)
 	c->bus = *bus;
 	cpu_dcache_init(c);
 	cpu_reset_flat32(c, 0);
+	prof_init(c);
 	return c;
 }
 
 void cpu_free(struct cpu *c)
 {
-	if (c)
+	if (c) {
 		cpu_dcache_free(c);
+		prof_free(c);
+	}
 	free(c);
 }
 
@@ -322,8 +393,12 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 		c->insn_eip = c->eip;
 		c->insn_esp = c->r[R_ESP];
 		tf = c->eflags & F_TF;
-		cpu_exec_cached(c);
-		c->icount++;
+		if (likely(!(c->eflags & (F_TF | F_RF)))) {
+			cpu_exec_run(c, end);
+		} else {
+			cpu_exec_cached(c);
+			c->icount++;
+		}
 		/* RF lasts one instruction (we have no instruction
 		 * breakpoints for it to suppress, but IRET can set it). */
 		if (unlikely(c->eflags & F_RF))
@@ -361,5 +436,17 @@ enum cpu_event cpu_run(struct cpu *c, u64 budget)
 			return CPU_STOPPED;
 		}
 	}
-	return run_insns(c, end);
+	if (!c->prof)
+		return run_insns(c, end);
+	/* Profiling: run up to each sample point in turn. */
+	for (;;) {
+		enum cpu_event ev;
+		u64 stop = end < c->prof->next ? end : c->prof->next;
+
+		ev = run_insns(c, stop);
+		if (c->icount >= c->prof->next)
+			prof_sample(c);
+		if (ev != CPU_BUDGET || c->icount >= end)
+			return ev;
+	}
 }

@@ -194,6 +194,9 @@ struct cpu {
 	u64 icount;
 	jmp_buf jmp;
 	char error[160];
+
+	/* Guest-EIP profile (cpu.c, LGUEST_PROFILE): NULL when off. */
+	struct cpu_prof *prof;
 };
 
 /* Register access by size. */
@@ -263,6 +266,8 @@ void cpu_exec_one(struct cpu *c);
 
 /* The same, through the cache of decoded instructions when it can. */
 void cpu_exec_cached(struct cpu *c);
+/* Run from CS:EIP up to icount end; counts what it ran (exec_fast.c). */
+void cpu_exec_run(struct cpu *c, u64 end);
 void cpu_dcache_init(struct cpu *c);	/* cpu_new(): may fail, then unused */
 void cpu_dcache_free(struct cpu *c);
 

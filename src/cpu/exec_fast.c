@@ -681,11 +681,13 @@ static void dc_fill(struct dinsn *di, const u8 *h, u32 avail)
 }
 
 /*
- * Execute the instruction at CS:EIP through the cache when we can: 32-bit
- * protected-mode code, its first byte in RAM through a TLB hit, at least
- * 16 bytes before the end of its page, and within CS's limit.
+ * Find the entry for the instruction at CS:EIP, through the cache when we
+ * can: 32-bit protected-mode code, its first byte in RAM through a TLB
+ * hit, at least 16 bytes before the end of its page, and within CS's
+ * limit.  Returns NULL when the instruction must go to cpu_exec_one(), else
+ * the (filled) entry and, in *page, the host address of its page.
  */
-void cpu_exec_cached(struct cpu *c)
+static struct dinsn *dc_lookup(struct cpu *c, const u8 **page)
 {
 	const struct seg *cs = &c->seg[S_CS];
 	u32 eip = c->eip, lin = cs->base + eip, off = lin & 0xfff;
@@ -697,24 +699,87 @@ void cpu_exec_cached(struct cpu *c)
 	if (unlikely(!c->dcache || !SEG_DB(cs->attr) || cpu_vm86(c) ||
 		     !cpu_pmode(c) || off > 0x1000 - 16 ||
 		     (cs->limit != 0xffffffffu && cs->limit - eip < 15) ||
-		     eip > cs->limit)) {
-		cpu_exec_one(c);
-		return;
-	}
+		     eip > cs->limit))
+		return NULL;
 	/* A TLB miss: the walk (and its #PF) is the one the first byte's
 	 * fetch would make; it fills this very entry. */
 	if (unlikely(e->vpage != (lin >> 12) + 1))
 		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
-	if (unlikely(!e->host)) {
-		cpu_exec_one(c);
-		return;
-	}
+	if (unlikely(!e->host))
+		return NULL;
+	*page = e->host;
 	h = e->host + off;
 	pa = (u32)(h - c->ram);
 	di = &c->dcache->e[(pa ^ (pa >> 14)) & (DC_SIZE - 1)];
 	if (unlikely(di->host != h || !dc_same(di, h)))
 		dc_fill(di, h, 15);
-	di->fn(c, di);
+	return di;
+}
+
+void cpu_exec_cached(struct cpu *c)
+{
+	const u8 *page;
+	struct dinsn *di = dc_lookup(c, &page);
+
+	if (di)
+		di->fn(c, di);
+	else
+		cpu_exec_one(c);
+}
+
+/*
+ * Run a stretch of instructions for the run loop, which has made its
+ * checks (interrupt, TF, RF) for the first one; counts them in icount.
+ * After the first, we go on only with instructions that have handlers:
+ * those change neither EFLAGS.IF, TF nor RF, nor CS, nor paging, so the
+ * run loop's checks would find nothing new, and the code page the TLB
+ * gave for the first one is still the one a fetch would use.  What a
+ * handler can change for the run loop is on the bus: a device callback
+ * may stop the CPU or raise INTR, so we return on either.  We return too
+ * when EIP leaves the page (or its last 15 bytes), at the budget's end and
+ * before an instruction without a handler.  Faults longjmp out as from a
+ * single instruction: EIP, ESP and icount are then right for it.
+ */
+void cpu_exec_run(struct cpu *c, u64 end)
+{
+	const u8 *page, *h;
+	struct dinsn *di = dc_lookup(c, &page);
+	u32 page_eip, off, pa;
+
+	if (!di || !di->len) {
+		if (di)
+			di->fn(c, di);
+		else
+			cpu_exec_one(c);
+		c->icount++;
+		return;
+	}
+	/* The EIP of the page's first byte; flat CS only, so that the
+	 * page's end is the one limit check needed. */
+	page_eip = c->eip - ((c->seg[S_CS].base + c->eip) & 0xfff);
+	if (c->seg[S_CS].limit != 0xffffffffu)
+		end = c->icount + 1;
+	for (;;) {
+		di->fn(c, di);
+		c->icount++;
+		if (unlikely(c->icount >= end || c->stop || c->intr))
+			return;
+		off = c->eip - page_eip;
+		if (unlikely(off > 0x1000 - 16))
+			return;
+		h = page + off;
+		pa = (u32)(h - c->ram);
+		di = &c->dcache->e[(pa ^ (pa >> 14)) & (DC_SIZE - 1)];
+		if (unlikely(di->host != h || !dc_same(di, h))) {
+			dc_fill(di, h, 15);
+			if (!di->len)
+				return;
+		} else if (unlikely(!di->len)) {
+			return;
+		}
+		c->insn_eip = c->eip;
+		c->insn_esp = c->r[R_ESP];
+	}
 }
 
 void cpu_dcache_init(struct cpu *c)
