@@ -5,7 +5,14 @@
 set -e
 export DEBIAN_FRONTEND=noninteractive
 dpkg --add-architecture i386
-apt-get update -q
+# A mirror caught mid-sync fails one index now and then: try again, and go
+# on with what was fetched (a package that is really missing still stops
+# the install below).
+for try in 1 2 3; do
+	apt-get update -q && break
+	echo "install-deps: apt-get update failed (try $try of 3)" >&2
+	sleep 10
+done
 apt-get install -y -q --no-install-recommends \
 	build-essential gcc-multilib liblzma-dev \
 	qemu-system-x86 qemu-user \

@@ -49,6 +49,8 @@ struct dinsn {
 
 #define DC_SIZE 16384
 
+typedef void (*dc_fn)(struct cpu *c, const struct dinsn *di);
+
 struct dcache {
 	struct dinsn e[DC_SIZE];
 };
@@ -397,6 +399,92 @@ static void h_nop(struct cpu *c, const struct dinsn *di)
 	c->eip = dc_next(c, di);
 }
 
+/*
+ * 32-bit forms of the commonest handlers: most kernel code is 32-bit, and
+ * without the operand size to look at these are a few host instructions.
+ */
+static void h_mov_rm_r_r32(struct cpu *c, const struct dinsn *di)
+{
+	c->r[di->rm] = c->r[di->reg];
+	c->eip = dc_next(c, di);
+}
+
+static void h_mov_rm_r_m32(struct cpu *c, const struct dinsn *di)
+{
+	mem_write_fast(c, di->seg, dc_ea(c, di), c->r[di->reg], 4);
+	c->eip = dc_next(c, di);
+}
+
+static void h_mov_r_rm_m32(struct cpu *c, const struct dinsn *di)
+{
+	c->r[di->reg] = mem_read_fast(c, di->seg, dc_ea(c, di), 4);
+	c->eip = dc_next(c, di);
+}
+
+static void h_alu_rm_r_r32(struct cpu *c, const struct dinsn *di)
+{
+	u32 r = alu_arith(c, di->op, c->r[di->rm], c->r[di->reg], 4);
+
+	if (di->op != 7)
+		c->r[di->rm] = r;
+	c->eip = dc_next(c, di);
+}
+
+static void h_alu_r_rm_r32(struct cpu *c, const struct dinsn *di)
+{
+	u32 r = alu_arith(c, di->op, c->r[di->reg], c->r[di->rm], 4);
+
+	if (di->op != 7)
+		c->r[di->reg] = r;
+	c->eip = dc_next(c, di);
+}
+
+static void h_alu_r_rm_m32(struct cpu *c, const struct dinsn *di)
+{
+	u32 b = mem_read_fast(c, di->seg, dc_ea(c, di), 4);
+	u32 r = alu_arith(c, di->op, c->r[di->reg], b, 4);
+
+	if (di->op != 7)
+		c->r[di->reg] = r;
+	c->eip = dc_next(c, di);
+}
+
+static void h_alu_rm_imm_r32(struct cpu *c, const struct dinsn *di)
+{
+	u32 r = alu_arith(c, di->op, c->r[di->rm], di->imm, 4);
+
+	if (di->op != 7)
+		c->r[di->rm] = r;
+	c->eip = dc_next(c, di);
+}
+
+static void h_shift_r32(struct cpu *c, const struct dinsn *di)
+{
+	c->r[di->rm] = alu_shift(c, di->op, c->r[di->rm], di->imm, 4);
+	c->eip = dc_next(c, di);
+}
+
+/* The 32-bit form of handler fn, if it has one. */
+static dc_fn dc_fn32(dc_fn fn)
+{
+	static const struct { dc_fn any, d32; } forms[] = {
+		{ h_mov_rm_r_r, h_mov_rm_r_r32 },
+		{ h_mov_rm_r_m, h_mov_rm_r_m32 },
+		{ h_mov_r_rm_m, h_mov_r_rm_m32 },
+		{ h_alu_rm_r_r, h_alu_rm_r_r32 },
+		{ h_alu_r_rm_r, h_alu_r_rm_r32 },
+		{ h_alu_r_rm_m, h_alu_r_rm_m32 },
+		{ h_alu_rm_imm_r, h_alu_rm_imm_r32 },
+		{ h_shift_r, h_shift_r32 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		if (forms[i].any == fn)
+			return forms[i].d32;
+	return fn;
+}
+
 /* --- Decoding --- */
 
 /* The bytes of one instruction, as the decoder reads them. */
@@ -459,8 +547,6 @@ static void dmodrm(struct dbytes *b, struct dinsn *di, int seg_override)
 	di->seg = seg_override >= 0 ? seg_override : def;
 	di->rm = DC_NONE;	/* marks the memory form */
 }
-
-typedef void (*dc_fn)(struct cpu *c, const struct dinsn *di);
 
 /* Pick the register or memory form of a ModRM instruction. */
 static dc_fn by_mod(const struct dinsn *di, dc_fn r, dc_fn m)
@@ -674,7 +760,7 @@ static void dc_fill(struct dinsn *di, const u8 *h, u32 avail)
 		di->raw[0] = h[0];
 		return;
 	}
-	di->fn = fn;
+	di->fn = di->size == 4 ? dc_fn32(fn) : fn;
 	di->len = (u8)b.n;
 	di->raw[0] = load64(h) & len_mask(b.n);
 	di->raw[1] = b.n > 8 ? load64(h + 8) & len_mask(b.n - 8) : 0;
@@ -687,6 +773,13 @@ static void dc_fill(struct dinsn *di, const u8 *h, u32 avail)
  * limit.  Returns NULL when the instruction must go to cpu_exec_one(), else
  * the (filled) entry and, in *page, the host address of its page.
  */
+static inline struct dinsn *dc_slot(const struct cpu *c, const u8 *h)
+{
+	u32 pa = (u32)(h - c->ram);
+
+	return &c->dcache->e[(pa ^ (pa >> 14)) & (DC_SIZE - 1)];
+}
+
 static struct dinsn *dc_lookup(struct cpu *c, const u8 **page)
 {
 	const struct seg *cs = &c->seg[S_CS];
@@ -694,7 +787,6 @@ static struct dinsn *dc_lookup(struct cpu *c, const u8 **page)
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 	struct dinsn *di;
 	const u8 *h;
-	u32 pa;
 
 	if (unlikely(!c->dcache || !SEG_DB(cs->attr) || cpu_vm86(c) ||
 		     !cpu_pmode(c) || off > 0x1000 - 16 ||
@@ -709,8 +801,7 @@ static struct dinsn *dc_lookup(struct cpu *c, const u8 **page)
 		return NULL;
 	*page = e->host;
 	h = e->host + off;
-	pa = (u32)(h - c->ram);
-	di = &c->dcache->e[(pa ^ (pa >> 14)) & (DC_SIZE - 1)];
+	di = dc_slot(c, h);
 	if (unlikely(di->host != h || !dc_same(di, h)))
 		dc_fill(di, h, 15);
 	return di;
@@ -743,8 +834,9 @@ void cpu_exec_cached(struct cpu *c)
 void cpu_exec_run(struct cpu *c, u64 end)
 {
 	const u8 *page, *h;
-	struct dinsn *di = dc_lookup(c, &page);
-	u32 page_eip, off, pa;
+	struct dinsn *di = dc_lookup(c, &page), *next;
+	u32 page_eip, off, eip, len;
+	u64 n = c->icount;
 
 	if (!di || !di->len) {
 		if (di)
@@ -756,20 +848,33 @@ void cpu_exec_run(struct cpu *c, u64 end)
 	}
 	/* The EIP of the page's first byte; flat CS only, so that the
 	 * page's end is the one limit check needed. */
-	page_eip = c->eip - ((c->seg[S_CS].base + c->eip) & 0xfff);
+	off = (c->seg[S_CS].base + c->eip) & 0xfff;
+	page_eip = c->eip - off;
 	if (c->seg[S_CS].limit != 0xffffffffu)
-		end = c->icount + 1;
+		end = n + 1;
+	h = page + off;
 	for (;;) {
+		/* Find the entry of the next instruction in line before this
+		 * one runs: most do not jump, and the lookup then need not
+		 * wait for the handler's EIP. */
+		eip = c->eip;
+		len = di->len;
+		next = dc_slot(c, h + len);
 		di->fn(c, di);
-		c->icount++;
-		if (unlikely(c->icount >= end || c->stop || c->intr))
+		c->icount = ++n;
+		if (unlikely(n >= end || c->stop || c->intr))
 			return;
-		off = c->eip - page_eip;
+		if (likely(c->eip == eip + len)) {
+			off += len;
+			h += len;
+			di = next;
+		} else {
+			off = c->eip - page_eip;
+			h = page + off;
+			di = dc_slot(c, h);
+		}
 		if (unlikely(off > 0x1000 - 16))
 			return;
-		h = page + off;
-		pa = (u32)(h - c->ram);
-		di = &c->dcache->e[(pa ^ (pa >> 14)) & (DC_SIZE - 1)];
 		if (unlikely(di->host != h || !dc_same(di, h))) {
 			dc_fill(di, h, 15);
 			if (!di->len)
