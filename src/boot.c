@@ -95,12 +95,6 @@
 #define LOW_RAM_END		0xa0000u	/* 640 KiB */
 #define PAGE_MASK_4K		0xfffu
 
-static u16 get16(const u8 *p) { return (u16)(p[0] | p[1] << 8); }
-static u32 get32(const u8 *p) { return get16(p) | (u32)get16(p + 2) << 16; }
-static u64 get64(const u8 *p) { return get32(p) | (u64)get32(p + 4) << 32; }
-static void put16(u8 *p, u16 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); }
-static void put32(u8 *p, u32 v) { put16(p, (u16)v); put16(p + 2, v >> 16); }
-static void put64(u8 *p, u64 v) { put32(p, (u32)v); put32(p + 4, v >> 32); }
 
 static u64 align_up(u64 v, u64 a)
 {
@@ -293,7 +287,7 @@ void boot_load_elf(struct guest_mem *mem, const char *name, const u8 *d,
 static u8 *unxz(const char *name, const u8 *in, size_t inlen, size_t *outlen)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
-	size_t cap = get32(in + inlen - 4);
+	size_t cap = get_le32(in + inlen - 4);
 	lzma_ret r;
 	u8 *out;
 
@@ -347,26 +341,26 @@ struct bzimage {
 static void bz_check_header(const struct kfile *f, struct bzimage *bz)
 {
 	const u8 *d = f->data;
-	u16 v = get16(d + HDR_VERSION);
+	u16 v = get_le16(d + HDR_VERSION);
 
 	bz->version = v;
 	if (v < 0x202)
 		die("kernel %s: boot protocol %u.%02u is too old; lguest "
 		    "needs 2.02 or later", f->path, v >> 8, v & 0xff);
-	if (get16(d + HDR_BOOT_FLAG) != 0xaa55)
+	if (get_le16(d + HDR_BOOT_FLAG) != 0xaa55)
 		die("kernel %s: the setup header has no 0xAA55 boot flag",
 		    f->path);
 	if (!(d[HDR_LOADFLAGS] & LOADED_HIGH))
 		die("kernel %s is a zImage (loaded low); lguest boots only "
 		    "bzImages", f->path);
-	if (v >= 0x20c && (get16(d + HDR_XLOADFLAGS) & XLF_KERNEL_64))
+	if (v >= 0x20c && (get_le16(d + HDR_XLOADFLAGS) & XLF_KERNEL_64))
 		die("kernel %s is a 64-bit (x86-64) kernel; lguest's CPU is a "
 		    "32-bit i686", f->path);
 	bz->hdr_end = 0x202 + d[HDR_JUMP + 1];
 	if (bz->hdr_end > HDR_LIMIT)
 		bz->hdr_end = HDR_LIMIT;
-	bz->cmdline_max = v >= 0x206 ? get32(d + HDR_CMDLINE_SIZE) : 255;
-	bz->initrd_max = v >= 0x203 ? get32(d + HDR_INITRD_ADDR_MAX)
+	bz->cmdline_max = v >= 0x206 ? get_le32(d + HDR_CMDLINE_SIZE) : 255;
+	bz->initrd_max = v >= 0x203 ? get_le32(d + HDR_INITRD_ADDR_MAX)
 				    : 0x37ffffff;
 }
 
@@ -382,7 +376,7 @@ static void bz_check_sizes(const struct kfile *f, struct bzimage *bz)
 		    "setup code", f->path, f->size, bz->setup_size);
 	bz->pm = d + bz->setup_size;
 	bz->pm_size = (u32)(f->size - bz->setup_size);
-	sys = bz->version >= 0x204 ? (u64)get32(d + HDR_SYSSIZE) * 16 : 0;
+	sys = bz->version >= 0x204 ? (u64)get_le32(d + HDR_SYSSIZE) * 16 : 0;
 	if (sys > bz->pm_size)
 		die("kernel %s is truncated: its header promises %llu bytes of "
 		    "protected-mode code, the file holds %u", f->path,
@@ -390,8 +384,8 @@ static void bz_check_sizes(const struct kfile *f, struct bzimage *bz)
 	bz->payload = NULL;
 	bz->payload_len = 0;
 	if (bz->version >= 0x208) {
-		u64 off = get32(d + HDR_PAYLOAD_OFFSET);
-		u64 len = get32(d + HDR_PAYLOAD_LENGTH);
+		u64 off = get_le32(d + HDR_PAYLOAD_OFFSET);
+		u64 len = get_le32(d + HDR_PAYLOAD_LENGTH);
 
 		if (off + len > bz->pm_size)
 			die("kernel %s is truncated: its compressed kernel "
@@ -412,10 +406,10 @@ static void bz_run_area(const struct kfile *f, struct bzimage *bz)
 	u64 start = BOOT_KERNEL_ADDR, size = (u64)bz->pm_size * 4;
 
 	if (bz->version >= 0x20a) {
-		u64 pref = get64(d + HDR_PREF_ADDRESS);
-		u32 align = get32(d + HDR_KERNEL_ALIGNMENT);
+		u64 pref = get_le64(d + HDR_PREF_ADDRESS);
+		u32 align = get_le32(d + HDR_KERNEL_ALIGNMENT);
 
-		size = get32(d + HDR_INIT_SIZE);
+		size = get_le32(d + HDR_INIT_SIZE);
 		start = pref;
 		if (d[HDR_RELOCATABLE] && align && !(align & (align - 1)) &&
 		    align_up(BOOT_KERNEL_ADDR, align) > pref)
@@ -513,13 +507,13 @@ static int fill_e820(u8 *bp, u64 mem)
 	for (i = 0; i < 3; i++) {
 		u8 *ent = bp + BP_E820_TABLE + 20 * i;
 
-		put64(ent, starts[i]);
-		put64(ent + 8, ends[i] - starts[i]);
-		put32(ent + 16, types[i]);
+		put_le64(ent, starts[i]);
+		put_le64(ent + 8, ends[i] - starts[i]);
+		put_le32(ent + 16, types[i]);
 	}
 	bp[BP_E820_ENTRIES] = 3;
-	put32(bp + BP_ALT_MEM_K, (u32)((mem - MiB) / KiB));
-	put16(bp + BP_EXT_MEM_K, (mem - MiB) / KiB > 0xfc00 ? 0xfc00 :
+	put_le32(bp + BP_ALT_MEM_K, (u32)((mem - MiB) / KiB));
+	put_le16(bp + BP_EXT_MEM_K, (mem - MiB) / KiB > 0xfc00 ? 0xfc00 :
 	      (u16)((mem - MiB) / KiB));
 	return 3;
 }
@@ -528,9 +522,9 @@ static void fill_loader_fields(u8 *bp)
 {
 	bp[HDR_TYPE_OF_LOADER] = LOADER_TYPE;
 	bp[HDR_LOADFLAGS] |= LOADED_HIGH | CAN_USE_HEAP;
-	put16(bp + HDR_HEAP_END_PTR, HEAP_END_PTR);
-	put32(bp + HDR_CODE32_START, BOOT_KERNEL_ADDR);
-	put32(bp + HDR_HARDWARE_SUBARCH, 0);	/* a plain PC */
+	put_le16(bp + HDR_HEAP_END_PTR, HEAP_END_PTR);
+	put_le32(bp + HDR_CODE32_START, BOOT_KERNEL_ADDR);
+	put_le32(bp + HDR_HARDWARE_SUBARCH, 0);	/* a plain PC */
 	/* No VGA: with no lines or columns Linux falls back to the dummy
 	 * console, and the serial console does the talking. */
 	bp[BP_ORIG_VIDEO_ISVGA] = 0;
@@ -609,7 +603,7 @@ static void put_cmdline(struct guest_mem *mem, u8 *bp, const char *path,
 		die("kernel command line is %zu bytes; kernel %s takes at "
 		    "most %u", len, path, max);
 	guest_write(mem, BOOT_CMDLINE_ADDR, cmd, len + 1);
-	put32(bp + HDR_CMD_LINE_PTR, BOOT_CMDLINE_ADDR);
+	put_le32(bp + HDR_CMD_LINE_PTR, BOOT_CMDLINE_ADDR);
 	l->cmdline = BOOT_CMDLINE_ADDR;
 	l->cmdline_len = (u32)len;
 	free(cmd);
@@ -639,8 +633,8 @@ static void put_initrd(struct guest_mem *mem, u8 *bp, const char *path,
 		    (unsigned long long)ceiling);
 	boot_read("initrd", path, fd, guest_ptr(mem, start, size), size);
 	close(fd);
-	put32(bp + HDR_RAMDISK_IMAGE, (u32)start);
-	put32(bp + HDR_RAMDISK_SIZE, (u32)size);
+	put_le32(bp + HDR_RAMDISK_IMAGE, (u32)start);
+	put_le32(bp + HDR_RAMDISK_SIZE, (u32)size);
 	l->initrd_start = (u32)start;
 	l->initrd_end = (u32)(start + size);
 }
@@ -701,12 +695,12 @@ static void boot_vmlinux(struct guest_mem *mem, const struct linux_args *a,
 	l->image_start = l->run_start = img.lo;
 	l->image_end = l->run_end = img.hi;
 
-	put16(hdr + HDR_BOOT_FLAG, 0xaa55);
+	put_le16(hdr + HDR_BOOT_FLAG, 0xaa55);
 	memcpy(hdr + HDR_MAGIC, "HdrS", 4);
-	put16(hdr + HDR_VERSION, 0x20f);
+	put_le16(hdr + HDR_VERSION, 0x20f);
 	hdr[HDR_LOADFLAGS] = LOADED_HIGH;
-	put32(hdr + HDR_INITRD_ADDR_MAX, 0x37ffffff);
-	put32(hdr + HDR_CMDLINE_SIZE, 2047);
+	put_le32(hdr + HDR_INITRD_ADDR_MAX, 0x37ffffff);
+	put_le32(hdr + HDR_CMDLINE_SIZE, 2047);
 	bp = boot_params_init(mem, hdr, HDR_LIMIT);
 	finish_linux(mem, a, bp, 2047, 0x37ffffff, e, l);
 }

@@ -56,21 +56,6 @@
 #define LOW_END			0xa0000u
 static const char loader_name[] = "lguest";
 
-static u32 get32(const u8 *p)
-{
-	return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24;
-}
-
-static void put32(u8 *p, u32 v)
-{
-	memcpy(p, &v, 4);	/* the guest is little-endian, like us */
-}
-
-static void put64(u8 *p, u64 v)
-{
-	memcpy(p, &v, 8);
-}
-
 static u64 page_up(u64 v)
 {
 	return (v + PAGE - 1) & ~(u64)(PAGE - 1);
@@ -85,9 +70,9 @@ static long find_header(const struct kfile *f)
 	for (off = 0; off + 12 <= end; off += 4) {
 		const u8 *h = f->data + off;
 
-		if (get32(h) != MULTIBOOT_HEADER_MAGIC)
+		if (get_le32(h) != MULTIBOOT_HEADER_MAGIC)
 			continue;
-		if (get32(h) + get32(h + 4) + get32(h + 8) != 0)
+		if (get_le32(h) + get_le32(h + 4) + get_le32(h + 8) != 0)
 			die("kernel %s: the Multiboot header at offset %zu has "
 			    "a bad checksum", f->path, off);
 		return (long)off;
@@ -117,11 +102,11 @@ static void load_flat(struct guest_mem *mem, const struct kfile *f, long hoff,
 
 	if ((u64)hoff + 32 > f->size)
 		die("kernel %s is truncated in its Multiboot header", f->path);
-	header_addr = get32(h + 12);
-	load = get32(h + 16);
-	load_end = get32(h + 20);
-	bss_end = get32(h + 24);
-	entry = get32(h + 28);
+	header_addr = get_le32(h + 12);
+	load = get_le32(h + 16);
+	load_end = get_le32(h + 20);
+	bss_end = get_le32(h + 24);
+	entry = get_le32(h + 28);
 	if (load > header_addr || header_addr - load > (u64)hoff)
 		die("kernel %s: Multiboot load_addr 0x%x does not fit its "
 		    "header_addr 0x%x at file offset %ld", f->path, load,
@@ -224,10 +209,10 @@ static u32 write_info(struct guest_mem *mem, const struct boot_args *a,
 	name = mods + 16 * (u32)a->ninitrd;
 	str = name + sizeof(loader_name);
 
-	put32(p + MBI_FLAGS, MBI_HAS_MEM | MBI_HAS_CMDLINE | MBI_HAS_MODS |
+	put_le32(p + MBI_FLAGS, MBI_HAS_MEM | MBI_HAS_CMDLINE | MBI_HAS_MODS |
 	      MBI_HAS_MMAP | MBI_HAS_LOADER_NAME);
-	put32(p + MBI_MEM_LOWER, LOW_END / 1024);
-	put32(p + MBI_MEM_UPPER, (u32)((mem->size - MiB) / 1024));
+	put_le32(p + MBI_MEM_LOWER, LOW_END / 1024);
+	put_le32(p + MBI_MEM_UPPER, (u32)((mem->size - MiB) / 1024));
 	{
 		static const u32 type[] = { 1, 2, 1 };
 		u64 from[] = { 0, LOW_END, MiB }, to[] = { LOW_END, MiB,
@@ -236,31 +221,31 @@ static u32 write_info(struct guest_mem *mem, const struct boot_args *a,
 		for (i = 0; i < 3; i++) {
 			u8 *m = p + (mmap - base) + 24 * i;
 
-			put32(m, 20);	/* size of the rest of the entry */
-			put64(m + 4, from[i]);
-			put64(m + 12, to[i] - from[i]);
-			put32(m + 20, type[i]);
+			put_le32(m, 20);	/* size of the rest of the entry */
+			put_le64(m + 4, from[i]);
+			put_le64(m + 12, to[i] - from[i]);
+			put_le32(m + 20, type[i]);
 		}
 	}
-	put32(p + MBI_MMAP_LENGTH, 3 * 24);
-	put32(p + MBI_MMAP_ADDR, mmap);
+	put_le32(p + MBI_MMAP_LENGTH, 3 * 24);
+	put_le32(p + MBI_MMAP_ADDR, mmap);
 	memcpy(p + (name - base), loader_name, sizeof(loader_name));
-	put32(p + MBI_LOADER_NAME, name);
+	put_le32(p + MBI_LOADER_NAME, name);
 
-	put32(p + MBI_CMDLINE, str);
+	put_le32(p + MBI_CMDLINE, str);
 	str += (u32)sprintf((char *)p + (str - base), "%s%s%s", f->path,
 			    *a->cmdline ? " " : "", a->cmdline) + 1;
-	l->cmdline = get32(p + MBI_CMDLINE);
+	l->cmdline = get_le32(p + MBI_CMDLINE);
 	l->cmdline_len = str - l->cmdline - 1;
 
-	put32(p + MBI_MODS_COUNT, (u32)a->ninitrd);
-	put32(p + MBI_MODS_ADDR, mods);
+	put_le32(p + MBI_MODS_COUNT, (u32)a->ninitrd);
+	put_le32(p + MBI_MODS_ADDR, mods);
 	for (i = 0; i < a->ninitrd; i++) {
 		u8 *m = p + (mods - base) + 16 * i;
 
-		put32(m, ms[i]);
-		put32(m + 4, me[i]);
-		put32(m + 8, str);
+		put_le32(m, ms[i]);
+		put_le32(m + 4, me[i]);
+		put_le32(m + 8, str);
 		str += (u32)sprintf((char *)p + (str - base), "%s",
 				    a->initrd[i]) + 1;
 	}
@@ -292,7 +277,7 @@ bool multiboot_load(struct guest_mem *mem, const struct boot_args *a,
 
 	if (hoff < 0)
 		return false;
-	flags = get32(f->data + hoff + 4);
+	flags = get_le32(f->data + hoff + 4);
 	check_flags(f, flags);
 	if (flags & MB_F_ADDRESS) {
 		load_flat(mem, f, hoff, &img);

@@ -42,6 +42,41 @@ typedef int64_t s64;
  * it runs and go through guest_kill() (see M:140) instead, because by then
  * there is a terminal to restore and devices to stop.  A third kind, a
  * bug in lguest itself (two devices claiming one port), is an abort(). :*/
+/* Little-endian fields in byte buffers (boot headers, PCI configuration
+ * space, guest structures), whatever the host's own order. */
+static inline u16 get_le16(const u8 *p)
+{
+	return (u16)(p[0] | p[1] << 8);
+}
+
+static inline u32 get_le32(const u8 *p)
+{
+	return get_le16(p) | (u32)get_le16(p + 2) << 16;
+}
+
+static inline u64 get_le64(const u8 *p)
+{
+	return get_le32(p) | (u64)get_le32(p + 4) << 32;
+}
+
+static inline void put_le16(u8 *p, u16 v)
+{
+	p[0] = (u8)v;
+	p[1] = (u8)(v >> 8);
+}
+
+static inline void put_le32(u8 *p, u32 v)
+{
+	put_le16(p, (u16)v);
+	put_le16(p + 2, (u16)(v >> 16));
+}
+
+static inline void put_le64(u8 *p, u64 v)
+{
+	put_le32(p, (u32)v);
+	put_le32(p + 4, (u32)(v >> 32));
+}
+
 /* Set by --verbose; verbose() prints only when it is on. */
 extern int lguest_verbose;
 

@@ -65,40 +65,18 @@ struct pci_bus {
 	int line_users[16];	/* functions holding each PIC line */
 };
 
-static void put16(u8 *p, u16 v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static void put32(u8 *p, u32 v)
-{
-	put16(p, v);
-	put16(p + 2, v >> 16);
-}
-
-static u16 get16(const u8 *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static u32 get32(const u8 *p)
-{
-	return get16(p) | (u32)get16(p + 2) << 16;
-}
-
 /* The PIC line level follows the number of functions asserting it. */
 static void update_intx(struct pci_dev *d)
 {
 	struct pci_bus *bus = d->bus;
 	bool on = d->irq_level &&
-		  !(get16(d->cfg + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE);
-	u16 status = get16(d->cfg + PCI_STATUS);
+		  !(get_le16(d->cfg + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE);
+	u16 status = get_le16(d->cfg + PCI_STATUS);
 
 	status &= ~PCI_STATUS_INTERRUPT;
 	if (d->irq_level)
 		status |= PCI_STATUS_INTERRUPT;
-	put16(d->cfg + PCI_STATUS, status);
+	put_le16(d->cfg + PCI_STATUS, status);
 
 	if (d->irq < 0 || on == d->irq_asserted)
 		return;
@@ -120,7 +98,7 @@ void pci_set_irq(struct pci_dev *d, int level)
 
 static u32 bar_guest_addr(const struct pci_dev *d, int n)
 {
-	return get32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * n) &
+	return get_le32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * n) &
 	       PCI_BASE_ADDRESS_MEM_MASK;
 }
 
@@ -158,7 +136,7 @@ static void update_bar(struct pci_dev *d, int n)
 	struct pci_bar *b = &d->bars[n];
 	struct machine *m = d->bus->m;
 	u32 base = bar_guest_addr(d, n);
-	bool want = (get16(d->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY) &&
+	bool want = (get_le16(d->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY) &&
 		    base >= GUEST_MMIO_BASE &&
 		    (u64)base + b->info.size <= GUEST_MMIO_END &&
 		    !bar_overlaps(d, n, base);
@@ -211,7 +189,7 @@ static void cfg_write(struct pci_dev *d, u32 off, u32 val, int size)
 
 		if (!bar_size || off >= reg + 4 || off + size <= reg)
 			continue;
-		put32(d->cfg + reg, get32(d->cfg + reg) & ~(bar_size - 1));
+		put_le32(d->cfg + reg, get_le32(d->cfg + reg) & ~(bar_size - 1));
 		update_bar(d, n);
 	}
 	if (off < PCI_COMMAND + 2 && off + size > PCI_COMMAND) {
@@ -313,14 +291,14 @@ static struct pci_dev *new_dev(struct pci_bus *bus,
 	d->hooks = info->hooks;
 	d->free = info->free;
 	d->cap_end = 0x40;
-	put16(d->cfg + PCI_VENDOR_ID, info->vendor);
-	put16(d->cfg + PCI_DEVICE_ID, info->device);
+	put_le16(d->cfg + PCI_VENDOR_ID, info->vendor);
+	put_le16(d->cfg + PCI_DEVICE_ID, info->device);
 	d->cfg[PCI_REVISION_ID] = info->revision;
 	d->cfg[PCI_CLASS_PROG] = info->class_code;
-	put16(d->cfg + PCI_CLASS_DEVICE, info->class_code >> 8);
-	put16(d->cfg + PCI_SUBSYSTEM_VENDOR_ID, info->subsys_vendor);
-	put16(d->cfg + PCI_SUBSYSTEM_ID, info->subsys_id);
-	put16(d->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+	put_le16(d->cfg + PCI_CLASS_DEVICE, info->class_code >> 8);
+	put_le16(d->cfg + PCI_SUBSYSTEM_VENDOR_ID, info->subsys_vendor);
+	put_le16(d->cfg + PCI_SUBSYSTEM_ID, info->subsys_id);
+	put_le16(d->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
 	      PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | PCI_COMMAND_SERR |
 	      PCI_COMMAND_INTX_DISABLE);
 	d->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
@@ -351,8 +329,8 @@ static void place_bars(struct pci_dev *d, const struct pci_dev_info *info)
 			abort();
 		}
 		d->bars[i].info = info->bars[i];
-		put32(d->wmask + PCI_BASE_ADDRESS_0 + 4 * i, 0xffffffffu);
-		put32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * i, base);
+		put_le32(d->wmask + PCI_BASE_ADDRESS_0 + 4 * i, 0xffffffffu);
+		put_le32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * i, base);
 		bus->next_mmio = base + size;
 	}
 }
@@ -393,7 +371,7 @@ struct pci_dev *pci_add_device(struct pci_bus *bus,
 		d->cfg[PCI_INTERRUPT_LINE] = d->irq;
 		make_level_triggered(bus->m, d->irq);
 	}
-	put16(d->cfg + PCI_COMMAND, PCI_COMMAND_MEMORY);
+	put_le16(d->cfg + PCI_COMMAND, PCI_COMMAND_MEMORY);
 	update_bars(d);
 	verbose("pci 00:%02x.0: %04x:%04x, BAR0 %#x, irq %d", d->slot,
 		info->vendor, info->device, pci_bar_addr(d, 0), d->irq);
@@ -416,8 +394,8 @@ u8 pci_add_cap(struct pci_dev *d, const u8 *body, u8 len, u8 wr_from)
 		d->cfg[d->last_cap + 1] = off;
 	else
 		d->cfg[PCI_CAPABILITY_LIST] = off;
-	put16(d->cfg + PCI_STATUS,
-	      get16(d->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
+	put_le16(d->cfg + PCI_STATUS,
+	      get_le16(d->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
 	d->last_cap = off;
 	d->cap_end = (off + len + 3) & ~3;
 	return off;

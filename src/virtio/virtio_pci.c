@@ -58,23 +58,6 @@ struct virtio_dev {
 	struct virtqueue **vqs;
 };
 
-static void put16(u8 *p, u16 v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static void put32(u8 *p, u32 v)
-{
-	put16(p, v);
-	put16(p + 2, v >> 16);
-}
-
-static u32 get32(const u8 *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (u32)p[3] << 24;
-}
-
 void *virtio_opaque(struct virtio_dev *vd)
 {
 	return vd->opaque;
@@ -198,32 +181,32 @@ static void common_snapshot(struct virtio_dev *vd, u8 *s)
 	struct vq_regs *r;
 
 	memset(s, 0, COMMON_LEN);
-	put32(s + VIRTIO_PCI_COMMON_DFSELECT, vd->dfselect);
+	put_le32(s + VIRTIO_PCI_COMMON_DFSELECT, vd->dfselect);
 	if (vd->dfselect < 2)
-		put32(s + VIRTIO_PCI_COMMON_DF,
+		put_le32(s + VIRTIO_PCI_COMMON_DF,
 		      vd->offered >> (32 * vd->dfselect));
-	put32(s + VIRTIO_PCI_COMMON_GFSELECT, vd->gfselect);
+	put_le32(s + VIRTIO_PCI_COMMON_GFSELECT, vd->gfselect);
 	if (vd->gfselect < 2)
-		put32(s + VIRTIO_PCI_COMMON_GF,
+		put_le32(s + VIRTIO_PCI_COMMON_GF,
 		      vd->accepted >> (32 * vd->gfselect));
-	put16(s + VIRTIO_PCI_COMMON_MSIX, VIRTIO_MSI_NO_VECTOR);
-	put16(s + VIRTIO_PCI_COMMON_NUMQ, vd->ops->nr_queues);
+	put_le16(s + VIRTIO_PCI_COMMON_MSIX, VIRTIO_MSI_NO_VECTOR);
+	put_le16(s + VIRTIO_PCI_COMMON_NUMQ, vd->ops->nr_queues);
 	s[VIRTIO_PCI_COMMON_STATUS] = vd->status;
 	s[VIRTIO_PCI_COMMON_CFGGENERATION] = vd->generation;
-	put16(s + VIRTIO_PCI_COMMON_Q_SELECT, vd->queue_sel);
+	put_le16(s + VIRTIO_PCI_COMMON_Q_SELECT, vd->queue_sel);
 	if (!vq)
 		return;	/* size 0: no such queue */
 	r = vq_regs(vq);
-	put16(s + VIRTIO_PCI_COMMON_Q_SIZE, r->size);
-	put16(s + VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
-	put16(s + VIRTIO_PCI_COMMON_Q_ENABLE, vq_ready(vq));
-	put16(s + VIRTIO_PCI_COMMON_Q_NOFF, vd->queue_sel);
-	put32(s + VIRTIO_PCI_COMMON_Q_DESCLO, r->desc);
-	put32(s + VIRTIO_PCI_COMMON_Q_DESCHI, r->desc >> 32);
-	put32(s + VIRTIO_PCI_COMMON_Q_AVAILLO, r->avail);
-	put32(s + VIRTIO_PCI_COMMON_Q_AVAILHI, r->avail >> 32);
-	put32(s + VIRTIO_PCI_COMMON_Q_USEDLO, r->used);
-	put32(s + VIRTIO_PCI_COMMON_Q_USEDHI, r->used >> 32);
+	put_le16(s + VIRTIO_PCI_COMMON_Q_SIZE, r->size);
+	put_le16(s + VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
+	put_le16(s + VIRTIO_PCI_COMMON_Q_ENABLE, vq_ready(vq));
+	put_le16(s + VIRTIO_PCI_COMMON_Q_NOFF, vd->queue_sel);
+	put_le32(s + VIRTIO_PCI_COMMON_Q_DESCLO, r->desc);
+	put_le32(s + VIRTIO_PCI_COMMON_Q_DESCHI, r->desc >> 32);
+	put_le32(s + VIRTIO_PCI_COMMON_Q_AVAILLO, r->avail);
+	put_le32(s + VIRTIO_PCI_COMMON_Q_AVAILHI, r->avail >> 32);
+	put_le32(s + VIRTIO_PCI_COMMON_Q_USEDLO, r->used);
+	put_le32(s + VIRTIO_PCI_COMMON_Q_USEDHI, r->used >> 32);
 }
 
 static void set_half(u64 *v, int hi, u32 half)
@@ -254,17 +237,17 @@ static void queue_field(struct virtio_dev *vd, u32 field, const u8 *s)
 	case VIRTIO_PCI_COMMON_Q_DESCLO:
 	case VIRTIO_PCI_COMMON_Q_DESCHI:
 		set_half(&r->desc, field == VIRTIO_PCI_COMMON_Q_DESCHI,
-			 get32(s + field));
+			 get_le32(s + field));
 		break;
 	case VIRTIO_PCI_COMMON_Q_AVAILLO:
 	case VIRTIO_PCI_COMMON_Q_AVAILHI:
 		set_half(&r->avail, field == VIRTIO_PCI_COMMON_Q_AVAILHI,
-			 get32(s + field));
+			 get_le32(s + field));
 		break;
 	case VIRTIO_PCI_COMMON_Q_USEDLO:
 	case VIRTIO_PCI_COMMON_Q_USEDHI:
 		set_half(&r->used, field == VIRTIO_PCI_COMMON_Q_USEDHI,
-			 get32(s + field));
+			 get_le32(s + field));
 		break;
 	}
 }
@@ -273,15 +256,15 @@ static void common_field(struct virtio_dev *vd, u32 field, const u8 *s)
 {
 	switch (field) {
 	case VIRTIO_PCI_COMMON_DFSELECT:
-		vd->dfselect = get32(s + field);
+		vd->dfselect = get_le32(s + field);
 		break;
 	case VIRTIO_PCI_COMMON_GFSELECT:
-		vd->gfselect = get32(s + field);
+		vd->gfselect = get_le32(s + field);
 		break;
 	case VIRTIO_PCI_COMMON_GF:
 		if (vd->gfselect < 2 &&
 		    !(vd->status & VIRTIO_CONFIG_S_FEATURES_OK))
-			set_half(&vd->accepted, vd->gfselect, get32(s + field));
+			set_half(&vd->accepted, vd->gfselect, get_le32(s + field));
 		break;
 	case VIRTIO_PCI_COMMON_STATUS:
 		set_status(vd, s[field]);
@@ -406,11 +389,11 @@ static bool cfg_cap_access(struct virtio_dev *vd, u32 off, int size,
 	const u8 *cfg = pci_config(vd->pci);
 	u32 data = vd->cfg_cap + offsetof(struct virtio_pci_cfg_cap,
 					  pci_cfg_data);
-	u32 len = get32(cfg + vd->cfg_cap + VIRTIO_PCI_CAP_LENGTH);
+	u32 len = get_le32(cfg + vd->cfg_cap + VIRTIO_PCI_CAP_LENGTH);
 
 	if (off >= data + 4 || off + size <= data)
 		return false;
-	*boff = get32(cfg + vd->cfg_cap + VIRTIO_PCI_CAP_OFFSET);
+	*boff = get_le32(cfg + vd->cfg_cap + VIRTIO_PCI_CAP_OFFSET);
 	*blen = len;
 	return cfg[vd->cfg_cap + VIRTIO_PCI_CAP_BAR] == 0 &&
 	       (len == 1 || len == 2 || len == 4) && !(*boff & (len - 1)) &&
@@ -427,7 +410,7 @@ static bool cfg_read_hook(void *opaque, u32 off, int size, u32 *val)
 
 	(void)val;
 	if (cfg_cap_access(vd, off, size, &boff, &blen))
-		put32(data, bar_read(vd, boff, blen));
+		put_le32(data, bar_read(vd, boff, blen));
 	return false;	/* the bytes are in place: read them as usual */
 }
 
@@ -441,7 +424,7 @@ static void cfg_write_hook(void *opaque, u32 off, u32 val, int size)
 
 	(void)val;
 	if (cfg_cap_access(vd, off, size, &boff, &blen))
-		bar_write(vd, boff, get32(data), blen);
+		bar_write(vd, boff, get_le32(data), blen);
 }
 
 static const struct pci_cfg_hooks cfg_hooks = {
@@ -454,9 +437,9 @@ static u8 add_cap(struct virtio_dev *vd, u8 type, u32 off, u32 len,
 {
 	u8 body[20] = { PCI_CAP_ID_VNDR, 0, cap_len, type, 0 };
 
-	put32(body + VIRTIO_PCI_CAP_OFFSET, off);
-	put32(body + VIRTIO_PCI_CAP_LENGTH, len);
-	put32(body + 16, extra);
+	put_le32(body + VIRTIO_PCI_CAP_OFFSET, off);
+	put_le32(body + VIRTIO_PCI_CAP_LENGTH, len);
+	put_le32(body + 16, extra);
 	return pci_add_cap(vd->pci, body, cap_len, wr_from);
 }
 
