@@ -47,7 +47,8 @@ struct dinsn {
 	u8 seg;
 };
 
-#define DC_SIZE 16384
+#define DC_BITS 14
+#define DC_SIZE (1u << DC_BITS)
 
 typedef void (*dc_fn)(struct cpu *c, const struct dinsn *di);
 
@@ -773,11 +774,19 @@ static void dc_fill(struct dinsn *di, const u8 *h, u32 avail)
  * limit.  Returns NULL when the instruction must go to cpu_exec_one(), else
  * the (filled) entry and, in *page, the host address of its page.
  */
+/*
+ * The slot is a Fibonacci hash of the physical address.  Taking the low
+ * bits of the address (mixed with a few high ones) would be cheaper, but
+ * then the table is indexed by byte, not by instruction, and covers only
+ * DC_SIZE bytes of code: the few thousand instructions of one timer tick,
+ * spread over the kernel's text, fought over a third of the slots and
+ * two of three were decoded afresh on every tick.
+ */
 static inline struct dinsn *dc_slot(const struct cpu *c, const u8 *h)
 {
 	u32 pa = (u32)(h - c->ram);
 
-	return &c->dcache->e[(pa ^ (pa >> 14)) & (DC_SIZE - 1)];
+	return &c->dcache->e[(pa * 0x9e3779b1u) >> (32 - DC_BITS)];
 }
 
 static struct dinsn *dc_lookup(struct cpu *c, const u8 **page)
