@@ -97,6 +97,12 @@ static inline void fold(struct cpu *c)
 	c->lf_op = LF_NONE;
 }
 
+/*C:160
+ * Flags are lazy: an arithmetic instruction records what it did, and the
+ * flags are worked out only when something reads them.  Most results are
+ * overwritten before anyone looks, so most of that work never happens.
+ * This file is the only one that knows how they are kept.
+ :*/
 u32 cpu_get_eflags(struct cpu *c)
 {
 	fold(c);

@@ -30,7 +30,7 @@
  * instructions on.  With LGUEST_PROFILE=file in the environment, the run
  * loop writes down the linear EIP (CS base + EIP) every PROF_PERIOD
  * instructions, and cpu_free() appends them to file, one hex address a
- * line.  bench/guest_profile.sh turns that into a table of kernel
+ * line.  bench/guest_profile.py turns that into a table of kernel
  * functions.  The sampling costs nothing per instruction: it only shortens
  * the runs of the loop to end at the next sample.
  */
@@ -209,6 +209,14 @@ const char *cpu_error(const struct cpu *c)
 	return c->error;
 }
 
+/*C:130
+ * A fault deep inside an instruction unwinds with longjmp to the run loop,
+ * which puts EIP and ESP back to where the instruction began, so that the
+ * instruction can run again once the guest's handler has fixed things.
+ * The SDM's table decides when a fault during delivery becomes a double
+ * fault, and a fault during that a triple fault: the machine then kills
+ * the guest with the chain of faults as the reason (M:140).
+ :*/
 noreturn void cpu_raise(struct cpu *c, int vec, u32 err)
 {
 	/* Error codes are selectors or page-fault bits: 16 bits suffice. */
@@ -342,6 +350,12 @@ static bool deliver_fault(struct cpu *c, int code)
 	return false;
 }
 
+/*C:140
+ * An external interrupt is taken only at an instruction boundary, with IF
+ * set and not in the one-instruction shadow after STI, MOV SS or POP SS;
+ * the vector comes from the interrupt controller's acknowledge cycle, over
+ * the bus (D:120).
+ :*/
 static void take_interrupt(struct cpu *c)
 {
 	u8 vec;
@@ -375,6 +389,12 @@ static bool can_take_intr(const struct cpu *c)
  * stored 4 bytes at a time, and the failed store forwarding cost a fifth
  * of the interpreter's time.
  */
+/*C:120
+ * The run loop is a loop over instruction boundaries.  At each one the CPU
+ * may take an interrupt (C:140); then it runs instructions, a cached block
+ * of them at a time when no single-stepping is going on (C:155), until the
+ * budget from the machine is spent, HLT, or a device asked to stop.
+ :*/
 static __attribute__((noinline, optimize("no-tree-slp-vectorize")))
 enum cpu_event run_insns(struct cpu *c, u64 end)
 {

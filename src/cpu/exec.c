@@ -1090,6 +1090,12 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	}
 }
 
+/*C:150
+ * The decoder: prefixes, the ModRM and SIB bytes, then one switch over the
+ * opcode.  Every read and every check comes before the first change to a
+ * register, so a faulting instruction leaves nothing half done (C:130).
+ * System instructions go out to sys.c and seg.c, the x87 to fpu.c.
+ :*/
 void cpu_exec_one(struct cpu *c)
 {
 	struct insn d;

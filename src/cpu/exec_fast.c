@@ -831,6 +831,13 @@ void cpu_exec_cached(struct cpu *c)
  * before an instruction without a handler.  Faults longjmp out as from a
  * single instruction: EIP, ESP and icount are then right for it.
  */
+/*C:155
+ * The fast path: instructions decoded once and kept by physical address,
+ * each entry with the bytes it was decoded from.  Before an entry runs its
+ * bytes are compared with guest RAM, so self-modifying code, the loader
+ * and a disk read into a code page all need no invalidation hook.  Forms
+ * without a fast handler fall back to the full decoder (C:150).
+ :*/
 void cpu_exec_run(struct cpu *c, u64 end)
 {
 	const u8 *page, *h;

@@ -608,6 +608,11 @@ static bool exec_reg_special(struct cpu *c, u8 op, u8 modrm)
 	return false;
 }
 
+/*C:210
+ * The x87 keeps 80-bit precision by running the very same opcode on the
+ * host's own x87, loaded with the guest's registers and control word; only
+ * the environment and save formats are written out by hand.
+ :*/
 void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u32 off, int opsize)
 {
 	u8 buf[16];

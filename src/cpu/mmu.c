@@ -93,6 +93,10 @@ static u32 bus_read(struct cpu *c, u32 pa, int size)
 	return c->bus.mmio_read(c->bus.opaque, pa, size) & size_mask(size);
 }
 
+/*C:180
+ * A physical address that is not RAM goes to the machine's bus: that is
+ * where a virtio device's registers are (M:130).
+ :*/
 u32 phys_read(struct cpu *c, u32 pa, int size)
 {
 	u32 v = 0;
@@ -252,6 +256,13 @@ static u32 page_walk(struct cpu *c, u32 lin, bool write, bool user,
 	return pa | (lin & 0xfff);
 }
 
+/*C:170
+ * Paging: a hit in the software TLB gives a host pointer for the page; a
+ * miss walks the two-level tables, combining U/S and R/W over both levels,
+ * setting accessed and dirty bits, and raises #PF with CR2 and its error
+ * code when the access is not allowed.  A CR3 write flushes all but
+ * global pages.
+ :*/
 u32 mmu_translate(struct cpu *c, u32 lin, int acc, bool user)
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);

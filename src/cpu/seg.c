@@ -763,6 +763,12 @@ static void interrupt_task(struct cpu *c, const struct desc *gate,
 	task_switch(c, sel, &d, TS_INT, kind == INT_EXC_ERR, err, ext);
 }
 
+/*C:190
+ * Interrupts and exceptions go through the IDT's gates: an interrupt or
+ * trap gate to ring 0 switches to the stack the TSS names, a task gate
+ * switches task (Linux takes double faults that way).  Every descriptor is
+ * checked before anything is pushed.
+ :*/
 void cpu_interrupt(struct cpu *c, int vec, enum int_kind kind, u32 err)
 {
 	u32 ext = kind == INT_SOFT ? 0 : ERR_EXT;

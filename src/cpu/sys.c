@@ -299,6 +299,10 @@ void sys_cpuid(struct cpu *c)
 	c->r[R_EDX] = r[3];
 }
 
+/*C:200
+ * The TSC counts the machine's clock in nanoseconds: a 1 GHz TSC that
+ * agrees with the PIT by construction (D:130, M:220).
+ :*/
 void sys_rdtsc(struct cpu *c)
 {
 	u64 t;
