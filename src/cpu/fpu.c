@@ -344,32 +344,6 @@ static u16 run_on_host(struct cpu *c, u16 key, u8 *mem)
 
 /* --- The environment: FLDENV, FNSTENV, FRSTOR, FNSAVE --- */
 
-static void put16(u8 *p, u16 v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void put32(u8 *p, u32 v)
-{
-	memcpy(p, &v, 4);
-}
-
-static u16 get16(const u8 *p)
-{
-	u16 v;
-
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static u32 get32(const u8 *p)
-{
-	u32 v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
 static bool real_layout(const struct cpu *c)
 {
 	return !cpu_pmode(c) || cpu_vm86(c);
@@ -384,35 +358,35 @@ static int env_store(struct cpu *c, u8 *buf, int opsize)
 	u32 dp = real ? f->fds * 16u + f->fdp : f->fdp;
 
 	if (opsize == 2) {
-		put16(buf + 0, f->cw);
-		put16(buf + 2, fpu_sw(f));
-		put16(buf + 4, f->tw);
-		put16(buf + 6, ip);
+		put_le16(buf + 0, f->cw);
+		put_le16(buf + 2, fpu_sw(f));
+		put_le16(buf + 4, f->tw);
+		put_le16(buf + 6, ip);
 		if (real) {
-			put16(buf + 8, (ip >> 16 & 0xf) << 12 | f->fop);
-			put16(buf + 10, dp);
-			put16(buf + 12, (dp >> 16 & 0xf) << 12);
+			put_le16(buf + 8, (ip >> 16 & 0xf) << 12 | f->fop);
+			put_le16(buf + 10, dp);
+			put_le16(buf + 12, (dp >> 16 & 0xf) << 12);
 		} else {
-			put16(buf + 8, f->fcs);
-			put16(buf + 10, dp);
-			put16(buf + 12, f->fds);
+			put_le16(buf + 8, f->fcs);
+			put_le16(buf + 10, dp);
+			put_le16(buf + 12, f->fds);
 		}
 		return 14;
 	}
 	/* The reserved upper halves read as ones, as the hardware writes. */
-	put32(buf + 0, 0xffff0000u | f->cw);
-	put32(buf + 4, 0xffff0000u | fpu_sw(f));
-	put32(buf + 8, 0xffff0000u | f->tw);
+	put_le32(buf + 0, 0xffff0000u | f->cw);
+	put_le32(buf + 4, 0xffff0000u | fpu_sw(f));
+	put_le32(buf + 8, 0xffff0000u | f->tw);
 	if (real) {
-		put32(buf + 12, 0xffff0000u | (ip & 0xffff));
-		put32(buf + 16, (ip >> 16) << 12 | f->fop);
-		put32(buf + 20, 0xffff0000u | (dp & 0xffff));
-		put32(buf + 24, (dp >> 16) << 12);
+		put_le32(buf + 12, 0xffff0000u | (ip & 0xffff));
+		put_le32(buf + 16, (ip >> 16) << 12 | f->fop);
+		put_le32(buf + 20, 0xffff0000u | (dp & 0xffff));
+		put_le32(buf + 24, (dp >> 16) << 12);
 	} else {
-		put32(buf + 12, ip);
-		put32(buf + 16, (u32)f->fop << 16 | f->fcs);
-		put32(buf + 20, dp);
-		put32(buf + 24, 0xffff0000u | f->fds);
+		put_le32(buf + 12, ip);
+		put_le32(buf + 16, (u32)f->fop << 16 | f->fcs);
+		put_le32(buf + 20, dp);
+		put_le32(buf + 24, 0xffff0000u | f->fds);
 	}
 	return 28;
 }
@@ -424,35 +398,35 @@ static int env_load(struct cpu *c, const u8 *buf, int opsize)
 	u16 sw;
 
 	if (opsize == 2) {
-		f->cw = (get16(buf + 0) & CW_MASK) | CW_ONES;
-		sw = get16(buf + 2);
-		f->tw = get16(buf + 4);
+		f->cw = (get_le16(buf + 0) & CW_MASK) | CW_ONES;
+		sw = get_le16(buf + 2);
+		f->tw = get_le16(buf + 4);
 		if (real) {
-			f->fip = get16(buf + 6) | (u32)(get16(buf + 8) >> 12) << 16;
-			f->fop = get16(buf + 8) & 0x7ff;
-			f->fdp = get16(buf + 10) | (u32)(get16(buf + 12) >> 12) << 16;
+			f->fip = get_le16(buf + 6) | (u32)(get_le16(buf + 8) >> 12) << 16;
+			f->fop = get_le16(buf + 8) & 0x7ff;
+			f->fdp = get_le16(buf + 10) | (u32)(get_le16(buf + 12) >> 12) << 16;
 			f->fcs = f->fds = 0;
 		} else {
-			f->fip = get16(buf + 6);
-			f->fcs = get16(buf + 8);
-			f->fdp = get16(buf + 10);
-			f->fds = get16(buf + 12);
+			f->fip = get_le16(buf + 6);
+			f->fcs = get_le16(buf + 8);
+			f->fdp = get_le16(buf + 10);
+			f->fds = get_le16(buf + 12);
 		}
 	} else {
-		f->cw = (get16(buf + 0) & CW_MASK) | CW_ONES;
-		sw = get16(buf + 4);
-		f->tw = get16(buf + 8);
+		f->cw = (get_le16(buf + 0) & CW_MASK) | CW_ONES;
+		sw = get_le16(buf + 4);
+		f->tw = get_le16(buf + 8);
 		if (real) {
-			f->fip = get16(buf + 12) | (get32(buf + 16) >> 12) << 16;
-			f->fop = get32(buf + 16) & 0x7ff;
-			f->fdp = get16(buf + 20) | (get32(buf + 24) >> 12) << 16;
+			f->fip = get_le16(buf + 12) | (get_le32(buf + 16) >> 12) << 16;
+			f->fop = get_le32(buf + 16) & 0x7ff;
+			f->fdp = get_le16(buf + 20) | (get_le32(buf + 24) >> 12) << 16;
 			f->fcs = f->fds = 0;
 		} else {
-			f->fip = get32(buf + 12);
-			f->fcs = get16(buf + 16);
-			f->fop = get32(buf + 16) >> 16 & 0x7ff;
-			f->fdp = get32(buf + 20);
-			f->fds = get16(buf + 24);
+			f->fip = get_le32(buf + 12);
+			f->fcs = get_le16(buf + 16);
+			f->fop = get_le32(buf + 16) >> 16 & 0x7ff;
+			f->fdp = get_le32(buf + 20);
+			f->fds = get_le16(buf + 24);
 		}
 	}
 	f->top = (sw >> 11) & 7;
