@@ -400,11 +400,17 @@ static bool cfg_cap_access(struct virtio_dev *vd, u32 off, int size,
 	       *boff < BAR_SIZE;
 }
 
+/* The pci_cfg_data window of the PCI access capability. */
+static u8 *cfg_cap_data(struct virtio_dev *vd)
+{
+	return pci_config(vd->pci) + vd->cfg_cap +
+	       offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+}
+
 static bool cfg_read_hook(void *opaque, u32 off, int size, u32 *val)
 {
 	struct virtio_dev *vd = opaque;
-	u8 *data = pci_config(vd->pci) + vd->cfg_cap +
-		   offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	u8 *data = cfg_cap_data(vd);
 	u32 boff;
 	int blen;
 
@@ -417,8 +423,7 @@ static bool cfg_read_hook(void *opaque, u32 off, int size, u32 *val)
 static void cfg_write_hook(void *opaque, u32 off, u32 val, int size)
 {
 	struct virtio_dev *vd = opaque;
-	u8 *data = pci_config(vd->pci) + vd->cfg_cap +
-		   offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	u8 *data = cfg_cap_data(vd);
 	u32 boff;
 	int blen;
 
