@@ -21,6 +21,7 @@
 
 #include "boot.h"
 #include "memory.h"
+#include "expect_die.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/lguest-boot-XXXXXX";
@@ -67,42 +68,19 @@ static const char *put_file(const char *name, const void *data, size_t len)
 	return p;
 }
 
-/* Load in a child that must die: status 1, one line "lguest: ...". */
-static void expect_die(const char *what, const struct linux_args *a,
-		       u64 mem, const char *needle)
+static void load_boot_linux(struct guest_mem *m, const void *arg)
 {
-	char buf[1024] = "";
-	ssize_t n, got = 0;
-	int pfd[2], status;
-	pid_t pid;
-	char *nl;
+	struct boot_entry e;
+	struct boot_layout l;
 
-	if (pipe(pfd))
-		abort();
-	pid = fork();
-	if (pid == 0) {
-		struct guest_mem m;
-		struct boot_entry e;
-		struct boot_layout l;
+	boot_linux(m, arg, &e, &l);
+}
 
-		dup2(pfd[1], 2);
-		close(pfd[0]);
-		if (guest_mem_init(&m, mem))
-			_exit(99);
-		boot_linux(&m, a, &e, &l);
-		_exit(0);
-	}
-	close(pfd[1]);
-	while ((n = read(pfd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
-		got += n;
-	buf[got] = '\0';
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
-	nl = strchr(buf, '\n');
-	ok(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
-	   strncmp(buf, "lguest: ", 8) == 0 && nl && !nl[1] &&
-	   strstr(buf, needle),
-	   "%s is refused: %.*s", what, (int)strcspn(buf, "\r\n"), buf);
+/* Load in a child that must die: status 1, one line "lguest: ...". */
+static void expect_die(const char *what, const struct linux_args *a, u64 mem,
+		       const char *needle)
+{
+	expect_die_loading(what, load_boot_linux, a, mem, needle);
 }
 
 static void load(struct guest_mem *m, u64 size, const struct linux_args *a,

@@ -13,6 +13,7 @@
 
 #include "boot.h"
 #include "memory.h"
+#include "expect_die.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/lguest-mb-XXXXXX";
@@ -55,41 +56,18 @@ static const char *put_file(const char *name, const void *data, size_t len)
 	return p;
 }
 
+static void load_boot_kernel(struct guest_mem *m, const void *arg)
+{
+	struct boot_entry e;
+	struct boot_layout l;
+
+	boot_kernel(m, arg, &e, &l);
+}
+
 static void expect_die(const char *what, const struct boot_args *a, u64 mem,
 		       const char *needle)
 {
-	char buf[1024] = "";
-	ssize_t n, got = 0;
-	int pfd[2], status;
-	pid_t pid;
-	char *nl;
-
-	if (pipe(pfd))
-		abort();
-	pid = fork();
-	if (pid == 0) {
-		struct guest_mem m;
-		struct boot_entry e;
-		struct boot_layout l;
-
-		dup2(pfd[1], 2);
-		close(pfd[0]);
-		if (guest_mem_init(&m, mem))
-			_exit(99);
-		boot_kernel(&m, a, &e, &l);
-		_exit(0);
-	}
-	close(pfd[1]);
-	while ((n = read(pfd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
-		got += n;
-	buf[got] = '\0';
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
-	nl = strchr(buf, '\n');
-	ok(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
-	   strncmp(buf, "lguest: ", 8) == 0 && nl && !nl[1] &&
-	   strstr(buf, needle),
-	   "%s is refused: %.*s", what, (int)strcspn(buf, "\r\n"), buf);
+	expect_die_loading(what, load_boot_kernel, a, mem, needle);
 }
 
 static size_t header_at(const u8 *d, size_t len)
