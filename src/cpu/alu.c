@@ -16,21 +16,6 @@
  */
 #include "exec.h"
 
-enum {
-	LF_NONE,	/* all flags in c->eflags */
-	LF_ADD,		/* src1 + src2 */
-	LF_ADC,		/* src1 + src2 + 1 (ADC with CF set) */
-	LF_SUB,		/* src1 - src2 (SUB, CMP, NEG) */
-	LF_SBB,		/* src1 - src2 - 1 (SBB with CF set) */
-	LF_LOGIC,	/* CF = OF = AF = 0 */
-	LF_RES,		/* CF, OF, AF in c->eflags */
-};
-
-/* lf_op = kind << 2 | log2(size) */
-#define LF(kind, size) ((kind) << 2 | ((size) >> 1))
-#define LF_KIND(op) ((op) >> 2)
-#define LF_SIZE(op) (1 << ((op) & 3))
-
 static inline u32 sign_bit(int size)
 {
 	return 1u << (size * 8 - 1);

@@ -103,6 +103,7 @@ struct cpu *cpu_new(u8 *ram, u32 ram_size, const struct cpu_bus *bus)
 	c->ram_size = ram_size;
 	c->bus = *bus;
 	cpu_dcache_init(c);
+	jit_init(c);
 	cpu_reset_flat32(c, 0);
 	prof_init(c);
 	return c;
@@ -112,6 +113,7 @@ void cpu_free(struct cpu *c)
 {
 	if (c) {
 		cpu_dcache_free(c);
+		jit_free(c);
 		prof_free(c);
 	}
 	free(c);
@@ -326,6 +328,13 @@ static bool deliver_fault(struct cpu *c, int code)
 	int vec = (code >> 1) & 0xff, prev = c->exc_pending;
 	u32 err = (u32)code >> 9;
 
+	/* Translated code does not keep insn_eip: its handlers leave EIP
+	 * and ESP as the faulting instruction found them. */
+	if (c->jit_active) {
+		c->jit_active = false;
+		c->insn_eip = c->eip;
+		c->insn_esp = c->r[R_ESP];
+	}
 	c->eip = c->insn_eip;
 	c->r[R_ESP] = c->insn_esp;
 	if (prev == EXC_DF || c->exc_depth > 4) {
@@ -414,7 +423,10 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 		c->insn_esp = c->r[R_ESP];
 		tf = c->eflags & F_TF;
 		if (likely(!(c->eflags & (F_TF | F_RF)))) {
-			cpu_exec_run(c, end);
+			if (c->jit)
+				jit_run(c, end);
+			else
+				cpu_exec_run(c, end);
 		} else {
 			cpu_exec_cached(c);
 			c->icount++;

@@ -195,6 +195,14 @@ struct cpu {
 	jmp_buf jmp;
 	char error[160];
 
+	/* The translator (jit.c); jit is NULL when it is off. */
+	struct jit *jit;
+	u64 jit_end;		/* icount no translated block may pass */
+	u8 *jit_chain_at;	/* after a chain exit: the jump to patch */
+	const u8 *jit_chain_host;	/* ... and the code it should reach */
+	bool jit_active;	/* in translated code: a fault's EIP and ESP
+				 * are still the instruction's own */
+
 	/* Guest-EIP profile (cpu.c, LGUEST_PROFILE): NULL when off. */
 	struct cpu_prof *prof;
 };
@@ -270,6 +278,15 @@ void cpu_exec_cached(struct cpu *c);
 void cpu_exec_run(struct cpu *c, u64 end);
 void cpu_dcache_init(struct cpu *c);	/* cpu_new(): may fail, then unused */
 void cpu_dcache_free(struct cpu *c);
+
+/* --- jit.c: the translator to host code --- */
+
+/* Set up c->jit (left NULL where there is no translator, or with
+ * LGUEST_JIT=0 in the environment); free it. */
+void jit_init(struct cpu *c);
+void jit_free(struct cpu *c);
+/* Like cpu_exec_run(), through translated blocks. */
+void jit_run(struct cpu *c, u64 end);
 
 /* --- mmu.c: memory --- */
 

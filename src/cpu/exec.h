@@ -191,6 +191,26 @@ void exec_string(struct cpu *c, struct insn *d, u8 op);
 
 /* --- alu.c --- */
 
+/*
+ * The lazy flags' format (see alu.c): lf_op says which operation last set
+ * the flags and at what size.  alu.c interprets it; the translator (jit.c)
+ * writes it too, for the forms it runs as host code.
+ */
+enum {
+	LF_NONE,	/* all flags in c->eflags */
+	LF_ADD,		/* src1 + src2 */
+	LF_ADC,		/* src1 + src2 + 1 (ADC with CF set) */
+	LF_SUB,		/* src1 - src2 (SUB, CMP, NEG) */
+	LF_SBB,		/* src1 - src2 - 1 (SBB with CF set) */
+	LF_LOGIC,	/* CF = OF = AF = 0 */
+	LF_RES,		/* CF, OF, AF in c->eflags */
+};
+
+/* lf_op = kind << 2 | log2(size) */
+#define LF(kind, size) ((kind) << 2 | ((size) >> 1))
+#define LF_KIND(op) ((op) >> 2)
+#define LF_SIZE(op) (1 << ((op) & 3))
+
 /* ADD OR ADC SBB AND SUB XOR CMP, by the 3-bit group-1 index. */
 u32 alu_arith(struct cpu *c, int op, u32 a, u32 b, int size);
 u32 alu_inc(struct cpu *c, u32 a, int size);

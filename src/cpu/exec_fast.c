@@ -30,26 +30,9 @@
 #include <stdlib.h>
 
 #include "exec.h"
-
-#define DC_NONE 8	/* no base or index register */
-
-struct dinsn {
-	const u8 *host;		/* where the bytes were, NULL when empty */
-	u64 raw[2];		/* the instruction's bytes, zero-padded */
-	void (*fn)(struct cpu *c, const struct dinsn *di);
-	u32 disp;		/* displacement, or moffs */
-	u32 imm;		/* immediate, or rel for branches */
-	u8 len;			/* 0: slow entry (raw[0] holds the first byte) */
-	u8 op;			/* ALU op, condition code, shift op */
-	u8 size;		/* operand size in bytes */
-	u8 reg, rm;		/* ModRM reg; rm register for mod 3 */
-	u8 base, index, scale;	/* memory operand; DC_NONE if absent */
-	u8 seg;
-};
+#include "fast.h"
 
 #define DC_SIZE 16384
-
-typedef void (*dc_fn)(struct cpu *c, const struct dinsn *di);
 
 struct dcache {
 	struct dinsn e[DC_SIZE];
@@ -400,6 +383,386 @@ static void h_nop(struct cpu *c, const struct dinsn *di)
 }
 
 /*
+ * The rarer forms, which come in register and memory flavours through one
+ * handler: the operand helpers below pick the way at run time.  A
+ * read-modify-write reads through mem_read_rmw(), which checks for writing
+ * too, so the write that follows cannot fault.
+ */
+static inline bool dc_is_mem(const struct dinsn *di)
+{
+	return di->rm == DC_NONE;
+}
+
+static inline u32 dc_rm_read(struct cpu *c, const struct dinsn *di)
+{
+	if (dc_is_mem(di))
+		return mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
+	return get_reg(c, di->rm, di->size);
+}
+
+static inline u32 dc_rm_rmw(struct cpu *c, const struct dinsn *di, u32 ea)
+{
+	if (dc_is_mem(di))
+		return mem_read_rmw(c, di->seg, ea, di->size);
+	return get_reg(c, di->rm, di->size);
+}
+
+static inline void dc_rm_write(struct cpu *c, const struct dinsn *di,
+			       u32 ea, u32 v)
+{
+	if (dc_is_mem(di))
+		mem_write_fast(c, di->seg, ea, v, di->size);
+	else
+		set_reg(c, di->rm, v, di->size);
+}
+
+/* INC and DEC r/m (FE FF /0 /1); op 1 is DEC.  The preempt count's
+ * INC/DEC fs:[x] makes the memory form hot. */
+static void h_incdec_r(struct cpu *c, const struct dinsn *di)
+{
+	u32 a = get_reg(c, di->rm, di->size);
+
+	a = di->op ? alu_dec(c, a, di->size) : alu_inc(c, a, di->size);
+	set_reg(c, di->rm, a, di->size);
+	c->eip = dc_next(c, di);
+}
+
+static void h_incdec_m(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di), a = mem_read_rmw(c, di->seg, ea, di->size);
+
+	a = di->op ? alu_dec(c, a, di->size) : alu_inc(c, a, di->size);
+	mem_write_fast(c, di->seg, ea, a, di->size);
+	c->eip = dc_next(c, di);
+}
+
+/* Shifts by CL (D2 D3): the count is read when the instruction runs. */
+static void h_shift_cl(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di), a = dc_rm_rmw(c, di, ea);
+
+	a = alu_shift(c, di->op, a, c->r[R_ECX] & 0x1f, di->size);
+	dc_rm_write(c, di, ea, a);
+	c->eip = dc_next(c, di);
+}
+
+/* F6 F7: NOT, NEG, MUL, IMUL, DIV, IDIV (TEST is h_test_imm_*). */
+static void h_not(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di);
+
+	dc_rm_write(c, di, ea, ~dc_rm_rmw(c, di, ea));
+	c->eip = dc_next(c, di);
+}
+
+static void h_neg(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di);
+
+	dc_rm_write(c, di, ea, alu_neg(c, dc_rm_rmw(c, di, ea), di->size));
+	c->eip = dc_next(c, di);
+}
+
+/* One-operand MUL (op 0) and IMUL (op 1): eDX:eAX (AX) = eAX * r/m. */
+static void h_mul(struct cpu *c, const struct dinsn *di)
+{
+	int size = di->size;
+	u32 b = dc_rm_read(c, di), a = get_reg(c, R_EAX, size), lo, hi;
+	bool over;
+
+	if (!di->op) {
+		u64 p = (u64)a * b;
+
+		lo = (u32)p & size_mask(size);
+		hi = (u32)(p >> (size * 8));
+		over = hi != 0;
+	} else {
+		s64 p = (s64)(s32)sext(a, size) * (s32)sext(b, size);
+
+		lo = (u32)p & size_mask(size);
+		hi = (u32)((u64)p >> (size * 8)) & size_mask(size);
+		over = p != (s64)(s32)sext(lo, size);
+	}
+	if (size == 1) {
+		set_reg16(c, R_EAX, (u16)(hi << 8 | lo));
+	} else {
+		set_reg(c, R_EAX, lo, size);
+		set_reg(c, R_EDX, hi, size);
+	}
+	alu_set_res(c, lo, size, over ? F_CF | F_OF : 0);
+	c->eip = dc_next(c, di);
+}
+
+/*
+ * DIV (op 0) and IDIV (op 1).  #DE for a zero divisor and for a quotient
+ * that does not fit, both before anything changes; the flags are left as
+ * they were, as the full decoder leaves them (the SDM: undefined).
+ */
+static void h_div(struct cpu *c, const struct dinsn *di)
+{
+	int size = di->size, bits = size * 8;
+	u32 b = dc_rm_read(c, di), q, r;
+	u64 n;
+
+	if (size == 1)
+		n = (u16)c->r[R_EAX];
+	else
+		n = (u64)get_reg(c, R_EDX, size) << bits |
+		    get_reg(c, R_EAX, size);
+	if (b == 0)
+		cpu_raise(c, EXC_DE, 0);
+	if (!di->op) {
+		u64 qq = n / b;
+
+		if (qq > size_mask(size))
+			cpu_raise(c, EXC_DE, 0);
+		q = (u32)qq;
+		r = (u32)(n % b);
+	} else {
+		s64 sn = size == 4 ? (s64)n :
+			 (s64)(s32)sext((u32)n, size * 2);
+		s64 sb = (s32)sext(b, size), qq;
+		s64 lim = (s64)1 << (bits - 1);
+
+		if (sn == INT64_MIN && sb == -1)
+			cpu_raise(c, EXC_DE, 0);
+		qq = sn / sb;
+		if (qq >= lim || qq < -lim)
+			cpu_raise(c, EXC_DE, 0);
+		q = (u32)qq & size_mask(size);
+		r = (u32)(sn % sb) & size_mask(size);
+	}
+	if (size == 1) {
+		set_reg16(c, R_EAX, (u16)(r << 8 | q));
+	} else {
+		set_reg(c, R_EAX, q, size);
+		set_reg(c, R_EDX, r, size);
+	}
+	c->eip = dc_next(c, di);
+}
+
+/* IMUL r, r/m, imm (69 6B); imm is already sign-extended for 6B. */
+static void h_imul3(struct cpu *c, const struct dinsn *di)
+{
+	int size = di->size;
+	s64 p = (s64)(s32)sext(dc_rm_read(c, di), size) *
+		(s32)sext(di->imm, size);
+
+	set_reg(c, di->reg, (u32)p, size);
+	alu_set_res(c, (u32)p, size,
+		    p != (s32)sext((u32)p & size_mask(size), size) ?
+		    F_CF | F_OF : 0);
+	c->eip = dc_next(c, di);
+}
+
+/* CBW/CWDE (98) and CWD/CDQ (99). */
+static void h_cbw(struct cpu *c, const struct dinsn *di)
+{
+	if (di->size == 2)
+		set_reg16(c, R_EAX, (u16)sext(c->r[R_EAX], 1));
+	else
+		c->r[R_EAX] = sext(c->r[R_EAX], 2);
+	c->eip = dc_next(c, di);
+}
+
+static void h_cwd(struct cpu *c, const struct dinsn *di)
+{
+	u32 a = get_reg(c, R_EAX, di->size);
+
+	set_reg(c, R_EDX, (a >> (di->size * 8 - 1)) ? 0xffffffffu : 0,
+		di->size);
+	c->eip = dc_next(c, di);
+}
+
+/* XCHG r/m, r (86 87); with memory it is locked anyway, which one CPU
+ * need not show. */
+static void h_xchg(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di), v = dc_rm_rmw(c, di, ea);
+
+	dc_rm_write(c, di, ea, get_reg(c, di->reg, di->size));
+	set_reg(c, di->reg, v, di->size);
+	c->eip = dc_next(c, di);
+}
+
+/* CMPXCHG (0F B0 B1): the destination is written even when it differs,
+ * as on the real thing (so a read-only page faults either way). */
+static void h_cmpxchg(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di), dst = dc_rm_rmw(c, di, ea);
+	u32 acc = get_reg(c, R_EAX, di->size);
+
+	alu_arith(c, 7, acc, dst, di->size);
+	if (acc == dst) {
+		dc_rm_write(c, di, ea, get_reg(c, di->reg, di->size));
+	} else {
+		dc_rm_write(c, di, ea, dst);
+		set_reg(c, R_EAX, dst, di->size);
+	}
+	c->eip = dc_next(c, di);
+}
+
+/* XADD (0F C0 C1).  With the same register twice, the sum wins. */
+static void h_xadd(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di), dst = dc_rm_rmw(c, di, ea);
+	u32 sum = alu_arith(c, 0, dst, get_reg(c, di->reg, di->size),
+			    di->size);
+
+	set_reg(c, di->reg, dst, di->size);
+	dc_rm_write(c, di, ea, sum);
+	c->eip = dc_next(c, di);
+}
+
+/*
+ * BT BTS BTR BTC: op & 3 is which, op & 4 an immediate bit offset (0F BA)
+ * rather than a register (0F A3 AB B3 BB).  A register offset with a
+ * memory operand is signed and picks the word or dword it falls in.
+ */
+static void h_bt(struct cpu *c, const struct dinsn *di)
+{
+	int size = di->size, kind = di->op & 3;
+	u32 bit = di->op & 4 ? di->imm : get_reg(c, di->reg, size);
+	u32 ea = dc_ea(c, di), v, mask;
+
+	if (!(di->op & 4) && dc_is_mem(di))
+		ea += (u32)(((s32)sext(bit, size) >> (size == 2 ? 4 : 5)) *
+			    size);
+	mask = 1u << (bit & (size * 8 - 1));
+	if (kind == 0) {
+		v = dc_is_mem(di) ? mem_read_fast(c, di->seg, ea, size) :
+		    get_reg(c, di->rm, size);
+	} else {
+		v = dc_rm_rmw(c, di, ea);
+		dc_rm_write(c, di, ea, kind == 1 ? v | mask :
+				       kind == 2 ? v & ~mask : v ^ mask);
+	}
+	alu_set_flag(c, F_CF, v & mask);
+	c->eip = dc_next(c, di);
+}
+
+static void h_bswap(struct cpu *c, const struct dinsn *di)
+{
+	c->r[di->rm] = __builtin_bswap32(c->r[di->rm]);
+	c->eip = dc_next(c, di);
+}
+
+/* MOVZX and MOVSX to a 16-bit register (66 0F B6..BF); op 1: MOVSX. */
+static void h_movx16(struct cpu *c, const struct dinsn *di)
+{
+	u32 v = dc_rm_read(c, di);
+
+	set_reg16(c, di->reg, (u16)(di->op ? sext(v, di->size) : v));
+	c->eip = dc_next(c, di);
+}
+
+/*
+ * The string instructions without REP, 32-bit addresses: one iteration,
+ * ESI and EDI moved only after the accesses (REP forms and 16-bit
+ * addresses go to exec_string.c).  The destination is always ES:EDI.
+ */
+static inline u32 str_step(const struct cpu *c, const struct dinsn *di)
+{
+	return (c->eflags & F_DF) ? (u32)-(s32)di->size : di->size;
+}
+
+static void h_movs(struct cpu *c, const struct dinsn *di)
+{
+	u32 v = mem_read_fast(c, di->seg, c->r[R_ESI], di->size);
+
+	mem_write_fast(c, S_ES, c->r[R_EDI], v, di->size);
+	c->r[R_ESI] += str_step(c, di);
+	c->r[R_EDI] += str_step(c, di);
+	c->eip = dc_next(c, di);
+}
+
+static void h_cmps(struct cpu *c, const struct dinsn *di)
+{
+	u32 a = mem_read_fast(c, di->seg, c->r[R_ESI], di->size);
+	u32 b = mem_read_fast(c, S_ES, c->r[R_EDI], di->size);
+
+	alu_arith(c, 7, a, b, di->size);
+	c->r[R_ESI] += str_step(c, di);
+	c->r[R_EDI] += str_step(c, di);
+	c->eip = dc_next(c, di);
+}
+
+static void h_stos(struct cpu *c, const struct dinsn *di)
+{
+	mem_write_fast(c, S_ES, c->r[R_EDI], get_reg(c, R_EAX, di->size),
+		       di->size);
+	c->r[R_EDI] += str_step(c, di);
+	c->eip = dc_next(c, di);
+}
+
+static void h_lods(struct cpu *c, const struct dinsn *di)
+{
+	u32 v = mem_read_fast(c, di->seg, c->r[R_ESI], di->size);
+
+	set_reg(c, R_EAX, v, di->size);
+	c->r[R_ESI] += str_step(c, di);
+	c->eip = dc_next(c, di);
+}
+
+static void h_scas(struct cpu *c, const struct dinsn *di)
+{
+	u32 b = mem_read_fast(c, S_ES, c->r[R_EDI], di->size);
+
+	alu_arith(c, 7, get_reg(c, R_EAX, di->size), b, di->size);
+	c->r[R_EDI] += str_step(c, di);
+	c->eip = dc_next(c, di);
+}
+
+/* LEAVE with a 32-bit operand: read the saved EBP first, so that a fault
+ * finds ESP untouched. */
+static void h_leave(struct cpu *c, const struct dinsn *di)
+{
+	u32 ebp = c->r[R_EBP], v;
+
+	if (likely(stack32(c))) {
+		v = mem_read_fast(c, S_SS, ebp, 4);
+		c->r[R_ESP] = ebp + 4;
+	} else {
+		v = mem_read_fast(c, S_SS, ebp & 0xffff, 4);
+		c->r[R_ESP] = (c->r[R_ESP] & 0xffff0000u) |
+			      ((ebp + 4) & 0xffff);
+	}
+	c->r[R_EBP] = v;
+	c->eip = dc_next(c, di);
+}
+
+/* PUSHFD.  Both fast paths run only outside virtual-8086 mode, where
+ * PUSHF has no IOPL check; the image has VM and RF clear. */
+static void h_pushf(struct cpu *c, const struct dinsn *di)
+{
+	cpu_push(c, cpu_get_eflags(c) & ~(F_VM | F_RF), 4);
+	c->eip = dc_next(c, di);
+}
+
+/* FF /2 /4 /6 with a 32-bit operand: CALL, JMP and PUSH r/m.  The operand
+ * is read before ESP moves (so [esp+n] means the old ESP). */
+static void h_call_ind(struct cpu *c, const struct dinsn *di)
+{
+	u32 target = dc_rm_read(c, di), next = dc_next(c, di);
+
+	if (unlikely(target > c->seg[S_CS].limit))
+		cpu_gp(c, 0);
+	cpu_push(c, next, 4);
+	c->eip = target;
+}
+
+static void h_jmp_ind(struct cpu *c, const struct dinsn *di)
+{
+	dc_jump(c, dc_rm_read(c, di));
+}
+
+static void h_push_rm(struct cpu *c, const struct dinsn *di)
+{
+	cpu_push(c, dc_rm_read(c, di), 4);
+	c->eip = dc_next(c, di);
+}
+
+/*
  * 32-bit forms of the commonest handlers: most kernel code is 32-bit, and
  * without the operand size to look at these are a few host instructions.
  */
@@ -554,29 +917,120 @@ static dc_fn by_mod(const struct dinsn *di, dc_fn r, dc_fn m)
 	return di->rm == DC_NONE ? m : r;
 }
 
-/* Decode the instruction at b (32-bit code) into di.  Returns its
- * handler, or NULL if it has none (or does not fit in b). */
-static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
-{
-	int seg = -1;
-	u8 op, op2;
+/* The prefixes of one instruction, as decode_fast() found them. */
+struct dpfx {
+	int seg;	/* S_* override, -1 if none */
+	bool o16;	/* 66: 16-bit operands */
+	bool lock;	/* F0 */
+	u8 rep;		/* F2 or F3, 0 if none */
+};
 
-	for (;;) {
-		op = (u8)dget(b, 1);
-		if (op == 0x26 || op == 0x2e || op == 0x36 || op == 0x3e)
-			seg = (op >> 3) & 3;
-		else if (op == 0x64 || op == 0x65)
-			seg = op - 0x64 + S_FS;
-		else
-			break;
-		if (b->bad)
-			return NULL;
+/* F6 F7: TEST, NOT, NEG, MUL, IMUL, DIV, IDIV. */
+static dc_fn decode_grp3(struct dbytes *b, struct dinsn *di, int seg)
+{
+	dmodrm(b, di, seg);
+	switch (di->reg) {
+	case 0: case 1:
+		di->imm = dget(b, di->size);
+		return by_mod(di, h_test_imm_r, h_test_imm_m);
+	case 2:
+		return h_not;
+	case 3:
+		return h_neg;
+	case 4: case 5:
+		di->op = di->reg & 1;
+		return h_mul;
+	default:
+		di->op = di->reg & 1;
+		return h_div;
 	}
-	di->size = 4;
-	di->seg = seg >= 0 ? seg : S_DS;
+}
+
+/* FE FF: INC, DEC; FF's near CALL, JMP and PUSH (32-bit only, below). */
+static dc_fn decode_grp45(struct dbytes *b, struct dinsn *di, u8 op, int seg)
+{
+	dmodrm(b, di, seg);
+	di->op = di->reg & 1;
+	if (di->reg < 2)
+		return by_mod(di, h_incdec_r, h_incdec_m);
+	if (op == 0xfe)
+		return NULL;
+	switch (di->reg) {
+	case 2: return h_call_ind;
+	case 4: return h_jmp_ind;
+	case 6: return h_push_rm;
+	}
+	return NULL;	/* far CALL and JMP change CS: never here */
+}
+
+/* The two-byte map, 0F xx. */
+static dc_fn decode_0f(struct dbytes *b, struct dinsn *di,
+		       const struct dpfx *p)
+{
+	u8 op2 = (u8)dget(b, 1);
+
+	switch (op2) {
+	case 0x1f:	/* the long NOP: the operand is never accessed */
+		dmodrm(b, di, p->seg);
+		return h_nop;
+	case 0x40 ... 0x4f:
+		di->op = op2 & 15;
+		dmodrm(b, di, p->seg);
+		return by_mod(di, h_cmov_r, h_cmov_m);
+	case 0x80 ... 0x8f:
+		di->op = op2 & 15;
+		di->imm = dget(b, 4);
+		return h_jcc;
+	case 0x90 ... 0x9f:
+		di->op = op2 & 15;
+		di->size = 1;
+		dmodrm(b, di, p->seg);
+		return by_mod(di, h_setcc_r, h_setcc_m);
+	case 0xa3: case 0xab: case 0xb3: case 0xbb:
+		di->op = (op2 >> 3) & 3;
+		dmodrm(b, di, p->seg);
+		return h_bt;
+	case 0xaf:
+		dmodrm(b, di, p->seg);
+		return by_mod(di, h_imul_r, h_imul_m);
+	case 0xb0: case 0xb1:
+		di->size = op2 & 1 ? di->size : 1;
+		dmodrm(b, di, p->seg);
+		return h_cmpxchg;
+	case 0xb6: case 0xb7: case 0xbe: case 0xbf:
+		di->op = op2 >= 0xbe;
+		di->size = (op2 & 1) ? 2 : 1;
+		dmodrm(b, di, p->seg);
+		if (p->o16)
+			return h_movx16;
+		return by_mod(di, h_movx_r, h_movx_m);
+	case 0xba:
+		dmodrm(b, di, p->seg);
+		if (di->reg < 4)
+			return NULL;
+		di->op = 4 | (di->reg & 3);
+		di->imm = dget(b, 1);
+		return h_bt;
+	case 0xc0: case 0xc1:
+		di->size = op2 & 1 ? di->size : 1;
+		dmodrm(b, di, p->seg);
+		return h_xadd;
+	case 0xc8 ... 0xcf:
+		di->rm = op2 & 7;
+		return h_bswap;
+	}
+	return NULL;
+}
+
+/* The one-byte map; vs is the operand size of the "v" forms (2 or 4). */
+static dc_fn decode_op(struct dbytes *b, struct dinsn *di, u8 op,
+		       const struct dpfx *p)
+{
+	int seg = p->seg, vs = di->size;
+
 	if (op < 0x40 && (op & 7) < 4) {
 		di->op = op >> 3;
-		di->size = (op & 1) ? 4 : 1;
+		di->size = (op & 1) ? vs : 1;
 		dmodrm(b, di, seg);
 		if (op & 2)
 			return by_mod(di, h_alu_r_rm_r, h_alu_r_rm_m);
@@ -584,7 +1038,7 @@ static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
 	}
 	if (op < 0x40 && (op & 7) < 6) {
 		di->op = op >> 3;
-		di->size = (op & 1) ? 4 : 1;
+		di->size = (op & 1) ? vs : 1;
 		di->imm = dget(b, di->size);
 		di->rm = R_EAX;
 		return h_alu_rm_imm_r;
@@ -610,26 +1064,34 @@ static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
 	case 0x68:
 		di->imm = dget(b, 4);
 		return h_push_imm;
+	case 0x69: case 0x6b:
+		dmodrm(b, di, seg);
+		di->imm = op == 0x6b ? (u32)(s32)(s8)dget(b, 1) : dget(b, vs);
+		return h_imul3;
 	case 0x6a:
 		di->imm = (u32)(s32)(s8)dget(b, 1);
 		return h_push_imm;
 	case 0x80: case 0x81: case 0x83:
-		di->size = op == 0x80 ? 1 : 4;
+		di->size = op == 0x80 ? 1 : vs;
 		dmodrm(b, di, seg);
 		di->op = di->reg;
 		di->imm = op == 0x83 ? (u32)(s32)(s8)dget(b, 1) :
 			  dget(b, di->size);
 		return by_mod(di, h_alu_rm_imm_r, h_alu_rm_imm_m);
 	case 0x84: case 0x85:
-		di->size = op == 0x84 ? 1 : 4;
+		di->size = op == 0x84 ? 1 : vs;
 		dmodrm(b, di, seg);
 		return by_mod(di, h_test_r, h_test_m);
+	case 0x86: case 0x87:
+		di->size = op == 0x86 ? 1 : vs;
+		dmodrm(b, di, seg);
+		return h_xchg;
 	case 0x88: case 0x89:
-		di->size = op == 0x88 ? 1 : 4;
+		di->size = op == 0x88 ? 1 : vs;
 		dmodrm(b, di, seg);
 		return by_mod(di, h_mov_rm_r_r, h_mov_rm_r_m);
 	case 0x8a: case 0x8b:
-		di->size = op == 0x8a ? 1 : 4;
+		di->size = op == 0x8a ? 1 : vs;
 		dmodrm(b, di, seg);
 		return by_mod(di, h_mov_r_rm_r, h_mov_r_rm_m);
 	case 0x8d:
@@ -637,12 +1099,26 @@ static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
 		return by_mod(di, NULL, h_lea);
 	case 0x90:
 		return h_nop;
+	case 0x98:
+		return h_cbw;
+	case 0x99:
+		return h_cwd;
+	case 0x9c:
+		return h_pushf;
 	case 0xa0 ... 0xa3:
-		di->size = (op & 1) ? 4 : 1;
+		di->size = (op & 1) ? vs : 1;
 		di->disp = dget(b, 4);
 		return (op & 2) ? h_moffs_store : h_moffs_load;
+	case 0xa4 ... 0xa7: case 0xaa ... 0xaf: {
+		static const dc_fn str[6] = {
+			h_movs, h_cmps, NULL, h_stos, h_lods, h_scas,
+		};
+
+		di->size = (op & 1) ? vs : 1;
+		return str[(op - 0xa4) >> 1];
+	}
 	case 0xa8: case 0xa9:
-		di->size = op == 0xa8 ? 1 : 4;
+		di->size = op == 0xa8 ? 1 : vs;
 		di->imm = dget(b, di->size);
 		di->rm = R_EAX;
 		return h_test_imm_r;
@@ -653,10 +1129,10 @@ static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
 		return h_mov_rm_imm_r;
 	case 0xb8 ... 0xbf:
 		di->rm = op & 7;
-		di->imm = dget(b, 4);
+		di->imm = dget(b, vs);
 		return h_mov_rm_imm_r;
 	case 0xc0: case 0xc1: case 0xd0: case 0xd1:
-		di->size = (op & 1) ? 4 : 1;
+		di->size = (op & 1) ? vs : 1;
 		dmodrm(b, di, seg);
 		di->op = di->reg;
 		di->imm = (op <= 0xc1 ? dget(b, 1) : 1) & 0x1f;
@@ -664,12 +1140,19 @@ static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
 	case 0xc3:
 		return h_ret;
 	case 0xc6: case 0xc7:
-		di->size = op == 0xc6 ? 1 : 4;
+		di->size = op == 0xc6 ? 1 : vs;
 		dmodrm(b, di, seg);
 		if (di->reg)
 			return NULL;
 		di->imm = dget(b, di->size);
 		return by_mod(di, h_mov_rm_imm_r, h_mov_rm_imm_m);
+	case 0xc9:
+		return h_leave;
+	case 0xd2: case 0xd3:
+		di->size = (op & 1) ? vs : 1;
+		dmodrm(b, di, seg);
+		di->op = di->reg;
+		return h_shift_cl;
 	case 0xe8:
 		di->imm = dget(b, 4);
 		return h_call;
@@ -680,42 +1163,101 @@ static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
 		di->imm = (u32)(s32)(s8)dget(b, 1);
 		return h_jmp;
 	case 0xf6: case 0xf7:
-		di->size = op == 0xf6 ? 1 : 4;
-		dmodrm(b, di, seg);
-		if (di->reg > 1)
-			return NULL;
-		di->imm = dget(b, di->size);
-		return by_mod(di, h_test_imm_r, h_test_imm_m);
+		di->size = op == 0xf6 ? 1 : vs;
+		return decode_grp3(b, di, seg);
+	case 0xfe: case 0xff:
+		di->size = op == 0xfe ? 1 : vs;
+		return decode_grp45(b, di, op, seg);
 	case 0x0f:
-		break;
-	default:
-		return NULL;
-	}
-	op2 = (u8)dget(b, 1);
-	switch (op2) {
-	case 0x40 ... 0x4f:
-		di->op = op2 & 15;
-		dmodrm(b, di, seg);
-		return by_mod(di, h_cmov_r, h_cmov_m);
-	case 0x80 ... 0x8f:
-		di->op = op2 & 15;
-		di->imm = dget(b, 4);
-		return h_jcc;
-	case 0x90 ... 0x9f:
-		di->op = op2 & 15;
-		di->size = 1;
-		dmodrm(b, di, seg);
-		return by_mod(di, h_setcc_r, h_setcc_m);
-	case 0xaf:
-		dmodrm(b, di, seg);
-		return by_mod(di, h_imul_r, h_imul_m);
-	case 0xb6: case 0xb7: case 0xbe: case 0xbf:
-		di->op = op2 >= 0xbe;
-		di->size = (op2 & 1) ? 2 : 1;
-		dmodrm(b, di, seg);
-		return by_mod(di, h_movx_r, h_movx_m);
+		return decode_0f(b, di, p);
 	}
 	return NULL;
+}
+
+/*
+ * LOCK: the read-modify-write forms with a memory destination.  With one
+ * CPU the lock itself shows nowhere; every other LOCK must raise #UD,
+ * which the full decoder does.
+ */
+static bool dc_lockable(const struct dinsn *di, dc_fn fn)
+{
+	static const dc_fn rmw[] = {
+		h_incdec_m, h_not, h_neg, h_xchg, h_cmpxchg, h_xadd,
+	};
+	size_t i;
+
+	if (fn == h_alu_rm_r_m || fn == h_alu_rm_imm_m)
+		return di->op != 7;	/* CMP writes nothing */
+	if (!dc_is_mem(di))
+		return false;
+	if (fn == h_bt)
+		return (di->op & 3) != 0;
+	for (i = 0; i < ARRAY_SIZE(rmw); i++)
+		if (fn == rmw[i])
+			return true;
+	return false;
+}
+
+/* The handlers that honour di->size = 2, for a 66 prefix. */
+static bool dc_o16_ok(dc_fn fn)
+{
+	static const dc_fn ok[] = {
+		h_alu_rm_r_r, h_alu_rm_r_m, h_alu_r_rm_r, h_alu_r_rm_m,
+		h_alu_rm_imm_r, h_alu_rm_imm_m, h_test_r, h_test_m,
+		h_test_imm_r, h_test_imm_m, h_mov_rm_r_r, h_mov_rm_r_m,
+		h_mov_r_rm_r, h_mov_r_rm_m, h_mov_rm_imm_r, h_mov_rm_imm_m,
+		h_moffs_load, h_moffs_store, h_shift_r, h_shift_m,
+		h_shift_cl, h_incdec_r, h_incdec_m, h_not, h_neg, h_mul,
+		h_div, h_imul3, h_cbw, h_cwd, h_xchg, h_cmpxchg, h_xadd,
+		h_bt, h_movx16, h_nop, h_movs, h_cmps, h_stos, h_lods,
+		h_scas,
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ok); i++)
+		if (fn == ok[i])
+			return true;
+	return false;
+}
+
+/*
+ * Decode the instruction at b (32-bit code) into di.  Returns its
+ * handler, or NULL if it has none (or does not fit in b).  Prefixes:
+ * segment overrides, 66 where the handler honours the operand size, LOCK
+ * where the SDM allows it, and F3 only as PAUSE (F3 90); REP string forms
+ * and 67 (16-bit addresses) go to the full decoder.
+ */
+static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
+{
+	struct dpfx p = { -1, false, false, 0 };
+	dc_fn fn;
+	u8 op;
+
+	for (;;) {
+		op = (u8)dget(b, 1);
+		if (op == 0x26 || op == 0x2e || op == 0x36 || op == 0x3e)
+			p.seg = (op >> 3) & 3;
+		else if (op == 0x64 || op == 0x65)
+			p.seg = op - 0x64 + S_FS;
+		else if (op == 0x66)
+			p.o16 = true;
+		else if (op == 0xf0)
+			p.lock = true;
+		else if (op == 0xf2 || op == 0xf3)
+			p.rep = op;
+		else
+			break;
+		if (b->bad)
+			return NULL;
+	}
+	di->size = p.o16 ? 2 : 4;
+	di->seg = p.seg >= 0 ? p.seg : S_DS;
+	fn = decode_op(b, di, op, &p);
+	if (!fn || (p.lock && !dc_lockable(di, fn)) ||
+	    (p.o16 && !dc_o16_ok(fn)) ||
+	    (p.rep && (p.rep != 0xf3 || op != 0x90)))
+		return NULL;
+	return fn;
 }
 
 /* --- Lookup --- */
@@ -746,6 +1288,92 @@ static void slow(struct cpu *c, const struct dinsn *di)
 {
 	(void)di;
 	cpu_exec_one(c);
+}
+
+static u8 dc_flow(dc_fn fn)
+{
+	if (fn == h_jcc)
+		return DF_JCC;
+	if (fn == h_jmp)
+		return DF_JMP;
+	if (fn == h_call)
+		return DF_CALL;
+	if (fn == h_ret)
+		return DF_RET;
+	if (fn == h_call_ind || fn == h_jmp_ind)
+		return DF_INDIRECT;
+	return DF_NEXT;
+}
+
+/* Does the form reach memory (and so, maybe, a device)? */
+static bool dc_mem(const struct dinsn *di, dc_fn fn)
+{
+	static const dc_fn always[] = {
+		h_moffs_load, h_moffs_store, h_push_r, h_pop_r, h_push_imm,
+		h_call, h_ret, h_call_ind, h_push_rm, h_pushf, h_leave,
+		h_movs, h_cmps, h_stos, h_lods, h_scas,
+	};
+	size_t i;
+
+	if (fn == h_lea || fn == h_nop)	/* 0F 1F: an operand never read */
+		return false;
+	for (i = 0; i < ARRAY_SIZE(always); i++)
+		if (fn == always[i])
+			return true;
+	return dc_is_mem(di);
+}
+
+static u8 dc_kind(const struct dinsn *di)
+{
+	static const struct { dc_fn fn; u8 kind; } kinds[] = {
+		{ h_mov_rm_r_r32, DK_MOV_RM_R },
+		{ h_mov_r_rm_r, DK_MOV_R_RM },
+		{ h_mov_rm_imm_r, DK_MOV_RI },
+		{ h_mov_r_rm_m32, DK_LOAD },
+		{ h_mov_rm_r_m32, DK_STORE },
+		{ h_lea, DK_LEA },
+		{ h_alu_rm_r_r32, DK_ALU_RM_R },
+		{ h_alu_r_rm_r32, DK_ALU_R_RM },
+		{ h_alu_rm_imm_r32, DK_ALU_RI },
+		{ h_alu_r_rm_m32, DK_ALU_R_M },
+		{ h_test_r, DK_TEST_RR },
+		{ h_test_imm_r, DK_TEST_RI },
+		{ h_inc, DK_INC },
+		{ h_dec, DK_DEC },
+		{ h_push_r, DK_PUSH },
+		{ h_push_imm, DK_PUSH_I },
+		{ h_pop_r, DK_POP },
+		{ h_jcc, DK_JCC },
+		{ h_jmp, DK_JMP },
+		{ h_call, DK_CALLREL },
+		{ h_ret, DK_RET },
+	};
+	size_t i;
+
+	if (di->size != 4)
+		return DK_CALL;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i].fn == di->fn)
+			return kinds[i].kind;
+	return DK_CALL;
+}
+
+u32 dc_decode(const u8 *h, struct dinsn *di)
+{
+	struct dbytes b = { h, 0, MAX_INSN_LEN, false };
+	dc_fn fn;
+
+	memset(di, 0, sizeof(*di));
+	fn = decode_fast(&b, di);
+	if (!fn || b.bad)
+		return 0;
+	di->flow = dc_flow(fn);
+	di->mem = dc_mem(di, fn);
+	di->fn = di->size == 4 ? dc_fn32(fn) : fn;
+	di->len = (u8)b.n;
+	di->host = h;
+	di->kind = dc_kind(di);
+	return b.n;
 }
 
 static void dc_fill(struct dinsn *di, const u8 *h, u32 avail)

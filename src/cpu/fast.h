@@ -1,0 +1,82 @@
+/*
+ * Decoded instructions, shared by the two fast paths: the interpreter's
+ * decoded-instruction cache (exec_fast.c) and the translator (jit.c).
+ *
+ * An entry is what one instruction of 32-bit code decodes to: a handler
+ * for its exact form and its operands.  Handlers run the instruction
+ * under exec.c's rules: every read and every check before the first change
+ * of state, and EIP moves last, so that a fault leaves EIP and ESP where
+ * the instruction began.  Only the common forms have handlers; for the
+ * rest dc_decode() says no and the full decoder (exec.c) runs them.
+ */
+#ifndef LGUEST_CPU_FAST_H
+#define LGUEST_CPU_FAST_H
+
+#include "cpu_internal.h"
+
+#define DC_NONE 8	/* no base or index register */
+
+struct dinsn {
+	const u8 *host;		/* where the bytes were, NULL when empty */
+	u64 raw[2];		/* the instruction's bytes, zero-padded */
+	void (*fn)(struct cpu *c, const struct dinsn *di);
+	u32 disp;		/* displacement, or moffs */
+	u32 imm;		/* immediate, or rel for branches */
+	u8 len;			/* 0: slow entry (raw[0] holds the first byte) */
+	u8 op;			/* ALU op, condition code, shift op */
+	u8 size;		/* operand size in bytes */
+	u8 reg, rm;		/* ModRM reg; rm register for mod 3 */
+	u8 base, index, scale;	/* memory operand; DC_NONE if absent */
+	u8 seg;
+	u8 flow;		/* DF_*: how the instruction leaves EIP */
+	u8 kind;		/* DK_*: for the translator */
+	u8 mem;			/* touches memory (may reach a device) */
+};
+
+typedef void (*dc_fn)(struct cpu *c, const struct dinsn *di);
+
+/* What an instruction does to EIP, for the translator's block ends. */
+enum {
+	DF_NEXT,	/* falls through */
+	DF_JCC,		/* EIP + len, or that + imm */
+	DF_JMP,		/* EIP + len + imm */
+	DF_CALL,	/* EIP + len + imm, pushing EIP + len */
+	DF_RET,		/* popped from the stack */
+	DF_INDIRECT,	/* target computed at run time (CALL, JMP r/m) */
+};
+
+/*
+ * Forms the translator turns into host code of its own, all with 32-bit
+ * operands; for DK_CALL (every other form) it calls di->fn.
+ */
+enum {
+	DK_CALL,
+	DK_MOV_RM_R,	/* r[rm] = r[reg] */
+	DK_MOV_R_RM,	/* r[reg] = r[rm] */
+	DK_MOV_RI,	/* r[rm] = imm */
+	DK_LOAD,	/* r[reg] = [ea] */
+	DK_STORE,	/* [ea] = r[reg] */
+	DK_LEA,		/* r[reg] = ea */
+	DK_ALU_RM_R,	/* r[rm] = r[rm] op r[reg]; op 7 (CMP): flags only */
+	DK_ALU_R_RM,	/* r[reg] = r[reg] op r[rm] */
+	DK_ALU_RI,	/* r[rm] = r[rm] op imm */
+	DK_ALU_R_M,	/* r[reg] = r[reg] op [ea] */
+	DK_TEST_RR,	/* flags of r[rm] & r[reg] */
+	DK_TEST_RI,	/* flags of r[rm] & imm */
+	DK_INC,		/* r[reg] + 1 */
+	DK_DEC,		/* r[reg] - 1 */
+	DK_PUSH,	/* push r[reg] */
+	DK_PUSH_I,	/* push imm */
+	DK_POP,		/* pop r[reg] */
+	DK_JCC,		/* flow DF_JCC, condition op */
+	DK_JMP,		/* flow DF_JMP */
+	DK_CALLREL,	/* flow DF_CALL */
+	DK_RET,		/* near RET */
+};
+
+/* Decode the instruction at h (32-bit code, at least 15 bytes readable)
+ * into di, handler included.  Returns its length, or 0 if it has no fast
+ * handler. */
+u32 dc_decode(const u8 *h, struct dinsn *di);
+
+#endif

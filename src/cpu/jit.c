@@ -1,0 +1,994 @@
+/*
+ * The translator: guest code turned into host code a block at a time.
+ *
+ * The interpreter's fast path (exec_fast.c) still pays, for every guest
+ * instruction, a cache lookup, a compare of the instruction's bytes and an
+ * indirect call that the host's branch predictor mostly gets wrong.  Here
+ * a straight run of guest instructions (a block: up to a control transfer,
+ * an instruction without a fast handler, the end of the page or
+ * JIT_MAX_INSNS) becomes one piece of x86-64 code that calls each
+ * instruction's handler in turn, so that the per-instruction overhead is
+ * a direct call.  Blocks end by jumping straight to the next block when
+ * it lies in the same page (chaining), so a loop runs without coming back
+ * here at all.
+ *
+ * Blocks are kept by the host address of their first byte (that is, by
+ * physical address) and are position-independent: EIP only ever moves by
+ * the handlers' relative updates, so one block serves every linear address
+ * that maps its page.  As in the interpreter's cache, nothing has to tell
+ * us when guest code changes: each block begins by comparing the bytes it
+ * was made from with the bytes in guest RAM, 8 at a time against
+ * immediates in its own code, and leaves for a fresh translation if they
+ * differ.  So the guest patching its text, a disk read into a page that
+ * held code or a test writing new code into RAM all just work.  (One limit
+ * this shares with other translators: a block that rewrites its own later
+ * instructions runs the old ones to the block's end; Linux patches code
+ * through other mappings and serialises afterwards.)
+ *
+ * The translated code keeps the host's rbx pointing at struct cpu and r12
+ * holding the EIP the block began at.  The handlers keep their rules (a
+ * fault leaves EIP and ESP as the instruction found them), so a fault
+ * inside a block unwinds with longjmp as from the interpreter, and
+ * c->jit_active tells the fault path that EIP and ESP are already right.
+ * icount is charged for a whole block when it starts; a fault part way
+ * through over-counts the rest of the block, a few instructions per fault.
+ *
+ * Only x86-64 hosts translate; elsewhere jit_init() leaves c->jit NULL and
+ * the interpreter runs everything.  LGUEST_JIT=0 in the environment does
+ * the same, for comparing the two.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "exec.h"
+#include "fast.h"
+
+#if defined(__x86_64__)
+
+#define JIT_ARENA_SIZE (64u << 20)
+#define JIT_TAB_SIZE 65536
+#define JIT_MAX_INSNS 32
+/* The most 8-byte compares a block's check can need. */
+#define JIT_MAX_CHUNKS (JIT_MAX_INSNS * MAX_INSN_LEN / 8 + 2)
+/* Room a block may need: its descriptor and its code. */
+#define JIT_BLOCK_ROOM (sizeof(struct jblock) + \
+			JIT_MAX_INSNS * (sizeof(struct dinsn) + 256) + \
+			JIT_MAX_CHUNKS * 24 + 1024)
+
+/* Why translated code returned (in eax). */
+enum {
+	JX_NORMAL,	/* at an instruction boundary: look again */
+	JX_CHAIN,	/* as NORMAL, and the exit may be chained */
+	JX_STALE,	/* the block's bytes changed: translate again */
+	JX_BUDGET,	/* the block does not fit in what is left */
+};
+
+struct jblock {
+	const u8 *host;		/* first byte in guest RAM */
+	u8 *code;		/* entry; NULL: the first instruction is slow */
+	u64 raw[2];		/* slow entries: the bytes that were slow */
+	u32 n;
+	struct dinsn d[];
+};
+
+struct jit {
+	u8 *arena, *end, *p;	/* code and block descriptors */
+	u8 *start;		/* after the trampolines: what a flush keeps */
+	int (*enter)(struct cpu *c, const u8 *code);
+	u8 *epilogue;
+	unsigned generation;	/* flushes so far */
+	/* An empty TLB, for blocks whose segments rule out inline access. */
+	struct tlb_entry no_tlb[TLB_SIZE];
+	struct jblock *tab[JIT_TAB_SIZE];
+};
+
+/* --- x86-64 encoding --- */
+
+static void e8(struct jit *j, u8 v)
+{
+	*j->p++ = v;
+}
+
+static void e32(struct jit *j, u32 v)
+{
+	memcpy(j->p, &v, 4);
+	j->p += 4;
+}
+
+static void e64(struct jit *j, u64 v)
+{
+	memcpy(j->p, &v, 8);
+	j->p += 8;
+}
+
+static void ebytes(struct jit *j, const char *b, size_t n)
+{
+	memcpy(j->p, b, n);
+	j->p += n;
+}
+
+/* A rel32 field at at, made to reach target. */
+static void set_rel32(u8 *at, const u8 *target)
+{
+	s32 rel = (s32)(target - (at + 4));
+
+	memcpy(at, &rel, 4);
+}
+
+/* jcc/jmp rel32 to target, or to be fixed later (target NULL): returns
+ * the rel32 field. */
+static u8 *e_jump(struct jit *j, u8 cc, const u8 *target)
+{
+	u8 *at;
+
+	if (cc == 0xe9) {
+		e8(j, 0xe9);
+	} else {
+		e8(j, 0x0f);
+		e8(j, cc);
+	}
+	at = j->p;
+	e32(j, 0);
+	if (target)
+		set_rel32(at, target);
+	return at;
+}
+
+#define JCC_JE 0x84
+#define JCC_JNE 0x85
+#define JCC_JA 0x87
+#define JMP 0xe9
+
+/* movabs reg, imm64 (reg: 0 rax, 1 rcx, 2 rdx, 6 rsi) */
+static void e_movabs(struct jit *j, int reg, u64 v)
+{
+	e8(j, 0x48);
+	e8(j, (u8)(0xb8 + reg));
+	e64(j, v);
+}
+
+/* An instruction on [rbx + offset of a struct cpu field]. */
+static void e_rbx(struct jit *j, const char *op, size_t n, u8 modrm,
+		  size_t field)
+{
+	ebytes(j, op, n);
+	e8(j, modrm);
+	e32(j, (u32)field);
+}
+
+#define CPU_FIELD(f) offsetof(struct cpu, f)
+
+/* cmp word [rbx + intr], 0: INTR or a stop request. */
+static u8 *e_check_intr(struct jit *j)
+{
+	e_rbx(j, "\x66\x83", 2, 0xbb, CPU_FIELD(intr));
+	e8(j, 0);
+	return e_jump(j, JCC_JNE, NULL);
+}
+
+_Static_assert(offsetof(struct cpu, stop) == offsetof(struct cpu, intr) + 1,
+	       "intr and stop are tested as one word");
+
+/* mov eax, reason; jmp epilogue */
+static void e_exit(struct jit *j, int reason)
+{
+	e8(j, 0xb8);
+	e32(j, (u32)reason);
+	e_jump(j, JMP, j->epilogue);
+}
+
+/* --- Trampolines --- */
+
+static void emit_trampolines(struct jit *j)
+{
+	/* enter(c, code): save what the SysV ABI says we must, keep c in
+	 * rbx, jump to the block.  Five pushes keep calls 16-byte aligned. */
+	j->enter = (int (*)(struct cpu *, const u8 *))(void *)j->p;
+	ebytes(j, "\x53\x41\x54\x41\x55\x41\x56\x41\x57", 9);
+	ebytes(j, "\x48\x89\xfb", 3);		/* mov rbx, rdi */
+	ebytes(j, "\xff\xe6", 2);		/* jmp rsi */
+	j->epilogue = j->p;
+	ebytes(j, "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5b\xc3", 10);
+	j->start = j->p;
+}
+
+/* --- Blocks --- */
+
+static u32 tab_index(const struct cpu *c, const u8 *h)
+{
+	u32 pa = (u32)(h - c->ram);
+
+	return (pa * 2654435761u) >> 16;
+}
+
+static void flush(struct jit *j)
+{
+	j->p = j->start;
+	memset(j->tab, 0, sizeof(j->tab));
+	j->generation++;
+}
+
+static void *take(struct jit *j, size_t n)
+{
+	u8 *p = j->p;
+
+	j->p += (n + 15) & ~(size_t)15;
+	return p;
+}
+
+/* Check that the block's bytes are still those in guest RAM. */
+static void emit_validate(struct jit *j, const u8 *h, const u8 *bytes,
+			  u32 nbytes, u8 **stale)
+{
+	u64 v;
+	u32 k;
+	int shift;
+
+	e_movabs(j, 1, (u64)(uintptr_t)h);
+	if (nbytes < 8) {
+		/* The 8-byte load stays in the page: blocks start at least
+		 * 16 bytes before its end. */
+		shift = 64 - 8 * (int)nbytes;
+		memcpy(&v, bytes, 8);
+		ebytes(j, "\x48\x8b\x01", 3);		/* mov rax, [rcx] */
+		ebytes(j, "\x48\xc1\xe0", 3);		/* shl rax, shift */
+		e8(j, (u8)shift);
+		e_movabs(j, 2, v << shift);
+		ebytes(j, "\x48\x39\xd0", 3);		/* cmp rax, rdx */
+		*stale++ = e_jump(j, JCC_JNE, NULL);
+		*stale = NULL;
+		return;
+	}
+	for (k = 0;; k += 8) {
+		if (k + 8 > nbytes)
+			k = nbytes - 8;
+		memcpy(&v, bytes + k, 8);
+		e_movabs(j, 0, v);
+		ebytes(j, "\x48\x39\x81", 3);		/* cmp [rcx+k], rax */
+		e32(j, k);
+		*stale++ = e_jump(j, JCC_JNE, NULL);
+		if (k + 8 >= nbytes)
+			break;
+	}
+	*stale = NULL;
+}
+
+/* Charge the block's n instructions, unless that passes jit_end. */
+static u8 *emit_budget(struct jit *j, u32 n)
+{
+	u8 *over;
+
+	e_rbx(j, "\x48\x8b", 2, 0x83, CPU_FIELD(icount)); /* mov rax, [] */
+	ebytes(j, "\x48\x05", 2);			/* add rax, n */
+	e32(j, n);
+	e_rbx(j, "\x48\x3b", 2, 0x83, CPU_FIELD(jit_end)); /* cmp rax, [] */
+	over = e_jump(j, JCC_JA, NULL);
+	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(icount)); /* mov [], rax */
+	e_rbx(j, "\x44\x8b", 2, 0xa3, CPU_FIELD(eip));	/* mov r12d, [] */
+	return over;
+}
+
+/*
+ * Host registers in translated code: rbx = struct cpu, r12d = the EIP the
+ * block began at, r13 = the TLB that inline memory accesses use, r8d = the
+ * effective address of the access in flight; rax, rcx, rdx, rsi, rdi are
+ * scratch.  Guest registers live in c->r: each form loads what it needs
+ * and stores what it changes, so a handler called in between always sees
+ * the truth.  Only EIP lags: c->eip is written before each call out and at
+ * each way out of the block.
+ */
+enum { H_EAX, H_ECX, H_EDX, H_EBX, H_ESP, H_EBP, H_ESI, H_EDI };
+
+#define GREG(n) (CPU_FIELD(r) + 4 * (size_t)(n))
+
+/* mov h32, [rbx + field] and back */
+static void e_load(struct jit *j, int h, size_t field)
+{
+	e_rbx(j, "\x8b", 1, (u8)(0x83 | h << 3), field);
+}
+
+static void e_store(struct jit *j, int h, size_t field)
+{
+	e_rbx(j, "\x89", 1, (u8)(0x83 | h << 3), field);
+}
+
+/* mov dword [rbx + field], imm32 */
+static void e_store_imm(struct jit *j, size_t field, u32 v)
+{
+	e_rbx(j, "\xc7", 1, 0x83, field);
+	e32(j, v);
+}
+
+/* c->eip = block start + off */
+static void e_sync_eip(struct jit *j, u32 off)
+{
+	ebytes(j, "\x41\x8d\x84\x24", 4);		/* lea eax, [r12+off] */
+	e32(j, off);
+	e_store(j, H_EAX, CPU_FIELD(eip));
+}
+
+static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
+{
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_movabs(j, 6, (u64)(uintptr_t)di);
+	e_movabs(j, 0, (u64)(uintptr_t)fn);
+	ebytes(j, "\xff\xd0", 2);			/* call rax */
+}
+
+/* What the translator knows about the lazy flags at this point. */
+enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC };
+
+/* Translation state of one block. */
+struct jctx {
+	struct jit *j;
+	struct jblock *b;
+	u32 i;			/* the instruction being emitted */
+	u32 off[JIT_MAX_INSNS + 1];	/* each one's offset in the block */
+	int flags;		/* FK_*: who set the flags last */
+	u8 *normal;		/* the shared way out, once emitted */
+	/* Cold paths, emitted after the block: instruction i's handler,
+	 * for when the inline access cannot go straight to RAM. */
+	u32 ncold;
+	struct { u8 *from, *back; u32 i; } cold[4 * JIT_MAX_INSNS];
+	/* After instruction i a device may want us out: its exit. */
+	u8 *intr_at[JIT_MAX_INSNS + 1];
+};
+
+/* eax = the effective address of di's memory operand (no segment). */
+static void e_ea(struct jit *j, const struct dinsn *di)
+{
+	e8(j, 0xb8);					/* mov eax, disp */
+	e32(j, di->disp);
+	if (di->base != DC_NONE)			/* add eax, base */
+		e_rbx(j, "\x03", 1, 0x83, GREG(di->base));
+	if (di->index != DC_NONE) {
+		e_load(j, H_ECX, GREG(di->index));
+		if (di->scale) {			/* shl ecx, scale */
+			ebytes(j, "\xc1\xe1", 2);
+			e8(j, di->scale);
+		}
+		ebytes(j, "\x01\xc8", 2);		/* add eax, ecx */
+	}
+}
+
+/*
+ * The inline access to segment seg at offset eax: through r13's TLB
+ * straight to RAM, else to the cold path (the whole instruction, by its
+ * handler).  Leaves the host address in rsi + rcx and the offset in r8d.
+ * For flat segments only: the block's entry points r13 at an empty TLB
+ * when a segment it uses is not flat and plainly usable.
+ */
+static void e_access(struct jctx *x, int seg, bool write)
+{
+	struct jit *j = x->j;
+	u8 *cold[4];
+	int k = 0;
+
+	ebytes(j, "\x41\x89\xc0", 3);			/* mov r8d, eax */
+	e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
+	      (size_t)seg * sizeof(struct seg) + offsetof(struct seg, base));
+	ebytes(j, "\x89\xc1\xc1\xe9\x0c", 5);		/* ecx = eax >> 12 */
+	ebytes(j, "\x89\xca\x81\xe2", 4);		/* edx = ecx & 1023 */
+	e32(j, TLB_SIZE - 1);
+	_Static_assert(sizeof(struct tlb_entry) == 24, "TLB entry size");
+	ebytes(j, "\x48\x8d\x14\x52", 4);		/* rdx *= 3 */
+	ebytes(j, "\x49\x8d\x54\xd5\x00", 5);		/* rdx = r13 + rdx*8 */
+	ebytes(j, "\xff\xc1", 2);			/* inc ecx */
+	ebytes(j, "\x39\x0a", 2);			/* cmp [rdx], ecx */
+	cold[k++] = e_jump(j, JCC_JNE, NULL);
+	if (write) {					/* cmp byte [rdx+w], 0 */
+		ebytes(j, "\x80\x7a", 2);
+		e8(j, offsetof(struct tlb_entry, writable));
+		e8(j, 0);
+		cold[k++] = e_jump(j, JCC_JE, NULL);
+	}
+	ebytes(j, "\x48\x8b\x72", 3);			/* mov rsi, [rdx+host] */
+	e8(j, offsetof(struct tlb_entry, host));
+	ebytes(j, "\x48\x85\xf6", 3);			/* test rsi, rsi */
+	cold[k++] = e_jump(j, JCC_JE, NULL);
+	ebytes(j, "\x89\xc1\x81\xe1", 4);		/* ecx = eax & 0xfff */
+	e32(j, 0xfff);
+	ebytes(j, "\x81\xf9", 2);			/* cmp ecx, 0xffc */
+	e32(j, 0x1000 - 4);
+	cold[k++] = e_jump(j, JCC_JA, NULL);
+	while (k--) {
+		x->cold[x->ncold].from = cold[k];
+		x->cold[x->ncold].back = NULL;
+		x->cold[x->ncold++].i = x->i;
+	}
+}
+
+/* The cold paths just made now come back here. */
+static void cold_back_here(struct jctx *x, u32 from)
+{
+	for (; from < x->ncold; from++)
+		x->cold[from].back = x->j->p;
+}
+
+/* Lazy flags of a 32-bit op of kind (LF_*) on eax (src1), ecx (src2). */
+static void e_flags_in(struct jit *j, int kind)
+{
+	if (kind != LF_LOGIC) {
+		e_store(j, H_EAX, CPU_FIELD(lf_src1));
+		e_store(j, H_ECX, CPU_FIELD(lf_src2));
+	}
+}
+
+static void e_flags_out(struct jit *j, int kind)
+{
+	e_store(j, H_EAX, CPU_FIELD(lf_res));
+	e_store_imm(j, CPU_FIELD(lf_op), LF(kind, 4));
+}
+
+/* eax = eax op ecx, with the flags, for op ADD OR AND SUB XOR CMP. */
+static bool e_alu(struct jctx *x, int op)
+{
+	static const u8 host_op[8] = { 0x01, 0x09, 0, 0, 0x21, 0x29, 0x31,
+				       0x29 };
+	static const u8 kind[8] = { LF_ADD, LF_LOGIC, 0, 0, LF_LOGIC, LF_SUB,
+				    LF_LOGIC, LF_SUB };
+	static const u8 fk[8] = { FK_ADD, FK_LOGIC, 0, 0, FK_LOGIC, FK_SUB,
+				  FK_LOGIC, FK_SUB };
+
+	e_flags_in(x->j, kind[op]);
+	e8(x->j, host_op[op]);
+	e8(x->j, 0xc8);					/* op eax, ecx */
+	e_flags_out(x->j, kind[op]);
+	x->flags = fk[op];
+	return op != 7;
+}
+
+static bool alu_inline(int op)
+{
+	return op != 2 && op != 3;	/* ADC, SBB need CF: handler */
+}
+
+/* Forms that touch memory: emit, or return false for a handler call. */
+static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+
+	switch (di->kind) {
+	case DK_LOAD:
+		e_ea(j, di);
+		e_access(x, di->seg, false);
+		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
+		e_store(j, H_EAX, GREG(di->reg));
+		break;
+	case DK_STORE:
+		e_ea(j, di);
+		e_access(x, di->seg, true);
+		e_load(j, H_EDX, GREG(di->reg));
+		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
+		break;
+	case DK_ALU_R_M:
+		if (!alu_inline(di->op))
+			return false;
+		e_ea(j, di);
+		e_access(x, di->seg, false);
+		ebytes(j, "\x8b\x0c\x0e", 3);		/* mov ecx, [rsi+rcx] */
+		e_load(j, H_EAX, GREG(di->reg));
+		if (e_alu(x, di->op))
+			e_store(j, H_EAX, GREG(di->reg));
+		break;
+	case DK_PUSH:
+	case DK_PUSH_I:
+		e_load(j, H_EAX, GREG(R_ESP));
+		ebytes(j, "\x83\xe8\x04", 3);		/* sub eax, 4 */
+		e_access(x, S_SS, true);
+		if (di->kind == DK_PUSH) {
+			e_load(j, H_EDX, GREG(di->reg));
+		} else {
+			e8(j, 0xba);			/* mov edx, imm */
+			e32(j, di->imm);
+		}
+		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
+		ebytes(j, "\x44\x89\x83", 3);		/* mov [ESP], r8d */
+		e32(j, (u32)GREG(R_ESP));
+		break;
+	case DK_POP:
+		e_load(j, H_EAX, GREG(R_ESP));
+		e_access(x, S_SS, false);
+		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
+		ebytes(j, "\x41\x83\xc0\x04", 4);	/* add r8d, 4 */
+		ebytes(j, "\x44\x89\x83", 3);		/* mov [ESP], r8d */
+		e32(j, (u32)GREG(R_ESP));
+		e_store(j, H_EAX, GREG(di->reg));
+		break;
+	default:
+		return false;
+	}
+	cold_back_here(x, first);
+	return true;
+}
+
+/* Register forms: emit, or return false for a handler call. */
+static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+
+	switch (di->kind) {
+	case DK_MOV_RM_R:
+		e_load(j, H_EAX, GREG(di->reg));
+		e_store(j, H_EAX, GREG(di->rm));
+		return true;
+	case DK_MOV_R_RM:
+		e_load(j, H_EAX, GREG(di->rm));
+		e_store(j, H_EAX, GREG(di->reg));
+		return true;
+	case DK_MOV_RI:
+		e_store_imm(j, GREG(di->rm), di->imm);
+		return true;
+	case DK_LEA:
+		e_ea(j, di);
+		e_store(j, H_EAX, GREG(di->reg));
+		return true;
+	case DK_ALU_RM_R:
+	case DK_ALU_R_RM:
+	case DK_ALU_RI: {
+		int dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
+
+		if (!alu_inline(di->op))
+			return false;
+		e_load(j, H_EAX, GREG(dst));
+		if (di->kind == DK_ALU_RI) {
+			e8(j, 0xb9);			/* mov ecx, imm */
+			e32(j, di->imm);
+		} else {
+			e_load(j, H_ECX, GREG(di->kind == DK_ALU_R_RM ?
+					       di->rm : di->reg));
+		}
+		if (e_alu(x, di->op))
+			e_store(j, H_EAX, GREG(dst));
+		return true;
+	}
+	case DK_TEST_RR:
+	case DK_TEST_RI:
+		e_load(j, H_EAX, GREG(di->rm));
+		if (di->kind == DK_TEST_RI) {
+			e8(j, 0x25);			/* and eax, imm */
+			e32(j, di->imm);
+		} else {				/* and eax, [reg] */
+			e_rbx(j, "\x23", 1, 0x83, GREG(di->reg));
+		}
+		e_flags_out(j, LF_LOGIC);
+		x->flags = FK_LOGIC;
+		return true;
+	}
+	return false;
+}
+
+/* Any other form: its handler, with c->eip where it expects it. */
+static void emit_call(struct jctx *x, const struct dinsn *di)
+{
+	e_sync_eip(x->j, x->off[x->i]);
+	e_call_fn(x->j, di, di->fn);
+	x->flags = FK_UNKNOWN;
+	if (di->mem && x->i + 1 < x->b->n)
+		x->intr_at[x->i] = e_check_intr(x->j);
+}
+
+/*
+ * Leave for the block at page offset off of this page (block offset
+ * boff), if that is one a block can start at: a jump that the dispatcher
+ * patches (JX_CHAIN) to go straight there once it has the block.
+ */
+static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
+{
+	struct jit *j = x->j;
+	u8 *at;
+
+	e_sync_eip(j, boff);
+	set_rel32(e_check_intr(j), x->normal);
+	if (off < 0 || off > 0x1000 - 16) {
+		e_jump(j, JMP, x->normal);
+		return;
+	}
+	at = e_jump(j, JMP, NULL);
+	set_rel32(at, j->p);
+	e_movabs(j, 0, (u64)(uintptr_t)at);
+	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_chain_at));
+	e_movabs(j, 0, (u64)(uintptr_t)(page + off));
+	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_chain_host));
+	e_exit(j, JX_CHAIN);
+}
+
+/* Jcc: flags the block set itself are tested by redoing the operation on
+ * the host, whose flags are the guest's; else cpu_cond() decides. */
+static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+
+	switch (x->flags) {
+	case FK_SUB:
+		e_load(j, H_EAX, CPU_FIELD(lf_src1));	/* cmp eax, src2 */
+		e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
+		return e_jump(j, (u8)(0x80 | di->op), NULL);
+	case FK_ADD:
+		e_load(j, H_EAX, CPU_FIELD(lf_src1));	/* add eax, src2 */
+		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(lf_src2));
+		return e_jump(j, (u8)(0x80 | di->op), NULL);
+	case FK_LOGIC:
+		e_load(j, H_EAX, CPU_FIELD(lf_res));
+		ebytes(j, "\x85\xc0", 2);		/* test eax, eax */
+		return e_jump(j, (u8)(0x80 | di->op), NULL);
+	}
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e8(j, 0xbe);					/* mov esi, cc */
+	e32(j, di->op);
+	e_movabs(j, 0, (u64)(uintptr_t)cpu_cond);
+	ebytes(j, "\xff\xd0\x84\xc0", 4);		/* call rax; test al */
+	return e_jump(j, JCC_JNE, NULL);
+}
+
+/* The way out after the last instruction, by what it does to EIP. */
+static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
+{
+	struct jit *j = x->j;
+	const struct dinsn *last = &x->b->d[x->b->n - 1];
+	u32 fall = x->off[x->b->n], taken = fall + last->imm;
+	u8 *to_taken;
+
+	switch (last->kind) {
+	case DK_JCC:
+		to_taken = emit_cond_jump(x, last);
+		emit_chain(x, page, (s64)off + fall, fall);
+		set_rel32(to_taken, j->p);
+		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
+		return;
+	case DK_JMP:
+		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
+		return;
+	}
+	if (last->flow == DF_CALL)
+		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
+	else if (last->flow == DF_NEXT)	/* -1: the next one is slow */
+		emit_chain(x, page, slow_next ? -1 : (s64)off + fall, fall);
+	else
+		e_jump(j, JMP, x->normal);	/* EIP from the handler */
+}
+
+/*
+ * Which TLB the block's inline accesses use: the CPL's, unless a segment
+ * they go through is not flat and plainly usable (present data, writable
+ * if written; a 32-bit stack for PUSH and POP), when it is an empty one
+ * and every access takes its cold path.
+ */
+static void emit_tlb_choice(struct jctx *x)
+{
+	struct jit *j = x->j;
+	u32 rd = 0, wr = 0, i, s;
+	u8 *user, *bad[16], *done;
+	int nb = 0;
+	const struct dinsn *di;
+
+	for (i = 0; i < x->b->n; i++) {
+		di = &x->b->d[i];
+		if (di->kind == DK_LOAD || di->kind == DK_ALU_R_M)
+			rd |= 1u << di->seg;
+		else if (di->kind == DK_STORE)
+			wr |= 1u << di->seg;
+		else if (di->kind == DK_PUSH || di->kind == DK_PUSH_I ||
+			 di->kind == DK_POP)
+			wr |= 1u << S_SS;
+	}
+	if (!(rd | wr))
+		return;
+	for (s = 0; s < 6; s++) {
+		size_t f = CPU_FIELD(seg) + s * sizeof(struct seg);
+		bool w = wr & (1u << s);
+
+		if (!((rd | wr) & (1u << s)))
+			continue;
+		e_rbx(j, "\x83", 1, 0xbb, f + offsetof(struct seg, limit));
+		e8(j, 0xff);				/* cmp dword [], -1 */
+		bad[nb++] = e_jump(j, JCC_JNE, NULL);
+		e_rbx(j, "\x0f\xb7", 2, 0x83, f + offsetof(struct seg, attr));
+		e8(j, 0x25);				/* and eax, mask */
+		e32(j, (w ? SEG_FAST_MASK : SEG_FAST_MASK & ~2u) |
+		       (s == S_SS ? 0x4000u : 0));
+		e8(j, 0x3d);				/* cmp eax, want */
+		e32(j, (w ? SEG_FAST_WRITE : SEG_FAST_READ) |
+		       (s == S_SS ? 0x4000u : 0));
+		bad[nb++] = e_jump(j, JCC_JNE, NULL);
+	}
+	e_rbx(j, "\x4c\x8d", 2, 0xab, CPU_FIELD(tlb));	/* lea r13, tlb[0] */
+	e_rbx(j, "\x83", 1, 0xbb, CPU_FIELD(cpl));	/* cmp cpl, 3 */
+	e8(j, 3);
+	user = e_jump(j, JCC_JE, NULL);
+	done = e_jump(j, JMP, NULL);
+	set_rel32(user, j->p);
+	e_rbx(j, "\x4c\x8d", 2, 0xab, CPU_FIELD(tlb[1]));
+	{
+		u8 *done2 = e_jump(j, JMP, NULL);
+
+		while (nb--)
+			set_rel32(bad[nb], j->p);
+		e_movabs(j, 0, (u64)(uintptr_t)j->no_tlb);
+		ebytes(j, "\x49\x89\xc5", 3);		/* mov r13, rax */
+		set_rel32(done, j->p);
+		set_rel32(done2, j->p);
+	}
+}
+
+/* The block's code, after its descriptor. */
+static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
+		       const u8 *bytes, u32 nbytes, bool slow_next)
+{
+	static struct jctx x;	/* big; the translator is not reentrant */
+	u8 *stale[JIT_MAX_CHUNKS + 1], *over, *skip, *cold_at = NULL;
+	u32 i, off = (u32)((uintptr_t)h & 0xfff);
+	const u8 *page = h - off;
+	const struct dinsn *di;
+
+	memset(&x, 0, sizeof(x));
+	x.j = j;
+	x.b = b;
+	for (i = 0; i < b->n; i++)
+		x.off[i + 1] = x.off[i] + b->d[i].len;
+	b->code = j->p;
+	emit_validate(j, h, bytes, nbytes, stale);
+	over = emit_budget(j, b->n);
+	emit_tlb_choice(&x);
+	for (i = 0; i + 1 < b->n || (i < b->n && b->d[i].flow == DF_NEXT);
+	     i++) {
+		x.i = i;
+		di = &b->d[i];
+		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
+			emit_call(&x, di);
+	}
+	/* The last instruction, if it moves EIP, is part of the end. */
+	if (i < b->n && b->d[i].kind != DK_JCC && b->d[i].kind != DK_JMP) {
+		x.i = i;
+		emit_call(&x, &b->d[i]);
+	}
+	skip = e_jump(j, JMP, NULL);
+	/* The shared exits, the cold paths, then the end proper. */
+	x.normal = j->p;
+	e_exit(j, JX_NORMAL);
+	for (i = 0; stale[i]; i++)
+		set_rel32(stale[i], j->p);
+	e_exit(j, JX_STALE);
+	set_rel32(over, j->p);
+	e_exit(j, JX_BUDGET);
+	for (i = 0; i < x.ncold; i++) {
+		u32 k = x.cold[i].i;
+		u8 *exit;
+
+		if (i && x.cold[i - 1].i == k) {	/* same stub */
+			set_rel32(x.cold[i].from, cold_at);
+			continue;
+		}
+		cold_at = j->p;
+		set_rel32(x.cold[i].from, j->p);
+		e_sync_eip(j, x.off[k]);
+		e_call_fn(j, &b->d[k], b->d[k].fn);
+		if (k + 1 == b->n) {
+			e_jump(j, JMP, x.cold[i].back);
+			continue;
+		}
+		/* A device may have raised INTR or asked us to stop. */
+		exit = e_check_intr(j);
+		e_jump(j, JMP, x.cold[i].back);
+		set_rel32(exit, j->p);
+		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
+		e32(j, b->n - 1 - k);			/* sub [], imm32 */
+		e_jump(j, JMP, x.normal);
+	}
+	/* INTR after a handler that touched memory. */
+	for (i = 0; i < b->n; i++) {
+		if (!x.intr_at[i])
+			continue;
+		set_rel32(x.intr_at[i], j->p);
+		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
+		e32(j, b->n - 1 - i);			/* sub [], imm32 */
+		e_jump(j, JMP, x.normal);
+	}
+	set_rel32(skip, j->p);
+	emit_end(&x, page, off, slow_next);
+}
+
+/*
+ * Translate the block at h (a page offset of at most 0x1000 - 16).  The
+ * bytes are copied first, so that what we decode and what the block
+ * compares against are the same even if RAM changes meanwhile.
+ */
+static struct jblock *translate(struct cpu *c, const u8 *h)
+{
+	struct jit *j = c->jit;
+	u32 off = (u32)((uintptr_t)h & 0xfff), pos = 0, n = 0, len;
+	struct dinsn d[JIT_MAX_INSNS];
+	u8 bytes[0x1000];
+	bool slow_next = false;
+	struct jblock *b, **slot = &j->tab[tab_index(c, h)];
+
+	memcpy(bytes, h, 0x1000 - off);
+	while (n < JIT_MAX_INSNS && off + pos <= 0x1000 - 16) {
+		len = dc_decode(bytes + pos, &d[n]);
+		if (!len) {
+			slow_next = true;
+			break;
+		}
+		pos += len;
+		if (d[n++].flow != DF_NEXT)
+			break;
+	}
+	if ((size_t)(j->end - j->p) < JIT_BLOCK_ROOM)
+		flush(j);
+	b = take(j, sizeof(*b) + n * sizeof(struct dinsn));
+	b->host = h;
+	b->n = n;
+	memcpy(b->d, d, n * sizeof(struct dinsn));
+	b->code = NULL;
+	if (n == 0) {
+		memcpy(b->raw, bytes, MAX_INSN_LEN);
+		b->raw[1] &= 0x00ffffffffffffffull;
+	} else {
+		emit_block(j, b, h, bytes, pos, slow_next);
+		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
+	}
+	*slot = b;
+	return b;
+}
+
+static bool slow_still(const struct jblock *b, const u8 *h)
+{
+	u64 v[2];
+
+	memcpy(v, h, MAX_INSN_LEN);
+	v[1] &= 0x00ffffffffffffffull;
+	return v[0] == b->raw[0] && v[1] == b->raw[1];
+}
+
+/* The block for CS:EIP, or NULL where translated code may not run. */
+static struct jblock *lookup(struct cpu *c)
+{
+	const struct seg *cs = &c->seg[S_CS];
+	u32 eip = c->eip, lin = cs->base + eip, off = lin & 0xfff;
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
+	struct jblock *b;
+	const u8 *h;
+
+	if (unlikely(cs->limit != 0xffffffffu || !SEG_DB(cs->attr) ||
+		     cpu_vm86(c) || !cpu_pmode(c) || off > 0x1000 - 16))
+		return NULL;
+	if (unlikely(e->vpage != (lin >> 12) + 1))
+		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
+	if (unlikely(!e->host))
+		return NULL;
+	h = e->host + off;
+	b = c->jit->tab[tab_index(c, h)];
+	if (likely(b && b->host == h) && (b->code || slow_still(b, h)))
+		return b;
+	return translate(c, h);
+}
+
+/* The block at b->host changed: translate it again, and send old chains
+ * into b on to the new block (or out, if the code there is now slow). */
+static void retranslate(struct cpu *c, struct jblock *b)
+{
+	struct jit *j = c->jit;
+	unsigned gen = j->generation;
+	struct jblock *nb = translate(c, b->host);
+	u8 *entry = b->code;
+
+	if (j->generation != gen)
+		return;
+	if (nb->code) {
+		entry[0] = JMP;
+		set_rel32(entry + 1, nb->code);
+	} else {
+		u8 *p = j->p;	/* e_exit() writes at j->p */
+
+		j->p = entry;
+		e_exit(j, JX_NORMAL);
+		j->p = p;
+	}
+}
+
+/*C:157
+ * With the translator, the run loop hands whole chains of blocks to
+ * jit_run(): each block checks its bytes, charges its instructions, calls
+ * the handlers one after another and jumps to the next block in the page.
+ * It comes back here for an interrupt, the end of the budget, a return or
+ * an indirect jump, and for each instruction without a fast handler,
+ * which the interpreter then runs.
+ :*/
+void jit_run(struct cpu *c, u64 end)
+{
+	struct jit *j = c->jit;
+	struct jblock *b;
+	unsigned gen;
+	int why;
+
+	c->jit_end = end;
+	for (;;) {
+		c->insn_eip = c->eip;
+		c->insn_esp = c->r[R_ESP];
+		b = lookup(c);
+		if (!b || !b->code)
+			break;
+		gen = j->generation;
+		c->jit_active = true;
+		why = j->enter(c, b->code);
+		c->jit_active = false;
+		if (why == JX_BUDGET)
+			break;
+		if (why == JX_STALE) {
+			retranslate(c, b);
+			continue;
+		}
+		if (c->intr || c->stop || c->icount >= end)
+			return;
+		if (why == JX_CHAIN) {
+			c->insn_eip = c->eip;
+			c->insn_esp = c->r[R_ESP];
+			b = lookup(c);
+			if (b && b->code && j->generation == gen &&
+			    b->host == c->jit_chain_host)
+				set_rel32(c->jit_chain_at, b->code);
+		}
+	}
+	/* One instruction the translator leaves to the interpreter. */
+	if (c->icount < end) {
+		cpu_exec_cached(c);
+		c->icount++;
+	}
+}
+
+void jit_init(struct cpu *c)
+{
+	const char *env = getenv("LGUEST_JIT");
+	struct jit *j;
+
+	c->jit = NULL;
+	if (env && !strcmp(env, "0"))
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->arena = mmap(NULL, JIT_ARENA_SIZE,
+			PROT_READ | PROT_WRITE | PROT_EXEC,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (j->arena == MAP_FAILED) {
+		free(j);
+		return;
+	}
+	j->end = j->arena + JIT_ARENA_SIZE;
+	j->p = j->arena;
+	emit_trampolines(j);
+	flush(j);
+	c->jit = j;
+}
+
+void jit_free(struct cpu *c)
+{
+	struct jit *j = c->jit;
+
+	if (!j)
+		return;
+	munmap(j->arena, JIT_ARENA_SIZE);
+	free(j);
+	c->jit = NULL;
+}
+
+#else	/* no translator for this host */
+
+void jit_init(struct cpu *c)
+{
+	c->jit = NULL;
+}
+
+void jit_free(struct cpu *c)
+{
+	(void)c;
+}
+
+void jit_run(struct cpu *c, u64 end)
+{
+	cpu_exec_run(c, end);
+}
+
+#endif
