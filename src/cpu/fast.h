@@ -72,6 +72,7 @@ enum {
 	DK_JMP,		/* flow DF_JMP */
 	DK_CALLREL,	/* flow DF_CALL */
 	DK_RET,		/* near RET */
+	DK_SHIFT_RI,	/* r[rm] = r[rm] shifted (op) by imm (1..31) */
 };
 
 /* Decode the instruction at h (32-bit code, at least 15 bytes readable)

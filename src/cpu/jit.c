@@ -83,6 +83,11 @@ struct jit {
 	struct jblock *tab[JIT_TAB_SIZE];
 };
 
+static u32 min_u32(u32 a, u32 b)
+{
+	return a < b ? a : b;
+}
+
 /* --- x86-64 encoding --- */
 
 static void e8(struct jit *j, u8 v)
@@ -326,6 +331,8 @@ struct jctx {
 	u32 i;			/* the instruction being emitted */
 	u32 off[JIT_MAX_INSNS + 1];	/* each one's offset in the block */
 	int flags;		/* FK_*: who set the flags last */
+	/* Is instruction i's effect on the flags ever seen? */
+	bool flags_live[JIT_MAX_INSNS];
 	u8 *normal;		/* the shared way out, once emitted */
 	/* Cold paths, emitted after the block: instruction i's handler,
 	 * for when the inline access cannot go straight to RAM. */
@@ -431,11 +438,15 @@ static bool e_alu(struct jctx *x, int op)
 	static const u8 fk[8] = { FK_ADD, FK_LOGIC, 0, 0, FK_LOGIC, FK_SUB,
 				  FK_LOGIC, FK_SUB };
 
-	e_flags_in(x->j, kind[op]);
+	bool live = x->flags_live[x->i];
+
+	if (live)
+		e_flags_in(x->j, kind[op]);
 	e8(x->j, host_op[op]);
 	e8(x->j, 0xc8);					/* op eax, ecx */
-	e_flags_out(x->j, kind[op]);
-	x->flags = fk[op];
+	if (live)
+		e_flags_out(x->j, kind[op]);
+	x->flags = live ? fk[op] : FK_UNKNOWN;
 	return op != 7;
 }
 
@@ -504,6 +515,8 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+static bool emit_shift(struct jctx *x, const struct dinsn *di);
+
 /* Register forms: emit, or return false for a handler call. */
 static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 {
@@ -553,11 +566,47 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		} else {				/* and eax, [reg] */
 			e_rbx(j, "\x23", 1, 0x83, GREG(di->reg));
 		}
-		e_flags_out(j, LF_LOGIC);
-		x->flags = FK_LOGIC;
+		if (x->flags_live[x->i])
+			e_flags_out(j, LF_LOGIC);
+		x->flags = x->flags_live[x->i] ? FK_LOGIC : FK_UNKNOWN;
+		return true;
+	case DK_SHIFT_RI:
+		return emit_shift(x, di);
+	case DK_INC:
+	case DK_DEC:
+		if (x->flags_live[x->i])
+			return false;	/* CF stays: the handler */
+		/* add/sub dword [rbx + reg], 1 */
+		e_rbx(j, "\x83", 1, di->kind == DK_INC ? 0x83 : 0xab,
+		      GREG(di->reg));
+		e8(j, 1);
+		x->flags = FK_UNKNOWN;
 		return true;
 	}
 	return false;
+}
+
+/*
+ * A shift or rotate by a constant whose flags nobody sees: just the host's
+ * own.  (With the flags seen, the handler: rotates keep SF, ZF and PF.)
+ */
+static bool emit_shift(struct jctx *x, const struct dinsn *di)
+{
+	/* ROL ROR RCL RCR SHL SHR SAL SAR as the host's C1 /n; 0: none */
+	static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
+	u32 count = di->imm & 31;
+
+	if (!count)
+		return true;	/* changes nothing, not even the flags */
+	if (x->flags_live[x->i] || !ext[di->op])
+		return false;
+	e_load(x->j, H_EAX, GREG(di->rm));
+	e8(x->j, 0xc1);					/* op eax, count */
+	e8(x->j, ext[di->op]);
+	e8(x->j, (u8)count);
+	e_store(x->j, H_EAX, GREG(di->rm));
+	x->flags = FK_UNKNOWN;
+	return true;
 }
 
 /* Any other form: its handler, with c->eip where it expects it. */
@@ -593,6 +642,22 @@ static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 	e_movabs(j, 0, (u64)(uintptr_t)(page + off));
 	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_chain_host));
 	e_exit(j, JX_CHAIN);
+}
+
+static const u8 *find(struct cpu *c);
+
+/* After RET or an indirect jump: on to the block at the new EIP if there
+ * is one already, else out to the dispatcher. */
+static void emit_find(struct jctx *x)
+{
+	struct jit *j = x->j;
+
+	set_rel32(e_check_intr(j), x->normal);
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_movabs(j, 0, (u64)(uintptr_t)find);
+	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
+	e_jump(j, JCC_JE, x->normal);
+	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
 }
 
 /* Jcc: flags the block set itself are tested by redoing the operation on
@@ -647,7 +712,7 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 	else if (last->flow == DF_NEXT)	/* -1: the next one is slow */
 		emit_chain(x, page, slow_next ? -1 : (s64)off + fall, fall);
 	else
-		e_jump(j, JMP, x->normal);	/* EIP from the handler */
+		emit_find(x);			/* EIP from the handler */
 }
 
 /*
@@ -713,6 +778,49 @@ static void emit_tlb_choice(struct jctx *x)
 	}
 }
 
+/*
+ * Which instructions' flags are ever seen: walking back from the block's
+ * end (where anyone may look), flags die at each inline form that sets
+ * them all.  They are seen before anything that may fault or call out, so
+ * that an exception finds them exact, as on the real thing.
+ */
+static void flags_liveness(struct jctx *x)
+{
+	bool live = true;
+	const struct dinsn *di;
+	u32 i;
+
+	for (i = x->b->n; i-- > 0;) {
+		di = &x->b->d[i];
+		x->flags_live[i] = live;
+		switch (di->kind) {
+		case DK_MOV_RM_R:
+		case DK_MOV_R_RM:
+		case DK_MOV_RI:
+		case DK_LEA:
+			break;
+		case DK_ALU_RM_R:
+		case DK_ALU_R_RM:
+		case DK_ALU_RI:
+			live = !alu_inline(di->op);
+			break;
+		case DK_TEST_RR:
+		case DK_TEST_RI:
+			live = false;
+			break;
+		case DK_SHIFT_RI:
+		case DK_INC:
+		case DK_DEC:
+			/* Seen: the handler reads the old flags.  Unseen:
+			 * inline, and the old ones pass through unseen. */
+			break;
+		default:
+			live = true;
+			break;
+		}
+	}
+}
+
 /* The block's code, after its descriptor. */
 static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		       const u8 *bytes, u32 nbytes, bool slow_next)
@@ -728,6 +836,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	x.b = b;
 	for (i = 0; i < b->n; i++)
 		x.off[i + 1] = x.off[i] + b->d[i].len;
+	flags_liveness(&x);
 	b->code = j->p;
 	emit_validate(j, h, bytes, nbytes, stale);
 	over = emit_budget(j, b->n);
@@ -800,11 +909,11 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 	struct jit *j = c->jit;
 	u32 off = (u32)((uintptr_t)h & 0xfff), pos = 0, n = 0, len;
 	struct dinsn d[JIT_MAX_INSNS];
-	u8 bytes[0x1000];
+	u8 bytes[JIT_MAX_INSNS * MAX_INSN_LEN + 16];
 	bool slow_next = false;
 	struct jblock *b, **slot = &j->tab[tab_index(c, h)];
 
-	memcpy(bytes, h, 0x1000 - off);
+	memcpy(bytes, h, min_u32(0x1000 - off, sizeof(bytes)));
 	while (n < JIT_MAX_INSNS && off + pos <= 0x1000 - 16) {
 		len = dc_decode(bytes + pos, &d[n]);
 		if (!len) {
@@ -840,6 +949,26 @@ static bool slow_still(const struct jblock *b, const u8 *h)
 	memcpy(v, h, MAX_INSN_LEN);
 	v[1] &= 0x00ffffffffffffffull;
 	return v[0] == b->raw[0] && v[1] == b->raw[1];
+}
+
+/*
+ * From translated code: the code of the block at CS:EIP if it is there
+ * and may be entered straight away (CS, the mode and the run loop's checks
+ * are as they were when we came in), else NULL.
+ */
+static const u8 *find(struct cpu *c)
+{
+	u32 lin = c->seg[S_CS].base + c->eip;
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
+	const struct jblock *b;
+	const u8 *h;
+
+	if ((lin & 0xfff) > 0x1000 - 16 || e->vpage != (lin >> 12) + 1 ||
+	    !e->host)
+		return NULL;
+	h = e->host + (lin & 0xfff);
+	b = c->jit->tab[tab_index(c, h)];
+	return b && b->host == h ? b->code : NULL;
 }
 
 /* The block for CS:EIP, or NULL where translated code may not run. */
