@@ -7,10 +7,14 @@
  * here, by the host address of its first byte (that is, by its physical
  * address).  An entry keeps the instruction's bytes and what they decode
  * to: a handler for this exact form and its operands.  A hit runs the
- * handler; a miss decodes, fills the entry and runs it.  Only the most
- * common forms of 32-bit code have handlers (MOV, LEA, the ALU group,
- * TEST, Jcc, JMP, CALL, RET, PUSH, POP, INC, DEC, MOVZX, MOVSX, SETcc,
- * CMOVcc, IMUL, shifts); for every other instruction the entry says "slow" and
+ * handler; a miss decodes, fills the entry and runs it.  Only the common
+ * forms of 32-bit code have handlers: MOV, LEA, the ALU group, TEST, Jcc,
+ * JMP, CALL, RET, PUSH, POP, INC, DEC, MOVZX, MOVSX, SETcc, CMOVcc, IMUL,
+ * shifts, and what a Linux boot profile showed next: LOCKed atomics, NOT,
+ * NEG, MUL, DIV, the string instructions without REP, LEAVE, PUSHF,
+ * indirect CALL and JMP, XCHG, CMPXCHG(8B), XADD, BT*, SHLD, SHRD, BSWAP,
+ * CDQ, PAUSE, and 16-bit operands (66) where the handler honours the
+ * size.  For every other instruction the entry says "slow" and
  * cpu_exec_one() decodes it as always.
  *
  * Guest code can change under us: the guest rewrites it (the kernel patches
@@ -602,15 +606,21 @@ static void h_cmpxchg(struct cpu *c, const struct dinsn *di)
 	c->eip = dc_next(c, di);
 }
 
-/* XADD (0F C0 C1).  With the same register twice, the sum wins. */
+/* XADD (0F C0 C1).  Memory is written before the register changes;
+ * with the same register twice, the sum wins. */
 static void h_xadd(struct cpu *c, const struct dinsn *di)
 {
 	u32 ea = dc_ea(c, di), dst = dc_rm_rmw(c, di, ea);
 	u32 sum = alu_arith(c, 0, dst, get_reg(c, di->reg, di->size),
 			    di->size);
 
-	set_reg(c, di->reg, dst, di->size);
-	dc_rm_write(c, di, ea, sum);
+	if (dc_is_mem(di)) {
+		mem_write_fast(c, di->seg, ea, sum, di->size);
+		set_reg(c, di->reg, dst, di->size);
+	} else {
+		set_reg(c, di->reg, dst, di->size);
+		set_reg(c, di->rm, sum, di->size);
+	}
 	c->eip = dc_next(c, di);
 }
 
@@ -638,6 +648,51 @@ static void h_bt(struct cpu *c, const struct dinsn *di)
 				       kind == 2 ? v & ~mask : v ^ mask);
 	}
 	alu_set_flag(c, F_CF, v & mask);
+	c->eip = dc_next(c, di);
+}
+
+/* XCHG eAX, r (91..97). */
+static void h_xchg_eax(struct cpu *c, const struct dinsn *di)
+{
+	u32 v = get_reg(c, di->rm, di->size);
+
+	set_reg(c, di->rm, get_reg(c, R_EAX, di->size), di->size);
+	set_reg(c, R_EAX, v, di->size);
+	c->eip = dc_next(c, di);
+}
+
+/* SHLD and SHRD (0F A4 A5 AC AD): op 1 is SHRD, op 2 a count in CL
+ * rather than imm. */
+static void h_shxd(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di), a = dc_rm_rmw(c, di, ea);
+	u32 b = get_reg(c, di->reg, di->size);
+	u32 count = (di->op & 2 ? c->r[R_ECX] : di->imm) & 31;
+
+	a = di->op & 1 ? alu_shrd(c, a, b, count, di->size) :
+	    alu_shld(c, a, b, count, di->size);
+	dc_rm_write(c, di, ea, a);
+	c->eip = dc_next(c, di);
+}
+
+/* CMPXCHG8B m64 (0F C7 /1): the whole quadword is checked for writing
+ * first, and written back even when it differs. */
+static void h_cmpxchg8b(struct cpu *c, const struct dinsn *di)
+{
+	u32 ea = dc_ea(c, di);
+	u64 v, cmp = (u64)c->r[R_EDX] << 32 | c->r[R_EAX];
+
+	mem_check(c, di->seg, ea, 8, ACC_WRITE);
+	v = mem_read64(c, di->seg, ea);
+	if (v == cmp) {
+		mem_write64(c, di->seg, ea,
+			    (u64)c->r[R_ECX] << 32 | c->r[R_EBX]);
+	} else {
+		mem_write64(c, di->seg, ea, v);
+		c->r[R_EAX] = (u32)v;
+		c->r[R_EDX] = (u32)(v >> 32);
+	}
+	alu_set_flag(c, F_ZF, v == cmp);
 	c->eip = dc_next(c, di);
 }
 
@@ -990,6 +1045,12 @@ static dc_fn decode_0f(struct dbytes *b, struct dinsn *di,
 		di->op = (op2 >> 3) & 3;
 		dmodrm(b, di, p->seg);
 		return h_bt;
+	case 0xa4: case 0xa5: case 0xac: case 0xad:
+		di->op = (op2 >> 3 & 1) | (op2 & 1) << 1;
+		dmodrm(b, di, p->seg);
+		if (!(op2 & 1))
+			di->imm = dget(b, 1);
+		return h_shxd;
 	case 0xaf:
 		dmodrm(b, di, p->seg);
 		return by_mod(di, h_imul_r, h_imul_m);
@@ -1015,6 +1076,11 @@ static dc_fn decode_0f(struct dbytes *b, struct dinsn *di,
 		di->size = op2 & 1 ? di->size : 1;
 		dmodrm(b, di, p->seg);
 		return h_xadd;
+	case 0xc7:
+		dmodrm(b, di, p->seg);
+		if (di->reg != 1 || !dc_is_mem(di))
+			return NULL;
+		return h_cmpxchg8b;
 	case 0xc8 ... 0xcf:
 		di->rm = op2 & 7;
 		return h_bswap;
@@ -1099,6 +1165,9 @@ static dc_fn decode_op(struct dbytes *b, struct dinsn *di, u8 op,
 		return by_mod(di, NULL, h_lea);
 	case 0x90:
 		return h_nop;
+	case 0x91 ... 0x97:
+		di->rm = op & 7;
+		return h_xchg_eax;
 	case 0x98:
 		return h_cbw;
 	case 0x99:
@@ -1183,6 +1252,7 @@ static bool dc_lockable(const struct dinsn *di, dc_fn fn)
 {
 	static const dc_fn rmw[] = {
 		h_incdec_m, h_not, h_neg, h_xchg, h_cmpxchg, h_xadd,
+		h_cmpxchg8b,
 	};
 	size_t i;
 
@@ -1210,7 +1280,7 @@ static bool dc_o16_ok(dc_fn fn)
 		h_shift_cl, h_incdec_r, h_incdec_m, h_not, h_neg, h_mul,
 		h_div, h_imul3, h_cbw, h_cwd, h_xchg, h_cmpxchg, h_xadd,
 		h_bt, h_movx16, h_nop, h_movs, h_cmps, h_stos, h_lods,
-		h_scas,
+		h_scas, h_xchg_eax, h_shxd,
 	};
 	size_t i;
 
@@ -1347,9 +1417,14 @@ static u8 dc_kind(const struct dinsn *di)
 		{ h_jmp, DK_JMP },
 		{ h_call, DK_CALLREL },
 		{ h_ret, DK_RET },
+		{ h_shift_r32, DK_SHIFT_RI },
 	};
 	size_t i;
 
+	if (di->fn == h_movx_r)
+		return DK_MOVX_R;
+	if (di->fn == h_movx_m)
+		return DK_LOADX;
 	if (di->size != 4)
 		return DK_CALL;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -1358,15 +1433,64 @@ static u8 dc_kind(const struct dinsn *di)
 	return DK_CALL;
 }
 
-u32 dc_decode(const u8 *h, struct dinsn *di)
+/*
+ * The x87 (D8-DF) has no fast handlers, but its instructions change
+ * nothing that a translated block depends on (CS, EFLAGS.IF, paging), so
+ * a block may go on through them: the full decoder runs each where it
+ * stands.  Only their length is decoded here.
+ */
+static void h_x87(struct cpu *c, const struct dinsn *di)
 {
-	struct dbytes b = { h, 0, MAX_INSN_LEN, false };
+	(void)di;
+	c->insn_eip = c->eip;		/* the x87 keeps it as FIP */
+	c->insn_esp = c->r[R_ESP];
+	cpu_exec_one(c);
+}
+
+static u32 min_u32(u32 a, u32 b)
+{
+	return a < b ? a : b;
+}
+
+static u32 x87_decode(const u8 *h, u32 avail, struct dinsn *di)
+{
+	struct dbytes b = { h, 0, avail, false };
+	int seg = -1;
+	u8 op;
+
+	memset(di, 0, sizeof(*di));
+	for (;;) {
+		op = (u8)dget(&b, 1);
+		if (op == 0x26 || op == 0x2e || op == 0x36 || op == 0x3e)
+			seg = (op >> 3) & 3;
+		else if (op == 0x64 || op == 0x65)
+			seg = op - 0x64 + S_FS;
+		else
+			break;
+	}
+	if (b.bad || op < 0xd8 || op > 0xdf)
+		return 0;
+	dmodrm(&b, di, seg);
+	if (b.bad)
+		return 0;
+	di->fn = h_x87;
+	di->flow = DF_NEXT;
+	di->mem = di->rm == DC_NONE;
+	di->kind = DK_CALL;
+	di->len = (u8)b.n;
+	di->host = h;
+	return b.n;
+}
+
+u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di)
+{
+	struct dbytes b = { h, 0, min_u32(avail, MAX_INSN_LEN), false };
 	dc_fn fn;
 
 	memset(di, 0, sizeof(*di));
 	fn = decode_fast(&b, di);
 	if (!fn || b.bad)
-		return 0;
+		return x87_decode(h, min_u32(avail, MAX_INSN_LEN), di);
 	di->flow = dc_flow(fn);
 	di->mem = dc_mem(di, fn);
 	di->fn = di->size == 4 ? dc_fn32(fn) : fn;

@@ -72,12 +72,18 @@ enum {
 	DK_JMP,		/* flow DF_JMP */
 	DK_CALLREL,	/* flow DF_CALL */
 	DK_RET,		/* near RET */
-	DK_SHIFT_RI,	/* r[rm] = r[rm] shifted (op) by imm (1..31) */
+	DK_SHIFT_RI,	/* r[rm] = r[rm] shifted (op) by imm (0..31) */
+	DK_MOVX_R,	/* r[reg] = reg8/16 rm, zero- (op 0) or sign-extended */
+	DK_LOADX,	/* r[reg] = byte/word [ea], the same */
 };
 
-/* Decode the instruction at h (32-bit code, at least 15 bytes readable)
- * into di, handler included.  Returns its length, or 0 if it has no fast
- * handler. */
-u32 dc_decode(const u8 *h, struct dinsn *di);
+/*
+ * Decode the instruction at h (32-bit code, avail bytes readable) into di,
+ * handler included.  Returns its length, or 0 if it has no handler here.
+ * Besides the fast forms, x87 instructions get a handler that runs them
+ * through the full decoder (they change nothing a translated block
+ * depends on, so blocks need not end at them).
+ */
+u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di);
 
 #endif

@@ -65,9 +65,11 @@ enum {
 };
 
 struct jblock {
+	struct jblock *next;	/* in its hash chain */
 	const u8 *host;		/* first byte in guest RAM */
 	u8 *code;		/* entry; NULL: the first instruction is slow */
-	u64 raw[2];		/* slow entries: the bytes that were slow */
+	u8 raw[MAX_INSN_LEN];	/* slow entries: the bytes that were slow */
+	u8 nraw;		/* ... as many as the page held */
 	u32 n;
 	struct dinsn d[];
 };
@@ -207,6 +209,31 @@ static u32 tab_index(const struct cpu *c, const u8 *h)
 	return (pa * 2654435761u) >> 16;
 }
 
+static struct jblock *tab_find(struct cpu *c, const u8 *h)
+{
+	struct jblock *b;
+
+	for (b = c->jit->tab[tab_index(c, h)]; b; b = b->next)
+		if (b->host == h)
+			return b;
+	return NULL;
+}
+
+/* Put b in the table, in place of any older block at the same address. */
+static void tab_insert(struct cpu *c, struct jblock *b)
+{
+	struct jblock **p = &c->jit->tab[tab_index(c, b->host)];
+
+	b->next = *p;
+	*p = b;
+	for (p = &b->next; *p; p = &(*p)->next) {
+		if ((*p)->host == b->host) {
+			*p = (*p)->next;
+			break;
+		}
+	}
+}
+
 static void flush(struct jit *j)
 {
 	j->p = j->start;
@@ -232,14 +259,22 @@ static void emit_validate(struct jit *j, const u8 *h, const u8 *bytes,
 
 	e_movabs(j, 1, (u64)(uintptr_t)h);
 	if (nbytes < 8) {
-		/* The 8-byte load stays in the page: blocks start at least
-		 * 16 bytes before its end. */
+		/* An 8-byte load that stays in the page, starting at the
+		 * block or ending with it, and the block's bytes in it. */
 		shift = 64 - 8 * (int)nbytes;
-		memcpy(&v, bytes, 8);
-		ebytes(j, "\x48\x8b\x01", 3);		/* mov rax, [rcx] */
-		ebytes(j, "\x48\xc1\xe0", 3);		/* shl rax, shift */
+		v = 0;
+		memcpy(&v, bytes, nbytes);
+		if (((uintptr_t)h & 0xfff) <= 0x1000 - 8) {
+			v <<= shift;
+			ebytes(j, "\x48\x8b\x01", 3);	/* mov rax, [rcx] */
+			ebytes(j, "\x48\xc1\xe0", 3);	/* shl rax, shift */
+		} else {
+			ebytes(j, "\x48\x8b\x41", 3);	/* mov rax, */
+			e8(j, (u8)(nbytes - 8));	/* [rcx+nbytes-8] */
+			ebytes(j, "\x48\xc1\xe8", 3);	/* shr rax, shift */
+		}
 		e8(j, (u8)shift);
-		e_movabs(j, 2, v << shift);
+		e_movabs(j, 2, v);
 		ebytes(j, "\x48\x39\xd0", 3);		/* cmp rax, rdx */
 		*stale++ = e_jump(j, JCC_JNE, NULL);
 		*stale = NULL;
@@ -484,6 +519,15 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		if (e_alu(x, di->op))
 			e_store(j, H_EAX, GREG(di->reg));
 		break;
+	case DK_LOADX:
+		e_ea(j, di);
+		e_access(x, di->seg, false);
+		/* movzx/movsx eax, byte/word [rsi+rcx] */
+		e8(j, 0x0f);
+		e8(j, (u8)((di->op ? 0xbe : 0xb6) | (di->size == 2)));
+		ebytes(j, "\x04\x0e", 2);
+		e_store(j, H_EAX, GREG(di->reg));
+		break;
 	case DK_PUSH:
 	case DK_PUSH_I:
 		e_load(j, H_EAX, GREG(R_ESP));
@@ -572,6 +616,18 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		return true;
 	case DK_SHIFT_RI:
 		return emit_shift(x, di);
+	case DK_MOVX_R: {
+		/* AL..BL are the low bytes of r[0..3], AH..BH the next */
+		size_t src = di->size == 1 && di->rm >= 4 ?
+			     GREG(di->rm - 4) + 1 : GREG(di->rm);
+
+		/* movzx/movsx eax, byte/word [rbx + src] */
+		e8(j, 0x0f);
+		e_rbx(j, di->op ? "\xbe" : "\xb6", 1, 0x83, src);
+		j->p[-6] |= di->size == 2;
+		e_store(j, H_EAX, GREG(di->reg));
+		return true;
+	}
 	case DK_INC:
 	case DK_DEC:
 		if (x->flags_live[x->i])
@@ -631,7 +687,7 @@ static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 
 	e_sync_eip(j, boff);
 	set_rel32(e_check_intr(j), x->normal);
-	if (off < 0 || off > 0x1000 - 16) {
+	if (off < 0 || off > 0xfff) {
 		e_jump(j, JMP, x->normal);
 		return;
 	}
@@ -731,7 +787,8 @@ static void emit_tlb_choice(struct jctx *x)
 
 	for (i = 0; i < x->b->n; i++) {
 		di = &x->b->d[i];
-		if (di->kind == DK_LOAD || di->kind == DK_ALU_R_M)
+		if (di->kind == DK_LOAD || di->kind == DK_ALU_R_M ||
+		    di->kind == DK_LOADX)
 			rd |= 1u << di->seg;
 		else if (di->kind == DK_STORE)
 			wr |= 1u << di->seg;
@@ -798,6 +855,7 @@ static void flags_liveness(struct jctx *x)
 		case DK_MOV_R_RM:
 		case DK_MOV_RI:
 		case DK_LEA:
+		case DK_MOVX_R:
 			break;
 		case DK_ALU_RM_R:
 		case DK_ALU_R_RM:
@@ -900,9 +958,9 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 }
 
 /*
- * Translate the block at h (a page offset of at most 0x1000 - 16).  The
- * bytes are copied first, so that what we decode and what the block
- * compares against are the same even if RAM changes meanwhile.
+ * Translate the block at h.  The bytes are copied first, so that what we
+ * decode and what the block compares against are the same even if RAM
+ * changes meanwhile.
  */
 static struct jblock *translate(struct cpu *c, const u8 *h)
 {
@@ -911,11 +969,12 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 	struct dinsn d[JIT_MAX_INSNS];
 	u8 bytes[JIT_MAX_INSNS * MAX_INSN_LEN + 16];
 	bool slow_next = false;
-	struct jblock *b, **slot = &j->tab[tab_index(c, h)];
+	struct jblock *b;
 
 	memcpy(bytes, h, min_u32(0x1000 - off, sizeof(bytes)));
-	while (n < JIT_MAX_INSNS && off + pos <= 0x1000 - 16) {
-		len = dc_decode(bytes + pos, &d[n]);
+	while (n < JIT_MAX_INSNS && off + pos < 0x1000) {
+		len = dc_decode(bytes + pos, min_u32(0x1000 - off,
+						     sizeof(bytes)) - pos, &d[n]);
 		if (!len) {
 			slow_next = true;
 			break;
@@ -932,23 +991,19 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 	memcpy(b->d, d, n * sizeof(struct dinsn));
 	b->code = NULL;
 	if (n == 0) {
-		memcpy(b->raw, bytes, MAX_INSN_LEN);
-		b->raw[1] &= 0x00ffffffffffffffull;
+		b->nraw = min_u32(0x1000 - off, MAX_INSN_LEN);
+		memcpy(b->raw, bytes, b->nraw);
 	} else {
 		emit_block(j, b, h, bytes, pos, slow_next);
 		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
 	}
-	*slot = b;
+	tab_insert(c, b);
 	return b;
 }
 
 static bool slow_still(const struct jblock *b, const u8 *h)
 {
-	u64 v[2];
-
-	memcpy(v, h, MAX_INSN_LEN);
-	v[1] &= 0x00ffffffffffffffull;
-	return v[0] == b->raw[0] && v[1] == b->raw[1];
+	return !memcmp(h, b->raw, b->nraw);
 }
 
 /*
@@ -961,14 +1016,12 @@ static const u8 *find(struct cpu *c)
 	u32 lin = c->seg[S_CS].base + c->eip;
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 	const struct jblock *b;
-	const u8 *h;
 
-	if ((lin & 0xfff) > 0x1000 - 16 || e->vpage != (lin >> 12) + 1 ||
+	if (e->vpage != (lin >> 12) + 1 ||
 	    !e->host)
 		return NULL;
-	h = e->host + (lin & 0xfff);
-	b = c->jit->tab[tab_index(c, h)];
-	return b && b->host == h ? b->code : NULL;
+	b = tab_find(c, e->host + (lin & 0xfff));
+	return b ? b->code : NULL;
 }
 
 /* The block for CS:EIP, or NULL where translated code may not run. */
@@ -981,15 +1034,15 @@ static struct jblock *lookup(struct cpu *c)
 	const u8 *h;
 
 	if (unlikely(cs->limit != 0xffffffffu || !SEG_DB(cs->attr) ||
-		     cpu_vm86(c) || !cpu_pmode(c) || off > 0x1000 - 16))
+		     cpu_vm86(c) || !cpu_pmode(c)))
 		return NULL;
 	if (unlikely(e->vpage != (lin >> 12) + 1))
 		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
 	if (unlikely(!e->host))
 		return NULL;
 	h = e->host + off;
-	b = c->jit->tab[tab_index(c, h)];
-	if (likely(b && b->host == h) && (b->code || slow_still(b, h)))
+	b = tab_find(c, h);
+	if (likely(b) && (b->code || slow_still(b, h)))
 		return b;
 	return translate(c, h);
 }

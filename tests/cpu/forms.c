@@ -379,7 +379,9 @@ static void add_xchg_mov(void)
 	    OR_QEMU, 0);
 	add("mov", "mov moffs8,al", 1, OP1(0xa2), -1, RM_ANY, 0, K_MOFFS,
 	    OR_QEMU, 0);
-	add("mov", "nop (0f 1f /0)", 4, OP2(0x0f, 0x1f), 0, RM_ANY, 0,
+	add_v("mov", "nop (0f 1f /0)", OP2(0x0f, 0x1f), 0, RM_ANY, 0,
+	      K_PLAIN, OR_HOST, 0);
+	add("mov", "nop (0f 1f /r)", 4, OP2(0x0f, 0x1f), 8, RM_ANY, 0,
 	    K_PLAIN, OR_HOST, 0);
 }
 
@@ -393,6 +395,8 @@ static void add_misc(void)
 	add("misc", "sahf", 4, OP1(0x9e), -1, RM_ANY, 0, K_SAHF, OR_HOST, 0);
 	add("misc", "clc", 4, OP1(0xf8), -1, RM_ANY, 0, K_PLAIN, OR_HOST, 0);
 	add("misc", "stc", 4, OP1(0xf9), -1, RM_ANY, 0, K_PLAIN, OR_HOST, 0);
+	add("misc", "pause (f3 90)", 4, OP1(0x90), -1, RM_ANY, 0, K_PLAIN,
+	    OR_HOST, 0)->prefix = 0xf3;
 	add("misc", "cmc", 4, OP1(0xf5), -1, RM_ANY, 0, K_PLAIN, OR_HOST, 0);
 	add("misc", "cld", 4, OP1(0xfc), -1, RM_ANY, 0, K_PLAIN, OR_HOST, 0);
 	add("misc", "std", 4, OP1(0xfd), -1, RM_ANY, 0, K_PLAIN, OR_HOST, 0);
@@ -437,31 +441,76 @@ static void add_strings(void)
 	}
 }
 
-/* LOCK on read-modify-write forms: a register operand must raise #UD. */
+/*
+ * LOCK on read-modify-write forms: a register operand must raise #UD, and
+ * so must LOCK on anything that is not a read-modify-write (CMP, BT, MOV,
+ * MUL, PUSH).  The kernel's atomics (LOCK ADD, INC, DEC, XADD, CMPXCHG,
+ * BTS...) run through the fast path, so each ALU operation and size is
+ * here, with the #UD forms that must stay off it.
+ */
 static void add_lock(void)
 {
-	static const struct { const char *n; u8 op[2]; int len, ext; } l[] = {
-		{ "lock add r/m#,r#", { 0x01 }, 1, 8 },
-		{ "lock sub r/m#,imm8", { 0x83 }, 1, 5 },
-		{ "lock xadd r/m#,r#", { 0x0f, 0xc1 }, 2, 8 },
-		{ "lock inc r/m#", { 0xff }, 1, 0 },
-		{ "lock neg r/m#", { 0xf7 }, 1, 3 },
-		{ "lock bts r/m#,r#", { 0x0f, 0xab }, 2, 8 },
-		{ "lock xchg r/m#,r#", { 0x87 }, 1, 8 },
-		{ "lock cmpxchg r/m#,r#", { 0x0f, 0xb1 }, 2, 8 },
-		{ "lock mov r/m#,r# (UD)", { 0x89 }, 1, 8 },
+	static const u32 bu = F_OF | F_SF | F_AF | F_PF;
+	static const struct {
+		const char *n;
+		u8 op[2];
+		u8 len, osz, imm, kind;
+		s8 ext;
+		u32 undef;
+	} l[] = {
+		{ "lock add r/m#,r#", { 0x01 }, 1, 4, 0, K_PLAIN, 8, 0 },
+		{ "lock add r/m#,r#", { 0x01 }, 1, 2, 0, K_PLAIN, 8, 0 },
+		{ "lock add r/m8,r8", { 0x00 }, 1, 1, 0, K_PLAIN, 8, 0 },
+		{ "lock or r/m#,r#", { 0x09 }, 1, 4, 0, K_PLAIN, 8, F_AF },
+		{ "lock adc r/m#,r#", { 0x11 }, 1, 4, 0, K_PLAIN, 8, 0 },
+		{ "lock sbb r/m#,r#", { 0x19 }, 1, 4, 0, K_PLAIN, 8, 0 },
+		{ "lock and r/m#,r#", { 0x21 }, 1, 4, 0, K_PLAIN, 8, F_AF },
+		{ "lock sub r/m#,r#", { 0x29 }, 1, 4, 0, K_PLAIN, 8, 0 },
+		{ "lock xor r/m#,r#", { 0x31 }, 1, 4, 0, K_PLAIN, 8, F_AF },
+		{ "lock cmp r/m#,r# (UD)", { 0x39 }, 1, 4, 0, K_PLAIN, 8, 0 },
+		{ "lock sub r/m#,imm8", { 0x83 }, 1, 4, 1, K_PLAIN, 5, 0 },
+		{ "lock or r/m#,imm8", { 0x83 }, 1, 4, 1, K_PLAIN, 1, F_AF },
+		{ "lock and r/m#,imm#", { 0x81 }, 1, 4, IMM_Z, K_PLAIN, 4,
+		  F_AF },
+		{ "lock add r/m8,imm8", { 0x80 }, 1, 1, 1, K_PLAIN, 0, 0 },
+		{ "lock cmp r/m#,imm8 (UD)", { 0x83 }, 1, 4, 1, K_PLAIN, 7,
+		  0 },
+		{ "lock inc r/m#", { 0xff }, 1, 4, 0, K_PLAIN, 0, 0 },
+		{ "lock dec r/m#", { 0xff }, 1, 4, 0, K_PLAIN, 1, 0 },
+		{ "lock dec r/m#", { 0xff }, 1, 2, 0, K_PLAIN, 1, 0 },
+		{ "lock inc r/m8", { 0xfe }, 1, 1, 0, K_PLAIN, 0, 0 },
+		{ "lock dec r/m8", { 0xfe }, 1, 1, 0, K_PLAIN, 1, 0 },
+		{ "lock not r/m#", { 0xf7 }, 1, 4, 0, K_PLAIN, 2, 0 },
+		{ "lock neg r/m#", { 0xf7 }, 1, 4, 0, K_PLAIN, 3, 0 },
+		{ "lock mul r/m# (UD)", { 0xf7 }, 1, 4, 0, K_PLAIN, 4, 0 },
+		{ "lock push r/m# (UD)", { 0xff }, 1, 4, 0, K_PLAIN, 6, 0 },
+		{ "lock bts r/m#,r#", { 0x0f, 0xab }, 2, 4, 0, K_BT, 8, bu },
+		{ "lock btr r/m#,r#", { 0x0f, 0xb3 }, 2, 4, 0, K_BT, 8, bu },
+		{ "lock btc r/m#,r#", { 0x0f, 0xbb }, 2, 4, 0, K_BT, 8, bu },
+		{ "lock bt r/m#,r# (UD)", { 0x0f, 0xa3 }, 2, 4, 0, K_BT, 8,
+		  bu },
+		{ "lock bts r/m#,imm8", { 0x0f, 0xba }, 2, 4, 1, K_BTI, 5,
+		  bu },
+		{ "lock bt r/m#,imm8 (UD)", { 0x0f, 0xba }, 2, 4, 1, K_BTI,
+		  4, bu },
+		{ "lock xadd r/m#,r#", { 0x0f, 0xc1 }, 2, 4, 0, K_PLAIN, 8,
+		  0 },
+		{ "lock xadd r/m8,r8", { 0x0f, 0xc0 }, 2, 1, 0, K_PLAIN, 8,
+		  0 },
+		{ "lock xchg r/m#,r#", { 0x87 }, 1, 4, 0, K_PLAIN, 8, 0 },
+		{ "lock cmpxchg r/m#,r#", { 0x0f, 0xb1 }, 2, 4, 0, K_CMPXCHG,
+		  8, 0 },
+		{ "lock cmpxchg r/m8,r8", { 0x0f, 0xb0 }, 2, 1, 0, K_CMPXCHG,
+		  8, 0 },
+		{ "lock mov r/m#,r# (UD)", { 0x89 }, 1, 4, 0, K_PLAIN, 8, 0 },
 	};
 	unsigned i;
 	struct form *f;
 
 	for (i = 0; i < ARRAY_SIZE(l); i++) {
-		int kind = l[i].op[0] == 0x0f && l[i].op[1] == 0xab ? K_BT :
-			   l[i].op[0] == 0x0f && l[i].op[1] == 0xb1 ?
-			   K_CMPXCHG : K_PLAIN;
-		u32 u = kind == K_BT ? F_OF | F_SF | F_AF | F_PF : 0;
-
-		f = add("lock", l[i].n, 4, l[i].op, l[i].len, l[i].ext,
-			RM_ANY, l[i].op[0] == 0x83, kind, OR_HOST, u);
+		f = add("lock", l[i].n, l[i].osz, l[i].op, l[i].len,
+			l[i].ext, RM_ANY, l[i].imm, l[i].kind, OR_HOST,
+			l[i].undef);
 		f->prefix = 0xf0;
 	}
 }

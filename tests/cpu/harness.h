@@ -39,6 +39,7 @@ struct form {
 	/* results */
 	unsigned cases, bad, skipped;
 	unsigned faults, writes;	/* cases that faulted, wrote memory */
+	unsigned fast;		/* cases exec_fast.c has a handler for */
 };
 
 enum { RM_ANY, RM_REG, RM_MEM };
