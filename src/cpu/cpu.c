@@ -112,6 +112,7 @@ struct cpu *cpu_new(u8 *ram, u32 ram_size, const struct cpu_bus *bus)
 void cpu_free(struct cpu *c)
 {
 	if (c) {
+		fpu_sync(c);	/* give the host its x87 back */
 		cpu_dcache_free(c);
 		jit_free(c);
 		prof_free(c);

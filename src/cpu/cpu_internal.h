@@ -151,6 +151,9 @@ struct fpu {
 	u16 fop;
 	u32 fip, fdp;
 	u16 fcs, fds;
+	/* The registers, TOP's tags and the control word are on the
+	 * host's x87 (fpu.c): st[] and tw here are stale until fpu_sync(). */
+	bool live;
 };
 
 struct cpu {
@@ -489,6 +492,9 @@ void sys_sysexit(struct cpu *c);
 /* --- fpu.c --- */
 
 void fpu_reset(struct cpu *c);	/* FNINIT state */
+/* Make struct fpu the whole truth again (and free the host's x87), before
+ * anyone outside fpu.c reads or changes it. */
+void fpu_sync(struct cpu *c);
 /* Execute x87 opcode op (0xd8..0xdf) with its ModRM byte.  For memory forms
  * (mod != 3) seg:off is the operand's address; opsize (2 or 4) matters for
  * FNSTENV/FLDENV/FNSAVE/FRSTOR.  exec.c has already checked CR0.EM/TS

@@ -13,10 +13,17 @@
  * literally: the guest's state is put into an FNSAVE image (its control
  * word, so rounding, precision and exception masks are the guest's own;
  * its status word with the exception flags cleared, so nothing is pending),
- * FRSTOR loads it, the very same opcode and ModRM byte run (a memory
- * operand is a host buffer addressed through RSI), and FNSAVE takes the
- * result back and leaves the host FPU initialised.  The sticky flags of
- * before are then merged back.  Because the guest's masks are live on the
+ * FRSTOR loads it, and the very same opcode and ModRM byte run (a memory
+ * operand is a host buffer addressed through RSI).  The state then stays
+ * on the host for the guest's next x87 instruction (x87 code comes in
+ * runs, and FRSTOR/FNSAVE cost far more than the instruction): after each
+ * one FNSTSW takes the status word, whose new exception flags are merged
+ * into the guest's sticky ones, and FNCLEX leaves nothing pending on the
+ * host.  Whatever needs the registers themselves (the environment and
+ * save formats, FLDCW, FNINIT, a test looking in) first calls fpu_sync(),
+ * whose FNSAVE takes them back and leaves the host FPU initialised.  No
+ * other code of ours uses the x87 (host floating point is SSE), so it
+ * can hold the guest's state meanwhile.  Because the guest's masks are live on the
  * host, the unmasked responses come out exactly as hardware makes them:
  * destination untouched for invalid and divide-by-zero, the exponent-biased
  * result for overflow and underflow, ES and B set.  #MF is then raised by
@@ -72,11 +79,11 @@ struct x87_image {
  */
 #define HOST_RUN(bytes)							\
 	asm volatile("sahf\n\t"						\
-		     "frstor %[img]\n\t"				\
 		     ".byte " bytes "\n\t"				\
-		     "fnsave %[img]\n\t"				\
-		     "lahf"						\
-		     : [img] "+m" (*img), "+a" (ax)			\
+		     "lahf\n\t"					\
+		     "fnstsw %[sw]\n\t"				\
+		     "fnclex"						\
+		     : [sw] "=m" (*sw), "+a" (ax)			\
 		     : "S" (mem)					\
 		     : "memory", "cc", "st", "st(1)", "st(2)", "st(3)",	\
 		       "st(4)", "st(5)", "st(6)", "st(7)")
@@ -88,7 +95,7 @@ struct x87_image {
 
 /* Returns false if the form is not one we run on the host. */
 static __attribute__((noinline)) bool
-host_run(u16 key, struct x87_image *img, void *mem, u16 *flags)
+host_run(u16 key, u16 *sw, void *mem, u16 *flags)
 {
 	u16 ax = *flags;
 
@@ -207,6 +214,9 @@ void fpu_reset(struct cpu *c)
 {
 	struct fpu *f = &c->fpu;
 
+	if (f->live)
+		asm volatile("fninit");
+	f->live = false;
 	f->cw = 0x037f;
 	f->sw = 0;
 	f->top = 0;
@@ -303,15 +313,10 @@ static bool is_fcomi(u16 key)
 	return (op == 0xdb || op == 0xdf) && (m == 0xe8 || m == 0xf0);
 }
 
-/*
- * Run one instruction on the host and take its results.  Returns the
- * exceptions it raised that the guest has unmasked.
- */
-static u16 run_on_host(struct cpu *c, u16 key, u8 *mem)
+/* Put the guest's state on the host's x87. */
+static void load_host(struct fpu *f)
 {
-	struct fpu *f = &c->fpu;
 	struct x87_image img;
-	u16 ax = 0x0200, host_cw, old_sw = f->sw, sw;
 	int i;
 
 	memset(&img, 0, sizeof(img));
@@ -320,26 +325,51 @@ static u16 run_on_host(struct cpu *c, u16 key, u8 *mem)
 	img.tw = f->tw;
 	for (i = 0; i < 8; i++)
 		memcpy(img.st[i], &f->st[(f->top + i) & 7], 10);
-	if (is_fcmov(key))
-		ax |= (cpu_get_eflags(c) & (F_ARITH & ~F_OF)) << 8;
+	asm volatile("frstor %0" : : "m" (img));
+	f->live = true;
+}
 
-	asm volatile("fnstcw %0" : "=m" (host_cw));
-	if (!host_run(key, &img, mem, &ax))
-		cpu_ud(c);	/* not reached: callers check the form */
-	asm volatile("fldcw %0" : : "m" (host_cw));
+void fpu_sync(struct cpu *c)
+{
+	struct fpu *f = &c->fpu;
+	struct x87_image img;
+	int i;
 
+	if (!f->live)
+		return;
+	asm volatile("fnsave %0" : "=m" (img));
 	f->top = (img.sw >> 11) & 7;
 	for (i = 0; i < 8; i++)
 		memcpy(&f->st[(f->top + i) & 7], img.st[i], 10);
 	f->tw = img.tw;
-	sw = (img.sw & (SW_CC | SW_FLAGS)) | (old_sw & SW_FLAGS);
+	f->live = false;
+}
+
+/*
+ * Run one instruction on the host and take its results.  Returns the
+ * exceptions it raised that the guest has unmasked.
+ */
+static u16 run_on_host(struct cpu *c, u16 key, u8 *mem)
+{
+	struct fpu *f = &c->fpu;
+	u16 ax = 0x0200, old_sw = f->sw, sw, host_sw;
+
+	if (!f->live)
+		load_host(f);
+	if (is_fcmov(key))
+		ax |= (cpu_get_eflags(c) & (F_ARITH & ~F_OF)) << 8;
+	if (!host_run(key, &host_sw, mem, &ax))
+		cpu_ud(c);	/* not reached: callers check the form */
+
+	f->top = (host_sw >> 11) & 7;
+	sw = (host_sw & (SW_CC | SW_FLAGS)) | (old_sw & SW_FLAGS);
 	if ((old_sw & SW_ES) || (sw & ~f->cw & 0x3f))
 		sw |= SW_ES | SW_B;
 	f->sw = sw | (f->top << 11);
 	if (is_fcomi(key))
 		cpu_set_eflags(c, (ax >> 8) & (F_ZF | F_PF | F_CF),
 			       F_ZF | F_PF | F_CF | F_OF | F_SF | F_AF);
-	return img.sw & ~f->cw & 0x3f;
+	return host_sw & ~f->cw & 0x3f;
 }
 
 /* --- The environment: FLDENV, FNSTENV, FRSTOR, FNSAVE --- */
@@ -501,25 +531,30 @@ static void exec_mem(struct cpu *c, u8 op, u8 modrm, int seg, u32 off,
 
 	switch (key) {
 	case 0xd926:		/* D9 /4: FLDENV */
+		fpu_sync(c);
 		fpu_check_pending(c);
 		fldenv(c, seg, off, opsize);
 		return;
 	case 0xd92e:		/* D9 /5: FLDCW */
+		fpu_sync(c);	/* the host's control word is the old */
 		fpu_check_pending(c);
 		c->fpu.cw = (mem_read(c, seg, off, 2) & CW_MASK) | CW_ONES;
 		update_es(&c->fpu);
 		return;
 	case 0xd936:		/* D9 /6: FNSTENV */
+		fpu_sync(c);
 		fnstenv(c, seg, off, opsize);
 		return;
 	case 0xd93e:		/* D9 /7: FNSTCW */
 		mem_write(c, seg, off, c->fpu.cw, 2);
 		return;
 	case 0xdd26:		/* DD /4: FRSTOR */
+		fpu_sync(c);
 		fpu_check_pending(c);
 		frstor(c, seg, off, opsize);
 		return;
 	case 0xdd36:		/* DD /6: FNSAVE */
+		fpu_sync(c);
 		fnsave(c, seg, off, opsize);
 		return;
 	case 0xdd3e:		/* DD /7: FNSTSW m16 */

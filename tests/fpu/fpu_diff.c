@@ -489,6 +489,8 @@ static void run_emulated(const struct state *s, const struct form *f,
 	raised = 0;
 	if (!setjmp(c->jmp))
 		fpu_exec(c, f->op, modrm, S_DS, MEM_OFF + OPND, f->opsize);
+	/* The registers may still be on the host's x87. */
+	fpu_sync(c);
 	r->raised = raised;
 	r->cw = c->fpu.cw;
 	r->sw = (c->fpu.sw & ~0x3800) | (c->fpu.top << 11);
@@ -661,6 +663,7 @@ static int exec_raised(u8 op, u8 modrm, u32 off, int opsize)
 	raised = 0;
 	if (!setjmp(cpu->jmp))
 		fpu_exec(cpu, op, modrm, S_DS, off, opsize);
+	fpu_sync(cpu);
 	return raised;
 }
 
