@@ -48,6 +48,7 @@
 
 #define JIT_ARENA_SIZE (64u << 20)
 #define JIT_TAB_SIZE 65536
+#define JIT_RECENT 4096
 #define JIT_MAX_INSNS 32
 /* The most 8-byte compares a block's check can need. */
 #define JIT_MAX_CHUNKS (JIT_MAX_INSNS * MAX_INSN_LEN / 8 + 2)
@@ -80,6 +81,12 @@ struct jit {
 	int (*enter)(struct cpu *c, const u8 *code);
 	u8 *epilogue;
 	unsigned generation;	/* flushes so far */
+	/* The blocks looked up last, by address: most lookups hit here and
+	 * stay in the host's caches, where the table's chains would not. */
+	struct {
+		const u8 *host;
+		struct jblock *b;
+	} recent[JIT_RECENT];
 	/* An empty TLB, for blocks whose segments rule out inline access. */
 	struct tlb_entry no_tlb[TLB_SIZE];
 	struct jblock *tab[JIT_TAB_SIZE];
@@ -209,21 +216,37 @@ static u32 tab_index(const struct cpu *c, const u8 *h)
 	return (pa * 2654435761u) >> 16;
 }
 
+static u32 recent_index(const u8 *h)
+{
+	return ((uintptr_t)h ^ (uintptr_t)h >> 12) & (JIT_RECENT - 1);
+}
+
 static struct jblock *tab_find(struct cpu *c, const u8 *h)
 {
+	struct jit *j = c->jit;
+	u32 r = recent_index(h);
 	struct jblock *b;
 
-	for (b = c->jit->tab[tab_index(c, h)]; b; b = b->next)
+	if (j->recent[r].host == h)
+		return j->recent[r].b;
+	for (b = j->tab[tab_index(c, h)]; b; b = b->next)
 		if (b->host == h)
-			return b;
-	return NULL;
+			break;
+	if (b) {
+		j->recent[r].host = h;
+		j->recent[r].b = b;
+	}
+	return b;
 }
 
 /* Put b in the table, in place of any older block at the same address. */
 static void tab_insert(struct cpu *c, struct jblock *b)
 {
 	struct jblock **p = &c->jit->tab[tab_index(c, b->host)];
+	u32 r = recent_index(b->host);
 
+	c->jit->recent[r].host = b->host;
+	c->jit->recent[r].b = b;
 	b->next = *p;
 	*p = b;
 	for (p = &b->next; *p; p = &(*p)->next) {
@@ -238,6 +261,7 @@ static void flush(struct jit *j)
 {
 	j->p = j->start;
 	memset(j->tab, 0, sizeof(j->tab));
+	memset(j->recent, 0, sizeof(j->recent));
 	j->generation++;
 }
 
@@ -867,6 +891,10 @@ static void flags_liveness(struct jctx *x)
 			live = false;
 			break;
 		case DK_SHIFT_RI:
+			/* RCL and RCR read CF, inline or not. */
+			if ((di->op == 2 || di->op == 3) && (di->imm & 31))
+				live = true;
+			break;
 		case DK_INC:
 		case DK_DEC:
 			/* Seen: the handler reads the old flags.  Unseen:
