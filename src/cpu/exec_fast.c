@@ -1418,6 +1418,12 @@ static u8 dc_kind(const struct dinsn *di)
 		{ h_call, DK_CALLREL },
 		{ h_ret, DK_RET },
 		{ h_shift_r32, DK_SHIFT_RI },
+		{ h_mov_rm_imm_m, DK_STORE_I },
+		{ h_alu_rm_r_m, DK_ALU_M_R },
+		{ h_alu_rm_imm_m, DK_ALU_M_I },
+		{ h_test_m, DK_TEST_M_R },
+		{ h_test_imm_m, DK_TEST_M_I },
+		{ h_imul_r, DK_IMUL_RR },
 	};
 	size_t i;
 

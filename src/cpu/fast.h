@@ -75,6 +75,12 @@ enum {
 	DK_SHIFT_RI,	/* r[rm] = r[rm] shifted (op) by imm (0..31) */
 	DK_MOVX_R,	/* r[reg] = reg8/16 rm, zero- (op 0) or sign-extended */
 	DK_LOADX,	/* r[reg] = byte/word [ea], the same */
+	DK_STORE_I,	/* [ea] = imm */
+	DK_ALU_M_R,	/* [ea] = [ea] op r[reg]; op 7 (CMP): flags only */
+	DK_ALU_M_I,	/* [ea] = [ea] op imm */
+	DK_TEST_M_R,	/* flags of [ea] & r[reg] */
+	DK_TEST_M_I,	/* flags of [ea] & imm */
+	DK_IMUL_RR,	/* r[reg] = r[reg] * r[rm], signed, low half */
 };
 
 /*

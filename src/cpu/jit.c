@@ -381,7 +381,7 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 }
 
 /* What the translator knows about the lazy flags at this point. */
-enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC };
+enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS };
 
 /* Translation state of one block. */
 struct jctx {
@@ -421,26 +421,34 @@ static void e_ea(struct jit *j, const struct dinsn *di)
 /*
  * The inline access to segment seg at offset eax: through r13's TLB
  * straight to RAM, else to the cold path (the whole instruction, by its
- * handler).  Leaves the host address in rsi + rcx and the offset in r8d.
- * For flat segments only: the block's entry points r13 at an empty TLB
- * when a segment it uses is not flat and plainly usable.
+ * handler).  Leaves the host address in rsi + rcx, and for the stack the
+ * offset in r8d.  For flat segments only, with base 0 but for FS and GS:
+ * the block's entry points r13 at an empty TLB when a segment it uses is
+ * not that and plainly usable.
  */
 static void e_access(struct jctx *x, int seg, bool write)
 {
 	struct jit *j = x->j;
-	u8 *cold[4];
+	u8 *cold[3];
 	int k = 0;
 
-	ebytes(j, "\x41\x89\xc0", 3);			/* mov r8d, eax */
-	e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
-	      (size_t)seg * sizeof(struct seg) + offsetof(struct seg, base));
-	ebytes(j, "\x89\xc1\xc1\xe9\x0c", 5);		/* ecx = eax >> 12 */
-	ebytes(j, "\x89\xca\x81\xe2", 4);		/* edx = ecx & 1023 */
+	if (seg == S_SS)				/* mov r8d, eax */
+		ebytes(j, "\x41\x89\xc0", 3);
+	if (seg == S_FS || seg == S_GS)			/* add eax, base */
+		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
+		      (size_t)seg * sizeof(struct seg) +
+		      offsetof(struct seg, base));
+	ebytes(j, "\x89\xc2\xc1\xea\x0c", 5);		/* edx = eax >> 12 */
+	ebytes(j, "\x81\xe2", 2);			/* and edx, 1023 */
 	e32(j, TLB_SIZE - 1);
 	_Static_assert(sizeof(struct tlb_entry) == 24, "TLB entry size");
 	ebytes(j, "\x48\x8d\x14\x52", 4);		/* rdx *= 3 */
 	ebytes(j, "\x49\x8d\x54\xd5\x00", 5);		/* rdx = r13 + rdx*8 */
-	ebytes(j, "\xff\xc1", 2);			/* inc ecx */
+	/* The tag of the access's last byte: an access that crosses into
+	 * the next page cannot match this entry. */
+	ebytes(j, "\x8d\x88", 2);			/* lea ecx, [rax+...] */
+	e32(j, 0x1000 + 4 - 1);
+	ebytes(j, "\xc1\xe9\x0c", 3);			/* shr ecx, 12 */
 	ebytes(j, "\x39\x0a", 2);			/* cmp [rdx], ecx */
 	cold[k++] = e_jump(j, JCC_JNE, NULL);
 	if (write) {					/* cmp byte [rdx+w], 0 */
@@ -455,9 +463,6 @@ static void e_access(struct jctx *x, int seg, bool write)
 	cold[k++] = e_jump(j, JCC_JE, NULL);
 	ebytes(j, "\x89\xc1\x81\xe1", 4);		/* ecx = eax & 0xfff */
 	e32(j, 0xfff);
-	ebytes(j, "\x81\xf9", 2);			/* cmp ecx, 0xffc */
-	e32(j, 0x1000 - 4);
-	cold[k++] = e_jump(j, JCC_JA, NULL);
 	while (k--) {
 		x->cold[x->ncold].from = cold[k];
 		x->cold[x->ncold].back = NULL;
@@ -543,6 +548,44 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		if (e_alu(x, di->op))
 			e_store(j, H_EAX, GREG(di->reg));
 		break;
+	case DK_STORE_I:
+		e_ea(j, di);
+		e_access(x, di->seg, true);
+		ebytes(j, "\xc7\x04\x0e", 3);		/* mov [rsi+rcx], imm */
+		e32(j, di->imm);
+		break;
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+		if (!alu_inline(di->op))
+			return false;
+		e_ea(j, di);
+		e_access(x, di->seg, di->op != 7);
+		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
+		ebytes(j, "\x8b\x06", 2);		/* mov eax, [rsi] */
+		if (di->kind == DK_ALU_M_R) {
+			e_load(j, H_ECX, GREG(di->reg));
+		} else {
+			e8(j, 0xb9);			/* mov ecx, imm */
+			e32(j, di->imm);
+		}
+		if (e_alu(x, di->op))
+			ebytes(j, "\x89\x06", 2);	/* mov [rsi], eax */
+		break;
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+		e_ea(j, di);
+		e_access(x, di->seg, false);
+		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
+		if (di->kind == DK_TEST_M_I) {
+			e8(j, 0x25);			/* and eax, imm */
+			e32(j, di->imm);
+		} else {				/* and eax, [reg] */
+			e_rbx(j, "\x23", 1, 0x83, GREG(di->reg));
+		}
+		if (x->flags_live[x->i])
+			e_flags_out(j, LF_LOGIC);
+		x->flags = x->flags_live[x->i] ? FK_LOGIC : FK_UNKNOWN;
+		break;
 	case DK_LOADX:
 		e_ea(j, di);
 		e_access(x, di->seg, false);
@@ -584,6 +627,53 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 }
 
 static bool emit_shift(struct jctx *x, const struct dinsn *di);
+static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
+			     u32 count);
+
+/* The guest's CF into the host's CF (only loads and the ALU may come
+ * after this before the instruction that uses it). */
+static void e_host_cf(struct jctx *x)
+{
+	struct jit *j = x->j;
+
+	switch (x->flags) {
+	case FK_SUB:
+		e_load(j, H_EAX, CPU_FIELD(lf_src1));	/* cmp eax, src2 */
+		e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
+		return;
+	case FK_ADD:
+		e_load(j, H_EAX, CPU_FIELD(lf_src1));	/* add eax, src2 */
+		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(lf_src2));
+		return;
+	case FK_LOGIC:
+		e8(j, 0xf8);				/* clc */
+		return;
+	case FK_EFLAGS:					/* bt [eflags], 0 */
+		e_rbx(j, "\x0f\xba", 2, 0xa3, CPU_FIELD(eflags));
+		e8(j, 0);
+		return;
+	}
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_movabs(j, 0, (u64)(uintptr_t)alu_cf);
+	ebytes(j, "\xff\xd0\x04\xff", 4);		/* call; add al, 255 */
+}
+
+/* The host's arithmetic flags become the guest's, in c->eflags. */
+static void e_flags_from_host(struct jctx *x)
+{
+	struct jit *j = x->j;
+
+	ebytes(j, "\x9f\x0f\x90\xc2", 4);		/* lahf; seto dl */
+	ebytes(j, "\x0f\xb6\xcc\x0f\xb6\xd2", 6);	/* ecx = ah, edx = dl */
+	ebytes(j, "\xc1\xe2\x0b\x09\xd1", 5);		/* ecx |= edx << 11 */
+	e_load(j, H_EAX, CPU_FIELD(eflags));
+	e8(j, 0x25);					/* and eax, ~ARITH */
+	e32(j, ~F_ARITH);
+	ebytes(j, "\x09\xc8", 2);			/* or eax, ecx */
+	e_store(j, H_EAX, CPU_FIELD(eflags));
+	e_store_imm(j, CPU_FIELD(lf_op), LF_NONE);
+	x->flags = FK_EFLAGS;
+}
 
 /* Register forms: emit, or return false for a handler call. */
 static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
@@ -652,10 +742,27 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		e_store(j, H_EAX, GREG(di->reg));
 		return true;
 	}
+	case DK_IMUL_RR:
+		if (x->flags_live[x->i])
+			return false;	/* CF and OF: the handler */
+		e_load(j, H_EAX, GREG(di->reg));	/* imul eax, [rm] */
+		e_rbx(j, "\x0f\xaf", 2, 0x83, GREG(di->rm));
+		e_store(j, H_EAX, GREG(di->reg));
+		x->flags = FK_UNKNOWN;
+		return true;
 	case DK_INC:
 	case DK_DEC:
-		if (x->flags_live[x->i])
-			return false;	/* CF stays: the handler */
+		if (x->flags_live[x->i]) {
+			/* The host's INC/DEC, with the guest's CF put in
+			 * first, leaves the flags the guest's would. */
+			e_host_cf(x);
+			e_load(j, H_EAX, GREG(di->reg));
+			ebytes(j, di->kind == DK_INC ? "\xff\xc0" : "\xff\xc8",
+			       2);			/* inc/dec eax */
+			e_store(j, H_EAX, GREG(di->reg));
+			e_flags_from_host(x);
+			return true;
+		}
 		/* add/sub dword [rbx + reg], 1 */
 		e_rbx(j, "\x83", 1, di->kind == DK_INC ? 0x83 : 0xab,
 		      GREG(di->reg));
@@ -664,6 +771,41 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		return true;
 	}
 	return false;
+}
+
+/*
+ * SHL, SHR or SAR by a constant, with the flags kept as alu.c keeps them
+ * (LF_RES: CF and OF in c->eflags, AF clear): CF is the host's, OF is
+ * worked out as alu_shift() does, where the SDM leaves it undefined.
+ */
+static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
+			     u32 count)
+{
+	struct jit *j = x->j;
+
+	e_load(j, H_EAX, GREG(di->rm));
+	ebytes(j, "\x89\xc2\xc1", 3);			/* edx = eax; op eax */
+	e8(j, ext);
+	e8(j, (u8)count);
+	ebytes(j, "\x0f\x92\xc1\x0f\xb6\xc9", 6);	/* ecx = CF */
+	e_store(j, H_EAX, GREG(di->rm));
+	e_store(j, H_EAX, CPU_FIELD(lf_res));
+	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, 4));
+	if (di->op == 5) {				/* OF = old top bit */
+		ebytes(j, "\xc1\xea\x1f", 3);
+	} else if (di->op == 7) {			/* OF = 0 */
+		ebytes(j, "\x31\xd2", 2);
+	} else {					/* top bit != CF */
+		ebytes(j, "\x89\xc2\xc1\xea\x1f\x31\xca", 7);
+	}
+	ebytes(j, "\xc1\xe2\x0b\x09\xd1", 5);		/* ecx |= edx << 11 */
+	e_load(j, H_EAX, CPU_FIELD(eflags));
+	e8(j, 0x25);					/* and eax, ~... */
+	e32(j, ~(F_CF | F_OF | F_AF));
+	ebytes(j, "\x09\xc8", 2);			/* or eax, ecx */
+	e_store(j, H_EAX, CPU_FIELD(eflags));
+	x->flags = FK_UNKNOWN;
+	return true;
 }
 
 /*
@@ -678,6 +820,8 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 
 	if (!count)
 		return true;	/* changes nothing, not even the flags */
+	if (x->flags_live[x->i] && di->op >= 4)
+		return emit_shift_flags(x, di, ext[di->op], count);
 	if (x->flags_live[x->i] || !ext[di->op])
 		return false;
 	e_load(x->j, H_EAX, GREG(di->rm));
@@ -759,6 +903,12 @@ static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 		e_load(j, H_EAX, CPU_FIELD(lf_res));
 		ebytes(j, "\x85\xc0", 2);		/* test eax, eax */
 		return e_jump(j, (u8)(0x80 | di->op), NULL);
+	case FK_EFLAGS:
+		e_load(j, H_EAX, CPU_FIELD(eflags));
+		e8(j, 0x25);				/* and eax, ARITH */
+		e32(j, F_ARITH);
+		ebytes(j, "\x50\x9d", 2);		/* push rax; popfq */
+		return e_jump(j, (u8)(0x80 | di->op), NULL);
 	}
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e8(j, 0xbe);					/* mov esi, cc */
@@ -805,16 +955,20 @@ static void emit_tlb_choice(struct jctx *x)
 {
 	struct jit *j = x->j;
 	u32 rd = 0, wr = 0, i, s;
-	u8 *user, *bad[16], *done;
+	u8 *user, *bad[18], *done;
 	int nb = 0;
 	const struct dinsn *di;
 
 	for (i = 0; i < x->b->n; i++) {
 		di = &x->b->d[i];
 		if (di->kind == DK_LOAD || di->kind == DK_ALU_R_M ||
-		    di->kind == DK_LOADX)
+		    di->kind == DK_LOADX || di->kind == DK_TEST_M_R ||
+		    di->kind == DK_TEST_M_I ||
+		    ((di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I) &&
+		     di->op == 7))
 			rd |= 1u << di->seg;
-		else if (di->kind == DK_STORE)
+		else if (di->kind == DK_STORE || di->kind == DK_STORE_I ||
+			 di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I)
 			wr |= 1u << di->seg;
 		else if (di->kind == DK_PUSH || di->kind == DK_PUSH_I ||
 			 di->kind == DK_POP)
@@ -831,6 +985,12 @@ static void emit_tlb_choice(struct jctx *x)
 		e_rbx(j, "\x83", 1, 0xbb, f + offsetof(struct seg, limit));
 		e8(j, 0xff);				/* cmp dword [], -1 */
 		bad[nb++] = e_jump(j, JCC_JNE, NULL);
+		if (s != S_FS && s != S_GS) {		/* cmp dword [], 0 */
+			e_rbx(j, "\x83", 1, 0xbb,
+			      f + offsetof(struct seg, base));
+			e8(j, 0);
+			bad[nb++] = e_jump(j, JCC_JNE, NULL);
+		}
 		e_rbx(j, "\x0f\xb7", 2, 0x83, f + offsetof(struct seg, attr));
 		e8(j, 0x25);				/* and eax, mask */
 		e32(j, (w ? SEG_FAST_MASK : SEG_FAST_MASK & ~2u) |
@@ -891,10 +1051,15 @@ static void flags_liveness(struct jctx *x)
 			live = false;
 			break;
 		case DK_SHIFT_RI:
-			/* RCL and RCR read CF, inline or not. */
-			if ((di->op == 2 || di->op == 3) && (di->imm & 31))
+			if (!(di->imm & 31))
+				break;		/* no change at all */
+			if (di->op >= 4)	/* SHL SHR SAR: all defined */
+				live = false;
+			else if (di->op >= 2)	/* RCL RCR read CF */
 				live = true;
+			/* ROL, ROR: the handler reads them if seen */
 			break;
+		case DK_IMUL_RR:
 		case DK_INC:
 		case DK_DEC:
 			/* Seen: the handler reads the old flags.  Unseen:
