@@ -14,20 +14,33 @@
 #   disk write, read            64 MiB sequential on a virtio disk (dd,
 #                               1 MiB blocks; fsync'd write, cold read),
 #                               timed by the guest's clock
+#   network, guest to host      32 MiB over TCP from the guest (busybox nc,
+#                               from tmpfs) to a host receiver, over a TAP
+#                               device (lguest --tunnet; QEMU -netdev tap
+#                               with virtio-net-pci), timed on the host
+#                               from the first byte to EOF
+#   network, host to guest      32 MiB over TCP from a host HTTP server to
+#                               the guest's wget (to /dev/null), timed by
+#                               the guest's clock
 #   idle CPU                    host CPU use of a guest idle at its prompt,
 #                               over 5 s
 #   memory overhead             VMM RSS minus the guest RAM it has touched
 #                               (the RSS of the mapping of guest RAM)
 #
-# Higher is better only for the disk lines.  Network throughput is not
-# measured yet.  Results go to the terminal and are appended to BENCHMARKS.md with the
-# date, the machine and the command (never overwriting older runs).
+# Higher is better only for the disk and network lines.  The network runs
+# in a network namespace made for each guest (the TAP device, the host's
+# end in bench/net_host.py, the VMM): nothing leaves it.  It needs root
+# and python3; without them those lines stay empty.  Results go to the
+# terminal and are appended to BENCHMARKS.md with the date, the machine
+# and the command (never overwriting older runs).
 #
-#   bench/run.sh [-n RUNS] [-s SCALE] [-m "lguest qemu"] [--no-record]
+#   bench/run.sh [-n RUNS] [-s SCALE] [-m "lguest qemu"]
+#                [-b "prompt exit cpu disk net"] [--no-record]
 #
 # RUNS rounds (default 3), cpubench SCALE (default 2), the VMMs to run
 # (default both; "qemu" alone validates the harness while lguest cannot
-# boot yet).  Needs gcc with -m32 (gcc-multilib) and qemu-system-i386.
+# boot yet), the benchmarks to run (default all; prompt also measures idle
+# CPU and memory).  Needs gcc with -m32 (gcc-multilib) and qemu-system-i386.
 # Logs: bench/out/.  BENCH_TIMEOUT (default 600 s) bounds each boot;
 # BENCH_STALL=N gives up on a console silent for N s (default off).
 cd "$(dirname "$0")/.." || exit 1
@@ -40,6 +53,7 @@ GUEST_STALL=${BENCH_STALL:-0}
 runs=3
 scale=2
 vmms="lguest qemu"
+benches="prompt exit cpu disk net"
 record=1
 cmdline="bench/run.sh $*"
 while [ $# -gt 0 ]; do
@@ -47,6 +61,7 @@ while [ $# -gt 0 ]; do
 	-n) runs=$2; shift 2 ;;
 	-s) scale=$2; shift 2 ;;
 	-m) vmms=$2; shift 2 ;;
+	-b) benches=$2; shift 2 ;;
 	--no-record) record=0; shift ;;
 	-h|--help) sed -n '2,/^cd /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
@@ -103,7 +118,21 @@ t0=\$(up)
 dd if=/dev/vda of=/dev/null bs=1M count=$disk_mb || echo DISK-r-FAIL
 echo DISK-r-TIME \$t0 \$(up)
 EOF
+mkdir -p "$st/net"
+net_mb=32
+cat >"$st/net/run.sh" <<EOF
+up() { cut -d' ' -f1 /proc/uptime; }
+ip link set eth0 up
+ip addr add 10.10.0.2/24 dev eth0 2>/dev/null
+dd if=/dev/zero of=/tmp/big bs=1M count=$net_mb 2>/dev/null
+nc 10.10.0.1 5001 </tmp/big || echo NET-TX-FAIL
+rm /tmp/big
+t0=\$(up)
+wget -q -O /dev/null http://10.10.0.1:5002/ || echo NET-RX-FAIL
+echo NET-RX-TIME \$t0 \$(up)
+EOF
 { cat "$GUEST_INITRD"; append_cpio "$st/disk"; } >"$out/initrd-disk.img"
+{ cat "$GUEST_INITRD"; append_cpio "$st/net"; } >"$out/initrd-net.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/off"; } >"$out/initrd-off.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/cpu"; } >"$out/initrd-cpu.img"
 
@@ -200,6 +229,65 @@ bench_cpu() {
 	guest_stop
 }
 
+# The guest on a TAP device, host side 10.10.0.1, in a network namespace
+# of its own: the VMM runs in it through a wrapper (tests/lib starts the
+# VMM by path), and so do the two ends on the host.
+net_wait_ready() {
+	for _i in $(seq 100); do
+		grep -q NET-HOST-READY "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+bench_net() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-net
+	ns=lguest-bench-$$
+	command -v python3 >/dev/null || return
+	ip netns add "$ns" 2>/dev/null || return
+	nsx="ip netns exec $ns"
+	$nsx ip link set lo up
+	$nsx python3 bench/net_host.py sink 5001 >"$out/net-sink.txt" 2>&1 &
+	$nsx python3 bench/net_host.py http 5002 $((net_mb * 1048576)) \
+		>"$out/net-http.txt" 2>&1 &
+	net_wait_ready "$out/net-sink.txt" && net_wait_ready "$out/net-http.txt"
+	save_l=$LGUEST save_q=$QEMU
+	for v in lguest qemu; do
+		[ $v = lguest ] && vmm=$LGUEST || vmm=$QEMU
+		printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" \
+			"$vmm" >"$out/$v-in-ns"
+		chmod 755 "$out/$v-in-ns"
+	done
+	LGUEST=$out/lguest-in-ns QEMU=$out/qemu-in-ns
+	if [ "$1" = qemu ]; then
+		$nsx ip tuntap add qtap0 mode tap
+		$nsx ip addr add 10.10.0.1/24 dev qtap0
+		$nsx ip link set qtap0 up
+		guest_start "$out/initrd-net.img" -netdev \
+			tap,id=n0,ifname=qtap0,script=no,downscript=no \
+			-device virtio-net-pci,netdev=n0 </dev/null
+	else
+		guest_start "$out/initrd-net.img" --tunnet=10.10.0.1 </dev/null
+	fi
+	LGUEST=$save_l QEMU=$save_q
+	guest_wait_for "LGUEST-GUEST-RUN-END" >/dev/null
+	guest_wait_exit 60
+	awk -v vmm="$1" -v want=$((net_mb * 1048576)) '
+		$1 == "NET-SINK" && $2 == want && $3 > 0 {
+			printf "%s net_tx %.2f\n", vmm, $2 / $3 / 1e6 }' \
+		"$out/net-sink.txt" >>"$res"
+	if ! grep -a -q NET-RX-FAIL "$GUEST_LOG"; then
+		guest_console | awk -v vmm="$1" -v mb="$net_mb" '
+			$1 == "NET-RX-TIME" && $3 > $2 {
+				printf "%s net_rx %.2f\n", vmm,
+				       mb * 1.048576 / ($3 - $2) }' >>"$res"
+	fi
+	guest_stop
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill -9
+	ip netns del "$ns"
+}
+
 round=0
 while [ $round -lt "$runs" ]; do
 	round=$((round + 1))
@@ -208,10 +296,12 @@ while [ $round -lt "$runs" ]; do
 	[ $((round % 2)) = 0 ] && order=$(echo "$vmms" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
 	for v in $order; do
 		echo "bench: round $round/$runs, $v" >&2
-		bench_prompt "$v"
-		bench_exit "$v"
-		bench_cpu "$v"
-		bench_disk "$v"
+		for b in $benches; do
+			case $b in
+			prompt|exit|cpu|disk|net) "bench_$b" "$v" ;;
+			*) die "unknown benchmark $b" ;;
+			esac
+		done
 	done
 	t=$(guest_now)
 	"$out/cpubench64" "$scale" >"$out/native.txt" &&
@@ -242,13 +332,16 @@ table() {
 	nat=$(median native cpu)
 	echo "| metric | lguest | QEMU TCG | lguest/QEMU |"
 	echo "|---|---|---|---|"
-	for m in prompt exit cpu disk_w disk_r idle_cpu mem_overhead; do
+	for m in prompt exit cpu disk_w disk_r net_tx net_rx idle_cpu \
+		 mem_overhead; do
 		case $m in
 		prompt) what="launch to shell prompt (s)" ;;
 		exit) what="launch to exit, init powers off at once (s)" ;;
 		cpu) what="cpubench -s $scale in the guest (s)" ;;
 		disk_w) what="virtio disk sequential write, fsync'd (MB/s)" ;;
 		disk_r) what="virtio disk sequential read, cold cache (MB/s)" ;;
+		net_tx) what="TCP guest to host over TAP, $net_mb MiB (MB/s)" ;;
+		net_rx) what="TCP host to guest over TAP, $net_mb MiB (MB/s)" ;;
 		idle_cpu) what="idle guest, host CPU (%)" ;;
 		mem_overhead) what="memory overhead of an idle guest (MiB)" ;;
 		esac

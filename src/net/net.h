@@ -2,15 +2,20 @@
  * Network backends: where the frames of a virtio NIC go on the host.
  *
  * The NIC (src/virtio/net.c) speaks virtio to the guest and knows nothing
- * of the host; a backend moves plain Ethernet frames (no virtio header)
- * between the NIC and one host network:
+ * of the host; a backend moves Ethernet frames between the NIC and one
+ * host network:
  *
  *	tap.c		a TAP device (--tunnet): the host kernel's stack
  *	sharenet.c	a shared mmap'd file (--sharenet): guest to guest
  *	slirp.c		libslirp (--net=user): a private NAT, no root
  *
  * Frames from the guest go out with ops->send(), which never blocks: a
- * frame the host cannot take now is dropped, as a wire would.  Frames for
+ * frame the host cannot take now is dropped, as a wire would.  A backend
+ * whose host side can finish checksums and cut up large TCP frames (the
+ * TAP device) says so (offloads) and takes frames with their virtio-net
+ * header instead (ops->send_vnet): the guest then sends 64 KiB at a time
+ * without checksumming it, which on a software CPU is most of the cost
+ * of sending.  Frames for
  * the guest are pulled, not pushed: the backend asks the NIC whether the
  * guest has a receive buffer (client.can_receive) and only then takes a
  * frame from its own bounded queue (the TAP device's queue in the host
@@ -27,6 +32,9 @@
 #define LGUEST_NET_NET_H
 
 #include <stddef.h>
+#include <sys/uio.h>
+
+#include <linux/virtio_net.h>
 
 #include "../machine.h"
 #include "../types.h"
@@ -36,6 +44,15 @@
  * header and one VLAN tag.  The NIC tells the guest its MTU is 1500. */
 #define NET_MTU		1500
 #define NET_MAX_FRAME	(NET_MTU + 14 + 4)
+/* The largest frame with segmentation offload: a 64 KiB IP packet (the
+ * most a GSO frame may carry) and the Ethernet header with a VLAN tag. */
+#define NET_MAX_GSO_FRAME	(65535 + 14 + 4)
+/* The transmit offloads a backend with offloads takes: partial checksums
+ * and TCP segmentation (IPv4, IPv6, with ECN), as a TAP device does. */
+#define NET_TX_OFFLOADS	((1ull << VIRTIO_NET_F_CSUM) |			\
+			 (1ull << VIRTIO_NET_F_HOST_TSO4) |		\
+			 (1ull << VIRTIO_NET_F_HOST_TSO6) |		\
+			 (1ull << VIRTIO_NET_F_HOST_ECN))
 
 /*N:100
  * The last chapter is about where a guest's frames go, and it rests on
@@ -64,6 +81,13 @@ struct net_backend;
 struct net_backend_ops {
 	/* One frame from the guest; dropped if the host cannot take it. */
 	void (*send)(struct net_backend *nb, const void *frame, size_t len);
+	/* For a backend with offloads (below): one frame from the guest
+	 * with its virtio-net header, already checked against what was
+	 * negotiated; with segmentation offload the frame may be up to
+	 * NET_MAX_GSO_FRAME long.  The iovecs point into guest RAM. */
+	void (*send_vnet)(struct net_backend *nb,
+			  const struct virtio_net_hdr_v1 *hdr,
+			  const struct iovec *iov, unsigned int iovcnt);
 	/* The guest posted receive buffers: deliver what waits. */
 	void (*rx_resume)(struct net_backend *nb);
 	/* Closes everything (the NIC is going away). */
@@ -78,6 +102,10 @@ struct net_backend {
 	struct net_client client;	/* set by the NIC before rx starts */
 	u8 mac[6];		/* the guest's MAC, chosen by the backend */
 	const char *what;	/* "--tunnet" ...: for messages */
+	/* The host side finishes checksums and cuts up large TCP frames
+	 * (NET_TX_OFFLOADS): the NIC offers those to the guest and hands
+	 * every frame over with send_vnet.  False: plain frames, send. */
+	bool offloads;
 };
 
 /* Parses "aa:bb:cc:dd:ee:ff" (a unicast address).  Returns 0 or -1. */

@@ -474,7 +474,8 @@ struct net_backend *sharenet_open(struct machine *m, const char *arg,
 
 	if (!s)
 		abort();
-	s->nb = (struct net_backend){ &sn_ops, m, { 0 }, { 0 }, "--sharenet" };
+	s->nb = (struct net_backend){ .ops = &sn_ops, .m = m,
+				      .what = "--sharenet" };
 	s->fd = s->efd = -1;
 	s->map = MAP_FAILED;
 	if (parse(s, arg, &promisc, err, errlen) < 0)

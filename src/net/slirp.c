@@ -421,7 +421,8 @@ struct net_backend *slirp_open(struct machine *m, const char *arg, char *err,
 	sn = calloc(1, sizeof(*sn));
 	if (!sn)
 		abort();
-	sn->nb = (struct net_backend){ &sl_ops, m, { 0 }, { 0 }, "--net=user" };
+	sn->nb = (struct net_backend){ .ops = &sl_ops, .m = m,
+				       .what = "--net=user" };
 	memcpy(sn->nb.mac, qemu_mac, 6);
 	sn->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sn->slirp = slirp_new(&cfg, &callbacks, sn);

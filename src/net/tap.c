@@ -15,6 +15,13 @@
  * Frames for the guest wait in the TAP device's queue in the host kernel
  * (txqueuelen frames, then the kernel drops): we stop watching the fd while
  * the guest has no receive buffer, and watch it again when it posts some.
+ *
+ * Every frame crosses the device with a virtio-net header in front
+ * (IFF_VNET_HDR), the same header the guest's driver writes: so the guest
+ * may leave its checksums to the host kernel and send 64 KiB TCP frames
+ * that the host kernel cuts up or takes whole (N:110).  Frames to the
+ * guest come fully checksummed and no longer than the MTU: we ask the
+ * device for no receive offloads.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
@@ -42,8 +50,11 @@ struct tap {
 	int fd;
 	bool watching;
 	char ifname[IFNAMSIZ];
+	struct virtio_net_hdr_v1 hdr;	/* of the frame read last */
 	u8 buf[65536];
 };
+
+#define VNET_HDR_LEN	((int)sizeof(struct virtio_net_hdr_v1))
 
 static void tap_readable(void *opaque, int fd, u32 events);
 
@@ -67,6 +78,9 @@ static void tap_readable(void *opaque, int fd, u32 events)
 {
 	struct tap *t = opaque;
 	const struct net_client *c = &t->nb.client;
+	struct iovec iov[2] = {
+		{ &t->hdr, VNET_HDR_LEN }, { t->buf, sizeof(t->buf) }
+	};
 
 	(void)events;
 	for (int i = 0; i < RX_BATCH; i++) {
@@ -76,23 +90,58 @@ static void tap_readable(void *opaque, int fd, u32 events)
 			watch(t, false);
 			return;
 		}
-		n = read(fd, t->buf, sizeof(t->buf));
-		if (n <= 0)
+		n = readv(fd, iov, 2) - VNET_HDR_LEN;
+		if (n < 0)
 			return;
-		if (n <= NET_MAX_FRAME)
+		if (n <= NET_MAX_FRAME &&
+		    t->hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE)
 			c->receive(c->opaque, t->buf, n);
 	}
 }
 /* A frame longer than the guest's MTU (the TAP device's own MTU may be
- * larger) is read whole and dropped, never cut short. :*/
+ * larger) is read whole and dropped, never cut short.  The header is the
+ * host kernel's: with no receive offloads asked for, its checksum flags
+ * say at most that the frame is already checked, and the guest gets a
+ * header of its own (src/virtio/net.c). :*/
 
-static void tap_send(struct net_backend *nb, const void *frame, size_t len)
+static void tap_send_vnet(struct net_backend *nb,
+			  const struct virtio_net_hdr_v1 *hdr,
+			  const struct iovec *iov, unsigned int iovcnt)
 {
 	struct tap *t = (struct tap *)nb;
+	struct iovec v[1 + 64];
+	unsigned int n = 1;
 
-	/* A full or downed device refuses the frame: it is dropped. */
-	if (write(t->fd, frame, len) < 0)
+	v[0] = (struct iovec){ (void *)hdr, VNET_HDR_LEN };
+	/* A frame in more pieces than writev takes at once here (the
+	 * guest's driver uses at most MAX_SKB_FRAGS + 2) is gathered. */
+	if (iovcnt >= ARRAY_SIZE(v)) {
+		size_t len = 0;
+
+		for (unsigned int i = 0; i < iovcnt; i++) {
+			if (len + iov[i].iov_len > sizeof(t->buf))
+				return;
+			memcpy(t->buf + len, iov[i].iov_base, iov[i].iov_len);
+			len += iov[i].iov_len;
+		}
+		v[n++] = (struct iovec){ t->buf, len };
+	} else {
+		memcpy(v + 1, iov, iovcnt * sizeof(*iov));
+		n += iovcnt;
+	}
+	/* A full or downed device refuses the frame: it is dropped, and so
+	 * is a header the host kernel finds wrong (EINVAL). */
+	if (writev(t->fd, v, n) < 0)
 		verbose("%s: frame dropped: %m", nb->what);
+}
+
+/* A plain frame: "nothing to do" in its header. */
+static void tap_send(struct net_backend *nb, const void *frame, size_t len)
+{
+	static const struct virtio_net_hdr_v1 none;
+	struct iovec v = { (void *)frame, len };
+
+	tap_send_vnet(nb, &none, &v, 1);
 }
 
 static void tap_rx_resume(struct net_backend *nb)
@@ -116,6 +165,7 @@ static void tap_free(struct net_backend *nb)
 
 static const struct net_backend_ops tap_ops = {
 	.send = tap_send,
+	.send_vnet = tap_send_vnet,
 	.rx_resume = tap_rx_resume,
 	.free = tap_free,
 };
@@ -175,7 +225,8 @@ static int fail(char *err, size_t errlen, const char *what, int e)
  * a template ("lguest%d"). */
 static int open_tap(struct tap *t, const char *name, char *err, size_t errlen)
 {
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int hdr_len = VNET_HDR_LEN;
 
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0) {
@@ -194,6 +245,18 @@ static int open_tap(struct tap *t, const char *name, char *err, size_t errlen)
 	}
 	memcpy(t->ifname, ifr.ifr_name, IFNAMSIZ);
 	t->ifname[IFNAMSIZ - 1] = 0;
+	/* The header as virtio 1.x lays it out (12 bytes, little-endian
+	 * like this host), and no receive offloads: frames for the guest
+	 * come checksummed and no longer than the device's MTU. */
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr_len) < 0 ||
+	    ioctl(t->fd, TUNSETOFFLOAD, 0ul) < 0) {
+		int e = errno;
+
+		close(t->fd);
+		t->fd = -1;
+		return fail(err, errlen, "cannot set the TAP device's virtio "
+			    "header", e);
+	}
 	return 0;
 }
 
@@ -349,7 +412,8 @@ struct net_backend *tap_open(struct machine *m, const char *arg, char *err,
 	if (!t)
 		abort();
 	t->fd = -1;
-	t->nb = (struct net_backend){ &tap_ops, m, { 0 }, { 0 }, "--tunnet" };
+	t->nb = (struct net_backend){ .ops = &tap_ops, .m = m,
+				      .what = "--tunnet", .offloads = true };
 	if (setup(t, arg, err, errlen) < 0)
 		goto fail;
 	if (net_opt(arg, "mac", mac, sizeof(mac)) &&

@@ -33,6 +33,11 @@ typedef struct net_backend *(*nic_open_fn)(struct machine *m,
 					   size_t errlen);
 struct nic *nic_new(nic_open_fn open, const char *arg, char *err,
 		    size_t errlen);
+/* The same, the driver accepting feature bits more as well. */
+struct nic *nic_new_features(nic_open_fn open, const char *arg, u64 more,
+			     char *err, size_t errlen);
+/* The feature bits the device offers. */
+u64 nic_device_features(struct nic *n);
 void nic_free(struct nic *n);
 /* The MAC in the device's configuration space. */
 void nic_config_mac(struct nic *n, u8 mac[6]);
@@ -41,8 +46,12 @@ void nic_post_rx(struct nic *n, int count, u32 len);
 /* The next received frame (without the virtio header) into buf: its
  * length, or -1 if none.  *hdr gets the header's num_buffers. */
 int nic_rx(struct nic *n, u8 *buf, u16 *num_buffers);
-/* Sends a frame with the given virtio header (NULL: all zeros). */
+/* Sends a frame with the given virtio header (NULL: all zeros) and waits
+ * (running the loop) until the device has taken it. */
 void nic_tx(struct nic *n, const void *frame, size_t len, const void *hdr);
+/* The same without waiting: at most NIC_QSIZE frames in flight. */
+void nic_tx_queue(struct nic *n, const void *frame, size_t len,
+		  const void *hdr);
 u16 nic_tx_used(struct nic *n);
 
 /* Runs every machine's timers and every watched fd for ms milliseconds,
