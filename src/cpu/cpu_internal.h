@@ -18,6 +18,9 @@
  *   sys.c     system instructions: control and debug registers, MSRs,
  *             CPUID, RDTSC, I/O permission, LAR/LSL/VERR/VERW, SYSENTER
  *   fpu.c     the x87
+ *   exec_fast.c  the fast path: the common forms decoded once into
+ *             handlers (fast.h), cached by physical address
+ *   jit.c     the translator: blocks of those forms as x86-64 host code
  *
  * Faults unwind with longjmp: a helper deep inside an instruction calls
  * cpu_raise(), the run loop catches it, puts EIP and ESP back to where the

@@ -23,8 +23,9 @@
  * save formats, FLDCW, FNINIT, a test looking in) first calls fpu_sync(),
  * whose FNSAVE takes them back and leaves the host FPU initialised.  No
  * other code of ours uses the x87 (host floating point is SSE), so it
- * can hold the guest's state meanwhile.  Because the guest's masks are live on the
- * host, the unmasked responses come out exactly as hardware makes them:
+ * can hold the guest's state meanwhile.  Because the guest's masks are
+ * live on the host, the unmasked responses come out exactly as hardware
+ * makes them:
  * destination untouched for invalid and divide-by-zero, the exponent-biased
  * result for overflow and underflow, ES and B set.  #MF is then raised by
  * the next waiting instruction of the guest (see fpu_check_pending()).

@@ -6,11 +6,20 @@
  * indirect call that the host's branch predictor mostly gets wrong.  Here
  * a straight run of guest instructions (a block: up to a control transfer,
  * an instruction without a fast handler, the end of the page or
- * JIT_MAX_INSNS) becomes one piece of x86-64 code that calls each
- * instruction's handler in turn, so that the per-instruction overhead is
- * a direct call.  Blocks end by jumping straight to the next block when
- * it lies in the same page (chaining), so a loop runs without coming back
- * here at all.
+ * JIT_MAX_INSNS) becomes one piece of x86-64 code.  The commonest forms
+ * are written out as host instructions that work on struct cpu (MOV, LEA,
+ * the ALU, TEST, shifts, loads and stores through the TLB, Jcc); every
+ * other form is a call of its handler.  Blocks end by jumping straight to
+ * the next block when it lies in the same page (chaining), and a RET
+ * finds its target's block without leaving translated code, so the
+ * kernel's loops and calls run without coming back here.
+ *
+ * The guest chooses only the values in the code we write (immediates,
+ * displacements, register numbers, all decoded into fixed fields), never
+ * a host address: every access to guest memory goes through a TLB entry
+ * that mmu.c filled, or out to the same checked helpers the interpreter
+ * uses.  The code lives in one read-write-execute arena, emptied
+ * whole when it fills.
  *
  * Blocks are kept by the host address of their first byte (that is, by
  * physical address) and are position-independent: EIP only ever moves by
@@ -25,8 +34,9 @@
  * instructions runs the old ones to the block's end; Linux patches code
  * through other mappings and serialises afterwards.)
  *
- * The translated code keeps the host's rbx pointing at struct cpu and r12
- * holding the EIP the block began at.  The handlers keep their rules (a
+ * The translated code keeps the host's rbx pointing at struct cpu, r12
+ * holding the EIP the block began at and r13 the TLB its accesses use
+ * (see "Host registers" below).  The handlers keep their rules (a
  * fault leaves EIP and ESP as the instruction found them), so a fault
  * inside a block unwinds with longjmp as from the interpreter, and
  * c->jit_active tells the fault path that EIP and ESP are already right.

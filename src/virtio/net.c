@@ -219,7 +219,7 @@ static void tx_timer_fire(void *opaque)
  * instructions on our CPU.  Nothing waits to be sent, so latency does
  * not suffer.  Half a ring of held chains goes back at once, so that the
  * guest never runs out.
- */
+ :*/
 static void do_tx(struct virtio_net *n)
 {
 	struct virtqueue *vq = virtio_vq(n->vd, TX_QUEUE);
