@@ -1431,6 +1431,18 @@ static u8 dc_kind(const struct dinsn *di)
 		return DK_MOVX_R;
 	if (di->fn == h_movx_m)
 		return DK_LOADX;
+	if (di->size == 1) {
+		if (di->fn == h_alu_rm_r_r)
+			return DK_ALU8_RM_R;
+		if (di->fn == h_alu_r_rm_r)
+			return DK_ALU8_R_RM;
+		if (di->fn == h_alu_rm_imm_r)
+			return DK_ALU8_RI;
+		if (di->fn == h_test_r)
+			return DK_TEST8_RR;
+		if (di->fn == h_test_imm_r)
+			return DK_TEST8_RI;
+	}
 	if (di->size != 4)
 		return DK_CALL;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)

@@ -81,6 +81,12 @@ enum {
 	DK_TEST_M_R,	/* flags of [ea] & r[reg] */
 	DK_TEST_M_I,	/* flags of [ea] & imm */
 	DK_IMUL_RR,	/* r[reg] = r[reg] * r[rm], signed, low half */
+	/* 8-bit registers (AL CL DL BL AH CH DH BH by number) */
+	DK_ALU8_RM_R,	/* rm8 = rm8 op reg8 */
+	DK_ALU8_R_RM,	/* reg8 = reg8 op rm8 */
+	DK_ALU8_RI,	/* rm8 = rm8 op imm */
+	DK_TEST8_RR,	/* flags of rm8 & reg8 */
+	DK_TEST8_RI,	/* flags of rm8 & imm */
 };
 
 /*

@@ -685,6 +685,56 @@ static void e_flags_from_host(struct jctx *x)
 	x->flags = FK_EFLAGS;
 }
 
+/* Where byte register r (AL CL DL BL AH CH DH BH) lives in struct cpu. */
+static size_t greg8(int r)
+{
+	return r < 4 ? GREG(r) : GREG(r - 4) + 1;
+}
+
+/*
+ * The 8-bit ALU and TEST on registers: the host's own 8-bit operation on
+ * AL and CL, the operands kept zero-extended as alu.c keeps them.  A Jcc
+ * after one asks cpu_cond(): the translator's redo of CMP is 32-bit.
+ */
+static bool emit_alu8(struct jctx *x, const struct dinsn *di)
+{
+	static const u8 host_op[8] = { 0x00, 0x08, 0, 0, 0x20, 0x28, 0x30,
+				       0x28 };
+	static const u8 kind[8] = { LF_ADD, LF_LOGIC, 0, 0, LF_LOGIC, LF_SUB,
+				    LF_LOGIC, LF_SUB };
+	struct jit *j = x->j;
+	bool test = di->kind == DK_TEST8_RR || di->kind == DK_TEST8_RI;
+	bool imm = di->kind == DK_ALU8_RI || di->kind == DK_TEST8_RI;
+	int op = test ? 4 : di->op, dst = di->kind == DK_ALU8_R_RM ?
+		 di->reg : di->rm;
+	bool live = x->flags_live[x->i];
+
+	if (!test && !alu_inline(op))
+		return false;
+	e_rbx(j, "\x0f\xb6", 2, 0x83, greg8(dst));	/* movzx eax, [dst] */
+	if (imm) {					/* mov ecx, imm */
+		e8(j, 0xb9);
+		e32(j, di->imm & 0xff);
+	} else {					/* movzx ecx, [src] */
+		e_rbx(j, "\x0f\xb6", 2, 0x8b,
+		      greg8(di->kind == DK_ALU8_R_RM ? di->rm : di->reg));
+	}
+	if (live && kind[op] != LF_LOGIC) {
+		e_store(j, H_EAX, CPU_FIELD(lf_src1));
+		e_store(j, H_ECX, CPU_FIELD(lf_src2));
+	}
+	e8(j, host_op[op]);				/* op al, cl */
+	e8(j, 0xc8);
+	if (live) {
+		e_store(j, H_EAX, CPU_FIELD(lf_res));
+		e_store_imm(j, CPU_FIELD(lf_op), LF(kind[op], 1));
+	}
+	if (!test && op != 7)				/* mov [dst], al */
+		e_rbx(j, "\x88", 1, 0x83, greg8(dst));
+	x->flags = FK_UNKNOWN;
+	return true;
+}
+
 /* Register forms: emit, or return false for a handler call. */
 static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 {
@@ -740,6 +790,12 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		return true;
 	case DK_SHIFT_RI:
 		return emit_shift(x, di);
+	case DK_ALU8_RM_R:
+	case DK_ALU8_R_RM:
+	case DK_ALU8_RI:
+	case DK_TEST8_RR:
+	case DK_TEST8_RI:
+		return emit_alu8(x, di);
 	case DK_MOVX_R: {
 		/* AL..BL are the low bytes of r[0..3], AH..BH the next */
 		size_t src = di->size == 1 && di->rm >= 4 ?
@@ -1058,7 +1114,14 @@ static void flags_liveness(struct jctx *x)
 			break;
 		case DK_TEST_RR:
 		case DK_TEST_RI:
+		case DK_TEST8_RR:
+		case DK_TEST8_RI:
 			live = false;
+			break;
+		case DK_ALU8_RM_R:
+		case DK_ALU8_R_RM:
+		case DK_ALU8_RI:
+			live = !alu_inline(di->op);
 			break;
 		case DK_SHIFT_RI:
 			if (!(di->imm & 31))
