@@ -1452,17 +1452,20 @@ static u8 dc_kind(const struct dinsn *di)
 }
 
 /*
- * The x87 (D8-DF) has no fast handlers, but its instructions change
- * nothing that a translated block depends on (CS, EFLAGS.IF, paging), so
- * a block may go on through them: the full decoder runs each where it
- * stands.  Only their length is decoded here.
+ * The x87 (D8-DF): its instructions change nothing that a translated
+ * block depends on (CS, EFLAGS.IF, paging), so a block may go on through
+ * them.  Decoded here are the escape byte (op), the ModRM byte (imm) and
+ * the memory operand; fpu.c does the rest, as from exec.c.
  */
 static void h_x87(struct cpu *c, const struct dinsn *di)
 {
-	(void)di;
 	c->insn_eip = c->eip;		/* the x87 keeps it as FIP */
 	c->insn_esp = c->r[R_ESP];
-	cpu_exec_one(c);
+	if (c->cr0 & (CR0_EM | CR0_TS))
+		cpu_raise(c, EXC_NM, 0);
+	fpu_exec(c, di->op, (u8)di->imm, di->seg,
+		 di->rm == DC_NONE ? dc_ea(c, di) : 0, 4);
+	c->eip = dc_next(c, di);
 }
 
 static u32 min_u32(u32 a, u32 b)
@@ -1486,8 +1489,10 @@ static u32 x87_decode(const u8 *h, u32 avail, struct dinsn *di)
 		else
 			break;
 	}
-	if (b.bad || op < 0xd8 || op > 0xdf)
+	if (b.bad || op < 0xd8 || op > 0xdf || b.n >= b.avail)
 		return 0;
+	di->op = op;
+	di->imm = b.p[b.n];
 	dmodrm(&b, di, seg);
 	if (b.bad)
 		return 0;

@@ -74,6 +74,13 @@ struct x87_image {
 } __attribute__((packed));
 
 /*
+ * The CPU whose state is on this thread's x87.  One thread may run more
+ * than one CPU (the tests do): the state of the one before is taken back
+ * first.
+ */
+static __thread struct cpu *host_owner;
+
+/*
  * The instructions that run on the host, keyed (op << 8) | modrm.  Memory
  * forms use ModRM 00 reg 110, which in 64-bit mode addresses [RSI].
  * The flags the FCMOVs read and FCOMI writes pass through AH (SAHF/LAHF).
@@ -215,8 +222,10 @@ void fpu_reset(struct cpu *c)
 {
 	struct fpu *f = &c->fpu;
 
-	if (f->live)
+	if (f->live) {
 		asm volatile("fninit");
+		host_owner = NULL;
+	}
 	f->live = false;
 	f->cw = 0x037f;
 	f->sw = 0;
@@ -255,7 +264,7 @@ static void read_bytes(struct cpu *c, int seg, u32 off, u8 *buf, int len)
 	int i = 0;
 
 	for (; i + 4 <= len; i += 4) {
-		u32 v = mem_read(c, seg, off + i, 4);
+		u32 v = mem_read_fast(c, seg, off + i, 4);
 
 		memcpy(buf + i, &v, 4);
 	}
@@ -315,11 +324,15 @@ static bool is_fcomi(u16 key)
 }
 
 /* Put the guest's state on the host's x87. */
-static void load_host(struct fpu *f)
+static void load_host(struct cpu *c)
 {
+	struct fpu *f = &c->fpu;
 	struct x87_image img;
 	int i;
 
+	if (host_owner)
+		fpu_sync(host_owner);
+	host_owner = c;
 	memset(&img, 0, sizeof(img));
 	img.cw = f->cw;
 	img.sw = fpu_sw(f) & ~(SW_FLAGS | SW_ES | SW_B);
@@ -339,6 +352,7 @@ void fpu_sync(struct cpu *c)
 	if (!f->live)
 		return;
 	asm volatile("fnsave %0" : "=m" (img));
+	host_owner = NULL;
 	f->top = (img.sw >> 11) & 7;
 	for (i = 0; i < 8; i++)
 		memcpy(&f->st[(f->top + i) & 7], img.st[i], 10);
@@ -356,7 +370,7 @@ static u16 run_on_host(struct cpu *c, u16 key, u8 *mem)
 	u16 ax = 0x0200, old_sw = f->sw, sw, host_sw;
 
 	if (!f->live)
-		load_host(f);
+		load_host(c);
 	if (is_fcmov(key))
 		ax |= (cpu_get_eflags(c) & (F_ARITH & ~F_OF)) << 8;
 	if (!host_run(key, &host_sw, mem, &ax))

@@ -708,6 +708,49 @@ static void gen_mem(struct gen *g)
 	}
 }
 
+/*
+ * The x87, on registers and on memory: the translator runs these inside
+ * its blocks through the fast path's decoding (h_x87), the interpreter
+ * through exec.c's.  FCOMIP and FCMOVB tie them to EFLAGS.
+ */
+static void gen_x87(struct gen *g)
+{
+	static const u8 regs[][2] = {
+		{ 0xd9, 0xe8 },		/* FLD1 */
+		{ 0xd9, 0xee },		/* FLDZ */
+		{ 0xd9, 0xc9 },		/* FXCH ST1 */
+		{ 0xde, 0xc1 },		/* FADDP */
+		{ 0xde, 0xc9 },		/* FMULP */
+		{ 0xd9, 0xe0 },		/* FCHS */
+		{ 0xdf, 0xf1 },		/* FCOMIP ST1 */
+		{ 0xda, 0xc1 },		/* FCMOVB ST1 */
+		{ 0xdd, 0xd8 },		/* FSTP ST0 */
+	};
+	static const struct { u8 op, reg, size, write; } mems[] = {
+		{ 0xdd, 0, 8, 0 },	/* FLD m64 */
+		{ 0xd9, 0, 4, 0 },	/* FLD m32 */
+		{ 0xdb, 0, 4, 0 },	/* FILD m32 */
+		{ 0xdc, 0, 8, 0 },	/* FADD m64 */
+		{ 0xdc, 1, 8, 0 },	/* FMUL m64 */
+		{ 0xd8, 4, 4, 0 },	/* FSUB m32 */
+		{ 0xdd, 3, 8, 1 },	/* FSTP m64 */
+		{ 0xdb, 3, 4, 1 },	/* FISTP m32 */
+		{ 0xdd, 2, 8, 1 },	/* FST m64 */
+	};
+	struct ea m;
+	u32 k;
+
+	if (chance(g, 40)) {
+		k = rnd(g, sizeof(regs) / sizeof(regs[0]));
+		b8(g, regs[k][0]);
+		b8(g, regs[k][1]);
+		return;
+	}
+	k = rnd(g, sizeof(mems) / sizeof(mems[0]));
+	gen_ea(g, &m, mems[k].size, mems[k].write);
+	op1_mem(g, mems[k].op, mems[k].reg, &m);
+}
+
 /* One instruction that does not transfer control. */
 static void gen_simple(struct gen *g)
 {
@@ -778,6 +821,8 @@ static void gen_simple(struct gen *g)
 			modrm(g, 3, 4, R_ESI);
 			b8(g, rnd(g, 64));
 		}
+	} else if (k < 86) {
+		gen_x87(g);
 	} else {
 		gen_mem(g);
 	}
