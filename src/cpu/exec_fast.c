@@ -1505,6 +1505,56 @@ static u32 x87_decode(const u8 *h, u32 avail, struct dinsn *di)
 	return b.n;
 }
 
+/*
+ * A few system instructions go inside translated blocks too, run by the
+ * full decoder where they stand, because they are frequent and change
+ * nothing a block depends on (CS, EFLAGS.IF and TF, paging, HLT): RDTSC
+ * (the kernel's delays and clocks), CPUID, IN and OUT (a device they
+ * reach may raise INTR or stop us: mem makes the block check after), and
+ * INVLPG (inline accesses check every TLB entry they use).
+ */
+static void h_full(struct cpu *c, const struct dinsn *di)
+{
+	(void)di;
+	c->insn_eip = c->eip;
+	c->insn_esp = c->r[R_ESP];
+	cpu_exec_one(c);
+}
+
+static u32 full_decode(const u8 *h, u32 avail, struct dinsn *di)
+{
+	struct dbytes b = { h, 0, avail, false };
+	u8 op = (u8)dget(&b, 1), op2;
+
+	memset(di, 0, sizeof(*di));
+	if (op == 0x66)				/* 16-bit IN and OUT */
+		op = (u8)dget(&b, 1);
+	if (b.bad)
+		return 0;
+	if ((op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef)) {
+		if (op <= 0xe7)
+			dget(&b, 1);
+		di->mem = true;
+	} else if (op == 0x0f && b.n == 1) {
+		op2 = (u8)dget(&b, 1);
+		if (op2 == 0x01 && b.n < b.avail &&
+		    ((b.p[b.n] >> 3) & 7) == 7 && (b.p[b.n] >> 6) != 3)
+			dmodrm(&b, di, -1);	/* INVLPG m */
+		else if (op2 != 0x31 && op2 != 0xa2)	/* RDTSC, CPUID */
+			return 0;
+	} else {
+		return 0;
+	}
+	if (b.bad)
+		return 0;
+	di->fn = h_full;
+	di->flow = DF_NEXT;
+	di->kind = DK_CALL;
+	di->len = (u8)b.n;
+	di->host = h;
+	return b.n;
+}
+
 u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di)
 {
 	struct dbytes b = { h, 0, min_u32(avail, MAX_INSN_LEN), false };
@@ -1512,8 +1562,10 @@ u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di)
 
 	memset(di, 0, sizeof(*di));
 	fn = decode_fast(&b, di);
-	if (!fn || b.bad)
-		return x87_decode(h, min_u32(avail, MAX_INSN_LEN), di);
+	if (!fn || b.bad) {
+		avail = min_u32(avail, MAX_INSN_LEN);
+		return x87_decode(h, avail, di) ?: full_decode(h, avail, di);
+	}
 	di->flow = dc_flow(fn);
 	di->mem = dc_mem(di, fn);
 	di->fn = di->size == 4 ? dc_fn32(fn) : fn;
