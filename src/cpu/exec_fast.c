@@ -1177,6 +1177,9 @@ static dc_fn decode_op(struct dbytes *b, struct dinsn *di, u8 op,
 	case 0xa0 ... 0xa3:
 		di->size = (op & 1) ? vs : 1;
 		di->disp = dget(b, 4);
+		/* As MOV eAX, [disp32], for the translator. */
+		di->reg = R_EAX;
+		di->base = di->index = DC_NONE;
 		return (op & 2) ? h_moffs_store : h_moffs_load;
 	case 0xa4 ... 0xa7: case 0xaa ... 0xaf: {
 		static const dc_fn str[6] = {
@@ -1419,6 +1422,8 @@ static u8 dc_kind(const struct dinsn *di)
 		{ h_ret, DK_RET },
 		{ h_shift_r32, DK_SHIFT_RI },
 		{ h_mov_rm_imm_m, DK_STORE_I },
+		{ h_moffs_load, DK_LOAD },
+		{ h_moffs_store, DK_STORE },
 		{ h_alu_rm_r_m, DK_ALU_M_R },
 		{ h_alu_rm_imm_m, DK_ALU_M_I },
 		{ h_test_m, DK_TEST_M_R },

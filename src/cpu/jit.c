@@ -96,6 +96,7 @@ struct jit {
 	struct {
 		const u8 *host;
 		struct jblock *b;
+		const u8 *code;		/* b->code, without touching b */
 	} recent[JIT_RECENT];
 	/* An empty TLB, for blocks whose segments rule out inline access. */
 	struct tlb_entry no_tlb[TLB_SIZE];
@@ -245,6 +246,7 @@ static struct jblock *tab_find(struct cpu *c, const u8 *h)
 	if (b) {
 		j->recent[r].host = h;
 		j->recent[r].b = b;
+		j->recent[r].code = b->code;
 	}
 	return b;
 }
@@ -257,6 +259,7 @@ static void tab_insert(struct cpu *c, struct jblock *b)
 
 	c->jit->recent[r].host = b->host;
 	c->jit->recent[r].b = b;
+	c->jit->recent[r].code = b->code;
 	b->next = *p;
 	*p = b;
 	for (p = &b->next; *p; p = &(*p)->next) {
@@ -1282,11 +1285,16 @@ static const u8 *find(struct cpu *c)
 	u32 lin = c->seg[S_CS].base + c->eip;
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 	const struct jblock *b;
+	const u8 *h;
+	u32 r;
 
-	if (e->vpage != (lin >> 12) + 1 ||
-	    !e->host)
+	if (e->vpage != (lin >> 12) + 1 || !e->host)
 		return NULL;
-	b = tab_find(c, e->host + (lin & 0xfff));
+	h = e->host + (lin & 0xfff);
+	r = recent_index(h);
+	if (c->jit->recent[r].host == h)
+		return c->jit->recent[r].code;
+	b = tab_find(c, h);
 	return b ? b->code : NULL;
 }
 

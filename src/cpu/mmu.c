@@ -150,6 +150,7 @@ void mmu_flush(struct cpu *c, bool keep_global)
 
 	if (!keep_global) {
 		memset(c->tlb, 0, sizeof(c->tlb));
+		memset(c->tlb_large, 0, sizeof(c->tlb_large));
 		return;
 	}
 	for (i = 0; i < 2 * TLB_SIZE; i++)
@@ -162,12 +163,25 @@ void mmu_flush(struct cpu *c, bool keep_global)
  * 4 MiB page, the guest means the whole large page, of which we may have
  * cached other 4 KiB pieces anywhere in the TLB, so those go too.
  */
+/*
+ * Entries from a 4 MiB page may sit in any slot, so INVLPG in a region
+ * that had one looks at every entry; elsewhere the address's own slot in
+ * each TLB is all there is to drop.  (Linux maps its own memory with
+ * large pages and INVLPGs user and vmalloc pages, mostly elsewhere.)
+ */
 void mmu_invlpg(struct cpu *c, u32 lin)
 {
 	struct tlb_entry *e = &c->tlb[0][0];
-	u32 big = lin >> 22;
+	u32 big = lin >> 22, slot = (lin >> 12) & (TLB_SIZE - 1);
 	int i;
 
+	if (!(c->tlb_large[big / 32] & (1u << (big % 32)))) {
+		for (i = 0; i < 2; i++)
+			if (c->tlb[i][slot].vpage == (lin >> 12) + 1)
+				c->tlb[i][slot].vpage = 0;
+		return;
+	}
+	c->tlb_large[big / 32] &= ~(1u << (big % 32));
 	for (i = 0; i < 2 * TLB_SIZE; i++) {
 		if (!e[i].vpage)
 			continue;
@@ -186,6 +200,8 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u32 lin, u32 pa,
 	e->host = in_ram(c, e->ppage, 4096) ? c->ram + e->ppage : NULL;
 	e->writable = writable;
 	e->global = global;
+	if (global & TLB_LARGE)
+		c->tlb_large[lin >> 27] |= 1u << ((lin >> 22) % 32);
 }
 
 static noreturn void page_fault(struct cpu *c, u32 lin, u32 err)
