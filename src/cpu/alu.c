@@ -432,3 +432,78 @@ u32 alu_shrd(struct cpu *c, u32 a, u32 b, u32 count, int size)
 		(((r ^ a) & sign_bit(size)) ? F_OF : 0));
 	return r;
 }
+
+/*
+ * One-operand MUL and IMUL: eDX:eAX (AX) = eAX * b; DIV and IDIV of eDX:eAX
+ * (AX) by b, #DE for a zero divisor and for a quotient that does not fit,
+ * both before anything changes (the flags stay: the SDM leaves them
+ * undefined).  For the full decoder and the fast path alike.
+ */
+void alu_mul(struct cpu *c, int size, u32 b, bool sign)
+{
+	u32 a = get_reg(c, R_EAX, size), lo, hi;
+	bool over;
+
+	if (!sign) {
+		u64 p = (u64)a * b;
+
+		lo = (u32)p & size_mask(size);
+		hi = (u32)(p >> (size * 8));
+		over = hi != 0;
+	} else {
+		s64 p = (s64)(s32)sext(a, size) * (s32)sext(b, size);
+
+		lo = (u32)p & size_mask(size);
+		hi = (u32)((u64)p >> (size * 8)) & size_mask(size);
+		over = p != (s64)(s32)sext(lo, size);
+	}
+	if (size == 1) {
+		set_reg16(c, R_EAX, (u16)(hi << 8 | lo));
+	} else {
+		set_reg(c, R_EAX, lo, size);
+		set_reg(c, R_EDX, hi, size);
+	}
+	alu_set_res(c, lo, size, over ? F_CF | F_OF : 0);
+}
+
+void alu_div(struct cpu *c, int size, u32 b, bool sign)
+{
+	int bits = size * 8;
+	u64 n;
+	u32 q, r;
+
+	if (size == 1)
+		n = (u16)c->r[R_EAX];
+	else
+		n = (u64)get_reg(c, R_EDX, size) << bits |
+		    get_reg(c, R_EAX, size);
+	if (b == 0)
+		cpu_raise(c, EXC_DE, 0);
+	if (!sign) {
+		u64 qq = n / b;
+
+		if (qq > size_mask(size))
+			cpu_raise(c, EXC_DE, 0);
+		q = (u32)qq;
+		r = (u32)(n % b);
+	} else {
+		s64 sn = size == 4 ? (s64)n :
+			 (s64)(s32)sext((u32)n, size * 2);
+		s64 sb = (s32)sext(b, size), qq;
+		s64 lim = (s64)1 << (bits - 1);
+
+		if (sn == INT64_MIN && sb == -1)
+			cpu_raise(c, EXC_DE, 0);
+		qq = sn / sb;
+		if (qq >= lim || qq < -lim)
+			cpu_raise(c, EXC_DE, 0);
+		q = (u32)qq & size_mask(size);
+		r = (u32)(sn % sb) & size_mask(size);
+	}
+	if (size == 1) {
+		set_reg16(c, R_EAX, (u16)(r << 8 | q));
+	} else {
+		set_reg(c, R_EAX, q, size);
+		set_reg(c, R_EDX, r, size);
+	}
+}

@@ -358,6 +358,18 @@ static inline const struct tlb_entry *tlb_entry_for(const struct cpu *c,
 	return &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
 }
 
+/* The host address of the code byte at linear address lin, or NULL if it
+ * is not in RAM.  A TLB miss walks the page tables, with the #PF that the
+ * fetch of that byte would raise. */
+static inline const u8 *code_host(struct cpu *c, u32 lin)
+{
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
+
+	if (unlikely(e->vpage != (lin >> 12) + 1))
+		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
+	return e->host ? e->host + (lin & 0xfff) : NULL;
+}
+
 static inline u32 host_ld(const u8 *p, int size)
 {
 	u16 h;

@@ -224,6 +224,8 @@ u32 alu_shld(struct cpu *c, u32 a, u32 b, u32 count, int size);
 u32 alu_shrd(struct cpu *c, u32 a, u32 b, u32 count, int size);
 /* ZF/SF/PF from res; CF, OF and AF as in the F_* bits of cf_of_af. */
 void alu_set_res(struct cpu *c, u32 res, int size, u32 cf_of_af);
+void alu_mul(struct cpu *c, int size, u32 b, bool sign);
+void alu_div(struct cpu *c, int size, u32 b, bool sign);
 /* Read and set single flags (folds lazy flags as needed). */
 bool alu_cf(struct cpu *c);
 void alu_set_flag(struct cpu *c, u32 flag, bool on);

@@ -470,78 +470,14 @@ static void h_neg(struct cpu *c, const struct dinsn *di)
 /* One-operand MUL (op 0) and IMUL (op 1): eDX:eAX (AX) = eAX * r/m. */
 static void h_mul(struct cpu *c, const struct dinsn *di)
 {
-	int size = di->size;
-	u32 b = dc_rm_read(c, di), a = get_reg(c, R_EAX, size), lo, hi;
-	bool over;
-
-	if (!di->op) {
-		u64 p = (u64)a * b;
-
-		lo = (u32)p & size_mask(size);
-		hi = (u32)(p >> (size * 8));
-		over = hi != 0;
-	} else {
-		s64 p = (s64)(s32)sext(a, size) * (s32)sext(b, size);
-
-		lo = (u32)p & size_mask(size);
-		hi = (u32)((u64)p >> (size * 8)) & size_mask(size);
-		over = p != (s64)(s32)sext(lo, size);
-	}
-	if (size == 1) {
-		set_reg16(c, R_EAX, (u16)(hi << 8 | lo));
-	} else {
-		set_reg(c, R_EAX, lo, size);
-		set_reg(c, R_EDX, hi, size);
-	}
-	alu_set_res(c, lo, size, over ? F_CF | F_OF : 0);
+	alu_mul(c, di->size, dc_rm_read(c, di), di->op);
 	c->eip = dc_next(c, di);
 }
 
-/*
- * DIV (op 0) and IDIV (op 1).  #DE for a zero divisor and for a quotient
- * that does not fit, both before anything changes; the flags are left as
- * they were, as the full decoder leaves them (the SDM: undefined).
- */
+/* DIV (op 0) and IDIV (op 1), #DE before anything changes. */
 static void h_div(struct cpu *c, const struct dinsn *di)
 {
-	int size = di->size, bits = size * 8;
-	u32 b = dc_rm_read(c, di), q, r;
-	u64 n;
-
-	if (size == 1)
-		n = (u16)c->r[R_EAX];
-	else
-		n = (u64)get_reg(c, R_EDX, size) << bits |
-		    get_reg(c, R_EAX, size);
-	if (b == 0)
-		cpu_raise(c, EXC_DE, 0);
-	if (!di->op) {
-		u64 qq = n / b;
-
-		if (qq > size_mask(size))
-			cpu_raise(c, EXC_DE, 0);
-		q = (u32)qq;
-		r = (u32)(n % b);
-	} else {
-		s64 sn = size == 4 ? (s64)n :
-			 (s64)(s32)sext((u32)n, size * 2);
-		s64 sb = (s32)sext(b, size), qq;
-		s64 lim = (s64)1 << (bits - 1);
-
-		if (sn == INT64_MIN && sb == -1)
-			cpu_raise(c, EXC_DE, 0);
-		qq = sn / sb;
-		if (qq >= lim || qq < -lim)
-			cpu_raise(c, EXC_DE, 0);
-		q = (u32)qq & size_mask(size);
-		r = (u32)(sn % sb) & size_mask(size);
-	}
-	if (size == 1) {
-		set_reg16(c, R_EAX, (u16)(r << 8 | q));
-	} else {
-		set_reg(c, R_EAX, q, size);
-		set_reg(c, R_EDX, r, size);
-	}
+	alu_div(c, di->size, dc_rm_read(c, di), di->op);
 	c->eip = dc_next(c, di);
 }
 
@@ -1616,7 +1552,6 @@ static struct dinsn *dc_lookup(struct cpu *c, const u8 **page)
 {
 	const struct seg *cs = &c->seg[S_CS];
 	u32 eip = c->eip, lin = cs->base + eip, off = lin & 0xfff;
-	const struct tlb_entry *e = tlb_entry_for(c, lin);
 	struct dinsn *di;
 	const u8 *h;
 
@@ -1625,14 +1560,10 @@ static struct dinsn *dc_lookup(struct cpu *c, const u8 **page)
 		     (cs->limit != 0xffffffffu && cs->limit - eip < 15) ||
 		     eip > cs->limit))
 		return NULL;
-	/* A TLB miss: the walk (and its #PF) is the one the first byte's
-	 * fetch would make; it fills this very entry. */
-	if (unlikely(e->vpage != (lin >> 12) + 1))
-		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
-	if (unlikely(!e->host))
+	h = code_host(c, lin);
+	if (unlikely(!h))
 		return NULL;
-	*page = e->host;
-	h = e->host + off;
+	*page = h - off;
 	di = dc_slot(c, h);
 	if (unlikely(di->host != h || !dc_same(di, h)))
 		dc_fill(di, h, 15);

@@ -527,6 +527,20 @@ static bool e_alu(struct jctx *x, int op)
 	return op != 7;
 }
 
+/* TEST: the flags of eax & (imm or r[reg]). */
+static void e_test(struct jctx *x, const struct dinsn *di, bool imm)
+{
+	if (imm) {
+		e8(x->j, 0x25);				/* and eax, imm */
+		e32(x->j, di->imm);
+	} else {					/* and eax, [reg] */
+		e_rbx(x->j, "\x23", 1, 0x83, GREG(di->reg));
+	}
+	if (x->flags_live[x->i])
+		e_flags_out(x->j, LF_LOGIC);
+	x->flags = x->flags_live[x->i] ? FK_LOGIC : FK_UNKNOWN;
+}
+
 static bool alu_inline(int op)
 {
 	return op != 2 && op != 3;	/* ADC, SBB need CF: handler */
@@ -589,15 +603,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		e_ea(j, di);
 		e_access(x, di->seg, false);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
-		if (di->kind == DK_TEST_M_I) {
-			e8(j, 0x25);			/* and eax, imm */
-			e32(j, di->imm);
-		} else {				/* and eax, [reg] */
-			e_rbx(j, "\x23", 1, 0x83, GREG(di->reg));
-		}
-		if (x->flags_live[x->i])
-			e_flags_out(j, LF_LOGIC);
-		x->flags = x->flags_live[x->i] ? FK_LOGIC : FK_UNKNOWN;
+		e_test(x, di, di->kind == DK_TEST_M_I);
 		break;
 	case DK_LOADX:
 		e_ea(j, di);
@@ -781,15 +787,7 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 	case DK_TEST_RR:
 	case DK_TEST_RI:
 		e_load(j, H_EAX, GREG(di->rm));
-		if (di->kind == DK_TEST_RI) {
-			e8(j, 0x25);			/* and eax, imm */
-			e32(j, di->imm);
-		} else {				/* and eax, [reg] */
-			e_rbx(j, "\x23", 1, 0x83, GREG(di->reg));
-		}
-		if (x->flags_live[x->i])
-			e_flags_out(j, LF_LOGIC);
-		x->flags = x->flags_live[x->i] ? FK_LOGIC : FK_UNKNOWN;
+		e_test(x, di, di->kind == DK_TEST_RI);
 		return true;
 	case DK_SHIFT_RI:
 		return emit_shift(x, di);
@@ -1302,19 +1300,15 @@ static const u8 *find(struct cpu *c)
 static struct jblock *lookup(struct cpu *c)
 {
 	const struct seg *cs = &c->seg[S_CS];
-	u32 eip = c->eip, lin = cs->base + eip, off = lin & 0xfff;
-	const struct tlb_entry *e = tlb_entry_for(c, lin);
 	struct jblock *b;
 	const u8 *h;
 
 	if (unlikely(cs->limit != 0xffffffffu || !SEG_DB(cs->attr) ||
 		     cpu_vm86(c) || !cpu_pmode(c)))
 		return NULL;
-	if (unlikely(e->vpage != (lin >> 12) + 1))
-		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
-	if (unlikely(!e->host))
+	h = code_host(c, cs->base + c->eip);
+	if (unlikely(!h))
 		return NULL;
-	h = e->host + off;
 	b = tab_find(c, h);
 	if (likely(b) && (b->code || slow_still(b, h)))
 		return b;
