@@ -349,7 +349,7 @@ static u8 *emit_budget(struct jit *j, u32 n)
 /*
  * Host registers in translated code: rbx = struct cpu, r12d = the EIP the
  * block began at, r13 = the TLB that inline memory accesses use, r8d = the
- * effective address of the access in flight; rax, rcx, rdx, rsi, rdi are
+ * new ESP of a PUSH or POP in flight; rax, rcx, rdx, rsi, rdi are
  * scratch.  Guest registers live in c->r: each form loads what it needs
  * and stores what it changes, so a handler called in between always sees
  * the truth.  Only EIP lags: c->eip is written before each call out and at
@@ -1237,6 +1237,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 	u8 bytes[JIT_MAX_INSNS * MAX_INSN_LEN + 16];
 	bool slow_next = false;
 	struct jblock *b;
+	u8 *start;
 
 	memcpy(bytes, h, min_u32(0x1000 - off, sizeof(bytes)));
 	while (n < JIT_MAX_INSNS && off + pos < 0x1000) {
@@ -1252,6 +1253,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 	}
 	if ((size_t)(j->end - j->p) < JIT_BLOCK_ROOM)
 		flush(j);
+	start = j->p;
 	b = take(j, sizeof(*b) + n * sizeof(struct dinsn));
 	b->host = h;
 	b->n = n;
@@ -1264,6 +1266,9 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 		emit_block(j, b, h, bytes, pos, slow_next);
 		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
 	}
+	/* JIT_BLOCK_ROOM is what the emitters can write at most. */
+	if ((size_t)(j->p - start) > JIT_BLOCK_ROOM)
+		abort();
 	tab_insert(c, b);
 	return b;
 }
