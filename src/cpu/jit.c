@@ -951,6 +951,52 @@ static void emit_find(struct jctx *x)
 	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
 }
 
+/* setcc al, for condition cc */
+static void e_setcc(struct jit *j, int cc)
+{
+	e8(j, 0x0f);
+	e8(j, (u8)(0x90 | cc));
+	e8(j, 0xc0);
+}
+
+/*
+ * Jcc on flags from before the block: the two commonest lazy states, a
+ * 32-bit CMP/SUB and a 32-bit logic result, are tested here as a block's
+ * own would be; any other goes to cpu_cond().  Returns the jump taken.
+ */
+static u8 *emit_cond_unknown(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u8 *not_sub, *not_logic, *done[2];
+
+	e_load(j, H_EAX, CPU_FIELD(lf_op));
+	e8(j, 0x3d);					/* cmp eax, SUB */
+	e32(j, LF(LF_SUB, 4));
+	not_sub = e_jump(j, JCC_JNE, NULL);
+	e_load(j, H_EAX, CPU_FIELD(lf_src1));		/* cmp eax, src2 */
+	e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
+	e_setcc(j, di->op);
+	done[0] = e_jump(j, JMP, NULL);
+	set_rel32(not_sub, j->p);
+	e8(j, 0x3d);					/* cmp eax, LOGIC */
+	e32(j, LF(LF_LOGIC, 4));
+	not_logic = e_jump(j, JCC_JNE, NULL);
+	e_load(j, H_EAX, CPU_FIELD(lf_res));
+	ebytes(j, "\x85\xc0", 2);			/* test eax, eax */
+	e_setcc(j, di->op);
+	done[1] = e_jump(j, JMP, NULL);
+	set_rel32(not_logic, j->p);
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e8(j, 0xbe);					/* mov esi, cc */
+	e32(j, di->op);
+	e_movabs(j, 0, (u64)(uintptr_t)cpu_cond);
+	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	set_rel32(done[0], j->p);
+	set_rel32(done[1], j->p);
+	ebytes(j, "\x84\xc0", 2);			/* test al, al */
+	return e_jump(j, JCC_JNE, NULL);
+}
+
 /* Jcc: flags the block set itself are tested by redoing the operation on
  * the host, whose flags are the guest's; else cpu_cond() decides. */
 static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
@@ -977,12 +1023,7 @@ static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 		ebytes(j, "\x50\x9d", 2);		/* push rax; popfq */
 		return e_jump(j, (u8)(0x80 | di->op), NULL);
 	}
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e8(j, 0xbe);					/* mov esi, cc */
-	e32(j, di->op);
-	e_movabs(j, 0, (u64)(uintptr_t)cpu_cond);
-	ebytes(j, "\xff\xd0\x84\xc0", 4);		/* call rax; test al */
-	return e_jump(j, JCC_JNE, NULL);
+	return emit_cond_unknown(x, di);
 }
 
 /* The way out after the last instruction, by what it does to EIP. */
