@@ -910,10 +910,26 @@ static void emit_call(struct jctx *x, const struct dinsn *di)
 		x->intr_at[x->i] = e_check_intr(x->j);
 }
 
+static const u8 *find(struct cpu *c);
+
+/* On to the block at c->eip if find() has it, else out to the dispatcher
+ * (which translates it). */
+static void e_find(struct jctx *x)
+{
+	struct jit *j = x->j;
+
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_movabs(j, 0, (u64)(uintptr_t)find);
+	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
+	e_jump(j, JCC_JE, x->normal);
+	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+}
+
 /*
  * Leave for the block at page offset off of this page (block offset
- * boff), if that is one a block can start at: a jump that the dispatcher
- * patches (JX_CHAIN) to go straight there once it has the block.
+ * boff): in the page, by a jump that the dispatcher patches (JX_CHAIN) to
+ * go straight there once it has the block; in another page, through
+ * find(), whose TLB lookup the page's mapping needs.
  */
 static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 {
@@ -923,7 +939,7 @@ static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 	e_sync_eip(j, boff);
 	set_rel32(e_check_intr(j), x->normal);
 	if (off < 0 || off > 0xfff) {
-		e_jump(j, JMP, x->normal);
+		e_find(x);		/* another page */
 		return;
 	}
 	at = e_jump(j, JMP, NULL);
@@ -935,20 +951,12 @@ static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 	e_exit(j, JX_CHAIN);
 }
 
-static const u8 *find(struct cpu *c);
-
 /* After RET or an indirect jump: on to the block at the new EIP if there
  * is one already, else out to the dispatcher. */
 static void emit_find(struct jctx *x)
 {
-	struct jit *j = x->j;
-
-	set_rel32(e_check_intr(j), x->normal);
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e_movabs(j, 0, (u64)(uintptr_t)find);
-	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
-	e_jump(j, JCC_JE, x->normal);
-	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+	set_rel32(e_check_intr(x->j), x->normal);
+	e_find(x);
 }
 
 /* setcc al, for condition cc */
@@ -1047,8 +1055,11 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 	}
 	if (last->flow == DF_CALL)
 		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
-	else if (last->flow == DF_NEXT)	/* -1: the next one is slow */
-		emit_chain(x, page, slow_next ? -1 : (s64)off + fall, fall);
+	else if (last->flow == DF_NEXT && slow_next) {
+		e_sync_eip(j, fall);	/* the next one is the dispatcher's */
+		e_jump(j, JMP, x->normal);
+	} else if (last->flow == DF_NEXT)
+		emit_chain(x, page, (s64)off + fall, fall);
 	else
 		emit_find(x);			/* EIP from the handler */
 }
