@@ -1202,7 +1202,9 @@ static void flags_liveness(struct jctx *x)
 static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		       const u8 *bytes, u32 nbytes, bool slow_next)
 {
-	static struct jctx x;	/* big; the translator is not reentrant */
+	/* Big, so not on the stack; one per thread, as each CPU runs on
+	 * one thread and translates one block at a time. */
+	static __thread struct jctx x;
 	u8 *stale[JIT_MAX_CHUNKS + 1], *over, *skip, *cold_at = NULL;
 	u32 i, off = (u32)((uintptr_t)h & 0xfff);
 	const u8 *page = h - off;
