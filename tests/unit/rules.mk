@@ -12,7 +12,8 @@ TINY_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
 
 UNIT_OBJS := $(patsubst %,build/asan/src/%.o,options memory boot multiboot util)
 
-$(UNIT_DIR)/test_%: tests/unit/test_%.c tests/unit/tap.h $(UNIT_OBJS)
+$(UNIT_DIR)/test_%: tests/unit/test_%.c tests/unit/tap.h tests/unit/expect_die.h \
+		    tests/unit/files.h $(UNIT_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(ASANFLAGS) $< -o $@ $(UNIT_OBJS) $(LDLIBS)
 

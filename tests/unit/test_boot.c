@@ -22,51 +22,9 @@
 #include "boot.h"
 #include "memory.h"
 #include "expect_die.h"
+#include "files.h"
 #include "tap.h"
 
-static char tmpdir[] = "/tmp/lguest-boot-XXXXXX";
-
-static u16 rd16(const u8 *p) { return (u16)(p[0] | p[1] << 8); }
-static u32 rd32(const u8 *p) { return rd16(p) | (u32)rd16(p + 2) << 16; }
-static u64 rd64(const u8 *p) { return rd32(p) | (u64)rd32(p + 4) << 32; }
-static void wr16(u8 *p, u16 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); }
-static void wr32(u8 *p, u32 v) { wr16(p, (u16)v); wr16(p + 2, v >> 16); }
-
-static u8 *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	u8 *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static const char *put_file(const char *name, const void *data, size_t len)
-{
-	static char paths[64][256];
-	static int next;
-	char *p = paths[next++ % 64];
-	FILE *f;
-
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	f = fopen(p, "wb");
-	if (!f || fwrite(data, 1, len, f) != len)
-		abort();
-	fclose(f);
-	return p;
-}
 
 static void load_boot_linux(struct guest_mem *m, const void *arg)
 {
@@ -160,29 +118,30 @@ static void check_common(const struct guest_mem *m,
 	ok(e->esi == BOOT_PARAMS_ADDR && l->boot_params == BOOT_PARAMS_ADDR &&
 	   e->eax == 0 && e->ebx == 0, "%s: ESI = boot_params at 0x%x", what,
 	   BOOT_PARAMS_ADDR);
-	ok(memcmp(bp + 0x202, "HdrS", 4) == 0 && rd16(bp + 0x1fe) == 0xaa55,
+	ok(memcmp(bp + 0x202, "HdrS", 4) == 0 && get_le16(bp + 0x1fe) == 0xaa55,
 	   "%s: boot_params carries the setup header", what);
 	ok(bp[0x210] == 0xff, "%s: type_of_loader 0xff", what);
 	ok((bp[0x211] & 0x81) == 0x81, "%s: loadflags LOADED_HIGH|CAN_USE_HEAP",
 	   what);
-	ok(rd16(bp + 0x224) == 0xde00, "%s: heap_end_ptr 0xde00", what);
-	ok(rd32(bp + 0x228) == BOOT_CMDLINE_ADDR && cl &&
+	ok(get_le16(bp + 0x224) == 0xde00, "%s: heap_end_ptr 0xde00", what);
+	ok(get_le32(bp + 0x228) == BOOT_CMDLINE_ADDR && cl &&
 	   strcmp(cl, cmdline) == 0, "%s: cmd_line_ptr -> \"%s\"", what,
 	   cmdline);
-	ok(rd32(bp + 0x23c) == 0 && bp[0x0f] == 0 && bp[0x06] == 0 &&
+	ok(get_le32(bp + 0x23c) == 0 && bp[0x0f] == 0 && bp[0x06] == 0 &&
 	   bp[0x07] == 0 && bp[0x0e] == 0,
 	   "%s: hardware_subarch PC, no VGA in screen_info", what);
 	ok(bp[0x1ef] == 0 && bp[0] == 0 && bp[0x1e9] == 0,
 	   "%s: the rest of the zero page is zero", what);
 	ok(bp[0x1e8] == 3 &&
-	   rd64(ent) == 0 && rd64(ent + 8) == 0xa0000 && rd32(ent + 16) == 1 &&
-	   rd64(ent + 20) == 0xa0000 && rd64(ent + 28) == 0x60000 &&
-	   rd32(ent + 36) == 2 &&
-	   rd64(ent + 40) == 0x100000 && rd64(ent + 48) == m->size - MiB &&
-	   rd32(ent + 56) == 1 && rd64(ent + 60) == 0,
+	   get_le64(ent) == 0 && get_le64(ent + 8) == 0xa0000 &&
+	   get_le32(ent + 16) == 1 &&
+	   get_le64(ent + 20) == 0xa0000 && get_le64(ent + 28) == 0x60000 &&
+	   get_le32(ent + 36) == 2 &&
+	   get_le64(ent + 40) == 0x100000 && get_le64(ent + 48) == m->size - MiB &&
+	   get_le32(ent + 56) == 1 && get_le64(ent + 60) == 0,
 	   "%s: e820 = 640 KiB RAM, 384 KiB reserved, RAM from 1 MiB to %llu "
 	   "MiB", what, (unsigned long long)(m->size / MiB));
-	ok(rd32(bp + 0x1e0) == (m->size - MiB) / 1024,
+	ok(get_le32(bp + 0x1e0) == (m->size - MiB) / 1024,
 	   "%s: alt_mem_k = RAM above 1 MiB", what);
 }
 
@@ -190,10 +149,10 @@ static void check_initrd(const struct guest_mem *m, const struct boot_layout *l,
 			 const u8 *data, size_t len, u32 below, const char *what)
 {
 	const u8 *bp = guest_ptr(m, BOOT_PARAMS_ADDR, 4096);
-	u32 start = rd32(bp + 0x218);
+	u32 start = get_le32(bp + 0x218);
 	const u8 *p = guest_ptr(m, start, len);
 
-	ok(start == l->initrd_start && rd32(bp + 0x21c) == len &&
+	ok(start == l->initrd_start && get_le32(bp + 0x21c) == len &&
 	   (start & 0xfff) == 0 && start + len <= m->size &&
 	   start + len > m->size - 4096 && start + len <= below &&
 	   start >= l->run_end && start >= l->image_end,
@@ -313,19 +272,19 @@ static u8 *fake_bzimage(size_t *len)
 	u8 *b = calloc(1, setup + FAKE_PM);
 
 	b[0x1f1] = 0;
-	wr32(b + 0x1f4, FAKE_PM / 16);
-	wr16(b + 0x1fe, 0xaa55);
+	put_le32(b + 0x1f4, FAKE_PM / 16);
+	put_le16(b + 0x1fe, 0xaa55);
 	b[0x200] = 0xeb;
 	b[0x201] = 0x66;
 	memcpy(b + 0x202, "HdrS", 4);
-	wr16(b + 0x206, 0x20f);
+	put_le16(b + 0x206, 0x20f);
 	b[0x211] = 0x01;
-	wr32(b + 0x214, 0x100000);
-	wr32(b + 0x22c, 0x7fffffff);
-	wr32(b + 0x230, 0x200000);
-	wr32(b + 0x238, 255);
-	wr32(b + 0x258, 0x100000);
-	wr32(b + 0x260, 0x200000);
+	put_le32(b + 0x214, 0x100000);
+	put_le32(b + 0x22c, 0x7fffffff);
+	put_le32(b + 0x230, 0x200000);
+	put_le32(b + 0x238, 255);
+	put_le32(b + 0x258, 0x100000);
+	put_le32(b + 0x260, 0x200000);
 	b[0x267] = 0x5a;	/* last byte of the header: copied */
 	b[0x268] = 0xa5;	/* first byte after it: not copied */
 	for (i = 0; i < FAKE_PM; i++)
@@ -390,19 +349,19 @@ static void bz_bad(const u8 *k, size_t len, const char *what,
 	free(b);
 }
 
-static void old_protocol(u8 *b) { wr16(b + 0x206, 0x201); }
+static void old_protocol(u8 *b) { put_le16(b + 0x206, 0x201); }
 static void kernel_64(u8 *b) { b[0x236] |= 1; }
 static void zimage(u8 *b) { b[0x211] &= (u8)~1; }
 static void no_hdrs(u8 *b) { b[0x203] = 'X'; }
-static void no_boot_flag(u8 *b) { wr16(b + 0x1fe, 0); }
-static void huge_payload(u8 *b) { wr32(b + 0x24c, 0x7fffffff); }
+static void no_boot_flag(u8 *b) { put_le16(b + 0x1fe, 0); }
+static void huge_payload(u8 *b) { put_le32(b + 0x24c, 0x7fffffff); }
 
 static size_t kernel_setup;	/* for bad_payload() */
 static void bad_payload(u8 *b)
 {
-	u8 *p = b + kernel_setup + rd32(b + 0x248);
+	u8 *p = b + kernel_setup + get_le32(b + 0x248);
 
-	memset(p + rd32(b + 0x24c) / 8, 0x55, 4096);
+	memset(p + get_le32(b + 0x24c) / 8, 0x55, 4096);
 }
 
 static void test_debian(void)
@@ -429,7 +388,7 @@ static void test_debian(void)
 		initrd[i] = (u8)(i * 13 + 1);
 	setup = (size_t)((k[0x1f1] ? k[0x1f1] : 4) + 1) * 512;
 	kernel_setup = setup;
-	sys = rd32(k + 0x1f4) * 16;
+	sys = get_le32(k + 0x1f4) * 16;
 	a.kernel = path;
 	a.initrd = put_file("initrd.img", initrd, ilen);
 
@@ -444,29 +403,29 @@ static void test_debian(void)
 		  len - setup) == 0,
 	   "Debian bzImage: protected-mode code (%zu bytes) at 1 MiB, "
 	   "entered there", len - setup);
-	ok(l.run_start == 0x1000000 && l.run_end == 0x1000000 + rd32(k + 0x260),
-	   "Debian bzImage: unpacks at 16 MiB, init_size 0x%x", rd32(k + 0x260));
+	ok(l.run_start == 0x1000000 && l.run_end == 0x1000000 + get_le32(k + 0x260),
+	   "Debian bzImage: unpacks at 16 MiB, init_size 0x%x", get_le32(k + 0x260));
 	ok(memcmp(bp + 0x1f1, k + 0x1f1, 0x210 - 0x1f1) == 0 &&
 	   memcmp(bp + 0x22c, k + 0x22c, 0x202 + k[0x201] - 0x22c) == 0,
 	   "Debian bzImage: the rest of the setup header is the file's");
-	ok(rd32(bp + 0x214) == 0x100000, "Debian bzImage: code32_start 1 MiB");
+	ok(get_le32(bp + 0x214) == 0x100000, "Debian bzImage: code32_start 1 MiB");
 	check_common(&m, &e, &l, "Debian bzImage",
 		     "console=ttyS0 panic=-1 quiet");
-	check_initrd(&m, &l, initrd, ilen, rd32(k + 0x22c) + 1,
+	check_initrd(&m, &l, initrd, ilen, get_le32(k + 0x22c) + 1,
 		     "Debian bzImage");
 
 	a.unpack = true;
 	load(&m2, 64 * MiB, &a, &e2, &l2);
 	ok(e2.eip == 0x1000000 && l2.image_start == 0x1000000 &&
 	   l2.image_end > 0x1400000 && l2.image_end <= 0x1000000 +
-	   rd32(k + 0x260),
+	   get_le32(k + 0x260),
 	   "Debian bzImage unpacked on the host: vmlinux at 0x%x-0x%x, entry "
 	   "0x%x", l2.image_start, l2.image_end, e2.eip);
 	ok(*(u8 *)guest_ptr(&m2, 0x100000, 1) == 0xee,
 	   "unpacked: nothing written at 1 MiB");
 	ok(memcmp(guest_ptr(&m2, BOOT_PARAMS_ADDR, 4096), bp, 4096) == 0,
 	   "unpacked: the same boot_params as the bzImage's");
-	check_initrd(&m2, &l2, initrd, ilen, rd32(k + 0x22c) + 1, "unpacked");
+	check_initrd(&m2, &l2, initrd, ilen, get_le32(k + 0x22c) + 1, "unpacked");
 	guest_mem_free(&m);
 	guest_mem_free(&m2);
 
@@ -508,7 +467,7 @@ static void test_files(void)
 	a.kernel = "/nonexistent/vmlinuz";
 	expect_die("a missing kernel", &a, 4 * MiB,
 		   "kernel /nonexistent/vmlinuz: No such file or directory");
-	a.kernel = tmpdir;
+	a.kernel = files_dir;
 	expect_die("a directory as kernel", &a, 4 * MiB, "is a directory");
 	a.kernel = "/dev/null";
 	expect_die("a device as kernel", &a, 4 * MiB, "not a regular file");
@@ -521,26 +480,19 @@ static void test_files(void)
 	a.initrd = "/nonexistent/initrd";
 	expect_die("a missing initrd", &a, 4 * MiB,
 		   "initrd /nonexistent/initrd: No such file");
-	a.initrd = tmpdir;
+	a.initrd = files_dir;
 	expect_die("a directory as initrd", &a, 4 * MiB, "is a directory");
 }
 
 int main(void)
 {
-	if (!mkdtemp(tmpdir))
-		abort();
+	files_init("boot");
 	test_cmdline();
 	test_console_hvc0();
 	test_elf();
 	test_fake_bzimage();
 	test_files();
 	test_debian();
-	if (!getenv("KEEP_TMP")) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd))
-			printf("# could not remove %s\n", tmpdir);
-	}
+	files_done();
 	return tap_done();
 }

@@ -14,47 +14,9 @@
 #include "boot.h"
 #include "memory.h"
 #include "expect_die.h"
+#include "files.h"
 #include "tap.h"
 
-static char tmpdir[] = "/tmp/lguest-mb-XXXXXX";
-
-static u32 rd32(const u8 *p) { u32 v; memcpy(&v, p, 4); return v; }
-static u64 rd64(const u8 *p) { u64 v; memcpy(&v, p, 8); return v; }
-static void wr32(u8 *p, u32 v) { memcpy(p, &v, 4); }
-
-static u8 *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	u8 *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		abort();
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static const char *put_file(const char *name, const void *data, size_t len)
-{
-	static char paths[32][256];
-	static int next;
-	char *p = paths[next++ % 32];
-	FILE *f;
-
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	f = fopen(p, "wb");
-	if (!f || fwrite(data, 1, len, f) != len)
-		abort();
-	fclose(f);
-	return p;
-}
 
 static void load_boot_kernel(struct guest_mem *m, const void *arg)
 {
@@ -75,7 +37,7 @@ static size_t header_at(const u8 *d, size_t len)
 	size_t off;
 
 	for (off = 0; off + 4 <= len && off < 8192; off += 4)
-		if (rd32(d + off) == 0x1badb002)
+		if (get_le32(d + off) == 0x1badb002)
 			return off;
 	abort();
 }
@@ -83,8 +45,8 @@ static size_t header_at(const u8 *d, size_t len)
 /* Set a header field and keep the checksum right. */
 static void set_flags(u8 *h, u32 flags)
 {
-	wr32(h + 4, flags);
-	wr32(h + 8, -(0x1badb002u + flags));
+	put_le32(h + 4, flags);
+	put_le32(h + 8, -(0x1badb002u + flags));
 }
 
 static void check_info(const struct guest_mem *m, const struct boot_entry *e,
@@ -100,32 +62,33 @@ static void check_info(const struct guest_mem *m, const struct boot_entry *e,
 	   (e->ebx + 0x80 <= l->image_start || e->ebx >= l->image_end),
 	   "%s: EAX magic, EBX 0x%x in low memory, clear of the image", what,
 	   e->ebx);
-	ok(rd32(mbi) == 0x24d, "%s: flags mem|cmdline|mods|mmap|name", what);
-	ok(rd32(mbi + 4) == 640 && rd32(mbi + 8) == (m->size - MiB) / 1024,
+	ok(get_le32(mbi) == 0x24d, "%s: flags mem|cmdline|mods|mmap|name", what);
+	ok(get_le32(mbi + 4) == 640 && get_le32(mbi + 8) == (m->size - MiB) / 1024,
 	   "%s: mem_lower 640, mem_upper %llu KiB", what,
 	   (unsigned long long)(m->size - MiB) / 1024);
-	ok(!strcmp(guest_ptr(m, rd32(mbi + 16), strlen(cmdline) + 1), cmdline),
+	ok(!strcmp(guest_ptr(m, get_le32(mbi + 16), strlen(cmdline) + 1), cmdline),
 	   "%s: command line \"%s\"", what, cmdline);
-	ok(!strcmp(guest_ptr(m, rd32(mbi + 64), 7), "lguest"),
+	ok(!strcmp(guest_ptr(m, get_le32(mbi + 64), 7), "lguest"),
 	   "%s: boot loader name", what);
-	map = guest_ptr(m, rd32(mbi + 48), 72);
-	ok(rd32(mbi + 44) == 72 && map &&
-	   rd32(map) == 20 && rd64(map + 4) == 0 && rd64(map + 12) == 0xa0000 &&
-	   rd32(map + 20) == 1 && rd64(map + 28) == 0xa0000 &&
-	   rd32(map + 44) == 2 && rd64(map + 52) == MiB &&
-	   rd64(map + 60) == m->size - MiB && rd32(map + 68) == 1,
+	map = guest_ptr(m, get_le32(mbi + 48), 72);
+	ok(get_le32(mbi + 44) == 72 && map &&
+	   get_le32(map) == 20 && get_le64(map + 4) == 0 &&
+	   get_le64(map + 12) == 0xa0000 &&
+	   get_le32(map + 20) == 1 && get_le64(map + 28) == 0xa0000 &&
+	   get_le32(map + 44) == 2 && get_le64(map + 52) == MiB &&
+	   get_le64(map + 60) == m->size - MiB && get_le32(map + 68) == 1,
 	   "%s: memory map of 3 entries matches RAM", what);
-	ok(rd32(mbi + 20) == (u32)nmods, "%s: %d modules", what, nmods);
-	mod = guest_ptr(m, rd32(mbi + 24), 16 * (u64)nmods);
+	ok(get_le32(mbi + 20) == (u32)nmods, "%s: %d modules", what, nmods);
+	mod = guest_ptr(m, get_le32(mbi + 24), 16 * (u64)nmods);
 	for (i = 0; i < nmods && mod; i++) {
 		const u8 *ent = mod + 16 * i;
-		u32 start = rd32(ent), end = rd32(ent + 4);
+		u32 start = get_le32(ent), end = get_le32(ent + 4);
 
 		if ((start & 0xfff) || end - start != sizes[i] ||
 		    start < l->image_end ||
-		    (i && start < rd32(ent - 12)) ||
+		    (i && start < get_le32(ent - 12)) ||
 		    memcmp(guest_ptr(m, start, sizes[i]), data[i], sizes[i]) ||
-		    strcmp(guest_ptr(m, rd32(ent + 8), strlen(mods[i]) + 1),
+		    strcmp(guest_ptr(m, get_le32(ent + 8), strlen(mods[i]) + 1),
 			   mods[i]))
 			mods_ok = false;
 	}
@@ -147,7 +110,11 @@ static void test_good(const char *elf, const char *flat)
 	char cmd[512];
 	size_t len;
 	u8 *img = slurp(flat, &len);
-	size_t h = header_at(img, len);
+	size_t h;
+
+	if (!img)
+		abort();
+	h = header_at(img, len);
 
 	mods[0] = put_file("mod0", m0, sizeof(m0));
 	mods[1] = put_file("mod1", m1, sizeof(m1));
@@ -173,8 +140,9 @@ static void test_good(const char *elf, const char *flat)
 	boot_kernel(&m, &a, &e, &l);
 	snprintf(cmd, sizeof(cmd), "%s a b", flat);
 	ok(!strcmp(l.format, "Multiboot image (address fields)") &&
-	   e.eip == rd32(img + h + 28) && l.image_start == rd32(img + h + 16) &&
-	   l.image_end == rd32(img + h + 24) &&
+	   e.eip == get_le32(img + h + 28) &&
+	   l.image_start == get_le32(img + h + 16) &&
+	   l.image_end == get_le32(img + h + 24) &&
 	   !memcmp(guest_ptr(&m, l.image_start, len), img, len),
 	   "Multiboot flat image loaded at load_addr 0x%x, entry 0x%x",
 	   l.image_start, e.eip);
@@ -188,9 +156,9 @@ static void test_good(const char *elf, const char *flat)
 	a.cmdline = "";
 	guest_mem_init(&m, 2 * MiB);
 	boot_kernel(&m, &a, &e, &l);
-	ok(!strcmp(guest_ptr(&m, rd32(guest_ptr(&m, e.ebx + 16, 4)),
+	ok(!strcmp(guest_ptr(&m, get_le32(guest_ptr(&m, e.ebx + 16, 4)),
 			     strlen(flat) + 1), flat) &&
-	   rd32(guest_ptr(&m, e.ebx + 20, 4)) == 0,
+	   get_le32(guest_ptr(&m, e.ebx + 20, 4)) == 0,
 	   "Multiboot without arguments or modules: the path alone");
 	guest_mem_free(&m);
 	free(img);
@@ -201,9 +169,13 @@ static void test_bad(const char *elf, const char *flat)
 	struct boot_args a = { .cmdline = "", .unpack = true };
 	size_t len, elen, h, eh;
 	u8 *img = slurp(flat, &len), *e = slurp(elf, &elen);
-	u8 *b = malloc(len + elen);
+	u8 *b;
 	static u8 big[1536 * 1024];
 	const char *mods[1];
+
+	if (!img || !e)
+		abort();
+	b = malloc(len + elen);
 
 #define BAD(what, src, n, hoff, edit, needle) do {			\
 		u8 *hp = b + (hoff);					\
@@ -215,7 +187,7 @@ static void test_bad(const char *elf, const char *flat)
 	} while (0)
 	h = header_at(img, len);
 	eh = header_at(e, elen);
-	BAD("a bad checksum", img, len, h, wr32(hp + 8, 0), "bad checksum");
+	BAD("a bad checksum", img, len, h, put_le32(hp + 8, 0), "bad checksum");
 	BAD("a video-mode demand", img, len, h, set_flags(hp, 0x10007),
 	    "video mode");
 	BAD("an unknown demand", img, len, h, set_flags(hp, 0x10023),
@@ -223,25 +195,25 @@ static void test_bad(const char *elf, const char *flat)
 	BAD("a flat image without address fields", img, len, h,
 	    set_flags(hp, 0x3), "must be ELF");
 	BAD("load_addr above header_addr", img, len, h,
-	    wr32(hp + 16, rd32(hp + 12) + 4), "does not fit its header_addr");
+	    put_le32(hp + 16, get_le32(hp + 12) + 4), "does not fit its header_addr");
 	BAD("load_addr before the file's start", img, len, h,
-	    wr32(hp + 16, rd32(hp + 12) - 0x1000), "does not fit");
+	    put_le32(hp + 16, get_le32(hp + 12) - 0x1000), "does not fit");
 	BAD("load_end_addr below load_addr", img, len, h,
-	    wr32(hp + 20, rd32(hp + 16) - 1), "below load_addr");
+	    put_le32(hp + 20, get_le32(hp + 16) - 1), "below load_addr");
 	BAD("load_end_addr beyond the file", img, len, h,
-	    wr32(hp + 20, rd32(hp + 16) + (u32)len + 64), "truncated");
+	    put_le32(hp + 20, get_le32(hp + 16) + (u32)len + 64), "truncated");
 	BAD("bss_end_addr inside the image", img, len, h,
-	    wr32(hp + 24, rd32(hp + 16) + 4), "inside the image");
+	    put_le32(hp + 24, get_le32(hp + 16) + 4), "inside the image");
 	BAD("an entry outside the image", img, len, h,
-	    wr32(hp + 28, 0x500000), "entry 0x500000 is outside");
+	    put_le32(hp + 28, 0x500000), "entry 0x500000 is outside");
 	BAD("a flat image beyond RAM", img, len, h,
-	    (wr32(hp + 12, rd32(hp + 12) + 0x7f000000),
-	     wr32(hp + 16, rd32(hp + 16) + 0x7f000000),
-	     wr32(hp + 20, rd32(hp + 20) + 0x7f000000),
-	     wr32(hp + 24, rd32(hp + 24) + 0x7f000000),
-	     wr32(hp + 28, rd32(hp + 28) + 0x7f000000)), "outside RAM");
+	    (put_le32(hp + 12, get_le32(hp + 12) + 0x7f000000),
+	     put_le32(hp + 16, get_le32(hp + 16) + 0x7f000000),
+	     put_le32(hp + 20, get_le32(hp + 20) + 0x7f000000),
+	     put_le32(hp + 24, get_le32(hp + 24) + 0x7f000000),
+	     put_le32(hp + 28, get_le32(hp + 28) + 0x7f000000)), "outside RAM");
 	BAD("a flat image reaching up to 4 GiB", img, len, h,
-	    wr32(hp + 24, 0xfffffff0), "outside RAM");
+	    put_le32(hp + 24, 0xfffffff0), "outside RAM");
 	BAD("an ELF segment beyond RAM", e, elen, eh,
 	    ((Elf32_Phdr *)(b + ((Elf32_Ehdr *)b)->e_phoff))->p_paddr =
 	    0x7f000000, "outside RAM");
@@ -266,20 +238,13 @@ int main(void)
 {
 	const char *elf = getenv("MB_ELF"), *flat = getenv("MB_FLAT");
 
-	if (!mkdtemp(tmpdir))
-		abort();
+	files_init("mb");
 	if (!elf || !flat || access(elf, R_OK) || access(flat, R_OK)) {
 		ok(0, "Multiboot test kernels $MB_ELF and $MB_FLAT are built");
 		return 1;
 	}
 	test_good(elf, flat);
 	test_bad(elf, flat);
-	if (!getenv("KEEP_TMP")) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd))
-			printf("# could not remove %s\n", tmpdir);
-	}
+	files_done();
 	return tap_done();
 }
