@@ -1,7 +1,7 @@
 /*
- * A few lines of TAP for the unit tests: ok(cond, fmt...) prints
- * "ok - ..." or "not ok - ...", and tap_done() makes the exit status say
- * whether anything failed.  tests/run-all.sh counts the lines.
+ * A few lines of TAP for the C tests (unit, virtio, net): ok(cond, fmt...)
+ * prints "ok - ..." or "not ok - ...", and tap_done() makes the exit status
+ * say whether anything failed.  tests/run-all.sh counts the lines.
  */
 #ifndef TESTS_TAP_H
 #define TESTS_TAP_H

@@ -17,30 +17,13 @@
 #include "memory.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_dev.h"
+#include "../unit/tap.h"
 
 #define RAM_SIZE	(16 * MiB)
 #define DESC_GPA	0x10000
 #define AVAIL_GPA	0x14000
 #define USED_GPA	0x18000
 #define BUF_GPA		0x100000
-
-static int tap_failed;
-
-static inline __attribute__((format(printf, 2, 3)))
-int ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", cond ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		tap_failed = 1;
-	return cond;
-}
 
 /* The last kill reason, caught by wrapping guest_kill (-Wl,--wrap). */
 extern char kill_reason[256];

@@ -4,7 +4,8 @@
 VIRTIO_TEST := build/tests/virtio/test_virtio
 VIRTIO_TEST_SRCS := tests/virtio/test_virtio.c tests/virtio/driver.c
 
-$(VIRTIO_TEST): $(VIRTIO_TEST_SRCS) tests/virtio/driver.h build/asan/liblguest.a
+$(VIRTIO_TEST): $(VIRTIO_TEST_SRCS) tests/virtio/driver.h tests/unit/tap.h \
+		build/asan/liblguest.a
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(ASANFLAGS) -Wl,--wrap=guest_kill -o $@ \
 		$(VIRTIO_TEST_SRCS) build/asan/liblguest.a $(LDLIBS)
