@@ -12,7 +12,7 @@ CPUSYS_GUEST_CFLAGS := -m32 -march=i686 -mno-sse -mno-mmx -O2 -g \
 	-fno-asynchronous-unwind-tables -Wall -Wextra -Werror \
 	-Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 
-$(CPUSYS)/run: tests/cpusys/run.c build/asan/liblguest.a
+$(CPUSYS)/run: tests/cpusys/run.c tests/unit/files.h build/asan/liblguest.a
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(ASANFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 

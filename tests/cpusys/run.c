@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "../unit/files.h"
 
 #define RAM_SIZE (32u << 20)
 #define MAX_INSNS 50000000ull
@@ -88,28 +89,6 @@ static u64 clock_ns(void *opaque)
 	struct harness *h = opaque;
 
 	return h->clock += 10;
-}
-
-static u8 *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	u8 *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc(n > 0 ? (size_t)n : 1);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
 }
 
 /* Copy the PT_LOAD segments into RAM; returns the entry point or 0. */
@@ -210,7 +189,7 @@ int main(int argc, char **argv)
 	}
 	path = argv[1];
 	ram = calloc(1, RAM_SIZE);
-	img = read_file(path, &len);
+	img = slurp(path, &len);
 	entry = img && ram ? load_elf(ram, img, len) : 0;
 	if (entry) {
 		bus.opaque = &h;

@@ -1,5 +1,5 @@
 /*
- * For the loader tests: a scratch directory of test files, made by
+ * Files for the C tests: a scratch directory of test files, made by
  * files_init() and removed by files_done() (kept with KEEP_TMP set in the
  * environment), put_file() to write one there, slurp() to read a whole
  * file back.
