@@ -1374,6 +1374,15 @@ static struct jblock *lookup(struct cpu *c)
 	return translate(c, h);
 }
 
+/* lookup() at an instruction boundary, with the interpreter's notion of
+ * where the instruction began kept, for a fault in the lookup itself. */
+static struct jblock *lookup_here(struct cpu *c)
+{
+	c->insn_eip = c->eip;
+	c->insn_esp = c->r[R_ESP];
+	return lookup(c);
+}
+
 /* The block at b->host changed: translate it again, and send old chains
  * into b on to the new block (or out, if the code there is now slow). */
 static void retranslate(struct cpu *c, struct jblock *b)
@@ -1413,32 +1422,23 @@ void jit_run(struct cpu *c, u64 end)
 	int why;
 
 	c->jit_end = end;
-	for (;;) {
-		c->insn_eip = c->eip;
-		c->insn_esp = c->r[R_ESP];
-		b = lookup(c);
-		if (!b || !b->code)
-			break;
+	b = lookup_here(c);
+	while (b && b->code) {
 		gen = j->generation;
 		c->jit_active = true;
 		why = j->enter(c, b->code);
 		c->jit_active = false;
 		if (why == JX_BUDGET)
 			break;
-		if (why == JX_STALE) {
+		if (why == JX_STALE)
 			retranslate(c, b);
-			continue;
-		}
-		if (c->intr || c->stop || c->icount >= end)
+		else if (c->intr || c->stop || c->icount >= end)
 			return;
-		if (why == JX_CHAIN) {
-			c->insn_eip = c->eip;
-			c->insn_esp = c->r[R_ESP];
-			b = lookup(c);
-			if (b && b->code && j->generation == gen &&
-			    b->host == c->jit_chain_host)
-				set_rel32(c->jit_chain_at, b->code);
-		}
+		b = lookup_here(c);
+		/* The exit came from a jump that may now go straight here. */
+		if (why == JX_CHAIN && b && b->code &&
+		    j->generation == gen && b->host == c->jit_chain_host)
+			set_rel32(c->jit_chain_at, b->code);
 	}
 	/* One instruction the translator leaves to the interpreter. */
 	if (c->icount < end) {
