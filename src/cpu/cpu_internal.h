@@ -235,6 +235,14 @@ static inline void set_reg16(struct cpu *c, int r, u16 v)
 	c->r[r] = (c->r[r] & ~0xffffu) | v;
 }
 
+/* An instruction begins at EIP: a fault in it puts EIP and ESP back to
+ * what they are now. */
+static inline void cpu_insn_begins(struct cpu *c)
+{
+	c->insn_eip = c->eip;
+	c->insn_esp = c->r[R_ESP];
+}
+
 static inline bool cpu_pmode(const struct cpu *c)
 {
 	return c->cr0 & CR0_PE;

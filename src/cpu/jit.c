@@ -1378,8 +1378,7 @@ static struct jblock *lookup(struct cpu *c)
  * where the instruction began kept, for a fault in the lookup itself. */
 static struct jblock *lookup_here(struct cpu *c)
 {
-	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP];
+	cpu_insn_begins(c);
 	return lookup(c);
 }
 
@@ -1440,8 +1439,17 @@ void jit_run(struct cpu *c, u64 end)
 		    j->generation == gen && b->host == c->jit_chain_host)
 			set_rel32(c->jit_chain_at, b->code);
 	}
-	/* One instruction the translator leaves to the interpreter. */
+	/*
+	 * One instruction the translator leaves to the interpreter.  After a
+	 * budget exit EIP may be blocks past the last lookup (chains ran on
+	 * without one), so the interpreter's notion of where the instruction
+	 * began is brought up to date: a fault in it must return the guest
+	 * here, not to where the chain started: the guest's #PF handler
+	 * would resume it there, with ESP as it was then, and run again
+	 * what had already run (tests/jit's slices find it).
+	 */
 	if (c->icount < end) {
+		cpu_insn_begins(c);
 		cpu_exec_cached(c);
 		c->icount++;
 	}
