@@ -123,6 +123,8 @@ struct machine {
 	clock_fn clock;		/* a test's clock instead */
 	void *clock_opaque;
 	bool in_slice;		/* inside cpu_run() */
+	u64 max_slice;		/* LGUEST_SLICE: at most this many
+				 * instructions a slice (a stress knob) */
 	u64 slice_end;		/* the virtual time the slice runs to */
 	bool halted;		/* sleeping in idle(): time follows the host */
 	u64 host_reads;		/* for --verbose */
@@ -668,6 +670,28 @@ static void poll_fds(struct machine *m, u64 timeout_ns)
 /*
  * Making and ending.
  */
+
+/*
+ * LGUEST_SLICE=N caps every slice at N instructions.  Slices end where a
+ * translated block does not fit, so tiny ones turn the rare meeting of a
+ * slice's end with a fault into a frequent one: a stress test for the
+ * CPU's state at the seams (tests/e2e runs a boot that way).
+ */
+static u64 max_slice_from_env(void)
+{
+	const char *e = getenv("LGUEST_SLICE");
+	unsigned long long n;
+	char *end;
+
+	if (!e || !*e)
+		return MAX_BUDGET;
+	n = strtoull(e, &end, 10);
+	if (*end || n < 1 || n > MAX_BUDGET)
+		die("LGUEST_SLICE=%s: want a count of instructions from 1 to %llu",
+		    e, (unsigned long long)MAX_BUDGET);
+	return n;
+}
+
 struct machine *machine_new(struct guest_mem *mem)
 {
 	struct machine *m = calloc(1, sizeof(*m));
@@ -677,6 +701,7 @@ struct machine *machine_new(struct guest_mem *mem)
 		die("out of memory");
 	m->mem = mem;
 	m->clock_start = host_now_ns();
+	m->max_slice = max_slice_from_env();
 	for (i = 0; i < MAX_FDS; i++)
 		m->fds[i].fd = -1;
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -785,12 +810,13 @@ static u64 slice_budget(struct machine *m)
 	if (m->clock)
 		return TEST_BUDGET;
 	if (end <= now)
-		return MIN_BUDGET;
-	b = vclock_insns_until(&m->vc, cpu_icount(m->cpu), end);
+		b = MIN_BUDGET;
+	else
+		b = vclock_insns_until(&m->vc, cpu_icount(m->cpu), end);
 	if (b < 1)
 		b = 1;
-	if (b > MAX_BUDGET)
-		b = MAX_BUDGET;
+	if (b > m->max_slice)
+		b = m->max_slice;
 	return b;
 }
 
