@@ -674,8 +674,8 @@ static void poll_fds(struct machine *m, u64 timeout_ns)
 /*
  * LGUEST_SLICE=N caps every slice at N instructions.  Slices end where a
  * translated block does not fit, so tiny ones turn the rare meeting of a
- * slice's end with a fault into a frequent one: a stress test for the
- * CPU's state at the seams (tests/e2e runs a boot that way).
+ * slice's end with a fault into a frequent one: a stress knob for the
+ * CPU's state at the seams, for hunting bugs by hand.
  */
 static u64 max_slice_from_env(void)
 {
