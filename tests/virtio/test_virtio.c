@@ -629,6 +629,122 @@ static void test_bad_queues(void)
 	unlink(disk_path);
 }
 
+/* A flush as descriptors 2*head and 2*head+1, made available on head. */
+static void post_flush(struct drv *d, u16 head)
+{
+	struct virtio_blk_outhdr hdr = { VIRTIO_BLK_T_FLUSH, 0, 0 };
+
+	memcpy(gp(d, HDR_GPA, sizeof(hdr)), &hdr, sizeof(hdr));
+	set_desc(d, d->desc, 2 * head, HDR_GPA, sizeof(hdr),
+		 VRING_DESC_F_NEXT, 2 * head + 1);
+	set_desc(d, d->desc, 2 * head + 1, STATUS_GPA + head, 1,
+		 VRING_DESC_F_WRITE, 0);
+	drv_kick(d, 0, 2 * head);
+}
+
+/*
+ * Requests in flight are bounded by the queue's size: a head the device
+ * still holds may not be offered again.  Completions reach the used ring
+ * only when the run loop hands them back (virtio_blk_quiesce() here), so
+ * until then every request posted is in flight.
+ */
+static void test_inflight(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	bool alive = true;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	for (u16 i = 0; i < 8; i++)
+		post_flush(&d, i);
+	virtio_blk_quiesce(blk);
+	for (int round = 0; round < 3; round++) {
+		for (u16 i = 0; i < 8; i++)
+			post_flush(&d, i);
+		virtio_blk_quiesce(blk);
+		alive &= !guest_killed(d.m);
+	}
+	ok(alive && used_idx(&d) == 32,
+	   "in flight: a full queue, completed and posted again, is fine "
+	   "(%u used)", used_idx(&d));
+
+	post_flush(&d, 0);
+	post_flush(&d, 0);
+	ok(guest_killed(d.m) && strstr(kill_reason, "still holds"),
+	   "hostile: a head posted again while in flight: killed (\"%s\")",
+	   kill_reason);
+	/* Whatever it posts now, the device takes nothing more. */
+	for (int i = 0; i < 1000; i++)
+		post_flush(&d, 0);
+	virtio_blk_quiesce(blk);
+	ok(used_idx(&d) == 32, "hostile: ... and nothing more is taken (%u "
+	   "used)", used_idx(&d));
+	drv_free(&d);
+
+	/* A reset gives every head back to the driver. */
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	for (u16 i = 0; i < 8; i++)
+		post_flush(&d, i);
+	common_wr(&d, VIRTIO_PCI_COMMON_STATUS, 0, 1);
+	memset(gp(&d, d.avail, 6 + 2 * 16), 0, 6 + 2 * 16);
+	drv_negotiate(&d, F_VERSION_1);
+	drv_queue(&d, 0, 16);
+	drv_driver_ok(&d);
+	for (u16 i = 0; i < 8; i++)
+		post_flush(&d, i);
+	virtio_blk_quiesce(blk);
+	ok(!guest_killed(d.m) && used_idx(&d) == 8,
+	   "in flight: after a reset the same heads are taken again (%u "
+	   "used%s%s)", used_idx(&d), *kill_reason ? ", " : "", kill_reason);
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+/*
+ * A read of more than 4 GiB: 300 overlapping buffers of all of RAM (the
+ * direct chain goes on in an indirect table, since a 256-entry queue
+ * alone cannot hold it).  Its used length cannot be told in 32 bits, and
+ * no driver may build it (seg_max, size_max): IOERR, used length 1.
+ */
+static void test_blk_huge(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	struct virtio_blk_outhdr hdr = { VIRTIO_BLK_T_IN, 0, 0 };
+	u64 disk = 6ull << 30;
+	u32 id, len;
+	int fd;
+
+	strcpy(disk_path, "/tmp/lguest-virtio-XXXXXX");
+	fd = mkstemp(disk_path);
+	if (fd < 0 || ftruncate(fd, disk) < 0)
+		abort();
+	close(fd);
+	blk = setup_blk(&d, false, F_VERSION_1 | F_INDIRECT, 256);
+	memcpy(gp(&d, HDR_GPA, sizeof(hdr)), &hdr, sizeof(hdr));
+	*(u8 *)gp(&d, STATUS_GPA, 1) = 0xee;
+	set_desc(&d, d.desc, 0, HDR_GPA, sizeof(hdr), VRING_DESC_F_NEXT, 1);
+	for (u16 i = 1; i <= 200; i++)
+		set_desc(&d, d.desc, i, 0, RAM_SIZE,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i + 1);
+	set_desc(&d, d.desc, 201, INDIRECT_GPA, 101 * 16,
+		 VRING_DESC_F_INDIRECT, 0);
+	for (u16 i = 0; i < 100; i++)
+		set_desc(&d, INDIRECT_GPA, i, 0, RAM_SIZE,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i + 1);
+	set_desc(&d, INDIRECT_GPA, 100, STATUS_GPA, 1, VRING_DESC_F_WRITE, 0);
+	drv_kick(&d, 0, 0);
+	virtio_blk_quiesce(blk);
+	used_elem(&d, 0, &id, &len);
+	ok(!guest_killed(d.m) && used_idx(&d) == 1 && len == 1 &&
+	   *(u8 *)gp(&d, STATUS_GPA, 1) == VIRTIO_BLK_S_IOERR,
+	   "virtio-blk: a 4.7 GiB read: IOERR, used length 1 (len %u, status "
+	   "%u)", len, *(u8 *)gp(&d, STATUS_GPA, 1));
+	drv_free(&d);
+	unlink(disk_path);
+}
+
 static void test_rng(void)
 {
 	struct drv d;
@@ -710,6 +826,8 @@ int main(void)
 	for (unsigned int i = 0; i < ARRAY_SIZE(hostile); i++)
 		test_hostile(&hostile[i]);
 	test_bad_queues();
+	test_inflight();
+	test_blk_huge();
 	test_rng();
 	test_console();
 	return tap_failed;
