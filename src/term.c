@@ -27,6 +27,10 @@
 
 #include "term.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #define IN_BUF 4096
 #define OUT_BUF 65536
 
@@ -160,6 +164,10 @@ static void catch_faults(void)
 
 	alt_stack();
 	on_signals(sigs, ARRAY_SIZE(sigs), SA_ONSTACK);
+#ifdef __SANITIZE_ADDRESS__
+	/* A sanitizer's report ends the process without atexit. */
+	__sanitizer_set_death_callback(term_restore);
+#endif
 }
 
 /*D:170

@@ -9,7 +9,9 @@
  *                         makes it crash: SIG is segv (a store to a page
  *                         it may not write), bus (a read past the end of
  *                         a mapped file), fpe (a division by zero), ill
- *                         (ud2) or abrt (abort())
+ *                         (ud2), abrt (abort()) or asan (a use after
+ *                         free, which the sanitizer reports and ends
+ *                         with status 1)
  *
  * Either ends with status 0 after MS milliseconds of machine time (or
  * earlier by three ^C, a signal, ...), printing "bytes=N" on stderr: the
@@ -61,6 +63,14 @@ static void crash(void)
 			     ::: "eax", "ecx", "edx");
 	} else if (!strcmp(crash_kind, "ill")) {
 		asm volatile("ud2");
+	} else if (!strcmp(crash_kind, "asan")) {
+		/* Through a volatile, so the compiler lets it by. */
+		static u8 *volatile freed;
+
+		freed = malloc(8);
+		free(freed);
+		p = freed;
+		(void)p[0];
 	} else {
 		abort();
 	}

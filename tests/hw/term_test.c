@@ -134,6 +134,27 @@ static void test_pty_crash(const char *kind, int sig)
 	close(master);
 }
 
+/* The sanitizer's report ends the process its own way (status 1, no
+ * atexit): the terminal comes back all the same.  (term_child is built
+ * with ASan.) */
+static void test_pty_asan(void)
+{
+	char buf[8192] = "";
+	int master, st;
+	pid_t pid = spawn_pty(&master, "asan", "20000");
+
+	expect(master, buf, sizeof(buf), "hello", 5000);
+	write(master, "!", 1);
+	expect(master, buf, sizeof(buf), "heap-use-after-free", 5000);
+	st = wait_status(pid, 5000);
+	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+	      strstr(buf, "heap-use-after-free"),
+	      "term: asan: the sanitizer's report ends lguest (status %#x)",
+	      st);
+	CHECK(slave_cooked(master), "term: asan: terminal restored");
+	close(master);
+}
+
 static void test_pty_ctrl_c(void)
 {
 	char buf[4096] = "";
@@ -244,6 +265,7 @@ int main(int argc, char **argv)
 	test_pty_crash("fpe", SIGFPE);
 	test_pty_crash("ill", SIGILL);
 	test_pty_crash("abrt", SIGABRT);
+	test_pty_asan();
 	test_pty_ctrl_c();
 	test_pty_exit();
 	test_plain();
