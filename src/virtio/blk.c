@@ -20,6 +20,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,6 +617,10 @@ struct virtio_blk *virtio_blk_open(struct pci_bus *bus, const char *path,
 	blk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (blk->efd < 0 || !blk->path)
 		abort();
+	/* Under a file size limit (ulimit -f) a write past it raises
+	 * SIGXFSZ, which would end lguest at the guest's say: ignored, the
+	 * write fails with EFBIG and the guest gets IOERR. */
+	signal(SIGXFSZ, SIG_IGN);
 	pthread_mutex_init(&blk->lock, NULL);
 	pthread_cond_init(&blk->wake, NULL);
 	pthread_cond_init(&blk->idle, NULL);

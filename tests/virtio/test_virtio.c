@@ -9,6 +9,7 @@
  */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -762,6 +763,35 @@ static void test_reset_backlog(void)
 }
 
 /*
+ * Under a file size limit (ulimit -f) smaller than the disk, a write past
+ * the limit raises SIGXFSZ, whose default action would end lguest at the
+ * guest's say.  It must fail with IOERR instead, and writes below the
+ * limit still work.
+ */
+static void test_fsize_limit(void)
+{
+	struct rlimit old, lim;
+	struct drv d;
+	struct virtio_blk *blk;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = DISK_SECTORS * 512 / 2;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	memset(gp(&d, DATA_GPA, 512), 0x11, 512);
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, DISK_SECTORS - 1, 512, 0) ==
+	   VIRTIO_BLK_S_IOERR && !guest_killed(d.m),
+	   "virtio-blk: a write past ulimit -f: IOERR, lguest lives on");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 1, 512, 0) ==
+	   VIRTIO_BLK_S_OK, "virtio-blk: ... and one below it works");
+	setrlimit(RLIMIT_FSIZE, &old);
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+/*
  * A read of more than 4 GiB: 300 overlapping buffers of all of RAM (the
  * direct chain goes on in an indirect table, since a 256-entry queue
  * alone cannot hold it).  Its used length cannot be told in 32 bits, and
@@ -1007,6 +1037,7 @@ int main(void)
 	test_bad_queues();
 	test_inflight();
 	test_reset_backlog();
+	test_fsize_limit();
 	test_blk_huge();
 	test_rng();
 	test_console();
