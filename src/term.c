@@ -160,7 +160,9 @@ static void alt_stack(void)
  * back, and a sanitizer's own report of the crash is worth more. */
 static void catch_faults(void)
 {
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+	static const int sigs[] = {
+		SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGSYS, SIGXCPU
+	};
 
 	alt_stack();
 	on_signals(sigs, ARRAY_SIZE(sigs), SA_ONSTACK);
@@ -179,7 +181,9 @@ static void catch_faults(void)
  * handler that restores the settings and dies of the same signal, so the
  * shell still sees how lguest ended.  So are the signals of a crash,
  * ours or a library's: SIGSEGV, SIGBUS, SIGABRT (every abort()), SIGFPE
- * and SIGILL, on a stack of their own in case the crash was the stack's.
+ * and SIGILL, on a stack of their own in case the crash was the stack's,
+ * and those of a limit: SIGSYS (a system call a seccomp filter traps)
+ * and SIGXCPU (ulimit -t).
  * A SIGKILL cannot be caught: after one, `stty sane` (or `reset`) gives
  * the terminal back. :*/
 /* Raw mode, but only for a terminal we are the foreground of: a

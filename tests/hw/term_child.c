@@ -9,7 +9,9 @@
  *                         makes it crash: SIG is segv (a store to a page
  *                         it may not write), bus (a read past the end of
  *                         a mapped file), fpe (a division by zero), ill
- *                         (ud2), abrt (abort()) or asan (a use after
+ *                         (ud2), abrt (abort()), xcpu (a CPU time
+ *                         limit, ulimit -t 1, then a busy loop) or asan
+ *                         (a use after
  *                         free, which the sanitizer reports and ends
  *                         with status 1)
  *
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hw/pc.h"
@@ -63,6 +66,14 @@ static void crash(void)
 			     ::: "eax", "ecx", "edx");
 	} else if (!strcmp(crash_kind, "ill")) {
 		asm volatile("ud2");
+	} else if (!strcmp(crash_kind, "xcpu")) {
+		struct rlimit cpu;
+
+		getrlimit(RLIMIT_CPU, &cpu);
+		cpu.rlim_cur = 1;
+		setrlimit(RLIMIT_CPU, &cpu);
+		for (volatile u64 spin = 0; ; spin++)
+			;
 	} else if (!strcmp(crash_kind, "asan")) {
 		/* Through a volatile, so the compiler lets it by. */
 		static u8 *volatile freed;

@@ -265,6 +265,7 @@ int main(int argc, char **argv)
 	test_pty_crash("fpe", SIGFPE);
 	test_pty_crash("ill", SIGILL);
 	test_pty_crash("abrt", SIGABRT);
+	test_pty_crash("xcpu", SIGXCPU);
 	test_pty_asan();
 	test_pty_ctrl_c();
 	test_pty_exit();
