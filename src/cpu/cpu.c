@@ -415,6 +415,7 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 			return CPU_HALT;
 		c->halted = false;
 	}
+	c->budget_end = end;
 	while (c->icount < end) {
 		if (c->intr_shadow)
 			c->intr_shadow = false;

@@ -200,6 +200,8 @@ struct cpu {
 	int exc_depth;		/* faults nested while delivering one */
 	int exc_pending;	/* vector in flight, -1 when none */
 	u64 icount;
+	u64 budget_end;		/* icount where this run's budget ends:
+				 * a REP loop stops there (exec_string.c) */
 	jmp_buf jmp;
 	char error[160];
 

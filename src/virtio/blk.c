@@ -20,6 +20,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,11 @@
 #define SECTOR		512
 #define QUEUE_MAX	256
 #define SEG_MAX		(QUEUE_MAX - 2)	/* plus the header and status */
+#define SIZE_MAX_SEG	(1u << 20)	/* bytes per segment, as offered */
+/* The most data one read or write may carry: what seg_max and size_max
+ * let a driver build.  It keeps a used length well inside 32 bits and
+ * bounds the time one request (and so a reset) can take. */
+#define RW_MAX		((u64)SEG_MAX * SIZE_MAX_SEG)
 #define RANGE_MAX_SECTORS (1u << 22)	/* per discard/zeroes range */
 #define RANGE_MAX_SEGS	16
 
@@ -121,7 +127,7 @@ static u8 do_rw(struct virtio_blk *blk, const struct vq_elem *e, u64 sector,
 		return VIRTIO_BLK_S_IOERR;
 	if (write && blk->readonly)
 		return VIRTIO_BLK_S_IOERR;
-	if (len % SECTOR || !in_disk(blk, sector, len / SECTOR))
+	if (len % SECTOR || len > RW_MAX || !in_disk(blk, sector, len / SECTOR))
 		return VIRTIO_BLK_S_IOERR;
 	n = vq_elem_slice(e, !write,
 			  write ? sizeof(struct virtio_blk_outhdr) : 0, len,
@@ -129,7 +135,7 @@ static u8 do_rw(struct virtio_blk *blk, const struct vq_elem *e, u64 sector,
 	if (rw_all(blk->fd, blk->scratch, n, sector * SECTOR, write) < 0)
 		return VIRTIO_BLK_S_IOERR;
 	if (!write)
-		*written = len;
+		*written = (u32)len;	/* <= RW_MAX */
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -219,7 +225,10 @@ static u8 do_ranges(struct virtio_blk *blk, const struct vq_elem *e,
  * status (IOERR or UNSUPP) in the last writable byte, the file untouched.
  * A read or write goes straight between the file and the guest's buffers
  * with preadv/pwritev (do_rw() above), looping over short transfers; one
- * that cannot complete is an error, never a partial success.  A FLUSH
+ * that cannot complete is an error, never a partial success, and one
+ * that carries more than seg_max segments of size_max bytes could make
+ * (RW_MAX) is refused: no driver builds one, and its used length would
+ * not fit the ring's 32 bits.  A FLUSH
  * completes only after fdatasync() returns, so a write the guest was told
  * is safe is on the disk.
  */
@@ -424,20 +433,34 @@ void virtio_blk_quiesce(struct virtio_blk *blk)
 /*V:230
  * A reset must not let the I/O thread write into memory the guest has
  * taken back: a driver that resets the device may reuse its buffers at
- * once.  So we wait until the thread has finished what it was given, then
- * forget the finished requests instead of completing them (the rings they
- * would go on are being reset too). :*/
+ * once.  Requests the thread has not started are simply dropped (the
+ * guest was never told they completed, and a reset abandons them); then
+ * we wait for the one it is carrying out, which RW_MAX bounds, and forget
+ * the finished requests instead of completing them (the rings they would
+ * go on are being reset too).  The queue's size bounds how many there can
+ * be (V:130), so a reset never waits on a backlog a guest has built. :*/
 static void blk_reset(struct virtio_dev *vd)
 {
 	struct virtio_blk *blk = virtio_opaque(vd);
-	struct blk_req *list, *next;
+	struct blk_req *todo, *list, *next;
 
+	pthread_mutex_lock(&blk->lock);
+	todo = blk->todo;
+	blk->todo = NULL;
+	blk->todo_tail = &blk->todo;
+	for (list = todo; list; list = list->next)
+		blk->busy--;
+	pthread_mutex_unlock(&blk->lock);
 	wait_idle(blk);
 	pthread_mutex_lock(&blk->lock);
 	list = blk->done;
 	blk->done = NULL;
 	blk->done_tail = &blk->done;
 	pthread_mutex_unlock(&blk->lock);
+	for (; todo; todo = next) {
+		next = todo->next;
+		put_req(blk, todo);
+	}
 	for (; list; list = next) {
 		next = list->next;
 		put_req(blk, list);
@@ -551,7 +574,7 @@ static void fill_config(struct virtio_blk *blk, u32 fs_block)
 	u32 align = fs_block >= SECTOR ? fs_block / SECTOR : 1;
 
 	c->capacity = htole64(blk->sectors);
-	c->size_max = htole32(1u << 20);
+	c->size_max = htole32(SIZE_MAX_SEG);
 	c->seg_max = htole32(SEG_MAX);
 	c->blk_size = htole32(SECTOR);
 	c->max_discard_sectors = htole32(RANGE_MAX_SECTORS);
@@ -594,6 +617,10 @@ struct virtio_blk *virtio_blk_open(struct pci_bus *bus, const char *path,
 	blk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (blk->efd < 0 || !blk->path)
 		abort();
+	/* Under a file size limit (ulimit -f) a write past it raises
+	 * SIGXFSZ, which would end lguest at the guest's say: ignored, the
+	 * write fails with EFBIG and the guest gets IOERR. */
+	signal(SIGXFSZ, SIG_IGN);
 	pthread_mutex_init(&blk->lock, NULL);
 	pthread_cond_init(&blk->wake, NULL);
 	pthread_cond_init(&blk->idle, NULL);

@@ -8,4 +8,9 @@ for p in paging prot df; do
 done
 timeout 60 "$B/run" --expect-shutdown "$B/triple.elf" ||
 	echo "not ok - triple: harness failed ($?)"
+timeout 120 "$B/rep_budget" >"$B/rep_budget.out"
+st=$?
+cat "$B/rep_budget.out"
+[ $st = 0 ] || grep -q "^not ok" "$B/rep_budget.out" ||
+	echo "not ok - rep_budget: harness failed ($st)"
 exit 0

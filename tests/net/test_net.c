@@ -902,6 +902,49 @@ static bool tx_all_back(void *opaque)
 	return nic_tx_used(n) == n->avail[1];
 }
 
+/*
+ * The largest TSO frame an IPv4 header can describe (65535 bytes of IP,
+ * 65549 with the Ethernet header), in 100 pieces: more than the TAP
+ * backend hands to writev() as they are, so it is gathered, and must
+ * reach the host whole.
+ */
+static void test_tap_big_tso(void)
+{
+	char err[256];
+	struct nic *n = nic_new_features(tap_open, "10.9.5.1", OFFLOADS, err,
+					 sizeof(err));
+	struct virtio_net_hdr_v1 h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = htole16(54), .gso_size = htole16(1448),
+		.csum_start = htole16(34), .csum_offset = htole16(16),
+	};
+	size_t len = 14 + 65535;
+	u8 *f = malloc(len), *got = malloc(len + 1), mac[6];
+	ssize_t r = -1;
+	int s;
+
+	if (!ok(n != NULL, "tap offload: a NIC for large frames (%s)",
+		n ? "" : err))
+		return;
+	s = packet_socket_for(tap_ifname(n->nb), 0x0800);
+	nic_config_mac(n, mac);
+	tcp_frame(f, len, mac);
+	nic_tx_pieces(n, f, len, &h, 100);
+	for (int i = 0; i < 200 && r < 0; i++) {
+		loop_run(10, NULL, NULL);
+		r = recv(s, got, len + 1, MSG_TRUNC);
+	}
+	ok(r == (ssize_t)len && !memcmp(got + 54, f + 54, len - 54) &&
+	   virtio_net_tx_dropped(n->n) == 0,
+	   "tap offload: a %zu-byte TSO frame in 100 pieces reaches the "
+	   "host whole (%zd bytes)", len, r);
+	close(s);
+	free(f);
+	free(got);
+	nic_free(n);
+}
+
 /* Checksum and segmentation offload over TAP, and what stays refused. */
 static void test_tap_offload(void)
 {
@@ -1001,6 +1044,7 @@ int main(int argc, char **argv)
 		test_tap_args();
 		test_tap();
 		test_tap_offload();
+		test_tap_big_tso();
 		test_tap_small_buffer();
 	} else if (argc >= 3 && !strcmp(argv[1], "sharenet")) {
 		snprintf(dir, sizeof(dir), "%s", argv[2]);
