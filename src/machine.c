@@ -139,6 +139,7 @@ struct machine {
 
 	bool exit_requested;
 	int exit_status;
+	bool mark_panics;	/* a Linux with reboot=panic_warm */
 	bool killed;
 	char kill_reason[256];
 };
@@ -777,7 +778,7 @@ void guest_kill(struct machine *m, const char *fmt, ...)
 		vsnprintf(m->kill_reason, sizeof(m->kill_reason), fmt, ap);
 		va_end(ap);
 	}
-	machine_request_exit(m, EXIT_KILLED);
+	machine_request_exit(m, end_status(END_KILLED));
 }
 
 bool guest_killed(struct machine *m)
@@ -792,6 +793,34 @@ void machine_request_exit(struct machine *m, int status)
 		m->exit_status = status;
 	}
 	cpu_stop(m->cpu);
+}
+
+void machine_mark_panics(struct machine *m)
+{
+	m->mark_panics = true;
+}
+
+/*M:155
+ * A reset is the end of the run (we have no firmware to start again
+ * with), and so is a Linux panic: the loader gives Linux panic=-1, and a
+ * panicking kernel resets at once through the same lines as a reboot.
+ * To tell the two apart under --exit-port, the loader also gives it
+ * reboot=panic_warm: Linux then writes the BIOS warm-boot flag, 0x1234 at
+ * 0x472, just before a panic's reset, and 0 before any other (x86's
+ * emergency restart writes the flag every time, warm or cold).  The flag
+ * is the guest's word and is trusted with nothing but the choice between
+ * two even statuses. :*/
+#define BIOS_RESET_FLAG	0x472
+#define BIOS_WARM_BOOT	0x1234
+
+void machine_reset(struct machine *m, const char *why)
+{
+	const u8 *flag = guest_ptr(m->mem, BIOS_RESET_FLAG, 2);
+	bool panic = m->mark_panics && flag &&
+		     get_le16(flag) == BIOS_WARM_BOOT;
+
+	verbose("guest reset (%s)%s", why, panic ? ": a Linux panic" : "");
+	machine_request_exit(m, end_status(panic ? END_PANIC : END_RESET));
 }
 
 /*
@@ -925,7 +954,8 @@ int machine_run(struct machine *m)
 			if (!guest_if(m)) {
 				verbose("guest halted with interrupts off: "
 					"powered off");
-				machine_request_exit(m, EXIT_POWEROFF);
+				machine_request_exit(m,
+						     end_status(END_POWEROFF));
 				break;
 			}
 			idle(m);
@@ -939,7 +969,7 @@ int machine_run(struct machine *m)
 	report_clock(m);
 	if (m->killed) {
 		fprintf(stderr, "lguest: guest killed: %s\r\n", m->kill_reason);
-		return EXIT_KILLED;
+		return end_status(END_KILLED);
 	}
 	return m->exit_status;
 }

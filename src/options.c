@@ -414,15 +414,34 @@ void options_usage(FILE *f)
 "\n"
 "Exit status: 0 when the guest powers off, 1 when it is killed (a triple\n"
 "fault, a broken device request) or lguest cannot start it, 2 when it\n"
-"resets (a reboot, or a panic with panic=-1), 130 after three ^C; with\n"
-"--exit-port, (V << 1) | 1 (low 8 bits) when the guest writes V to port\n"
-"0xf4, as QEMU's isa-debug-exit,iobase=0xf4,iosize=4 does.\n");
+"resets (a reboot, or a panic with panic=-1), 130 after three ^C.\n"
+"With --exit-port: (V << 1) | 1 (low 8 bits) when the guest writes V to\n"
+"port 0xf4, as QEMU's isa-debug-exit,iobase=0xf4,iosize=4 does, and only\n"
+"then an odd status; lguest's own are even: 0 powered off, 2 reset,\n"
+"4 Linux panic, 6 killed, 8 refused (or failed), 130 three ^C.\n");
+}
+
+/* --exit-port anywhere among our words (before a lone "--") makes every
+ * status of ours even, and it must do so before the first word is parsed:
+ * a mistake that comes before --exit-port on the line is refused with an
+ * even status too.  A "--exit-port" that is really another option's
+ * value only errs on the even side. */
+static bool wants_exit_port(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--exit-port") == 0)
+			return true;
+	return false;
 }
 
 void options_parse_or_exit(struct options *o, int argc, char **argv)
 {
 	char err[256];
 
+	if (wants_exit_port(argc, argv))
+		exit_statuses_even();
 	switch (options_parse(o, argc, argv, err, sizeof(err))) {
 	case OPT_RUN:
 		return;

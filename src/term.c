@@ -345,7 +345,7 @@ static void count_ctrl_c(struct term *t, const u8 *buf, size_t len)
 		if (t->nr_ctrl_c >= 3 &&
 		    now - t->ctrl_c[t->nr_ctrl_c % 3] <= 1000000000ULL) {
 			fprintf(stderr, "\r\nlguest: three ^C: stopping\r\n");
-			machine_request_exit(t->m, TERM_EXIT_CTRL_C);
+			machine_request_exit(t->m, end_status(END_CTRL_C));
 		}
 	}
 }

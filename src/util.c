@@ -16,6 +16,39 @@
 
 int lguest_verbose;
 
+/*L:197
+ * How lguest ends, as the shell that started it sees it.  Every way out
+ * names one of these ends, and this table turns it into a status.  Two
+ * tables, because of --exit-port: a harness written for QEMU's
+ * isa-debug-exit reads every odd status as the guest's own verdict,
+ * (V << 1) | 1, where 1 is PASS and 77 SKIP to kvm-unit-tests.  So with
+ * --exit-port nothing but the guest's own write to port 0xf4 may end odd:
+ * each of lguest's own ends gets a distinct even status, and a guest that
+ * crashed, was killed or never started can never read as a pass.  Without
+ * the option the statuses stay the ones users have always had.  lguest(1)
+ * and the guide's "Exit status" carry the same table. :*/
+static bool statuses_even;
+
+static const int status_plain[] = {
+	[END_POWEROFF] = 0, [END_RESET] = 2, [END_PANIC] = 2,
+	[END_KILLED] = 1, [END_REFUSED] = 1, [END_CTRL_C] = 130,
+};
+
+static const int status_even[] = {
+	[END_POWEROFF] = 0, [END_RESET] = 2, [END_PANIC] = 4,
+	[END_KILLED] = 6, [END_REFUSED] = 8, [END_CTRL_C] = 130,
+};
+
+void exit_statuses_even(void)
+{
+	statuses_even = true;
+}
+
+int end_status(enum lguest_end end)
+{
+	return statuses_even ? status_even[end] : status_plain[end];
+}
+
 /*L:195
  * Every message starts with "lguest: ", because the guest's console
  * shares the terminal and the user must tell our voice from the guest's.
@@ -41,7 +74,7 @@ void die(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsay(fmt, ap, NULL);
 	va_end(ap);
-	exit(1);
+	exit(end_status(END_REFUSED));
 }
 
 void die_errno(const char *fmt, ...)
@@ -52,7 +85,7 @@ void die_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsay(fmt, ap, err);
 	va_end(ap);
-	exit(1);
+	exit(end_status(END_REFUSED));
 }
 
 void verbose(const char *fmt, ...)
