@@ -8,6 +8,7 @@
 # The cheapest panic there is: Debian's kernel with no initrd and no root
 # disk cannot mount a root file system.  Boots a real kernel: a minute or
 # a few on a software CPU.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 L=${LGUEST:-$PWD/lguest}
 KERNEL=${LGUEST_TEST_KERNEL:-guest/cache/vmlinuz}
