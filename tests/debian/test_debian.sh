@@ -12,6 +12,7 @@
 # built; otherwise every check here is a SKIP with the command to run.
 # The console log is kept in tests/out/debian-<vmm>.log.
 # DEBIAN_VMM=qemu runs the same against qemu-system-i386.
+# run-all: timeout=7200 (with the image or DEBIAN_BUILD=1: a debootstrap and boots, an hour and more)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_VMM=${DEBIAN_VMM:-lguest}
