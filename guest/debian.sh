@@ -24,7 +24,7 @@
 #
 # Knobs: DEBIAN_MIRROR (default http://deb.debian.org/debian), LGUEST (the
 # launcher, default ./lguest), DEBIAN_STAGE2_TIMEOUT (seconds, default
-# 3600), DEBIAN_SIZE (MiB, default 3072; the image is sparse).
+# 10800: under load it took over an hour), DEBIAN_SIZE (MiB, default 3072; the image is sparse).
 # Run it again and it does nothing if the image is there; delete the image
 # (and guest/cache/debian-root) to start over.
 set -eu
@@ -36,7 +36,7 @@ out=${1:-$cache/debian.img}
 root="$cache/debian-root"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 lguest=${LGUEST:-$top/lguest}
-timeout_s=${DEBIAN_STAGE2_TIMEOUT:-3600}
+timeout_s=${DEBIAN_STAGE2_TIMEOUT:-10800}
 size=${DEBIAN_SIZE:-3072}
 export PATH="$PATH:/sbin:/usr/sbin"
 
