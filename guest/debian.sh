@@ -24,7 +24,8 @@
 #
 # Knobs: DEBIAN_MIRROR (default http://deb.debian.org/debian), LGUEST (the
 # launcher, default ./lguest), DEBIAN_STAGE2_TIMEOUT (seconds, default
-# 10800: under load it took over an hour), DEBIAN_SIZE (MiB, default 3072; the image is sparse).
+# 10800: under load it took over an hour), DEBIAN_SIZE (MiB, default
+# 3072; the image is sparse).
 # Run it again and it does nothing if the image is there; delete the image
 # (and guest/cache/debian-root) to start over.
 set -eu
