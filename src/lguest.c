@@ -9,6 +9,7 @@
  * user's is found, and reported in one line, before the guest runs an
  * instruction.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,10 @@ int main(int argc, char **argv)
 	struct term *term = NULL;
 	int status;
 
+	/* A file size limit (RLIMIT_FSIZE) is an error to handle, EFBIG,
+	 * not a death: a disk write past it fails that request (V:215), a
+	 * translator arena past it leaves the interpreter to run alone. */
+	signal(SIGXFSZ, SIG_IGN);
 	options_parse_or_exit(&o, argc, argv);
 	lguest_verbose = o.verbose;
 	refuse_missing_devices(&o);

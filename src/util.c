@@ -25,6 +25,8 @@ int lguest_verbose;
  * log file gets a plain newline, so that tests can match whole lines. :*/
 static void vsay(const char *fmt, va_list ap, const char *tail)
 {
+	/* One line, even when a disk's I/O thread speaks at once. */
+	flockfile(stderr);
 	fputs("lguest: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	if (tail)
@@ -32,6 +34,7 @@ static void vsay(const char *fmt, va_list ap, const char *tail)
 	/* A terminal may be in raw mode (the guest's console), where a bare
 	 * \n would not return the carriage; a file or pipe gets plain \n. */
 	fputs(isatty(STDERR_FILENO) ? "\r\n" : "\n", stderr);
+	funlockfile(stderr);
 }
 
 void die(const char *fmt, ...)
@@ -61,6 +64,15 @@ void verbose(const char *fmt, ...)
 
 	if (!lguest_verbose)
 		return;
+	va_start(ap, fmt);
+	vsay(fmt, ap, NULL);
+	va_end(ap);
+}
+
+void notice(const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
 	vsay(fmt, ap, NULL);
 	va_end(ap);
