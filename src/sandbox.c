@@ -179,14 +179,17 @@ static const int fcntls[] = {
  * check at exit stops the threads from a helper task of its own: clone,
  * prctl, getppid, sigaltstack, reading /proc/self/task (open, getdents),
  * ptrace and wait4 (found with LGUEST_SANDBOX=log on the ASan tests).  A
- * report reads /proc/self/maps and the executable's name (openat,
- * readlink).
+ * new thread asks for its stack (pthread_getattr_np: sched_getaffinity).
+ * A report reads /proc/self/maps and the executable's name (openat,
+ * readlink) and tries to start a symbolizer (pipe2, then clone; the
+ * child's execve is killed, and the report goes on without symbols).
  */
 static const int asan_calls[] = {
 	SCMP_SYS(clone), SCMP_SYS(prctl), SCMP_SYS(getppid),
 	SCMP_SYS(sigaltstack), SCMP_SYS(open), SCMP_SYS(openat),
 	SCMP_SYS(getdents), SCMP_SYS(getdents64), SCMP_SYS(ptrace),
 	SCMP_SYS(wait4), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(pipe2),
 };
 #endif
 
@@ -258,26 +261,31 @@ static void probe_exec(void)
 	execve(argv[0], argv, envp);
 }
 
-static int probe_pipe[2] = { -1, -1 };
+static int probe_go[2] = { -1, -1 }, probe_ready[2] = { -1, -1 };
 
 static void *probe_thread(void *arg)
 {
-	char c;
+	char c = 'r';
 
 	(void)arg;
-	if (read(probe_pipe[0], &c, 1) == 1)
+	if (write(probe_ready[1], &c, 1) == 1 &&
+	    read(probe_go[0], &c, 1) == 1)
 		probe_exec();
 	return NULL;
 }
 
+/* The thread is running, and waiting, before the filter goes on: it must
+ * be the execve that the filter kills, not the thread's start. */
 static void probe_start(const char *probe)
 {
 	pthread_t t;
+	char c;
 
 	if (strcmp(probe, "thread") != 0)
 		return;
-	if (pipe(probe_pipe) < 0 ||
-	    pthread_create(&t, NULL, probe_thread, NULL) != 0)
+	if (pipe(probe_go) < 0 || pipe(probe_ready) < 0 ||
+	    pthread_create(&t, NULL, probe_thread, NULL) != 0 ||
+	    read(probe_ready[0], &c, 1) != 1)
 		die_errno("LGUEST_SANDBOX_PROBE");
 	pthread_detach(t);
 }
@@ -286,7 +294,7 @@ static void probe_run(const char *probe)
 {
 	if (!strcmp(probe, "execve"))
 		probe_exec();
-	else if (!strcmp(probe, "thread") && write(probe_pipe[1], "x", 1))
+	else if (!strcmp(probe, "thread") && write(probe_go[1], "x", 1))
 		for (;;)
 			sleep(1);	/* the thread's execve ends us */
 }
