@@ -268,8 +268,12 @@ static u8 do_flush(struct virtio_blk *blk)
 		return VIRTIO_BLK_S_OK;
 	if (!blk->flush_failed && fdatasync(blk->fd) == 0)
 		return VIRTIO_BLK_S_OK;
-	if (!blk->flush_failed)
-		host_failed(blk, "a flush", 0, 0);
+	if (!blk->flush_failed && !blk->failures)
+		notice("--block=%s: a flush failed: %s; the guest got an I/O "
+		       "error, and every later flush fails too (what was "
+		       "written since the last flush may be lost)", blk->path,
+		       strerror(errno));
+	blk->failures++;
 	blk->flush_failed = true;
 	return VIRTIO_BLK_S_IOERR;
 }
