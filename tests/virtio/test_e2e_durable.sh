@@ -10,7 +10,9 @@
 # every block the guest reported must be there, in full.  The disk's I/O
 # thread is traced meanwhile (strace, when the host has it), to check that
 # the last block reported went to the file and was followed by an
-# fdatasync() before lguest told the guest: the flush is a real one.
+# fdatasync() that succeeded: the flush is a real one.  (That the guest
+# heard of the flush only after it is the order of blk.c's I/O thread:
+# the completion is queued after execute() returns.)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_NAME=virtio-durable
@@ -99,7 +101,7 @@ awk -v off="$off" '
 	/fdatasync\(.*= 0/ && w && NR > w { f = NR }
 	END { exit !(w && f) }' "$T/trace"
 if [ $? -eq 0 ]; then
-	echo "ok - block $last was written at $off, then fdatasync() returned, before the guest heard"
+	echo "ok - block $last's write at $off was followed by an fdatasync() that succeeded"
 else
 	echo "not ok - no write at $off followed by fdatasync() in the trace"
 	grep -c . "$T/trace" | sed 's/^/# trace lines: /'
