@@ -214,8 +214,9 @@ int main(int argc, char **argv)
 	int status;
 
 	/* A file size limit (RLIMIT_FSIZE) is an error to handle, EFBIG,
-	 * not a death: a disk write past it fails that request (V:215), a
-	 * translator arena past it leaves the interpreter to run alone. */
+	 * not a death: a disk write past it fails that request (V:215, and
+	 * virtio-blk ignores SIGXFSZ itself too), a translator arena past
+	 * it leaves the interpreter to run alone. */
 	signal(SIGXFSZ, SIG_IGN);
 	options_parse_or_exit(&o, argc, argv);
 	lguest_verbose = o.verbose;

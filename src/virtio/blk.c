@@ -149,9 +149,9 @@ static void host_failed(struct virtio_blk *blk, const char *what, u64 sector,
 	       (unsigned long long)len, (unsigned long long)sector,
 	       strerror(errno));
 }
-/* SIGXFSZ, sent for a write past RLIMIT_FSIZE, is ignored from the start
- * (main()), so that it reaches us as EFBIG here instead of killing
- * lguest. :*/
+/* SIGXFSZ, sent for a write past RLIMIT_FSIZE, is ignored (when a disk is
+ * opened, and from the start of main(), for the translator's memfd too),
+ * so that it reaches us as EFBIG here instead of killing lguest. :*/
 
 static u8 do_rw(struct virtio_blk *blk, const struct vq_elem *e, u64 sector,
 		bool write, u32 *written)
