@@ -27,4 +27,4 @@ apt-get install -y -q --no-install-recommends \
 	build-essential gcc-multilib liblzma-dev \
 	qemu-system-x86 qemu-user \
 	cpio xz-utils kmod e2fsprogs iproute2 ca-certificates groff-base \
-	libslirp-dev
+	libslirp-dev libseccomp-dev strace

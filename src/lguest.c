@@ -9,6 +9,7 @@
  * user's is found, and reported in one line, before the guest runs an
  * instruction.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "memory.h"
 #include "net/virtio_net.h"
 #include "options.h"
+#include "sandbox.h"
 #include "virtio/virtio.h"
 
 /*
@@ -217,10 +219,11 @@ static void set_entry(struct cpu *c, const struct boot_entry *e)
  * guest's RAM (M:100); loads the kernel, its initrd and command line
  * (L:150); builds the machine around that RAM, with the PC devices every
  * guest gets (D:100), the PCI bus (D:200) and the devices the user asked
- * for (L:130); points the CPU at the kernel's entry (L:200); and runs it
- * (M:240) until the guest powers off, resets, is killed or the user
- * stops it.  The status machine_run() returns is lguest's exit status
- * (M:150).
+ * for (L:130); points the CPU at the kernel's entry (L:200); gives up
+ * what it no longer needs (L:210: --chroot, --user, the system call
+ * filter); and runs it (M:240) until the guest powers off, resets, is
+ * killed or the user stops it.  The status machine_run() returns is
+ * lguest's exit status (M:150).
  *
  * The virtio console comes last, after the user's devices, so that it
  * never moves their PCI slots.  It shares the terminal with the serial
@@ -241,9 +244,15 @@ int main(int argc, char **argv)
 	struct term *term = NULL;
 	int status;
 
+	/* A file size limit (RLIMIT_FSIZE) is an error to handle, EFBIG,
+	 * not a death: a disk write past it fails that request (V:215, and
+	 * virtio-blk ignores SIGXFSZ itself too), a translator arena past
+	 * it leaves the interpreter to run alone. */
+	signal(SIGXFSZ, SIG_IGN);
 	options_parse_or_exit(&o, argc, argv);
 	lguest_verbose = o.verbose;
 	refuse_missing_devices(&o);
+	sandbox_check(&o);
 	add_tunnet_ip(&o);
 
 	if (guest_mem_init(&mem, o.mem) != 0)
@@ -270,6 +279,7 @@ int main(int argc, char **argv)
 	if (term)
 		virtio_console_add(bus, term, linux_console_is_hvc0(o.cmdline));
 	set_entry(machine_cpu(m), &entry);
+	sandbox_enter(&o);
 	status = machine_run(m);
 	pci_free(bus);
 	machine_free(m);

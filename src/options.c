@@ -84,6 +84,37 @@ static enum opt_action no_unpack(struct options *o, const struct opt_desc *d,
 	return OPT_RUN;
 }
 
+static enum opt_action no_sandbox(struct options *o,
+				  const struct opt_desc *d, const char *val,
+				  char *err, size_t errlen)
+{
+	(void)d, (void)val, (void)err, (void)errlen;
+	o->no_sandbox = true;
+	return OPT_RUN;
+}
+
+/* Whether DIR and NAME exist is sandbox.c's to find out, before the guest
+ * starts; here only a second one is refused. */
+static enum opt_action set_chroot(struct options *o, const struct opt_desc *d,
+				  const char *val, char *err, size_t errlen)
+{
+	(void)d;
+	if (o->chroot_dir)
+		return fail(err, errlen, "--chroot given twice");
+	o->chroot_dir = val;
+	return OPT_RUN;
+}
+
+static enum opt_action set_user(struct options *o, const struct opt_desc *d,
+				const char *val, char *err, size_t errlen)
+{
+	(void)d;
+	if (o->user)
+		return fail(err, errlen, "--user given twice");
+	o->user = val;
+	return OPT_RUN;
+}
+
 static enum opt_action add_initrd(struct options *o, const struct opt_desc *d,
 				  const char *val, char *err, size_t errlen)
 {
@@ -164,6 +195,12 @@ static const struct opt_desc opts[] = {
 	  "print the time when the guest writes 123 to port 0x440" },
 	{ "no-unpack", 0, NULL, no_unpack, -1,
 	  "let an XZ bzImage unpack itself in the guest" },
+	{ "chroot", 'c', "DIR", set_chroot, -1,
+	  "chroot into DIR once the devices are open" },
+	{ "user", 'u', "NAME", set_user, -1,
+	  "then run as user NAME (uid, gid; no other groups)" },
+	{ "no-sandbox", 0, NULL, no_sandbox, -1,
+	  "no system call filter (for debugging lguest)" },
 	{ "help", 'h', NULL, want_help, -1, "print this help and exit" },
 	{ "version", 0, NULL, want_version, -1,
 	  "print the version and exit" },

@@ -103,5 +103,8 @@ noreturn void die(const char *fmt, ...) printf_like(1, 2);
 noreturn void die_errno(const char *fmt, ...) printf_like(1, 2);
 /* "lguest: <message>" on stderr when --verbose was given. */
 void verbose(const char *fmt, ...) printf_like(1, 2);
+/* "lguest: <message>" on stderr always: something the user must know
+ * while the guest runs (a disk that failed).  Safe from any thread. */
+void notice(const char *fmt, ...) printf_like(1, 2);
 
 #endif

@@ -58,6 +58,8 @@ int end_status(enum lguest_end end)
  * log file gets a plain newline, so that tests can match whole lines. :*/
 static void vsay(const char *fmt, va_list ap, const char *tail)
 {
+	/* One line, even when a disk's I/O thread speaks at once. */
+	flockfile(stderr);
 	fputs("lguest: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	if (tail)
@@ -65,6 +67,7 @@ static void vsay(const char *fmt, va_list ap, const char *tail)
 	/* A terminal may be in raw mode (the guest's console), where a bare
 	 * \n would not return the carriage; a file or pipe gets plain \n. */
 	fputs(isatty(STDERR_FILENO) ? "\r\n" : "\n", stderr);
+	funlockfile(stderr);
 }
 
 void die(const char *fmt, ...)
@@ -94,6 +97,15 @@ void verbose(const char *fmt, ...)
 
 	if (!lguest_verbose)
 		return;
+	va_start(ap, fmt);
+	vsay(fmt, ap, NULL);
+	va_end(ap);
+}
+
+void notice(const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
 	vsay(fmt, ap, NULL);
 	va_end(ap);

@@ -13,7 +13,9 @@
  * A request that reaches past the end, or that writes to a read-only disk,
  * fails with IOERR without touching the file; FLUSH completes only after
  * fdatasync() has returned, so a write the guest was told is safe is on
- * the disk.
+ * the disk.  A host disk that fails (EIO, ENOSPC, EFBIG) fails that
+ * request with IOERR and nothing else: lguest says so once on stderr and
+ * the guest runs on (V:215).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +76,10 @@ struct virtio_blk {
 	bool stop;
 	int efd;
 	struct iovec *scratch;	/* the I/O thread's */
+	/* The I/O thread's: requests the host failed, and whether a flush
+	 * did (then no later flush may say the data is safe). */
+	unsigned long failures;
+	bool flush_failed;
 };
 
 static u64 le64(u64 v)
@@ -113,6 +119,40 @@ static bool in_disk(struct virtio_blk *blk, u64 sector, u64 count)
 	return sector <= blk->sectors && count <= blk->sectors - sector;
 }
 
+/*V:215
+ * The host's disk may fail under a guest that did nothing wrong: a file
+ * system that is full (ENOSPC), a file past its size limit (EFBIG), a
+ * disk that returns EIO.  The request that met it fails with IOERR, as a
+ * real disk's would, and the guest's file system decides what to do; the
+ * guest and lguest run on.  The user hears of it once per disk, on
+ * stderr (the guest may retry a thousand times), with the promise that
+ * still holds: each write the guest was told had completed is in the
+ * file, since a completion is only sent after pwritev() returned (and,
+ * for a flush, fdatasync()).  One failure of fdatasync() is different:
+ * Linux may have dropped the dirty pages it could not write, and a later
+ * fdatasync() would succeed without them.  So after it every flush
+ * fails, and the guest never hears "safe" for data that may be lost.
+ * (A SIGSEGV of lguest's, or SIGKILL, loses nothing the guest was told
+ * was written either: the data is in the host's page cache, and flushed
+ * data on the disk; tests/virtio/test_e2e_durable.sh kills lguest
+ * mid-write to check.)
+ */
+static void host_failed(struct virtio_blk *blk, const char *what, u64 sector,
+			u64 len)
+{
+	if (blk->failures++)
+		return;
+	notice("--block=%s: %s of %llu bytes at sector %llu failed: %s; the "
+	       "guest got an I/O error, and no write it was told had "
+	       "completed is lost (further failures on this disk are "
+	       "counted, not shown)", blk->path, what,
+	       (unsigned long long)len, (unsigned long long)sector,
+	       strerror(errno));
+}
+/* SIGXFSZ, sent for a write past RLIMIT_FSIZE, is ignored (when a disk is
+ * opened, and from the start of main(), for the translator's memfd too),
+ * so that it reaches us as EFBIG here instead of killing lguest. :*/
+
 static u8 do_rw(struct virtio_blk *blk, const struct vq_elem *e, u64 sector,
 		bool write, u32 *written)
 {
@@ -132,8 +172,10 @@ static u8 do_rw(struct virtio_blk *blk, const struct vq_elem *e, u64 sector,
 	n = vq_elem_slice(e, !write,
 			  write ? sizeof(struct virtio_blk_outhdr) : 0, len,
 			  blk->scratch, e->cap);
-	if (rw_all(blk->fd, blk->scratch, n, sector * SECTOR, write) < 0)
+	if (rw_all(blk->fd, blk->scratch, n, sector * SECTOR, write) < 0) {
+		host_failed(blk, write ? "a write" : "a read", sector, len);
 		return VIRTIO_BLK_S_IOERR;
+	}
 	if (!write)
 		*written = (u32)len;	/* <= RW_MAX */
 	return VIRTIO_BLK_S_OK;
@@ -210,10 +252,30 @@ static u8 do_ranges(struct virtio_blk *blk, const struct vq_elem *e,
 		else
 			err = discard_range(blk, sector * SECTOR,
 					    count * SECTOR);
-		if (err)
+		if (err) {
+			host_failed(blk, zeroes ? "a write of zeroes" :
+				    "a discard", sector, count * SECTOR);
 			return VIRTIO_BLK_S_IOERR;
+		}
 	}
 	return VIRTIO_BLK_S_OK;
+}
+
+/* See V:215: once fdatasync() has failed, data may be gone for good. */
+static u8 do_flush(struct virtio_blk *blk)
+{
+	if (blk->readonly)
+		return VIRTIO_BLK_S_OK;
+	if (!blk->flush_failed && fdatasync(blk->fd) == 0)
+		return VIRTIO_BLK_S_OK;
+	if (!blk->flush_failed && !blk->failures)
+		notice("--block=%s: a flush failed: %s; the guest got an I/O "
+		       "error, and every later flush fails too (what was "
+		       "written since the last flush may be lost)", blk->path,
+		       strerror(errno));
+	blk->failures++;
+	blk->flush_failed = true;
+	return VIRTIO_BLK_S_IOERR;
 }
 
 /*V:210
@@ -251,9 +313,7 @@ static u32 execute(struct virtio_blk *blk, const struct vq_elem *e)
 			       &written);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		status = VIRTIO_BLK_S_OK;
-		if (!blk->readonly && fdatasync(blk->fd) < 0)
-			status = VIRTIO_BLK_S_IOERR;
+		status = do_flush(blk);
 		break;
 	case VIRTIO_BLK_T_GET_ID:
 		written = vq_elem_write(e, 0, blk->id,
@@ -487,6 +547,9 @@ static void blk_free(struct virtio_dev *vd)
 	pthread_cond_signal(&blk->wake);
 	pthread_mutex_unlock(&blk->lock);
 	pthread_join(blk->thread, NULL);
+	if (blk->failures > 1)
+		notice("--block=%s: %lu requests failed in all", blk->path,
+		       blk->failures);
 	machine_del_fd(virtio_machine(vd), blk->efd);
 	close(blk->efd);
 	close(blk->fd);

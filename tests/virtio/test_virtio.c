@@ -7,6 +7,7 @@
  * host must survive (this process, under ASan), the guest must be killed
  * with a reason, and the disk file must be unchanged.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -321,6 +322,54 @@ static void test_blk_io(void)
 								   511),
 	   "virtio-blk: read through an indirect table");
 	ok(!guest_killed(d.m), "virtio-blk: the guest is alive after all that");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+/* Fault injection: fdatasync() fails with EIO while this is set (the test
+ * is linked with --wrap=fdatasync, so blk.c's calls come here). */
+static bool fail_fdatasync;
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd)
+{
+	if (fail_fdatasync) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+/* After one failed fdatasync() the kernel may have dropped the pages it
+ * could not write, and the next fdatasync() would succeed without them:
+ * no later flush may tell the guest its data is safe. */
+static void test_blk_flush_failure(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	memset(gp(&d, DATA_GPA, 512), 0x3c, 512);
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 1, 512, 0) ==
+	   VIRTIO_BLK_S_OK && blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0,
+					  0) == VIRTIO_BLK_S_OK,
+	   "virtio-blk flush failure: a write and a flush, OK");
+	fail_fdatasync = true;
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 2, 512, 0) ==
+	   VIRTIO_BLK_S_OK && blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0,
+					  0) == VIRTIO_BLK_S_IOERR,
+	   "virtio-blk flush failure: a flush whose fdatasync fails: IOERR");
+	fail_fdatasync = false;
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 3, 512, 0) ==
+	   VIRTIO_BLK_S_OK,
+	   "virtio-blk flush failure: writes still go to the file");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0) ==
+	   VIRTIO_BLK_S_IOERR && blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0,
+					     0, 0) == VIRTIO_BLK_S_IOERR,
+	   "virtio-blk flush failure: every later flush fails too, though "
+	   "fdatasync would now succeed");
+	ok(!guest_killed(d.m), "virtio-blk flush failure: the guest runs on");
 	drv_free(&d);
 	unlink(disk_path);
 }
@@ -1029,6 +1078,7 @@ int main(void)
 	test_pci();
 	test_negotiation();
 	test_blk_io();
+	test_blk_flush_failure();
 	test_event_idx();
 	test_readonly();
 	test_bad_files();
