@@ -173,6 +173,7 @@ struct cpu {
 	int cpl;
 	u32 sysenter_cs, sysenter_esp, sysenter_eip;
 	u64 tsc_offset;		/* TSC = clock_ns + tsc_offset */
+	u64 efer, misc_enable, pat;	/* MSRs that only hold a value */
 	struct fpu fpu;
 
 	/* Lazy flags state, owned by alu.c. */
@@ -503,6 +504,8 @@ void sys_rdtsc(struct cpu *c);
 /* #GP(0) unless CPL <= IOPL or the TSS I/O bitmap allows all size bytes
  * from port. */
 void sys_io_check(struct cpu *c, u16 port, int size);
+/* The MSRs' values after RESET. */
+void sys_reset_msrs(struct cpu *c);
 void sys_sysenter(struct cpu *c);
 void sys_sysexit(struct cpu *c);
 
