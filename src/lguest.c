@@ -16,6 +16,8 @@
 #include "boot.h"
 #include "cpu/cpu.h"
 #include "hw/exit_port.h"
+#include "hw/fw_cfg.h"
+#include "hw/pc_testdev.h"
 #include "hw/pc.h"
 #include "hw/pci.h"
 #include "machine.h"
@@ -81,6 +83,8 @@ static void add_exit_port(struct machine *m, struct pci_bus *bus,
 {
 	(void)bus, (void)arg;
 	exit_port_init(m);
+	pc_testdev_init(m);
+	fw_cfg_init(m);
 }
 
 /*L:130
@@ -101,8 +105,9 @@ static const struct dev_hook dev_hooks[] = {
 	[DEV_NET_USER]	= { add_net_user, "user-mode networking" },
 	[DEV_EXIT_PORT]	= { add_exit_port, "the test-exit port" },
 };
-/* The exit port is no PCI device: it claims its ports from the machine
- * directly, which is why every add function is handed both. :*/
+/* The exit port (and the test devices that come with it, D:196) is no
+ * PCI device: it claims its ports from the machine directly, which is why
+ * every add function is handed both. :*/
 
 static void refuse_missing_devices(const struct options *o)
 {
