@@ -57,6 +57,9 @@
 #define F_ID   0x00200000u
 #define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
 #define F_FIXED1 0x00000002u	/* bit 1 always reads as 1 */
+/* The bits that exist: 3, 5, 15 and 22-31 always read as 0. */
+#define F_DEFINED (F_ARITH | F_FIXED1 | F_TF | F_IF | F_DF | F_IOPL | F_NT | \
+		   F_RF | F_VM | F_AC | F_VIF | F_VIP | F_ID)
 
 /* Control register bits. */
 #define CR0_PE 0x00000001u
