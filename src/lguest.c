@@ -15,6 +15,7 @@
 
 #include "boot.h"
 #include "cpu/cpu.h"
+#include "hw/bios.h"
 #include "hw/exit_port.h"
 #include "hw/fw_cfg.h"
 #include "hw/pc_testdev.h"
@@ -236,6 +237,8 @@ int main(int argc, char **argv)
 	m = machine_new(&mem);
 	pc_init_with(m, &(struct pc_options){ .boot_time = o.boot_time,
 					      .term = &term });
+	if (layout.multiboot)
+		bios_multiboot_state(m, layout.image_start, layout.image_end);
 	bus = pci_init(m);
 	add_devices(m, bus, &o);
 	if (term)
