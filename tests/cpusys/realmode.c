@@ -23,8 +23,9 @@ void rm_visit(void);
 
 /* rm_visit (32-bit) saves ESP and IDTR, points IDTR at the real-mode
  * vector table (as a PC kernel must before interrupts in real mode), and
- * jumps to the copy at RM_BASE through the 16-bit code segment (0x58); the copy goes to real mode, runs the tests,
- * and jumps back to rm_back in 32-bit protected mode. */
+ * jumps to the copy at RM_BASE through the 16-bit code segment (0x58);
+ * the copy goes to real mode, runs the tests, and jumps back to rm_back
+ * in 32-bit protected mode. */
 asm(".text\n"
     "rm_visit:\n\t"
     "pushal\n\t"
