@@ -109,3 +109,5 @@ void bios_multiboot_state(struct machine *m, u32 image_start, u32 image_end)
 	machine_io_out(m, 0x40, 0x00, 1);
 	machine_io_out(m, 0x40, 0x00, 1);
 }
+/* Through the bus, so the 8259 and 8254 models know nothing of this: it
+ * is what firmware would have written to their ports. :*/

@@ -93,6 +93,8 @@ static void fw_cfg_write(void *opaque, u16 port, u32 val, int size)
 	if (port == FW_CFG_PORT && size == 2)
 		fw_cfg_select(f, (u16)val);
 }
+/* Reads take the selected item's next byte; past its end, or for an item
+ * we do not have, they give 0, as QEMU's do. :*/
 
 void fw_cfg_init(struct machine *m)
 {
