@@ -4,7 +4,7 @@
 # the suite (see run-kut.sh); otherwise one skipped check, never a pass.
 # Each entry that passes or skips under QEMU must pass or skip under
 # lguest (a skip counts as skipped, not passed); an entry QEMU itself
-# fails is reported, and skipped.
+# fails is reported, and skipped.  Set KUT_LOGS to keep the runs' output.
 cd "$(dirname "$0")/../.." || exit 1
 if [ -z "$KUT_DIR" ]; then
 	echo "ok - kvm-unit-tests # SKIP KUT_DIR is not set" \
@@ -13,7 +13,7 @@ if [ -z "$KUT_DIR" ]; then
 fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-KUT_LOGS=$T/logs sh tests/kut/run-kut.sh >"$T/table" 2>&1
+KUT_LOGS=${KUT_LOGS:-$T/logs} sh tests/kut/run-kut.sh >"$T/table" 2>&1
 rc=$?
 sed 's/^/# /' "$T/table"
 if [ "$rc" -eq 2 ]; then
