@@ -78,11 +78,14 @@ static void port_write(void *opaque, u16 port, u32 val, int size)
 	else if (port >= TESTDEV_BYTE_PORT && port < TESTDEV_BYTE_PORT + 4)
 		data_write(t, port - TESTDEV_BYTE_PORT, val, size);
 	else if (port >= TESTDEV_IRQ_PORT &&
-		 port < TESTDEV_IRQ_PORT + TESTDEV_IRQ_LINES)
+		 port < TESTDEV_IRQ_PORT + TESTDEV_ISA_LINES)
 		machine_set_irq(t->m, port - TESTDEV_IRQ_PORT, val != 0);
 }
-/* The interrupt ports take what a line number means on this machine: the
- * machine drops a line it does not have. :*/
+/* QEMU's device has a port for each of an IO-APIC's 24 inputs.  The ISA
+ * lines 0-15 are the machine's lines 0-15; 16-23 are IO-APIC inputs with
+ * no ISA line behind them, which the machine does not number (its lines
+ * past 15, if any, are not those), so writes there are taken and do
+ * nothing.  Only the suite's IO-APIC test, a 64-bit one, uses them. :*/
 
 /* The memory window: the bus hands us offsets inside the region, so only
  * an access that runs past its last byte needs care. */

@@ -13,7 +13,8 @@
 #define TESTDEV_FLUSH_PORT	0xe4
 #define TESTDEV_BYTE_PORT	0xe8
 #define TESTDEV_IRQ_PORT	0x2000
-#define TESTDEV_IRQ_LINES	24	/* an IO-APIC's worth */
+#define TESTDEV_IRQ_LINES	24	/* an IO-APIC's worth of ports, */
+#define TESTDEV_ISA_LINES	16	/* of which these reach the machine */
 #define TESTDEV_IOMEM_BASE	0xff000000u
 #define TESTDEV_IOMEM_LEN	0x10000u
 
