@@ -16,7 +16,10 @@
 
 #include "boot.h"
 #include "cpu/cpu.h"
+#include "hw/bios.h"
 #include "hw/exit_port.h"
+#include "hw/fw_cfg.h"
+#include "hw/pc_testdev.h"
 #include "hw/pc.h"
 #include "hw/pci.h"
 #include "machine.h"
@@ -83,6 +86,8 @@ static void add_exit_port(struct machine *m, struct pci_bus *bus,
 {
 	(void)bus, (void)arg;
 	exit_port_init(m);
+	pc_testdev_init(m);
+	fw_cfg_init(m);
 }
 
 /*
@@ -124,8 +129,9 @@ static const struct dev_hook dev_hooks[] = {
 	[DEV_NET_USER]	= { add_net_user, "user-mode networking" },
 	[DEV_EXIT_PORT]	= { add_exit_port, "the test-exit port" },
 };
-/* The exit port is no PCI device: it claims its ports from the machine
- * directly, which is why every add function is handed both. :*/
+/* The exit port (and the test devices that come with it, D:196) is no
+ * PCI device: it claims its ports from the machine directly, which is why
+ * every add function is handed both. :*/
 
 static bool exit_port_wanted(const struct options *o)
 {
@@ -274,6 +280,8 @@ int main(int argc, char **argv)
 		machine_mark_panics(m);
 	pc_init_with(m, &(struct pc_options){ .boot_time = o.boot_time,
 					      .term = &term });
+	if (layout.multiboot)
+		bios_multiboot_state(m, layout.image_start, layout.image_end);
 	bus = pci_init(m);
 	add_devices(m, bus, &o);
 	if (term)

@@ -57,6 +57,9 @@
 #define F_ID   0x00200000u
 #define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
 #define F_FIXED1 0x00000002u	/* bit 1 always reads as 1 */
+/* The bits that exist: 3, 5, 15 and 22-31 always read as 0. */
+#define F_DEFINED (F_ARITH | F_FIXED1 | F_TF | F_IF | F_DF | F_IOPL | F_NT | \
+		   F_RF | F_VM | F_AC | F_VIF | F_VIP | F_ID)
 
 /* Control register bits. */
 #define CR0_PE 0x00000001u
@@ -173,6 +176,7 @@ struct cpu {
 	int cpl;
 	u32 sysenter_cs, sysenter_esp, sysenter_eip;
 	u64 tsc_offset;		/* TSC = clock_ns + tsc_offset */
+	u64 efer, misc_enable, pat;	/* MSRs that only hold a value */
 	struct fpu fpu;
 
 	/* Lazy flags state, owned by alu.c. */
@@ -513,6 +517,8 @@ void sys_rdtsc(struct cpu *c);
 /* #GP(0) unless CPL <= IOPL or the TSS I/O bitmap allows all size bytes
  * from port. */
 void sys_io_check(struct cpu *c, u16 port, int size);
+/* The MSRs' values after RESET. */
+void sys_reset_msrs(struct cpu *c);
 void sys_sysenter(struct cpu *c);
 void sys_sysexit(struct cpu *c);
 
