@@ -33,7 +33,7 @@ qemu() {	# qemu PROG: its console in $T/q.out, its status in $qrc
 	qrc=$?
 }
 
-for p in paging prot df; do
+for p in paging prot df vm86; do
 	qemu "$p"
 	# The harness's own last line names the ELF; it is no check of the
 	# program's.

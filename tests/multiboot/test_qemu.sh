@@ -32,7 +32,7 @@ qemu() {	# qemu PROG: its console in $T/q.out, its status in $qrc
 	tr -d '\r' <"$T/q.raw" >"$T/q.out"
 }
 
-for p in paging prot df; do
+for p in paging prot df realmode vm86; do
 	qemu "$p"
 	timeout 300 "$L" --exit-port 128m "$B/$p.elf" </dev/null 2>/dev/null |
 		tr -d '\r' >"$T/l.out"
