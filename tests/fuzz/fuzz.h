@@ -48,6 +48,10 @@ int in_size(struct fuzz_in *in);
 extern char fuzz_kill_reason[256];
 void fuzz_kill_clear(void);
 
+/* With FUZZ_VERBOSE=1 in the environment, says what an input did (how a
+ * load ended, why the guest was killed): for checking seeds by hand. */
+void fuzz_note(const char *fmt, ...) printf_like(1, 2);
+
 /* Prints why and aborts: a property the target checks did not hold. */
 noreturn void fuzz_fail(const char *fmt, ...) printf_like(1, 2);
 

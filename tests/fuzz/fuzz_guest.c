@@ -301,6 +301,9 @@ void fg_run(struct fguest *g, struct fuzz_in *in)
 		step(g, in);
 	/* What the device still has in hand finishes, as at exit. */
 	settle(g);
+	fuzz_note("%s: used %u %u, killed: %s", g->dev.name,
+		  get_le16(g->mem.base + USED(0) + 2),
+		  get_le16(g->mem.base + USED(1) + 2), fuzz_kill_reason);
 	if (guest_killed(g->m) &&
 	    (strncmp(fuzz_kill_reason, g->dev.name, n) ||
 	     strncmp(fuzz_kill_reason + n, ": ", 2)))

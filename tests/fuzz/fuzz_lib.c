@@ -60,6 +60,22 @@ void fuzz_kill_clear(void)
 	fuzz_kill_reason[0] = 0;
 }
 
+void fuzz_note(const char *fmt, ...)
+{
+	static int verbose = -1;
+	va_list ap;
+
+	if (verbose < 0)
+		verbose = getenv("FUZZ_VERBOSE") != NULL;
+	if (!verbose)
+		return;
+	fputs("fuzz: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void fuzz_fail(const char *fmt, ...)
 {
 	va_list ap;

@@ -96,8 +96,12 @@ bool fuzz_load(u64 size, const struct boot_args *a, bool linux_only)
 	else
 		loaded = fuzz_catch_die(boot_kernel(&mem, a, &e, &l));
 	__lsan_enable();
-	if (loaded)
+	if (loaded) {
+		fuzz_note("loaded: %s, entry %#x", l.format, e.eip);
 		check(&mem, &e, &l);
+	} else {
+		fuzz_note("refused: %s", fuzz_die_msg);
+	}
 	open_fds(&fd, after);
 	for (int i = 0; i < FD_SCAN; i++)
 		if (after[i] && !before[i]) {
