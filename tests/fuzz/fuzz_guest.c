@@ -111,7 +111,6 @@ static void settle(struct fguest *g)
 static void notify(struct fguest *g, u16 q)
 {
 	machine_mmio_write(g->m, fg_bar(g) + NOTIFY + 4u * q, q, 2);
-	settle(g);
 }
 
 static void ram_write(struct fguest *g, u64 gpa, const void *p, u64 len)
@@ -203,7 +202,6 @@ static void tick(struct fguest *g, u16 us)
 {
 	g->now += us * 1000ull;
 	machine_poll(g->m);
-	settle(g);
 }
 
 static void step(struct fguest *g, struct fuzz_in *in)
@@ -222,8 +220,6 @@ static void step(struct fguest *g, struct fuzz_in *in)
 		off = in_u16(in) & 0x3fff;
 		size = in_size(in);
 		machine_mmio_write(g->m, fg_bar(g) + off, in_u32(in), size);
-		if (off >= NOTIFY)
-			settle(g);
 		break;
 	case FG_BAR_READ:
 		off = in_u16(in) & 0x3fff;
@@ -257,7 +253,6 @@ static void step(struct fguest *g, struct fuzz_in *in)
 		common_wr(g, VIRTIO_PCI_COMMON_STATUS,
 			  common_rd(g, VIRTIO_PCI_COMMON_STATUS, 1) |
 			  VIRTIO_CONFIG_S_DRIVER_OK, 1);
-		settle(g);
 		break;
 	case FG_RESET:
 		common_wr(g, VIRTIO_PCI_COMMON_STATUS, 0, 1);
@@ -297,10 +292,10 @@ void fg_run(struct fguest *g, struct fuzz_in *in)
 {
 	size_t n = strlen(g->dev.name);
 
-	while (!in_empty(in) && !guest_killed(g->m))
+	while (!in_empty(in) && !guest_killed(g->m)) {
 		step(g, in);
-	/* What the device still has in hand finishes, as at exit. */
-	settle(g);
+		settle(g);
+	}
 	fuzz_note("%s: used %u %u, killed: %s", g->dev.name,
 		  get_le16(g->mem.base + USED(0) + 2),
 		  get_le16(g->mem.base + USED(1) + 2), fuzz_kill_reason);

@@ -29,8 +29,8 @@
 #define FG_RAM		(1 * MiB)
 #define FG_SLOT		1		/* the device under test */
 #define FG_QUEUES	4		/* queues the driver macros know */
-#define FG_RING_BASE	0x10000		/* queue q's rings at +q*0x2000 */
-#define FG_INDIRECT	0x40000		/* an indirect table area */
+#define FG_RING_BASE	0x10000		/* queue q's rings: +q*0x2000 */
+#define FG_INDIRECT	0x40000		/* indirect tables */
 #define FG_BUF		0x80000		/* where the seeds put buffers */
 
 struct fguest;
@@ -38,8 +38,8 @@ struct fguest;
 /* The device's own part of the script. */
 struct fg_device {
 	const char *name;	/* kill reasons must start "<name>: " */
-	/* After each notify and tick: let the device finish (an I/O
-	 * thread's requests), so that runs are repeatable. */
+	/* After each step: let the device finish what it was given (an
+	 * I/O thread's requests), so that an input replays the same way. */
 	void (*settle)(struct fguest *g);
 	/* FG_HOST: something from the host side (a frame, a key). */
 	void (*host)(struct fguest *g, struct fuzz_in *in);

@@ -3,7 +3,7 @@
  * (virtio_pci.c) and the virtqueue (virtqueue.c), driven by a scripted
  * guest (fuzz_guest.h).  The disk is a 64 KiB file in $TMPDIR, zeroed
  * before every input; the first byte of the input says whether it is
- * read-only.  Each notify waits for the I/O thread (virtio_blk_quiesce),
+ * read-only.  After each step the I/O thread is waited for (quiesce),
  * so that an input replays the same way every time.
  *
  * Besides what every virtio target checks (no crash, no sanitizer report,

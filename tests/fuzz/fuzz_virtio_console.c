@@ -1,11 +1,11 @@
 /*
  * Fuzz target: virtio-console (src/virtio/console.c) on a host terminal
  * (src/term.c) made of two pipes, through the PCI transport and the
- * virtqueue, driven by a scripted guest (fuzz_guest.h).  FG_HOST types
- * keys: its bytes go into the terminal's input pipe and the run loop's
- * fds are polled.  The output pipe is emptied on every tick and is
- * otherwise left to fill, so that a terminal that takes nothing (the
- * retry path) is reached too.  The first byte of the input says whether
+ * virtqueue, driven by a scripted guest (fuzz_guest.h).  FG_HOST is the
+ * user: it empties the output pipe, then types keys into the input pipe,
+ * and the run loop's fds are polled.  Between two FG_HOSTs the output is
+ * left to fill, so that a terminal that takes nothing (the retry path)
+ * is reached too.  The first byte of the input says whether
  * the console takes the keys.
  */
 #include <fcntl.h>
@@ -26,17 +26,13 @@ static void drain(int fd)
 		;
 }
 
-static void settle(struct fguest *g)
-{
-	(void)g;
-	drain(out_pipe[0]);
-}
-
+/* The user reads what was printed, and types. */
 static void keys(struct fguest *g, struct fuzz_in *in)
 {
 	u8 buf[256];
 	size_t n = in_bytes(in, buf, in_u8(in));
 
+	drain(out_pipe[0]);
 	if (n && write(in_pipe[1], buf, n) < 0)
 		return;	/* full: the keys are lost, as on a real line */
 	machine_poll(g->m);
@@ -67,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g = fg_new();
 	t = term_open(g->m, in_pipe[0], out_pipe[1]);
 	g->dev = (struct fg_device){ .name = "virtio-console",
-				     .settle = settle, .host = keys,
+				     .host = keys,
 				     .cleanup = cleanup, .opaque = t };
 	virtio_console_add(g->bus, t, take_input);
 	fg_run(g, &in);

@@ -72,7 +72,7 @@ static void check_elem(struct virtqueue *vq, const struct vq_elem *e)
 			  (unsigned long long)out, (unsigned long long)in);
 }
 
-/* The bytes [off, off+len) of a part, gathered the plain way. */
+/* The bytes [off, off+len) of a part, gathered piece by piece. */
 static size_t gather(const struct vq_elem *e, bool in, u64 off, u8 *buf,
 		     size_t len)
 {
@@ -81,12 +81,17 @@ static size_t gather(const struct vq_elem *e, bool in, u64 off, u8 *buf,
 	u64 pos = 0;
 	size_t done = 0;
 
-	for (unsigned int i = first; i < end; i++) {
-		const u8 *p = e->iov[i].iov_base;
+	for (unsigned int i = first; i < end && done < len; i++) {
+		u64 l = e->iov[i].iov_len, from = off > pos ? off - pos : 0;
 
-		for (size_t j = 0; j < e->iov[i].iov_len; j++, pos++)
-			if (pos >= off && done < len)
-				buf[done++] = p[j];
+		if (from < l) {
+			size_t n = l - from < len - done ? l - from :
+							   len - done;
+
+			memcpy(buf + done, (u8 *)e->iov[i].iov_base + from, n);
+			done += n;
+		}
+		pos += l;
 	}
 	return done;
 }
