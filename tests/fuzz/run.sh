@@ -49,7 +49,6 @@ for t in $targets; do
 	*) maxlen=4096 leaks=1 ;;
 	esac
 	log=build/fuzz/logs/$t.log
-	rm -f build/fuzz/crashes/$t-*
 	TMPDIR=$scratch build/fuzz/bin/fuzz_$t -max_total_time="$secs" \
 		-timeout=10 -rss_limit_mb=2048 -max_len=$maxlen \
 		-detect_leaks=$leaks \
@@ -57,7 +56,7 @@ for t in $targets; do
 		"$corpus" build/fuzz/seeds/$t >"$log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-	crash=$(ls build/fuzz/crashes/$t-* 2>/dev/null | head -1)
+	crash=$(sed -n 's/.*Test unit written to //p' "$log" | head -1)
 	if [ $rc -eq 0 ] && [ -z "$crash" ] && [ -n "$execs" ]; then
 		echo "ok - fuzz: $t: $execs execs, 0 crashes"
 	else
