@@ -2,10 +2,11 @@
  * Fuzz target: virtio-console (src/virtio/console.c) on a host terminal
  * (src/term.c) made of two pipes, through the PCI transport and the
  * virtqueue, driven by a scripted guest (fuzz_guest.h).  FG_HOST is the
- * user: it empties the output pipe, then types keys into the input pipe,
- * and the run loop's fds are polled.  Between two FG_HOSTs the output is
- * left to fill, so that a terminal that takes nothing (the retry path)
- * is reached too.  The first byte of the input says whether
+ * user, one of: empty the output pipe and type keys into the input pipe
+ * (then the run loop's fds are polled); go away (close the output's
+ * reader: EPIPE from then on); or end the input.  Between two readings
+ * the output is left to fill, so that a terminal that takes nothing (the
+ * retry path) is reached too.  The first byte of the input says whether
  * the console takes the keys.
  */
 #include <fcntl.h>
@@ -18,6 +19,13 @@
 
 static int in_pipe[2], out_pipe[2];
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 static void drain(int fd)
 {
 	char buf[4096];
@@ -26,29 +34,33 @@ static void drain(int fd)
 		;
 }
 
-/* The user reads what was printed, and types. */
-static void keys(struct fguest *g, struct fuzz_in *in)
+static void user(struct fguest *g, struct fuzz_in *in)
 {
 	u8 buf[256];
-	size_t n = in_bytes(in, buf, in_u8(in));
+	size_t n;
 
-	drain(out_pipe[0]);
-	if (n && write(in_pipe[1], buf, n) < 0)
-		return;	/* full: the keys are lost, as on a real line */
+	switch (in_u8(in) % 3) {
+	case 0:		/* reads what was printed, and types */
+		n = in_bytes(in, buf, in_u8(in));
+		if (out_pipe[0] >= 0)
+			drain(out_pipe[0]);
+		/* A full pipe loses the keys, as a line would. */
+		if (n && in_pipe[1] >= 0 && write(in_pipe[1], buf, n) < 0)
+			n = 0;
+		break;
+	case 1:
+		close_fd(&out_pipe[0]);
+		break;
+	case 2:
+		close_fd(&in_pipe[1]);
+		break;
+	}
 	machine_poll(g->m);
 }
 
 static void cleanup(struct fguest *g)
 {
 	term_close(g->dev.opaque);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	if (pipe2(in_pipe, O_NONBLOCK) || pipe2(out_pipe, O_NONBLOCK))
-		abort();
-	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -58,15 +70,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fguest *g;
 	struct term *t;
 
-	drain(in_pipe[0]);
-	drain(out_pipe[0]);
+	if (pipe2(in_pipe, O_NONBLOCK) || pipe2(out_pipe, O_NONBLOCK))
+		abort();
 	g = fg_new();
 	t = term_open(g->m, in_pipe[0], out_pipe[1]);
 	g->dev = (struct fg_device){ .name = "virtio-console",
-				     .host = keys,
+				     .host = user,
 				     .cleanup = cleanup, .opaque = t };
 	virtio_console_add(g->bus, t, take_input);
 	fg_run(g, &in);
 	fg_free(g);
+	for (int i = 0; i < 2; i++) {
+		close_fd(&in_pipe[i]);
+		close_fd(&out_pipe[i]);
+	}
 	return 0;
 }

@@ -303,10 +303,25 @@ static void console_seeds(void)
 	desc(0, 0, FG_BUF + 0x1000, 64, W, 0);
 	kick(0, 0);
 	b8(FG_HOST);
+	b8(0);
 	b8(5);
 	bytes("ls -l", 5);
 	tick(1000);
 	save("virtio_console", "hello");
+	b8(1);
+	features(0);
+	queue(0, 3);
+	queue(1, 3);
+	driver_ok();
+	b8(FG_HOST);
+	b8(1);		/* the reader goes away */
+	desc(1, 0, FG_BUF, 0x10000, N, 1);
+	desc(1, 1, FG_BUF, 0x10000, 0, 0);
+	kick(1, 0);
+	b8(FG_HOST);
+	b8(2);		/* end of input */
+	tick(3000);
+	save("virtio_console", "gone");
 }
 
 /* The PCI target's accesses (fuzz_pci.c). */
