@@ -104,9 +104,9 @@ void __wrap_guest_kill(struct machine *m, const char *fmt, ...)
 	__real_guest_kill(m, "%s", reason);
 }
 
-static noreturn void caught(const char *fmt, va_list ap)
+/* die()'s message is in fuzz_die_msg: back to fuzz_catch_die(). */
+static noreturn void caught(void)
 {
-	vsnprintf(fuzz_die_msg, sizeof(fuzz_die_msg), fmt, ap);
 	if (!fuzz_die_jmp)
 		fuzz_fail("die() outside a load: %s", fuzz_die_msg);
 	if (!fuzz_die_msg[0])
@@ -122,7 +122,9 @@ noreturn void __wrap_die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	caught(fmt, ap);
+	vsnprintf(fuzz_die_msg, sizeof(fuzz_die_msg), fmt, ap);
+	va_end(ap);
+	caught();
 }
 
 noreturn void __wrap_die_errno(const char *fmt, ...)
@@ -130,7 +132,9 @@ noreturn void __wrap_die_errno(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	caught(fmt, ap);
+	vsnprintf(fuzz_die_msg, sizeof(fuzz_die_msg), fmt, ap);
+	va_end(ap);
+	caught();
 }
 
 /* No target runs guest code: the translator's arena (tens of MiB, made
