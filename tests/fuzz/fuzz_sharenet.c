@@ -1,21 +1,26 @@
 /*
- * Fuzz target: the receive side of a sharenet ring (src/net/sharenet.c)
- * as a hostile peer leaves it.  The backend is opened once, on a file in
- * $TMPDIR; the target then maps the same file, as any other guest on the
- * segment does, and for each input writes our slot's head and tail and
- * some cells (lengths and bytes) from the input, and asks the backend to
- * deliver (rx_resume) to a NIC of its own with a budget of receive
- * buffers the input picks.  Every frame delivered must be one a NIC can
- * take: 14 to NET_MAX_FRAME bytes, readable.
+ * Fuzz target: the receive side of --sharenet (src/net/sharenet.c) as
+ * hostile peers leave the file.  Our backend is opened once, on a file in
+ * $TMPDIR; the target maps the same file, as every other guest on the
+ * segment does, and each input is a list of what peers do: write a
+ * ring's head, a cell (frame number, length, bytes), a control page
+ * (active, promisc, MAC; ours too), or cut the file short and grow it
+ * back; and, in between, the guest posts a number of receive buffers and
+ * the backend delivers (rx_resume) to a NIC of the target's own.
  *
- * Only the fields a receiver reads are written; the slot's lock word is
- * left alone, because today's file format keeps a pthread mutex there
- * that a peer can wedge (issue 14, finding 1, being rewritten).  The file
- * layout below mirrors sharenet.c and must follow it when it changes.
+ * Every frame delivered must be one a NIC can take (14 to NET_MAX_FRAME
+ * bytes) and only while the guest has a buffer; the process must survive
+ * a file cut short under it (the backend's SIGBUS guard).  The layout
+ * below mirrors sharenet.c (format 2) and must follow it when it changes.
+ *
+ * The backend lives across inputs, as a receiver lives across what its
+ * peers do (its read positions, and a file it still counts as cut short
+ * until its waker sees it whole, up to 100 ms on): opening one per input
+ * would cost that wait for every cut.  A finding may therefore need the
+ * inputs before it; libFuzzer's crash file is where to start.
  */
 #include <fcntl.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,19 +38,21 @@
 #define SN_SLOTS	16
 #define SN_SLOT_SIZE	(SN_PAGE + SN_CELLS * SN_CELL)
 #define SN_SIZE		(SN_PAGE + (u64)SN_SLOTS * SN_SLOT_SIZE)
-
-struct sn_slot {
-	pthread_mutex_t lock;
-	u32 futex, waiting, head, tail, dropped;
-	u8 mac[6];
-	u8 active, promisc;
-};
+#define CTL_HEAD	0
+#define CTL_ACTIVE	128
+#define CTL_PROMISC	132
+#define CTL_MAC		136
+#define CELL_SEQ	0
+#define CELL_LEN	4
+#define CELL_FRAME	8
 
 static struct guest_mem mem;
 static struct machine *m;
 static struct net_backend *nb;
-static u8 *peer;		/* our own mapping of the file */
+static int fd = -1;
+static u8 *peer;		/* the peers' mapping of the file */
 static int budget;		/* receive buffers the guest has */
+static int delivered;		/* frames, in this input */
 static u8 frame[SN_CELL];
 
 static bool can_receive(void *opaque)
@@ -63,16 +70,19 @@ static bool receive(void *opaque, const void *f, size_t len)
 		fuzz_fail("a %zu-byte frame delivered", len);
 	memcpy(frame, f, len);
 	budget--;
+	delivered++;
 	return true;
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* Opened on the first input, not in LLVMFuzzerInitialize: the backend's
+ * SIGBUS handler must go in after libFuzzer's, which it hands on to. */
+static void open_once(void)
 {
 	const char *tmp = getenv("TMPDIR");
 	char path[256], err[256];
-	int fd;
 
-	(void)argc, (void)argv;
+	if (nb)
+		return;
 	snprintf(path, sizeof(path), "%s/lguest-fuzz-sn-XXXXXX",
 		 tmp ? tmp : "/tmp");
 	fd = mkstemp(path);
@@ -88,30 +98,69 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	peer = mmap(NULL, SN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (peer == MAP_FAILED)
 		abort();
-	close(fd);
 	unlink(path);
-	return 0;
+}
+
+static u8 *slot(struct fuzz_in *in)
+{
+	return peer + SN_PAGE + (u64)(in_u8(in) % SN_SLOTS) * SN_SLOT_SIZE;
+}
+
+static void put32(u8 *p, u32 v)
+{
+	__atomic_store_n((u32 *)p, v, __ATOMIC_RELAXED);
+}
+
+static void step(struct fuzz_in *in)
+{
+	u8 *s, *c;
+
+	switch (in_u8(in) % 5) {
+	case 0:
+		s = slot(in);
+		put32(s + CTL_HEAD, in_u32(in));
+		break;
+	case 1:
+		s = slot(in);
+		c = s + SN_PAGE + (u64)in_u8(in) * SN_CELL;
+		put32(c + CELL_SEQ, in_u32(in));
+		put32(c + CELL_LEN, in_u32(in));
+		in_bytes(in, c + CELL_FRAME, in_u8(in) % 64);
+		break;
+	case 2:
+		budget = in_u8(in);
+		nb->ops->rx_resume(nb);
+		break;
+	case 3:
+		s = slot(in);
+		put32(s + CTL_ACTIVE, in_u32(in));
+		put32(s + CTL_PROMISC, in_u32(in));
+		__atomic_store_n((u64 *)(s + CTL_MAC), in_u64(in),
+				 __ATOMIC_RELAXED);
+		break;
+	case 4:
+		/* Cut short under a delivery, then whole again; the backend
+		 * takes it back when its waker sees the size. */
+		if (ftruncate(fd, in_u32(in) % SN_SIZE))
+			abort();
+		budget = 8;
+		nb->ops->rx_resume(nb);
+		if (ftruncate(fd, SN_SIZE))
+			abort();
+		break;
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
-	int me = sharenet_slot(nb);
-	u8 *base = peer + SN_PAGE + (u64)me * SN_SLOT_SIZE;
-	struct sn_slot *sl = (struct sn_slot *)base;
 
-	sl->head = in_u32(&in);
-	sl->tail = in_u32(&in);
-	budget = in_u8(&in);
-	while (!in_empty(&in)) {
-		u8 *c = base + SN_PAGE + (u64)in_u8(&in) * SN_CELL;
-		u32 len = in_u32(&in);
-
-		memcpy(c, &len, 4);
-		in_bytes(&in, c + 4, in_u8(&in) % 64);
-		if (in_u8(&in) & 1)
-			nb->ops->rx_resume(nb);
-	}
+	open_once();
+	delivered = 0;
+	while (!in_empty(&in))
+		step(&in);
+	budget = 64;
 	nb->ops->rx_resume(nb);
+	fuzz_note("sharenet: %d frames delivered", delivered);
 	return 0;
 }

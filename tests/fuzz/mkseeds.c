@@ -503,30 +503,36 @@ static void multiboot_seeds(void)
 	mb_seed("flat-end", 0, kbuf, 512);
 }
 
-/* The sharenet target: head, tail, buffers, then cells. */
+/* The sharenet target (fuzz_sharenet.c): a peer in slot 3 (we hold
+ * slot 0) sends frames 0-2, then the guest takes them. */
+static void sn_cell(u8 slot, u8 n, u32 seq, u32 l, const u8 *f, u8 nf)
+{
+	b8(1);
+	b8(slot);
+	b8(n);
+	b32(seq);
+	b32(l);
+	b8(nf);
+	bytes(f, nf);
+}
+
 static void sharenet_seeds(void)
 {
-	u8 frame[60] = { 2, 0x4c, 0x53, 0, 0, 0, 2, 0, 0, 0, 0, 1, 8, 0 };
+	u8 f[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0x4c, 0x53, 0, 0,
+		     3, 8, 6 };
 
-	b32(5);
-	b32(2);
-	b8(8);
-	for (u8 c = 2; c < 5; c++) {
-		b8(c);
-		b32(60);
-		b8(sizeof(frame));
-		bytes(frame, sizeof(frame));
-		b8(c == 3);
-	}
+	for (u8 n = 0; n < 3; n++)
+		sn_cell(3, n, n, 60, f, sizeof(f));
+	b8(0), b8(3), b32(3);		/* head */
+	b8(2), b8(8);			/* 8 buffers: deliver */
 	save("sharenet", "three");
-	b32(5);
-	b32(0xfffffffe);
-	b8(2);
-	b8(255);
-	b32(1518);
-	b8(0);
-	b8(0);
-	save("sharenet", "wrap");
+	sn_cell(5, 1, 257, 1518, f, sizeof(f));
+	b8(0), b8(5), b32(258);
+	b8(3), b8(5), b32(1), b32(1), b64(0x534c02);
+	b8(2), b8(1);
+	b8(4), b32(4096 + 100);		/* cut into slot 0's page */
+	b8(2), b8(4);
+	save("sharenet", "lapped-cut");
 }
 
 static void argv_seed(const char *name, const char *const *words)
