@@ -219,21 +219,22 @@ static void add_arg_rules(scmp_filter_ctx f)
 						    0xffffffffu, ioctls[i]));
 	for (i = 0; i < ARRAY_SIZE(fcntls); i++)
 		add(f, SCMP_SYS(fcntl), 1, &SCMP_A1(SCMP_CMP_EQ,
-						    (unsigned)fcntls[i]));
+						    (unsigned)fcntls[i], 0));
 	/* Memory, never executable: W^X holds from here on. */
 	add(f, SCMP_SYS(mmap), 1, &SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	add(f, SCMP_SYS(mprotect), 1,
 	    &SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	/* A fatal signal re-raised after the terminal is given back,
 	 * abort(): to ourselves only. */
-	add(f, SCMP_SYS(tgkill), 1, &SCMP_A0(SCMP_CMP_EQ, (unsigned)getpid()));
+	add(f, SCMP_SYS(tgkill), 1,
+	    &SCMP_A0(SCMP_CMP_EQ, (unsigned)getpid(), 0));
 }
 
 static void add_slirp_rules(scmp_filter_ctx f)
 {
 	add_all(f, slirp_calls, ARRAY_SIZE(slirp_calls));
-	add(f, SCMP_SYS(socket), 1, &SCMP_A0(SCMP_CMP_EQ, AF_INET));
-	add(f, SCMP_SYS(socket), 1, &SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+	add(f, SCMP_SYS(socket), 1, &SCMP_A0(SCMP_CMP_EQ, AF_INET, 0));
+	add(f, SCMP_SYS(socket), 1, &SCMP_A0(SCMP_CMP_EQ, AF_INET6, 0));
 	add(f, SCMP_SYS(openat), 1,
 	    &SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC |
 		     O_APPEND, O_RDONLY));
