@@ -117,6 +117,9 @@ struct machine {
 
 	struct irq_chip chip;
 	bool intr;
+	void *msr_dev;
+	msr_read_fn msr_rd;
+	msr_write_fn msr_wr;
 
 	u64 clock_start;	/* the host's monotonic clock at machine_new() */
 	struct vclock vc;
@@ -423,7 +426,7 @@ void machine_set_irq_chip(struct machine *m, const struct irq_chip *chip)
  */
 void machine_set_irq(struct machine *m, int irq, int level)
 {
-	if (irq < 0 || irq > 15 || !m->chip.set_irq)
+	if (irq < 0 || irq >= MACHINE_IRQS || !m->chip.set_irq)
 		return;
 	m->chip.set_irq(m->chip.opaque, irq, level);
 }
@@ -440,6 +443,19 @@ void machine_set_intr(struct machine *m, bool level)
 bool machine_intr(struct machine *m)
 {
 	return m->intr;
+}
+
+void machine_set_nmi(struct machine *m)
+{
+	cpu_set_nmi(m->cpu);
+}
+
+void machine_set_msr_handler(struct machine *m, void *dev, msr_read_fn rd,
+			     msr_write_fn wr)
+{
+	m->msr_dev = dev;
+	m->msr_rd = rd;
+	m->msr_wr = wr;
 }
 
 u8 machine_intr_ack(struct machine *m)
@@ -480,6 +496,20 @@ static u8 bus_intr_ack(void *o)
 static u64 bus_clock_ns(void *o)
 {
 	return machine_clock_ns(o);
+}
+
+static bool bus_rdmsr(void *o, u32 msr, u64 *val)
+{
+	struct machine *m = o;
+
+	return m->msr_rd && m->msr_rd(m->msr_dev, msr, val);
+}
+
+static bool bus_wrmsr(void *o, u32 msr, u64 val)
+{
+	struct machine *m = o;
+
+	return m->msr_wr && m->msr_wr(m->msr_dev, msr, val);
 }
 
 /*
@@ -690,6 +720,8 @@ struct machine *machine_new(struct guest_mem *mem)
 		.mmio_write = bus_mmio_write,
 		.intr_ack = bus_intr_ack,
 		.clock_ns = bus_clock_ns,
+		.rdmsr = bus_rdmsr,
+		.wrmsr = bus_wrmsr,
 	};
 	m->cpu = cpu_new(mem->base, (u32)mem->size, &m->bus);
 	if (!m->cpu)

@@ -5,8 +5,9 @@
  * This file is also where the processor says what it is.  CPUID describes
  * a family-6 i686 (a Pentium III by its model number, but without MMX or
  * SSE) with exactly the features we implement: FPU, PSE, TSC, MSR, CX8,
- * SEP, PGE, CMOV.  No APIC, no MTRRs, no PAE: Debian's 686 kernel needs
- * none of them.  The hypervisor bit of leaf 1 is set and leaf 0x40000000
+ * SEP, PGE, CMOV, and the APIC bit while the local APIC (a device on the
+ * bus, src/hw/apic.c) is enabled.  No MTRRs, no PAE: Debian's 686 kernel
+ * needs neither.  The hypervisor bit of leaf 1 is set and leaf 0x40000000
  * names us ("lguest"): it is honest, and it keeps Linux from probing for
  * microcode updates, which would touch MSRs a real Pentium III has and we
  * do not.
@@ -31,10 +32,15 @@
 #define CPUID_TSC   (1u << 4)
 #define CPUID_MSR   (1u << 5)
 #define CPUID_CX8   (1u << 8)
+#define CPUID_APIC  (1u << 9)
 #define CPUID_SEP   (1u << 11)
 #define CPUID_PGE   (1u << 13)
 #define CPUID_CMOV  (1u << 15)
 #define CPUID_HYPERVISOR (1u << 31)	/* ECX */
+
+#define MSR_APIC_BASE      0x01b
+#define MSR_TSC_DEADLINE   0x6e0
+#define APIC_BASE_ENABLE   (1u << 11)
 
 #define CPUID_MAX_BASIC 1u
 #define CPUID_HV_BASE   0x40000000u
@@ -176,6 +182,20 @@ static u64 tsc_now(struct cpu *c)
 	return ns + c->tsc_offset;
 }
 
+/* The APIC's TSC deadline is kept on the machine clock: the TSC is that
+ * clock plus our offset.  0 disarms; a deadline already behind the clock
+ * is due at once. */
+static u64 tsc_to_clock(struct cpu *c, u64 tsc)
+{
+	u64 now = tsc_now(c);
+
+	if (!tsc)
+		return 0;
+	if (tsc <= now)
+		return 1;
+	return now - c->tsc_offset + (tsc - now);
+}
+
 void sys_rdmsr(struct cpu *c)
 {
 	u64 v;
@@ -199,7 +219,13 @@ void sys_rdmsr(struct cpu *c)
 		v = c->sysenter_eip;
 		break;
 	default:
-		cpu_gp(c, 0);	/* Linux probes with rdmsr_safe() */
+		/* The local APIC's MSRs are the APIC's: the bus has them.
+		 * Linux probes others with rdmsr_safe(). */
+		if (!c->bus.rdmsr || !c->bus.rdmsr(c->bus.opaque,
+						   c->r[R_ECX], &v))
+			cpu_gp(c, 0);
+		if (c->r[R_ECX] == MSR_TSC_DEADLINE && v)
+			v += c->tsc_offset;
 	}
 	c->r[R_EAX] = (u32)v;
 	c->r[R_EDX] = (u32)(v >> 32);
@@ -226,7 +252,11 @@ void sys_wrmsr(struct cpu *c)
 		c->sysenter_eip = (u32)v;
 		return;
 	default:
-		cpu_gp(c, 0);
+		if (c->r[R_ECX] == MSR_TSC_DEADLINE)
+			v = tsc_to_clock(c, v);
+		if (!c->bus.wrmsr || !c->bus.wrmsr(c->bus.opaque,
+						   c->r[R_ECX], v))
+			cpu_gp(c, 0);
 	}
 }
 
@@ -240,7 +270,25 @@ static void cpuid_str(u32 *out, const char *s, int words)
 	memcpy(out, buf, (size_t)words * 4);
 }
 
-static void cpuid_leaf(u32 leaf, u32 r[4])
+/*C:210
+ * The local APIC is a device on the bus, not part of this processor, but
+ * CPUID leaf 1 speaks for it: the APIC bit is set while IA32_APIC_BASE
+ * says the APIC is globally enabled (it clears when the guest disables
+ * it, as on hardware).  So the CPU asks the bus, the way RDMSR would.
+ * The APIC's TSC-deadline mode works, but leaf 1 does not offer it (ECX
+ * bit 24): Linux orders the deadline MSR write with MFENCE, an SSE2
+ * instruction this processor does not have.  It comes with SSE2.
+ :*/
+static void cpuid_apic_bits(struct cpu *c, u32 r[4])
+{
+	u64 v;
+
+	if (c->bus.rdmsr && c->bus.rdmsr(c->bus.opaque, MSR_APIC_BASE, &v) &&
+	    (v & APIC_BASE_ENABLE))
+		r[3] |= CPUID_APIC;
+}
+
+static void cpuid_leaf(struct cpu *c, u32 leaf, u32 r[4])
 {
 	static const char brand[48] = "lguest software i686 CPU";
 	u32 w[3];
@@ -274,6 +322,7 @@ static void cpuid_leaf(u32 leaf, u32 r[4])
 		r[2] = CPUID_HYPERVISOR;
 		r[3] = CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR |
 		       CPUID_CX8 | CPUID_SEP | CPUID_PGE | CPUID_CMOV;
+		cpuid_apic_bits(c, r);
 		return;
 	case 0x80000000u:
 		r[0] = CPUID_EXT_MAX;
@@ -292,7 +341,7 @@ void sys_cpuid(struct cpu *c)
 {
 	u32 r[4];
 
-	cpuid_leaf(c->r[R_EAX], r);
+	cpuid_leaf(c, c->r[R_EAX], r);
 	c->r[R_EAX] = r[0];
 	c->r[R_EBX] = r[1];
 	c->r[R_ECX] = r[2];

@@ -5,10 +5,16 @@
  */
 #include <unistd.h>
 
+#include <stdlib.h>
+
 #include "../term.h"
+#include "acpi.h"
+#include "apic.h"
 #include "debugport.h"
 #include "i8042.h"
+#include "ioapic.h"
 #include "pc.h"
+#include "pci.h"
 #include "pic.h"
 #include "pit.h"
 #include "rtc.h"
@@ -16,8 +22,89 @@
 
 
 /* The PCI INTx lines (src/hw/pci.c routes INTA to 11, 10, 9, 5) are
- * level-triggered, as PC firmware programs the ELCR for them. */
+ * level-triggered, as PC firmware programs the ELCR for them; so is the
+ * ACPI SCI on 9. */
 #define PCI_LEVEL_IRQS ((1u << 11) | (1u << 10) | (1u << 9) | (1u << 5))
+
+/* The board's interrupt wiring. */
+struct pc_irq {
+	struct pic *pic;
+	struct apic *apic;
+	struct ioapic *ioapic;
+	u32 levels;		/* of the machine's lines 0..23 */
+};
+
+/* An 8259 input is the ISA line of its number, wire-ORed with the PIRQs
+ * routed to it. */
+static bool pic_input(const struct pc_irq *r, int isa)
+{
+	int n;
+
+	if (r->levels & (1u << isa))
+		return true;
+	for (n = 0; n < PCI_NR_PIRQ; n++)
+		if (pci_pirq_isa[n] == isa &&
+		    (r->levels & (1u << (PCI_IRQ_BASE + n))))
+			return true;
+	return false;
+}
+
+/*D:300
+ * The wiring of a PC's interrupt lines since the IO-APIC, which is two
+ * controllers listening to the same wires.  ISA line n goes to the 8259
+ * pair's input n and to IO-APIC pin n, except the PIT's line 0, which is
+ * on pin 2 (the MADT says so).  PCI's PIRQA-D (machine lines 16-19) go to
+ * IO-APIC pins 16-19 and, through the chipset's PIRQ router, to the 8259
+ * lines 11, 10, 9 and 5.  The OS masks the controller it does not use.
+ * The 8259 pair's output is the local APIC's LINT0, and the local APIC
+ * drives the CPU: the CPU's interrupt acknowledge goes to it (D:310).
+ :*/
+static void pc_set_irq(void *opaque, int irq, int level)
+{
+	struct pc_irq *r = opaque;
+	int isa = -1;
+
+	if (level)
+		r->levels |= 1u << irq;
+	else
+		r->levels &= ~(1u << irq);
+	if (irq < 16)
+		isa = irq;
+	else if (irq < PCI_IRQ_BASE + PCI_NR_PIRQ)
+		isa = pci_pirq_isa[irq - PCI_IRQ_BASE];
+	ioapic_set_irq(r->ioapic, irq == 0 ? 2 : irq, level);
+	if (isa >= 0)
+		pic_set_irq(r->pic, isa, pic_input(r, isa));
+}
+
+static u8 pc_ack(void *opaque)
+{
+	struct pc_irq *r = opaque;
+
+	return apic_intack(r->apic);
+}
+
+static void pic_to_lint0(void *opaque, bool level)
+{
+	apic_set_lint(opaque, 0, level);
+}
+
+static void interrupts_init(struct machine *m)
+{
+	struct pc_irq *r = calloc(1, sizeof(*r));
+	struct irq_chip chip = { r, pc_set_irq, pc_ack };
+
+	if (!r)
+		die("out of memory");
+	r->pic = pic_new(m);
+	pic_set_elcr(r->pic, PCI_LEVEL_IRQS);
+	r->apic = apic_new(m);
+	r->ioapic = ioapic_new(m, r->apic);
+	apic_set_extint_ack(r->apic, pic_intack, r->pic);
+	pic_set_output(r->pic, pic_to_lint0, r->apic);
+	machine_set_irq_chip(m, &chip);
+	machine_add_cleanup(m, free, r);
+}
 
 static void close_term(void *opaque)
 {
@@ -40,12 +127,12 @@ void pc_init_with(struct machine *m, const struct pc_options *opt)
 {
 	static const struct pc_options defaults;
 	struct term *t = NULL;
-	struct pic *pic;
 
 	if (!opt)
 		opt = &defaults;
-	pic = pic_new(m);
-	pic_set_elcr(pic, PCI_LEVEL_IRQS);
+	interrupts_init(m);
+	acpi_build_tables(m);
+	acpi_pm_new(m);
 	pit_new(m);
 	rtc_new(m);
 	if (!opt->no_console)

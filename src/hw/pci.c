@@ -30,9 +30,9 @@
 #define RESET_CONTROL_PORT 0xcf9
 #define ELCR_PORT 0x4d0
 
-/* PIC lines for PCI INTx, by slot; 0 (PIT), 1/12 (i8042), 2 (cascade),
- * 4 (UART) and 8 (RTC) are the platform's. */
-static const int intx_lines[] = { 11, 10, 9, 5 };
+/* The 8259 lines of PIRQA-D; 0 (PIT), 1/12 (i8042), 2 (cascade), 4 (UART)
+ * and 8 (RTC) are the platform's. */
+const int pci_pirq_isa[PCI_NR_PIRQ] = { 11, 10, 9, 5 };
 
 struct pci_bar {
 	struct pci_bar_info info;
@@ -43,7 +43,7 @@ struct pci_bar {
 struct pci_dev {
 	struct pci_bus *bus;
 	int slot;
-	int irq;		/* PIC line, -1 without INTx */
+	int irq;		/* machine line (a PIRQ), -1 without INTx */
 	bool irq_level;		/* what the device asks for */
 	bool irq_asserted;	/* what the line sees (after INTx disable) */
 	void *opaque;
@@ -62,10 +62,10 @@ struct pci_bus {
 	u32 next_mmio;		/* where the next BAR goes */
 	int nr_slots;
 	struct pci_dev *slots[PCI_MAX_SLOTS];
-	int line_users[16];	/* functions holding each PIC line */
+	int line_users[MACHINE_IRQS];	/* functions holding each line */
 };
 
-/* The PIC line level follows the number of functions asserting it. */
+/* The line's level follows the number of functions asserting it. */
 static void update_intx(struct pci_dev *d)
 {
 	struct pci_bus *bus = d->bus;
@@ -366,10 +366,12 @@ struct pci_dev *pci_add_device(struct pci_bus *bus,
 
 	place_bars(d, info);
 	if (info->intx) {
-		d->irq = intx_lines[(d->slot - 1) % ARRAY_SIZE(intx_lines)];
+		int pirq = (d->slot - 1) % PCI_NR_PIRQ;
+
+		d->irq = PCI_IRQ_BASE + pirq;
 		d->cfg[PCI_INTERRUPT_PIN] = 1;
-		d->cfg[PCI_INTERRUPT_LINE] = d->irq;
-		make_level_triggered(bus->m, d->irq);
+		d->cfg[PCI_INTERRUPT_LINE] = pci_pirq_isa[pirq];
+		make_level_triggered(bus->m, pci_pirq_isa[pirq]);
 	}
 	put_le16(d->cfg + PCI_COMMAND, PCI_COMMAND_MEMORY);
 	update_bars(d);

@@ -18,4 +18,12 @@ struct pic *pic_new(struct machine *m);
 /* Firmware's setting of the ELCR: bit n set makes IRQ n level-triggered. */
 void pic_set_elcr(struct pic *p, u16 elcr);
 
+/* For a platform with a local APIC (src/hw/pc.c): the pair's INT output
+ * goes to out instead of the CPU's INTR pin, lines come in through
+ * pic_set_irq(), and pic_intack(p) is the INTA cycle. */
+void pic_set_output(struct pic *p, void (*out)(void *opaque, bool level),
+		    void *opaque);
+void pic_set_irq(struct pic *p, int irq, int level);
+u8 pic_intack(void *p);
+
 #endif
