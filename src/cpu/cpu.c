@@ -460,7 +460,7 @@ static void take_event(struct cpu *c)
 static __attribute__((noinline, optimize("no-tree-slp-vectorize")))
 enum cpu_event run_insns(struct cpu *c, u64 end)
 {
-	bool tf;
+	bool tf, alone;
 
 	if (c->halted) {
 		if (!can_take_intr(c))
@@ -468,14 +468,20 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 		c->halted = false;
 	}
 	while (c->icount < end) {
-		if (c->intr_shadow)
+		alone = false;
+		if (c->intr_shadow) {
 			c->intr_shadow = false;
-		else if (can_take_intr(c))
+			/* The one instruction the shadow covers runs on its
+			 * own when an interrupt waits: it is taken right
+			 * after, not at the end of a block. */
+			alone = c->intr;
+		} else if (can_take_intr(c)) {
 			take_event(c);
+		}
 		c->insn_eip = c->eip;
 		c->insn_esp = c->r[R_ESP];
 		tf = c->eflags & F_TF;
-		if (likely(!(c->eflags & (F_TF | F_RF)))) {
+		if (likely(!(c->eflags & (F_TF | F_RF)) && !alone)) {
 			if (c->jit)
 				jit_run(c, end);
 			else

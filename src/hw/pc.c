@@ -89,6 +89,22 @@ static void pic_to_lint0(void *opaque, bool level)
 	apic_set_lint(opaque, 0, level);
 }
 
+/* What PC firmware leaves in the 8259 pair: initialised with the BIOS's
+ * vectors (0x08, 0x70) and every line masked but the cascade, so that
+ * nothing reaches LINT0 until the OS sets the pair up for itself. */
+static void pic_firmware_init(struct machine *m)
+{
+	static const u8 seq[][2] = {
+		{ 0x20, 0x11 }, { 0x21, 0x08 }, { 0x21, 0x04 }, { 0x21, 0x01 },
+		{ 0xa0, 0x11 }, { 0xa1, 0x70 }, { 0xa1, 0x02 }, { 0xa1, 0x01 },
+		{ 0x21, 0xfb }, { 0xa1, 0xff },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(seq); i++)
+		machine_io_out(m, seq[i][0], seq[i][1], 1);
+}
+
 static void interrupts_init(struct machine *m)
 {
 	struct pc_irq *r = calloc(1, sizeof(*r));
@@ -98,6 +114,7 @@ static void interrupts_init(struct machine *m)
 		die("out of memory");
 	r->pic = pic_new(m);
 	pic_set_elcr(r->pic, PCI_LEVEL_IRQS);
+	pic_firmware_init(m);
 	r->apic = apic_new(m);
 	r->ioapic = ioapic_new(m, r->apic);
 	apic_set_extint_ack(r->apic, pic_intack, r->pic);
