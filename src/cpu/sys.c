@@ -270,7 +270,7 @@ static void cpuid_str(u32 *out, const char *s, int words)
 	memcpy(out, buf, (size_t)words * 4);
 }
 
-/*C:210
+/*C:205
  * The local APIC is a device on the bus, not part of this processor, but
  * CPUID leaf 1 speaks for it: the APIC bit is set while IA32_APIC_BASE
  * says the APIC is globally enabled (it clears when the guest disables

@@ -1,11 +1,11 @@
 /*
- * Builds the PC platform around a machine: see pc.h.  The PIC comes first,
- * since it must be the machine's interrupt controller before any device
- * raises a line.
+ * Builds the PC platform around a machine: see pc.h.  The interrupt
+ * controllers come first (the 8259 pair, the local APIC, the IO-APIC and
+ * the wiring between them, D:300), since they must be in place before any
+ * device raises a line, then the ACPI tables that describe them.
  */
-#include <unistd.h>
-
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../term.h"
 #include "acpi.h"
@@ -131,9 +131,11 @@ static void close_term(void *opaque)
 /*D:100
  * The PC that every guest gets, whatever the command line says: the
  * devices Linux's i386 kernel expects to find on any PC and probes for
- * without asking firmware.  The 8259 pair first, since it must be the
- * machine's interrupt controller before any device raises a line, with
- * the PCI lines set level-triggered; then the 8254 timer, the CMOS clock,
+ * without asking firmware.  The interrupt controllers first, since they
+ * must be in place before any device raises a line: the 8259 pair, with
+ * the PCI lines set level-triggered, the local APIC and the IO-APIC; the
+ * ACPI tables that describe the machine and ACPI's PM registers; then
+ * the 8254 timer, the CMOS clock,
  * the user's terminal and the one UART on it (COM1, ttyS0), the i8042 for
  * its reset line, and two small ports for POST codes and the boot-time
  * mark.  Each device is one file in src/hw/ and one call here; none of

@@ -10,11 +10,12 @@
  * byte, word or dword access behaves the same way.
  *
  * Firmware's jobs are done when a device is added: BARs get addresses in
- * the MMIO window above RAM, memory decoding is on, and INTA is routed to
- * one of the PIC lines 11, 10, 9, 5 (the lines a PC leaves free for PCI)
- * by slot, the way a PIIX routes PIRQA-D, and made level-triggered in the
- * PIC's ELCR.  Lines are wire-ORed: a line is high while any function on
- * it holds its INTx, so sharing a line (a fifth device) works as on a PC.
+ * the MMIO window above RAM, memory decoding is on, and INTA is put on
+ * one of PIRQA-D by slot (machine lines 16-19: IO-APIC pins 16-19, and
+ * the PIC lines 11, 10, 9, 5 a PC leaves free for PCI, as a PIIX routes
+ * them, made level-triggered in the PIC's ELCR; D:300).  Lines are
+ * wire-ORed: a line is high while any function on it holds its INTx, so
+ * sharing a line (a fifth device) works as on a PC.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,12 +351,14 @@ static void make_level_triggered(struct machine *m, int irq)
  * and there is no firmware here, so adding a device does firmware's jobs
  * at once.  Each BAR gets an address in the MMIO window above RAM
  * (0xe0000000 up, which the e820 map leaves as a gap), aligned to its
- * size, and memory decoding is switched on.  INTA is routed by slot to one
- * of the PIC lines 11, 10, 9 and 5, the lines a PC leaves free for PCI,
- * the way a PIIX routes PIRQA-D; the line is written into the Interrupt
- * Line register, which is where Linux without ACPI looks for it, and made
- * level-triggered in the ELCR (D:110), because PCI lines are shared and
- * held.  A fifth device shares line 11 with the first, as on a PC.
+ * size, and memory decoding is switched on.  INTA is put by slot on one
+ * of PIRQA-D, which reach IO-APIC pins 16-19 and the PIC lines 11, 10, 9
+ * and 5, the lines a PC leaves free for PCI, the way a PIIX routes them;
+ * the PIC line is written into the Interrupt Line register, which is
+ * where Linux without ACPI looks for it, and made level-triggered in the
+ * ELCR (D:110), because PCI lines are shared and held.  With ACPI, Linux
+ * reads the routing from the DSDT's _PRT instead (D:360).  A fifth device
+ * shares PIRQA with the first, as on a PC.
  * Slots are given out in the order devices are added: the host bridge is
  * 00:00.0, then the user's devices in command-line order (L:130).
  */

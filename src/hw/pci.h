@@ -6,7 +6,8 @@
  * 0xcfc-0xcff).  There is no BIOS, so this file also does what firmware
  * would: it gives each memory BAR an address in the MMIO window above RAM,
  * enables memory decoding and writes the PIC line it routed INTA to into
- * the Interrupt Line register.  Linux takes both as it finds them.
+ * the Interrupt Line register (the IO-APIC pin is in the ACPI tables).
+ * Linux takes both as it finds them.
  *
  * A device (today only virtio, see src/virtio/) describes its identity and
  * its BARs in a struct pci_dev_info and gets back a struct pci_dev; it

@@ -1,7 +1,8 @@
 /*
- * The 8259A pair.  Linux on a PC without an APIC (we advertise none) takes
- * every interrupt through it, so the model follows the datasheet where
- * Linux can tell: the ICW1-ICW4 initialisation sequence, the mask (OCW1),
+ * The 8259A pair.  Linux with `noapic` or `nolapic`, or without ACPI,
+ * takes every interrupt through it (and the IO-APIC's check of the timer
+ * starts with it), so the model follows the datasheet where Linux can
+ * tell: the ICW1-ICW4 initialisation sequence, the mask (OCW1),
  * specific and non-specific EOI and priority rotation (OCW2), reads of IRR
  * or ISR and poll mode (OCW3), auto-EOI, special mask and special fully
  * nested modes, edge and level triggering per line (ELCR), and the

@@ -4,7 +4,8 @@
  * on the master's IRQ 2, and the ELCR (ports 0x4d0-0x4d1) that makes a
  * line level-triggered.  pic_new() makes it the machine's interrupt
  * controller: machine_set_irq() lands here and the output drives the
- * CPU's INTR pin.
+ * CPU's INTR pin.  On the PC (src/hw/pc.c) the output goes to the local
+ * APIC's LINT0 instead, and the board's wiring feeds it the lines.
  */
 #ifndef LGUEST_HW_PIC_H
 #define LGUEST_HW_PIC_H
