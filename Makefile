@@ -11,7 +11,7 @@ CFLAGS  ?= -O2 -g
 BASEFLAGS := -std=gnu11 $(WARN) -Isrc -D_GNU_SOURCE -MMD -MP
 ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	     -fno-omit-frame-pointer
-LDLIBS  := -lm -llzma -lpthread -lslirp
+LDLIBS  := -lm -llzma -lpthread -lslirp -lseccomp
 
 LIB_SRCS := $(filter-out src/lguest.c,$(wildcard src/*.c src/*/*.c))
 REL_OBJS := $(LIB_SRCS:%.c=build/rel/%.o)

@@ -22,8 +22,9 @@
 #   network, host to guest      32 MiB over TCP from a host HTTP server to
 #                               the guest's wget (to /dev/null), timed by
 #                               the guest's clock
-#   idle CPU                    host CPU use of a guest idle at its prompt,
-#                               over 5 s
+#   idle CPU                    host CPU use of a guest idle at its prompt:
+#                               the quieter of two 5 s windows (once
+#                               tests/e2e's assertion, under 5%)
 #   memory overhead             VMM RSS minus the guest RAM it has touched
 #                               (the RSS of the mapping of guest RAM)
 #
@@ -153,6 +154,17 @@ mem_overhead_kb() {
 		END { if (ram > 0) print total - ram }' "/proc/$1/smaps" 2>/dev/null
 }
 
+# Host CPU use of the guest, in percent of one CPU, over 5 s.
+idle_pct() {
+	hz=$(getconf CLK_TCK)
+	c0=$(guest_cpu_ticks "$GUEST_PID")
+	w0=$(guest_now)
+	sleep 5
+	c1=$(guest_cpu_ticks "$GUEST_PID")
+	awk -v c="$((c1 - c0))" -v hz="$hz" -v w0="$w0" -v w1="$(guest_now)" \
+		'BEGIN { printf "%.2f", 100 * c / hz / (w1 - w0) }'
+}
+
 bench_prompt() {
 	GUEST_VMM=$1
 	GUEST_NAME=bench-$1-shell
@@ -163,13 +175,14 @@ bench_prompt() {
 	fi
 	record "$1" prompt "$(guest_since "$GUEST_T0")"
 	sleep 1
-	hz=$(getconf CLK_TCK)
-	c0=$(guest_cpu_ticks "$GUEST_PID")
-	w0=$(guest_now)
-	sleep 5
-	c1=$(guest_cpu_ticks "$GUEST_PID")
-	record "$1" idle_cpu "$(awk -v c="$((c1 - c0))" -v hz="$hz" -v w0="$w0" \
-		-v w1="$(guest_now)" 'BEGIN { printf "%.2f", 100 * c / hz / (w1 - w0) }')"
+	# Two windows, the quieter one counts: Debian's 686 kernel ticks at
+	# 250 Hz even when idle, and its housekeeping (vmstat, writeback)
+	# comes in bursts.  (This was an assertion of tests/e2e, where a
+	# loaded machine failed it; here it is the figure it is.)
+	p1=$(idle_pct)
+	p2=$(idle_pct)
+	record "$1" idle_cpu "$(awk -v a="$p1" -v b="$p2" \
+		'BEGIN { print (a < b) ? a : b }')"
 	o=$(mem_overhead_kb "$GUEST_PID")
 	[ -n "$o" ] && record "$1" mem_overhead "$(awk -v k="$o" 'BEGIN { printf "%.1f", k / 1024 }')"
 	guest_send poweroff

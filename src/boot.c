@@ -577,8 +577,8 @@ bool linux_console_is_hvc0(const char *user)
  * talk only to its dummy console, since we have no screen (see
  * fill_loader_fields()), and the user would see nothing.  panic=-1: a
  * panicking kernel reboots at once, through the i8042 reset line
- * (D:180), and lguest ends (EXIT_REBOOT) instead of sitting on a dead
- * guest forever.  Our defaults go in front, so that they stay before any
+ * (D:180), and lguest ends (a reset's status, or with --exit-port a
+ * panic's, M:155) instead of sitting on a dead guest forever.  Our defaults go in front, so that they stay before any
  * " -- " (after it, they would be init's arguments, not the kernel's). :*/
 char *linux_cmdline(const char *user)
 {
@@ -596,10 +596,31 @@ char *linux_cmdline(const char *user)
 	return s;
 }
 
-static void put_cmdline(struct guest_mem *mem, u8 *bp, const char *path,
-			const char *user, u32 max, struct boot_layout *l)
+/* With --exit-port a panic needs its own status, and reboot=panic_warm is
+ * how the machine tells one from a reset (M:155); the user's own reboot=
+ * wins, and then a panic is a reset as without the option. */
+static char *cmdline_with_mark(const char *user, bool mark,
+			       struct boot_layout *l)
 {
-	char *cmd = linux_cmdline(user);
+	char *s;
+
+	if (!mark || user_gave(user, "reboot="))
+		return linux_cmdline(user);
+	if (asprintf(&s, "reboot=panic_warm%s%s", *user ? " " : "", user) < 0)
+		abort();
+	l->panic_mark = true;
+	user = s;
+	s = linux_cmdline(user);
+	free((char *)user);
+	return s;
+}
+
+static void put_cmdline(struct guest_mem *mem, u8 *bp,
+			const struct linux_args *a, u32 max,
+			struct boot_layout *l)
+{
+	char *cmd = cmdline_with_mark(a->cmdline, a->mark_panic, l);
+	const char *path = a->kernel;
 	size_t len = strlen(cmd);
 
 	if (max > BOOT_CMDLINE_MAX - 1)
@@ -652,7 +673,7 @@ static void finish_linux(struct guest_mem *mem, const struct linux_args *a,
 	u32 end = l->image_end > l->run_end ? l->image_end : l->run_end;
 
 	fill_loader_fields(bp);
-	put_cmdline(mem, bp, a->kernel, a->cmdline, cmdline_max, l);
+	put_cmdline(mem, bp, a, cmdline_max, l);
 	if (a->initrd)
 		put_initrd(mem, bp, a->initrd, initrd_max,
 			   (u32)align_up(end, 4096), l);
@@ -766,6 +787,7 @@ void boot_kernel(struct guest_mem *mem, const struct boot_args *a,
 		.initrd = a->ninitrd ? a->initrd[0] : NULL,
 		.cmdline = a->cmdline,
 		.unpack = a->unpack,
+		.mark_panic = a->mark_panic,
 	};
 	struct kfile f;
 

@@ -48,6 +48,7 @@ struct boot_layout {
 	u32 cmdline_len;	/* without the NUL */
 	int e820_entries;
 	bool multiboot;		/* boot_params is the Multiboot info */
+	bool panic_mark;	/* the kernel got our reboot=panic_warm */
 	int nmodules;		/* Multiboot modules, from initrd_start */
 };
 
@@ -56,6 +57,7 @@ struct linux_args {
 	const char *initrd;	/* path, or NULL */
 	const char *cmdline;	/* the user's kernel arguments, maybe "" */
 	bool unpack;		/* unpack an XZ bzImage on the host */
+	bool mark_panic;	/* add reboot=panic_warm (see M:155) */
 };
 
 /* Load a Linux kernel (and initrd, command line, boot_params) into mem.
@@ -71,6 +73,7 @@ struct boot_args {
 	int ninitrd;
 	const char *cmdline;
 	bool unpack;
+	bool mark_panic;	/* a Linux gets reboot=panic_warm (M:155) */
 };
 
 /* Load whatever kernel a->kernel is: a Multiboot image (recognised first,

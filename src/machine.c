@@ -128,6 +128,8 @@ struct machine {
 	clock_fn clock;		/* a test's clock instead */
 	void *clock_opaque;
 	bool in_slice;		/* inside cpu_run() */
+	u64 max_slice;		/* LGUEST_SLICE: at most this many
+				 * instructions a slice (a stress knob) */
 	u64 slice_end;		/* the virtual time the slice runs to */
 	bool halted;		/* sleeping in idle(): time follows the host */
 	u64 host_reads;		/* for --verbose */
@@ -142,6 +144,7 @@ struct machine {
 
 	bool exit_requested;
 	int exit_status;
+	bool mark_panics;	/* a Linux with reboot=panic_warm */
 	bool killed;
 	char kill_reason[256];
 };
@@ -703,6 +706,28 @@ static void poll_fds(struct machine *m, u64 timeout_ns)
 /*
  * Making and ending.
  */
+
+/*
+ * LGUEST_SLICE=N caps every slice at N instructions.  Slices end where a
+ * translated block does not fit, so tiny ones turn the rare meeting of a
+ * slice's end with a fault into a frequent one: a stress knob for the
+ * CPU's state at the seams, for hunting bugs by hand.
+ */
+static u64 max_slice_from_env(void)
+{
+	const char *e = getenv("LGUEST_SLICE");
+	unsigned long long n;
+	char *end;
+
+	if (!e || !*e)
+		return MAX_BUDGET;
+	n = strtoull(e, &end, 10);
+	if (*end || n < 1 || n > MAX_BUDGET)
+		die("LGUEST_SLICE=%s: want a count of instructions from 1 to %llu",
+		    e, (unsigned long long)MAX_BUDGET);
+	return n;
+}
+
 struct machine *machine_new(struct guest_mem *mem)
 {
 	struct machine *m = calloc(1, sizeof(*m));
@@ -712,6 +737,7 @@ struct machine *machine_new(struct guest_mem *mem)
 		die("out of memory");
 	m->mem = mem;
 	m->clock_start = host_now_ns();
+	m->max_slice = max_slice_from_env();
 	for (i = 0; i < MAX_FDS; i++)
 		m->fds[i].fd = -1;
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -789,7 +815,7 @@ void guest_kill(struct machine *m, const char *fmt, ...)
 		vsnprintf(m->kill_reason, sizeof(m->kill_reason), fmt, ap);
 		va_end(ap);
 	}
-	machine_request_exit(m, EXIT_KILLED);
+	machine_request_exit(m, end_status(END_KILLED));
 }
 
 bool guest_killed(struct machine *m)
@@ -804,6 +830,34 @@ void machine_request_exit(struct machine *m, int status)
 		m->exit_status = status;
 	}
 	cpu_stop(m->cpu);
+}
+
+void machine_mark_panics(struct machine *m)
+{
+	m->mark_panics = true;
+}
+
+/*M:155
+ * A reset is the end of the run (we have no firmware to start again
+ * with), and so is a Linux panic: the loader gives Linux panic=-1, and a
+ * panicking kernel resets at once through the same lines as a reboot.
+ * To tell the two apart under --exit-port, the loader also gives it
+ * reboot=panic_warm: Linux then writes the BIOS warm-boot flag, 0x1234 at
+ * 0x472, just before a panic's reset, and 0 before any other (x86's
+ * emergency restart writes the flag every time, warm or cold).  The flag
+ * is the guest's word and is trusted with nothing but the choice between
+ * two even statuses. :*/
+#define BIOS_RESET_FLAG	0x472
+#define BIOS_WARM_BOOT	0x1234
+
+void machine_reset(struct machine *m, const char *why)
+{
+	const u8 *flag = guest_ptr(m->mem, BIOS_RESET_FLAG, 2);
+	bool panic = m->mark_panics && flag &&
+		     get_le16(flag) == BIOS_WARM_BOOT;
+
+	verbose("guest reset (%s)%s", why, panic ? ": a Linux panic" : "");
+	machine_request_exit(m, end_status(panic ? END_PANIC : END_RESET));
 }
 
 /*
@@ -822,12 +876,13 @@ static u64 slice_budget(struct machine *m)
 	if (m->clock)
 		return TEST_BUDGET;
 	if (end <= now)
-		return MIN_BUDGET;
-	b = vclock_insns_until(&m->vc, cpu_icount(m->cpu), end);
+		b = MIN_BUDGET;
+	else
+		b = vclock_insns_until(&m->vc, cpu_icount(m->cpu), end);
 	if (b < 1)
 		b = 1;
-	if (b > MAX_BUDGET)
-		b = MAX_BUDGET;
+	if (b > m->max_slice)
+		b = m->max_slice;
 	return b;
 }
 
@@ -938,7 +993,8 @@ int machine_run(struct machine *m)
 			if (!guest_if(m)) {
 				verbose("guest halted with interrupts off: "
 					"powered off");
-				machine_request_exit(m, EXIT_POWEROFF);
+				machine_request_exit(m,
+						     end_status(END_POWEROFF));
 				break;
 			}
 			idle(m);
@@ -952,7 +1008,7 @@ int machine_run(struct machine *m)
 	report_clock(m);
 	if (m->killed) {
 		fprintf(stderr, "lguest: guest killed: %s\r\n", m->kill_reason);
-		return EXIT_KILLED;
+		return end_status(END_KILLED);
 	}
 	return m->exit_status;
 }

@@ -40,16 +40,14 @@ typedef void (*fd_fn)(void *opaque, int fd, u32 epoll_events);
  * names a status; the CPU stops at the next instruction boundary and
  * machine_run() returns the status, which main() returns in turn, so the
  * terminal is restored and every device is freed on the way out.  The
- * statuses: 0 the guest powered off; 1 it was killed (see M:140), or
- * lguest refused to start it; 2 it reset itself (see D:180); 130 the user
- * typed three ^C (see D:175); and with --exit-port, whatever the guest
- * wrote there, shifted as QEMU shifts it.  lguest(1) lists them too. :*/
-/* Ways the run loop ends; machine_run() returns the process exit status. */
-enum machine_exit {
-	EXIT_POWEROFF = 0,	/* guest powered off: status 0 */
-	EXIT_KILLED = 1,	/* guest_kill() or a triple fault */
-	EXIT_REBOOT = 2,	/* guest asked for a reset (documented in README) */
-};
+ * ends: the guest powered off; it was killed (see M:140), or lguest
+ * refused to start it; it reset itself (see D:180), which a Linux that
+ * panicked does too (M:155); the user typed three ^C (see D:175); and
+ * with --exit-port, whatever the guest wrote there, shifted as QEMU
+ * shifts it.  Each end's status comes from one table (L:197): 0, 1, 2
+ * and 130 as they always were, and with --exit-port an even status
+ * apiece, so that only the guest's own write ends odd.  lguest(1) lists
+ * them too. :*/
 
 struct machine;
 
@@ -109,18 +107,28 @@ void machine_del_fd(struct machine *m, int fd);
  * the problem unwinds normally (no longjmp through device code, no
  * half-updated state left behind), and the run loop ends at the next
  * instruction boundary with "lguest: guest killed: <reason>" and status
- * 1.  Only the first reason is kept: it is the cause, the rest are
+ * 1 (6 with --exit-port).  Only the first reason is kept: it is the cause, the rest are
  * consequences.  Mistakes the guest can recover from are not kills: a
  * disk request past the end of the disk fails with an I/O error, and the
  * guest carries on. :*/
 /* A guest-only error: remember the first reason, stop the CPU, end the run
- * loop with EXIT_KILLED.  Returns, so a device can unwind normally. */
+ * loop with END_KILLED's status.  Returns, so a device can unwind normally. */
 void guest_kill(struct machine *m, const char *fmt, ...) printf_like(2, 3);
 bool guest_killed(struct machine *m);
 
 /* Ask the run loop to end with the given status (poweroff, reset, exit
  * port).  The CPU stops at the next instruction boundary. */
 void machine_request_exit(struct machine *m, int status);
+
+/* The guest pulled a reset line (the i8042's, port 0xcf9): the run ends
+ * with END_RESET's status, or END_PANIC's when the guest is a Linux told
+ * to mark its panics (machine_mark_panics()) and this reset is one. */
+void machine_reset(struct machine *m, const char *why);
+
+/* Tell a Linux panic's reset from any other (M:155): the loader gave the
+ * kernel reboot=panic_warm, so a panicking kernel leaves the BIOS
+ * warm-boot flag (0x1234 at 0x472) just before it resets. */
+void machine_mark_panics(struct machine *m);
 
 /* Run the guest until it ends; the loader has already set the CPU's entry
  * state through machine_cpu().  Returns the process exit status. */

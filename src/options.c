@@ -84,6 +84,37 @@ static enum opt_action no_unpack(struct options *o, const struct opt_desc *d,
 	return OPT_RUN;
 }
 
+static enum opt_action no_sandbox(struct options *o,
+				  const struct opt_desc *d, const char *val,
+				  char *err, size_t errlen)
+{
+	(void)d, (void)val, (void)err, (void)errlen;
+	o->no_sandbox = true;
+	return OPT_RUN;
+}
+
+/* Whether DIR and NAME exist is sandbox.c's to find out, before the guest
+ * starts; here only a second one is refused. */
+static enum opt_action set_chroot(struct options *o, const struct opt_desc *d,
+				  const char *val, char *err, size_t errlen)
+{
+	(void)d;
+	if (o->chroot_dir)
+		return fail(err, errlen, "--chroot given twice");
+	o->chroot_dir = val;
+	return OPT_RUN;
+}
+
+static enum opt_action set_user(struct options *o, const struct opt_desc *d,
+				const char *val, char *err, size_t errlen)
+{
+	(void)d;
+	if (o->user)
+		return fail(err, errlen, "--user given twice");
+	o->user = val;
+	return OPT_RUN;
+}
+
 static enum opt_action add_initrd(struct options *o, const struct opt_desc *d,
 				  const char *val, char *err, size_t errlen)
 {
@@ -164,6 +195,12 @@ static const struct opt_desc opts[] = {
 	  "print the time when the guest writes 123 to port 0x440" },
 	{ "no-unpack", 0, NULL, no_unpack, -1,
 	  "let an XZ bzImage unpack itself in the guest" },
+	{ "chroot", 'c', "DIR", set_chroot, -1,
+	  "chroot into DIR once the devices are open" },
+	{ "user", 'u', "NAME", set_user, -1,
+	  "then run as user NAME (uid, gid; no other groups)" },
+	{ "no-sandbox", 0, NULL, no_sandbox, -1,
+	  "no system call filter (for debugging lguest)" },
 	{ "help", 'h', NULL, want_help, -1, "print this help and exit" },
 	{ "version", 0, NULL, want_version, -1,
 	  "print the version and exit" },
@@ -414,15 +451,34 @@ void options_usage(FILE *f)
 "\n"
 "Exit status: 0 when the guest powers off, 1 when it is killed (a triple\n"
 "fault, a broken device request) or lguest cannot start it, 2 when it\n"
-"resets (a reboot, or a panic with panic=-1), 130 after three ^C; with\n"
-"--exit-port, (V << 1) | 1 (low 8 bits) when the guest writes V to port\n"
-"0xf4, as QEMU's isa-debug-exit,iobase=0xf4,iosize=4 does.\n");
+"resets (a reboot, or a panic with panic=-1), 130 after three ^C.\n"
+"With --exit-port: (V << 1) | 1 (low 8 bits) when the guest writes V to\n"
+"port 0xf4, as QEMU's isa-debug-exit,iobase=0xf4,iosize=4 does, and only\n"
+"then an odd status; lguest's own are even: 0 powered off, 2 reset,\n"
+"4 Linux panic, 6 killed, 8 refused (or failed), 130 three ^C.\n");
+}
+
+/* --exit-port anywhere among our words (before a lone "--") makes every
+ * status of ours even, and it must do so before the first word is parsed:
+ * a mistake that comes before --exit-port on the line is refused with an
+ * even status too.  A "--exit-port" that is really another option's
+ * value only errs on the even side. */
+static bool wants_exit_port(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--exit-port") == 0)
+			return true;
+	return false;
 }
 
 void options_parse_or_exit(struct options *o, int argc, char **argv)
 {
 	char err[256];
 
+	if (wants_exit_port(argc, argv))
+		exit_statuses_even();
 	switch (options_parse(o, argc, argv, err, sizeof(err))) {
 	case OPT_RUN:
 		return;

@@ -50,6 +50,9 @@ struct options {
 	bool verbose;
 	bool boot_time;		/* print the guest's boot-time mark */
 	bool unpack;		/* unpack an XZ bzImage on the host */
+	bool no_sandbox;	/* --no-sandbox: no system call filter */
+	const char *chroot_dir;	/* --chroot=DIR, or NULL */
+	const char *user;	/* --user=NAME, or NULL */
 	char *cmdline;		/* the kernel args joined by spaces (malloc) */
 };
 

@@ -27,6 +27,10 @@
 
 #include "term.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #define IN_BUF 4096
 #define OUT_BUF 65536
 
@@ -64,11 +68,24 @@ void term_restore(void)
 		tcsetattr(saved_fd, TCSANOW, &saved_termios);
 }
 
+/*
+ * A signal that ends us: give the terminal back, then die of the same
+ * signal.  Only async-signal-safe calls (tcsetattr() and raise()), since
+ * it may interrupt anything, malloc included, on any thread.  The handler
+ * is installed with SA_RESETHAND, so it is gone once it runs: the signal
+ * raised here is blocked until we return and then takes its default
+ * action, and a fault that is not raise()d (SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL) simply happens again on return, now with its default action.
+ * Either way the shell sees how lguest really ended, and a core is
+ * dumped where the user asked for one.
+ */
 static void restore_and_die(int sig)
 {
+	int saved_errno = errno;
+
 	term_restore();
-	signal(sig, SIG_DFL);
 	raise(sig);
+	errno = saved_errno;
 }
 
 /* What the guest wrote last is worth a second's wait for a slow reader,
@@ -106,18 +123,53 @@ static void at_exit(void)
 	term_restore();
 }
 
-static void catch_signals(void)
+static void on_signals(const int *sigs, size_t n, int flags)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 	struct sigaction sa;
-	size_t i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = restore_and_die;
-	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+	sa.sa_flags = SA_RESETHAND | flags;
+	for (size_t i = 0; i < n; i++)
 		sigaction(sigs[i], &sa, NULL);
+}
+
+static void catch_signals(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+
+	on_signals(sigs, ARRAY_SIZE(sigs), 0);
 	/* A reader that went away must not kill us: writes say EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* A stack that overflowed cannot run the handler: give the fault one of
+ * its own, unless someone (a sanitizer) already did. */
+static void alt_stack(void)
+{
+	static u8 stack[64 * 1024];
+	stack_t ss;
+
+	if (sigaltstack(NULL, &ss) < 0 || !(ss.ss_flags & SS_DISABLE))
+		return;
+	ss = (stack_t){ .ss_sp = stack, .ss_size = sizeof(stack) };
+	sigaltstack(&ss, NULL);
+}
+
+/* Only once the terminal is raw: without one there is nothing to give
+ * back, and a sanitizer's own report of the crash is worth more. */
+static void catch_faults(void)
+{
+	static const int sigs[] = {
+		SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGSYS, SIGXCPU
+	};
+
+	alt_stack();
+	on_signals(sigs, ARRAY_SIZE(sigs), SA_ONSTACK);
+#ifdef __SANITIZE_ADDRESS__
+	/* A sanitizer's report ends the process without atexit. */
+	__sanitizer_set_death_callback(term_restore);
+#endif
 }
 
 /*D:170
@@ -127,8 +179,13 @@ static void catch_signals(void)
  * back as we found it on every way out.  Normal exits and die() pass
  * through atexit; SIGTERM, SIGINT, SIGHUP and SIGQUIT are caught by a
  * handler that restores the settings and dies of the same signal, so the
- * shell still sees how lguest ended.  A SIGKILL cannot be caught: after
- * one, `stty sane` (or `reset`) gives the terminal back. :*/
+ * shell still sees how lguest ended.  So are the signals of a crash,
+ * ours or a library's: SIGSEGV, SIGBUS, SIGABRT (every abort()), SIGFPE
+ * and SIGILL, on a stack of their own in case the crash was the stack's,
+ * and those of a limit: SIGSYS (a system call a seccomp filter traps)
+ * and SIGXCPU (ulimit -t).
+ * A SIGKILL cannot be caught: after one, `stty sane` (or `reset`) gives
+ * the terminal back. :*/
 /* Raw mode, but only for a terminal we are the foreground of: a
  * background lguest touching the terminal would be stopped (SIGTTOU). */
 static void make_raw(int fd)
@@ -144,6 +201,7 @@ static void make_raw(int fd)
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
 	saved_fd = fd;
+	catch_faults();
 	tcsetattr(fd, TCSANOW, &raw);
 }
 
@@ -287,7 +345,7 @@ static void count_ctrl_c(struct term *t, const u8 *buf, size_t len)
 		if (t->nr_ctrl_c >= 3 &&
 		    now - t->ctrl_c[t->nr_ctrl_c % 3] <= 1000000000ULL) {
 			fprintf(stderr, "\r\nlguest: three ^C: stopping\r\n");
-			machine_request_exit(t->m, TERM_EXIT_CTRL_C);
+			machine_request_exit(t->m, end_status(END_CTRL_C));
 		}
 	}
 }

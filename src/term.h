@@ -4,9 +4,11 @@
  * term_open() takes an input and an output fd (normally 0 and 1).  When
  * the input is a terminal in the foreground, it is put in raw mode so that
  * every key goes to the guest, and restored on every way out: a normal
- * exit or die() (atexit), SIGTERM, SIGINT, SIGHUP and SIGQUIT (a handler
- * that restores it and then dies of the same signal).  Three ^C within one
- * second end lguest with status TERM_EXIT_CTRL_C, as the original launcher
+ * exit or die() (atexit), SIGTERM, SIGINT, SIGHUP and SIGQUIT, and the
+ * signals of a crash or a limit, SIGSEGV, SIGBUS, SIGABRT, SIGFPE,
+ * SIGILL, SIGSYS and SIGXCPU (a handler that restores it and then dies of
+ * the same signal).  Three ^C within one
+ * second end lguest with status 130 (END_CTRL_C), as the original launcher
  * did; a single ^C goes to the guest.
  *
  * Input and output are buffered and never block the run loop: input is
@@ -20,8 +22,6 @@
 #define LGUEST_TERM_H
 
 #include "machine.h"
-
-#define TERM_EXIT_CTRL_C 130	/* as a shell reports a ^C */
 
 struct term;
 

@@ -80,12 +80,31 @@ static inline void put_le64(u8 *p, u64 v)
 /* Set by --verbose; verbose() prints only when it is on. */
 extern int lguest_verbose;
 
-/* One line on stderr, "lguest: <message>", then exit(1).  For the user's
- * mistakes, before the guest runs. */
+/* The ways lguest ends; end_status() is the exit status of each. */
+enum lguest_end {
+	END_POWEROFF,	/* the guest powered off */
+	END_RESET,	/* it reset itself (i8042, port 0xcf9) */
+	END_PANIC,	/* Linux panicked (and reset, with panic=-1) */
+	END_KILLED,	/* guest_kill(): a triple fault, a broken request */
+	END_REFUSED,	/* die(): lguest refused to start it, or failed */
+	END_CTRL_C,	/* the user typed three ^C */
+};
+
+/* The exit status for an end: 0, 1, 2 or 130 as always, or -- once
+ * exit_statuses_even() was called, for --exit-port -- a distinct even
+ * status for each, so that no end of ours reads as a QEMU test verdict. */
+int end_status(enum lguest_end end);
+void exit_statuses_even(void);
+
+/* One line on stderr, "lguest: <message>", then exit with the status of
+ * END_REFUSED.  For the user's mistakes, before the guest runs. */
 noreturn void die(const char *fmt, ...) printf_like(1, 2);
 /* As die(), with ": strerror(errno)" appended. */
 noreturn void die_errno(const char *fmt, ...) printf_like(1, 2);
 /* "lguest: <message>" on stderr when --verbose was given. */
 void verbose(const char *fmt, ...) printf_like(1, 2);
+/* "lguest: <message>" on stderr always: something the user must know
+ * while the guest runs (a disk that failed).  Safe from any thread. */
+void notice(const char *fmt, ...) printf_like(1, 2);
 
 #endif

@@ -94,10 +94,15 @@ u32 cpu_get_eflags(struct cpu *c)
 	return c->eflags | F_FIXED1;
 }
 
+/* Whatever the caller's mask, a reserved bit never becomes 1: a 16-bit
+ * IRET in real mode loads all of FLAGS, and once set, bits 3, 5 and 15
+ * were never cleared again by anything (kvm-unit-tests' realmode DAS and
+ * SAHF checks saw them). */
 void cpu_set_eflags(struct cpu *c, u32 val, u32 mask)
 {
 	if (mask & F_ARITH)
 		fold(c);
+	mask &= F_DEFINED;
 	c->eflags = (c->eflags & ~mask) | (val & mask) | F_FIXED1;
 }
 

@@ -29,8 +29,9 @@
  * The guest-EIP profile, for finding what the guest spends its
  * instructions on.  With LGUEST_PROFILE=file in the environment, the run
  * loop writes down the linear EIP (CS base + EIP) every PROF_PERIOD
- * instructions, and cpu_free() appends them to file, one hex address a
- * line.  bench/guest_profile.py turns that into a table of kernel
+ * instructions, and cpu_free() appends them to file (opened when the
+ * CPU is made, before the sandbox forbids opening files), one hex address
+ * a line.  bench/guest_profile.py turns that into a table of kernel
  * functions.  The sampling costs nothing per instruction: it only shortens
  * the runs of the loop to end at the next sample.
  */
@@ -38,6 +39,7 @@
 
 struct cpu_prof {
 	const char *path;
+	FILE *f;	/* opened at once: the sandbox allows no open later */
 	u32 *eip;
 	size_t n, cap;
 	u64 next;	/* icount of the next sample */
@@ -52,6 +54,9 @@ static void prof_init(struct cpu *c)
 	c->prof = calloc(1, sizeof(*c->prof));
 	if (c->prof) {
 		c->prof->path = path;
+		c->prof->f = fopen(path, "a");
+		if (!c->prof->f)
+			perror(path);
 		c->prof->next = PROF_PERIOD;
 	}
 }
@@ -80,13 +85,11 @@ static void prof_free(struct cpu *c)
 
 	if (!p)
 		return;
-	f = fopen(p->path, "a");
+	f = p->f;
 	if (f) {
 		for (i = 0; i < p->n; i++)
 			fprintf(f, "%08x\n", p->eip[i]);
 		fclose(f);
-	} else {
-		perror(p->path);
 	}
 	free(p->eip);
 	free(p);
@@ -158,6 +161,7 @@ void cpu_reset_flat32(struct cpu *c, u32 eip)
 	c->cpl = 0;
 	c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;
 	c->tsc_offset = 0;
+	sys_reset_msrs(c);
 	c->halted = false;
 	c->intr_shadow = false;
 	c->stop = false;
@@ -467,6 +471,7 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 			return CPU_HALT;
 		c->halted = false;
 	}
+	c->budget_end = end;
 	while (c->icount < end) {
 		alone = false;
 		if (c->intr_shadow) {

@@ -57,6 +57,9 @@
 #define F_ID   0x00200000u
 #define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
 #define F_FIXED1 0x00000002u	/* bit 1 always reads as 1 */
+/* The bits that exist: 3, 5, 15 and 22-31 always read as 0. */
+#define F_DEFINED (F_ARITH | F_FIXED1 | F_TF | F_IF | F_DF | F_IOPL | F_NT | \
+		   F_RF | F_VM | F_AC | F_VIF | F_VIP | F_ID)
 
 /* Control register bits. */
 #define CR0_PE 0x00000001u
@@ -173,6 +176,7 @@ struct cpu {
 	int cpl;
 	u32 sysenter_cs, sysenter_esp, sysenter_eip;
 	u64 tsc_offset;		/* TSC = clock_ns + tsc_offset */
+	u64 efer, misc_enable, pat;	/* MSRs that only hold a value */
 	struct fpu fpu;
 
 	/* Lazy flags state, owned by alu.c. */
@@ -203,6 +207,8 @@ struct cpu {
 	int exc_depth;		/* faults nested while delivering one */
 	int exc_pending;	/* vector in flight, -1 when none */
 	u64 icount;
+	u64 budget_end;		/* icount where this run's budget ends:
+				 * a REP loop stops there (exec_string.c) */
 	jmp_buf jmp;
 	char error[160];
 
@@ -236,6 +242,14 @@ static inline void set_reg8(struct cpu *c, int r, u8 v)
 static inline void set_reg16(struct cpu *c, int r, u16 v)
 {
 	c->r[r] = (c->r[r] & ~0xffffu) | v;
+}
+
+/* An instruction begins at EIP: a fault in it puts EIP and ESP back to
+ * what they are now. */
+static inline void cpu_insn_begins(struct cpu *c)
+{
+	c->insn_eip = c->eip;
+	c->insn_esp = c->r[R_ESP];
 }
 
 static inline bool cpu_pmode(const struct cpu *c)
@@ -514,6 +528,8 @@ void sys_rdtsc(struct cpu *c);
 /* #GP(0) unless CPL <= IOPL or the TSS I/O bitmap allows all size bytes
  * from port. */
 void sys_io_check(struct cpu *c, u16 port, int size);
+/* The MSRs' values after RESET. */
+void sys_reset_msrs(struct cpu *c);
 void sys_sysenter(struct cpu *c);
 void sys_sysexit(struct cpu *c);
 

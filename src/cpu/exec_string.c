@@ -8,6 +8,15 @@
  * left.  Long loops are cut into chunks: after REP_CHUNK iterations EIP
  * stays on the instruction, the run loop gets a chance to take an
  * interrupt, and the next step carries on where this one stopped.
+ *
+ * Each iteration counts as an instruction against the run loop's budget
+ * (icount), as if the loop were written out: otherwise a guest whose every
+ * instruction is a 4096-iteration chunk would stretch a slice 4096 times,
+ * to seconds, with timers, host fds and the user's three ^C unserved.  So
+ * a chunk also ends where the budget does, and sooner when a device asked
+ * the CPU to stop or an interrupt can be taken.  The virtual clock, made
+ * of icount, then moves with the iterations too, which is time the guest
+ * really spent.
  */
 #include <string.h>
 
@@ -166,11 +175,28 @@ static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
 	return n;
 }
 
+/* Iterations this step may do: a chunk, but no more than the budget has
+ * left, and always one so that the instruction moves on. */
+static u32 rep_limit(const struct cpu *c)
+{
+	u64 left = c->budget_end > c->icount ? c->budget_end - c->icount : 0;
+
+	if (left >= REP_CHUNK)
+		return REP_CHUNK;
+	return left ? (u32)left : 1;
+}
+
+/* The run loop has something to do before the next iteration. */
+static bool rep_break(const struct cpu *c)
+{
+	return c->stop || (c->intr && (c->eflags & F_IF));
+}
+
 void exec_string(struct cpu *c, struct insn *d, u8 op)
 {
 	struct str_state s;
 	bool cmp = (op & ~1) == 0xa6 || (op & ~1) == 0xae;
-	int n;
+	u32 n, limit, step;
 
 	s.size = (op & 1) ? d->opsize : 1;
 	s.am = d->adsize == 2 ? 0xffff : 0xffffffffu;
@@ -180,25 +206,28 @@ void exec_string(struct cpu *c, struct insn *d, u8 op)
 		string_once(c, op, &s);
 		return;
 	}
-	for (n = 0; ; n++) {
+	limit = rep_limit(c);
+	for (n = 0; ; n += step) {
 		if ((c->r[R_ECX] & s.am) == 0)
 			return;
-		if (n >= REP_CHUNK) {
+		if (n && (n >= limit || rep_break(c))) {
 			d->next = d->start;
 			return;
 		}
+		step = 0;
 		if (!cmp && (op & ~1) != 0x6c && (op & ~1) != 0x6e &&
-		    (op & ~1) != 0xac) {
-			u32 done = rep_fast(c, op, &s, REP_CHUNK - n);
-
-			if (done) {
-				n += done - 1;
-				continue;
-			}
+		    (op & ~1) != 0xac)
+			step = rep_fast(c, op, &s, limit - n);
+		if (!step) {
+			string_once(c, op, &s);
+			c->r[R_ECX] = (c->r[R_ECX] & ~s.am) |
+				      ((c->r[R_ECX] - 1) & s.am);
+			step = 1;
 		}
-		string_once(c, op, &s);
-		c->r[R_ECX] = (c->r[R_ECX] & ~s.am) |
-			      ((c->r[R_ECX] - 1) & s.am);
+		/* The run loop counts the instruction once; each further
+		 * iteration is charged as it completes, so a fault part way
+		 * through still pays for the iterations before it. */
+		c->icount += n ? step : step - 1;
 		if (cmp && cpu_cond(c, 4) != (d->rep == 0xf3))
 			return;
 	}

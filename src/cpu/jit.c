@@ -18,8 +18,13 @@
  * displacements, register numbers, all decoded into fixed fields), never
  * a host address: every access to guest memory goes through a TLB entry
  * that mmu.c filled, or out to the same checked helpers the interpreter
- * uses.  The code lives in one read-write-execute arena, emptied
- * whole when it fills.
+ * uses.  The code lives in one arena, emptied whole when it fills, and
+ * no page of it is ever both writable and executable (W^X): the arena is
+ * one memfd mapped twice, an executable view the code runs from and,
+ * JIT_ARENA_SIZE above it, a writable view that every byte of code is
+ * written through (see JIT_W below).  A bug that lets a guest steer a
+ * host write can then not land in code that runs, short of knowing
+ * where the writable view is.
  *
  * Blocks are kept by the host address of their first byte (that is, by
  * physical address) and are position-independent: EIP only ever moves by
@@ -50,6 +55,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "exec.h"
 #include "fast.h"
@@ -66,6 +72,17 @@
 #define JIT_BLOCK_ROOM (sizeof(struct jblock) + \
 			JIT_MAX_INSNS * (sizeof(struct dinsn) + 256) + \
 			JIT_MAX_CHUNKS * 24 + 1024)
+
+/*
+ * Every address the translator keeps or emits (j->p, b->code, the
+ * epilogue, a chain's rel32 field) is in the executable view, because
+ * that is where the code runs and where relative jumps are measured.  A
+ * byte of code is stored at the same offset of the writable view, which
+ * jit_init() places exactly JIT_ARENA_SIZE above the executable one, so
+ * the store needs no struct jit.  The block descriptors that share the
+ * arena with the code are plain data, kept in the writable view only.
+ */
+#define JIT_W(p) ((u8 *)(p) + JIT_ARENA_SIZE)
 
 /* Why translated code returned (in eax). */
 enum {
@@ -112,24 +129,25 @@ static u32 min_u32(u32 a, u32 b)
 
 static void e8(struct jit *j, u8 v)
 {
-	*j->p++ = v;
+	*JIT_W(j->p) = v;
+	j->p++;
 }
 
 static void e32(struct jit *j, u32 v)
 {
-	memcpy(j->p, &v, 4);
+	memcpy(JIT_W(j->p), &v, 4);
 	j->p += 4;
 }
 
 static void e64(struct jit *j, u64 v)
 {
-	memcpy(j->p, &v, 8);
+	memcpy(JIT_W(j->p), &v, 8);
 	j->p += 8;
 }
 
 static void ebytes(struct jit *j, const char *b, size_t n)
 {
-	memcpy(j->p, b, n);
+	memcpy(JIT_W(j->p), b, n);
 	j->p += n;
 }
 
@@ -138,7 +156,7 @@ static void set_rel32(u8 *at, const u8 *target)
 {
 	s32 rel = (s32)(target - (at + 4));
 
-	memcpy(at, &rel, 4);
+	memcpy(JIT_W(at), &rel, 4);
 }
 
 /* jcc/jmp rel32 to target, or to be fixed later (target NULL): returns
@@ -278,12 +296,13 @@ static void flush(struct jit *j)
 	j->generation++;
 }
 
+/* Room for a block descriptor, which is data: in the writable view. */
 static void *take(struct jit *j, size_t n)
 {
 	u8 *p = j->p;
 
 	j->p += (n + 15) & ~(size_t)15;
-	return p;
+	return JIT_W(p);
 }
 
 /* Check that the block's bytes are still those in guest RAM. */
@@ -805,7 +824,7 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		/* movzx/movsx eax, byte/word [rbx + src] */
 		e8(j, 0x0f);
 		e_rbx(j, di->op ? "\xbe" : "\xb6", 1, 0x83, src);
-		j->p[-6] |= di->size == 2;
+		JIT_W(j->p)[-6] |= di->size == 2;
 		e_store(j, H_EAX, GREG(di->reg));
 		return true;
 	}
@@ -1378,8 +1397,7 @@ static struct jblock *lookup(struct cpu *c)
  * where the instruction began kept, for a fault in the lookup itself. */
 static struct jblock *lookup_here(struct cpu *c)
 {
-	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP];
+	cpu_insn_begins(c);
 	return lookup(c);
 }
 
@@ -1395,7 +1413,7 @@ static void retranslate(struct cpu *c, struct jblock *b)
 	if (j->generation != gen)
 		return;
 	if (nb->code) {
-		entry[0] = JMP;
+		*JIT_W(entry) = JMP;
 		set_rel32(entry + 1, nb->code);
 	} else {
 		u8 *p = j->p;	/* e_exit() writes at j->p */
@@ -1440,11 +1458,55 @@ void jit_run(struct cpu *c, u64 end)
 		    j->generation == gen && b->host == c->jit_chain_host)
 			set_rel32(c->jit_chain_at, b->code);
 	}
-	/* One instruction the translator leaves to the interpreter. */
+	/*
+	 * One instruction the translator leaves to the interpreter.  After a
+	 * budget exit EIP may be blocks past the last lookup (chains ran on
+	 * without one), so the interpreter's notion of where the instruction
+	 * began is brought up to date: a fault in it must return the guest
+	 * here, not to where the chain started: the guest's #PF handler
+	 * would resume it there, with ESP as it was then, and run again
+	 * what had already run (tests/jit's slices find it).
+	 */
 	if (c->icount < end) {
+		cpu_insn_begins(c);
 		cpu_exec_cached(c);
 		c->icount++;
 	}
+}
+
+/*
+ * The arena's two views of one memfd: executable at the returned address,
+ * writable JIT_ARENA_SIZE above it (JIT_W).  The address space for both
+ * is reserved first, so that the distance is fixed.  NULL if the host
+ * will not have it (no memfd_create): then the interpreter runs alone,
+ * rather than from memory both writable and executable.
+ */
+static u8 *map_arena(void)
+{
+	size_t size = JIT_ARENA_SIZE;
+	u8 *base, *x, *w;
+	int fd;
+
+	fd = memfd_create("lguest-jit", MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	base = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	if (base == MAP_FAILED || ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	x = mmap(base, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+		 fd, 0);
+	w = mmap(base + size, size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, 0);
+	if (x != base || w != base + size)
+		goto fail;
+	close(fd);
+	return base;
+fail:
+	if (base != MAP_FAILED)
+		munmap(base, 2 * size);
+	close(fd);
+	return NULL;
 }
 
 void jit_init(struct cpu *c)
@@ -1458,10 +1520,8 @@ void jit_init(struct cpu *c)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return;
-	j->arena = mmap(NULL, JIT_ARENA_SIZE,
-			PROT_READ | PROT_WRITE | PROT_EXEC,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (j->arena == MAP_FAILED) {
+	j->arena = map_arena();
+	if (!j->arena) {
 		free(j);
 		return;
 	}
@@ -1478,7 +1538,7 @@ void jit_free(struct cpu *c)
 
 	if (!j)
 		return;
-	munmap(j->arena, JIT_ARENA_SIZE);
+	munmap(j->arena, 2 * (size_t)JIT_ARENA_SIZE);
 	free(j);
 	c->jit = NULL;
 }

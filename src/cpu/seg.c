@@ -137,6 +137,22 @@ static void seg_load_real(struct seg *s, u16 sel)
 	}
 }
 
+/* Virtual-8086 mode, on entry: every segment register becomes its
+ * selector times 16, a present, writable 16-bit segment of privilege 3
+ * with a 64 KiB limit, whatever protected mode left in it. */
+static void enter_vm86(struct cpu *c, const u16 sel[6])
+{
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		c->seg[i].sel = sel[i];
+		c->seg[i].base = (u32)sel[i] << 4;
+		c->seg[i].limit = 0xffff;
+		c->seg[i].attr = i == S_CS ? 0xfb : 0xf3;
+	}
+	c->cpl = 3;
+}
+
 /* --- Segment loads --- */
 
 /*
@@ -603,11 +619,16 @@ static u32 iret_mask(const struct cpu *c, int opsize)
 	return opsize == 2 ? m & 0xffff : m;
 }
 
+/* IRET in real mode, or in virtual-8086 mode (with IOPL 3: exec.c has
+ * checked), where IOPL cannot change. */
 static void iret_real(struct cpu *c, int opsize)
 {
 	u32 eip = stack_peek(c, 0, opsize), fl;
 	u16 cs = (u16)stack_peek(c, opsize, 2);
 	u32 mask = opsize == 2 ? 0xffff : 0x257fd5u;
+
+	if (cpu_vm86(c))
+		mask &= ~F_IOPL;
 
 	fl = stack_peek(c, 2 * opsize, opsize);
 	if (eip > c->seg[S_CS].limit && opsize == 4)
@@ -616,6 +637,31 @@ static void iret_real(struct cpu *c, int opsize)
 	seg_load_real(&c->seg[S_CS], cs);
 	c->eip = eip;
 	cpu_set_eflags(c, fl, mask);
+}
+
+/* IRET from ring 0 to virtual-8086 mode: the frame an interrupt from
+ * there pushed (EIP, CS, EFLAGS, ESP, SS, ES, DS, FS, GS), all read
+ * before anything changes. */
+static void iret_to_vm86(struct cpu *c)
+{
+	u32 v[9];
+	u16 sel[6];
+	int i;
+
+	for (i = 0; i < 9; i++)
+		v[i] = stack_peek(c, 4 * (u32)i, 4);
+	if (v[0] > 0xffff)
+		cpu_gp(c, 0);
+	sel[S_CS] = (u16)v[1];
+	sel[S_SS] = (u16)v[4];
+	sel[S_ES] = (u16)v[5];
+	sel[S_DS] = (u16)v[6];
+	sel[S_FS] = (u16)v[7];
+	sel[S_GS] = (u16)v[8];
+	cpu_set_eflags(c, v[2], F_DEFINED);
+	enter_vm86(c, sel);
+	c->r[R_ESP] = v[3];
+	c->eip = v[0];
 }
 
 /* IRET with NT set: back to the task that called or interrupted us. */
@@ -642,12 +688,10 @@ void cpu_iret(struct cpu *c, int opsize)
 	u16 cs, ss;
 
 	cpu_nmi_unblock(c);
-	if (!cpu_pmode(c)) {
+	if (!cpu_pmode(c) || cpu_vm86(c)) {
 		iret_real(c, opsize);
 		return;
 	}
-	if (cpu_vm86(c))
-		cpu_gp(c, 0);	/* no virtual-8086 mode */
 	if (c->eflags & F_NT) {
 		iret_task(c);
 		return;
@@ -655,8 +699,10 @@ void cpu_iret(struct cpu *c, int opsize)
 	eip = stack_peek(c, 0, opsize);
 	cs = (u16)stack_peek(c, opsize, 2);
 	fl = stack_peek(c, 2 * opsize, opsize);
-	if (opsize == 4 && (fl & F_VM) && c->cpl == 0)
-		cpu_gp(c, 0);	/* would enter virtual-8086 mode */
+	if (opsize == 4 && (fl & F_VM) && c->cpl == 0) {
+		iret_to_vm86(c);
+		return;
+	}
 	check_return_cs(c, cs, &cd);
 	mask = iret_mask(c, opsize);
 	if ((cs & 3) == c->cpl) {
@@ -706,7 +752,7 @@ static void interrupt_gate(struct cpu *c, const struct desc *gate,
 	u16 ga = desc_attr(gate), sel = (u16)(gate->lo >> 16), a;
 	u32 off = (gate->hi & 0xffff0000u) | (gate->lo & 0xffff);
 	int size = (ga & 8) ? 4 : 2, n = 0, dpl;
-	u32 v[6], esp, ss_err = ext;
+	u32 v[10], esp, ss_err = ext;
 	struct desc d;
 	struct seg ss;
 
@@ -722,7 +768,21 @@ static void interrupt_gate(struct cpu *c, const struct desc *gate,
 	if (!SEG_P(a))
 		fault_sel(c, EXC_NP, sel, ext);
 	check_eip(c, off, &d);
-	if (!SEG_CONF(a) && SEG_DPL(a) < c->cpl) {
+	if (cpu_vm86(c)) {
+		/* Out of virtual-8086 mode only to ring 0, with the data
+		 * segment registers saved on the frame and then emptied. */
+		if (SEG_CONF(a) || SEG_DPL(a) != 0)
+			fault_sel(c, EXC_GP, sel, ext);
+		dpl = 0;
+		tss_stack(c, 0, ext, &ss, &esp);
+		ss_err |= ss.sel & 0xfffcu;
+		v[n++] = c->seg[S_GS].sel;
+		v[n++] = c->seg[S_FS].sel;
+		v[n++] = c->seg[S_DS].sel;
+		v[n++] = c->seg[S_ES].sel;
+		v[n++] = c->seg[S_SS].sel;
+		v[n++] = c->r[R_ESP];
+	} else if (!SEG_CONF(a) && SEG_DPL(a) < c->cpl) {
 		dpl = SEG_DPL(a);
 		tss_stack(c, dpl, ext, &ss, &esp);
 		ss_err |= ss.sel & 0xfffcu;
@@ -739,6 +799,12 @@ static void interrupt_gate(struct cpu *c, const struct desc *gate,
 	if (kind == INT_EXC_ERR)
 		v[n++] = err;
 	esp = push_frame(c, &ss, esp, v, n, size, dpl == 3, ss_err);
+	if (cpu_vm86(c)) {
+		seg_null(&c->seg[S_GS], 0);
+		seg_null(&c->seg[S_FS], 0);
+		seg_null(&c->seg[S_DS], 0);
+		seg_null(&c->seg[S_ES], 0);
+	}
 	c->seg[S_SS] = ss;
 	c->r[R_ESP] = esp;
 	load_cs(c, sel, &d, dpl);
@@ -862,6 +928,10 @@ static void task_load_segs(struct cpu *c, const struct tss32 *t)
 			fault_sel(c, EXC_TS, t->ldt, 0);
 		seg_from_desc(&c->ldtr, t->ldt, &d);
 	}
+	if (t->eflags & F_VM) {
+		enter_vm86(c, t->sel);
+		return;
+	}
 	c->cpl = cpl;
 	if (is_null(t->sel[S_CS]) || !desc_read(c, t->sel[S_CS], &d))
 		fault_sel(c, EXC_TS, t->sel[S_CS], 0);
@@ -912,8 +982,6 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 	mmu_translate(c, old_base + 0x5f, ACC_WRITE, false);
 	if (how == TS_CALL || how == TS_INT)
 		mmu_translate(c, base, ACC_WRITE, false);
-	if (t.eflags & F_VM)
-		fault_sel(c, EXC_TS, sel, ext);	/* no virtual-8086 mode */
 
 	eflags = cpu_get_eflags(c);
 	if (how == TS_IRET)
@@ -939,7 +1007,7 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 	for (i = 0; i < 8; i++)
 		c->r[i] = t.r[i];
 	c->eip = t.eip;
-	cpu_set_eflags(c, t.eflags | F_FIXED1, 0x3f7fd7u & ~F_VM);
+	cpu_set_eflags(c, t.eflags | F_FIXED1, F_DEFINED);
 	for (i = 0; i < 6; i++)
 		seg_null(&c->seg[i], t.sel[i]);
 	c->insn_eip = c->eip;

@@ -5,9 +5,11 @@
  * This file is also where the processor says what it is.  CPUID describes
  * a family-6 i686 (a Pentium III by its model number, but without MMX or
  * SSE) with exactly the features we implement: FPU, PSE, TSC, MSR, CX8,
- * SEP, PGE, CMOV, and the APIC bit while the local APIC (a device on the
- * bus, src/hw/apic.c) is enabled.  No MTRRs, no PAE: Debian's 686 kernel
- * needs neither.  The hypervisor bit of leaf 1 is set and leaf 0x40000000
+ * SEP, PGE, CMOV, PAT, and the APIC bit while the local APIC (a device on
+ * the bus, src/hw/apic.c) is enabled.  No MTRRs, no PAE: Debian's 686
+ * kernel needs neither.  A feature not listed is not there: its
+ * instructions raise #UD and its control bits #GP, as on a processor
+ * without it.  The hypervisor bit of leaf 1 is set and leaf 0x40000000
  * names us ("lguest"): it is honest, and it keeps Linux from probing for
  * microcode updates, which would touch MSRs a real Pentium III has and we
  * do not.
@@ -18,13 +20,43 @@
 
 #include "cpu_internal.h"
 
-/* MSRs. */
+/* MSRs.  Any other index raises #GP, as an unimplemented MSR does on
+ * hardware (Linux and kvm-unit-tests probe with a #GP handler ready). */
 #define MSR_TSC            0x010
 #define MSR_PLATFORM_ID    0x017
 #define MSR_BIOS_SIGN_ID   0x08b
 #define MSR_SYSENTER_CS    0x174
 #define MSR_SYSENTER_ESP   0x175
 #define MSR_SYSENTER_EIP   0x176
+#define MSR_MCG_CAP        0x179
+#define MSR_MISC_ENABLE    0x1a0
+#define MSR_PAT            0x277
+#define MSR_EFER           0xc0000080u
+
+/* IA32_MISC_ENABLE: the bits software may change (fast strings, automatic
+ * thermal control, EIST, MONITOR FSM, limit CPUID maxval, xTPR disable,
+ * XD disable) and the read-only ones (performance monitoring available,
+ * BTS and PEBS unavailable).  The rest are reserved: setting one is #GP.
+ * Only LIMIT_CPUID changes what we do; the others have nothing to act on
+ * here and are kept as written. */
+#define MISC_FAST_STRING   (1ull << 0)
+#define MISC_BTS_UNAVAIL   (1ull << 11)
+#define MISC_PEBS_UNAVAIL  (1ull << 12)
+#define MISC_LIMIT_CPUID   (1ull << 22)
+#define MISC_RW  (MISC_FAST_STRING | 1ull << 3 | 1ull << 16 | 1ull << 18 | \
+		  MISC_LIMIT_CPUID | 1ull << 23 | 1ull << 34)
+#define MISC_RO  (1ull << 7 | MISC_BTS_UNAVAIL | MISC_PEBS_UNAVAIL)
+#define MISC_RESET (MISC_FAST_STRING | MISC_BTS_UNAVAIL | MISC_PEBS_UNAVAIL)
+
+/* PAT: eight memory types, one a byte; 2, 3 and 8 and above are
+ * reserved.  The types change nothing for a software CPU: every access
+ * goes to memory in order, whatever its type. */
+#define PAT_RESET 0x0007040600070406ull
+
+/* EFER: only SCE may be set.  LME, LMA and NXE belong to long mode and
+ * NX, which this CPU does not have.  SCE is kept but enables nothing:
+ * SYSCALL is #UD outside 64-bit mode on an Intel processor, SCE or not. */
+#define EFER_SCE (1ull << 0)
 
 /* CPUID leaf 1 EDX bits we set. */
 #define CPUID_FPU   (1u << 0)
@@ -36,17 +68,28 @@
 #define CPUID_SEP   (1u << 11)
 #define CPUID_PGE   (1u << 13)
 #define CPUID_CMOV  (1u << 15)
+#define CPUID_PAT   (1u << 16)
 #define CPUID_HYPERVISOR (1u << 31)	/* ECX */
 
 #define MSR_APIC_BASE      0x01b
 #define MSR_TSC_DEADLINE   0x6e0
 #define APIC_BASE_ENABLE   (1u << 11)
 
-#define CPUID_MAX_BASIC 1u
+/* The basic leaves: 2 (cache and TLB descriptors) and 7 (structured
+ * features, none) are the ones past 1 that Linux and kvm-unit-tests
+ * read; 3-6 are all zero (no serial number, no deterministic cache
+ * leaves, no MONITOR, no power management). */
+#define CPUID_MAX_BASIC 7u
+#define CPUID_LIMITED_MAX 2u	/* with MISC_ENABLE.LIMIT_CPUID */
 #define CPUID_HV_BASE   0x40000000u
 #define CPUID_EXT_MAX   0x80000004u
 /* Family 6, model 8, stepping 3. */
 #define CPUID_SIGNATURE 0x00000683u
+/* Leaf 2 of a Pentium III (Coppermine): one round; 4 KiB and 4 MiB
+ * instruction and data TLBs, 16 KiB L1 instruction and data caches and a
+ * 256 KiB L2, all with 32-byte lines. */
+#define CPUID_LEAF2_EAX 0x03020101u
+#define CPUID_LEAF2_EDX 0x0c040882u
 
 /* CR0 bits a guest may set; the rest of the low 32 read as zero (writes
  * to them are ignored, as on a P6).  ET is wired to 1. */
@@ -196,6 +239,26 @@ static u64 tsc_to_clock(struct cpu *c, u64 tsc)
 	return now - c->tsc_offset + (tsc - now);
 }
 
+void sys_reset_msrs(struct cpu *c)
+{
+	c->efer = 0;
+	c->misc_enable = MISC_RESET;
+	c->pat = PAT_RESET;
+}
+
+static bool pat_valid(u64 v)
+{
+	int i;
+
+	for (i = 0; i < 64; i += 8) {
+		u8 type = (u8)(v >> i);
+
+		if (type == 2 || type == 3 || type > 7)
+			return false;
+	}
+	return true;
+}
+
 void sys_rdmsr(struct cpu *c)
 {
 	u64 v;
@@ -207,6 +270,7 @@ void sys_rdmsr(struct cpu *c)
 		break;
 	case MSR_PLATFORM_ID:
 	case MSR_BIOS_SIGN_ID:	/* no microcode update loaded */
+	case MSR_MCG_CAP:	/* no machine-check banks */
 		v = 0;
 		break;
 	case MSR_SYSENTER_CS:
@@ -217,6 +281,15 @@ void sys_rdmsr(struct cpu *c)
 		break;
 	case MSR_SYSENTER_EIP:
 		v = c->sysenter_eip;
+		break;
+	case MSR_MISC_ENABLE:
+		v = c->misc_enable;
+		break;
+	case MSR_PAT:
+		v = c->pat;
+		break;
+	case MSR_EFER:
+		v = c->efer;
 		break;
 	default:
 		/* The local APIC's MSRs are the APIC's: the bus has them.
@@ -251,12 +324,28 @@ void sys_wrmsr(struct cpu *c)
 	case MSR_SYSENTER_EIP:
 		c->sysenter_eip = (u32)v;
 		return;
+	case MSR_MISC_ENABLE:
+		/* Read-only bits keep their value whatever is written. */
+		if (v & ~(MISC_RW | MISC_RO))
+			cpu_gp(c, 0);
+		c->misc_enable = (v & MISC_RW) | (c->misc_enable & MISC_RO);
+		return;
+	case MSR_PAT:
+		if (!pat_valid(v))
+			cpu_gp(c, 0);
+		c->pat = v;
+		return;
+	case MSR_EFER:
+		if (v & ~EFER_SCE)
+			cpu_gp(c, 0);
+		c->efer = v;
+		return;
 	default:
 		if (c->r[R_ECX] == MSR_TSC_DEADLINE)
 			v = tsc_to_clock(c, v);
 		if (!c->bus.wrmsr || !c->bus.wrmsr(c->bus.opaque,
 						   c->r[R_ECX], v))
-			cpu_gp(c, 0);
+			cpu_gp(c, 0);	/* unknown, or read-only (MCG_CAP) */
 	}
 }
 
@@ -279,7 +368,7 @@ static void cpuid_str(u32 *out, const char *s, int words)
  * bit 24): Linux orders the deadline MSR write with MFENCE, an SSE2
  * instruction this processor does not have.  It comes with SSE2.
  :*/
-static void cpuid_apic_bits(struct cpu *c, u32 r[4])
+static void cpuid_apic_bits(const struct cpu *c, u32 r[4])
 {
 	u64 v;
 
@@ -288,10 +377,16 @@ static void cpuid_apic_bits(struct cpu *c, u32 r[4])
 		r[3] |= CPUID_APIC;
 }
 
-static void cpuid_leaf(struct cpu *c, u32 leaf, u32 r[4])
+static u32 cpuid_max_basic(const struct cpu *c)
+{
+	return c->misc_enable & MISC_LIMIT_CPUID ? CPUID_LIMITED_MAX :
+						   CPUID_MAX_BASIC;
+}
+
+static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 {
 	static const char brand[48] = "lguest software i686 CPU";
-	u32 w[3];
+	u32 w[3], max = cpuid_max_basic(c);
 
 	memset(r, 0, 4 * sizeof(u32));
 	if (leaf >= CPUID_HV_BASE && leaf < 0x80000000u) {
@@ -306,12 +401,11 @@ static void cpuid_leaf(struct cpu *c, u32 leaf, u32 r[4])
 	}
 	/* Beyond the last leaf of a range: the last basic leaf, as Intel
 	 * processors do. */
-	if ((leaf > CPUID_MAX_BASIC && leaf < CPUID_HV_BASE) ||
-	    leaf > CPUID_EXT_MAX)
-		leaf = CPUID_MAX_BASIC;
+	if ((leaf > max && leaf < CPUID_HV_BASE) || leaf > CPUID_EXT_MAX)
+		leaf = max;
 	switch (leaf) {
 	case 0:
-		r[0] = CPUID_MAX_BASIC;
+		r[0] = max;
 		cpuid_str(w, "GenuineIntel", 3);
 		r[1] = w[0];	/* "Genu" */
 		r[3] = w[1];	/* "ineI" */
@@ -321,8 +415,13 @@ static void cpuid_leaf(struct cpu *c, u32 leaf, u32 r[4])
 		r[0] = CPUID_SIGNATURE;
 		r[2] = CPUID_HYPERVISOR;
 		r[3] = CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR |
-		       CPUID_CX8 | CPUID_SEP | CPUID_PGE | CPUID_CMOV;
+		       CPUID_CX8 | CPUID_SEP | CPUID_PGE | CPUID_CMOV |
+		       CPUID_PAT;
 		cpuid_apic_bits(c, r);
+		return;
+	case 2:
+		r[0] = CPUID_LEAF2_EAX;
+		r[3] = CPUID_LEAF2_EDX;
 		return;
 	case 0x80000000u:
 		r[0] = CPUID_EXT_MAX;
@@ -333,7 +432,10 @@ static void cpuid_leaf(struct cpu *c, u32 leaf, u32 r[4])
 		memcpy(r, brand + (leaf - 0x80000002u) * 16, 16);
 		return;
 	default:
-		return;		/* 0x80000001: no extended features */
+		/* 3-7 and 0x80000001: nothing.  In particular no long
+		 * mode, NX or SYSCALL in 0x80000001, and no structured
+		 * features (SMEP, SMAP, TSC_ADJUST, ...) in 7. */
+		return;
 	}
 }
 

@@ -106,7 +106,7 @@ static void sleep_request(struct acpi_pm *p)
 
 	if (typ == ACPI_S5_TYP) {
 		verbose("acpi: S5 requested: powered off");
-		machine_request_exit(p->m, EXIT_POWEROFF);
+		machine_request_exit(p->m, end_status(END_POWEROFF));
 	} else {
 		verbose("acpi: sleep type %u requested: ignored", typ);
 	}

@@ -13,7 +13,7 @@
  *
  * The reset line: command 0xfe (pulse output port bit 0), a write of the
  * output port with bit 0 clear, and bit 0 of port 0x92 all reset the CPU.
- * We have no reset to offer, so the run ends with EXIT_REBOOT and the
+ * We have no reset to offer, so the run ends as a reset (M:155) and the
  * caller decides (lguest exits with status 2, see README).
  */
 #include <stdlib.h>
@@ -56,11 +56,10 @@ struct i8042 {
  * adds to a Linux kernel's command line for that very reason: a panicked
  * guest then ends lguest at once instead of sitting there forever.  We
  * have no firmware to restart the guest with, so a reset ends the run
- * with status 2 and the caller decides what a reboot means to it. :*/
+ * with status 2 (M:155) and the caller decides what a reboot means to it. :*/
 static void reset_line(struct i8042 *k, const char *why)
 {
-	verbose("guest reset (%s)", why);
-	machine_request_exit(k->m, EXIT_REBOOT);
+	machine_reset(k->m, why);
 }
 
 /* A byte for the guest to read.  Keyboard bytes interrupt (IRQ 1) when

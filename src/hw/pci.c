@@ -254,7 +254,7 @@ void pci_io_write(struct pci_bus *bus, u16 port, u32 val, int size)
 		if (port == CFG_ADDR_PORT && size == 4)
 			bus->addr = val & 0x80fffffcu;
 		else if (port == RESET_CONTROL_PORT && size == 1 && (val & 4))
-			machine_request_exit(bus->m, EXIT_REBOOT);
+			machine_reset(bus->m, "PCI reset control 0xcf9");
 		return;
 	}
 	d = addressed_dev(bus);

@@ -19,7 +19,7 @@
  * the guest are pulled, not pushed: the backend asks the NIC whether the
  * guest has a receive buffer (client.can_receive) and only then takes a
  * frame from its own bounded queue (the TAP device's queue in the host
- * kernel, the slot's ring in the shared file) and hands it over with
+ * kernel, the senders' rings in the shared file) and hands it over with
  * client.receive.  When the guest has no buffer the frame waits there, and
  * when that queue is full the host side drops it.  The NIC calls
  * ops->rx_resume() when the guest posts buffers again.  Nothing grows
@@ -59,7 +59,7 @@
  * one rule: frames for the guest are pulled, not pushed.  A backend never
  * hands the NIC a frame the guest has no buffer for; it asks first
  * (can_receive) and otherwise leaves the frame in its own bounded queue:
- * the TAP device's queue in the host kernel, the slot's ring in a
+ * the TAP device's queue in the host kernel, the senders' rings in a
  * sharenet file.  When that fills, the host side drops, as a switch does.
  * Frames from the guest go the other way with send(), which never blocks
  * and drops what the host cannot take now.  So nothing grows without

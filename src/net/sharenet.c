@@ -2,44 +2,82 @@
  * The shared-file network (--sharenet=FILE): every guest started with the
  * same FILE is on one Ethernet segment, with no daemon and no root.
  *
- * The file is the segment.  It opens with a header (magic, version and the
- * geometry below, so that a file of any other kind is refused and never
- * written) and holds SN_SLOTS slots, one per guest.  A slot is its owner's
- * MAC, a receive ring of fixed-size cells and a futex word:
+ * The file is the segment, and every process on it can write every byte
+ * of it, truncate it, or sleep on any word of it: another guest on the
+ * file is as hostile as our own guest (DESIGN.md, "Peers are hostile
+ * too").  So the file holds only plain numbers and frames, never a lock,
+ * a pthread object or a pointer, and each part of it has one writer:
  *
- *	header	[4 KiB]
- *	slot 0	[4 KiB control: mutex, futex, head, tail, MAC, flags]
- *		[SN_CELLS cells of SN_CELL bytes: length, frame]
+ *	header	[4 KiB: magic, version, geometry]
+ *	slot 0	[4 KiB control: head, wake, active, MAC, promisc]
+ *		[SN_CELLS cells of SN_CELL bytes: seq, length, frame]
  *	slot 1	...
  *
- * A guest owns a slot while it holds an open-file-description lock on the
- * slot's byte in the lock area (byte 1 + slot): the kernel drops the lock
- * when the guest's process dies, however it dies, and the slot is free.
- * The new owner empties the ring and writes its MAC.  The file is created,
- * and an empty file initialised, under a lock on byte 0.
+ * Each slot is its owner's transmit ring.  Only the owner writes the
+ * ring and the control page (the wake word aside, which senders bump);
+ * every other guest reads it, keeping its own read position in its own
+ * memory, and takes the frames whose destination is its MAC (broadcast
+ * and multicast frames, and everything for a promiscuous slot).  Why
+ * this and not the alternatives:
  *
- * Sending is copying: for each other active slot whose MAC is the frame's
- * destination (every slot for broadcast and multicast, and promiscuous
- * slots for everything), the sender takes the slot's mutex, copies the
- * frame into the next free cell, moves the head, and bumps the futex word,
- * waking the owner if it sleeps there.  A full ring drops the frame: the
- * sender never waits for a receiver.  The mutex is a robust, process-shared
- * pthread mutex, so a sender that dies holding it does not wedge the slot:
- * the next sender is told, and the head was never moved over a half-copied
- * cell.
+ *  - A receive ring per guest that every sender writes (what this file
+ *    did until format 2) needs the senders to agree on who writes next: a
+ *    lock in the file (it was a process-shared pthread mutex), whose
+ *    owner a peer can forge, or a lock-free reservation, where a peer
+ *    that reserves a cell and never fills it stalls everyone behind it
+ *    until a timeout, and a peer that spins on the reservation index
+ *    starves honest senders.
+ *  - A ring per (sender, receiver) pair has one writer too, but 16 x 16
+ *    rings cost 16 times the memory or 16 times fewer cells, and a
+ *    broadcast is copied 15 times.
+ *  - A transmit ring per sender is one writer, one copy per frame
+ *    however many receive it, and no state written by a receiver at all.
+ *    A receiver that falls more than SN_CELLS of a sender's frames
+ *    behind loses the oldest (the sender overwrites them) instead of the
+ *    newest, as a switch port's queue would: the same loss, at the other
+ *    end.
  *
- * Receiving: the owner's ring is read only by the owner, on the run loop's
- * thread, and only as far as the guest has receive buffers; frames wait in
- * the ring meanwhile.  A small thread sleeps on the futex word and turns
- * every change into a write to an eventfd that the run loop watches.
+ * Reading a frame another process may be rewriting is a seqlock: a cell
+ * says which frame number it holds (seq), the writer sets seq to n - 1
+ * while it fills the cell with frame n, then to n, then moves its head.
+ * A reader that wants frame n takes seq (it must be n), the length (one
+ * load into a local, checked), copies the frame out, and takes seq again:
+ * if it moved, the frame was torn and is dropped.  Every number read from
+ * the file is read once, into a local, and checked before use; the worst
+ * a peer can make of it is a dropped or a garbled frame.
  *
- * Everything read from the shared mapping is checked before use (lengths,
- * ring indices): another process on the file may be broken.
+ * A guest owns a slot while it holds an open-file-description lock on
+ * the slot's byte in the lock area (byte 1 + slot): the kernel drops the
+ * lock when the guest's process dies, however it dies, and the slot is
+ * free.  Locks live in the kernel, where no peer can forge them.  The
+ * file is created, and an empty file initialised, under a lock on byte 0,
+ * which we wait for SN_INIT_WAIT_S at most: a peer may hold it for ever.
+ *
+ * Waking: a sender bumps the wake word of each guest its frame is for and
+ * wakes every sleeper on the word, so a peer sleeping there cannot take
+ * our wake-up.  Each guest has a small thread that sleeps on its own wake
+ * word and turns a change into an eventfd write that the run loop
+ * watches.  It never sleeps longer than SN_WAIT_MS, so nothing a peer
+ * does to the word (wake us for nothing, requeue us onto another word,
+ * forge our MAC so that no sender wakes us) holds it; on each timeout it
+ * looks for frames that came without a wake-up, and puts back its own
+ * control page and the header if a peer rewrote them.
+ *
+ * A peer may truncate the file: touching the mapping beyond the file's
+ * end raises SIGBUS.  Every access to the mapping runs under a guard (a
+ * thread-local sigjmp_buf and the mapping's bounds); a SIGBUS inside it
+ * drops the frame and marks the file broken, and while it is broken
+ * nothing touches the mapping: the waker looks at the file's size every
+ * SN_WAIT_MS and takes it back into use once it is whole again.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +86,13 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
 
 #define SN_MAGIC	"LGSHNET\n"
-#define SN_VERSION	1
+#define SN_VERSION	2
 #define SN_SLOTS	16
 #define SN_CELLS	256
 #define SN_CELL		2048
@@ -62,49 +101,60 @@
 #define SN_SIZE		(SN_PAGE + (u64)SN_SLOTS * SN_SLOT_SIZE)
 #define SN_INIT_LOCK	0		/* byte locked while initialising */
 #define SN_SLOT_LOCK(i)	(1 + (i))	/* byte held by slot i's owner */
-/* Frames read from our ring per wake-up: the guest runs in between. */
+/* The longest the waker sleeps: the worst delay a peer that forges our
+ * MAC or flags can add to a frame, and how often a broken file is
+ * looked at again. */
+#define SN_WAIT_MS	100
+/* The longest we wait for another opener to set the file up. */
+#define SN_INIT_WAIT_S	10
+/* Frames handed to the guest per wake-up, and cells looked at (frames
+ * for others included): the guest runs in between. */
 #define RX_BATCH	64
+#define RX_SCAN		512
+#define MAC_MASK	0xffffffffffffull
 
 struct sn_header {
 	char magic[8];
 	u32 version;
 	u32 nslots, ncells, cell_size, slot_size, header_size;
-	u32 mutex_size;		/* sizeof(pthread_mutex_t) of its maker */
-};
-
-struct sn_cell {
-	u32 len;
-	u8 frame[SN_CELL - 4];
 };
 
 /*N:130
  * The original lguest connected guests through a shared file too; ours is
- * a fresh design on the same idea.  The file is the Ethernet segment: a
- * 4 KiB header (magic, version, and the geometry, so a file of another
- * kind or another build is refused and never written), then 16 slots, one
- * per guest.  A slot is a 4 KiB control page (below) and a receive ring
- * of 256 cells of 2 KiB, each a length and one frame.  Everyone writes
- * into other guests' rings and reads only its own.  A slot belongs to the
- * process holding a lock on its byte of the file, which the kernel
- * releases however that process dies, so a crashed guest's slot is free
- * again without anyone cleaning up.  The head moves only after a whole
- * frame is in its cell, the tail only after the owner has taken it.
+ * a fresh design on the same idea, built for a file that any process on it
+ * may scribble on.  The file is the Ethernet segment: a 4 KiB header
+ * (magic, version, and the geometry, so a file of another kind is refused
+ * and never written), then 16 slots, one per guest.  A slot is its owner's
+ * transmit ring: a 4 KiB control page (below) and 256 cells of 2 KiB, each
+ * a frame number, a length and one frame.  Each guest writes only its own
+ * slot and reads everyone else's, keeping its read positions in its own
+ * memory, so there is nothing in the file for two writers to agree on and
+ * no lock in it: a slot belongs to the process holding a lock on its byte
+ * of the file, which lives in the kernel and is released however that
+ * process dies.  A peer that writes our slot only garbles frames; every
+ * number we read back is checked.
  */
-struct sn_slot {
-	pthread_mutex_t lock;	/* senders into this ring */
-	u32 futex;		/* bumped after each frame */
-	u32 waiting;		/* the owner may be asleep on futex */
-	u32 head;		/* next cell to fill (under lock) */
-	u32 tail;		/* next cell to read (owner only) */
-	u32 dropped;		/* frames refused: ring full */
-	u8 mac[6];
-	u8 active, promisc;
+struct sn_ctl {
+	u32 head;		/* frames sent: the next one's number */
+	u32 pad0[15];		/* wake is written by others: own line */
+	u32 wake;		/* bumped by senders to wake the owner */
+	u32 pad1[15];
+	u32 active;		/* owned (a hint for whom to wake) */
+	u32 promisc;		/* takes every frame (ditto) */
+	u64 mac;		/* the owner's MAC, low 48 bits (ditto) */
 };
-/* head and tail are free-running counters: head - tail is the number of
- * frames waiting, and a cell is counter % SN_CELLS. :*/
+/* head is free-running: frame n is in cell n % SN_CELLS. :*/
 
-_Static_assert(sizeof(struct sn_slot) <= SN_PAGE, "slot control too big");
-_Static_assert(NET_MAX_FRAME <= SN_CELL - 4, "cells too small");
+struct sn_cell {
+	u32 seq;		/* frame number held; n - 1 while writing n */
+	u32 len;
+	u64 frame[(SN_CELL - 8) / 8];
+};
+
+_Static_assert(sizeof(struct sn_ctl) <= SN_PAGE, "slot control too big");
+_Static_assert(sizeof(struct sn_cell) == SN_CELL, "cell size");
+_Static_assert(NET_MAX_FRAME <= sizeof(((struct sn_cell *)0)->frame),
+	       "cells too small");
 
 struct sharenet {
 	struct net_backend nb;
@@ -113,125 +163,342 @@ struct sharenet {
 	u8 *map;
 	int me;			/* our slot */
 	bool user_mac;		/* mac= given: nb.mac is the user's */
+	bool promisc;
+	u64 mac;		/* nb.mac as a number, as the file has it */
+	u32 head;		/* our next frame number: the file's is a copy */
+	u32 cur[SN_SLOTS];	/* next frame to read from each ring */
+	int rr;			/* ring to look at first: fairness */
+	bool broken;		/* the file shrank: leave it alone (atomic) */
+	bool said_broken, said_whole;
 	pthread_t thread;
 	bool thread_started;
-	volatile bool stop;
+	bool stop;		/* atomic */
 };
 
-static struct sn_slot *slot(struct sharenet *s, int i)
+static struct sn_ctl *ctl(struct sharenet *s, int i)
 {
-	return (struct sn_slot *)(s->map + SN_PAGE + (u64)i * SN_SLOT_SIZE);
+	return (struct sn_ctl *)(s->map + SN_PAGE + (u64)i * SN_SLOT_SIZE);
 }
 
 static struct sn_cell *cell(struct sharenet *s, int i, u32 n)
 {
-	return (struct sn_cell *)((u8 *)slot(s, i) + SN_PAGE +
+	return (struct sn_cell *)((u8 *)ctl(s, i) + SN_PAGE +
 				  (u64)(n % SN_CELLS) * SN_CELL);
 }
 
-static long futex(u32 *addr, int op, u32 val)
+static u32 ld(const u32 *p)
 {
-	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-/* Takes a slot's sender mutex; a holder that died left nothing half-done
- * that matters (the head moves last), so its state is declared sound. */
-static void slot_lock(struct sn_slot *sl)
+static void st(u32 *p, u32 v)
 {
-	if (pthread_mutex_lock(&sl->lock) == EOWNERDEAD)
-		pthread_mutex_consistent(&sl->lock);
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static u64 mac_of(const u8 *m)
+{
+	u64 v = 0;
+
+	memcpy(&v, m, 6);	/* little-endian, as the host */
+	return v;
+}
+
+static void fill_header(struct sn_header *h)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, SN_MAGIC, 8);
+	h->version = SN_VERSION;
+	h->nslots = SN_SLOTS;
+	h->ncells = SN_CELLS;
+	h->cell_size = SN_CELL;
+	h->slot_size = SN_SLOT_SIZE;
+	h->header_size = SN_PAGE;
+}
+
+/*
+ * Guarding every touch of the mapping against a file that shrank.
+ *
+ * The handler acts only on a SIGBUS raised on this thread, inside a
+ * guarded call, at an address in that call's mapping: any other SIGBUS
+ * goes to the handler that was there before ours (the terminal's, or the
+ * default), by putting it back and letting the access fault again.
+ */
+struct sn_guard {
+	sigjmp_buf jb;
+	const u8 *lo, *hi;
+};
+
+static __thread struct sn_guard *sn_guard;
+static struct sigaction old_sigbus;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	struct sn_guard *g = sn_guard;
+	const u8 *a = si->si_addr;
+
+	(void)uc;
+	if (g && si->si_code > 0 && a >= g->lo && a < g->hi)
+		siglongjmp(g->jb, 1);
+	sigaction(SIGBUS, &old_sigbus, NULL);
+	if (si->si_code <= 0)
+		raise(sig);	/* sent, not a fault: it will not recur */
+}
+
+static void install_sigbus(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	/* NODEFER: leaving the handler by siglongjmp must not leave SIGBUS
+	 * blocked (a fault while it is blocked kills the process). */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old_sigbus);
+}
+
+static void catch_sigbus(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, install_sigbus);
+}
+
+static bool is_broken(struct sharenet *s)
+{
+	return __atomic_load_n(&s->broken, __ATOMIC_ACQUIRE);
+}
+
+/* A SIGBUS in a guarded call: the file is shorter than our mapping. */
+static void file_broke(struct sharenet *s)
+{
+	__atomic_store_n(&s->broken, true, __ATOMIC_RELEASE);
+	if (__atomic_exchange_n(&s->said_broken, true, __ATOMIC_ACQ_REL))
+		return;
+	fprintf(stderr, "lguest: --sharenet=%s: another process cut the file "
+		"short; frames are dropped until it is whole again%s",
+		s->path, isatty(2) ? "\r\n" : "\n");
+}
+
+typedef int (*sn_fn)(struct sharenet *s, void *arg);
+
+/* Runs fn, which touches the mapping and nothing else that a jump out of
+ * it could leave half-done.  Returns what fn returns, or -1 if the file
+ * was cut short under it. */
+static int guarded(struct sharenet *s, sn_fn fn, void *arg)
+{
+	struct sn_guard g = { .lo = s->map, .hi = s->map + SN_SIZE };
+	volatile int r = -1;
+
+	if (sigsetjmp(g.jb, 0)) {
+		sn_guard = NULL;
+		file_broke(s);
+		return -1;
+	}
+	sn_guard = &g;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	r = fn(s, arg);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	sn_guard = NULL;
+	return r;
+}
+
+static long futex(u32 *addr, int op, u32 val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
 }
 
 /*
  * Sending.
  */
-static void put(struct sn_slot *sl, struct sharenet *s, int i,
-		const void *frame, size_t len)
-{
-	u32 head, tail;
-	struct sn_cell *c;
+struct frame {
+	const u8 *data;
+	u32 len;
+};
 
-	slot_lock(sl);
-	head = sl->head;
-	tail = __atomic_load_n(&sl->tail, __ATOMIC_ACQUIRE);
-	if (head - tail >= SN_CELLS) {
-		sl->dropped++;
-		pthread_mutex_unlock(&sl->lock);
-		return;
+/* Frame s->head into our ring, seqlock style, then the head. */
+static void put(struct sharenet *s, const struct frame *f)
+{
+	u32 n = s->head;
+	struct sn_cell *c = cell(s, s->me, n);
+	u32 words = f->len / 8, i;
+	u64 w;
+
+	st(&c->seq, n - 1);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	st(&c->len, f->len);
+	for (i = 0; i < words; i++) {
+		memcpy(&w, f->data + 8 * i, 8);
+		__atomic_store_n(&c->frame[i], w, __ATOMIC_RELAXED);
 	}
-	c = cell(s, i, head);
-	c->len = len;
-	memcpy(c->frame, frame, len);
-	__atomic_store_n(&sl->head, head + 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&sl->lock);
-	/* Bump, then look for a sleeper: the owner sets waiting before it
-	 * sleeps and sleeps only if the word is unchanged. */
-	__atomic_add_fetch(&sl->futex, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&sl->waiting, __ATOMIC_SEQ_CST))
-		futex(&sl->futex, FUTEX_WAKE, 1);
+	if (f->len % 8) {
+		w = 0;
+		memcpy(&w, f->data + 8 * i, f->len % 8);
+		__atomic_store_n(&c->frame[i], w, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&c->seq, n, __ATOMIC_RELEASE);
+	s->head = n + 1;
+	/* A peer may have written our head: this puts it right, too. */
+	__atomic_store_n(&ctl(s, s->me)->head, n + 1, __ATOMIC_RELEASE);
+}
+
+/* Wakes each guest the frame is for, as far as its control page says:
+ * what a peer wrote there can only cost that guest a prompt wake-up. */
+static void wake(struct sharenet *s, u64 dst)
+{
+	bool group = dst & 1;
+
+	for (int i = 0; i < SN_SLOTS; i++) {
+		struct sn_ctl *c = ctl(s, i);
+
+		if (i == s->me || !ld(&c->active))
+			continue;
+		if (!group && !ld(&c->promisc) &&
+		    (__atomic_load_n(&c->mac, __ATOMIC_RELAXED) & MAC_MASK) !=
+		    dst)
+			continue;
+		/* The owner sleeps only while wake is as it last read it;
+		 * every sleeper is woken, so none can take its wake-up. */
+		__atomic_add_fetch(&c->wake, 1, __ATOMIC_SEQ_CST);
+		futex(&c->wake, FUTEX_WAKE, INT_MAX, NULL);
+	}
+}
+
+static int send_guarded(struct sharenet *s, void *arg)
+{
+	const struct frame *f = arg;
+
+	put(s, f);
+	wake(s, mac_of(f->data));
+	return 0;
 }
 
 /*N:135
- * Sending is copying, and a switch's rules decide where: a broadcast or
- * multicast frame goes to every other active slot, a unicast one to the
- * slot whose MAC it names, and promiscuous slots get everything.  put()
- * above copies into the receiver's ring under its mutex (a robust one: a
- * sender that dies holding it does not wedge the slot) and wakes the
- * receiver through a futex word; a full ring drops the frame, so a sender
- * never waits for a slow receiver.  On the receiving side a small thread
- * sleeps on that futex and turns each wake into an eventfd write the run
- * loop watches, and drain() below reads the ring only as far as the guest
- * has buffers (N:100).  Every length and index read from the file is
- * checked before use: another process on it may be broken.
+ * Sending is one copy into our own ring, whoever the frame is for, and a
+ * wake-up for each guest the frame is for (by the MACs the control pages
+ * show: a broadcast wakes everyone).  A sender never waits: its ring
+ * simply overwrites its oldest frame.  Receiving is reading the other
+ * guests' rings: a small thread sleeps on our wake word (never longer than
+ * a tenth of a second, so that nothing a peer does to that word can hold
+ * it) and turns a change into an eventfd write the run loop watches, and
+ * drain() below reads the rings only as far as the guest has buffers
+ * (N:100), keeping the frames whose destination is our MAC.
  */
 static void sn_send(struct net_backend *nb, const void *frame, size_t len)
 {
 	struct sharenet *s = (struct sharenet *)nb;
-	const u8 *dst = frame;
-	bool group = dst[0] & 1;
+	struct frame f = { frame, len };
 
-	if (len > NET_MAX_FRAME)
+	if (len < 14 || len > NET_MAX_FRAME || is_broken(s))
 		return;
-	for (int i = 0; i < SN_SLOTS; i++) {
-		struct sn_slot *sl = slot(s, i);
-
-		if (i == s->me || !__atomic_load_n(&sl->active,
-						    __ATOMIC_ACQUIRE))
-			continue;
-		if (group || sl->promisc || !memcmp(sl->mac, dst, 6))
-			put(sl, s, i, frame, len);
-	}
+	guarded(s, send_guarded, &f);
 }
-/* A guest never receives its own frames back, as on a real segment. :*/
+/* A guest never receives its own frames back, as on a real segment: it
+ * does not read its own ring. :*/
 
 /*
  * Receiving, on the run loop's thread.
  */
+enum { RX_NONE, RX_FRAME, RX_MORE };
+
+struct rx {
+	u8 buf[NET_MAX_FRAME + 8];
+	u32 len;
+	int scan;		/* cells still to look at */
+};
+
+static bool for_us(struct sharenet *s, u64 dst)
+{
+	return (dst & 1) || s->promisc || dst == s->mac;
+}
+
+/* Frame n of ring i into rx->buf if it is whole and for us. */
+static bool take(struct sharenet *s, int i, u32 n, struct rx *rx)
+{
+	struct sn_cell *c = cell(s, i, n);
+	u32 len, words;
+
+	if (__atomic_load_n(&c->seq, __ATOMIC_ACQUIRE) != n)
+		return false;	/* overwritten, or never written */
+	len = ld(&c->len);
+	if (len < 14 || len > NET_MAX_FRAME)
+		return false;
+	if (!for_us(s, __atomic_load_n(&c->frame[0], __ATOMIC_RELAXED) &
+		    MAC_MASK))
+		return false;
+	words = (len + 7) / 8;
+	for (u32 k = 0; k < words; k++) {
+		u64 w = __atomic_load_n(&c->frame[k], __ATOMIC_RELAXED);
+
+		memcpy(rx->buf + 8 * k, &w, 8);
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (ld(&c->seq) != n)
+		return false;	/* the sender lapped us while we copied */
+	rx->len = len;
+	return true;
+}
+
+/* How many frames ring i holds for us to look at, after putting our
+ * read position back in the ring's window if the sender lapped us or
+ * its head went backwards (a new file, or a peer's scribble). */
+static u32 pending(struct sharenet *s, int i)
+{
+	u32 head = __atomic_load_n(&ctl(s, i)->head, __ATOMIC_ACQUIRE);
+	u32 d = head - s->cur[i];
+
+	if ((int32_t)d < 0) {
+		s->cur[i] = head;
+		return 0;
+	}
+	if (d > SN_CELLS) {
+		s->cur[i] = head - SN_CELLS;
+		d = SN_CELLS;
+	}
+	return d;
+}
+
+/* The next frame for us from any ring, taking the rings in turn. */
+static int next_frame(struct sharenet *s, void *arg)
+{
+	struct rx *rx = arg;
+
+	for (int k = 0; k < SN_SLOTS; k++) {
+		int i = (s->rr + k) % SN_SLOTS;
+		u32 left;
+
+		if (i == s->me)
+			continue;
+		for (left = pending(s, i); left; left--) {
+			if (rx->scan-- <= 0)
+				return RX_MORE;
+			if (take(s, i, s->cur[i]++, rx)) {
+				s->rr = i + 1;
+				return RX_FRAME;
+			}
+		}
+	}
+	return RX_NONE;
+}
+
 static void drain(struct sharenet *s)
 {
-	struct sn_slot *sl = slot(s, s->me);
 	const struct net_client *c = &s->nb.client;
+	struct rx rx = { .scan = RX_SCAN };
 
 	for (int n = 0; n < RX_BATCH; n++) {
-		u32 tail = sl->tail;
-		u32 head = __atomic_load_n(&sl->head, __ATOMIC_ACQUIRE);
-		struct sn_cell *ce;
-		u32 len;
+		int r;
 
-		if (head == tail)
+		if (is_broken(s) || !c->can_receive(c->opaque))
 			return;
-		if (head - tail > SN_CELLS) {
-			/* Only a broken peer moves the head like that. */
-			__atomic_store_n(&sl->tail, head, __ATOMIC_RELEASE);
+		r = guarded(s, next_frame, &rx);
+		if (r != RX_FRAME) {
+			if (r == RX_MORE)
+				break;
 			return;
 		}
-		if (!c->can_receive(c->opaque))
-			return;
-		ce = cell(s, s->me, tail);
-		len = ce->len;
-		if (len >= 14 && len <= NET_MAX_FRAME)
-			c->receive(c->opaque, ce->frame, len);
-		__atomic_store_n(&sl->tail, tail + 1, __ATOMIC_RELEASE);
+		c->receive(c->opaque, rx.buf, rx.len);
 	}
 	/* More may wait: look again soon. */
 	eventfd_write(s->efd, 1);
@@ -251,43 +518,124 @@ static void sn_rx_resume(struct net_backend *nb)
 	drain((struct sharenet *)nb);
 }
 
-/* The waker: sleeps on our slot's futex word, and tells the run loop. */
+/*
+ * The waker thread.
+ */
+struct watch {
+	u32 wake;		/* our wake word */
+	u32 heads;		/* a sum of the other rings' heads */
+};
+
+/* Puts our control page, and the header, back as they should be (a peer
+ * may have written them, or the file been cut and grown back), and reads
+ * what the waker watches.  The head is left to the next put(): this
+ * thread could only write back a value the run loop has just passed. */
+static int assert_slot(struct sharenet *s, void *arg)
+{
+	struct watch *w = arg;
+	struct sn_ctl *c = ctl(s, s->me);
+	struct sn_header h;
+
+	fill_header(&h);
+	for (size_t i = 0; i < sizeof(h); i += 4) {
+		u32 want, *p = (u32 *)(s->map + i);
+
+		memcpy(&want, (u8 *)&h + i, 4);
+		if (ld(p) != want)
+			st(p, want);
+	}
+	if (__atomic_load_n(&c->mac, __ATOMIC_RELAXED) != s->mac)
+		__atomic_store_n(&c->mac, s->mac, __ATOMIC_RELAXED);
+	if (ld(&c->promisc) != s->promisc)
+		st(&c->promisc, s->promisc);
+	if (ld(&c->active) != 1)
+		__atomic_store_n(&c->active, 1, __ATOMIC_RELEASE);
+	w->heads = 0;
+	for (int i = 0; i < SN_SLOTS; i++)
+		if (i != s->me)
+			w->heads += ld(&ctl(s, i)->head) * (2 * i + 1);
+	w->wake = __atomic_load_n(&c->wake, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* While the file is broken: is it whole again?  Only its size says. */
+static void check_whole(struct sharenet *s)
+{
+	struct stat sb;
+
+	poll(NULL, 0, SN_WAIT_MS);
+	if (fstat(s->fd, &sb) < 0 || sb.st_size < (off_t)SN_SIZE)
+		return;
+	__atomic_store_n(&s->broken, false, __ATOMIC_RELEASE);
+	eventfd_write(s->efd, 1);
+	if (s->said_whole)
+		return;
+	s->said_whole = true;
+	fprintf(stderr, "lguest: --sharenet=%s: the file is whole again%s",
+		s->path, isatty(2) ? "\r\n" : "\n");
+}
+
+/* A change of the wake word means frames for us; so does a change of
+ * the heads after a quiet SN_WAIT_MS, which is how frames arrive whose
+ * sender a peer misled (a forged MAC or flag in our control page). */
 static void *waker(void *opaque)
 {
 	struct sharenet *s = opaque;
-	struct sn_slot *sl = slot(s, s->me);
-	u32 seen = __atomic_load_n(&sl->futex, __ATOMIC_SEQ_CST);
+	const struct timespec ts = { 0, SN_WAIT_MS * 1000000L };
+	struct watch w, last = { 0, 0 };
+	bool quiet = false;
 
 	eventfd_write(s->efd, 1);
-	while (!s->stop) {
-		u32 now;
-
-		__atomic_store_n(&sl->waiting, 1, __ATOMIC_SEQ_CST);
-		futex(&sl->futex, FUTEX_WAIT, seen);
-		__atomic_store_n(&sl->waiting, 0, __ATOMIC_SEQ_CST);
-		now = __atomic_load_n(&sl->futex, __ATOMIC_SEQ_CST);
-		if (now != seen) {
-			seen = now;
-			eventfd_write(s->efd, 1);
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		if (is_broken(s)) {
+			check_whole(s);
+			continue;
 		}
+		if (guarded(s, assert_slot, &w) < 0)
+			continue;
+		if (w.wake != last.wake || (quiet && w.heads != last.heads))
+			eventfd_write(s->efd, 1);
+		last = w;
+		/* Back after SN_WAIT_MS at the latest, whatever a peer does
+		 * to the word; EFAULT at once if the file was cut short,
+		 * which assert_slot() then finds. */
+		quiet = futex(&ctl(s, s->me)->wake, FUTEX_WAIT, w.wake,
+			      &ts) < 0 && errno == ETIMEDOUT;
 	}
 	return NULL;
+}
+
+static int bump_and_leave(struct sharenet *s, void *arg)
+{
+	struct sn_ctl *c = ctl(s, s->me);
+
+	(void)arg;
+	__atomic_add_fetch(&c->wake, 1, __ATOMIC_SEQ_CST);
+	futex(&c->wake, FUTEX_WAKE, INT_MAX, NULL);
+	return 0;
+}
+
+static int leave(struct sharenet *s, void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&ctl(s, s->me)->active, 0, __ATOMIC_RELEASE);
+	return 0;
 }
 
 static void sn_free(struct net_backend *nb)
 {
 	struct sharenet *s = (struct sharenet *)nb;
-	struct sn_slot *sl = slot(s, s->me);
 
 	if (s->thread_started) {
-		s->stop = true;
-		__atomic_add_fetch(&sl->futex, 1, __ATOMIC_SEQ_CST);
-		futex(&sl->futex, FUTEX_WAKE, 1);
+		/* The waker sleeps SN_WAIT_MS at most: the join is
+		 * bounded even if this wake-up went astray. */
+		__atomic_store_n(&s->stop, true, __ATOMIC_RELEASE);
+		if (!is_broken(s))
+			guarded(s, bump_and_leave, NULL);
 		pthread_join(s->thread, NULL);
 	}
-	slot_lock(sl);
-	__atomic_store_n(&sl->active, 0, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&sl->lock);
+	if (!is_broken(s))
+		guarded(s, leave, NULL);
 	machine_del_fd(nb->m, s->efd);
 	close(s->efd);
 	munmap(s->map, SN_SIZE);
@@ -304,14 +652,29 @@ static const struct net_backend_ops sn_ops = {
 /*
  * Opening: the file, its header, a slot.
  */
-static int ofd_lock(int fd, off_t byte, bool wait)
+static int ofd_lock(int fd, off_t byte)
 {
 	struct flock fl = {
 		.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte,
 		.l_len = 1,
 	};
 
-	return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* The set-up lock is held for a moment by an honest opener; a peer may
+ * hold it for ever, so we wait for it SN_INIT_WAIT_S seconds at most. */
+static int init_lock(int fd)
+{
+	for (int i = 0; i < SN_INIT_WAIT_S * 1000 / SN_WAIT_MS; i++) {
+		if (ofd_lock(fd, SN_INIT_LOCK) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES)
+			return -1;
+		poll(NULL, 0, SN_WAIT_MS);
+	}
+	errno = EAGAIN;
+	return -1;
 }
 
 static void ofd_unlock(int fd, off_t byte)
@@ -324,57 +687,46 @@ static void ofd_unlock(int fd, off_t byte)
 	fcntl(fd, F_OFD_SETLK, &fl);
 }
 
-static void fill_header(struct sn_header *h)
-{
-	memset(h, 0, sizeof(*h));
-	memcpy(h->magic, SN_MAGIC, 8);
-	h->version = SN_VERSION;
-	h->nslots = SN_SLOTS;
-	h->ncells = SN_CELLS;
-	h->cell_size = SN_CELL;
-	h->slot_size = SN_SLOT_SIZE;
-	h->header_size = SN_PAGE;
-	h->mutex_size = sizeof(pthread_mutex_t);
-}
-
-/* A new (empty) file: size it, make the mutexes, and write the header
- * last, so that a half-made file is never taken for a sharenet file. */
+/* A new (empty) file: size it and write the header, with write(), so
+ * that a half-made file is never taken for a sharenet file.  The rest
+ * is zeros, which is an empty ring. */
 static int init_file(struct sharenet *s)
 {
-	pthread_mutexattr_t a;
 	struct sn_header h;
 
-	if (ftruncate(s->fd, SN_SIZE) < 0)
-		return -1;
-	s->map = mmap(NULL, SN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      s->fd, 0);
-	if (s->map == MAP_FAILED)
-		return -1;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	for (int i = 0; i < SN_SLOTS; i++)
-		pthread_mutex_init(&slot(s, i)->lock, &a);
-	pthread_mutexattr_destroy(&a);
 	fill_header(&h);
-	memcpy(s->map, &h, sizeof(h));
+	if (ftruncate(s->fd, SN_SIZE) < 0 ||
+	    pwrite(s->fd, &h, sizeof(h), 0) != sizeof(h))
+		return -1;
 	return 0;
 }
 
-/* An existing file: ours only if header and size say so exactly. */
-static bool is_sharenet(int fd, off_t size)
+/* An existing file: ours only if header and size say so exactly.  One
+ * of another version of this format (version 1 kept a pthread mutex in
+ * each slot) is refused too, with a word saying so. */
+static bool is_sharenet(struct sharenet *s, off_t size, char *err,
+			size_t errlen)
 {
 	struct sn_header want, got;
 
 	fill_header(&want);
-	return size == (off_t)SN_SIZE &&
-	       pread(fd, &got, sizeof(got), 0) == sizeof(got) &&
-	       !memcmp(&want, &got, sizeof(got));
+	if (size >= (off_t)sizeof(got) &&
+	    pread(s->fd, &got, sizeof(got), 0) == sizeof(got) &&
+	    !memcmp(want.magic, got.magic, 8) &&
+	    got.version != SN_VERSION) {
+		snprintf(err, errlen, "--sharenet=%s: made by another lguest "
+			 "(format %u, ours is %u); left as it is", s->path,
+			 got.version, SN_VERSION);
+		return false;
+	}
+	snprintf(err, errlen, "--sharenet=%s: not a sharenet file (left as "
+		 "it is)", s->path);
+	return size == (off_t)SN_SIZE && !memcmp(&want, &got, sizeof(got));
 }
 
 static int open_file(struct sharenet *s, char *err, size_t errlen)
 {
-	struct stat st;
+	struct stat sb;
 	int r = -1;
 
 	s->fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
@@ -382,21 +734,27 @@ static int open_file(struct sharenet *s, char *err, size_t errlen)
 		snprintf(err, errlen, "--sharenet=%s: %m", s->path);
 		return -1;
 	}
-	if (ofd_lock(s->fd, SN_INIT_LOCK, true) < 0 || fstat(s->fd, &st) < 0) {
+	if (init_lock(s->fd) < 0) {
+		if (errno == EAGAIN)
+			snprintf(err, errlen, "--sharenet=%s: another process "
+				 "has held the file's set-up lock for %d s",
+				 s->path, SN_INIT_WAIT_S);
+		else
+			snprintf(err, errlen, "--sharenet=%s: %m", s->path);
+		return -1;
+	}
+	if (fstat(s->fd, &sb) < 0) {
 		snprintf(err, errlen, "--sharenet=%s: %m", s->path);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "--sharenet=%s: not a regular file",
 			 s->path);
-	} else if (st.st_size == 0) {
-		r = init_file(s);
-		if (r < 0)
-			snprintf(err, errlen, "--sharenet=%s: cannot make it: "
-				 "%m", s->path);
-	} else if (!is_sharenet(s->fd, st.st_size)) {
-		snprintf(err, errlen, "--sharenet=%s: not a sharenet file "
-			 "(left as it is)", s->path);
+	} else if (sb.st_size == 0 && init_file(s) < 0) {
+		snprintf(err, errlen, "--sharenet=%s: cannot make it: %m",
+			 s->path);
+	} else if (sb.st_size && !is_sharenet(s, sb.st_size, err, errlen)) {
+		/* err says why */
 	} else {
 		s->map = mmap(NULL, SN_SIZE, PROT_READ | PROT_WRITE,
 			      MAP_SHARED, s->fd, 0);
@@ -411,19 +769,34 @@ static int open_file(struct sharenet *s, char *err, size_t errlen)
 		s->nb.mac[0] = 0x02;
 		s->nb.mac[1] = 0x4c;
 		s->nb.mac[2] = 0x53;
-		s->nb.mac[3] = (st.st_ino ^ st.st_dev) >> 8;
-		s->nb.mac[4] = st.st_ino ^ (st.st_dev >> 8);
+		s->nb.mac[3] = (sb.st_ino ^ sb.st_dev) >> 8;
+		s->nb.mac[4] = sb.st_ino ^ (sb.st_dev >> 8);
 	}
 	return r;
 }
 
-static int take_slot(struct sharenet *s, bool promisc, char *err,
-		     size_t errlen)
+/* Our ring goes on from its head (receivers' positions stay good), and
+ * we read the others' from where they are now: what they sent before we
+ * came is not ours. */
+static int claim(struct sharenet *s, void *arg)
 {
-	struct sn_slot *sl;
+	struct sn_ctl *c = ctl(s, s->me);
 
+	(void)arg;
+	s->head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < SN_SLOTS; i++)
+		s->cur[i] = __atomic_load_n(&ctl(s, i)->head,
+					    __ATOMIC_ACQUIRE);
+	__atomic_store_n(&c->mac, s->mac, __ATOMIC_RELAXED);
+	st(&c->promisc, s->promisc);
+	__atomic_store_n(&c->active, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int take_slot(struct sharenet *s, char *err, size_t errlen)
+{
 	for (s->me = 0; s->me < SN_SLOTS; s->me++)
-		if (ofd_lock(s->fd, SN_SLOT_LOCK(s->me), false) == 0)
+		if (ofd_lock(s->fd, SN_SLOT_LOCK(s->me)) == 0)
 			break;
 	if (s->me == SN_SLOTS) {
 		snprintf(err, errlen, "--sharenet=%s: all %d slots are taken",
@@ -432,20 +805,18 @@ static int take_slot(struct sharenet *s, bool promisc, char *err,
 	}
 	if (!s->user_mac)
 		s->nb.mac[5] = s->me;
-	sl = slot(s, s->me);
-	slot_lock(sl);
-	/* A dead owner's frames are not ours: start empty. */
-	__atomic_store_n(&sl->tail, sl->head, __ATOMIC_RELEASE);
-	memcpy(sl->mac, s->nb.mac, 6);
-	sl->promisc = promisc;
-	sl->dropped = 0;
-	__atomic_store_n(&sl->active, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&sl->lock);
+	s->mac = mac_of(s->nb.mac);
+	s->rr = (s->me + 1) % SN_SLOTS;
+	if (guarded(s, claim, NULL) < 0) {
+		snprintf(err, errlen, "--sharenet=%s: the file was cut short "
+			 "while we opened it", s->path);
+		return -1;
+	}
 	return 0;
 }
 
-static int parse(struct sharenet *s, const char *arg, bool *promisc,
-		 char *err, size_t errlen)
+static int parse(struct sharenet *s, const char *arg, char *err,
+		 size_t errlen)
 {
 	size_t len = strcspn(arg, ",");
 	char mac[32], flag[4];
@@ -456,7 +827,7 @@ static int parse(struct sharenet *s, const char *arg, bool *promisc,
 	}
 	memcpy(s->path, arg, len);
 	s->path[len] = 0;
-	*promisc = net_opt(arg, "promisc", flag, sizeof(flag));
+	s->promisc = net_opt(arg, "promisc", flag, sizeof(flag));
 	s->user_mac = net_opt(arg, "mac", mac, sizeof(mac));
 	if (s->user_mac && net_parse_mac(mac, s->nb.mac) < 0) {
 		snprintf(err, errlen, "--sharenet: '%s' is not a unicast MAC "
@@ -470,7 +841,6 @@ struct net_backend *sharenet_open(struct machine *m, const char *arg,
 				  char *err, size_t errlen)
 {
 	struct sharenet *s = calloc(1, sizeof(*s));
-	bool promisc;
 
 	if (!s)
 		abort();
@@ -478,10 +848,10 @@ struct net_backend *sharenet_open(struct machine *m, const char *arg,
 				      .what = "--sharenet" };
 	s->fd = s->efd = -1;
 	s->map = MAP_FAILED;
-	if (parse(s, arg, &promisc, err, errlen) < 0)
+	catch_sigbus();
+	if (parse(s, arg, err, errlen) < 0)
 		goto fail;
-	if (open_file(s, err, errlen) < 0 ||
-	    take_slot(s, promisc, err, errlen) < 0)
+	if (open_file(s, err, errlen) < 0 || take_slot(s, err, errlen) < 0)
 		goto fail;
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->efd < 0 ||

@@ -52,6 +52,7 @@ struct tap {
 	char ifname[IFNAMSIZ];
 	struct virtio_net_hdr_v1 hdr;	/* of the frame read last */
 	u8 buf[65536];
+	u8 gather[NET_MAX_GSO_FRAME];	/* a frame in too many pieces */
 };
 
 #define VNET_HDR_LEN	((int)sizeof(struct virtio_net_hdr_v1))
@@ -113,18 +114,21 @@ static void tap_send_vnet(struct net_backend *nb,
 	unsigned int n = 1;
 
 	v[0] = (struct iovec){ (void *)hdr, VNET_HDR_LEN };
-	/* A frame in more pieces than writev takes at once here (the
-	 * guest's driver uses at most MAX_SKB_FRAGS + 2) is gathered. */
+	/* A frame in more pieces than we pass to writev() (the guest's
+	 * driver uses at most MAX_SKB_FRAGS + 2, but a driver may use a
+	 * piece per byte) is gathered first.  The NIC let through no frame
+	 * longer than NET_MAX_GSO_FRAME, so any it sends fits. */
 	if (iovcnt >= ARRAY_SIZE(v)) {
 		size_t len = 0;
 
 		for (unsigned int i = 0; i < iovcnt; i++) {
-			if (len + iov[i].iov_len > sizeof(t->buf))
+			if (iov[i].iov_len > sizeof(t->gather) - len)
 				return;
-			memcpy(t->buf + len, iov[i].iov_base, iov[i].iov_len);
+			memcpy(t->gather + len, iov[i].iov_base,
+			       iov[i].iov_len);
 			len += iov[i].iov_len;
 		}
-		v[n++] = (struct iovec){ t->buf, len };
+		v[n++] = (struct iovec){ t->gather, len };
 	} else {
 		memcpy(v + 1, iov, iovcnt * sizeof(*iov));
 		n += iovcnt;

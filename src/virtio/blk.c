@@ -13,13 +13,16 @@
  * A request that reaches past the end, or that writes to a read-only disk,
  * fails with IOERR without touching the file; FLUSH completes only after
  * fdatasync() has returned, so a write the guest was told is safe is on
- * the disk.
+ * the disk.  A host disk that fails (EIO, ENOSPC, EFBIG) fails that
+ * request with IOERR and nothing else: lguest says so once on stderr and
+ * the guest runs on (V:215).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,11 @@
 #define SECTOR		512
 #define QUEUE_MAX	256
 #define SEG_MAX		(QUEUE_MAX - 2)	/* plus the header and status */
+#define SIZE_MAX_SEG	(1u << 20)	/* bytes per segment, as offered */
+/* The most data one read or write may carry: what seg_max and size_max
+ * let a driver build.  It keeps a used length well inside 32 bits and
+ * bounds the time one request (and so a reset) can take. */
+#define RW_MAX		((u64)SEG_MAX * SIZE_MAX_SEG)
 #define RANGE_MAX_SECTORS (1u << 22)	/* per discard/zeroes range */
 #define RANGE_MAX_SEGS	16
 
@@ -68,6 +76,10 @@ struct virtio_blk {
 	bool stop;
 	int efd;
 	struct iovec *scratch;	/* the I/O thread's */
+	/* The I/O thread's: requests the host failed, and whether a flush
+	 * did (then no later flush may say the data is safe). */
+	unsigned long failures;
+	bool flush_failed;
 };
 
 static u64 le64(u64 v)
@@ -107,6 +119,40 @@ static bool in_disk(struct virtio_blk *blk, u64 sector, u64 count)
 	return sector <= blk->sectors && count <= blk->sectors - sector;
 }
 
+/*V:215
+ * The host's disk may fail under a guest that did nothing wrong: a file
+ * system that is full (ENOSPC), a file past its size limit (EFBIG), a
+ * disk that returns EIO.  The request that met it fails with IOERR, as a
+ * real disk's would, and the guest's file system decides what to do; the
+ * guest and lguest run on.  The user hears of it once per disk, on
+ * stderr (the guest may retry a thousand times), with the promise that
+ * still holds: each write the guest was told had completed is in the
+ * file, since a completion is only sent after pwritev() returned (and,
+ * for a flush, fdatasync()).  One failure of fdatasync() is different:
+ * Linux may have dropped the dirty pages it could not write, and a later
+ * fdatasync() would succeed without them.  So after it every flush
+ * fails, and the guest never hears "safe" for data that may be lost.
+ * (A SIGSEGV of lguest's, or SIGKILL, loses nothing the guest was told
+ * was written either: the data is in the host's page cache, and flushed
+ * data on the disk; tests/virtio/test_e2e_durable.sh kills lguest
+ * mid-write to check.)
+ */
+static void host_failed(struct virtio_blk *blk, const char *what, u64 sector,
+			u64 len)
+{
+	if (blk->failures++)
+		return;
+	notice("--block=%s: %s of %llu bytes at sector %llu failed: %s; the "
+	       "guest got an I/O error, and no write it was told had "
+	       "completed is lost (further failures on this disk are "
+	       "counted, not shown)", blk->path, what,
+	       (unsigned long long)len, (unsigned long long)sector,
+	       strerror(errno));
+}
+/* SIGXFSZ, sent for a write past RLIMIT_FSIZE, is ignored (when a disk is
+ * opened, and from the start of main(), for the translator's memfd too),
+ * so that it reaches us as EFBIG here instead of killing lguest. :*/
+
 static u8 do_rw(struct virtio_blk *blk, const struct vq_elem *e, u64 sector,
 		bool write, u32 *written)
 {
@@ -121,15 +167,17 @@ static u8 do_rw(struct virtio_blk *blk, const struct vq_elem *e, u64 sector,
 		return VIRTIO_BLK_S_IOERR;
 	if (write && blk->readonly)
 		return VIRTIO_BLK_S_IOERR;
-	if (len % SECTOR || !in_disk(blk, sector, len / SECTOR))
+	if (len % SECTOR || len > RW_MAX || !in_disk(blk, sector, len / SECTOR))
 		return VIRTIO_BLK_S_IOERR;
 	n = vq_elem_slice(e, !write,
 			  write ? sizeof(struct virtio_blk_outhdr) : 0, len,
 			  blk->scratch, e->cap);
-	if (rw_all(blk->fd, blk->scratch, n, sector * SECTOR, write) < 0)
+	if (rw_all(blk->fd, blk->scratch, n, sector * SECTOR, write) < 0) {
+		host_failed(blk, write ? "a write" : "a read", sector, len);
 		return VIRTIO_BLK_S_IOERR;
+	}
 	if (!write)
-		*written = len;
+		*written = (u32)len;	/* <= RW_MAX */
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -204,10 +252,30 @@ static u8 do_ranges(struct virtio_blk *blk, const struct vq_elem *e,
 		else
 			err = discard_range(blk, sector * SECTOR,
 					    count * SECTOR);
-		if (err)
+		if (err) {
+			host_failed(blk, zeroes ? "a write of zeroes" :
+				    "a discard", sector, count * SECTOR);
 			return VIRTIO_BLK_S_IOERR;
+		}
 	}
 	return VIRTIO_BLK_S_OK;
+}
+
+/* See V:215: once fdatasync() has failed, data may be gone for good. */
+static u8 do_flush(struct virtio_blk *blk)
+{
+	if (blk->readonly)
+		return VIRTIO_BLK_S_OK;
+	if (!blk->flush_failed && fdatasync(blk->fd) == 0)
+		return VIRTIO_BLK_S_OK;
+	if (!blk->flush_failed && !blk->failures)
+		notice("--block=%s: a flush failed: %s; the guest got an I/O "
+		       "error, and every later flush fails too (what was "
+		       "written since the last flush may be lost)", blk->path,
+		       strerror(errno));
+	blk->failures++;
+	blk->flush_failed = true;
+	return VIRTIO_BLK_S_IOERR;
 }
 
 /*V:210
@@ -219,7 +287,10 @@ static u8 do_ranges(struct virtio_blk *blk, const struct vq_elem *e,
  * status (IOERR or UNSUPP) in the last writable byte, the file untouched.
  * A read or write goes straight between the file and the guest's buffers
  * with preadv/pwritev (do_rw() above), looping over short transfers; one
- * that cannot complete is an error, never a partial success.  A FLUSH
+ * that cannot complete is an error, never a partial success, and one
+ * that carries more than seg_max segments of size_max bytes could make
+ * (RW_MAX) is refused: no driver builds one, and its used length would
+ * not fit the ring's 32 bits.  A FLUSH
  * completes only after fdatasync() returns, so a write the guest was told
  * is safe is on the disk.
  */
@@ -242,9 +313,7 @@ static u32 execute(struct virtio_blk *blk, const struct vq_elem *e)
 			       &written);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		status = VIRTIO_BLK_S_OK;
-		if (!blk->readonly && fdatasync(blk->fd) < 0)
-			status = VIRTIO_BLK_S_IOERR;
+		status = do_flush(blk);
 		break;
 	case VIRTIO_BLK_T_GET_ID:
 		written = vq_elem_write(e, 0, blk->id,
@@ -424,20 +493,34 @@ void virtio_blk_quiesce(struct virtio_blk *blk)
 /*V:230
  * A reset must not let the I/O thread write into memory the guest has
  * taken back: a driver that resets the device may reuse its buffers at
- * once.  So we wait until the thread has finished what it was given, then
- * forget the finished requests instead of completing them (the rings they
- * would go on are being reset too). :*/
+ * once.  Requests the thread has not started are simply dropped (the
+ * guest was never told they completed, and a reset abandons them); then
+ * we wait for the one it is carrying out, which RW_MAX bounds, and forget
+ * the finished requests instead of completing them (the rings they would
+ * go on are being reset too).  The queue's size bounds how many there can
+ * be (V:130), so a reset never waits on a backlog a guest has built. :*/
 static void blk_reset(struct virtio_dev *vd)
 {
 	struct virtio_blk *blk = virtio_opaque(vd);
-	struct blk_req *list, *next;
+	struct blk_req *todo, *list, *next;
 
+	pthread_mutex_lock(&blk->lock);
+	todo = blk->todo;
+	blk->todo = NULL;
+	blk->todo_tail = &blk->todo;
+	for (list = todo; list; list = list->next)
+		blk->busy--;
+	pthread_mutex_unlock(&blk->lock);
 	wait_idle(blk);
 	pthread_mutex_lock(&blk->lock);
 	list = blk->done;
 	blk->done = NULL;
 	blk->done_tail = &blk->done;
 	pthread_mutex_unlock(&blk->lock);
+	for (; todo; todo = next) {
+		next = todo->next;
+		put_req(blk, todo);
+	}
 	for (; list; list = next) {
 		next = list->next;
 		put_req(blk, list);
@@ -464,6 +547,9 @@ static void blk_free(struct virtio_dev *vd)
 	pthread_cond_signal(&blk->wake);
 	pthread_mutex_unlock(&blk->lock);
 	pthread_join(blk->thread, NULL);
+	if (blk->failures > 1)
+		notice("--block=%s: %lu requests failed in all", blk->path,
+		       blk->failures);
 	machine_del_fd(virtio_machine(vd), blk->efd);
 	close(blk->efd);
 	close(blk->fd);
@@ -551,7 +637,7 @@ static void fill_config(struct virtio_blk *blk, u32 fs_block)
 	u32 align = fs_block >= SECTOR ? fs_block / SECTOR : 1;
 
 	c->capacity = htole64(blk->sectors);
-	c->size_max = htole32(1u << 20);
+	c->size_max = htole32(SIZE_MAX_SEG);
 	c->seg_max = htole32(SEG_MAX);
 	c->blk_size = htole32(SECTOR);
 	c->max_discard_sectors = htole32(RANGE_MAX_SECTORS);
@@ -594,6 +680,10 @@ struct virtio_blk *virtio_blk_open(struct pci_bus *bus, const char *path,
 	blk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (blk->efd < 0 || !blk->path)
 		abort();
+	/* Under a file size limit (ulimit -f) a write past it raises
+	 * SIGXFSZ, which would end lguest at the guest's say: ignored, the
+	 * write fails with EFBIG and the guest gets IOERR. */
+	signal(SIGXFSZ, SIG_IGN);
 	pthread_mutex_init(&blk->lock, NULL);
 	pthread_cond_init(&blk->wake, NULL);
 	pthread_cond_init(&blk->idle, NULL);

@@ -35,23 +35,33 @@ struct virtio_console {
 	struct virtio_console_config cfg;
 	struct vq_elem *rx, *tx;
 	bool tx_busy;		/* tx holds a chain partly written */
-	u64 tx_done;		/* bytes of it already written */
+	unsigned int tx_iov;	/* how far: the buffer being written... */
+	size_t tx_off;		/* ...and the bytes of it already written */
 	u8 in[256];		/* keys read from the terminal, not yet given */
 	size_t in_len, in_pos;
 };
 
-/* Writes what it can of the chain in tx; true when all is written. */
+/*
+ * Writes what it can of the chain in tx, straight from its buffers, from
+ * where the last call stopped; true when all is written.  The work is one
+ * term_write() per buffer and the bytes the terminal takes, never more:
+ * once the terminal's reader has gone, term_write() takes everything at
+ * once, so a guest that sends gigabytes in overlapping buffers of all its
+ * RAM costs a call per buffer, not a copy per byte of them.
+ */
 static bool write_out(struct virtio_console *con)
 {
 	struct vq_elem *e = con->tx;
 
-	while (con->tx_done < e->out_len) {
-		u8 buf[512];
-		size_t n = vq_elem_read(e, con->tx_done, buf, sizeof(buf));
-		size_t took = term_write(con->term, buf, n);
+	for (; con->tx_iov < e->nr_out; con->tx_iov++, con->tx_off = 0) {
+		const struct iovec *v = &e->iov[con->tx_iov];
+		size_t left = v->iov_len - con->tx_off;
+		size_t took = term_write(con->term,
+					 (const u8 *)v->iov_base + con->tx_off,
+					 left);
 
-		con->tx_done += took;
-		if (took < n)
+		con->tx_off += took;
+		if (took < left)
 			return false;
 	}
 	return true;
@@ -78,7 +88,8 @@ static void do_tx(struct virtio_console *con)
 			if (vq_pop(vq, con->tx) <= 0)
 				break;
 			con->tx_busy = true;
-			con->tx_done = 0;
+			con->tx_iov = 0;
+			con->tx_off = 0;
 		}
 		if (!write_out(con)) {
 			timer_mod(con->retry, machine_clock_ns(

@@ -83,9 +83,14 @@ struct vq_elem *vq_elem_new(struct virtqueue *vq);
 
 /* Takes the next available chain.  Returns 1 with *e filled, 0 when the
  * queue is empty (or not ready), -1 when the chain was malformed and the
- * guest has been killed (the queue refuses all work until reset). */
+ * guest has been killed (the queue refuses all work until reset).  The
+ * chain's head is the device's until vq_push(): the driver offering it
+ * again before then kills the guest, so a device never holds more than
+ * the queue's size of requests. */
 int vq_pop(struct virtqueue *vq, struct vq_elem *e);
-/* Returns a chain to the driver, len bytes written into its in part. */
+/* Returns a chain to the driver, len bytes written into its in part.  A
+ * head the device does not hold (pushed twice, or popped before a reset)
+ * is not put on the used ring. */
 void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 len);
 /* Interrupts the driver if it asked for one (event index / flags). */
 void vq_notify_guest(struct virtqueue *vq);

@@ -18,6 +18,11 @@
  * (VIRTIO_RING_F_EVENT_IDX): we publish in avail_event how far we have
  * read, and interrupt only when the used index passes the driver's
  * used_event.  Without it, the avail ring's NO_INTERRUPT flag is honoured.
+ *
+ * A chain is the device's from vq_pop() until vq_push() gives it back, and
+ * the driver may not offer its head again meanwhile.  We keep a bit per
+ * head to hold it to that, which also bounds what a device can have in
+ * flight to the queue's size, whatever the driver does.
  */
 #include <endian.h>
 #include <stdlib.h>
@@ -41,6 +46,7 @@ struct virtqueue {
 	u16 used_idx;		/* our copy of used->idx */
 	u16 signalled_used;	/* used_idx when we last decided to signal */
 	bool signalled_valid;
+	u8 *held;		/* a bit per head: popped, not yet pushed */
 };
 
 /*
@@ -95,6 +101,24 @@ static void ld_desc(const u8 *table, unsigned int i, struct desc *d)
 #define USED_RING(vq, i)	((vq)->used + 4 + 8 * (i))
 #define AVAIL_EVENT(vq)		USED_RING(vq, (vq)->size)
 
+static size_t held_bytes(u16 max_size)
+{
+	return (max_size + 7u) / 8;
+}
+
+static bool is_held(const struct virtqueue *vq, u16 head)
+{
+	return vq->held[head / 8] & (1u << (head % 8));
+}
+
+static void set_held(struct virtqueue *vq, u16 head, bool on)
+{
+	if (on)
+		vq->held[head / 8] |= 1u << (head % 8);
+	else
+		vq->held[head / 8] &= ~(1u << (head % 8));
+}
+
 struct virtqueue *vq_new(struct virtio_dev *vd, unsigned int index,
 			 u16 max_size)
 {
@@ -105,26 +129,35 @@ struct virtqueue *vq_new(struct virtio_dev *vd, unsigned int index,
 	vq->vd = vd;
 	vq->index = index;
 	vq->max_size = max_size;
+	vq->held = calloc(held_bytes(max_size), 1);
+	if (!vq->held)
+		abort();
 	vq_reset(vq);
 	return vq;
 }
 
 void vq_free(struct virtqueue *vq)
 {
+	free(vq->held);
 	free(vq);
 }
 
+/* The device has forgotten every request (ops->reset ran first), so
+ * every head is the driver's again. */
 void vq_reset(struct virtqueue *vq)
 {
 	struct virtio_dev *vd = vq->vd;
 	unsigned int index = vq->index;
 	u16 max_size = vq->max_size;
+	u8 *held = vq->held;
 
 	memset(vq, 0, sizeof(*vq));
 	vq->vd = vd;
 	vq->index = index;
 	vq->max_size = max_size;
 	vq->regs.size = max_size;
+	vq->held = held;
+	memset(held, 0, held_bytes(max_size));
 }
 
 struct vq_regs *vq_regs(struct virtqueue *vq)
@@ -334,11 +367,6 @@ static int walk_chain(struct virtqueue *vq, u16 head, struct vq_elem *e)
 	e->head = head;
 	e->nr_out = e->nr_in = 0;
 	e->out_len = e->in_len = 0;
-	if (head >= vq->size) {
-		vq_fail(vq, "queue %u: head descriptor %u out of range (size "
-			"%u)", vq->index, head, vq->size);
-		return -1;
-	}
 	for (;;) {
 		if (++visited > entries) {
 			vq_fail(vq, "queue %u: descriptor chain loops (longer "
@@ -381,8 +409,13 @@ static int walk_chain(struct virtqueue *vq, u16 head, struct vq_elem *e)
  * honest driver and kills the guest.  With the event index negotiated we
  * publish how far we have read (avail_event), which tells the driver when
  * it must kick us again; while we are still taking requests it need not.
- * A queue that killed the guest once stays broken: it returns -1 and the
- * device stops.
+ * A head the device still holds (popped, not yet pushed) may not be
+ * offered again: a driver that re-posts its heads after every kick would
+ * otherwise have the device take the same buffers again and again, and a
+ * device with an I/O thread queue up work without end.  So each head is
+ * ours at most once, which bounds every device's requests in flight by
+ * the queue's size.  A queue that killed the guest once stays broken: it
+ * returns -1 and the device stops.
  */
 int vq_pop(struct virtqueue *vq, struct vq_elem *e)
 {
@@ -414,7 +447,20 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e)
 	vq->last_avail++;
 	if (event_idx)
 		st16(AVAIL_EVENT(vq), vq->last_avail);
-	return walk_chain(vq, head, e) < 0 ? -1 : 1;
+	if (head >= vq->size) {
+		vq_fail(vq, "queue %u: head descriptor %u out of range (size "
+			"%u)", vq->index, head, vq->size);
+		return -1;
+	}
+	if (is_held(vq, head)) {
+		vq_fail(vq, "queue %u: head %u made available again while the "
+			"device still holds it", vq->index, head);
+		return -1;
+	}
+	if (walk_chain(vq, head, e) < 0)
+		return -1;
+	set_held(vq, head, true);
+	return 1;
 }
 /* The barrier between reading the index and reading the ring matters
  * only if the guest ever runs on another thread (a KVM vCPU); on our
@@ -424,8 +470,10 @@ void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 len)
 {
 	u8 *slot;
 
-	if (!vq->enabled || vq->broken)
+	if (!vq->enabled || vq->broken || e->head >= vq->size ||
+	    !is_held(vq, e->head))
 		return;
+	set_held(vq, e->head, false);
 	slot = USED_RING(vq, vq->used_idx & (vq->size - 1));
 	st32(slot, e->head);
 	st32(slot + 4, len);

@@ -40,6 +40,7 @@ struct form {
 	unsigned cases, bad, skipped;
 	unsigned faults, writes;	/* cases that faulted, wrote memory */
 	unsigned fast;		/* cases exec_fast.c has a handler for */
+	unsigned nomap;		/* cases not run: no low window (skipped) */
 };
 
 enum { RM_ANY, RM_REG, RM_MEM };

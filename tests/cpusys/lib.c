@@ -116,6 +116,8 @@ static void build_gdt(void)
 	gdt[8] = seg_desc(0, 0xfff, 0x96, 0x4);	/* expand-down */
 	gdt[9] = gate_desc((u32)call_gate_target, KCODE, 0xec, 1);
 	gdt[10] = seg_desc((u32)ldt, sizeof(ldt) - 1, 0x82, 0);
+	gdt[11] = seg_desc(0, 0xffff, 0x9a, 0);
+	gdt[12] = seg_desc(0, 0xffff, 0x92, 0);
 	ldt[0] = seg_desc(0x1000, 0xff, 0xf2, 0x4);	/* sel 0x07 */
 	ldt[1] = 0;
 }

@@ -30,7 +30,9 @@ typedef unsigned long long u64;
 #define SEL_EXPDN 0x40	/* expand-down data, limit 0xfff */
 #define SEL_CALLGATE 0x4b	/* DPL-3 call gate to kernel code (RPL 3) */
 #define SEL_LDT  0x50
-#define GDT_ENTRIES 11
+#define SEL_CODE16 0x58	/* 16-bit code and data, base 0, limit 64 KiB: */
+#define SEL_DATA16 0x60	/* the way down to real mode */
+#define GDT_ENTRIES 13
 
 /* Page-table bits. */
 #define PTE_P 0x001

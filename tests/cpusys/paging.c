@@ -198,10 +198,20 @@ static int try_cr4(u32 v)
 	return f;
 }
 
+/* CR4.PAE is reserved, #GP, only where CPUID says there is no PAE (our
+ * i686); a CPU with PAE (QEMU's default) would switch page-table formats
+ * under us, so there the check is skipped. */
 static void control_regs(void)
 {
-	u32 cr4 = read_cr4();
+	u32 cr4 = read_cr4(), a, b, c, d;
 
+	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1));
+	if (d & 0x40) {
+		puts("ok - setting CR4.PAE is #GP(0): no PAE here # SKIP "
+		     "CPUID.1:EDX says this CPU has PAE\n");
+		puts("ok - ... and CR4 is unchanged # SKIP the same\n");
+		return;
+	}
 	check(try_cr4(cr4 | 0x20) && last.vec == 13 && last.err == 0,
 	      "setting CR4.PAE is #GP(0): no PAE here");
 	check(read_cr4() == cr4, "... and CR4 is unchanged");

@@ -3,9 +3,14 @@
 # own TAP lines, the harness adds one for how the run ended.
 cd "$(dirname "$0")/../.." || exit 1
 B=build/tests/cpusys
-for p in paging prot df intr; do
+for p in paging prot df intr features realmode vm86; do
 	timeout 120 "$B/run" "$B/$p.elf" || echo "not ok - $p: harness failed ($?)"
 done
 timeout 60 "$B/run" --expect-shutdown "$B/triple.elf" ||
 	echo "not ok - triple: harness failed ($?)"
+timeout 120 "$B/rep_budget" >"$B/rep_budget.out"
+st=$?
+cat "$B/rep_budget.out"
+[ $st = 0 ] || grep -q "^not ok" "$B/rep_budget.out" ||
+	echo "not ok - rep_budget: harness failed ($st)"
 exit 0

@@ -131,8 +131,9 @@ fi
 
 # The exit statuses the code defines are in EXIT STATUS.
 sed -n '/^\.SH "*EXIT STATUS/,/^\.SH/p' "$MAN" >"$T/exit"
-statuses=$(sed -n 's/^[ \t]*EXIT_[A-Z]* = \([0-9]*\),.*/\1/p' src/machine.h)
-statuses="$statuses $(sed -n 's/^#define TERM_EXIT_CTRL_C \([0-9]*\).*/\1/p' src/term.h)"
+# (src/util.c's two tables, plain and --exit-port, "[END_X] = N".)
+statuses=$(grep -o '\[END_[A-Z_]*\] = [0-9]*' src/util.c |
+	sed 's/.* = //' | sort -nu)
 missing=""
 for s in $statuses; do
 	grep -q "^\.B $s\$" "$T/exit" || missing="$missing $s"

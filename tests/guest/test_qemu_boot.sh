@@ -4,6 +4,7 @@
 # supported way, its shell can be driven through the console, and it powers
 # off so that qemu exits.  Our own boots start from a guest known good here.
 # The boot times are printed as TAP comments.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_VMM=qemu

@@ -4,6 +4,7 @@
 # root=/dev/vda read-write, switch_roots to the disk's busybox, runs the
 # disk's /run.sh, which writes a file; after power-off the host reads that
 # file back from the image (debugfs), so the write reached the disk.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_VMM=qemu

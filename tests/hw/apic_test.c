@@ -648,7 +648,8 @@ static void test_acpi_pm(void)
 	stub_run = count_run;
 	pm_runs = 0;
 	machine_io_out(m, ACPI_PM1_CNT, (ACPI_S5_TYP << 10) | (1 << 13), 2);
-	CHECK_EQ(machine_run(m), EXIT_POWEROFF, "pm: S5 powers off (status 0)");
+	CHECK_EQ(machine_run(m), end_status(END_POWEROFF),
+		 "pm: S5 powers off (status 0)");
 	CHECK_EQ(pm_runs, 0, "pm: ... before the CPU runs again");
 	stub_run = NULL;
 	machine_free(m);

@@ -1,6 +1,7 @@
 /*
  * The host terminal under a pseudo-terminal, as a user would have it:
- * raw mode while lguest runs, restored on SIGTERM and on the three-^C exit,
+ * raw mode while lguest runs, restored on SIGTERM, on a crash (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL, SIGABRT) and on the three-^C exit,
  * a single ^C passed to the guest; and with stdin from /dev/null or a
  * pipe, or stdout into a pipe nobody reads, the guest runs on.
  */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -63,6 +65,10 @@ static pid_t spawn_pty(int *master, const char *mode, const char *ms)
 	pid_t pid = forkpty(master, NULL, NULL, NULL);
 
 	if (pid == 0) {
+		/* The crash tests must not leave cores behind. */
+		struct rlimit no_core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &no_core);
 		execl(child_path, child_path, mode, ms, (char *)NULL);
 		_exit(97);
 	}
@@ -105,6 +111,47 @@ static void test_pty_sigterm(void)
 	CHECK(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM,
 	      "term: SIGTERM ends lguest");
 	CHECK(slave_cooked(master), "term: terminal restored after SIGTERM");
+	close(master);
+}
+
+/* lguest crashes while the terminal is raw: the terminal comes back, and
+ * lguest still dies of the signal that crashed it. */
+static void test_pty_crash(const char *kind, int sig)
+{
+	char buf[4096] = "";
+	int master, st;
+	pid_t pid = spawn_pty(&master, kind, "20000");
+
+	expect(master, buf, sizeof(buf), "hello", 5000);
+	CHECK(!slave_cooked(master), "term: %s: raw mode while running",
+	      kind);
+	write(master, "!", 1);
+	st = wait_status(pid, 5000);
+	CHECK(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == sig,
+	      "term: %s: lguest dies of %s (status %#x)", kind,
+	      strsignal(sig), st);
+	CHECK(slave_cooked(master), "term: %s: terminal restored", kind);
+	close(master);
+}
+
+/* The sanitizer's report ends the process its own way (status 1, no
+ * atexit): the terminal comes back all the same.  (term_child is built
+ * with ASan.) */
+static void test_pty_asan(void)
+{
+	char buf[8192] = "";
+	int master, st;
+	pid_t pid = spawn_pty(&master, "asan", "20000");
+
+	expect(master, buf, sizeof(buf), "hello", 5000);
+	write(master, "!", 1);
+	expect(master, buf, sizeof(buf), "heap-use-after-free", 5000);
+	st = wait_status(pid, 5000);
+	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+	      strstr(buf, "heap-use-after-free"),
+	      "term: asan: the sanitizer's report ends lguest (status %#x)",
+	      st);
+	CHECK(slave_cooked(master), "term: asan: terminal restored");
 	close(master);
 }
 
@@ -213,6 +260,13 @@ int main(int argc, char **argv)
 		child_path = argv[1];
 	signal(SIGPIPE, SIG_IGN);
 	test_pty_sigterm();
+	test_pty_crash("segv", SIGSEGV);
+	test_pty_crash("bus", SIGBUS);
+	test_pty_crash("fpe", SIGFPE);
+	test_pty_crash("ill", SIGILL);
+	test_pty_crash("abrt", SIGABRT);
+	test_pty_crash("xcpu", SIGXCPU);
+	test_pty_asan();
 	test_pty_ctrl_c();
 	test_pty_exit();
 	test_plain();

@@ -3,6 +3,7 @@
 # calibrate its TSC against the PIT, keep the TSC as its clocksource (the
 # watchdog compares it with the PIT for a few seconds of idle), and its
 # date must stay with the host's.  One boot: a minute or two.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$(pwd)
 GUEST_NAME=clock_boot

@@ -364,13 +364,14 @@ static u32 faults(const struct vm *v)
 
 /* --- Running --- */
 
-enum { G_FLAT, G_PAGING, G_SMC, G_BUDGET, G_GEN, NGROUPS };
+enum { G_FLAT, G_PAGING, G_SMC, G_BUDGET, G_SPLIT, G_GEN, NGROUPS };
 
 static const char *const group_names[NGROUPS] = {
 	"programs without paging agree with the interpreter",
 	"programs with paging and #PF agree with the interpreter",
 	"self-modifying programs agree with the interpreter",
 	"programs run in small budgets agree at every budget end",
+	"programs with #PF run in slices of every size agree at the end",
 	"reference runs end at the program's HLT",
 };
 
@@ -382,6 +383,7 @@ struct stats {
 
 static u64 run_seed;
 static bool chatty;
+static unsigned split_progs = 40;	/* faulting programs split */
 
 static void hex(const char *what, const struct buf *b)
 {
@@ -470,6 +472,45 @@ out:
 	cpu_free(b.c);
 }
 
+/*
+ * A program that takes #PF, run by the translator in slices of k
+ * instructions for every k up to MAX_SPLIT, to its end: the run must end
+ * as the interpreter's did.  A slice that ends inside a chain of blocks,
+ * just before an instruction that faults, is what a real guest meets
+ * once per time slice; the random chunks of run_budgets() hit that exact
+ * point only by luck, and stop comparing at the first fault.
+ */
+#define MAX_SPLIT 64u
+
+static void run_splits(struct stats *st, unsigned idx,
+		       const struct prog *p, struct vm *ref)
+{
+	struct report o;
+	struct vm b;
+	u64 k, total;
+
+	for (k = 1; k <= MAX_SPLIT; k++) {
+		new_cpu(&b, rams[3], p, true);
+		b.ev = CPU_BUDGET;
+		for (total = 0; b.ev == CPU_BUDGET && total < MAX_STEPS;
+		     total += k)
+			b.ev = cpu_run(b.c, k);
+		o.n = 0;
+		o.s[0] = 0;
+		if (diff_all(ref, &b, false, &o)) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "in slices of %llu",
+				 (unsigned long long)k);
+			show(st, G_SPLIT, idx, p, what, &o);
+			cpu_free(b.c);
+			break;
+		}
+		cpu_free(b.c);
+	}
+	st->progs[G_SPLIT]++;
+}
+
 static void run_prog(struct stats *st, unsigned idx, const struct prog *p)
 {
 	struct vm ref, jit;
@@ -505,6 +546,8 @@ static void run_prog(struct stats *st, unsigned idx, const struct prog *p)
 	/* Half the programs suffice here: fresh CPUs are the cost. */
 	if (idx % 2 || chatty)
 		run_budgets(st, idx, p, &ref);
+	if (faults(&ref) && (st->progs[G_SPLIT] < split_progs || chatty))
+		run_splits(st, idx, p, &ref);
 	cpu_free(ref.c);
 	cpu_free(jit.c);
 }
@@ -610,6 +653,37 @@ static bool prog_from_hex(struct prog *p, const char *hex)
 	return p->main.n && p->main.code[p->main.n - 1] == 0xf4;
 }
 
+/*
+ * Hand-written programs, with paging: the shapes that once went wrong.
+ * The first walks ESI over two data pages and then the two lazy ones in a
+ * loop of two blocks chained by a JMP; each pass counts in EBX, so a
+ * fault that resumes at the wrong block shows as a wrong count.  A
+ * budget that ended where the chain entered the second block, just before
+ * its load from a lazy page, did exactly that: the interpreter ran the
+ * load with the fault's return point left at the first block.
+ */
+static const char *const directed[] = {
+	"be 00 00 02 00 b9 04 00 00 00 31 db 83 c3 01 eb 00 8b 06 "
+	"81 c6 00 10 00 00 49 75 f0 f4",
+};
+
+static void run_directed(struct stats *st)
+{
+	static struct prog p;
+	size_t i;
+
+	for (i = 0; i < sizeof(directed) / sizeof(directed[0]); i++) {
+		if (!prog_from_hex(&p, directed[i])) {
+			printf("not ok - jit: directed program %zu does not "
+			       "parse\n", i);
+			exit(1);
+		}
+		p.paging = true;
+		p.r[R_ESP] = STACK + 0x1000;
+		run_prog(st, 100000 + (unsigned)i, &p);
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: jitdiff [-n programs] [-s seed] "
@@ -654,6 +728,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (only == ~0u)
+		run_directed(&st);
 	for (idx = 0; idx < n || only != ~0u; idx++) {
 		if (only != ~0u) {
 			idx = only;

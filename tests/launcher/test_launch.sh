@@ -28,7 +28,11 @@ rc=$?
 [ $rc -eq 0 ] && echo "ok - --help exits 0" || echo "not ok - --help: $rc"
 check "--help shows the usage" "$T/help" "Usage: lguest \[options\] <mem> <kernel>"
 check "--help says a plain size is MiB" "$T/help" "plain"
-"$L" --version >"$T/ver" 2>&1 && check "--version" "$T/ver" "^lguest [0-9]"
+"$L" --version >"$T/ver" 2>"$T/ver.err"
+rc=$?
+[ $rc -eq 0 ] && [ ! -s "$T/ver.err" ] && echo "ok - --version exits 0" ||
+	echo "not ok - --version: status $rc: $(head -n 1 "$T/ver.err")"
+check "--version" "$T/ver" "^lguest [0-9]"
 
 # The layout is printed before the guest starts, whatever the CPU then does.
 timeout 10 "$L" --verbose 4m "$TINY" hello </dev/null >"$T/out" 2>"$T/err"

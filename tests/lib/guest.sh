@@ -31,6 +31,8 @@
 #   GUEST_NAME     names the console log tests/out/<name>.log (default guest)
 #   LGUEST         the launcher (default ./lguest; tests/run-all.sh sets it)
 #   QEMU           default qemu-system-i386
+#   GUEST_WRAP     words put before the VMM's command (e.g. "ip netns exec
+#                  NS", to run it in a network namespace)
 # Extra VMM arguments (devices) go after guest_start or guest_run's first
 # argument; guest_block_arg FILE gives the right one for each VMM.
 
@@ -96,6 +98,7 @@ guest_make_initrd() {
 guest_vmm_argv() {
 	_initrd=$1
 	shift
+	[ -n "$GUEST_WRAP" ] && printf '%s\n' $GUEST_WRAP
 	if [ "$GUEST_VMM" = qemu ]; then
 		# -nic none: no e1000 and no iPXE option ROM for the BIOS to
 		# run; lguest has neither.

@@ -6,6 +6,14 @@
  *	exitprog mark			write the boot-time mark (123 to 0x440)
  *	exitprog out SIZE VALUE [PORT]	write VALUE, SIZE (1, 2, 4) bytes wide,
  *					to PORT (default 0xf4)
+ *	exitprog in SIZE PORT		print what a read of PORT gives
+ *	exitprog peek SIZE ADDR		print what a read of physical ADDR gives
+ *	exitprog poke SIZE VALUE ADDR	write VALUE to physical ADDR
+ *	exitprog ins SIZE PORT ADDR N	REP INS: N items from PORT to ADDR
+ *	exitprog outs SIZE PORT ADDR N	REP OUTS: N items from ADDR to PORT
+ *
+ * (the last five drive QEMU's pc-testdev and fw_cfg, which lguest has
+ * with --exit-port; paging is off, so an address is physical).
  *
  * Words run in order.  If the program is still running after the last one
  * it says so on COM1 and pulls the i8042 reset line.
@@ -91,6 +99,75 @@ static void out(u16 port, u32 size, u32 v)
 		asm volatile("outl %0, %w1" : : "a"(v), "Nd"(port));
 }
 
+static u32 in(u16 port, u32 size)
+{
+	u32 v;
+
+	if (size == 1) {
+		asm volatile("inb %w1, %b0" : "=a"(v) : "Nd"(port));
+		return v & 0xff;
+	}
+	if (size == 2) {
+		asm volatile("inw %w1, %w0" : "=a"(v) : "Nd"(port));
+		return v & 0xffff;
+	}
+	asm volatile("inl %w1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static u32 peek(u32 addr, u32 size)
+{
+	if (size == 1)
+		return *(volatile u8 *)addr;
+	if (size == 2)
+		return *(volatile u16 *)addr;
+	return *(volatile u32 *)addr;
+}
+
+static void poke(u32 addr, u32 size, u32 v)
+{
+	if (size == 1)
+		*(volatile u8 *)addr = (u8)v;
+	else if (size == 2)
+		*(volatile u16 *)addr = (u16)v;
+	else
+		*(volatile u32 *)addr = v;
+}
+
+/* REP INS or REP OUTS of n items, size bytes each. */
+static void string_io(int out, u16 port, u32 size, u32 addr, u32 n)
+{
+	if (out && size == 1)
+		asm volatile("cld; rep outsb" : "+S"(addr), "+c"(n)
+			     : "d"(port) : "memory");
+	else if (out && size == 2)
+		asm volatile("cld; rep outsw" : "+S"(addr), "+c"(n)
+			     : "d"(port) : "memory");
+	else if (out)
+		asm volatile("cld; rep outsl" : "+S"(addr), "+c"(n)
+			     : "d"(port) : "memory");
+	else if (size == 1)
+		asm volatile("cld; rep insb" : "+D"(addr), "+c"(n)
+			     : "d"(port) : "memory");
+	else if (size == 2)
+		asm volatile("cld; rep insw" : "+D"(addr), "+c"(n)
+			     : "d"(port) : "memory");
+	else
+		asm volatile("cld; rep insl" : "+D"(addr), "+c"(n)
+			     : "d"(port) : "memory");
+}
+
+static void say(const char *what, u32 where, u32 v)
+{
+	puts("exitprog: ");
+	puts(what);
+	puts(" ");
+	put_hex(where);
+	puts(" = ");
+	put_hex(v);
+	puts("\n");
+}
+
 static void run(const char *p)
 {
 	next_word(&p);		/* the kernel's own path */
@@ -106,6 +183,29 @@ static void run(const char *p)
 			puts("exitprog: read 0xf4 = ");
 			put_hex(v);
 			puts("\n");
+		} else if (streq(w, "in")) {
+			u32 size = number(next_word(&p));
+			u16 port = (u16)number(next_word(&p));
+
+			say("in", port, in(port, size));
+		} else if (streq(w, "peek")) {
+			u32 size = number(next_word(&p));
+			u32 addr = number(next_word(&p));
+
+			say("peek", addr, peek(addr, size));
+		} else if (streq(w, "poke")) {
+			u32 size = number(next_word(&p));
+			u32 v = number(next_word(&p));
+
+			poke(number(next_word(&p)), size, v);
+		} else if (streq(w, "ins") || streq(w, "outs")) {
+			int is_out = w[0] == 'o';
+			u32 size = number(next_word(&p));
+			u16 port = (u16)number(next_word(&p));
+			u32 addr = number(next_word(&p));
+
+			string_io(is_out, port, size, addr,
+				  number(next_word(&p)));
 		} else if (streq(w, "mark")) {
 			serial_outb(0x440, 123);
 		} else if (streq(w, "out")) {

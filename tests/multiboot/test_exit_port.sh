@@ -113,3 +113,30 @@ lg "$T/out" "$T/err" --exit-port 8m "$E" mark out 1 0
 [ "$rc" -eq 1 ] && [ ! -s "$T/err" ] &&
 	echo "ok - without --boot-time or --verbose the mark is silent" ||
 	echo "not ok - the mark without --boot-time: status $rc: $(cat "$T/err")"
+
+# Under --exit-port only the guest's write ends odd: lguest's refusal of a
+# bad command line is 8, wherever on the line the mistake stands, and so is
+# a kernel it cannot load.  (Without the option it stays 1.)
+refused() {	# refused WHAT ARGS...
+	what=$1
+	shift
+	timeout 20 "$L" "$@" </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -eq 8 ] && [ "$(wc -l <"$T/err")" -eq 1 ] &&
+	   [ ! -s "$T/out" ]; then
+		echo "ok - $what: status 8, $(tr -d '\r' <"$T/err")"
+	else
+		echo "not ok - $what: status $rc, want 8"
+		head -n 3 "$T/err" | sed 's/^/# /'
+	fi
+}
+refused "--exit-port then an unknown option" --exit-port --bogus 8m "$E"
+refused "an unknown option before --exit-port" --bogus --exit-port 8m "$E"
+refused "--exit-port and a bad memory size" --exit-port 8q "$E"
+refused "--exit-port and a missing kernel" --exit-port 8m "$T/none.elf"
+refused "--exit-port after the kernel, then a bad option" 8m "$E" \
+	--exit-port --inird=x
+timeout 20 "$L" --bogus 8m "$E" </dev/null >/dev/null 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && echo "ok - without --exit-port a refusal is still 1" ||
+	echo "not ok - without --exit-port a refusal: status $rc, want 1"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The Multiboot loader's refusals, against the real binary: a malformed
 # header, a bad checksum, segments outside RAM, a module that does not
-# fit, and demands we cannot meet.  Each must end lguest with status 1, one
+# fit, and demands we cannot meet.  Each must end lguest with status 8
+# (refused, under --exit-port: even, never a QEMU harness's PASS), one
 # line "lguest: <reason>" on stderr and nothing on stdout: the program
 # (which would print at once) never started.  The images are copies of
 # exitprog.elf and the unit tests' flat Multiboot kernel, poked.
@@ -23,7 +24,7 @@ bad() {		# bad WHAT NEEDLE ARGS...
 	rc=$?
 	lines=$(wc -l <"$T/err")
 	msg=$(head -n 1 "$T/err" | tr -d '\r')
-	if [ "$rc" -eq 1 ] && [ "$lines" -eq 1 ] && [ ! -s "$T/out" ] &&
+	if [ "$rc" -eq 8 ] && [ "$lines" -eq 1 ] && [ ! -s "$T/out" ] &&
 	   case "$msg" in "lguest: "*"$needle"*) true ;; *) false ;; esac
 	then
 		echo "ok - $what: $msg"

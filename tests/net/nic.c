@@ -272,6 +272,33 @@ void nic_tx(struct nic *n, const void *frame, size_t len, const void *hdr)
 	loop_run(1000, tx_done, n);
 }
 
+void nic_tx_pieces(struct nic *n, const void *frame, size_t len,
+		   const void *hdr, unsigned int pieces)
+{
+	static const u8 zero[sizeof(struct virtio_net_hdr_v1)];
+	u16 head = n->avail[1] % NIC_QSIZE, d = head;
+	u8 *p = gp(&n->d, BIG_GPA, sizeof(zero) + len);
+	size_t off = 0;
+
+	memcpy(p, hdr ? hdr : zero, sizeof(zero));
+	memcpy(p + sizeof(zero), frame, len);
+	set_desc(&n->d, DESC_GPA + q_base(1), d, BIG_GPA, sizeof(zero),
+		 VRING_DESC_F_NEXT, (d + 1) % NIC_QSIZE);
+	for (unsigned int i = 0; i < pieces; i++) {
+		size_t piece = (len - off) / (pieces - i);
+
+		d = (d + 1) % NIC_QSIZE;
+		set_desc(&n->d, DESC_GPA + q_base(1), d,
+			 BIG_GPA + sizeof(zero) + off, piece,
+			 i + 1 < pieces ? VRING_DESC_F_NEXT : 0,
+			 (d + 1) % NIC_QSIZE);
+		off += piece;
+	}
+	avail_add(n, 1, head);
+	notify(n, 1);
+	loop_run(1000, tx_done, n);
+}
+
 u64 nic_device_features(struct nic *n)
 {
 	u64 f;

@@ -49,6 +49,11 @@ int nic_rx(struct nic *n, u8 *buf, u16 *num_buffers);
 /* Sends a frame with the given virtio header (NULL: all zeros) and waits
  * (running the loop) until the device has taken it. */
 void nic_tx(struct nic *n, const void *frame, size_t len, const void *hdr);
+/* The same with the frame cut into pieces descriptors, from guest address
+ * BIG_GPA (a frame of up to 64 KiB and a bit). */
+#define BIG_GPA		0x400000
+void nic_tx_pieces(struct nic *n, const void *frame, size_t len,
+		   const void *hdr, unsigned int pieces);
 /* The same without waiting: at most NIC_QSIZE frames in flight. */
 void nic_tx_queue(struct nic *n, const void *frame, size_t len,
 		  const void *hdr);

@@ -14,3 +14,13 @@ $(NET_TEST): $(NET_TEST_SRCS) tests/net/nic.h tests/virtio/driver.h \
 		$(NET_TEST_SRCS) build/asan/liblguest.a $(LDLIBS)
 
 CHECK_DEPS += $(NET_TEST)
+
+# A hostile peer on a sharenet file (tests/net/test_e2e_sharenet_hostile.sh
+# and test_net.c run it beside real guests).
+NET_HOSTILE := build/tests/net/sharenet_hostile
+
+$(NET_HOSTILE): tests/net/sharenet_hostile.c
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) -O2 -o $@ $< -lpthread
+
+CHECK_DEPS += $(NET_HOSTILE)

@@ -7,6 +7,7 @@
 # the slot, is the dead one's) and reaches the survivor.
 # GUEST_VMM=qemu runs the first part with qemu's socket network between
 # two qemu-system-i386 (the nearest thing it has); the second is lguest's.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 . tests/lib/guest.sh

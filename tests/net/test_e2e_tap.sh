@@ -4,6 +4,7 @@
 # web server the test runs in the namespace, and sends 16 MiB over TCP to
 # the host (the rate is printed as a comment).  GUEST_VMM=qemu runs the
 # same guest commands under qemu-system-i386 on a TAP device.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 . tests/lib/guest.sh

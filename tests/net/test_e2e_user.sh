@@ -6,6 +6,7 @@
 # that the host fetches through a forwarded port
 # (hostfwd=tcp:127.0.0.1:2280-:8080).  GUEST_VMM=qemu: the same with
 # qemu's -nic user.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 . tests/lib/guest.sh

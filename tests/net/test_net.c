@@ -7,7 +7,8 @@
  *
  *	test_net tap		TAP: frames both ways, no buffers, hostile tx,
  *				offloads, transmit coalescing
- *	test_net sharenet DIR	the shared file: one process and several
+ *	test_net sharenet DIR	the shared file: one process and several,
+ *				and a hostile peer (sharenet_hostile)
  *	test_net slirp		user networking: ARP, DHCP, TCP both ways
  *	test_net noperm		must be run without CAP_NET_ADMIN: dies with
  *				the one-line message (test_net.sh checks it)
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_packet.h>
@@ -391,7 +393,8 @@ static void test_sharenet_local(void)
 		nic_free(n[i]);
 }
 
-/* No buffers: the ring keeps SN_CELLS frames, the rest is dropped. */
+/* No buffers: the sender's ring keeps its last SN_CELLS frames, the
+ * older ones are overwritten (the sender never waits for a receiver). */
 static void test_sharenet_full_ring(void)
 {
 	char p[256], err[256];
@@ -421,9 +424,9 @@ static void test_sharenet_full_ring(void)
 	wr = (struct wait_rx){ n[1], 256, 0, 0, 0, 0 };
 	loop_run(500, rx_count, &wr);
 	loop_run(100, NULL, NULL);
-	ok(wr.got == 256 && wr.first_seq == 0 && wr.last_seq == 255 &&
-	   nic_rx(n[1], f, NULL) == -1, "sharenet: the full ring kept the "
-	   "first 256, dropped the rest (got %d, seq %u..%u)", wr.got,
+	ok(wr.got == 256 && wr.first_seq == 144 && wr.last_seq == 399 &&
+	   nic_rx(n[1], f, NULL) == -1, "sharenet: the sender's ring kept "
+	   "the last 256, the older were lost (got %d, seq %u..%u)", wr.got,
 	   wr.first_seq, wr.last_seq);
 	nic_free(n[0]);
 	nic_free(n[1]);
@@ -512,7 +515,7 @@ static void test_sharenet_procs(void)
 	if (!n)
 		return;
 
-	/* Frames to the dead slot 1: its ring fills, nothing else. */
+	/* Frames to the dead slot 1: they go round our ring, nothing else. */
 	nic_config_mac(n, mac);
 	for (int i = 0; i < 300; i++) {
 		u8 dead[6] = { mac[0], mac[1], mac[2], mac[3], mac[4], 1 };
@@ -521,7 +524,7 @@ static void test_sharenet_procs(void)
 		nic_tx(n, f, 100, NULL);
 	}
 	ok(!guest_killed(n->d.m), "sharenet: frames to a dead slot are "
-	   "dropped when its ring is full");
+	   "dropped, and the sender carries on");
 
 	e = echo_child(p);
 	nic_post_rx(n, 64, BUF_SIZE);
@@ -558,6 +561,190 @@ static void test_sharenet_full_slots(void)
 	for (i = 0; i < 16; i++)
 		if (n[i])
 			nic_free(n[i]);
+}
+
+/*
+ * Sharenet against a hostile peer: build/tests/net/sharenet_hostile (next
+ * to this program) on the same file, doing what DESIGN.md says a peer may
+ * do.  The worst it may cost is frames: this process must not die, hang
+ * or stop receiving once it is gone.
+ */
+static char hostile[300];
+
+static void hung(int sig)
+{
+	static const char msg[] = "not ok - sharenet: hung against a hostile "
+				  "peer (no answer in 60 s)\n";
+
+	(void)sig;
+	write(1, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static pid_t run_hostile(const char *mode, const char *file,
+			 const char *secs)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execl(hostile, hostile, mode, file, secs, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* One frame a->b, then the loop until it (or a later one) arrives or ms
+ * pass; b's receive buffers are topped up as they are used. */
+static bool one_frame(struct nic *a, struct nic *b, const u8 *dst,
+		      const u8 *src, u32 seq, int ms)
+{
+	struct wait_rx wr = { b, 1, 0, 0, 0, 0 };
+	u8 f[600];
+	bool got;
+
+	make_frame(f, sizeof(f), dst, src, seq);
+	nic_tx(a, f, sizeof(f), NULL);
+	got = loop_run(ms, rx_count, &wr);
+	if (wr.got + wr.bad)
+		nic_post_rx(b, wr.got + wr.bad, BUF_SIZE);
+	return got && wr.last_seq >= seq;
+}
+
+static void test_sharenet_attack(const char *mode, const char *what)
+{
+	char p[256], err[256];
+	struct nic *n[2];
+	u8 mac[2][6];
+	pid_t h;
+	int st, sent = 0, after = 0;
+	bool flows = false;
+
+	snprintf(p, sizeof(p), "%s/hostile-%s", dir, mode);
+	n[0] = nic_new(sharenet_open, p, err, sizeof(err));
+	n[1] = nic_new(sharenet_open, p, err, sizeof(err));
+	if (!n[0] || !n[1])
+		abort();
+	nic_config_mac(n[0], mac[0]);
+	nic_config_mac(n[1], mac[1]);
+	nic_post_rx(n[1], 128, BUF_SIZE);
+	h = run_hostile(mode, p, "1.5");
+	while (waitpid(h, &st, WNOHANG) == 0)
+		one_frame(n[0], n[1], mac[1], mac[0], sent++, 10);
+	/* The peer is gone: frames must flow again, soon. */
+	for (after = 0; after < 30 && !flows; after++)
+		flows = one_frame(n[0], n[1], mac[1], mac[0], 100000 + after,
+				  100);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && flows,
+	   "sharenet: a hostile peer (%s) for 1.5 s while we sent %d "
+	   "frames: we live, and a frame gets through again (try %d)", what,
+	   sent, after);
+	nic_free(n[0]);
+	nic_free(n[1]);
+}
+
+/* A peer asleep on every word of our control pages must take no wake-up
+ * from us: frames arrive promptly, and closing (which wakes our own
+ * waker thread to end it) does not hang. */
+static void test_sharenet_waiters(void)
+{
+	char p[256], err[256];
+	struct nic *n[2];
+	u8 mac[2][6];
+	struct timespec t0, t1;
+	int prompt = 0, st;
+	double ms;
+	pid_t h;
+
+	path(p, sizeof(p), "hostile-waiters");
+	n[0] = nic_new(sharenet_open, p, err, sizeof(err));
+	n[1] = nic_new(sharenet_open, p, err, sizeof(err));
+	if (!n[0] || !n[1])
+		abort();
+	nic_config_mac(n[0], mac[0]);
+	nic_config_mac(n[1], mac[1]);
+	nic_post_rx(n[1], 128, BUF_SIZE);
+	h = run_hostile("waiters", p, "60");
+	usleep(500000);		/* its sleepers are in place */
+	for (int i = 0; i < 40; i++)
+		prompt += one_frame(n[0], n[1], mac[1], mac[0], i, 150);
+	ok(prompt >= 38, "sharenet: with a peer's sleepers on our futex "
+	   "words, %d of 40 frames arrive within 150 ms", prompt);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	nic_free(n[1]);
+	nic_free(n[0]);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ok(ms < 1000, "sharenet: ... and closing both takes %.0f ms", ms);
+	kill(h, SIGTERM);
+	waitpid(h, &st, 0);
+}
+
+/* HOSTILE_MODES="owners truncate" runs those attacks only (as the
+ * end-to-end test takes it): to see each fail alone on older code. */
+static bool want_attack(const char *mode)
+{
+	const char *only = getenv("HOSTILE_MODES");
+
+	return !only || strstr(only, mode);
+}
+
+/* A peer that holds the set-up lock for ever: we give up, with a
+ * reason, instead of waiting for ever. */
+static void test_sharenet_initlock(void)
+{
+	char p[256], err[256] = "";
+	struct nic *n, *m;
+	struct timespec t0, t1;
+	pid_t h;
+	int st;
+
+	path(p, sizeof(p), "hostile-initlock");
+	n = nic_new(sharenet_open, p, err, sizeof(err));
+	if (!n)
+		abort();
+	h = run_hostile("initlock", p, "30");
+	usleep(300000);		/* it holds the lock */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	m = nic_new(sharenet_open, p, err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ok(!m && strstr(err, "set-up lock"), "sharenet: a peer holding the "
+	   "set-up lock for 30 s: we give up after %.1f s: %s",
+	   t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9, err);
+	if (m)
+		nic_free(m);
+	kill(h, SIGTERM);
+	waitpid(h, &st, 0);
+	nic_free(n);
+}
+
+static void test_sharenet_hostile(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	snprintf(hostile, sizeof(hostile), "%.*ssharenet_hostile",
+		 slash ? (int)(slash - argv0 + 1) : 0, argv0);
+	if (access(hostile, X_OK) < 0) {
+		ok(false, "sharenet: %s is built", hostile);
+		return;
+	}
+	signal(SIGALRM, hung);
+	alarm(60);
+	if (want_attack("owners"))
+		test_sharenet_attack("owners",
+				     "fake lock owners, indices, lengths");
+	if (want_attack("garbage"))
+		test_sharenet_attack("garbage", "random bytes in every byte");
+	if (want_attack("truncate"))
+		test_sharenet_attack("truncate",
+				     "the file cut to 0 and grown back");
+	if (want_attack("waiters"))
+		test_sharenet_waiters();
+	if (want_attack("initlock"))
+		test_sharenet_initlock();
+	alarm(0);
 }
 
 /*
@@ -902,6 +1089,49 @@ static bool tx_all_back(void *opaque)
 	return nic_tx_used(n) == n->avail[1];
 }
 
+/*
+ * The largest TSO frame an IPv4 header can describe (65535 bytes of IP,
+ * 65549 with the Ethernet header), in 100 pieces: more than the TAP
+ * backend hands to writev() as they are, so it is gathered, and must
+ * reach the host whole.
+ */
+static void test_tap_big_tso(void)
+{
+	char err[256];
+	struct nic *n = nic_new_features(tap_open, "10.9.5.1", OFFLOADS, err,
+					 sizeof(err));
+	struct virtio_net_hdr_v1 h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = htole16(54), .gso_size = htole16(1448),
+		.csum_start = htole16(34), .csum_offset = htole16(16),
+	};
+	size_t len = 14 + 65535;
+	u8 *f = malloc(len), *got = malloc(len + 1), mac[6];
+	ssize_t r = -1;
+	int s;
+
+	if (!ok(n != NULL, "tap offload: a NIC for large frames (%s)",
+		n ? "" : err))
+		return;
+	s = packet_socket_for(tap_ifname(n->nb), 0x0800);
+	nic_config_mac(n, mac);
+	tcp_frame(f, len, mac);
+	nic_tx_pieces(n, f, len, &h, 100);
+	for (int i = 0; i < 200 && r < 0; i++) {
+		loop_run(10, NULL, NULL);
+		r = recv(s, got, len + 1, MSG_TRUNC);
+	}
+	ok(r == (ssize_t)len && !memcmp(got + 54, f + 54, len - 54) &&
+	   virtio_net_tx_dropped(n->n) == 0,
+	   "tap offload: a %zu-byte TSO frame in 100 pieces reaches the "
+	   "host whole (%zd bytes)", len, r);
+	close(s);
+	free(f);
+	free(got);
+	nic_free(n);
+}
+
 /* Checksum and segmentation offload over TAP, and what stays refused. */
 static void test_tap_offload(void)
 {
@@ -1001,6 +1231,7 @@ int main(int argc, char **argv)
 		test_tap_args();
 		test_tap();
 		test_tap_offload();
+		test_tap_big_tso();
 		test_tap_small_buffer();
 	} else if (argc >= 3 && !strcmp(argv[1], "sharenet")) {
 		snprintf(dir, sizeof(dir), "%s", argv[2]);
@@ -1009,6 +1240,7 @@ int main(int argc, char **argv)
 		test_sharenet_full_ring();
 		test_sharenet_procs();
 		test_sharenet_full_slots();
+		test_sharenet_hostile(argv[0]);
 	} else if (argc >= 2 && !strcmp(argv[1], "slirp")) {
 		test_slirp_args();
 		test_slirp();

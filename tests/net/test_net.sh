@@ -15,9 +15,11 @@ cleanup() {
 	rm -rf "$scratch"
 }
 trap cleanup EXIT INT TERM
-if ! ip netns add "$ns" 2>/dev/null; then
-	echo "not ok - cannot make a network namespace (needs root)"
-	exit 1
+# No namespace, no test: skip, with the reason, where none can be made.
+if ! err=$(ip netns add "$ns" 2>&1) ||
+   ! err=$(ip netns exec "$ns" true 2>&1); then
+	echo "ok - network device tests # SKIP cannot make a network namespace here (needs root): $(echo "$err" | head -n 1)"
+	exit 0
 fi
 in_ns() {
 	ip netns exec "$ns" "$@"

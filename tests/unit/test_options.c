@@ -252,6 +252,36 @@ static void test_help(void)
 	free(text);
 }
 
+/* The exit-status table (util.c): without --exit-port the statuses users
+ * have always had; with it, every end of lguest's own even and distinct,
+ * so that none reads as a QEMU harness's (V << 1) | 1.  Last, because
+ * the switch to even statuses is one-way. */
+static void test_statuses(void)
+{
+	static const int plain[] = { 0, 2, 2, 1, 1, 130 };
+	bool even = true, distinct = true, same = true;
+	int e, f;
+
+	for (e = END_POWEROFF; e <= END_CTRL_C; e++)
+		same &= end_status((enum lguest_end)e) == plain[e];
+	ok(same, "without --exit-port: 0 off, 2 reset or panic, 1 killed or "
+	   "refused, 130 ^C");
+	exit_statuses_even();
+	for (e = END_POWEROFF; e <= END_CTRL_C; e++) {
+		even &= end_status((enum lguest_end)e) % 2 == 0;
+		for (f = END_POWEROFF; f < e; f++)
+			distinct &= end_status((enum lguest_end)e) !=
+				    end_status((enum lguest_end)f);
+	}
+	ok(even && distinct, "with --exit-port every end of ours has an even "
+	   "status of its own");
+	ok(end_status(END_POWEROFF) == 0 && end_status(END_RESET) == 2 &&
+	   end_status(END_PANIC) == 4 && end_status(END_KILLED) == 6 &&
+	   end_status(END_REFUSED) == 8 && end_status(END_CTRL_C) == 130,
+	   "with --exit-port: 0 off, 2 reset, 4 panic, 6 killed, 8 refused, "
+	   "130 ^C, as lguest(1) says");
+}
+
 int main(void)
 {
 	size_t i;
@@ -261,5 +291,6 @@ int main(void)
 		check_case(&cases[i]);
 	test_flags();
 	test_help();
+	test_statuses();
 	return tap_done();
 }

@@ -13,6 +13,7 @@
 # VIRTIO_E2E_VMM=qemu runs the same script under qemu-system-i386, to check
 # the test itself.  VIRTIO_E2E_TIMEOUT bounds the boot (default 1800 s: a
 # boot takes 5 minutes on an idle 2-core host, 20 on a loaded one).
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_VMM=${VIRTIO_E2E_VMM:-lguest}

@@ -7,6 +7,7 @@
 # The test types commands and checks that the shell that answers sits on
 # /dev/hvc0, then powers off.  lguest only: QEMU's virtconsole needs a
 # virtio-serial bus and a chardev of its own.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_VMM=lguest

@@ -7,9 +7,12 @@
  * host must survive (this process, under ASan), the guest must be killed
  * with a reason, and the disk file must be unchanged.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/pci_regs.h>
@@ -323,6 +326,54 @@ static void test_blk_io(void)
 	unlink(disk_path);
 }
 
+/* Fault injection: fdatasync() fails with EIO while this is set (the test
+ * is linked with --wrap=fdatasync, so blk.c's calls come here). */
+static bool fail_fdatasync;
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd)
+{
+	if (fail_fdatasync) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+/* After one failed fdatasync() the kernel may have dropped the pages it
+ * could not write, and the next fdatasync() would succeed without them:
+ * no later flush may tell the guest its data is safe. */
+static void test_blk_flush_failure(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	memset(gp(&d, DATA_GPA, 512), 0x3c, 512);
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 1, 512, 0) ==
+	   VIRTIO_BLK_S_OK && blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0,
+					  0) == VIRTIO_BLK_S_OK,
+	   "virtio-blk flush failure: a write and a flush, OK");
+	fail_fdatasync = true;
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 2, 512, 0) ==
+	   VIRTIO_BLK_S_OK && blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0,
+					  0) == VIRTIO_BLK_S_IOERR,
+	   "virtio-blk flush failure: a flush whose fdatasync fails: IOERR");
+	fail_fdatasync = false;
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 3, 512, 0) ==
+	   VIRTIO_BLK_S_OK,
+	   "virtio-blk flush failure: writes still go to the file");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0) ==
+	   VIRTIO_BLK_S_IOERR && blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0,
+					     0, 0) == VIRTIO_BLK_S_IOERR,
+	   "virtio-blk flush failure: every later flush fails too, though "
+	   "fdatasync would now succeed");
+	ok(!guest_killed(d.m), "virtio-blk flush failure: the guest runs on");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
 static void test_event_idx(void)
 {
 	struct drv d;
@@ -630,6 +681,210 @@ static void test_bad_queues(void)
 	unlink(disk_path);
 }
 
+/* A flush as descriptors 2*head and 2*head+1, made available on head. */
+static void post_flush(struct drv *d, u16 head)
+{
+	struct virtio_blk_outhdr hdr = { VIRTIO_BLK_T_FLUSH, 0, 0 };
+
+	memcpy(gp(d, HDR_GPA, sizeof(hdr)), &hdr, sizeof(hdr));
+	set_desc(d, d->desc, 2 * head, HDR_GPA, sizeof(hdr),
+		 VRING_DESC_F_NEXT, 2 * head + 1);
+	set_desc(d, d->desc, 2 * head + 1, STATUS_GPA + head, 1,
+		 VRING_DESC_F_WRITE, 0);
+	drv_kick(d, 0, 2 * head);
+}
+
+/*
+ * Requests in flight are bounded by the queue's size: a head the device
+ * still holds may not be offered again.  Completions reach the used ring
+ * only when the run loop hands them back (virtio_blk_quiesce() here), so
+ * until then every request posted is in flight.
+ */
+static void test_inflight(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	bool alive = true;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	for (u16 i = 0; i < 8; i++)
+		post_flush(&d, i);
+	virtio_blk_quiesce(blk);
+	for (int round = 0; round < 3; round++) {
+		for (u16 i = 0; i < 8; i++)
+			post_flush(&d, i);
+		virtio_blk_quiesce(blk);
+		alive &= !guest_killed(d.m);
+	}
+	ok(alive && used_idx(&d) == 32,
+	   "in flight: a full queue, completed and posted again, is fine "
+	   "(%u used)", used_idx(&d));
+
+	post_flush(&d, 0);
+	post_flush(&d, 0);
+	ok(guest_killed(d.m) && strstr(kill_reason, "still holds"),
+	   "hostile: a head posted again while in flight: killed (\"%s\")",
+	   kill_reason);
+	/* Whatever it posts now, the device takes nothing more. */
+	for (int i = 0; i < 1000; i++)
+		post_flush(&d, 0);
+	virtio_blk_quiesce(blk);
+	ok(used_idx(&d) == 32, "hostile: ... and nothing more is taken (%u "
+	   "used)", used_idx(&d));
+	drv_free(&d);
+
+	/* A reset gives every head back to the driver. */
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	for (u16 i = 0; i < 8; i++)
+		post_flush(&d, i);
+	common_wr(&d, VIRTIO_PCI_COMMON_STATUS, 0, 1);
+	memset(gp(&d, d.avail, 6 + 2 * 16), 0, 6 + 2 * 16);
+	drv_negotiate(&d, F_VERSION_1);
+	drv_queue(&d, 0, 16);
+	drv_driver_ok(&d);
+	for (u16 i = 0; i < 8; i++)
+		post_flush(&d, i);
+	virtio_blk_quiesce(blk);
+	ok(!guest_killed(d.m) && used_idx(&d) == 8,
+	   "in flight: after a reset the same heads are taken again (%u "
+	   "used%s%s)", used_idx(&d), *kill_reason ? ", " : "", kill_reason);
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+/*
+ * A reset with a backlog: 64 requests (32 writes of 256 KiB to their own
+ * regions, each followed by a FLUSH) posted at once, then the driver
+ * resets the device.  The I/O thread finishes the one it is carrying out;
+ * the rest are dropped, not carried out first (the guest never heard of
+ * them, and a reset abandons them), so the reset does not wait on a
+ * backlog and most regions stay untouched.
+ */
+static void test_reset_backlog(void)
+{
+	const u64 hdrs = 0x300000, status = 0x301000, data = 0x400000;
+	const u32 chunk = 256 * 1024;
+	struct drv d;
+	struct timespec t0, t1;
+	u8 first;
+	int fd, written = 0;
+	double ms;
+
+	strcpy(disk_path, "/tmp/lguest-virtio-XXXXXX");
+	fd = mkstemp(disk_path);
+	if (fd < 0 || ftruncate(fd, 32ull * chunk) < 0)
+		abort();
+	close(fd);
+	setup_blk(&d, false, F_VERSION_1, 256);
+	memset(gp(&d, data, chunk), 0xab, chunk);
+	for (u16 i = 0; i < 64; i++) {
+		struct virtio_blk_outhdr hdr = {
+			i % 2 ? VIRTIO_BLK_T_FLUSH : VIRTIO_BLK_T_OUT, 0,
+			(u64)(i / 2) * chunk / 512
+		};
+		u16 at = 4 * i;
+
+		memcpy(gp(&d, hdrs + 16 * i, 16), &hdr, 16);
+		set_desc(&d, d.desc, at, hdrs + 16 * i, 16, VRING_DESC_F_NEXT,
+			 at + 1);
+		if (i % 2 == 0) {
+			set_desc(&d, d.desc, at + 1, data, chunk,
+				 VRING_DESC_F_NEXT, at + 2);
+			at++;
+		}
+		set_desc(&d, d.desc, at + 1, status + i, 1,
+			 VRING_DESC_F_WRITE, 0);
+		drv_kick(&d, 0, 4 * i);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	common_wr(&d, VIRTIO_PCI_COMMON_STATUS, 0, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	for (int r = 0; r < 32; r++) {
+		file_read((u64)r * chunk, &first, 1);
+		written += first == 0xab;
+	}
+	ok(!guest_killed(d.m) && written < 32,
+	   "virtio-blk: a reset with 64 requests queued drops those not "
+	   "started (%d of 32 writes done, reset took %.1f ms)", written, ms);
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+/*
+ * Under a file size limit (ulimit -f) smaller than the disk, a write past
+ * the limit raises SIGXFSZ, whose default action would end lguest at the
+ * guest's say.  It must fail with IOERR instead, and writes below the
+ * limit still work.
+ */
+static void test_fsize_limit(void)
+{
+	struct rlimit old, lim;
+	struct drv d;
+	struct virtio_blk *blk;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = DISK_SECTORS * 512 / 2;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	memset(gp(&d, DATA_GPA, 512), 0x11, 512);
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, DISK_SECTORS - 1, 512, 0) ==
+	   VIRTIO_BLK_S_IOERR && !guest_killed(d.m),
+	   "virtio-blk: a write past ulimit -f: IOERR, lguest lives on");
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_OUT, 1, 512, 0) ==
+	   VIRTIO_BLK_S_OK, "virtio-blk: ... and one below it works");
+	setrlimit(RLIMIT_FSIZE, &old);
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+/*
+ * A read of more than 4 GiB: 300 overlapping buffers of all of RAM (the
+ * direct chain goes on in an indirect table, since a 256-entry queue
+ * alone cannot hold it).  Its used length cannot be told in 32 bits, and
+ * no driver may build it (seg_max, size_max): IOERR, used length 1.
+ */
+static void test_blk_huge(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	struct virtio_blk_outhdr hdr = { VIRTIO_BLK_T_IN, 0, 0 };
+	u64 disk = 6ull << 30;
+	u32 id, len;
+	int fd;
+
+	strcpy(disk_path, "/tmp/lguest-virtio-XXXXXX");
+	fd = mkstemp(disk_path);
+	if (fd < 0 || ftruncate(fd, disk) < 0)
+		abort();
+	close(fd);
+	blk = setup_blk(&d, false, F_VERSION_1 | F_INDIRECT, 256);
+	memcpy(gp(&d, HDR_GPA, sizeof(hdr)), &hdr, sizeof(hdr));
+	*(u8 *)gp(&d, STATUS_GPA, 1) = 0xee;
+	set_desc(&d, d.desc, 0, HDR_GPA, sizeof(hdr), VRING_DESC_F_NEXT, 1);
+	for (u16 i = 1; i <= 200; i++)
+		set_desc(&d, d.desc, i, 0, RAM_SIZE,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i + 1);
+	set_desc(&d, d.desc, 201, INDIRECT_GPA, 101 * 16,
+		 VRING_DESC_F_INDIRECT, 0);
+	for (u16 i = 0; i < 100; i++)
+		set_desc(&d, INDIRECT_GPA, i, 0, RAM_SIZE,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i + 1);
+	set_desc(&d, INDIRECT_GPA, 100, STATUS_GPA, 1, VRING_DESC_F_WRITE, 0);
+	drv_kick(&d, 0, 0);
+	virtio_blk_quiesce(blk);
+	used_elem(&d, 0, &id, &len);
+	ok(!guest_killed(d.m) && used_idx(&d) == 1 && len == 1 &&
+	   *(u8 *)gp(&d, STATUS_GPA, 1) == VIRTIO_BLK_S_IOERR,
+	   "virtio-blk: a 4.7 GiB read: IOERR, used length 1 (len %u, status "
+	   "%u)", len, *(u8 *)gp(&d, STATUS_GPA, 1));
+	drv_free(&d);
+	unlink(disk_path);
+}
+
 static void test_rng(void)
 {
 	struct drv d;
@@ -700,18 +955,144 @@ static void test_console(void)
 	close(out[0]);
 }
 
+static u64 fake_now;
+
+static u64 fake_clock(void *opaque)
+{
+	(void)opaque;
+	return fake_now;
+}
+
+/* A console on a machine with a clock the test moves, output to out_fd,
+ * both queues of 64 set up (d's rings are the transmit queue's). */
+static struct term *setup_console(struct drv *d, int out_fd)
+{
+	struct term *t;
+	int nul = open("/dev/null", O_RDONLY);
+
+	drv_machine(d);
+	machine_set_clock(d->m, fake_clock, NULL);
+	t = term_open(d->m, nul, out_fd);
+	virtio_console_add(d->bus, t, true);
+	if (!drv_probe(d, 1))
+		abort();
+	drv_negotiate(d, F_VERSION_1 | F_INDIRECT);
+	drv_queue(d, 0, 64);
+	drv_queue(d, 1, 64);
+	drv_driver_ok(d);
+	return t;
+}
+
+/* Moves the clock on by ms and runs what is due. */
+static void console_tick(struct drv *d, int ms)
+{
+	fake_now += ms * 1000000ull;
+	machine_run_timers(d->m);
+}
+
+/*
+ * Output whose reader has gone (EPIPE): the terminal takes everything
+ * from then on, and a guest sending 16 chains of 64 overlapping buffers
+ * of all its RAM (16 GiB) must cost the host a few calls per buffer, not
+ * a copy of every byte.
+ */
+static void test_console_broken(void)
+{
+	struct drv d;
+	struct term *t;
+	struct timespec t0, t1;
+	int out[2];
+	double secs;
+
+	if (pipe(out))
+		abort();
+	close(out[0]);
+	t = setup_console(&d, out[1]);
+	memcpy(gp(&d, DATA_GPA, 1), "x", 1);
+	set_desc(&d, d.desc, 0, DATA_GPA, 1, 0, 0);
+	drv_kick(&d, 1, 0);
+	console_tick(&d, 1);
+	ok(used_idx(&d) == 1, "virtio-console: output to a pipe nobody "
+	   "reads: the chain still completes");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (u16 h = 0; h < 16; h++) {
+		u64 table = INDIRECT_GPA + h * 64 * 16;
+
+		for (u16 i = 0; i < 64; i++)
+			set_desc(&d, table, i, 0, RAM_SIZE,
+				 i < 63 ? VRING_DESC_F_NEXT : 0, i + 1);
+		set_desc(&d, d.desc, 1 + h, table, 64 * 16,
+			 VRING_DESC_F_INDIRECT, 0);
+		drv_kick(&d, 1, 1 + h);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ok(used_idx(&d) == 17 && !guest_killed(d.m) && secs < 1.0,
+	   "hostile: 16 GiB of console output with no reader: done in "
+	   "%.3f s", secs);
+	term_close(t);
+	drv_free(&d);
+	close(out[1]);
+}
+
+/* A chain larger than the terminal's buffer, in three pieces, reaches a
+ * slow file whole and in order as room comes. */
+static void test_console_pieces(void)
+{
+	char path[] = "/tmp/lguest-hvc-XXXXXX";
+	int fd = mkstemp(path);
+	struct drv d;
+	struct term *t;
+	u8 *data, *back;
+	bool same;
+	int rounds;
+
+	if (fd < 0)
+		abort();
+	t = setup_console(&d, fd);
+	data = gp(&d, DATA_GPA, 150000);
+	for (u32 i = 0; i < 150000; i++)
+		data[i] = (u8)(i * 13 + (i >> 10));
+	set_desc(&d, d.desc, 0, DATA_GPA, 40000, VRING_DESC_F_NEXT, 1);
+	set_desc(&d, d.desc, 1, DATA_GPA + 40000, 70000, VRING_DESC_F_NEXT,
+		 2);
+	set_desc(&d, d.desc, 2, DATA_GPA + 110000, 40000, 0, 0);
+	drv_kick(&d, 1, 0);
+	for (rounds = 0; rounds < 100 && used_idx(&d) != 1; rounds++)
+		console_tick(&d, 3);
+	console_tick(&d, 3);
+	back = malloc(150001);
+	same = pread(fd, back, 150001, 0) == 150000 &&
+	       !memcmp(back, data, 150000);
+	ok(used_idx(&d) == 1 && same,
+	   "virtio-console: a 150000-byte chain in 3 pieces reaches the "
+	   "terminal whole and in order (%d rounds)", rounds);
+	free(back);
+	term_close(t);
+	drv_free(&d);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	test_pci();
 	test_negotiation();
 	test_blk_io();
+	test_blk_flush_failure();
 	test_event_idx();
 	test_readonly();
 	test_bad_files();
 	for (unsigned int i = 0; i < ARRAY_SIZE(hostile); i++)
 		test_hostile(&hostile[i]);
 	test_bad_queues();
+	test_inflight();
+	test_reset_backlog();
+	test_fsize_limit();
+	test_blk_huge();
 	test_rng();
 	test_console();
+	test_console_broken();
+	test_console_pieces();
 	return tap_failed;
 }

@@ -1,0 +1,132 @@
+#!/bin/sh
+# Runs kvm-unit-tests (x86, built for i386) under qemu-system-i386 TCG and
+# under lguest, and prints one line per entry: test, QEMU result, lguest
+# result.  The suite is not ours and is never committed: build it yourself
+# (git clone https://gitlab.com/kvm-unit-tests/kvm-unit-tests;
+# ./configure --arch=i386 && make) and point KUT_DIR at the build.
+#
+#   KUT_DIR=/path/to/kvm-unit-tests tests/kut/run-kut.sh [entry...]
+#
+# The entries are those of x86/unittests.cfg that a one-CPU i386 machine can
+# run: an entry for another arch, for more than one CPU, for KVM only, or
+# marked nodefault is listed as "n/a" with the reason, and run by neither.
+# QEMU runs each entry as the suite's own x86/run does (pc-testdev,
+# isa-debug-exit, pci-testdev, the entry's qemu_params); lguest runs it with
+# --exit-port alone (no -cpu: our CPU is what it is; -m is honoured).  A
+# result is PASS (status 1, nothing on stderr), SKIP (77), FAIL(status) or
+# TIMEOUT.  Logs go to KUT_LOGS (default: a fresh directory, printed).
+# KUT_QEMU=none leaves QEMU out (its column then reads "-").
+#
+# The exit status is 0 when every entry that passes or skips under QEMU
+# passes or skips under lguest, 1 otherwise, and 2 when there is nothing to
+# run (no KUT_DIR): a missing suite is never a pass.
+LGUEST=${LGUEST:-$(cd "$(dirname "$0")/../.." && pwd)/lguest}
+QEMU=${KUT_QEMU:-$(command -v qemu-system-i386)}
+[ "$QEMU" = none ] && QEMU=
+
+if [ -z "$KUT_DIR" ] || [ ! -f "$KUT_DIR/x86/unittests.cfg" ]; then
+	echo "run-kut: KUT_DIR must point at a kvm-unit-tests build" \
+	     "(x86/unittests.cfg, x86/*.flat)" >&2
+	exit 2
+fi
+if [ ! -x "$LGUEST" ]; then
+	echo "run-kut: no lguest at $LGUEST (make lguest)" >&2
+	exit 2
+fi
+LOGS=${KUT_LOGS:-$(mktemp -d /tmp/kut.XXXXXX)}
+mkdir -p "$LOGS" || exit 2
+ONLY=" $* "
+
+# The config as one line per entry: name|file|smp|arch|accel|groups|
+# timeout|test_args|qemu_params (quotes around values stripped).
+entries() {
+	awk '
+	function flush() {
+		if (name != "")
+			print name "|" v["file"] "|" v["smp"] "|" v["arch"] "|" \
+			      v["accel"] "|" v["groups"] "|" v["timeout"] "|" \
+			      v["test_args"] v["extra_params"] "|" v["qemu_params"]
+		split("", v)
+	}
+	/^\[/ { flush(); name = substr($0, 2, index($0, "]") - 2); next }
+	/^[a-z_]+ *=/ {
+		k = $0; sub(/ *=.*/, "", k)
+		val = $0; sub(/^[a-z_]+ *= */, "", val)
+		if (val ~ /^".*"$/ || val ~ /^'\''.*'\''$/)
+			val = substr(val, 2, length(val) - 2)
+		v[k] = val
+	}
+	END { flush() }' "$KUT_DIR/x86/unittests.cfg"
+}
+
+# verdict STATUS STDERR-FILE: a result in the suite's own terms.
+verdict() {
+	case $1 in
+	1)	if [ -s "$2" ] && grep -qvi warning "$2"; then
+			echo "FAIL(1)"
+		else
+			echo PASS
+		fi ;;
+	77)	echo SKIP ;;
+	124|137) echo TIMEOUT ;;
+	*)	echo "FAIL($1)" ;;
+	esac
+}
+
+# mem_of QEMU_PARAMS: the -m size an entry asks for, in lguest's terms.
+mem_of() {
+	set -- $1
+	while [ $# -gt 1 ]; do
+		[ "$1" = -m ] && { echo "$2" | sed 's/^\([0-9]*\)$/\1m/'; return; }
+		shift
+	done
+	echo 128m
+}
+
+ok_result() { case $1 in PASS|SKIP) return 0 ;; esac; return 1; }
+
+bad=0 ran=0
+printf '%-44s %-12s %-12s\n' test QEMU lguest
+entries | while IFS='|' read -r name file smp arch accel groups tmo args qp; do
+	case $ONLY in "  ") ;; *" $name "*) ;; *) continue ;; esac
+	why=
+	case " $groups " in *" nodefault "*) why="nodefault" ;; esac
+	[ "$accel" = kvm ] && why="kvm only"
+	[ -n "$smp" ] && [ "$smp" != 1 ] && why="smp $smp"
+	[ -n "$arch" ] && [ "$arch" != i386 ] && why="$arch only"
+	[ -f "$KUT_DIR/x86/$file" ] || why="$file not built"
+	if [ -n "$why" ]; then
+		printf '%-44s %-12s %-12s %s\n' "$name" n/a n/a "($why)"
+		continue
+	fi
+	tmo=${tmo:-90s}
+	case $tmo in *[0-9]) tmo=${tmo}s ;; esac
+	eval "set -- $args"
+	q=-
+	if [ -n "$QEMU" ]; then
+		# shellcheck disable=SC2086
+		timeout -k 1s "$tmo" "$QEMU" --no-reboot -nodefaults \
+			-device pc-testdev \
+			-device isa-debug-exit,iobase=0xf4,iosize=0x4 \
+			-display none -serial stdio -device pci-testdev \
+			-machine accel=tcg -smp 1 $(eval echo "$qp") \
+			-kernel "$KUT_DIR/x86/$file" ${1+-append "$*"} \
+			</dev/null >"$LOGS/$name.qemu.out" \
+			2>"$LOGS/$name.qemu.err"
+		q=$(verdict $? "$LOGS/$name.qemu.err")
+	fi
+	timeout -k 1s "$tmo" "$LGUEST" --exit-port "$(mem_of "$qp")" \
+		"$KUT_DIR/x86/$file" -- "$@" \
+		</dev/null >"$LOGS/$name.lguest.out" 2>"$LOGS/$name.lguest.err"
+	l=$(verdict $? "$LOGS/$name.lguest.err")
+	note=
+	if [ "$q" = - ] || ok_result "$q"; then
+		ok_result "$l" || note="<-- differs"
+	fi
+	printf '%-44s %-12s %-12s %s\n' "$name" "$q" "$l" "$note"
+done | tee "$LOGS/table"
+echo "logs: $LOGS"
+ran=$(awk 'NR > 1 && $2 != "n/a"' "$LOGS/table" | wc -l)
+bad=$(grep -c -- '<-- differs' "$LOGS/table")
+[ "$ran" -gt 0 ] || exit 2
+[ "$bad" -eq 0 ]
