@@ -93,6 +93,8 @@ if /debootstrap/debootstrap --second-stage; then
 if [ -f /run/run.sh ] && [ "$(tty)" = /dev/ttyS0 ] &&
    [ ! -e /run/lguest-ran ]; then
 	: >/run/lguest-ran
+	# On a line of its own: a getty's prompt may be there before it.
+	echo
 	echo "LGUEST-GUEST-RUN-BEGIN uptime=$(cut -d' ' -f1 /proc/uptime)"
 	sh /run/run.sh
 	echo "LGUEST-GUEST-RUN-END status=$?"

@@ -4,7 +4,9 @@
 # again through sudo, so that README's first command is the same for both
 # (a fresh Debian where you are root may well have no sudo at all).  i386
 # is added as a foreign architecture so that guest/build.sh can fetch
-# Debian's i386 kernel and busybox.
+# Debian's i386 kernel and busybox.  clang and its runtimes (libFuzzer,
+# the sanitizers: libclang-rt-14-dev, which --no-install-recommends would
+# leave out) build the fuzz targets of tests/fuzz.
 set -e
 if [ "$(id -u)" -ne 0 ]; then
 	if ! command -v sudo >/dev/null 2>&1; then
@@ -27,4 +29,6 @@ apt-get install -y -q --no-install-recommends \
 	build-essential gcc-multilib liblzma-dev \
 	qemu-system-x86 qemu-user \
 	cpio xz-utils kmod e2fsprogs iproute2 ca-certificates groff-base \
-	libslirp-dev libseccomp-dev strace
+	libslirp-dev libseccomp-dev strace \
+	clang libclang-rt-14-dev \
+	python3 debootstrap

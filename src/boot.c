@@ -193,6 +193,11 @@ static const Elf32_Ehdr *elf_header(const char *name, const u8 *d, size_t n)
 	if ((u64)eh->e_phoff + (u64)eh->e_phnum * sizeof(Elf32_Phdr) > n)
 		die("%s is truncated: its program headers end beyond the file",
 		    name);
+	/* We read them in place, as an array of Elf32_Phdr: no linker
+	 * puts them anywhere but on a 4-byte boundary. */
+	if (eh->e_phoff % 4)
+		die("%s: its program headers are at offset %u, not 4-byte "
+		    "aligned", name, eh->e_phoff);
 	return eh;
 }
 

@@ -703,6 +703,12 @@ static void poll_fds(struct machine *m, u64 timeout_ns)
 	}
 }
 
+void machine_poll(struct machine *m)
+{
+	poll_fds(m, 0);
+	machine_run_timers(m);
+}
+
 /*
  * Making and ending.
  */

@@ -180,5 +180,9 @@ void machine_add_cleanup(struct machine *m, void (*fn)(void *opaque),
 bool timer_pending(struct timer *t);
 /* Fires the timers that are due now (the run loop does this itself). */
 void machine_run_timers(struct machine *m);
+/* One turn of the run loop without the CPU and without waiting: calls
+ * the callbacks of host fds that are ready now, then fires due timers
+ * (tests and fuzz targets that play the guest from outside). */
+void machine_poll(struct machine *m);
 
 #endif

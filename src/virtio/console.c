@@ -34,6 +34,7 @@ struct virtio_console {
 	struct timer *retry;
 	struct virtio_console_config cfg;
 	struct vq_elem *rx, *tx;
+	bool client;		/* the terminal's client: it calls us */
 	bool tx_busy;		/* tx holds a chain partly written */
 	unsigned int tx_iov;	/* how far: the buffer being written... */
 	size_t tx_off;		/* ...and the bytes of it already written */
@@ -152,10 +153,14 @@ static void con_reset(struct virtio_dev *vd)
 	timer_del(con->retry);
 }
 
+/* The terminal may outlive us (lguest closes it after the bus, with a
+ * last flush that finds room again): it must not call us then. */
 static void con_free(struct virtio_dev *vd)
 {
 	struct virtio_console *con = virtio_opaque(vd);
 
+	if (con->client)
+		term_set_client(con->term, NULL, NULL, NULL);
 	timer_del(con->retry);
 	free(con->rx);
 	free(con->tx);
@@ -203,5 +208,6 @@ struct virtio_console *virtio_console_add(struct pci_bus *bus,
 	con->tx = vq_elem_new(virtio_vq(con->vd, TX_QUEUE));
 	if (take_input)
 		term_set_client(term, input_ready, output_room, con);
+	con->client = take_input;
 	return con;
 }

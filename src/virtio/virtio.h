@@ -35,7 +35,8 @@ void virtio_blk_quiesce(struct virtio_blk *blk);
 /* The virtio console (hvc0), on the host terminal (src/term.h) that the
  * UART shares.  With take_input it becomes the terminal's client and gets
  * the keys; give it them when the guest's console is hvc0 (the last
- * console= on its command line), else leave them to the UART. */
+ * console= on its command line), else leave them to the UART.  The
+ * terminal must outlive it: close the terminal after pci_free(). */
 struct virtio_console *virtio_console_add(struct pci_bus *bus,
 					  struct term *term, bool take_input);
 

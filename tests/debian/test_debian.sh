@@ -137,7 +137,9 @@ guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
 GUEST_WRAP="ip netns exec $ns"
 guest_run "$work/run.sh" $(guest_block_arg "$work/disk.img") $net
 ran=$?
-out=$(guest_run_output | tr -d '\r')
+# The script's lines, from the whole console: a getty on hvc0 shares it,
+# and its prompt may stand before the run's first marker.
+out=$(tr -d '\r' <"$GUEST_LOG" | sed -n 's/^.*\(@@ [a-z]*: \)/\1/p')
 echo "$out" | sed 's/^/# /'
 field() {
 	echo "$out" | sed -n "s/^@@ $1: //p" | head -n 1

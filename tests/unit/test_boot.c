@@ -229,6 +229,12 @@ static void test_elf(void)
 	BAD("ELF shared object", h->e_type = ET_DYN, "not an executable");
 	BAD("ELF with program headers past the end", h->e_phoff = 0x7ffffff0,
 	    "program headers end beyond the file");
+	/* Found by tests/fuzz (fuzz_boot_linux, fuzz_multiboot): headers
+	 * read in place at an odd offset were a misaligned access. */
+	BAD("ELF with program headers at an odd offset",
+	    (memmove(bad + h->e_phoff + 1, bad + h->e_phoff,
+		     h->e_phnum * sizeof(*p)), h->e_phoff++),
+	    "not 4-byte aligned");
 	BAD("ELF without program headers", h->e_phnum = 0,
 	    "no usable program headers");
 	BAD("ELF segment beyond RAM", p[1].p_paddr = 0x3ff000,

@@ -920,6 +920,16 @@ static void test_rng(void)
 	drv_free(&d);
 }
 
+/* The terminal outlives the console, as in lguest's main(): the bus
+ * (and the console) first, then the terminal, then the machine. */
+static void free_console(struct drv *d, struct term *t)
+{
+	pci_free(d->bus);
+	term_close(t);
+	machine_free(d->m);
+	guest_mem_free(&d->mem);
+}
+
 static void test_console(void)
 {
 	struct drv d;
@@ -948,9 +958,42 @@ static void test_console(void)
 	n = read(out[0], buf, sizeof(buf) - 1);
 	ok(n == 11 && !strcmp(buf, "hello hvc0\n") && used_idx(&d) == 1,
 	   "virtio-console: what the guest sends reaches the terminal");
-	ok(d.irq[PCI_IRQ_BASE] == 1, "virtio-console: transmit completion interrupts");
-	term_close(t);
-	drv_free(&d);
+	ok(d.irq[PCI_IRQ_BASE] == 1,
+	   "virtio-console: transmit completion interrupts");
+	free_console(&d, t);
+	close(in[1]);
+	close(out[0]);
+}
+
+/*
+ * Found by tests/fuzz (fuzz_virtio_console): the console, the terminal's
+ * client, was freed with the bus while the terminal still held its
+ * callbacks; the terminal's last flush at exit then called the freed
+ * console (use after free) when the guest had filled the output.
+ */
+static void test_console_exit(void)
+{
+	struct drv d;
+	struct term *t;
+	int in[2], out[2];
+
+	if (pipe(in) || pipe(out))
+		abort();
+	drv_machine(&d);
+	t = term_open(d.m, in[0], out[1]);
+	virtio_console_add(d.bus, t, true);
+	drv_probe(&d, 1);
+	drv_negotiate(&d, F_VERSION_1);
+	drv_queue(&d, 0, 8);
+	drv_queue(&d, 1, 8);
+	drv_driver_ok(&d);
+	/* 1 MiB of output: more than the terminal holds. */
+	set_desc(&d, d.desc, 0, DATA_GPA, MiB, 0, 0);
+	drv_kick(&d, 1, 0);
+	ok(used_idx(&d) == 0, "virtio-console: 1 MiB of output waits for the "
+	   "terminal");
+	free_console(&d, t);	/* the last flush finds room again */
+	ok(1, "virtio-console: the terminal outlives the console");
 	close(in[1]);
 	close(out[0]);
 }
@@ -1030,8 +1073,7 @@ static void test_console_broken(void)
 	ok(used_idx(&d) == 17 && !guest_killed(d.m) && secs < 1.0,
 	   "hostile: 16 GiB of console output with no reader: done in "
 	   "%.3f s", secs);
-	term_close(t);
-	drv_free(&d);
+	free_console(&d, t);
 	close(out[1]);
 }
 
@@ -1068,8 +1110,7 @@ static void test_console_pieces(void)
 	   "virtio-console: a 150000-byte chain in 3 pieces reaches the "
 	   "terminal whole and in order (%d rounds)", rounds);
 	free(back);
-	term_close(t);
-	drv_free(&d);
+	free_console(&d, t);
 	close(fd);
 	unlink(path);
 }
@@ -1094,5 +1135,6 @@ int main(void)
 	test_console();
 	test_console_broken();
 	test_console_pieces();
+	test_console_exit();
 	return tap_failed;
 }
