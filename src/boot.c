@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "hw/acpi.h"
 #include "multiboot.h"
 
 /* The setup header: the same offsets in the file and in boot_params. */
@@ -76,6 +77,7 @@
 /* The rest of boot_params (the "zero page"). */
 #define BP_EXT_MEM_K		0x002	/* u16, screen_info */
 #define BP_ORIG_VIDEO_ISVGA	0x00f	/* u8, screen_info */
+#define BP_ACPI_RSDP_ADDR	0x070	/* u64, protocol 2.14+ */
 #define BP_ALT_MEM_K		0x1e0	/* u32 */
 #define BP_E820_ENTRIES		0x1e8	/* u8 */
 #define BP_E820_TABLE		0x2d0	/* 20-byte entries */
@@ -533,6 +535,9 @@ static void fill_loader_fields(u8 *bp)
 	/* No VGA: with no lines or columns Linux falls back to the dummy
 	 * console, and the serial console does the talking. */
 	bp[BP_ORIG_VIDEO_ISVGA] = 0;
+	/* The platform's ACPI tables (src/hw/acpi.c) are there: the kernel
+	 * need not scan for them, though it would find them. */
+	put_le64(bp + BP_ACPI_RSDP_ADDR, ACPI_RSDP_ADDR);
 }
 
 /* Whether the user's own words (those before a " -- ", which Linux hands

@@ -10,9 +10,11 @@
  * machine leaves empty.
  *
  * Interrupts travel device -> machine_set_irq() -> the interrupt controller
- * that pc_init() plugs in (the 8259 pair, src/hw/pic.c) -> machine_set_intr()
- * -> the CPU's INTR pin.  The CPU asks the controller for the vector when it
- * takes the interrupt.
+ * that pc_init() plugs in (the board's wiring to the 8259 pair and the
+ * IO-APIC, then the local APIC: src/hw/pc.c) -> machine_set_intr() -> the
+ * CPU's INTR pin.  The CPU asks the controller for the vector when it
+ * takes the interrupt.  The MSRs the CPU does not keep (the APIC's) come
+ * here too, and go to the device that claimed them.
  *
  * The run loop (machine_run() at the end) is the one thread that runs the
  * guest: a slice of instructions, then due timers and ready host fds; when
@@ -117,6 +119,9 @@ struct machine {
 
 	struct irq_chip chip;
 	bool intr;
+	void *msr_dev;
+	msr_read_fn msr_rd;
+	msr_write_fn msr_wr;
 
 	u64 clock_start;	/* the host's monotonic clock at machine_new() */
 	struct vclock vc;
@@ -415,18 +420,21 @@ void machine_set_irq_chip(struct machine *m, const struct irq_chip *chip)
 }
 
 /*M:210
- * An interrupt's path.  A device raises or lowers line 0-15 here, knowing
- * nothing of who listens; the machine hands the line to the interrupt
- * controller pc_init() plugged in (the 8259 pair, D:110), which decides
- * whether the CPU's INTR pin goes up and says so through
- * machine_set_intr().  The CPU looks at the pin at its next instruction
- * boundary and, with IF set, asks for the vector through the bus
- * (machine_intr_ack(), then the PIC's INTA, D:120).  A line number out of
- * range is a device model's bug, not the guest's, and is dropped.
+ * An interrupt's path.  A device raises or lowers a line here (0-15 ISA,
+ * 16-19 PCI's PIRQs), knowing nothing of who listens; the machine hands
+ * the line to the interrupt controller pc_init() plugged in, which is
+ * the board's wiring to the 8259 pair and the IO-APIC (D:300); the local
+ * APIC at the end of both decides whether the CPU's INTR pin goes up and
+ * says so through machine_set_intr() (D:310).  The CPU looks at the pin
+ * at its next instruction boundary and, with IF set, asks for the vector
+ * through the bus (machine_intr_ack(), then the APIC's acknowledge, or
+ * the PIC's INTA, D:120).  A line number out of range is a device
+ * model's bug, not the guest's, and is dropped.  NMIs take a path of
+ * their own, machine_set_nmi(), to the CPU's NMI input.
  */
 void machine_set_irq(struct machine *m, int irq, int level)
 {
-	if (irq < 0 || irq > 15 || !m->chip.set_irq)
+	if (irq < 0 || irq >= MACHINE_IRQS || !m->chip.set_irq)
 		return;
 	m->chip.set_irq(m->chip.opaque, irq, level);
 }
@@ -443,6 +451,19 @@ void machine_set_intr(struct machine *m, bool level)
 bool machine_intr(struct machine *m)
 {
 	return m->intr;
+}
+
+void machine_set_nmi(struct machine *m)
+{
+	cpu_set_nmi(m->cpu);
+}
+
+void machine_set_msr_handler(struct machine *m, void *dev, msr_read_fn rd,
+			     msr_write_fn wr)
+{
+	m->msr_dev = dev;
+	m->msr_rd = rd;
+	m->msr_wr = wr;
 }
 
 u8 machine_intr_ack(struct machine *m)
@@ -483,6 +504,20 @@ static u8 bus_intr_ack(void *o)
 static u64 bus_clock_ns(void *o)
 {
 	return machine_clock_ns(o);
+}
+
+static bool bus_rdmsr(void *o, u32 msr, u64 *val)
+{
+	struct machine *m = o;
+
+	return m->msr_rd && m->msr_rd(m->msr_dev, msr, val);
+}
+
+static bool bus_wrmsr(void *o, u32 msr, u64 val)
+{
+	struct machine *m = o;
+
+	return m->msr_wr && m->msr_wr(m->msr_dev, msr, val);
 }
 
 /*
@@ -722,6 +757,8 @@ struct machine *machine_new(struct guest_mem *mem)
 		.mmio_write = bus_mmio_write,
 		.intr_ack = bus_intr_ack,
 		.clock_ns = bus_clock_ns,
+		.rdmsr = bus_rdmsr,
+		.wrmsr = bus_wrmsr,
 	};
 	m->cpu = cpu_new(mem->base, (u32)mem->size, &m->bus);
 	if (!m->cpu)
@@ -955,8 +992,10 @@ int machine_run(struct machine *m)
 			clock_sync(m);
 			break;
 		case CPU_HALT:
-			/* Linux without ACPI powers off with cli; hlt, and we
-			 * have no NMI source: nothing can wake this CPU. */
+			/* Linux without ACPI powers off with cli; hlt.  Only
+			 * an NMI could wake this CPU, and none of our devices
+			 * raises one by itself (an NMI IPI is the CPU's own
+			 * doing, taken before HLT). */
 			if (!guest_if(m)) {
 				verbose("guest halted with interrupts off: "
 					"powered off");

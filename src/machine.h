@@ -78,8 +78,11 @@ int machine_add_mmio(struct machine *m, u32 base, u32 len, void *dev,
 void machine_move_mmio(struct machine *m, int id, u32 new_base);
 void machine_remove_mmio(struct machine *m, int id);
 
-/* Interrupt lines 0..15 go to the 8259 pair.  Edge-triggered devices pulse
- * (raise then lower); level-triggered ones hold the line. */
+/* Interrupt lines: 0..15 are the ISA lines (to the 8259 pair and the
+ * IO-APIC), 16..23 the PCI interrupt lines PIRQA..D and beyond (see
+ * src/hw/pc.c for the wiring).  Edge-triggered devices pulse (raise then
+ * lower); level-triggered ones hold the line. */
+#define MACHINE_IRQS 24
 void machine_set_irq(struct machine *m, int irq, int level);
 
 /* The machine's clock, in nanoseconds since the machine was made. */
@@ -148,6 +151,15 @@ void machine_set_irq_chip(struct machine *m, const struct irq_chip *chip);
 void machine_set_intr(struct machine *m, bool level);
 bool machine_intr(struct machine *m);		/* INTR pin now */
 u8 machine_intr_ack(struct machine *m);		/* what the CPU calls */
+/* An edge on the CPU's NMI input (the local APIC's doing). */
+void machine_set_nmi(struct machine *m);
+
+/* The MSRs a device keeps for the CPU (the local APIC's): rd and wr
+ * return false for an MSR the device does not have (the CPU raises #GP). */
+typedef bool (*msr_read_fn)(void *dev, u32 msr, u64 *val);
+typedef bool (*msr_write_fn)(void *dev, u32 msr, u64 val);
+void machine_set_msr_handler(struct machine *m, void *dev, msr_read_fn rd,
+			     msr_write_fn wr);
 
 /* The bus as the CPU sees it (the CPU's callbacks land here). */
 u32 machine_io_in(struct machine *m, u16 port, int size);

@@ -165,6 +165,8 @@ void cpu_reset_flat32(struct cpu *c, u32 eip)
 	c->halted = false;
 	c->intr_shadow = false;
 	c->stop = false;
+	c->nmi_pending = c->nmi_blocked = false;
+	c->intr &= ~INTR_NMI;
 	c->exc_depth = 0;
 	c->exc_pending = -1;
 	c->error[0] = 0;
@@ -203,7 +205,35 @@ void cpu_stop(struct cpu *c)
 
 void cpu_set_intr(struct cpu *c, bool level)
 {
-	c->intr = level;
+	c->intr = (c->intr & ~INTR_PIN) | (level ? INTR_PIN : 0);
+}
+
+static void nmi_update(struct cpu *c)
+{
+	bool take = c->nmi_pending && !c->nmi_blocked;
+
+	c->intr = (c->intr & ~INTR_NMI) | (take ? INTR_NMI : 0);
+}
+
+/*C:145
+ * NMI is an edge: one that arrives while another is pending is the same
+ * one.  Taking it blocks further NMIs until the handler's IRET, so that
+ * a second NMI cannot nest inside the first; one that arrives meanwhile
+ * waits, and is taken right after that IRET.  Unlike INTR it ignores IF
+ * and wakes a halted CPU.
+ :*/
+void cpu_set_nmi(struct cpu *c)
+{
+	c->nmi_pending = true;
+	nmi_update(c);
+}
+
+void cpu_nmi_unblock(struct cpu *c)
+{
+	if (c->nmi_blocked) {
+		c->nmi_blocked = false;
+		nmi_update(c);
+	}
 }
 
 u64 cpu_icount(const struct cpu *c)
@@ -391,9 +421,31 @@ static void single_step(struct cpu *c)
 	c->exc_pending = -1;
 }
 
+/* NMI, vector 2, comes through the IDT as an external event: no gate
+ * DPL check, no error code. */
+static void take_nmi(struct cpu *c)
+{
+	c->insn_eip = c->eip;
+	c->insn_esp = c->r[R_ESP];
+	c->nmi_pending = false;
+	c->nmi_blocked = true;
+	nmi_update(c);
+	cpu_interrupt(c, EXC_NMI, INT_HW, 0);
+}
+
 static bool can_take_intr(const struct cpu *c)
 {
-	return c->intr && (c->eflags & F_IF);
+	return ((c->intr & INTR_PIN) && (c->eflags & F_IF)) ||
+	       (c->intr & INTR_NMI);
+}
+
+/* At an instruction boundary: NMI first, then INTR. */
+static void take_event(struct cpu *c)
+{
+	if (c->intr & INTR_NMI)
+		take_nmi(c);
+	else
+		take_interrupt(c);
 }
 
 /*
@@ -412,7 +464,7 @@ static bool can_take_intr(const struct cpu *c)
 static __attribute__((noinline, optimize("no-tree-slp-vectorize")))
 enum cpu_event run_insns(struct cpu *c, u64 end)
 {
-	bool tf;
+	bool tf, alone;
 
 	if (c->halted) {
 		if (!can_take_intr(c))
@@ -421,14 +473,20 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 	}
 	c->budget_end = end;
 	while (c->icount < end) {
-		if (c->intr_shadow)
+		alone = false;
+		if (c->intr_shadow) {
 			c->intr_shadow = false;
-		else if (can_take_intr(c))
-			take_interrupt(c);
+			/* The one instruction the shadow covers runs on its
+			 * own when an interrupt waits: it is taken right
+			 * after, not at the end of a block. */
+			alone = c->intr;
+		} else if (can_take_intr(c)) {
+			take_event(c);
+		}
 		c->insn_eip = c->eip;
 		c->insn_esp = c->r[R_ESP];
 		tf = c->eflags & F_TF;
-		if (likely(!(c->eflags & (F_TF | F_RF)))) {
+		if (likely(!(c->eflags & (F_TF | F_RF)) && !alone)) {
 			if (c->jit)
 				jit_run(c, end);
 			else

@@ -38,6 +38,11 @@ struct cpu_bus {
 	u8 (*intr_ack)(void *opaque);
 	/* The machine clock in ns: the TSC counts it. */
 	u64 (*clock_ns)(void *opaque);
+	/* MSRs the processor does not keep itself but a device on its bus
+	 * does (the local APIC's IA32_APIC_BASE and TSC deadline): false
+	 * for an MSR nobody has, and RDMSR or WRMSR raises #GP. */
+	bool (*rdmsr)(void *opaque, u32 msr, u64 *val);
+	bool (*wrmsr)(void *opaque, u32 msr, u64 val);
 };
 
 /*C:110
@@ -92,6 +97,11 @@ void cpu_stop(struct cpu *c);
 
 /* The INTR pin, driven by the interrupt controller. */
 void cpu_set_intr(struct cpu *c, bool level);
+
+/* An NMI (the local APIC's LINT1 or an NMI IPI): taken at the next
+ * instruction boundary, whatever IF says, unless an NMI handler is still
+ * running (then right after its IRET). */
+void cpu_set_nmi(struct cpu *c);
 
 /* Instructions retired since cpu_new(). */
 u64 cpu_icount(const struct cpu *c);

@@ -193,8 +193,11 @@ struct cpu {
 
 	/* Outside world. */
 	struct cpu_bus bus;
-	bool intr;		/* INTR pin */
+	u8 intr;		/* INTR_PIN | INTR_NMI: nonzero ends a run of
+				 * instructions at the next boundary */
 	volatile bool stop;	/* cpu_stop() */
+	bool nmi_pending;	/* an NMI edge not yet taken */
+	bool nmi_blocked;	/* an NMI handler runs: no NMI until IRET */
 
 	/* Run-loop state, owned by cpu.c. */
 	u32 insn_eip, insn_esp;	/* where the current instruction began */
@@ -266,6 +269,14 @@ static inline bool stack32(const struct cpu *c)
 }
 
 /* --- cpu.c --- */
+
+/* The bits of c->intr: the INTR pin is high; an NMI is pending and not
+ * blocked. */
+#define INTR_PIN 1u
+#define INTR_NMI 2u
+
+/* IRET ends NMI blocking (SDM vol. 3, 6.7.1). */
+void cpu_nmi_unblock(struct cpu *c);
 
 /* Raise a fault or abort: unwinds to the run loop, which restores EIP and
  * ESP to the instruction's start and delivers vector vec (with err if the

@@ -687,6 +687,7 @@ void cpu_iret(struct cpu *c, int opsize)
 	u32 eip, fl, esp, mask;
 	u16 cs, ss;
 
+	cpu_nmi_unblock(c);
 	if (!cpu_pmode(c) || cpu_vm86(c)) {
 		iret_real(c, opsize);
 		return;

@@ -5,12 +5,14 @@
  * This file is also where the processor says what it is.  CPUID describes
  * a family-6 i686 (a Pentium III by its model number, but without MMX or
  * SSE) with exactly the features we implement: FPU, PSE, TSC, MSR, CX8,
- * SEP, PGE, CMOV, PAT.  No MTRRs, no PAE: Debian's 686 kernel needs none
- * of them.  A feature not listed is not there: its instructions raise #UD
- * and its control bits #GP, as on a processor without it.  The hypervisor
- * bit of leaf 1 is set and leaf 0x40000000 names us ("lguest"): it is
- * honest, and it keeps Linux from probing for microcode updates, which
- * would touch MSRs a real Pentium III has and we do not.
+ * SEP, PGE, CMOV, PAT, and the APIC bit while the local APIC (a device on
+ * the bus, src/hw/apic.c) is enabled.  No MTRRs, no PAE: Debian's 686
+ * kernel needs neither.  A feature not listed is not there: its
+ * instructions raise #UD and its control bits #GP, as on a processor
+ * without it.  The hypervisor bit of leaf 1 is set and leaf 0x40000000
+ * names us ("lguest"): it is honest, and it keeps Linux from probing for
+ * microcode updates, which would touch MSRs a real Pentium III has and we
+ * do not.
  *
  * The TSC counts the machine clock's nanoseconds: a 1 GHz TSC.
  */
@@ -62,11 +64,16 @@
 #define CPUID_TSC   (1u << 4)
 #define CPUID_MSR   (1u << 5)
 #define CPUID_CX8   (1u << 8)
+#define CPUID_APIC  (1u << 9)
 #define CPUID_SEP   (1u << 11)
 #define CPUID_PGE   (1u << 13)
 #define CPUID_CMOV  (1u << 15)
 #define CPUID_PAT   (1u << 16)
 #define CPUID_HYPERVISOR (1u << 31)	/* ECX */
+
+#define MSR_APIC_BASE      0x01b
+#define MSR_TSC_DEADLINE   0x6e0
+#define APIC_BASE_ENABLE   (1u << 11)
 
 /* The basic leaves: 2 (cache and TLB descriptors) and 7 (structured
  * features, none) are the ones past 1 that Linux and kvm-unit-tests
@@ -218,6 +225,20 @@ static u64 tsc_now(struct cpu *c)
 	return ns + c->tsc_offset;
 }
 
+/* The APIC's TSC deadline is kept on the machine clock: the TSC is that
+ * clock plus our offset.  0 disarms; a deadline already behind the clock
+ * is due at once. */
+static u64 tsc_to_clock(struct cpu *c, u64 tsc)
+{
+	u64 now = tsc_now(c);
+
+	if (!tsc)
+		return 0;
+	if (tsc <= now)
+		return 1;
+	return now - c->tsc_offset + (tsc - now);
+}
+
 void sys_reset_msrs(struct cpu *c)
 {
 	c->efer = 0;
@@ -271,7 +292,13 @@ void sys_rdmsr(struct cpu *c)
 		v = c->efer;
 		break;
 	default:
-		cpu_gp(c, 0);	/* Linux probes with rdmsr_safe() */
+		/* The local APIC's MSRs are the APIC's: the bus has them.
+		 * Linux probes others with rdmsr_safe(). */
+		if (!c->bus.rdmsr || !c->bus.rdmsr(c->bus.opaque,
+						   c->r[R_ECX], &v))
+			cpu_gp(c, 0);
+		if (c->r[R_ECX] == MSR_TSC_DEADLINE && v)
+			v += c->tsc_offset;
 	}
 	c->r[R_EAX] = (u32)v;
 	c->r[R_EDX] = (u32)(v >> 32);
@@ -314,7 +341,11 @@ void sys_wrmsr(struct cpu *c)
 		c->efer = v;
 		return;
 	default:
-		cpu_gp(c, 0);	/* unknown, or read-only (MCG_CAP) */
+		if (c->r[R_ECX] == MSR_TSC_DEADLINE)
+			v = tsc_to_clock(c, v);
+		if (!c->bus.wrmsr || !c->bus.wrmsr(c->bus.opaque,
+						   c->r[R_ECX], v))
+			cpu_gp(c, 0);	/* unknown, or read-only (MCG_CAP) */
 	}
 }
 
@@ -326,6 +357,24 @@ static void cpuid_str(u32 *out, const char *s, int words)
 
 	strncpy(buf, s, sizeof(buf));
 	memcpy(out, buf, (size_t)words * 4);
+}
+
+/*C:205
+ * The local APIC is a device on the bus, not part of this processor, but
+ * CPUID leaf 1 speaks for it: the APIC bit is set while IA32_APIC_BASE
+ * says the APIC is globally enabled (it clears when the guest disables
+ * it, as on hardware).  So the CPU asks the bus, the way RDMSR would.
+ * The APIC's TSC-deadline mode works, but leaf 1 does not offer it (ECX
+ * bit 24): Linux orders the deadline MSR write with MFENCE, an SSE2
+ * instruction this processor does not have.  It comes with SSE2.
+ :*/
+static void cpuid_apic_bits(const struct cpu *c, u32 r[4])
+{
+	u64 v;
+
+	if (c->bus.rdmsr && c->bus.rdmsr(c->bus.opaque, MSR_APIC_BASE, &v) &&
+	    (v & APIC_BASE_ENABLE))
+		r[3] |= CPUID_APIC;
 }
 
 static u32 cpuid_max_basic(const struct cpu *c)
@@ -368,6 +417,7 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 		r[3] = CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR |
 		       CPUID_CX8 | CPUID_SEP | CPUID_PGE | CPUID_CMOV |
 		       CPUID_PAT;
+		cpuid_apic_bits(c, r);
 		return;
 	case 2:
 		r[0] = CPUID_LEAF2_EAX;

@@ -2,10 +2,11 @@
  * The PC platform: the legacy devices every PC kernel expects, made and
  * wired to the machine in one call.
  *
- * pc_init() plugs the 8259 pair in as the machine's interrupt controller
- * and adds the 8254 PIT (with port 0x61), the CMOS RTC, COM1 on the host
- * terminal, the i8042 (as far as reset), port 0x80 and the boot-time debug
- * port.  The PCI host bridge (src/hw/pci.c) and virtio devices are added by
+ * pc_init() plugs the 8259 pair, the local APIC and the IO-APIC in as
+ * the machine's interrupt controllers, writes the ACPI tables, and adds
+ * ACPI's PM registers, the 8254 PIT (with port 0x61), the CMOS RTC, COM1
+ * on the host terminal, the i8042 (as far as reset), port 0x80 and the
+ * boot-time debug port.  The PCI host bridge (src/hw/pci.c) and virtio devices are added by
  * the launcher after this.
  */
 #ifndef LGUEST_HW_PC_H

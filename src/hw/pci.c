@@ -10,11 +10,12 @@
  * byte, word or dword access behaves the same way.
  *
  * Firmware's jobs are done when a device is added: BARs get addresses in
- * the MMIO window above RAM, memory decoding is on, and INTA is routed to
- * one of the PIC lines 11, 10, 9, 5 (the lines a PC leaves free for PCI)
- * by slot, the way a PIIX routes PIRQA-D, and made level-triggered in the
- * PIC's ELCR.  Lines are wire-ORed: a line is high while any function on
- * it holds its INTx, so sharing a line (a fifth device) works as on a PC.
+ * the MMIO window above RAM, memory decoding is on, and INTA is put on
+ * one of PIRQA-D by slot (machine lines 16-19: IO-APIC pins 16-19, and
+ * the PIC lines 11, 10, 9, 5 a PC leaves free for PCI, as a PIIX routes
+ * them, made level-triggered in the PIC's ELCR; D:300).  Lines are
+ * wire-ORed: a line is high while any function on it holds its INTx, so
+ * sharing a line (a fifth device) works as on a PC.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +31,9 @@
 #define RESET_CONTROL_PORT 0xcf9
 #define ELCR_PORT 0x4d0
 
-/* PIC lines for PCI INTx, by slot; 0 (PIT), 1/12 (i8042), 2 (cascade),
- * 4 (UART) and 8 (RTC) are the platform's. */
-static const int intx_lines[] = { 11, 10, 9, 5 };
+/* The 8259 lines of PIRQA-D; 0 (PIT), 1/12 (i8042), 2 (cascade), 4 (UART)
+ * and 8 (RTC) are the platform's. */
+const int pci_pirq_isa[PCI_NR_PIRQ] = { 11, 10, 9, 5 };
 
 struct pci_bar {
 	struct pci_bar_info info;
@@ -43,7 +44,7 @@ struct pci_bar {
 struct pci_dev {
 	struct pci_bus *bus;
 	int slot;
-	int irq;		/* PIC line, -1 without INTx */
+	int irq;		/* machine line (a PIRQ), -1 without INTx */
 	bool irq_level;		/* what the device asks for */
 	bool irq_asserted;	/* what the line sees (after INTx disable) */
 	void *opaque;
@@ -62,10 +63,10 @@ struct pci_bus {
 	u32 next_mmio;		/* where the next BAR goes */
 	int nr_slots;
 	struct pci_dev *slots[PCI_MAX_SLOTS];
-	int line_users[16];	/* functions holding each PIC line */
+	int line_users[MACHINE_IRQS];	/* functions holding each line */
 };
 
-/* The PIC line level follows the number of functions asserting it. */
+/* The line's level follows the number of functions asserting it. */
 static void update_intx(struct pci_dev *d)
 {
 	struct pci_bus *bus = d->bus;
@@ -350,12 +351,14 @@ static void make_level_triggered(struct machine *m, int irq)
  * and there is no firmware here, so adding a device does firmware's jobs
  * at once.  Each BAR gets an address in the MMIO window above RAM
  * (0xe0000000 up, which the e820 map leaves as a gap), aligned to its
- * size, and memory decoding is switched on.  INTA is routed by slot to one
- * of the PIC lines 11, 10, 9 and 5, the lines a PC leaves free for PCI,
- * the way a PIIX routes PIRQA-D; the line is written into the Interrupt
- * Line register, which is where Linux without ACPI looks for it, and made
- * level-triggered in the ELCR (D:110), because PCI lines are shared and
- * held.  A fifth device shares line 11 with the first, as on a PC.
+ * size, and memory decoding is switched on.  INTA is put by slot on one
+ * of PIRQA-D, which reach IO-APIC pins 16-19 and the PIC lines 11, 10, 9
+ * and 5, the lines a PC leaves free for PCI, the way a PIIX routes them;
+ * the PIC line is written into the Interrupt Line register, which is
+ * where Linux without ACPI looks for it, and made level-triggered in the
+ * ELCR (D:110), because PCI lines are shared and held.  With ACPI, Linux
+ * reads the routing from the DSDT's _PRT instead (D:360).  A fifth device
+ * shares PIRQA with the first, as on a PC.
  * Slots are given out in the order devices are added: the host bridge is
  * 00:00.0, then the user's devices in command-line order (L:130).
  */
@@ -366,10 +369,12 @@ struct pci_dev *pci_add_device(struct pci_bus *bus,
 
 	place_bars(d, info);
 	if (info->intx) {
-		d->irq = intx_lines[(d->slot - 1) % ARRAY_SIZE(intx_lines)];
+		int pirq = (d->slot - 1) % PCI_NR_PIRQ;
+
+		d->irq = PCI_IRQ_BASE + pirq;
 		d->cfg[PCI_INTERRUPT_PIN] = 1;
-		d->cfg[PCI_INTERRUPT_LINE] = d->irq;
-		make_level_triggered(bus->m, d->irq);
+		d->cfg[PCI_INTERRUPT_LINE] = pci_pirq_isa[pirq];
+		make_level_triggered(bus->m, pci_pirq_isa[pirq]);
 	}
 	put_le16(d->cfg + PCI_COMMAND, PCI_COMMAND_MEMORY);
 	update_bars(d);

@@ -6,7 +6,8 @@
  * 0xcfc-0xcff).  There is no BIOS, so this file also does what firmware
  * would: it gives each memory BAR an address in the MMIO window above RAM,
  * enables memory decoding and writes the PIC line it routed INTA to into
- * the Interrupt Line register.  Linux takes both as it finds them.
+ * the Interrupt Line register (the IO-APIC pin is in the ACPI tables).
+ * Linux takes both as it finds them.
  *
  * A device (today only virtio, see src/virtio/) describes its identity and
  * its BARs in a struct pci_dev_info and gets back a struct pci_dev; it
@@ -22,6 +23,13 @@ struct pci_bus;
 struct pci_dev;
 
 #define PCI_NUM_BARS 6
+
+/* INTA of slot s is on PIRQ (s - 1) % 4, machine line PCI_IRQ_BASE + pirq
+ * (IO-APIC pin 16-19); firmware routed the PIRQs to these 8259 lines,
+ * which is what the Interrupt Line register says. */
+#define PCI_IRQ_BASE 16
+#define PCI_NR_PIRQ 4
+extern const int pci_pirq_isa[PCI_NR_PIRQ];
 
 /* One 32-bit, non-prefetchable memory BAR.  size is a power of two of at
  * least 16 bytes (0: no BAR).  Offsets given to rd/wr are relative to the
@@ -85,7 +93,7 @@ void pci_bar_write(struct pci_dev *d, int bar, u32 off, u32 val, int size);
 /* The function's INTx: held while level is 1.  Functions that share a PIC
  * line are wire-ORed.  Ignored while the Command register disables INTx. */
 void pci_set_irq(struct pci_dev *d, int level);
-int pci_dev_irq(struct pci_dev *d);	/* the PIC line, or -1 */
+int pci_dev_irq(struct pci_dev *d);	/* machine line (PIRQ), or -1 */
 int pci_dev_slot(struct pci_dev *d);
 
 /* Where BAR n is decoded now (0 when it is not). */

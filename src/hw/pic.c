@@ -1,7 +1,8 @@
 /*
- * The 8259A pair.  Linux on a PC without an APIC (we advertise none) takes
- * every interrupt through it, so the model follows the datasheet where
- * Linux can tell: the ICW1-ICW4 initialisation sequence, the mask (OCW1),
+ * The 8259A pair.  Linux with `noapic` or `nolapic`, or without ACPI,
+ * takes every interrupt through it (and the IO-APIC's check of the timer
+ * starts with it), so the model follows the datasheet where Linux can
+ * tell: the ICW1-ICW4 initialisation sequence, the mask (OCW1),
  * specific and non-specific EOI and priority rotation (OCW2), reads of IRR
  * or ISR and poll mode (OCW3), auto-EOI, special mask and special fully
  * nested modes, edge and level triggering per line (ELCR), and the
@@ -31,6 +32,8 @@ struct pic_chip {
 struct pic {
 	struct machine *m;
 	struct pic_chip c[2];	/* master, slave */
+	void (*out)(void *opaque, bool level);	/* the INT output */
+	void *out_opaque;
 };
 
 /* The priority (0 highest) of the highest pending line in mask, 8 if
@@ -109,7 +112,7 @@ static void update(struct pic *p)
 		master->pins &= ~(1u << 2);
 		master->irr &= ~(1u << 2);
 	}
-	machine_set_intr(p->m, chip_pending(master, true) >= 0);
+	p->out(p->out_opaque, chip_pending(master, true) >= 0);
 }
 
 /* The INTA cycle's work on one chip. */
@@ -160,11 +163,36 @@ static u8 pic_ack(void *opaque)
 	return vec;
 }
 
-static void pic_set_irq(void *opaque, int irq, int level)
+static void chip_set_irq(void *opaque, int irq, int level)
 {
 	struct pic *p = opaque;
 
+	if (irq < 0 || irq > 15)
+		return;
 	chip_set_pin(&p->c[irq >> 3], irq & 7, level);
+	update(p);
+}
+
+void pic_set_irq(struct pic *p, int irq, int level)
+{
+	chip_set_irq(p, irq, level);
+}
+
+u8 pic_intack(void *opaque)
+{
+	return pic_ack(opaque);
+}
+
+static void out_to_cpu(void *opaque, bool level)
+{
+	machine_set_intr(opaque, level);
+}
+
+void pic_set_output(struct pic *p, void (*out)(void *opaque, bool level),
+		    void *opaque)
+{
+	p->out = out;
+	p->out_opaque = opaque;
 	update(p);
 }
 
@@ -340,11 +368,13 @@ void pic_set_elcr(struct pic *p, u16 elcr)
 struct pic *pic_new(struct machine *m)
 {
 	struct pic *p = calloc(1, sizeof(*p));
-	struct irq_chip chip = { p, pic_set_irq, pic_ack };
+	struct irq_chip chip = { p, chip_set_irq, pic_ack };
 
 	if (!p)
 		die("out of memory");
 	p->m = m;
+	p->out = out_to_cpu;
+	p->out_opaque = m;
 	/* IRQ 0, 1, 2 (timer, keyboard, cascade) and 8, 13 (RTC, FPU) are
 	 * edge-only on a PIIX. */
 	p->c[0].elcr_mask = 0xf8;

@@ -7,8 +7,9 @@
  * (cpu_reset_flat32, EAX = 0x2badb002), and runs it.  The program talks
  * through ports: bytes written to 0xe9 are its TAP lines, a vector written
  * to 0xf0 is raised on the INTR pin (a 16-bit read there says 0x4c47 so
- * the program knows it may rely on that), the value written to 0xf4 ends the run
- * with that status (the number of failed checks).  Anything else that ends
+ * the program knows it may rely on that), a write to 0xf1 is an NMI, and
+ * the value written to 0xf4 ends the run with that status (the number of
+ * failed checks).  Anything else that ends
  * the run (a triple fault, HLT with interrupts off, too many instructions)
  * is reported as a failure, unless --expect-shutdown says a triple fault
  * is the point.
@@ -51,6 +52,9 @@ static void io_out(void *opaque, u16 port, u32 val, int size)
 	case 0xf0:
 		h->irq_vector = (int)(val & 0xff);
 		cpu_set_intr(h->cpu, true);
+		break;
+	case 0xf1:
+		cpu_set_nmi(h->cpu);
 		break;
 	case 0xf4:
 		h->exit_status = (int)val;

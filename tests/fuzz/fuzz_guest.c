@@ -21,7 +21,7 @@ static void fake_set_irq(void *opaque, int irq, int level)
 {
 	struct fguest *g = opaque;
 
-	if (irq < 0 || irq > 15)
+	if (irq < 0 || irq >= MACHINE_IRQS)
 		fuzz_fail("IRQ line %d", irq);
 	g->irq[irq] = level;
 }

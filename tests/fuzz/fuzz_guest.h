@@ -54,7 +54,7 @@ struct fguest {
 	struct machine *m;
 	struct pci_bus *bus;
 	u64 now;
-	int irq[16];
+	int irq[MACHINE_IRQS];
 	struct fg_device dev;
 	/* The driver's view of its queues (set up by FG_QUEUE). */
 	u16 qsize[FG_QUEUES];

@@ -2,7 +2,7 @@
 # the host terminal.  They link the ASan library, with tests/hw/stub_cpu.c
 # in place of the software CPU.
 HW_TEST_BINS := build/tests/hw/hw_test build/tests/hw/term_child \
-	build/tests/hw/clock_test \
+	build/tests/hw/clock_test build/tests/hw/apic_test \
 	build/tests/hw/term_test
 CHECK_DEPS += $(HW_TEST_BINS)
 

@@ -61,6 +61,11 @@ void cpu_set_intr(struct cpu *c, bool level)
 	c->intr = level;
 }
 
+void cpu_set_nmi(struct cpu *c)
+{
+	c->nmis++;
+}
+
 u64 cpu_icount(const struct cpu *c)
 {
 	return c->icount;

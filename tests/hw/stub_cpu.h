@@ -11,6 +11,7 @@
 struct cpu {
 	struct cpu_bus bus;
 	bool intr;
+	int nmis;		/* NMI edges seen */
 	bool stop;
 	u64 icount;
 	u32 eflags;

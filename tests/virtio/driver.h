@@ -34,7 +34,7 @@ struct drv {
 	struct guest_mem mem;
 	struct machine *m;
 	struct pci_bus *bus;
-	int irq[16];
+	int irq[MACHINE_IRQS];
 	int slot;
 	u32 bar, common, notify, isr, device, notify_mult;
 	u16 qsize;

@@ -246,8 +246,8 @@ static void test_blk_io(void)
 	ok(same, "virtio-blk: read returns the file's sectors 3-4");
 	used_elem(&d, 0, &id, &len);
 	ok(id == 0 && len == 1025, "virtio-blk: used element id 0, len 1025");
-	ok(d.irq[11] == 1, "virtio: INTx line 11 raised on completion");
-	ok(isr_read(&d) == 1 && d.irq[11] == 0 && isr_read(&d) == 0,
+	ok(d.irq[PCI_IRQ_BASE] == 1, "virtio: INTx (PIRQA) raised on completion");
+	ok(isr_read(&d) == 1 && d.irq[PCI_IRQ_BASE] == 0 && isr_read(&d) == 0,
 	   "virtio: reading ISR returns 1, clears it and lowers the line");
 
 	memset(data, 0x5a, 1024);
@@ -385,11 +385,12 @@ static void test_event_idx(void)
 	used_event = gp(&d, d.avail + 4 + 2 * 16, 2);
 	*used_event = 0;
 	blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
-	ok(d.irq[11] == 1, "event idx: interrupt when used passes used_event");
+	ok(d.irq[PCI_IRQ_BASE] == 1,
+	   "event idx: interrupt when used passes used_event");
 	isr_read(&d);
 	*used_event = 5;	/* "interrupt me after the 6th" */
 	blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
-	ok(d.irq[11] == 0 && used_idx(&d) == 2,
+	ok(d.irq[PCI_IRQ_BASE] == 0 && used_idx(&d) == 2,
 	   "event idx: no interrupt before used_event is reached");
 	u16 avail_event;
 	memcpy(&avail_event, gp(&d, d.used + 4 + 8 * 16, 2), 2);
@@ -400,7 +401,7 @@ static void test_event_idx(void)
 	blk = setup_blk(&d, false, F_VERSION_1, 16);
 	*(u16 *)gp(&d, d.avail, 2) = VRING_AVAIL_F_NO_INTERRUPT;
 	blk_request(&d, blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
-	ok(d.irq[11] == 0 && used_idx(&d) == 1,
+	ok(d.irq[PCI_IRQ_BASE] == 0 && used_idx(&d) == 1,
 	   "flags: NO_INTERRUPT suppresses the interrupt");
 	drv_free(&d);
 	unlink(disk_path);
@@ -906,7 +907,7 @@ static void test_rng(void)
 		zeroes += !buf[i];
 	ok(used_idx(&d) == 1 && len == 64 && zeroes < 8,
 	   "virtio-rng: a 64-byte buffer filled (%d zero bytes)", zeroes);
-	ok(d.irq[11] == 1, "virtio-rng: interrupt raised");
+	ok(d.irq[PCI_IRQ_BASE] == 1, "virtio-rng: interrupt raised");
 	set_desc(&d, d.desc, 0, DATA_GPA, 64, 0, 0);
 	memset(buf, 0, 64);
 	drv_kick(&d, 0, 0);
@@ -957,7 +958,8 @@ static void test_console(void)
 	n = read(out[0], buf, sizeof(buf) - 1);
 	ok(n == 11 && !strcmp(buf, "hello hvc0\n") && used_idx(&d) == 1,
 	   "virtio-console: what the guest sends reaches the terminal");
-	ok(d.irq[11] == 1, "virtio-console: transmit completion interrupts");
+	ok(d.irq[PCI_IRQ_BASE] == 1,
+	   "virtio-console: transmit completion interrupts");
 	free_console(&d, t);
 	close(in[1]);
 	close(out[0]);
