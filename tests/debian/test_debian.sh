@@ -7,7 +7,7 @@
 # systemctl --failed; then it powers off and lguest exits with status 0.
 #
 # The image takes a debootstrap (first stage on the host, second inside
-# lguest: about 20 minutes here) and root, so `make check` runs this only
+# lguest: about an hour on a busy two-core machine) and root, so `make check` runs this only
 # when guest/cache/debian.img is there or DEBIAN_BUILD=1 asks for it to be
 # built; otherwise every check here is a SKIP with the command to run.
 # The console log is kept in tests/out/debian-<vmm>.log.
