@@ -7,9 +7,10 @@
 # systemctl --failed; then it powers off and lguest exits with status 0.
 #
 # The image takes a debootstrap (first stage on the host, second inside
-# lguest: about an hour on a busy two-core machine) and root, so `make check` runs this only
-# when guest/cache/debian.img is there or DEBIAN_BUILD=1 asks for it to be
-# built; otherwise every check here is a SKIP with the command to run.
+# lguest: about an hour on a busy two-core machine) and root, so `make
+# check` runs this only when guest/cache/debian.img is there or
+# DEBIAN_BUILD=1 asks for it to be built; otherwise every check here is a
+# SKIP with the command to run.
 # The console log is kept in tests/out/debian-<vmm>.log.
 # DEBIAN_VMM=qemu runs the same against qemu-system-i386.
 # run-all: timeout=7200 (with the image or DEBIAN_BUILD=1: a debootstrap and boots, an hour and more)
