@@ -367,8 +367,7 @@ static bool deliver_fault(struct cpu *c, int code)
 	 * and ESP as the faulting instruction found them. */
 	if (c->jit_active) {
 		c->jit_active = false;
-		c->insn_eip = c->eip;
-		c->insn_esp = c->r[R_ESP];
+		cpu_insn_begins(c);
 	}
 	c->eip = c->insn_eip;
 	c->r[R_ESP] = c->insn_esp;
@@ -404,8 +403,7 @@ static void take_interrupt(struct cpu *c)
 {
 	u8 vec;
 
-	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP];
+	cpu_insn_begins(c);
 	vec = c->bus.intr_ack ? c->bus.intr_ack(c->bus.opaque) : 0xff;
 	cpu_interrupt(c, vec, INT_HW, 0);
 }
@@ -413,8 +411,7 @@ static void take_interrupt(struct cpu *c)
 /* The single-step trap, after an instruction that began with TF set. */
 static void single_step(struct cpu *c)
 {
-	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP];
+	cpu_insn_begins(c);
 	c->dr[6] |= DR6_BS;
 	c->exc_pending = EXC_DB;
 	cpu_interrupt(c, EXC_DB, INT_EXC, 0);
@@ -425,8 +422,7 @@ static void single_step(struct cpu *c)
  * DPL check, no error code. */
 static void take_nmi(struct cpu *c)
 {
-	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP];
+	cpu_insn_begins(c);
 	c->nmi_pending = false;
 	c->nmi_blocked = true;
 	nmi_update(c);
@@ -483,8 +479,7 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 		} else if (can_take_intr(c)) {
 			take_event(c);
 		}
-		c->insn_eip = c->eip;
-		c->insn_esp = c->r[R_ESP];
+		cpu_insn_begins(c);
 		tf = c->eflags & F_TF;
 		if (likely(!(c->eflags & (F_TF | F_RF)) && !alone)) {
 			if (c->jit)

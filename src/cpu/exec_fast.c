@@ -1400,8 +1400,7 @@ static u8 dc_kind(const struct dinsn *di)
  */
 static void h_x87(struct cpu *c, const struct dinsn *di)
 {
-	c->insn_eip = c->eip;		/* the x87 keeps it as FIP */
-	c->insn_esp = c->r[R_ESP];
+	cpu_insn_begins(c);	/* the x87 keeps EIP as FIP */
 	if (c->cr0 & (CR0_EM | CR0_TS))
 		cpu_raise(c, EXC_NM, 0);
 	fpu_exec(c, di->op, (u8)di->imm, di->seg,
@@ -1457,8 +1456,7 @@ static u32 x87_decode(const u8 *h, u32 avail, struct dinsn *di)
 static void h_full(struct cpu *c, const struct dinsn *di)
 {
 	(void)di;
-	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP];
+	cpu_insn_begins(c);
 	cpu_exec_one(c);
 }
 
@@ -1656,8 +1654,7 @@ void cpu_exec_run(struct cpu *c, u64 end)
 		} else if (unlikely(!di->len)) {
 			return;
 		}
-		c->insn_eip = c->eip;
-		c->insn_esp = c->r[R_ESP];
+		cpu_insn_begins(c);
 	}
 }
 

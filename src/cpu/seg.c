@@ -1010,8 +1010,7 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 	cpu_set_eflags(c, t.eflags | F_FIXED1, F_DEFINED);
 	for (i = 0; i < 6; i++)
 		seg_null(&c->seg[i], t.sel[i]);
-	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP];
+	cpu_insn_begins(c);
 	task_load_segs(c, &t);
 	if (has_err) {
 		cpu_push(c, err, 4);
