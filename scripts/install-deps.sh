@@ -31,4 +31,5 @@ apt-get install -y -q --no-install-recommends \
 	cpio xz-utils kmod e2fsprogs iproute2 ca-certificates groff-base \
 	libslirp-dev libseccomp-dev strace \
 	clang libclang-rt-14-dev \
-	python3 debootstrap
+	python3 debootstrap \
+	libcapstone-dev

@@ -1,20 +1,20 @@
 /*
- * Decode and execute one instruction.
+ * Execute one instruction.
  *
- * cpu_exec_one() reads the prefixes, then dispatches on the first opcode
- * byte; two-byte (0F xx) opcodes live in exec_0f.c and the string
- * instructions in exec_string.c.  Each handler fetches its own ModRM byte
- * and immediates through the helpers in exec.h, which keep the 15-byte
- * limit.
+ * cpu_exec_one() hands the bytes at EIP to the decoder (decode.c), which
+ * reads prefixes, opcode, ModRM, SIB, displacement and immediates into a
+ * struct insn, then dispatches on the opcode; two-byte (0F xx) opcodes
+ * live in exec_0f.c and the string instructions in exec_string.c.  A
+ * handler finds its operands in the decoded form and only computes.
  *
  * The rule that keeps faults simple: a handler does every read, and every
  * check that a write will succeed, before it changes any register.  The run
  * loop restores EIP and ESP when cpu_raise() unwinds, so a faulting
  * instruction leaves no trace and can be restarted.
  *
- * EIP moves only at the very end: handlers move d->next (the decode
- * position) for branches, and cpu_exec_one() stores it.  Helpers that set
- * EIP themselves (far_call, cpu_interrupt, ...) get d->next synced back.
+ * EIP moves only at the very end: handlers move d->next (the EIP after the
+ * instruction) for branches, and cpu_exec_one() stores it.  Helpers that
+ * set EIP themselves (far_call, cpu_interrupt, ...) get d->next synced back.
  */
 #include <string.h>
 
@@ -24,119 +24,93 @@
 
 /*
  * Translating EIP once per instruction instead of once per byte: find the
- * host address of the rest of the code page.  A fault here is the one the
- * first byte's fetch would raise anyway; bytes past the page or the CS
- * limit go through code_read*(), which raise their own faults in order.
+ * host address of the rest of the code page, at most 15 bytes.  A fault
+ * here is the one the first byte's fetch would raise anyway; bytes past
+ * the page or the CS limit go through code_read8(), which raises its own
+ * faults in order, and only if the decoder asks for them.
  */
-static void code_window(struct cpu *c, struct insn *d)
+static const u8 *code_window(struct cpu *c, u32 eip, u32 *avail)
 {
 	const struct seg *cs = &c->seg[S_CS];
-	u32 lin = cs->base + d->start, len, pa;
+	u32 lin = cs->base + eip, len, pa;
 	const struct tlb_entry *e;
 
-	d->win_len = 0;
-	if (d->start > cs->limit)
-		return;
+	*avail = 0;
+	if (eip > cs->limit)
+		return NULL;
 	len = 0x1000 - (lin & 0xfff);
 	if (len > MAX_INSN_LEN)
 		len = MAX_INSN_LEN;
-	if (cs->limit - d->start < len - 1)
-		len = cs->limit - d->start + 1;
+	if (cs->limit - eip < len - 1)
+		len = cs->limit - eip + 1;
 	/* A TLB hit is the common case: the same lookup as mmu.c's (fetches
 	 * need no rights beyond reading, as we have no NX). */
 	e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
 	if (likely(e->vpage == (lin >> 12) + 1 && e->host)) {
-		d->win = e->host + (lin & 0xfff);
-		d->win_len = len;
-		return;
+		*avail = len;
+		return e->host + (lin & 0xfff);
 	}
 	pa = mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
 	if (pa >= c->ram_size || c->ram_size - pa < len)
-		return;
-	d->win = c->ram + pa;
-	d->win_len = len;
+		return NULL;
+	*avail = len;
+	return c->ram + pa;
 }
 
-u32 fetch_imm(struct cpu *c, struct insn *d, int size)
+/* The code size: 16-bit in real and virtual-8086 mode and in a code
+ * segment without the D bit. */
+static int code_size(const struct cpu *c)
 {
-	if (size == 1)
-		return fetch8(c, d);
-	return size == 2 ? fetch16(c, d) : fetch32(c, d);
+	return cpu_pmode(c) && !cpu_vm86(c) && SEG_DB(c->seg[S_CS].attr) ?
+	       4 : 2;
 }
 
-/* --- ModRM --- */
-
-static void modrm16(struct cpu *c, struct insn *d)
+/*
+ * Decode the instruction at EIP into d: from the code window when it holds
+ * the whole instruction, else byte by byte past it (into the next page or
+ * up to the CS limit, each fetch with its own fault).  An undefined
+ * opcode is #UD, more than 15 bytes #GP(0).
+ */
+static void fetch_and_decode(struct cpu *c, struct insn *d)
 {
-	static const u8 base[8] = { R_EBX, R_EBX, R_EBP, R_EBP,
-				    R_ESI, R_EDI, R_EBP, R_EBX };
-	static const s8 index[8] = { R_ESI, R_EDI, R_ESI, R_EDI,
-				     -1, -1, -1, -1 };
-	u32 ea = 0;
-	int def = S_DS;
+	u8 buf[MAX_INSN_LEN];
+	u32 eip = c->eip, avail;
+	const u8 *win = code_window(c, eip, &avail);
+	int n = win ? decode(win, avail, code_size(c), d) : DECODE_MORE;
 
-	if (d->mod == 0 && d->rm == 6) {
-		ea = fetch16(c, d);
-	} else {
-		ea = c->r[base[d->rm]];
-		if (index[d->rm] >= 0)
-			ea += c->r[index[d->rm]];
-		if (base[d->rm] == R_EBP)
-			def = S_SS;
-		if (d->mod == 1)
-			ea += (u32)(s8)fetch8(c, d);
-		else if (d->mod == 2)
-			ea += fetch16(c, d);
+	if (n == DECODE_MORE) {
+		if (avail)
+			memcpy(buf, win, avail);
+		do {
+			buf[avail] = code_read8(c, eip + avail);
+			avail++;
+			n = decode(buf, avail, code_size(c), d);
+		} while (n == DECODE_MORE);
 	}
-	d->ea = ea & 0xffff;
-	d->seg = d->seg_override >= 0 ? d->seg_override : def;
+	if (n == DECODE_UD)
+		cpu_ud(c);
+	if (n == DECODE_LONG)
+		cpu_gp(c, 0);
+	d->start = eip;
+	d->next = eip + (u32)n;
+	d->seg = d->seg_override >= 0 ? d->seg_override : S_DS;
+	d->ea = 0;
 }
 
-static void modrm32(struct cpu *c, struct insn *d)
+/* --- Memory operands --- */
+
+void insn_address(struct cpu *c, struct insn *d)
 {
-	u32 ea = 0;
-	int def = S_DS, b = d->rm;
+	u32 ea = (u32)d->disp;
 
-	if (b == 4) {
-		u8 sib = fetch8(c, d);
-		int idx = (sib >> 3) & 7;
-
-		b = sib & 7;
-		if (idx != 4)
-			ea = c->r[idx] << (sib >> 6);
-		if (b == 5 && d->mod == 0) {
-			ea += fetch32(c, d);
-			b = -1;
-		}
-	} else if (b == 5 && d->mod == 0) {
-		ea = fetch32(c, d);
-		b = -1;
-	}
-	if (b >= 0) {
-		ea += c->r[b];
-		if (b == R_ESP || b == R_EBP)
-			def = S_SS;
-	}
-	if (d->mod == 1)
-		ea += (u32)(s8)fetch8(c, d);
-	else if (d->mod == 2)
-		ea += fetch32(c, d);
-	d->ea = ea;
-	d->seg = d->seg_override >= 0 ? d->seg_override : def;
-}
-
-void decode_modrm(struct cpu *c, struct insn *d)
-{
-	d->modrm = fetch8(c, d);
-	d->mod = d->modrm >> 6;
-	d->reg = (d->modrm >> 3) & 7;
-	d->rm = d->modrm & 7;
 	if (d->mod == 3)
 		return;
-	if (d->adsize == 2)
-		modrm16(c, d);
-	else
-		modrm32(c, d);
+	if (d->base != DR_NONE)
+		ea += c->r[d->base];
+	if (d->index != DR_NONE)
+		ea += c->r[d->index] << d->scale;
+	d->ea = d->adsize == 2 ? ea & 0xffff : ea;
+	d->seg = d->seg_override >= 0 ? d->seg_override : d->def_seg;
 }
 
 /* --- Checks --- */
@@ -158,53 +132,6 @@ void need_pmode(struct cpu *c)
 void no_lock(struct cpu *c, struct insn *d)
 {
 	if (d->lock)
-		cpu_ud(c);
-}
-
-/*
- * LOCK is allowed only on read-modify-write instructions with a memory
- * destination.  We look ahead at the opcode and ModRM before running
- * anything, so no handler has to care.
- */
-static void check_lock(struct cpu *c, struct insn *d, u8 op)
-{
-	u32 p = d->next;
-	bool ok = false;
-	u8 m, reg;
-
-	if (op == 0x0f) {
-		u8 op2 = code_read8(c, p++);
-
-		m = code_read8(c, p);
-		reg = (m >> 3) & 7;
-		switch (op2) {
-		case 0xab: case 0xb3: case 0xbb:	/* BTS BTR BTC */
-		case 0xb0: case 0xb1:			/* CMPXCHG */
-		case 0xc0: case 0xc1:			/* XADD */
-			ok = true;
-			break;
-		case 0xba:
-			ok = reg >= 5;
-			break;
-		case 0xc7:
-			ok = reg == 1;
-			break;
-		}
-	} else {
-		m = code_read8(c, p);
-		reg = (m >> 3) & 7;
-		if (op < 0x38 && (op & 7) < 2)
-			ok = true;
-		else if (op >= 0x80 && op <= 0x83)
-			ok = reg != 7;
-		else if (op == 0x86 || op == 0x87)
-			ok = true;
-		else if (op == 0xf6 || op == 0xf7)
-			ok = reg == 2 || reg == 3;
-		else if (op == 0xfe || op == 0xff)
-			ok = reg < 2;
-	}
-	if (!ok || (m >> 6) == 3)
 		cpu_ud(c);
 }
 
@@ -265,7 +192,7 @@ static void exec_alu(struct cpu *c, struct insn *d, u8 op)
 	switch (op & 7) {
 	case 0:
 	case 1:	/* Ev, Gv */
-		decode_modrm(c, d);
+		insn_address(c, d);
 		b = get_reg(c, d->reg, size);
 		if (aop == 7) {
 			a = rm_read(c, d, size);
@@ -278,7 +205,7 @@ static void exec_alu(struct cpu *c, struct insn *d, u8 op)
 		return;
 	case 2:
 	case 3:	/* Gv, Ev */
-		decode_modrm(c, d);
+		insn_address(c, d);
 		b = rm_read(c, d, size);
 		a = get_reg(c, d->reg, size);
 		r = alu_arith(c, aop, a, b, size);
@@ -286,7 +213,7 @@ static void exec_alu(struct cpu *c, struct insn *d, u8 op)
 			set_reg(c, d->reg, r, size);
 		return;
 	default:	/* AL/eAX, imm */
-		b = fetch_imm(c, d, size);
+		b = (u32)d->imm;
 		a = get_reg(c, R_EAX, size);
 		r = alu_arith(c, aop, a, b, size);
 		if (aop != 7)
@@ -301,11 +228,11 @@ static void exec_grp1(struct cpu *c, struct insn *d, u8 op)
 	int size = (op & 1) ? d->opsize : 1;
 	u32 a, b, r;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	if (op == 0x83)
-		b = sext(fetch8(c, d), 1);
+		b = sext((u8)d->imm, 1);
 	else
-		b = fetch_imm(c, d, size);
+		b = (u32)d->imm;
 	if (d->reg == 7) {
 		a = rm_read(c, d, size);
 		alu_arith(c, 7, a, b, size);
@@ -322,9 +249,9 @@ static void exec_grp2(struct cpu *c, struct insn *d, u8 op)
 	int size = (op & 1) ? d->opsize : 1;
 	u32 count, a, r;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	if (op <= 0xc1)
-		count = fetch8(c, d);
+		count = (u8)d->imm;
 	else if (op <= 0xd1)
 		count = 1;
 	else
@@ -342,12 +269,12 @@ static void exec_grp3(struct cpu *c, struct insn *d, u8 op)
 	int size = (op & 1) ? d->opsize : 1;
 	u32 a;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	switch (d->reg) {
 	case 0:
 	case 1:
 		a = rm_read(c, d, size);
-		alu_logic_flags(c, a & fetch_imm(c, d, size), size);
+		alu_logic_flags(c, a & (u32)d->imm, size);
 		return;
 	case 2:
 		a = rm_read_rmw(c, d, size);
@@ -374,7 +301,7 @@ static void exec_grp45(struct cpu *c, struct insn *d, u8 op)
 	u32 a, off;
 	u16 sel;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	if (op == 0xfe && d->reg > 1)
 		cpu_ud(c);
 	switch (d->reg) {
@@ -503,8 +430,8 @@ static void exec_popa(struct cpu *c, struct insn *d)
 
 static void exec_enter(struct cpu *c, struct insn *d)
 {
-	u16 alloc = fetch16(c, d);
-	int level = fetch8(c, d) & 31, sz = d->opsize, i;
+	u16 alloc = (u16)d->imm;
+	int level = d->imm2 & 31, sz = d->opsize, i;
 	u32 m = sp_mask(c), esp = c->r[R_ESP], ebp = c->r[R_EBP], frame;
 
 	esp -= sz;
@@ -599,7 +526,7 @@ void exec_out(struct cpu *c, u16 port, u32 v, int size)
 static void exec_io(struct cpu *c, struct insn *d, u8 op)
 {
 	int size = (op & 1) ? d->opsize : 1;
-	u16 port = op < 0xe8 ? fetch8(c, d) : (u16)c->r[R_EDX];
+	u16 port = op < 0xe8 ? (u8)d->imm : (u16)c->r[R_EDX];
 
 	if (op & 2)
 		exec_out(c, port, get_reg(c, R_EAX, size), size);
@@ -620,7 +547,7 @@ static void exec_x87(struct cpu *c, struct insn *d, u8 op)
 {
 	if (c->cr0 & (CR0_EM | CR0_TS))
 		cpu_raise(c, EXC_NM, 0);
-	decode_modrm(c, d);
+	insn_address(c, d);
 	fpu_exec(c, op, d->modrm, d->seg, d->ea, d->opsize);
 }
 
@@ -628,7 +555,7 @@ static void exec_x87(struct cpu *c, struct insn *d, u8 op)
 
 static void exec_mov_sreg(struct cpu *c, struct insn *d, u8 op)
 {
-	decode_modrm(c, d);
+	insn_address(c, d);
 	if (d->reg > S_GS)
 		cpu_ud(c);
 	if (op == 0x8c) {
@@ -650,7 +577,7 @@ void exec_load_far(struct cpu *c, struct insn *d, int sreg)
 	u32 off;
 	u16 sel;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	need_mem(c, d);
 	read_far_ptr(c, d, &off, &sel);
 	seg_load(c, sreg, sel);
@@ -660,7 +587,7 @@ void exec_load_far(struct cpu *c, struct insn *d, int sreg)
 static void exec_moffs(struct cpu *c, struct insn *d, u8 op)
 {
 	int size = (op & 1) ? d->opsize : 1;
-	u32 off = fetch_imm(c, d, d->adsize);
+	u32 off = (u32)d->imm;
 
 	if (op & 2)
 		mem_write(c, data_seg(d), off, get_reg(c, R_EAX, size), size);
@@ -673,7 +600,7 @@ static void exec_bound(struct cpu *c, struct insn *d)
 	s32 idx, lo, hi;
 	u32 o2;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	need_mem(c, d);
 	o2 = d->ea + d->opsize;
 	if (d->adsize == 2)
@@ -690,7 +617,7 @@ static void exec_arpl(struct cpu *c, struct insn *d)
 	u16 dst, src;
 
 	need_pmode(c);
-	decode_modrm(c, d);
+	insn_address(c, d);
 	dst = (u16)rm_read_rmw(c, d, 2);
 	src = (u16)get_reg(c, d->reg, 2);
 	if ((dst & 3) < (src & 3)) {
@@ -707,9 +634,9 @@ static void exec_imul3(struct cpu *c, struct insn *d, u8 op)
 	u32 a, b;
 	s64 p;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	a = rm_read(c, d, sz);
-	b = op == 0x6b ? sext(fetch8(c, d), 1) : fetch_imm(c, d, sz);
+	b = op == 0x6b ? sext((u8)d->imm, 1) : (u32)d->imm;
 	p = (s64)(s32)sext(a, sz) * (s32)sext(b, sz);
 	set_reg(c, d->reg, (u32)p, sz);
 	alu_set_res(c, (u32)p, sz,
@@ -720,7 +647,7 @@ static void exec_imul3(struct cpu *c, struct insn *d, u8 op)
 /* LOOP, LOOPE, LOOPNE, JCXZ: the count is CX or ECX by address size. */
 static void exec_loop(struct cpu *c, struct insn *d, u8 op)
 {
-	u32 rel = sext(fetch8(c, d), 1);
+	u32 rel = sext((u8)d->imm, 1);
 	u32 m = d->adsize == 2 ? 0xffff : 0xffffffffu;
 	u32 cnt = c->r[R_ECX] & m;
 	bool take;
@@ -762,7 +689,7 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		return;
 	}
 	if (op >= 0x70 && op <= 0x7f) {
-		v = sext(fetch8(c, d), 1);
+		v = sext((u8)d->imm, 1);
 		if (cpu_cond(c, op & 15))
 			jump_near(c, d, d->next + v);
 		return;
@@ -802,10 +729,10 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0x62: exec_bound(c, d); return;
 	case 0x63: exec_arpl(c, d); return;
 	case 0x68:
-		cpu_push(c, fetch_imm(c, d, sz), sz);
+		cpu_push(c, (u32)d->imm, sz);
 		return;
 	case 0x6a:
-		cpu_push(c, sext(fetch8(c, d), 1), sz);
+		cpu_push(c, sext((u8)d->imm, 1), sz);
 		return;
 	case 0x69: case 0x6b:
 		exec_imul3(c, d, op);
@@ -821,7 +748,7 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0x84: case 0x85: {
 		int s = op & 1 ? sz : 1;
 
-		decode_modrm(c, d);
+		insn_address(c, d);
 		v = rm_read(c, d, s);
 		alu_logic_flags(c, v & get_reg(c, d->reg, s), s);
 		return;
@@ -829,7 +756,7 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0x86: case 0x87: {
 		int s = op & 1 ? sz : 1;
 
-		decode_modrm(c, d);
+		insn_address(c, d);
 		v = rm_read_rmw(c, d, s);
 		rm_write(c, d, get_reg(c, d->reg, s), s);
 		set_reg(c, d->reg, v, s);
@@ -838,14 +765,14 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0x88: case 0x89: {
 		int s = op & 1 ? sz : 1;
 
-		decode_modrm(c, d);
+		insn_address(c, d);
 		rm_write(c, d, get_reg(c, d->reg, s), s);
 		return;
 	}
 	case 0x8a: case 0x8b: {
 		int s = op & 1 ? sz : 1;
 
-		decode_modrm(c, d);
+		insn_address(c, d);
 		set_reg(c, d->reg, rm_read(c, d, s), s);
 		return;
 	}
@@ -853,14 +780,14 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		exec_mov_sreg(c, d, op);
 		return;
 	case 0x8d:
-		decode_modrm(c, d);
+		insn_address(c, d);
 		need_mem(c, d);
 		set_reg(c, d->reg, d->ea, sz);
 		return;
 	case 0x8f:
 		/* The address is computed with ESP already incremented. */
 		v = cpu_pop(c, sz);
-		decode_modrm(c, d);
+		insn_address(c, d);
 		if (d->reg)
 			cpu_ud(c);
 		rm_write(c, d, v, sz);
@@ -883,8 +810,8 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		set_reg(c, R_EDX, v, sz);
 		return;
 	case 0x9a: case 0xea: {
-		u32 off = fetch_imm(c, d, sz);
-		u16 sel = fetch16(c, d);
+		u32 off = (u32)d->imm;
+		u16 sel = d->imm2;
 
 		if (op == 0x9a)
 			far_call(c, sel, off, sz, d->next);
@@ -913,21 +840,21 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0xa8: case 0xa9: {
 		int s = op & 1 ? sz : 1;
 
-		v = fetch_imm(c, d, s);
+		v = (u32)d->imm;
 		alu_logic_flags(c, v & get_reg(c, R_EAX, s), s);
 		return;
 	}
 	case 0xb0 ... 0xb7:
-		set_reg8(c, op & 7, fetch8(c, d));
+		set_reg8(c, op & 7, (u8)d->imm);
 		return;
 	case 0xb8 ... 0xbf:
-		set_reg(c, op & 7, fetch_imm(c, d, sz), sz);
+		set_reg(c, op & 7, (u32)d->imm, sz);
 		return;
 	case 0xc0: case 0xc1: case 0xd0 ... 0xd3:
 		exec_grp2(c, d, op);
 		return;
 	case 0xc2:
-		exec_ret(c, d, fetch16(c, d));
+		exec_ret(c, d, (u16)d->imm);
 		return;
 	case 0xc3:
 		exec_ret(c, d, 0);
@@ -937,16 +864,16 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0xc6: case 0xc7: {
 		int s = op & 1 ? sz : 1;
 
-		decode_modrm(c, d);
+		insn_address(c, d);
 		if (d->reg)
 			cpu_ud(c);
-		rm_write(c, d, fetch_imm(c, d, s), s);
+		rm_write(c, d, (u32)d->imm, s);
 		return;
 	}
 	case 0xc8: exec_enter(c, d); return;
 	case 0xc9: exec_leave(c, d); return;
 	case 0xca: case 0xcb:
-		v = op == 0xca ? fetch16(c, d) : 0;
+		v = op == 0xca ? (u16)d->imm : 0;
 		c->eip = d->next;
 		far_ret(c, sz, (u16)v);
 		d->next = c->eip;
@@ -955,7 +882,7 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		soft_int(c, d, EXC_BP, INT_SOFT);
 		return;
 	case 0xcd:
-		v = fetch8(c, d);
+		v = (u8)d->imm;
 		vm86_iopl_check(c);
 		soft_int(c, d, v, INT_SOFT);
 		return;
@@ -969,8 +896,8 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		cpu_iret(c, sz);
 		d->next = c->eip;
 		return;
-	case 0xd4: exec_aam(c, fetch8(c, d)); return;
-	case 0xd5: exec_aad(c, fetch8(c, d)); return;
+	case 0xd4: exec_aam(c, (u8)d->imm); return;
+	case 0xd5: exec_aad(c, (u8)d->imm); return;
 	case 0xd6:	/* SALC, undocumented but on every P6 */
 		set_reg8(c, R_EAX, alu_cf(c) ? 0xff : 0);
 		return;
@@ -990,15 +917,15 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		exec_io(c, d, op);
 		return;
 	case 0xe8:
-		v = fetch_imm(c, d, sz);
+		v = (u32)d->imm;
 		call_near(c, d, d->next + v);
 		return;
 	case 0xe9:
-		v = fetch_imm(c, d, sz);
+		v = (u32)d->imm;
 		jump_near(c, d, d->next + v);
 		return;
 	case 0xeb:
-		v = sext(fetch8(c, d), 1);
+		v = sext((u8)d->imm, 1);
 		jump_near(c, d, d->next + v);
 		return;
 	case 0xf1:	/* ICEBP: a debug trap, not a software INT */
@@ -1023,53 +950,24 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 }
 
 /*C:150
- * The decoder: prefixes, the ModRM and SIB bytes, then one switch over the
- * opcode.  Every read and every check comes before the first change to a
- * register, so a faulting instruction leaves nothing half done (C:130).
- * System instructions go out to sys.c and seg.c, the x87 to fpu.c.
+ * One instruction: the decoder reads its bytes into a struct insn
+ * (decode.c: prefixes, opcode, ModRM, SIB, displacement, immediates, and
+ * the checks that belong to the form, such as where LOCK may stand),
+ * then one switch over the opcode runs it.  Every read and every check
+ * comes before the first change to a register, so a faulting instruction
+ * leaves nothing half done (C:130).  System instructions go out to sys.c
+ * and seg.c, the x87 to fpu.c.
  :*/
 void cpu_exec_one(struct cpu *c)
 {
 	struct insn d;
-	bool big = cpu_pmode(c) && !cpu_vm86(c) &&
-		   SEG_DB(c->seg[S_CS].attr);
-	u8 op;
 
-	d.start = d.next = c->eip;
-	d.opsize = d.adsize = big ? 4 : 2;
-	d.seg_override = -1;
-	d.rep = 0;
-	d.lock = false;
-	d.mod = 3;
-	d.seg = S_DS;
-	d.ea = 0;
-	code_window(c, &d);
-	for (;;) {
-		op = fetch8(c, &d);
-		switch (op) {
-		case 0x26: case 0x2e: case 0x36: case 0x3e:
-			d.seg_override = (op >> 3) & 3;
-			continue;
-		case 0x64: case 0x65:
-			d.seg_override = op - 0x64 + S_FS;
-			continue;
-		case 0x66:
-			d.opsize = big ? 2 : 4;
-			continue;
-		case 0x67:
-			d.adsize = big ? 2 : 4;
-			continue;
-		case 0xf0:
-			d.lock = true;
-			continue;
-		case 0xf2: case 0xf3:
-			d.rep = op;
-			continue;
-		}
-		break;
-	}
-	if (d.lock)
-		check_lock(c, &d, op);
-	exec_op(c, &d, op);
+	fetch_and_decode(c, &d);
+	if (d.map == MAP_1B)
+		exec_op(c, &d, d.op);
+	else if (d.map == MAP_0F)
+		exec_0f(c, &d);
+	else
+		cpu_ud(c);	/* 0F 38, 0F 3A: SSSE3 and later */
 	c->eip = d.next;
 }

@@ -12,91 +12,16 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "decode.h"
 
 /*
- * One instruction as decoded so far.  Operand sizes are in bytes (1, 2 or
- * 4).  The ModRM fields are valid once decode_modrm() ran; for a memory
- * operand, seg:ea is its address.
+ * The instruction being run is a struct insn, decoded by decode.c before
+ * its first handler runs: its ModRM fields, immediates and prefixes are
+ * there.  Only the address of a memory operand waits for
+ * insn_address(), because it depends on registers at the moment the
+ * handler asks (POP to memory uses ESP after the pop).
  */
-struct insn {
-	u32 start;		/* EIP of the first prefix */
-	u32 next;		/* EIP of the next byte to fetch */
-	int opsize;		/* 2 or 4 */
-	int adsize;		/* 2 or 4 */
-	int seg;		/* S_*: override, else the ModRM default */
-	int seg_override;	/* -1 if none */
-	int rep;		/* 0, 0xf2 or 0xf3 */
-	bool lock;
-	u8 modrm;
-	u8 mod, reg, rm;
-	u32 ea;
-	/* The instruction bytes straight from guest RAM, for EIPs in
-	 * [start, start + win_len): at most 15 bytes, within the page and
-	 * CS's limit.  win_len is 0 when the code is not in RAM. */
-	const u8 *win;
-	u32 win_len;
-};
-
-/* --- exec.c: fetching and operands --- */
-
-#define MAX_INSN_LEN 15
-
-static inline bool in_window(const struct insn *d, u32 n)
-{
-	return d->next - d->start + n <= d->win_len;
-}
-
-static inline void check_len(struct cpu *c, const struct insn *d, u32 n)
-{
-	if (unlikely(d->next - d->start + n > MAX_INSN_LEN))
-		cpu_gp(c, 0);
-}
-
-static inline u8 fetch8(struct cpu *c, struct insn *d)
-{
-	u8 v;
-
-	if (likely(in_window(d, 1))) {
-		v = d->win[d->next - d->start];
-	} else {
-		check_len(c, d, 1);
-		v = code_read8(c, d->next);
-	}
-	d->next++;
-	return v;
-}
-
-static inline u16 fetch16(struct cpu *c, struct insn *d)
-{
-	u16 v;
-
-	if (likely(in_window(d, 2))) {
-		memcpy(&v, d->win + (d->next - d->start), 2);
-	} else {
-		check_len(c, d, 2);
-		v = code_read16(c, d->next);
-	}
-	d->next += 2;
-	return v;
-}
-
-static inline u32 fetch32(struct cpu *c, struct insn *d)
-{
-	u32 v;
-
-	if (likely(in_window(d, 4))) {
-		memcpy(&v, d->win + (d->next - d->start), 4);
-	} else {
-		check_len(c, d, 4);
-		v = code_read32(c, d->next);
-	}
-	d->next += 4;
-	return v;
-}
-
-/* An immediate of the operand size (2 or 4 bytes), or of size bytes. */
-u32 fetch_imm(struct cpu *c, struct insn *d, int size);
-void decode_modrm(struct cpu *c, struct insn *d);
+void insn_address(struct cpu *c, struct insn *d);
 
 static inline u32 size_mask(int size)
 {

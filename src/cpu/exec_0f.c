@@ -15,7 +15,7 @@ static void exec_grp6(struct cpu *c, struct insn *d)
 	u16 sel;
 
 	need_pmode(c);
-	decode_modrm(c, d);
+	insn_address(c, d);
 	switch (d->reg) {
 	case 0:
 	case 1:
@@ -71,7 +71,7 @@ static void exec_grp7(struct cpu *c, struct insn *d)
 {
 	u32 v;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	if (d->mod == 3 && d->reg != 4 && d->reg != 6)
 		cpu_ud(c);
 	switch (d->reg) {
@@ -115,7 +115,7 @@ static void exec_lar_lsl(struct cpu *c, struct insn *d, bool lsl)
 	bool ok;
 
 	need_pmode(c);
-	decode_modrm(c, d);
+	insn_address(c, d);
 	sel = (u16)rm_read(c, d, 2);
 	ok = lsl ? seg_lsl(c, sel, &v) : seg_lar(c, sel, &v);
 	if (ok)
@@ -125,7 +125,7 @@ static void exec_lar_lsl(struct cpu *c, struct insn *d, bool lsl)
 
 static void exec_mov_crdr(struct cpu *c, struct insn *d, u8 op)
 {
-	decode_modrm(c, d);	/* mod is ignored: always a register */
+	insn_address(c, d);	/* mod is ignored: always a register */
 	need_cpl0(c);
 	switch (op) {
 	case 0x20:
@@ -181,7 +181,7 @@ static void exec_bsf_bsr(struct cpu *c, struct insn *d, bool rev)
 	int sz = d->opsize;
 	u32 v;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	v = rm_read(c, d, sz);
 	if (v == 0) {
 		alu_set_flag(c, F_ZF, true);
@@ -197,8 +197,8 @@ static void exec_shxd(struct cpu *c, struct insn *d, u8 op)
 	int sz = d->opsize;
 	u32 count, a, r;
 
-	decode_modrm(c, d);
-	count = (op & 1) ? c->r[R_ECX] : fetch8(c, d);
+	insn_address(c, d);
+	count = (op & 1) ? c->r[R_ECX] : (u8)d->imm;
 	count &= 31;
 	a = rm_read_rmw(c, d, sz);
 	if (op < 0xa8)
@@ -213,7 +213,7 @@ static void exec_cmpxchg(struct cpu *c, struct insn *d, u8 op)
 	int sz = (op & 1) ? d->opsize : 1;
 	u32 dst, acc;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	dst = rm_read_rmw(c, d, sz);
 	acc = get_reg(c, R_EAX, sz);
 	alu_arith(c, 7, acc, dst, sz);
@@ -252,7 +252,7 @@ static void exec_xadd(struct cpu *c, struct insn *d, u8 op)
 	int sz = (op & 1) ? d->opsize : 1;
 	u32 dst, src, sum;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	dst = rm_read_rmw(c, d, sz);
 	src = get_reg(c, d->reg, sz);
 	sum = alu_arith(c, 0, dst, src, sz);
@@ -265,7 +265,7 @@ static void exec_imul2(struct cpu *c, struct insn *d)
 	int sz = d->opsize;
 	s64 p;
 
-	decode_modrm(c, d);
+	insn_address(c, d);
 	p = (s64)(s32)sext(rm_read(c, d, sz), sz) *
 	    (s32)sext(get_reg(c, d->reg, sz), sz);
 	set_reg(c, d->reg, (u32)p, sz);
@@ -307,7 +307,7 @@ static void exec_sysenter_exit(struct cpu *c, struct insn *d, bool exit)
 
 void exec_0f(struct cpu *c, struct insn *d)
 {
-	u8 op = fetch8(c, d);
+	u8 op = d->op;
 	int sz = d->opsize;
 	u32 v;
 
@@ -324,7 +324,7 @@ void exec_0f(struct cpu *c, struct insn *d)
 		need_cpl0(c);
 		return;
 	case 0x18 ... 0x1f:	/* hint NOPs (0F 1F is the long NOP) */
-		decode_modrm(c, d);
+		insn_address(c, d);
 		return;
 	case 0x20 ... 0x23:
 		exec_mov_crdr(c, d, op);
@@ -342,18 +342,18 @@ void exec_0f(struct cpu *c, struct insn *d)
 	case 0x34: exec_sysenter_exit(c, d, false); return;
 	case 0x35: exec_sysenter_exit(c, d, true); return;
 	case 0x40 ... 0x4f:
-		decode_modrm(c, d);
+		insn_address(c, d);
 		v = rm_read(c, d, sz);
 		if (cpu_cond(c, op & 15))
 			set_reg(c, d->reg, v, sz);
 		return;
 	case 0x80 ... 0x8f:
-		v = fetch_imm(c, d, sz);
+		v = (u32)d->imm;
 		if (cpu_cond(c, op & 15))
 			jump_near(c, d, d->next + v);
 		return;
 	case 0x90 ... 0x9f:
-		decode_modrm(c, d);
+		insn_address(c, d);
 		rm_write(c, d, cpu_cond(c, op & 15), 1);
 		return;
 	case 0xa0: case 0xa8:
@@ -365,7 +365,7 @@ void exec_0f(struct cpu *c, struct insn *d)
 		return;
 	case 0xa2: sys_cpuid(c); return;
 	case 0xa3: case 0xab: case 0xb3: case 0xbb:
-		decode_modrm(c, d);
+		insn_address(c, d);
 		exec_bt(c, d, (op >> 3) & 3, get_reg(c, d->reg, sz), true);
 		return;
 	case 0xa4: case 0xa5: case 0xac: case 0xad:
@@ -379,23 +379,23 @@ void exec_0f(struct cpu *c, struct insn *d)
 	case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
 		int s = (op & 1) ? 2 : 1;
 
-		decode_modrm(c, d);
+		insn_address(c, d);
 		v = rm_read(c, d, s);
 		set_reg(c, d->reg, op >= 0xbe ? sext(v, s) : v, sz);
 		return;
 	}
 	case 0xba:
-		decode_modrm(c, d);
+		insn_address(c, d);
 		if (d->reg < 4)
 			cpu_ud(c);
-		v = fetch8(c, d);
+		v = (u8)d->imm;
 		exec_bt(c, d, d->reg - 4, v, false);
 		return;
 	case 0xbc: exec_bsf_bsr(c, d, false); return;
 	case 0xbd: exec_bsf_bsr(c, d, true); return;
 	case 0xc0: case 0xc1: exec_xadd(c, d, op); return;
 	case 0xc7:
-		decode_modrm(c, d);
+		insn_address(c, d);
 		exec_cmpxchg8b(c, d);
 		return;
 	case 0xc8 ... 0xcf:
