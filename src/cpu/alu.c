@@ -442,7 +442,7 @@ u32 alu_shrd(struct cpu *c, u32 a, u32 b, u32 count, int size)
  * One-operand MUL and IMUL: eDX:eAX (AX) = eAX * b; DIV and IDIV of eDX:eAX
  * (AX) by b, #DE for a zero divisor and for a quotient that does not fit,
  * both before anything changes (the flags stay: the SDM leaves them
- * undefined).  For the full decoder and the fast path alike.
+ * undefined).  For the interpreter and the fast path alike.
  */
 void alu_mul(struct cpu *c, int size, u32 b, bool sign)
 {

@@ -5,8 +5,11 @@
  * The files, in reading order:
  *   cpu.c     the run loop: instruction boundaries, interrupts, exceptions
  *             (double and triple faults), HLT, the public interface
- *   exec.c    decode and execute one instruction: prefixes, ModRM, every
- *             integer instruction; calls out for the system ones
+ *   decode.c  the decoder: bytes to a struct insn (prefixes, REX, opcode
+ *             maps, ModRM, SIB, immediates), one table row per opcode;
+ *             everything below that runs instructions starts from it
+ *   exec.c    execute one instruction: every integer instruction; calls
+ *             out for the system ones
  *   alu.c     arithmetic and the flags it leaves (the only code that knows
  *             how flags are stored)
  *   mmu.c     linear addresses to physical: paging, the software TLB;

@@ -2,7 +2,7 @@
  * The decoded-instruction cache: the interpreter's fast path.
  *
  * Decoding an x86 instruction (prefixes, ModRM, SIB, displacement and
- * immediate, each byte fetched through the code window) costs more than
+ * immediate: decode.c) and then picking its handler costs more than
  * running the common ones.  So the run loop first looks the instruction up
  * here, by the host address of its first byte (that is, by its physical
  * address).  An entry keeps the instruction's bytes and what they decode
@@ -839,66 +839,33 @@ static dc_fn dc_fn32(dc_fn fn)
 	return fn;
 }
 
-/* --- Decoding --- */
+/* --- From the decoded form to a handler --- */
 
-/* The bytes of one instruction, as the decoder reads them. */
-struct dbytes {
-	const u8 *p;
-	u32 n, avail;
-	bool bad;
-};
-
-static u32 dget(struct dbytes *b, int size)
+/*
+ * The decoder (decode.c) has read the instruction; what is left is to
+ * pick the handler for its exact form and copy its operands into the
+ * entry.  di->rm is DC_NONE for a memory operand, whose address is
+ * base + index << scale + disp in segment seg.
+ */
+static void dc_operands(const struct insn *d, struct dinsn *di)
 {
-	u32 v = 0;
-	int i;
-
-	if (b->n + size > b->avail) {
-		b->bad = true;
-		return 0;
-	}
-	for (i = 0; i < size; i++)
-		v |= (u32)b->p[b->n + i] << (8 * i);
-	b->n += size;
-	return v;
-}
-
-/* ModRM with 32-bit addressing; rm_handler or mem_handler by mod. */
-static void dmodrm(struct dbytes *b, struct dinsn *di, int seg_override)
-{
-	u8 m = (u8)dget(b, 1), mod = m >> 6, sib;
-	int def = S_DS;
-
-	di->reg = (m >> 3) & 7;
-	di->rm = m & 7;
+	di->reg = d->reg;
+	di->rm = d->rm;
 	di->base = di->index = DC_NONE;
 	di->scale = 0;
 	di->disp = 0;
-	if (mod == 3)
+	di->seg = d->seg_override >= 0 ? d->seg_override : S_DS;
+	if (!d->has_modrm || d->mod == 3)
 		return;
-	if (di->rm == 4) {
-		sib = (u8)dget(b, 1);
-		if (((sib >> 3) & 7) != 4) {
-			di->index = (sib >> 3) & 7;
-			di->scale = sib >> 6;
-		}
-		di->base = sib & 7;
-		if (di->base == 5 && mod == 0) {
-			di->base = DC_NONE;
-			di->disp = dget(b, 4);
-		}
-	} else if (di->rm == 5 && mod == 0) {
-		di->disp = dget(b, 4);
-	} else {
-		di->base = di->rm;
+	if (d->base != DR_NONE)
+		di->base = d->base;
+	if (d->index != DR_NONE) {
+		di->index = d->index;
+		di->scale = d->scale;
 	}
-	if (di->base == R_ESP || di->base == R_EBP)
-		def = S_SS;
-	if (mod == 1)
-		di->disp += (u32)(s32)(s8)dget(b, 1);
-	else if (mod == 2)
-		di->disp += dget(b, 4);
-	di->seg = seg_override >= 0 ? seg_override : def;
+	di->disp = (u32)d->disp;
+	if (d->seg_override < 0)
+		di->seg = d->def_seg;
 	di->rm = DC_NONE;	/* marks the memory form */
 }
 
@@ -908,21 +875,17 @@ static dc_fn by_mod(const struct dinsn *di, dc_fn r, dc_fn m)
 	return di->rm == DC_NONE ? m : r;
 }
 
-/* The prefixes of one instruction, as decode_fast() found them. */
-struct dpfx {
-	int seg;	/* S_* override, -1 if none */
-	bool o16;	/* 66: 16-bit operands */
-	bool lock;	/* F0 */
-	u8 rep;		/* F2 or F3, 0 if none */
-};
+static u32 imm8s(const struct insn *d)
+{
+	return (u32)(s32)(s8)d->imm;
+}
 
 /* F6 F7: TEST, NOT, NEG, MUL, IMUL, DIV, IDIV. */
-static dc_fn decode_grp3(struct dbytes *b, struct dinsn *di, int seg)
+static dc_fn form_grp3(const struct insn *d, struct dinsn *di)
 {
-	dmodrm(b, di, seg);
 	switch (di->reg) {
 	case 0: case 1:
-		di->imm = dget(b, di->size);
+		di->imm = (u32)d->imm;
 		return by_mod(di, h_test_imm_r, h_test_imm_m);
 	case 2:
 		return h_not;
@@ -937,10 +900,9 @@ static dc_fn decode_grp3(struct dbytes *b, struct dinsn *di, int seg)
 	}
 }
 
-/* FE FF: INC, DEC; FF's near CALL, JMP and PUSH (32-bit only, below). */
-static dc_fn decode_grp45(struct dbytes *b, struct dinsn *di, u8 op, int seg)
+/* FE FF: INC, DEC; FF's near CALL, JMP and PUSH. */
+static dc_fn form_grp45(struct dinsn *di, u8 op)
 {
-	dmodrm(b, di, seg);
 	di->op = di->reg & 1;
 	if (di->reg < 2)
 		return by_mod(di, h_incdec_r, h_incdec_m);
@@ -955,68 +917,52 @@ static dc_fn decode_grp45(struct dbytes *b, struct dinsn *di, u8 op, int seg)
 }
 
 /* The two-byte map, 0F xx. */
-static dc_fn decode_0f(struct dbytes *b, struct dinsn *di,
-		       const struct dpfx *p)
+static dc_fn form_0f(const struct insn *d, struct dinsn *di)
 {
-	u8 op2 = (u8)dget(b, 1);
+	u8 op2 = d->op;
 
 	switch (op2) {
 	case 0x1f:	/* the long NOP: the operand is never accessed */
-		dmodrm(b, di, p->seg);
 		return h_nop;
 	case 0x40 ... 0x4f:
 		di->op = op2 & 15;
-		dmodrm(b, di, p->seg);
 		return by_mod(di, h_cmov_r, h_cmov_m);
 	case 0x80 ... 0x8f:
 		di->op = op2 & 15;
-		di->imm = dget(b, 4);
+		di->imm = (u32)d->imm;
 		return h_jcc;
 	case 0x90 ... 0x9f:
 		di->op = op2 & 15;
 		di->size = 1;
-		dmodrm(b, di, p->seg);
 		return by_mod(di, h_setcc_r, h_setcc_m);
 	case 0xa3: case 0xab: case 0xb3: case 0xbb:
 		di->op = (op2 >> 3) & 3;
-		dmodrm(b, di, p->seg);
 		return h_bt;
 	case 0xa4: case 0xa5: case 0xac: case 0xad:
 		di->op = (op2 >> 3 & 1) | (op2 & 1) << 1;
-		dmodrm(b, di, p->seg);
 		if (!(op2 & 1))
-			di->imm = dget(b, 1);
+			di->imm = (u8)d->imm;
 		return h_shxd;
 	case 0xaf:
-		dmodrm(b, di, p->seg);
 		return by_mod(di, h_imul_r, h_imul_m);
 	case 0xb0: case 0xb1:
 		di->size = op2 & 1 ? di->size : 1;
-		dmodrm(b, di, p->seg);
 		return h_cmpxchg;
 	case 0xb6: case 0xb7: case 0xbe: case 0xbf:
 		di->op = op2 >= 0xbe;
 		di->size = (op2 & 1) ? 2 : 1;
-		dmodrm(b, di, p->seg);
-		if (p->o16)
+		if (d->opsize_prefix)
 			return h_movx16;
 		return by_mod(di, h_movx_r, h_movx_m);
 	case 0xba:
-		dmodrm(b, di, p->seg);
-		if (di->reg < 4)
-			return NULL;
 		di->op = 4 | (di->reg & 3);
-		di->imm = dget(b, 1);
+		di->imm = (u8)d->imm;
 		return h_bt;
 	case 0xc0: case 0xc1:
 		di->size = op2 & 1 ? di->size : 1;
-		dmodrm(b, di, p->seg);
 		return h_xadd;
-	case 0xc7:
-		dmodrm(b, di, p->seg);
-		if (di->reg != 1 || !dc_is_mem(di))
-			return NULL;
-		return h_cmpxchg8b;
+	case 0xc7:	/* /1 m; /6 and /7 are RDRAND and RDSEED */
+		return di->reg == 1 && dc_is_mem(di) ? h_cmpxchg8b : NULL;
 	case 0xc8 ... 0xcf:
 		di->rm = op2 & 7;
 		return h_bswap;
@@ -1025,15 +971,14 @@ static dc_fn decode_0f(struct dbytes *b, struct dinsn *di,
 }
 
 /* The one-byte map; vs is the operand size of the "v" forms (2 or 4). */
-static dc_fn decode_op(struct dbytes *b, struct dinsn *di, u8 op,
-		       const struct dpfx *p)
+static dc_fn form_1b(const struct insn *d, struct dinsn *di)
 {
-	int seg = p->seg, vs = di->size;
+	u8 op = d->op;
+	int vs = di->size;
 
 	if (op < 0x40 && (op & 7) < 4) {
 		di->op = op >> 3;
 		di->size = (op & 1) ? vs : 1;
-		dmodrm(b, di, seg);
 		if (op & 2)
 			return by_mod(di, h_alu_r_rm_r, h_alu_r_rm_m);
 		return by_mod(di, h_alu_rm_r_r, h_alu_rm_r_m);
@@ -1041,13 +986,13 @@ static dc_fn decode_op(struct dbytes *b, struct dinsn *di, u8 op,
 	if (op < 0x40 && (op & 7) < 6) {
 		di->op = op >> 3;
 		di->size = (op & 1) ? vs : 1;
-		di->imm = dget(b, di->size);
+		di->imm = (u32)d->imm;
 		di->rm = R_EAX;
 		return h_alu_rm_imm_r;
 	}
 	if (op >= 0x70 && op <= 0x7f) {
 		di->op = op & 15;
-		di->imm = (u32)(s32)(s8)dget(b, 1);
+		di->imm = imm8s(d);
 		return h_jcc;
 	}
 	switch (op) {
@@ -1064,41 +1009,33 @@ static dc_fn decode_op(struct dbytes *b, struct dinsn *di, u8 op,
 		di->reg = op & 7;
 		return h_pop_r;
 	case 0x68:
-		di->imm = dget(b, 4);
+		di->imm = (u32)d->imm;
 		return h_push_imm;
 	case 0x69: case 0x6b:
-		dmodrm(b, di, seg);
-		di->imm = op == 0x6b ? (u32)(s32)(s8)dget(b, 1) : dget(b, vs);
+		di->imm = op == 0x6b ? imm8s(d) : (u32)d->imm;
 		return h_imul3;
 	case 0x6a:
-		di->imm = (u32)(s32)(s8)dget(b, 1);
+		di->imm = imm8s(d);
 		return h_push_imm;
 	case 0x80: case 0x81: case 0x83:
 		di->size = op == 0x80 ? 1 : vs;
-		dmodrm(b, di, seg);
 		di->op = di->reg;
-		di->imm = op == 0x83 ? (u32)(s32)(s8)dget(b, 1) :
-			  dget(b, di->size);
+		di->imm = op == 0x83 ? imm8s(d) : (u32)d->imm;
 		return by_mod(di, h_alu_rm_imm_r, h_alu_rm_imm_m);
 	case 0x84: case 0x85:
 		di->size = op == 0x84 ? 1 : vs;
-		dmodrm(b, di, seg);
 		return by_mod(di, h_test_r, h_test_m);
 	case 0x86: case 0x87:
 		di->size = op == 0x86 ? 1 : vs;
-		dmodrm(b, di, seg);
 		return h_xchg;
 	case 0x88: case 0x89:
 		di->size = op == 0x88 ? 1 : vs;
-		dmodrm(b, di, seg);
 		return by_mod(di, h_mov_rm_r_r, h_mov_rm_r_m);
 	case 0x8a: case 0x8b:
 		di->size = op == 0x8a ? 1 : vs;
-		dmodrm(b, di, seg);
 		return by_mod(di, h_mov_r_rm_r, h_mov_r_rm_m);
 	case 0x8d:
-		dmodrm(b, di, seg);
-		return by_mod(di, NULL, h_lea);
+		return h_lea;		/* the decoder let only m through */
 	case 0x90:
 		return h_nop;
 	case 0x91 ... 0x97:
@@ -1112,10 +1049,9 @@ static dc_fn decode_op(struct dbytes *b, struct dinsn *di, u8 op,
 		return h_pushf;
 	case 0xa0 ... 0xa3:
 		di->size = (op & 1) ? vs : 1;
-		di->disp = dget(b, 4);
+		di->disp = (u32)d->imm;
 		/* As MOV eAX, [disp32], for the translator. */
 		di->reg = R_EAX;
-		di->base = di->index = DC_NONE;
 		return (op & 2) ? h_moffs_store : h_moffs_load;
 	case 0xa4 ... 0xa7: case 0xaa ... 0xaf: {
 		static const dc_fn str[6] = {
@@ -1127,84 +1063,52 @@ static dc_fn decode_op(struct dbytes *b, struct dinsn *di, u8 op,
 	}
 	case 0xa8: case 0xa9:
 		di->size = op == 0xa8 ? 1 : vs;
-		di->imm = dget(b, di->size);
+		di->imm = (u32)d->imm;
 		di->rm = R_EAX;
 		return h_test_imm_r;
 	case 0xb0 ... 0xb7:
 		di->size = 1;
 		di->rm = op & 7;
-		di->imm = dget(b, 1);
+		di->imm = (u8)d->imm;
 		return h_mov_rm_imm_r;
 	case 0xb8 ... 0xbf:
 		di->rm = op & 7;
-		di->imm = dget(b, vs);
+		di->imm = (u32)d->imm;
 		return h_mov_rm_imm_r;
 	case 0xc0: case 0xc1: case 0xd0: case 0xd1:
 		di->size = (op & 1) ? vs : 1;
-		dmodrm(b, di, seg);
 		di->op = di->reg;
-		di->imm = (op <= 0xc1 ? dget(b, 1) : 1) & 0x1f;
+		di->imm = (op <= 0xc1 ? (u8)d->imm : 1) & 0x1f;
 		return by_mod(di, h_shift_r, h_shift_m);
 	case 0xc3:
 		return h_ret;
 	case 0xc6: case 0xc7:
 		di->size = op == 0xc6 ? 1 : vs;
-		dmodrm(b, di, seg);
-		if (di->reg)
-			return NULL;
-		di->imm = dget(b, di->size);
+		di->imm = (u32)d->imm;
 		return by_mod(di, h_mov_rm_imm_r, h_mov_rm_imm_m);
 	case 0xc9:
 		return h_leave;
 	case 0xd2: case 0xd3:
 		di->size = (op & 1) ? vs : 1;
-		dmodrm(b, di, seg);
 		di->op = di->reg;
 		return h_shift_cl;
 	case 0xe8:
-		di->imm = dget(b, 4);
+		di->imm = (u32)d->imm;
 		return h_call;
 	case 0xe9:
-		di->imm = dget(b, 4);
+		di->imm = (u32)d->imm;
 		return h_jmp;
 	case 0xeb:
-		di->imm = (u32)(s32)(s8)dget(b, 1);
+		di->imm = imm8s(d);
 		return h_jmp;
 	case 0xf6: case 0xf7:
 		di->size = op == 0xf6 ? 1 : vs;
-		return decode_grp3(b, di, seg);
+		return form_grp3(d, di);
 	case 0xfe: case 0xff:
 		di->size = op == 0xfe ? 1 : vs;
-		return decode_grp45(b, di, op, seg);
-	case 0x0f:
-		return decode_0f(b, di, p);
+		return form_grp45(di, d->op);
 	}
 	return NULL;
-}
-
-/*
- * LOCK: the read-modify-write forms with a memory destination.  With one
- * CPU the lock itself shows nowhere; every other LOCK must raise #UD,
- * which the full decoder does.
- */
-static bool dc_lockable(const struct dinsn *di, dc_fn fn)
-{
-	static const dc_fn rmw[] = {
-		h_incdec_m, h_not, h_neg, h_xchg, h_cmpxchg, h_xadd,
-		h_cmpxchg8b,
-	};
-	size_t i;
-
-	if (fn == h_alu_rm_r_m || fn == h_alu_rm_imm_m)
-		return di->op != 7;	/* CMP writes nothing */
-	if (!dc_is_mem(di))
-		return false;
-	if (fn == h_bt)
-		return (di->op & 3) != 0;
-	for (i = 0; i < ARRAY_SIZE(rmw); i++)
-		if (fn == rmw[i])
-			return true;
-	return false;
 }
 
 /* The handlers that honour di->size = 2, for a 66 prefix. */
@@ -1230,43 +1134,40 @@ static bool dc_o16_ok(dc_fn fn)
 }
 
 /*
- * Decode the instruction at b (32-bit code) into di.  Returns its
- * handler, or NULL if it has none (or does not fit in b).  Prefixes:
- * segment overrides, 66 where the handler honours the operand size, LOCK
- * where the SDM allows it, and F3 only as PAUSE (F3 90); REP string forms
- * and 67 (16-bit addresses) go to the full decoder.
+ * The handler for the decoded instruction d (32-bit code), or NULL if it
+ * has none.  Prefixes: segment overrides, 66 where the handler honours
+ * the operand size, LOCK wherever the decoder let it stand (a
+ * read-modify-write of memory: with one CPU the lock shows nowhere), and
+ * F3 only as PAUSE (F3 90); REP string forms and 67 (16-bit addresses)
+ * go to the full interpreter.
  */
-static dc_fn decode_fast(struct dbytes *b, struct dinsn *di)
+static dc_fn fast_form(const struct insn *d, struct dinsn *di)
 {
-	struct dpfx p = { -1, false, false, 0 };
 	dc_fn fn;
-	u8 op;
 
-	for (;;) {
-		op = (u8)dget(b, 1);
-		if (op == 0x26 || op == 0x2e || op == 0x36 || op == 0x3e)
-			p.seg = (op >> 3) & 3;
-		else if (op == 0x64 || op == 0x65)
-			p.seg = op - 0x64 + S_FS;
-		else if (op == 0x66)
-			p.o16 = true;
-		else if (op == 0xf0)
-			p.lock = true;
-		else if (op == 0xf2 || op == 0xf3)
-			p.rep = op;
-		else
-			break;
-		if (b->bad)
-			return NULL;
-	}
-	di->size = p.o16 ? 2 : 4;
-	di->seg = p.seg >= 0 ? p.seg : S_DS;
-	fn = decode_op(b, di, op, &p);
-	if (!fn || (p.lock && !dc_lockable(di, fn)) ||
-	    (p.o16 && !dc_o16_ok(fn)) ||
-	    (p.rep && (p.rep != 0xf3 || op != 0x90)))
+	if (d->adsize != 4 || (d->rep && (d->rep != 0xf3 || d->op != 0x90 ||
+					  d->map != MAP_1B)))
+		return NULL;
+	di->size = d->opsize;
+	dc_operands(d, di);
+	if (d->map == MAP_1B)
+		fn = form_1b(d, di);
+	else if (d->map == MAP_0F)
+		fn = form_0f(d, di);
+	else
+		return NULL;
+	if (fn && d->opsize_prefix && !dc_o16_ok(fn))
 		return NULL;
 	return fn;
+}
+
+/* Decode the bytes at h (32-bit code) and find their fast form. */
+static dc_fn decode_fast(const u8 *h, u32 avail, struct insn *d,
+			 struct dinsn *di)
+{
+	if (decode(h, avail, 4, d) <= 0)
+		return NULL;
+	return fast_form(d, di);
 }
 
 /* --- Lookup --- */
@@ -1413,41 +1314,26 @@ static u32 min_u32(u32 a, u32 b)
 	return a < b ? a : b;
 }
 
-static u32 x87_decode(const u8 *h, u32 avail, struct dinsn *di)
+static u32 x87_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
-	struct dbytes b = { h, 0, avail, false };
-	int seg = -1;
-	u8 op;
-
-	memset(di, 0, sizeof(*di));
-	for (;;) {
-		op = (u8)dget(&b, 1);
-		if (op == 0x26 || op == 0x2e || op == 0x36 || op == 0x3e)
-			seg = (op >> 3) & 3;
-		else if (op == 0x64 || op == 0x65)
-			seg = op - 0x64 + S_FS;
-		else
-			break;
-	}
-	if (b.bad || op < 0xd8 || op > 0xdf || b.n >= b.avail)
+	if (d->map != MAP_1B || d->op < 0xd8 || d->op > 0xdf ||
+	    d->opsize_prefix || d->adsize != 4 || d->rep)
 		return 0;
-	di->op = op;
-	di->imm = b.p[b.n];
-	dmodrm(&b, di, seg);
-	if (b.bad)
-		return 0;
+	dc_operands(d, di);
+	di->op = d->op;
+	di->imm = d->modrm;
 	di->fn = h_x87;
 	di->flow = DF_NEXT;
 	di->mem = di->rm == DC_NONE;
 	di->kind = DK_CALL;
-	di->len = (u8)b.n;
+	di->len = d->len;
 	di->host = h;
-	return b.n;
+	return d->len;
 }
 
 /*
  * A few system instructions go inside translated blocks too, run by the
- * full decoder where they stand, because they are frequent and change
+ * interpreter (exec.c) where they stand, because they are frequent and change
  * nothing a block depends on (CS, EFLAGS.IF and TF, paging, HLT): RDTSC
  * (the kernel's delays and clocks), CPUID, IN and OUT (a device they
  * reach may raise INTR or stop us: mem makes the block check after), and
@@ -1460,76 +1346,64 @@ static void h_full(struct cpu *c, const struct dinsn *di)
 	cpu_exec_one(c);
 }
 
-static u32 full_decode(const u8 *h, u32 avail, struct dinsn *di)
+static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
-	struct dbytes b = { h, 0, avail, false };
-	u8 op = (u8)dget(&b, 1), op2;
+	u8 op = d->op;
 
-	memset(di, 0, sizeof(*di));
-	if (op == 0x66)				/* 16-bit IN and OUT */
-		op = (u8)dget(&b, 1);
-	if (b.bad)
-		return 0;
-	if ((op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef)) {
-		if (op <= 0xe7)
-			dget(&b, 1);
+	if (d->map == MAP_1B && ((op >= 0xe4 && op <= 0xe7) ||
+				 (op >= 0xec && op <= 0xef)))
 		di->mem = true;
-	} else if (op == 0x0f && b.n == 1) {
-		op2 = (u8)dget(&b, 1);
-		if (op2 == 0x01 && b.n < b.avail &&
-		    ((b.p[b.n] >> 3) & 7) == 7 && (b.p[b.n] >> 6) != 3)
-			dmodrm(&b, di, -1);	/* INVLPG m */
-		else if (op2 != 0x31 && op2 != 0xa2)	/* RDTSC, CPUID */
-			return 0;
-	} else {
+	else if (d->map != MAP_0F ||
+		 !(op == 0x31 || op == 0xa2 ||			/* RDTSC, CPUID */
+		   (op == 0x01 && d->reg == 7 && d->mod != 3)))	/* INVLPG m */
 		return 0;
-	}
-	if (b.bad)
-		return 0;
+	dc_operands(d, di);
 	di->fn = h_full;
 	di->flow = DF_NEXT;
 	di->kind = DK_CALL;
-	di->len = (u8)b.n;
+	di->len = d->len;
 	di->host = h;
-	return b.n;
+	return d->len;
 }
 
 u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di)
 {
-	struct dbytes b = { h, 0, min_u32(avail, MAX_INSN_LEN), false };
+	struct insn d;
 	dc_fn fn;
 
 	memset(di, 0, sizeof(*di));
-	fn = decode_fast(&b, di);
-	if (!fn || b.bad) {
-		avail = min_u32(avail, MAX_INSN_LEN);
-		return x87_decode(h, avail, di) ?: full_decode(h, avail, di);
+	if (decode(h, min_u32(avail, MAX_INSN_LEN), 4, &d) <= 0)
+		return 0;
+	fn = fast_form(&d, di);
+	if (!fn) {
+		memset(di, 0, sizeof(*di));
+		return x87_form(&d, h, di) ?: full_form(&d, h, di);
 	}
 	di->flow = dc_flow(fn);
 	di->mem = dc_mem(di, fn);
 	di->fn = di->size == 4 ? dc_fn32(fn) : fn;
-	di->len = (u8)b.n;
+	di->len = d.len;
 	di->host = h;
 	di->kind = dc_kind(di);
-	return b.n;
+	return d.len;
 }
 
 static void dc_fill(struct dinsn *di, const u8 *h, u32 avail)
 {
-	struct dbytes b = { h, 0, avail, false };
-	dc_fn fn = decode_fast(&b, di);
+	struct insn d;
+	dc_fn fn = decode_fast(h, min_u32(avail, MAX_INSN_LEN), &d, di);
 
 	di->host = h;
-	if (!fn || b.bad) {
+	if (!fn) {
 		di->fn = slow;
 		di->len = 0;
 		di->raw[0] = h[0];
 		return;
 	}
 	di->fn = di->size == 4 ? dc_fn32(fn) : fn;
-	di->len = (u8)b.n;
-	di->raw[0] = load64(h) & len_mask(b.n);
-	di->raw[1] = b.n > 8 ? load64(h + 8) & len_mask(b.n - 8) : 0;
+	di->len = d.len;
+	di->raw[0] = load64(h) & len_mask(d.len);
+	di->raw[1] = d.len > 8 ? load64(h + 8) & len_mask(d.len - 8) : 0;
 }
 
 /*
@@ -1597,7 +1471,7 @@ void cpu_exec_cached(struct cpu *c)
  * each entry with the bytes it was decoded from.  Before an entry runs its
  * bytes are compared with guest RAM, so self-modifying code, the loader
  * and a disk read into a code page all need no invalidation hook.  Forms
- * without a fast handler fall back to the full decoder (C:150).
+ * without a fast handler fall back to the interpreter (C:150).
  :*/
 void cpu_exec_run(struct cpu *c, u64 end)
 {

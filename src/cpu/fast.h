@@ -7,7 +7,8 @@
  * under exec.c's rules: every read and every check before the first change
  * of state, and EIP moves last, so that a fault leaves EIP and ESP where
  * the instruction began.  Only the common forms have handlers; for the
- * rest dc_decode() says no and the full decoder (exec.c) runs them.
+ * rest dc_decode() says no and the interpreter (exec.c) runs them.
+ * Both start from the one decoder's struct insn (decode.c).
  */
 #ifndef LGUEST_CPU_FAST_H
 #define LGUEST_CPU_FAST_H
@@ -93,7 +94,7 @@ enum {
  * Decode the instruction at h (32-bit code, avail bytes readable) into di,
  * handler included.  Returns its length, or 0 if it has no handler here.
  * Besides the fast forms, x87 instructions get a handler that runs them
- * through the full decoder (they change nothing a translated block
+ * through the interpreter (they change nothing a translated block
  * depends on, so blocks need not end at them).
  */
 u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di);
