@@ -478,7 +478,7 @@ void alu_div(struct cpu *c, int size, u32 b, bool sign)
 	u32 q, r;
 
 	if (size == 1)
-		n = (u16)c->r[R_EAX];
+		n = (u16)c->r[R_EAX].d;
 	else
 		n = (u64)get_reg(c, R_EDX, size) << bits |
 		    get_reg(c, R_EAX, size);

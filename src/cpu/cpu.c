@@ -178,7 +178,8 @@ void cpu_get_regs(const struct cpu *c, struct cpu_regs *r)
 {
 	int i;
 
-	memcpy(r->gpr, c->r, sizeof(r->gpr));
+	for (i = 0; i < 8; i++)
+		r->gpr[i] = c->r[i].d;
 	r->eip = c->eip;
 	/* Folding the lazy flags in changes no architectural state. */
 	r->eflags = cpu_get_eflags((struct cpu *)c);
@@ -192,7 +193,10 @@ void cpu_get_regs(const struct cpu *c, struct cpu_regs *r)
 
 void cpu_set_regs(struct cpu *c, const struct cpu_regs *r)
 {
-	memcpy(c->r, r->gpr, sizeof(c->r));
+	int i;
+
+	for (i = 0; i < 8; i++)
+		c->r[i].q = r->gpr[i];
 	c->eip = r->eip;
 	/* No virtual-8086 mode: VM stays clear whatever the caller says. */
 	cpu_set_eflags(c, r->eflags, ~(u32)F_VM & 0x3f7fd7u);
@@ -370,7 +374,7 @@ static bool deliver_fault(struct cpu *c, int code)
 		cpu_insn_begins(c);
 	}
 	c->eip = c->insn_eip;
-	c->r[R_ESP] = c->insn_esp;
+	c->r[R_ESP].d = c->insn_esp;
 	if (prev == EXC_DF || c->exc_depth > 4) {
 		shutdown(c, vec, err);
 		return true;

@@ -165,10 +165,27 @@ struct fpu {
 	bool live;
 };
 
+/*
+ * A general register: 64 bits, of which 32-bit code sees the low half (d).
+ * Outside 64-bit mode the upper half is never read; what is in it there
+ * is, as the SDM says, undefined.  Little-endian, so d, w and b are the
+ * low bytes of q, as on the hardware.
+ */
+union gpr {
+	u64 q;
+	u32 d;
+	u16 w;
+	u8 b;
+};
+
 struct cpu {
 	/* Architectural state. */
-	u32 r[8];		/* EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI */
-	u32 eip;
+	union gpr r[16];	/* RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
+				 * R8..R15 (the last eight: 64-bit mode) */
+	union {
+		u64 rip;
+		u32 eip;	/* all that code outside 64-bit mode sees */
+	};
 	u32 eflags;		/* see cpu_get_eflags(): arithmetic flags
 				 * may live elsewhere (alu.c) */
 	struct seg seg[6];	/* ES, CS, SS, DS, FS, GS */
@@ -231,20 +248,20 @@ struct cpu {
 static inline u8 get_reg8(const struct cpu *c, int r)
 {
 	/* AL, CL, DL, BL, AH, CH, DH, BH */
-	return r < 4 ? (u8)c->r[r] : (u8)(c->r[r - 4] >> 8);
+	return r < 4 ? (u8)c->r[r].d : (u8)(c->r[r - 4].d >> 8);
 }
 
 static inline void set_reg8(struct cpu *c, int r, u8 v)
 {
 	if (r < 4)
-		c->r[r] = (c->r[r] & ~0xffu) | v;
+		c->r[r].d = (c->r[r].d & ~0xffu) | v;
 	else
-		c->r[r - 4] = (c->r[r - 4] & ~0xff00u) | ((u32)v << 8);
+		c->r[r - 4].d = (c->r[r - 4].d & ~0xff00u) | ((u32)v << 8);
 }
 
 static inline void set_reg16(struct cpu *c, int r, u16 v)
 {
-	c->r[r] = (c->r[r] & ~0xffffu) | v;
+	c->r[r].d = (c->r[r].d & ~0xffffu) | v;
 }
 
 /* An instruction begins at EIP: a fault in it puts EIP and ESP back to
@@ -252,7 +269,7 @@ static inline void set_reg16(struct cpu *c, int r, u16 v)
 static inline void cpu_insn_begins(struct cpu *c)
 {
 	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP];
+	c->insn_esp = c->r[R_ESP].d;
 }
 
 static inline bool cpu_pmode(const struct cpu *c)
@@ -459,7 +476,7 @@ static inline void mem_write_fast(struct cpu *c, int seg, u32 off, u32 val,
 /* Stack: push and pop at SS:ESP (or SP with a 16-bit stack), size 2 or 4. */
 static inline void cpu_push(struct cpu *c, u32 val, int size)
 {
-	u32 esp = c->r[R_ESP];
+	u32 esp = c->r[R_ESP].d;
 
 	if (likely(stack32(c))) {
 		esp -= size;
@@ -468,19 +485,19 @@ static inline void cpu_push(struct cpu *c, u32 val, int size)
 		esp = (esp & 0xffff0000u) | ((esp - size) & 0xffff);
 		mem_write_fast(c, S_SS, esp & 0xffff, val, size);
 	}
-	c->r[R_ESP] = esp;
+	c->r[R_ESP].d = esp;
 }
 
 static inline u32 cpu_pop(struct cpu *c, int size)
 {
-	u32 esp = c->r[R_ESP], v;
+	u32 esp = c->r[R_ESP].d, v;
 
 	if (likely(stack32(c))) {
 		v = mem_read_fast(c, S_SS, esp, size);
-		c->r[R_ESP] = esp + size;
+		c->r[R_ESP].d = esp + size;
 	} else {
 		v = mem_read_fast(c, S_SS, esp & 0xffff, size);
-		c->r[R_ESP] = (esp & 0xffff0000u) | ((esp + size) & 0xffff);
+		c->r[R_ESP].d = (esp & 0xffff0000u) | ((esp + size) & 0xffff);
 	}
 	return v;
 }

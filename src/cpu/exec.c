@@ -106,9 +106,9 @@ void insn_address(struct cpu *c, struct insn *d)
 	if (d->mod == 3)
 		return;
 	if (d->base != DR_NONE)
-		ea += c->r[d->base];
+		ea += c->r[d->base].d;
 	if (d->index != DR_NONE)
-		ea += c->r[d->index] << d->scale;
+		ea += c->r[d->index].d << d->scale;
 	d->ea = d->adsize == 2 ? ea & 0xffff : ea;
 	d->seg = d->seg_override >= 0 ? d->seg_override : d->def_seg;
 }
@@ -167,7 +167,7 @@ static void set_sp(struct cpu *c, u32 v)
 {
 	u32 m = sp_mask(c);
 
-	c->r[R_ESP] = (c->r[R_ESP] & ~m) | (v & m);
+	c->r[R_ESP].d = (c->r[R_ESP].d & ~m) | (v & m);
 }
 
 /* A far pointer m16:16 or m16:32 at the ModRM address. */
@@ -255,7 +255,7 @@ static void exec_grp2(struct cpu *c, struct insn *d, u8 op)
 	else if (op <= 0xd1)
 		count = 1;
 	else
-		count = c->r[R_ECX];
+		count = c->r[R_ECX].d;
 	count &= 0x1f;
 	a = rm_read_rmw(c, d, size);
 	r = alu_shift(c, d->reg, a, count, size);
@@ -343,7 +343,7 @@ static void exec_grp45(struct cpu *c, struct insn *d, u8 op)
 
 static void exec_daa_das(struct cpu *c, bool sub)
 {
-	u8 al = (u8)c->r[R_EAX], old = al;
+	u8 al = (u8)c->r[R_EAX].d, old = al;
 	bool cf = alu_cf(c), af = cpu_get_eflags(c) & F_AF;
 	u32 f = 0;
 
@@ -369,7 +369,7 @@ static void exec_daa_das(struct cpu *c, bool sub)
 
 static void exec_aaa_aas(struct cpu *c, bool sub)
 {
-	u16 ax = (u16)c->r[R_EAX];
+	u16 ax = (u16)c->r[R_EAX].d;
 	u32 f = 0;
 
 	if ((ax & 0xf) > 9 || (cpu_get_eflags(c) & F_AF)) {
@@ -387,7 +387,7 @@ static void exec_aaa_aas(struct cpu *c, bool sub)
 
 static void exec_aam(struct cpu *c, u8 base)
 {
-	u8 al = (u8)c->r[R_EAX];
+	u8 al = (u8)c->r[R_EAX].d;
 
 	if (base == 0)
 		cpu_raise(c, EXC_DE, 0);
@@ -397,7 +397,7 @@ static void exec_aam(struct cpu *c, u8 base)
 
 static void exec_aad(struct cpu *c, u8 base)
 {
-	u16 ax = (u16)c->r[R_EAX];
+	u16 ax = (u16)c->r[R_EAX].d;
 	u8 al = (u8)((ax & 0xff) + (ax >> 8) * base);
 
 	set_reg16(c, R_EAX, al);
@@ -409,11 +409,11 @@ static void exec_aad(struct cpu *c, u8 base)
 static void exec_pusha(struct cpu *c, struct insn *d)
 {
 	int sz = d->opsize, i;
-	u32 esp = c->r[R_ESP];
+	u32 esp = c->r[R_ESP].d;
 
 	mem_check(c, S_SS, (esp - 8 * sz) & sp_mask(c), 8 * sz, ACC_WRITE);
 	for (i = 0; i < 8; i++)
-		cpu_push(c, i == R_ESP ? esp : c->r[i], sz);
+		cpu_push(c, i == R_ESP ? esp : c->r[i].d, sz);
 }
 
 static void exec_popa(struct cpu *c, struct insn *d)
@@ -432,7 +432,7 @@ static void exec_enter(struct cpu *c, struct insn *d)
 {
 	u16 alloc = (u16)d->imm;
 	int level = d->imm2 & 31, sz = d->opsize, i;
-	u32 m = sp_mask(c), esp = c->r[R_ESP], ebp = c->r[R_EBP], frame;
+	u32 m = sp_mask(c), esp = c->r[R_ESP].d, ebp = c->r[R_EBP].d, frame;
 
 	esp -= sz;
 	mem_write(c, S_SS, esp & m, ebp, sz);
@@ -458,7 +458,7 @@ static void exec_leave(struct cpu *c, struct insn *d)
 {
 	u32 v;
 
-	set_sp(c, c->r[R_EBP]);
+	set_sp(c, c->r[R_EBP].d);
 	v = cpu_pop(c, d->opsize);
 	set_reg(c, R_EBP, v, d->opsize);
 }
@@ -526,7 +526,7 @@ void exec_out(struct cpu *c, u16 port, u32 v, int size)
 static void exec_io(struct cpu *c, struct insn *d, u8 op)
 {
 	int size = (op & 1) ? d->opsize : 1;
-	u16 port = op < 0xe8 ? (u8)d->imm : (u16)c->r[R_EDX];
+	u16 port = op < 0xe8 ? (u8)d->imm : (u16)c->r[R_EDX].d;
 
 	if (op & 2)
 		exec_out(c, port, get_reg(c, R_EAX, size), size);
@@ -649,7 +649,7 @@ static void exec_loop(struct cpu *c, struct insn *d, u8 op)
 {
 	u32 rel = sext((u8)d->imm, 1);
 	u32 m = d->adsize == 2 ? 0xffff : 0xffffffffu;
-	u32 cnt = c->r[R_ECX] & m;
+	u32 cnt = c->r[R_ECX].d & m;
 	bool take;
 
 	if (op == 0xe3) {
@@ -665,7 +665,7 @@ static void exec_loop(struct cpu *c, struct insn *d, u8 op)
 	if (take)
 		jump_near(c, d, d->next + rel);
 	if (op != 0xe3)
-		c->r[R_ECX] = (c->r[R_ECX] & ~m) | cnt;
+		c->r[R_ECX].d = (c->r[R_ECX].d & ~m) | cnt;
 }
 
 static void exec_ret(struct cpu *c, struct insn *d, u16 pop)
@@ -674,7 +674,7 @@ static void exec_ret(struct cpu *c, struct insn *d, u16 pop)
 
 	jump_near(c, d, target);
 	if (pop)
-		set_sp(c, c->r[R_ESP] + pop);
+		set_sp(c, c->r[R_ESP].d + pop);
 }
 
 /* --- The dispatch --- */
@@ -801,9 +801,9 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		return;
 	case 0x98:
 		if (sz == 2)
-			set_reg16(c, R_EAX, (u16)sext(c->r[R_EAX], 1));
+			set_reg16(c, R_EAX, (u16)sext(c->r[R_EAX].d, 1));
 		else
-			c->r[R_EAX] = sext(c->r[R_EAX], 2);
+			c->r[R_EAX].d = sext(c->r[R_EAX].d, 2);
 		return;
 	case 0x99:
 		v = (get_reg(c, R_EAX, sz) >> (sz * 8 - 1)) ? 0xffffffffu : 0;
@@ -828,7 +828,7 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0x9c: exec_pushf(c, d); return;
 	case 0x9d: exec_popf(c, d); return;
 	case 0x9e:
-		cpu_set_eflags(c, c->r[R_EAX] >> 8,
+		cpu_set_eflags(c, c->r[R_EAX].d >> 8,
 			       F_SF | F_ZF | F_AF | F_PF | F_CF);
 		return;
 	case 0x9f:
@@ -902,7 +902,7 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		set_reg8(c, R_EAX, alu_cf(c) ? 0xff : 0);
 		return;
 	case 0xd7:
-		v = c->r[R_EBX] + (u8)c->r[R_EAX];
+		v = c->r[R_EBX].d + (u8)c->r[R_EAX].d;
 		if (d->adsize == 2)
 			v &= 0xffff;
 		set_reg8(c, R_EAX, (u8)mem_read(c, data_seg(d), v, 1));

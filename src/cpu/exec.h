@@ -38,7 +38,7 @@ static inline u32 get_reg(const struct cpu *c, int r, int size)
 {
 	if (size == 1)
 		return get_reg8(c, r);
-	return size == 2 ? (u16)c->r[r] : c->r[r];
+	return size == 2 ? (u16)c->r[r].d : c->r[r].d;
 }
 
 static inline void set_reg(struct cpu *c, int r, u32 v, int size)
@@ -48,7 +48,7 @@ static inline void set_reg(struct cpu *c, int r, u32 v, int size)
 	else if (size == 2)
 		set_reg16(c, r, (u16)v);
 	else
-		c->r[r] = v;
+		c->r[r].d = v;
 }
 
 /* The segment for a memory operand without ModRM (moffs, XLAT, string

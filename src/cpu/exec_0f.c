@@ -129,16 +129,16 @@ static void exec_mov_crdr(struct cpu *c, struct insn *d, u8 op)
 	need_cpl0(c);
 	switch (op) {
 	case 0x20:
-		c->r[d->rm] = sys_read_cr(c, d->reg);
+		c->r[d->rm].d = sys_read_cr(c, d->reg);
 		return;
 	case 0x21:
-		c->r[d->rm] = sys_read_dr(c, d->reg);
+		c->r[d->rm].d = sys_read_dr(c, d->reg);
 		return;
 	case 0x22:
-		sys_write_cr(c, d->reg, c->r[d->rm]);
+		sys_write_cr(c, d->reg, c->r[d->rm].d);
 		return;
 	default:
-		sys_write_dr(c, d->reg, c->r[d->rm]);
+		sys_write_dr(c, d->reg, c->r[d->rm].d);
 		return;
 	}
 }
@@ -198,7 +198,7 @@ static void exec_shxd(struct cpu *c, struct insn *d, u8 op)
 	u32 count, a, r;
 
 	insn_address(c, d);
-	count = (op & 1) ? c->r[R_ECX] : (u8)d->imm;
+	count = (op & 1) ? c->r[R_ECX].d : (u8)d->imm;
 	count &= 31;
 	a = rm_read_rmw(c, d, sz);
 	if (op < 0xa8)
@@ -235,14 +235,14 @@ static void exec_cmpxchg8b(struct cpu *c, struct insn *d)
 	need_mem(c, d);
 	mem_check(c, d->seg, d->ea, 8, ACC_WRITE);
 	v = mem_read64(c, d->seg, d->ea);
-	cmp = (u64)c->r[R_EDX] << 32 | c->r[R_EAX];
+	cmp = (u64)c->r[R_EDX].d << 32 | c->r[R_EAX].d;
 	if (v == cmp) {
 		mem_write64(c, d->seg, d->ea,
-			    (u64)c->r[R_ECX] << 32 | c->r[R_EBX]);
+			    (u64)c->r[R_ECX].d << 32 | c->r[R_EBX].d);
 	} else {
 		mem_write64(c, d->seg, d->ea, v);
-		c->r[R_EAX] = (u32)v;
-		c->r[R_EDX] = (u32)(v >> 32);
+		c->r[R_EAX].d = (u32)v;
+		c->r[R_EDX].d = (u32)(v >> 32);
 	}
 	alu_set_flag(c, F_ZF, v == cmp);
 }
@@ -287,11 +287,11 @@ static void exec_rdpmc(struct cpu *c)
 	if (!(c->cr4 & CR4_PCE) && cpu_pmode(c) &&
 	    (cpu_vm86(c) || c->cpl != 0))
 		cpu_gp(c, 0);
-	if (c->r[R_ECX] > 1)
+	if (c->r[R_ECX].d > 1)
 		cpu_gp(c, 0);
 	/* No performance counters: they read as zero. */
-	c->r[R_EAX] = 0;
-	c->r[R_EDX] = 0;
+	c->r[R_EAX].d = 0;
+	c->r[R_EDX].d = 0;
 }
 
 /* SYSENTER and SYSEXIT set EIP themselves. */
@@ -399,11 +399,11 @@ void exec_0f(struct cpu *c, struct insn *d)
 		exec_cmpxchg8b(c, d);
 		return;
 	case 0xc8 ... 0xcf:
-		v = c->r[op & 7];
+		v = c->r[op & 7].d;
 		if (sz == 2)	/* undefined; P6 and later clear the word */
 			set_reg16(c, op & 7, 0);
 		else
-			c->r[op & 7] = __builtin_bswap32(v);
+			c->r[op & 7].d = __builtin_bswap32(v);
 		return;
 	default:
 		cpu_ud(c);	/* UD2, MMX, SSE and everything unknown */

@@ -49,9 +49,9 @@ static inline u32 dc_ea(const struct cpu *c, const struct dinsn *di)
 	u32 ea = di->disp;
 
 	if (di->base != DC_NONE)
-		ea += c->r[di->base];
+		ea += c->r[di->base].d;
 	if (di->index != DC_NONE)
-		ea += c->r[di->index] << di->scale;
+		ea += c->r[di->index].d << di->scale;
 	return ea;
 }
 
@@ -110,7 +110,7 @@ static void h_mov_rm_imm_m(struct cpu *c, const struct dinsn *di)
 
 static void h_lea(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->reg] = dc_ea(c, di);
+	c->r[di->reg].d = dc_ea(c, di);
 	c->eip = dc_next(c, di);
 }
 
@@ -237,19 +237,19 @@ static void h_test_imm_m(struct cpu *c, const struct dinsn *di)
 
 static void h_inc(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->reg] = alu_inc(c, c->r[di->reg], 4);
+	c->r[di->reg].d = alu_inc(c, c->r[di->reg].d, 4);
 	c->eip = dc_next(c, di);
 }
 
 static void h_dec(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->reg] = alu_dec(c, c->r[di->reg], 4);
+	c->r[di->reg].d = alu_dec(c, c->r[di->reg].d, 4);
 	c->eip = dc_next(c, di);
 }
 
 static void h_push_r(struct cpu *c, const struct dinsn *di)
 {
-	cpu_push(c, c->r[di->reg], 4);
+	cpu_push(c, c->r[di->reg].d, 4);
 	c->eip = dc_next(c, di);
 }
 
@@ -257,7 +257,7 @@ static void h_pop_r(struct cpu *c, const struct dinsn *di)
 {
 	u32 v = cpu_pop(c, 4);
 
-	c->r[di->reg] = v;
+	c->r[di->reg].d = v;
 	c->eip = dc_next(c, di);
 }
 
@@ -302,7 +302,7 @@ static void h_movx_r(struct cpu *c, const struct dinsn *di)
 {
 	u32 v = get_reg(c, di->rm, di->size);
 
-	c->r[di->reg] = di->op ? sext(v, di->size) : v;
+	c->r[di->reg].d = di->op ? sext(v, di->size) : v;
 	c->eip = dc_next(c, di);
 }
 
@@ -310,7 +310,7 @@ static void h_movx_m(struct cpu *c, const struct dinsn *di)
 {
 	u32 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
 
-	c->r[di->reg] = di->op ? sext(v, di->size) : v;
+	c->r[di->reg].d = di->op ? sext(v, di->size) : v;
 	c->eip = dc_next(c, di);
 }
 
@@ -329,7 +329,7 @@ static void h_setcc_m(struct cpu *c, const struct dinsn *di)
 static void h_cmov_r(struct cpu *c, const struct dinsn *di)
 {
 	if (cpu_cond(c, di->op))
-		c->r[di->reg] = c->r[di->rm];
+		c->r[di->reg].d = c->r[di->rm].d;
 	c->eip = dc_next(c, di);
 }
 
@@ -338,7 +338,7 @@ static void h_cmov_m(struct cpu *c, const struct dinsn *di)
 	u32 v = mem_read_fast(c, di->seg, dc_ea(c, di), 4);
 
 	if (cpu_cond(c, di->op))
-		c->r[di->reg] = v;
+		c->r[di->reg].d = v;
 	c->eip = dc_next(c, di);
 }
 
@@ -364,16 +364,16 @@ static void h_shift_m(struct cpu *c, const struct dinsn *di)
 
 static void imul2(struct cpu *c, const struct dinsn *di, u32 a)
 {
-	s64 p = (s64)(s32)a * (s32)c->r[di->reg];
+	s64 p = (s64)(s32)a * (s32)c->r[di->reg].d;
 
-	c->r[di->reg] = (u32)p;
+	c->r[di->reg].d = (u32)p;
 	alu_set_res(c, (u32)p, 4, p != (s32)(u32)p ? F_CF | F_OF : 0);
 	c->eip = dc_next(c, di);
 }
 
 static void h_imul_r(struct cpu *c, const struct dinsn *di)
 {
-	imul2(c, di, c->r[di->rm]);
+	imul2(c, di, c->r[di->rm].d);
 }
 
 static void h_imul_m(struct cpu *c, const struct dinsn *di)
@@ -445,7 +445,7 @@ static void h_shift_cl(struct cpu *c, const struct dinsn *di)
 {
 	u32 ea = dc_ea(c, di), a = dc_rm_rmw(c, di, ea);
 
-	a = alu_shift(c, di->op, a, c->r[R_ECX] & 0x1f, di->size);
+	a = alu_shift(c, di->op, a, c->r[R_ECX].d & 0x1f, di->size);
 	dc_rm_write(c, di, ea, a);
 	c->eip = dc_next(c, di);
 }
@@ -499,9 +499,9 @@ static void h_imul3(struct cpu *c, const struct dinsn *di)
 static void h_cbw(struct cpu *c, const struct dinsn *di)
 {
 	if (di->size == 2)
-		set_reg16(c, R_EAX, (u16)sext(c->r[R_EAX], 1));
+		set_reg16(c, R_EAX, (u16)sext(c->r[R_EAX].d, 1));
 	else
-		c->r[R_EAX] = sext(c->r[R_EAX], 2);
+		c->r[R_EAX].d = sext(c->r[R_EAX].d, 2);
 	c->eip = dc_next(c, di);
 }
 
@@ -603,7 +603,7 @@ static void h_shxd(struct cpu *c, const struct dinsn *di)
 {
 	u32 ea = dc_ea(c, di), a = dc_rm_rmw(c, di, ea);
 	u32 b = get_reg(c, di->reg, di->size);
-	u32 count = (di->op & 2 ? c->r[R_ECX] : di->imm) & 31;
+	u32 count = (di->op & 2 ? c->r[R_ECX].d : di->imm) & 31;
 
 	a = di->op & 1 ? alu_shrd(c, a, b, count, di->size) :
 	    alu_shld(c, a, b, count, di->size);
@@ -616,17 +616,17 @@ static void h_shxd(struct cpu *c, const struct dinsn *di)
 static void h_cmpxchg8b(struct cpu *c, const struct dinsn *di)
 {
 	u32 ea = dc_ea(c, di);
-	u64 v, cmp = (u64)c->r[R_EDX] << 32 | c->r[R_EAX];
+	u64 v, cmp = (u64)c->r[R_EDX].d << 32 | c->r[R_EAX].d;
 
 	mem_check(c, di->seg, ea, 8, ACC_WRITE);
 	v = mem_read64(c, di->seg, ea);
 	if (v == cmp) {
 		mem_write64(c, di->seg, ea,
-			    (u64)c->r[R_ECX] << 32 | c->r[R_EBX]);
+			    (u64)c->r[R_ECX].d << 32 | c->r[R_EBX].d);
 	} else {
 		mem_write64(c, di->seg, ea, v);
-		c->r[R_EAX] = (u32)v;
-		c->r[R_EDX] = (u32)(v >> 32);
+		c->r[R_EAX].d = (u32)v;
+		c->r[R_EDX].d = (u32)(v >> 32);
 	}
 	alu_set_flag(c, F_ZF, v == cmp);
 	c->eip = dc_next(c, di);
@@ -634,7 +634,7 @@ static void h_cmpxchg8b(struct cpu *c, const struct dinsn *di)
 
 static void h_bswap(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->rm] = __builtin_bswap32(c->r[di->rm]);
+	c->r[di->rm].d = __builtin_bswap32(c->r[di->rm].d);
 	c->eip = dc_next(c, di);
 }
 
@@ -659,48 +659,48 @@ static inline u32 str_step(const struct cpu *c, const struct dinsn *di)
 
 static void h_movs(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, c->r[R_ESI], di->size);
+	u32 v = mem_read_fast(c, di->seg, c->r[R_ESI].d, di->size);
 
-	mem_write_fast(c, S_ES, c->r[R_EDI], v, di->size);
-	c->r[R_ESI] += str_step(c, di);
-	c->r[R_EDI] += str_step(c, di);
+	mem_write_fast(c, S_ES, c->r[R_EDI].d, v, di->size);
+	c->r[R_ESI].d += str_step(c, di);
+	c->r[R_EDI].d += str_step(c, di);
 	c->eip = dc_next(c, di);
 }
 
 static void h_cmps(struct cpu *c, const struct dinsn *di)
 {
-	u32 a = mem_read_fast(c, di->seg, c->r[R_ESI], di->size);
-	u32 b = mem_read_fast(c, S_ES, c->r[R_EDI], di->size);
+	u32 a = mem_read_fast(c, di->seg, c->r[R_ESI].d, di->size);
+	u32 b = mem_read_fast(c, S_ES, c->r[R_EDI].d, di->size);
 
 	alu_arith(c, 7, a, b, di->size);
-	c->r[R_ESI] += str_step(c, di);
-	c->r[R_EDI] += str_step(c, di);
+	c->r[R_ESI].d += str_step(c, di);
+	c->r[R_EDI].d += str_step(c, di);
 	c->eip = dc_next(c, di);
 }
 
 static void h_stos(struct cpu *c, const struct dinsn *di)
 {
-	mem_write_fast(c, S_ES, c->r[R_EDI], get_reg(c, R_EAX, di->size),
+	mem_write_fast(c, S_ES, c->r[R_EDI].d, get_reg(c, R_EAX, di->size),
 		       di->size);
-	c->r[R_EDI] += str_step(c, di);
+	c->r[R_EDI].d += str_step(c, di);
 	c->eip = dc_next(c, di);
 }
 
 static void h_lods(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, c->r[R_ESI], di->size);
+	u32 v = mem_read_fast(c, di->seg, c->r[R_ESI].d, di->size);
 
 	set_reg(c, R_EAX, v, di->size);
-	c->r[R_ESI] += str_step(c, di);
+	c->r[R_ESI].d += str_step(c, di);
 	c->eip = dc_next(c, di);
 }
 
 static void h_scas(struct cpu *c, const struct dinsn *di)
 {
-	u32 b = mem_read_fast(c, S_ES, c->r[R_EDI], di->size);
+	u32 b = mem_read_fast(c, S_ES, c->r[R_EDI].d, di->size);
 
 	alu_arith(c, 7, get_reg(c, R_EAX, di->size), b, di->size);
-	c->r[R_EDI] += str_step(c, di);
+	c->r[R_EDI].d += str_step(c, di);
 	c->eip = dc_next(c, di);
 }
 
@@ -708,17 +708,17 @@ static void h_scas(struct cpu *c, const struct dinsn *di)
  * finds ESP untouched. */
 static void h_leave(struct cpu *c, const struct dinsn *di)
 {
-	u32 ebp = c->r[R_EBP], v;
+	u32 ebp = c->r[R_EBP].d, v;
 
 	if (likely(stack32(c))) {
 		v = mem_read_fast(c, S_SS, ebp, 4);
-		c->r[R_ESP] = ebp + 4;
+		c->r[R_ESP].d = ebp + 4;
 	} else {
 		v = mem_read_fast(c, S_SS, ebp & 0xffff, 4);
-		c->r[R_ESP] = (c->r[R_ESP] & 0xffff0000u) |
+		c->r[R_ESP].d = (c->r[R_ESP].d & 0xffff0000u) |
 			      ((ebp + 4) & 0xffff);
 	}
-	c->r[R_EBP] = v;
+	c->r[R_EBP].d = v;
 	c->eip = dc_next(c, di);
 }
 
@@ -759,62 +759,62 @@ static void h_push_rm(struct cpu *c, const struct dinsn *di)
  */
 static void h_mov_rm_r_r32(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->rm] = c->r[di->reg];
+	c->r[di->rm].d = c->r[di->reg].d;
 	c->eip = dc_next(c, di);
 }
 
 static void h_mov_rm_r_m32(struct cpu *c, const struct dinsn *di)
 {
-	mem_write_fast(c, di->seg, dc_ea(c, di), c->r[di->reg], 4);
+	mem_write_fast(c, di->seg, dc_ea(c, di), c->r[di->reg].d, 4);
 	c->eip = dc_next(c, di);
 }
 
 static void h_mov_r_rm_m32(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->reg] = mem_read_fast(c, di->seg, dc_ea(c, di), 4);
+	c->r[di->reg].d = mem_read_fast(c, di->seg, dc_ea(c, di), 4);
 	c->eip = dc_next(c, di);
 }
 
 static void h_alu_rm_r_r32(struct cpu *c, const struct dinsn *di)
 {
-	u32 r = alu_arith(c, di->op, c->r[di->rm], c->r[di->reg], 4);
+	u32 r = alu_arith(c, di->op, c->r[di->rm].d, c->r[di->reg].d, 4);
 
 	if (di->op != 7)
-		c->r[di->rm] = r;
+		c->r[di->rm].d = r;
 	c->eip = dc_next(c, di);
 }
 
 static void h_alu_r_rm_r32(struct cpu *c, const struct dinsn *di)
 {
-	u32 r = alu_arith(c, di->op, c->r[di->reg], c->r[di->rm], 4);
+	u32 r = alu_arith(c, di->op, c->r[di->reg].d, c->r[di->rm].d, 4);
 
 	if (di->op != 7)
-		c->r[di->reg] = r;
+		c->r[di->reg].d = r;
 	c->eip = dc_next(c, di);
 }
 
 static void h_alu_r_rm_m32(struct cpu *c, const struct dinsn *di)
 {
 	u32 b = mem_read_fast(c, di->seg, dc_ea(c, di), 4);
-	u32 r = alu_arith(c, di->op, c->r[di->reg], b, 4);
+	u32 r = alu_arith(c, di->op, c->r[di->reg].d, b, 4);
 
 	if (di->op != 7)
-		c->r[di->reg] = r;
+		c->r[di->reg].d = r;
 	c->eip = dc_next(c, di);
 }
 
 static void h_alu_rm_imm_r32(struct cpu *c, const struct dinsn *di)
 {
-	u32 r = alu_arith(c, di->op, c->r[di->rm], di->imm, 4);
+	u32 r = alu_arith(c, di->op, c->r[di->rm].d, di->imm, 4);
 
 	if (di->op != 7)
-		c->r[di->rm] = r;
+		c->r[di->rm].d = r;
 	c->eip = dc_next(c, di);
 }
 
 static void h_shift_r32(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->rm] = alu_shift(c, di->op, c->r[di->rm], di->imm, 4);
+	c->r[di->rm].d = alu_shift(c, di->op, c->r[di->rm].d, di->imm, 4);
 	c->eip = dc_next(c, di);
 }
 

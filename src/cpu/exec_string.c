@@ -33,12 +33,12 @@ struct str_state {
 
 static u32 reg_addr(struct cpu *c, int r, const struct str_state *s)
 {
-	return c->r[r] & s->am;
+	return c->r[r].d & s->am;
 }
 
 static void advance(struct cpu *c, int r, const struct str_state *s)
 {
-	c->r[r] = (c->r[r] & ~s->am) | ((c->r[r] + s->step) & s->am);
+	c->r[r].d = (c->r[r].d & ~s->am) | ((c->r[r].d + s->step) & s->am);
 }
 
 /* One iteration, registers updated only once it cannot fault. */
@@ -79,7 +79,7 @@ static void string_once(struct cpu *c, u8 op,
 		advance(c, R_EDI, s);
 		break;
 	case 0x6c:	/* INS: check everything before the device sees it */
-		port = (u16)c->r[R_EDX];
+		port = (u16)c->r[R_EDX].d;
 		if (cpu_pmode(c))
 			sys_io_check(c, port, size);
 		mem_check(c, S_ES, reg_addr(c, R_EDI, s), size, ACC_WRITE);
@@ -88,7 +88,7 @@ static void string_once(struct cpu *c, u8 op,
 		advance(c, R_EDI, s);
 		break;
 	default:	/* 0x6e OUTS */
-		port = (u16)c->r[R_EDX];
+		port = (u16)c->r[R_EDX].d;
 		a = mem_read(c, s->src, reg_addr(c, R_ESI, s), size);
 		exec_out(c, port, a, size);
 		advance(c, R_ESI, s);
@@ -121,9 +121,9 @@ static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
 		    u32 max)
 {
 	bool movs = (op & ~1) == 0xa4;
-	u32 esi = c->r[R_ESI], edi = c->r[R_EDI], size = s->size;
+	u32 esi = c->r[R_ESI].d, edi = c->r[R_EDI].d, size = s->size;
 	u32 dlin = c->seg[S_ES].base + edi, slin = 0, room, n, bytes, i;
-	u32 v = c->r[R_EAX];
+	u32 v = c->r[R_EAX].d;
 	u8 *dst, *src = NULL;
 
 	if (s->step != size || s->am != 0xffffffffu)
@@ -137,8 +137,8 @@ static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
 	n = room / size;
 	if (n > max)
 		n = max;
-	if (n > c->r[R_ECX])
-		n = c->r[R_ECX];
+	if (n > c->r[R_ECX].d)
+		n = c->r[R_ECX].d;
 	if (n < 2)
 		return 0;
 	bytes = n * size;
@@ -168,10 +168,10 @@ static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
 		for (i = 0; i < bytes; i += size)
 			memcpy(dst + i, &v, size);
 	}
-	c->r[R_EDI] = edi + bytes;
+	c->r[R_EDI].d = edi + bytes;
 	if (movs)
-		c->r[R_ESI] = esi + bytes;
-	c->r[R_ECX] -= n;
+		c->r[R_ESI].d = esi + bytes;
+	c->r[R_ECX].d -= n;
 	return n;
 }
 
@@ -208,7 +208,7 @@ void exec_string(struct cpu *c, struct insn *d, u8 op)
 	}
 	limit = rep_limit(c);
 	for (n = 0; ; n += step) {
-		if ((c->r[R_ECX] & s.am) == 0)
+		if ((c->r[R_ECX].d & s.am) == 0)
 			return;
 		if (n && (n >= limit || rep_break(c))) {
 			d->next = d->start;
@@ -220,8 +220,8 @@ void exec_string(struct cpu *c, struct insn *d, u8 op)
 			step = rep_fast(c, op, &s, limit - n);
 		if (!step) {
 			string_once(c, op, &s);
-			c->r[R_ECX] = (c->r[R_ECX] & ~s.am) |
-				      ((c->r[R_ECX] - 1) & s.am);
+			c->r[R_ECX].d = (c->r[R_ECX].d & ~s.am) |
+				      ((c->r[R_ECX].d - 1) & s.am);
 			step = 1;
 		}
 		/* The run loop counts the instruction once; each further

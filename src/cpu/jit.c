@@ -376,7 +376,7 @@ static u8 *emit_budget(struct jit *j, u32 n)
  */
 enum { H_EAX, H_ECX, H_EDX, H_EBX, H_ESP, H_EBP, H_ESI, H_EDI };
 
-#define GREG(n) (CPU_FIELD(r) + 4 * (size_t)(n))
+#define GREG(n) (CPU_FIELD(r) + sizeof(union gpr) * (size_t)(n))
 
 /* mov h32, [rbx + field] and back */
 static void e_load(struct jit *j, int h, size_t field)

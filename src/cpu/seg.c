@@ -273,19 +273,19 @@ static u32 push_frame(struct cpu *c, const struct seg *ss, u32 esp,
 /* Read the size-byte value k bytes above the top of the current stack. */
 static u32 stack_peek(struct cpu *c, u32 k, int size)
 {
-	u32 off = c->r[R_ESP] + k;
+	u32 off = c->r[R_ESP].d + k;
 
 	return mem_read(c, S_SS, stack32(c) ? off : off & 0xffff, size);
 }
 
 static void stack_drop(struct cpu *c, u32 bytes)
 {
-	u32 esp = c->r[R_ESP];
+	u32 esp = c->r[R_ESP].d;
 
 	if (stack32(c))
-		c->r[R_ESP] = esp + bytes;
+		c->r[R_ESP].d = esp + bytes;
 	else
-		c->r[R_ESP] = (esp & 0xffff0000u) | ((esp + bytes) & 0xffff);
+		c->r[R_ESP].d = (esp & 0xffff0000u) | ((esp + bytes) & 0xffff);
 }
 
 static u32 tss_read(struct cpu *c, u32 off, int size)
@@ -451,7 +451,7 @@ static void call_gate_inner(struct cpu *c, const struct desc *g, u16 sel,
 
 	tss_stack(c, dpl, 0, &ss, &esp);
 	v[k++] = c->seg[S_SS].sel;
-	v[k++] = c->r[R_ESP];
+	v[k++] = c->r[R_ESP].d;
 	for (i = n - 1; i >= 0; i--)
 		v[k++] = stack_peek(c, (u32)i * size, size);
 	v[k++] = c->seg[S_CS].sel;
@@ -459,7 +459,7 @@ static void call_gate_inner(struct cpu *c, const struct desc *g, u16 sel,
 	check_eip(c, off, d);
 	esp = push_frame(c, &ss, esp, v, k, size, false, ss.sel & 0xfffc);
 	c->seg[S_SS] = ss;
-	c->r[R_ESP] = esp;
+	c->r[R_ESP].d = esp;
 	load_cs(c, sel, d, dpl);
 	c->eip = off;
 }
@@ -469,7 +469,7 @@ static void push_return(struct cpu *c, int size, u32 next_eip)
 {
 	u32 v[2] = { c->seg[S_CS].sel, next_eip };
 
-	c->r[R_ESP] = push_frame(c, &c->seg[S_SS], c->r[R_ESP], v, 2, size,
+	c->r[R_ESP].d = push_frame(c, &c->seg[S_SS], c->r[R_ESP].d, v, 2, size,
 				 c->cpl == 3, 0);
 }
 
@@ -568,7 +568,7 @@ static void return_outer(struct cpu *c, u16 cs, struct desc *cd, u32 eip,
 	c->eip = eip;
 	set_accessed(c, sd);
 	seg_from_desc(&c->seg[S_SS], ss, sd);
-	c->r[R_ESP] = esp;
+	c->r[R_ESP].d = esp;
 	drop_inner_segs(c);
 }
 
@@ -599,7 +599,7 @@ void far_ret(struct cpu *c, int opsize, u16 pop_bytes)
 	check_return_ss(c, ss, cs & 3, &sd);
 	check_eip(c, eip, &cd);
 	if (opsize == 2)
-		esp = (c->r[R_ESP] & 0xffff0000u) | (esp & 0xffff);
+		esp = (c->r[R_ESP].d & 0xffff0000u) | (esp & 0xffff);
 	esp += pop_bytes;
 	return_outer(c, cs, &cd, eip, ss, &sd, esp);
 }
@@ -660,7 +660,7 @@ static void iret_to_vm86(struct cpu *c)
 	sel[S_GS] = (u16)v[8];
 	cpu_set_eflags(c, v[2], F_DEFINED);
 	enter_vm86(c, sel);
-	c->r[R_ESP] = v[3];
+	c->r[R_ESP].d = v[3];
 	c->eip = v[0];
 }
 
@@ -718,7 +718,7 @@ void cpu_iret(struct cpu *c, int opsize)
 	check_return_ss(c, ss, cs & 3, &sd);
 	check_eip(c, eip, &cd);
 	if (opsize == 2)
-		esp = (c->r[R_ESP] & 0xffff0000u) | (esp & 0xffff);
+		esp = (c->r[R_ESP].d & 0xffff0000u) | (esp & 0xffff);
 	cpu_set_eflags(c, fl, mask);
 	return_outer(c, cs, &cd, eip, ss, &sd, esp);
 }
@@ -738,7 +738,7 @@ static void interrupt_real(struct cpu *c, int vec)
 	v[0] = cpu_get_eflags(c);
 	v[1] = c->seg[S_CS].sel;
 	v[2] = c->eip;
-	c->r[R_ESP] = push_frame(c, &c->seg[S_SS], c->r[R_ESP], v, 3, 2,
+	c->r[R_ESP].d = push_frame(c, &c->seg[S_SS], c->r[R_ESP].d, v, 3, 2,
 				 false, 0);
 	c->eflags &= ~(F_IF | F_TF | F_AC | F_RF);
 	seg_load_real(&c->seg[S_CS], cs);
@@ -781,17 +781,17 @@ static void interrupt_gate(struct cpu *c, const struct desc *gate,
 		v[n++] = c->seg[S_DS].sel;
 		v[n++] = c->seg[S_ES].sel;
 		v[n++] = c->seg[S_SS].sel;
-		v[n++] = c->r[R_ESP];
+		v[n++] = c->r[R_ESP].d;
 	} else if (!SEG_CONF(a) && SEG_DPL(a) < c->cpl) {
 		dpl = SEG_DPL(a);
 		tss_stack(c, dpl, ext, &ss, &esp);
 		ss_err |= ss.sel & 0xfffcu;
 		v[n++] = c->seg[S_SS].sel;
-		v[n++] = c->r[R_ESP];
+		v[n++] = c->r[R_ESP].d;
 	} else {
 		dpl = c->cpl;
 		ss = c->seg[S_SS];
-		esp = c->r[R_ESP];
+		esp = c->r[R_ESP].d;
 	}
 	v[n++] = cpu_get_eflags(c);
 	v[n++] = c->seg[S_CS].sel;
@@ -806,7 +806,7 @@ static void interrupt_gate(struct cpu *c, const struct desc *gate,
 		seg_null(&c->seg[S_ES], 0);
 	}
 	c->seg[S_SS] = ss;
-	c->r[R_ESP] = esp;
+	c->r[R_ESP].d = esp;
 	load_cs(c, sel, &d, dpl);
 	c->eip = off;
 	c->eflags &= ~(F_TF | F_NT | F_RF | F_VM);
@@ -894,7 +894,7 @@ static void tss_save(struct cpu *c, u32 base, u32 eflags)
 	lin_write(c, base + 0x20, c->eip, 4, true);
 	lin_write(c, base + 0x24, eflags, 4, true);
 	for (i = 0; i < 8; i++)
-		lin_write(c, base + 0x28 + 4 * i, c->r[i], 4, true);
+		lin_write(c, base + 0x28 + 4 * i, c->r[i].d, 4, true);
 	for (i = 0; i < 6; i++)
 		lin_write(c, base + 0x48 + 4 * i, c->seg[i].sel, 2, true);
 }
@@ -1005,7 +1005,7 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 		mmu_flush(c, c->cr4 & CR4_PGE);
 	}
 	for (i = 0; i < 8; i++)
-		c->r[i] = t.r[i];
+		c->r[i].d = t.r[i];
 	c->eip = t.eip;
 	cpu_set_eflags(c, t.eflags | F_FIXED1, F_DEFINED);
 	for (i = 0; i < 6; i++)
@@ -1014,7 +1014,7 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 	task_load_segs(c, &t);
 	if (has_err) {
 		cpu_push(c, err, 4);
-		c->insn_esp = c->r[R_ESP];
+		c->insn_esp = c->r[R_ESP].d;
 	}
 	if (c->eip > c->seg[S_CS].limit)
 		cpu_gp(c, 0);

@@ -264,7 +264,7 @@ void sys_rdmsr(struct cpu *c)
 	u64 v;
 
 	need_cpl0(c);
-	switch (c->r[R_ECX]) {
+	switch (c->r[R_ECX].d) {
 	case MSR_TSC:
 		v = tsc_now(c);
 		break;
@@ -295,21 +295,21 @@ void sys_rdmsr(struct cpu *c)
 		/* The local APIC's MSRs are the APIC's: the bus has them.
 		 * Linux probes others with rdmsr_safe(). */
 		if (!c->bus.rdmsr || !c->bus.rdmsr(c->bus.opaque,
-						   c->r[R_ECX], &v))
+						   c->r[R_ECX].d, &v))
 			cpu_gp(c, 0);
-		if (c->r[R_ECX] == MSR_TSC_DEADLINE && v)
+		if (c->r[R_ECX].d == MSR_TSC_DEADLINE && v)
 			v += c->tsc_offset;
 	}
-	c->r[R_EAX] = (u32)v;
-	c->r[R_EDX] = (u32)(v >> 32);
+	c->r[R_EAX].d = (u32)v;
+	c->r[R_EDX].d = (u32)(v >> 32);
 }
 
 void sys_wrmsr(struct cpu *c)
 {
-	u64 v = (u64)c->r[R_EDX] << 32 | c->r[R_EAX];
+	u64 v = (u64)c->r[R_EDX].d << 32 | c->r[R_EAX].d;
 
 	need_cpl0(c);
-	switch (c->r[R_ECX]) {
+	switch (c->r[R_ECX].d) {
 	case MSR_TSC:
 		c->tsc_offset = v - (tsc_now(c) - c->tsc_offset);
 		return;
@@ -341,10 +341,10 @@ void sys_wrmsr(struct cpu *c)
 		c->efer = v;
 		return;
 	default:
-		if (c->r[R_ECX] == MSR_TSC_DEADLINE)
+		if (c->r[R_ECX].d == MSR_TSC_DEADLINE)
 			v = tsc_to_clock(c, v);
 		if (!c->bus.wrmsr || !c->bus.wrmsr(c->bus.opaque,
-						   c->r[R_ECX], v))
+						   c->r[R_ECX].d, v))
 			cpu_gp(c, 0);	/* unknown, or read-only (MCG_CAP) */
 	}
 }
@@ -443,11 +443,11 @@ void sys_cpuid(struct cpu *c)
 {
 	u32 r[4];
 
-	cpuid_leaf(c, c->r[R_EAX], r);
-	c->r[R_EAX] = r[0];
-	c->r[R_EBX] = r[1];
-	c->r[R_ECX] = r[2];
-	c->r[R_EDX] = r[3];
+	cpuid_leaf(c, c->r[R_EAX].d, r);
+	c->r[R_EAX].d = r[0];
+	c->r[R_EBX].d = r[1];
+	c->r[R_ECX].d = r[2];
+	c->r[R_EDX].d = r[3];
 }
 
 /*C:200
@@ -461,8 +461,8 @@ void sys_rdtsc(struct cpu *c)
 	if ((c->cr4 & CR4_TSD) && cpu_pmode(c) && c->cpl != 0)
 		cpu_gp(c, 0);
 	t = tsc_now(c);
-	c->r[R_EAX] = (u32)t;
-	c->r[R_EDX] = (u32)(t >> 32);
+	c->r[R_EAX].d = (u32)t;
+	c->r[R_EDX].d = (u32)(t >> 32);
 }
 
 /* --- I/O permission --- */
@@ -513,7 +513,7 @@ void sys_sysenter(struct cpu *c)
 	flat(&c->seg[S_CS], cs & 0xfffc, 0xc09b);
 	flat(&c->seg[S_SS], (cs & 0xfffc) + 8, 0xc093);
 	c->cpl = 0;
-	c->r[R_ESP] = c->sysenter_esp;
+	c->r[R_ESP].d = c->sysenter_esp;
 	c->eip = c->sysenter_eip;
 }
 
@@ -527,6 +527,6 @@ void sys_sysexit(struct cpu *c)
 	flat(&c->seg[S_CS], ((cs + 16) & 0xfffc) | 3, 0xc0fb);
 	flat(&c->seg[S_SS], ((cs + 24) & 0xfffc) | 3, 0xc0f3);
 	c->cpl = 3;
-	c->r[R_ESP] = c->r[R_ECX];
-	c->eip = c->r[R_EDX];
+	c->r[R_ESP].d = c->r[R_ECX].d;
+	c->eip = c->r[R_EDX].d;
 }

@@ -484,7 +484,7 @@ static void run_emulated(const struct state *s, const struct form *f,
 			     << 2 * i;
 	}
 	c->eflags = s->eflags;
-	c->r[R_EAX] = s->eax;
+	c->r[R_EAX].d = s->eax;
 	memcpy(ram + MEM_OFF, s->mem, AREA);
 	raised = 0;
 	if (!setjmp(c->jmp))
@@ -498,7 +498,7 @@ static void run_emulated(const struct state *s, const struct form *f,
 	for (i = 0; i < 8; i++)
 		memcpy(r->regs[i], &c->fpu.st[i], 10);
 	r->eflags = c->eflags & (F_ARITH);
-	r->ax = (u16)c->r[R_EAX];
+	r->ax = (u16)c->r[R_EAX].d;
 	memcpy(r->mem, ram + MEM_OFF, AREA);
 }
 
@@ -727,7 +727,7 @@ static void check_pending(void)
 		fpu_wait(cpu);
 	ok &= raised == EXC_MF + 1;
 	ok &= exec_raised(0xdf, 0xe0, 0, 4) == 0;	/* fnstsw ax */
-	ok &= (u16)cpu->r[R_EAX] == ((cpu->fpu.sw & ~0x3800) |
+	ok &= (u16)cpu->r[R_EAX].d == ((cpu->fpu.sw & ~0x3800) |
 				       cpu->fpu.top << 11);
 	ok &= exec_raised(0xd9, 0x38 | 6, MEM_OFF, 4) == 0;	/* fnstcw */
 	ok &= exec_raised(0xdd, 0x38 | 6, MEM_OFF, 4) == 0;	/* fnstsw */
