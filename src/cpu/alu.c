@@ -16,12 +16,12 @@
  */
 #include "exec.h"
 
-static inline u32 sign_bit(int size)
+static inline u64 sign_bit(int size)
 {
-	return 1u << (size * 8 - 1);
+	return 1ull << (size * 8 - 1);
 }
 
-static inline void set_lazy(struct cpu *c, int kind, u32 a, u32 b, u32 res,
+static inline void set_lazy(struct cpu *c, int kind, u64 a, u64 b, u64 res,
 			    int size)
 {
 	c->lf_op = LF(kind, size);
@@ -34,8 +34,9 @@ static inline void set_lazy(struct cpu *c, int kind, u32 a, u32 b, u32 res,
 static u32 lazy_flags(struct cpu *c)
 {
 	int size = LF_SIZE(c->lf_op);
-	u32 a = c->lf_src1, b = c->lf_src2, r = c->lf_res;
-	u32 sb = sign_bit(size), f = 0;
+	u64 a = c->lf_src1, b = c->lf_src2, r = c->lf_res;
+	u64 sb = sign_bit(size);
+	u32 f = 0;
 
 	if (r == 0)
 		f |= F_ZF;
@@ -132,15 +133,16 @@ void alu_set_flag(struct cpu *c, u32 flag, bool on)
 }
 
 /* Signed comparison of the recorded SUB operands, sign-extended. */
-static inline s32 sx(u32 v, int size)
+static inline s64 sx(u64 v, int size)
 {
-	return (s32)sext(v, size);
+	return (s64)sext(v, size);
 }
 
 bool cpu_cond(struct cpu *c, int cc)
 {
 	int kind = LF_KIND(c->lf_op), size = LF_SIZE(c->lf_op);
-	u32 a = c->lf_src1, b = c->lf_src2, f;
+	u64 a = c->lf_src1, b = c->lf_src2;
+	u32 f;
 	bool r;
 
 	/* CMP then Jcc is the common case: answer from the operands. */
@@ -179,9 +181,9 @@ out:
 	return (cc & 1) ? !r : r;
 }
 
-u32 alu_arith(struct cpu *c, int op, u32 a, u32 b, int size)
+u64 alu_arith(struct cpu *c, int op, u64 a, u64 b, int size)
 {
-	u32 m = size_mask(size), r;
+	u64 m = size_mask(size), r;
 
 	a &= m;
 	b &= m;
@@ -221,28 +223,28 @@ u32 alu_arith(struct cpu *c, int op, u32 a, u32 b, int size)
 	return r;
 }
 
-void alu_logic_flags(struct cpu *c, u32 res, int size)
+void alu_logic_flags(struct cpu *c, u64 res, int size)
 {
 	set_lazy(c, LF_LOGIC, 0, 0, res & size_mask(size), size);
 }
 
 /* Store CF/OF/AF eagerly, keep ZF/SF/PF lazy in res. */
-static void set_res(struct cpu *c, u32 res, int size, u32 cf_of_af)
+static void set_res(struct cpu *c, u64 res, int size, u32 cf_of_af)
 {
 	c->eflags = (c->eflags & ~(F_CF | F_OF | F_AF)) |
 		    (cf_of_af & (F_CF | F_OF | F_AF));
 	set_lazy(c, LF_RES, 0, 0, res & size_mask(size), size);
 }
 
-void alu_set_res(struct cpu *c, u32 res, int size, u32 cf_of_af)
+void alu_set_res(struct cpu *c, u64 res, int size, u32 cf_of_af)
 {
 	set_res(c, res, size, cf_of_af);
 }
 
 /* INC and DEC leave CF alone: it moves into c->eflags first. */
-u32 alu_inc(struct cpu *c, u32 a, int size)
+u64 alu_inc(struct cpu *c, u64 a, int size)
 {
-	u32 m = size_mask(size), r;
+	u64 m = size_mask(size), r;
 	u32 f = alu_cf(c) ? F_CF : 0;
 
 	a &= m;
@@ -254,9 +256,9 @@ u32 alu_inc(struct cpu *c, u32 a, int size)
 	return r;
 }
 
-u32 alu_dec(struct cpu *c, u32 a, int size)
+u64 alu_dec(struct cpu *c, u64 a, int size)
 {
-	u32 m = size_mask(size), r;
+	u64 m = size_mask(size), r;
 	u32 f = alu_cf(c) ? F_CF : 0;
 
 	a &= m;
@@ -268,9 +270,9 @@ u32 alu_dec(struct cpu *c, u32 a, int size)
 	return r;
 }
 
-u32 alu_neg(struct cpu *c, u32 a, int size)
+u64 alu_neg(struct cpu *c, u64 a, int size)
 {
-	u32 m = size_mask(size), r;
+	u64 m = size_mask(size), r;
 
 	a &= m;
 	r = (0 - a) & m;
@@ -283,10 +285,10 @@ u32 alu_neg(struct cpu *c, u32 a, int size)
  * the lazy state is folded first.  OF is defined only for a count of 1;
  * for larger counts we compute it by the same formula, as the host does.
  */
-static u32 rotate(struct cpu *c, int op, u32 a, u32 count, int size)
+static u64 rotate(struct cpu *c, int op, u64 a, u32 count, int size)
 {
 	int bits = size * 8;
-	u32 m = size_mask(size), sb = sign_bit(size), r;
+	u64 m = size_mask(size), sb = sign_bit(size), r;
 	bool cf, of;
 
 	a &= m;
@@ -341,10 +343,10 @@ static u32 rotate(struct cpu *c, int op, u32 a, u32 count, int size)
 	return r;
 }
 
-u32 alu_shift(struct cpu *c, int op, u32 a, u32 count, int size)
+u64 alu_shift(struct cpu *c, int op, u64 a, u32 count, int size)
 {
 	int bits = size * 8;
-	u32 m = size_mask(size), sb = sign_bit(size), r;
+	u64 m = size_mask(size), sb = sign_bit(size), r;
 	bool cf, of;
 
 	if (op < 4)
@@ -359,7 +361,8 @@ u32 alu_shift(struct cpu *c, int op, u32 a, u32 count, int size)
 			r = 0;
 			cf = false;
 		} else {
-			r = (u32)((u64)a << count) & m;
+			/* count = bits (8- and 16-bit operands) shifts all out */
+			r = count == 64 ? 0 : (a << count) & m;
 			cf = (a >> (bits - count)) & 1;
 		}
 		of = !!(r & sb) != cf;
@@ -370,10 +373,10 @@ u32 alu_shift(struct cpu *c, int op, u32 a, u32 count, int size)
 		of = a & sb;
 		break;
 	default: { /* SAR */
-		s32 s = (s32)sext(a, size);
+		s64 s = (s64)sext(a, size);
 
-		r = (u32)(s >> (count > 31 ? 31 : count)) & m;
-		cf = (s >> (count - 1 > 31 ? 31 : count - 1)) & 1;
+		r = (u64)(s >> (count > 63 ? 63 : count)) & m;
+		cf = (s >> (count - 1 > 63 ? 63 : count - 1)) & 1;
 		of = false;
 		break;
 	}
@@ -384,53 +387,62 @@ u32 alu_shift(struct cpu *c, int op, u32 a, u32 count, int size)
 }
 
 /*
- * SHLD/SHRD: count is masked to 5 bits by the caller.  A count larger than
- * a 16-bit operand leaves an undefined result; we shift through the
- * concatenation as far as it goes, like the host.
+ * SHLD/SHRD: count is masked (to 5 bits, 6 for 64-bit operands) by the
+ * caller.  A count larger than a 16-bit operand leaves an undefined
+ * result; we shift through the concatenation as far as it goes, like the
+ * host.
  */
-u32 alu_shld(struct cpu *c, u32 a, u32 b, u32 count, int size)
+u64 alu_shld(struct cpu *c, u64 a, u64 b, u32 count, int size)
 {
-	u32 m = size_mask(size), r;
-	u64 cat;
+	u64 m = size_mask(size), r;
 	bool cf;
 
 	a &= m;
 	b &= m;
 	if (!count)
 		return a;
-	if (size == 4) {
-		cat = (u64)a << 32 | b;
+	if (size == 8) {
+		r = a << count | b >> (64 - count);
+		cf = (a >> (64 - count)) & 1;
+	} else if (size == 4) {
+		u64 cat = a << 32 | b;
+
 		r = (u32)((cat << count) >> 32);
 		cf = (a >> (32 - count)) & 1;
 	} else {
 		/* a:b:a, as 48 bits, the host's behaviour for counts > 16 */
-		cat = (u64)a << 32 | (u64)b << 16 | a;
-		r = (u32)((cat << count) >> 32) & m;
-		cf = (u32)((cat << (count - 1)) >> 47) & 1;
+		u64 cat = a << 32 | b << 16 | a;
+
+		r = ((cat << count) >> 32) & m;
+		cf = ((cat << (count - 1)) >> 47) & 1;
 	}
 	set_res(c, r, size, (cf ? F_CF : 0) |
 		(((r ^ a) & sign_bit(size)) ? F_OF : 0));
 	return r;
 }
 
-u32 alu_shrd(struct cpu *c, u32 a, u32 b, u32 count, int size)
+u64 alu_shrd(struct cpu *c, u64 a, u64 b, u32 count, int size)
 {
-	u32 m = size_mask(size), r;
-	u64 cat;
+	u64 m = size_mask(size), r;
 	bool cf;
 
 	a &= m;
 	b &= m;
 	if (!count)
 		return a;
-	if (size == 4) {
-		cat = (u64)b << 32 | a;
+	if (size == 8) {
+		r = a >> count | b << (64 - count);
+		cf = (a >> (count - 1)) & 1;
+	} else if (size == 4) {
+		u64 cat = b << 32 | a;
+
 		r = (u32)(cat >> count);
 		cf = (a >> (count - 1)) & 1;
 	} else {
 		/* b:a with a again above, for counts > 16 */
-		cat = (u64)a << 32 | (u64)b << 16 | a;
-		r = (u32)(cat >> count) & m;
+		u64 cat = a << 32 | b << 16 | a;
+
+		r = (cat >> count) & m;
 		cf = (cat >> (count - 1)) & 1;
 	}
 	set_res(c, r, size, (cf ? F_CF : 0) |
@@ -439,28 +451,31 @@ u32 alu_shrd(struct cpu *c, u32 a, u32 b, u32 count, int size)
 }
 
 /*
- * One-operand MUL and IMUL: eDX:eAX (AX) = eAX * b; DIV and IDIV of eDX:eAX
- * (AX) by b, #DE for a zero divisor and for a quotient that does not fit,
- * both before anything changes (the flags stay: the SDM leaves them
- * undefined).  For the interpreter and the fast path alike.
+ * One-operand MUL and IMUL: rDX:rAX (AX) = rAX * b; DIV and IDIV of
+ * rDX:rAX (AX) by b, #DE for a zero divisor and for a quotient that does
+ * not fit, both before anything changes (the flags stay: the SDM leaves
+ * them undefined).  The products and dividends of 64-bit operands need
+ * 128 bits, which GCC gives us.  For the interpreter and the fast path
+ * alike.
  */
-void alu_mul(struct cpu *c, int size, u32 b, bool sign)
+void alu_mul(struct cpu *c, int size, u64 b, bool sign)
 {
-	u32 a = get_reg(c, R_EAX, size), lo, hi;
+	u64 a = get_reg(c, R_EAX, size), m = size_mask(size), lo, hi;
+	int bits = size * 8;
 	bool over;
 
 	if (!sign) {
-		u64 p = (u64)a * b;
+		unsigned __int128 p = (unsigned __int128)(a & m) * (b & m);
 
-		lo = (u32)p & size_mask(size);
-		hi = (u32)(p >> (size * 8));
+		lo = (u64)p & m;
+		hi = (u64)(p >> bits) & m;
 		over = hi != 0;
 	} else {
-		s64 p = (s64)(s32)sext(a, size) * (s32)sext(b, size);
+		__int128 p = (__int128)(s64)sext(a, size) * (s64)sext(b, size);
 
-		lo = (u32)p & size_mask(size);
-		hi = (u32)((u64)p >> (size * 8)) & size_mask(size);
-		over = p != (s64)(s32)sext(lo, size);
+		lo = (u64)p & m;
+		hi = (u64)((unsigned __int128)p >> bits) & m;
+		over = p != (__int128)(s64)sext(lo, size);
 	}
 	if (size == 1) {
 		set_reg16(c, R_EAX, (u16)(hi << 8 | lo));
@@ -471,39 +486,42 @@ void alu_mul(struct cpu *c, int size, u32 b, bool sign)
 	alu_set_res(c, lo, size, over ? F_CF | F_OF : 0);
 }
 
-void alu_div(struct cpu *c, int size, u32 b, bool sign)
+void alu_div(struct cpu *c, int size, u64 b, bool sign)
 {
 	int bits = size * 8;
-	u64 n;
-	u32 q, r;
+	u64 m = size_mask(size), q, r;
+	unsigned __int128 n;
 
+	b &= m;
 	if (size == 1)
 		n = (u16)c->r[R_EAX].d;
 	else
-		n = (u64)get_reg(c, R_EDX, size) << bits |
+		n = (unsigned __int128)get_reg(c, R_EDX, size) << bits |
 		    get_reg(c, R_EAX, size);
 	if (b == 0)
 		cpu_raise(c, EXC_DE, 0);
 	if (!sign) {
-		u64 qq = n / b;
+		unsigned __int128 qq = n / b;
 
-		if (qq > size_mask(size))
+		if (qq > m)
 			cpu_raise(c, EXC_DE, 0);
-		q = (u32)qq;
-		r = (u32)(n % b);
+		q = (u64)qq;
+		r = (u64)(n % b);
 	} else {
-		s64 sn = size == 4 ? (s64)n :
-			 (s64)(s32)sext((u32)n, size * 2);
-		s64 sb = (s32)sext(b, size), qq;
-		s64 lim = (s64)1 << (bits - 1);
+		/* The dividend, 2 * bits wide, sign-extended to 128. */
+		__int128 sn = (__int128)(n << (128 - 2 * bits)) >>
+			      (128 - 2 * bits);
+		__int128 sb = (s64)sext(b, size), qq;
+		__int128 lim = (__int128)1 << (bits - 1);
 
-		if (sn == INT64_MIN && sb == -1)
+		/* -2^127 / -1, the one quotient __int128 cannot hold */
+		if (sb == -1 && sn == -(__int128)(~(unsigned __int128)0 >> 1) - 1)
 			cpu_raise(c, EXC_DE, 0);
 		qq = sn / sb;
 		if (qq >= lim || qq < -lim)
 			cpu_raise(c, EXC_DE, 0);
-		q = (u32)qq & size_mask(size);
-		r = (u32)(sn % sb) & size_mask(size);
+		q = (u64)qq & m;
+		r = (u64)(sn % sb) & m;
 	}
 	if (size == 1) {
 		set_reg16(c, R_EAX, (u16)(r << 8 | q));

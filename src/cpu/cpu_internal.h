@@ -200,7 +200,7 @@ struct cpu {
 	struct fpu fpu;
 
 	/* Lazy flags state, owned by alu.c. */
-	u32 lf_res, lf_src1, lf_src2;
+	u64 lf_res, lf_src1, lf_src2;	/* as wide as the operation */
 	u32 lf_op;		/* which operation last set the flags */
 
 	/* Memory. */

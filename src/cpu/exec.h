@@ -23,32 +23,39 @@
  */
 void insn_address(struct cpu *c, struct insn *d);
 
-static inline u32 size_mask(int size)
+static inline u64 size_mask(int size)
 {
-	return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+	return size == 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
 
-static inline u32 sext(u32 v, int size)
+/* v sign-extended from size bytes to 64 bits: truncated to 32 bits, the
+ * same as sign-extending to 32. */
+static inline u64 sext(u64 v, int size)
 {
-	return size == 1 ? (u32)(s32)(s8)v :
-	       size == 2 ? (u32)(s32)(s16)v : v;
+	return size == 1 ? (u64)(s64)(s8)v :
+	       size == 2 ? (u64)(s64)(s16)v :
+	       size == 4 ? (u64)(s64)(s32)v : v;
 }
 
-static inline u32 get_reg(const struct cpu *c, int r, int size)
+static inline u64 get_reg(const struct cpu *c, int r, int size)
 {
 	if (size == 1)
 		return get_reg8(c, r);
-	return size == 2 ? (u16)c->r[r].d : c->r[r].d;
+	return size == 2 ? c->r[r].w : size == 4 ? c->r[r].d : c->r[r].q;
 }
 
-static inline void set_reg(struct cpu *c, int r, u32 v, int size)
+/* A 32-bit write clears the upper half, as 64-bit mode demands (outside
+ * it the upper half is undefined, so clearing it is as good as any). */
+static inline void set_reg(struct cpu *c, int r, u64 v, int size)
 {
 	if (size == 1)
 		set_reg8(c, r, (u8)v);
 	else if (size == 2)
 		set_reg16(c, r, (u16)v);
+	else if (size == 4)
+		c->r[r].q = (u32)v;
 	else
-		c->r[r].d = v;
+		c->r[r].q = v;
 }
 
 /* The segment for a memory operand without ModRM (moffs, XLAT, string
@@ -132,25 +139,25 @@ enum {
 };
 
 /* lf_op = kind << 2 | log2(size) */
-#define LF(kind, size) ((kind) << 2 | ((size) >> 1))
+#define LF(kind, size) ((kind) << 2 | __builtin_ctz(size))
 #define LF_KIND(op) ((op) >> 2)
 #define LF_SIZE(op) (1 << ((op) & 3))
 
 /* ADD OR ADC SBB AND SUB XOR CMP, by the 3-bit group-1 index. */
-u32 alu_arith(struct cpu *c, int op, u32 a, u32 b, int size);
-u32 alu_inc(struct cpu *c, u32 a, int size);
-u32 alu_dec(struct cpu *c, u32 a, int size);
-u32 alu_neg(struct cpu *c, u32 a, int size);
+u64 alu_arith(struct cpu *c, int op, u64 a, u64 b, int size);
+u64 alu_inc(struct cpu *c, u64 a, int size);
+u64 alu_dec(struct cpu *c, u64 a, int size);
+u64 alu_neg(struct cpu *c, u64 a, int size);
 /* ZF/SF/PF from res, CF/OF/AF cleared (TEST, AND, ...). */
-void alu_logic_flags(struct cpu *c, u32 res, int size);
+void alu_logic_flags(struct cpu *c, u64 res, int size);
 /* Group 2: ROL ROR RCL RCR SHL SHR SAL SAR; count already masked. */
-u32 alu_shift(struct cpu *c, int op, u32 a, u32 count, int size);
-u32 alu_shld(struct cpu *c, u32 a, u32 b, u32 count, int size);
-u32 alu_shrd(struct cpu *c, u32 a, u32 b, u32 count, int size);
+u64 alu_shift(struct cpu *c, int op, u64 a, u32 count, int size);
+u64 alu_shld(struct cpu *c, u64 a, u64 b, u32 count, int size);
+u64 alu_shrd(struct cpu *c, u64 a, u64 b, u32 count, int size);
 /* ZF/SF/PF from res; CF, OF and AF as in the F_* bits of cf_of_af. */
-void alu_set_res(struct cpu *c, u32 res, int size, u32 cf_of_af);
-void alu_mul(struct cpu *c, int size, u32 b, bool sign);
-void alu_div(struct cpu *c, int size, u32 b, bool sign);
+void alu_set_res(struct cpu *c, u64 res, int size, u32 cf_of_af);
+void alu_mul(struct cpu *c, int size, u64 b, bool sign);
+void alu_div(struct cpu *c, int size, u64 b, bool sign);
 /* Read and set single flags (folds lazy flags as needed). */
 bool alu_cf(struct cpu *c);
 void alu_set_flag(struct cpu *c, u32 flag, bool on);

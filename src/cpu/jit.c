@@ -389,6 +389,13 @@ static void e_store(struct jit *j, int h, size_t field)
 	e_rbx(j, "\x89", 1, (u8)(0x83 | h << 3), field);
 }
 
+/* mov qword [rbx + field], h: for the 64-bit lazy-flag fields, whose
+ * upper half must be as clear as the 32-bit value in h leaves it. */
+static void e_store_q(struct jit *j, int h, size_t field)
+{
+	e_rbx(j, "\x48\x89", 2, (u8)(0x83 | h << 3), field);
+}
+
 /* mov dword [rbx + field], imm32 */
 static void e_store_imm(struct jit *j, size_t field, u32 v)
 {
@@ -513,14 +520,14 @@ static void cold_back_here(struct jctx *x, u32 from)
 static void e_flags_in(struct jit *j, int kind)
 {
 	if (kind != LF_LOGIC) {
-		e_store(j, H_EAX, CPU_FIELD(lf_src1));
-		e_store(j, H_ECX, CPU_FIELD(lf_src2));
+		e_store_q(j, H_EAX, CPU_FIELD(lf_src1));
+		e_store_q(j, H_ECX, CPU_FIELD(lf_src2));
 	}
 }
 
 static void e_flags_out(struct jit *j, int kind)
 {
-	e_store(j, H_EAX, CPU_FIELD(lf_res));
+	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 	e_store_imm(j, CPU_FIELD(lf_op), LF(kind, 4));
 }
 
@@ -748,13 +755,13 @@ static bool emit_alu8(struct jctx *x, const struct dinsn *di)
 		      greg8(di->kind == DK_ALU8_R_RM ? di->rm : di->reg));
 	}
 	if (live && kind[op] != LF_LOGIC) {
-		e_store(j, H_EAX, CPU_FIELD(lf_src1));
-		e_store(j, H_ECX, CPU_FIELD(lf_src2));
+		e_store_q(j, H_EAX, CPU_FIELD(lf_src1));
+		e_store_q(j, H_ECX, CPU_FIELD(lf_src2));
 	}
 	e8(j, host_op[op]);				/* op al, cl */
 	e8(j, 0xc8);
 	if (live) {
-		e_store(j, H_EAX, CPU_FIELD(lf_res));
+		e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 		e_store_imm(j, CPU_FIELD(lf_op), LF(kind[op], 1));
 	}
 	if (!test && op != 7)				/* mov [dst], al */
@@ -875,7 +882,7 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 	e8(j, (u8)count);
 	ebytes(j, "\x0f\x92\xc1\x0f\xb6\xc9", 6);	/* ecx = CF */
 	e_store(j, H_EAX, GREG(di->rm));
-	e_store(j, H_EAX, CPU_FIELD(lf_res));
+	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, 4));
 	if (di->op == 5) {				/* OF = old top bit */
 		ebytes(j, "\xc1\xea\x1f", 3);
