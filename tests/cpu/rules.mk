@@ -17,3 +17,12 @@ build/tests/cpu/ref32: tests/cpu/ref32.c tests/cpu/difftest.h src/types.h
 	$(CC) -m32 -static -O1 -g $(CPU_DIFF_CFLAGS) -o $@ $<
 
 CHECK_DEPS += build/tests/cpu/difftest build/tests/cpu/ref32
+
+# alu64: the arithmetic unit at every operand size against the host.
+build/tests/cpu/alu64: tests/cpu/alu64.c src/cpu/exec.h src/cpu/cpu_internal.h \
+		build/asan/liblguest.a
+	@mkdir -p $(@D)
+	$(CC) $(CPU_DIFF_CFLAGS) $(ASANFLAGS) -o $@ $< build/asan/liblguest.a \
+		$(LDLIBS)
+
+CHECK_DEPS += build/tests/cpu/alu64
