@@ -1,0 +1,464 @@
+/*
+ * The long-mode test program: 64-bit code on a bare (software) CPU,
+ * checking what an x86-64 kernel relies on, each as a TAP line on COM1,
+ * with the number of failed checks as the verdict through the exit port
+ * (0xf4, QEMU's isa-debug-exit and lguest's --exit-port).  The same ELF
+ * runs on qemu-system-x86_64, which judges our expectations.
+ *
+ * start.S took us into 64-bit mode; here: 64-bit arithmetic and
+ * RIP-relative data, CPUID's long-mode bits, the 16-byte IDT and its
+ * frames, page faults on four-level tables, NX, #DF on an IST stack, a
+ * round trip to ring 3 by IRETQ and back by SYSCALL and SYSRET, and the
+ * FS/GS bases with SWAPGS.
+ */
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+#define PTE_P 0x1ull
+#define PTE_W 0x2ull
+#define PTE_U 0x4ull
+#define PTE_PS 0x80ull
+#define PTE_NX (1ull << 63)
+
+#define MSR_EFER 0xc0000080u
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_SFMASK 0xc0000084u
+#define MSR_FS_BASE 0xc0000100u
+#define MSR_GS_BASE 0xc0000101u
+#define MSR_KGS_BASE 0xc0000102u
+
+extern u64 pml4[512], pdpt[512], pd[512];
+extern u64 gdt[8];
+extern char trap_stubs[], syscall_entry[], stack_top[];
+
+struct kjmp {
+	u64 rbx, rbp, r12, r13, r14, r15, rsp, rip;
+};
+int kjmp_set(struct kjmp *j);
+void kjmp_go(struct kjmp *j, int val) __attribute__((noreturn));
+
+/* What trap_common saved, lowest address first. */
+struct frame {
+	u64 r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
+	u64 vec, err, rip, cs, rflags, rsp, ss;
+};
+
+/* --- Ports, the console and the verdict --- */
+
+static inline void outb(u16 port, u8 v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline u8 inb(u16 port)
+{
+	u8 v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static void putc(char ch)
+{
+	int i;
+
+	for (i = 0; i < 100000 && !(inb(0x3f8 + 5) & 0x20); i++)
+		;
+	outb(0x3f8, (u8)ch);
+}
+
+static void puts(const char *s)
+{
+	while (*s)
+		putc(*s++);
+}
+
+static void puthex(u64 v)
+{
+	int i, started = 0;
+
+	puts("0x");
+	for (i = 60; i >= 0; i -= 4) {
+		int d = (v >> i) & 15;
+
+		if (d || started || i == 0) {
+			putc("0123456789abcdef"[d]);
+			started = 1;
+		}
+	}
+}
+
+static int failed;
+
+static void check(int ok, const char *what)
+{
+	puts(ok ? "ok - " : "not ok - ");
+	puts(what);
+	putc('\n');
+	failed += !ok;
+}
+
+static void check_eq(u64 got, u64 want, const char *what)
+{
+	puts(got == want ? "ok - " : "not ok - ");
+	puts(what);
+	if (got != want) {
+		puts(": got ");
+		puthex(got);
+		puts(", want ");
+		puthex(want);
+	}
+	putc('\n');
+	failed += got != want;
+}
+
+static void __attribute__((noreturn)) finish(void)
+{
+	outb(0xf4, (u8)failed);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+/* --- Privileged helpers --- */
+
+static u64 rdmsr(u32 msr)
+{
+	u32 lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return (u64)hi << 32 | lo;
+}
+
+static void wrmsr(u32 msr, u64 v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v),
+			 "d"((u32)(v >> 32)));
+}
+
+static u64 read_cr2(void)
+{
+	u64 v;
+
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+
+static void invlpg(u64 a)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(a) : "memory");
+}
+
+static void cpuid(u32 leaf, u32 r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]),
+			 "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+/* --- The IDT and the TSS --- */
+
+struct gate {
+	u16 off0, sel;
+	u8 ist, type;
+	u16 off1;
+	u32 off2, zero;
+};
+
+static struct gate idt[32] __attribute__((aligned(16)));
+static u32 tss[26] __attribute__((aligned(16)));
+static u8 ist1_stack[4096] __attribute__((aligned(16)));
+
+static void set_gate(int vec, u64 handler, int ist, int present)
+{
+	struct gate *g = &idt[vec];
+
+	g->off0 = (u16)handler;
+	g->sel = 0x08;
+	g->ist = (u8)ist;
+	g->type = present ? 0x8e : 0x0e;	/* 64-bit interrupt gate */
+	g->off1 = (u16)(handler >> 16);
+	g->off2 = (u32)(handler >> 32);
+	g->zero = 0;
+}
+
+static void tables(void)
+{
+	struct {
+		u16 limit;
+		u64 base;
+	} __attribute__((packed)) p = { sizeof(idt) - 1, (u64)idt };
+	u64 t = (u64)tss, ist1 = (u64)ist1_stack + sizeof(ist1_stack);
+	int i;
+
+	for (i = 0; i < 32; i++)
+		set_gate(i, (u64)trap_stubs + 16 * i, 0, 1);
+	__asm__ volatile("lidt %0" : : "m"(p));
+	/* RSP0 at offset 4, IST1 at offset 36 (both 8 bytes, unaligned). */
+	tss[1] = (u32)(u64)stack_top;
+	tss[2] = (u32)((u64)stack_top >> 32);
+	tss[9] = (u32)ist1;
+	tss[10] = (u32)(ist1 >> 32);
+	tss[25] = sizeof(tss) << 16;	/* I/O map base past the limit */
+	gdt[6] = (sizeof(tss) - 1) | (t & 0xffffff) << 16 |
+		 0x89ull << 40 | ((t >> 24) & 0xff) << 56;
+	gdt[7] = t >> 32;
+	__asm__ volatile("ltr %w0" : : "r"(0x30));
+}
+
+/* --- Traps --- */
+
+static volatile struct {
+	u64 count, vec, err, rip, cs, rsp, ss, cr2, frame_rsp;
+} last;
+static struct kjmp *volatile trap_jmp;	/* a trap goes back there */
+static volatile u64 skip;		/* else RIP moves on this much */
+
+void trap(struct frame *f)
+{
+	last.count++;
+	last.vec = f->vec;
+	last.err = f->err;
+	last.rip = f->rip;
+	last.cs = f->cs;
+	last.rsp = f->rsp;
+	last.ss = f->ss;
+	last.cr2 = read_cr2();
+	last.frame_rsp = (u64)f;
+	if (trap_jmp) {
+		struct kjmp *j = trap_jmp;
+
+		trap_jmp = 0;
+		kjmp_go(j, 1);
+	}
+	f->rip += skip;
+}
+
+/* --- The checks --- */
+
+static u64 rip_data __attribute__((used)) = 0x1122334455667788ull;
+
+static void basics(void)
+{
+	u64 v = 0x123456789ull, efer = rdmsr(MSR_EFER);
+	u32 r[4];
+	u16 cs;
+
+	check_eq(v >> 32, 1, "64-bit arithmetic: the upper half is there");
+	__asm__ volatile("movq rip_data(%%rip), %0" : "=r"(v));
+	check_eq(v, 0x1122334455667788ull, "a RIP-relative load");
+	check((efer & 0x500) == 0x500, "EFER: LME and LMA are set");
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	check_eq(cs, 0x08, "CS is the 64-bit code segment");
+	cpuid(0x80000000u, r);
+	check(r[0] >= 0x80000001u, "CPUID has leaf 0x80000001");
+	cpuid(0x80000001u, r);
+	check(r[3] & (1u << 29), "CPUID 0x80000001: long mode (LM)");
+	check(r[3] & (1u << 11), "CPUID 0x80000001: SYSCALL");
+	check(r[3] & (1u << 20), "CPUID 0x80000001: NX");
+	__asm__ volatile("movq $-1, %%rax; movl $1, %%eax; movq %%rax, %0"
+			 : "=r"(v) : : "rax");
+	check_eq(v, 1, "a 32-bit write clears the upper half");
+	__asm__ volatile("movq $-1, %%rax; movw $1, %%ax; movq %%rax, %0"
+			 : "=r"(v) : : "rax");
+	check_eq(v, 0xffffffffffff0001ull, "a 16-bit write keeps the rest");
+	__asm__ volatile("movq $0x1000, %%r9; movb $0x77, %%r9b; "
+			 "movq %%r9, %0" : "=r"(v) : : "r9");
+	check_eq(v, 0x1077, "R9B is R9's low byte (REX)");
+}
+
+static void exceptions(void)
+{
+	u64 here;
+
+	skip = 2;
+	last.count = 0;
+	__asm__ volatile("lea 0(%%rip), %0; ud2" : "=r"(here));
+	check_eq(last.count, 1, "UD2 raises one exception");
+	check_eq(last.vec, 6, "... #UD");
+	check_eq(last.rip, here, "... its RIP is UD2's");
+	check_eq(last.cs, 0x08, "... the frame's CS");
+	check_eq(last.ss, 0x10, "... the frame holds SS too");
+	check_eq((last.frame_rsp + sizeof(struct frame)) & 15, 0,
+		 "... the CPU aligned its frame to 16 bytes");
+	skip = 0;
+}
+
+/* The 2 MiB page at 8 MiB, made of 4 KiB pages for these checks. */
+static u64 pt[512] __attribute__((aligned(4096)));
+#define TPAGE(n) (0x800000ull + (n) * 0x1000ull)
+
+static void paging(void)
+{
+	volatile u64 *p = (volatile u64 *)TPAGE(1);
+	struct kjmp j;
+	int i;
+
+	for (i = 0; i < 512; i++)
+		pt[i] = (0x800000ull + i * 0x1000ull) | PTE_P | PTE_W;
+	pd[4] = (u64)pt | PTE_P | PTE_W | PTE_U;
+	invlpg(TPAGE(0));
+	*(volatile u64 *)TPAGE(0) = 0x5a5a;
+	check_eq(*(volatile u64 *)TPAGE(0), 0x5a5a,
+		 "a 4 KiB page through four levels");
+	pt[1] = 0;
+	invlpg(TPAGE(1));
+	last.count = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		(void)*p;
+	}
+	trap_jmp = 0;
+	check_eq(last.vec, 14, "a read of a not-present page: #PF");
+	check_eq(last.err, 0, "... error code 0");
+	check_eq(last.cr2, TPAGE(1), "... CR2 is the address");
+	pt[1] = TPAGE(1) | PTE_P;
+	invlpg(TPAGE(1));
+	last.count = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		*p = 1;
+	}
+	trap_jmp = 0;
+	check_eq(last.err, 3, "a write to a read-only page: error code 3");
+	pt[1] = TPAGE(1) | PTE_P | PTE_W;
+	pdpt[1] = 0x12345000ull | PTE_P | (1ull << 51);	/* reserved */
+	last.count = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		(void)*(volatile u64 *)0x40000000ull;
+	}
+	trap_jmp = 0;
+	check_eq(last.err, 9, "a reserved bit in a PDPTE: error code 9 (P, RSVD)");
+	pdpt[1] = 0;
+}
+
+static void nx(void)
+{
+	u8 *code = (u8 *)TPAGE(2);
+	struct kjmp j;
+
+	code[0] = 0xc3;			/* ret */
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 0x800);
+	((void (*)(void))code)();
+	check(1, "code runs from a page without NX");
+	pt[2] |= PTE_NX;
+	invlpg(TPAGE(2));
+	last.count = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		((void (*)(void))code)();
+	}
+	trap_jmp = 0;
+	check_eq(last.vec, 14, "a jump to an NX page: #PF");
+	check_eq(last.err, 0x11, "... error code 0x11 (P, I/D)");
+	check_eq(last.cr2, TPAGE(2), "... CR2 is the target");
+	check_eq(last.rip, TPAGE(2), "... RIP is the target");
+	pt[2] &= ~PTE_NX;
+	invlpg(TPAGE(2));
+}
+
+static void double_fault(void)
+{
+	struct kjmp j;
+	u64 ist_top = (u64)ist1_stack + sizeof(ist1_stack);
+
+	/* #GP's gate not present: a #GP becomes #NP, and two contributory
+	 * faults make #DF, which runs on IST1. */
+	set_gate(13, (u64)trap_stubs + 16 * 13, 0, 0);
+	set_gate(8, (u64)trap_stubs + 16 * 8, 1, 1);
+	last.count = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		__asm__ volatile("mov %0, %%es" : : "r"(0x1234));
+	}
+	trap_jmp = 0;
+	check_eq(last.vec, 8, "#GP through a not-present gate: #DF");
+	check_eq(last.err, 0, "... error code 0");
+	check(last.frame_rsp < ist_top &&
+	      last.frame_rsp >= (u64)ist1_stack,
+	      "... on the IST1 stack");
+	set_gate(13, (u64)trap_stubs + 16 * 13, 0, 1);
+	set_gate(8, (u64)trap_stubs + 16 * 8, 0, 1);
+}
+
+/* --- Ring 3 and back --- */
+
+struct kjmp user_jmp;
+u64 sys_rcx, sys_r11, sys_rsp;
+u16 sys_cs, sys_ss;
+u32 sys_count;
+static u8 user_stack[4096] __attribute__((aligned(16)));
+
+/* Ring 3: two system calls, the first returned from by SYSRET, the
+ * second (RAX = 0) ends the visit. */
+static void __attribute__((used, noinline)) user_code(void)
+{
+	__asm__ volatile("movq $7, %%rax; syscall; "
+			 "movq %%rax, %%rax; "
+			 "xorl %%eax, %%eax; syscall"
+			 : : : "rax", "rcx", "r11", "memory");
+	for (;;)
+		;
+}
+
+static void syscalls(void)
+{
+	u64 user_rsp = (u64)user_stack + sizeof(user_stack);
+	u16 cs;
+
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 1);		/* SCE */
+	wrmsr(MSR_STAR, (u64)0x18 << 48 | (u64)0x08 << 32);
+	wrmsr(MSR_LSTAR, (u64)syscall_entry);
+	wrmsr(MSR_SFMASK, 0x200);			/* IF */
+	sys_count = 0;
+	if (!kjmp_set(&user_jmp)) {
+		/* IRETQ to ring 3: SS, RSP, RFLAGS, CS, RIP. */
+		__asm__ volatile("pushq $0x23; pushq %0; pushq $0x2; "
+				 "pushq $0x2b; pushq %1; iretq"
+				 : : "r"(user_rsp), "r"((u64)user_code));
+	}
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	check_eq(sys_count, 2, "ring 3 made two SYSCALLs");
+	check_eq(sys_cs, 0x08, "SYSCALL: CS from STAR[47:32]");
+	check_eq(sys_ss, 0x10, "SYSCALL: SS is that + 8");
+	check(sys_rsp <= user_rsp && sys_rsp > user_rsp - 256,
+	      "SYSCALL keeps the user's RSP");
+	check(sys_rcx > (u64)user_code && sys_rcx < (u64)user_code + 64,
+	      "SYSCALL: RCX is the return address");
+	check_eq(sys_r11 & 0x3, 0x2, "SYSCALL: R11 holds RFLAGS");
+	check_eq(cs, 0x08, "back in ring 0");
+}
+
+static void segment_bases(void)
+{
+	static u64 a = 0xaaaa, b = 0xbbbb;
+	u64 v;
+
+	wrmsr(MSR_GS_BASE, (u64)&a);
+	wrmsr(MSR_KGS_BASE, (u64)&b);
+	__asm__ volatile("movq %%gs:0, %0" : "=r"(v));
+	check_eq(v, 0xaaaa, "GS_BASE: a GS-relative load");
+	__asm__ volatile("swapgs");
+	__asm__ volatile("movq %%gs:0, %0" : "=r"(v));
+	check_eq(v, 0xbbbb, "SWAPGS: GS now uses KERNEL_GS_BASE");
+	check_eq(rdmsr(MSR_KGS_BASE), (u64)&a, "... and the old base moved there");
+	__asm__ volatile("swapgs");
+	wrmsr(MSR_FS_BASE, (u64)&b);
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(v));
+	check_eq(v, 0xbbbb, "FS_BASE: an FS-relative load");
+}
+
+void lm_main(void)
+{
+	tables();
+	basics();
+	exceptions();
+	paging();
+	nx();
+	double_fault();
+	syscalls();
+	segment_bases();
+	finish();
+}
