@@ -31,7 +31,8 @@
 static void code_window(struct cpu *c, struct insn *d)
 {
 	const struct seg *cs = &c->seg[S_CS];
-	u32 lin = cs->base + d->start, len, pa;
+	u32 lin = cs->base + d->start, len;
+	u64 pa;
 	const struct tlb_entry *e;
 
 	d->win_len = 0;
@@ -42,10 +43,10 @@ static void code_window(struct cpu *c, struct insn *d)
 		len = MAX_INSN_LEN;
 	if (cs->limit - d->start < len - 1)
 		len = cs->limit - d->start + 1;
-	/* A TLB hit is the common case: the same lookup as mmu.c's (fetches
-	 * need no rights beyond reading, as we have no NX). */
+	/* A TLB hit is the common case: the same lookup as mmu.c's, which
+	 * an NX page's entry misses. */
 	e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->vpage == (lin >> 12) + 1 && e->host)) {
+	if (likely(tlb_fetch_hit(e, lin) && e->host)) {
 		d->win = e->host + (lin & 0xfff);
 		d->win_len = len;
 		return;
