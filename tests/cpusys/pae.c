@@ -341,6 +341,14 @@ static void global_pages(void)
 	write_cr4(cr4);
 }
 
+/* Ring 3 jumps to V(15): the code's EAX, or the #PF error code. */
+static void user_fetch(void)
+{
+	u32 v;
+
+	user_exit(try_run(V(15), &v) ? (int)last.err : (int)v);
+}
+
 static void nx(void)
 {
 	u32 v = 0, i, ok = 1;
@@ -416,6 +424,17 @@ static void nx(void)
 	      "... and runs once bit 63 is clear");
 	pd0[4] = 0;
 	invlpg(BIG);
+
+	/* Ring 3: U/S as ever, and NX gives error code 0x15 (U|I/D|P). */
+	map(15, P(12), PTE_P | PTE_W | PTE_U, 0);
+	check_eq(run_user(user_fetch), 0x1234, "ring 3 runs code from a user page");
+	map(15, P(12), PTE_P | PTE_W | PTE_U, NX_HI);
+	check_eq(run_user(user_fetch), 0x15,
+		 "ring 3 jumping to an NX user page: #PF error code 0x15");
+	map(15, P(12), PTE_P | PTE_W, 0);
+	check_eq(run_user(user_fetch), 0x15,
+		 "ring 3 jumping to a supervisor page: error code 0x15 too");
+	map(15, 0, 0, 0);
 
 	/* Turning NXE off again: bit 63 is reserved once more. */
 	map(12, P(12), PTE_P | PTE_W, NX_HI);
