@@ -69,8 +69,9 @@ fi
 # The metapackage names the real image package, e.g. linux-image-6.1.0-50-686
 # (or linux-image-6.1.0-50-686-pae for FLAVOUR=686-pae).
 resolve_kernel_package() {
+	arch='\(:i386\)\{0,1\}$'
 	apt-cache depends "linux-image-$FLAVOUR:i386" 2>/dev/null |
-		sed -n "s/^ *Depends: \(linux-image-[0-9][^:]*-$FLAVOUR\)\(:i386\)\{0,1\}\$/\1/p" |
+		sed -n "s/^ *Depends: \(linux-image-[0-9][^:]*-$FLAVOUR\)$arch/\1/p" |
 		head -n 1
 }
 

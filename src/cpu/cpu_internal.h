@@ -96,7 +96,7 @@ enum {
 #define PF_W    0x02u	/* write access */
 #define PF_U    0x04u	/* CPL 3 access */
 #define PF_RSVD 0x08u
-#define PF_I    0x10u	/* instruction fetch (with PAE paging and EFER.NXE) */
+#define PF_I    0x10u	/* instruction fetch (PAE paging with EFER.NXE) */
 
 /* EFER bits (MSR 0xc0000080). */
 #define EFER_SCE (1ull << 0)
@@ -179,7 +179,7 @@ struct cpu {
 	struct seg ldtr, tr;	/* tr.attr type: 9/0xb (available/busy) */
 	struct dtr gdtr, idtr;
 	u32 cr0, cr2, cr3, cr4;
-	u64 pdpte[4];		/* PAE: the PDPT, loaded when CR3 is (mmu.c) */
+	u64 pdpte[4];		/* PAE: the PDPT, loaded with CR3 */
 	u32 dr[8];
 	int cpl;
 	u32 sysenter_cs, sysenter_esp, sysenter_eip;

@@ -7,12 +7,12 @@
  * SSE) with exactly the features we implement: FPU, PSE, TSC, MSR, PAE,
  * CX8, SEP, PGE, CMOV, PAT, NX (leaf 0x80000001), and the APIC bit while
  * the local APIC (a device on the bus, src/hw/apic.c) is enabled.  No
- * MTRRs: Debian's 686 and 686-pae kernels do without.  A feature not listed is not there: its
- * instructions raise #UD and its control bits #GP, as on a processor
- * without it.  The hypervisor bit of leaf 1 is set and leaf 0x40000000
- * names us ("lguest"): it is honest, and it keeps Linux from probing for
- * microcode updates, which would touch MSRs a real Pentium III has and we
- * do not.
+ * MTRRs: Debian's 686 and 686-pae kernels do without.  A feature not
+ * listed is not there: its instructions raise #UD and its control bits
+ * #GP, as on a processor without it.  The hypervisor bit of leaf 1 is set
+ * and leaf 0x40000000 names us ("lguest"): it is honest, and it keeps
+ * Linux from probing for microcode updates, which would touch MSRs a real
+ * Pentium III has and we do not.
  *
  * The TSC counts the machine clock's nanoseconds: a 1 GHz TSC.
  */

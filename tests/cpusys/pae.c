@@ -161,7 +161,8 @@ static void enable(void)
 	write_cr0(read_cr0() | 0x80000000u);
 	check((read_cr0() & 0x80000000u) && (read_cr4() & 0x20),
 	      "CR0.PG and CR4.PAE are set and we still run");
-	check_eq(read_cr3(), (u32)pdpt, "CR3 keeps the PDPT address (bits 11..5)");
+	check_eq(read_cr3(), (u32)pdpt,
+		 "CR3 keeps the PDPT address (bits 11..5)");
 }
 
 static void walk(void)
@@ -245,10 +246,10 @@ static void reserved(void)
 	u32 v;
 	int f;
 
-	map(3, P(3), PTE_P | PTE_W, 0x100);	/* bit 40: above MAXPHYADDR */
+	map(3, P(3), PTE_P | PTE_W, 0x100);	/* bit 40: > MAXPHYADDR */
 	f = try_rd(V(3), &v);
 	check(rsvd_fault(f, 0) && last.cr2 == V(3),
-	      "PTE bit 40 (above MAXPHYADDR 36): #PF with RSVD, CR2 the address");
+	      "PTE bit 40 (above MAXPHYADDR 36): #PF with RSVD, CR2 set");
 	check_eq(last.err, 9,
 		 "... its error code is 9: P is set, the entry was present");
 	check(rsvd_fault(try_wr(V(3), 1), 2), "... a write: RSVD and W");
@@ -385,7 +386,7 @@ static void nx(void)
 	map(12, P(12), PTE_P | PTE_W, NX_HI);
 	check(try_run(V(12), &v) && last.vec == 14 && last.err == 0x11 &&
 	      last.cr2 == V(12) && last.eip == V(12),
-	      "marked NX (PTE + INVLPG): the jump there faults, error code 0x11");
+	      "marked NX (PTE + INVLPG): a jump there faults, error 0x11");
 	check(!try_rd(V(12), &v) && v == 0x001234b8u,
 	      "... while reading it still works");
 	check(try_run(V(12), &v) && last.err == 0x11,
@@ -409,7 +410,8 @@ static void nx(void)
 	      "NX in the PDE: the fetch faults, error code 0x11");
 	pd0[3] &= ~((u64)NX_HI << 32);
 	invlpg(V(12));
-	check(!try_run(V(12), &v) && v == 0x1234, "... and runs once it is clear");
+	check(!try_run(V(12), &v) && v == 0x1234,
+	      "... and runs once it is clear");
 
 	/* A 2 MiB NX page. */
 	put_code(0x200000u + 0x3000u, 0x9abc);
@@ -427,7 +429,8 @@ static void nx(void)
 
 	/* Ring 3: U/S as ever, and NX gives error code 0x15 (U|I/D|P). */
 	map(15, P(12), PTE_P | PTE_W | PTE_U, 0);
-	check_eq(run_user(user_fetch), 0x1234, "ring 3 runs code from a user page");
+	check_eq(run_user(user_fetch), 0x1234,
+		 "ring 3 runs code from a user page");
 	map(15, P(12), PTE_P | PTE_W | PTE_U, NX_HI);
 	check_eq(run_user(user_fetch), 0x15,
 		 "ring 3 jumping to an NX user page: #PF error code 0x15");
