@@ -54,7 +54,7 @@
 
 /* tlb_entry.global bits. */
 #define TLB_GLOBAL 1
-#define TLB_LARGE  2	/* filled from a 4 MiB page */
+#define TLB_LARGE  2	/* filled from a 4 MiB (or PAE 2 MiB) page */
 
 #define PAGE_MASK 0xfffff000u
 
