@@ -52,9 +52,11 @@ include $(wildcard tests/*/rules.mk)
 check: lguest lguest-asan $(CHECK_DEPS)
 	@tests/run-all.sh
 
-# The test guest (Debian's kernel and busybox, fetched by apt).
+# The test guests (Debian's kernels and busybox, fetched by apt): the 686
+# flavour every boot test uses, and 686-pae for tests/e2e/test_pae.sh.
 guest:
 	guest/build.sh
+	FLAVOUR=686-pae guest/build.sh
 
 # The documentation (Documentation/guide.md says more): `make guide` stitches
 # the tagged comments of src/ into the tour, build/guide/tour.md (generated,

@@ -4,6 +4,12 @@
 # plus an initramfs of ours whose /init (guest/init) loads the virtio and ext4
 # modules and then runs a test's commands or gives a shell.
 #
+# FLAVOUR picks the kernel: 686 (the default, two-level paging) or 686-pae
+# (linux-image-686-pae: PAE page tables and NX, what tests/e2e/test_pae.sh
+# boots).  The default flavour's outputs are in guest/cache/, another
+# flavour's in guest/cache/<flavour>/ (same names); the .deb files of all
+# flavours share guest/cache/debs/.
+#
 # Outputs, all in guest/cache/ (git ignores it; nothing here is committed):
 #   vmlinuz          the bzImage, as Debian ships it
 #   initrd.img       our initramfs: an uncompressed cpio (newc)
@@ -24,8 +30,18 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache="$here/cache"
-mkdir -p "$cache/debs"
+FLAVOUR=${FLAVOUR:-686}
+debs="$here/cache/debs"
+case $FLAVOUR in
+686) cache="$here/cache" ;;
+686-pae) cache="$here/cache/$FLAVOUR" ;;
+*)
+	echo "guest/build.sh: unknown FLAVOUR '$FLAVOUR' (686 or 686-pae)" >&2
+	exit 1
+	;;
+esac
+mkdir -p "$cache" "$debs"
+shown="guest/${cache#"$here/"}"
 
 die() {
 	echo "guest/build.sh: $*" >&2
@@ -50,10 +66,12 @@ if ! dpkg --print-foreign-architectures | grep -qx i386; then
 	    "apt-get update"
 fi
 
-# The metapackage names the real image package, e.g. linux-image-6.1.0-50-686.
+# The metapackage names the real image package, e.g. linux-image-6.1.0-50-686
+# (or linux-image-6.1.0-50-686-pae for FLAVOUR=686-pae).
 resolve_kernel_package() {
-	apt-cache depends linux-image-686:i386 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-686\)\(:i386\)\{0,1\}$/\1/p' |
+	arch='\(:i386\)\{0,1\}$'
+	apt-cache depends "linux-image-$FLAVOUR:i386" 2>/dev/null |
+		sed -n "s/^ *Depends: \(linux-image-[0-9][^:]*-$FLAVOUR\)$arch/\1/p" |
 		head -n 1
 }
 
@@ -61,7 +79,7 @@ resolve_kernel_package() {
 # (apt then warns that it cannot sandbox the download, which is harmless), but
 # only once the package lists exist: that part needs root.
 have_deb() {
-	for f in "$cache/debs/${1%%:*}_"*.deb; do
+	for f in "$debs/${1%%:*}_"*.deb; do
 		[ -f "$f" ] && return 0
 	done
 	return 1
@@ -71,7 +89,7 @@ fetch() {
 	pkg=$1
 	have_deb "$pkg" && return 0
 	echo "guest/build.sh: fetching $pkg"
-	(cd "$cache/debs" && apt-get download -q "$pkg") 2>&1 |
+	(cd "$debs" && apt-get download -q "$pkg") 2>&1 |
 		grep -v 'unsandboxed' || true
 	have_deb "$pkg" || {
 		if [ "$(id -u)" != 0 ]; then
@@ -85,13 +103,14 @@ fetch() {
 kpkg=$(resolve_kernel_package)
 if [ -z "$kpkg" ]; then
 	if [ "$(id -u)" != 0 ]; then
-		die "apt knows no linux-image-686:i386; ask root to run" \
+		die "apt knows no linux-image-$FLAVOUR:i386; ask root to run" \
 		    "scripts/install-deps.sh (it adds i386 and runs apt-get update)"
 	fi
-	echo "guest/build.sh: apt knows no linux-image-686:i386, running apt-get update"
+	echo "guest/build.sh: apt knows no linux-image-$FLAVOUR:i386," \
+	     "running apt-get update"
 	apt-get update -q >/dev/null
 	kpkg=$(resolve_kernel_package)
-	[ -n "$kpkg" ] || die "apt still knows no linux-image-686:i386"
+	[ -n "$kpkg" ] || die "apt still knows no linux-image-$FLAVOUR:i386"
 fi
 kver=${kpkg#linux-image-}
 
@@ -103,7 +122,7 @@ kroot="$cache/kernel-root"
 if [ ! -f "$kroot/boot/vmlinuz-$kver" ]; then
 	rm -rf "$kroot"
 	mkdir -p "$kroot"
-	dpkg-deb -x "$cache/debs/${kpkg}_"*.deb "$kroot"
+	dpkg-deb -x "$debs/${kpkg}_"*.deb "$kroot"
 fi
 if [ ! -f "$kroot/lib/modules/$kver/modules.dep" ]; then
 	depmod -b "$kroot" "$kver"
@@ -112,7 +131,7 @@ bbroot="$cache/busybox-root"
 if [ ! -x "$bbroot/bin/busybox" ]; then
 	rm -rf "$bbroot"
 	mkdir -p "$bbroot"
-	dpkg-deb -x "$cache/debs/busybox-static_"*.deb "$bbroot"
+	dpkg-deb -x "$debs/busybox-static_"*.deb "$bbroot"
 fi
 
 # Replace outputs only when they change, and by rename: guests may be booting
@@ -150,7 +169,7 @@ want_stamp=$(printf '%s\n' "$kver" "$WANTED" | cat - "$here/init" "$0" |
 	cksum)
 if [ "${GUEST_FORCE:-0}" != 1 ] && [ -f "$cache/initrd.img" ] &&
    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_stamp" ]; then
-	echo "guest/build.sh: guest/cache is up to date (kernel $kver)"
+	echo "guest/build.sh: $shown is up to date (kernel $kver)"
 	exit 0
 fi
 
@@ -199,6 +218,6 @@ mknod -m 600 "$ir/dev/console" c 5 1 2>/dev/null || true
 mv "$cache/initrd.img.new" "$cache/initrd.img"
 gzip -9 -n -c "$cache/initrd.img" >"$cache/initrd.img.gz"
 echo "$want_stamp" >"$stamp"
-echo "guest/build.sh: built guest/cache/vmlinuz and guest/cache/initrd.img" \
+echo "guest/build.sh: built $shown/vmlinuz and $shown/initrd.img" \
 	"(kernel $kver, $(wc -l <"$ir/etc/modules.load") modules," \
 	"$(($(wc -c <"$cache/initrd.img") / 1024)) KiB)"

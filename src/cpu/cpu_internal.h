@@ -99,7 +99,11 @@ enum {
 #define PF_W    0x02u	/* write access */
 #define PF_U    0x04u	/* CPL 3 access */
 #define PF_RSVD 0x08u
-#define PF_I    0x10u	/* instruction fetch (only with NX; we have none) */
+#define PF_I    0x10u	/* instruction fetch (PAE paging with EFER.NXE) */
+
+/* EFER bits (MSR 0xc0000080). */
+#define EFER_SCE (1ull << 0)
+#define EFER_NXE (1ull << 11)
 
 /*
  * A segment register's hidden part, as loaded from its descriptor.  limit
@@ -144,10 +148,13 @@ enum { ACC_READ, ACC_WRITE, ACC_EXEC };
 #define TLB_SIZE 1024
 struct tlb_entry {
 	u32 vpage;	/* linear page number + 1, 0 = empty */
-	u32 ppage;	/* physical address of the page */
+	u32 ppage;	/* physical address of the page, bits 31..12 */
 	u8 *host;	/* host address of the page, NULL if not RAM */
 	u8 writable;	/* a write may go straight through (D already set) */
 	u8 global;
+	u8 noexec;	/* no fetch may hit: NX page (PAE with EFER.NXE) */
+	u8 pa_high;	/* physical address bits 35..32 (PAE): nonzero is
+			 * above 4 GiB, where there is nothing (mmu.c) */
 };
 
 /* The x87, owned by fpu.c.  Registers are kept as host long double (x87
@@ -192,6 +199,7 @@ struct cpu {
 	struct seg ldtr, tr;	/* tr.attr type: 9/0xb (available/busy) */
 	struct dtr gdtr, idtr;
 	u32 cr0, cr2, cr3, cr4;
+	u64 pdpte[4];		/* PAE: the PDPT, loaded with CR3 */
 	u32 dr[8];
 	int cpl;
 	u32 sysenter_cs, sysenter_esp, sysenter_eip;
@@ -347,10 +355,21 @@ void jit_run(struct cpu *c, u64 end);
  * the given privilege (user = true for CPL 3 data accesses; descriptor
  * table and TSS accesses are supervisor accesses whatever the CPL).  Sets
  * accessed and dirty bits, raises #PF with CR2 set on failure.  Without
- * paging it returns lin. */
-u32 mmu_translate(struct cpu *c, u32 lin, int acc, bool user);
+ * paging it returns lin.  With PAE the result may lie above 4 GiB (up to
+ * MAXPHYADDR, 36 bits), where there is no RAM and no device. */
+u64 mmu_translate(struct cpu *c, u32 lin, int acc, bool user);
 /* Drop the TLB: all entries, or all but global ones (CR3 write). */
 void mmu_flush(struct cpu *c, bool keep_global);
+/* True when paging uses the PAE format (CR0.PG and CR4.PAE). */
+static inline bool mmu_pae(const struct cpu *c)
+{
+	return (c->cr0 & CR0_PG) && (c->cr4 & CR4_PAE);
+}
+/* PAE: read the four PDPTEs at cr3 into out, for a MOV to CR3 (or to
+ * CR0/CR4 that enters PAE paging, or a task switch) to load into
+ * c->pdpte.  Returns false if a present one has a reserved bit set: the
+ * caller then raises #GP(0) and changes nothing. */
+bool mmu_read_pdptes(struct cpu *c, u32 cr3, u64 out[4]);
 void mmu_invlpg(struct cpu *c, u32 lin);
 
 /* Physical accesses: RAM, or the bus's mmio callbacks outside RAM. */
@@ -403,14 +422,22 @@ static inline const struct tlb_entry *tlb_entry_for(const struct cpu *c,
 	return &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
 }
 
+/* May code at lin be fetched through TLB entry e without a walk?  An
+ * entry filled by a data access to an NX page may not: every fetch path
+ * (code_host(), exec.c's code window, the translator) asks this. */
+static inline bool tlb_fetch_hit(const struct tlb_entry *e, u32 lin)
+{
+	return e->vpage == (lin >> 12) + 1 && !e->noexec;
+}
+
 /* The host address of the code byte at linear address lin, or NULL if it
  * is not in RAM.  A TLB miss walks the page tables, with the #PF that the
- * fetch of that byte would raise. */
+ * fetch of that byte would raise (NX included). */
 static inline const u8 *code_host(struct cpu *c, u32 lin)
 {
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
-	if (unlikely(e->vpage != (lin >> 12) + 1))
+	if (unlikely(!tlb_fetch_hit(e, lin)))
 		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
 	return e->host ? e->host + (lin & 0xfff) : NULL;
 }

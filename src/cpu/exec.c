@@ -32,7 +32,8 @@
 static const u8 *code_window(struct cpu *c, u32 eip, u32 *avail)
 {
 	const struct seg *cs = &c->seg[S_CS];
-	u32 lin = cs->base + eip, len, pa;
+	u32 lin = cs->base + eip, len;
+	u64 pa;
 	const struct tlb_entry *e;
 
 	*avail = 0;
@@ -43,10 +44,10 @@ static const u8 *code_window(struct cpu *c, u32 eip, u32 *avail)
 		len = MAX_INSN_LEN;
 	if (cs->limit - eip < len - 1)
 		len = cs->limit - eip + 1;
-	/* A TLB hit is the common case: the same lookup as mmu.c's (fetches
-	 * need no rights beyond reading, as we have no NX). */
+	/* A TLB hit is the common case: the same lookup as mmu.c's, which
+	 * an NX page's entry misses. */
 	e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->vpage == (lin >> 12) + 1 && e->host)) {
+	if (likely(tlb_fetch_hit(e, lin) && e->host)) {
 		*avail = len;
 		return e->host + (lin & 0xfff);
 	}

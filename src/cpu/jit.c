@@ -1371,7 +1371,7 @@ static const u8 *find(struct cpu *c)
 	const u8 *h;
 	u32 r;
 
-	if (e->vpage != (lin >> 12) + 1 || !e->host)
+	if (!tlb_fetch_hit(e, lin) || !e->host)
 		return NULL;
 	h = e->host + (lin & 0xfff);
 	r = recent_index(h);

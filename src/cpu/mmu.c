@@ -6,12 +6,24 @@
  * register's cached descriptor (presence, type, limit), adds the base and
  * becomes a linear access; a linear access looks in the software TLB, and
  * on a hit for RAM touches the host memory directly.  A miss walks the
- * guest's two-level page tables (4 KiB pages and, with CR4.PSE, 4 MiB
- * pages), checks the rights the SDM gives (vol. 3, 4.6: U/S and R/W are
- * combined across the directory and table entries; CR0.WP decides whether
- * the supervisor may write read-only pages), writes back the accessed and
- * dirty bits, and fills the TLB.  Physical addresses outside RAM go to the
- * machine's MMIO callbacks.
+ * guest's page tables, checks the rights the SDM gives (vol. 3, 4.6: U/S
+ * and R/W are combined across the directory and table entries; CR0.WP
+ * decides whether the supervisor may write read-only pages), writes back
+ * the accessed and dirty bits, and fills the TLB.  Physical addresses
+ * outside RAM go to the machine's MMIO callbacks.
+ *
+ * Two formats of page tables: the two-level 32-bit one (4 KiB pages and,
+ * with CR4.PSE, 4 MiB pages), and with CR4.PAE the three-level one of
+ * 64-bit entries (vol. 3, 4.4): four PDPTEs, which the CPU reads into
+ * registers when CR3 is loaded (not at each walk, so changing them in
+ * memory does nothing until the next load), then directory and table
+ * entries, 2 MiB pages by the PS bit.  MAXPHYADDR is 36: address bits
+ * above 35 are reserved (a walk meeting one raises #PF with RSVD), and
+ * bit 63 is NX when EFER.NXE is set (reserved when it is not).  Our RAM
+ * is below 4 GiB, so a page between 4 and 64 GiB maps nothing: reads
+ * give all ones, writes are dropped.  An NX page refuses instruction
+ * fetches (#PF with I/D set): its TLB entries are marked noexec, so a
+ * fetch never hits one that a data access filled.
  *
  * The TLB has separate halves for supervisor and user accesses, so a hit
  * needs no rights check; a write hits only on entries marked writable,
@@ -32,9 +44,17 @@
 #define PG_PS  0x080u
 #define PG_G   0x100u
 
+/* PAE entries (64 bits). */
+#define PAE_ADDR       0x0000000ffffff000ull	/* bits 35..12 */
+#define PAE_NX         (1ull << 63)
+#define PAE_RSVD_HI    0x7ffffff000000000ull	/* bits 62..36 */
+#define PAE_LARGE_RSVD 0x00000000001fe000ull	/* 2 MiB PDE: bits 20..13 */
+/* A PDPTE has no rights bits: 2..1 and 8..5 are reserved, and NX too. */
+#define PAE_PDPTE_RSVD (PAE_RSVD_HI | PAE_NX | 0x1e6ull)
+
 /* tlb_entry.global bits. */
 #define TLB_GLOBAL 1
-#define TLB_LARGE  2	/* filled from a 4 MiB page */
+#define TLB_LARGE  2	/* filled from a 4 MiB (or PAE 2 MiB) page */
 
 #define PAGE_MASK 0xfffff000u
 
@@ -131,6 +151,25 @@ void phys_write(struct cpu *c, u32 pa, u32 val, int size)
 				  size);
 }
 
+/* Physical accesses at 36-bit addresses (PAE): nothing above 4 GiB. */
+static u32 phys_read_pa(struct cpu *c, u64 pa, int size)
+{
+	if (pa >> 32)
+		return size_mask(size);
+	return phys_read(c, (u32)pa, size);
+}
+
+static void phys_write_pa(struct cpu *c, u64 pa, u32 val, int size)
+{
+	if (!(pa >> 32))
+		phys_write(c, (u32)pa, val, size);
+}
+
+static u64 phys_read64(struct cpu *c, u64 pa)
+{
+	return phys_read_pa(c, pa, 4) | (u64)phys_read_pa(c, pa + 4, 4) << 32;
+}
+
 /* --- The TLB and the page walk --- */
 
 static inline struct tlb_entry *tlb_slot(struct cpu *c, u32 lin, bool user)
@@ -138,9 +177,12 @@ static inline struct tlb_entry *tlb_slot(struct cpu *c, u32 lin, bool user)
 	return &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
 }
 
-static inline bool tlb_hit(const struct tlb_entry *e, u32 lin, bool write)
+static inline bool tlb_hit(const struct tlb_entry *e, u32 lin, int acc)
 {
-	return e->vpage == (lin >> 12) + 1 && (!write || e->writable);
+	if (acc == ACC_EXEC)
+		return tlb_fetch_hit(e, lin);
+	return e->vpage == (lin >> 12) + 1 &&
+	       (acc != ACC_WRITE || e->writable);
 }
 
 void mmu_flush(struct cpu *c, bool keep_global)
@@ -192,14 +234,17 @@ void mmu_invlpg(struct cpu *c, u32 lin)
 	}
 }
 
-static void tlb_fill(struct cpu *c, struct tlb_entry *e, u32 lin, u32 pa,
-		     bool writable, u8 global)
+static void tlb_fill(struct cpu *c, struct tlb_entry *e, u32 lin, u64 pa,
+		     bool writable, u8 global, bool noexec)
 {
 	e->vpage = (lin >> 12) + 1;
-	e->ppage = pa & PAGE_MASK;
-	e->host = in_ram(c, e->ppage, 4096) ? c->ram + e->ppage : NULL;
+	e->ppage = (u32)pa & PAGE_MASK;
+	e->pa_high = (u8)(pa >> 32);
+	e->host = !e->pa_high && in_ram(c, e->ppage, 4096) ?
+		  c->ram + e->ppage : NULL;
 	e->writable = writable;
 	e->global = global;
+	e->noexec = noexec;
 	if (global & TLB_LARGE)
 		c->tlb_large[lin >> 27] |= 1u << ((lin >> 22) % 32);
 }
@@ -268,29 +313,106 @@ static u32 page_walk(struct cpu *c, u32 lin, bool write, bool user,
 	if ((pte & PG_G) && (c->cr4 & CR4_PGE))
 		global |= TLB_GLOBAL;
 	tlb_fill(c, e, lin, pa, (pte & PG_D) &&
-		 page_allows(c, rights, true, user), global);
+		 page_allows(c, rights, true, user), global, false);
+	return pa | (lin & 0xfff);
+}
+
+/*
+ * PAE (CR4.PAE): the four PDPTEs live in registers, read when CR3 is
+ * loaded.  A present one with a reserved bit makes that load #GP(0); so
+ * the walk below never meets one.
+ */
+bool mmu_read_pdptes(struct cpu *c, u32 cr3, u64 out[4])
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		out[i] = phys_read64(c, (cr3 & 0xffffffe0u) + 8u * i);
+		if ((out[i] & PG_P) && (out[i] & PAE_PDPTE_RSVD))
+			return false;
+	}
+	return true;
+}
+
+static void set_bits64(struct cpu *c, u64 pa, u64 *entry, u32 bits)
+{
+	/* A and D are in the low half: only that half is written. */
+	if ((*entry & bits) != bits) {
+		*entry |= bits;
+		phys_write_pa(c, pa, (u32)*entry, 4);
+	}
+}
+
+/* The PDPTE, PDE and PTE (or 2 MiB PDE) for lin; a reserved bit in a
+ * present entry is #PF with RSVD, wherever the walk meets it. */
+static u64 page_walk_pae(struct cpu *c, u32 lin, int acc, bool user,
+			 struct tlb_entry *e)
+{
+	bool write = acc == ACC_WRITE, nxe = c->efer & EFER_NXE;
+	bool fetch = acc == ACC_EXEC, nx;
+	u32 err = (write ? PF_W : 0) | (user ? PF_U : 0) |
+		  (fetch && nxe ? PF_I : 0);
+	u64 rsvd = PAE_RSVD_HI | (nxe ? 0 : PAE_NX);
+	u64 pdpte = c->pdpte[lin >> 30], pde_pa, pde, pte_pa, pte, pa;
+	u32 rights;
+	u8 global;
+
+	if (!(pdpte & PG_P))
+		page_fault(c, lin, err);
+	pde_pa = (pdpte & PAE_ADDR) | ((lin >> 18) & 0xff8);
+	pde = phys_read64(c, pde_pa);
+	if (!(pde & PG_P))
+		page_fault(c, lin, err);
+	if ((pde & rsvd) || ((pde & PG_PS) && (pde & PAE_LARGE_RSVD)))
+		page_fault(c, lin, err | PF_P | PF_RSVD);
+	if (pde & PG_PS) {
+		pte_pa = pde_pa;
+		pte = pde;
+		pa = (pde & PAE_ADDR & ~0x1fffffull) | (lin & 0x001ff000u);
+		global = TLB_LARGE;
+	} else {
+		set_bits64(c, pde_pa, &pde, PG_A);
+		pte_pa = (pde & PAE_ADDR) | ((lin >> 9) & 0xff8);
+		pte = phys_read64(c, pte_pa);
+		if (!(pte & PG_P))
+			page_fault(c, lin, err);
+		if (pte & rsvd)
+			page_fault(c, lin, err | PF_P | PF_RSVD);
+		pa = pte & PAE_ADDR;
+		global = 0;
+	}
+	rights = (u32)pde & (u32)pte;
+	nx = nxe && ((pde | pte) & PAE_NX);
+	if (!page_allows(c, rights, write, user) || (fetch && nx))
+		page_fault(c, lin, err | PF_P);
+	set_bits64(c, pte_pa, &pte, PG_A | (write ? PG_D : 0));
+	if ((pte & PG_G) && (c->cr4 & CR4_PGE))
+		global |= TLB_GLOBAL;
+	tlb_fill(c, e, lin, pa, (pte & PG_D) &&
+		 page_allows(c, rights, true, user), global, nx);
 	return pa | (lin & 0xfff);
 }
 
 /*C:170
  * Paging: a hit in the software TLB gives a host pointer for the page; a
- * miss walks the two-level tables, combining U/S and R/W over both levels,
- * setting accessed and dirty bits, and raises #PF with CR2 and its error
- * code when the access is not allowed.  A CR3 write flushes all but
- * global pages.
+ * miss walks the tables (two levels, or three with PAE), combining U/S
+ * and R/W over the levels (and NX, with PAE), setting accessed and dirty
+ * bits, and raises #PF with CR2 and its error code when the access is not
+ * allowed.  A CR3 write flushes all but global pages.
  :*/
-u32 mmu_translate(struct cpu *c, u32 lin, int acc, bool user)
+u64 mmu_translate(struct cpu *c, u32 lin, int acc, bool user)
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
-	bool write = acc == ACC_WRITE;
 
-	if (tlb_hit(e, lin, write))
-		return e->ppage | (lin & 0xfff);
+	if (tlb_hit(e, lin, acc))
+		return (u64)e->pa_high << 32 | e->ppage | (lin & 0xfff);
 	if (!(c->cr0 & CR0_PG)) {
-		tlb_fill(c, e, lin, lin, true, 0);
+		tlb_fill(c, e, lin, lin, true, 0, false);
 		return lin;
 	}
-	return page_walk(c, lin, write, user, e);
+	if (c->cr4 & CR4_PAE)
+		return page_walk_pae(c, lin, acc, user, e);
+	return page_walk(c, lin, acc == ACC_WRITE, user, e);
 }
 
 /* --- Linear accesses --- */
@@ -312,7 +434,7 @@ static u32 lin_read_slow(struct cpu *c, u32 lin, int size, bool user,
 	int i;
 
 	if (!crosses_page(lin, size))
-		return phys_read(c, mmu_translate(c, lin, acc, user), size);
+		return phys_read_pa(c, mmu_translate(c, lin, acc, user), size);
 	for (i = 0; i < size; i++)
 		v |= lin_read_slow(c, lin + i, 1, user, acc) << (8 * i);
 	return v;
@@ -323,7 +445,7 @@ static inline u32 lin_read_acc(struct cpu *c, u32 lin, int size, bool user,
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
 
-	if (likely(tlb_hit(e, lin, false) && e->host &&
+	if (likely(tlb_hit(e, lin, acc) && e->host &&
 		   !crosses_page(lin, size)))
 		return host_load(e->host + (lin & 0xfff), size);
 	return lin_read_slow(c, lin, size, user, acc);
@@ -332,20 +454,21 @@ static inline u32 lin_read_acc(struct cpu *c, u32 lin, int size, bool user,
 static void lin_write_slow(struct cpu *c, u32 lin, u32 val, int size,
 			   bool user)
 {
-	u32 pa0, pa1, n0;
+	u64 pa0, pa1;
+	u32 n0;
 	int i;
 
 	pa0 = mmu_translate(c, lin, ACC_WRITE, user);
 	if (!crosses_page(lin, size)) {
-		phys_write(c, pa0, val, size);
+		phys_write_pa(c, pa0, val, size);
 		return;
 	}
 	/* Both pages must be writable before either is written. */
 	pa1 = mmu_translate(c, (lin | 0xfff) + 1, ACC_WRITE, user);
 	n0 = 0x1000 - (lin & 0xfff);
 	for (i = 0; i < size; i++)
-		phys_write(c, (u32)i < n0 ? pa0 + i : pa1 + (i - n0),
-			   val >> (8 * i), 1);
+		phys_write_pa(c, (u32)i < n0 ? pa0 + i : pa1 + (i - n0),
+			      val >> (8 * i), 1);
 }
 
 static inline void lin_write_priv(struct cpu *c, u32 lin, u32 val, int size,
@@ -353,7 +476,7 @@ static inline void lin_write_priv(struct cpu *c, u32 lin, u32 val, int size,
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
 
-	if (likely(tlb_hit(e, lin, true) && e->host &&
+	if (likely(tlb_hit(e, lin, ACC_WRITE) && e->host &&
 		   !crosses_page(lin, size))) {
 		host_store(e->host + (lin & 0xfff), val, size);
 		return;
@@ -448,7 +571,7 @@ u32 mem_read_rmw(struct cpu *c, int seg, u32 off, int size)
 	struct tlb_entry *e = tlb_slot(c, lin, cur_user(c));
 
 	/* A writable TLB entry already says the write will go through. */
-	if (likely(tlb_hit(e, lin, true) && e->host &&
+	if (likely(tlb_hit(e, lin, ACC_WRITE) && e->host &&
 		   !crosses_page(lin, size)))
 		return host_load(e->host + (lin & 0xfff), size);
 	lin_check(c, lin, size, ACC_WRITE, cur_user(c));

@@ -970,6 +970,7 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 	u32 base = desc_base(d), old_base = c->tr.base, eflags;
 	u16 old_sel = c->tr.sel;
 	struct tss32 t;
+	u64 pdpte[4];
 	int i;
 
 	if (!(desc_attr(d) & 8) || desc_limit(d) < 0x67)
@@ -977,6 +978,9 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 	if (!(c->tr.attr & 8) || c->tr.limit < 0x67)
 		fault_sel(c, EXC_TS, old_sel, ext);
 	tss_load(c, base, &t);
+	/* The new CR3's PDPTEs, checked before anything changes. */
+	if (mmu_pae(c) && !mmu_read_pdptes(c, t.cr3, pdpte))
+		cpu_gp(c, 0);
 	/* Every write below must succeed once the first is done. */
 	mmu_translate(c, old_base + 0x20, ACC_WRITE, false);
 	mmu_translate(c, old_base + 0x5f, ACC_WRITE, false);
@@ -1002,6 +1006,8 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 	/* The commit point: from here on we are the new task. */
 	if (c->cr0 & CR0_PG) {
 		c->cr3 = t.cr3;
+		if (mmu_pae(c))
+			memcpy(c->pdpte, pdpte, sizeof(pdpte));
 		mmu_flush(c, c->cr4 & CR4_PGE);
 	}
 	for (i = 0; i < 8; i++)

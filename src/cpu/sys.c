@@ -4,15 +4,15 @@
  *
  * This file is also where the processor says what it is.  CPUID describes
  * a family-6 i686 (a Pentium III by its model number, but without MMX or
- * SSE) with exactly the features we implement: FPU, PSE, TSC, MSR, CX8,
- * SEP, PGE, CMOV, PAT, and the APIC bit while the local APIC (a device on
- * the bus, src/hw/apic.c) is enabled.  No MTRRs, no PAE: Debian's 686
- * kernel needs neither.  A feature not listed is not there: its
- * instructions raise #UD and its control bits #GP, as on a processor
- * without it.  The hypervisor bit of leaf 1 is set and leaf 0x40000000
- * names us ("lguest"): it is honest, and it keeps Linux from probing for
- * microcode updates, which would touch MSRs a real Pentium III has and we
- * do not.
+ * SSE) with exactly the features we implement: FPU, PSE, TSC, MSR, PAE,
+ * CX8, SEP, PGE, CMOV, PAT, NX (leaf 0x80000001), and the APIC bit while
+ * the local APIC (a device on the bus, src/hw/apic.c) is enabled.  No
+ * MTRRs: Debian's 686 and 686-pae kernels do without.  A feature not
+ * listed is not there: its instructions raise #UD and its control bits
+ * #GP, as on a processor without it.  The hypervisor bit of leaf 1 is set
+ * and leaf 0x40000000 names us ("lguest"): it is honest, and it keeps
+ * Linux from probing for microcode updates, which would touch MSRs a real
+ * Pentium III has and we do not.
  *
  * The TSC counts the machine clock's nanoseconds: a 1 GHz TSC.
  */
@@ -53,10 +53,11 @@
  * goes to memory in order, whatever its type. */
 #define PAT_RESET 0x0007040600070406ull
 
-/* EFER: only SCE may be set.  LME, LMA and NXE belong to long mode and
- * NX, which this CPU does not have.  SCE is kept but enables nothing:
- * SYSCALL is #UD outside 64-bit mode on an Intel processor, SCE or not. */
-#define EFER_SCE (1ull << 0)
+/* EFER (bits in cpu_internal.h): SCE and NXE may be set.  LME and LMA
+ * belong to long mode, which this CPU does not have.  SCE is kept but
+ * enables nothing: SYSCALL is #UD outside 64-bit mode on an Intel
+ * processor, SCE or not.  NXE makes bit 63 of PAE entries NX (mmu.c). */
+#define EFER_VALID (EFER_SCE | EFER_NXE)
 
 /* CPUID leaf 1 EDX bits we set. */
 #define CPUID_FPU   (1u << 0)
@@ -69,7 +70,13 @@
 #define CPUID_PGE   (1u << 13)
 #define CPUID_CMOV  (1u << 15)
 #define CPUID_PAT   (1u << 16)
+#define CPUID_PAE   (1u << 6)
 #define CPUID_HYPERVISOR (1u << 31)	/* ECX */
+/* Leaf 0x80000001 EDX. */
+#define CPUID_EXT_NX (1u << 20)
+/* Leaf 0x80000008 EAX: 32 linear address bits, MAXPHYADDR 36, what an
+ * i686 with PAE has (the P6 family's 36-bit physical addresses). */
+#define CPUID_ADDR_SIZES ((32u << 8) | 36u)
 
 #define MSR_APIC_BASE      0x01b
 #define MSR_TSC_DEADLINE   0x6e0
@@ -82,7 +89,7 @@
 #define CPUID_MAX_BASIC 7u
 #define CPUID_LIMITED_MAX 2u	/* with MISC_ENABLE.LIMIT_CPUID */
 #define CPUID_HV_BASE   0x40000000u
-#define CPUID_EXT_MAX   0x80000004u
+#define CPUID_EXT_MAX   0x80000008u
 /* Family 6, model 8, stepping 3. */
 #define CPUID_SIGNATURE 0x00000683u
 /* Leaf 2 of a Pentium III (Coppermine): one round; 4 KiB and 4 MiB
@@ -96,10 +103,14 @@
 #define CR0_WRITABLE (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | \
 		      CR0_AM | CR0_NW | CR0_CD | CR0_PG)
 /* CR4 bits for the features CPUID admits to; any other is #GP. */
-#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PGE | CR4_PCE)
+#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE)
 /* Changing these makes cached translations wrong. */
 #define CR0_TLB_BITS (CR0_PG | CR0_WP | CR0_PE)
-#define CR4_TLB_BITS (CR4_PSE | CR4_PGE)
+#define CR4_TLB_BITS (CR4_PSE | CR4_PAE | CR4_PGE)
+/* With PAE paging on, a write changing these reloads the PDPTEs (SDM
+ * vol. 3, 4.4.1). */
+#define CR0_PDPTE_BITS (CR0_PG | CR0_CD | CR0_NW)
+#define CR4_PDPTE_BITS (CR4_PSE | CR4_PAE | CR4_PGE)
 
 #define DR6_FIXED 0xffff0ff0u
 #define DR7_FIXED 0x00000400u
@@ -129,6 +140,23 @@ u32 sys_read_cr(struct cpu *c, int n)
 	}
 }
 
+/*
+ * PAE paging keeps the four PDPTEs in registers.  A write to CR0, CR3 or
+ * CR4 that leaves PAE paging on (and, for CR0 and CR4, changes a bit that
+ * matters) loads them from CR3; a present one with a reserved bit makes
+ * the write #GP(0), with nothing changed.
+ */
+static void load_pdptes(struct cpu *c, u32 cr0, u32 cr3, u32 cr4)
+{
+	u64 e[4];
+
+	if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE))
+		return;
+	if (!mmu_read_pdptes(c, cr3, e))
+		cpu_gp(c, 0);
+	memcpy(c->pdpte, e, sizeof(e));
+}
+
 static void write_cr0(struct cpu *c, u32 val)
 {
 	u32 old = c->cr0;
@@ -138,6 +166,8 @@ static void write_cr0(struct cpu *c, u32 val)
 		cpu_gp(c, 0);
 	if ((val & CR0_NW) && !(val & CR0_CD))
 		cpu_gp(c, 0);
+	if ((old ^ val) & CR0_PDPTE_BITS)
+		load_pdptes(c, val, c->cr3, c->cr4);
 	c->cr0 = val;
 	if ((old ^ val) & CR0_TLB_BITS)
 		mmu_flush(c, false);
@@ -151,6 +181,8 @@ static void write_cr4(struct cpu *c, u32 val)
 
 	if (val & ~CR4_VALID)
 		cpu_gp(c, 0);
+	if ((old ^ val) & CR4_PDPTE_BITS)
+		load_pdptes(c, c->cr0, c->cr3, val);
 	c->cr4 = val;
 	if ((old ^ val) & CR4_TLB_BITS)
 		mmu_flush(c, false);
@@ -169,7 +201,10 @@ void sys_write_cr(struct cpu *c, int n, u32 val)
 		c->cr2 = val;
 		return;
 	case 3:
-		c->cr3 = val & 0xfffff018u;
+		/* Bits 11..5 are the PDPT's address with PAE. */
+		val &= 0xfffffff8u;
+		load_pdptes(c, c->cr0, val, c->cr4);
+		c->cr3 = val;
 		mmu_flush(c, c->cr4 & CR4_PGE);
 		return;
 	default:
@@ -336,8 +371,11 @@ void sys_wrmsr(struct cpu *c)
 		c->pat = v;
 		return;
 	case MSR_EFER:
-		if (v & ~EFER_SCE)
+		if (v & ~EFER_VALID)
 			cpu_gp(c, 0);
+		/* NX bits in the TLB were decided under the old NXE. */
+		if ((v ^ c->efer) & EFER_NXE)
+			mmu_flush(c, false);
 		c->efer = v;
 		return;
 	default:
@@ -415,8 +453,8 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 		r[0] = CPUID_SIGNATURE;
 		r[2] = CPUID_HYPERVISOR;
 		r[3] = CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR |
-		       CPUID_CX8 | CPUID_SEP | CPUID_PGE | CPUID_CMOV |
-		       CPUID_PAT;
+		       CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_PGE |
+		       CPUID_CMOV | CPUID_PAT;
 		cpuid_apic_bits(c, r);
 		return;
 	case 2:
@@ -426,14 +464,20 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 	case 0x80000000u:
 		r[0] = CPUID_EXT_MAX;
 		return;
+	case 0x80000001u:
+		r[3] = CPUID_EXT_NX;
+		return;
 	case 0x80000002u:
 	case 0x80000003u:
 	case 0x80000004u:
 		memcpy(r, brand + (leaf - 0x80000002u) * 16, 16);
 		return;
+	case 0x80000008u:
+		r[0] = CPUID_ADDR_SIZES;
+		return;
 	default:
-		/* 3-7 and 0x80000001: nothing.  In particular no long
-		 * mode, NX or SYSCALL in 0x80000001, and no structured
+		/* 3-7 and 0x80000005-7: nothing.  In particular no long
+		 * mode or SYSCALL in 0x80000001, and no structured
 		 * features (SMEP, SMAP, TSC_ADJUST, ...) in 7. */
 		return;
 	}

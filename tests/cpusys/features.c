@@ -7,7 +7,8 @@
  * so they hold on any x86 that tells the truth.  Then the MSRs and CPUID
  * leaves this CPU model has for Linux and kvm-unit-tests: EFER before
  * long mode, IA32_MISC_ENABLE (with its CPUID limit), PAT, MCG_CAP, the
- * basic leaves up to 7 and the brand string, and #GP for MSRs it lacks.
+ * basic leaves up to 7, PAE and NX, the brand string and address sizes,
+ * and #GP for MSRs it lacks.
  */
 #include "faults.h"
 
@@ -284,14 +285,19 @@ static void efer(void)
 	u64 v;
 
 	check(rdmsr_ok(MSR_EFER, "EFER reads") == 0,
-	      "... as 0 (no long mode, no NX)");
+	      "... as 0 (no long mode, NX off)");
 	check(try_wrmsr(MSR_EFER, 1) == -1 &&
 	      try_rdmsr(MSR_EFER, &v) == -1 && v == 1,
 	      "EFER.SCE can be set and reads back");
 	check(try_wrmsr(MSR_EFER, 1u << 8) == GP_VECTOR,
 	      "EFER.LME is #GP without long mode");
-	check(try_wrmsr(MSR_EFER, 1u << 11) == GP_VECTOR,
-	      "EFER.NXE is #GP without NX");
+	if (has(0x80000001, 3, 20))
+		check(try_wrmsr(MSR_EFER, 1u << 11) == -1 &&
+		      try_rdmsr(MSR_EFER, &v) == -1 && v == 1u << 11,
+		      "EFER.NXE can be set where CPUID says NX");
+	else
+		check(try_wrmsr(MSR_EFER, 1u << 11) == GP_VECTOR,
+		      "EFER.NXE is #GP without NX");
 	check(try_wrmsr(MSR_EFER, 1ull << 32) == GP_VECTOR,
 	      "EFER bit 32 is #GP");
 	try_wrmsr(MSR_EFER, 0);
@@ -379,10 +385,16 @@ static void leaves(void)
 	check(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0,
 	      "CPUID 7: no structured extended features");
 	cpuid(0x80000000u, r);
-	check(r[0] >= 0x80000004u, "CPUID 0x80000000: brand string leaves");
+	check(r[0] >= 0x80000008u,
+	      "CPUID 0x80000000: brand string and address size leaves");
 	cpuid(0x80000001u, r);
-	check(!(r[3] & (1u << 29)) && !(r[3] & (1u << 20)),
-	      "CPUID 0x80000001: no long mode, no NX");
+	check(!(r[3] & (1u << 29)) && (r[3] & (1u << 20)),
+	      "CPUID 0x80000001: NX, no long mode");
+	cpuid(0x80000008u, r);
+	check_eq(r[0], 0x2024,
+		 "CPUID 0x80000008: 36 physical and 32 linear address bits");
+	cpuid(1, r);
+	check(r[3] & (1u << 6), "CPUID 1: PAE");
 	for (i = 0; i < 3; i++)
 		cpuid(0x80000002u + i, brand + 4 * i);
 	check(((char *)brand)[0] > ' ', "CPUID 0x80000002-4: a brand string");

@@ -23,9 +23,14 @@ fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-qemu() {	# qemu PROG: its console in $T/q.out, its status in $qrc
+# qemu PROG [CPU]: its console in $T/q.out, its status in $qrc.  pae needs
+# a CPU with NX (QEMU's default qemu32 has none) and, for QEMU to give it
+# MAXPHYADDR 36 as the SDM does for any CPU with PAE, PSE-36 (QEMU sizes
+# physical addresses of a 32-bit CPU by that bit alone).
+qemu() {
 	: >"$T/q.out"
-	timeout 120 "$QEMU" -nodefaults -display none -no-reboot -m 128 \
+	timeout 120 "$QEMU" -cpu "${2:-qemu32}" -nodefaults -display none \
+		-no-reboot -m 128 \
 		-chardev "file,id=dbg,path=$T/q.out" \
 		-device isa-debugcon,iobase=0xe9,chardev=dbg \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
@@ -33,8 +38,10 @@ qemu() {	# qemu PROG: its console in $T/q.out, its status in $qrc
 	qrc=$?
 }
 
-for p in paging prot df vm86; do
-	qemu "$p"
+for p in paging pae prot df vm86; do
+	cpu=qemu32
+	[ "$p" = pae ] && cpu=qemu32,+nx,+pse36
+	qemu "$p" "$cpu"
 	# The harness's own last line names the ELF; it is no check of the
 	# program's.
 	timeout 120 "$B/run" "$B/$p.elf" | grep -v "^[a-z ]* - $B/" >"$T/l.out"

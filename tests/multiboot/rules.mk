@@ -4,7 +4,7 @@
 # the cpusys harness's port 0xe9 (serial_lib.c); exitprog tests the exit
 # port itself, on lguest and on QEMU.
 MBT := build/tests/multiboot
-MBT_PROGS := paging prot df triple features realmode vm86
+MBT_PROGS := paging pae prot df triple features realmode vm86
 MBT_ELFS := $(MBT_PROGS:%=$(MBT)/%.elf) $(MBT)/exitprog.elf
 MBT_CFLAGS := -m32 -march=i686 -mno-sse -mno-mmx -O2 -g \
 	-ffreestanding -nostdlib -fno-pic -no-pie -static \

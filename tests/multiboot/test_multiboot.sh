@@ -19,7 +19,7 @@ fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-for p in paging prot df features realmode vm86; do
+for p in paging pae prot df features realmode vm86; do
 	timeout 300 "$L" --exit-port 128m "$B/$p.elf" </dev/null \
 		>"$T/raw" 2>"$T/err"
 	rc=$?

@@ -23,8 +23,11 @@ fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-qemu() {	# qemu PROG: its console in $T/q.out, its status in $qrc
-	timeout 120 "$QEMU" -nodefaults -display none -no-reboot -m 128 \
+# qemu PROG [CPU]: its console in $T/q.out, its status in $qrc (pae wants
+# NX and MAXPHYADDR 36, as in tests/cpusys/test_qemu.sh).
+qemu() {
+	timeout 120 "$QEMU" -cpu "${2:-qemu32}" -nodefaults -display none \
+		-no-reboot -m 128 \
 		-serial "file:$T/q.raw" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-kernel "$B/$1.elf" </dev/null >/dev/null 2>"$T/q.err"
@@ -32,8 +35,10 @@ qemu() {	# qemu PROG: its console in $T/q.out, its status in $qrc
 	tr -d '\r' <"$T/q.raw" >"$T/q.out"
 }
 
-for p in paging prot df realmode vm86; do
-	qemu "$p"
+for p in paging pae prot df realmode vm86; do
+	cpu=qemu32
+	[ "$p" = pae ] && cpu=qemu32,+nx,+pse36
+	qemu "$p" "$cpu"
 	timeout 300 "$L" --exit-port 128m "$B/$p.elf" </dev/null 2>/dev/null |
 		tr -d '\r' >"$T/l.out"
 	sysprog_compare "$p" "$T/q.out" "$qrc" "$T/l.out"
