@@ -336,8 +336,9 @@ static void describe(struct cpu *c, int vec, u32 err, bool with_err)
 		return;
 	}
 	if (vec == EXC_PF)
-		snprintf(p, room, "%s#PF(%#x) at eip %#x, cr2 %#x",
-			 n ? ", then " : "", err, c->insn_eip, c->cr2);
+		snprintf(p, room, "%s#PF(%#x) at eip %#x, cr2 %#llx",
+			 n ? ", then " : "", err, c->insn_eip,
+			 (unsigned long long)c->cr2);
 	else
 		snprintf(p, room, "%s%s(%#x) at eip %#x", n ? ", then " : "",
 			 exc_name(vec), err, c->insn_eip);

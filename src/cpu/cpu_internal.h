@@ -103,6 +103,8 @@ enum {
 
 /* EFER bits (MSR 0xc0000080). */
 #define EFER_SCE (1ull << 0)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
 
 /*
@@ -114,7 +116,7 @@ enum {
  */
 struct seg {
 	u16 sel;
-	u32 base;
+	u64 base;	/* 64 bits for FS and GS in long mode */
 	u32 limit;
 	u16 attr;
 };
@@ -123,6 +125,7 @@ struct seg {
 #define SEG_S(a)     (((a) >> 4) & 1)	/* 1: code/data, 0: system */
 #define SEG_DPL(a)   (((a) >> 5) & 3)
 #define SEG_P(a)     (((a) >> 7) & 1)
+#define SEG_L(a)     (((a) >> 13) & 1)	/* code: 64-bit (long mode) */
 #define SEG_DB(a)    (((a) >> 14) & 1)
 #define SEG_G(a)     (((a) >> 15) & 1)
 /* For code/data (S=1) types: */
@@ -132,7 +135,7 @@ struct seg {
 #define SEG_RW(a)    (((a) >> 1) & 1)	/* code: readable, data: writable */
 
 struct dtr {
-	u32 base;
+	u64 base;
 	u16 limit;
 };
 
@@ -147,9 +150,9 @@ enum { ACC_READ, ACC_WRITE, ACC_EXEC };
  */
 #define TLB_SIZE 1024
 struct tlb_entry {
-	u32 vpage;	/* linear page number + 1, 0 = empty */
-	u32 ppage;	/* physical address of the page, bits 31..12 */
+	u64 vpage;	/* linear page number + 1, 0 = empty */
 	u8 *host;	/* host address of the page, NULL if not RAM */
+	u32 ppage;	/* physical address of the page, bits 31..12 */
 	u8 writable;	/* a write may go straight through (D already set) */
 	u8 global;
 	u8 noexec;	/* no fetch may hit: NX page (PAE with EFER.NXE) */
@@ -198,7 +201,8 @@ struct cpu {
 	struct seg seg[6];	/* ES, CS, SS, DS, FS, GS */
 	struct seg ldtr, tr;	/* tr.attr type: 9/0xb (available/busy) */
 	struct dtr gdtr, idtr;
-	u32 cr0, cr2, cr3, cr4;
+	u32 cr0, cr4;
+	u64 cr2, cr3;		/* CR2: a linear address, 64 bits in long mode */
 	u64 pdpte[4];		/* PAE: the PDPT, loaded with CR3 */
 	u32 dr[8];
 	int cpl;
@@ -215,6 +219,7 @@ struct cpu {
 	u8 *ram;
 	u32 ram_size;
 	struct tlb_entry tlb[2][TLB_SIZE];	/* [0] supervisor, [1] user */
+	bool tlb_large_high;	/* and (long mode) some above 4 GiB */
 	u32 tlb_large[32];	/* 4 MiB regions the TLB may hold large-page
 				 * entries of, a bit each (mmu.c) */
 	struct dcache *dcache;	/* decoded instructions (exec_fast.c) */
@@ -357,7 +362,7 @@ void jit_run(struct cpu *c, u64 end);
  * accessed and dirty bits, raises #PF with CR2 set on failure.  Without
  * paging it returns lin.  With PAE the result may lie above 4 GiB (up to
  * MAXPHYADDR, 36 bits), where there is no RAM and no device. */
-u64 mmu_translate(struct cpu *c, u32 lin, int acc, bool user);
+u64 mmu_translate(struct cpu *c, u64 lin, int acc, bool user);
 /* Drop the TLB: all entries, or all but global ones (CR3 write). */
 void mmu_flush(struct cpu *c, bool keep_global);
 /* True when paging uses the PAE format (CR0.PG and CR4.PAE). */
@@ -370,40 +375,40 @@ static inline bool mmu_pae(const struct cpu *c)
  * c->pdpte.  Returns false if a present one has a reserved bit set: the
  * caller then raises #GP(0) and changes nothing. */
 bool mmu_read_pdptes(struct cpu *c, u32 cr3, u64 out[4]);
-void mmu_invlpg(struct cpu *c, u32 lin);
+void mmu_invlpg(struct cpu *c, u64 lin);
 
 /* Physical accesses: RAM, or the bus's mmio callbacks outside RAM. */
-u32 phys_read(struct cpu *c, u32 pa, int size);
-void phys_write(struct cpu *c, u32 pa, u32 val, int size);
+u64 phys_read(struct cpu *c, u32 pa, int size);
+void phys_write(struct cpu *c, u32 pa, u64 val, int size);
 
 /* Linear accesses (may cross a page boundary), at CPL privilege unless
  * sys is true (implicit supervisor access: GDT, IDT, LDT, TSS). */
-u32 lin_read(struct cpu *c, u32 lin, int size, bool sys);
-void lin_write(struct cpu *c, u32 lin, u32 val, int size, bool sys);
+u64 lin_read(struct cpu *c, u64 lin, int size, bool sys);
+void lin_write(struct cpu *c, u64 lin, u64 val, int size, bool sys);
 
 /* Segmented data accesses: seg is S_ES..S_GS, off the effective address.
  * Check the segment's presence, type and limit (#GP(0), or #SS(0) for SS),
  * then the page.  size is 1, 2 or 4. */
-u32 mem_read(struct cpu *c, int seg, u32 off, int size);
-void mem_write(struct cpu *c, int seg, u32 off, u32 val, int size);
+u64 mem_read(struct cpu *c, int seg, u64 off, int size);
+void mem_write(struct cpu *c, int seg, u64 off, u64 val, int size);
 /* The read half of a read-modify-write: checks for writing, so that the
  * fault (and its error code) comes before anything changes. */
-u32 mem_read_rmw(struct cpu *c, int seg, u32 off, int size);
-u64 mem_read64(struct cpu *c, int seg, u32 off);
-void mem_write64(struct cpu *c, int seg, u32 off, u64 val);
+u64 mem_read_rmw(struct cpu *c, int seg, u64 off, int size);
+u64 mem_read64(struct cpu *c, int seg, u64 off);
+void mem_write64(struct cpu *c, int seg, u64 off, u64 val);
 /* Check that [off, off+len) may be accessed (ACC_READ/ACC_WRITE) without
  * faulting, raising the fault if not: for instructions that must check all
  * before writing any (ENTER, PUSHA, FSAVE, far calls). */
-void mem_check(struct cpu *c, int seg, u32 off, u32 len, int acc);
+void mem_check(struct cpu *c, int seg, u64 off, u32 len, int acc);
 
 /* Instruction fetch at CS:eip (limit-checked, #PF on fetch). */
-u8 code_read8(struct cpu *c, u32 eip);
-u16 code_read16(struct cpu *c, u32 eip);
-u32 code_read32(struct cpu *c, u32 eip);
+u8 code_read8(struct cpu *c, u64 eip);
+u16 code_read16(struct cpu *c, u64 eip);
+u32 code_read32(struct cpu *c, u64 eip);
 
 /* True if [off, off+len) lies within segment s's limit (expand-down
  * aware); for seg.c, which checks stacks it has not loaded yet. */
-bool seg_limit_ok(const struct seg *s, u32 off, u32 len);
+bool seg_limit_ok(const struct seg *s, u64 off, u32 len);
 
 /*
  * The fast paths of mem_read() and mem_write(), inline for the executor:
@@ -417,7 +422,7 @@ bool seg_limit_ok(const struct seg *s, u32 off, u32 len);
 #define SEG_FAST_WRITE 0x92u	/* present writable data */
 
 static inline const struct tlb_entry *tlb_entry_for(const struct cpu *c,
-						    u32 lin)
+						    u64 lin)
 {
 	return &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
 }
@@ -425,7 +430,7 @@ static inline const struct tlb_entry *tlb_entry_for(const struct cpu *c,
 /* May code at lin be fetched through TLB entry e without a walk?  An
  * entry filled by a data access to an NX page may not: every fetch path
  * (code_host(), exec.c's code window, the translator) asks this. */
-static inline bool tlb_fetch_hit(const struct tlb_entry *e, u32 lin)
+static inline bool tlb_fetch_hit(const struct tlb_entry *e, u64 lin)
 {
 	return e->vpage == (lin >> 12) + 1 && !e->noexec;
 }
@@ -433,7 +438,7 @@ static inline bool tlb_fetch_hit(const struct tlb_entry *e, u32 lin)
 /* The host address of the code byte at linear address lin, or NULL if it
  * is not in RAM.  A TLB miss walks the page tables, with the #PF that the
  * fetch of that byte would raise (NX included). */
-static inline const u8 *code_host(struct cpu *c, u32 lin)
+static inline const u8 *code_host(struct cpu *c, u64 lin)
 {
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
@@ -442,10 +447,11 @@ static inline const u8 *code_host(struct cpu *c, u32 lin)
 	return e->host ? e->host + (lin & 0xfff) : NULL;
 }
 
-static inline u32 host_ld(const u8 *p, int size)
+static inline u64 host_ld(const u8 *p, int size)
 {
 	u16 h;
 	u32 w;
+	u64 q;
 
 	if (size == 1)
 		return *p;
@@ -453,26 +459,46 @@ static inline u32 host_ld(const u8 *p, int size)
 		memcpy(&h, p, 2);
 		return h;
 	}
-	memcpy(&w, p, 4);
-	return w;
+	if (size == 4) {
+		memcpy(&w, p, 4);
+		return w;
+	}
+	memcpy(&q, p, 8);
+	return q;
 }
 
-static inline void host_st(u8 *p, u32 v, int size)
+static inline void host_st(u8 *p, u64 v, int size)
 {
 	u16 h = (u16)v;
+	u32 w = (u32)v;
 
 	if (size == 1)
 		*p = (u8)v;
 	else if (size == 2)
 		memcpy(p, &h, 2);
+	else if (size == 4)
+		memcpy(p, &w, 4);
 	else
-		memcpy(p, &v, 4);
+		memcpy(p, &v, 8);
 }
 
-static inline u32 mem_read_fast(struct cpu *c, int seg, u32 off, int size)
+/* Running 64-bit code: long mode active and CS a 64-bit segment. */
+static inline bool cpu_64bit(const struct cpu *c)
+{
+	return (c->efer & EFER_LMA) && SEG_L(c->seg[S_CS].attr);
+}
+
+/* The linear address of base + off: 32 bits wide outside 64-bit code,
+ * where it wraps. */
+static inline u64 seg_sum(const struct cpu *c, u64 base, u64 off)
+{
+	return cpu_64bit(c) ? base + off : (u32)(base + off);
+}
+
+static inline u64 mem_read_fast(struct cpu *c, int seg, u64 off, int size)
 {
 	const struct seg *s = &c->seg[seg];
-	u32 lin = s->base + off;
+	u64 lin = seg_sum(c, s->base, off);
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
 	if (likely(s->limit == 0xffffffffu &&
@@ -483,11 +509,11 @@ static inline u32 mem_read_fast(struct cpu *c, int seg, u32 off, int size)
 	return mem_read(c, seg, off, size);
 }
 
-static inline void mem_write_fast(struct cpu *c, int seg, u32 off, u32 val,
+static inline void mem_write_fast(struct cpu *c, int seg, u64 off, u64 val,
 				  int size)
 {
 	const struct seg *s = &c->seg[seg];
-	u32 lin = s->base + off;
+	u64 lin = seg_sum(c, s->base, off);
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
 	if (likely(s->limit == 0xffffffffu &&

@@ -100,7 +100,7 @@ static void exec_grp7(struct cpu *c, struct insn *d)
 		return;
 	case 7:
 		need_cpl0(c);
-		mmu_invlpg(c, c->seg[d->seg].base + d->ea);
+		mmu_invlpg(c, seg_sum(c, c->seg[d->seg].base, d->ea));
 		return;
 	default:
 		cpu_ud(c);

@@ -488,7 +488,7 @@ static void e_access(struct jctx *x, int seg, bool write)
 	ebytes(j, "\x8d\x88", 2);			/* lea ecx, [rax+...] */
 	e32(j, 0x1000 + 4 - 1);
 	ebytes(j, "\xc1\xe9\x0c", 3);			/* shr ecx, 12 */
-	ebytes(j, "\x39\x0a", 2);			/* cmp [rdx], ecx */
+	ebytes(j, "\x48\x39\x0a", 3);			/* cmp [rdx], rcx */
 	cold[k++] = e_jump(j, JCC_JNE, NULL);
 	if (write) {					/* cmp byte [rdx+w], 0 */
 		ebytes(j, "\x80\x7a", 2);

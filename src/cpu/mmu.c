@@ -49,6 +49,8 @@
 #define PAE_NX         (1ull << 63)
 #define PAE_RSVD_HI    0x7ffffff000000000ull	/* bits 62..36 */
 #define PAE_LARGE_RSVD 0x00000000001fe000ull	/* 2 MiB PDE: bits 20..13 */
+/* Long mode's entries: bits 51..36 reserved (62..52 are ignored). */
+#define LM_RSVD        0x000ffff000000000ull
 /* A PDPTE has no rights bits: 2..1 and 8..5 are reserved, and NX too. */
 #define PAE_PDPTE_RSVD (PAE_RSVD_HI | PAE_NX | 0x1e6ull)
 
@@ -58,11 +60,23 @@
 
 #define PAGE_MASK 0xfffff000u
 
+/* A 64-bit linear address is canonical when bits 63..47 are all equal. */
+static inline bool canonical(u64 lin)
+{
+	return (u64)((s64)(lin << 16) >> 16) == lin;
+}
+
+/* lin + n, wrapping at 4 GiB outside 64-bit code. */
+static inline u64 lin_next(const struct cpu *c, u64 lin, u64 n)
+{
+	return cpu_64bit(c) ? lin + n : (u32)(lin + n);
+}
+
 /* --- Physical memory --- */
 
-static u32 size_mask(int size)
+static u64 size_mask(int size)
 {
-	return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+	return size == 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
 
 static bool in_ram(const struct cpu *c, u32 pa, int size)
@@ -72,42 +86,14 @@ static bool in_ram(const struct cpu *c, u32 pa, int size)
 
 /* Fixed-size accesses, so that no call to memcpy is left (the host is
  * little-endian, like us). */
-static inline u32 host_load(const u8 *p, int size)
+#define host_load host_ld
+#define host_store host_st
+
+/* The bus takes accesses of up to 4 bytes: an 8-byte one is two. */
+static u64 bus_read(struct cpu *c, u32 pa, int size)
 {
-	u16 h;
-	u32 w;
-
-	switch (size) {
-	case 1:
-		return *p;
-	case 2:
-		memcpy(&h, p, 2);
-		return h;
-	default:
-		memcpy(&w, p, 4);
-		return w;
-	}
-}
-
-static inline void host_store(u8 *p, u32 v, int size)
-{
-	u16 h = (u16)v;
-
-	switch (size) {
-	case 1:
-		*p = (u8)v;
-		return;
-	case 2:
-		memcpy(p, &h, 2);
-		return;
-	default:
-		memcpy(p, &v, 4);
-		return;
-	}
-}
-
-static u32 bus_read(struct cpu *c, u32 pa, int size)
-{
+	if (size == 8)
+		return bus_read(c, pa, 4) | bus_read(c, pa + 4, 4) << 32;
 	if (!c->bus.mmio_read)
 		return size_mask(size);
 	return c->bus.mmio_read(c->bus.opaque, pa, size) & size_mask(size);
@@ -117,9 +103,9 @@ static u32 bus_read(struct cpu *c, u32 pa, int size)
  * A physical address that is not RAM goes to the machine's bus: that is
  * where a virtio device's registers are (M:130).
  :*/
-u32 phys_read(struct cpu *c, u32 pa, int size)
+u64 phys_read(struct cpu *c, u32 pa, int size)
 {
-	u32 v = 0;
+	u64 v = 0;
 	int i;
 
 	if (likely(in_ram(c, pa, size)))
@@ -133,7 +119,7 @@ u32 phys_read(struct cpu *c, u32 pa, int size)
 	return bus_read(c, pa, size);
 }
 
-void phys_write(struct cpu *c, u32 pa, u32 val, int size)
+void phys_write(struct cpu *c, u32 pa, u64 val, int size)
 {
 	int i;
 
@@ -152,14 +138,14 @@ void phys_write(struct cpu *c, u32 pa, u32 val, int size)
 }
 
 /* Physical accesses at 36-bit addresses (PAE): nothing above 4 GiB. */
-static u32 phys_read_pa(struct cpu *c, u64 pa, int size)
+static u64 phys_read_pa(struct cpu *c, u64 pa, int size)
 {
 	if (pa >> 32)
 		return size_mask(size);
 	return phys_read(c, (u32)pa, size);
 }
 
-static void phys_write_pa(struct cpu *c, u64 pa, u32 val, int size)
+static void phys_write_pa(struct cpu *c, u64 pa, u64 val, int size)
 {
 	if (!(pa >> 32))
 		phys_write(c, (u32)pa, val, size);
@@ -172,12 +158,12 @@ static u64 phys_read64(struct cpu *c, u64 pa)
 
 /* --- The TLB and the page walk --- */
 
-static inline struct tlb_entry *tlb_slot(struct cpu *c, u32 lin, bool user)
+static inline struct tlb_entry *tlb_slot(struct cpu *c, u64 lin, bool user)
 {
 	return &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
 }
 
-static inline bool tlb_hit(const struct tlb_entry *e, u32 lin, int acc)
+static inline bool tlb_hit(const struct tlb_entry *e, u64 lin, int acc)
 {
 	if (acc == ACC_EXEC)
 		return tlb_fetch_hit(e, lin);
@@ -193,6 +179,7 @@ void mmu_flush(struct cpu *c, bool keep_global)
 	if (!keep_global) {
 		memset(c->tlb, 0, sizeof(c->tlb));
 		memset(c->tlb_large, 0, sizeof(c->tlb_large));
+		c->tlb_large_high = false;
 		return;
 	}
 	for (i = 0; i < 2 * TLB_SIZE; i++)
@@ -211,19 +198,24 @@ void mmu_flush(struct cpu *c, bool keep_global)
  * each TLB is all there is to drop.  (Linux maps its own memory with
  * large pages and INVLPGs user and vmalloc pages, mostly elsewhere.)
  */
-void mmu_invlpg(struct cpu *c, u32 lin)
+void mmu_invlpg(struct cpu *c, u64 lin)
 {
 	struct tlb_entry *e = &c->tlb[0][0];
-	u32 big = lin >> 22, slot = (lin >> 12) & (TLB_SIZE - 1);
+	u64 big = lin >> 22;
+	u32 slot = (lin >> 12) & (TLB_SIZE - 1);
+	bool large = big < 1024 ?
+		     c->tlb_large[big / 32] & (1u << (big % 32)) :
+		     c->tlb_large_high;
 	int i;
 
-	if (!(c->tlb_large[big / 32] & (1u << (big % 32)))) {
+	if (!large) {
 		for (i = 0; i < 2; i++)
 			if (c->tlb[i][slot].vpage == (lin >> 12) + 1)
 				c->tlb[i][slot].vpage = 0;
 		return;
 	}
-	c->tlb_large[big / 32] &= ~(1u << (big % 32));
+	if (big < 1024)
+		c->tlb_large[big / 32] &= ~(1u << (big % 32));
 	for (i = 0; i < 2 * TLB_SIZE; i++) {
 		if (!e[i].vpage)
 			continue;
@@ -234,7 +226,7 @@ void mmu_invlpg(struct cpu *c, u32 lin)
 	}
 }
 
-static void tlb_fill(struct cpu *c, struct tlb_entry *e, u32 lin, u64 pa,
+static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 		     bool writable, u8 global, bool noexec)
 {
 	e->vpage = (lin >> 12) + 1;
@@ -245,11 +237,13 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u32 lin, u64 pa,
 	e->writable = writable;
 	e->global = global;
 	e->noexec = noexec;
-	if (global & TLB_LARGE)
+	if ((global & TLB_LARGE) && lin < (1ull << 32))
 		c->tlb_large[lin >> 27] |= 1u << ((lin >> 22) % 32);
+	else if (global & TLB_LARGE)
+		c->tlb_large_high = true;
 }
 
-static noreturn void page_fault(struct cpu *c, u32 lin, u32 err)
+static noreturn void page_fault(struct cpu *c, u64 lin, u32 err)
 {
 	c->cr2 = lin;
 	cpu_raise(c, EXC_PF, err);
@@ -393,14 +387,65 @@ static u64 page_walk_pae(struct cpu *c, u32 lin, int acc, bool user,
 	return pa | (lin & 0xfff);
 }
 
+/*
+ * Long mode (EFER.LMA): four levels of 64-bit entries under CR3 (PML4,
+ * PDPT, directory, table), 48-bit linear addresses, 2 MiB pages by a
+ * directory entry's PS bit.  We offer no 1 GiB pages (CPUID says so), so
+ * PS in a PDPTE, like PS in a PML4 entry, is a reserved bit.  Bits 51..36
+ * are reserved (MAXPHYADDR 36); 62..52 are the software's.
+ */
+static u64 page_walk_long(struct cpu *c, u64 lin, int acc, bool user,
+			  struct tlb_entry *e)
+{
+	bool write = acc == ACC_WRITE, nxe = c->efer & EFER_NXE;
+	bool fetch = acc == ACC_EXEC, nx = false;
+	u32 err = (write ? PF_W : 0) | (user ? PF_U : 0) |
+		  (fetch && nxe ? PF_I : 0);
+	u64 rsvd = LM_RSVD | (nxe ? 0 : PAE_NX), table = c->cr3, epa = 0;
+	u64 v = 0, pa;
+	u32 rights = PG_RW | PG_US;
+	int level, shift;
+	u8 global = 0;
+
+	for (level = 0, shift = 39; level < 4; level++, shift -= 9) {
+		epa = (table & PAE_ADDR) | ((lin >> shift) & 0x1ff) * 8;
+		v = phys_read64(c, epa);
+		if (!(v & PG_P))
+			page_fault(c, lin, err);
+		if ((v & rsvd) || (level < 2 && (v & PG_PS)) ||
+		    (level == 2 && (v & PG_PS) && (v & PAE_LARGE_RSVD)))
+			page_fault(c, lin, err | PF_P | PF_RSVD);
+		rights &= (u32)v;
+		nx |= nxe && (v & PAE_NX);
+		if (level == 3 || (level == 2 && (v & PG_PS)))
+			break;
+		set_bits64(c, epa, &v, PG_A);
+		table = v;
+	}
+	if (level == 2) {
+		pa = (v & PAE_ADDR & ~0x1fffffull) | (lin & 0x001ff000u);
+		global = TLB_LARGE;
+	} else {
+		pa = v & PAE_ADDR;
+	}
+	if (!page_allows(c, rights, write, user) || (fetch && nx))
+		page_fault(c, lin, err | PF_P);
+	set_bits64(c, epa, &v, PG_A | (write ? PG_D : 0));
+	if ((v & PG_G) && (c->cr4 & CR4_PGE))
+		global |= TLB_GLOBAL;
+	tlb_fill(c, e, lin, pa, (v & PG_D) &&
+		 page_allows(c, rights, true, user), global, nx);
+	return pa | (lin & 0xfff);
+}
+
 /*C:170
  * Paging: a hit in the software TLB gives a host pointer for the page; a
- * miss walks the tables (two levels, or three with PAE), combining U/S
+ * miss walks the tables (two levels, three with PAE, four in long mode), combining U/S
  * and R/W over the levels (and NX, with PAE), setting accessed and dirty
  * bits, and raises #PF with CR2 and its error code when the access is not
  * allowed.  A CR3 write flushes all but global pages.
  :*/
-u64 mmu_translate(struct cpu *c, u32 lin, int acc, bool user)
+u64 mmu_translate(struct cpu *c, u64 lin, int acc, bool user)
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
 
@@ -410,9 +455,11 @@ u64 mmu_translate(struct cpu *c, u32 lin, int acc, bool user)
 		tlb_fill(c, e, lin, lin, true, 0, false);
 		return lin;
 	}
+	if (c->efer & EFER_LMA)
+		return page_walk_long(c, lin, acc, user, e);
 	if (c->cr4 & CR4_PAE)
-		return page_walk_pae(c, lin, acc, user, e);
-	return page_walk(c, lin, acc == ACC_WRITE, user, e);
+		return page_walk_pae(c, (u32)lin, acc, user, e);
+	return page_walk(c, (u32)lin, acc == ACC_WRITE, user, e);
 }
 
 /* --- Linear accesses --- */
@@ -422,25 +469,26 @@ static inline bool priv_user(const struct cpu *c, bool sys)
 	return !sys && c->cpl == 3;
 }
 
-static inline bool crosses_page(u32 lin, int size)
+static inline bool crosses_page(u64 lin, int size)
 {
 	return (lin & 0xfff) + (u32)size > 0x1000;
 }
 
-static u32 lin_read_slow(struct cpu *c, u32 lin, int size, bool user,
+static u64 lin_read_slow(struct cpu *c, u64 lin, int size, bool user,
 			 int acc)
 {
-	u32 v = 0;
+	u64 v = 0;
 	int i;
 
 	if (!crosses_page(lin, size))
 		return phys_read_pa(c, mmu_translate(c, lin, acc, user), size);
 	for (i = 0; i < size; i++)
-		v |= lin_read_slow(c, lin + i, 1, user, acc) << (8 * i);
+		v |= lin_read_slow(c, lin_next(c, lin, i), 1, user, acc) <<
+		     (8 * i);
 	return v;
 }
 
-static inline u32 lin_read_acc(struct cpu *c, u32 lin, int size, bool user,
+static inline u64 lin_read_acc(struct cpu *c, u64 lin, int size, bool user,
 			       int acc)
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
@@ -451,7 +499,7 @@ static inline u32 lin_read_acc(struct cpu *c, u32 lin, int size, bool user,
 	return lin_read_slow(c, lin, size, user, acc);
 }
 
-static void lin_write_slow(struct cpu *c, u32 lin, u32 val, int size,
+static void lin_write_slow(struct cpu *c, u64 lin, u64 val, int size,
 			   bool user)
 {
 	u64 pa0, pa1;
@@ -464,14 +512,14 @@ static void lin_write_slow(struct cpu *c, u32 lin, u32 val, int size,
 		return;
 	}
 	/* Both pages must be writable before either is written. */
-	pa1 = mmu_translate(c, (lin | 0xfff) + 1, ACC_WRITE, user);
+	pa1 = mmu_translate(c, lin_next(c, lin | 0xfff, 1), ACC_WRITE, user);
 	n0 = 0x1000 - (lin & 0xfff);
 	for (i = 0; i < size; i++)
 		phys_write_pa(c, (u32)i < n0 ? pa0 + i : pa1 + (i - n0),
 			      val >> (8 * i), 1);
 }
 
-static inline void lin_write_priv(struct cpu *c, u32 lin, u32 val, int size,
+static inline void lin_write_priv(struct cpu *c, u64 lin, u64 val, int size,
 				  bool user)
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
@@ -484,24 +532,24 @@ static inline void lin_write_priv(struct cpu *c, u32 lin, u32 val, int size,
 	lin_write_slow(c, lin, val, size, user);
 }
 
-u32 lin_read(struct cpu *c, u32 lin, int size, bool sys)
+u64 lin_read(struct cpu *c, u64 lin, int size, bool sys)
 {
 	return lin_read_acc(c, lin, size, priv_user(c, sys), ACC_READ);
 }
 
-void lin_write(struct cpu *c, u32 lin, u32 val, int size, bool sys)
+void lin_write(struct cpu *c, u64 lin, u64 val, int size, bool sys)
 {
 	lin_write_priv(c, lin, val, size, priv_user(c, sys));
 }
 
 /* Check that every page of [lin, lin+len) allows the access. */
-static void lin_check(struct cpu *c, u32 lin, u32 len, int acc, bool user)
+static void lin_check(struct cpu *c, u64 lin, u32 len, int acc, bool user)
 {
-	u32 p = lin & PAGE_MASK, last = (lin + len - 1) & PAGE_MASK;
+	u64 p = lin & ~0xfffull, last = lin_next(c, lin, len - 1) & ~0xfffull;
 
 	mmu_translate(c, lin, acc, user);
 	while (p != last) {
-		p += 0x1000;
+		p = lin_next(c, p, 0x1000);
 		mmu_translate(c, p, acc, user);
 	}
 }
@@ -510,9 +558,9 @@ static void lin_check(struct cpu *c, u32 lin, u32 len, int acc, bool user)
 
 /* May [off, off+len) be addressed through s?  Expand-down segments hold
  * the offsets above the limit, up to 64 KiB or 4 GiB by their B bit. */
-bool seg_limit_ok(const struct seg *s, u32 off, u32 len)
+bool seg_limit_ok(const struct seg *s, u64 off, u32 len)
 {
-	u64 last = (u64)off + len - 1;
+	u64 last = off + len - 1;
 
 	if (SEG_S(s->attr) && !SEG_CODE(s->attr) && SEG_EXPDN(s->attr))
 		return off > s->limit &&
@@ -529,11 +577,20 @@ static noreturn void seg_fault(struct cpu *c, int sreg)
 
 /* The linear address of seg:off after the segment checks for an access of
  * len bytes. */
-static inline u32 seg_lin(struct cpu *c, int sreg, u32 off, u32 len, int acc)
+static inline u64 seg_lin(struct cpu *c, int sreg, u64 off, u32 len, int acc)
 {
 	const struct seg *s = &c->seg[sreg];
 	u16 a = s->attr;
 
+	if (cpu_64bit(c)) {
+		/* No checks but one: the address must be canonical. */
+		u64 lin = (sreg >= S_FS ? s->base : 0) + off;
+
+		if (unlikely(!canonical(lin) ||
+			     !canonical(lin + len - 1)))
+			seg_fault(c, sreg);
+		return lin;
+	}
 	if (likely(cpu_pmode(c) && !cpu_vm86(c))) {
 		if (unlikely(!SEG_P(a)))
 			seg_fault(c, sreg);
@@ -543,7 +600,7 @@ static inline u32 seg_lin(struct cpu *c, int sreg, u32 off, u32 len, int acc)
 	}
 	if (unlikely(!seg_limit_ok(s, off, len)))
 		seg_fault(c, sreg);
-	return s->base + off;
+	return (u32)(s->base + off);
 }
 
 static inline bool cur_user(const struct cpu *c)
@@ -551,23 +608,23 @@ static inline bool cur_user(const struct cpu *c)
 	return c->cpl == 3;
 }
 
-u32 mem_read(struct cpu *c, int seg, u32 off, int size)
+u64 mem_read(struct cpu *c, int seg, u64 off, int size)
 {
-	u32 lin = seg_lin(c, seg, off, size, ACC_READ);
+	u64 lin = seg_lin(c, seg, off, size, ACC_READ);
 
 	return lin_read_acc(c, lin, size, cur_user(c), ACC_READ);
 }
 
-void mem_write(struct cpu *c, int seg, u32 off, u32 val, int size)
+void mem_write(struct cpu *c, int seg, u64 off, u64 val, int size)
 {
-	u32 lin = seg_lin(c, seg, off, size, ACC_WRITE);
+	u64 lin = seg_lin(c, seg, off, size, ACC_WRITE);
 
 	lin_write_priv(c, lin, val, size, cur_user(c));
 }
 
-u32 mem_read_rmw(struct cpu *c, int seg, u32 off, int size)
+u64 mem_read_rmw(struct cpu *c, int seg, u64 off, int size)
 {
-	u32 lin = seg_lin(c, seg, off, size, ACC_WRITE);
+	u64 lin = seg_lin(c, seg, off, size, ACC_WRITE);
 	struct tlb_entry *e = tlb_slot(c, lin, cur_user(c));
 
 	/* A writable TLB entry already says the write will go through. */
@@ -578,27 +635,20 @@ u32 mem_read_rmw(struct cpu *c, int seg, u32 off, int size)
 	return lin_read_acc(c, lin, size, cur_user(c), ACC_READ);
 }
 
-u64 mem_read64(struct cpu *c, int seg, u32 off)
+u64 mem_read64(struct cpu *c, int seg, u64 off)
 {
-	u32 lin = seg_lin(c, seg, off, 8, ACC_READ);
-	u32 lo = lin_read_acc(c, lin, 4, cur_user(c), ACC_READ);
-
-	return lo | (u64)lin_read_acc(c, lin + 4, 4, cur_user(c),
-				      ACC_READ) << 32;
+	return mem_read(c, seg, off, 8);
 }
 
-void mem_write64(struct cpu *c, int seg, u32 off, u64 val)
+/* Both pages are checked before either is written (lin_write_slow). */
+void mem_write64(struct cpu *c, int seg, u64 off, u64 val)
 {
-	u32 lin = seg_lin(c, seg, off, 8, ACC_WRITE);
-
-	lin_check(c, lin, 8, ACC_WRITE, cur_user(c));
-	lin_write_priv(c, lin, (u32)val, 4, cur_user(c));
-	lin_write_priv(c, lin + 4, (u32)(val >> 32), 4, cur_user(c));
+	mem_write(c, seg, off, val, 8);
 }
 
-void mem_check(struct cpu *c, int seg, u32 off, u32 len, int acc)
+void mem_check(struct cpu *c, int seg, u64 off, u32 len, int acc)
 {
-	u32 lin;
+	u64 lin;
 
 	if (!len)
 		return;
@@ -608,26 +658,32 @@ void mem_check(struct cpu *c, int seg, u32 off, u32 len, int acc)
 
 /* --- Instruction fetch --- */
 
-static inline u32 code_read(struct cpu *c, u32 eip, int size)
+static inline u32 code_read(struct cpu *c, u64 eip, int size)
 {
 	const struct seg *cs = &c->seg[S_CS];
 
-	if (unlikely((u64)eip + size - 1 > cs->limit))
+	if (cpu_64bit(c)) {
+		if (unlikely(!canonical(eip) || !canonical(eip + size - 1)))
+			cpu_gp(c, 0);
+		return (u32)lin_read_acc(c, eip, size, cur_user(c), ACC_EXEC);
+	}
+	if (unlikely(eip + size - 1 > cs->limit))
 		cpu_gp(c, 0);
-	return lin_read_acc(c, cs->base + eip, size, cur_user(c), ACC_EXEC);
+	return (u32)lin_read_acc(c, (u32)(cs->base + eip), size, cur_user(c),
+				 ACC_EXEC);
 }
 
-u8 code_read8(struct cpu *c, u32 eip)
+u8 code_read8(struct cpu *c, u64 eip)
 {
 	return (u8)code_read(c, eip, 1);
 }
 
-u16 code_read16(struct cpu *c, u32 eip)
+u16 code_read16(struct cpu *c, u64 eip)
 {
 	return (u16)code_read(c, eip, 2);
 }
 
-u32 code_read32(struct cpu *c, u32 eip)
+u32 code_read32(struct cpu *c, u64 eip)
 {
 	return code_read(c, eip, 4);
 }

@@ -52,7 +52,7 @@ noreturn void cpu_ud(struct cpu *c)
 	cpu_raise(c, EXC_UD, 0);
 }
 
-static void check_range(struct cpu *c, u32 off, u32 len, int acc)
+static void check_range(struct cpu *c, u64 off, u32 len, int acc)
 {
 	if (off >= RAM_SIZE || len > RAM_SIZE - off)
 		cpu_raise(c, EXC_GP, 0);
@@ -60,9 +60,9 @@ static void check_range(struct cpu *c, u32 off, u32 len, int acc)
 		cpu_raise(c, EXC_PF, 0);
 }
 
-u32 mem_read(struct cpu *c, int seg, u32 off, int size)
+u64 mem_read(struct cpu *c, int seg, u64 off, int size)
 {
-	u32 v = 0;
+	u64 v = 0;
 
 	(void)seg;
 	check_range(c, off, size, ACC_READ);
@@ -70,14 +70,14 @@ u32 mem_read(struct cpu *c, int seg, u32 off, int size)
 	return v;
 }
 
-void mem_write(struct cpu *c, int seg, u32 off, u32 val, int size)
+void mem_write(struct cpu *c, int seg, u64 off, u64 val, int size)
 {
 	(void)seg;
 	check_range(c, off, size, ACC_WRITE);
 	memcpy(ram + off, &val, size);
 }
 
-void mem_check(struct cpu *c, int seg, u32 off, u32 len, int acc)
+void mem_check(struct cpu *c, int seg, u64 off, u32 len, int acc)
 {
 	(void)seg;
 	check_range(c, off, len, acc);
