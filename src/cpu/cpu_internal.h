@@ -209,6 +209,8 @@ struct cpu {
 	u32 sysenter_cs, sysenter_esp, sysenter_eip;
 	u64 tsc_offset;		/* TSC = clock_ns + tsc_offset */
 	u64 efer, misc_enable, pat;	/* MSRs that only hold a value */
+	u64 star, lstar, cstar, kernel_gs_base;	/* long mode's */
+	u32 sfmask;
 	struct fpu fpu;
 
 	/* Lazy flags state, owned by alu.c. */
@@ -562,8 +564,8 @@ static inline u32 cpu_pop(struct cpu *c, int size)
 void seg_load(struct cpu *c, int sreg, u16 sel);
 /* Load CS:EIP for a far JMP or CALL (through call gates and task gates
  * too), or return.  opsize is 2 or 4; next_eip is the return address. */
-void far_jmp(struct cpu *c, u16 sel, u32 off, u32 next_eip);
-void far_call(struct cpu *c, u16 sel, u32 off, int opsize, u32 next_eip);
+void far_jmp(struct cpu *c, u16 sel, u64 off, u64 next_rip);
+void far_call(struct cpu *c, u16 sel, u64 off, int opsize, u64 next_rip);
 void far_ret(struct cpu *c, int opsize, u16 pop_bytes);
 void cpu_iret(struct cpu *c, int opsize);
 
@@ -590,8 +592,8 @@ bool seg_verw(struct cpu *c, u16 sel);
 
 /* --- sys.c --- */
 
-u32 sys_read_cr(struct cpu *c, int n);	/* #UD for CR1, CR5..7 */
-void sys_write_cr(struct cpu *c, int n, u32 val);	/* #GP on bad bits */
+u64 sys_read_cr(struct cpu *c, int n);	/* #UD for CR1, CR5..8 */
+void sys_write_cr(struct cpu *c, int n, u64 val);	/* #GP on bad bits */
 u32 sys_read_dr(struct cpu *c, int n);
 void sys_write_dr(struct cpu *c, int n, u32 val);
 void sys_rdmsr(struct cpu *c);		/* ECX -> EDX:EAX, #GP if unknown */
@@ -605,6 +607,11 @@ void sys_io_check(struct cpu *c, u16 port, int size);
 void sys_reset_msrs(struct cpu *c);
 void sys_sysenter(struct cpu *c);
 void sys_sysexit(struct cpu *c);
+/* Long mode: SYSCALL (next_rip: the instruction after it), SYSRET with
+ * operand size 4 or 8, SWAPGS. */
+void sys_syscall(struct cpu *c, u64 next_rip);
+void sys_sysret(struct cpu *c, int opsize);
+void sys_swapgs(struct cpu *c);
 
 /* --- fpu.c --- */
 

@@ -28,7 +28,7 @@
 
 struct desc {
 	u32 lo, hi;
-	u32 addr;	/* linear address of the descriptor */
+	u64 addr;	/* linear address of the descriptor */
 };
 
 enum { TS_JMP, TS_CALL, TS_IRET, TS_INT };
@@ -62,7 +62,8 @@ static u32 desc_limit(const struct desc *d)
 static bool desc_read(struct cpu *c, u16 sel, struct desc *d)
 {
 	const struct seg *ldt = &c->ldtr;
-	u32 base, limit;
+	u64 base;
+	u32 limit;
 
 	if (sel & 4) {
 		if (!SEG_P(ldt->attr))
@@ -153,6 +154,22 @@ static void enter_vm86(struct cpu *c, const u16 sel[6])
 	c->cpl = 3;
 }
 
+/*
+ * Long mode: system descriptors (LDT, TSS, gates) are 16 bytes, the
+ * second half holding base bits 63..32 and a zero type field.  Returns
+ * those base bits, shifted into place; #GP(sel) if the second half is not
+ * within the table or has a type.
+ */
+static u64 desc_base_high(struct cpu *c, u16 sel, const struct desc *d)
+{
+	struct desc hi;
+
+	if (!desc_read(c, (u16)(sel + 8), &hi) || ((hi.hi >> 8) & 0x1f))
+		fault_sel(c, EXC_GP, sel, 0);
+	(void)d;
+	return (u64)hi.lo << 32;
+}
+
 /* --- Segment loads --- */
 
 /*
@@ -202,6 +219,12 @@ void seg_load(struct cpu *c, int sreg, u16 sel)
 
 	if (!cpu_pmode(c) || cpu_vm86(c)) {
 		seg_load_real(&c->seg[sreg], sel);
+		return;
+	}
+	if (sreg == S_SS && cpu_64bit(c) && is_null(sel) && c->cpl < 3 &&
+	    (sel & 3) == c->cpl) {
+		/* 64-bit mode needs no stack segment below ring 3. */
+		seg_null(&c->seg[S_SS], sel);
 		return;
 	}
 	if (sreg == S_SS) {
@@ -312,6 +335,14 @@ static void tss_stack(struct cpu *c, int dpl, u32 ext, struct seg *ss,
 
 /* --- Far jumps, calls and returns --- */
 
+/* Long mode's versions, at the end of the file. */
+static void far_long(struct cpu *c, u16 sel, u64 off, int opsize,
+		     u64 next_rip, bool call);
+static void far_ret_long(struct cpu *c, int opsize, u16 pop_bytes);
+static void iret_long(struct cpu *c, int opsize);
+static void interrupt_long(struct cpu *c, int vec, enum int_kind kind,
+			   u32 err);
+
 static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 			bool has_err, u32 err, u32 ext);
 
@@ -393,11 +424,16 @@ static void check_call_gate(struct cpu *c, u16 sel, const struct desc *g)
 		fault_sel(c, EXC_NP, sel, 0);
 }
 
-void far_jmp(struct cpu *c, u16 sel, u32 off, u32 next_eip)
+void far_jmp(struct cpu *c, u16 sel, u64 off64, u64 next_rip)
 {
+	u32 off = (u32)off64, next_eip = (u32)next_rip;
 	struct desc d, g;
 	u16 a;
 
+	if (c->efer & EFER_LMA) {
+		far_long(c, sel, off64, 8, next_rip, false);
+		return;
+	}
 	if (!cpu_pmode(c) || cpu_vm86(c)) {
 		seg_load_real(&c->seg[S_CS], sel);
 		c->eip = off;
@@ -473,11 +509,16 @@ static void push_return(struct cpu *c, int size, u32 next_eip)
 				 c->cpl == 3, 0);
 }
 
-void far_call(struct cpu *c, u16 sel, u32 off, int opsize, u32 next_eip)
+void far_call(struct cpu *c, u16 sel, u64 off64, int opsize, u64 next_rip)
 {
+	u32 off = (u32)off64, next_eip = (u32)next_rip;
 	struct desc d, g;
 	u16 a;
 
+	if (c->efer & EFER_LMA) {
+		far_long(c, sel, off64, opsize, next_rip, true);
+		return;
+	}
 	if (!cpu_pmode(c) || cpu_vm86(c)) {
 		push_return(c, opsize, next_eip);
 		seg_load_real(&c->seg[S_CS], sel);
@@ -578,6 +619,10 @@ void far_ret(struct cpu *c, int opsize, u16 pop_bytes)
 	u32 eip, esp;
 	u16 cs, ss;
 
+	if (c->efer & EFER_LMA) {
+		far_ret_long(c, opsize, pop_bytes);
+		return;
+	}
 	eip = stack_peek(c, 0, opsize);
 	cs = (u16)stack_peek(c, opsize, 2);
 	if (!cpu_pmode(c) || cpu_vm86(c)) {
@@ -688,6 +733,10 @@ void cpu_iret(struct cpu *c, int opsize)
 	u16 cs, ss;
 
 	cpu_nmi_unblock(c);
+	if (c->efer & EFER_LMA) {
+		iret_long(c, opsize);
+		return;
+	}
 	if (!cpu_pmode(c) || cpu_vm86(c)) {
 		iret_real(c, opsize);
 		return;
@@ -845,6 +894,10 @@ void cpu_interrupt(struct cpu *c, int vec, enum int_kind kind, u32 err)
 
 	if (!cpu_pmode(c)) {
 		interrupt_real(c, vec);
+		return;
+	}
+	if (c->efer & EFER_LMA) {
+		interrupt_long(c, vec, kind, err);
 		return;
 	}
 	if ((u32)vec * 8 + 7 > c->idtr.limit)
@@ -1047,6 +1100,8 @@ void seg_lldt(struct cpu *c, u16 sel)
 	if (!SEG_P(a))
 		fault_sel(c, EXC_NP, sel, 0);
 	seg_from_desc(&c->ldtr, sel, &d);
+	if (c->efer & EFER_LMA)
+		c->ldtr.base |= desc_base_high(c, sel, &d);
 }
 
 void seg_ltr(struct cpu *c, u16 sel)
@@ -1065,6 +1120,16 @@ void seg_ltr(struct cpu *c, u16 sel)
 		fault_sel(c, EXC_GP, sel, 0);
 	if (!SEG_P(a))
 		fault_sel(c, EXC_NP, sel, 0);
+	if (c->efer & EFER_LMA) {
+		u64 high = desc_base_high(c, sel, &d);
+
+		if (SEG_TYPE(a) != 9)	/* no 16-bit TSS in long mode */
+			fault_sel(c, EXC_GP, sel, 0);
+		desc_write_hi(c, &d, d.hi | (TSS_BUSY << 8));
+		seg_from_desc(&c->tr, sel, &d);
+		c->tr.base |= high;
+		return;
+	}
 	desc_write_hi(c, &d, d.hi | (TSS_BUSY << 8));
 	seg_from_desc(&c->tr, sel, &d);
 }
@@ -1143,4 +1208,241 @@ bool seg_verw(struct cpu *c, u16 sel)
 	if (!lookup(c, sel, &d))
 		return false;
 	return is_writable_data(desc_attr(&d));
+}
+
+/* --- Long mode --- */
+
+/*
+ * In IA-32e mode (EFER.LMA) interrupts go through 16-byte gates to 64-bit
+ * code only, and always push SS:RSP, on a stack aligned to 16 bytes: the
+ * current one, the TSS's RSP0-2 for a change of privilege, or one of its
+ * seven IST stacks when the gate names one (Linux runs #DF, NMI and #MC
+ * there).  The 64-bit TSS holds nothing else of interest: there are no
+ * task switches in long mode.  IRET pops the same five values back; SS
+ * may be null below ring 3.
+ */
+#define TSS64_RSP0 4u
+#define TSS64_IST1 36u
+
+static bool canonical(u64 v)
+{
+	return (u64)((s64)(v << 16) >> 16) == v;
+}
+
+/* An 8-byte value of the 64-bit TSS; #TS(TR) outside its limit. */
+static u64 tss64_read(struct cpu *c, u32 off, u32 ext)
+{
+	if ((c->tr.attr & 0xd) != 9 || off + 7 > c->tr.limit)
+		fault_sel(c, EXC_TS, c->tr.sel, ext);
+	return lin_read(c, c->tr.base + off, 8, true);
+}
+
+/* Push n quads at rsp (already aligned): every page checked first. */
+static u64 push_quads(struct cpu *c, u64 rsp, const u64 *v, int n, bool user)
+{
+	u64 top = rsp - 8 * (u64)n;
+	int i;
+
+	if (!canonical(top) || !canonical(rsp - 1))
+		cpu_raise(c, EXC_SS, 0);
+	mmu_translate(c, top, ACC_WRITE, user);
+	mmu_translate(c, rsp - 1, ACC_WRITE, user);
+	for (i = 0; i < n; i++)
+		lin_write(c, rsp - 8 * (u64)(i + 1), v[i], 8, !user);
+	return top;
+}
+
+static void interrupt_long(struct cpu *c, int vec, enum int_kind kind,
+			   u32 err)
+{
+	u32 ext = kind == INT_SOFT ? 0 : ERR_EXT;
+	u32 idt_err = (u32)vec * 8 + ERR_IDT + ext;
+	u64 at = c->idtr.base + (u64)vec * 16, lo, hi, off, rsp, v[6];
+	u16 sel, a;
+	int type, ist, dpl, n = 0;
+	struct desc d;
+
+	if ((u32)vec * 16 + 15 > c->idtr.limit)
+		cpu_gp(c, idt_err);
+	lo = lin_read(c, at, 8, true);
+	hi = lin_read(c, at + 8, 8, true);
+	type = (lo >> 40) & 0x1f;		/* S and type */
+	if (type != 0xe && type != 0xf)
+		cpu_gp(c, idt_err);
+	if (kind == INT_SOFT && (int)((lo >> 45) & 3) < c->cpl)
+		cpu_gp(c, idt_err);
+	if (!((lo >> 47) & 1))
+		cpu_raise(c, EXC_NP, idt_err);
+	sel = (u16)(lo >> 16);
+	ist = (lo >> 32) & 7;
+	off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000u) | hi << 32;
+	if (is_null(sel))
+		cpu_gp(c, ext);
+	if (!desc_read(c, sel, &d))
+		fault_sel(c, EXC_GP, sel, ext);
+	a = desc_attr(&d);
+	if (!is_code(a) || !SEG_L(a) || SEG_DB(a) || SEG_DPL(a) > c->cpl)
+		fault_sel(c, EXC_GP, sel, ext);
+	if (!SEG_P(a))
+		fault_sel(c, EXC_NP, sel, ext);
+	if (!canonical(off))
+		cpu_gp(c, ext);
+	dpl = SEG_CONF(a) ? c->cpl : SEG_DPL(a);
+	if (ist)
+		rsp = tss64_read(c, TSS64_IST1 + 8 * (u32)(ist - 1), ext);
+	else if (dpl < c->cpl)
+		rsp = tss64_read(c, TSS64_RSP0 + 8 * (u32)dpl, ext);
+	else
+		rsp = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d;
+	rsp &= ~15ull;
+	v[n++] = c->seg[S_SS].sel;
+	v[n++] = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d;
+	v[n++] = cpu_get_eflags(c);
+	v[n++] = c->seg[S_CS].sel;
+	v[n++] = cpu_64bit(c) ? c->rip : c->eip;
+	if (kind == INT_EXC_ERR)
+		v[n++] = err;
+	rsp = push_quads(c, rsp, v, n, dpl == 3);
+	if (dpl != c->cpl)
+		seg_null(&c->seg[S_SS], (u16)dpl);
+	load_cs(c, sel, &d, dpl);
+	c->r[R_ESP].q = rsp;
+	c->rip = off;
+	c->eflags &= ~(F_TF | F_NT | F_RF | F_VM);
+	if (type == 0xe)
+		c->eflags &= ~F_IF;	/* interrupt gate, not trap gate */
+}
+
+/* The value k bytes above RSP, for IRET and RET far in long mode. */
+static u64 stack_peek_long(struct cpu *c, u64 k, int size)
+{
+	u64 rsp = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d;
+
+	return mem_read(c, S_SS, cpu_64bit(c) ? rsp + k : (u32)(rsp + k),
+			size);
+}
+
+/* May a return go to rip in the code segment d describes? */
+static void check_return_rip(struct cpu *c, u64 rip, const struct desc *d)
+{
+	if (SEG_L(desc_attr(d)) ? !canonical(rip) : rip > desc_limit(d))
+		cpu_gp(c, 0);
+}
+
+/* The stack segment of a return in long mode: null is fine for 64-bit
+ * code below ring 3. */
+static bool long_return_ss(struct cpu *c, u16 ss, int rpl,
+			   const struct desc *cd, struct desc *sd)
+{
+	if (is_null(ss) && SEG_L(desc_attr(cd)) && rpl < 3)
+		return false;
+	check_return_ss(c, ss, rpl, sd);
+	return true;
+}
+
+static void iret_long(struct cpu *c, int opsize)
+{
+	struct desc cd, sd;
+	u64 rip, rsp;
+	u32 fl;
+	u16 cs, ss;
+	bool has_ss;
+	int rpl;
+
+	if (c->eflags & F_NT)
+		cpu_gp(c, 0);		/* no task returns in long mode */
+	rip = stack_peek_long(c, 0, opsize);
+	cs = (u16)stack_peek_long(c, (u64)opsize, 2);
+	fl = (u32)stack_peek_long(c, 2 * (u64)opsize, opsize);
+	rsp = stack_peek_long(c, 3 * (u64)opsize, opsize);
+	ss = (u16)stack_peek_long(c, 4 * (u64)opsize, 2);
+	check_return_cs(c, cs, &cd);
+	rpl = cs & 3;
+	has_ss = long_return_ss(c, ss, rpl, &cd, &sd);
+	check_return_rip(c, rip, &cd);
+	cpu_set_eflags(c, fl, iret_mask(c, opsize) & ~F_VM);
+	load_cs(c, cs, &cd, rpl);
+	c->rip = SEG_L(desc_attr(&cd)) ? rip : (u32)rip;
+	if (has_ss) {
+		set_accessed(c, &sd);
+		seg_from_desc(&c->seg[S_SS], ss, &sd);
+	} else {
+		seg_null(&c->seg[S_SS], ss);
+	}
+	c->r[R_ESP].q = opsize == 8 ? rsp : (u32)rsp;
+	drop_inner_segs(c);
+}
+
+/* RET far in long mode: to the same privilege, or out to an outer one
+ * (then SS:RSP come off the stack too). */
+static void far_ret_long(struct cpu *c, int opsize, u16 pop_bytes)
+{
+	struct desc cd, sd;
+	u64 rip, rsp, k = 2 * (u64)opsize + pop_bytes;
+	u64 cur = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d;
+	u16 cs, ss;
+	bool has_ss;
+	int rpl;
+
+	rip = stack_peek_long(c, 0, opsize);
+	cs = (u16)stack_peek_long(c, (u64)opsize, 2);
+	check_return_cs(c, cs, &cd);
+	rpl = cs & 3;
+	check_return_rip(c, rip, &cd);
+	if (rpl == c->cpl) {
+		load_cs(c, cs, &cd, rpl);
+		c->rip = SEG_L(desc_attr(&cd)) ? rip : (u32)rip;
+		c->r[R_ESP].q = cpu_64bit(c) ? cur + k : (u32)(cur + k);
+		return;
+	}
+	rsp = stack_peek_long(c, k, opsize);
+	ss = (u16)stack_peek_long(c, k + (u64)opsize, 2);
+	has_ss = long_return_ss(c, ss, rpl, &cd, &sd);
+	load_cs(c, cs, &cd, rpl);
+	c->rip = SEG_L(desc_attr(&cd)) ? rip : (u32)rip;
+	if (has_ss) {
+		set_accessed(c, &sd);
+		seg_from_desc(&c->seg[S_SS], ss, &sd);
+	} else {
+		seg_null(&c->seg[S_SS], ss);
+	}
+	c->r[R_ESP].q = (opsize == 8 ? rsp : (u32)rsp) + pop_bytes;
+	drop_inner_segs(c);
+}
+
+/* JMP or CALL far in long mode: straight to a code segment (call gates,
+ * 16 bytes here, are not supported yet and give #GP with the selector). */
+static void far_long(struct cpu *c, u16 sel, u64 off, int opsize,
+		     u64 next_rip, bool call)
+{
+	struct desc d;
+	u64 v[2];
+
+	if (is_null(sel))
+		cpu_gp(c, 0);
+	if (!desc_read(c, sel, &d))
+		fault_sel(c, EXC_GP, sel, 0);
+	if (!SEG_S(desc_attr(&d)))
+		fault_sel(c, EXC_GP, sel, 0);
+	check_code_direct(c, sel, &d);
+	check_return_rip(c, off, &d);
+	if (call) {
+		u64 rsp = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d;
+
+		v[0] = c->seg[S_CS].sel;
+		v[1] = next_rip;
+		if (opsize == 8) {
+			rsp = push_quads(c, rsp, v, 2, c->cpl == 3);
+		} else {
+			mem_check(c, S_SS, (u32)(rsp - 2 * (u64)opsize),
+				  2 * (u32)opsize, ACC_WRITE);
+			mem_write(c, S_SS, (u32)(rsp - opsize), v[0], opsize);
+			mem_write(c, S_SS, (u32)(rsp - 2 * (u64)opsize), v[1],
+				  opsize);
+			rsp = (u32)(rsp - 2 * (u64)opsize);
+		}
+		c->r[R_ESP].q = rsp;
+	}
+	load_cs(c, sel, &d, c->cpl);
+	c->rip = SEG_L(desc_attr(&d)) ? off : (u32)off;
 }

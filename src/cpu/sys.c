@@ -32,6 +32,13 @@
 #define MSR_MISC_ENABLE    0x1a0
 #define MSR_PAT            0x277
 #define MSR_EFER           0xc0000080u
+#define MSR_STAR           0xc0000081u
+#define MSR_LSTAR          0xc0000082u
+#define MSR_CSTAR          0xc0000083u
+#define MSR_SFMASK         0xc0000084u
+#define MSR_FS_BASE        0xc0000100u
+#define MSR_GS_BASE        0xc0000101u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
 
 /* IA32_MISC_ENABLE: the bits software may change (fast strings, automatic
  * thermal control, EIST, MONITOR FSM, limit CPUID maxval, xTPR disable,
@@ -58,6 +65,14 @@
  * enables nothing: SYSCALL is #UD outside 64-bit mode on an Intel
  * processor, SCE or not.  NXE makes bit 63 of PAE entries NX (mmu.c). */
 #define EFER_VALID (EFER_SCE | EFER_NXE)
+
+/*
+ * Long mode is built but not yet offered: CPUID says LM, EFER.LME may be
+ * set and the long-mode MSRs exist only once it runs the whole of
+ * tests/longmode (issue 15).  Until then this CPU is an i686 with PAE and
+ * NX, as CPUID says.
+ */
+#define LONG_MODE_OFFERED false
 
 /* CPUID leaf 1 EDX bits we set. */
 #define CPUID_FPU   (1u << 0)
@@ -123,10 +138,10 @@ static void need_cpl0(struct cpu *c)
 
 /* --- Control registers --- */
 
-u32 sys_read_cr(struct cpu *c, int n)
+u64 sys_read_cr(struct cpu *c, int n)
 {
 	if (n == 1 || n > 4)
-		cpu_ud(c);
+		cpu_ud(c);	/* CR8 (the TPR) is not offered */
 	need_cpl0(c);
 	switch (n) {
 	case 0:
@@ -146,11 +161,12 @@ u32 sys_read_cr(struct cpu *c, int n)
  * matters) loads them from CR3; a present one with a reserved bit makes
  * the write #GP(0), with nothing changed.
  */
-static void load_pdptes(struct cpu *c, u32 cr0, u32 cr3, u32 cr4)
+static void load_pdptes(struct cpu *c, u32 cr0, u64 cr3, u32 cr4)
 {
 	u64 e[4];
 
-	if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE))
+	/* Long mode's four levels keep no PDPTEs in registers. */
+	if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE) || (c->efer & EFER_LME))
 		return;
 	if (!mmu_read_pdptes(c, cr3, e))
 		cpu_gp(c, 0);
@@ -166,6 +182,18 @@ static void write_cr0(struct cpu *c, u32 val)
 		cpu_gp(c, 0);
 	if ((val & CR0_NW) && !(val & CR0_CD))
 		cpu_gp(c, 0);
+	if ((val & CR0_PG) && !(old & CR0_PG) && (c->efer & EFER_LME)) {
+		/* Paging on with LME: long mode, which needs PAE and may
+		 * not start from a 64-bit code segment. */
+		if (!(c->cr4 & CR4_PAE) || SEG_L(c->seg[S_CS].attr))
+			cpu_gp(c, 0);
+		c->efer |= EFER_LMA;
+	} else if (!(val & CR0_PG) && (old & CR0_PG) &&
+		   (c->efer & EFER_LMA)) {
+		if (cpu_64bit(c))
+			cpu_gp(c, 0);	/* only from compatibility mode */
+		c->efer &= ~EFER_LMA;
+	}
 	if ((old ^ val) & CR0_PDPTE_BITS)
 		load_pdptes(c, val, c->cr3, c->cr4);
 	c->cr0 = val;
@@ -181,6 +209,8 @@ static void write_cr4(struct cpu *c, u32 val)
 
 	if (val & ~CR4_VALID)
 		cpu_gp(c, 0);
+	if ((c->efer & EFER_LMA) && !(val & CR4_PAE))
+		cpu_gp(c, 0);
 	if ((old ^ val) & CR4_PDPTE_BITS)
 		load_pdptes(c, c->cr0, c->cr3, val);
 	c->cr4 = val;
@@ -188,27 +218,34 @@ static void write_cr4(struct cpu *c, u32 val)
 		mmu_flush(c, false);
 }
 
-void sys_write_cr(struct cpu *c, int n, u32 val)
+void sys_write_cr(struct cpu *c, int n, u64 val)
 {
 	if (n == 1 || n > 4)
 		cpu_ud(c);
 	need_cpl0(c);
 	switch (n) {
 	case 0:
-		write_cr0(c, val);
+		write_cr0(c, (u32)val);
 		return;
 	case 2:
-		c->cr2 = val;
+		c->cr2 = cpu_64bit(c) ? val : (u32)val;
 		return;
 	case 3:
-		/* Bits 11..5 are the PDPT's address with PAE. */
-		val &= 0xfffffff8u;
+		/* Bits 11..5 are the PDPT's address with PAE.  In long mode
+		 * the table may lie anywhere below MAXPHYADDR. */
+		if (c->efer & EFER_LMA) {
+			if (val >> 36)
+				cpu_gp(c, 0);
+			val &= ~0xfe7ull;
+		} else {
+			val &= 0xfffffff8u;
+		}
 		load_pdptes(c, c->cr0, val, c->cr4);
 		c->cr3 = val;
 		mmu_flush(c, c->cr4 & CR4_PGE);
 		return;
 	default:
-		write_cr4(c, val);
+		write_cr4(c, (u32)val);
 		return;
 	}
 }
@@ -294,6 +331,22 @@ static bool pat_valid(u64 v)
 	return true;
 }
 
+static u64 rdmsr_long(const struct cpu *c, u32 msr)
+{
+	switch (msr) {
+	case MSR_CSTAR:
+		return c->cstar;
+	case MSR_SFMASK:
+		return c->sfmask;
+	case MSR_FS_BASE:
+		return c->seg[S_FS].base;
+	case MSR_GS_BASE:
+		return c->seg[S_GS].base;
+	default:
+		return c->kernel_gs_base;
+	}
+}
+
 void sys_rdmsr(struct cpu *c)
 {
 	u64 v;
@@ -326,6 +379,25 @@ void sys_rdmsr(struct cpu *c)
 	case MSR_EFER:
 		v = c->efer;
 		break;
+	case MSR_STAR:
+		if (!LONG_MODE_OFFERED)
+			cpu_gp(c, 0);
+		v = c->star;
+		break;
+	case MSR_LSTAR:
+		if (!LONG_MODE_OFFERED)
+			cpu_gp(c, 0);
+		v = c->lstar;
+		break;
+	case MSR_CSTAR:
+	case MSR_SFMASK:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+		if (!LONG_MODE_OFFERED)
+			cpu_gp(c, 0);
+		v = rdmsr_long(c, c->r[R_ECX].d);
+		break;
 	default:
 		/* The local APIC's MSRs are the APIC's: the bus has them.
 		 * Linux probes others with rdmsr_safe(). */
@@ -337,6 +409,29 @@ void sys_rdmsr(struct cpu *c)
 	}
 	c->r[R_EAX].d = (u32)v;
 	c->r[R_EDX].d = (u32)(v >> 32);
+}
+
+/* The MSRs that hold a linear address: it must be canonical. */
+static void wrmsr_address(struct cpu *c, u32 msr, u64 v)
+{
+	if (!LONG_MODE_OFFERED || (u64)((s64)(v << 16) >> 16) != v)
+		cpu_gp(c, 0);
+	switch (msr) {
+	case MSR_LSTAR:
+		c->lstar = v;
+		return;
+	case MSR_CSTAR:
+		c->cstar = v;
+		return;
+	case MSR_FS_BASE:
+		c->seg[S_FS].base = v;
+		return;
+	case MSR_GS_BASE:
+		c->seg[S_GS].base = v;
+		return;
+	default:
+		c->kernel_gs_base = v;
+	}
 }
 
 void sys_wrmsr(struct cpu *c)
@@ -371,12 +466,34 @@ void sys_wrmsr(struct cpu *c)
 		c->pat = v;
 		return;
 	case MSR_EFER:
-		if (v & ~EFER_VALID)
+		if (v & ~(EFER_VALID | EFER_LMA |
+			  (LONG_MODE_OFFERED ? EFER_LME : 0)))
+			cpu_gp(c, 0);
+		/* LMA only reports; LME may change only with paging off. */
+		v = (v & ~EFER_LMA) | (c->efer & EFER_LMA);
+		if (((v ^ c->efer) & EFER_LME) && (c->cr0 & CR0_PG))
 			cpu_gp(c, 0);
 		/* NX bits in the TLB were decided under the old NXE. */
 		if ((v ^ c->efer) & EFER_NXE)
 			mmu_flush(c, false);
 		c->efer = v;
+		return;
+	case MSR_STAR:
+		if (!LONG_MODE_OFFERED)
+			cpu_gp(c, 0);
+		c->star = v;
+		return;
+	case MSR_SFMASK:
+		if (!LONG_MODE_OFFERED)
+			cpu_gp(c, 0);
+		c->sfmask = (u32)v;
+		return;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+		wrmsr_address(c, c->r[R_ECX].d, v);
 		return;
 	default:
 		if (c->r[R_ECX].d == MSR_TSC_DEADLINE)
@@ -573,4 +690,67 @@ void sys_sysexit(struct cpu *c)
 	c->cpl = 3;
 	c->r[R_ESP].d = c->r[R_ECX].d;
 	c->eip = c->r[R_EDX].d;
+}
+
+/* --- SYSCALL, SYSRET and SWAPGS (long mode) ---
+ *
+ * The 64-bit system call: no descriptor is read and no stack switched.
+ * CS and SS become flat segments whose selectors come from STAR, RCX and
+ * R11 keep RIP and RFLAGS, and SFMASK clears the RFLAGS bits the kernel
+ * wants clear (IF, at least).  The kernel finds its stack itself, through
+ * SWAPGS and its per-CPU area. */
+
+#define ATTR_CODE64_K 0xa09b	/* G, L, P, DPL 0, code read/accessed */
+#define ATTR_CODE64_U 0xa0fb
+#define ATTR_CODE32_U 0xc0fb
+#define ATTR_DATA_K   0xc093
+#define ATTR_DATA_U   0xc0f3
+
+void sys_syscall(struct cpu *c, u64 next_rip)
+{
+	u16 cs = (u16)(c->star >> 32) & 0xfffc;
+
+	if (!(c->efer & EFER_SCE) || !(c->efer & EFER_LMA))
+		cpu_ud(c);
+	c->r[R_ECX].q = next_rip;
+	c->r[11].q = cpu_get_eflags(c) & ~(u32)F_RF;
+	c->eflags &= ~(c->sfmask | F_RF);
+	if (c->sfmask & F_ARITH)
+		cpu_set_eflags(c, 0, c->sfmask & F_ARITH);
+	c->rip = cpu_64bit(c) ? c->lstar : c->cstar;
+	flat(&c->seg[S_CS], cs, ATTR_CODE64_K);
+	flat(&c->seg[S_SS], cs + 8, ATTR_DATA_K);
+	c->cpl = 0;
+}
+
+void sys_sysret(struct cpu *c, int opsize)
+{
+	u16 sel = (u16)(c->star >> 48);
+
+	if (!(c->efer & EFER_SCE))
+		cpu_ud(c);
+	if (c->cpl != 0 ||
+	    (opsize == 8 && (u64)((s64)(c->r[R_ECX].q << 16) >> 16) !=
+			    c->r[R_ECX].q))
+		cpu_gp(c, 0);
+	if (opsize == 8) {
+		flat(&c->seg[S_CS], (sel + 16) | 3, ATTR_CODE64_U);
+		c->rip = c->r[R_ECX].q;
+	} else {
+		flat(&c->seg[S_CS], sel | 3, ATTR_CODE32_U);
+		c->rip = c->r[R_ECX].d;
+	}
+	flat(&c->seg[S_SS], (sel + 8) | 3, ATTR_DATA_U);
+	cpu_set_eflags(c, (u32)c->r[11].q, F_DEFINED & ~(F_VM | F_RF));
+	c->cpl = 3;
+}
+
+void sys_swapgs(struct cpu *c)
+{
+	u64 t = c->seg[S_GS].base;
+
+	if (c->cpl != 0)
+		cpu_gp(c, 0);
+	c->seg[S_GS].base = c->kernel_gs_base;
+	c->kernel_gs_base = t;
 }
