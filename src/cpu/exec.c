@@ -1039,6 +1039,7 @@ void cpu_exec_one(struct cpu *c)
 	d.opsize = d.adsize = big ? 4 : 2;
 	d.seg_override = -1;
 	d.rep = 0;
+	d.pfx66 = false;
 	d.lock = false;
 	d.mod = 3;
 	d.seg = S_DS;
@@ -1055,6 +1056,7 @@ void cpu_exec_one(struct cpu *c)
 			continue;
 		case 0x66:
 			d.opsize = big ? 2 : 4;
+			d.pfx66 = true;
 			continue;
 		case 0x67:
 			d.adsize = big ? 2 : 4;

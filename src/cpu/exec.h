@@ -26,6 +26,7 @@ struct insn {
 	int seg;		/* S_*: override, else the ModRM default */
 	int seg_override;	/* -1 if none */
 	int rep;		/* 0, 0xf2 or 0xf3 */
+	bool pfx66;		/* a 66 prefix came (SSE: a mandatory one) */
 	bool lock;
 	u8 modrm;
 	u8 mod, reg, rm;

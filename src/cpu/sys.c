@@ -96,7 +96,8 @@
 #define CR0_WRITABLE (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | \
 		      CR0_AM | CR0_NW | CR0_CD | CR0_PG)
 /* CR4 bits for the features CPUID admits to; any other is #GP. */
-#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PGE | CR4_PCE)
+#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PGE | CR4_PCE | CR4_OSFXSR | \
+		   CR4_OSXMMEXCPT)
 /* Changing these makes cached translations wrong. */
 #define CR0_TLB_BITS (CR0_PG | CR0_WP | CR0_PE)
 #define CR4_TLB_BITS (CR4_PSE | CR4_PGE)

@@ -17,3 +17,11 @@ build/tests/cpu/ref32: tests/cpu/ref32.c tests/cpu/difftest.h src/types.h
 	$(CC) -m32 -static -O1 -g $(CPU_DIFF_CFLAGS) -o $@ $<
 
 CHECK_DEPS += build/tests/cpu/difftest build/tests/cpu/ref32
+
+# simddiff: the MMX/SSE/SSE2 half (test_simd.sh), host CPU as the oracle.
+build/tests/cpu/simddiff: tests/cpu/simddiff.c $(CPU_DIFF_HDRS) build/asan/liblguest.a
+	@mkdir -p $(@D)
+	$(CC) $(CPU_DIFF_CFLAGS) $(ASANFLAGS) -o $@ tests/cpu/simddiff.c \
+		build/asan/liblguest.a $(LDLIBS)
+
+CHECK_DEPS += build/tests/cpu/simddiff
