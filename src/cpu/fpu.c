@@ -672,7 +672,10 @@ void fpu_mmx_enter(struct cpu *c)
 	fpu_check_pending(c);
 	f->top = 0;
 	f->sw &= ~SW_TOP;
+	/* No register is empty; their tags, as FNSTENV shows them, follow
+	 * their contents. */
 	f->tw = 0;
+	retag(f);
 }
 
 u64 fpu_mm_read(struct cpu *c, int n)
@@ -692,6 +695,7 @@ void fpu_mm_write(struct cpu *c, int n, u64 v)
 	memcpy(p, &v, 8);
 	p[8] = 0xff;
 	p[9] = 0xff;
+	retag(&c->fpu);
 }
 
 void fpu_emms(struct cpu *c)

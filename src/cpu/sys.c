@@ -69,6 +69,14 @@
 #define CPUID_PGE   (1u << 13)
 #define CPUID_CMOV  (1u << 15)
 #define CPUID_PAT   (1u << 16)
+#define CPUID_CLFSH (1u << 19)
+#define CPUID_MMX   (1u << 23)
+#define CPUID_FXSR  (1u << 24)
+#define CPUID_SSE   (1u << 25)
+#define CPUID_SSE2  (1u << 26)
+/* EBX[15:8]: CLFLUSH's line, in 8-byte units (64 bytes, as every SSE2
+ * processor has). */
+#define CPUID_CLFLUSH_LINE (8u << 8)
 #define CPUID_HYPERVISOR (1u << 31)	/* ECX */
 
 #define MSR_APIC_BASE      0x01b
@@ -415,9 +423,11 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 	case 1:
 		r[0] = CPUID_SIGNATURE;
 		r[2] = CPUID_HYPERVISOR;
+		r[1] = CPUID_CLFLUSH_LINE;
 		r[3] = CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR |
 		       CPUID_CX8 | CPUID_SEP | CPUID_PGE | CPUID_CMOV |
-		       CPUID_PAT;
+		       CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR |
+		       CPUID_SSE | CPUID_SSE2;
 		cpuid_apic_bits(c, r);
 		return;
 	case 2:

@@ -3,7 +3,7 @@
 # own TAP lines, the harness adds one for how the run ended.
 cd "$(dirname "$0")/../.." || exit 1
 B=build/tests/cpusys
-for p in paging prot df intr features realmode vm86; do
+for p in paging prot df intr features realmode vm86 sse; do
 	timeout 120 "$B/run" "$B/$p.elf" || echo "not ok - $p: harness failed ($?)"
 done
 timeout 60 "$B/run" --expect-shutdown "$B/triple.elf" ||
