@@ -52,6 +52,7 @@ enum { T_N, T_X, T_M, T_G, T_E, T_F };
 #define R_REG	0x04	/* register operand only */
 #define R_UNAL	0x08	/* a 16-byte memory operand may be misaligned */
 #define R_IMM	0x10	/* an immediate byte follows */
+#define R_MMX	0x20	/* switches the x87 to MMX use even from memory */
 
 struct row {
 	sop_fn fn;
@@ -156,7 +157,7 @@ HX(cvtsd2ss, PF2(0x5a)) HX(subsd, PF2(0x5c)) HX(minsd, PF2(0x5d))
 HX(divsd, PF2(0x5e)) HX(maxsd, PF2(0x5f)) HX(cvtpd2dq, PF2(0xe6))
 HX(cvtsi2sd, "0xf2,0x0f,0x2a,0xc0")
 HX(cvttsd2si, PF2(0x2c)) HX(cvtsd2si, PF2(0x2d))
-HMX(cvtpi2pd, P66(0x2a)) HM(cvttpd2pi, P66(0x2c)) HM(cvtpd2pi, P66(0x2d))
+HM(cvttpd2pi, P66(0x2c)) HM(cvtpd2pi, P66(0x2d))
 
 /*
  * The integer forms, in MMX (no prefix) and SSE2 (66) flavours.  Each
@@ -271,6 +272,20 @@ static void movd_out(struct cpu *c, struct sop *o)
 {
 	(void)c;
 	o->g = o->s.d[0];
+}
+
+/*
+ * CVTPI2PD: two int32 to double, always exact, so no flags.  In C rather
+ * than on the host because its memory form must leave the x87 alone (no
+ * switch to MMX use, SDM), and the host's MMX registers are its x87.
+ */
+static void cvtpi2pd(struct cpu *c, struct sop *o)
+{
+	double lo = (s32)o->s.d[0], hi = (s32)o->s.d[1];
+
+	(void)c;
+	memcpy(&o->d.q[0], &lo, 8);
+	memcpy(&o->d.q[1], &hi, 8);
 }
 
 /* MOVNTI: the general register goes to memory as it is. */
@@ -516,7 +531,7 @@ static const struct row rows[4][256] = {
 	[P_NP][0x29] = ROW(mov128, X, X, 16, R_STORE),
 	[P_66][0x29] = ROW(mov128, X, X, 16, R_STORE),
 	/* Conversions with MMX and general registers, compares to EFLAGS. */
-	[P_NP][0x2a] = ROW(cvtpi2ps, X, M, 8, 0),
+	[P_NP][0x2a] = ROW(cvtpi2ps, X, M, 8, R_MMX),
 	[P_66][0x2a] = ROW(cvtpi2pd, X, M, 8, 0),
 	[P_F3][0x2a] = ROW(cvtsi2ss, X, E, 4, 0),
 	[P_F2][0x2a] = ROW(cvtsi2sd, X, E, 4, 0),
@@ -785,7 +800,7 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 	if (r->flags & R_IMM)
 		o.imm = fetch8(c, d);
 	simd_checks(c, r->dst == T_X || r->src == T_X,
-		    is_mm(rt) || (is_mm(mt) && !mem));
+		    is_mm(rt) || (is_mm(mt) && !mem) || (r->flags & R_MMX));
 	o.reg = d->reg;
 	o.mem = mem;
 	o.in = d;

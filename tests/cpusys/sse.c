@@ -300,6 +300,14 @@ static void mmx_aliasing(void)
 		     : "=m"(st) : : "memory");
 	check(get32(st) == 0x2168c235 && get32(st + 4) == 0xc90fdaa2,
 	      "MM7 reads R7 (pi, pushed first)");
+	asm volatile("emms\n\tfninit\n\tfld1\n\tcvtpi2pd %1, %%xmm0\n\t"
+		     "fnstsw %0" : "=m"(sw) : "m"(v));
+	check_eq(sw & 0x3800, 7 << 11,
+		 "CVTPI2PD from memory leaves the x87 as it was");
+	asm volatile("fninit\n\tfld1\n\tcvtpi2ps %1, %%xmm0\n\t"
+		     "fnstsw %0" : "=m"(sw) : "m"(v));
+	check_eq(sw & 0x3800, 0,
+		 "CVTPI2PS from memory switches the x87 to MMX use");
 	asm volatile("emms\n\tfninit");
 }
 
