@@ -375,7 +375,8 @@ static void cpuid_str(u32 *out, const char *s, int words)
  * it, as on hardware).  So the CPU asks the bus, the way RDMSR would.
  * The APIC's TSC-deadline mode works, but leaf 1 does not offer it (ECX
  * bit 24): Linux orders the deadline MSR write with MFENCE, an SSE2
- * instruction this processor does not have.  It comes with SSE2.
+ * instruction this processor had not until sse.c.  Offering it now
+ * changes how every guest keeps time, which wants its own change.
  :*/
 static void cpuid_apic_bits(const struct cpu *c, u32 r[4])
 {
