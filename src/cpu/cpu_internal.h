@@ -569,12 +569,16 @@ void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u32 off, int opsize);
 void fpu_wait(struct cpu *c);
 /*
  * MMX.  MMn is the low 64 bits (the mantissa) of physical register n.
- * fpu_mmx_enter() is what every MMX instruction but EMMS does first: the
- * host's x87 is given back (so the host may run MMX code), pending x87
- * exceptions raise #MF, TOP becomes 0 and every tag valid.  A write sets
- * the register's sign and exponent to all ones, as hardware does.
+ * Every MMX instruction but EMMS first takes a pending x87 exception
+ * (fpu_wait(), #MF), and once it can no longer fault switches the x87 to
+ * MMX use: fpu_mmx_switch() sets TOP to 0 and no register empty.  A
+ * write sets the register's sign and exponent to all ones, as hardware
+ * does.
  */
-void fpu_mmx_enter(struct cpu *c);
+void fpu_mmx_switch(struct cpu *c);
+/* Give the host its x87 back, whichever CPU's state is on it: before the
+ * host runs MMX code for a guest, or borrows its x87 (sse.c). */
+void fpu_host_release(void);
 u64 fpu_mm_read(struct cpu *c, int n);
 void fpu_mm_write(struct cpu *c, int n, u64 v);
 void fpu_emms(struct cpu *c);

@@ -663,13 +663,17 @@ void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u32 off, int opsize)
  * (sse.c), which is the host's x87: whoever's state is live there is
  * given back first.
  */
-void fpu_mmx_enter(struct cpu *c)
+void fpu_host_release(void)
+{
+	if (host_owner)
+		fpu_sync(host_owner);
+}
+
+void fpu_mmx_switch(struct cpu *c)
 {
 	struct fpu *f = &c->fpu;
 
-	if (host_owner)
-		fpu_sync(host_owner);
-	fpu_check_pending(c);
+	fpu_sync(c);
 	f->top = 0;
 	f->sw &= ~SW_TOP;
 	/* No register is empty; their tags, as FNSTENV shows them, follow

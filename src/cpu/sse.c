@@ -20,8 +20,13 @@
  * around the very same instruction with the operands in XMM0/XMM1 (MM0/MM1
  * for MMX forms), and the flags it raises are the guest's.  An unmasked
  * one then raises #XM (or #UD without CR4.OSXMMEXCPT) and the destination
- * keeps its value, as on hardware.  The moves, shuffles and inserts whose
- * immediate picks lanes are done here in C: they cannot raise anything.
+ * keeps its value, as on hardware.  Which flags an unmasked exception
+ * leaves is not what a masked run shows (an unmasked underflow counts
+ * exact tiny results too; precision beside an unmasked overflow or
+ * underflow is judged before the exponent's limits): simd_compute() and
+ * post_flags() work it out, and tests/cpu/simddiff.c holds them to the
+ * host's own #XM.  The moves, shuffles and inserts whose immediate picks
+ * lanes are done here in C: they cannot raise anything.
  *
  * Host MMX code uses the host's x87, so it runs only after fpu.c has
  * given the host its x87 back, and ends with EMMS.
@@ -59,7 +64,17 @@ struct row {
 	u8 dst, src;		/* T_*: what reg and rm name (see R_STORE) */
 	u8 msize;		/* bytes of the memory operand */
 	u8 flags;
+	u8 fp;			/* FP_*: forms that can overflow or underflow */
+	u8 exts;		/* groups: the ModRM reg values that exist */
 };
+
+/* The forms whose results can overflow or underflow, as operation and
+ * lane shape (see post_flags()). */
+enum { FP_NONE, FP_ADD, FP_SUB, FP_MUL, FP_DIV, FP_CVT };
+enum { L_PS = 1, L_PD = 2, L_SS = 3, L_SD = 4 };
+#define FP(op, shape) ((op) << 3 | (shape))
+#define FP_OP(fp) ((fp) >> 3)
+#define FP_SHAPE(fp) ((fp) & 7)
 
 /* MXCSR bits. */
 #define MX_IE 0x01u
@@ -68,6 +83,7 @@ struct row {
 #define MX_OE 0x08u
 #define MX_UE 0x10u
 #define MX_PE 0x20u
+#define MX_DAZ 0x0040u
 #define MX_FTZ 0x8000u
 #define MX_FLAGS 0x3fu
 #define MX_MASKS 0x1f80u
@@ -81,7 +97,9 @@ struct row {
  * MM1; bytes is the instruction with ModRM C1 (reg 0, rm 1: XMM0/MM0 or
  * EAX as the destination, XMM1/MM1 as the source) or C0 (EAX as the
  * source); store takes the result.  RFLAGS is read last, below the red
- * zone, after every memory operand has been used.
+ * zone, after every memory operand has been used.  The MMX forms run
+ * only once fpu_host_release() has taken any guest's x87 state off the
+ * host.
  */
 #define HOST_BODY(load_mm, bytes, store)				\
 	u32 save;							\
@@ -110,15 +128,15 @@ struct row {
 #define STORE_M "movq %%mm0, %[d]\n\temms\n\t"
 
 /* XMM forms; MMX forms (MM0 the destination); XMM from MMX (CVTPI2PS). */
+#define HOST_FN(name)							\
+	static __attribute__((noinline)) void				\
+	name(struct cpu *c, struct sop *o)
 #define HX(name, bytes)							\
-	static __attribute__((noinline)) void name(struct cpu *c, struct sop *o)	\
-	{ (void)c; HOST_BODY("", bytes, STORE_X) }
+	HOST_FN(name) { (void)c; HOST_BODY("", bytes, STORE_X) }
 #define HM(name, bytes)							\
-	static __attribute__((noinline)) void name(struct cpu *c, struct sop *o)	\
-	{ (void)c; HOST_BODY(LOAD_MM, bytes, STORE_M) }
+	HOST_FN(name) { (void)c; HOST_BODY(LOAD_MM, bytes, STORE_M) }
 #define HMX(name, bytes)						\
-	static __attribute__((noinline)) void name(struct cpu *c, struct sop *o)	\
-	{ (void)c; HOST_BODY(LOAD_MM, bytes, STORE_X "emms\n\t") }
+	HOST_FN(name) { (void)c; HOST_BODY(LOAD_MM, bytes, STORE_X "emms\n\t") }
 
 /* 0F xx with no prefix, 66, F3, F2. */
 #define NP(op)  "0x0f," #op ",0xc1"
@@ -180,11 +198,12 @@ INT2(0xfa) INT2(0xfb) INT2(0xfc) INT2(0xfd) INT2(0xfe)
  * CMPPS, CMPPD, CMPSS, CMPSD: the predicate is the immediate's low three
  * bits (a legacy-SSE processor ignores the rest), one host form each.
  */
+#define CMP(pfx, n) pfx "0x0f,0xc2,0xc1," #n
 #define CMP8(name, pfx)							\
-	HX(name##0, pfx "0x0f,0xc2,0xc1,0") HX(name##1, pfx "0x0f,0xc2,0xc1,1") \
-	HX(name##2, pfx "0x0f,0xc2,0xc1,2") HX(name##3, pfx "0x0f,0xc2,0xc1,3") \
-	HX(name##4, pfx "0x0f,0xc2,0xc1,4") HX(name##5, pfx "0x0f,0xc2,0xc1,5") \
-	HX(name##6, pfx "0x0f,0xc2,0xc1,6") HX(name##7, pfx "0x0f,0xc2,0xc1,7") \
+	HX(name##0, CMP(pfx, 0)) HX(name##1, CMP(pfx, 1))		\
+	HX(name##2, CMP(pfx, 2)) HX(name##3, CMP(pfx, 3))		\
+	HX(name##4, CMP(pfx, 4)) HX(name##5, CMP(pfx, 5))		\
+	HX(name##6, CMP(pfx, 6)) HX(name##7, CMP(pfx, 7))		\
 	static void name(struct cpu *c, struct sop *o)			\
 	{								\
 		static const sop_fn f[8] = { name##0, name##1, name##2,	\
@@ -391,8 +410,6 @@ static void pextrw_x(struct cpu *c, struct sop *o)
  */
 static void shift_imm(struct cpu *c, struct sop *o, const sop_fn fn[8])
 {
-	if (!fn[o->reg])
-		cpu_ud(c);
 	memset(&o->s, 0, sizeof(o->s));
 	o->s.b[0] = o->imm;
 	fn[o->reg](c, o);
@@ -499,7 +516,13 @@ static void maskmovdqu(struct cpu *c, struct sop *o)
 
 enum { P_NP, P_66, P_F3, P_F2 };
 
-#define ROW(f, d, s, m, fl) { f, T_##d, T_##s, m, fl }
+#define ROW(f, d, s, m, fl) { f, T_##d, T_##s, m, fl, FP_NONE, 0 }
+/* The arithmetic that can overflow and underflow. */
+#define ARITH(f, op, shape, m) \
+	{ f, T_X, T_X, m, 0, FP(FP_##op, L_##shape), 0 }
+/* The shift groups: the register is ModRM rm, the immediate the count. */
+#define GRP(f, t, exts) \
+	{ f, T_##t, T_N, 0, R_STORE | R_REG | R_IMM, FP_NONE, exts }
 /* The common shapes: xmm, xmm/m128 (aligned); mm, mm/m64. */
 #define XX(f)  ROW(f, X, X, 16, 0)
 #define MM(f)  ROW(f, M, M, 8, 0)
@@ -560,20 +583,29 @@ static const struct row rows[4][256] = {
 	[P_NP][0x55] = XX(andnps), [P_66][0x55] = XX(andnpd),
 	[P_NP][0x56] = XX(orps), [P_66][0x56] = XX(orpd),
 	[P_NP][0x57] = XX(xorps), [P_66][0x57] = XX(xorpd),
-	[P_NP][0x58] = XX(addps), [P_66][0x58] = XX(addpd),
-	[P_F3][0x58] = XS(addss), [P_F2][0x58] = XD(addsd),
-	[P_NP][0x59] = XX(mulps), [P_66][0x59] = XX(mulpd),
-	[P_F3][0x59] = XS(mulss), [P_F2][0x59] = XD(mulsd),
-	[P_NP][0x5a] = XD(cvtps2pd), [P_66][0x5a] = XX(cvtpd2ps),
-	[P_F3][0x5a] = XS(cvtss2sd), [P_F2][0x5a] = XD(cvtsd2ss),
+	[P_NP][0x58] = ARITH(addps, ADD, PS, 16),
+	[P_66][0x58] = ARITH(addpd, ADD, PD, 16),
+	[P_F3][0x58] = ARITH(addss, ADD, SS, 4),
+	[P_F2][0x58] = ARITH(addsd, ADD, SD, 8),
+	[P_NP][0x59] = ARITH(mulps, MUL, PS, 16),
+	[P_66][0x59] = ARITH(mulpd, MUL, PD, 16),
+	[P_F3][0x59] = ARITH(mulss, MUL, SS, 4),
+	[P_F2][0x59] = ARITH(mulsd, MUL, SD, 8),
+	[P_NP][0x5a] = XD(cvtps2pd),
+	[P_66][0x5a] = ARITH(cvtpd2ps, CVT, PD, 16),
+	[P_F3][0x5a] = XS(cvtss2sd), [P_F2][0x5a] = ARITH(cvtsd2ss, CVT, SD, 8),
 	[P_NP][0x5b] = XX(cvtdq2ps), [P_66][0x5b] = XX(cvtps2dq),
 	[P_F3][0x5b] = XX(cvttps2dq),
-	[P_NP][0x5c] = XX(subps), [P_66][0x5c] = XX(subpd),
-	[P_F3][0x5c] = XS(subss), [P_F2][0x5c] = XD(subsd),
+	[P_NP][0x5c] = ARITH(subps, SUB, PS, 16),
+	[P_66][0x5c] = ARITH(subpd, SUB, PD, 16),
+	[P_F3][0x5c] = ARITH(subss, SUB, SS, 4),
+	[P_F2][0x5c] = ARITH(subsd, SUB, SD, 8),
 	[P_NP][0x5d] = XX(minps), [P_66][0x5d] = XX(minpd),
 	[P_F3][0x5d] = XS(minss), [P_F2][0x5d] = XD(minsd),
-	[P_NP][0x5e] = XX(divps), [P_66][0x5e] = XX(divpd),
-	[P_F3][0x5e] = XS(divss), [P_F2][0x5e] = XD(divsd),
+	[P_NP][0x5e] = ARITH(divps, DIV, PS, 16),
+	[P_66][0x5e] = ARITH(divpd, DIV, PD, 16),
+	[P_F3][0x5e] = ARITH(divss, DIV, SS, 4),
+	[P_F2][0x5e] = ARITH(divsd, DIV, SD, 8),
 	[P_NP][0x5f] = XX(maxps), [P_66][0x5f] = XX(maxpd),
 	[P_F3][0x5f] = XS(maxss), [P_F2][0x5f] = XD(maxsd),
 	/* Integer: unpacks and packs (MMX unpack-lows read an m32). */
@@ -593,12 +625,12 @@ static const struct row rows[4][256] = {
 	[P_66][0x70] = ROW(pshufd, X, X, 16, R_IMM),
 	[P_F3][0x70] = ROW(pshufhw, X, X, 16, R_IMM),
 	[P_F2][0x70] = ROW(pshuflw, X, X, 16, R_IMM),
-	[P_NP][0x71] = ROW(grp71_mm, M, N, 0, R_STORE | R_REG | R_IMM),
-	[P_66][0x71] = ROW(grp71_x, X, N, 0, R_STORE | R_REG | R_IMM),
-	[P_NP][0x72] = ROW(grp72_mm, M, N, 0, R_STORE | R_REG | R_IMM),
-	[P_66][0x72] = ROW(grp72_x, X, N, 0, R_STORE | R_REG | R_IMM),
-	[P_NP][0x73] = ROW(grp73_mm, M, N, 0, R_STORE | R_REG | R_IMM),
-	[P_66][0x73] = ROW(grp73_x, X, N, 0, R_STORE | R_REG | R_IMM),
+	[P_NP][0x71] = GRP(grp71_mm, M, 0x54),	/* /2 /4 /6 */
+	[P_66][0x71] = GRP(grp71_x, X, 0x54),
+	[P_NP][0x72] = GRP(grp72_mm, M, 0x54),
+	[P_66][0x72] = GRP(grp72_x, X, 0x54),
+	[P_NP][0x73] = GRP(grp73_mm, M, 0x44),	/* /2 /6 */
+	[P_66][0x73] = GRP(grp73_x, X, 0xcc),	/* /2 /3 /6 /7 */
 	INT_ROWS(0x74), INT_ROWS(0x75), INT_ROWS(0x76),
 	[P_NP][0x7e] = ROW(movd_out, E, M, 4, R_STORE),
 	[P_66][0x7e] = ROW(movd_out, E, X, 4, R_STORE),
@@ -658,7 +690,8 @@ static noreturn void simd_fault(struct cpu *c)
  * The checks every form makes before touching an operand, in the order
  * the SDM lists them: CR0.EM (#UD), CR4.OSFXSR for forms with an XMM
  * operand (#UD), CR0.TS (#NM), then, for forms with an MMX register, a
- * pending x87 exception (#MF) and the switch of the x87 to MMX use.
+ * pending x87 exception (#MF).  The switch of the x87 to MMX use comes
+ * only once nothing can fault (fpu_mmx_switch() in simd_run()).
  */
 static void simd_checks(struct cpu *c, bool xmm, bool mmx)
 {
@@ -669,7 +702,7 @@ static void simd_checks(struct cpu *c, bool xmm, bool mmx)
 	if (c->cr0 & CR0_TS)
 		cpu_raise(c, EXC_NM, 0);
 	if (mmx)
-		fpu_mmx_enter(c);
+		fpu_wait(c);
 }
 
 /* Memory operands up to 16 bytes, little-endian into v. */
@@ -730,12 +763,122 @@ static void write_reg(struct cpu *c, int t, int n, const struct sop *o)
 }
 
 /*
+ * Whether rounding a to the lane's precision, with an exponent range
+ * without limits, is inexact: the precision flag hardware reports beside
+ * an unmasked overflow or underflow (whose result is never delivered).
+ * The host's x87 knows: set to 24 or 53 bits of precision with MXCSR's
+ * rounding, its 15-bit exponent holds any float or double result.
+ */
+static bool unbounded_inexact(int op, bool dbl, u64 a, u64 b, u32 mxcsr)
+{
+	/* Precision control: 0 single, 2 double (a conversion's result is
+	 * single). */
+	int pc = dbl && op != FP_CVT ? 2 : 0;
+	u16 cw = 0x7f | pc << 8 | ((mxcsr >> 13) & 3) << 10, sw;
+	u32 fa = (u32)a, fb = (u32)b;
+
+	fpu_host_release();
+	asm volatile("fninit\n\tfldcw %0" : : "m"(cw));
+	if (op == FP_CVT)	/* a double to single precision */
+		asm volatile("fldl %0\n\tfld1\n\tfmulp" : : "m"(a));
+	else if (dbl)
+		asm volatile("fldl %0" : : "m"(a));
+	else
+		asm volatile("flds %0" : : "m"(fa));
+	switch (op * 2 + dbl) {
+	case FP_ADD * 2: asm volatile("fadds %0" : : "m"(fb)); break;
+	case FP_SUB * 2: asm volatile("fsubs %0" : : "m"(fb)); break;
+	case FP_MUL * 2: asm volatile("fmuls %0" : : "m"(fb)); break;
+	case FP_DIV * 2: asm volatile("fdivs %0" : : "m"(fb)); break;
+	case FP_ADD * 2 + 1: asm volatile("faddl %0" : : "m"(b)); break;
+	case FP_SUB * 2 + 1: asm volatile("fsubl %0" : : "m"(b)); break;
+	case FP_MUL * 2 + 1: asm volatile("fmull %0" : : "m"(b)); break;
+	case FP_DIV * 2 + 1: asm volatile("fdivl %0" : : "m"(b)); break;
+	}
+	asm volatile("fnstsw %0\n\tfninit" : "=m"(sw));
+	return sw & MX_PE;
+}
+
+/* DAZ: a denormal operand is a zero of its sign. */
+static u64 daz(u64 v, bool dbl, u32 mxcsr)
+{
+	if (!(mxcsr & MX_DAZ))
+		return v;
+	if (dbl)
+		return (v & 0x7ff0000000000000ull) ? v : v & (1ull << 63);
+	return (v & 0x7f800000u) ? v : v & 0x80000000u;
+}
+
+/*
+ * The flags of a form with an unmasked overflow or underflow, lane by
+ * lane: each lane runs alone as the scalar form (with FTZ too, to find a
+ * tiny result), and a lane that overflows or underflows with that
+ * exception unmasked flags it with precision only if its result was
+ * inexact before the exponent's limits came in (unbounded_inexact());
+ * every other lane flags what it flags when masked.
+ */
+static u32 post_flags(struct cpu *c, const struct row *r,
+		      const struct sop *in)
+{
+	static const sop_fn scalar[2][6] = {
+		{ NULL, addss, subss, mulss, divss, NULL },
+		{ NULL, addsd, subsd, mulsd, divsd, cvtsd2ss },
+	};
+	int op = FP_OP(r->fp), shape = FP_SHAPE(r->fp), i;
+	bool dbl = shape == L_PD || shape == L_SD;
+	int lanes = shape == L_PS ? 4 : shape == L_PD ? 2 : 1;
+	u32 masks = (c->mxcsr >> 7) & MX_FLAGS, f = 0;
+	sop_fn fn = scalar[dbl][op];
+
+	for (i = 0; i < lanes; i++) {
+		struct sop t = *in, z;
+		u64 a = dbl ? in->d.q[i] : in->d.d[i];
+		u64 b = dbl ? in->s.q[i] : in->s.d[i];
+		u32 lf;
+
+		memset(&t.d, 0, sizeof(t.d));
+		memset(&t.s, 0, sizeof(t.s));
+		if (dbl) {
+			t.d.q[0] = a;
+			t.s.q[0] = b;
+		} else {
+			t.d.d[0] = (u32)a;
+			t.s.d[0] = (u32)b;
+		}
+		if (!(masks & MX_UE))
+			t.mx_in &= ~MX_FTZ;
+		z = t;
+		z.mx_in |= MX_FTZ;
+		fn(c, &t);
+		fn(c, &z);
+		lf = t.mx_out & MX_FLAGS;
+		if ((lf & MX_OE) && !(masks & MX_OE))
+			lf &= ~(MX_PE | MX_UE);
+		else if ((z.mx_out & MX_UE) && !(masks & MX_UE))
+			lf = (lf & ~MX_PE) | MX_UE;
+		else {
+			f |= lf;
+			continue;
+		}
+		if (op == FP_CVT)
+			a = b;
+		if (unbounded_inexact(op, dbl, daz(a, dbl, c->mxcsr),
+				      daz(b, dbl, c->mxcsr), c->mxcsr))
+			lf |= MX_PE;
+		f |= lf;
+	}
+	return f;
+}
+
+/*
  * The flags the host raised become the guest's.  With one of them
  * unmasked nothing is written, and an unmasked invalid, denormal or
  * divide by zero, found before computing, leaves only those flags (SDM
- * vol. 1, 11.5.2).
+ * vol. 1, 11.5.2); an unmasked overflow or underflow has its precision
+ * flag worked out by post_flags().
  */
-static void simd_flags(struct cpu *c, u32 f)
+static void simd_flags(struct cpu *c, const struct row *r, u32 f,
+		       const struct sop *in)
 {
 	u32 unmasked = f & ~(c->mxcsr >> 7) & MX_FLAGS;
 
@@ -745,6 +888,8 @@ static void simd_flags(struct cpu *c, u32 f)
 	}
 	if (unmasked & MX_PRE)
 		f &= MX_PRE;
+	else if ((unmasked & (MX_OE | MX_UE)) && r->fp)
+		f = post_flags(c, r, in);
 	c->mxcsr |= f;
 	simd_fault(c);
 }
@@ -789,18 +934,21 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 	bool store = r->flags & R_STORE, mem;
 	int rt = store ? r->src : r->dst;	/* the ModRM reg operand */
 	int mt = store ? r->dst : r->src;	/* the ModRM rm operand */
-	bool align = r->msize == 16 && !(r->flags & R_UNAL);
-	struct sop o;
+	bool align = r->msize == 16 && !(r->flags & R_UNAL), mmx;
+	struct sop o, in;
 
 	decode_modrm(c, d);
 	mem = d->mod != 3;
-	if ((mem && (r->flags & R_REG)) || (!mem && (r->flags & R_MEM)))
+	if ((mem && (r->flags & R_REG)) || (!mem && (r->flags & R_MEM)) ||
+	    (r->exts && !(r->exts >> d->reg & 1)))
 		cpu_ud(c);
 	memset(&o, 0, sizeof(o));
 	if (r->flags & R_IMM)
 		o.imm = fetch8(c, d);
-	simd_checks(c, r->dst == T_X || r->src == T_X,
-		    is_mm(rt) || (is_mm(mt) && !mem) || (r->flags & R_MMX));
+	mmx = is_mm(rt) || (is_mm(mt) && !mem) || (r->flags & R_MMX);
+	simd_checks(c, r->dst == T_X || r->src == T_X, mmx);
+	if (mmx)	/* the host's MMX registers are its x87 */
+		fpu_host_release();
 	o.reg = d->reg;
 	o.mem = mem;
 	o.in = d;
@@ -818,7 +966,8 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 		else
 			read_mem(c, d, &o.s, r->msize, align);
 	}
-	simd_flags(c, simd_compute(c, r, &o));
+	in = o;
+	simd_flags(c, r, simd_compute(c, r, &o), &in);
 	if (!store)
 		write_reg(c, rt, d->reg, &o);
 	else if (!mem)
@@ -827,6 +976,8 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 		mem_write(c, d->seg, d->ea, o.g, 4);
 	else
 		write_mem(c, d, &o.d, r->msize, align);
+	if (mmx)
+		fpu_mmx_switch(c);
 }
 
 /* --- 0F AE and EMMS: the state itself --- */

@@ -161,11 +161,16 @@ static struct sform forms[] = {
 	{ "pslld mm,imm8", 0, 0x72, 6, K_M, K_M, MEM_NO, 0, 1, 0, 0, 0 },
 	{ "psrlq mm,imm8", 0, 0x73, 2, K_M, K_M, MEM_NO, 0, 1, 0, 0, 0 },
 	{ "psllq mm,imm8", 0, 0x73, 6, K_M, K_M, MEM_NO, 0, 1, 0, 0, 0 },
-	G("psrlw xmm,imm8", 0x66, 0x71, 2, K_X), G("psraw xmm,imm8", 0x66, 0x71, 4, K_X),
-	G("psllw xmm,imm8", 0x66, 0x71, 6, K_X), G("psrld xmm,imm8", 0x66, 0x72, 2, K_X),
-	G("psrad xmm,imm8", 0x66, 0x72, 4, K_X), G("pslld xmm,imm8", 0x66, 0x72, 6, K_X),
-	G("psrlq xmm,imm8", 0x66, 0x73, 2, K_X), G("psrldq xmm,imm8", 0x66, 0x73, 3, K_X),
-	G("psllq xmm,imm8", 0x66, 0x73, 6, K_X), G("pslldq xmm,imm8", 0x66, 0x73, 7, K_X),
+	G("psrlw xmm,imm8", 0x66, 0x71, 2, K_X),
+	G("psraw xmm,imm8", 0x66, 0x71, 4, K_X),
+	G("psllw xmm,imm8", 0x66, 0x71, 6, K_X),
+	G("psrld xmm,imm8", 0x66, 0x72, 2, K_X),
+	G("psrad xmm,imm8", 0x66, 0x72, 4, K_X),
+	G("pslld xmm,imm8", 0x66, 0x72, 6, K_X),
+	G("psrlq xmm,imm8", 0x66, 0x73, 2, K_X),
+	G("psrldq xmm,imm8", 0x66, 0x73, 3, K_X),
+	G("psllq xmm,imm8", 0x66, 0x73, 6, K_X),
+	G("pslldq xmm,imm8", 0x66, 0x73, 7, K_X),
 	INT("pcmpeqb", 0x74), INT("pcmpeqw", 0x75), INT("pcmpeqd", 0x76),
 	F("movd r/m32,mm", 0, 0x7e, K_M, K_G, MEM_ANY, 4, 0),
 	F("movd r/m32,xmm", 0x66, 0x7e, K_X, K_G, MEM_ANY, 4, 0),
@@ -213,6 +218,9 @@ static struct sform forms[] = {
 	XX("(66) 0f 52: #UD", 0x66, 0x52), XX("(f3) 0f 54: #UD", 0xf3, 0x54),
 	XX("(f2) 0f 6f: #UD", 0xf2, 0x6f), XX("(f3) 0f 60: #UD", 0xf3, 0x60),
 	F("(66) 0f 12 reg: #UD", 0x66, 0x12, K_X, K_X, MEM_NO, 0, 0),
+	{ "(0f 71 /0): #UD", 0, 0x71, 0, K_M, K_M, MEM_NO, 0, 1, 0, 0, 0 },
+	{ "(0f 73 /3): #UD", 0, 0x73, 3, K_M, K_M, MEM_NO, 0, 1, 0, 0, 0 },
+	{ "(66 0f 72 /7): #UD", 0x66, 0x72, 7, K_X, K_X, MEM_NO, 0, 1, 0, 0, 0 },
 	F("ldmxcsr/stmxcsr", 0, 0xae, K_X, K_X, MEM_ONLY, 4, 0),
 };
 
@@ -370,6 +378,11 @@ static void gen_case(const struct sform *f, struct scase *k)
 				      (int)(rnd() % 8));
 	rm = f->rmk == K_G ? gprs[rnd() % 7] : (int)(rnd() % 8);
 	mem = f->mem == MEM_ONLY || (f->mem == MEM_ANY && (rnd() & 1));
+	/* Now and then a 66 that F2 or F3 overrides, or a DS override. */
+	if ((f->pfx == 0xf3 || f->pfx == 0xf2) && rnd() % 8 == 0)
+		k->code[n++] = 0x66;
+	if (rnd() % 8 == 0)
+		k->code[n++] = 0x3e;
 	if (f->pfx)
 		k->code[n++] = f->pfx;
 	k->code[n++] = 0x0f;

@@ -311,6 +311,24 @@ static void mmx_aliasing(void)
 	asm volatile("emms\n\tfninit");
 }
 
+/* An MMX instruction that faults leaves the x87 as it was. */
+static void mmx_fault_no_switch(void)
+{
+	u16 sw;
+	int v;
+
+	/* 0..8 MiB mapped: 9 MiB is not. */
+	paging_build();
+	paging_on();
+	asm volatile("fninit\n\tfld1");
+	v = TRY("movq 0x900000, %%mm0");
+	asm volatile("fnstsw %0" : "=m"(sw));
+	write_cr0(read_cr0() & ~0x80000000u);
+	check_eq(v, 14, "MOVQ mm from an unmapped page is #PF");
+	check_eq(sw & 0x3800, 7 << 11, "... and leaves TOP as it was");
+	asm volatile("fninit");
+}
+
 /* A pending unmasked x87 exception: the next MMX instruction takes #MF. */
 static void mmx_mf(void)
 {
@@ -338,5 +356,6 @@ void test_main(void)
 	fxsave_layout();
 	fxrstor();
 	mmx_aliasing();
+	mmx_fault_no_switch();
 	mmx_mf();
 }
