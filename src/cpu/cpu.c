@@ -172,6 +172,7 @@ void cpu_reset_flat32(struct cpu *c, u32 eip)
 	c->error[0] = 0;
 	mmu_flush(c, false);
 	fpu_reset(c);
+	sse_reset(c);
 }
 
 void cpu_get_regs(const struct cpu *c, struct cpu_regs *r)

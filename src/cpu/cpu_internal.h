@@ -21,6 +21,8 @@
  *   sys.c     system instructions: control and debug registers, MSRs,
  *             CPUID, RDTSC, I/O permission, LAR/LSL/VERR/VERW, SYSENTER
  *   fpu.c     the x87
+ *   sse.c     MMX, SSE and SSE2: the 0F forms with mandatory prefixes,
+ *             MXCSR, FXSAVE/FXRSTOR
  *   exec_fast.c  the fast path: the common forms decoded once into
  *             handlers (fast.h), cached by physical address
  *   jit.c     the translator: blocks of those forms as x86-64 host code
@@ -85,13 +87,15 @@
 #define CR4_MCE 0x0040u
 #define CR4_PGE 0x0080u
 #define CR4_PCE 0x0100u
+#define CR4_OSFXSR     0x0200u
+#define CR4_OSXMMEXCPT 0x0400u
 
 /* Exception vectors. */
 enum {
 	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
 	EXC_BR = 5, EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10,
 	EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14, EXC_MF = 16,
-	EXC_AC = 17, EXC_MC = 18,
+	EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
 };
 
 /* Page-fault error code bits. */
@@ -188,6 +192,19 @@ union gpr {
 	u8 b;
 };
 
+/* A 128-bit XMM register (and the scratch form of a 64-bit MMX one). */
+union v128 {
+	u8 b[16];
+	u16 w[8];
+	u32 d[4];
+	u64 q[2];
+};
+
+/* MXCSR after reset: every exception masked, round to nearest. */
+#define MXCSR_RESET 0x1f80u
+/* The MXCSR bits that exist (DAZ included); any other is #GP(0). */
+#define MXCSR_MASK  0xffffu
+
 struct cpu {
 	/* Architectural state. */
 	union gpr r[16];	/* RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
@@ -212,6 +229,10 @@ struct cpu {
 	u64 star, lstar, cstar, kernel_gs_base;	/* long mode's */
 	u32 sfmask;
 	struct fpu fpu;
+	/* SSE (sse.c).  Sixteen registers, of which 32-bit code reaches
+	 * eight; the MMX registers are the x87's (fpu.c). */
+	union v128 xmm[16] __attribute__((aligned(16)));
+	u32 mxcsr;
 
 	/* Lazy flags state, owned by alu.c. */
 	u64 lf_res, lf_src1, lf_src2;	/* as wide as the operation */
@@ -626,5 +647,33 @@ void fpu_sync(struct cpu *c);
 void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u32 off, int opsize);
 /* FWAIT: #MF (CR0.NE) if an unmasked exception is pending. */
 void fpu_wait(struct cpu *c);
+/*
+ * MMX.  MMn is the low 64 bits (the mantissa) of physical register n.
+ * Every MMX instruction but EMMS first takes a pending x87 exception
+ * (fpu_wait(), #MF), and once it can no longer fault switches the x87 to
+ * MMX use: fpu_mmx_switch() sets TOP to 0 and no register empty.  A
+ * write sets the register's sign and exponent to all ones, as hardware
+ * does.
+ */
+void fpu_mmx_switch(struct cpu *c);
+/* Give the host its x87 back, whichever CPU's state is on it: before the
+ * host runs MMX code for a guest, or borrows its x87 (sse.c). */
+void fpu_host_release(void);
+u64 fpu_mm_read(struct cpu *c, int n);
+void fpu_mm_write(struct cpu *c, int n, u64 v);
+void fpu_emms(struct cpu *c);
+/* The x87 half of the FXSAVE image: bytes 0..23 and the registers at
+ * 32..159; FXRSTOR's reverse (the caller has checked MXCSR). */
+void fpu_fxsave(struct cpu *c, u8 *img);
+void fpu_fxrstor(struct cpu *c, const u8 *img);
+
+/* --- sse.c --- */
+
+void sse_reset(struct cpu *c);	/* power-on: registers 0, MXCSR_RESET */
+/* The 0F opcodes that belong to MMX, SSE and SSE2 (with whatever prefix);
+ * sse_exec() runs one, d->next just past the 0F xx bytes. */
+bool sse_opcode(u8 op);
+struct insn;
+void sse_exec(struct cpu *c, struct insn *d, u8 op);
 
 #endif

@@ -2,7 +2,8 @@
  * Two-byte opcodes (0F xx): the instructions the 286, 386, 486 and P6
  * added after the 8086's one-byte map ran out: system instructions
  * (descriptor tables, control registers, MSRs), bit instructions, SETcc,
- * CMOVcc, long Jcc, double shifts, CMPXCHG and friends.
+ * CMOVcc, long Jcc, double shifts, CMPXCHG and friends.  MMX, SSE and
+ * SSE2 go to sse.c.
  *
  * The system ones only check what belongs to decoding (privilege, mode,
  * operand form) and hand the work to seg.c and sys.c.
@@ -311,6 +312,10 @@ void exec_0f(struct cpu *c, struct insn *d)
 	int sz = d->opsize;
 	u32 v;
 
+	if (sse_opcode(op)) {
+		sse_exec(c, d, op);
+		return;
+	}
 	switch (op) {
 	case 0x00: exec_grp6(c, d); return;
 	case 0x01: exec_grp7(c, d); return;
@@ -406,6 +411,6 @@ void exec_0f(struct cpu *c, struct insn *d)
 			c->r[op & 7].d = __builtin_bswap32(v);
 		return;
 	default:
-		cpu_ud(c);	/* UD2, MMX, SSE and everything unknown */
+		cpu_ud(c);	/* UD2 and everything unknown */
 	}
 }

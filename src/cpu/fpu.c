@@ -654,3 +654,110 @@ void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u32 off, int opsize)
 	note_insn(c, op, modrm, seg, off);
 	run_on_host(c, key, buf);
 }
+
+/* --- MMX and FXSAVE --- */
+
+/*
+ * The MMX registers are the x87's physical registers: MMn is R n's
+ * mantissa, whatever TOP says.  MMX code runs on the host's own MMX unit
+ * (sse.c), which is the host's x87: whoever's state is live there is
+ * given back first.
+ */
+void fpu_host_release(void)
+{
+	if (host_owner)
+		fpu_sync(host_owner);
+}
+
+void fpu_mmx_switch(struct cpu *c)
+{
+	struct fpu *f = &c->fpu;
+
+	fpu_sync(c);
+	f->top = 0;
+	f->sw &= ~SW_TOP;
+	/* No register is empty; their tags, as FNSTENV shows them, follow
+	 * their contents. */
+	f->tw = 0;
+	retag(f);
+}
+
+u64 fpu_mm_read(struct cpu *c, int n)
+{
+	u64 v;
+
+	fpu_sync(c);
+	memcpy(&v, &c->fpu.st[n & 7], 8);
+	return v;
+}
+
+void fpu_mm_write(struct cpu *c, int n, u64 v)
+{
+	u8 *p = (u8 *)&c->fpu.st[n & 7];
+
+	fpu_sync(c);
+	memcpy(p, &v, 8);
+	p[8] = 0xff;
+	p[9] = 0xff;
+	retag(&c->fpu);
+}
+
+void fpu_emms(struct cpu *c)
+{
+	fpu_sync(c);
+	c->fpu.tw = 0xffff;
+}
+
+void fpu_fxsave(struct cpu *c, u8 *img)
+{
+	struct fpu *f = &c->fpu;
+	u8 ftw = 0;
+	int i;
+
+	fpu_sync(c);
+	for (i = 0; i < 8; i++)
+		if (((f->tw >> (2 * i)) & 3) != 3)
+			ftw |= 1 << i;
+	put_le16(img + 0, f->cw);
+	put_le16(img + 2, fpu_sw(f));
+	img[4] = ftw;
+	img[5] = 0;
+	put_le16(img + 6, f->fop);
+	put_le32(img + 8, f->fip);
+	put_le32(img + 12, f->fcs);
+	put_le32(img + 16, f->fdp);
+	put_le32(img + 20, f->fds);
+	for (i = 0; i < 8; i++) {
+		memset(img + 32 + 16 * i, 0, 16);
+		memcpy(img + 32 + 16 * i, &f->st[(f->top + i) & 7], 10);
+	}
+}
+
+void fpu_fxrstor(struct cpu *c, const u8 *img)
+{
+	struct fpu *f = &c->fpu;
+	u16 tw = 0;
+	int i;
+
+	fpu_sync(c);
+	f->cw = (get_le16(img + 0) & CW_MASK) | CW_ONES;
+	f->sw = get_le16(img + 2);
+	f->top = (f->sw >> 11) & 7;
+	for (i = 0; i < 8; i++)
+		if (!(img[4] >> i & 1))
+			tw |= 3 << (2 * i);
+	f->tw = tw;
+	f->fop = get_le16(img + 6) & 0x7ff;
+	f->fip = get_le32(img + 8);
+	f->fcs = get_le16(img + 12);
+	f->fdp = get_le32(img + 16);
+	f->fds = get_le16(img + 20);
+	for (i = 0; i < 8; i++) {
+		long double *r = &f->st[(f->top + i) & 7];
+
+		memset(r, 0, sizeof(*r));
+		memcpy(r, img + 32 + 16 * i, 10);
+	}
+	retag(f);
+	update_es(f);
+}

@@ -86,6 +86,14 @@
 #define CPUID_CMOV  (1u << 15)
 #define CPUID_PAT   (1u << 16)
 #define CPUID_PAE   (1u << 6)
+#define CPUID_CLFSH (1u << 19)
+#define CPUID_MMX   (1u << 23)
+#define CPUID_FXSR  (1u << 24)
+#define CPUID_SSE   (1u << 25)
+#define CPUID_SSE2  (1u << 26)
+/* EBX[15:8]: CLFLUSH's line, in 8-byte units (64 bytes, as every SSE2
+ * processor has). */
+#define CPUID_CLFLUSH_LINE (8u << 8)
 #define CPUID_HYPERVISOR (1u << 31)	/* ECX */
 /* Leaf 0x80000001 EDX. */
 #define CPUID_EXT_NX (1u << 20)
@@ -118,7 +126,8 @@
 #define CR0_WRITABLE (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | \
 		      CR0_AM | CR0_NW | CR0_CD | CR0_PG)
 /* CR4 bits for the features CPUID admits to; any other is #GP. */
-#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE)
+#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | \
+		   CR4_OSFXSR | CR4_OSXMMEXCPT)
 /* Changing these makes cached translations wrong. */
 #define CR0_TLB_BITS (CR0_PG | CR0_WP | CR0_PE)
 #define CR4_TLB_BITS (CR4_PSE | CR4_PAE | CR4_PGE)
@@ -521,7 +530,8 @@ static void cpuid_str(u32 *out, const char *s, int words)
  * it, as on hardware).  So the CPU asks the bus, the way RDMSR would.
  * The APIC's TSC-deadline mode works, but leaf 1 does not offer it (ECX
  * bit 24): Linux orders the deadline MSR write with MFENCE, an SSE2
- * instruction this processor does not have.  It comes with SSE2.
+ * instruction this processor had not until sse.c.  Offering it now
+ * changes how every guest keeps time, which wants its own change.
  :*/
 static void cpuid_apic_bits(const struct cpu *c, u32 r[4])
 {
@@ -569,9 +579,11 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 	case 1:
 		r[0] = CPUID_SIGNATURE;
 		r[2] = CPUID_HYPERVISOR;
+		r[1] = CPUID_CLFLUSH_LINE;
 		r[3] = CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR |
 		       CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_PGE |
-		       CPUID_CMOV | CPUID_PAT;
+		       CPUID_CMOV | CPUID_PAT | CPUID_CLFSH | CPUID_MMX |
+		       CPUID_FXSR | CPUID_SSE | CPUID_SSE2;
 		cpuid_apic_bits(c, r);
 		return;
 	case 2:

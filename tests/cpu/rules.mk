@@ -26,3 +26,11 @@ build/tests/cpu/alu64: tests/cpu/alu64.c src/cpu/exec.h src/cpu/cpu_internal.h \
 		$(LDLIBS)
 
 CHECK_DEPS += build/tests/cpu/alu64
+
+# simddiff: the MMX/SSE/SSE2 half (test_simd.sh), host CPU as the oracle.
+build/tests/cpu/simddiff: tests/cpu/simddiff.c $(CPU_DIFF_HDRS) build/asan/liblguest.a
+	@mkdir -p $(@D)
+	$(CC) $(CPU_DIFF_CFLAGS) $(ASANFLAGS) -o $@ tests/cpu/simddiff.c \
+		build/asan/liblguest.a $(LDLIBS)
+
+CHECK_DEPS += build/tests/cpu/simddiff

@@ -2,7 +2,7 @@
 # privilege, task switches), checked by small freestanding 32-bit programs
 # that run on it inside a minimal harness (run.c).
 CPUSYS := build/tests/cpusys
-CPUSYS_PROGS := paging pae prot df intr triple features realmode vm86
+CPUSYS_PROGS := paging pae prot df intr triple features realmode vm86 sse
 CPUSYS_ELFS := $(CPUSYS_PROGS:%=$(CPUSYS)/%.elf)
 CPUSYS_LIB := tests/cpusys/start.S tests/cpusys/lib.c tests/cpusys/lib.h \
 	      tests/cpusys/faults.h tests/cpusys/prog.ld

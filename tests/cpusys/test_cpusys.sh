@@ -6,7 +6,7 @@
 # differ between the two.
 cd "$(dirname "$0")/../.." || exit 1
 B=build/tests/cpusys
-for p in paging pae prot df intr features realmode vm86; do
+for p in paging pae prot df intr features realmode vm86 sse; do
 	timeout 120 "$B/run" "$B/$p.elf" || echo "not ok - $p: harness failed ($?)"
 done
 LGUEST_JIT=0 timeout 120 "$B/run" "$B/pae.elf" >"$B/pae-interp.out"

@@ -23,25 +23,30 @@ fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-# qemu PROG [CPU]: its console in $T/q.out, its status in $qrc.  pae needs
-# a CPU with NX (QEMU's default qemu32 has none) and, for QEMU to give it
-# MAXPHYADDR 36 as the SDM does for any CPU with PAE, PSE-36 (QEMU sizes
-# physical addresses of a 32-bit CPU by that bit alone).
+# qemu PROG [ARGS]: its console in $T/q.out, its status in $qrc.  pae
+# needs a CPU with NX (QEMU's default qemu32 has none) and, for QEMU to
+# give it MAXPHYADDR 36 as the SDM does for any CPU with PAE, PSE-36 (QEMU
+# sizes physical addresses of a 32-bit CPU by that bit alone).
 qemu() {
+	p=$1
+	shift
 	: >"$T/q.out"
-	timeout 120 "$QEMU" -cpu "${2:-qemu32}" -nodefaults -display none \
-		-no-reboot -m 128 \
+	timeout 120 "$QEMU" "$@" -nodefaults -display none -no-reboot -m 128 \
 		-chardev "file,id=dbg,path=$T/q.out" \
 		-device isa-debugcon,iobase=0xe9,chardev=dbg \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		-kernel "$B/$1.elf" </dev/null >/dev/null 2>"$T/q.err"
+		-kernel "$B/$p.elf" </dev/null >/dev/null 2>"$T/q.err"
 	qrc=$?
 }
 
-for p in paging pae prot df vm86; do
-	cpu=qemu32
-	[ "$p" = pae ] && cpu=qemu32,+nx,+pse36
-	qemu "$p" "$cpu"
+# QEMU's default CPU (qemu32) has no CLFLUSH; ours has, as every SSE2
+# processor does.
+for p in paging pae prot df vm86 sse; do
+	case $p in
+	pae) qemu "$p" -cpu qemu32,+nx,+pse36 ;;
+	sse) qemu "$p" -cpu qemu32,+clflush ;;
+	*) qemu "$p" ;;
+	esac
 	# The harness's own last line names the ELF; it is no check of the
 	# program's.
 	timeout 120 "$B/run" "$B/$p.elf" | grep -v "^[a-z ]* - $B/" >"$T/l.out"

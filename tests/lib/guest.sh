@@ -28,6 +28,7 @@
 #                  of the devices; tests/e2e/test_boot.sh keeps them, booting
 #                  exactly as a user would)
 #   GUEST_TIMEOUT  seconds a boot or a command may take (default 180)
+#   GUEST_RUN_FILES files guest_run puts beside /run.sh in the guest's /
 #   GUEST_NAME     names the console log tests/out/<name>.log (default guest)
 #   LGUEST         the launcher (default ./lguest; tests/run-all.sh sets it)
 #   QEMU           default qemu-system-i386
@@ -88,8 +89,11 @@ guest_make_initrd() {
 	_d=$(mktemp -d)
 	cp "$1" "$_d/run.sh"
 	chmod 755 "$_d/run.sh"
+	for _f in $GUEST_RUN_FILES; do
+		cp "$_f" "$_d/"
+	done
 	cp "$GUEST_INITRD" "$2"
-	(cd "$_d" && echo run.sh | cpio -o -H newc -R 0:0 --quiet) >>"$2"
+	(cd "$_d" && ls | cpio -o -H newc -R 0:0 --quiet) >>"$2"
 	rm -rf "$_d"
 }
 

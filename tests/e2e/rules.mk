@@ -1,0 +1,7 @@
+# tests/e2e: sse_prog, an i386 program for the guest (test_sse.sh), built
+# static with the host's 32-bit glibc like tests/cpu's ref32.
+build/tests/e2e/sse_prog: tests/e2e/sse_prog.c
+	@mkdir -p $(@D)
+	$(CC) -m32 -static -O2 -msse2 -mfpmath=sse $(WARN) -o $@ $< -lm
+
+CHECK_DEPS += build/tests/e2e/sse_prog
