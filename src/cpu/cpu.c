@@ -332,17 +332,18 @@ static void describe(struct cpu *c, int vec, u32 err, bool with_err)
 	size_t room = sizeof(c->error) - n;
 
 	if (!with_err) {
-		snprintf(p, room, "%s%s at eip %#x", n ? ", then " : "",
-			 exc_name(vec), c->insn_eip);
+		snprintf(p, room, "%s%s at eip %#llx", n ? ", then " : "",
+			 exc_name(vec), (unsigned long long)c->insn_eip);
 		return;
 	}
 	if (vec == EXC_PF)
-		snprintf(p, room, "%s#PF(%#x) at eip %#x, cr2 %#llx",
-			 n ? ", then " : "", err, c->insn_eip,
+		snprintf(p, room, "%s#PF(%#x) at eip %#llx, cr2 %#llx",
+			 n ? ", then " : "", err,
+			 (unsigned long long)c->insn_eip,
 			 (unsigned long long)c->cr2);
 	else
-		snprintf(p, room, "%s%s(%#x) at eip %#x", n ? ", then " : "",
-			 exc_name(vec), err, c->insn_eip);
+		snprintf(p, room, "%s%s(%#x) at eip %#llx", n ? ", then " : "",
+			 exc_name(vec), err, (unsigned long long)c->insn_eip);
 }
 
 static void shutdown(struct cpu *c, int vec, u32 err)
@@ -375,8 +376,8 @@ static bool deliver_fault(struct cpu *c, int code)
 		c->jit_active = false;
 		cpu_insn_begins(c);
 	}
-	c->eip = c->insn_eip;
-	c->r[R_ESP].d = c->insn_esp;
+	c->rip = c->insn_eip;
+	c->r[R_ESP].q = c->insn_esp;
 	if (prev == EXC_DF || c->exc_depth > 4) {
 		shutdown(c, vec, err);
 		return true;

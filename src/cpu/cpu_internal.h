@@ -256,7 +256,8 @@ struct cpu {
 	bool nmi_blocked;	/* an NMI handler runs: no NMI until IRET */
 
 	/* Run-loop state, owned by cpu.c. */
-	u32 insn_eip, insn_esp;	/* where the current instruction began */
+	u64 insn_eip, insn_esp;	/* where the current instruction began
+				 * (RIP and RSP: 64 bits in long mode) */
 	bool halted;
 	bool intr_shadow;	/* after STI, MOV SS, POP SS: no interrupt
 				 * before the next instruction completes */
@@ -281,15 +282,26 @@ struct cpu {
 };
 
 /* Register access by size. */
+/*
+ * Byte registers: 0..7 are AL, CL, DL, BL, AH, CH, DH, BH; with a REX
+ * prefix the same numbers (and 8..15) name the low bytes of the sixteen
+ * registers instead (SPL, BPL, SIL, DIL, R8B...), which the executor
+ * says by adding REG8_REX (exec.h: byte_reg()).
+ */
+#define REG8_REX 16
+
 static inline u8 get_reg8(const struct cpu *c, int r)
 {
-	/* AL, CL, DL, BL, AH, CH, DH, BH */
+	if (r & REG8_REX)
+		return c->r[r & 15].b;
 	return r < 4 ? (u8)c->r[r].d : (u8)(c->r[r - 4].d >> 8);
 }
 
 static inline void set_reg8(struct cpu *c, int r, u8 v)
 {
-	if (r < 4)
+	if (r & REG8_REX)
+		c->r[r & 15].b = v;
+	else if (r < 4)
 		c->r[r].d = (c->r[r].d & ~0xffu) | v;
 	else
 		c->r[r - 4].d = (c->r[r - 4].d & ~0xff00u) | ((u32)v << 8);
@@ -297,15 +309,15 @@ static inline void set_reg8(struct cpu *c, int r, u8 v)
 
 static inline void set_reg16(struct cpu *c, int r, u16 v)
 {
-	c->r[r].d = (c->r[r].d & ~0xffffu) | v;
+	c->r[r & 15].w = v;
 }
 
 /* An instruction begins at EIP: a fault in it puts EIP and ESP back to
  * what they are now. */
 static inline void cpu_insn_begins(struct cpu *c)
 {
-	c->insn_eip = c->eip;
-	c->insn_esp = c->r[R_ESP].d;
+	c->insn_eip = c->rip;
+	c->insn_esp = c->r[R_ESP].q;
 }
 
 static inline bool cpu_pmode(const struct cpu *c)
@@ -505,6 +517,13 @@ static inline void host_st(u8 *p, u64 v, int size)
 		memcpy(p, &v, 8);
 }
 
+/* A 64-bit linear address is canonical when bits 63..47 are all equal
+ * (48-bit linear addresses). */
+static inline bool canonical(u64 lin)
+{
+	return (u64)((s64)(lin << 16) >> 16) == lin;
+}
+
 /* Running 64-bit code: long mode active and CS a 64-bit segment. */
 static inline bool cpu_64bit(const struct cpu *c)
 {
@@ -549,11 +568,19 @@ static inline void mem_write_fast(struct cpu *c, int seg, u64 off, u64 val,
 	mem_write(c, seg, off, val, size);
 }
 
-/* Stack: push and pop at SS:ESP (or SP with a 16-bit stack), size 2 or 4. */
-static inline void cpu_push(struct cpu *c, u32 val, int size)
+/* Stack: push and pop at SS:ESP (or SP with a 16-bit stack, RSP in
+ * 64-bit code), size 2, 4 or 8. */
+static inline void cpu_push(struct cpu *c, u64 val, int size)
 {
 	u32 esp = c->r[R_ESP].d;
 
+	if (unlikely(cpu_64bit(c))) {
+		u64 rsp = c->r[R_ESP].q - size;
+
+		mem_write_fast(c, S_SS, rsp, val, size);
+		c->r[R_ESP].q = rsp;
+		return;
+	}
 	if (likely(stack32(c))) {
 		esp -= size;
 		mem_write_fast(c, S_SS, esp, val, size);
@@ -564,10 +591,16 @@ static inline void cpu_push(struct cpu *c, u32 val, int size)
 	c->r[R_ESP].d = esp;
 }
 
-static inline u32 cpu_pop(struct cpu *c, int size)
+static inline u64 cpu_pop(struct cpu *c, int size)
 {
-	u32 esp = c->r[R_ESP].d, v;
+	u32 esp = c->r[R_ESP].d;
+	u64 v;
 
+	if (unlikely(cpu_64bit(c))) {
+		v = mem_read_fast(c, S_SS, c->r[R_ESP].q, size);
+		c->r[R_ESP].q += size;
+		return v;
+	}
 	if (likely(stack32(c))) {
 		v = mem_read_fast(c, S_SS, esp, size);
 		c->r[R_ESP].d = esp + size;

@@ -748,6 +748,10 @@ int decode(const u8 *bytes, u32 avail, int mode, struct insn *d)
 	operand_size(d, o->flags);
 	if (f->modrm && !decode_modrm(&k, d, f))
 		goto more;
+	/* REX.R extends a register operand, not an opcode extension or a
+	 * segment register. */
+	if (g >= 0 || f->sreg)
+		d->reg &= 7;
 	if (f->imm != IMM_NONE && !decode_imm(&k, d, f->imm))
 		goto more;
 	if (!form_allowed(d, o, f))

@@ -78,10 +78,10 @@ struct insn {
 	const struct opdesc *desc;
 
 	/* Execution. */
-	u32 start;		/* EIP of the first byte */
-	u32 next;		/* EIP after it; branches change it */
+	u64 start;		/* RIP of the first byte */
+	u64 next;		/* RIP after it; branches change it */
 	int seg;		/* segment of the memory operand */
-	u32 ea;			/* its offset, once insn_address() ran */
+	u64 ea;			/* its offset, once insn_address() ran */
 };
 
 /*

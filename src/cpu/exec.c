@@ -29,21 +29,22 @@
  * the page or the CS limit go through code_read8(), which raises its own
  * faults in order, and only if the decoder asks for them.
  */
-static const u8 *code_window(struct cpu *c, u32 eip, u32 *avail)
+static const u8 *code_window(struct cpu *c, u64 eip, u32 *avail)
 {
 	const struct seg *cs = &c->seg[S_CS];
-	u32 lin = cs->base + eip, len;
-	u64 pa;
+	bool wide = cpu_64bit(c);
+	u64 lin = wide ? eip : (u32)(cs->base + eip), pa;
+	u32 len;
 	const struct tlb_entry *e;
 
 	*avail = 0;
-	if (eip > cs->limit)
+	if (wide ? !canonical(eip) : eip > cs->limit)
 		return NULL;
 	len = 0x1000 - (lin & 0xfff);
 	if (len > MAX_INSN_LEN)
 		len = MAX_INSN_LEN;
-	if (cs->limit - eip < len - 1)
-		len = cs->limit - eip + 1;
+	if (!wide && cs->limit - eip < len - 1)
+		len = cs->limit - (u32)eip + 1;
 	/* A TLB hit is the common case: the same lookup as mmu.c's, which
 	 * an NX page's entry misses. */
 	e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
@@ -59,15 +60,17 @@ static const u8 *code_window(struct cpu *c, u32 eip, u32 *avail)
 }
 
 /* The code size: 16-bit in real and virtual-8086 mode and in a code
- * segment without the D bit. */
+ * segment without the D bit, 64-bit in a 64-bit segment in long mode. */
 static int code_size(const struct cpu *c)
 {
+	if (cpu_64bit(c))
+		return 8;
 	return cpu_pmode(c) && !cpu_vm86(c) && SEG_DB(c->seg[S_CS].attr) ?
 	       4 : 2;
 }
 
 /*
- * Decode the instruction at EIP into d: from the code window when it holds
+ * Decode the instruction at RIP into d: from the code window when it holds
  * the whole instruction, else byte by byte past it (into the next page or
  * up to the CS limit, each fetch with its own fault).  An undefined
  * opcode is #UD, more than 15 bytes #GP(0).
@@ -75,9 +78,11 @@ static int code_size(const struct cpu *c)
 static void fetch_and_decode(struct cpu *c, struct insn *d)
 {
 	u8 buf[MAX_INSN_LEN];
-	u32 eip = c->eip, avail;
+	u64 eip = cpu_64bit(c) ? c->rip : c->eip;
+	u32 avail;
 	const u8 *win = code_window(c, eip, &avail);
-	int n = win ? decode(win, avail, code_size(c), d) : DECODE_MORE;
+	int mode = code_size(c);
+	int n = win ? decode(win, avail, mode, d) : DECODE_MORE;
 
 	if (n == DECODE_MORE) {
 		if (avail)
@@ -85,7 +90,7 @@ static void fetch_and_decode(struct cpu *c, struct insn *d)
 		do {
 			buf[avail] = code_read8(c, eip + avail);
 			avail++;
-			n = decode(buf, avail, code_size(c), d);
+			n = decode(buf, avail, mode, d);
 		} while (n == DECODE_MORE);
 	}
 	if (n == DECODE_UD)
@@ -93,7 +98,7 @@ static void fetch_and_decode(struct cpu *c, struct insn *d)
 	if (n == DECODE_LONG)
 		cpu_gp(c, 0);
 	d->start = eip;
-	d->next = eip + (u32)n;
+	d->next = mode == 8 ? eip + (u32)n : (u32)(eip + (u32)n);
 	d->seg = d->seg_override >= 0 ? d->seg_override : S_DS;
 	d->ea = 0;
 }
@@ -102,15 +107,18 @@ static void fetch_and_decode(struct cpu *c, struct insn *d)
 
 void insn_address(struct cpu *c, struct insn *d)
 {
-	u32 ea = (u32)d->disp;
+	u64 ea = (u64)(s64)d->disp;
 
 	if (d->mod == 3)
 		return;
-	if (d->base != DR_NONE)
-		ea += c->r[d->base].d;
+	if (d->base == DR_RIP)
+		ea += d->next;	/* the end of this instruction */
+	else if (d->base != DR_NONE)
+		ea += c->r[d->base].q;
 	if (d->index != DR_NONE)
-		ea += c->r[d->index].d << d->scale;
-	d->ea = d->adsize == 2 ? ea & 0xffff : ea;
+		ea += c->r[d->index].q << d->scale;
+	d->ea = d->adsize == 2 ? ea & 0xffff :
+		d->adsize == 4 ? (u32)ea : ea;
 	d->seg = d->seg_override >= 0 ? d->seg_override : d->def_seg;
 }
 
@@ -138,46 +146,51 @@ void no_lock(struct cpu *c, struct insn *d)
 
 /* --- Branches and the stack --- */
 
-static u32 branch_target(struct cpu *c, struct insn *d, u32 target)
+static u64 branch_target(struct cpu *c, struct insn *d, u64 target)
 {
 	if (d->opsize == 2)
 		target &= 0xffff;
-	if (target > c->seg[S_CS].limit)
+	else if (d->opsize == 4)
+		target = (u32)target;
+	if (cpu_64bit(c) ? !canonical(target) :
+			   target > c->seg[S_CS].limit)
 		cpu_gp(c, 0);
 	return target;
 }
 
-void jump_near(struct cpu *c, struct insn *d, u32 target)
+void jump_near(struct cpu *c, struct insn *d, u64 target)
 {
 	d->next = branch_target(c, d, target);
 }
 
-static void call_near(struct cpu *c, struct insn *d, u32 target)
+static void call_near(struct cpu *c, struct insn *d, u64 target)
 {
 	target = branch_target(c, d, target);
 	cpu_push(c, d->next, d->opsize);
 	d->next = target;
 }
 
-static u32 sp_mask(const struct cpu *c)
+static u64 sp_mask(const struct cpu *c)
 {
-	return stack32(c) ? 0xffffffffu : 0xffff;
+	return cpu_64bit(c) ? ~0ull : stack32(c) ? 0xffffffffu : 0xffff;
 }
 
-static void set_sp(struct cpu *c, u32 v)
+static void set_sp(struct cpu *c, u64 v)
 {
-	u32 m = sp_mask(c);
+	u64 m = sp_mask(c);
 
-	c->r[R_ESP].d = (c->r[R_ESP].d & ~m) | (v & m);
+	c->r[R_ESP].q = (c->r[R_ESP].q & ~m) | (v & m);
 }
 
-/* A far pointer m16:16 or m16:32 at the ModRM address. */
-static void read_far_ptr(struct cpu *c, struct insn *d, u32 *off, u16 *sel)
+/* A far pointer m16:16, m16:32 or m16:64 at the ModRM address. */
+static void read_far_ptr(struct cpu *c, struct insn *d, u64 *off, u16 *sel)
 {
-	u32 o2 = d->ea + d->opsize;
+	u64 o2 = d->ea + d->opsize;
 
 	if (d->adsize == 2)
 		o2 &= 0xffff;
+	else if (d->adsize == 4)
+		o2 = (u32)o2;
 	*off = mem_read(c, d->seg, d->ea, d->opsize);
 	*sel = (u16)mem_read(c, d->seg, o2, 2);
 }
@@ -188,13 +201,13 @@ static void read_far_ptr(struct cpu *c, struct insn *d, u32 *off, u16 *sel)
 static void exec_alu(struct cpu *c, struct insn *d, u8 op)
 {
 	int aop = op >> 3, size = (op & 1) ? d->opsize : 1;
-	u32 a, b, r;
+	u64 a, b, r;
 
 	switch (op & 7) {
 	case 0:
 	case 1:	/* Ev, Gv */
 		insn_address(c, d);
-		b = get_reg(c, d->reg, size);
+		b = reg_read(c, d, size);
 		if (aop == 7) {
 			a = rm_read(c, d, size);
 			alu_arith(c, aop, a, b, size);
@@ -208,13 +221,13 @@ static void exec_alu(struct cpu *c, struct insn *d, u8 op)
 	case 3:	/* Gv, Ev */
 		insn_address(c, d);
 		b = rm_read(c, d, size);
-		a = get_reg(c, d->reg, size);
+		a = reg_read(c, d, size);
 		r = alu_arith(c, aop, a, b, size);
 		if (aop != 7)
-			set_reg(c, d->reg, r, size);
+			reg_write(c, d, r, size);
 		return;
 	default:	/* AL/eAX, imm */
-		b = (u32)d->imm;
+		b = imm_z(d);
 		a = get_reg(c, R_EAX, size);
 		r = alu_arith(c, aop, a, b, size);
 		if (aop != 7)
@@ -227,13 +240,13 @@ static void exec_alu(struct cpu *c, struct insn *d, u8 op)
 static void exec_grp1(struct cpu *c, struct insn *d, u8 op)
 {
 	int size = (op & 1) ? d->opsize : 1;
-	u32 a, b, r;
+	u64 a, b, r;
 
 	insn_address(c, d);
 	if (op == 0x83)
 		b = sext((u8)d->imm, 1);
 	else
-		b = (u32)d->imm;
+		b = imm_z(d);
 	if (d->reg == 7) {
 		a = rm_read(c, d, size);
 		alu_arith(c, 7, a, b, size);
@@ -248,7 +261,8 @@ static void exec_grp1(struct cpu *c, struct insn *d, u8 op)
 static void exec_grp2(struct cpu *c, struct insn *d, u8 op)
 {
 	int size = (op & 1) ? d->opsize : 1;
-	u32 count, a, r;
+	u32 count;
+	u64 a, r;
 
 	insn_address(c, d);
 	if (op <= 0xc1)
@@ -257,7 +271,7 @@ static void exec_grp2(struct cpu *c, struct insn *d, u8 op)
 		count = 1;
 	else
 		count = c->r[R_ECX].d;
-	count &= 0x1f;
+	count &= size == 8 ? 0x3f : 0x1f;
 	a = rm_read_rmw(c, d, size);
 	r = alu_shift(c, d->reg, a, count, size);
 	rm_write(c, d, r, size);
@@ -268,14 +282,14 @@ static void exec_grp2(struct cpu *c, struct insn *d, u8 op)
 static void exec_grp3(struct cpu *c, struct insn *d, u8 op)
 {
 	int size = (op & 1) ? d->opsize : 1;
-	u32 a;
+	u64 a;
 
 	insn_address(c, d);
 	switch (d->reg) {
 	case 0:
 	case 1:
 		a = rm_read(c, d, size);
-		alu_logic_flags(c, a & (u32)d->imm, size);
+		alu_logic_flags(c, a & imm_z(d), size);
 		return;
 	case 2:
 		a = rm_read_rmw(c, d, size);
@@ -299,7 +313,7 @@ static void exec_grp3(struct cpu *c, struct insn *d, u8 op)
 static void exec_grp45(struct cpu *c, struct insn *d, u8 op)
 {
 	int size = op == 0xfe ? 1 : d->opsize;
-	u32 a, off;
+	u64 a, off;
 	u16 sel;
 
 	insn_address(c, d);
@@ -321,7 +335,7 @@ static void exec_grp45(struct cpu *c, struct insn *d, u8 op)
 		need_mem(c, d);
 		read_far_ptr(c, d, &off, &sel);
 		far_call(c, sel, off, d->opsize, d->next);
-		d->next = c->eip;
+		d->next = c->rip;
 		return;
 	case 4:
 		jump_near(c, d, rm_read(c, d, size));
@@ -330,7 +344,7 @@ static void exec_grp45(struct cpu *c, struct insn *d, u8 op)
 		need_mem(c, d);
 		read_far_ptr(c, d, &off, &sel);
 		far_jmp(c, sel, off, d->next);
-		d->next = c->eip;
+		d->next = c->rip;
 		return;
 	case 6:
 		cpu_push(c, rm_read(c, d, size), size);
@@ -433,14 +447,14 @@ static void exec_enter(struct cpu *c, struct insn *d)
 {
 	u16 alloc = (u16)d->imm;
 	int level = d->imm2 & 31, sz = d->opsize, i;
-	u32 m = sp_mask(c), esp = c->r[R_ESP].d, ebp = c->r[R_EBP].d, frame;
+	u64 m = sp_mask(c), esp = c->r[R_ESP].q, ebp = c->r[R_EBP].q, frame;
 
 	esp -= sz;
 	mem_write(c, S_SS, esp & m, ebp, sz);
 	frame = esp;
 	if (level) {
 		for (i = 1; i < level; i++) {
-			u32 v;
+			u64 v;
 
 			ebp -= sz;
 			v = mem_read(c, S_SS, ebp & m, sz);
@@ -451,15 +465,15 @@ static void exec_enter(struct cpu *c, struct insn *d)
 		mem_write(c, S_SS, esp & m, frame, sz);
 	}
 	esp -= alloc;
-	set_reg(c, R_EBP, stack32(c) ? frame : frame & 0xffff, sz);
+	set_reg(c, R_EBP, frame & m, sz);
 	set_sp(c, esp);
 }
 
 static void exec_leave(struct cpu *c, struct insn *d)
 {
-	u32 v;
+	u64 v;
 
-	set_sp(c, c->r[R_EBP].d);
+	set_sp(c, c->r[R_EBP].q);
 	v = cpu_pop(c, d->opsize);
 	set_reg(c, R_EBP, v, d->opsize);
 }
@@ -482,7 +496,7 @@ static void exec_popf(struct cpu *c, struct insn *d)
 	u32 mask = F_ARITH | F_TF | F_DF | F_NT | F_AC | F_ID, v;
 
 	vm86_iopl_check(c);
-	v = cpu_pop(c, d->opsize);
+	v = (u32)cpu_pop(c, d->opsize);
 	if (!cpu_pmode(c) || (!cpu_vm86(c) && c->cpl == 0))
 		mask |= F_IOPL | F_IF;
 	else if (cpu_vm86(c) || c->cpl <= iopl(c))
@@ -526,7 +540,7 @@ void exec_out(struct cpu *c, u16 port, u32 v, int size)
 
 static void exec_io(struct cpu *c, struct insn *d, u8 op)
 {
-	int size = (op & 1) ? d->opsize : 1;
+	int size = (op & 1) ? (d->opsize == 2 ? 2 : 4) : 1;
 	u16 port = op < 0xe8 ? (u8)d->imm : (u16)c->r[R_EDX].d;
 
 	if (op & 2)
@@ -539,9 +553,9 @@ static void exec_io(struct cpu *c, struct insn *d, u8 op)
 
 static void soft_int(struct cpu *c, struct insn *d, int vec, enum int_kind k)
 {
-	c->eip = d->next;
+	c->rip = d->next;
 	cpu_interrupt(c, vec, k, 0);
-	d->next = c->eip;
+	d->next = c->rip;
 }
 
 static void exec_x87(struct cpu *c, struct insn *d, u8 op)
@@ -575,20 +589,20 @@ static void exec_mov_sreg(struct cpu *c, struct insn *d, u8 op)
 
 void exec_load_far(struct cpu *c, struct insn *d, int sreg)
 {
-	u32 off;
+	u64 off;
 	u16 sel;
 
 	insn_address(c, d);
 	need_mem(c, d);
 	read_far_ptr(c, d, &off, &sel);
 	seg_load(c, sreg, sel);
-	set_reg(c, d->reg, off, d->opsize);
+	reg_write(c, d, off, d->opsize);
 }
 
 static void exec_moffs(struct cpu *c, struct insn *d, u8 op)
 {
 	int size = (op & 1) ? d->opsize : 1;
-	u32 off = (u32)d->imm;
+	u64 off = d->imm;
 
 	if (op & 2)
 		mem_write(c, data_seg(d), off, get_reg(c, R_EAX, size), size);
@@ -620,7 +634,7 @@ static void exec_arpl(struct cpu *c, struct insn *d)
 	need_pmode(c);
 	insn_address(c, d);
 	dst = (u16)rm_read_rmw(c, d, 2);
-	src = (u16)get_reg(c, d->reg, 2);
+	src = (u16)reg_read(c, d, 2);
 	if ((dst & 3) < (src & 3)) {
 		rm_write(c, d, (dst & ~3) | (src & 3), 2);
 		alu_set_flag(c, F_ZF, true);
@@ -629,28 +643,34 @@ static void exec_arpl(struct cpu *c, struct insn *d)
 	}
 }
 
-static void exec_imul3(struct cpu *c, struct insn *d, u8 op)
+/* IMUL with two or three operands: the low half of the signed product,
+ * CF and OF set when it does not hold the whole. */
+void exec_imul(struct cpu *c, struct insn *d, u64 a, u64 b)
 {
 	int sz = d->opsize;
-	u32 a, b;
-	s64 p;
+	__int128 p = (__int128)(s64)sext(a, sz) * (s64)sext(b, sz);
+	u64 lo = (u64)p & size_mask(sz);
+
+	reg_write(c, d, lo, sz);
+	alu_set_res(c, lo, sz, p != (__int128)(s64)sext(lo, sz) ?
+			       F_CF | F_OF : 0);
+}
+
+static void exec_imul3(struct cpu *c, struct insn *d, u8 op)
+{
+	u64 a;
 
 	insn_address(c, d);
-	a = rm_read(c, d, sz);
-	b = op == 0x6b ? sext((u8)d->imm, 1) : (u32)d->imm;
-	p = (s64)(s32)sext(a, sz) * (s32)sext(b, sz);
-	set_reg(c, d->reg, (u32)p, sz);
-	alu_set_res(c, (u32)p, sz,
-		    p != (s32)sext((u32)p & size_mask(sz), sz) ?
-		    F_CF | F_OF : 0);
+	a = rm_read(c, d, d->opsize);
+	exec_imul(c, d, a, op == 0x6b ? sext((u8)d->imm, 1) : imm_z(d));
 }
 
 /* LOOP, LOOPE, LOOPNE, JCXZ: the count is CX or ECX by address size. */
 static void exec_loop(struct cpu *c, struct insn *d, u8 op)
 {
-	u32 rel = sext((u8)d->imm, 1);
-	u32 m = d->adsize == 2 ? 0xffff : 0xffffffffu;
-	u32 cnt = c->r[R_ECX].d & m;
+	u64 rel = sext((u8)d->imm, 1);
+	u64 m = size_mask(d->adsize);
+	u64 cnt = c->r[R_ECX].q & m;
 	bool take;
 
 	if (op == 0xe3) {
@@ -666,23 +686,30 @@ static void exec_loop(struct cpu *c, struct insn *d, u8 op)
 	if (take)
 		jump_near(c, d, d->next + rel);
 	if (op != 0xe3)
-		c->r[R_ECX].d = (c->r[R_ECX].d & ~m) | cnt;
+		set_reg(c, R_ECX, (c->r[R_ECX].q & ~m) | cnt,
+			d->adsize == 2 ? 2 : d->adsize);
 }
 
 static void exec_ret(struct cpu *c, struct insn *d, u16 pop)
 {
-	u32 target = cpu_pop(c, d->opsize);
+	u64 target = cpu_pop(c, d->opsize);
 
 	jump_near(c, d, target);
 	if (pop)
-		set_sp(c, c->r[R_ESP].d + pop);
+		set_sp(c, c->r[R_ESP].q + pop);
 }
 
 /* --- The dispatch --- */
 
+/* The offset of a Jz branch: 16 bits, or 32 sign-extended. */
+static u64 rel_z(const struct insn *d)
+{
+	return d->opsize == 2 ? d->imm : sext(d->imm, 4);
+}
+
 static void exec_op(struct cpu *c, struct insn *d, u8 op)
 {
-	u32 v;
+	u64 v;
 	int sz = d->opsize;
 
 	if (op < 0x40 && (op & 7) < 6) {
@@ -719,18 +746,25 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		set_reg(c, op & 7, alu_dec(c, get_reg(c, op & 7, sz), sz), sz);
 		return;
 	case 0x50 ... 0x57:
-		cpu_push(c, get_reg(c, op & 7, sz), sz);
+		cpu_push(c, get_reg(c, op_reg(d), sz), sz);
 		return;
 	case 0x58 ... 0x5f:
 		v = cpu_pop(c, sz);
-		set_reg(c, op & 7, v, sz);
+		set_reg(c, op_reg(d), v, sz);
 		return;
 	case 0x60: exec_pusha(c, d); return;
 	case 0x61: exec_popa(c, d); return;
 	case 0x62: exec_bound(c, d); return;
-	case 0x63: exec_arpl(c, d); return;
+	case 0x63:
+		if (!cpu_64bit(c)) {
+			exec_arpl(c, d);
+			return;
+		}
+		insn_address(c, d);	/* MOVSXD */
+		reg_write(c, d, sext(rm_read(c, d, 4), 4), sz);
+		return;
 	case 0x68:
-		cpu_push(c, (u32)d->imm, sz);
+		cpu_push(c, imm_z(d), sz);
 		return;
 	case 0x6a:
 		cpu_push(c, sext((u8)d->imm, 1), sz);
@@ -751,7 +785,7 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 
 		insn_address(c, d);
 		v = rm_read(c, d, s);
-		alu_logic_flags(c, v & get_reg(c, d->reg, s), s);
+		alu_logic_flags(c, v & reg_read(c, d, s), s);
 		return;
 	}
 	case 0x86: case 0x87: {
@@ -759,22 +793,22 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 
 		insn_address(c, d);
 		v = rm_read_rmw(c, d, s);
-		rm_write(c, d, get_reg(c, d->reg, s), s);
-		set_reg(c, d->reg, v, s);
+		rm_write(c, d, reg_read(c, d, s), s);
+		reg_write(c, d, v, s);
 		return;
 	}
 	case 0x88: case 0x89: {
 		int s = op & 1 ? sz : 1;
 
 		insn_address(c, d);
-		rm_write(c, d, get_reg(c, d->reg, s), s);
+		rm_write(c, d, reg_read(c, d, s), s);
 		return;
 	}
 	case 0x8a: case 0x8b: {
 		int s = op & 1 ? sz : 1;
 
 		insn_address(c, d);
-		set_reg(c, d->reg, rm_read(c, d, s), s);
+		reg_write(c, d, rm_read(c, d, s), s);
 		return;
 	}
 	case 0x8c: case 0x8e:
@@ -783,7 +817,7 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0x8d:
 		insn_address(c, d);
 		need_mem(c, d);
-		set_reg(c, d->reg, d->ea, sz);
+		reg_write(c, d, d->ea, sz);
 		return;
 	case 0x8f:
 		/* The address is computed with ESP already incremented. */
@@ -794,31 +828,30 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		rm_write(c, d, v, sz);
 		return;
 	case 0x90:
-		return;		/* NOP, and PAUSE with F3 */
+		if (!(d->rex & 1))
+			return;	/* NOP, and PAUSE with F3 */
+		__attribute__((fallthrough));	/* REX.B: XCHG R8, rAX */
 	case 0x91 ... 0x97:
-		v = get_reg(c, op & 7, sz);
-		set_reg(c, op & 7, get_reg(c, R_EAX, sz), sz);
+		v = get_reg(c, op_reg(d), sz);
+		set_reg(c, op_reg(d), get_reg(c, R_EAX, sz), sz);
 		set_reg(c, R_EAX, v, sz);
 		return;
-	case 0x98:
-		if (sz == 2)
-			set_reg16(c, R_EAX, (u16)sext(c->r[R_EAX].d, 1));
-		else
-			c->r[R_EAX].d = sext(c->r[R_EAX].d, 2);
+	case 0x98:	/* CBW, CWDE, CDQE */
+		set_reg(c, R_EAX, sext(get_reg(c, R_EAX, sz / 2), sz / 2), sz);
 		return;
-	case 0x99:
-		v = (get_reg(c, R_EAX, sz) >> (sz * 8 - 1)) ? 0xffffffffu : 0;
+	case 0x99:	/* CWD, CDQ, CQO */
+		v = (get_reg(c, R_EAX, sz) >> (sz * 8 - 1)) ? ~0ull : 0;
 		set_reg(c, R_EDX, v, sz);
 		return;
 	case 0x9a: case 0xea: {
-		u32 off = (u32)d->imm;
+		u64 off = d->imm;
 		u16 sel = d->imm2;
 
 		if (op == 0x9a)
 			far_call(c, sel, off, sz, d->next);
 		else
 			far_jmp(c, sel, off, d->next);
-		d->next = c->eip;
+		d->next = c->rip;
 		return;
 	}
 	case 0x9b:
@@ -841,15 +874,15 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 	case 0xa8: case 0xa9: {
 		int s = op & 1 ? sz : 1;
 
-		v = (u32)d->imm;
+		v = imm_z(d);
 		alu_logic_flags(c, v & get_reg(c, R_EAX, s), s);
 		return;
 	}
 	case 0xb0 ... 0xb7:
-		set_reg8(c, op & 7, (u8)d->imm);
+		set_reg8(c, reg_for(d, op_reg(d), 1), (u8)d->imm);
 		return;
-	case 0xb8 ... 0xbf:
-		set_reg(c, op & 7, (u32)d->imm, sz);
+	case 0xb8 ... 0xbf:	/* eight bytes of immediate with REX.W */
+		set_reg(c, op_reg(d), d->imm, sz);
 		return;
 	case 0xc0: case 0xc1: case 0xd0 ... 0xd3:
 		exec_grp2(c, d, op);
@@ -868,16 +901,16 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		insn_address(c, d);
 		if (d->reg)
 			cpu_ud(c);
-		rm_write(c, d, (u32)d->imm, s);
+		rm_write(c, d, imm_z(d), s);
 		return;
 	}
 	case 0xc8: exec_enter(c, d); return;
 	case 0xc9: exec_leave(c, d); return;
 	case 0xca: case 0xcb:
 		v = op == 0xca ? (u16)d->imm : 0;
-		c->eip = d->next;
+		c->rip = d->next;
 		far_ret(c, sz, (u16)v);
-		d->next = c->eip;
+		d->next = c->rip;
 		return;
 	case 0xcc:
 		soft_int(c, d, EXC_BP, INT_SOFT);
@@ -893,9 +926,9 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		return;
 	case 0xcf:
 		vm86_iopl_check(c);
-		c->eip = d->next;
+		c->rip = d->next;
 		cpu_iret(c, sz);
-		d->next = c->eip;
+		d->next = c->rip;
 		return;
 	case 0xd4: exec_aam(c, (u8)d->imm); return;
 	case 0xd5: exec_aad(c, (u8)d->imm); return;
@@ -903,9 +936,8 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		set_reg8(c, R_EAX, alu_cf(c) ? 0xff : 0);
 		return;
 	case 0xd7:
-		v = c->r[R_EBX].d + (u8)c->r[R_EAX].d;
-		if (d->adsize == 2)
-			v &= 0xffff;
+		v = (c->r[R_EBX].q + (u8)c->r[R_EAX].d) &
+		    size_mask(d->adsize);
 		set_reg8(c, R_EAX, (u8)mem_read(c, data_seg(d), v, 1));
 		return;
 	case 0xd8 ... 0xdf:
@@ -918,12 +950,10 @@ static void exec_op(struct cpu *c, struct insn *d, u8 op)
 		exec_io(c, d, op);
 		return;
 	case 0xe8:
-		v = (u32)d->imm;
-		call_near(c, d, d->next + v);
+		call_near(c, d, d->next + rel_z(d));
 		return;
 	case 0xe9:
-		v = (u32)d->imm;
-		jump_near(c, d, d->next + v);
+		jump_near(c, d, d->next + rel_z(d));
 		return;
 	case 0xeb:
 		v = sext((u8)d->imm, 1);
@@ -970,5 +1000,5 @@ void cpu_exec_one(struct cpu *c)
 		exec_0f(c, &d);
 	else
 		cpu_ud(c);	/* 0F 38, 0F 3A: SSSE3 and later */
-	c->eip = d.next;
+	c->rip = d.next;
 }

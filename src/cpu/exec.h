@@ -72,30 +72,65 @@ static inline void need_mem(struct cpu *c, struct insn *d)
 		cpu_ud(c);
 }
 
-static inline u32 rm_read(struct cpu *c, struct insn *d, int size)
+/* Register r as an operand of size bytes: a byte register is named
+ * differently when a REX prefix came (REG8_REX, cpu_internal.h). */
+static inline int reg_for(const struct insn *d, int r, int size)
+{
+	return size == 1 && d->rex ? r | REG8_REX : r;
+}
+
+/* The ModRM reg operand. */
+static inline u64 reg_read(struct cpu *c, const struct insn *d, int size)
+{
+	return get_reg(c, reg_for(d, d->reg, size), size);
+}
+
+static inline void reg_write(struct cpu *c, const struct insn *d, u64 v,
+			     int size)
+{
+	set_reg(c, reg_for(d, d->reg, size), v, size);
+}
+
+/* The register an opcode names in its low three bits (50+r, B8+r, ...),
+ * REX.B extending it. */
+static inline int op_reg(const struct insn *d)
+{
+	return (d->op & 7) | (d->rex & 1 ? 8 : 0);
+}
+
+/* The immediate of a "z" operand (Iz): 32 bits sign-extended for a
+ * 64-bit operand size. */
+static inline u64 imm_z(const struct insn *d)
+{
+	return d->opsize == 8 ? sext(d->imm, 4) : d->imm;
+}
+
+static inline u64 rm_read(struct cpu *c, struct insn *d, int size)
 {
 	if (d->mod == 3)
-		return get_reg(c, d->rm, size);
+		return get_reg(c, reg_for(d, d->rm, size), size);
 	return mem_read_fast(c, d->seg, d->ea, size);
 }
 
-static inline u32 rm_read_rmw(struct cpu *c, struct insn *d, int size)
+static inline u64 rm_read_rmw(struct cpu *c, struct insn *d, int size)
 {
 	if (d->mod == 3)
-		return get_reg(c, d->rm, size);
+		return get_reg(c, reg_for(d, d->rm, size), size);
 	return mem_read_rmw(c, d->seg, d->ea, size);
 }
 
-static inline void rm_write(struct cpu *c, struct insn *d, u32 v, int size)
+static inline void rm_write(struct cpu *c, struct insn *d, u64 v, int size)
 {
 	if (d->mod == 3)
-		set_reg(c, d->rm, v, size);
+		set_reg(c, reg_for(d, d->rm, size), v, size);
 	else
 		mem_write_fast(c, d->seg, d->ea, v, size);
 }
 
-/* EIP after a near branch: truncated to 16 bits for a 16-bit operand. */
-void jump_near(struct cpu *c, struct insn *d, u32 target);
+/* RIP after a near branch: truncated to 16 bits for a 16-bit operand, to
+ * 32 outside 64-bit code; checked against CS's limit, or for being
+ * canonical in 64-bit code. */
+void jump_near(struct cpu *c, struct insn *d, u64 target);
 
 static inline int iopl(struct cpu *c)
 {
@@ -108,6 +143,9 @@ void need_cpl0(struct cpu *c);
 void need_pmode(struct cpu *c);
 /* #UD if a LOCK prefix came with this instruction. */
 void no_lock(struct cpu *c, struct insn *d);
+
+/* IMUL reg, a * b (two- and three-operand forms). */
+void exec_imul(struct cpu *c, struct insn *d, u64 a, u64 b);
 
 /* LDS LES LFS LGS LSS: the ModRM operand is a far pointer. */
 void exec_load_far(struct cpu *c, struct insn *d, int sreg);

@@ -300,7 +300,7 @@ static void note_insn(struct cpu *c, u8 op, u8 modrm, int seg, u32 off)
 	struct fpu *f = &c->fpu;
 
 	f->fop = (op & 7) << 8 | modrm;
-	f->fip = c->insn_eip;
+	f->fip = (u32)c->insn_eip;
 	f->fcs = c->seg[S_CS].sel;
 	if ((modrm >> 6) != 3) {
 		f->fdp = off;

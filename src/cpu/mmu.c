@@ -60,12 +60,6 @@
 
 #define PAGE_MASK 0xfffff000u
 
-/* A 64-bit linear address is canonical when bits 63..47 are all equal. */
-static inline bool canonical(u64 lin)
-{
-	return (u64)((s64)(lin << 16) >> 16) == lin;
-}
-
 /* lin + n, wrapping at 4 GiB outside 64-bit code. */
 static inline u64 lin_next(const struct cpu *c, u64 lin, u64 n)
 {

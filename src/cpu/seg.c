@@ -1073,7 +1073,7 @@ static void task_switch(struct cpu *c, u16 sel, struct desc *d, int how,
 	task_load_segs(c, &t);
 	if (has_err) {
 		cpu_push(c, err, 4);
-		c->insn_esp = c->r[R_ESP].d;
+		c->insn_esp = c->r[R_ESP].q;
 	}
 	if (c->eip > c->seg[S_CS].limit)
 		cpu_gp(c, 0);
@@ -1223,11 +1223,6 @@ bool seg_verw(struct cpu *c, u16 sel)
  */
 #define TSS64_RSP0 4u
 #define TSS64_IST1 36u
-
-static bool canonical(u64 v)
-{
-	return (u64)((s64)(v << 16) >> 16) == v;
-}
 
 /* An 8-byte value of the 64-bit TSS; #TS(TR) outside its limit. */
 static u64 tss64_read(struct cpu *c, u32 off, u32 ext)

@@ -423,7 +423,7 @@ void sys_rdmsr(struct cpu *c)
 /* The MSRs that hold a linear address: it must be canonical. */
 static void wrmsr_address(struct cpu *c, u32 msr, u64 v)
 {
-	if (!LONG_MODE_OFFERED || (u64)((s64)(v << 16) >> 16) != v)
+	if (!LONG_MODE_OFFERED || !canonical(v))
 		cpu_gp(c, 0);
 	switch (msr) {
 	case MSR_LSTAR:
@@ -742,8 +742,7 @@ void sys_sysret(struct cpu *c, int opsize)
 	if (!(c->efer & EFER_SCE))
 		cpu_ud(c);
 	if (c->cpl != 0 ||
-	    (opsize == 8 && (u64)((s64)(c->r[R_ECX].q << 16) >> 16) !=
-			    c->r[R_ECX].q))
+	    (opsize == 8 && !canonical(c->r[R_ECX].q)))
 		cpu_gp(c, 0);
 	if (opsize == 8) {
 		flat(&c->seg[S_CS], (sel + 16) | 3, ATTR_CODE64_U);
