@@ -136,7 +136,7 @@ void cpu_reset_flat32(struct cpu *c, u32 eip)
 	int i;
 
 	memset(c->r, 0, sizeof(c->r));
-	c->eip = eip;
+	c->rip = eip;
 	c->eflags = F_FIXED1;
 	cpu_set_eflags(c, F_FIXED1, ~0u);
 	/* Present, DPL 0, 32-bit, 4 KiB granular: execute/read, read/write,
@@ -198,7 +198,7 @@ void cpu_set_regs(struct cpu *c, const struct cpu_regs *r)
 
 	for (i = 0; i < 8; i++)
 		c->r[i].q = r->gpr[i];
-	c->eip = r->eip;
+	c->rip = r->eip;
 	/* No virtual-8086 mode: VM stays clear whatever the caller says. */
 	cpu_set_eflags(c, r->eflags, ~(u32)F_VM & 0x3f7fd7u);
 }

@@ -530,17 +530,20 @@ static inline bool cpu_64bit(const struct cpu *c)
 	return (c->efer & EFER_LMA) && SEG_L(c->seg[S_CS].attr);
 }
 
-/* The linear address of base + off: 32 bits wide outside 64-bit code,
- * where it wraps. */
-static inline u64 seg_sum(const struct cpu *c, u64 base, u64 off)
+/* The linear address of sreg:off, segment checks aside: 32 bits wide
+ * outside 64-bit code, where it wraps; in 64-bit code only FS and GS
+ * have a base. */
+static inline u64 seg_linear(const struct cpu *c, int sreg, u64 off)
 {
-	return cpu_64bit(c) ? base + off : (u32)(base + off);
+	if (cpu_64bit(c))
+		return (sreg >= S_FS ? c->seg[sreg].base : 0) + off;
+	return (u32)(c->seg[sreg].base + off);
 }
 
 static inline u64 mem_read_fast(struct cpu *c, int seg, u64 off, int size)
 {
 	const struct seg *s = &c->seg[seg];
-	u64 lin = seg_sum(c, s->base, off);
+	u64 lin = seg_linear(c, seg, off);
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
 	if (likely(s->limit == 0xffffffffu &&
@@ -555,7 +558,7 @@ static inline void mem_write_fast(struct cpu *c, int seg, u64 off, u64 val,
 				  int size)
 {
 	const struct seg *s = &c->seg[seg];
-	u64 lin = seg_sum(c, s->base, off);
+	u64 lin = seg_linear(c, seg, off);
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
 	if (likely(s->limit == 0xffffffffu &&

@@ -701,12 +701,6 @@ static void exec_ret(struct cpu *c, struct insn *d, u16 pop)
 
 /* --- The dispatch --- */
 
-/* The offset of a Jz branch: 16 bits, or 32 sign-extended. */
-static u64 rel_z(const struct insn *d)
-{
-	return d->opsize == 2 ? d->imm : sext(d->imm, 4);
-}
-
 static void exec_op(struct cpu *c, struct insn *d, u8 op)
 {
 	u64 v;

@@ -105,6 +105,12 @@ static inline u64 imm_z(const struct insn *d)
 	return d->opsize == 8 ? sext(d->imm, 4) : d->imm;
 }
 
+/* The offset of a Jz branch: 16 bits, or 32 sign-extended. */
+static inline u64 rel_z(const struct insn *d)
+{
+	return d->opsize == 2 ? d->imm : sext(d->imm, 4);
+}
+
 static inline u64 rm_read(struct cpu *c, struct insn *d, int size)
 {
 	if (d->mod == 3)

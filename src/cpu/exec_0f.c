@@ -43,25 +43,37 @@ static void exec_grp6(struct cpu *c, struct insn *d)
 	}
 }
 
-/* The 6-byte pseudo-descriptor of SGDT/SIDT/LGDT/LIDT at the ModRM address. */
+/* The pseudo-descriptor of SGDT/SIDT/LGDT/LIDT at the ModRM address: a
+ * limit and a base of 4 bytes (of which 16-bit code keeps three), or of 8
+ * in 64-bit code. */
+static u64 dtr_base_at(const struct insn *d)
+{
+	u64 o2 = d->ea + 2;
+
+	return d->adsize == 2 ? o2 & 0xffff : d->adsize == 4 ? (u32)o2 : o2;
+}
+
 static void store_dtr(struct cpu *c, struct insn *d, const struct dtr *t)
 {
-	u32 base = d->opsize == 2 ? t->base & 0xffffff : t->base;
-	u32 o2 = d->adsize == 2 ? (d->ea + 2) & 0xffff : d->ea + 2;
+	int bs = d->mode == 8 ? 8 : 4;
+	u64 base = d->opsize == 2 ? t->base & 0xffffff : t->base;
+	u64 o2 = dtr_base_at(d);
 
 	mem_check(c, d->seg, d->ea, 2, ACC_WRITE);
-	mem_check(c, d->seg, o2, 4, ACC_WRITE);
+	mem_check(c, d->seg, o2, bs, ACC_WRITE);
 	mem_write(c, d->seg, d->ea, t->limit, 2);
-	mem_write(c, d->seg, o2, base, 4);
+	mem_write(c, d->seg, o2, base, bs);
 }
 
 static void load_dtr(struct cpu *c, struct insn *d, struct dtr *t)
 {
-	u32 o2 = d->adsize == 2 ? (d->ea + 2) & 0xffff : d->ea + 2;
+	int bs = d->mode == 8 ? 8 : 4;
 	u16 limit = (u16)mem_read(c, d->seg, d->ea, 2);
-	u32 base = mem_read(c, d->seg, o2, 4);
+	u64 base = mem_read(c, d->seg, dtr_base_at(d), bs);
 
-	if (d->opsize == 2)
+	if (bs == 8 && !canonical(base))
+		cpu_gp(c, 0);
+	if (d->opsize == 2 && bs == 4)
 		base &= 0xffffff;
 	t->limit = limit;
 	t->base = base;
@@ -73,6 +85,10 @@ static void exec_grp7(struct cpu *c, struct insn *d)
 	u32 v;
 
 	insn_address(c, d);
+	if (d->mod == 3 && d->reg == 7 && (d->rm & 7) == 0 && d->mode == 8) {
+		sys_swapgs(c);
+		return;
+	}
 	if (d->mod == 3 && d->reg != 4 && d->reg != 6)
 		cpu_ud(c);
 	switch (d->reg) {
@@ -101,7 +117,7 @@ static void exec_grp7(struct cpu *c, struct insn *d)
 		return;
 	case 7:
 		need_cpl0(c);
-		mmu_invlpg(c, seg_sum(c, c->seg[d->seg].base, d->ea));
+		mmu_invlpg(c, seg_linear(c, d->seg, d->ea));
 		return;
 	default:
 		cpu_ud(c);
@@ -128,15 +144,17 @@ static void exec_mov_crdr(struct cpu *c, struct insn *d, u8 op)
 {
 	insn_address(c, d);	/* mod is ignored: always a register */
 	need_cpl0(c);
+	/* 64-bit code moves all of the register. */
 	switch (op) {
 	case 0x20:
-		c->r[d->rm].d = sys_read_cr(c, d->reg);
+		set_reg(c, d->rm, sys_read_cr(c, d->reg), d->mode == 8 ? 8 : 4);
 		return;
 	case 0x21:
-		c->r[d->rm].d = sys_read_dr(c, d->reg);
+		set_reg(c, d->rm, sys_read_dr(c, d->reg), d->mode == 8 ? 8 : 4);
 		return;
 	case 0x22:
-		sys_write_cr(c, d->reg, c->r[d->rm].d);
+		sys_write_cr(c, d->reg, d->mode == 8 ? c->r[d->rm].q :
+						      c->r[d->rm].d);
 		return;
 	default:
 		sys_write_dr(c, d->reg, c->r[d->rm].d);
@@ -146,23 +164,26 @@ static void exec_mov_crdr(struct cpu *c, struct insn *d, u8 op)
 
 /*
  * BT BTS BTR BTC.  With a register bit offset and a memory operand the
- * offset is signed and may reach outside the operand: it selects the word
- * or dword it falls in.  An immediate offset is taken modulo the size.
+ * offset is signed and may reach outside the operand: it selects the word,
+ * dword or qword it falls in.  An immediate offset is taken modulo the
+ * size.
  */
-static void exec_bt(struct cpu *c, struct insn *d, int kind, u32 bit,
+static void exec_bt(struct cpu *c, struct insn *d, int kind, u64 bit,
 		    bool reg_offset)
 {
 	int sz = d->opsize, bits = sz * 8;
-	u32 v, mask;
+	u64 v, mask;
 
 	if (reg_offset && d->mod != 3) {
-		s32 off = (s32)sext(bit, sz);
+		s64 off = (s64)sext(bit, sz);
 
-		d->ea += (u32)((off >> (sz == 2 ? 4 : 5)) * sz);
+		d->ea += (u64)((off >> __builtin_ctz((unsigned)bits)) * sz);
 		if (d->adsize == 2)
 			d->ea &= 0xffff;
+		else if (d->adsize == 4)
+			d->ea = (u32)d->ea;
 	}
-	mask = 1u << (bit & (bits - 1));
+	mask = 1ull << (bit & (bits - 1));
 	if (kind == 0) {
 		v = rm_read(c, d, sz);
 	} else {
@@ -180,7 +201,7 @@ static void exec_bt(struct cpu *c, struct insn *d, int kind, u32 bit,
 static void exec_bsf_bsr(struct cpu *c, struct insn *d, bool rev)
 {
 	int sz = d->opsize;
-	u32 v;
+	u64 v;
 
 	insn_address(c, d);
 	v = rm_read(c, d, sz);
@@ -188,38 +209,39 @@ static void exec_bsf_bsr(struct cpu *c, struct insn *d, bool rev)
 		alu_set_flag(c, F_ZF, true);
 		return;
 	}
-	set_reg(c, d->reg, rev ? 31 - __builtin_clz(v) : __builtin_ctz(v),
-		sz);
+	reg_write(c, d, rev ? 63 - __builtin_clzll(v) : __builtin_ctzll(v),
+		  sz);
 	alu_set_flag(c, F_ZF, false);
 }
 
 static void exec_shxd(struct cpu *c, struct insn *d, u8 op)
 {
 	int sz = d->opsize;
-	u32 count, a, r;
+	u32 count;
+	u64 a, r;
 
 	insn_address(c, d);
 	count = (op & 1) ? c->r[R_ECX].d : (u8)d->imm;
-	count &= 31;
+	count &= sz == 8 ? 63 : 31;
 	a = rm_read_rmw(c, d, sz);
 	if (op < 0xa8)
-		r = alu_shld(c, a, get_reg(c, d->reg, sz), count, sz);
+		r = alu_shld(c, a, reg_read(c, d, sz), count, sz);
 	else
-		r = alu_shrd(c, a, get_reg(c, d->reg, sz), count, sz);
+		r = alu_shrd(c, a, reg_read(c, d, sz), count, sz);
 	rm_write(c, d, r, sz);
 }
 
 static void exec_cmpxchg(struct cpu *c, struct insn *d, u8 op)
 {
 	int sz = (op & 1) ? d->opsize : 1;
-	u32 dst, acc;
+	u64 dst, acc;
 
 	insn_address(c, d);
 	dst = rm_read_rmw(c, d, sz);
 	acc = get_reg(c, R_EAX, sz);
 	alu_arith(c, 7, acc, dst, sz);
 	if (acc == dst) {
-		rm_write(c, d, get_reg(c, d->reg, sz), sz);
+		rm_write(c, d, reg_read(c, d, sz), sz);
 	} else {
 		/* The destination is written back even on failure. */
 		rm_write(c, d, dst, sz);
@@ -227,52 +249,58 @@ static void exec_cmpxchg(struct cpu *c, struct insn *d, u8 op)
 	}
 }
 
+/* CMPXCHG8B, and with REX.W CMPXCHG16B (a 16-byte aligned operand). */
 static void exec_cmpxchg8b(struct cpu *c, struct insn *d)
 {
-	u64 v, cmp;
+	int half = d->opsize == 8 ? 8 : 4;
+	u64 lo, hi, e_lo, e_hi;
+	bool eq;
 
 	if (d->reg != 1)
 		cpu_ud(c);
 	need_mem(c, d);
-	mem_check(c, d->seg, d->ea, 8, ACC_WRITE);
-	v = mem_read64(c, d->seg, d->ea);
-	cmp = (u64)c->r[R_EDX].d << 32 | c->r[R_EAX].d;
-	if (v == cmp) {
-		mem_write64(c, d->seg, d->ea,
-			    (u64)c->r[R_ECX].d << 32 | c->r[R_EBX].d);
-	} else {
-		mem_write64(c, d->seg, d->ea, v);
-		c->r[R_EAX].d = (u32)v;
-		c->r[R_EDX].d = (u32)(v >> 32);
+	if (half == 8 && (d->ea & 15))
+		cpu_gp(c, 0);
+	mem_check(c, d->seg, d->ea, 2 * half, ACC_WRITE);
+	lo = mem_read(c, d->seg, d->ea, half);
+	hi = mem_read(c, d->seg, d->ea + half, half);
+	e_lo = get_reg(c, R_EAX, half);
+	e_hi = get_reg(c, R_EDX, half);
+	eq = lo == e_lo && hi == e_hi;
+	if (eq) {
+		lo = get_reg(c, R_EBX, half);
+		hi = get_reg(c, R_ECX, half);
 	}
-	alu_set_flag(c, F_ZF, v == cmp);
+	/* The memory is written either way, as a locked cycle would. */
+	mem_write(c, d->seg, d->ea, lo, half);
+	mem_write(c, d->seg, d->ea + half, hi, half);
+	if (!eq) {
+		set_reg(c, R_EAX, lo, half);
+		set_reg(c, R_EDX, hi, half);
+	}
+	alu_set_flag(c, F_ZF, eq);
 }
 
 static void exec_xadd(struct cpu *c, struct insn *d, u8 op)
 {
 	int sz = (op & 1) ? d->opsize : 1;
-	u32 dst, src, sum;
+	u64 dst, src, sum;
 
 	insn_address(c, d);
 	dst = rm_read_rmw(c, d, sz);
-	src = get_reg(c, d->reg, sz);
+	src = reg_read(c, d, sz);
 	sum = alu_arith(c, 0, dst, src, sz);
-	set_reg(c, d->reg, dst, sz);
+	reg_write(c, d, dst, sz);
 	rm_write(c, d, sum, sz);
 }
 
 static void exec_imul2(struct cpu *c, struct insn *d)
 {
-	int sz = d->opsize;
-	s64 p;
+	u64 a;
 
 	insn_address(c, d);
-	p = (s64)(s32)sext(rm_read(c, d, sz), sz) *
-	    (s32)sext(get_reg(c, d->reg, sz), sz);
-	set_reg(c, d->reg, (u32)p, sz);
-	alu_set_res(c, (u32)p, sz,
-		    p != (s32)sext((u32)p & size_mask(sz), sz) ?
-		    F_CF | F_OF : 0);
+	a = rm_read(c, d, d->opsize);
+	exec_imul(c, d, a, reg_read(c, d, d->opsize));
 }
 
 static void exec_rdtsc(struct cpu *c)
@@ -291,8 +319,8 @@ static void exec_rdpmc(struct cpu *c)
 	if (c->r[R_ECX].d > 1)
 		cpu_gp(c, 0);
 	/* No performance counters: they read as zero. */
-	c->r[R_EAX].d = 0;
-	c->r[R_EDX].d = 0;
+	c->r[R_EAX].q = 0;
+	c->r[R_EDX].q = 0;
 }
 
 /* SYSENTER and SYSEXIT set EIP themselves. */
@@ -310,7 +338,7 @@ void exec_0f(struct cpu *c, struct insn *d)
 {
 	u8 op = d->op;
 	int sz = d->opsize;
-	u32 v;
+	u64 v;
 
 	if (sse_opcode(op)) {
 		sse_exec(c, d, op);
@@ -319,6 +347,14 @@ void exec_0f(struct cpu *c, struct insn *d)
 	switch (op) {
 	case 0x00: exec_grp6(c, d); return;
 	case 0x01: exec_grp7(c, d); return;
+	case 0x05:	/* SYSCALL (64-bit code only: the decoder said so) */
+		sys_syscall(c, d->next);
+		d->next = c->rip;
+		return;
+	case 0x07:	/* SYSRET */
+		sys_sysret(c, sz);
+		d->next = c->rip;
+		return;
 	case 0x02: exec_lar_lsl(c, d, false); return;
 	case 0x03: exec_lar_lsl(c, d, true); return;
 	case 0x06:
@@ -349,13 +385,16 @@ void exec_0f(struct cpu *c, struct insn *d)
 	case 0x40 ... 0x4f:
 		insn_address(c, d);
 		v = rm_read(c, d, sz);
+		/* A 32-bit CMOV in 64-bit code clears the upper half of
+		 * its destination even when it does not move. */
 		if (cpu_cond(c, op & 15))
-			set_reg(c, d->reg, v, sz);
+			reg_write(c, d, v, sz);
+		else if (sz == 4 && d->mode == 8)
+			reg_write(c, d, reg_read(c, d, 4), 4);
 		return;
 	case 0x80 ... 0x8f:
-		v = (u32)d->imm;
 		if (cpu_cond(c, op & 15))
-			jump_near(c, d, d->next + v);
+			jump_near(c, d, d->next + rel_z(d));
 		return;
 	case 0x90 ... 0x9f:
 		insn_address(c, d);
@@ -371,7 +410,7 @@ void exec_0f(struct cpu *c, struct insn *d)
 	case 0xa2: sys_cpuid(c); return;
 	case 0xa3: case 0xab: case 0xb3: case 0xbb:
 		insn_address(c, d);
-		exec_bt(c, d, (op >> 3) & 3, get_reg(c, d->reg, sz), true);
+		exec_bt(c, d, (op >> 3) & 3, reg_read(c, d, sz), true);
 		return;
 	case 0xa4: case 0xa5: case 0xac: case 0xad:
 		exec_shxd(c, d, op);
@@ -386,7 +425,7 @@ void exec_0f(struct cpu *c, struct insn *d)
 
 		insn_address(c, d);
 		v = rm_read(c, d, s);
-		set_reg(c, d->reg, op >= 0xbe ? sext(v, s) : v, sz);
+		reg_write(c, d, op >= 0xbe ? sext(v, s) : v, sz);
 		return;
 	}
 	case 0xba:
@@ -404,11 +443,13 @@ void exec_0f(struct cpu *c, struct insn *d)
 		exec_cmpxchg8b(c, d);
 		return;
 	case 0xc8 ... 0xcf:
-		v = c->r[op & 7].d;
 		if (sz == 2)	/* undefined; P6 and later clear the word */
-			set_reg16(c, op & 7, 0);
+			set_reg16(c, op_reg(d), 0);
+		else if (sz == 4)
+			set_reg(c, op_reg(d),
+				__builtin_bswap32(c->r[op_reg(d)].d), 4);
 		else
-			c->r[op & 7].d = __builtin_bswap32(v);
+			c->r[op_reg(d)].q = __builtin_bswap64(c->r[op_reg(d)].q);
 		return;
 	default:
 		cpu_ud(c);	/* UD2 and everything unknown */

@@ -26,19 +26,35 @@
 
 struct str_state {
 	int size;
-	u32 am;		/* address mask: 0xffff or 0xffffffff */
-	u32 step;	/* +size or -size */
+	int adsize;	/* 2, 4 or 8: which part of rSI, rDI, rCX counts */
+	u64 am;		/* address mask for that size */
+	u64 step;	/* +size or -size */
 	int src;	/* source segment */
 };
 
-static u32 reg_addr(struct cpu *c, int r, const struct str_state *s)
+static u64 reg_addr(struct cpu *c, int r, const struct str_state *s)
 {
-	return c->r[r].d & s->am;
+	return c->r[r].q & s->am;
+}
+
+/* r += step within the address size (a 32-bit result clears the upper
+ * half, as every 32-bit write does in 64-bit code). */
+static void reg_step(struct cpu *c, int r, const struct str_state *s,
+		     u64 step)
+{
+	u64 v = c->r[r].q;
+
+	if (s->adsize == 2)
+		c->r[r].q = (v & ~0xffffull) | ((v + step) & 0xffff);
+	else if (s->adsize == 4)
+		c->r[r].q = (u32)(v + step);
+	else
+		c->r[r].q = v + step;
 }
 
 static void advance(struct cpu *c, int r, const struct str_state *s)
 {
-	c->r[r].d = (c->r[r].d & ~s->am) | ((c->r[r].d + s->step) & s->am);
+	reg_step(c, r, s, s->step);
 }
 
 /* One iteration, registers updated only once it cannot fault. */
@@ -46,7 +62,7 @@ static void string_once(struct cpu *c, u8 op,
 			const struct str_state *s)
 {
 	int size = s->size;
-	u32 a, b;
+	u64 a, b;
 	u16 port;
 
 	switch (op & ~1) {
@@ -98,7 +114,7 @@ static void string_once(struct cpu *c, u8 op,
 
 /* The host address of lin if the TLB maps its page to RAM with the rights
  * asked for, else NULL (the same lookup as mmu.c's). */
-static u8 *tlb_host(struct cpu *c, u32 lin, bool write)
+static u8 *tlb_host(struct cpu *c, u64 lin, bool write)
 {
 	const struct tlb_entry *e =
 		&c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
@@ -126,7 +142,7 @@ static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
 	u32 v = c->r[R_EAX].d;
 	u8 *dst, *src = NULL;
 
-	if (s->step != size || s->am != 0xffffffffu)
+	if (s->step != size || s->adsize != 4 || cpu_64bit(c))
 		return 0;
 	room = 0x1000 - (dlin & 0xfff);
 	if (movs) {
@@ -199,8 +215,11 @@ void exec_string(struct cpu *c, struct insn *d, u8 op)
 	u32 n, limit, step;
 
 	s.size = (op & 1) ? d->opsize : 1;
-	s.am = d->adsize == 2 ? 0xffff : 0xffffffffu;
-	s.step = (c->eflags & F_DF) ? (u32)-s.size : (u32)s.size;
+	if ((op & ~1) == 0x6c || (op & ~1) == 0x6e)
+		s.size = s.size > 4 ? 4 : s.size;	/* no 64-bit I/O */
+	s.adsize = d->adsize;
+	s.am = size_mask(d->adsize);
+	s.step = (c->eflags & F_DF) ? -(u64)s.size : (u64)s.size;
 	s.src = data_seg(d);
 	if (!d->rep) {
 		string_once(c, op, &s);
@@ -208,7 +227,7 @@ void exec_string(struct cpu *c, struct insn *d, u8 op)
 	}
 	limit = rep_limit(c);
 	for (n = 0; ; n += step) {
-		if ((c->r[R_ECX].d & s.am) == 0)
+		if ((c->r[R_ECX].q & s.am) == 0)
 			return;
 		if (n && (n >= limit || rep_break(c))) {
 			d->next = d->start;
@@ -220,8 +239,7 @@ void exec_string(struct cpu *c, struct insn *d, u8 op)
 			step = rep_fast(c, op, &s, limit - n);
 		if (!step) {
 			string_once(c, op, &s);
-			c->r[R_ECX].d = (c->r[R_ECX].d & ~s.am) |
-				      ((c->r[R_ECX].d - 1) & s.am);
+			reg_step(c, R_ECX, &s, -1ull);
 			step = 1;
 		}
 		/* The run loop counts the instruction once; each further

@@ -1,13 +1,15 @@
 /*
  * System instructions: control and debug registers, MSRs, CPUID, RDTSC,
- * the I/O permission check, SYSENTER and SYSEXIT.
+ * the I/O permission check, SYSENTER and SYSEXIT, and long mode's
+ * SYSCALL, SYSRET and SWAPGS.
  *
  * This file is also where the processor says what it is.  CPUID describes
- * a family-6 i686 (a Pentium III by its model number, but without MMX or
- * SSE) with exactly the features we implement: FPU, PSE, TSC, MSR, PAE,
- * CX8, SEP, PGE, CMOV, PAT, NX (leaf 0x80000001), and the APIC bit while
- * the local APIC (a device on the bus, src/hw/apic.c) is enabled.  No
- * MTRRs: Debian's 686 and 686-pae kernels do without.  A feature not
+ * a family-6 processor (a Pentium III by its model number) with exactly
+ * the features we implement: FPU, PSE, TSC, MSR, PAE, CX8, SEP, PGE,
+ * CMOV, PAT, MMX, FXSR, SSE, SSE2, CLFLUSH, CX16, and in leaf 0x80000001
+ * NX, SYSCALL and long mode (LM, LAHF in 64-bit code), plus the APIC bit
+ * while the local APIC (a device on the bus, src/hw/apic.c) is enabled.
+ * No MTRRs: Debian's 686 and 686-pae kernels do without.  A feature not
  * listed is not there: its instructions raise #UD and its control bits
  * #GP, as on a processor without it.  The hypervisor bit of leaf 1 is set
  * and leaf 0x40000000 names us ("lguest"): it is honest, and it keeps
@@ -64,15 +66,8 @@
  * belong to long mode, which this CPU does not have.  SCE is kept but
  * enables nothing: SYSCALL is #UD outside 64-bit mode on an Intel
  * processor, SCE or not.  NXE makes bit 63 of PAE entries NX (mmu.c). */
-#define EFER_VALID (EFER_SCE | EFER_NXE)
+#define EFER_VALID (EFER_SCE | EFER_LME | EFER_NXE)
 
-/*
- * Long mode is built but not yet offered: CPUID says LM, EFER.LME may be
- * set and the long-mode MSRs exist only once it runs the whole of
- * tests/longmode (issue 15).  Until then this CPU is an i686 with PAE and
- * NX, as CPUID says.
- */
-#define LONG_MODE_OFFERED false
 
 /* CPUID leaf 1 EDX bits we set. */
 #define CPUID_FPU   (1u << 0)
@@ -97,9 +92,13 @@
 #define CPUID_HYPERVISOR (1u << 31)	/* ECX */
 /* Leaf 0x80000001 EDX. */
 #define CPUID_EXT_NX (1u << 20)
-/* Leaf 0x80000008 EAX: 32 linear address bits, MAXPHYADDR 36, what an
- * i686 with PAE has (the P6 family's 36-bit physical addresses). */
-#define CPUID_ADDR_SIZES ((32u << 8) | 36u)
+#define CPUID_EXT_SYSCALL (1u << 11)
+#define CPUID_EXT_LM (1u << 29)
+#define CPUID_EXT_LAHF_LM (1u << 0)	/* ECX: LAHF and SAHF in 64-bit code */
+#define CPUID_CX16 (1u << 13)		/* leaf 1 ECX: CMPXCHG16B */
+/* Leaf 0x80000008 EAX: 48 linear address bits (long mode's four levels)
+ * and MAXPHYADDR 36, the P6 family's physical address width. */
+#define CPUID_ADDR_SIZES ((48u << 8) | 36u)
 
 #define MSR_APIC_BASE      0x01b
 #define MSR_TSC_DEADLINE   0x6e0
@@ -389,13 +388,9 @@ void sys_rdmsr(struct cpu *c)
 		v = c->efer;
 		break;
 	case MSR_STAR:
-		if (!LONG_MODE_OFFERED)
-			cpu_gp(c, 0);
 		v = c->star;
 		break;
 	case MSR_LSTAR:
-		if (!LONG_MODE_OFFERED)
-			cpu_gp(c, 0);
 		v = c->lstar;
 		break;
 	case MSR_CSTAR:
@@ -403,8 +398,6 @@ void sys_rdmsr(struct cpu *c)
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
 	case MSR_KERNEL_GS_BASE:
-		if (!LONG_MODE_OFFERED)
-			cpu_gp(c, 0);
 		v = rdmsr_long(c, c->r[R_ECX].d);
 		break;
 	default:
@@ -416,14 +409,14 @@ void sys_rdmsr(struct cpu *c)
 		if (c->r[R_ECX].d == MSR_TSC_DEADLINE && v)
 			v += c->tsc_offset;
 	}
-	c->r[R_EAX].d = (u32)v;
-	c->r[R_EDX].d = (u32)(v >> 32);
+	c->r[R_EAX].q = (u32)((u32)v);
+	c->r[R_EDX].q = (u32)((u32)(v >> 32));
 }
 
 /* The MSRs that hold a linear address: it must be canonical. */
 static void wrmsr_address(struct cpu *c, u32 msr, u64 v)
 {
-	if (!LONG_MODE_OFFERED || !canonical(v))
+	if (!canonical(v))
 		cpu_gp(c, 0);
 	switch (msr) {
 	case MSR_LSTAR:
@@ -475,8 +468,7 @@ void sys_wrmsr(struct cpu *c)
 		c->pat = v;
 		return;
 	case MSR_EFER:
-		if (v & ~(EFER_VALID | EFER_LMA |
-			  (LONG_MODE_OFFERED ? EFER_LME : 0)))
+		if (v & ~(EFER_VALID | EFER_LMA))
 			cpu_gp(c, 0);
 		/* LMA only reports; LME may change only with paging off. */
 		v = (v & ~EFER_LMA) | (c->efer & EFER_LMA);
@@ -488,13 +480,9 @@ void sys_wrmsr(struct cpu *c)
 		c->efer = v;
 		return;
 	case MSR_STAR:
-		if (!LONG_MODE_OFFERED)
-			cpu_gp(c, 0);
 		c->star = v;
 		return;
 	case MSR_SFMASK:
-		if (!LONG_MODE_OFFERED)
-			cpu_gp(c, 0);
 		c->sfmask = (u32)v;
 		return;
 	case MSR_LSTAR:
@@ -550,7 +538,7 @@ static u32 cpuid_max_basic(const struct cpu *c)
 
 static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 {
-	static const char brand[48] = "lguest software i686 CPU";
+	static const char brand[48] = "lguest software x86-64 CPU";
 	u32 w[3], max = cpuid_max_basic(c);
 
 	memset(r, 0, 4 * sizeof(u32));
@@ -578,7 +566,7 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 		return;
 	case 1:
 		r[0] = CPUID_SIGNATURE;
-		r[2] = CPUID_HYPERVISOR;
+		r[2] = CPUID_HYPERVISOR | CPUID_CX16;
 		r[1] = CPUID_CLFLUSH_LINE;
 		r[3] = CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR |
 		       CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_PGE |
@@ -594,7 +582,8 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 		r[0] = CPUID_EXT_MAX;
 		return;
 	case 0x80000001u:
-		r[3] = CPUID_EXT_NX;
+		r[3] = CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_SYSCALL;
+		r[2] = CPUID_EXT_LAHF_LM;
 		return;
 	case 0x80000002u:
 	case 0x80000003u:
@@ -617,10 +606,10 @@ void sys_cpuid(struct cpu *c)
 	u32 r[4];
 
 	cpuid_leaf(c, c->r[R_EAX].d, r);
-	c->r[R_EAX].d = r[0];
-	c->r[R_EBX].d = r[1];
-	c->r[R_ECX].d = r[2];
-	c->r[R_EDX].d = r[3];
+	c->r[R_EAX].q = (u32)(r[0]);
+	c->r[R_EBX].q = (u32)(r[1]);
+	c->r[R_ECX].q = (u32)(r[2]);
+	c->r[R_EDX].q = (u32)(r[3]);
 }
 
 /*C:200
@@ -634,8 +623,8 @@ void sys_rdtsc(struct cpu *c)
 	if ((c->cr4 & CR4_TSD) && cpu_pmode(c) && c->cpl != 0)
 		cpu_gp(c, 0);
 	t = tsc_now(c);
-	c->r[R_EAX].d = (u32)t;
-	c->r[R_EDX].d = (u32)(t >> 32);
+	c->r[R_EAX].q = (u32)((u32)t);
+	c->r[R_EDX].q = (u32)((u32)(t >> 32));
 }
 
 /* --- I/O permission --- */

@@ -285,12 +285,18 @@ static void efer(void)
 	u64 v;
 
 	check(rdmsr_ok(MSR_EFER, "EFER reads") == 0,
-	      "... as 0 (no long mode, NX off)");
+	      "... as 0 (long mode and NX off)");
 	check(try_wrmsr(MSR_EFER, 1) == -1 &&
 	      try_rdmsr(MSR_EFER, &v) == -1 && v == 1,
 	      "EFER.SCE can be set and reads back");
-	check(try_wrmsr(MSR_EFER, 1u << 8) == GP_VECTOR,
-	      "EFER.LME is #GP without long mode");
+	if (has(0x80000001, 3, 29))
+		check(try_wrmsr(MSR_EFER, 1u << 8) == -1 &&
+		      try_rdmsr(MSR_EFER, &v) == -1 && v == 1u << 8 &&
+		      try_wrmsr(MSR_EFER, 0) == -1,
+		      "EFER.LME can be set where CPUID says LM (paging off)");
+	else
+		check(try_wrmsr(MSR_EFER, 1u << 8) == GP_VECTOR,
+		      "EFER.LME is #GP without long mode");
 	if (has(0x80000001, 3, 20))
 		check(try_wrmsr(MSR_EFER, 1u << 11) == -1 &&
 		      try_rdmsr(MSR_EFER, &v) == -1 && v == 1u << 11,
@@ -351,8 +357,6 @@ static void other_msrs(void)
 		0x48,		/* SPEC_CTRL */
 		0x400,		/* MC0_CTL: MCG_CAP says no banks */
 		0x800,		/* x2APIC */
-		0xc0000081,	/* STAR */
-		0xc0000100,	/* FS_BASE: no long mode */
 		0xc0000103,	/* TSC_AUX: no RDTSCP */
 	};
 	unsigned i;
@@ -388,11 +392,12 @@ static void leaves(void)
 	check(r[0] >= 0x80000008u,
 	      "CPUID 0x80000000: brand string and address size leaves");
 	cpuid(0x80000001u, r);
-	check(!(r[3] & (1u << 29)) && (r[3] & (1u << 20)),
-	      "CPUID 0x80000001: NX, no long mode");
+	check((r[3] & (1u << 29)) && (r[3] & (1u << 20)) &&
+	      (r[3] & (1u << 11)),
+	      "CPUID 0x80000001: NX, SYSCALL and long mode");
 	cpuid(0x80000008u, r);
-	check_eq(r[0], 0x2024,
-		 "CPUID 0x80000008: 36 physical and 32 linear address bits");
+	check_eq(r[0], 0x3024,
+		 "CPUID 0x80000008: 36 physical and 48 linear address bits");
 	cpuid(1, r);
 	check(r[3] & (1u << 6), "CPUID 1: PAE");
 	for (i = 0; i < 3; i++)

@@ -69,14 +69,15 @@ guest_ok $? "/proc/cpuinfo flags have fpu tsc cx8 cmov pse pge${missing:+ (missi
 grep -q '^cpu family[[:space:]]*: 6$' "$GUEST_CMD_OUT"
 guest_ok $? "/proc/cpuinfo shows a family 6 (i686) CPU"
 if [ "$GUEST_VMM" = lguest ]; then
-	# Our CPUID sets the hypervisor bit and has PAE, MMX, SSE and SSE2
-	# but nothing later (sys.c); NX shows only under a PAE kernel.
+	# Our CPUID sets the hypervisor bit and has PAE, MMX, SSE, SSE2 and
+	# long mode but nothing later (sys.c); NX shows only under a PAE
+	# kernel.
 	r=0
-	for f in hypervisor pae mmx fxsr sse sse2; do
+	for f in hypervisor pae mmx fxsr sse sse2 lm cx16; do
 		case " $flags " in *" $f "*) ;; *) r=1 ;; esac
 	done
-	case " $flags " in *" pni "* | *" lm "*) r=1 ;; esac
-	guest_ok $r "/proc/cpuinfo shows lguest's CPU (hypervisor bit, PAE, MMX, SSE, SSE2; no SSE3, no long mode)"
+	case " $flags " in *" pni "*) r=1 ;; esac
+	guest_ok $r "/proc/cpuinfo shows lguest's CPU (hypervisor bit, PAE, MMX, SSE, SSE2, long mode, CX16; no SSE3)"
 fi
 
 run 'echo $(( (123456789 * 987) % 100003 + (1 << 20) - 7 / 2 ))'

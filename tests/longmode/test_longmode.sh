@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.." || exit 1
 L=${LGUEST_ASAN:-$PWD/lguest-asan}
 B=build/tests/longmode
 QEMU=${QEMU_SYSTEM64:-qemu-system-x86_64}
-LONG_MODE=0	# 1 once lguest's CPU has long mode
+LONG_MODE=1	# lguest's CPU has long mode
 make -s "$B/lm.elf" >/dev/null 2>&1 || make "$B/lm.elf" || {
 	echo "not ok - $B/lm.elf builds"
 	exit 1
