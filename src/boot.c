@@ -162,117 +162,200 @@ static void read_kernel(const char *path, struct kfile *f)
 
 /*
  * ELF: shared by a plain vmlinux and by the vmlinux we unpack from a
- * bzImage.  Each PT_LOAD goes to its physical address; the file's ranges
+ * bzImage, i386 (ELF32) or x86-64 (ELF64).  The two classes differ only
+ * in field widths, so their program headers are read into one form
+ * first.  Each PT_LOAD goes to its physical address; the file's ranges
  * and the memory ranges are checked before a byte is copied.
  */
-static const Elf32_Ehdr *elf_header(const char *name, const u8 *d, size_t n)
-{
-	const Elf32_Ehdr *eh = (const Elf32_Ehdr *)d;
+struct elf_seg {
+	u32 type;
+	u64 offset, vaddr, paddr, filesz, memsz;
+};
 
+struct elf_file {
+	bool is64;
+	u64 entry;
+	int nseg;
+	struct elf_seg *seg;	/* malloc'd */
+};
+
+static void elf_check_ident(const char *name, const u8 *d, size_t n)
+{
 	if (n < SELFMAG || memcmp(d, ELFMAG, SELFMAG) != 0)
 		die("%s is not an ELF file", name);
 	if (n < EI_NIDENT)
 		die("%s is truncated: %zu bytes, shorter than an ELF header",
 		    name, n);
-	if (d[EI_CLASS] == ELFCLASS64)
-		die("%s is a 64-bit ELF kernel; lguest's CPU is a 32-bit "
-		    "i686", name);
-	if (d[EI_CLASS] != ELFCLASS32 || d[EI_DATA] != ELFDATA2LSB)
-		die("%s is not a little-endian ELF32 file", name);
-	if (n < sizeof(*eh))
+	if ((d[EI_CLASS] != ELFCLASS32 && d[EI_CLASS] != ELFCLASS64) ||
+	    d[EI_DATA] != ELFDATA2LSB)
+		die("%s is not a little-endian ELF file", name);
+	if (n < (d[EI_CLASS] == ELFCLASS64 ? sizeof(Elf64_Ehdr) :
+					     sizeof(Elf32_Ehdr)))
 		die("%s is truncated: %zu bytes, shorter than an ELF header",
 		    name, n);
-	if (eh->e_machine != EM_386)
-		die("%s is an ELF file for machine %u, not i386", name,
-		    eh->e_machine);
-	if (eh->e_type != ET_EXEC)
+}
+
+/* The header fields we use, of either class, checked. */
+static void elf_read(const char *name, const u8 *d, size_t n,
+		     struct elf_file *ef)
+{
+	u64 phoff;
+	u16 machine, type, phentsize, phnum;
+	int i;
+
+	elf_check_ident(name, d, n);
+	ef->is64 = d[EI_CLASS] == ELFCLASS64;
+	if (ef->is64) {
+		const Elf64_Ehdr *eh = (const Elf64_Ehdr *)d;
+
+		machine = eh->e_machine;
+		type = eh->e_type;
+		phoff = eh->e_phoff;
+		phentsize = eh->e_phentsize;
+		phnum = eh->e_phnum;
+		ef->entry = eh->e_entry;
+	} else {
+		const Elf32_Ehdr *eh = (const Elf32_Ehdr *)d;
+
+		machine = eh->e_machine;
+		type = eh->e_type;
+		phoff = eh->e_phoff;
+		phentsize = eh->e_phentsize;
+		phnum = eh->e_phnum;
+		ef->entry = eh->e_entry;
+	}
+	if (machine != (ef->is64 ? EM_X86_64 : EM_386))
+		die("%s is an ELF file for machine %u, not %s", name, machine,
+		    ef->is64 ? "x86-64" : "i386");
+	if (type != ET_EXEC)
 		die("%s is an ELF file of type %u, not an executable", name,
-		    eh->e_type);
-	if (eh->e_phentsize != sizeof(Elf32_Phdr) || eh->e_phnum == 0)
+		    type);
+	if (phentsize != (ef->is64 ? sizeof(Elf64_Phdr) :
+				     sizeof(Elf32_Phdr)) || phnum == 0)
 		die("%s has no usable program headers", name);
-	if ((u64)eh->e_phoff + (u64)eh->e_phnum * sizeof(Elf32_Phdr) > n)
+	if (phoff + (u64)phnum * phentsize > n)
 		die("%s is truncated: its program headers end beyond the file",
 		    name);
-	/* We read them in place, as an array of Elf32_Phdr: no linker
-	 * puts them anywhere but on a 4-byte boundary. */
-	if (eh->e_phoff % 4)
-		die("%s: its program headers are at offset %u, not 4-byte "
-		    "aligned", name, eh->e_phoff);
-	return eh;
+	ef->nseg = phnum;
+	ef->seg = calloc(phnum, sizeof(*ef->seg));
+	if (!ef->seg)
+		die("%s: out of memory", name);
+	for (i = 0; i < phnum; i++) {
+		const u8 *p = d + phoff + (u64)i * phentsize;
+		struct elf_seg *s = &ef->seg[i];
+
+		if (ef->is64) {
+			Elf64_Phdr ph;
+
+			memcpy(&ph, p, sizeof(ph));
+			*s = (struct elf_seg){ ph.p_type, ph.p_offset,
+				ph.p_vaddr, ph.p_paddr, ph.p_filesz,
+				ph.p_memsz };
+		} else {
+			Elf32_Phdr ph;
+
+			memcpy(&ph, p, sizeof(ph));
+			*s = (struct elf_seg){ ph.p_type, ph.p_offset,
+				ph.p_vaddr, ph.p_paddr, ph.p_filesz,
+				ph.p_memsz };
+		}
+	}
 }
 
 static void elf_check_segment(const struct guest_mem *mem, const char *name,
-			      int i, const Elf32_Phdr *ph, size_t n, u32 min)
+			      int i, const struct elf_seg *ph, size_t n,
+			      u32 min)
 {
-	u64 end = (u64)ph->p_paddr + ph->p_memsz;
+	u64 end = ph->paddr + ph->memsz;
 
-	if (ph->p_filesz > ph->p_memsz)
+	if (ph->filesz > ph->memsz)
 		die("%s: segment %d has more file bytes than memory", name, i);
-	if ((u64)ph->p_offset + ph->p_filesz > n)
+	if (ph->offset > n || ph->filesz > n - ph->offset)
 		die("%s is truncated: segment %d ends at byte %llu, the file "
 		    "at %zu", name, i,
-		    (unsigned long long)ph->p_offset + ph->p_filesz, n);
-	if (!guest_range_ok(mem, ph->p_paddr, ph->p_memsz))
-		die("%s: segment %d at 0x%x-0x%llx lies outside RAM "
-		    "(0-0x%llx): give more memory", name, i, ph->p_paddr,
-		    (unsigned long long)end, (unsigned long long)mem->size);
-	if (ph->p_paddr < min)
-		die("%s: segment %d at 0x%x lies below 0x%x, where the loader "
-		    "keeps the boot information", name, i, ph->p_paddr, min);
+		    (unsigned long long)(ph->offset + ph->filesz), n);
+	if (end < ph->paddr || !guest_range_ok(mem, ph->paddr, ph->memsz))
+		die("%s: segment %d at 0x%llx-0x%llx lies outside RAM "
+		    "(0-0x%llx): give more memory", name, i,
+		    (unsigned long long)ph->paddr, (unsigned long long)end,
+		    (unsigned long long)mem->size);
+	if (ph->paddr < min)
+		die("%s: segment %d at 0x%llx lies below 0x%x, where the "
+		    "loader keeps the boot information", name, i,
+		    (unsigned long long)ph->paddr, min);
 }
 
-/* A vmlinux's e_entry is physical on i386 (ENTRY(phys_startup_32)), but
+/* A vmlinux's e_entry is physical (ENTRY(phys_startup_32), or _64), but
  * older kernels and other ELF kernels give the virtual address; the
  * segment that holds it tells us the difference. */
-static u32 elf_entry(const char *name, const Elf32_Ehdr *eh,
-		     const Elf32_Phdr *ph)
+static u32 elf_entry(const char *name, const struct elf_file *ef)
 {
-	u32 e = eh->e_entry;
+	u64 e = ef->entry;
 	int i;
 
-	for (i = 0; i < eh->e_phnum; i++)
-		if (ph[i].p_type == PT_LOAD && e >= ph[i].p_paddr &&
-		    e - ph[i].p_paddr < ph[i].p_memsz)
-			return e;
-	for (i = 0; i < eh->e_phnum; i++)
-		if (ph[i].p_type == PT_LOAD && e >= ph[i].p_vaddr &&
-		    e - ph[i].p_vaddr < ph[i].p_memsz)
-			return e - ph[i].p_vaddr + ph[i].p_paddr;
-	die("%s: entry point 0x%x is in no loaded segment", name, e);
+	for (i = 0; i < ef->nseg; i++)
+		if (ef->seg[i].type == PT_LOAD && e >= ef->seg[i].paddr &&
+		    e - ef->seg[i].paddr < ef->seg[i].memsz)
+			return (u32)e;
+	for (i = 0; i < ef->nseg; i++)
+		if (ef->seg[i].type == PT_LOAD && e >= ef->seg[i].vaddr &&
+		    e - ef->seg[i].vaddr < ef->seg[i].memsz)
+			return (u32)(e - ef->seg[i].vaddr + ef->seg[i].paddr);
+	die("%s: entry point 0x%llx is in no loaded segment", name,
+	    (unsigned long long)e);
+}
+
+/* Where the last loadable segment ends (physical). */
+static u64 elf_end(const char *name, const u8 *d, size_t n)
+{
+	struct elf_file ef;
+	u64 end = 0;
+	int i;
+
+	elf_read(name, d, n, &ef);
+	for (i = 0; i < ef.nseg; i++)
+		if (ef.seg[i].type == PT_LOAD &&
+		    ef.seg[i].paddr + ef.seg[i].memsz > end)
+			end = ef.seg[i].paddr + ef.seg[i].memsz;
+	free(ef.seg);
+	return end;
 }
 
 void boot_load_elf(struct guest_mem *mem, const char *name, const u8 *d,
 		   size_t n, u32 min, struct elf_image *img)
 {
-	const Elf32_Ehdr *eh = elf_header(name, d, n);
-	const Elf32_Phdr *ph = (const Elf32_Phdr *)(d + eh->e_phoff);
+	struct elf_file ef;
 	int i, nload = 0;
 
+	elf_read(name, d, n, &ef);
 	img->lo = UINT32_MAX;
 	img->hi = 0;
+	img->is64 = ef.is64;
 	/* Check every segment before copying any. */
-	for (i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+	for (i = 0; i < ef.nseg; i++) {
+		if (ef.seg[i].type != PT_LOAD || ef.seg[i].memsz == 0)
 			continue;
-		elf_check_segment(mem, name, i, &ph[i], n, min);
+		elf_check_segment(mem, name, i, &ef.seg[i], n, min);
 		nload++;
 	}
 	if (!nload)
 		die("%s has no loadable segment", name);
-	for (i = 0; i < eh->e_phnum; i++) {
+	for (i = 0; i < ef.nseg; i++) {
+		const struct elf_seg *ph = &ef.seg[i];
 		u8 *dst;
 
-		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+		if (ph->type != PT_LOAD || ph->memsz == 0)
 			continue;
-		dst = guest_ptr(mem, ph[i].p_paddr, ph[i].p_memsz);
-		memcpy(dst, d + ph[i].p_offset, ph[i].p_filesz);
-		memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
-		if (ph[i].p_paddr < img->lo)
-			img->lo = ph[i].p_paddr;
-		if (ph[i].p_paddr + ph[i].p_memsz > img->hi)
-			img->hi = ph[i].p_paddr + ph[i].p_memsz;
+		dst = guest_ptr(mem, ph->paddr, ph->memsz);
+		memcpy(dst, d + ph->offset, ph->filesz);
+		memset(dst + ph->filesz, 0, ph->memsz - ph->filesz);
+		if (ph->paddr < img->lo)
+			img->lo = (u32)ph->paddr;
+		if (ph->paddr + ph->memsz > img->hi)
+			img->hi = (u32)(ph->paddr + ph->memsz);
 	}
-	img->entry = elf_entry(name, eh, ph);
+	img->entry = elf_entry(name, &ef);
+	free(ef.seg);
 }
 
 /*L:160
@@ -360,9 +443,6 @@ static void bz_check_header(const struct kfile *f, struct bzimage *bz)
 	if (!(d[HDR_LOADFLAGS] & LOADED_HIGH))
 		die("kernel %s is a zImage (loaded low); lguest boots only "
 		    "bzImages", f->path);
-	if (v >= 0x20c && (get_le16(d + HDR_XLOADFLAGS) & XLF_KERNEL_64))
-		die("kernel %s is a 64-bit (x86-64) kernel; lguest's CPU is a "
-		    "32-bit i686", f->path);
 	bz->hdr_end = 0x202 + d[HDR_JUMP + 1];
 	if (bz->hdr_end > HDR_LIMIT)
 		bz->hdr_end = HDR_LIMIT;
@@ -443,6 +523,32 @@ static bool is_xz(const u8 *p, u32 len)
 	return p && len >= 12 && memcmp(p, "\xfd" "7zXZ", 6) == 0;
 }
 
+/*L:165
+ * An x86-64 kernel unpacked on the host is entered the way the 64-bit
+ * boot protocol says (and Firecracker does): already in long mode, at
+ * vmlinux's startup_64, with page tables that map the kernel one to one
+ * and a GDT whose 0x10 is 64-bit code and 0x18 data.  We map the whole
+ * first 4 GiB with 2 MiB pages; the kernel builds its own tables at once.
+ :*/
+static void long_mode_tables(struct guest_mem *mem, struct boot_entry *e)
+{
+	static const u64 gdt[4] = {
+		0, 0, 0x00af9a000000ffffull, 0x00cf92000000ffffull,
+	};
+	u8 *pt = guest_ptr(mem, BOOT_PML4_ADDR, BOOT_PT_END - BOOT_PML4_ADDR);
+	u32 pdpt = BOOT_PML4_ADDR + 0x1000, pd = pdpt + 0x1000;
+	int i;
+
+	memset(pt, 0, BOOT_PT_END - BOOT_PML4_ADDR);
+	put_le64(pt, pdpt | 3);				/* P, W */
+	for (i = 0; i < 4; i++)
+		put_le64(pt + 0x1000 + 8 * i, (pd + 0x1000u * i) | 3);
+	for (i = 0; i < 4 * 512; i++)
+		put_le64(pt + 0x2000 + 8 * i, ((u64)i << 21) | 0x83);
+	guest_write(mem, BOOT_GDT_ADDR, gdt, sizeof(gdt));
+	e->long64 = true;
+}
+
 /* Host-side unpacking: the vmlinux inside goes where it runs. */
 static void bz_unpack(struct guest_mem *mem, const struct kfile *f,
 		      const struct bzimage *bz, struct boot_entry *e,
@@ -452,25 +558,18 @@ static void bz_unpack(struct guest_mem *mem, const struct kfile *f,
 	size_t n;
 	u8 *elf = unxz(f->path, bz->payload, bz->payload_len, &n);
 	char name[512];
-	const Elf32_Ehdr *eh = (const Elf32_Ehdr *)elf;
 
 	snprintf(name, sizeof(name), "kernel %s (unpacked)", f->path);
-	if (n < sizeof(*eh) || memcmp(elf, ELFMAG, SELFMAG) != 0)
+	if (n < SELFMAG || memcmp(elf, ELFMAG, SELFMAG) != 0)
 		die("%s is not an ELF vmlinux; try --no-unpack", name);
-	/* Say "give more memory" before the per-segment check would. */
-	if (eh->e_phentsize == sizeof(Elf32_Phdr) &&
-	    (u64)eh->e_phoff + (u64)eh->e_phnum * sizeof(Elf32_Phdr) <= n) {
-		const Elf32_Phdr *ph = (const Elf32_Phdr *)(elf + eh->e_phoff);
-		int i;
-
-		for (i = 0; i < eh->e_phnum; i++)
-			if (ph[i].p_type == PT_LOAD)
-				need_ram(mem, f->path, (u64)ph[i].p_paddr +
-					 ph[i].p_memsz, "runs");
-	}
+	/* Say "give more memory", and how much, before the per-segment
+	 * check would say it less helpfully. */
+	need_ram(mem, f->path, elf_end(name, elf, n), "runs");
 	boot_load_elf(mem, name, elf, n, BOOT_KERNEL_ADDR, &img);
 	free(elf);
 	e->eip = img.entry;
+	if (img.is64)
+		long_mode_tables(mem, e);
 	l->format = "bzImage, unpacked on the host";
 	l->image_start = l->run_start = img.lo;
 	l->image_end = l->run_end = img.hi;
@@ -721,7 +820,9 @@ static void boot_vmlinux(struct guest_mem *mem, const struct linux_args *a,
 	snprintf(name, sizeof(name), "kernel %s", f->path);
 	boot_load_elf(mem, name, f->data, f->size, BOOT_KERNEL_ADDR, &img);
 	e->eip = img.entry;
-	l->format = "ELF vmlinux";
+	if (img.is64)
+		long_mode_tables(mem, e);
+	l->format = img.is64 ? "ELF64 vmlinux" : "ELF vmlinux";
 	l->protocol = 0;
 	l->image_start = l->run_start = img.lo;
 	l->image_end = l->run_end = img.hi;

@@ -24,10 +24,18 @@
 #define BOOT_CMDLINE_ADDR	0x20000u
 #define BOOT_CMDLINE_MAX	0x10000u	/* bytes, with the NUL */
 #define BOOT_KERNEL_ADDR	0x100000u	/* 1 MiB: protected-mode code */
+/* For an x86-64 kernel entered in 64-bit mode: a GDT and identity-mapping
+ * page tables for the first 4 GiB (PML4, PDPT, four directories of 2 MiB
+ * pages). */
+#define BOOT_GDT_ADDR		0x8000u
+#define BOOT_PML4_ADDR		0x9000u
+#define BOOT_PT_END		0xf000u
 
 /* Where the CPU starts, and the registers its boot protocol uses. */
 struct boot_entry {
 	u32 eip;
+	bool long64;	/* enter in 64-bit mode (an x86-64 vmlinux): the
+			 * loader built the page tables and GDT below */
 	u32 esi;	/* Linux: the address of boot_params */
 	u32 eax;	/* Multiboot: the magic 0x2BADB002 */
 	u32 ebx;	/* Multiboot: the information block */
@@ -107,6 +115,7 @@ struct kfile {			/* a whole file read into host memory */
 struct elf_image {
 	u32 lo, hi;		/* physical extent of the PT_LOAD segments */
 	u32 entry;		/* physical */
+	bool is64;		/* an x86-64 (ELF64) image */
 };
 
 /* Open a regular, non-empty file, or die naming what it was for. */

@@ -210,7 +210,11 @@ static void set_entry(struct cpu *c, const struct boot_entry *e)
 {
 	struct cpu_regs r;
 
-	cpu_reset_flat32(c, e->eip);
+	if (e->long64)
+		cpu_reset_long64(c, e->eip, BOOT_PML4_ADDR, BOOT_GDT_ADDR,
+				 4 * 8 - 1);
+	else
+		cpu_reset_flat32(c, e->eip);
 	cpu_get_regs(c, &r);
 	r.gpr[R_ESI] = e->esi;
 	r.gpr[R_EAX] = e->eax;

@@ -175,6 +175,31 @@ void cpu_reset_flat32(struct cpu *c, u32 eip)
 	sse_reset(c);
 }
 
+/*
+ * The 64-bit boot protocol's state: long mode on with the page tables at
+ * cr3 (built by the loader), CS the 64-bit code segment 0x10 and the data
+ * segments 0x18 of a GDT the loader wrote at gdt, interrupts off.
+ */
+void cpu_reset_long64(struct cpu *c, u64 rip, u64 cr3, u64 gdt,
+		      u16 gdt_limit)
+{
+	int i;
+
+	cpu_reset_flat32(c, 0);
+	flat_seg(&c->seg[S_CS], 0x10, 0xa09b);	/* L: 64-bit code */
+	for (i = 0; i < 6; i++)
+		if (i != S_CS)
+			flat_seg(&c->seg[i], 0x18, 0xc093);
+	c->gdtr.base = gdt;
+	c->gdtr.limit = gdt_limit;
+	c->cr4 = CR4_PAE;
+	c->cr3 = cr3;
+	c->efer = EFER_LME | EFER_LMA;
+	c->cr0 = CR0_PE | CR0_ET | CR0_PG;
+	c->rip = rip;
+	mmu_flush(c, false);
+}
+
 void cpu_get_regs(const struct cpu *c, struct cpu_regs *r)
 {
 	int i;

@@ -83,6 +83,12 @@ void cpu_free(struct cpu *c);
  * registers zero; the caller then sets ESI/EAX/EBX as its protocol wants. */
 void cpu_reset_flat32(struct cpu *c, u32 eip);
 
+/* The state of the 64-bit boot protocol: long mode, paging on with the
+ * tables at cr3, CS 0x10 a 64-bit code segment and the data segments 0x18
+ * of the GDT at gdt (which the caller wrote), at rip. */
+void cpu_reset_long64(struct cpu *c, u64 rip, u64 cr3, u64 gdt,
+		      u16 gdt_limit);
+
 void cpu_get_regs(const struct cpu *c, struct cpu_regs *r);
 /* Sets general registers, eip and eflags only (segments stay as loaded). */
 void cpu_set_regs(struct cpu *c, const struct cpu_regs *r);

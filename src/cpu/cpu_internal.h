@@ -223,7 +223,8 @@ struct cpu {
 	u64 pdpte[4];		/* PAE: the PDPT, loaded with CR3 */
 	u32 dr[8];
 	int cpl;
-	u32 sysenter_cs, sysenter_esp, sysenter_eip;
+	u32 sysenter_cs;
+	u64 sysenter_esp, sysenter_eip;
 	u64 tsc_offset;		/* TSC = clock_ns + tsc_offset */
 	u64 efer, misc_enable, pat;	/* MSRs that only hold a value */
 	u64 star, lstar, cstar, kernel_gs_base;	/* long mode's */
@@ -663,7 +664,7 @@ void sys_io_check(struct cpu *c, u16 port, int size);
 /* The MSRs' values after RESET. */
 void sys_reset_msrs(struct cpu *c);
 void sys_sysenter(struct cpu *c);
-void sys_sysexit(struct cpu *c);
+void sys_sysexit(struct cpu *c, int opsize);
 /* Long mode: SYSCALL (next_rip: the instruction after it), SYSRET with
  * operand size 4 or 8, SWAPGS. */
 void sys_syscall(struct cpu *c, u64 next_rip);

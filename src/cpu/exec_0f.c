@@ -326,12 +326,12 @@ static void exec_rdpmc(struct cpu *c)
 /* SYSENTER and SYSEXIT set EIP themselves. */
 static void exec_sysenter_exit(struct cpu *c, struct insn *d, bool exit)
 {
-	c->eip = d->next;
+	c->rip = d->next;
 	if (exit)
-		sys_sysexit(c);
+		sys_sysexit(c, d->opsize);
 	else
 		sys_sysenter(c);
-	d->next = c->eip;
+	d->next = c->rip;
 }
 
 void exec_0f(struct cpu *c, struct insn *d)

@@ -451,10 +451,14 @@ void sys_wrmsr(struct cpu *c)
 		c->sysenter_cs = (u32)v & 0xffff;
 		return;
 	case MSR_SYSENTER_ESP:
-		c->sysenter_esp = (u32)v;
+		if (!canonical(v))
+			cpu_gp(c, 0);
+		c->sysenter_esp = v;
 		return;
 	case MSR_SYSENTER_EIP:
-		c->sysenter_eip = (u32)v;
+		if (!canonical(v))
+			cpu_gp(c, 0);
+		c->sysenter_eip = v;
 		return;
 	case MSR_MISC_ENABLE:
 		/* Read-only bits keep their value whatever is written. */
@@ -672,25 +676,43 @@ void sys_sysenter(struct cpu *c)
 	if (!cpu_pmode(c) || is_null_sysenter_cs(cs))
 		cpu_gp(c, 0);
 	c->eflags &= ~(F_VM | F_IF | F_RF);
-	flat(&c->seg[S_CS], cs & 0xfffc, 0xc09b);
+	/* In long mode the kernel side is 64-bit code, with the MSRs'
+	 * whole 64-bit stack and entry. */
+	flat(&c->seg[S_CS], cs & 0xfffc,
+	     (c->efer & EFER_LMA) ? 0xa09b : 0xc09b);
 	flat(&c->seg[S_SS], (cs & 0xfffc) + 8, 0xc093);
 	c->cpl = 0;
-	c->r[R_ESP].d = c->sysenter_esp;
-	c->eip = c->sysenter_eip;
+	if (c->efer & EFER_LMA) {
+		c->r[R_ESP].q = c->sysenter_esp;
+		c->rip = c->sysenter_eip;
+	} else {
+		c->r[R_ESP].d = (u32)c->sysenter_esp;
+		c->rip = (u32)c->sysenter_eip;
+	}
 }
 
-void sys_sysexit(struct cpu *c)
+/* SYSEXIT: to 32-bit code, or with REX.W (opsize 8) to 64-bit code. */
+void sys_sysexit(struct cpu *c, int opsize)
 {
 	u16 cs = (u16)c->sysenter_cs;
 
 	if (!cpu_pmode(c) || cpu_vm86(c) || c->cpl != 0 ||
 	    is_null_sysenter_cs(cs))
 		cpu_gp(c, 0);
-	flat(&c->seg[S_CS], ((cs + 16) & 0xfffc) | 3, 0xc0fb);
-	flat(&c->seg[S_SS], ((cs + 24) & 0xfffc) | 3, 0xc0f3);
+	if (opsize == 8) {
+		if (!canonical(c->r[R_EDX].q) || !canonical(c->r[R_ECX].q))
+			cpu_gp(c, 0);
+		flat(&c->seg[S_CS], ((cs + 32) & 0xfffc) | 3, 0xa0fb);
+		flat(&c->seg[S_SS], ((cs + 40) & 0xfffc) | 3, 0xc0f3);
+		c->r[R_ESP].q = c->r[R_ECX].q;
+		c->rip = c->r[R_EDX].q;
+	} else {
+		flat(&c->seg[S_CS], ((cs + 16) & 0xfffc) | 3, 0xc0fb);
+		flat(&c->seg[S_SS], ((cs + 24) & 0xfffc) | 3, 0xc0f3);
+		c->r[R_ESP].q = c->r[R_ECX].d;
+		c->rip = c->r[R_EDX].d;
+	}
 	c->cpl = 3;
-	c->r[R_ESP].d = c->r[R_ECX].d;
-	c->eip = c->r[R_EDX].d;
 }
 
 /* --- SYSCALL, SYSRET and SWAPGS (long mode) ---

@@ -224,17 +224,15 @@ static void test_elf(void)
 	} while (0)
 	a.initrd = NULL;
 	BAD("ELF for x86-64", h->e_machine = EM_X86_64, "not i386");
-	BAD("ELF64", bad[EI_CLASS] = ELFCLASS64, "64-bit ELF");
+	BAD("ELF32 headers marked ELF64", bad[EI_CLASS] = ELFCLASS64,
+	    "not x86-64");
 	BAD("big-endian ELF", bad[EI_DATA] = ELFDATA2MSB, "little-endian");
 	BAD("ELF shared object", h->e_type = ET_DYN, "not an executable");
 	BAD("ELF with program headers past the end", h->e_phoff = 0x7ffffff0,
 	    "program headers end beyond the file");
-	/* Found by tests/fuzz (fuzz_boot_linux, fuzz_multiboot): headers
-	 * read in place at an odd offset were a misaligned access. */
-	BAD("ELF with program headers at an odd offset",
-	    (memmove(bad + h->e_phoff + 1, bad + h->e_phoff,
-		     h->e_phnum * sizeof(*p)), h->e_phoff++),
-	    "not 4-byte aligned");
+	/* (Program headers at an odd offset, which tests/fuzz once found
+	 * read in place as a misaligned access, are now copied out first,
+	 * and so are fine.) */
 	BAD("ELF without program headers", h->e_phnum = 0,
 	    "no usable program headers");
 	BAD("ELF segment beyond RAM", p[1].p_paddr = 0x3ff000,
@@ -356,7 +354,6 @@ static void bz_bad(const u8 *k, size_t len, const char *what,
 }
 
 static void old_protocol(u8 *b) { put_le16(b + 0x206, 0x201); }
-static void kernel_64(u8 *b) { b[0x236] |= 1; }
 static void zimage(u8 *b) { b[0x211] &= (u8)~1; }
 static void no_hdrs(u8 *b) { b[0x203] = 'X'; }
 static void no_boot_flag(u8 *b) { put_le16(b + 0x1fe, 0); }
@@ -448,7 +445,6 @@ static void test_debian(void)
 
 	bz_bad(k, len, "boot protocol 2.01", old_protocol, 0,
 	       "boot protocol 2.01 is too old");
-	bz_bad(k, len, "a 64-bit kernel", kernel_64, 0, "64-bit (x86-64)");
 	bz_bad(k, len, "a zImage", zimage, 0, "zImage");
 	bz_bad(k, len, "no HdrS", no_hdrs, 0, "neither a bzImage nor an ELF32");
 	bz_bad(k, len, "no boot flag", no_boot_flag, 0, "0xAA55");
