@@ -63,6 +63,9 @@
 #define FD_POLL_NS 2000000ULL
 /* The longest a halted guest sleeps without looking around. */
 #define MAX_SLEEP_NS 1000000000ULL
+/* A guest that has not run a whole slice for this long is idle: the
+ * translator may give back the memory of the code it ran before. */
+#define TRIM_IDLE_NS 2000000000ULL
 
 struct port_region {
 	u16 base, len;
@@ -133,6 +136,10 @@ struct machine {
 	u64 slice_end;		/* the virtual time the slice runs to */
 	bool halted;		/* sleeping in idle(): time follows the host */
 	u64 host_reads;		/* for --verbose */
+	u64 busy_ns;		/* the host's time at the last whole slice */
+	bool trimmed;		/* cpu_jit_trim() since then */
+	u64 sleeps;		/* ... idle() calls that waited in epoll */
+	u64 fd_wakes;		/* ... of them, woken by a host fd */
 
 	struct cleanup *cleanups;	/* newest first */
 	struct timer *timers;	/* armed, soonest first */
@@ -184,11 +191,15 @@ u64 machine_clock_ns(struct machine *m)
 /* Reading it costs no system call: it is arithmetic on the CPU's
  * instruction count. :*/
 
-/* A slice boundary: the virtual clock looks at the host's. */
+/* A slice boundary: the virtual clock looks at the host's.  The guest
+ * ran a whole slice without halting: it is busy. */
 static void clock_sync(struct machine *m)
 {
-	if (!m->clock)
-		vclock_sync(&m->vc, cpu_icount(m->cpu), host_ns(m));
+	if (m->clock)
+		return;
+	m->busy_ns = host_ns(m);
+	m->trimmed = false;
+	vclock_sync(&m->vc, cpu_icount(m->cpu), m->busy_ns);
 }
 
 static u64 next_deadline(struct machine *m);
@@ -670,8 +681,9 @@ void machine_del_fd(struct machine *m, int fd)
 }
 
 /* Waits up to timeout_ns (0: just look) and calls the callbacks of ready
- * fds.  The callbacks may add and remove fds: each is looked up afresh. */
-static void poll_fds(struct machine *m, u64 timeout_ns)
+ * fds.  The callbacks may add and remove fds: each is looked up afresh.
+ * Returns how many epoll reported ready. */
+static int poll_fds(struct machine *m, u64 timeout_ns)
 {
 	struct epoll_event evs[MAX_FDS];
 	struct timespec ts;
@@ -701,6 +713,7 @@ static void poll_fds(struct machine *m, u64 timeout_ns)
 			w->fn(w->opaque, w->fd,
 			      w->events & (EPOLLIN | EPOLLOUT));
 	}
+	return n;
 }
 
 void machine_poll(struct machine *m)
@@ -914,6 +927,12 @@ static void idle(struct machine *m)
 		return;
 	}
 	host = host_ns(m);
+	if (!m->trimmed && host - m->busy_ns > TRIM_IDLE_NS) {
+		/* Idle a while: what the boot or the last program
+		 * translated can go back to the host. */
+		cpu_jit_trim(m->cpu);
+		m->trimmed = true;
+	}
 	vclock_idle(&m->vc, cpu_icount(m->cpu), host, dl);
 	now = machine_clock_ns(m);
 	/* Behind the host, time has moved to the deadline: no sleep.
@@ -923,7 +942,9 @@ static void idle(struct machine *m)
 	if (wait > MAX_SLEEP_NS)
 		wait = MAX_SLEEP_NS;
 	m->halted = true;
-	poll_fds(m, wait);
+	if (poll_fds(m, wait) > 0)
+		m->fd_wakes++;
+	m->sleeps++;
 	m->halted = false;
 }
 
@@ -938,6 +959,7 @@ static bool guest_if(struct machine *m)
 static void report_clock(struct machine *m)
 {
 	const struct vclock *vc = &m->vc;
+	struct cpu_jit_stats js;
 
 	if (m->clock)
 		return;
@@ -948,6 +970,19 @@ static void report_clock(struct machine *m)
 		(unsigned long long)vc->syncs, (unsigned long long)vc->jumps,
 		vc->max_behind / 1e6, vc->max_ahead / 1e6,
 		vclock_ns_per_insn(vc));
+	verbose("run loop: %llu guest instructions, %llu sleeps in epoll "
+		"(%llu woken by a host fd, the rest by a timer)",
+		(unsigned long long)cpu_icount(m->cpu),
+		(unsigned long long)m->sleeps,
+		(unsigned long long)m->fd_wakes);
+	cpu_jit_stats(m->cpu, &js);
+	if (js.limit)
+		verbose("translator: arena filled to %zu of %zu KiB (%zu KiB "
+			"resident), %llu KiB written, %u times emptied (%u "
+			"while idle), %u times grown",
+			js.used >> 10, js.limit >> 10, js.resident >> 10,
+			(unsigned long long)(js.bytes >> 10), js.flushes,
+			js.trims, js.grown);
 }
 
 /*M:240

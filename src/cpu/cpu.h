@@ -112,6 +112,25 @@ void cpu_set_nmi(struct cpu *c);
 /* Instructions retired since cpu_new(). */
 u64 cpu_icount(const struct cpu *c);
 
+/* The translator's arena (src/cpu/jit.c), for --verbose and the tests;
+ * all zero when the interpreter runs alone. */
+struct cpu_jit_stats {
+	size_t limit;		/* what the arena may fill to now, bytes */
+	size_t used;		/* ... and is filled to */
+	u64 bytes;		/* code and descriptors written in all */
+	unsigned flushes;	/* times it was emptied */
+	unsigned grown;		/* times its limit doubled */
+	unsigned trims;		/* times cpu_jit_trim() emptied it */
+	size_t resident;	/* written since its memory was last given
+				 * back: what it costs the host */
+};
+void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st);
+
+/* The guest has been idle for a while: the translator may give back the
+ * memory of code it will most likely never run again (it translates what
+ * the guest runs next afresh). */
+void cpu_jit_trim(struct cpu *c);
+
 /* After CPU_SHUTDOWN: a sentence naming the faults that led to it. */
 const char *cpu_error(const struct cpu *c);
 

@@ -18,10 +18,11 @@
  * displacements, register numbers, all decoded into fixed fields), never
  * a host address: every access to guest memory goes through a TLB entry
  * that mmu.c filled, or out to the same checked helpers the interpreter
- * uses.  The code lives in one arena, emptied whole when it fills, and
+ * uses.  The code lives in one arena, emptied whole when it fills (or
+ * grown, when it fills too fast: see "The arena" at the end), and
  * no page of it is ever both writable and executable (W^X): the arena is
  * one memfd mapped twice, an executable view the code runs from and,
- * JIT_ARENA_SIZE above it, a writable view that every byte of code is
+ * JIT_ARENA_MAX above it, a writable view that every byte of code is
  * written through (see JIT_W below).  A bug that lets a guest steer a
  * host write can then not land in code that runs, short of knowing
  * where the writable view is.
@@ -53,6 +54,7 @@
  * the same, for comparing the two.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -62,7 +64,10 @@
 
 #if defined(__x86_64__)
 
-#define JIT_ARENA_SIZE (64u << 20)
+/* The arena's address space, and the sizes its limit moves between. */
+#define JIT_ARENA_MAX (64u << 20)
+#define JIT_ARENA_FIRST (4u << 20)
+#define JIT_ARENA_MIN (256u << 10)
 #define JIT_TAB_SIZE 65536
 #define JIT_RECENT 4096
 #define JIT_MAX_INSNS 32
@@ -78,11 +83,11 @@
  * epilogue, a chain's rel32 field) is in the executable view, because
  * that is where the code runs and where relative jumps are measured.  A
  * byte of code is stored at the same offset of the writable view, which
- * jit_init() places exactly JIT_ARENA_SIZE above the executable one, so
+ * jit_init() places exactly JIT_ARENA_MAX above the executable one, so
  * the store needs no struct jit.  The block descriptors that share the
  * arena with the code are plain data, kept in the writable view only.
  */
-#define JIT_W(p) ((u8 *)(p) + JIT_ARENA_SIZE)
+#define JIT_W(p) ((u8 *)(p) + JIT_ARENA_MAX)
 
 /* Why translated code returned (in eax). */
 enum {
@@ -103,8 +108,16 @@ struct jblock {
 };
 
 struct jit {
-	u8 *arena, *end, *p;	/* code and block descriptors */
+	u8 *arena, *end, *p;	/* code and block descriptors; end is the
+				 * limit, at most JIT_ARENA_MAX in */
 	u8 *start;		/* after the trampolines: what a flush keeps */
+	u8 *high;		/* the most of the arena written since the
+				 * last time its memory was given back */
+	u64 filled_at;		/* icount at the last flush or growth */
+	u64 bytes;		/* written in all, for cpu_jit_stats() */
+	unsigned grown;		/* times the limit doubled */
+	unsigned trims;		/* times cpu_jit_trim() emptied it */
+	size_t first;		/* the limit it started at */
 	int (*enter)(struct cpu *c, const u8 *code);
 	u8 *epilogue;
 	unsigned generation;	/* flushes so far */
@@ -295,6 +308,8 @@ static void flush(struct jit *j)
 	memset(j->recent, 0, sizeof(j->recent));
 	j->generation++;
 }
+
+static void arena_full(struct cpu *c);
 
 /* Room for a block descriptor, which is data: in the writable view. */
 static void *take(struct jit *j, size_t n)
@@ -1332,7 +1347,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 			break;
 	}
 	if ((size_t)(j->end - j->p) < JIT_BLOCK_ROOM)
-		flush(j);
+		arena_full(c);
 	start = j->p;
 	b = take(j, sizeof(*b) + n * sizeof(struct dinsn));
 	b->host = h;
@@ -1349,6 +1364,9 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 	/* JIT_BLOCK_ROOM is what the emitters can write at most. */
 	if ((size_t)(j->p - start) > JIT_BLOCK_ROOM)
 		abort();
+	j->bytes += (size_t)(j->p - start);
+	if (j->p > j->high)
+		j->high = j->p;
 	tab_insert(c, b);
 	return b;
 }
@@ -1481,16 +1499,118 @@ void jit_run(struct cpu *c, u64 end)
 	}
 }
 
+/*C:158
+ * The arena.  Its address space is reserved whole at the start, both
+ * views of JIT_ARENA_MAX, so that the distance between them never
+ * changes; the memfd behind them is sparse, so a page of it costs the
+ * host memory only once code has been written there.  What moves is the
+ * limit the translator fills to (j->end).  It starts at JIT_ARENA_FIRST
+ * (LGUEST_JIT_ARENA=size in the environment sets another, for tests),
+ * and when the arena is full one of two things happens:
+ *
+ *  - It filled within JIT_GROW_INSNS guest instructions of the last time:
+ *    what the guest runs does not fit, and emptying it would only have the
+ *    same code translated again at once.  The limit doubles, up to
+ *    JIT_ARENA_MAX, and every block stays.
+ *  - Otherwise the code in it is mostly old (a boot's, a program that has
+ *    ended): it is emptied, and its memory given back to the host, so an
+ *    idle guest keeps only what it has translated since.  If filling it
+ *    took more than JIT_SHRINK_INSNS, the limit halves too (not below
+ *    where it started).
+ *
+ * A guest that has booted and sits idle translates nothing new, so the
+ * arena never fills again and would keep what the boot needed (tens of
+ * MiB) for ever.  So the machine tells us when the guest has been idle a
+ * while (cpu_jit_trim()), and an arena holding more than JIT_TRIM_FLOOR
+ * is emptied and given back then, its limit back to where it started:
+ * what the idle guest still runs (its timer tick, the shell waiting for a
+ * key) is translated again within a tick or two, and is small.
+ *
+ * Neither needs a system call that the sandbox would have to allow beyond
+ * madvise(MADV_REMOVE), which the allocator has anyway; no page is mapped
+ * or made executable after the start.
+ :*/
+#define JIT_GROW_INSNS 200000000ULL
+#define JIT_SHRINK_INSNS (16 * JIT_GROW_INSNS)
+#define JIT_TRIM_FLOOR (1u << 20)
+
+/* Hands the pages of [from, j->high) back to the host: they read as zero
+ * afterwards, in both views. */
+static void arena_release(struct jit *j, u8 *from)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	u8 *a = (u8 *)(((uintptr_t)from + page - 1) & ~(page - 1));
+
+	if (j->high > a)
+		madvise(JIT_W(a), (size_t)(j->high - a), MADV_REMOVE);
+	j->high = from;
+}
+
+static void arena_full(struct cpu *c)
+{
+	struct jit *j = c->jit;
+	u64 took = c->icount - j->filled_at;
+	size_t limit = (size_t)(j->end - j->arena);
+
+	j->filled_at = c->icount;
+	if (took < JIT_GROW_INSNS && limit < JIT_ARENA_MAX) {
+		j->end = j->arena + 2 * limit;
+		j->grown++;
+		return;
+	}
+	if (took > JIT_SHRINK_INSNS && limit / 2 >= j->first)
+		j->end = j->arena + limit / 2;
+	flush(j);
+	arena_release(j, j->start);
+}
+
+void cpu_jit_trim(struct cpu *c)
+{
+	struct jit *j = c->jit;
+
+	if (!j || (size_t)(j->high - j->start) <= JIT_TRIM_FLOOR)
+		return;
+	j->end = j->arena + j->first;
+	j->filled_at = c->icount;
+	flush(j);
+	arena_release(j, j->start);
+	j->trims++;
+}
+
+/* LGUEST_JIT_ARENA: the arena's first limit, in bytes or with a k or m
+ * suffix, between JIT_ARENA_MIN and JIT_ARENA_MAX. */
+static size_t first_limit(void)
+{
+	const char *env = getenv("LGUEST_JIT_ARENA");
+	unsigned long long v;
+	char *end;
+
+	if (!env || !*env)
+		return JIT_ARENA_FIRST;
+	v = strtoull(env, &end, 0);
+	if (*end == 'k' || *end == 'K')
+		v <<= 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		v <<= 20, end++;
+	if (*end || v < JIT_ARENA_MIN || v > JIT_ARENA_MAX) {
+		fprintf(stderr, "lguest: LGUEST_JIT_ARENA=%s: want a size "
+			"from %uk to %um\n", env, JIT_ARENA_MIN >> 10,
+			JIT_ARENA_MAX >> 20);
+		exit(1);
+	}
+	return (size_t)v;
+}
+
 /*
  * The arena's two views of one memfd: executable at the returned address,
- * writable JIT_ARENA_SIZE above it (JIT_W).  The address space for both
+ * writable JIT_ARENA_MAX above it (JIT_W).  The address space for both
  * is reserved first, so that the distance is fixed.  NULL if the host
  * will not have it (no memfd_create): then the interpreter runs alone,
  * rather than from memory both writable and executable.
  */
 static u8 *map_arena(void)
 {
-	size_t size = JIT_ARENA_SIZE;
+	size_t size = JIT_ARENA_MAX;
 	u8 *base, *x, *w;
 	int fd;
 
@@ -1519,6 +1639,7 @@ fail:
 void jit_init(struct cpu *c)
 {
 	const char *env = getenv("LGUEST_JIT");
+	size_t first = first_limit();
 	struct jit *j;
 
 	c->jit = NULL;
@@ -1532,10 +1653,12 @@ void jit_init(struct cpu *c)
 		free(j);
 		return;
 	}
-	j->end = j->arena + JIT_ARENA_SIZE;
+	j->first = first;
+	j->end = j->arena + first;
 	j->p = j->arena;
 	emit_trampolines(j);
 	flush(j);
+	j->high = j->p;
 	c->jit = j;
 }
 
@@ -1545,9 +1668,25 @@ void jit_free(struct cpu *c)
 
 	if (!j)
 		return;
-	munmap(j->arena, 2 * (size_t)JIT_ARENA_SIZE);
+	munmap(j->arena, 2 * (size_t)JIT_ARENA_MAX);
 	free(j);
 	c->jit = NULL;
+}
+
+void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st)
+{
+	const struct jit *j = c->jit;
+
+	*st = (struct cpu_jit_stats){ 0 };
+	if (!j)
+		return;
+	st->limit = (size_t)(j->end - j->arena);
+	st->used = (size_t)(j->p - j->arena);
+	st->bytes = j->bytes;
+	st->flushes = j->generation - 1;
+	st->grown = j->grown;
+	st->trims = j->trims;
+	st->resident = (size_t)(j->high - j->arena);
 }
 
 #else	/* no translator for this host */
@@ -1565,6 +1704,17 @@ void jit_free(struct cpu *c)
 void jit_run(struct cpu *c, u64 end)
 {
 	cpu_exec_run(c, end);
+}
+
+void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st)
+{
+	(void)c;
+	*st = (struct cpu_jit_stats){ 0 };
+}
+
+void cpu_jit_trim(struct cpu *c)
+{
+	(void)c;
 }
 
 #endif

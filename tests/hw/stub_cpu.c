@@ -71,6 +71,18 @@ u64 cpu_icount(const struct cpu *c)
 	return c->icount;
 }
 
+/* The stand-in has no translator: nothing to report or give back. */
+void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st)
+{
+	(void)c;
+	memset(st, 0, sizeof(*st));
+}
+
+void cpu_jit_trim(struct cpu *c)
+{
+	(void)c;
+}
+
 const char *cpu_error(const struct cpu *c)
 {
 	(void)c;
