@@ -57,6 +57,7 @@ check: lguest lguest-asan $(CHECK_DEPS)
 guest:
 	guest/build.sh
 	FLAVOUR=686-pae guest/build.sh
+	FLAVOUR=amd64 guest/build.sh
 
 # The documentation (Documentation/guide.md says more): `make guide` stitches
 # the tagged comments of src/ into the tour, build/guide/tour.md (generated,

@@ -32,11 +32,17 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 FLAVOUR=${FLAVOUR:-686}
 debs="$here/cache/debs"
+arch=i386
 case $FLAVOUR in
 686) cache="$here/cache" ;;
 686-pae) cache="$here/cache/$FLAVOUR" ;;
+amd64)
+	cache="$here/cache/$FLAVOUR"
+	arch=amd64
+	;;
 *)
-	echo "guest/build.sh: unknown FLAVOUR '$FLAVOUR' (686 or 686-pae)" >&2
+	echo "guest/build.sh: unknown FLAVOUR '$FLAVOUR' (686, 686-pae or" \
+	     "amd64)" >&2
 	exit 1
 	;;
 esac
@@ -69,9 +75,9 @@ fi
 # The metapackage names the real image package, e.g. linux-image-6.1.0-50-686
 # (or linux-image-6.1.0-50-686-pae for FLAVOUR=686-pae).
 resolve_kernel_package() {
-	arch='\(:i386\)\{0,1\}$'
-	apt-cache depends "linux-image-$FLAVOUR:i386" 2>/dev/null |
-		sed -n "s/^ *Depends: \(linux-image-[0-9][^:]*-$FLAVOUR\)$arch/\1/p" |
+	suffix="\\(:$arch\\)\\{0,1\\}\$"
+	apt-cache depends "linux-image-$FLAVOUR:$arch" 2>/dev/null |
+		sed -n "s/^ *Depends: \\(linux-image-[0-9][^:]*-$FLAVOUR\\)$suffix/\\1/p" |
 		head -n 1
 }
 
@@ -79,7 +85,7 @@ resolve_kernel_package() {
 # (apt then warns that it cannot sandbox the download, which is harmless), but
 # only once the package lists exist: that part needs root.
 have_deb() {
-	for f in "$debs/${1%%:*}_"*.deb; do
+	for f in "$debs/${1%%:*}_"*"_${1##*:}.deb"; do
 		[ -f "$f" ] && return 0
 	done
 	return 1
@@ -103,26 +109,26 @@ fetch() {
 kpkg=$(resolve_kernel_package)
 if [ -z "$kpkg" ]; then
 	if [ "$(id -u)" != 0 ]; then
-		die "apt knows no linux-image-$FLAVOUR:i386; ask root to run" \
+		die "apt knows no linux-image-$FLAVOUR:$arch; ask root to run" \
 		    "scripts/install-deps.sh (it adds i386 and runs apt-get update)"
 	fi
-	echo "guest/build.sh: apt knows no linux-image-$FLAVOUR:i386," \
+	echo "guest/build.sh: apt knows no linux-image-$FLAVOUR:$arch," \
 	     "running apt-get update"
 	apt-get update -q >/dev/null
 	kpkg=$(resolve_kernel_package)
-	[ -n "$kpkg" ] || die "apt still knows no linux-image-$FLAVOUR:i386"
+	[ -n "$kpkg" ] || die "apt still knows no linux-image-$FLAVOUR:$arch"
 fi
 kver=${kpkg#linux-image-}
 
-fetch "$kpkg:i386"
-fetch "busybox-static:i386"
+fetch "$kpkg:$arch"
+fetch "busybox-static:$arch"
 
 # Unpack the kernel package once, and make the modules.dep it lacks.
 kroot="$cache/kernel-root"
 if [ ! -f "$kroot/boot/vmlinuz-$kver" ]; then
 	rm -rf "$kroot"
 	mkdir -p "$kroot"
-	dpkg-deb -x "$debs/${kpkg}_"*.deb "$kroot"
+	dpkg-deb -x "$debs/${kpkg}_"*"_$arch.deb" "$kroot"
 fi
 if [ ! -f "$kroot/lib/modules/$kver/modules.dep" ]; then
 	depmod -b "$kroot" "$kver"
@@ -131,7 +137,7 @@ bbroot="$cache/busybox-root"
 if [ ! -x "$bbroot/bin/busybox" ]; then
 	rm -rf "$bbroot"
 	mkdir -p "$bbroot"
-	dpkg-deb -x "$debs/busybox-static_"*.deb "$bbroot"
+	dpkg-deb -x "$debs/busybox-static_"*"_$arch.deb" "$bbroot"
 fi
 
 # Replace outputs only when they change, and by rename: guests may be booting
@@ -181,8 +187,8 @@ cp "$bbroot/bin/busybox" "$ir/bin/busybox"
 # One symlink per applet, as busybox --install would make inside the guest;
 # the list comes from the busybox binary itself (run by qemu-i386 when the
 # host cannot run i386 code, else directly), or a fixed core list.
-applets=$( ("$ir/bin/busybox" --list || qemu-i386 "$ir/bin/busybox" --list) \
-	2>/dev/null || true)
+applets=$( ("$ir/bin/busybox" --list || qemu-i386 "$ir/bin/busybox" --list ||
+	   qemu-x86_64 "$ir/bin/busybox" --list) 2>/dev/null || true)
 [ -n "$applets" ] || applets="sh ash mount umount insmod modprobe poweroff \
 reboot halt setsid cttyhack cat echo ls mkdir sleep base64 switch_root sync \
 uname md5sum date dd grep sed awk seq head tail wc tr cp mv rm ln ps kill dmesg"
