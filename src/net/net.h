@@ -53,6 +53,13 @@
 			 (1ull << VIRTIO_NET_F_HOST_TSO4) |		\
 			 (1ull << VIRTIO_NET_F_HOST_TSO6) |		\
 			 (1ull << VIRTIO_NET_F_HOST_ECN))
+/* The receive offloads such a backend may take (set_rx_offloads): frames
+ * for the guest with their checksum left to it (or already checked), and
+ * TCP segments of up to 64 KiB that the guest need not reassemble. */
+#define NET_RX_OFFLOADS	((1ull << VIRTIO_NET_F_GUEST_CSUM) |		\
+			 (1ull << VIRTIO_NET_F_GUEST_TSO4) |		\
+			 (1ull << VIRTIO_NET_F_GUEST_TSO6) |		\
+			 (1ull << VIRTIO_NET_F_GUEST_ECN))
 
 /*N:100
  * The last chapter is about where a guest's frames go, and it rests on
@@ -69,11 +76,17 @@
 /* The NIC, as a backend sees it. */
 struct net_client {
 	void *opaque;
-	/* True if the guest has a receive buffer ready now. */
+	/* True if the guest has receive buffers ready now for the largest
+	 * frame the backend may hand over (64 KiB and a bit once receive
+	 * segmentation offload is on, else NET_MAX_FRAME). */
 	bool (*can_receive)(void *opaque);
-	/* Hands one frame to the guest.  False if it was dropped (no buffer,
-	 * or a buffer too small for it). */
-	bool (*receive)(void *opaque, const void *frame, size_t len);
+	/* Hands one frame to the guest.  hdr is the host side's virtio-net
+	 * header for it (a backend with offloads), or NULL for a plain,
+	 * fully checksummed frame; the NIC checks it against what the guest
+	 * negotiated.  False if the frame was dropped (no buffer, a buffer
+	 * too small, or a header the guest cannot take). */
+	bool (*receive)(void *opaque, const struct virtio_net_hdr_v1 *hdr,
+			const void *frame, size_t len);
 };
 
 struct net_backend;
@@ -88,6 +101,11 @@ struct net_backend_ops {
 	void (*send_vnet)(struct net_backend *nb,
 			  const struct virtio_net_hdr_v1 *hdr,
 			  const struct iovec *iov, unsigned int iovcnt);
+	/* For a backend with offloads: the guest accepted these receive
+	 * offloads (NET_RX_OFFLOADS bits; 0 after a reset).  Returns the
+	 * ones the host side will now use: frames that follow may need
+	 * them, frames already queued may still need the old ones. */
+	u64 (*set_rx_offloads)(struct net_backend *nb, u64 guest);
 	/* The guest posted receive buffers: deliver what waits. */
 	void (*rx_resume)(struct net_backend *nb);
 	/* Closes everything (the NIC is going away). */

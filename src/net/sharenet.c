@@ -498,7 +498,7 @@ static void drain(struct sharenet *s)
 				break;
 			return;
 		}
-		c->receive(c->opaque, rx.buf, rx.len);
+		c->receive(c->opaque, NULL, rx.buf, rx.len);
 	}
 	/* More may wait: look again soon. */
 	eventfd_write(s->efd, 1);

@@ -48,12 +48,16 @@ struct virtio_net {
 	struct virtio_dev *vd;
 	struct net_backend *nb;
 	struct virtio_net_config cfg;
-	struct vq_elem *rx, *tx;
+	struct vq_elem *tx;
+	struct vq_elem *rxq[QUEUE_MAX];	/* popped receive chains, then spares */
+	unsigned int rx_n;	/* chains popped, not yet used */
+	u64 rx_room;		/* their writable bytes */
+	bool rx_set;		/* the backend was told the rx offloads */
+	bool rx_gso;		/* it may hand over 64 KiB TCP segments */
 	struct iovec *tx_iov;	/* a transmit frame's pieces, for send_vnet */
 	struct timer *tx_timer;	/* returns the sent chains (N:115) */
 	u16 tx_held[QUEUE_MAX];	/* heads of chains sent, not yet returned */
 	unsigned int nr_held;
-	bool rx_held;		/* rx holds a chain popped for the next frame */
 	u64 rx_dropped, tx_dropped;
 	u8 frame[NET_MAX_FRAME];
 };
@@ -68,40 +72,154 @@ u64 virtio_net_tx_dropped(struct virtio_net *n)
 	return n->tx_dropped;
 }
 
-/*
- * Receiving: the backend asks whether there is a buffer, then gives one
- * frame.  The chain is popped ahead and kept until a frame comes.
+/*N:112
+ * Receiving.  The backend asks whether the guest has room for the largest
+ * frame it may hand over, then gives one frame.  We pop chains ahead into
+ * a pool and keep them until frames come.  Without mergeable buffers a
+ * frame goes into one chain, header first.  With them
+ * (VIRTIO_NET_F_MRG_RXBUF) the guest posts small buffers and a frame
+ * spreads over as many chains as it needs, the header's num_buffers
+ * saying how many: that is how a 64 KiB TCP segment from the host
+ * (receive offload, below) reaches a guest that posts page-sized buffers.
+ * "Room" is the sum of the pooled chains' writable bytes, so a backend
+ * reads a frame only when it will fit: nothing is read to be dropped
+ * while the guest is merely slow to post buffers.  The pool holds at
+ * most a queue's worth of chains, which the held bits (V:130) bound too.
  */
+static bool has(struct virtio_net *n, unsigned int bit)
+{
+	return virtio_has_feature(n->vd, bit);
+}
+
+/* The largest header and frame the backend may give us now. */
+static u64 rx_need(const struct virtio_net *n)
+{
+	return HDR_LEN + (n->rx_gso ? NET_MAX_GSO_FRAME : NET_MAX_FRAME);
+}
+
+/* Pops chains into the pool until it holds need bytes of room (or just
+ * one chain without mergeable buffers).  False if it still does not. */
+static bool rx_fill(struct virtio_net *n, u64 need)
+{
+	struct virtqueue *vq = virtio_vq(n->vd, RX_QUEUE);
+	bool mrg = has(n, VIRTIO_NET_F_MRG_RXBUF);
+
+	while (n->rx_n < QUEUE_MAX && (mrg ? n->rx_room < need : !n->rx_n)) {
+		if (!n->rxq[n->rx_n])
+			n->rxq[n->rx_n] = vq_elem_new(vq);
+		if (vq_pop(vq, n->rxq[n->rx_n]) <= 0)
+			break;
+		n->rx_room += n->rxq[n->rx_n]->in_len;
+		n->rx_n++;
+	}
+	return mrg ? n->rx_room >= need : n->rx_n > 0;
+}
+
 static bool net_can_receive(void *opaque)
 {
 	struct virtio_net *n = opaque;
-	struct virtqueue *vq = virtio_vq(n->vd, RX_QUEUE);
 
-	if (n->rx_held)
-		return true;
-	if (!virtio_driver_ok(n->vd) || !vq_ready(vq))
+	if (!virtio_driver_ok(n->vd) || !vq_ready(virtio_vq(n->vd, RX_QUEUE)))
 		return false;
-	n->rx_held = vq_pop(vq, n->rx) > 0;
-	return n->rx_held;
+	return rx_fill(n, rx_need(n));
 }
 
-static bool net_receive(void *opaque, const void *frame, size_t len)
+/*
+ * The host side's header (a TAP device's, from the host kernel) is
+ * checked against what the guest negotiated before the guest sees it:
+ * a partial checksum only with GUEST_CSUM, inside the frame; a TCP
+ * segment only of the kinds the guest takes, with a segment size; "data
+ * valid" is kept only for a guest that understands it.  Anything else is
+ * a frame this guest cannot take (it may have been queued before the
+ * guest renegotiated): dropped.
+ */
+static bool rx_hdr_ok(struct virtio_net *n, struct virtio_net_hdr_v1 *h,
+		      size_t len)
+{
+	u8 gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (!has(n, VIRTIO_NET_F_GUEST_CSUM)) {
+		if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+			return false;
+		h->flags = 0;
+	}
+	if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
+			 VIRTIO_NET_HDR_F_DATA_VALID))
+		return false;
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    (u64)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2 > len)
+		return false;
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return h->gso_type == VIRTIO_NET_HDR_GSO_NONE &&
+		       len <= NET_MAX_FRAME;
+	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+	    !has(n, VIRTIO_NET_F_GUEST_ECN))
+		return false;
+	if (!(gso == VIRTIO_NET_HDR_GSO_TCPV4 &&
+	      has(n, VIRTIO_NET_F_GUEST_TSO4)) &&
+	    !(gso == VIRTIO_NET_HDR_GSO_TCPV6 &&
+	      has(n, VIRTIO_NET_F_GUEST_TSO6)))
+		return false;
+	return (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && h->gso_size &&
+	       len <= NET_MAX_GSO_FRAME;
+}
+
+/* Puts the first count chains of the pool on the used ring, each with
+ * its share of total bytes, and moves their elements to the pool's end
+ * for reuse. */
+static void rx_push(struct virtio_net *n, unsigned int count, u64 total)
+{
+	struct virtqueue *vq = virtio_vq(n->vd, RX_QUEUE);
+	struct vq_elem *used[QUEUE_MAX];
+
+	for (unsigned int i = 0; i < count; i++) {
+		struct vq_elem *e = n->rxq[i];
+		u64 chunk = e->in_len < total ? e->in_len : total;
+
+		vq_push(vq, e, chunk);
+		total -= chunk;
+		n->rx_room -= e->in_len;
+		used[i] = e;
+	}
+	memmove(n->rxq, n->rxq + count,
+		(QUEUE_MAX - count) * sizeof(n->rxq[0]));
+	memcpy(n->rxq + QUEUE_MAX - count, used, count * sizeof(used[0]));
+	n->rx_n -= count;
+}
+
+static bool net_receive(void *opaque, const struct virtio_net_hdr_v1 *hdr,
+			const void *frame, size_t len)
 {
 	struct virtio_net *n = opaque;
-	struct virtqueue *vq = virtio_vq(n->vd, RX_QUEUE);
-	struct virtio_net_hdr_v1 hdr = { .num_buffers = htole16(1) };
+	struct virtio_net_hdr_v1 h = { 0 };
+	u64 total = HDR_LEN + len, off = HDR_LEN;
+	unsigned int count = 0;
 
-	if (!net_can_receive(n) || n->rx->in_len < HDR_LEN + len) {
-		/* A buffer too small for this frame may fit the next one:
-		 * keep it. */
+	if (hdr)
+		h = *hdr;
+	if (len < 14 || !rx_hdr_ok(n, &h, len) || !rx_fill(n, total) ||
+	    n->rxq[0]->in_len < HDR_LEN ||
+	    (has(n, VIRTIO_NET_F_MRG_RXBUF) ? n->rx_room
+					    : n->rxq[0]->in_len) < total) {
+		/* Buffers too small for this frame may fit the next one:
+		 * keep them. */
 		n->rx_dropped++;
 		return false;
 	}
-	vq_elem_write(n->rx, 0, &hdr, HDR_LEN);
-	vq_elem_write(n->rx, HDR_LEN, frame, len);
-	n->rx_held = false;
-	vq_push(vq, n->rx, HDR_LEN + len);
-	vq_notify_guest(vq);
+	/* The frame, then the header with the count of chains it took. */
+	while (off < total && count < n->rx_n) {
+		const struct vq_elem *e = n->rxq[count];
+		u64 skip = count ? 0 : HDR_LEN;
+
+		if (e->in_len > skip)
+			off += vq_elem_write(e, skip, (const u8 *)frame +
+					     off - HDR_LEN, total - off);
+		count++;
+	}
+	h.num_buffers = htole16(count);
+	vq_elem_write(n->rxq[0], 0, &h, HDR_LEN);
+	rx_push(n, count, total);
+	vq_notify_guest(virtio_vq(n->vd, RX_QUEUE));
 	return true;
 }
 
@@ -112,11 +230,6 @@ static bool net_receive(void *opaque, const void *frame, size_t len)
  * segmentation offload) is a driver bug: the frame is dropped (and
  * counted), the chain returned, the guest lives on.
  */
-static bool has(struct virtio_net *n, unsigned int bit)
-{
-	return virtio_has_feature(n->vd, bit);
-}
-
 static bool tx_csum_ok(struct virtio_net *n,
 		       const struct virtio_net_hdr_v1 *h, u64 len)
 {
@@ -235,10 +348,28 @@ static void do_tx(struct virtio_net *n)
 		timer_mod(n->tx_timer, machine_clock_ns(m) + TX_DELAY_NS);
 }
 
+/* Once the driver is ready: which receive offloads the backend may use
+ * (the guest accepted them, and its host side can). */
+static void rx_offloads(struct virtio_net *n)
+{
+	u64 want = 0, got;
+
+	if (n->rx_set || !n->nb->offloads || !n->nb->ops->set_rx_offloads)
+		return;
+	for (unsigned int bit = 0; bit < 64; bit++)
+		if ((NET_RX_OFFLOADS & (1ull << bit)) && has(n, bit))
+			want |= 1ull << bit;
+	got = n->nb->ops->set_rx_offloads(n->nb, want) & want;
+	n->rx_gso = got & ((1ull << VIRTIO_NET_F_GUEST_TSO4) |
+			   (1ull << VIRTIO_NET_F_GUEST_TSO6));
+	n->rx_set = true;
+}
+
 static void net_notify(struct virtio_dev *vd, struct virtqueue *vq)
 {
 	struct virtio_net *n = virtio_opaque(vd);
 
+	rx_offloads(n);
 	if (vq_index(vq) == TX_QUEUE)
 		do_tx(n);
 	else
@@ -249,8 +380,13 @@ static void net_reset(struct virtio_dev *vd)
 {
 	struct virtio_net *n = virtio_opaque(vd);
 
-	n->rx_held = false;
+	n->rx_n = 0;
+	n->rx_room = 0;
 	n->nr_held = 0;
+	if (n->rx_set && n->nb->offloads && n->nb->ops->set_rx_offloads)
+		n->nb->ops->set_rx_offloads(n->nb, 0);
+	n->rx_set = false;
+	n->rx_gso = false;
 	timer_del(n->tx_timer);
 }
 
@@ -260,7 +396,8 @@ static void net_free(struct virtio_dev *vd)
 
 	timer_del(n->tx_timer);
 	n->nb->ops->free(n->nb);
-	free(n->rx);
+	for (unsigned int i = 0; i < QUEUE_MAX; i++)
+		free(n->rxq[i]);
 	free(n->tx);
 	free(n->tx_iov);
 	free(n);
@@ -288,7 +425,8 @@ static void net_free(struct virtio_dev *vd)
 	.class_code = 0x020000,		/* network, Ethernet */		\
 	.features = (1ull << VIRTIO_NET_F_MAC) |			\
 		    (1ull << VIRTIO_NET_F_STATUS) |			\
-		    (1ull << VIRTIO_NET_F_MTU) | (offloads),		\
+		    (1ull << VIRTIO_NET_F_MTU) |			\
+		    (1ull << VIRTIO_NET_F_MRG_RXBUF) | (offloads),	\
 	.nr_queues = 2,							\
 	.queue_max = QUEUE_MAX,						\
 	.config_len = CONFIG_LEN,					\
@@ -297,7 +435,8 @@ static void net_free(struct virtio_dev *vd)
 	.free = net_free,						\
 }
 static const struct virtio_dev_ops net_ops = NET_OPS(0);
-static const struct virtio_dev_ops net_ops_offload = NET_OPS(NET_TX_OFFLOADS);
+static const struct virtio_dev_ops net_ops_offload =
+	NET_OPS(NET_TX_OFFLOADS | NET_RX_OFFLOADS);
 /* A frame that breaks these rules is the driver's bug, not a protocol
  * violation: it is dropped and counted, and the guest lives on. :*/
 
@@ -314,7 +453,6 @@ struct virtio_net *virtio_net_new(struct pci_bus *bus, struct net_backend *nb)
 	n->tx_timer = timer_new(pci_bus_machine(bus), tx_timer_fire, n);
 	n->vd = virtio_pci_add(bus, nb->offloads ? &net_ops_offload :
 			       &net_ops, n, (u8 *)&n->cfg);
-	n->rx = vq_elem_new(virtio_vq(n->vd, RX_QUEUE));
 	n->tx = vq_elem_new(virtio_vq(n->vd, TX_QUEUE));
 	n->tx_iov = calloc(n->tx->cap, sizeof(*n->tx_iov));
 	if (!n->tx_iov)

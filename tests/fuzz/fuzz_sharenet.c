@@ -61,9 +61,12 @@ static bool can_receive(void *opaque)
 	return budget > 0;
 }
 
-static bool receive(void *opaque, const void *f, size_t len)
+static bool receive(void *opaque, const struct virtio_net_hdr_v1 *hdr,
+		    const void *f, size_t len)
 {
 	(void)opaque;
+	if (hdr)
+		fuzz_fail("a header from a backend of plain frames");
 	if (budget <= 0)
 		fuzz_fail("a frame with no buffer");
 	if (len < 14 || len > NET_MAX_FRAME)

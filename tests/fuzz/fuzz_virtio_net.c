@@ -79,24 +79,48 @@ static void fake_free(struct net_backend *nb)
 	free(nb);
 }
 
+/* The NIC tells a backend with offloads what the guest accepted on
+ * receive: this one takes all of it, as a TAP device does. */
+static u64 fake_set_rx_offloads(struct net_backend *nb, u64 guest)
+{
+	if (!nb->offloads)
+		fuzz_fail("receive offloads set on a backend without offloads");
+	if (guest & ~NET_RX_OFFLOADS)
+		fuzz_fail("receive offloads %#llx asked for",
+			  (unsigned long long)guest);
+	return guest;
+}
+
 static const struct net_backend_ops fake_ops = {
 	.send = fake_send,
 	.send_vnet = fake_send_vnet,
+	.set_rx_offloads = fake_set_rx_offloads,
 	.rx_resume = fake_rx_resume,
 	.free = fake_free,
 };
 
-/* A frame from the host, if the guest has room. */
+/* A frame from the host, if the guest has room: plain, or (from a
+ * backend with offloads) with a header of the fuzzer's choosing, up to a
+ * 64 KiB TCP segment, which the NIC must check against what the guest
+ * negotiated and spread over mergeable buffers. */
 static void frame_in(struct fguest *g, struct fuzz_in *in)
 {
+	static u8 frame[NET_MAX_GSO_FRAME + 16];
 	struct net_backend *nb = g->dev.opaque;
-	u8 frame[NET_MAX_FRAME];
-	size_t len = in_u16(in) % (NET_MAX_FRAME + 1);
+	struct virtio_net_hdr_v1 hdr = { 0 };
+	u8 kind = in_u8(in);
+	size_t len = in_u16(in);
 
+	if (kind & 1)
+		len += (size_t)(kind >> 1) * 1024;
+	len %= sizeof(frame);
 	memset(frame, 0xab, len);
 	in_bytes(in, frame, len < 64 ? len : 64);
+	in_bytes(in, &hdr, sizeof(hdr));
 	if (nb->client.can_receive(nb->client.opaque))
-		nb->client.receive(nb->client.opaque, frame, len);
+		nb->client.receive(nb->client.opaque,
+				   nb->offloads && (kind & 1) ? &hdr : NULL,
+				   frame, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

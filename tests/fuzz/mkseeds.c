@@ -247,6 +247,43 @@ static void blk_seeds(void)
 	save("virtio_blk", "readonly");
 }
 
+/* Mergeable receive buffers and receive offloads: 48 small chains, then
+ * a 64 KiB TCP segment from the host with a partial checksum, spread
+ * over as many of them as it needs. */
+static void net_mergeable_seed(const u8 *frame, size_t len)
+{
+	struct virtio_net_hdr_v1 h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.gso_size = 1448, .csum_start = 34, .csum_offset = 16,
+	};
+
+	b8(1);
+	features(1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MTU |
+		 1ull << VIRTIO_NET_F_STATUS | 1ull << VIRTIO_NET_F_MRG_RXBUF |
+		 F_RING | NET_TX_OFFLOADS | NET_RX_OFFLOADS);
+	queue(0, 6);
+	queue(1, 4);
+	driver_ok();
+	for (u16 i = 0; i < 48; i++) {
+		desc(0, i, FG_BUF + 0x4000 + 0x600ull * i, 0x600, W, 0);
+		kick(0, i);
+	}
+	b8(FG_HOST);
+	b8(1 | 63 << 1);	/* a header, and 63 KiB more than ... */
+	b16(1000);		/* ... this */
+	bytes(frame, len);
+	bytes(frame, 64 - len);
+	bytes(&h, sizeof(h));
+	b8(FG_ISR);
+	b8(FG_HOST);
+	b8(0);
+	b16(len);
+	bytes(frame, len);
+	bytes(&h, sizeof(h));
+	save("virtio_net", "mergeable");
+}
+
 static void net_seeds(void)
 {
 	struct virtio_net_hdr_v1 h = { 0 };
@@ -281,11 +318,14 @@ static void net_seeds(void)
 		desc(0, 0, FG_BUF + 0x4000, 1526, W, 0);
 		kick(0, 0);
 		b8(FG_HOST);
+		b8(0);
 		b16(60);
 		bytes(frame, sizeof(frame));
+		bytes(&h, sizeof(h));
 		b8(FG_ISR);
 		save("virtio_net", off ? "offloads" : "plain");
 	}
+	net_mergeable_seed(frame, sizeof(frame));
 }
 
 static void console_seeds(void)

@@ -1089,6 +1089,114 @@ static bool tx_all_back(void *opaque)
 	return nic_tx_used(n) == n->avail[1];
 }
 
+/* A TCP segment of len bytes from the host side of the TAP device, with
+ * a virtio-net header asking for segmentation (a packet socket with
+ * PACKET_VNET_HDR, as QEMU's or a VM's host side would send one). */
+static bool host_sends_tso(const char *ifname, const u8 *f, size_t len)
+{
+	struct virtio_net_hdr h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = 54, .gso_size = 1448,
+		.csum_start = 34, .csum_offset = 16,
+	};
+	struct iovec v[2] = { { &h, sizeof(h) }, { (void *)f, len } };
+	int s = packet_socket_for(ifname, 0x0800), on = 1;
+	bool r;
+
+	r = setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)) == 0 &&
+	    writev(s, v, 2) == (ssize_t)(sizeof(h) + len);
+	close(s);
+	return r;
+}
+
+struct wait_used {
+	struct nic *n;
+	u16 want;
+};
+
+static u16 rx_used(struct nic *n)
+{
+	u16 v;
+
+	memcpy(&v, gp(&n->d, USED_GPA + 2, 2), 2);
+	return v;
+}
+
+static bool rx_used_moved(void *opaque)
+{
+	struct wait_used *w = opaque;
+
+	return rx_used(w->n) != w->want;
+}
+
+/*
+ * Receive offloads and mergeable buffers (N:112, N:127): a guest that
+ * accepts them gets a 20 KiB TCP segment from the host as it is, with a
+ * partial checksum, spread over its 2 KiB buffers; a guest that does not
+ * gets the host kernel's 1500-byte frames, each in one buffer.
+ */
+static void test_tap_rx_offload(void)
+{
+	u64 rx = NET_RX_OFFLOADS | (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	char err[256];
+	struct nic *n = nic_new_features(tap_open, "10.9.6.1", OFFLOADS | rx,
+					 err, sizeof(err));
+	struct virtio_net_hdr_v1 h;
+	size_t len = 14 + 20 + 20 + 20000;
+	u8 *f = malloc(len), *got = malloc(len + 4096), mac[6];
+	struct wait_used w;
+	int r, segs = 0, bytes = 0;
+
+	if (!ok(n != NULL, "tap rx offload: opens (%s)", n ? "" : err))
+		return;
+	nic_config_mac(n, mac);
+	tcp_frame(f, len, peer_mac);
+	memcpy(f, mac, 6);
+	nic_post_rx(n, 64, BUF_SIZE);
+	w = (struct wait_used){ n, rx_used(n) };
+	ok(host_sends_tso(tap_ifname(n->nb), f, len) &&
+	   loop_run(2000, rx_used_moved, &w),
+	   "tap rx offload: the host sends a 20 KiB TCP segment");
+	loop_run(50, NULL, NULL);
+	r = nic_rx_merged(n, got, len + 4096, &h);
+	ok(r == (int)len && !memcmp(got + 54, f + 54, len - 54) &&
+	   h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && h.gso_size == 1448 &&
+	   (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	   h.num_buffers == (len + sizeof(h) + BUF_SIZE - 1) / BUF_SIZE &&
+	   virtio_net_rx_dropped(n->n) == 0,
+	   "tap rx offload: it reaches the guest whole (%d bytes), TSO4 with "
+	   "MSS 1448 and a partial checksum, in %u mergeable buffers", r,
+	   h.num_buffers);
+	nic_free(n);
+
+	/* The same to a guest without receive offloads: segments. */
+	n = nic_new_features(tap_open, "10.9.7.1", OFFLOADS, err,
+			     sizeof(err));
+	if (!ok(n != NULL, "tap rx offload: a plain NIC (%s)",
+		n ? "" : err))
+		goto out;
+	nic_config_mac(n, mac);
+	memcpy(f, mac, 6);
+	nic_post_rx(n, 64, BUF_SIZE);
+	w = (struct wait_used){ n, rx_used(n) };
+	ok(host_sends_tso(tap_ifname(n->nb), f, len) &&
+	   loop_run(2000, rx_used_moved, &w),
+	   "tap rx offload: the host sends the same segment to a plain NIC");
+	loop_run(100, NULL, NULL);
+	while ((r = nic_rx(n, got, NULL)) >= 0) {
+		segs += r <= NET_MAX_FRAME;
+		bytes += r - 54;
+	}
+	ok(segs == (20000 + 1447) / 1448 && bytes == 20000,
+	   "tap rx offload: ... which gets it in %d frames of at most 1500 "
+	   "bytes", segs);
+	nic_free(n);
+out:
+	free(f);
+	free(got);
+}
+
 /*
  * The largest TSO frame an IPv4 header can describe (65535 bytes of IP,
  * 65549 with the Ethernet header), in 100 pieces: more than the TAP
@@ -1154,8 +1262,11 @@ static void test_tap_offload(void)
 	df = nic_device_features(n);
 	ok((df & OFFLOADS) == OFFLOADS &&
 	   (df & (1ull << VIRTIO_NET_F_HOST_TSO6)) &&
-	   !(df & (1ull << VIRTIO_NET_F_GUEST_CSUM)),
-	   "tap offload: the NIC offers checksum and TSO on transmit only");
+	   (df & NET_RX_OFFLOADS) == NET_RX_OFFLOADS &&
+	   (df & (1ull << VIRTIO_NET_F_MRG_RXBUF)) &&
+	   !(df & (1ull << VIRTIO_NET_F_GUEST_UFO)),
+	   "tap offload: the NIC offers checksum and TSO both ways, and "
+	   "mergeable receive buffers, and no UDP fragmentation offload");
 	nic_config_mac(n, mac);
 	ws.s = packet_socket_for(tap_ifname(n->nb), 0x0800);
 	tcp_frame(f, sizeof(f), mac);
@@ -1232,6 +1343,7 @@ int main(int argc, char **argv)
 		test_tap();
 		test_tap_offload();
 		test_tap_big_tso();
+		test_tap_rx_offload();
 		test_tap_small_buffer();
 	} else if (argc >= 3 && !strcmp(argv[1], "sharenet")) {
 		snprintf(dir, sizeof(dir), "%s", argv[2]);
