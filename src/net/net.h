@@ -120,10 +120,15 @@ struct net_backend {
 	struct net_client client;	/* set by the NIC before rx starts */
 	u8 mac[6];		/* the guest's MAC, chosen by the backend */
 	const char *what;	/* "--tunnet" ...: for messages */
-	/* The host side finishes checksums and cuts up large TCP frames
-	 * (NET_TX_OFFLOADS): the NIC offers those to the guest and hands
-	 * every frame over with send_vnet.  False: plain frames, send. */
-	bool offloads;
+	/* The offloads the host side takes (VIRTIO_NET_F_* bits among
+	 * NET_TX_OFFLOADS and NET_RX_OFFLOADS): a TAP device all of them,
+	 * a sharenet file partial checksums both ways.  The NIC offers
+	 * these to the guest and, if any, hands every frame over with its
+	 * header (send_vnet).  0: plain frames, send. */
+	u64 offloads;
+	/* The MTU the NIC announces (0: NET_MTU); frames may be up to
+	 * mtu + 18 bytes without segmentation offload. */
+	u16 mtu;
 };
 
 /* Parses "aa:bb:cc:dd:ee:ff" (a unicast address).  Returns 0 or -1. */

@@ -456,8 +456,10 @@ struct net_backend *tap_open(struct machine *m, const char *arg, char *err,
 	if (!t)
 		abort();
 	t->fd = -1;
-	t->nb = (struct net_backend){ .ops = &tap_ops, .m = m,
-				      .what = "--tunnet", .offloads = true };
+	t->nb = (struct net_backend){
+		.ops = &tap_ops, .m = m, .what = "--tunnet",
+		.offloads = NET_TX_OFFLOADS | NET_RX_OFFLOADS,
+	};
 	if (setup(t, arg, err, errlen) < 0)
 		goto fail;
 	if (net_opt(arg, "mac", mac, sizeof(mac)) &&

@@ -59,8 +59,16 @@ struct virtio_net {
 	u16 tx_held[QUEUE_MAX];	/* heads of chains sent, not yet returned */
 	unsigned int nr_held;
 	u64 rx_dropped, tx_dropped;
-	u8 frame[NET_MAX_FRAME];
+	struct virtio_dev_ops ops;	/* features follow the backend's */
+	u8 frame[NET_MAX_GSO_FRAME];
 };
+
+/* The longest frame without segmentation offload: the backend's MTU (the
+ * one we announce), the Ethernet header and a VLAN tag. */
+static u64 max_frame(const struct virtio_net *n)
+{
+	return (n->nb->mtu ? n->nb->mtu : NET_MTU) + 14 + 4;
+}
 
 u64 virtio_net_rx_dropped(struct virtio_net *n)
 {
@@ -94,7 +102,7 @@ static bool has(struct virtio_net *n, unsigned int bit)
 /* The largest header and frame the backend may give us now. */
 static u64 rx_need(const struct virtio_net *n)
 {
-	return HDR_LEN + (n->rx_gso ? NET_MAX_GSO_FRAME : NET_MAX_FRAME);
+	return HDR_LEN + (n->rx_gso ? NET_MAX_GSO_FRAME : max_frame(n));
 }
 
 /* Pops chains into the pool until it holds need bytes of room (or just
@@ -125,24 +133,20 @@ static bool net_can_receive(void *opaque)
 }
 
 /*
- * The host side's header (a TAP device's, from the host kernel) is
- * checked against what the guest negotiated before the guest sees it:
- * a partial checksum only with GUEST_CSUM, inside the frame; a TCP
- * segment only of the kinds the guest takes, with a segment size; "data
- * valid" is kept only for a guest that understands it.  Anything else is
- * a frame this guest cannot take (it may have been queued before the
- * guest renegotiated): dropped.
+ * The host side's header (a TAP device's, from the host kernel; a
+ * sharenet peer's, who is hostile) is checked before the guest sees it:
+ * a partial checksum inside the frame; a TCP segment only of the kinds
+ * the guest takes, with a segment size.  Anything else is a frame this
+ * guest cannot take (it may have been queued before the guest
+ * renegotiated): dropped.  A partial checksum for a guest that did not
+ * accept GUEST_CSUM is finished here (rx_csum() below), and "data valid"
+ * is kept only for a guest that understands it.
  */
-static bool rx_hdr_ok(struct virtio_net *n, struct virtio_net_hdr_v1 *h,
-		      size_t len)
+static bool rx_hdr_ok(struct virtio_net *n,
+		      const struct virtio_net_hdr_v1 *h, size_t len)
 {
 	u8 gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
 
-	if (!has(n, VIRTIO_NET_F_GUEST_CSUM)) {
-		if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-			return false;
-		h->flags = 0;
-	}
 	if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
 			 VIRTIO_NET_HDR_F_DATA_VALID))
 		return false;
@@ -151,7 +155,7 @@ static bool rx_hdr_ok(struct virtio_net *n, struct virtio_net_hdr_v1 *h,
 		return false;
 	if (gso == VIRTIO_NET_HDR_GSO_NONE)
 		return h->gso_type == VIRTIO_NET_HDR_GSO_NONE &&
-		       len <= NET_MAX_FRAME;
+		       len <= max_frame(n);
 	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
 	    !has(n, VIRTIO_NET_F_GUEST_ECN))
 		return false;
@@ -162,6 +166,30 @@ static bool rx_hdr_ok(struct virtio_net *n, struct virtio_net_hdr_v1 *h,
 		return false;
 	return (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && h->gso_size &&
 	       len <= NET_MAX_GSO_FRAME;
+}
+
+/* The Internet checksum of the frame from csum_start to its end, put at
+ * csum_start + csum_offset, where the sender left the pseudo-header's
+ * sum (what the host kernel does for a device without the offload).
+ * rx_hdr_ok() checked that both lie in the frame. */
+static void rx_csum(u8 *f, size_t len, const struct virtio_net_hdr_v1 *h)
+{
+	size_t start = le16toh(h->csum_start);
+	size_t at = start + le16toh(h->csum_offset);
+	u64 sum = 0;
+	u16 r;
+
+	for (size_t i = start; i + 1 < len; i += 2)
+		sum += (u32)f[i] << 8 | f[i + 1];
+	if ((len - start) & 1)
+		sum += (u32)f[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	r = ~sum & 0xffff;
+	if (!r)
+		r = 0xffff;	/* 0 means "no checksum" to UDP */
+	f[at] = r >> 8;
+	f[at + 1] = r;
 }
 
 /* Puts the first count chains of the pool on the used ring, each with
@@ -205,6 +233,14 @@ static bool net_receive(void *opaque, const struct virtio_net_hdr_v1 *hdr,
 		 * keep them. */
 		n->rx_dropped++;
 		return false;
+	}
+	if (!has(n, VIRTIO_NET_F_GUEST_CSUM)) {
+		if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+			memcpy(n->frame, frame, len);
+			rx_csum(n->frame, len, &h);
+			frame = n->frame;
+		}
+		h.flags = 0;
 	}
 	/* The frame, then the header with the count of chains it took. */
 	while (off < total && count < n->rx_n) {
@@ -253,7 +289,7 @@ static bool tx_hdr_ok(struct virtio_net *n,
 	switch (h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
 	case VIRTIO_NET_HDR_GSO_NONE:
 		return h->gso_type == VIRTIO_NET_HDR_GSO_NONE &&
-		       len <= NET_MAX_FRAME;
+		       len <= max_frame(n);
 	case VIRTIO_NET_HDR_GSO_TCPV4:
 		if (!has(n, VIRTIO_NET_F_HOST_TSO4))
 			return false;
@@ -404,39 +440,37 @@ static void net_free(struct virtio_dev *vd)
 }
 
 /*N:110
- * The network card offers the fewest features a Linux driver is happy
- * with: a MAC, a link status that is always up, and an MTU of 1500; and,
- * when the backend's host side can finish them (a TAP device: the host
- * kernel does it), checksum and TCP segmentation offload on transmit.
- * Those are most of the speed of sending: on a software CPU every byte
- * the guest checksums and every 1500-byte frame it pushes through its
- * TCP stack and driver costs dearly, and with them the guest checksums
- * nothing and sends 64 KiB per frame.  We never compute a checksum or cut
- * up a frame ourselves: a backend of plain frames (sharenet, user
- * networking) gets no offloads, and every header the guest sends it must
- * say "nothing to do" (tx_hdr_ok() above).  What we give the guest is
- * always plain: full checksums, frames no larger than the MTU, which fit
- * a sharenet cell and a plain receive buffer, and no mergeable receive
- * buffers: each frame goes into one receive chain, header first.
+ * The network card offers what a Linux driver is happy with: a MAC, a
+ * link status that is always up, the backend's MTU (1500, or 65535 on a
+ * sharenet segment, N:131), and mergeable receive buffers (N:112); and,
+ * as far as the backend's host side can take them, the offloads: partial
+ * checksums both ways (TAP, sharenet), and TCP segmentation both ways
+ * (TAP: the host kernel cuts up or takes whole what the guest sends, and
+ * hands it 64 KiB segments).  Those are most of the speed of a network on
+ * a software CPU: every byte the guest checksums and every 1500-byte
+ * frame it pushes through its TCP stack and driver costs dearly, and with
+ * them the guest checksums nothing and moves 64 KiB per frame.  We never
+ * cut up a frame ourselves: a backend without segmentation gets no
+ * segmentation offload, and every header the guest sends it is checked
+ * against what was negotiated (tx_hdr_ok() above).  The one thing we
+ * finish for the guest is a partial checksum from a sharenet peer for a
+ * guest that did not accept GUEST_CSUM (rx_csum()).
  */
-#define NET_OPS(offloads) {						\
-	.name = "virtio-net",						\
-	.type = VIRTIO_ID_NET,						\
-	.class_code = 0x020000,		/* network, Ethernet */		\
-	.features = (1ull << VIRTIO_NET_F_MAC) |			\
-		    (1ull << VIRTIO_NET_F_STATUS) |			\
-		    (1ull << VIRTIO_NET_F_MTU) |			\
-		    (1ull << VIRTIO_NET_F_MRG_RXBUF) | (offloads),	\
-	.nr_queues = 2,							\
-	.queue_max = QUEUE_MAX,						\
-	.config_len = CONFIG_LEN,					\
-	.notify = net_notify,						\
-	.reset = net_reset,						\
-	.free = net_free,						\
-}
-static const struct virtio_dev_ops net_ops = NET_OPS(0);
-static const struct virtio_dev_ops net_ops_offload =
-	NET_OPS(NET_TX_OFFLOADS | NET_RX_OFFLOADS);
+static const struct virtio_dev_ops net_ops = {
+	.name = "virtio-net",
+	.type = VIRTIO_ID_NET,
+	.class_code = 0x020000,		/* network, Ethernet */
+	.features = (1ull << VIRTIO_NET_F_MAC) |
+		    (1ull << VIRTIO_NET_F_STATUS) |
+		    (1ull << VIRTIO_NET_F_MTU) |
+		    (1ull << VIRTIO_NET_F_MRG_RXBUF),
+	.nr_queues = 2,
+	.queue_max = QUEUE_MAX,
+	.config_len = CONFIG_LEN,
+	.notify = net_notify,
+	.reset = net_reset,
+	.free = net_free,
+};
 /* A frame that breaks these rules is the driver's bug, not a protocol
  * violation: it is dropped and counted, and the guest lives on. :*/
 
@@ -449,10 +483,11 @@ struct virtio_net *virtio_net_new(struct pci_bus *bus, struct net_backend *nb)
 	n->nb = nb;
 	memcpy(n->cfg.mac, nb->mac, 6);
 	n->cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
-	n->cfg.mtu = htole16(NET_MTU);
+	n->cfg.mtu = htole16(nb->mtu ? nb->mtu : NET_MTU);
+	n->ops = net_ops;
+	n->ops.features |= nb->offloads & (NET_TX_OFFLOADS | NET_RX_OFFLOADS);
 	n->tx_timer = timer_new(pci_bus_machine(bus), tx_timer_fire, n);
-	n->vd = virtio_pci_add(bus, nb->offloads ? &net_ops_offload :
-			       &net_ops, n, (u8 *)&n->cfg);
+	n->vd = virtio_pci_add(bus, &n->ops, n, (u8 *)&n->cfg);
 	n->tx = vq_elem_new(virtio_vq(n->vd, TX_QUEUE));
 	n->tx_iov = calloc(n->tx->cap, sizeof(*n->tx_iov));
 	if (!n->tx_iov)
