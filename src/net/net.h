@@ -11,11 +11,12 @@
  *
  * Frames from the guest go out with ops->send(), which never blocks: a
  * frame the host cannot take now is dropped, as a wire would.  A backend
- * whose host side can finish checksums and cut up large TCP frames (the
- * TAP device) says so (offloads) and takes frames with their virtio-net
- * header instead (ops->send_vnet): the guest then sends 64 KiB at a time
- * without checksumming it, which on a software CPU is most of the cost
- * of sending.  Frames for
+ * whose host side can finish checksums or cut up large TCP frames (the
+ * TAP device; a sharenet file, whose receivers finish checksums) says so
+ * (offloads) and takes frames with their virtio-net header instead
+ * (ops->send_vnet), and hands frames to the guest with one: the guests
+ * then move 64 KiB at a time without checksumming it, which on a
+ * software CPU is most of the cost of a byte.  Frames for
  * the guest are pulled, not pushed: the backend asks the NIC whether the
  * guest has a receive buffer (client.can_receive) and only then takes a
  * frame from its own bounded queue (the TAP device's queue in the host
@@ -40,8 +41,8 @@
 #include "../types.h"
 
 #define ETH_ALEN_	6
-/* The largest frame any backend carries: a 1500-byte MTU, the Ethernet
- * header and one VLAN tag.  The NIC tells the guest its MTU is 1500. */
+/* The usual MTU (a backend may announce a larger one, net_backend.mtu),
+ * and its largest frame: the Ethernet header and one VLAN tag more. */
 #define NET_MTU		1500
 #define NET_MAX_FRAME	(NET_MTU + 14 + 4)
 /* The largest frame with segmentation offload: a 64 KiB IP packet (the

@@ -184,6 +184,9 @@ _Static_assert(sizeof(struct sn_rec) == SN_REC, "record size");
 _Static_assert(SN_MAX_FRAME <= NET_MAX_GSO_FRAME, "frames too long");
 _Static_assert((SN_REC + SN_MAX_FRAME) / SN_CELL < SN_CELLS / 8,
 	       "ring too small");
+/* A reader looks at a record's first word (where the frame starts, how
+ * long it is) and its destination MAC before it copies anything: frames
+ * for other guests cost it two loads, however long they are. :*/
 
 /* A frame being received (on the run loop's thread). */
 struct rx {
@@ -398,6 +401,9 @@ static void put(struct sharenet *s, const struct frame *f)
 	/* A peer may have written our head: this puts it right, too. */
 	__atomic_store_n(&ctl(s, s->me)->head, n + k, __ATOMIC_RELEASE);
 }
+/* The reader's side is take() below: one check of reserve after the
+ * copy covers every cell of the frame, since a writer reaches the
+ * frame's later cells only after its first. :*/
 
 /* Wakes each guest the frame is for, as far as its control page says:
  * what a peer wrote there can only cost that guest a prompt wake-up. */

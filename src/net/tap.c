@@ -143,6 +143,8 @@ static u64 tap_set_rx_offloads(struct net_backend *nb, u64 guest)
 	}
 	return got;
 }
+/* Frames the host kernel queued before a change keep the header they
+ * were made with: the NIC checks each against what the guest took. :*/
 
 static void tap_send_vnet(struct net_backend *nb,
 			  const struct virtio_net_hdr_v1 *hdr,

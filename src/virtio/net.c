@@ -7,17 +7,15 @@
  * (src/net/: a TAP device, a shared file, user networking); this file only
  * speaks virtio.
  *
- * We offer what we can honour without touching a payload: the MAC, a link
- * that is always up, and an MTU of 1500 (so that every frame fits a
- * sharenet cell and a plain receive buffer).  Checksum and segmentation
- * offload on transmit only when the backend's host side finishes them (a
- * TAP device does): then the guest hands us up to 64 KiB of TCP at a time
- * with no checksum, and we pass frame and header to the backend as they
- * are, after checking the header against what was negotiated.  Otherwise
- * every virtio_net_hdr we take must say "nothing to do".  What we write
- * to the guest always says "nothing to do": full checksums, frames no
- * longer than the MTU.  Without VIRTIO_NET_F_MRG_RXBUF each frame goes
- * into one receive chain, header first.
+ * We offer the MAC, a link that is always up, the backend's MTU (1500, or
+ * 65535 on a sharenet segment), mergeable receive buffers, and the
+ * offloads the backend's host side takes (N:110): partial checksums and
+ * TCP segmentation both ways on a TAP device, partial checksums on a
+ * sharenet file.  Frame and header go to the backend as they are, after
+ * the header is checked against what was negotiated; a header from the
+ * backend is checked the same way before the guest sees it (N:112).
+ * Without VIRTIO_NET_F_MRG_RXBUF each frame goes into one receive chain,
+ * header first; with it, over as many chains as it needs.
  *
  * A frame for a guest that has posted no buffer waits in the backend's own
  * bounded queue, or is dropped there: never here, never in a list that
@@ -258,6 +256,8 @@ static bool net_receive(void *opaque, const struct virtio_net_hdr_v1 *hdr,
 	vq_notify_guest(virtio_vq(n->vd, RX_QUEUE));
 	return true;
 }
+/* The header goes in last, once the count of chains is known: the guest
+ * reads none of it before the used index moves (vq_push()). :*/
 
 /*
  * Transmitting: each chain is a header and one frame.  A header that asks
