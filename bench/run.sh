@@ -388,11 +388,12 @@ while [ $round -lt "$runs" ]; do
 	# Alternate who goes first, so neither always meets a warm cache.
 	order=$vmms
 	[ $((round % 2)) = 0 ] && order=$(echo "$vmms" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
-	for v in $order; do
-		echo "bench: round $round/$runs, $v" >&2
+	# (who, not v: bench_net and bench_g2g loop over v.)
+	for who in $order; do
+		echo "bench: round $round/$runs, $who" >&2
 		for b in $benches; do
 			case $b in
-			prompt|exit|cpu|disk|net|g2g) "bench_$b" "$v" ;;
+			prompt|exit|cpu|disk|net|g2g) "bench_$b" "$who" ;;
 			*) die "unknown benchmark $b" ;;
 			esac
 		done
@@ -436,7 +437,7 @@ table() {
 		disk_r) what="virtio disk sequential read, cold cache (MB/s)" ;;
 		net_tx) what="TCP guest to host over TAP, $net_mb MiB (MB/s)" ;;
 		net_rx) what="TCP host to guest over TAP, $net_mb MiB (MB/s)" ;;
-		net_g2g) what="TCP guest to guest, --sharenet vs QEMU -netdev socket, $net_mb MiB (MB/s)" ;;
+		net_g2g) what="TCP guest to guest (sharenet; QEMU: socket), $net_mb MiB (MB/s)" ;;
 		idle_cpu) what="idle guest, host CPU (%)" ;;
 		mem_overhead) what="memory overhead of an idle guest (MiB)" ;;
 		esac

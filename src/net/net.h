@@ -57,9 +57,9 @@
 /* The receive offloads such a backend may take (set_rx_offloads): frames
  * for the guest with their checksum left to it (or already checked), and
  * TCP segments of up to 64 KiB that the guest need not reassemble. */
-#define NET_RX_OFFLOADS	((1ull << VIRTIO_NET_F_GUEST_CSUM) |		\
-			 (1ull << VIRTIO_NET_F_GUEST_TSO4) |		\
-			 (1ull << VIRTIO_NET_F_GUEST_TSO6) |		\
+#define NET_RX_OFFLOADS	((1ull << VIRTIO_NET_F_GUEST_CSUM) |	\
+			 (1ull << VIRTIO_NET_F_GUEST_TSO4) |	\
+			 (1ull << VIRTIO_NET_F_GUEST_TSO6) |	\
 			 (1ull << VIRTIO_NET_F_GUEST_ECN))
 
 /*N:100

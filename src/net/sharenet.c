@@ -9,7 +9,8 @@
  * a pthread object or a pointer, and each part of it has one writer:
  *
  *	header	[4 KiB: magic, version, geometry]
- *	slot 0	[4 KiB control: head, wake, active, MAC, promisc, reserve]
+ *	slot 0	[4 KiB control: head, wake, active, MAC, promisc,
+ *		 reserve]
  *		[SN_CELLS cells of SN_CELL bytes: a ring of frames, each
  *		 seq, length, virtio-net header, frame, in as many cells
  *		 as it needs]
@@ -515,7 +516,7 @@ static u32 take(struct sharenet *s, int i, u32 n, u32 avail, struct rx *rx,
 		return 1;	/* overwritten, or never a frame's start */
 	k = cells_for(len);
 	if (k > avail)
-		return 1;	/* past the head: not a frame the owner wrote */
+		return 1;	/* past the head: not one the owner wrote */
 	if (!for_us(s, __atomic_load_n(rec_word(r, n, SN_REC / 8),
 				       __ATOMIC_RELAXED) & MAC_MASK))
 		return k;

@@ -47,7 +47,7 @@ struct virtio_net {
 	struct net_backend *nb;
 	struct virtio_net_config cfg;
 	struct vq_elem *tx;
-	struct vq_elem *rxq[QUEUE_MAX];	/* popped receive chains, then spares */
+	struct vq_elem *rxq[QUEUE_MAX];	/* chains popped, then spares */
 	unsigned int rx_n;	/* chains popped, not yet used */
 	u64 rx_room;		/* their writable bytes */
 	bool rx_set;		/* the backend was told the rx offloads */

@@ -274,7 +274,7 @@ static void net_mergeable_seed(const u8 *frame, size_t len, bool big)
 		kick(0, i);
 	}
 	b8(FG_HOST);
-	b8(1 | (big ? 58 : 63) << 1);	/* a header, and KiB more than ... */
+	b8(1 | (big ? 58 : 63) << 1);	/* a header; KiB more than ... */
 	b16(1000);		/* ... this */
 	bytes(frame, len);
 	bytes(frame, 64 - len);
