@@ -22,6 +22,11 @@
 #   network, host to guest      32 MiB over TCP from a host HTTP server to
 #                               the guest's wget (to /dev/null), timed by
 #                               the guest's clock
+#   network, guest to guest     32 MiB over TCP from one guest's nc (from
+#                               tmpfs) to another's (to /dev/null), on one
+#                               segment: lguest --sharenet, QEMU's socket
+#                               netdev (listen/connect, virtio-net-pci),
+#                               timed by the sender's clock
 #   idle CPU                    host CPU use (every thread, user and
 #                               system) of a guest idle at its prompt,
 #                               over IDLE_S seconds (default 20) from 3 s
@@ -44,7 +49,7 @@
 # and the command (never overwriting older runs).
 #
 #   bench/run.sh [-n RUNS] [-s SCALE] [-m "lguest qemu"]
-#                [-b "prompt exit cpu disk net"] [--no-record]
+#                [-b "prompt exit cpu disk net g2g"] [--no-record]
 #
 # RUNS rounds (default 3), cpubench SCALE (default 2), the VMMs to run
 # (default both; "qemu" alone validates the harness while lguest cannot
@@ -63,7 +68,7 @@ GUEST_STALL=${BENCH_STALL:-0}
 runs=3
 scale=2
 vmms="lguest qemu"
-benches="prompt exit cpu disk net"
+benches="prompt exit cpu disk net g2g"
 record=1
 cmdline="bench/run.sh $*"
 while [ $# -gt 0 ]; do
@@ -141,6 +146,29 @@ t0=\$(up)
 wget -q -O /dev/null http://10.10.0.1:5002/ || echo NET-RX-FAIL
 echo NET-RX-TIME \$t0 \$(up)
 EOF
+mkdir -p "$st/g2ga" "$st/g2gb"
+cat >"$st/g2ga/run.sh" <<EOF
+ip link set eth0 up
+ip addr add 10.12.0.1/24 dev eth0
+nc -l -p 5000 >/dev/null || echo G2G-RX-FAIL
+EOF
+cat >"$st/g2gb/run.sh" <<EOF
+up() { cut -d' ' -f1 /proc/uptime; }
+ip link set eth0 up
+ip addr add 10.12.0.2/24 dev eth0
+dd if=/dev/zero of=/tmp/big bs=1M count=$net_mb 2>/dev/null
+i=0
+until ping -c 1 -W 1 10.12.0.1 >/dev/null; do
+	i=\$((i + 1))
+	[ \$i -gt 120 ] && break
+done
+sleep 1
+t0=\$(up)
+nc 10.12.0.1 5000 </tmp/big || echo G2G-FAIL
+echo G2G-TIME \$t0 \$(up)
+EOF
+{ cat "$GUEST_INITRD"; append_cpio "$st/g2ga"; } >"$out/initrd-g2ga.img"
+{ cat "$GUEST_INITRD"; append_cpio "$st/g2gb"; } >"$out/initrd-g2gb.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/disk"; } >"$out/initrd-disk.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/net"; } >"$out/initrd-net.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/off"; } >"$out/initrd-off.img"
@@ -329,17 +357,71 @@ bench_net() {
 	ip netns del "$ns"
 }
 
+# Two guests on one segment, each in a network namespace of their own (QEMU's
+# socket netdev listens on the namespace's loopback): A listens, B sends.
+g2g_args() {	# g2g_args VMM a|b FILE
+	if [ "$1" = qemu ]; then
+		[ "$2" = a ] && s=listen || s=connect
+		printf '%s\n' -netdev "socket,id=s0,$s=127.0.0.1:7701" \
+			-device virtio-net-pci,netdev=s0
+	else
+		echo "--sharenet=$3"
+	fi
+}
+
+bench_g2g() {
+	GUEST_VMM=$1
+	ns=lguest-bench-g2g-$$
+	ip netns add "$ns" 2>/dev/null || return
+	ip netns exec "$ns" ip link set lo up
+	rm -f "$out/g2g.net"
+	save_l=$LGUEST save_q=$QEMU
+	for v in lguest qemu; do
+		[ $v = lguest ] && vmm=$LGUEST || vmm=$QEMU
+		printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" \
+			"$vmm" >"$out/$v-in-ns"
+		chmod 755 "$out/$v-in-ns"
+	done
+	LGUEST=$out/lguest-in-ns QEMU=$out/qemu-in-ns
+	GUEST_NAME=bench-$1-g2g-a
+	guest_start "$out/initrd-g2ga.img" $(g2g_args "$1" a "$out/g2g.net") \
+		</dev/null
+	a_pid=$GUEST_PID a_log=$GUEST_LOG a_work=$GUEST_WORK
+	exec 8>&7	# A's console stays open while B has fd 7
+	sleep 1		# QEMU: the listening side first
+	GUEST_NAME=bench-$1-g2g-b
+	guest_start "$out/initrd-g2gb.img" $(g2g_args "$1" b "$out/g2g.net") \
+		</dev/null
+	LGUEST=$save_l QEMU=$save_q
+	guest_wait_for "LGUEST-GUEST-RUN-END" >/dev/null
+	if ! grep -a -q G2G-FAIL "$GUEST_LOG"; then
+		guest_console | awk -v vmm="$1" -v mb="$net_mb" '
+			$1 == "G2G-TIME" && $3 > $2 {
+				printf "%s net_g2g %.2f\n", vmm,
+				       mb * 1.048576 / ($3 - $2) }' >>"$res"
+	fi
+	guest_stop
+	GUEST_PID=$a_pid GUEST_LOG=$a_log GUEST_WORK=$a_work
+	GUEST_NAME=bench-$1-g2g-a
+	exec 7>&8 8>&-
+	guest_stop
+	rm -f "$out/g2g.net"
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill -9
+	ip netns del "$ns"
+}
+
 round=0
 while [ $round -lt "$runs" ]; do
 	round=$((round + 1))
 	# Alternate who goes first, so neither always meets a warm cache.
 	order=$vmms
 	[ $((round % 2)) = 0 ] && order=$(echo "$vmms" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
-	for v in $order; do
-		echo "bench: round $round/$runs, $v" >&2
+	# (who, not v: bench_net and bench_g2g loop over v.)
+	for who in $order; do
+		echo "bench: round $round/$runs, $who" >&2
 		for b in $benches; do
 			case $b in
-			prompt|exit|cpu|disk|net) "bench_$b" "$v" ;;
+			prompt|exit|cpu|disk|net|g2g) "bench_$b" "$who" ;;
 			*) die "unknown benchmark $b" ;;
 			esac
 		done
@@ -373,7 +455,7 @@ table() {
 	nat=$(median native cpu)
 	echo "| metric | lguest | QEMU TCG | lguest/QEMU |"
 	echo "|---|---|---|---|"
-	for m in prompt exit cpu disk_w disk_r net_tx net_rx idle_cpu \
+	for m in prompt exit cpu disk_w disk_r net_tx net_rx net_g2g idle_cpu \
 		 idle_wakeups mem_overhead; do
 		case $m in
 		prompt) what="launch to shell prompt (s)" ;;
@@ -383,6 +465,7 @@ table() {
 		disk_r) what="virtio disk sequential read, cold cache (MB/s)" ;;
 		net_tx) what="TCP guest to host over TAP, $net_mb MiB (MB/s)" ;;
 		net_rx) what="TCP host to guest over TAP, $net_mb MiB (MB/s)" ;;
+		net_g2g) what="TCP guest to guest (sharenet; QEMU: socket), $net_mb MiB (MB/s)" ;;
 		idle_cpu) what="idle guest, host CPU over $idle_s s (%)" ;;
 		idle_wakeups) what="idle guest, VMM context switches per second" ;;
 		mem_overhead) what="memory overhead of an idle guest (MiB)" ;;

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -161,10 +162,11 @@ static const int slirp_calls[] = {
 };
 
 /* The terminal (tcgetattr, tcsetattr, isatty), a disk on a block device
- * (discard, write-zeroes) and non-blocking sockets. */
+ * (discard, write-zeroes), non-blocking sockets, and a TAP device's
+ * receive offloads (set when the guest's driver starts, N:127). */
 static const unsigned long ioctls[] = {
 	TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, FIONBIO, FIONREAD,
-	BLKZEROOUT, BLKDISCARD,
+	BLKZEROOUT, BLKDISCARD, TUNSETOFFLOAD,
 };
 
 /* Non-blocking fds, close-on-exec, sharenet's open-file locks. */

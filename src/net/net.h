@@ -11,11 +11,12 @@
  *
  * Frames from the guest go out with ops->send(), which never blocks: a
  * frame the host cannot take now is dropped, as a wire would.  A backend
- * whose host side can finish checksums and cut up large TCP frames (the
- * TAP device) says so (offloads) and takes frames with their virtio-net
- * header instead (ops->send_vnet): the guest then sends 64 KiB at a time
- * without checksumming it, which on a software CPU is most of the cost
- * of sending.  Frames for
+ * whose host side can finish checksums or cut up large TCP frames (the
+ * TAP device; a sharenet file, whose receivers finish checksums) says so
+ * (offloads) and takes frames with their virtio-net header instead
+ * (ops->send_vnet), and hands frames to the guest with one: the guests
+ * then move 64 KiB at a time without checksumming it, which on a
+ * software CPU is most of the cost of a byte.  Frames for
  * the guest are pulled, not pushed: the backend asks the NIC whether the
  * guest has a receive buffer (client.can_receive) and only then takes a
  * frame from its own bounded queue (the TAP device's queue in the host
@@ -40,8 +41,8 @@
 #include "../types.h"
 
 #define ETH_ALEN_	6
-/* The largest frame any backend carries: a 1500-byte MTU, the Ethernet
- * header and one VLAN tag.  The NIC tells the guest its MTU is 1500. */
+/* The usual MTU (a backend may announce a larger one, net_backend.mtu),
+ * and its largest frame: the Ethernet header and one VLAN tag more. */
 #define NET_MTU		1500
 #define NET_MAX_FRAME	(NET_MTU + 14 + 4)
 /* The largest frame with segmentation offload: a 64 KiB IP packet (the
@@ -53,6 +54,13 @@
 			 (1ull << VIRTIO_NET_F_HOST_TSO4) |		\
 			 (1ull << VIRTIO_NET_F_HOST_TSO6) |		\
 			 (1ull << VIRTIO_NET_F_HOST_ECN))
+/* The receive offloads such a backend may take (set_rx_offloads): frames
+ * for the guest with their checksum left to it (or already checked), and
+ * TCP segments of up to 64 KiB that the guest need not reassemble. */
+#define NET_RX_OFFLOADS	((1ull << VIRTIO_NET_F_GUEST_CSUM) |	\
+			 (1ull << VIRTIO_NET_F_GUEST_TSO4) |	\
+			 (1ull << VIRTIO_NET_F_GUEST_TSO6) |	\
+			 (1ull << VIRTIO_NET_F_GUEST_ECN))
 
 /*N:100
  * The last chapter is about where a guest's frames go, and it rests on
@@ -69,11 +77,17 @@
 /* The NIC, as a backend sees it. */
 struct net_client {
 	void *opaque;
-	/* True if the guest has a receive buffer ready now. */
+	/* True if the guest has receive buffers ready now for the largest
+	 * frame the backend may hand over (64 KiB and a bit once receive
+	 * segmentation offload is on, else NET_MAX_FRAME). */
 	bool (*can_receive)(void *opaque);
-	/* Hands one frame to the guest.  False if it was dropped (no buffer,
-	 * or a buffer too small for it). */
-	bool (*receive)(void *opaque, const void *frame, size_t len);
+	/* Hands one frame to the guest.  hdr is the host side's virtio-net
+	 * header for it (a backend with offloads), or NULL for a plain,
+	 * fully checksummed frame; the NIC checks it against what the guest
+	 * negotiated.  False if the frame was dropped (no buffer, a buffer
+	 * too small, or a header the guest cannot take). */
+	bool (*receive)(void *opaque, const struct virtio_net_hdr_v1 *hdr,
+			const void *frame, size_t len);
 };
 
 struct net_backend;
@@ -88,6 +102,11 @@ struct net_backend_ops {
 	void (*send_vnet)(struct net_backend *nb,
 			  const struct virtio_net_hdr_v1 *hdr,
 			  const struct iovec *iov, unsigned int iovcnt);
+	/* For a backend with offloads: the guest accepted these receive
+	 * offloads (NET_RX_OFFLOADS bits; 0 after a reset).  Returns the
+	 * ones the host side will now use: frames that follow may need
+	 * them, frames already queued may still need the old ones. */
+	u64 (*set_rx_offloads)(struct net_backend *nb, u64 guest);
 	/* The guest posted receive buffers: deliver what waits. */
 	void (*rx_resume)(struct net_backend *nb);
 	/* Closes everything (the NIC is going away). */
@@ -102,10 +121,15 @@ struct net_backend {
 	struct net_client client;	/* set by the NIC before rx starts */
 	u8 mac[6];		/* the guest's MAC, chosen by the backend */
 	const char *what;	/* "--tunnet" ...: for messages */
-	/* The host side finishes checksums and cuts up large TCP frames
-	 * (NET_TX_OFFLOADS): the NIC offers those to the guest and hands
-	 * every frame over with send_vnet.  False: plain frames, send. */
-	bool offloads;
+	/* The offloads the host side takes (VIRTIO_NET_F_* bits among
+	 * NET_TX_OFFLOADS and NET_RX_OFFLOADS): a TAP device all of them,
+	 * a sharenet file partial checksums both ways.  The NIC offers
+	 * these to the guest and, if any, hands every frame over with its
+	 * header (send_vnet).  0: plain frames, send. */
+	u64 offloads;
+	/* The MTU the NIC announces (0: NET_MTU); frames may be up to
+	 * mtu + 18 bytes without segmentation offload. */
+	u16 mtu;
 };
 
 /* Parses "aa:bb:cc:dd:ee:ff" (a unicast address).  Returns 0 or -1. */

@@ -9,8 +9,11 @@
  * a pthread object or a pointer, and each part of it has one writer:
  *
  *	header	[4 KiB: magic, version, geometry]
- *	slot 0	[4 KiB control: head, wake, active, MAC, promisc]
- *		[SN_CELLS cells of SN_CELL bytes: seq, length, frame]
+ *	slot 0	[4 KiB control: head, wake, active, MAC, promisc,
+ *		 reserve]
+ *		[SN_CELLS cells of SN_CELL bytes: a ring of frames, each
+ *		 seq, length, virtio-net header, frame, in as many cells
+ *		 as it needs]
  *	slot 1	...
  *
  * Each slot is its owner's transmit ring.  Only the owner writes the
@@ -37,14 +40,15 @@
  *    newest, as a switch port's queue would: the same loss, at the other
  *    end.
  *
- * Reading a frame another process may be rewriting is a seqlock: a cell
- * says which frame number it holds (seq), the writer sets seq to n - 1
- * while it fills the cell with frame n, then to n, then moves its head.
- * A reader that wants frame n takes seq (it must be n), the length (one
- * load into a local, checked), copies the frame out, and takes seq again:
- * if it moved, the frame was torn and is dropped.  Every number read from
- * the file is read once, into a local, and checked before use; the worst
- * a peer can make of it is a dropped or a garbled frame.
+ * Reading a frame another process may be rewriting is a seqlock on the
+ * ring (N:132): the writer says how far it is about to write (reserve)
+ * before it writes, and moves its head after.  A reader that wants the
+ * frame starting at cell n takes its first word (its cell number, which
+ * must be n, and its length, checked), copies the frame out, and takes
+ * reserve: if the writer has reserved past n + SN_CELLS, it may have
+ * written over what we copied, and the frame is dropped.  Every number
+ * read from the file is read once, into a local, and checked before use;
+ * the worst a peer can make of it is a dropped or a garbled frame.
  *
  * A guest owns a slot while it holds an open-file-description lock on
  * the slot's byte in the lock area (byte 1 + slot): the kernel drops the
@@ -92,10 +96,18 @@
 #include "net.h"
 
 #define SN_MAGIC	"LGSHNET\n"
-#define SN_VERSION	2
+#define SN_VERSION	3
 #define SN_SLOTS	16
-#define SN_CELLS	256
+#define SN_CELLS	1024
 #define SN_CELL		2048
+/* A frame's record: cell number and length (one word), the virtio-net
+ * header, padding to a word; then the frame. */
+#define SN_REC		24
+#define SN_RING_WORDS	(SN_CELLS * SN_CELL / 8)
+/* The MTU on a sharenet segment: one IP packet of the largest size, so
+ * that guest-to-guest TCP moves 64 KiB per frame (N:131). */
+#define SN_MTU		65535
+#define SN_MAX_FRAME	(SN_MTU + 14 + 4)
 #define SN_PAGE		4096
 #define SN_SLOT_SIZE	(SN_PAGE + SN_CELLS * SN_CELL)
 #define SN_SIZE		(SN_PAGE + (u64)SN_SLOTS * SN_SLOT_SIZE)
@@ -110,7 +122,7 @@
 /* Frames handed to the guest per wake-up, and cells looked at (frames
  * for others included): the guest runs in between. */
 #define RX_BATCH	64
-#define RX_SCAN		512
+#define RX_SCAN		(2 * SN_CELLS)
 #define MAC_MASK	0xffffffffffffull
 
 struct sn_header {
@@ -125,8 +137,9 @@ struct sn_header {
  * may scribble on.  The file is the Ethernet segment: a 4 KiB header
  * (magic, version, and the geometry, so a file of another kind is refused
  * and never written), then 16 slots, one per guest.  A slot is its owner's
- * transmit ring: a 4 KiB control page (below) and 256 cells of 2 KiB, each
- * a frame number, a length and one frame.  Each guest writes only its own
+ * transmit ring: a 4 KiB control page (below) and 1024 cells of 2 KiB, in
+ * which each frame takes as many cells as it needs after a small record
+ * (N:131).  Each guest writes only its own
  * slot and reads everyone else's, keeping its read positions in its own
  * memory, so there is nothing in the file for two writers to agree on and
  * no lock in it: a slot belongs to the process holding a lock on its byte
@@ -135,26 +148,54 @@ struct sn_header {
  * number we read back is checked.
  */
 struct sn_ctl {
-	u32 head;		/* frames sent: the next one's number */
+	u32 head;		/* cells written: the next frame starts here */
 	u32 pad0[15];		/* wake is written by others: own line */
 	u32 wake;		/* bumped by senders to wake the owner */
 	u32 pad1[15];
 	u32 active;		/* owned (a hint for whom to wake) */
 	u32 promisc;		/* takes every frame (ditto) */
 	u64 mac;		/* the owner's MAC, low 48 bits (ditto) */
+	u32 reserve;		/* cells being written, up to here */
 };
-/* head is free-running: frame n is in cell n % SN_CELLS. :*/
+/* head and reserve are free-running cell numbers: cell n is at
+ * n % SN_CELLS, and a frame may wrap round the ring's end. :*/
 
-struct sn_cell {
-	u32 seq;		/* frame number held; n - 1 while writing n */
-	u32 len;
-	u64 frame[(SN_CELL - 8) / 8];
+/*N:131
+ * Frames on a sharenet segment may be as long as one IP packet can be:
+ * the NIC announces an MTU of 65535, so the guests' TCP sends 64 KiB per
+ * frame instead of 1500 bytes, which on a software CPU is most of the
+ * cost of a byte; and partial checksums pass through, with the
+ * virtio-net header in the record, so that neither guest checksums
+ * anything (a receiver that did not accept GUEST_CSUM has it finished by
+ * its NIC).  No segmentation offload: there is nothing to cut up, the
+ * frames are as large as segments would be.  A frame takes as many 2 KiB
+ * cells as it needs, after a 24-byte record (its first cell number, its
+ * length, the header), so a ring of 1024 cells holds 1024 small frames or
+ * 31 of the largest, and a reader far behind loses the oldest.
+ */
+struct sn_rec {
+	u32 seq;		/* the cell it starts at */
+	u32 len;		/* of the frame */
+	struct virtio_net_hdr_v1 hdr;
+	u32 pad;
 };
 
 _Static_assert(sizeof(struct sn_ctl) <= SN_PAGE, "slot control too big");
-_Static_assert(sizeof(struct sn_cell) == SN_CELL, "cell size");
-_Static_assert(NET_MAX_FRAME <= sizeof(((struct sn_cell *)0)->frame),
-	       "cells too small");
+_Static_assert(sizeof(struct sn_rec) == SN_REC, "record size");
+_Static_assert(SN_MAX_FRAME <= NET_MAX_GSO_FRAME, "frames too long");
+_Static_assert((SN_REC + SN_MAX_FRAME) / SN_CELL < SN_CELLS / 8,
+	       "ring too small");
+/* A reader looks at a record's first word (where the frame starts, how
+ * long it is) and its destination MAC before it copies anything: frames
+ * for other guests cost it two loads, however long they are. :*/
+
+/* A frame being received (on the run loop's thread). */
+struct rx {
+	struct virtio_net_hdr_v1 hdr;
+	u32 len;
+	int scan;		/* cells still to look at */
+	u8 buf[SN_MAX_FRAME + 8];
+};
 
 struct sharenet {
 	struct net_backend nb;
@@ -165,14 +206,16 @@ struct sharenet {
 	bool user_mac;		/* mac= given: nb.mac is the user's */
 	bool promisc;
 	u64 mac;		/* nb.mac as a number, as the file has it */
-	u32 head;		/* our next frame number: the file's is a copy */
-	u32 cur[SN_SLOTS];	/* next frame to read from each ring */
+	u32 head;		/* our next free cell: the file's is a copy */
+	u32 cur[SN_SLOTS];	/* next cell to read in each ring */
 	int rr;			/* ring to look at first: fairness */
 	bool broken;		/* the file shrank: leave it alone (atomic) */
 	bool said_broken, said_whole;
 	pthread_t thread;
 	bool thread_started;
 	bool stop;		/* atomic */
+	u8 txbuf[SN_MAX_FRAME + 8];	/* a frame from its pieces */
+	struct rx rx;
 };
 
 static struct sn_ctl *ctl(struct sharenet *s, int i)
@@ -180,10 +223,20 @@ static struct sn_ctl *ctl(struct sharenet *s, int i)
 	return (struct sn_ctl *)(s->map + SN_PAGE + (u64)i * SN_SLOT_SIZE);
 }
 
-static struct sn_cell *cell(struct sharenet *s, int i, u32 n)
+static u64 *ring(struct sharenet *s, int i)
 {
-	return (struct sn_cell *)((u8 *)ctl(s, i) + SN_PAGE +
-				  (u64)(n % SN_CELLS) * SN_CELL);
+	return (u64 *)((u8 *)ctl(s, i) + SN_PAGE);
+}
+
+/* Word w of the frame record that starts at cell n, round the ring. */
+static u64 *rec_word(u64 *r, u32 n, u32 w)
+{
+	return r + ((u64)(n % SN_CELLS) * (SN_CELL / 8) + w) % SN_RING_WORDS;
+}
+
+static u32 cells_for(u32 len)
+{
+	return (SN_REC + len + SN_CELL - 1) / SN_CELL;
 }
 
 static u32 ld(const u32 *p)
@@ -313,35 +366,45 @@ static long futex(u32 *addr, int op, u32 val, const struct timespec *ts)
  * Sending.
  */
 struct frame {
+	const struct virtio_net_hdr_v1 *hdr;
 	const u8 *data;
 	u32 len;
 };
 
-/* Frame s->head into our ring, seqlock style, then the head. */
+/*N:132
+ * Writing a frame into our ring: say how far we will write (reserve),
+ * write the record and the frame a word at a time, then move the head.
+ * A reader checks reserve after copying a frame: the fences pair up so
+ * that if it saw any word of a newer frame, it sees the reserve that
+ * came before it too, and drops what it copied.
+ */
 static void put(struct sharenet *s, const struct frame *f)
 {
-	u32 n = s->head;
-	struct sn_cell *c = cell(s, s->me, n);
-	u32 words = f->len / 8, i;
-	u64 w;
+	u32 n = s->head, k = cells_for(f->len), words = (f->len + 7) / 8;
+	struct sn_rec rec = { .seq = n, .len = f->len, .hdr = *f->hdr };
+	u64 *r = ring(s, s->me), w;
 
-	st(&c->seq, n - 1);
+	__atomic_store_n(&ctl(s, s->me)->reserve, n + k, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	st(&c->len, f->len);
-	for (i = 0; i < words; i++) {
-		memcpy(&w, f->data + 8 * i, 8);
-		__atomic_store_n(&c->frame[i], w, __ATOMIC_RELAXED);
+	for (u32 i = 0; i < SN_REC / 8; i++) {
+		memcpy(&w, (u8 *)&rec + 8 * i, 8);
+		__atomic_store_n(rec_word(r, n, i), w, __ATOMIC_RELAXED);
 	}
-	if (f->len % 8) {
+	for (u32 i = 0; i < words; i++) {
+		u32 left = f->len - 8 * i;
+
 		w = 0;
-		memcpy(&w, f->data + 8 * i, f->len % 8);
-		__atomic_store_n(&c->frame[i], w, __ATOMIC_RELAXED);
+		memcpy(&w, f->data + 8 * i, left < 8 ? left : 8);
+		__atomic_store_n(rec_word(r, n, SN_REC / 8 + i), w,
+				 __ATOMIC_RELAXED);
 	}
-	__atomic_store_n(&c->seq, n, __ATOMIC_RELEASE);
-	s->head = n + 1;
+	s->head = n + k;
 	/* A peer may have written our head: this puts it right, too. */
-	__atomic_store_n(&ctl(s, s->me)->head, n + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&ctl(s, s->me)->head, n + k, __ATOMIC_RELEASE);
 }
+/* The reader's side is take() below: one check of reserve after the
+ * copy covers every cell of the frame, since a writer reaches the
+ * frame's later cells only after its first. :*/
 
 /* Wakes each guest the frame is for, as far as its control page says:
  * what a peer wrote there can only cost that guest a prompt wake-up. */
@@ -374,6 +437,13 @@ static int send_guarded(struct sharenet *s, void *arg)
 	return 0;
 }
 
+static void send_frame(struct sharenet *s, const struct frame *f)
+{
+	if (f->len < 14 || f->len > SN_MAX_FRAME || is_broken(s))
+		return;
+	guarded(s, send_guarded, (void *)f);
+}
+
 /*N:135
  * Sending is one copy into our own ring, whoever the frame is for, and a
  * wake-up for each guest the frame is for (by the MACs the control pages
@@ -387,12 +457,30 @@ static int send_guarded(struct sharenet *s, void *arg)
  */
 static void sn_send(struct net_backend *nb, const void *frame, size_t len)
 {
-	struct sharenet *s = (struct sharenet *)nb;
-	struct frame f = { frame, len };
+	static const struct virtio_net_hdr_v1 none;
+	struct frame f = { &none, frame, len };
 
-	if (len < 14 || len > NET_MAX_FRAME || is_broken(s))
-		return;
-	guarded(s, send_guarded, &f);
+	if (len <= SN_MAX_FRAME)
+		send_frame((struct sharenet *)nb, &f);
+}
+
+/* A frame with a header (a partial checksum, checked by the NIC), in
+ * pieces in guest RAM: gathered first, as it goes into the ring a word
+ * at a time. */
+static void sn_send_vnet(struct net_backend *nb,
+			 const struct virtio_net_hdr_v1 *hdr,
+			 const struct iovec *iov, unsigned int iovcnt)
+{
+	struct sharenet *s = (struct sharenet *)nb;
+	struct frame f = { hdr, s->txbuf, 0 };
+
+	for (unsigned int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SN_MAX_FRAME - f.len)
+			return;
+		memcpy(s->txbuf + f.len, iov[i].iov_base, iov[i].iov_len);
+		f.len += iov[i].iov_len;
+	}
+	send_frame(s, &f);
 }
 /* A guest never receives its own frames back, as on a real segment: it
  * does not read its own ring. :*/
@@ -402,47 +490,58 @@ static void sn_send(struct net_backend *nb, const void *frame, size_t len)
  */
 enum { RX_NONE, RX_FRAME, RX_MORE };
 
-struct rx {
-	u8 buf[NET_MAX_FRAME + 8];
-	u32 len;
-	int scan;		/* cells still to look at */
-};
 
 static bool for_us(struct sharenet *s, u64 dst)
 {
 	return (dst & 1) || s->promisc || dst == s->mac;
 }
 
-/* Frame n of ring i into rx->buf if it is whole and for us. */
-static bool take(struct sharenet *s, int i, u32 n, struct rx *rx)
+/*
+ * The frame starting at cell n of ring i into rx if it is whole and for
+ * us.  Returns how many cells to step over: the frame's, or 1 where no
+ * frame starts (a reader put back into the window lands anywhere).
+ * *got says whether rx holds the frame.
+ */
+static u32 take(struct sharenet *s, int i, u32 n, u32 avail, struct rx *rx,
+		bool *got)
 {
-	struct sn_cell *c = cell(s, i, n);
-	u32 len, words;
+	u64 *r = ring(s, i), w;
+	u32 seq, len, k, words;
 
-	if (__atomic_load_n(&c->seq, __ATOMIC_ACQUIRE) != n)
-		return false;	/* overwritten, or never written */
-	len = ld(&c->len);
-	if (len < 14 || len > NET_MAX_FRAME)
-		return false;
-	if (!for_us(s, __atomic_load_n(&c->frame[0], __ATOMIC_RELAXED) &
-		    MAC_MASK))
-		return false;
+	*got = false;
+	w = __atomic_load_n(rec_word(r, n, 0), __ATOMIC_ACQUIRE);
+	seq = (u32)w;
+	len = w >> 32;
+	if (seq != n || len < 14 || len > SN_MAX_FRAME)
+		return 1;	/* overwritten, or never a frame's start */
+	k = cells_for(len);
+	if (k > avail)
+		return 1;	/* past the head: not one the owner wrote */
+	if (!for_us(s, __atomic_load_n(rec_word(r, n, SN_REC / 8),
+				       __ATOMIC_RELAXED) & MAC_MASK))
+		return k;
+	for (u32 j = 1; j < SN_REC / 8; j++) {
+		w = __atomic_load_n(rec_word(r, n, j), __ATOMIC_RELAXED);
+		memcpy((u8 *)&rx->hdr + 8 * (j - 1), &w,
+		       j * 8 <= sizeof(rx->hdr) ? 8 : sizeof(rx->hdr) % 8);
+	}
 	words = (len + 7) / 8;
-	for (u32 k = 0; k < words; k++) {
-		u64 w = __atomic_load_n(&c->frame[k], __ATOMIC_RELAXED);
-
-		memcpy(rx->buf + 8 * k, &w, 8);
+	for (u32 j = 0; j < words; j++) {
+		w = __atomic_load_n(rec_word(r, n, SN_REC / 8 + j),
+				    __ATOMIC_RELAXED);
+		memcpy(rx->buf + 8 * j, &w, 8);
 	}
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (ld(&c->seq) != n)
-		return false;	/* the sender lapped us while we copied */
+	if (ld(&ctl(s, i)->reserve) - n > SN_CELLS)
+		return k;	/* the sender lapped us while we copied */
 	rx->len = len;
-	return true;
+	*got = true;
+	return k;
 }
 
-/* How many frames ring i holds for us to look at, after putting our
- * read position back in the ring's window if the sender lapped us or
- * its head went backwards (a new file, or a peer's scribble). */
+/* How many cells ring i holds for us to look at, after putting our read
+ * position back in the ring's window if the sender lapped us or its head
+ * went backwards (a new file, or a peer's scribble). */
 static u32 pending(struct sharenet *s, int i)
 {
 	u32 head = __atomic_load_n(&ctl(s, i)->head, __ATOMIC_ACQUIRE);
@@ -466,14 +565,17 @@ static int next_frame(struct sharenet *s, void *arg)
 
 	for (int k = 0; k < SN_SLOTS; k++) {
 		int i = (s->rr + k) % SN_SLOTS;
-		u32 left;
+		u32 left, step;
+		bool got;
 
 		if (i == s->me)
 			continue;
-		for (left = pending(s, i); left; left--) {
+		while ((left = pending(s, i))) {
 			if (rx->scan-- <= 0)
 				return RX_MORE;
-			if (take(s, i, s->cur[i]++, rx)) {
+			step = take(s, i, s->cur[i], left, rx, &got);
+			s->cur[i] += step;
+			if (got) {
 				s->rr = i + 1;
 				return RX_FRAME;
 			}
@@ -485,20 +587,22 @@ static int next_frame(struct sharenet *s, void *arg)
 static void drain(struct sharenet *s)
 {
 	const struct net_client *c = &s->nb.client;
-	struct rx rx = { .scan = RX_SCAN };
+	struct rx *rx = &s->rx;
+
+	rx->scan = RX_SCAN;
 
 	for (int n = 0; n < RX_BATCH; n++) {
 		int r;
 
 		if (is_broken(s) || !c->can_receive(c->opaque))
 			return;
-		r = guarded(s, next_frame, &rx);
+		r = guarded(s, next_frame, rx);
 		if (r != RX_FRAME) {
 			if (r == RX_MORE)
 				break;
 			return;
 		}
-		c->receive(c->opaque, rx.buf, rx.len);
+		c->receive(c->opaque, &rx->hdr, rx->buf, rx->len);
 	}
 	/* More may wait: look again soon. */
 	eventfd_write(s->efd, 1);
@@ -645,6 +749,7 @@ static void sn_free(struct net_backend *nb)
 
 static const struct net_backend_ops sn_ops = {
 	.send = sn_send,
+	.send_vnet = sn_send_vnet,
 	.rx_resume = sn_rx_resume,
 	.free = sn_free,
 };
@@ -784,6 +889,7 @@ static int claim(struct sharenet *s, void *arg)
 
 	(void)arg;
 	s->head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&c->reserve, s->head, __ATOMIC_RELAXED);
 	for (int i = 0; i < SN_SLOTS; i++)
 		s->cur[i] = __atomic_load_n(&ctl(s, i)->head,
 					    __ATOMIC_ACQUIRE);
@@ -844,8 +950,11 @@ struct net_backend *sharenet_open(struct machine *m, const char *arg,
 
 	if (!s)
 		abort();
-	s->nb = (struct net_backend){ .ops = &sn_ops, .m = m,
-				      .what = "--sharenet" };
+	s->nb = (struct net_backend){
+		.ops = &sn_ops, .m = m, .what = "--sharenet", .mtu = SN_MTU,
+		.offloads = (1ull << VIRTIO_NET_F_CSUM) |
+			    (1ull << VIRTIO_NET_F_GUEST_CSUM),
+	};
 	s->fd = s->efd = -1;
 	s->map = MAP_FAILED;
 	catch_sigbus();

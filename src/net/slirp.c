@@ -65,7 +65,7 @@ static ssize_t send_packet(const void *buf, size_t len, void *opaque)
 	const struct net_client *c = &sn->nb.client;
 
 	if (len <= NET_MAX_FRAME && c->can_receive(c->opaque))
-		c->receive(c->opaque, buf, len);
+		c->receive(c->opaque, NULL, buf, len);
 	return len;
 }
 

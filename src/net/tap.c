@@ -19,9 +19,9 @@
  * Every frame crosses the device with a virtio-net header in front
  * (IFF_VNET_HDR), the same header the guest's driver writes: so the guest
  * may leave its checksums to the host kernel and send 64 KiB TCP frames
- * that the host kernel cuts up or takes whole (N:110).  Frames to the
- * guest come fully checksummed and no longer than the MTU: we ask the
- * device for no receive offloads.
+ * that the host kernel cuts up or takes whole (N:110); and once the
+ * guest accepts receive offloads, frames to the guest come as 64 KiB TCP
+ * segments with partial checksums too (N:127).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,7 +51,7 @@ struct tap {
 	bool watching;
 	char ifname[IFNAMSIZ];
 	struct virtio_net_hdr_v1 hdr;	/* of the frame read last */
-	u8 buf[65536];
+	u8 buf[NET_MAX_GSO_FRAME + 1];
 	u8 gather[NET_MAX_GSO_FRAME];	/* a frame in too many pieces */
 };
 
@@ -94,16 +94,57 @@ static void tap_readable(void *opaque, int fd, u32 events)
 		n = readv(fd, iov, 2) - VNET_HDR_LEN;
 		if (n < 0)
 			return;
-		if (n <= NET_MAX_FRAME &&
-		    t->hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE)
-			c->receive(c->opaque, t->buf, n);
+		if (n <= NET_MAX_GSO_FRAME)
+			c->receive(c->opaque, &t->hdr, t->buf, n);
 	}
 }
-/* A frame longer than the guest's MTU (the TAP device's own MTU may be
- * larger) is read whole and dropped, never cut short.  The header is the
- * host kernel's: with no receive offloads asked for, its checksum flags
- * say at most that the frame is already checked, and the guest gets a
- * header of its own (src/virtio/net.c). :*/
+/* A frame longer than the guest can take (the TAP device's own MTU may
+ * be larger) is read whole and dropped, never cut short: the NIC checks
+ * the host kernel's header and the length against what the guest
+ * negotiated (src/virtio/net.c). :*/
+
+/*N:127
+ * Receive offloads: once the guest's driver has said which it takes, the
+ * TAP device is told (TUNSETOFFLOAD), and the host kernel then hands us
+ * TCP segments of up to 64 KiB with their checksum left partial, or
+ * marked as already checked, instead of cutting them into checksummed
+ * 1500-byte frames.  A guest on a software CPU then runs its TCP stack
+ * once per 64 KiB and never checksums a byte.  Segmentation needs the
+ * checksum offload too, as the host kernel insists; after a reset the
+ * device goes back to plain frames.
+ */
+static u64 tap_set_rx_offloads(struct net_backend *nb, u64 guest)
+{
+	struct tap *t = (struct tap *)nb;
+	unsigned long tun = 0;
+	u64 got = 0;
+
+	if (guest & (1ull << VIRTIO_NET_F_GUEST_CSUM)) {
+		tun |= TUN_F_CSUM;
+		got |= 1ull << VIRTIO_NET_F_GUEST_CSUM;
+		if (guest & (1ull << VIRTIO_NET_F_GUEST_TSO4)) {
+			tun |= TUN_F_TSO4;
+			got |= 1ull << VIRTIO_NET_F_GUEST_TSO4;
+		}
+		if (guest & (1ull << VIRTIO_NET_F_GUEST_TSO6)) {
+			tun |= TUN_F_TSO6;
+			got |= 1ull << VIRTIO_NET_F_GUEST_TSO6;
+		}
+		if ((tun & (TUN_F_TSO4 | TUN_F_TSO6)) &&
+		    (guest & (1ull << VIRTIO_NET_F_GUEST_ECN))) {
+			tun |= TUN_F_TSO_ECN;
+			got |= 1ull << VIRTIO_NET_F_GUEST_ECN;
+		}
+	}
+	if (ioctl(t->fd, TUNSETOFFLOAD, tun) < 0) {
+		verbose("%s: receive offloads refused: %m", nb->what);
+		ioctl(t->fd, TUNSETOFFLOAD, 0ul);
+		return 0;
+	}
+	return got;
+}
+/* Frames the host kernel queued before a change keep the header they
+ * were made with: the NIC checks each against what the guest took. :*/
 
 static void tap_send_vnet(struct net_backend *nb,
 			  const struct virtio_net_hdr_v1 *hdr,
@@ -170,6 +211,7 @@ static void tap_free(struct net_backend *nb)
 static const struct net_backend_ops tap_ops = {
 	.send = tap_send,
 	.send_vnet = tap_send_vnet,
+	.set_rx_offloads = tap_set_rx_offloads,
 	.rx_resume = tap_rx_resume,
 	.free = tap_free,
 };
@@ -416,8 +458,10 @@ struct net_backend *tap_open(struct machine *m, const char *arg, char *err,
 	if (!t)
 		abort();
 	t->fd = -1;
-	t->nb = (struct net_backend){ .ops = &tap_ops, .m = m,
-				      .what = "--tunnet", .offloads = true };
+	t->nb = (struct net_backend){
+		.ops = &tap_ops, .m = m, .what = "--tunnet",
+		.offloads = NET_TX_OFFLOADS | NET_RX_OFFLOADS,
+	};
 	if (setup(t, arg, err, errlen) < 0)
 		goto fail;
 	if (net_opt(arg, "mac", mac, sizeof(mac)) &&

@@ -7,17 +7,15 @@
  * (src/net/: a TAP device, a shared file, user networking); this file only
  * speaks virtio.
  *
- * We offer what we can honour without touching a payload: the MAC, a link
- * that is always up, and an MTU of 1500 (so that every frame fits a
- * sharenet cell and a plain receive buffer).  Checksum and segmentation
- * offload on transmit only when the backend's host side finishes them (a
- * TAP device does): then the guest hands us up to 64 KiB of TCP at a time
- * with no checksum, and we pass frame and header to the backend as they
- * are, after checking the header against what was negotiated.  Otherwise
- * every virtio_net_hdr we take must say "nothing to do".  What we write
- * to the guest always says "nothing to do": full checksums, frames no
- * longer than the MTU.  Without VIRTIO_NET_F_MRG_RXBUF each frame goes
- * into one receive chain, header first.
+ * We offer the MAC, a link that is always up, the backend's MTU (1500, or
+ * 65535 on a sharenet segment), mergeable receive buffers, and the
+ * offloads the backend's host side takes (N:110): partial checksums and
+ * TCP segmentation both ways on a TAP device, partial checksums on a
+ * sharenet file.  Frame and header go to the backend as they are, after
+ * the header is checked against what was negotiated; a header from the
+ * backend is checked the same way before the guest sees it (N:112).
+ * Without VIRTIO_NET_F_MRG_RXBUF each frame goes into one receive chain,
+ * header first; with it, over as many chains as it needs.
  *
  * A frame for a guest that has posted no buffer waits in the backend's own
  * bounded queue, or is dropped there: never here, never in a list that
@@ -48,15 +46,27 @@ struct virtio_net {
 	struct virtio_dev *vd;
 	struct net_backend *nb;
 	struct virtio_net_config cfg;
-	struct vq_elem *rx, *tx;
+	struct vq_elem *tx;
+	struct vq_elem *rxq[QUEUE_MAX];	/* chains popped, then spares */
+	unsigned int rx_n;	/* chains popped, not yet used */
+	u64 rx_room;		/* their writable bytes */
+	bool rx_set;		/* the backend was told the rx offloads */
+	bool rx_gso;		/* it may hand over 64 KiB TCP segments */
 	struct iovec *tx_iov;	/* a transmit frame's pieces, for send_vnet */
 	struct timer *tx_timer;	/* returns the sent chains (N:115) */
 	u16 tx_held[QUEUE_MAX];	/* heads of chains sent, not yet returned */
 	unsigned int nr_held;
-	bool rx_held;		/* rx holds a chain popped for the next frame */
 	u64 rx_dropped, tx_dropped;
-	u8 frame[NET_MAX_FRAME];
+	struct virtio_dev_ops ops;	/* features follow the backend's */
+	u8 frame[NET_MAX_GSO_FRAME];
 };
+
+/* The longest frame without segmentation offload: the backend's MTU (the
+ * one we announce), the Ethernet header and a VLAN tag. */
+static u64 max_frame(const struct virtio_net *n)
+{
+	return (n->nb->mtu ? n->nb->mtu : NET_MTU) + 14 + 4;
+}
 
 u64 virtio_net_rx_dropped(struct virtio_net *n)
 {
@@ -68,42 +78,186 @@ u64 virtio_net_tx_dropped(struct virtio_net *n)
 	return n->tx_dropped;
 }
 
-/*
- * Receiving: the backend asks whether there is a buffer, then gives one
- * frame.  The chain is popped ahead and kept until a frame comes.
+/*N:112
+ * Receiving.  The backend asks whether the guest has room for the largest
+ * frame it may hand over, then gives one frame.  We pop chains ahead into
+ * a pool and keep them until frames come.  Without mergeable buffers a
+ * frame goes into one chain, header first.  With them
+ * (VIRTIO_NET_F_MRG_RXBUF) the guest posts small buffers and a frame
+ * spreads over as many chains as it needs, the header's num_buffers
+ * saying how many: that is how a 64 KiB TCP segment from the host
+ * (receive offload, below) reaches a guest that posts page-sized buffers.
+ * "Room" is the sum of the pooled chains' writable bytes, so a backend
+ * reads a frame only when it will fit: nothing is read to be dropped
+ * while the guest is merely slow to post buffers.  The pool holds at
+ * most a queue's worth of chains, which the held bits (V:130) bound too.
  */
+static bool has(struct virtio_net *n, unsigned int bit)
+{
+	return virtio_has_feature(n->vd, bit);
+}
+
+/* The largest header and frame the backend may give us now. */
+static u64 rx_need(const struct virtio_net *n)
+{
+	return HDR_LEN + (n->rx_gso ? NET_MAX_GSO_FRAME : max_frame(n));
+}
+
+/* Pops chains into the pool until it holds need bytes of room (or just
+ * one chain without mergeable buffers).  False if it still does not. */
+static bool rx_fill(struct virtio_net *n, u64 need)
+{
+	struct virtqueue *vq = virtio_vq(n->vd, RX_QUEUE);
+	bool mrg = has(n, VIRTIO_NET_F_MRG_RXBUF);
+
+	while (n->rx_n < QUEUE_MAX && (mrg ? n->rx_room < need : !n->rx_n)) {
+		if (!n->rxq[n->rx_n])
+			n->rxq[n->rx_n] = vq_elem_new(vq);
+		if (vq_pop(vq, n->rxq[n->rx_n]) <= 0)
+			break;
+		n->rx_room += n->rxq[n->rx_n]->in_len;
+		n->rx_n++;
+	}
+	return mrg ? n->rx_room >= need : n->rx_n > 0;
+}
+
 static bool net_can_receive(void *opaque)
 {
 	struct virtio_net *n = opaque;
-	struct virtqueue *vq = virtio_vq(n->vd, RX_QUEUE);
 
-	if (n->rx_held)
-		return true;
-	if (!virtio_driver_ok(n->vd) || !vq_ready(vq))
+	if (!virtio_driver_ok(n->vd) || !vq_ready(virtio_vq(n->vd, RX_QUEUE)))
 		return false;
-	n->rx_held = vq_pop(vq, n->rx) > 0;
-	return n->rx_held;
+	return rx_fill(n, rx_need(n));
 }
 
-static bool net_receive(void *opaque, const void *frame, size_t len)
+/*
+ * The host side's header (a TAP device's, from the host kernel; a
+ * sharenet peer's, who is hostile) is checked before the guest sees it:
+ * a partial checksum inside the frame; a TCP segment only of the kinds
+ * the guest takes, with a segment size.  Anything else is a frame this
+ * guest cannot take (it may have been queued before the guest
+ * renegotiated): dropped.  A partial checksum for a guest that did not
+ * accept GUEST_CSUM is finished here (rx_csum() below), and "data valid"
+ * is kept only for a guest that understands it.
+ */
+static bool rx_hdr_ok(struct virtio_net *n,
+		      const struct virtio_net_hdr_v1 *h, size_t len)
+{
+	u8 gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
+			 VIRTIO_NET_HDR_F_DATA_VALID))
+		return false;
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    (u64)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2 > len)
+		return false;
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return h->gso_type == VIRTIO_NET_HDR_GSO_NONE &&
+		       len <= max_frame(n);
+	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+	    !has(n, VIRTIO_NET_F_GUEST_ECN))
+		return false;
+	if (!(gso == VIRTIO_NET_HDR_GSO_TCPV4 &&
+	      has(n, VIRTIO_NET_F_GUEST_TSO4)) &&
+	    !(gso == VIRTIO_NET_HDR_GSO_TCPV6 &&
+	      has(n, VIRTIO_NET_F_GUEST_TSO6)))
+		return false;
+	return (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && h->gso_size &&
+	       len <= NET_MAX_GSO_FRAME;
+}
+
+/* The Internet checksum of the frame from csum_start to its end, put at
+ * csum_start + csum_offset, where the sender left the pseudo-header's
+ * sum (what the host kernel does for a device without the offload).
+ * rx_hdr_ok() checked that both lie in the frame. */
+static void rx_csum(u8 *f, size_t len, const struct virtio_net_hdr_v1 *h)
+{
+	size_t start = le16toh(h->csum_start);
+	size_t at = start + le16toh(h->csum_offset);
+	u64 sum = 0;
+	u16 r;
+
+	for (size_t i = start; i + 1 < len; i += 2)
+		sum += (u32)f[i] << 8 | f[i + 1];
+	if ((len - start) & 1)
+		sum += (u32)f[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	r = ~sum & 0xffff;
+	if (!r)
+		r = 0xffff;	/* 0 means "no checksum" to UDP */
+	f[at] = r >> 8;
+	f[at + 1] = r;
+}
+
+/* Puts the first count chains of the pool on the used ring, each with
+ * its share of total bytes, and moves their elements to the pool's end
+ * for reuse. */
+static void rx_push(struct virtio_net *n, unsigned int count, u64 total)
+{
+	struct virtqueue *vq = virtio_vq(n->vd, RX_QUEUE);
+	struct vq_elem *used[QUEUE_MAX];
+
+	for (unsigned int i = 0; i < count; i++) {
+		struct vq_elem *e = n->rxq[i];
+		u64 chunk = e->in_len < total ? e->in_len : total;
+
+		vq_push(vq, e, chunk);
+		total -= chunk;
+		n->rx_room -= e->in_len;
+		used[i] = e;
+	}
+	memmove(n->rxq, n->rxq + count,
+		(QUEUE_MAX - count) * sizeof(n->rxq[0]));
+	memcpy(n->rxq + QUEUE_MAX - count, used, count * sizeof(used[0]));
+	n->rx_n -= count;
+}
+
+static bool net_receive(void *opaque, const struct virtio_net_hdr_v1 *hdr,
+			const void *frame, size_t len)
 {
 	struct virtio_net *n = opaque;
-	struct virtqueue *vq = virtio_vq(n->vd, RX_QUEUE);
-	struct virtio_net_hdr_v1 hdr = { .num_buffers = htole16(1) };
+	struct virtio_net_hdr_v1 h = { 0 };
+	u64 total = HDR_LEN + len, off = HDR_LEN;
+	unsigned int count = 0;
 
-	if (!net_can_receive(n) || n->rx->in_len < HDR_LEN + len) {
-		/* A buffer too small for this frame may fit the next one:
-		 * keep it. */
+	if (hdr)
+		h = *hdr;
+	if (len < 14 || !rx_hdr_ok(n, &h, len) || !rx_fill(n, total) ||
+	    n->rxq[0]->in_len < HDR_LEN ||
+	    (has(n, VIRTIO_NET_F_MRG_RXBUF) ? n->rx_room
+					    : n->rxq[0]->in_len) < total) {
+		/* Buffers too small for this frame may fit the next one:
+		 * keep them. */
 		n->rx_dropped++;
 		return false;
 	}
-	vq_elem_write(n->rx, 0, &hdr, HDR_LEN);
-	vq_elem_write(n->rx, HDR_LEN, frame, len);
-	n->rx_held = false;
-	vq_push(vq, n->rx, HDR_LEN + len);
-	vq_notify_guest(vq);
+	if (!has(n, VIRTIO_NET_F_GUEST_CSUM)) {
+		if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+			memcpy(n->frame, frame, len);
+			rx_csum(n->frame, len, &h);
+			frame = n->frame;
+		}
+		h.flags = 0;
+	}
+	/* The frame, then the header with the count of chains it took. */
+	while (off < total && count < n->rx_n) {
+		const struct vq_elem *e = n->rxq[count];
+		u64 skip = count ? 0 : HDR_LEN;
+
+		if (e->in_len > skip)
+			off += vq_elem_write(e, skip, (const u8 *)frame +
+					     off - HDR_LEN, total - off);
+		count++;
+	}
+	h.num_buffers = htole16(count);
+	vq_elem_write(n->rxq[0], 0, &h, HDR_LEN);
+	rx_push(n, count, total);
+	vq_notify_guest(virtio_vq(n->vd, RX_QUEUE));
 	return true;
 }
+/* The header goes in last, once the count of chains is known: the guest
+ * reads none of it before the used index moves (vq_push()). :*/
 
 /*
  * Transmitting: each chain is a header and one frame.  A header that asks
@@ -112,11 +266,6 @@ static bool net_receive(void *opaque, const void *frame, size_t len)
  * segmentation offload) is a driver bug: the frame is dropped (and
  * counted), the chain returned, the guest lives on.
  */
-static bool has(struct virtio_net *n, unsigned int bit)
-{
-	return virtio_has_feature(n->vd, bit);
-}
-
 static bool tx_csum_ok(struct virtio_net *n,
 		       const struct virtio_net_hdr_v1 *h, u64 len)
 {
@@ -140,7 +289,7 @@ static bool tx_hdr_ok(struct virtio_net *n,
 	switch (h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
 	case VIRTIO_NET_HDR_GSO_NONE:
 		return h->gso_type == VIRTIO_NET_HDR_GSO_NONE &&
-		       len <= NET_MAX_FRAME;
+		       len <= max_frame(n);
 	case VIRTIO_NET_HDR_GSO_TCPV4:
 		if (!has(n, VIRTIO_NET_F_HOST_TSO4))
 			return false;
@@ -235,10 +384,28 @@ static void do_tx(struct virtio_net *n)
 		timer_mod(n->tx_timer, machine_clock_ns(m) + TX_DELAY_NS);
 }
 
+/* Once the driver is ready: which receive offloads the backend may use
+ * (the guest accepted them, and its host side can). */
+static void rx_offloads(struct virtio_net *n)
+{
+	u64 want = 0, got;
+
+	if (n->rx_set || !n->nb->offloads || !n->nb->ops->set_rx_offloads)
+		return;
+	for (unsigned int bit = 0; bit < 64; bit++)
+		if ((NET_RX_OFFLOADS & (1ull << bit)) && has(n, bit))
+			want |= 1ull << bit;
+	got = n->nb->ops->set_rx_offloads(n->nb, want) & want;
+	n->rx_gso = got & ((1ull << VIRTIO_NET_F_GUEST_TSO4) |
+			   (1ull << VIRTIO_NET_F_GUEST_TSO6));
+	n->rx_set = true;
+}
+
 static void net_notify(struct virtio_dev *vd, struct virtqueue *vq)
 {
 	struct virtio_net *n = virtio_opaque(vd);
 
+	rx_offloads(n);
 	if (vq_index(vq) == TX_QUEUE)
 		do_tx(n);
 	else
@@ -249,8 +416,13 @@ static void net_reset(struct virtio_dev *vd)
 {
 	struct virtio_net *n = virtio_opaque(vd);
 
-	n->rx_held = false;
+	n->rx_n = 0;
+	n->rx_room = 0;
 	n->nr_held = 0;
+	if (n->rx_set && n->nb->offloads && n->nb->ops->set_rx_offloads)
+		n->nb->ops->set_rx_offloads(n->nb, 0);
+	n->rx_set = false;
+	n->rx_gso = false;
 	timer_del(n->tx_timer);
 }
 
@@ -260,44 +432,45 @@ static void net_free(struct virtio_dev *vd)
 
 	timer_del(n->tx_timer);
 	n->nb->ops->free(n->nb);
-	free(n->rx);
+	for (unsigned int i = 0; i < QUEUE_MAX; i++)
+		free(n->rxq[i]);
 	free(n->tx);
 	free(n->tx_iov);
 	free(n);
 }
 
 /*N:110
- * The network card offers the fewest features a Linux driver is happy
- * with: a MAC, a link status that is always up, and an MTU of 1500; and,
- * when the backend's host side can finish them (a TAP device: the host
- * kernel does it), checksum and TCP segmentation offload on transmit.
- * Those are most of the speed of sending: on a software CPU every byte
- * the guest checksums and every 1500-byte frame it pushes through its
- * TCP stack and driver costs dearly, and with them the guest checksums
- * nothing and sends 64 KiB per frame.  We never compute a checksum or cut
- * up a frame ourselves: a backend of plain frames (sharenet, user
- * networking) gets no offloads, and every header the guest sends it must
- * say "nothing to do" (tx_hdr_ok() above).  What we give the guest is
- * always plain: full checksums, frames no larger than the MTU, which fit
- * a sharenet cell and a plain receive buffer, and no mergeable receive
- * buffers: each frame goes into one receive chain, header first.
+ * The network card offers what a Linux driver is happy with: a MAC, a
+ * link status that is always up, the backend's MTU (1500, or 65535 on a
+ * sharenet segment, N:131), and mergeable receive buffers (N:112); and,
+ * as far as the backend's host side can take them, the offloads: partial
+ * checksums both ways (TAP, sharenet), and TCP segmentation both ways
+ * (TAP: the host kernel cuts up or takes whole what the guest sends, and
+ * hands it 64 KiB segments).  Those are most of the speed of a network on
+ * a software CPU: every byte the guest checksums and every 1500-byte
+ * frame it pushes through its TCP stack and driver costs dearly, and with
+ * them the guest checksums nothing and moves 64 KiB per frame.  We never
+ * cut up a frame ourselves: a backend without segmentation gets no
+ * segmentation offload, and every header the guest sends it is checked
+ * against what was negotiated (tx_hdr_ok() above).  The one thing we
+ * finish for the guest is a partial checksum from a sharenet peer for a
+ * guest that did not accept GUEST_CSUM (rx_csum()).
  */
-#define NET_OPS(offloads) {						\
-	.name = "virtio-net",						\
-	.type = VIRTIO_ID_NET,						\
-	.class_code = 0x020000,		/* network, Ethernet */		\
-	.features = (1ull << VIRTIO_NET_F_MAC) |			\
-		    (1ull << VIRTIO_NET_F_STATUS) |			\
-		    (1ull << VIRTIO_NET_F_MTU) | (offloads),		\
-	.nr_queues = 2,							\
-	.queue_max = QUEUE_MAX,						\
-	.config_len = CONFIG_LEN,					\
-	.notify = net_notify,						\
-	.reset = net_reset,						\
-	.free = net_free,						\
-}
-static const struct virtio_dev_ops net_ops = NET_OPS(0);
-static const struct virtio_dev_ops net_ops_offload = NET_OPS(NET_TX_OFFLOADS);
+static const struct virtio_dev_ops net_ops = {
+	.name = "virtio-net",
+	.type = VIRTIO_ID_NET,
+	.class_code = 0x020000,		/* network, Ethernet */
+	.features = (1ull << VIRTIO_NET_F_MAC) |
+		    (1ull << VIRTIO_NET_F_STATUS) |
+		    (1ull << VIRTIO_NET_F_MTU) |
+		    (1ull << VIRTIO_NET_F_MRG_RXBUF),
+	.nr_queues = 2,
+	.queue_max = QUEUE_MAX,
+	.config_len = CONFIG_LEN,
+	.notify = net_notify,
+	.reset = net_reset,
+	.free = net_free,
+};
 /* A frame that breaks these rules is the driver's bug, not a protocol
  * violation: it is dropped and counted, and the guest lives on. :*/
 
@@ -310,11 +483,11 @@ struct virtio_net *virtio_net_new(struct pci_bus *bus, struct net_backend *nb)
 	n->nb = nb;
 	memcpy(n->cfg.mac, nb->mac, 6);
 	n->cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
-	n->cfg.mtu = htole16(NET_MTU);
+	n->cfg.mtu = htole16(nb->mtu ? nb->mtu : NET_MTU);
+	n->ops = net_ops;
+	n->ops.features |= nb->offloads & (NET_TX_OFFLOADS | NET_RX_OFFLOADS);
 	n->tx_timer = timer_new(pci_bus_machine(bus), tx_timer_fire, n);
-	n->vd = virtio_pci_add(bus, nb->offloads ? &net_ops_offload :
-			       &net_ops, n, (u8 *)&n->cfg);
-	n->rx = vq_elem_new(virtio_vq(n->vd, RX_QUEUE));
+	n->vd = virtio_pci_add(bus, &n->ops, n, (u8 *)&n->cfg);
 	n->tx = vq_elem_new(virtio_vq(n->vd, TX_QUEUE));
 	n->tx_iov = calloc(n->tx->cap, sizeof(*n->tx_iov));
 	if (!n->tx_iov)

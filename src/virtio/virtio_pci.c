@@ -470,10 +470,13 @@ static void add_caps(struct virtio_dev *vd)
 static void free_dev(void *opaque)
 {
 	struct virtio_dev *vd = opaque;
+	/* The ops may live in the device's own state (virtio-net's do):
+	 * nothing of them is touched after ops->free. */
+	unsigned int nr_queues = vd->ops->nr_queues;
 
 	if (vd->ops->free)
 		vd->ops->free(vd);
-	for (unsigned int i = 0; i < vd->ops->nr_queues; i++)
+	for (unsigned int i = 0; i < nr_queues; i++)
 		vq_free(vd->vqs[i]);
 	free(vd->vqs);
 	free(vd);

@@ -427,6 +427,14 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e)
 	if (!vq->enabled || !virtio_driver_ok(vq->vd))
 		return 0;
 	avail_idx = ld16(AVAIL_IDX(vq));
+	if (avail_idx == vq->last_avail && event_idx) {
+		/* Kick us when anything beyond this is added; then look
+		 * again, for a driver on another thread (KVM) may have
+		 * added one before it could see that. */
+		st16(AVAIL_EVENT(vq), vq->last_avail);
+		ring_barrier();
+		avail_idx = ld16(AVAIL_IDX(vq));
+	}
 	pending = avail_idx - vq->last_avail;
 	if (pending > vq->size) {
 		vq_fail(vq, "queue %u: available index jumped from %u to %u "
@@ -434,14 +442,8 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e)
 			vq->size);
 		return -1;
 	}
-	if (!pending) {
-		if (event_idx) {
-			/* Kick us when anything beyond this is added. */
-			st16(AVAIL_EVENT(vq), vq->last_avail);
-			ring_barrier();
-		}
+	if (!pending)
 		return 0;
-	}
 	ring_barrier();
 	head = ld16(AVAIL_RING(vq, vq->last_avail & (vq->size - 1)));
 	vq->last_avail++;

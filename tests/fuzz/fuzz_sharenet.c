@@ -3,15 +3,17 @@
  * hostile peers leave the file.  Our backend is opened once, on a file in
  * $TMPDIR; the target maps the same file, as every other guest on the
  * segment does, and each input is a list of what peers do: write a
- * ring's head, a cell (frame number, length, bytes), a control page
+ * ring's head or reserve, a frame record (first cell, length, virtio-net
+ * header, bytes) at any cell, a control page
  * (active, promisc, MAC; ours too), or cut the file short and grow it
  * back; and, in between, the guest posts a number of receive buffers and
  * the backend delivers (rx_resume) to a NIC of the target's own.
  *
- * Every frame delivered must be one a NIC can take (14 to NET_MAX_FRAME
- * bytes) and only while the guest has a buffer; the process must survive
- * a file cut short under it (the backend's SIGBUS guard).  The layout
- * below mirrors sharenet.c (format 2) and must follow it when it changes.
+ * Every frame delivered must be one a NIC can take (14 bytes up to the
+ * segment's MTU of 65535 and an Ethernet header with a VLAN tag) and only
+ * while the guest has a buffer; the process must survive a file cut
+ * short under it (the backend's SIGBUS guard).  The layout below mirrors
+ * sharenet.c (format 3) and must follow it when it changes.
  *
  * The backend lives across inputs, as a receiver lives across what its
  * peers do (its read positions, and a file it still counts as cut short
@@ -33,7 +35,7 @@
 
 /* The file, as sharenet.c lays it out. */
 #define SN_PAGE		4096
-#define SN_CELLS	256
+#define SN_CELLS	1024
 #define SN_CELL		2048
 #define SN_SLOTS	16
 #define SN_SLOT_SIZE	(SN_PAGE + SN_CELLS * SN_CELL)
@@ -42,9 +44,12 @@
 #define CTL_ACTIVE	128
 #define CTL_PROMISC	132
 #define CTL_MAC		136
+#define CTL_RESERVE	144
 #define CELL_SEQ	0
 #define CELL_LEN	4
-#define CELL_FRAME	8
+#define CELL_HDR	8
+#define CELL_FRAME	24
+#define MAX_FRAME	(65535 + 14 + 4)
 
 static struct guest_mem mem;
 static struct machine *m;
@@ -53,7 +58,7 @@ static int fd = -1;
 static u8 *peer;		/* the peers' mapping of the file */
 static int budget;		/* receive buffers the guest has */
 static int delivered;		/* frames, in this input */
-static u8 frame[SN_CELL];
+static u8 frame[MAX_FRAME];
 
 static bool can_receive(void *opaque)
 {
@@ -61,12 +66,15 @@ static bool can_receive(void *opaque)
 	return budget > 0;
 }
 
-static bool receive(void *opaque, const void *f, size_t len)
+static bool receive(void *opaque, const struct virtio_net_hdr_v1 *hdr,
+		    const void *f, size_t len)
 {
 	(void)opaque;
 	if (budget <= 0)
 		fuzz_fail("a frame with no buffer");
-	if (len < 14 || len > NET_MAX_FRAME)
+	if (!hdr)
+		fuzz_fail("a frame without its header");
+	if (len < 14 || len > MAX_FRAME)
 		fuzz_fail("a %zu-byte frame delivered", len);
 	memcpy(frame, f, len);
 	budget--;
@@ -115,16 +123,21 @@ static void step(struct fuzz_in *in)
 {
 	u8 *s, *c;
 
-	switch (in_u8(in) % 5) {
+	switch (in_u8(in) % 6) {
 	case 0:
 		s = slot(in);
 		put32(s + CTL_HEAD, in_u32(in));
 		break;
+	case 5:
+		s = slot(in);
+		put32(s + CTL_RESERVE, in_u32(in));
+		break;
 	case 1:
 		s = slot(in);
-		c = s + SN_PAGE + (u64)in_u8(in) * SN_CELL;
+		c = s + SN_PAGE + (u64)(in_u16(in) % SN_CELLS) * SN_CELL;
 		put32(c + CELL_SEQ, in_u32(in));
 		put32(c + CELL_LEN, in_u32(in));
+		in_bytes(in, c + CELL_HDR, 12);
 		in_bytes(in, c + CELL_FRAME, in_u8(in) % 64);
 		break;
 	case 2:

@@ -247,6 +247,47 @@ static void blk_seeds(void)
 	save("virtio_blk", "readonly");
 }
 
+/* Mergeable receive buffers and receive offloads: 48 small chains, then
+ * a 64 KiB TCP segment from the host with a partial checksum, spread
+ * over as many of them as it needs (big: a sharenet-like backend, whose
+ * 60 KiB frame's checksum the NIC finishes for a guest without
+ * GUEST_CSUM). */
+static void net_mergeable_seed(const u8 *frame, size_t len, bool big)
+{
+	struct virtio_net_hdr_v1 h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = big ? 0 : VIRTIO_NET_HDR_GSO_TCPV4,
+		.gso_size = big ? 0 : 1448, .csum_start = 34,
+		.csum_offset = 16,
+	};
+
+	b8(big ? 2 : 1);
+	features(1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MTU |
+		 1ull << VIRTIO_NET_F_STATUS | 1ull << VIRTIO_NET_F_MRG_RXBUF |
+		 F_RING | (big ? 1ull << VIRTIO_NET_F_CSUM :
+			   NET_TX_OFFLOADS | NET_RX_OFFLOADS));
+	queue(0, 6);
+	queue(1, 4);
+	driver_ok();
+	for (u16 i = 0; i < 48; i++) {
+		desc(0, i, FG_BUF + 0x4000 + 0x600ull * i, 0x600, W, 0);
+		kick(0, i);
+	}
+	b8(FG_HOST);
+	b8(1 | (big ? 58 : 63) << 1);	/* a header; KiB more than ... */
+	b16(1000);		/* ... this */
+	bytes(frame, len);
+	bytes(frame, 64 - len);
+	bytes(&h, sizeof(h));
+	b8(FG_ISR);
+	b8(FG_HOST);
+	b8(0);
+	b16(len);
+	bytes(frame, len);
+	bytes(&h, sizeof(h));
+	save("virtio_net", big ? "big-csum" : "mergeable");
+}
+
 static void net_seeds(void)
 {
 	struct virtio_net_hdr_v1 h = { 0 };
@@ -281,11 +322,15 @@ static void net_seeds(void)
 		desc(0, 0, FG_BUF + 0x4000, 1526, W, 0);
 		kick(0, 0);
 		b8(FG_HOST);
+		b8(0);
 		b16(60);
 		bytes(frame, sizeof(frame));
+		bytes(&h, sizeof(h));
 		b8(FG_ISR);
 		save("virtio_net", off ? "offloads" : "plain");
 	}
+	net_mergeable_seed(frame, sizeof(frame), false);
+	net_mergeable_seed(frame, sizeof(frame), true);
 }
 
 static void console_seeds(void)
@@ -504,14 +549,18 @@ static void multiboot_seeds(void)
 }
 
 /* The sharenet target (fuzz_sharenet.c): a peer in slot 3 (we hold
- * slot 0) sends frames 0-2, then the guest takes them. */
-static void sn_cell(u8 slot, u8 n, u32 seq, u32 l, const u8 *f, u8 nf)
+ * slot 0) sends frames in cells 0-2, then the guest takes them; a frame
+ * record at cell n, with a virtio-net header. */
+static void sn_cell(u8 slot, u16 n, u32 seq, u32 l, const u8 *f, u8 nf)
 {
+	struct virtio_net_hdr_v1 h = { 0 };
+
 	b8(1);
 	b8(slot);
-	b8(n);
+	b16(n);
 	b32(seq);
 	b32(l);
+	bytes(&h, 12);
 	b8(nf);
 	bytes(f, nf);
 }
@@ -526,13 +575,23 @@ static void sharenet_seeds(void)
 	b8(0), b8(3), b32(3);		/* head */
 	b8(2), b8(8);			/* 8 buffers: deliver */
 	save("sharenet", "three");
-	sn_cell(5, 1, 257, 1518, f, sizeof(f));
-	b8(0), b8(5), b32(258);
+	sn_cell(5, 1, 1025, 1518, f, sizeof(f));
+	b8(0), b8(5), b32(1026);
 	b8(3), b8(5), b32(1), b32(1), b64(0x534c02);
 	b8(2), b8(1);
 	b8(4), b32(4096 + 100);		/* cut into slot 0's page */
 	b8(2), b8(4);
 	save("sharenet", "lapped-cut");
+	/* A 60000-byte frame over 30 cells, wrapping round the ring's
+	 * end, with the reserve moving on under it. */
+	sn_cell(7, 1020, 1020, 60000, f, sizeof(f));
+	b8(0), b8(7), b32(1050);
+	b8(5), b8(7), b32(1050);
+	b8(2), b8(2);
+	b8(5), b8(7), b32(2050);
+	sn_cell(7, 1020, 1020, 60000, f, sizeof(f));
+	b8(2), b8(2);
+	save("sharenet", "big");
 }
 
 static void argv_seed(const char *name, const char *const *words)

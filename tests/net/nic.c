@@ -236,6 +236,49 @@ int nic_rx(struct nic *n, u8 *buf, u16 *num_buffers)
 	return len;
 }
 
+/* The next used entry of the receive queue: its buffer and length. */
+static int used_rx(struct nic *n, u8 **buf)
+{
+	u32 id, len;
+	u8 *e;
+
+	if (used_idx_q(n, 0) == n->rx_seen)
+		return -1;
+	e = gp(&n->d, USED_GPA + 4 + 8 * (n->rx_seen % NIC_QSIZE), 8);
+	memcpy(&id, e, 4);
+	memcpy(&len, e + 4, 4);
+	n->rx_seen++;
+	if (id >= NIC_QSIZE || len > BUF_SIZE)
+		return -2;
+	*buf = gp(&n->d, RXBUF_GPA + id * BUF_SIZE, BUF_SIZE);
+	return len;
+}
+
+int nic_rx_merged(struct nic *n, u8 *buf, size_t max,
+		  struct virtio_net_hdr_v1 *hdr)
+{
+	size_t got = 0;
+	u8 *p;
+	int len = used_rx(n, &p);
+
+	if (len < (int)sizeof(*hdr))
+		return len < 0 ? len : -2;
+	memcpy(hdr, p, sizeof(*hdr));
+	len -= sizeof(*hdr);
+	p += sizeof(*hdr);
+	for (u16 i = 0;; ) {
+		if (got + len > max)
+			return -2;
+		memcpy(buf + got, p, len);
+		got += len;
+		if (++i >= hdr->num_buffers)
+			return got;
+		len = used_rx(n, &p);
+		if (len < 0)
+			return -2;
+	}
+}
+
 u16 nic_tx_used(struct nic *n)
 {
 	return used_idx_q(n, 1);

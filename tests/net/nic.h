@@ -46,6 +46,12 @@ void nic_post_rx(struct nic *n, int count, u32 len);
 /* The next received frame (without the virtio header) into buf: its
  * length, or -1 if none.  *hdr gets the header's num_buffers. */
 int nic_rx(struct nic *n, u8 *buf, u16 *num_buffers);
+/* The same for a frame spread over mergeable buffers: reads num_buffers
+ * used entries, puts the frame (at most max bytes) into buf and its header
+ * into *hdr.  The frame's length, -1 if none, -2 if the entries are not
+ * what a device may give. */
+int nic_rx_merged(struct nic *n, u8 *buf, size_t max,
+		  struct virtio_net_hdr_v1 *hdr);
 /* Sends a frame with the given virtio header (NULL: all zeros) and waits
  * (running the loop) until the device has taken it. */
 void nic_tx(struct nic *n, const void *frame, size_t len, const void *hdr);

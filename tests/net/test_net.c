@@ -309,6 +309,34 @@ static bool file_is(const char *p, const char *content, time_t mtime)
 	       stat(p, &st) == 0 && st.st_mtime == mtime;
 }
 
+/* A file of the previous format (2: 256 cells a slot, a frame a cell),
+ * as an older lguest on the same segment made it: refused with a word
+ * saying so, never written. */
+static void test_sharenet_old_format(void)
+{
+	u32 h[8] = { 0, 0, 2, 16, 256, 2048, 4096 + 256 * 2048, 4096 };
+	off_t size = 4096 + 16 * (off_t)(4096 + 256 * 2048);
+	char p[256], err[256] = "";
+	struct stat st, st2;
+	int fd;
+
+	memcpy(h, "LGSHNET\n", 8);
+	path(p, sizeof(p), "format2");
+	fd = open(p, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	if (fd < 0 || write(fd, h, sizeof(h)) != sizeof(h) ||
+	    ftruncate(fd, size) < 0)
+		abort();
+	close(fd);
+	stat(p, &st);
+	sleep(1);
+	ok(!nic_new(sharenet_open, p, err, sizeof(err)) &&
+	   strstr(err, "format 2, ours is 3"),
+	   "sharenet: a file of the previous format is refused: %s", err);
+	stat(p, &st2);
+	ok(st2.st_size == size && st2.st_mtime == st.st_mtime,
+	   "sharenet: ... and left as it is");
+}
+
 static void test_sharenet_refuse(void)
 {
 	char p[256], err[256];
@@ -328,6 +356,7 @@ static void test_sharenet_refuse(void)
 	ok(file_is(p, text, st.st_mtime), "sharenet: ... and left unchanged");
 	ok(!nic_new(sharenet_open, dir, err, sizeof(err)),
 	   "sharenet: a directory is refused: %s", err);
+	test_sharenet_old_format();
 }
 
 struct wait_any {
@@ -393,6 +422,8 @@ static void test_sharenet_local(void)
 		nic_free(n[i]);
 }
 
+static bool tx_all_back(void *opaque);
+
 /* No buffers: the sender's ring keeps its last SN_CELLS frames, the
  * older ones are overwritten (the sender never waits for a receiver). */
 static void test_sharenet_full_ring(void)
@@ -410,24 +441,27 @@ static void test_sharenet_full_ring(void)
 		abort();
 	nic_config_mac(n[0], mac[0]);
 	nic_config_mac(n[1], mac[1]);
-	for (i = 0; i < 400; i++) {
+	for (i = 0; i < 1100; i++) {
 		make_frame(f, sizeof(f), mac[1], mac[0], i);
-		nic_tx(n[0], f, sizeof(f), NULL);
+		nic_tx_queue(n[0], f, sizeof(f), NULL);
 		if (i % 64 == 0)
-			loop_run(5, NULL, NULL);
+			loop_run(1000, tx_all_back, n[0]);
 	}
-	loop_run(200, NULL, NULL);
-	ok(nic_tx_used(n[0]) == 400 && nic_rx(n[1], f, NULL) == -1,
-	   "sharenet: 400 frames to a guest with no buffers: the sender "
+	loop_run(1000, tx_all_back, n[0]);
+	ok(nic_tx_used(n[0]) == 1100 && nic_rx(n[1], f, NULL) == -1,
+	   "sharenet: 1100 frames to a guest with no buffers: the sender "
 	   "carries on");
-	nic_post_rx(n[1], 256, BUF_SIZE);
-	wr = (struct wait_rx){ n[1], 256, 0, 0, 0, 0 };
-	loop_run(500, rx_count, &wr);
+	wr = (struct wait_rx){ n[1], 0, 0, 0, 0, 0 };
+	for (i = 0; i < 4; i++) {
+		nic_post_rx(n[1], 256, BUF_SIZE);
+		wr.want += 256;
+		loop_run(500, rx_count, &wr);
+	}
 	loop_run(100, NULL, NULL);
-	ok(wr.got == 256 && wr.first_seq == 144 && wr.last_seq == 399 &&
+	ok(wr.got == 1024 && wr.first_seq == 76 && wr.last_seq == 1099 &&
 	   nic_rx(n[1], f, NULL) == -1, "sharenet: the sender's ring kept "
-	   "the last 256, the older were lost (got %d, seq %u..%u)", wr.got,
-	   wr.first_seq, wr.last_seq);
+	   "the last 1024 (a cell each), the older were lost (got %d, seq "
+	   "%u..%u)", wr.got, wr.first_seq, wr.last_seq);
 	nic_free(n[0]);
 	nic_free(n[1]);
 }
@@ -1089,6 +1123,185 @@ static bool tx_all_back(void *opaque)
 	return nic_tx_used(n) == n->avail[1];
 }
 
+/* A TCP segment of len bytes from the host side of the TAP device, with
+ * a virtio-net header asking for segmentation (a packet socket with
+ * PACKET_VNET_HDR, as QEMU's or a VM's host side would send one). */
+static bool host_sends_tso(const char *ifname, const u8 *f, size_t len)
+{
+	struct virtio_net_hdr h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = 54, .gso_size = 1448,
+		.csum_start = 34, .csum_offset = 16,
+	};
+	struct iovec v[2] = { { &h, sizeof(h) }, { (void *)f, len } };
+	int s = packet_socket_for(ifname, 0x0800), on = 1;
+	bool r;
+
+	r = setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)) == 0 &&
+	    writev(s, v, 2) == (ssize_t)(sizeof(h) + len);
+	close(s);
+	return r;
+}
+
+struct wait_used {
+	struct nic *n;
+	u16 want;
+};
+
+static u16 rx_used(struct nic *n)
+{
+	u16 v;
+
+	memcpy(&v, gp(&n->d, USED_GPA + 2, 2), 2);
+	return v;
+}
+
+static bool rx_used_moved(void *opaque)
+{
+	struct wait_used *w = opaque;
+
+	return rx_used(w->n) != w->want;
+}
+
+/*
+ * Receive offloads and mergeable buffers (N:112, N:127): a guest that
+ * accepts them gets a 20 KiB TCP segment from the host as it is, with a
+ * partial checksum, spread over its 2 KiB buffers; a guest that does not
+ * gets the host kernel's 1500-byte frames, each in one buffer.
+ */
+static void test_tap_rx_offload(void)
+{
+	u64 rx = NET_RX_OFFLOADS | (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	char err[256];
+	struct nic *n = nic_new_features(tap_open, "10.9.6.1", OFFLOADS | rx,
+					 err, sizeof(err));
+	struct virtio_net_hdr_v1 h;
+	size_t len = 14 + 20 + 20 + 20000;
+	u8 *f = malloc(len), *got = malloc(len + 4096), mac[6];
+	struct wait_used w;
+	int r, segs = 0, bytes = 0;
+
+	if (!ok(n != NULL, "tap rx offload: opens (%s)", n ? "" : err))
+		return;
+	nic_config_mac(n, mac);
+	tcp_frame(f, len, peer_mac);
+	memcpy(f, mac, 6);
+	nic_post_rx(n, 64, BUF_SIZE);
+	w = (struct wait_used){ n, rx_used(n) };
+	ok(host_sends_tso(tap_ifname(n->nb), f, len) &&
+	   loop_run(2000, rx_used_moved, &w),
+	   "tap rx offload: the host sends a 20 KiB TCP segment");
+	loop_run(50, NULL, NULL);
+	r = nic_rx_merged(n, got, len + 4096, &h);
+	ok(r == (int)len && !memcmp(got + 54, f + 54, len - 54) &&
+	   h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && h.gso_size == 1448 &&
+	   (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	   h.num_buffers == (len + sizeof(h) + BUF_SIZE - 1) / BUF_SIZE &&
+	   virtio_net_rx_dropped(n->n) == 0,
+	   "tap rx offload: it reaches the guest whole (%d bytes), TSO4 with "
+	   "MSS 1448 and a partial checksum, in %u mergeable buffers", r,
+	   h.num_buffers);
+	nic_free(n);
+
+	/* The same to a guest without receive offloads: segments. */
+	n = nic_new_features(tap_open, "10.9.7.1", OFFLOADS, err,
+			     sizeof(err));
+	if (!ok(n != NULL, "tap rx offload: a plain NIC (%s)",
+		n ? "" : err))
+		goto out;
+	nic_config_mac(n, mac);
+	memcpy(f, mac, 6);
+	nic_post_rx(n, 64, BUF_SIZE);
+	w = (struct wait_used){ n, rx_used(n) };
+	ok(host_sends_tso(tap_ifname(n->nb), f, len) &&
+	   loop_run(2000, rx_used_moved, &w),
+	   "tap rx offload: the host sends the same segment to a plain NIC");
+	loop_run(100, NULL, NULL);
+	while ((r = nic_rx(n, got, NULL)) >= 0) {
+		segs += r <= NET_MAX_FRAME;
+		bytes += r - 54;
+	}
+	ok(segs == (20000 + 1447) / 1448 && bytes == 20000,
+	   "tap rx offload: ... which gets it in %d frames of at most 1500 "
+	   "bytes", segs);
+	nic_free(n);
+out:
+	free(f);
+	free(got);
+}
+
+/*
+ * Large frames on a sharenet segment (N:131): the NIC announces an MTU of
+ * 65535, and a 60 KiB TCP frame with a partial checksum crosses whole,
+ * header and all, to a guest that takes partial checksums (which gets
+ * it as it is) and to one that does not (whose NIC finishes it).
+ */
+static void test_sharenet_big(void)
+{
+	u64 mrg = 1ull << VIRTIO_NET_F_MRG_RXBUF;
+	char p[256], err[256];
+	struct nic *n[3];
+	struct virtio_net_hdr_v1 h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.csum_start = htole16(34), .csum_offset = htole16(16),
+	};
+	size_t len = 14 + 20 + 20 + 60000;
+	u8 *f = malloc(len), *got = malloc(len + 4096), mac[6];
+	struct wait_used w1, w2;
+	u32 sum = 0;
+	int r;
+
+	path(p, sizeof(p), "net9");
+	n[0] = nic_new_features(sharenet_open, p, 1ull << VIRTIO_NET_F_CSUM,
+				err, sizeof(err));
+	n[1] = nic_new_features(sharenet_open, p, mrg |
+				1ull << VIRTIO_NET_F_GUEST_CSUM, err,
+				sizeof(err));
+	n[2] = nic_new_features(sharenet_open, p, mrg, err, sizeof(err));
+	if (!n[0] || !n[1] || !n[2])
+		abort();
+	ok(machine_mmio_read(n[0]->d.m, n[0]->d.device + 10, 2) == 65535 &&
+	   (nic_device_features(n[0]) & (1ull << VIRTIO_NET_F_CSUM)) &&
+	   !(nic_device_features(n[0]) & (1ull << VIRTIO_NET_F_HOST_TSO4)),
+	   "sharenet big: MTU 65535 and partial checksums, no segmentation");
+	nic_config_mac(n[0], mac);
+	tcp_frame(f, len, mac);
+	/* The pseudo-header's sum where the checksum goes, as a sender
+	 * with the offload leaves it. */
+	for (int i = 26; i < 34; i += 2)
+		sum += f[i] << 8 | f[i + 1];
+	sum += 6 + (len - 34);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(f + 50, sum);
+	nic_post_rx(n[1], 64, BUF_SIZE);
+	nic_post_rx(n[2], 64, BUF_SIZE);
+	w1 = (struct wait_used){ n[1], rx_used(n[1]) };
+	w2 = (struct wait_used){ n[2], rx_used(n[2]) };
+	nic_tx_pieces(n[0], f, len, &h, 8);
+	ok(loop_run(2000, rx_used_moved, &w1) &&
+	   loop_run(2000, rx_used_moved, &w2) &&
+	   virtio_net_tx_dropped(n[0]->n) == 0,
+	   "sharenet big: a 60054-byte frame goes out");
+	loop_run(50, NULL, NULL);
+	r = nic_rx_merged(n[1], got, len + 4096, &h);
+	ok(r == (int)len && !memcmp(got, f, len) &&
+	   h.flags == VIRTIO_NET_HDR_F_NEEDS_CSUM && h.csum_start == 34 &&
+	   h.csum_offset == 16 && h.num_buffers == 30,
+	   "sharenet big: a guest with GUEST_CSUM gets it whole, checksum "
+	   "partial, in %u buffers (%d bytes)", h.num_buffers, r);
+	r = nic_rx_merged(n[2], got, len + 4096, &h);
+	ok(r == (int)len && !memcmp(got + 54, f + 54, len - 54) &&
+	   h.flags == 0 && csum(got + 34, len - 34, sum) == 0,
+	   "sharenet big: a guest without it gets it whole, the TCP "
+	   "checksum finished by its NIC (%d bytes)", r);
+	for (int i = 0; i < 3; i++)
+		nic_free(n[i]);
+	free(f);
+	free(got);
+}
+
 /*
  * The largest TSO frame an IPv4 header can describe (65535 bytes of IP,
  * 65549 with the Ethernet header), in 100 pieces: more than the TAP
@@ -1154,8 +1367,11 @@ static void test_tap_offload(void)
 	df = nic_device_features(n);
 	ok((df & OFFLOADS) == OFFLOADS &&
 	   (df & (1ull << VIRTIO_NET_F_HOST_TSO6)) &&
-	   !(df & (1ull << VIRTIO_NET_F_GUEST_CSUM)),
-	   "tap offload: the NIC offers checksum and TSO on transmit only");
+	   (df & NET_RX_OFFLOADS) == NET_RX_OFFLOADS &&
+	   (df & (1ull << VIRTIO_NET_F_MRG_RXBUF)) &&
+	   !(df & (1ull << VIRTIO_NET_F_GUEST_UFO)),
+	   "tap offload: the NIC offers checksum and TSO both ways, and "
+	   "mergeable receive buffers, and no UDP fragmentation offload");
 	nic_config_mac(n, mac);
 	ws.s = packet_socket_for(tap_ifname(n->nb), 0x0800);
 	tcp_frame(f, sizeof(f), mac);
@@ -1232,12 +1448,14 @@ int main(int argc, char **argv)
 		test_tap();
 		test_tap_offload();
 		test_tap_big_tso();
+		test_tap_rx_offload();
 		test_tap_small_buffer();
 	} else if (argc >= 3 && !strcmp(argv[1], "sharenet")) {
 		snprintf(dir, sizeof(dir), "%s", argv[2]);
 		test_sharenet_refuse();
 		test_sharenet_local();
 		test_sharenet_full_ring();
+		test_sharenet_big();
 		test_sharenet_procs();
 		test_sharenet_full_slots();
 		test_sharenet_hostile(argv[0]);
