@@ -681,7 +681,7 @@ void fpu_sync(struct cpu *c);
  * (mod != 3) seg:off is the operand's address; opsize (2 or 4) matters for
  * FNSTENV/FLDENV/FNSAVE/FRSTOR.  exec.c has already checked CR0.EM/TS
  * (#NM). */
-void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u32 off, int opsize);
+void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u64 off, int opsize);
 /* FWAIT: #MF (CR0.NE) if an unmasked exception is pending. */
 void fpu_wait(struct cpu *c);
 /*

@@ -259,7 +259,7 @@ void fpu_wait(struct cpu *c)
  * has been checked whole with mem_check() first, so it cannot fault half
  * way; a load that faults half way has changed nothing.
  */
-static void read_bytes(struct cpu *c, int seg, u32 off, u8 *buf, int len)
+static void read_bytes(struct cpu *c, int seg, u64 off, u8 *buf, int len)
 {
 	int i = 0;
 
@@ -275,7 +275,7 @@ static void read_bytes(struct cpu *c, int seg, u32 off, u8 *buf, int len)
 	}
 }
 
-static void write_bytes(struct cpu *c, int seg, u32 off, const u8 *buf,
+static void write_bytes(struct cpu *c, int seg, u64 off, const u8 *buf,
 			int len)
 {
 	int i = 0;
@@ -295,7 +295,7 @@ static void write_bytes(struct cpu *c, int seg, u32 off, const u8 *buf,
 }
 
 /* The last non-control instruction, for FNSTENV and FNSAVE. */
-static void note_insn(struct cpu *c, u8 op, u8 modrm, int seg, u32 off)
+static void note_insn(struct cpu *c, u8 op, u8 modrm, int seg, u64 off)
 {
 	struct fpu *f = &c->fpu;
 
@@ -480,7 +480,7 @@ static int env_load(struct cpu *c, const u8 *buf, int opsize)
 	return opsize == 2 ? 14 : 28;
 }
 
-static void fldenv(struct cpu *c, int seg, u32 off, int opsize)
+static void fldenv(struct cpu *c, int seg, u64 off, int opsize)
 {
 	u8 buf[28];
 
@@ -489,7 +489,7 @@ static void fldenv(struct cpu *c, int seg, u32 off, int opsize)
 	retag(&c->fpu);
 }
 
-static void fnstenv(struct cpu *c, int seg, u32 off, int opsize)
+static void fnstenv(struct cpu *c, int seg, u64 off, int opsize)
 {
 	u8 buf[28];
 	int len = env_store(c, buf, opsize);
@@ -501,7 +501,7 @@ static void fnstenv(struct cpu *c, int seg, u32 off, int opsize)
 	update_es(&c->fpu);
 }
 
-static void frstor(struct cpu *c, int seg, u32 off, int opsize)
+static void frstor(struct cpu *c, int seg, u64 off, int opsize)
 {
 	struct fpu *f = &c->fpu;
 	u8 buf[108];
@@ -518,7 +518,7 @@ static void frstor(struct cpu *c, int seg, u32 off, int opsize)
 	retag(f);
 }
 
-static void fnsave(struct cpu *c, int seg, u32 off, int opsize)
+static void fnsave(struct cpu *c, int seg, u64 off, int opsize)
 {
 	struct fpu *f = &c->fpu;
 	u8 buf[108];
@@ -534,7 +534,7 @@ static void fnsave(struct cpu *c, int seg, u32 off, int opsize)
 /* --- Dispatch --- */
 
 /* Memory forms: the control ones here, the computing ones on the host. */
-static void exec_mem(struct cpu *c, u8 op, u8 modrm, int seg, u32 off,
+static void exec_mem(struct cpu *c, u8 op, u8 modrm, int seg, u64 off,
 		     int opsize)
 {
 	int reg = (modrm >> 3) & 7;
@@ -637,7 +637,7 @@ static bool exec_reg_special(struct cpu *c, u8 op, u8 modrm)
  * host's own x87, loaded with the guest's registers and control word; only
  * the environment and save formats are written out by hand.
  :*/
-void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u32 off, int opsize)
+void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u64 off, int opsize)
 {
 	u8 buf[16];
 	u16 key = op << 8 | modrm;

@@ -39,7 +39,7 @@
 struct sop {
 	union v128 d;		/* destination: old value in, result out */
 	union v128 s;		/* source */
-	u32 g;			/* a general register or m32 in or out */
+	u64 g;			/* a general register or m32/m64 in or out */
 	u32 mx_in, mx_out;	/* MXCSR the host ran with, and after */
 	u64 fl;			/* the host's RFLAGS after (COMISS...) */
 	u8 imm, reg;		/* immediate; ModRM reg (group extension) */
@@ -174,6 +174,13 @@ HX(sqrtsd, PF2(0x51)) HX(addsd, PF2(0x58)) HX(mulsd, PF2(0x59))
 HX(cvtsd2ss, PF2(0x5a)) HX(subsd, PF2(0x5c)) HX(minsd, PF2(0x5d))
 HX(divsd, PF2(0x5e)) HX(maxsd, PF2(0x5f)) HX(cvtpd2dq, PF2(0xe6))
 HX(cvtsi2sd, "0xf2,0x0f,0x2a,0xc0")
+/* The REX.W forms (64-bit code): a 64-bit integer in RAX. */
+HX(cvtsi2ss_q, "0xf3,0x48,0x0f,0x2a,0xc0")
+HX(cvtsi2sd_q, "0xf2,0x48,0x0f,0x2a,0xc0")
+HX(cvttss2si_q, "0xf3,0x48,0x0f,0x2c,0xc1")
+HX(cvtss2si_q, "0xf3,0x48,0x0f,0x2d,0xc1")
+HX(cvttsd2si_q, "0xf2,0x48,0x0f,0x2c,0xc1")
+HX(cvtsd2si_q, "0xf2,0x48,0x0f,0x2d,0xc1")
 HX(cvttsd2si, PF2(0x2c)) HX(cvtsd2si, PF2(0x2d))
 HM(cvttpd2pi, P66(0x2c)) HM(cvtpd2pi, P66(0x2d))
 
@@ -284,13 +291,27 @@ static void movd_in(struct cpu *c, struct sop *o)
 {
 	(void)c;
 	memset(&o->d, 0, sizeof(o->d));
-	o->d.d[0] = o->g;
+	o->d.d[0] = (u32)o->g;
 }
 
 static void movd_out(struct cpu *c, struct sop *o)
 {
 	(void)c;
 	o->g = o->s.d[0];
+}
+
+/* MOVQ with REX.W (64-bit code): a general register's 64 bits. */
+static void movq_in(struct cpu *c, struct sop *o)
+{
+	(void)c;
+	memset(&o->d, 0, sizeof(o->d));
+	o->d.q[0] = o->g;
+}
+
+static void movq_out(struct cpu *c, struct sop *o)
+{
+	(void)c;
+	o->g = o->s.q[0];
 }
 
 /*
@@ -738,16 +759,18 @@ static void write_mem(struct cpu *c, struct insn *d, const union v128 *v,
 	}
 }
 
-/* A register operand of type t, number n, into v (or g). */
-static void read_reg(struct cpu *c, int t, int n, union v128 *v, u32 *g)
+/* A register operand of type t, number n, into v (or g).  MMX registers
+ * are eight whatever REX says; a general register is read whole and a
+ * 32-bit result written zero-extended, as 64-bit code wants. */
+static void read_reg(struct cpu *c, int t, int n, union v128 *v, u64 *g)
 {
 	memset(v, 0, sizeof(*v));
 	if (t == T_X || t == T_F)	/* COMISS compares with XMM reg */
 		*v = c->xmm[n];
 	else if (t == T_M)
-		v->q[0] = fpu_mm_read(c, n);
+		v->q[0] = fpu_mm_read(c, n & 7);
 	else if (t == T_G || t == T_E)
-		*g = c->r[n].d;
+		*g = c->r[n].q;
 }
 
 static void write_reg(struct cpu *c, int t, int n, const struct sop *o)
@@ -755,9 +778,9 @@ static void write_reg(struct cpu *c, int t, int n, const struct sop *o)
 	if (t == T_X)
 		c->xmm[n] = o->d;
 	else if (t == T_M)
-		fpu_mm_write(c, n, o->d.q[0]);
+		fpu_mm_write(c, n & 7, o->d.q[0]);
 	else if (t == T_G || t == T_E)
-		c->r[n].d = o->g;
+		c->r[n].q = o->in->opsize == 8 ? o->g : (u32)o->g;
 	else if (t == T_F)	/* COMISS and friends: ZF PF CF, the rest 0 */
 		cpu_set_eflags(c, (u32)o->fl & (F_ZF | F_PF | F_CF), F_ARITH);
 }
@@ -973,7 +996,7 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 	else if (!mem)
 		write_reg(c, mt, d->rm, &o);
 	else if (mt == T_E)
-		mem_write(c, d->seg, d->ea, o.g, 4);
+		mem_write(c, d->seg, d->ea, o.g, r->msize);
 	else
 		write_mem(c, d, &o.d, r->msize, align);
 	if (mmx)
@@ -985,42 +1008,49 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 /* The 512-byte FXSAVE image; 32-bit code saves XMM0..7 (up to 288). */
 #define FX_SIZE 512
 #define FX_USED 288
+#define FX_USED_64 416	/* 64-bit code: XMM8..15 as well */
+
+/* XMM registers in the image: eight, or sixteen in 64-bit code. */
+static int fx_xmms(const struct insn *d)
+{
+	return d->mode == 8 ? 16 : 8;
+}
 
 static void fxsave(struct cpu *c, struct insn *d)
 {
-	u8 img[FX_USED];
-	int i;
+	u8 img[FX_USED_64];
+	int i, n = fx_xmms(d), used = 160 + 16 * n;
 
-	if ((c->seg[d->seg].base + d->ea) & 15)
+	if (seg_linear(c, d->seg, d->ea) & 15)
 		cpu_gp(c, 0);
 	mem_check(c, d->seg, d->ea, FX_SIZE, ACC_WRITE);
 	memset(img, 0, sizeof(img));
 	fpu_fxsave(c, img);
 	put_le32(img + 24, c->mxcsr);
 	put_le32(img + 28, MXCSR_MASK);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < n; i++)
 		memcpy(img + 160 + 16 * i, &c->xmm[i], 16);
-	for (i = 0; i < FX_USED; i += 4)
+	for (i = 0; i < used; i += 4)
 		mem_write(c, d->seg, d->ea + i, get_le32(img + i), 4);
 }
 
 static void fxrstor(struct cpu *c, struct insn *d)
 {
-	u8 img[FX_USED];
+	u8 img[FX_USED_64];
 	u32 mx;
-	int i;
+	int i, n = fx_xmms(d), used = 160 + 16 * n;
 
-	if ((c->seg[d->seg].base + d->ea) & 15)
+	if (seg_linear(c, d->seg, d->ea) & 15)
 		cpu_gp(c, 0);
 	mem_check(c, d->seg, d->ea, FX_SIZE, ACC_READ);
-	for (i = 0; i < FX_USED; i += 4)
+	for (i = 0; i < used; i += 4)
 		put_le32(img + i, mem_read(c, d->seg, d->ea + i, 4));
 	mx = get_le32(img + 24);
 	if (mx & ~MXCSR_MASK)
 		cpu_gp(c, 0);
 	fpu_fxrstor(c, img);
 	c->mxcsr = mx;
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < n; i++)
 		memcpy(&c->xmm[i], img + 160 + 16 * i, 16);
 }
 
@@ -1087,6 +1117,29 @@ bool sse_opcode(u8 op)
 	       (op >= 0xc2 && op <= 0xc6) || op >= 0xd0;
 }
 
+/*
+ * REX.W in 64-bit code widens the forms with a general-register operand
+ * (MOVQ, the integer conversions) to 64 bits; for every other form it
+ * means nothing.
+ */
+static const struct row rows_w[4][256] = {
+	[PX_NP][0x6e] = ROW(movq_in, M, E, 8, 0),
+	[PX_66][0x6e] = ROW(movq_in, X, E, 8, 0),
+	[PX_NP][0x7e] = ROW(movq_out, E, M, 8, R_STORE),
+	[PX_66][0x7e] = ROW(movq_out, E, X, 8, R_STORE),
+	[PX_F3][0x2a] = ROW(cvtsi2ss_q, X, E, 8, 0),
+	[PX_F2][0x2a] = ROW(cvtsi2sd_q, X, E, 8, 0),
+	[PX_F3][0x2c] = ROW(cvttss2si_q, G, X, 4, 0),
+	[PX_F2][0x2c] = ROW(cvttsd2si_q, G, X, 8, 0),
+	[PX_F3][0x2d] = ROW(cvtss2si_q, G, X, 4, 0),
+	[PX_F2][0x2d] = ROW(cvtsd2si_q, G, X, 8, 0),
+};
+
+static const struct row *rex_w_row(int pfx, u8 op, const struct row *r)
+{
+	return rows_w[pfx][op].fn ? &rows_w[pfx][op] : r;
+}
+
 void sse_exec(struct cpu *c, struct insn *d, u8 op)
 {
 	/* F2 and F3 win over 66; the last of F2 and F3 counts. */
@@ -1102,6 +1155,8 @@ void sse_exec(struct cpu *c, struct insn *d, u8 op)
 		exec_emms(c, pfx);
 		return;
 	}
+	if (d->mode == 8 && (d->rex & 8))
+		r = rex_w_row(pfx, op, r);
 	if (!r->fn)
 		cpu_ud(c);
 	simd_run(c, d, r);
