@@ -39,7 +39,7 @@
 struct sop {
 	union v128 d;		/* destination: old value in, result out */
 	union v128 s;		/* source */
-	u32 g;			/* a general register or m32 in or out */
+	u64 g;			/* a general register or m32/m64 in or out */
 	u32 mx_in, mx_out;	/* MXCSR the host ran with, and after */
 	u64 fl;			/* the host's RFLAGS after (COMISS...) */
 	u8 imm, reg;		/* immediate; ModRM reg (group extension) */
@@ -159,6 +159,10 @@ HX(cvttps2dq, PF3(0x5b)) HX(subss, PF3(0x5c)) HX(minss, PF3(0x5d))
 HX(divss, PF3(0x5e)) HX(maxss, PF3(0x5f)) HX(cvtdq2pd, PF3(0xe6))
 HX(cvtsi2ss, "0xf3,0x0f,0x2a,0xc0")
 HX(cvttss2si, PF3(0x2c)) HX(cvtss2si, PF3(0x2d))
+/* With REX.W (64-bit mode): a 64-bit integer in or out, in RAX. */
+HX(cvtsi2ss_q, "0xf3,0x48,0x0f,0x2a,0xc0")
+HX(cvttss2si_q, "0xf3,0x48,0x0f,0x2c,0xc1")
+HX(cvtss2si_q, "0xf3,0x48,0x0f,0x2d,0xc1")
 HMX(cvtpi2ps, NP(0x2a)) HM(cvttps2pi, NP(0x2c)) HM(cvtps2pi, NP(0x2d))
 
 /* SSE2: packed and scalar double, conversions. */
@@ -175,6 +179,9 @@ HX(cvtsd2ss, PF2(0x5a)) HX(subsd, PF2(0x5c)) HX(minsd, PF2(0x5d))
 HX(divsd, PF2(0x5e)) HX(maxsd, PF2(0x5f)) HX(cvtpd2dq, PF2(0xe6))
 HX(cvtsi2sd, "0xf2,0x0f,0x2a,0xc0")
 HX(cvttsd2si, PF2(0x2c)) HX(cvtsd2si, PF2(0x2d))
+HX(cvtsi2sd_q, "0xf2,0x48,0x0f,0x2a,0xc0")
+HX(cvttsd2si_q, "0xf2,0x48,0x0f,0x2c,0xc1")
+HX(cvtsd2si_q, "0xf2,0x48,0x0f,0x2d,0xc1")
 HM(cvttpd2pi, P66(0x2c)) HM(cvtpd2pi, P66(0x2d))
 
 /*
@@ -291,6 +298,20 @@ static void movd_out(struct cpu *c, struct sop *o)
 {
 	(void)c;
 	o->g = o->s.d[0];
+}
+
+/* MOVQ with REX.W: a general register or m64 in or out. */
+static void movq_in(struct cpu *c, struct sop *o)
+{
+	(void)c;
+	memset(&o->d, 0, sizeof(o->d));
+	o->d.q[0] = o->g;
+}
+
+static void movq_out(struct cpu *c, struct sop *o)
+{
+	(void)c;
+	o->g = o->s.q[0];
 }
 
 /*
@@ -739,7 +760,7 @@ static void write_mem(struct cpu *c, struct insn *d, const union v128 *v,
 }
 
 /* A register operand of type t, number n, into v (or g). */
-static void read_reg(struct cpu *c, int t, int n, union v128 *v, u32 *g)
+static void read_reg(struct cpu *c, int t, int n, union v128 *v, u64 *g)
 {
 	memset(v, 0, sizeof(*v));
 	if (t == T_X || t == T_F)	/* COMISS compares with XMM reg */
@@ -747,17 +768,18 @@ static void read_reg(struct cpu *c, int t, int n, union v128 *v, u32 *g)
 	else if (t == T_M)
 		v->q[0] = fpu_mm_read(c, n);
 	else if (t == T_G || t == T_E)
-		*g = c->r[n].d;
+		*g = c->r[n].q;	/* forms without REX.W use the low half */
 }
 
-static void write_reg(struct cpu *c, int t, int n, const struct sop *o)
+static void write_reg(struct cpu *c, int t, int n, const struct sop *o,
+		      bool rex_w)
 {
 	if (t == T_X)
 		c->xmm[n] = o->d;
 	else if (t == T_M)
 		fpu_mm_write(c, n, o->d.q[0]);
 	else if (t == T_G || t == T_E)
-		c->r[n].d = o->g;
+		c->r[n].q = rex_w ? o->g : (u32)o->g;	/* zero-extended */
 	else if (t == T_F)	/* COMISS and friends: ZF PF CF, the rest 0 */
 		cpu_set_eflags(c, (u32)o->fl & (F_ZF | F_PF | F_CF), F_ARITH);
 }
@@ -969,11 +991,11 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 	in = o;
 	simd_flags(c, r, simd_compute(c, r, &o), &in);
 	if (!store)
-		write_reg(c, rt, d->reg, &o);
+		write_reg(c, rt, d->reg, &o, d->rex & 8);
 	else if (!mem)
-		write_reg(c, mt, d->rm, &o);
+		write_reg(c, mt, d->rm, &o, d->rex & 8);
 	else if (mt == T_E)
-		mem_write(c, d->seg, d->ea, o.g, 4);
+		mem_write(c, d->seg, d->ea, o.g, r->msize);
 	else
 		write_mem(c, d, &o.d, r->msize, align);
 	if (mmx)
@@ -1087,6 +1109,25 @@ bool sse_opcode(u8 op)
 	       (op >= 0xc2 && op <= 0xc6) || op >= 0xd0;
 }
 
+/*
+ * The forms REX.W changes (64-bit mode only): a 64-bit general register
+ * or m64 where the others take 32 bits.  REX.W on any other form is
+ * ignored, as on the hardware.
+ */
+static const struct row rows_w[4][256] = {
+	[PX_NP][0x6e] = ROW(movq_in, M, E, 8, 0),
+	[PX_66][0x6e] = ROW(movq_in, X, E, 8, 0),
+	[PX_NP][0x7e] = ROW(movq_out, E, M, 8, R_STORE),
+	[PX_66][0x7e] = ROW(movq_out, E, X, 8, R_STORE),
+	[PX_F3][0x2a] = ROW(cvtsi2ss_q, X, E, 8, 0),
+	[PX_F2][0x2a] = ROW(cvtsi2sd_q, X, E, 8, 0),
+	[PX_F3][0x2c] = ROW(cvttss2si_q, G, X, 4, 0),
+	[PX_F3][0x2d] = ROW(cvtss2si_q, G, X, 4, 0),
+	[PX_F2][0x2c] = ROW(cvttsd2si_q, G, X, 8, 0),
+	[PX_F2][0x2d] = ROW(cvtsd2si_q, G, X, 8, 0),
+	[PX_NP][0xc3] = ROW(movnti, E, G, 8, R_STORE | R_MEM),
+};
+
 void sse_exec(struct cpu *c, struct insn *d, u8 op)
 {
 	/* F2 and F3 win over 66; the last of F2 and F3 counts. */
@@ -1094,6 +1135,8 @@ void sse_exec(struct cpu *c, struct insn *d, u8 op)
 		  d->opsize_prefix ? PX_66 : PX_NP;
 	const struct row *r = &rows[pfx][op];
 
+	if ((d->rex & 8) && rows_w[pfx][op].fn)
+		r = &rows_w[pfx][op];
 	if (op == 0xae) {
 		exec_grp15(c, d, pfx);
 		return;
