@@ -1004,9 +1004,15 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 
 /* --- 0F AE and EMMS: the state itself --- */
 
-/* The 512-byte FXSAVE image; 32-bit code saves XMM0..7 (up to 288). */
+/* The 512-byte FXSAVE image; 32-bit code saves XMM0..7 (up to 288),
+ * 64-bit code all sixteen (up to 416). */
 #define FX_SIZE 512
-#define FX_USED 288
+#define FX_USED 416
+
+static int fx_nxmm(const struct cpu *c)
+{
+	return cpu_64bit(c) ? 16 : 8;
+}
 
 static void fxsave(struct cpu *c, struct insn *d)
 {
@@ -1020,9 +1026,9 @@ static void fxsave(struct cpu *c, struct insn *d)
 	fpu_fxsave(c, img);
 	put_le32(img + 24, c->mxcsr);
 	put_le32(img + 28, MXCSR_MASK);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < fx_nxmm(c); i++)
 		memcpy(img + 160 + 16 * i, &c->xmm[i], 16);
-	for (i = 0; i < FX_USED; i += 4)
+	for (i = 0; i < 160 + 16 * fx_nxmm(c); i += 4)
 		mem_write(c, d->seg, d->ea + i, get_le32(img + i), 4);
 }
 
@@ -1035,14 +1041,14 @@ static void fxrstor(struct cpu *c, struct insn *d)
 	if ((c->seg[d->seg].base + d->ea) & 15)
 		cpu_gp(c, 0);
 	mem_check(c, d->seg, d->ea, FX_SIZE, ACC_READ);
-	for (i = 0; i < FX_USED; i += 4)
+	for (i = 0; i < 160 + 16 * fx_nxmm(c); i += 4)
 		put_le32(img + i, mem_read(c, d->seg, d->ea + i, 4));
 	mx = get_le32(img + 24);
 	if (mx & ~MXCSR_MASK)
 		cpu_gp(c, 0);
 	fpu_fxrstor(c, img);
 	c->mxcsr = mx;
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < fx_nxmm(c); i++)
 		memcpy(&c->xmm[i], img + 160 + 16 * i, 16);
 }
 
