@@ -77,7 +77,7 @@ enum { RM_ANY, RM_REG, RM_MEM };
 enum { K_G, K_X, K_M };		/* what a ModRM field names */
 enum {
 	K_PLAIN, K_SHIFT, K_SHXD, K_MUL, K_DIV, K_BT, K_BTI, K_BSF,
-	K_CMPXCHG, K_CX, K_LEA, K_STACK, K_STR, K_XLAT, K_SSE,
+	K_CMPXCHG, K_CX, K_LEA, K_STACK, K_STR, K_XLAT, K_SSE, K_FX,
 };
 
 #define SZAP	(F_SF | F_ZF | F_AF | F_PF)
@@ -128,6 +128,7 @@ struct gen {
 	struct c64 *k;
 	u32 flag_mask;
 	u16 hi_undef;		/* registers whose upper halves may differ */
+	u32 skip_off[2], skip_len[2];	/* window bytes not compared */
 	bool rex, mem, a32;
 	int reg, rm;		/* register numbers (ModRM reg and rm) */
 	u32 t;			/* memory operand address */
@@ -609,132 +610,228 @@ static struct form *sse(const char *name, u8 pfx, u8 w, u8 op, int ext,
 	return f;
 }
 
+/*
+ * The MMX/SSE/SSE2 forms: simddiff's table (tests/cpu/simddiff.c), here
+ * run in 64-bit mode, where REX reaches XMM8-15 and R8-R15 (and is
+ * ignored for MMX registers).
+ */
+enum { MEM_NO, MEM_ANY, MEM_ONLY };
+
+struct sform {
+	const char *name;
+	u8 pfx, op;
+	s8 ext;
+	u8 regk, rmk, mem, msize, imm;
+	unsigned unused[3];
+};
+
+#define F(n, p, o, rk, mk, m, sz, i) { n, p, o, -1, rk, mk, m, sz, i, { 0 } }
+#define XX(n, p, o) F(n, p, o, K_X, K_X, MEM_ANY, 16, 0)
+#define XS(n, p, o) F(n, p, o, K_X, K_X, MEM_ANY, 4, 0)
+#define XD(n, p, o) F(n, p, o, K_X, K_X, MEM_ANY, 8, 0)
+#define MM(n, p, o) F(n, p, o, K_M, K_M, MEM_ANY, 8, 0)
+#define INT(n, o) MM(n " mm,mm/m64", 0, o), XX(n " xmm,xmm/m128", 0x66, o)
+#define G(n, p, o, ext, k) { n, p, o, ext, K_X, k, MEM_NO, 0, 1, { 0 } }
+
+static const struct sform simd_forms[] = {
+	XX("movups xmm,xmm/m128", 0, 0x10), XX("movupd xmm,xmm/m128", 0x66, 0x10),
+	XS("movss xmm,xmm/m32", 0xf3, 0x10), XD("movsd xmm,xmm/m64", 0xf2, 0x10),
+	XX("movups xmm/m128,xmm", 0, 0x11), XX("movupd xmm/m128,xmm", 0x66, 0x11),
+	XS("movss xmm/m32,xmm", 0xf3, 0x11), XD("movsd xmm/m64,xmm", 0xf2, 0x11),
+	XD("movlps/movhlps xmm,xmm/m64", 0, 0x12),
+	F("movlpd xmm,m64", 0x66, 0x12, K_X, K_X, MEM_ONLY, 8, 0),
+	F("movlps m64,xmm", 0, 0x13, K_X, K_X, MEM_ONLY, 8, 0),
+	F("movlpd m64,xmm", 0x66, 0x13, K_X, K_X, MEM_ONLY, 8, 0),
+	XX("unpcklps", 0, 0x14), XX("unpcklpd", 0x66, 0x14),
+	XX("unpckhps", 0, 0x15), XX("unpckhpd", 0x66, 0x15),
+	XD("movhps/movlhps xmm,xmm/m64", 0, 0x16),
+	F("movhpd xmm,m64", 0x66, 0x16, K_X, K_X, MEM_ONLY, 8, 0),
+	F("movhps m64,xmm", 0, 0x17, K_X, K_X, MEM_ONLY, 8, 0),
+	F("movhpd m64,xmm", 0x66, 0x17, K_X, K_X, MEM_ONLY, 8, 0),
+	XX("movaps xmm,xmm/m128", 0, 0x28), XX("movapd xmm,xmm/m128", 0x66, 0x28),
+	XX("movaps xmm/m128,xmm", 0, 0x29), XX("movapd xmm/m128,xmm", 0x66, 0x29),
+	F("cvtpi2ps xmm,mm/m64", 0, 0x2a, K_X, K_M, MEM_ANY, 8, 0),
+	F("cvtpi2pd xmm,mm/m64", 0x66, 0x2a, K_X, K_M, MEM_ANY, 8, 0),
+	F("cvtsi2ss xmm,r/m32", 0xf3, 0x2a, K_X, K_G, MEM_ANY, 4, 0),
+	F("cvtsi2sd xmm,r/m32", 0xf2, 0x2a, K_X, K_G, MEM_ANY, 4, 0),
+	F("movntps m128,xmm", 0, 0x2b, K_X, K_X, MEM_ONLY, 16, 0),
+	F("movntpd m128,xmm", 0x66, 0x2b, K_X, K_X, MEM_ONLY, 16, 0),
+	F("cvttps2pi mm,xmm/m64", 0, 0x2c, K_M, K_X, MEM_ANY, 8, 0),
+	F("cvttpd2pi mm,xmm/m128", 0x66, 0x2c, K_M, K_X, MEM_ANY, 16, 0),
+	F("cvttss2si r32,xmm/m32", 0xf3, 0x2c, K_G, K_X, MEM_ANY, 4, 0),
+	F("cvttsd2si r32,xmm/m64", 0xf2, 0x2c, K_G, K_X, MEM_ANY, 8, 0),
+	F("cvtps2pi mm,xmm/m64", 0, 0x2d, K_M, K_X, MEM_ANY, 8, 0),
+	F("cvtpd2pi mm,xmm/m128", 0x66, 0x2d, K_M, K_X, MEM_ANY, 16, 0),
+	F("cvtss2si r32,xmm/m32", 0xf3, 0x2d, K_G, K_X, MEM_ANY, 4, 0),
+	F("cvtsd2si r32,xmm/m64", 0xf2, 0x2d, K_G, K_X, MEM_ANY, 8, 0),
+	XS("ucomiss", 0, 0x2e), XD("ucomisd", 0x66, 0x2e),
+	XS("comiss", 0, 0x2f), XD("comisd", 0x66, 0x2f),
+	F("movmskps r32,xmm", 0, 0x50, K_G, K_X, MEM_NO, 0, 0),
+	F("movmskpd r32,xmm", 0x66, 0x50, K_G, K_X, MEM_NO, 0, 0),
+	XX("sqrtps", 0, 0x51), XX("sqrtpd", 0x66, 0x51),
+	XS("sqrtss", 0xf3, 0x51), XD("sqrtsd", 0xf2, 0x51),
+	XX("rsqrtps", 0, 0x52), XS("rsqrtss", 0xf3, 0x52),
+	XX("rcpps", 0, 0x53), XS("rcpss", 0xf3, 0x53),
+	XX("andps", 0, 0x54), XX("andpd", 0x66, 0x54),
+	XX("andnps", 0, 0x55), XX("andnpd", 0x66, 0x55),
+	XX("orps", 0, 0x56), XX("orpd", 0x66, 0x56),
+	XX("xorps", 0, 0x57), XX("xorpd", 0x66, 0x57),
+	XX("addps", 0, 0x58), XX("addpd", 0x66, 0x58),
+	XS("addss", 0xf3, 0x58), XD("addsd", 0xf2, 0x58),
+	XX("mulps", 0, 0x59), XX("mulpd", 0x66, 0x59),
+	XS("mulss", 0xf3, 0x59), XD("mulsd", 0xf2, 0x59),
+	XD("cvtps2pd", 0, 0x5a), XX("cvtpd2ps", 0x66, 0x5a),
+	XS("cvtss2sd", 0xf3, 0x5a), XD("cvtsd2ss", 0xf2, 0x5a),
+	XX("cvtdq2ps", 0, 0x5b), XX("cvtps2dq", 0x66, 0x5b),
+	XX("cvttps2dq", 0xf3, 0x5b),
+	XX("subps", 0, 0x5c), XX("subpd", 0x66, 0x5c),
+	XS("subss", 0xf3, 0x5c), XD("subsd", 0xf2, 0x5c),
+	XX("minps", 0, 0x5d), XX("minpd", 0x66, 0x5d),
+	XS("minss", 0xf3, 0x5d), XD("minsd", 0xf2, 0x5d),
+	XX("divps", 0, 0x5e), XX("divpd", 0x66, 0x5e),
+	XS("divss", 0xf3, 0x5e), XD("divsd", 0xf2, 0x5e),
+	XX("maxps", 0, 0x5f), XX("maxpd", 0x66, 0x5f),
+	XS("maxss", 0xf3, 0x5f), XD("maxsd", 0xf2, 0x5f),
+	F("punpcklbw mm,mm/m32", 0, 0x60, K_M, K_M, MEM_ANY, 4, 0),
+	F("punpcklwd mm,mm/m32", 0, 0x61, K_M, K_M, MEM_ANY, 4, 0),
+	F("punpckldq mm,mm/m32", 0, 0x62, K_M, K_M, MEM_ANY, 4, 0),
+	XX("punpcklbw xmm", 0x66, 0x60), XX("punpcklwd xmm", 0x66, 0x61),
+	XX("punpckldq xmm", 0x66, 0x62),
+	INT("packsswb", 0x63), INT("pcmpgtb", 0x64), INT("pcmpgtw", 0x65),
+	INT("pcmpgtd", 0x66), INT("packuswb", 0x67), INT("punpckhbw", 0x68),
+	INT("punpckhwd", 0x69), INT("punpckhdq", 0x6a), INT("packssdw", 0x6b),
+	XX("punpcklqdq", 0x66, 0x6c), XX("punpckhqdq", 0x66, 0x6d),
+	F("movd mm,r/m32", 0, 0x6e, K_M, K_G, MEM_ANY, 4, 0),
+	F("movd xmm,r/m32", 0x66, 0x6e, K_X, K_G, MEM_ANY, 4, 0),
+	MM("movq mm,mm/m64", 0, 0x6f), XX("movdqa xmm,xmm/m128", 0x66, 0x6f),
+	XX("movdqu xmm,xmm/m128", 0xf3, 0x6f),
+	F("pshufw mm,mm/m64,imm8", 0, 0x70, K_M, K_M, MEM_ANY, 8, 1),
+	F("pshufd", 0x66, 0x70, K_X, K_X, MEM_ANY, 16, 1),
+	F("pshufhw", 0xf3, 0x70, K_X, K_X, MEM_ANY, 16, 1),
+	F("pshuflw", 0xf2, 0x70, K_X, K_X, MEM_ANY, 16, 1),
+	{ "psrlw mm,imm8", 0, 0x71, 2, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "psraw mm,imm8", 0, 0x71, 4, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "psllw mm,imm8", 0, 0x71, 6, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "psrld mm,imm8", 0, 0x72, 2, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "psrad mm,imm8", 0, 0x72, 4, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "pslld mm,imm8", 0, 0x72, 6, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "psrlq mm,imm8", 0, 0x73, 2, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "psllq mm,imm8", 0, 0x73, 6, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	G("psrlw xmm,imm8", 0x66, 0x71, 2, K_X),
+	G("psraw xmm,imm8", 0x66, 0x71, 4, K_X),
+	G("psllw xmm,imm8", 0x66, 0x71, 6, K_X),
+	G("psrld xmm,imm8", 0x66, 0x72, 2, K_X),
+	G("psrad xmm,imm8", 0x66, 0x72, 4, K_X),
+	G("pslld xmm,imm8", 0x66, 0x72, 6, K_X),
+	G("psrlq xmm,imm8", 0x66, 0x73, 2, K_X),
+	G("psrldq xmm,imm8", 0x66, 0x73, 3, K_X),
+	G("psllq xmm,imm8", 0x66, 0x73, 6, K_X),
+	G("pslldq xmm,imm8", 0x66, 0x73, 7, K_X),
+	INT("pcmpeqb", 0x74), INT("pcmpeqw", 0x75), INT("pcmpeqd", 0x76),
+	F("movd r/m32,mm", 0, 0x7e, K_M, K_G, MEM_ANY, 4, 0),
+	F("movd r/m32,xmm", 0x66, 0x7e, K_X, K_G, MEM_ANY, 4, 0),
+	XD("movq xmm,xmm/m64", 0xf3, 0x7e),
+	MM("movq mm/m64,mm", 0, 0x7f), XX("movdqa xmm/m128,xmm", 0x66, 0x7f),
+	XX("movdqu xmm/m128,xmm", 0xf3, 0x7f),
+	F("cmpps", 0, 0xc2, K_X, K_X, MEM_ANY, 16, 1),
+	F("cmppd", 0x66, 0xc2, K_X, K_X, MEM_ANY, 16, 1),
+	F("cmpss", 0xf3, 0xc2, K_X, K_X, MEM_ANY, 4, 1),
+	F("cmpsd", 0xf2, 0xc2, K_X, K_X, MEM_ANY, 8, 1),
+	F("movnti m32,r32", 0, 0xc3, K_G, K_G, MEM_ONLY, 4, 0),
+	F("pinsrw mm,r32/m16,imm8", 0, 0xc4, K_M, K_G, MEM_ANY, 2, 1),
+	F("pinsrw xmm,r32/m16,imm8", 0x66, 0xc4, K_X, K_G, MEM_ANY, 2, 1),
+	F("pextrw r32,mm,imm8", 0, 0xc5, K_G, K_M, MEM_NO, 0, 1),
+	F("pextrw r32,xmm,imm8", 0x66, 0xc5, K_G, K_X, MEM_NO, 0, 1),
+	F("shufps", 0, 0xc6, K_X, K_X, MEM_ANY, 16, 1),
+	F("shufpd", 0x66, 0xc6, K_X, K_X, MEM_ANY, 16, 1),
+	INT("psrlw", 0xd1), INT("psrld", 0xd2), INT("psrlq", 0xd3),
+	INT("paddq", 0xd4), INT("pmullw", 0xd5),
+	XD("movq xmm/m64,xmm", 0x66, 0xd6),
+	F("movq2dq xmm,mm", 0xf3, 0xd6, K_X, K_M, MEM_NO, 0, 0),
+	F("movdq2q mm,xmm", 0xf2, 0xd6, K_M, K_X, MEM_NO, 0, 0),
+	F("pmovmskb r32,mm", 0, 0xd7, K_G, K_M, MEM_NO, 0, 0),
+	F("pmovmskb r32,xmm", 0x66, 0xd7, K_G, K_X, MEM_NO, 0, 0),
+	INT("psubusb", 0xd8), INT("psubusw", 0xd9), INT("pminub", 0xda),
+	INT("pand", 0xdb), INT("paddusb", 0xdc), INT("paddusw", 0xdd),
+	INT("pmaxub", 0xde), INT("pandn", 0xdf), INT("pavgb", 0xe0),
+	INT("psraw", 0xe1), INT("psrad", 0xe2), INT("pavgw", 0xe3),
+	INT("pmulhuw", 0xe4), INT("pmulhw", 0xe5),
+	XX("cvttpd2dq", 0x66, 0xe6), XD("cvtdq2pd", 0xf3, 0xe6),
+	XX("cvtpd2dq", 0xf2, 0xe6),
+	F("movntq m64,mm", 0, 0xe7, K_M, K_M, MEM_ONLY, 8, 0),
+	F("movntdq m128,xmm", 0x66, 0xe7, K_X, K_X, MEM_ONLY, 16, 0),
+	INT("psubsb", 0xe8), INT("psubsw", 0xe9), INT("pminsw", 0xea),
+	INT("por", 0xeb), INT("paddsb", 0xec), INT("paddsw", 0xed),
+	INT("pmaxsw", 0xee), INT("pxor", 0xef), INT("psllw", 0xf1),
+	INT("pslld", 0xf2), INT("psllq", 0xf3), INT("pmuludq", 0xf4),
+	INT("pmaddwd", 0xf5), INT("psadbw", 0xf6),
+	F("maskmovq mm,mm", 0, 0xf7, K_M, K_M, MEM_NO, 0, 0),
+	F("maskmovdqu xmm,xmm", 0x66, 0xf7, K_X, K_X, MEM_NO, 0, 0),
+	INT("psubb", 0xf8), INT("psubw", 0xf9), INT("psubd", 0xfa),
+	INT("psubq", 0xfb), INT("paddb", 0xfc), INT("paddw", 0xfd),
+	INT("paddd", 0xfe),
+	/* Prefixes that name no form: #UD on both. */
+	XX("(66) 0f 52: #UD", 0x66, 0x52), XX("(f3) 0f 54: #UD", 0xf3, 0x54),
+	XX("(f2) 0f 6f: #UD", 0xf2, 0x6f), XX("(f3) 0f 60: #UD", 0xf3, 0x60),
+	F("(66) 0f 12 reg: #UD", 0x66, 0x12, K_X, K_X, MEM_NO, 0, 0),
+	{ "(0f 71 /0): #UD", 0, 0x71, 0, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "(0f 73 /3): #UD", 0, 0x73, 3, K_M, K_M, MEM_NO, 0, 1, { 0 } },
+	{ "(66 0f 72 /7): #UD", 0x66, 0x72, 7, K_X, K_X, MEM_NO, 0, 1, { 0 } },
+};
+
 static void forms_sse(void)
 {
-	static const struct { const char *n; u8 pfx, op, msz; } xx[] = {
-		{ "movups", 0, 0x10, 16 }, { "movupd st", 0x66, 0x11, 16 },
-		{ "movss", 0xf3, 0x10, 4 }, { "movsd", 0xf2, 0x10, 8 },
-		{ "movss st", 0xf3, 0x11, 4 }, { "movsd st", 0xf2, 0x11, 8 },
-		{ "movaps", 0, 0x28, 16 }, { "movapd st", 0x66, 0x29, 16 },
-		{ "movhps/movlhps", 0, 0x16, 8 }, { "unpcklps", 0, 0x14, 16 },
-		{ "unpckhpd", 0x66, 0x15, 16 }, { "ucomiss", 0, 0x2e, 4 },
-		{ "comisd", 0x66, 0x2f, 8 }, { "sqrtps", 0, 0x51, 16 },
-		{ "sqrtsd", 0xf2, 0x51, 8 }, { "rcpss", 0xf3, 0x53, 4 },
-		{ "andps", 0, 0x54, 16 }, { "andnpd", 0x66, 0x55, 16 },
-		{ "orps", 0, 0x56, 16 }, { "xorpd", 0x66, 0x57, 16 },
-		{ "addps", 0, 0x58, 16 }, { "addsd", 0xf2, 0x58, 8 },
-		{ "mulpd", 0x66, 0x59, 16 }, { "mulss", 0xf3, 0x59, 4 },
-		{ "cvtps2pd", 0, 0x5a, 8 }, { "cvtpd2ps", 0x66, 0x5a, 16 },
-		{ "cvtss2sd", 0xf3, 0x5a, 4 }, { "cvtsd2ss", 0xf2, 0x5a, 8 },
-		{ "cvtdq2ps", 0, 0x5b, 16 }, { "cvtps2dq", 0x66, 0x5b, 16 },
-		{ "cvttps2dq", 0xf3, 0x5b, 16 }, { "subpd", 0x66, 0x5c, 16 },
-		{ "subss", 0xf3, 0x5c, 4 }, { "minps", 0, 0x5d, 16 },
-		{ "minsd", 0xf2, 0x5d, 8 }, { "divpd", 0x66, 0x5e, 16 },
-		{ "divss", 0xf3, 0x5e, 4 }, { "maxpd", 0x66, 0x5f, 16 },
-		{ "maxss", 0xf3, 0x5f, 4 },
-		{ "punpcklbw xmm", 0x66, 0x60, 16 },
-		{ "packsswb xmm", 0x66, 0x63, 16 },
-		{ "pcmpgtd xmm", 0x66, 0x66, 16 },
-		{ "punpckhdq xmm", 0x66, 0x6a, 16 },
-		{ "punpcklqdq", 0x66, 0x6c, 16 },
-		{ "movdqa", 0x66, 0x6f, 16 }, { "movdqu", 0xf3, 0x6f, 16 },
-		{ "movdqu st", 0xf3, 0x7f, 16 },
-		{ "pcmpeqb xmm", 0x66, 0x74, 16 },
-		{ "movq xmm,xmm/m64", 0xf3, 0x7e, 8 },
-		{ "movq xmm/m64,xmm", 0x66, 0xd6, 8 },
-		{ "psrlw xmm", 0x66, 0xd1, 16 }, { "paddq xmm", 0x66, 0xd4, 16 },
-		{ "pmullw xmm", 0x66, 0xd5, 16 },
-		{ "psubusb xmm", 0x66, 0xd8, 16 },
-		{ "pminub xmm", 0x66, 0xda, 16 }, { "pand xmm", 0x66, 0xdb, 16 },
-		{ "pavgb xmm", 0x66, 0xe0, 16 }, { "psrad xmm", 0x66, 0xe2, 16 },
-		{ "pmulhw xmm", 0x66, 0xe5, 16 },
-		{ "cvttpd2dq", 0x66, 0xe6, 16 }, { "cvtdq2pd", 0xf3, 0xe6, 8 },
-		{ "cvtpd2dq", 0xf2, 0xe6, 16 }, { "psubsw xmm", 0x66, 0xe9, 16 },
-		{ "pmaxsw xmm", 0x66, 0xee, 16 }, { "pxor xmm", 0x66, 0xef, 16 },
-		{ "psllq xmm", 0x66, 0xf3, 16 },
-		{ "pmuludq xmm", 0x66, 0xf4, 16 },
-		{ "pmaddwd xmm", 0x66, 0xf5, 16 },
-		{ "psadbw xmm", 0x66, 0xf6, 16 }, { "psubq xmm", 0x66, 0xfb, 16 },
-		{ "paddd xmm", 0x66, 0xfe, 16 },
-	};
-	static const struct { const char *n; u8 op, msz; } mm[] = {
-		{ "paddb mm", 0xfc, 8 }, { "pmullw mm", 0xd5, 8 },
-		{ "psubusb mm", 0xd8, 8 }, { "punpckhbw mm", 0x68, 8 },
-		{ "packuswb mm", 0x67, 8 }, { "psllq mm", 0xf3, 8 },
-		{ "movq mm,mm/m64", 0x6f, 8 }, { "movq mm/m64,mm", 0x7f, 8 },
-		{ "pmaddwd mm", 0xf5, 8 }, { "psraw mm", 0xe1, 8 },
-	};
-	char n[48];
+	static const u8 rmk[3] = { RM_REG, RM_ANY, RM_MEM };
 	unsigned i;
 	struct form *f;
 
-	for (i = 0; i < ARRAY_SIZE(xx); i++)
-		sse(xx[i].n, xx[i].pfx, 0, xx[i].op, EXT_R, K_X, K_X, RM_ANY,
-		    xx[i].msz, 0);
-	for (i = 0; i < ARRAY_SIZE(mm); i++)
-		sse(mm[i].n, 0, 0, mm[i].op, EXT_R, K_M, K_M, RM_ANY,
-		    mm[i].msz, 0);
-	sse("shufps", 0, 0, 0xc6, EXT_R, K_X, K_X, RM_ANY, 16, 1);
-	sse("pshufd", 0x66, 0, 0x70, EXT_R, K_X, K_X, RM_ANY, 16, 1);
-	sse("pshufhw", 0xf3, 0, 0x70, EXT_R, K_X, K_X, RM_ANY, 16, 1);
-	sse("pshufw mm", 0, 0, 0x70, EXT_R, K_M, K_M, RM_ANY, 8, 1);
-	sse("cmppd", 0x66, 0, 0xc2, EXT_R, K_X, K_X, RM_ANY, 16, 1);
-	sse("cmpss", 0xf3, 0, 0xc2, EXT_R, K_X, K_X, RM_ANY, 4, 1);
-	sse("psrlq xmm,imm8", 0x66, 0, 0x73, 2, K_X, K_X, RM_REG, 0, 1);
-	sse("psrldq xmm,imm8", 0x66, 0, 0x73, 3, K_X, K_X, RM_REG, 0, 1);
-	sse("pslldq xmm,imm8", 0x66, 0, 0x73, 7, K_X, K_X, RM_REG, 0, 1);
-	sse("psraw xmm,imm8", 0x66, 0, 0x71, 4, K_X, K_X, RM_REG, 0, 1);
-	sse("pslld mm,imm8", 0, 0, 0x72, 6, K_M, K_M, RM_REG, 0, 1);
-	sse("movq2dq xmm,mm", 0xf3, 0, 0xd6, EXT_R, K_X, K_M, RM_REG, 0, 0);
-	sse("movdq2q mm,xmm", 0xf2, 0, 0xd6, EXT_R, K_M, K_X, RM_REG, 0, 0);
-	sse("cvtpi2ps xmm,mm/m64", 0, 0, 0x2a, EXT_R, K_X, K_M, RM_ANY, 8, 0);
-	sse("cvttps2pi mm,xmm/m64", 0, 0, 0x2c, EXT_R, K_M, K_X, RM_ANY, 8,
-	    0);
-	sse("cvtpd2pi mm,xmm/m128", 0x66, 0, 0x2d, EXT_R, K_M, K_X, RM_ANY,
-	    16, 0);
-	f = sse("maskmovdqu xmm,xmm", 0x66, 0, 0xf7, EXT_R, K_X, K_X, RM_REG,
-		0, 0);
-	f->resv = R_BIT(R_EDI);
-	f = sse("maskmovq mm,mm", 0, 0, 0xf7, EXT_R, K_M, K_M, RM_REG, 0, 0);
-	f->resv = R_BIT(R_EDI);
-	/* The ones 64-bit mode reaches with REX.W, and their 32-bit twins
-	 * (whose general-register results zero-extend). */
-	for (i = 0; i < 2; i++) {
-		int w = (int)i, gs = w ? 8 : 4, b = w ? 64 : 32;
+	for (i = 0; i < ARRAY_SIZE(simd_forms); i++) {
+		const struct sform *s = &simd_forms[i];
 
-		snprintf(n, sizeof(n), "mov%c xmm,r/m%d", w ? 'q' : 'd', b);
-		sse(n, 0x66, (u8)w, 0x6e, EXT_R, K_X, K_G, RM_ANY, gs, 0);
-		snprintf(n, sizeof(n), "mov%c r/m%d,xmm", w ? 'q' : 'd', b);
-		sse(n, 0x66, (u8)w, 0x7e, EXT_R, K_X, K_G, RM_ANY, gs, 0);
-		snprintf(n, sizeof(n), "mov%c mm,r/m%d", w ? 'q' : 'd', b);
-		sse(n, 0, (u8)w, 0x6e, EXT_R, K_M, K_G, RM_ANY, gs, 0);
-		snprintf(n, sizeof(n), "mov%c r/m%d,mm", w ? 'q' : 'd', b);
-		sse(n, 0, (u8)w, 0x7e, EXT_R, K_M, K_G, RM_ANY, gs, 0);
-		snprintf(n, sizeof(n), "cvtsi2sd xmm,r/m%d", b);
-		sse(n, 0xf2, (u8)w, 0x2a, EXT_R, K_X, K_G, RM_ANY, gs, 0);
-		snprintf(n, sizeof(n), "cvtsi2ss xmm,r/m%d", b);
-		sse(n, 0xf3, (u8)w, 0x2a, EXT_R, K_X, K_G, RM_ANY, gs, 0);
-		snprintf(n, sizeof(n), "cvttsd2si r%d,xmm/m64", b);
-		sse(n, 0xf2, (u8)w, 0x2c, EXT_R, K_G, K_X, RM_ANY, 8, 0);
-		snprintf(n, sizeof(n), "cvtsd2si r%d,xmm/m64", b);
-		sse(n, 0xf2, (u8)w, 0x2d, EXT_R, K_G, K_X, RM_ANY, 8, 0);
-		snprintf(n, sizeof(n), "cvttss2si r%d,xmm/m32", b);
-		sse(n, 0xf3, (u8)w, 0x2c, EXT_R, K_G, K_X, RM_ANY, 4, 0);
-		snprintf(n, sizeof(n), "cvtss2si r%d,xmm/m32", b);
-		sse(n, 0xf3, (u8)w, 0x2d, EXT_R, K_G, K_X, RM_ANY, 4, 0);
-		snprintf(n, sizeof(n), "movnti m%d,r%d", b, b);
-		sse(n, 0, (u8)w, 0xc3, EXT_R, K_G, K_G, RM_MEM, gs, 0);
-		snprintf(n, sizeof(n), "pextrw r%d,xmm,imm8", b);
-		sse(n, 0x66, (u8)w, 0xc5, EXT_R, K_G, K_X, RM_REG, 0, 1);
-		snprintf(n, sizeof(n), "pinsrw xmm,r%d/m16,imm8", b);
-		sse(n, 0x66, (u8)w, 0xc4, EXT_R, K_X, K_G, RM_ANY, 2, 1);
-		snprintf(n, sizeof(n), "pmovmskb r%d,xmm", b);
-		sse(n, 0x66, (u8)w, 0xd7, EXT_R, K_G, K_X, RM_REG, 0, 0);
-		snprintf(n, sizeof(n), "movmskpd r%d,xmm", b);
-		sse(n, 0x66, (u8)w, 0x50, EXT_R, K_G, K_X, RM_REG, 0, 0);
-		snprintf(n, sizeof(n), "pextrw r%d,mm,imm8", b);
-		sse(n, 0, (u8)w, 0xc5, EXT_R, K_G, K_M, RM_REG, 0, 1);
+		f = sse(s->name, s->pfx, 0, s->op, s->ext >= 0 ? s->ext : EXT_R,
+			s->regk, s->rmk, rmk[s->mem], s->msize, s->imm);
+		if (s->op == 0xf7)	/* MASKMOVQ/DQU: to [RDI] */
+			f->resv = R_BIT(R_EDI);
 	}
+	sse("ldmxcsr m32", 0, 0, 0xae, 2, K_X, K_X, RM_MEM, 4, 0);
+	sse("stmxcsr m32", 0, 0, 0xae, 3, K_X, K_X, RM_MEM, 4, 0);
+	/* The forms REX.W makes 64-bit (the 32-bit ones are above, where
+	 * a general-register result must zero-extend). */
+	static const struct { const char *n; u8 pfx, op, regk, rmk, rm,
+			      msz, imm; } w[] = {
+		{ "movq xmm,r/m64", 0x66, 0x6e, K_X, K_G, RM_ANY, 8, 0 },
+		{ "movq r/m64,xmm", 0x66, 0x7e, K_X, K_G, RM_ANY, 8, 0 },
+		{ "movq mm,r/m64", 0, 0x6e, K_M, K_G, RM_ANY, 8, 0 },
+		{ "movq r/m64,mm", 0, 0x7e, K_M, K_G, RM_ANY, 8, 0 },
+		{ "cvtsi2sd xmm,r/m64", 0xf2, 0x2a, K_X, K_G, RM_ANY, 8, 0 },
+		{ "cvtsi2ss xmm,r/m64", 0xf3, 0x2a, K_X, K_G, RM_ANY, 8, 0 },
+		{ "cvttsd2si r64,xmm/m64", 0xf2, 0x2c, K_G, K_X, RM_ANY, 8, 0 },
+		{ "cvtsd2si r64,xmm/m64", 0xf2, 0x2d, K_G, K_X, RM_ANY, 8, 0 },
+		{ "cvttss2si r64,xmm/m32", 0xf3, 0x2c, K_G, K_X, RM_ANY, 4, 0 },
+		{ "cvtss2si r64,xmm/m32", 0xf3, 0x2d, K_G, K_X, RM_ANY, 4, 0 },
+		{ "movnti m64,r64", 0, 0xc3, K_G, K_G, RM_MEM, 8, 0 },
+		/* REX.W changes nothing here: */
+		{ "pextrw r64,xmm,imm8", 0x66, 0xc5, K_G, K_X, RM_REG, 0, 1 },
+		{ "pinsrw xmm,r64/m16,imm8", 0x66, 0xc4, K_X, K_G, RM_ANY, 2, 1 },
+		{ "pmovmskb r64,xmm", 0x66, 0xd7, K_G, K_X, RM_REG, 0, 0 },
+		{ "movmskpd r64,xmm", 0x66, 0x50, K_G, K_X, RM_REG, 0, 0 },
+		{ "pextrw r64,mm,imm8", 0, 0xc5, K_G, K_M, RM_REG, 0, 1 },
+		{ "addpd (rex.w)", 0x66, 0x58, K_X, K_X, RM_ANY, 16, 0 },
+	};
+
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		sse(w[i].n, w[i].pfx, 1, w[i].op, EXT_R, w[i].regk, w[i].rmk,
+		    w[i].rm, w[i].msz, w[i].imm);
+	/* The whole state: the x87 part of the image is not compared (the
+	 * host's x87 is not ours); XMM0-15 and MXCSR are. */
+	f = sse("fxsave m512", 0, 0, 0xae, 0, K_X, K_X, RM_MEM, 16, 0);
+	f->kind = K_FX;
+	f = sse("fxrstor m512", 0, 0, 0xae, 1, K_X, K_X, RM_MEM, 16, 0);
+	f->kind = K_FX;
+	f = sse("fxsave64 m512", 0, 1, 0xae, 0, K_X, K_X, RM_MEM, 16, 0);
+	f->kind = K_FX;
+	f = sse("fxrstor64 m512", 0, 1, 0xae, 1, K_X, K_X, RM_MEM, 16, 0);
+	f->kind = K_FX;
 }
 
 static void forms_init(void)
@@ -1098,6 +1195,32 @@ static void setup_kind(struct gen *g)
 	case K_STR:
 		setup_string(g);
 		break;
+	case K_SSE:
+		if (f->op[1] == 0xae && f->ext == 2) {	/* LDMXCSR */
+			u32 m = gen_mxcsr();
+
+			if (rnd_n(8) == 0)	/* a reserved bit: #GP */
+				m |= 1u << (16 + rnd_n(16));
+			memcpy(k->win + (g->t - WIN), &m, 4);
+		}
+		break;
+	case K_FX:
+		if (f->ext == 1) {	/* FXRSTOR: x87 quiet, MXCSR valid */
+			u8 *img = k->win + (g->t - WIN);
+			u32 m = gen_mxcsr();
+
+			if (rnd_n(8) == 0)
+				m |= 1u << (16 + rnd_n(16));
+			memcpy(img, &(u32){ 0x037f }, 4);
+			memcpy(img + 24, &m, 4);
+		} else {
+			/* the x87 part: the host's x87 is not ours */
+			g->skip_off[0] = g->t - WIN;
+			g->skip_len[0] = 24;
+			g->skip_off[1] = g->t - WIN + 32;
+			g->skip_len[1] = 128;
+		}
+		break;
 	case K_XLAT:
 		k->r[R_EBX] = WIN + 0x100 + rnd_n(0x1b00);
 		if (g->a32)
@@ -1126,7 +1249,7 @@ static void gen_case(const struct form *f, struct c64 *k, struct gen *g)
 		fill((u8 *)&k->mm[i], 8);
 	k->r[R_ESP] = STACK;
 	k->rfl = (rnd() & F_ARITH) | F_FIXED1;
-	k->mxcsr = f->kind == K_SSE ? gen_mxcsr() : MXCSR_RESET;
+	k->mxcsr = f->kind >= K_SSE ? gen_mxcsr() : MXCSR_RESET;
 	for (i = 0; i < (int)DT_WIN_SIZE; i += 16)
 		fill(k->win + i, 16);
 	g->flag_mask = (F_ARITH | F_DF) & ~f->undef;
@@ -1147,7 +1270,7 @@ static void gen_case(const struct form *f, struct c64 *k, struct gen *g)
 		g->t = WIN + 0x800 + (u32)rnd_n(0x1000);
 		if (rnd_n(8))
 			g->t &= ~(u32)(al - 1);
-		if (f->kind == K_SSE)
+		if (f->kind >= K_SSE)
 			fill(k->win + (g->t - WIN), 16);
 		else if (rnd_n(2))
 			memcpy(k->win + (g->t - WIN), &(u64){ rand_val() }, 8);
@@ -1545,8 +1668,14 @@ static const char *differs(const struct gen *g, const struct r64 *n,
 		return "XMM registers";
 	if (memcmp(n->mm, o->mm, sizeof(n->mm)))
 		return "MMX registers";
-	if (memcmp(n->win, o->win, DT_WIN_SIZE))
-		return "memory";
+	for (i = 0; i < (int)DT_WIN_SIZE; i++) {
+		if (g->skip_len[0] && i == (int)g->skip_off[0])
+			i += (int)g->skip_len[0];
+		if (g->skip_len[1] && i == (int)g->skip_off[1])
+			i += (int)g->skip_len[1];
+		if (n->win[i] != o->win[i])
+			return "memory";
+	}
 	return NULL;
 }
 
