@@ -65,6 +65,7 @@
 #define ST_SAVED	(ST_ADDR + 136)
 #define ST_MXCSR	(ST_ADDR + 144)
 #define ST_MXDEF	(ST_ADDR + 148)
+#define ST_SLED		(ST_ADDR + 152)		/* the sled ran */
 #define ST_XMM		(ST_ADDR + 256)		/* 16 x 16 */
 #define ST_MM		(ST_ADDR + 512)		/* 8 x 8 */
 #define LOW_MAP_SIZE	0x20000u
@@ -77,7 +78,9 @@ enum { RM_ANY, RM_REG, RM_MEM };
 enum { K_G, K_X, K_M };		/* what a ModRM field names */
 enum {
 	K_PLAIN, K_SHIFT, K_SHXD, K_MUL, K_DIV, K_BT, K_BTI, K_BSF,
-	K_CMPXCHG, K_CX, K_LEA, K_STACK, K_STR, K_XLAT, K_SSE, K_FX,
+	K_CMPXCHG, K_CX, K_LEA, K_STACK, K_STR, K_XLAT, K_BR, K_MOFFS,
+	K_LEAVE, K_ENTER, K_FLAGS,
+	K_SSE, K_FX,	/* last: the SIMD kinds */
 };
 
 #define SZAP	(F_SF | F_ZF | F_AF | F_PF)
@@ -93,6 +96,7 @@ struct form {
 	u8 kind, regk, rmk;
 	u8 msize;		/* memory operand bytes */
 	u8 lock;		/* LOCK allowed on the memory form */
+	u8 sled;		/* a branch: +8 skips the sled */
 	u16 resv;		/* registers the form uses implicitly */
 	u32 undef;		/* flags the SDM leaves undefined */
 	unsigned cases, bad, faults;
@@ -566,6 +570,83 @@ static void forms_stack(void)
 	}
 }
 
+/*
+ * Near branches.  Natively the instruction is followed by an 8-byte sled
+ * (a store of 1 to ST_SLED) and then the epilogue: every branch here
+ * targets the end of the sled, so a taken branch skips it, and RIP after
+ * is known on both sides.  Indirect targets and return addresses are
+ * set to the same place.
+ */
+static void forms_branch(void)
+{
+	static const char *const cc[16] = { "o", "no", "b", "ae", "e", "ne",
+		"be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g" };
+	static const struct { const char *n; u8 op[2], oplen, imm; s8 ext;
+			      u8 rm; u16 resv; } b[] = {
+		{ "jmp rel8", { 0xeb }, 1, 1, EXT_NONE, RM_REG, 0 },
+		{ "jmp rel32", { 0xe9 }, 1, 4, EXT_NONE, RM_REG, 0 },
+		{ "call rel32", { 0xe8 }, 1, 4, EXT_NONE, RM_REG, 0x10 },
+		{ "ret", { 0xc3 }, 1, 0, EXT_NONE, RM_REG, 0x10 },
+		{ "ret imm16", { 0xc2 }, 1, 2, EXT_NONE, RM_REG, 0x10 },
+		{ "jmp r/m64", { 0xff }, 1, 0, 4, RM_ANY, 0 },
+		{ "call r/m64", { 0xff }, 1, 0, 2, RM_ANY, 0x10 },
+		{ "loopne", { 0xe0 }, 1, 1, EXT_NONE, RM_REG, 2 },
+		{ "loope", { 0xe1 }, 1, 1, EXT_NONE, RM_REG, 2 },
+		{ "loop", { 0xe2 }, 1, 1, EXT_NONE, RM_REG, 2 },
+		{ "jrcxz/jecxz", { 0xe3 }, 1, 1, EXT_NONE, RM_REG, 2 },
+	};
+	char n[48];
+	unsigned i;
+	struct form *f;
+
+	for (i = 0; i < 16; i++) {
+		snprintf(n, sizeof(n), "j%s rel8", cc[i]);
+		f = add(n, 0, 0, OP1((u8)(0x70 + i)), EXT_NONE, RM_REG, 1, 8,
+			K_BR, 0);
+		f->sled = 1;
+		snprintf(n, sizeof(n), "j%s rel32", cc[i]);
+		f = add(n, 0, 0, OP2(0x0f, (u8)(0x80 + i)), EXT_NONE, RM_REG,
+			4, 8, K_BR, 0);
+		f->sled = 1;
+	}
+	for (i = 0; i < ARRAY_SIZE(b); i++) {
+		f = add(b[i].n, 0, 0, b[i].op, b[i].oplen, b[i].ext, b[i].rm,
+			b[i].imm, 8, K_BR, 0);
+		f->sled = 1;
+		f->resv = b[i].resv;
+	}
+}
+
+/* MOV moffs, LEAVE, ENTER, PUSHF/POPF. */
+static void forms_misc(void)
+{
+	struct form *f;
+
+	add("mov al,moffs8", 0, 0, OP1(0xa0), EXT_NONE, RM_REG, 8, 1,
+	    K_MOFFS, 0);
+	add_v("mov ax#,moffs#", OP1(0xa1), EXT_NONE, RM_REG, 8, K_MOFFS, 0,
+	      V_ALL, 0, 0);
+	add("mov moffs8,al", 0, 0, OP1(0xa2), EXT_NONE, RM_REG, 8, 1,
+	    K_MOFFS, 0);
+	add_v("mov moffs#,ax#", OP1(0xa3), EXT_NONE, RM_REG, 8, K_MOFFS, 0,
+	      V_ALL, 0, 0);
+	f = add("leave", 0, 0, OP1(0xc9), EXT_NONE, RM_REG, 0, 8, K_LEAVE, 0);
+	f->resv = 0x30;
+	f = add("leave16", 0x66, 0, OP1(0xc9), EXT_NONE, RM_REG, 0, 2,
+		K_LEAVE, 0);
+	f->resv = 0x30;
+	f = add("enter imm16,imm8", 0, 0, OP1(0xc8), EXT_NONE, RM_REG, 3, 8,
+		K_ENTER, 0);
+	f->resv = 0x30;
+	f = add("enter16 imm16,imm8", 0x66, 0, OP1(0xc8), EXT_NONE, RM_REG, 3,
+		2, K_ENTER, 0);
+	f->resv = 0x30;
+	add("pushfq", 0, 0, OP1(0x9c), EXT_NONE, RM_REG, 0, 8, K_FLAGS, 0);
+	add("popfq", 0, 0, OP1(0x9d), EXT_NONE, RM_REG, 0, 8, K_FLAGS, 0);
+	add("pushf16", 0x66, 0, OP1(0x9c), EXT_NONE, RM_REG, 0, 2, K_FLAGS, 0);
+	add("popf16", 0x66, 0, OP1(0x9d), EXT_NONE, RM_REG, 0, 2, K_FLAGS, 0);
+}
+
 static void forms_string(void)
 {
 	static const struct { const char *n; u8 op; u8 reps; u16 resv; } s[] = {
@@ -841,6 +922,8 @@ static void forms_init(void)
 	forms_bits();
 	forms_move();
 	forms_stack();
+	forms_branch();
+	forms_misc();
 	forms_string();
 	forms_sse();
 }
@@ -1120,6 +1203,36 @@ static void setup_string(struct gen *g)
 	}
 }
 
+/* Targets: the end of the sled, INSN_ADDR + len + 8. */
+static void setup_branch(struct gen *g)
+{
+	const struct form *f = g->f;
+	struct c64 *k = g->k;
+	u64 target = INSN_ADDR + k->len + DT_SLED_LEN;
+	static const u64 counts[] = { 0, 1, 2, 0x100000000ull,
+				      0x100000001ull, 0xffffffffull };
+
+	if (g->imm_at >= 0 && f->op[0] != 0xc2) {
+		memset(k->code + g->imm_at, 0, f->imm);
+		k->code[g->imm_at] = DT_SLED_LEN;
+	}
+	if (f->op[0] == 0xc3 || f->op[0] == 0xc2)
+		memcpy(k->win + (STACK - WIN), &target, 8);
+	if (f->op[0] == 0xff)
+		set_rm(g, target, 8);
+	if (f->op[0] >= 0xe0 && f->op[0] <= 0xe3) {
+		k->r[R_ECX] = rnd_n(2) ? counts[rnd_n(ARRAY_SIZE(counts))] :
+			      rand_val();
+		/* with 67, ECX; a 67 on JRCXZ makes it JECXZ */
+		if (rnd_n(4) == 0) {
+			memmove(k->code + 1, k->code, k->len);
+			k->code[0] = 0x67;
+			k->len++;
+			k->code[g->imm_at + 1] = DT_SLED_LEN;
+		}
+	}
+}
+
 static void setup_kind(struct gen *g)
 {
 	const struct form *f = g->f;
@@ -1221,6 +1334,30 @@ static void setup_kind(struct gen *g)
 			g->skip_len[1] = 128;
 		}
 		break;
+	case K_BR:
+		setup_branch(g);
+		break;
+	case K_LEAVE:
+	case K_ENTER:
+		k->r[R_EBP] = WIN + 0x1000 + rnd_n(0x700);
+		if (f->kind == K_ENTER && rnd_n(2))
+			k->code[g->imm_at + 2] = (u8)rnd_n(5);
+		if (f->kind == K_ENTER && rnd_n(2))
+			k->code[g->imm_at] = (u8)rnd_n(0x40);
+		if (f->kind == K_ENTER)
+			k->code[g->imm_at + 1] = 0;	/* stay in the window */
+		if (rnd_n(4) == 0)
+			k->r[R_EBP] |= rnd() << 32;	/* RSP from it: #GP */
+		if (f->osz == 8)
+			k->r[R_EBP] = (u32)k->r[R_EBP];
+		break;
+	case K_FLAGS:
+		if (f->op[0] == 0x9d) {	/* no TF, AC, IOPL: CPL 3 natively */
+			u64 v = (rnd() & (F_ARITH | F_DF)) | F_IF | F_FIXED1;
+
+			memcpy(k->win + (STACK - WIN), &v, 8);
+		}
+		break;
 	case K_XLAT:
 		k->r[R_EBX] = WIN + 0x100 + rnd_n(0x1b00);
 		if (g->a32)
@@ -1319,7 +1456,20 @@ static void gen_case(const struct form *f, struct c64 *k, struct gen *g)
 	}
 	if (rex_at >= 0)
 		p[rex_at] = rex;
-	if (f->imm) {
+	if (f->kind == K_MOFFS) {	/* the address: 8 bytes, 4 with 67 */
+		u64 v = WIN + 0x100 + rnd_n(0x1c00);
+
+		if (rnd_n(4) == 0) {
+			memmove(p + 1, p, (size_t)n);
+			p[0] = 0x67;
+			n++;
+			memcpy(p + n, &v, 4);
+			n += 4;
+		} else {
+			memcpy(p + n, &v, 8);
+			n += 8;
+		}
+	} else if (f->imm) {
 		u64 v = rand_imm(f->imm);
 
 		g->imm_at = n;
@@ -1481,7 +1631,7 @@ static int native_init(void)
 	return 0;
 }
 
-static void native_run(const struct c64 *k, struct r64 *res)
+static void native_run(const struct c64 *k, struct r64 *res, bool sled)
 {
 	u8 *win = (u8 *)(uintptr_t)WIN, *st = (u8 *)(uintptr_t)ST_ADDR;
 	u8 *insn = code_lo + (INSN_ADDR - PROLOGUE_ADDR);
@@ -1497,7 +1647,18 @@ static void native_run(const struct c64 *k, struct r64 *res)
 	memcpy(st + 256, k->xmm, 256);
 	memcpy(st + 512, k->mm, 64);
 	memcpy(insn, k->code, k->len);
-	memcpy(insn + k->len, epilogue, (size_t)epilogue_len);
+	st[152] = 0;
+	if (sled) {
+		static const u8 sl[DT_SLED_LEN] = { 0xc6, 0x04, 0x25,
+			ST_SLED & 0xff, (ST_SLED >> 8) & 0xff,
+			(ST_SLED >> 16) & 0xff, ST_SLED >> 24, 1 };
+
+		memcpy(insn + k->len, sl, DT_SLED_LEN);
+		memcpy(insn + k->len + DT_SLED_LEN, epilogue,
+		       (size_t)epilogue_len);
+	} else {
+		memcpy(insn + k->len, epilogue, (size_t)epilogue_len);
+	}
 	fault_res = res;
 	if (sigsetjmp(fault_jmp, 1) == 0) {
 		in_stub = 1;
@@ -1509,6 +1670,8 @@ static void native_run(const struct c64 *k, struct r64 *res)
 		memcpy(res->xmm, st + 256, 256);
 		memcpy(res->mm, st + 512, 64);
 		res->rip = INSN_ADDR + k->len;
+		if (sled && !st[152])
+			res->rip += DT_SLED_LEN;
 	} else {
 		in_stub = 0;
 		asm volatile("ldmxcsr %0\n\temms\n\tcld" : : "m" (def));
@@ -1602,7 +1765,7 @@ static void ours_run(const struct c64 *k, struct r64 *res)
 	enter_long_mode(cpu);
 	cpu_get_regs(cpu, &r);
 	r.eip = INSN_ADDR;
-	r.eflags = (u32)k->rfl | F_FIXED1;
+	r.eflags = (u32)k->rfl | F_FIXED1 | F_IF;	/* as natively */
 	cpu_set_regs(cpu, &r);
 	for (i = 0; i < 16; i++)
 		cpu->r[i].q = k->r[i];
@@ -1760,7 +1923,7 @@ int main(void)
 			const char *why;
 
 			gen_case(f, &k, &g);
-			native_run(&k, &n);
+			native_run(&k, &n, f->sled);
 			ours_run(&k, &o);
 			f->cases++;
 			if (n.vec >= 0)
