@@ -1014,13 +1014,28 @@ static int fx_nxmm(const struct cpu *c)
 	return cpu_64bit(c) ? 16 : 8;
 }
 
+/*
+ * FXSAVE and FXRSTOR's 16-byte alignment: #GP(0) if it is not, but in
+ * 64-bit mode a non-canonical address faults first, #SS(0) if it is on
+ * the stack.  (The host CPU does so; for MOVAPS and the other aligned
+ * operands, read_mem() and write_mem(), misalignment comes first.)
+ */
+static void check_align16(struct cpu *c, struct insn *d, u32 n)
+{
+	u64 lin = seg_linear(c, d->seg, d->ea);
+
+	if (cpu_64bit(c) && (!canonical(lin) || !canonical(lin + n - 1)))
+		cpu_raise(c, d->seg == S_SS ? EXC_SS : EXC_GP, 0);
+	if (lin & 15)
+		cpu_gp(c, 0);
+}
+
 static void fxsave(struct cpu *c, struct insn *d)
 {
 	u8 img[FX_USED];
 	int i;
 
-	if ((c->seg[d->seg].base + d->ea) & 15)
-		cpu_gp(c, 0);
+	check_align16(c, d, FX_SIZE);
 	mem_check(c, d->seg, d->ea, FX_SIZE, ACC_WRITE);
 	memset(img, 0, sizeof(img));
 	fpu_fxsave(c, img);
@@ -1038,8 +1053,7 @@ static void fxrstor(struct cpu *c, struct insn *d)
 	u32 mx;
 	int i;
 
-	if ((c->seg[d->seg].base + d->ea) & 15)
-		cpu_gp(c, 0);
+	check_align16(c, d, FX_SIZE);
 	mem_check(c, d->seg, d->ea, FX_SIZE, ACC_READ);
 	for (i = 0; i < 160 + 16 * fx_nxmm(c); i += 4)
 		put_le32(img + i, mem_read(c, d->seg, d->ea + i, 4));
