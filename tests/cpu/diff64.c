@@ -36,8 +36,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "difftest.h"
 #include "../../src/cpu/cpu_internal.h"
@@ -136,8 +139,12 @@ struct gen {
 	bool rex, mem, a32;
 	int reg, rm;		/* register numbers (ModRM reg and rm) */
 	u32 t;			/* memory operand address */
+	u64 sbase;		/* FS or GS base with an override */
+	int base;		/* base register of the operand, or -1 */
 	int imm_at;
 };
+
+static u64 fs_base;		/* the host's TLS; ours gets the same */
 
 /* --- random numbers --- */
 
@@ -989,18 +996,29 @@ static int pick_reg(struct gen *g, u16 avoid)
  * values for LEA).  Returns the position of a RIP-relative displacement,
  * or -1.
  */
+static bool fits32(u64 v)
+{
+	return (s64)v == (s32)v;
+}
+
 static int emit_mem(struct gen *g, u8 *p, int *n, int reg)
 {
 	const struct form *f = g->f;
 	u64 *R = g->k->r;
 	u16 avoid = f->resv | R_BIT(R_ESP);
 	int shape = (int)rnd_n(10), base, index = -1, scale = 0, mod;
+	u64 ta = (u64)g->t - g->sbase;	/* the offset in the segment */
 	s64 disp;
 	u64 bv, iv = 0;
 	bool lea = f->kind == K_LEA;
 
 	if (f->kind == K_BT)
 		avoid |= R_BIT(reg);
+	/* FS's base (the host's TLS) is far away: registers only */
+	if ((shape == 0 && !fits32(ta - INSN_ADDR)) ||
+	    (shape == 1 && !fits32(ta)))
+		shape = 2;
+	g->base = -1;
 	if (shape == 0) {	/* RIP-relative */
 		p[(*n)++] = (u8)((reg & 7) << 3 | 5);
 		return *n;
@@ -1008,13 +1026,15 @@ static int emit_mem(struct gen *g, u8 *p, int *n, int reg)
 	if (shape == 1) {	/* [disp32], no base, no index */
 		p[(*n)++] = (u8)((reg & 7) << 3 | 4);
 		p[(*n)++] = 0x25;
-		disp = lea ? (s32)rnd() : (s64)g->t;
+		disp = lea ? (s32)rnd() : (s64)ta;
 		memcpy(p + *n, &(s32){ (s32)disp }, 4);
 		*n += 4;
 		return -1;
 	}
 	/* A base, and with SIB sometimes an index (R12 is one). */
-	base = rnd_n(8) == 0 ? R_ESP : pick_reg(g, avoid);
+	base = rnd_n(8) == 0 && fits32(ta - STACK) ? R_ESP :
+	       pick_reg(g, avoid);
+	g->base = base;
 	if (shape >= 5 || (base & 7) == 4) {
 		if (rnd_n(4)) {
 			index = pick_reg(g, avoid);
@@ -1030,18 +1050,18 @@ static int emit_mem(struct gen *g, u8 *p, int *n, int reg)
 		iv = rnd_n(4) ? (u64)((s64)rnd_n(128) - 64) : rnd_n(0x100);
 	if (base == R_ESP) {
 		bv = R[R_ESP];
-		disp = (s64)g->t - (s64)bv - (s64)(iv << scale);
+		disp = (s64)(ta - bv - (iv << scale));
 		mod = disp == (s8)disp ? 1 : 2;
 	} else if (index == base) {
 		/* One register twice: v * (1 + 2^scale) + disp = t. */
 		u64 m = 1 + (1ull << scale);
 
-		bv = iv = ((u64)g->t - (u64)disp) / m;
-		disp = (s64)g->t - (s64)(bv * m);
+		bv = iv = (ta - (u64)disp) / m;
+		disp = (s64)(ta - bv * m);
 		if (mod == 0 || (mod == 1 && disp != (s8)disp))
 			mod = 2;
 	} else {
-		bv = (u64)g->t - (u64)disp - (iv << scale);
+		bv = ta - (u64)disp - (iv << scale);
 	}
 	if (lea && base != R_ESP) {
 		bv = rand_val();
@@ -1075,6 +1095,23 @@ static int emit_mem(struct gen *g, u8 *p, int *n, int reg)
 	/* The REX bits are worked out by the caller from these. */
 	g->rm = base | (index >= 0 ? index << 8 : 0) | 0x10000;
 	return -1;
+}
+
+/*
+ * Now and then a base register that takes the operand out of the window:
+ * non-canonical (#GP, or #SS on the stack) or not mapped on either side
+ * (#PF).
+ */
+static void bad_address(struct gen *g)
+{
+	u64 *R = g->k->r;
+
+	if (g->base < 0 || g->f->kind == K_LEA || rnd_n(32))
+		return;
+	if (rnd_n(2))
+		R[g->base] ^= 1ull << 62;
+	else
+		R[g->base] += 0x4000000;	/* 64 MiB on: nothing there */
 }
 
 /* Register number for the reg field and the rm field of a form. */
@@ -1414,8 +1451,23 @@ static void gen_case(const struct form *f, struct c64 *k, struct gen *g)
 	}
 
 	/* Legacy prefixes, then REX, then the opcode. */
+	/* Now and then a stray REX, which a legacy prefix after it makes
+	 * the decoder ignore; CS/DS/ES/SS overrides, ignored too; FS and
+	 * GS overrides, whose bases count. */
+	if (rnd_n(16) == 0) {
+		p[n++] = (u8)(0x40 | rnd_n(16));
+		p[n++] = 0x3e;
+	}
 	if (g->mem && rnd_n(8) == 0)
 		p[n++] = "\x2e\x3e\x26\x36"[rnd_n(4)];
+	if (g->mem && rnd_n(6) == 0) {
+		bool fs = rnd_n(2);
+
+		p[n++] = fs ? 0x64 : 0x65;
+		g->sbase = fs ? fs_base : DT_GS_BASE;
+		if (fs)
+			g->a32 = false;	/* no 32-bit offset reaches it */
+	}
 	if (f->lock && g->mem && rnd_n(3) == 0)
 		p[n++] = 0xf0;
 	if (g->a32)
@@ -1448,6 +1500,7 @@ static void gen_case(const struct form *f, struct c64 *k, struct gen *g)
 					rex |= ((g->rm >> 8 & 15) >> 3) << 1;
 			}
 			g->rm = 0;
+			bad_address(g);
 		} else {
 			g->rm = pick_operand(g, f->rmk);
 			rex |= g->rm >> 3;
@@ -1477,7 +1530,7 @@ static void gen_case(const struct form *f, struct c64 *k, struct gen *g)
 		n += f->imm;
 	}
 	if (rip_at >= 0) {
-		s32 d = (s32)(g->t - (INSN_ADDR + (u32)n + 4));
+		s32 d = (s32)(g->t - g->sbase - (INSN_ADDR + (u32)n + 4));
 
 		memmove(p + rip_at + 4, p + rip_at, (size_t)(n - rip_at));
 		memcpy(p + rip_at, &d, 4);
@@ -1616,6 +1669,11 @@ static int native_init(void)
 		return -1;
 	}
 	code_lo = m;
+	if (syscall(SYS_arch_prctl, ARCH_GET_FS, &fs_base) ||
+	    syscall(SYS_arch_prctl, ARCH_SET_GS, DT_GS_BASE)) {
+		perror("diff64: arch_prctl");
+		return -1;
+	}
 	build_stubs();
 	ss.ss_sp = altstack;
 	ss.ss_size = sizeof(altstack);
@@ -1752,6 +1810,8 @@ static void enter_long_mode(struct cpu *c)
 	c->cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	c->seg[S_CS].sel = SEL_CODE64;
 	c->seg[S_CS].attr = 0xaf9b;
+	c->seg[S_FS].base = fs_base;
+	c->seg[S_GS].base = DT_GS_BASE;
 	mmu_flush(c, false);
 }
 
