@@ -39,7 +39,7 @@
 struct sop {
 	union v128 d;		/* destination: old value in, result out */
 	union v128 s;		/* source */
-	u64 g;			/* a general register or m32/m64 in or out */
+	u64 g;			/* a general register, m32 or m64 */
 	u32 mx_in, mx_out;	/* MXCSR the host ran with, and after */
 	u64 fl;			/* the host's RFLAGS after (COMISS...) */
 	u8 imm, reg;		/* immediate; ModRM reg (group extension) */

@@ -50,8 +50,8 @@
 #define GDT_ADDR	0x1000u
 #define IDT_ADDR	0x2000u		/* 256 16-byte gates */
 #define TSS_ADDR	0x3000u
-#define IST_TOP		0x5000u		/* IST1: exception frames */
-#define HANDLERS	0x6000u		/* gate v: HLT at HANDLERS + 16 v */
+#define IST_TOP		0x5000u	/* IST1: exception frames */
+#define HANDLERS	0x6000u	/* gate v: HLT at HANDLERS + 16 v */
 #define PML4_ADDR	0x10000u	/* then PDPT, PD, 16 PTs */
 #define SEL_CODE64	0x10
 #define SEL_TSS		0x20
@@ -134,7 +134,7 @@ struct gen {
 	const struct form *f;
 	struct c64 *k;
 	u32 flag_mask;
-	u16 hi_undef;		/* registers whose upper halves may differ */
+	u16 hi_undef;		/* registers whose upper halves differ */
 	u32 skip_off[2], skip_len[2];	/* window bytes not compared */
 	bool rex, mem, a32;
 	int reg, rm;		/* register numbers (ModRM reg and rm) */
@@ -341,7 +341,8 @@ static void forms_alu(void)
 		f = add(n, 0, 0, OP1(b), EXT_R, RM_ANY, 0, 1, K_PLAIN, u);
 		f->lock = lk;
 		snprintf(n, sizeof(n), "%s r/m#,r#", names[i]);
-		add_v(n, OP1(b + 1), EXT_R, RM_ANY, 0, K_PLAIN, u, V_ALL, 0, lk);
+		add_v(n, OP1(b + 1), EXT_R, RM_ANY, 0, K_PLAIN, u, V_ALL, 0,
+		      lk);
 		snprintf(n, sizeof(n), "%s r8,r/m8", names[i]);
 		add(n, 0, 0, OP1(b + 2), EXT_R, RM_ANY, 0, 1, K_PLAIN, u);
 		snprintf(n, sizeof(n), "%s r#,r/m#", names[i]);
@@ -900,7 +901,8 @@ static void forms_sse(void)
 		{ "movnti m64,r64", 0, 0xc3, K_G, K_G, RM_MEM, 8, 0 },
 		/* REX.W changes nothing here: */
 		{ "pextrw r64,xmm,imm8", 0x66, 0xc5, K_G, K_X, RM_REG, 0, 1 },
-		{ "pinsrw xmm,r64/m16,imm8", 0x66, 0xc4, K_X, K_G, RM_ANY, 2, 1 },
+		{ "pinsrw xmm,r64/m16,imm8", 0x66, 0xc4, K_X, K_G, RM_ANY, 2,
+		  1 },
 		{ "pmovmskb r64,xmm", 0x66, 0xd7, K_G, K_X, RM_REG, 0, 0 },
 		{ "movmskpd r64,xmm", 0x66, 0x50, K_G, K_X, RM_REG, 0, 0 },
 		{ "pextrw r64,mm,imm8", 0, 0xc5, K_G, K_M, RM_REG, 0, 1 },
@@ -1080,9 +1082,10 @@ static int emit_mem(struct gen *g, u8 *p, int *n, int reg)
 	if (index >= 0)
 		R[index] = iv;
 	if (index >= 0 || (base & 7) == 4) {
+		int x = index < 0 ? 4 : index;	/* 4 alone: no index */
+
 		p[(*n)++] = (u8)(mod << 6 | (reg & 7) << 3 | 4);
-		p[(*n)++] = (u8)(scale << 6 | ((index < 0 ? 4 : index) & 7) << 3 |
-				 (base & 7));
+		p[(*n)++] = (u8)(scale << 6 | (x & 7) << 3 | (base & 7));
 	} else {
 		p[(*n)++] = (u8)(mod << 6 | (reg & 7) << 3 | (base & 7));
 	}
@@ -1211,7 +1214,8 @@ static void setup_string(struct gen *g)
 		u32 i, n = cnt * f->osz;
 
 		for (i = 0; i < n + 8 && di - WIN + i < DT_WIN_SIZE; i++)
-			g->k->win[di - WIN + i] = (u8)(R[R_EAX] >> 8 * (i % f->osz));
+			g->k->win[di - WIN + i] =
+				(u8)(R[R_EAX] >> 8 * (i % f->osz));
 		if (g->k->rfl & F_DF)
 			for (i = 0; i < n + 8 && di - WIN >= i; i++)
 				g->k->win[di - WIN - i] = (u8)(R[R_EAX] >>
@@ -1382,14 +1386,14 @@ static void setup_kind(struct gen *g)
 		if (f->kind == K_ENTER && rnd_n(2))
 			k->code[g->imm_at] = (u8)rnd_n(0x40);
 		if (f->kind == K_ENTER)
-			k->code[g->imm_at + 1] = 0;	/* stay in the window */
+			k->code[g->imm_at + 1] = 0;	/* in the window */
 		if (rnd_n(4) == 0)
-			k->r[R_EBP] |= rnd() << 32;	/* RSP from it: #GP */
+			k->r[R_EBP] |= rnd() << 32;	/* RSP: #GP */
 		if (f->osz == 8)
 			k->r[R_EBP] = (u32)k->r[R_EBP];
 		break;
 	case K_FLAGS:
-		if (f->op[0] == 0x9d) {	/* no TF, AC, IOPL: CPL 3 natively */
+		if (f->op[0] == 0x9d) {	/* no TF, AC, IOPL (CPL 3) */
 			u64 v = (rnd() & (F_ARITH | F_DF)) | F_IF | F_FIXED1;
 
 			memcpy(k->win + (STACK - WIN), &v, 8);
