@@ -243,8 +243,11 @@ static void exec_cmpxchg(struct cpu *c, struct insn *d, u8 op)
 	if (acc == dst) {
 		rm_write(c, d, reg_read(c, d, sz), sz);
 	} else {
-		/* The destination is written back even on failure. */
-		rm_write(c, d, dst, sz);
+		/* A memory destination is written back even on failure; a
+		 * register one is left alone (a 32-bit one is not
+		 * zero-extended in 64-bit mode, as the host shows). */
+		if (d->mod != 3)
+			rm_write(c, d, dst, sz);
 		set_reg(c, R_EAX, dst, sz);
 	}
 }

@@ -39,7 +39,7 @@
 struct sop {
 	union v128 d;		/* destination: old value in, result out */
 	union v128 s;		/* source */
-	u64 g;			/* a general register or m32/m64 in or out */
+	u64 g;			/* a general register, m32 or m64 */
 	u32 mx_in, mx_out;	/* MXCSR the host ran with, and after */
 	u64 fl;			/* the host's RFLAGS after (COMISS...) */
 	u8 imm, reg;		/* immediate; ModRM reg (group extension) */
@@ -159,6 +159,10 @@ HX(cvttps2dq, PF3(0x5b)) HX(subss, PF3(0x5c)) HX(minss, PF3(0x5d))
 HX(divss, PF3(0x5e)) HX(maxss, PF3(0x5f)) HX(cvtdq2pd, PF3(0xe6))
 HX(cvtsi2ss, "0xf3,0x0f,0x2a,0xc0")
 HX(cvttss2si, PF3(0x2c)) HX(cvtss2si, PF3(0x2d))
+/* With REX.W (64-bit mode): a 64-bit integer in or out, in RAX. */
+HX(cvtsi2ss_q, "0xf3,0x48,0x0f,0x2a,0xc0")
+HX(cvttss2si_q, "0xf3,0x48,0x0f,0x2c,0xc1")
+HX(cvtss2si_q, "0xf3,0x48,0x0f,0x2d,0xc1")
 HMX(cvtpi2ps, NP(0x2a)) HM(cvttps2pi, NP(0x2c)) HM(cvtps2pi, NP(0x2d))
 
 /* SSE2: packed and scalar double, conversions. */
@@ -174,14 +178,10 @@ HX(sqrtsd, PF2(0x51)) HX(addsd, PF2(0x58)) HX(mulsd, PF2(0x59))
 HX(cvtsd2ss, PF2(0x5a)) HX(subsd, PF2(0x5c)) HX(minsd, PF2(0x5d))
 HX(divsd, PF2(0x5e)) HX(maxsd, PF2(0x5f)) HX(cvtpd2dq, PF2(0xe6))
 HX(cvtsi2sd, "0xf2,0x0f,0x2a,0xc0")
-/* The REX.W forms (64-bit code): a 64-bit integer in RAX. */
-HX(cvtsi2ss_q, "0xf3,0x48,0x0f,0x2a,0xc0")
+HX(cvttsd2si, PF2(0x2c)) HX(cvtsd2si, PF2(0x2d))
 HX(cvtsi2sd_q, "0xf2,0x48,0x0f,0x2a,0xc0")
-HX(cvttss2si_q, "0xf3,0x48,0x0f,0x2c,0xc1")
-HX(cvtss2si_q, "0xf3,0x48,0x0f,0x2d,0xc1")
 HX(cvttsd2si_q, "0xf2,0x48,0x0f,0x2c,0xc1")
 HX(cvtsd2si_q, "0xf2,0x48,0x0f,0x2d,0xc1")
-HX(cvttsd2si, PF2(0x2c)) HX(cvtsd2si, PF2(0x2d))
 HM(cvttpd2pi, P66(0x2c)) HM(cvtpd2pi, P66(0x2d))
 
 /*
@@ -291,7 +291,7 @@ static void movd_in(struct cpu *c, struct sop *o)
 {
 	(void)c;
 	memset(&o->d, 0, sizeof(o->d));
-	o->d.d[0] = (u32)o->g;
+	o->d.d[0] = o->g;
 }
 
 static void movd_out(struct cpu *c, struct sop *o)
@@ -300,7 +300,7 @@ static void movd_out(struct cpu *c, struct sop *o)
 	o->g = o->s.d[0];
 }
 
-/* MOVQ with REX.W (64-bit code): a general register's 64 bits. */
+/* MOVQ with REX.W: a general register or m64 in or out. */
 static void movq_in(struct cpu *c, struct sop *o)
 {
 	(void)c;
@@ -759,28 +759,27 @@ static void write_mem(struct cpu *c, struct insn *d, const union v128 *v,
 	}
 }
 
-/* A register operand of type t, number n, into v (or g).  MMX registers
- * are eight whatever REX says; a general register is read whole and a
- * 32-bit result written zero-extended, as 64-bit code wants. */
+/* A register operand of type t, number n, into v (or g). */
 static void read_reg(struct cpu *c, int t, int n, union v128 *v, u64 *g)
 {
 	memset(v, 0, sizeof(*v));
 	if (t == T_X || t == T_F)	/* COMISS compares with XMM reg */
 		*v = c->xmm[n];
 	else if (t == T_M)
-		v->q[0] = fpu_mm_read(c, n & 7);
+		v->q[0] = fpu_mm_read(c, n & 7);	/* REX does not reach MMX */
 	else if (t == T_G || t == T_E)
-		*g = c->r[n].q;
+		*g = c->r[n].q;	/* forms without REX.W use the low half */
 }
 
-static void write_reg(struct cpu *c, int t, int n, const struct sop *o)
+static void write_reg(struct cpu *c, int t, int n, const struct sop *o,
+		      bool rex_w)
 {
 	if (t == T_X)
 		c->xmm[n] = o->d;
 	else if (t == T_M)
 		fpu_mm_write(c, n & 7, o->d.q[0]);
 	else if (t == T_G || t == T_E)
-		c->r[n].q = o->in->opsize == 8 ? o->g : (u32)o->g;
+		c->r[n].q = rex_w ? o->g : (u32)o->g;	/* zero-extended */
 	else if (t == T_F)	/* COMISS and friends: ZF PF CF, the rest 0 */
 		cpu_set_eflags(c, (u32)o->fl & (F_ZF | F_PF | F_CF), F_ARITH);
 }
@@ -992,9 +991,9 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 	in = o;
 	simd_flags(c, r, simd_compute(c, r, &o), &in);
 	if (!store)
-		write_reg(c, rt, d->reg, &o);
+		write_reg(c, rt, d->reg, &o, d->rex & 8);
 	else if (!mem)
-		write_reg(c, mt, d->rm, &o);
+		write_reg(c, mt, d->rm, &o, d->rex & 8);
 	else if (mt == T_E)
 		mem_write(c, d->seg, d->ea, o.g, r->msize);
 	else
@@ -1005,52 +1004,65 @@ static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
 
 /* --- 0F AE and EMMS: the state itself --- */
 
-/* The 512-byte FXSAVE image; 32-bit code saves XMM0..7 (up to 288). */
+/* The 512-byte FXSAVE image; 32-bit code saves XMM0..7 (up to 288),
+ * 64-bit code all sixteen (up to 416). */
 #define FX_SIZE 512
-#define FX_USED 288
-#define FX_USED_64 416	/* 64-bit code: XMM8..15 as well */
+#define FX_USED 416
 
-/* XMM registers in the image: eight, or sixteen in 64-bit code. */
-static int fx_xmms(const struct insn *d)
+static int fx_nxmm(const struct cpu *c)
 {
-	return d->mode == 8 ? 16 : 8;
+	return cpu_64bit(c) ? 16 : 8;
+}
+
+/*
+ * FXSAVE and FXRSTOR's 16-byte alignment: #GP(0) if it is not, but in
+ * 64-bit mode a non-canonical address faults first, #SS(0) if it is on
+ * the stack.  (The host CPU does so; for MOVAPS and the other aligned
+ * operands, read_mem() and write_mem(), misalignment comes first.)
+ */
+static void check_align16(struct cpu *c, struct insn *d, u32 n)
+{
+	u64 lin = seg_linear(c, d->seg, d->ea);
+
+	if (cpu_64bit(c) && (!canonical(lin) || !canonical(lin + n - 1)))
+		cpu_raise(c, d->seg == S_SS ? EXC_SS : EXC_GP, 0);
+	if (lin & 15)
+		cpu_gp(c, 0);
 }
 
 static void fxsave(struct cpu *c, struct insn *d)
 {
-	u8 img[FX_USED_64];
-	int i, n = fx_xmms(d), used = 160 + 16 * n;
+	u8 img[FX_USED];
+	int i;
 
-	if (seg_linear(c, d->seg, d->ea) & 15)
-		cpu_gp(c, 0);
+	check_align16(c, d, FX_SIZE);
 	mem_check(c, d->seg, d->ea, FX_SIZE, ACC_WRITE);
 	memset(img, 0, sizeof(img));
 	fpu_fxsave(c, img);
 	put_le32(img + 24, c->mxcsr);
 	put_le32(img + 28, MXCSR_MASK);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < fx_nxmm(c); i++)
 		memcpy(img + 160 + 16 * i, &c->xmm[i], 16);
-	for (i = 0; i < used; i += 4)
+	for (i = 0; i < 160 + 16 * fx_nxmm(c); i += 4)
 		mem_write(c, d->seg, d->ea + i, get_le32(img + i), 4);
 }
 
 static void fxrstor(struct cpu *c, struct insn *d)
 {
-	u8 img[FX_USED_64];
+	u8 img[FX_USED];
 	u32 mx;
-	int i, n = fx_xmms(d), used = 160 + 16 * n;
+	int i;
 
-	if (seg_linear(c, d->seg, d->ea) & 15)
-		cpu_gp(c, 0);
+	check_align16(c, d, FX_SIZE);
 	mem_check(c, d->seg, d->ea, FX_SIZE, ACC_READ);
-	for (i = 0; i < used; i += 4)
+	for (i = 0; i < 160 + 16 * fx_nxmm(c); i += 4)
 		put_le32(img + i, mem_read(c, d->seg, d->ea + i, 4));
 	mx = get_le32(img + 24);
 	if (mx & ~MXCSR_MASK)
 		cpu_gp(c, 0);
 	fpu_fxrstor(c, img);
 	c->mxcsr = mx;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < fx_nxmm(c); i++)
 		memcpy(&c->xmm[i], img + 160 + 16 * i, 16);
 }
 
@@ -1118,9 +1130,9 @@ bool sse_opcode(u8 op)
 }
 
 /*
- * REX.W in 64-bit code widens the forms with a general-register operand
- * (MOVQ, the integer conversions) to 64 bits; for every other form it
- * means nothing.
+ * The forms REX.W changes (64-bit mode only): a 64-bit general register
+ * or m64 where the others take 32 bits.  REX.W on any other form is
+ * ignored, as on the hardware.
  */
 static const struct row rows_w[4][256] = {
 	[PX_NP][0x6e] = ROW(movq_in, M, E, 8, 0),
@@ -1130,15 +1142,11 @@ static const struct row rows_w[4][256] = {
 	[PX_F3][0x2a] = ROW(cvtsi2ss_q, X, E, 8, 0),
 	[PX_F2][0x2a] = ROW(cvtsi2sd_q, X, E, 8, 0),
 	[PX_F3][0x2c] = ROW(cvttss2si_q, G, X, 4, 0),
-	[PX_F2][0x2c] = ROW(cvttsd2si_q, G, X, 8, 0),
 	[PX_F3][0x2d] = ROW(cvtss2si_q, G, X, 4, 0),
+	[PX_F2][0x2c] = ROW(cvttsd2si_q, G, X, 8, 0),
 	[PX_F2][0x2d] = ROW(cvtsd2si_q, G, X, 8, 0),
+	[PX_NP][0xc3] = ROW(movnti, E, G, 8, R_STORE | R_MEM),
 };
-
-static const struct row *rex_w_row(int pfx, u8 op, const struct row *r)
-{
-	return rows_w[pfx][op].fn ? &rows_w[pfx][op] : r;
-}
 
 void sse_exec(struct cpu *c, struct insn *d, u8 op)
 {
@@ -1147,6 +1155,8 @@ void sse_exec(struct cpu *c, struct insn *d, u8 op)
 		  d->opsize_prefix ? PX_66 : PX_NP;
 	const struct row *r = &rows[pfx][op];
 
+	if ((d->rex & 8) && rows_w[pfx][op].fn)
+		r = &rows_w[pfx][op];
 	if (op == 0xae) {
 		exec_grp15(c, d, pfx);
 		return;
@@ -1155,8 +1165,6 @@ void sse_exec(struct cpu *c, struct insn *d, u8 op)
 		exec_emms(c, pfx);
 		return;
 	}
-	if (d->mode == 8 && (d->rex & 8))
-		r = rex_w_row(pfx, op, r);
 	if (!r->fn)
 		cpu_ud(c);
 	simd_run(c, d, r);

@@ -34,3 +34,12 @@ build/tests/cpu/simddiff: tests/cpu/simddiff.c $(CPU_DIFF_HDRS) build/asan/liblg
 		build/asan/liblguest.a $(LDLIBS)
 
 CHECK_DEPS += build/tests/cpu/simddiff
+
+# diff64: the 64-bit half (test_diff64.sh): our CPU in long mode against
+# the host, integer and SIMD forms with REX.
+build/tests/cpu/diff64: tests/cpu/diff64.c $(CPU_DIFF_HDRS) build/asan/liblguest.a
+	@mkdir -p $(@D)
+	$(CC) $(CPU_DIFF_CFLAGS) $(ASANFLAGS) -o $@ tests/cpu/diff64.c \
+		build/asan/liblguest.a $(LDLIBS)
+
+CHECK_DEPS += build/tests/cpu/diff64
