@@ -339,6 +339,20 @@ static void tss_stack(struct cpu *c, int dpl, u32 ext, struct seg *ss,
 static void far_long(struct cpu *c, u16 sel, u64 off, int opsize,
 		     u64 next_rip, bool call);
 static void far_ret_long(struct cpu *c, int opsize, u16 pop_bytes);
+/* Commit a long-mode return: CS:RIP, and SS (null when sd is NULL). */
+static void commit_return_long(struct cpu *c, u16 cs, struct desc *cd,
+			       u64 rip, u16 ss, struct desc *sd)
+{
+	load_cs(c, cs, cd, cs & 3);
+	c->rip = SEG_L(desc_attr(cd)) ? rip : (u32)rip;
+	if (sd) {
+		set_accessed(c, sd);
+		seg_from_desc(&c->seg[S_SS], ss, sd);
+	} else {
+		seg_null(&c->seg[S_SS], ss);
+	}
+}
+
 static void iret_long(struct cpu *c, int opsize);
 static void interrupt_long(struct cpu *c, int vec, enum int_kind kind,
 			   u32 err);
@@ -1356,14 +1370,7 @@ static void iret_long(struct cpu *c, int opsize)
 	has_ss = long_return_ss(c, ss, rpl, &cd, &sd);
 	check_return_rip(c, rip, &cd);
 	cpu_set_eflags(c, fl, iret_mask(c, opsize) & ~F_VM);
-	load_cs(c, cs, &cd, rpl);
-	c->rip = SEG_L(desc_attr(&cd)) ? rip : (u32)rip;
-	if (has_ss) {
-		set_accessed(c, &sd);
-		seg_from_desc(&c->seg[S_SS], ss, &sd);
-	} else {
-		seg_null(&c->seg[S_SS], ss);
-	}
+	commit_return_long(c, cs, &cd, rip, ss, has_ss ? &sd : NULL);
 	c->r[R_ESP].q = opsize == 8 ? rsp : (u32)rsp;
 	drop_inner_segs(c);
 }
@@ -1393,14 +1400,7 @@ static void far_ret_long(struct cpu *c, int opsize, u16 pop_bytes)
 	rsp = stack_peek_long(c, k, opsize);
 	ss = (u16)stack_peek_long(c, k + (u64)opsize, 2);
 	has_ss = long_return_ss(c, ss, rpl, &cd, &sd);
-	load_cs(c, cs, &cd, rpl);
-	c->rip = SEG_L(desc_attr(&cd)) ? rip : (u32)rip;
-	if (has_ss) {
-		set_accessed(c, &sd);
-		seg_from_desc(&c->seg[S_SS], ss, &sd);
-	} else {
-		seg_null(&c->seg[S_SS], ss);
-	}
+	commit_return_long(c, cs, &cd, rip, ss, has_ss ? &sd : NULL);
 	c->r[R_ESP].q = (opsize == 8 ? rsp : (u32)rsp) + pop_bytes;
 	drop_inner_segs(c);
 }
