@@ -31,7 +31,8 @@
 #   GUEST_RUN_FILES files guest_run puts beside /run.sh in the guest's /
 #   GUEST_NAME     names the console log tests/out/<name>.log (default guest)
 #   LGUEST         the launcher (default ./lguest; tests/run-all.sh sets it)
-#   QEMU           default qemu-system-i386
+#   QEMU           default qemu-system-i386 (x86_64 for GUEST_FLAVOUR=amd64)
+#   GUEST_FLAVOUR  686 (default) or amd64: which of make guest's guests
 #   GUEST_WRAP     words put before the VMM's command (e.g. "ip netns exec
 #                  NS", to run it in a network namespace)
 # Extra VMM arguments (devices) go after guest_start or guest_run's first
@@ -47,8 +48,17 @@ if [ -z "$GUEST_TOP" ]; then
 fi
 GUEST_VMM=${GUEST_VMM:-lguest}
 GUEST_MEM=${GUEST_MEM:-256m}
-GUEST_KERNEL=${GUEST_KERNEL:-$GUEST_TOP/guest/cache/vmlinuz}
-GUEST_INITRD=${GUEST_INITRD:-$GUEST_TOP/guest/cache/initrd.img}
+# GUEST_FLAVOUR=amd64 runs a test on the x86-64 guest (guest/cache/amd64,
+# FLAVOUR=amd64 guest/build.sh) instead: its 64-bit code runs in the
+# interpreter, so commands get more time, and QEMU means qemu-system-x86_64.
+_gdir=$GUEST_TOP/guest/cache
+if [ "${GUEST_FLAVOUR:-686}" = amd64 ]; then
+	_gdir=$GUEST_TOP/guest/cache/amd64
+	GUEST_TIMEOUT=${GUEST_TIMEOUT:-600}
+	QEMU=${QEMU:-qemu-system-x86_64}
+fi
+GUEST_KERNEL=${GUEST_KERNEL:-$_gdir/vmlinuz}
+GUEST_INITRD=${GUEST_INITRD:-$_gdir/initrd.img}
 GUEST_APPEND=${GUEST_APPEND-panic=-1 cryptomgr.notests}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-180}
 GUEST_NAME=${GUEST_NAME:-guest}
@@ -72,7 +82,7 @@ guest_since() {
 # to Debian's mirrors).  Its chatter goes to stderr, away from TAP output.
 guest_ensure_built() {
 	[ -f "$GUEST_KERNEL" ] && [ -f "$GUEST_INITRD" ] && return 0
-	"$GUEST_TOP/guest/build.sh" >&2
+	FLAVOUR=${GUEST_FLAVOUR:-686} "$GUEST_TOP/guest/build.sh" >&2
 }
 
 # The VMM's argument for a raw disk image (virtio-blk).
