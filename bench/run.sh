@@ -5,6 +5,10 @@
 #
 #   launch to shell prompt      boot the guest to its shell (guest/init's
 #                               prompt seen on the console)
+#   amd64 guest: prompt, cpu    (-b "prompt64 cpu64") the same boot and
+#                               cpubench (built for x86-64) in the amd64
+#                               guest of make guest, QEMU being
+#                               qemu-system-x86_64
 #   launch to exit              a guest whose init powers off at once
 #                               (rdinit=/poweroff-now)
 #   cpubench in the guest       bench/cpubench.c built as static i386, run
@@ -49,7 +53,8 @@
 # and the command (never overwriting older runs).
 #
 #   bench/run.sh [-n RUNS] [-s SCALE] [-m "lguest qemu"]
-#                [-b "prompt exit cpu disk net g2g"] [--no-record]
+#                [-b "prompt exit cpu disk net g2g prompt64 cpu64"]
+#                [--no-record]
 #
 # RUNS rounds (default 3), cpubench SCALE (default 2), the VMMs to run
 # (default both; "qemu" alone validates the harness while lguest cannot
@@ -173,6 +178,61 @@ EOF
 { cat "$GUEST_INITRD"; append_cpio "$st/net"; } >"$out/initrd-net.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/off"; } >"$out/initrd-off.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/cpu"; } >"$out/initrd-cpu.img"
+
+# The x86-64 guest (make guest's amd64 flavour), for prompt64 and cpu64:
+# its kernel and initramfs, cpubench built static for it, and QEMU's
+# x86-64 system emulator beside ours.
+K64=guest/cache/amd64/vmlinuz
+I64=guest/cache/amd64/initrd.img
+QEMU64=${QEMU_SYSTEM64:-qemu-system-x86_64}
+case " $benches " in *" prompt64 "*|*" cpu64 "*)
+	[ -f "$K64" ] && [ -f "$I64" ] ||
+		die "no amd64 guest: run make guest (FLAVOUR=amd64 guest/build.sh)"
+	gcc -O2 -static -o "$out/cpubench64s" bench/cpubench.c ||
+		die "gcc -static failed"
+	mkdir -p "$st/cpu64/bench"
+	cp "$out/cpubench64s" "$st/cpu64/bench/cpubench"
+	cp "$st/cpu/run.sh" "$st/cpu64/run.sh"
+	{ cat "$I64"; append_cpio "$st/cpu64"; } >"$out/initrd-cpu64.img"
+	;;
+esac
+
+# Run "$@" with the amd64 guest as the guest (and QEMU as x86-64).
+with_amd64() {
+	_k=$GUEST_KERNEL _i=$GUEST_INITRD _q=$QEMU _m=$GUEST_MEM
+	GUEST_KERNEL=$K64 GUEST_INITRD=$I64 QEMU=$QEMU64 GUEST_MEM=512m
+	"$@"
+	GUEST_KERNEL=$_k GUEST_INITRD=$_i QEMU=$_q GUEST_MEM=$_m
+}
+
+# Launch to the amd64 guest's prompt (lguest runs its 64-bit code in the
+# interpreter).
+bench_prompt64() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-shell64
+	with_amd64 guest_start
+	if with_amd64 guest_wait_prompt >/dev/null; then
+		record "$1" prompt64 "$(guest_since "$GUEST_T0")"
+		guest_send poweroff
+		guest_wait_exit 120
+	fi
+	guest_stop
+}
+
+# cpubench, built for x86-64, in the amd64 guest.
+bench_cpu64() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-cpu64
+	with_amd64 guest_start "$out/initrd-cpu64.img" </dev/null
+	if guest_wait_for BENCH-START >/dev/null; then
+		t=$(guest_now)
+		if guest_wait_for "cpubench checksum" >/dev/null; then
+			record "$1" cpu64 "$(guest_since "$t")"
+		fi
+	fi
+	guest_wait_exit 120
+	guest_stop
+}
 
 record() {
 	echo "$1 $2 $3" >>"$res"
@@ -421,7 +481,8 @@ while [ $round -lt "$runs" ]; do
 		echo "bench: round $round/$runs, $who" >&2
 		for b in $benches; do
 			case $b in
-			prompt|exit|cpu|disk|net|g2g) "bench_$b" "$who" ;;
+			prompt|exit|cpu|disk|net|g2g|prompt64|cpu64)
+				"bench_$b" "$who" ;;
 			*) die "unknown benchmark $b" ;;
 			esac
 		done
@@ -456,7 +517,7 @@ table() {
 	echo "| metric | lguest | QEMU TCG | lguest/QEMU |"
 	echo "|---|---|---|---|"
 	for m in prompt exit cpu disk_w disk_r net_tx net_rx net_g2g idle_cpu \
-		 idle_wakeups mem_overhead; do
+		 idle_wakeups mem_overhead prompt64 cpu64; do
 		case $m in
 		prompt) what="launch to shell prompt (s)" ;;
 		exit) what="launch to exit, init powers off at once (s)" ;;
@@ -469,6 +530,8 @@ table() {
 		idle_cpu) what="idle guest, host CPU over $idle_s s (%)" ;;
 		idle_wakeups) what="idle guest, VMM context switches per second" ;;
 		mem_overhead) what="memory overhead of an idle guest (MiB)" ;;
+		prompt64) what="amd64 guest: launch to shell prompt (s; QEMU: qemu-system-x86_64)" ;;
+		cpu64) what="amd64 guest: cpubench -s $scale, x86-64 build (s)" ;;
 		esac
 		l=$(median lguest $m)
 		q=$(median qemu $m)
