@@ -262,54 +262,23 @@ struct group {
 	struct opdesc reg[8];
 };
 
-#define G1(n) RMW(n, "Eb,Ib", 0)
-#define SH(n) ROW(n, "Eb,Ib", 0)
+/* Group 1 (80-83): the eight ALU operations, CMP the one that writes
+ * nothing; group 2 (C0 C1 D0-D3): the eight shifts and rotates. */
+#define GRP1(op, o, f) { MAP_1B, op, { RMW("add", o, f), RMW("or", o, f),  \
+	RMW("adc", o, f), RMW("sbb", o, f), RMW("and", o, f),		\
+	RMW("sub", o, f), RMW("xor", o, f), ROW("cmp", o, f) } }
+#define GRP2(op, o) { MAP_1B, op, { ROW("rol", o, 0), ROW("ror", o, 0), \
+	ROW("rcl", o, 0), ROW("rcr", o, 0), ROW("shl", o, 0),		\
+	ROW("shr", o, 0), ROW("sal", o, 0), ROW("sar", o, 0) } }
 
 static const struct group groups[] = {
-	{ MAP_1B, 0x80, { G1("add"), G1("or"), G1("adc"), G1("sbb"),
-			  G1("and"), G1("sub"), G1("xor"),
-			  ROW("cmp", "Eb,Ib", 0) } },
-#undef G1
-#define G1(n) RMW(n, "Ev,Iz", 0)
-	{ MAP_1B, 0x81, { G1("add"), G1("or"), G1("adc"), G1("sbb"),
-			  G1("and"), G1("sub"), G1("xor"),
-			  ROW("cmp", "Ev,Iz", 0) } },
-#undef G1
-#define G1(n) RMW(n, "Eb,Ib", D_I64)
-	{ MAP_1B, 0x82, { G1("add"), G1("or"), G1("adc"), G1("sbb"),
-			  G1("and"), G1("sub"), G1("xor"),
-			  ROW("cmp", "Eb,Ib", D_I64) } },
-#undef G1
-#define G1(n) RMW(n, "Ev,Ib", 0)
-	{ MAP_1B, 0x83, { G1("add"), G1("or"), G1("adc"), G1("sbb"),
-			  G1("and"), G1("sub"), G1("xor"),
-			  ROW("cmp", "Ev,Ib", 0) } },
-#undef G1
+	GRP1(0x80, "Eb,Ib", 0), GRP1(0x81, "Ev,Iz", 0),
+	GRP1(0x82, "Eb,Ib", D_I64), GRP1(0x83, "Ev,Ib", 0),
 	{ MAP_1B, 0x8f, { ROW("pop", "Ev", D_D64), BAD, BAD, BAD,
 			  BAD, BAD, BAD, BAD } },
-	{ MAP_1B, 0xc0, { SH("rol"), SH("ror"), SH("rcl"), SH("rcr"),
-			  SH("shl"), SH("shr"), SH("sal"), SH("sar") } },
-#undef SH
-#define SH(n) ROW(n, "Ev,Ib", 0)
-	{ MAP_1B, 0xc1, { SH("rol"), SH("ror"), SH("rcl"), SH("rcr"),
-			  SH("shl"), SH("shr"), SH("sal"), SH("sar") } },
-#undef SH
-#define SH(n) ROW(n, "Eb,1", 0)
-	{ MAP_1B, 0xd0, { SH("rol"), SH("ror"), SH("rcl"), SH("rcr"),
-			  SH("shl"), SH("shr"), SH("sal"), SH("sar") } },
-#undef SH
-#define SH(n) ROW(n, "Ev,1", 0)
-	{ MAP_1B, 0xd1, { SH("rol"), SH("ror"), SH("rcl"), SH("rcr"),
-			  SH("shl"), SH("shr"), SH("sal"), SH("sar") } },
-#undef SH
-#define SH(n) ROW(n, "Eb,CL", 0)
-	{ MAP_1B, 0xd2, { SH("rol"), SH("ror"), SH("rcl"), SH("rcr"),
-			  SH("shl"), SH("shr"), SH("sal"), SH("sar") } },
-#undef SH
-#define SH(n) ROW(n, "Ev,CL", 0)
-	{ MAP_1B, 0xd3, { SH("rol"), SH("ror"), SH("rcl"), SH("rcr"),
-			  SH("shl"), SH("shr"), SH("sal"), SH("sar") } },
-#undef SH
+	GRP2(0xc0, "Eb,Ib"), GRP2(0xc1, "Ev,Ib"),
+	GRP2(0xd0, "Eb,1"), GRP2(0xd1, "Ev,1"),
+	GRP2(0xd2, "Eb,CL"), GRP2(0xd3, "Ev,CL"),
 	/* C6/C7 /7 with mod 3 are XABORT/XBEGIN (TSX): not ours. */
 	{ MAP_1B, 0xc6, { ROW("mov", "Eb,Ib", 0), BAD, BAD, BAD,
 			  BAD, BAD, BAD, BAD } },
