@@ -183,13 +183,8 @@ void cpu_reset_flat32(struct cpu *c, u32 eip)
 void cpu_reset_long64(struct cpu *c, u64 rip, u64 cr3, u64 gdt,
 		      u16 gdt_limit)
 {
-	int i;
-
-	cpu_reset_flat32(c, 0);
+	cpu_reset_flat32(c, 0);		/* data segments 0x18, flat */
 	flat_seg(&c->seg[S_CS], 0x10, 0xa09b);	/* L: 64-bit code */
-	for (i = 0; i < 6; i++)
-		if (i != S_CS)
-			flat_seg(&c->seg[i], 0x18, 0xc093);
 	c->gdtr.base = gdt;
 	c->gdtr.limit = gdt_limit;
 	c->cr4 = CR4_PAE;

@@ -160,13 +160,12 @@ static void enter_vm86(struct cpu *c, const u16 sel[6])
  * those base bits, shifted into place; #GP(sel) if the second half is not
  * within the table or has a type.
  */
-static u64 desc_base_high(struct cpu *c, u16 sel, const struct desc *d)
+static u64 desc_base_high(struct cpu *c, u16 sel)
 {
 	struct desc hi;
 
 	if (!desc_read(c, (u16)(sel + 8), &hi) || ((hi.hi >> 8) & 0x1f))
 		fault_sel(c, EXC_GP, sel, 0);
-	(void)d;
 	return (u64)hi.lo << 32;
 }
 
@@ -1115,7 +1114,7 @@ void seg_lldt(struct cpu *c, u16 sel)
 		fault_sel(c, EXC_NP, sel, 0);
 	seg_from_desc(&c->ldtr, sel, &d);
 	if (c->efer & EFER_LMA)
-		c->ldtr.base |= desc_base_high(c, sel, &d);
+		c->ldtr.base |= desc_base_high(c, sel);
 }
 
 void seg_ltr(struct cpu *c, u16 sel)
@@ -1135,7 +1134,7 @@ void seg_ltr(struct cpu *c, u16 sel)
 	if (!SEG_P(a))
 		fault_sel(c, EXC_NP, sel, 0);
 	if (c->efer & EFER_LMA) {
-		u64 high = desc_base_high(c, sel, &d);
+		u64 high = desc_base_high(c, sel);
 
 		if (SEG_TYPE(a) != 9)	/* no 16-bit TSS in long mode */
 			fault_sel(c, EXC_GP, sel, 0);

@@ -339,9 +339,14 @@ static bool pat_valid(u64 v)
 	return true;
 }
 
+/* The long-mode MSRs: the system-call entries and the segment bases. */
 static u64 rdmsr_long(const struct cpu *c, u32 msr)
 {
 	switch (msr) {
+	case MSR_STAR:
+		return c->star;
+	case MSR_LSTAR:
+		return c->lstar;
 	case MSR_CSTAR:
 		return c->cstar;
 	case MSR_SFMASK:
@@ -388,11 +393,7 @@ void sys_rdmsr(struct cpu *c)
 		v = c->efer;
 		break;
 	case MSR_STAR:
-		v = c->star;
-		break;
 	case MSR_LSTAR:
-		v = c->lstar;
-		break;
 	case MSR_CSTAR:
 	case MSR_SFMASK:
 	case MSR_FS_BASE:
@@ -409,8 +410,8 @@ void sys_rdmsr(struct cpu *c)
 		if (c->r[R_ECX].d == MSR_TSC_DEADLINE && v)
 			v += c->tsc_offset;
 	}
-	c->r[R_EAX].q = (u32)((u32)v);
-	c->r[R_EDX].q = (u32)((u32)(v >> 32));
+	c->r[R_EAX].q = (u32)v;
+	c->r[R_EDX].q = (u32)(v >> 32);
 }
 
 /* The MSRs that hold a linear address: it must be canonical. */
@@ -610,10 +611,10 @@ void sys_cpuid(struct cpu *c)
 	u32 r[4];
 
 	cpuid_leaf(c, c->r[R_EAX].d, r);
-	c->r[R_EAX].q = (u32)(r[0]);
-	c->r[R_EBX].q = (u32)(r[1]);
-	c->r[R_ECX].q = (u32)(r[2]);
-	c->r[R_EDX].q = (u32)(r[3]);
+	c->r[R_EAX].q = r[0];
+	c->r[R_EBX].q = r[1];
+	c->r[R_ECX].q = r[2];
+	c->r[R_EDX].q = r[3];
 }
 
 /*C:200
@@ -627,8 +628,8 @@ void sys_rdtsc(struct cpu *c)
 	if ((c->cr4 & CR4_TSD) && cpu_pmode(c) && c->cpl != 0)
 		cpu_gp(c, 0);
 	t = tsc_now(c);
-	c->r[R_EAX].q = (u32)((u32)t);
-	c->r[R_EDX].q = (u32)((u32)(t >> 32));
+	c->r[R_EAX].q = (u32)t;
+	c->r[R_EDX].q = (u32)(t >> 32);
 }
 
 /* --- I/O permission --- */
