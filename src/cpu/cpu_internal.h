@@ -450,7 +450,9 @@ bool seg_limit_ok(const struct seg *s, u64 off, u32 len);
  * The fast paths of mem_read() and mem_write(), inline for the executor:
  * a segment whose checks cannot fail (present, data, not expand-down,
  * 4 GiB limit: what every flat protected-mode segment is, whatever its
- * base), and a TLB hit on RAM for an access within one page.  Anything
+ * base; in 64-bit code, any: there are no segment checks), and a TLB hit
+ * on RAM for an access within one page (which in 64-bit code also says
+ * the address is canonical: the TLB holds none that is not).  Anything
  * else takes the full path in mmu.c, which does every check in order.
  */
 #define SEG_FAST_MASK  0x9eu	/* P, S, code, expand-down, writable */
@@ -547,8 +549,9 @@ static inline u64 mem_read_fast(struct cpu *c, int seg, u64 off, int size)
 	u64 lin = seg_linear(c, seg, off);
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
-	if (likely(s->limit == 0xffffffffu &&
-		   (s->attr & (SEG_FAST_MASK & ~2u)) == SEG_FAST_READ &&
+	if (likely(((s->limit == 0xffffffffu &&
+		     (s->attr & (SEG_FAST_MASK & ~2u)) == SEG_FAST_READ) ||
+		    cpu_64bit(c)) &&
 		   e->vpage == (lin >> 12) + 1 && e->host &&
 		   (lin & 0xfff) <= 0x1000u - size))
 		return host_ld(e->host + (lin & 0xfff), size);
@@ -562,8 +565,9 @@ static inline void mem_write_fast(struct cpu *c, int seg, u64 off, u64 val,
 	u64 lin = seg_linear(c, seg, off);
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
-	if (likely(s->limit == 0xffffffffu &&
-		   (s->attr & SEG_FAST_MASK) == SEG_FAST_WRITE &&
+	if (likely(((s->limit == 0xffffffffu &&
+		     (s->attr & SEG_FAST_MASK) == SEG_FAST_WRITE) ||
+		    cpu_64bit(c)) &&
 		   e->vpage == (lin >> 12) + 1 && e->writable && e->host &&
 		   (lin & 0xfff) <= 0x1000u - size)) {
 		host_st(e->host + (lin & 0xfff), val, size);

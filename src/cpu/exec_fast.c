@@ -44,27 +44,62 @@ struct dcache {
 
 /* --- Operands --- */
 
-static inline u32 dc_ea(const struct cpu *c, const struct dinsn *di)
+/*
+ * The same handlers serve 32-bit and 64-bit code; di->mode says which the
+ * entry was decoded for.  In 32-bit code addresses and EIP wrap at 32
+ * bits and branches are checked against CS's limit; in 64-bit code they
+ * are 64 bits wide, a displacement is signed, RIP-relative addresses
+ * count from the next instruction, and a branch target must be canonical.
+ */
+static inline u64 dc_ea(const struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = di->disp;
+	u64 ea = (u64)(s64)(s32)di->disp;
 
-	if (di->base != DC_NONE)
-		ea += c->r[di->base].d;
+	if (di->base == DC_RIP)
+		ea += c->rip + di->len;
+	else if (di->base != DC_NONE)
+		ea += c->r[di->base].q;
 	if (di->index != DC_NONE)
-		ea += c->r[di->index].d << di->scale;
-	return ea;
+		ea += c->r[di->index].q << di->scale;
+	return di->mode == 8 ? ea : (u32)ea;
 }
 
-static inline u32 dc_next(const struct cpu *c, const struct dinsn *di)
+static inline u64 dc_next(const struct cpu *c, const struct dinsn *di)
 {
-	return c->eip + di->len;
+	return di->mode == 8 ? c->rip + di->len : (u32)(c->eip + di->len);
 }
 
-static inline void dc_jump(struct cpu *c, u32 target)
+/* EIP (RIP) past the instruction: how most handlers end. */
+static inline void dc_advance(struct cpu *c, const struct dinsn *di)
 {
-	if (unlikely(target > c->seg[S_CS].limit))
+	if (di->mode == 8)
+		c->rip += di->len;
+	else
+		c->eip += di->len;
+}
+
+/* A near branch's target, checked (#GP) before anything changes. */
+static inline u64 dc_target(struct cpu *c, const struct dinsn *di, u64 t)
+{
+	if (di->mode == 8) {
+		if (unlikely(!canonical(t)))
+			cpu_gp(c, 0);
+		return t;
+	}
+	if (unlikely((u32)t > c->seg[S_CS].limit))
 		cpu_gp(c, 0);
-	c->eip = target;
+	return (u32)t;
+}
+
+static inline void dc_jump(struct cpu *c, const struct dinsn *di, u64 t)
+{
+	c->rip = dc_target(c, di, t);
+}
+
+/* The mask of a shift or rotate count: five bits, six for 64 bits. */
+static inline u32 dc_count_mask(const struct dinsn *di)
+{
+	return di->size == 8 ? 63 : 31;
 }
 
 /* --- Handlers: r = register form (mod 3), m = memory form --- */
@@ -72,78 +107,78 @@ static inline void dc_jump(struct cpu *c, u32 target)
 static void h_mov_rm_r_r(struct cpu *c, const struct dinsn *di)
 {
 	set_reg(c, di->rm, get_reg(c, di->reg, di->size), di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_mov_rm_r_m(struct cpu *c, const struct dinsn *di)
 {
 	mem_write_fast(c, di->seg, dc_ea(c, di), get_reg(c, di->reg, di->size),
 		  di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_mov_r_rm_r(struct cpu *c, const struct dinsn *di)
 {
 	set_reg(c, di->reg, get_reg(c, di->rm, di->size), di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_mov_r_rm_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
+	u64 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
 
 	set_reg(c, di->reg, v, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_mov_rm_imm_r(struct cpu *c, const struct dinsn *di)
 {
 	set_reg(c, di->rm, di->imm, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_mov_rm_imm_m(struct cpu *c, const struct dinsn *di)
 {
 	mem_write_fast(c, di->seg, dc_ea(c, di), di->imm, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_lea(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->reg].d = dc_ea(c, di);
-	c->eip = dc_next(c, di);
+	set_reg(c, di->reg, dc_ea(c, di), di->size);
+	dc_advance(c, di);
 }
 
-/* MOV eAX/AL, moffs and back: disp is the offset, reg says the way. */
+/* MOV eAX/AL, moffs and back (32-bit code): disp is the offset. */
 static void h_moffs_load(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, di->disp, di->size);
+	u64 v = mem_read_fast(c, di->seg, di->disp, di->size);
 
 	set_reg(c, R_EAX, v, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_moffs_store(struct cpu *c, const struct dinsn *di)
 {
 	mem_write_fast(c, di->seg, di->disp, get_reg(c, R_EAX, di->size),
 		  di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* ALU op r/m, reg (00..39 with d = 0). */
 static void h_alu_rm_r_r(struct cpu *c, const struct dinsn *di)
 {
-	u32 r = alu_arith(c, di->op, get_reg(c, di->rm, di->size),
+	u64 r = alu_arith(c, di->op, get_reg(c, di->rm, di->size),
 			  get_reg(c, di->reg, di->size), di->size);
 
 	if (di->op != 7)
 		set_reg(c, di->rm, r, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_alu_rm_r_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di), a, r;
+	u64 ea = dc_ea(c, di), a, r;
 
 	if (di->op == 7) {
 		a = mem_read_fast(c, di->seg, ea, di->size);
@@ -154,45 +189,45 @@ static void h_alu_rm_r_m(struct cpu *c, const struct dinsn *di)
 			      di->size);
 		mem_write_fast(c, di->seg, ea, r, di->size);
 	}
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* ALU op reg, r/m (d = 1). */
 static void h_alu_r_rm_r(struct cpu *c, const struct dinsn *di)
 {
-	u32 r = alu_arith(c, di->op, get_reg(c, di->reg, di->size),
+	u64 r = alu_arith(c, di->op, get_reg(c, di->reg, di->size),
 			  get_reg(c, di->rm, di->size), di->size);
 
 	if (di->op != 7)
 		set_reg(c, di->reg, r, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_alu_r_rm_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 b = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
-	u32 r = alu_arith(c, di->op, get_reg(c, di->reg, di->size), b,
+	u64 b = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
+	u64 r = alu_arith(c, di->op, get_reg(c, di->reg, di->size), b,
 			  di->size);
 
 	if (di->op != 7)
 		set_reg(c, di->reg, r, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* ALU op r/m, imm (80 81 83, and 04.. 3D with rm = eAX). */
 static void h_alu_rm_imm_r(struct cpu *c, const struct dinsn *di)
 {
-	u32 r = alu_arith(c, di->op, get_reg(c, di->rm, di->size), di->imm,
+	u64 r = alu_arith(c, di->op, get_reg(c, di->rm, di->size), di->imm,
 			  di->size);
 
 	if (di->op != 7)
 		set_reg(c, di->rm, r, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_alu_rm_imm_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di), a, r;
+	u64 ea = dc_ea(c, di), a, r;
 
 	if (di->op == 7) {
 		a = mem_read_fast(c, di->seg, ea, di->size);
@@ -202,188 +237,201 @@ static void h_alu_rm_imm_m(struct cpu *c, const struct dinsn *di)
 		r = alu_arith(c, di->op, a, di->imm, di->size);
 		mem_write_fast(c, di->seg, ea, r, di->size);
 	}
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_test_r(struct cpu *c, const struct dinsn *di)
 {
 	alu_logic_flags(c, get_reg(c, di->rm, di->size) &
 			get_reg(c, di->reg, di->size), di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_test_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
+	u64 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
 
 	alu_logic_flags(c, v & get_reg(c, di->reg, di->size), di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_test_imm_r(struct cpu *c, const struct dinsn *di)
 {
 	alu_logic_flags(c, get_reg(c, di->rm, di->size) & di->imm,
 			di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_test_imm_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
+	u64 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
 
 	alu_logic_flags(c, v & di->imm, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
+/* INC and DEC r32 (40..4F): 32-bit code only, where they are not REX. */
 static void h_inc(struct cpu *c, const struct dinsn *di)
 {
 	c->r[di->reg].d = alu_inc(c, c->r[di->reg].d, 4);
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
 static void h_dec(struct cpu *c, const struct dinsn *di)
 {
 	c->r[di->reg].d = alu_dec(c, c->r[di->reg].d, 4);
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
+/* PUSH and POP: 4 bytes in 32-bit code, 8 in 64-bit code. */
 static void h_push_r(struct cpu *c, const struct dinsn *di)
 {
-	cpu_push(c, c->r[di->reg].d, 4);
-	c->eip = dc_next(c, di);
+	cpu_push(c, get_reg(c, di->reg, di->size), di->size);
+	dc_advance(c, di);
 }
 
 static void h_pop_r(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = cpu_pop(c, 4);
+	u64 v = cpu_pop(c, di->size);
 
-	c->r[di->reg].d = v;
-	c->eip = dc_next(c, di);
+	set_reg(c, di->reg, v, di->size);
+	dc_advance(c, di);
 }
 
 static void h_push_imm(struct cpu *c, const struct dinsn *di)
 {
-	cpu_push(c, di->imm, 4);
-	c->eip = dc_next(c, di);
+	cpu_push(c, di->imm, di->size);
+	dc_advance(c, di);
 }
 
 static void h_jcc(struct cpu *c, const struct dinsn *di)
 {
-	u32 next = dc_next(c, di);
+	u64 next = dc_next(c, di);
 
 	if (cpu_cond(c, di->op))
-		dc_jump(c, next + di->imm);
+		dc_jump(c, di, next + di->imm);
 	else
-		c->eip = next;
+		c->rip = next;
 }
 
 static void h_jmp(struct cpu *c, const struct dinsn *di)
 {
-	dc_jump(c, dc_next(c, di) + di->imm);
+	dc_jump(c, di, dc_next(c, di) + di->imm);
 }
 
 static void h_call(struct cpu *c, const struct dinsn *di)
 {
-	u32 next = dc_next(c, di), target = next + di->imm;
+	u64 next = dc_next(c, di), target = dc_target(c, di, next + di->imm);
 
-	if (unlikely(target > c->seg[S_CS].limit))
-		cpu_gp(c, 0);
-	cpu_push(c, next, 4);
-	c->eip = target;
+	cpu_push(c, next, di->size);
+	c->rip = target;
 }
 
 static void h_ret(struct cpu *c, const struct dinsn *di)
 {
-	(void)di;
-	dc_jump(c, cpu_pop(c, 4));
+	dc_jump(c, di, cpu_pop(c, di->size));
 }
 
+/* MOVZX, MOVSX (op 1) and MOVSXD: size is the source's, osize the
+ * destination's. */
 static void h_movx_r(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = get_reg(c, di->rm, di->size);
+	u64 v = get_reg(c, di->rm, di->size);
 
-	c->r[di->reg].d = di->op ? sext(v, di->size) : v;
-	c->eip = dc_next(c, di);
+	set_reg(c, di->reg, di->op ? sext(v, di->size) : v, di->osize);
+	dc_advance(c, di);
 }
 
 static void h_movx_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
+	u64 v = mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
 
-	c->r[di->reg].d = di->op ? sext(v, di->size) : v;
-	c->eip = dc_next(c, di);
+	set_reg(c, di->reg, di->op ? sext(v, di->size) : v, di->osize);
+	dc_advance(c, di);
 }
 
 static void h_setcc_r(struct cpu *c, const struct dinsn *di)
 {
 	set_reg8(c, di->rm, cpu_cond(c, di->op));
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_setcc_m(struct cpu *c, const struct dinsn *di)
 {
 	mem_write_fast(c, di->seg, dc_ea(c, di), cpu_cond(c, di->op), 1);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
+}
+
+/* CMOVcc writes its destination either way: in 64-bit code a 32-bit one
+ * has its upper half cleared even when the condition fails. */
+static void cmov(struct cpu *c, const struct dinsn *di, u64 v)
+{
+	if (!cpu_cond(c, di->op))
+		v = get_reg(c, di->reg, di->size);
+	set_reg(c, di->reg, v, di->size);
+	dc_advance(c, di);
 }
 
 static void h_cmov_r(struct cpu *c, const struct dinsn *di)
 {
-	if (cpu_cond(c, di->op))
-		c->r[di->reg].d = c->r[di->rm].d;
-	c->eip = dc_next(c, di);
+	cmov(c, di, get_reg(c, di->rm, di->size));
 }
 
 static void h_cmov_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, dc_ea(c, di), 4);
-
-	if (cpu_cond(c, di->op))
-		c->r[di->reg].d = v;
-	c->eip = dc_next(c, di);
+	cmov(c, di, mem_read_fast(c, di->seg, dc_ea(c, di), di->size));
 }
 
 /* Shifts by an immediate or 1 (C0 C1 D0 D1); imm is the masked count. */
 static void h_shift_r(struct cpu *c, const struct dinsn *di)
 {
-	u32 r = alu_shift(c, di->op, get_reg(c, di->rm, di->size), di->imm,
-			  di->size);
+	u64 r = alu_shift(c, di->op, get_reg(c, di->rm, di->size),
+			  (u32)di->imm, di->size);
 
 	set_reg(c, di->rm, r, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_shift_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di);
-	u32 a = mem_read_rmw(c, di->seg, ea, di->size);
+	u64 ea = dc_ea(c, di);
+	u64 a = mem_read_rmw(c, di->seg, ea, di->size);
 
-	mem_write_fast(c, di->seg, ea, alu_shift(c, di->op, a, di->imm, di->size),
-		  di->size);
-	c->eip = dc_next(c, di);
+	mem_write_fast(c, di->seg, ea,
+		       alu_shift(c, di->op, a, (u32)di->imm, di->size),
+		       di->size);
+	dc_advance(c, di);
 }
 
-static void imul2(struct cpu *c, const struct dinsn *di, u32 a)
+/* The low half of the signed product of a and b (IMUL r, r/m and
+ * IMUL r, r/m, imm); CF and OF say whether it lost anything. */
+static void imul_to_reg(struct cpu *c, const struct dinsn *di, u64 a, u64 b)
 {
-	s64 p = (s64)(s32)a * (s32)c->r[di->reg].d;
+	int size = di->size;
+	__int128 p = (__int128)(s64)sext(a, size) * (s64)sext(b, size);
+	u64 r = (u64)p & size_mask(size);
 
-	c->r[di->reg].d = (u32)p;
-	alu_set_res(c, (u32)p, 4, p != (s32)(u32)p ? F_CF | F_OF : 0);
-	c->eip = dc_next(c, di);
+	set_reg(c, di->reg, r, size);
+	alu_set_res(c, r, size,
+		    (__int128)(s64)sext(r, size) != p ? F_CF | F_OF : 0);
+	dc_advance(c, di);
 }
 
 static void h_imul_r(struct cpu *c, const struct dinsn *di)
 {
-	imul2(c, di, c->r[di->rm].d);
+	imul_to_reg(c, di, get_reg(c, di->rm, di->size),
+		    get_reg(c, di->reg, di->size));
 }
 
 static void h_imul_m(struct cpu *c, const struct dinsn *di)
 {
-	imul2(c, di, mem_read_fast(c, di->seg, dc_ea(c, di), 4));
+	imul_to_reg(c, di, mem_read_fast(c, di->seg, dc_ea(c, di), di->size),
+		    get_reg(c, di->reg, di->size));
 }
 
 static void h_nop(struct cpu *c, const struct dinsn *di)
 {
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /*
@@ -397,14 +445,14 @@ static inline bool dc_is_mem(const struct dinsn *di)
 	return di->rm == DC_NONE;
 }
 
-static inline u32 dc_rm_read(struct cpu *c, const struct dinsn *di)
+static inline u64 dc_rm_read(struct cpu *c, const struct dinsn *di)
 {
 	if (dc_is_mem(di))
 		return mem_read_fast(c, di->seg, dc_ea(c, di), di->size);
 	return get_reg(c, di->rm, di->size);
 }
 
-static inline u32 dc_rm_rmw(struct cpu *c, const struct dinsn *di, u32 ea)
+static inline u64 dc_rm_rmw(struct cpu *c, const struct dinsn *di, u64 ea)
 {
 	if (dc_is_mem(di))
 		return mem_read_rmw(c, di->seg, ea, di->size);
@@ -412,7 +460,7 @@ static inline u32 dc_rm_rmw(struct cpu *c, const struct dinsn *di, u32 ea)
 }
 
 static inline void dc_rm_write(struct cpu *c, const struct dinsn *di,
-			       u32 ea, u32 v)
+			       u64 ea, u64 v)
 {
 	if (dc_is_mem(di))
 		mem_write_fast(c, di->seg, ea, v, di->size);
@@ -424,130 +472,123 @@ static inline void dc_rm_write(struct cpu *c, const struct dinsn *di,
  * INC/DEC fs:[x] makes the memory form hot. */
 static void h_incdec_r(struct cpu *c, const struct dinsn *di)
 {
-	u32 a = get_reg(c, di->rm, di->size);
+	u64 a = get_reg(c, di->rm, di->size);
 
 	a = di->op ? alu_dec(c, a, di->size) : alu_inc(c, a, di->size);
 	set_reg(c, di->rm, a, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_incdec_m(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di), a = mem_read_rmw(c, di->seg, ea, di->size);
+	u64 ea = dc_ea(c, di), a = mem_read_rmw(c, di->seg, ea, di->size);
 
 	a = di->op ? alu_dec(c, a, di->size) : alu_inc(c, a, di->size);
 	mem_write_fast(c, di->seg, ea, a, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* Shifts by CL (D2 D3): the count is read when the instruction runs. */
 static void h_shift_cl(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di), a = dc_rm_rmw(c, di, ea);
+	u64 ea = dc_ea(c, di), a = dc_rm_rmw(c, di, ea);
 
-	a = alu_shift(c, di->op, a, c->r[R_ECX].d & 0x1f, di->size);
+	a = alu_shift(c, di->op, a, c->r[R_ECX].d & dc_count_mask(di),
+		      di->size);
 	dc_rm_write(c, di, ea, a);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* F6 F7: NOT, NEG, MUL, IMUL, DIV, IDIV (TEST is h_test_imm_*). */
 static void h_not(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di);
+	u64 ea = dc_ea(c, di);
 
 	dc_rm_write(c, di, ea, ~dc_rm_rmw(c, di, ea));
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_neg(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di);
+	u64 ea = dc_ea(c, di);
 
 	dc_rm_write(c, di, ea, alu_neg(c, dc_rm_rmw(c, di, ea), di->size));
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* One-operand MUL (op 0) and IMUL (op 1): eDX:eAX (AX) = eAX * r/m. */
 static void h_mul(struct cpu *c, const struct dinsn *di)
 {
 	alu_mul(c, di->size, dc_rm_read(c, di), di->op);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* DIV (op 0) and IDIV (op 1), #DE before anything changes. */
 static void h_div(struct cpu *c, const struct dinsn *di)
 {
 	alu_div(c, di->size, dc_rm_read(c, di), di->op);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
-/* IMUL r, r/m, imm (69 6B); imm is already sign-extended for 6B. */
+/* IMUL r, r/m, imm (69 6B); imm is already sign-extended. */
 static void h_imul3(struct cpu *c, const struct dinsn *di)
 {
-	int size = di->size;
-	s64 p = (s64)(s32)sext(dc_rm_read(c, di), size) *
-		(s32)sext(di->imm, size);
-
-	set_reg(c, di->reg, (u32)p, size);
-	alu_set_res(c, (u32)p, size,
-		    p != (s32)sext((u32)p & size_mask(size), size) ?
-		    F_CF | F_OF : 0);
-	c->eip = dc_next(c, di);
+	imul_to_reg(c, di, dc_rm_read(c, di), di->imm);
 }
 
-/* CBW/CWDE (98) and CWD/CDQ (99). */
+/* CBW/CWDE/CDQE (98) and CWD/CDQ/CQO (99). */
 static void h_cbw(struct cpu *c, const struct dinsn *di)
 {
-	if (di->size == 2)
-		set_reg16(c, R_EAX, (u16)sext(c->r[R_EAX].d, 1));
-	else
-		c->r[R_EAX].d = sext(c->r[R_EAX].d, 2);
-	c->eip = dc_next(c, di);
+	int half = di->size / 2;
+
+	set_reg(c, R_EAX, sext(get_reg(c, R_EAX, half), half), di->size);
+	dc_advance(c, di);
 }
 
 static void h_cwd(struct cpu *c, const struct dinsn *di)
 {
-	u32 a = get_reg(c, R_EAX, di->size);
+	u64 a = get_reg(c, R_EAX, di->size);
 
-	set_reg(c, R_EDX, (a >> (di->size * 8 - 1)) ? 0xffffffffu : 0,
-		di->size);
-	c->eip = dc_next(c, di);
+	set_reg(c, R_EDX, (a >> (di->size * 8 - 1)) ? ~0ull : 0, di->size);
+	dc_advance(c, di);
 }
 
 /* XCHG r/m, r (86 87); with memory it is locked anyway, which one CPU
  * need not show. */
 static void h_xchg(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di), v = dc_rm_rmw(c, di, ea);
+	u64 ea = dc_ea(c, di), v = dc_rm_rmw(c, di, ea);
 
 	dc_rm_write(c, di, ea, get_reg(c, di->reg, di->size));
 	set_reg(c, di->reg, v, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
-/* CMPXCHG (0F B0 B1): the destination is written even when it differs,
- * as on the real thing (so a read-only page faults either way). */
+/* CMPXCHG (0F B0 B1): a memory destination is written even when it
+ * differs, as on the real thing (so a read-only page faults either way);
+ * a register one is not (in 64-bit code its upper half stays). */
 static void h_cmpxchg(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di), dst = dc_rm_rmw(c, di, ea);
-	u32 acc = get_reg(c, R_EAX, di->size);
+	u64 ea = dc_ea(c, di), dst = dc_rm_rmw(c, di, ea);
+	u64 acc = get_reg(c, R_EAX, di->size);
 
 	alu_arith(c, 7, acc, dst, di->size);
 	if (acc == dst) {
 		dc_rm_write(c, di, ea, get_reg(c, di->reg, di->size));
 	} else {
-		dc_rm_write(c, di, ea, dst);
+		if (dc_is_mem(di))
+			mem_write_fast(c, di->seg, ea, dst, di->size);
 		set_reg(c, R_EAX, dst, di->size);
 	}
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* XADD (0F C0 C1).  Memory is written before the register changes;
  * with the same register twice, the sum wins. */
 static void h_xadd(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di), dst = dc_rm_rmw(c, di, ea);
-	u32 sum = alu_arith(c, 0, dst, get_reg(c, di->reg, di->size),
+	u64 ea = dc_ea(c, di), dst = dc_rm_rmw(c, di, ea);
+	u64 sum = alu_arith(c, 0, dst, get_reg(c, di->reg, di->size),
 			    di->size);
 
 	if (dc_is_mem(di)) {
@@ -557,24 +598,27 @@ static void h_xadd(struct cpu *c, const struct dinsn *di)
 		set_reg(c, di->reg, dst, di->size);
 		set_reg(c, di->rm, sum, di->size);
 	}
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /*
  * BT BTS BTR BTC: op & 3 is which, op & 4 an immediate bit offset (0F BA)
  * rather than a register (0F A3 AB B3 BB).  A register offset with a
- * memory operand is signed and picks the word or dword it falls in.
+ * memory operand is signed and picks the word, dword or qword it falls in.
  */
 static void h_bt(struct cpu *c, const struct dinsn *di)
 {
 	int size = di->size, kind = di->op & 3;
-	u32 bit = di->op & 4 ? di->imm : get_reg(c, di->reg, size);
-	u32 ea = dc_ea(c, di), v, mask;
+	int shift = size == 2 ? 4 : size == 4 ? 5 : 6;
+	u64 bit = di->op & 4 ? di->imm : get_reg(c, di->reg, size);
+	u64 ea = dc_ea(c, di), v, mask;
 
-	if (!(di->op & 4) && dc_is_mem(di))
-		ea += (u32)(((s32)sext(bit, size) >> (size == 2 ? 4 : 5)) *
-			    size);
-	mask = 1u << (bit & (size * 8 - 1));
+	if (!(di->op & 4) && dc_is_mem(di)) {
+		ea += (u64)(((s64)sext(bit, size) >> shift) * size);
+		if (di->mode != 8)
+			ea = (u32)ea;
+	}
+	mask = 1ull << (bit & (size * 8 - 1));
 	if (kind == 0) {
 		v = dc_is_mem(di) ? mem_read_fast(c, di->seg, ea, size) :
 		    get_reg(c, di->rm, size);
@@ -584,38 +628,39 @@ static void h_bt(struct cpu *c, const struct dinsn *di)
 				       kind == 2 ? v & ~mask : v ^ mask);
 	}
 	alu_set_flag(c, F_CF, v & mask);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
-/* XCHG eAX, r (91..97). */
+/* XCHG eAX, r (91..97, and 90 with REX.B). */
 static void h_xchg_eax(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = get_reg(c, di->rm, di->size);
+	u64 v = get_reg(c, di->rm, di->size);
 
 	set_reg(c, di->rm, get_reg(c, R_EAX, di->size), di->size);
 	set_reg(c, R_EAX, v, di->size);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* SHLD and SHRD (0F A4 A5 AC AD): op 1 is SHRD, op 2 a count in CL
  * rather than imm. */
 static void h_shxd(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di), a = dc_rm_rmw(c, di, ea);
-	u32 b = get_reg(c, di->reg, di->size);
-	u32 count = (di->op & 2 ? c->r[R_ECX].d : di->imm) & 31;
+	u64 ea = dc_ea(c, di), a = dc_rm_rmw(c, di, ea);
+	u64 b = get_reg(c, di->reg, di->size);
+	u32 count = (u32)(di->op & 2 ? c->r[R_ECX].d : di->imm) &
+		    dc_count_mask(di);
 
 	a = di->op & 1 ? alu_shrd(c, a, b, count, di->size) :
 	    alu_shld(c, a, b, count, di->size);
 	dc_rm_write(c, di, ea, a);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /* CMPXCHG8B m64 (0F C7 /1): the whole quadword is checked for writing
  * first, and written back even when it differs. */
 static void h_cmpxchg8b(struct cpu *c, const struct dinsn *di)
 {
-	u32 ea = dc_ea(c, di);
+	u64 ea = dc_ea(c, di);
 	u64 v, cmp = (u64)c->r[R_EDX].d << 32 | c->r[R_EAX].d;
 
 	mem_check(c, di->seg, ea, 8, ACC_WRITE);
@@ -625,91 +670,114 @@ static void h_cmpxchg8b(struct cpu *c, const struct dinsn *di)
 			    (u64)c->r[R_ECX].d << 32 | c->r[R_EBX].d);
 	} else {
 		mem_write64(c, di->seg, ea, v);
-		c->r[R_EAX].d = (u32)v;
-		c->r[R_EDX].d = (u32)(v >> 32);
+		set_reg(c, R_EAX, (u32)v, 4);
+		set_reg(c, R_EDX, (u32)(v >> 32), 4);
 	}
 	alu_set_flag(c, F_ZF, v == cmp);
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 static void h_bswap(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->rm].d = __builtin_bswap32(c->r[di->rm].d);
-	c->eip = dc_next(c, di);
+	if (di->size == 8)
+		c->r[di->rm].q = __builtin_bswap64(c->r[di->rm].q);
+	else
+		set_reg(c, di->rm, __builtin_bswap32(c->r[di->rm].d), 4);
+	dc_advance(c, di);
 }
 
 /* MOVZX and MOVSX to a 16-bit register (66 0F B6..BF); op 1: MOVSX. */
 static void h_movx16(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = dc_rm_read(c, di);
+	u64 v = dc_rm_read(c, di);
 
 	set_reg16(c, di->reg, (u16)(di->op ? sext(v, di->size) : v));
-	c->eip = dc_next(c, di);
+	dc_advance(c, di);
 }
 
 /*
- * The string instructions without REP, 32-bit addresses: one iteration,
- * ESI and EDI moved only after the accesses (REP forms and 16-bit
- * addresses go to exec_string.c).  The destination is always ES:EDI.
+ * The string instructions without REP: one iteration, eSI and eDI moved
+ * only after the accesses (REP forms and 16-bit addresses go to
+ * exec_string.c).  The destination is always ES:eDI.  The index registers
+ * are 32 bits wide in 32-bit code, 64 in 64-bit code.
  */
-static inline u32 str_step(const struct cpu *c, const struct dinsn *di)
+static inline u64 str_index(const struct cpu *c, const struct dinsn *di,
+			    int r)
 {
-	return (c->eflags & F_DF) ? (u32)-(s32)di->size : di->size;
+	return di->mode == 8 ? c->r[r].q : c->r[r].d;
+}
+
+static inline void str_step(struct cpu *c, const struct dinsn *di, int r)
+{
+	u64 step = (c->eflags & F_DF) ? -(u64)di->size : di->size;
+
+	if (di->mode == 8)
+		c->r[r].q += step;
+	else
+		c->r[r].d += (u32)step;
 }
 
 static void h_movs(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, c->r[R_ESI].d, di->size);
+	u64 v = mem_read_fast(c, di->seg, str_index(c, di, R_ESI), di->size);
 
-	mem_write_fast(c, S_ES, c->r[R_EDI].d, v, di->size);
-	c->r[R_ESI].d += str_step(c, di);
-	c->r[R_EDI].d += str_step(c, di);
-	c->eip = dc_next(c, di);
+	mem_write_fast(c, S_ES, str_index(c, di, R_EDI), v, di->size);
+	str_step(c, di, R_ESI);
+	str_step(c, di, R_EDI);
+	dc_advance(c, di);
 }
 
 static void h_cmps(struct cpu *c, const struct dinsn *di)
 {
-	u32 a = mem_read_fast(c, di->seg, c->r[R_ESI].d, di->size);
-	u32 b = mem_read_fast(c, S_ES, c->r[R_EDI].d, di->size);
+	u64 a = mem_read_fast(c, di->seg, str_index(c, di, R_ESI), di->size);
+	u64 b = mem_read_fast(c, S_ES, str_index(c, di, R_EDI), di->size);
 
 	alu_arith(c, 7, a, b, di->size);
-	c->r[R_ESI].d += str_step(c, di);
-	c->r[R_EDI].d += str_step(c, di);
-	c->eip = dc_next(c, di);
+	str_step(c, di, R_ESI);
+	str_step(c, di, R_EDI);
+	dc_advance(c, di);
 }
 
 static void h_stos(struct cpu *c, const struct dinsn *di)
 {
-	mem_write_fast(c, S_ES, c->r[R_EDI].d, get_reg(c, R_EAX, di->size),
-		       di->size);
-	c->r[R_EDI].d += str_step(c, di);
-	c->eip = dc_next(c, di);
+	mem_write_fast(c, S_ES, str_index(c, di, R_EDI),
+		       get_reg(c, R_EAX, di->size), di->size);
+	str_step(c, di, R_EDI);
+	dc_advance(c, di);
 }
 
 static void h_lods(struct cpu *c, const struct dinsn *di)
 {
-	u32 v = mem_read_fast(c, di->seg, c->r[R_ESI].d, di->size);
+	u64 v = mem_read_fast(c, di->seg, str_index(c, di, R_ESI), di->size);
 
 	set_reg(c, R_EAX, v, di->size);
-	c->r[R_ESI].d += str_step(c, di);
-	c->eip = dc_next(c, di);
+	str_step(c, di, R_ESI);
+	dc_advance(c, di);
 }
 
 static void h_scas(struct cpu *c, const struct dinsn *di)
 {
-	u32 b = mem_read_fast(c, S_ES, c->r[R_EDI].d, di->size);
+	u64 b = mem_read_fast(c, S_ES, str_index(c, di, R_EDI), di->size);
 
 	alu_arith(c, 7, get_reg(c, R_EAX, di->size), b, di->size);
-	c->r[R_EDI].d += str_step(c, di);
-	c->eip = dc_next(c, di);
+	str_step(c, di, R_EDI);
+	dc_advance(c, di);
 }
 
-/* LEAVE with a 32-bit operand: read the saved EBP first, so that a fault
- * finds ESP untouched. */
+/* LEAVE: read the saved frame pointer first, so that a fault finds the
+ * stack pointer untouched. */
 static void h_leave(struct cpu *c, const struct dinsn *di)
 {
 	u32 ebp = c->r[R_EBP].d, v;
 
+	if (di->mode == 8) {
+		u64 rbp = c->r[R_EBP].q;
+
+		c->r[R_EBP].q = mem_read_fast(c, S_SS, rbp, 8);
+		c->r[R_ESP].q = rbp + 8;
+		c->rip += di->len;
+		return;
+	}
 	if (likely(stack32(c))) {
 		v = mem_read_fast(c, S_SS, ebp, 4);
 		c->r[R_ESP].d = ebp + 4;
@@ -719,60 +787,61 @@ static void h_leave(struct cpu *c, const struct dinsn *di)
 			      ((ebp + 4) & 0xffff);
 	}
 	c->r[R_EBP].d = v;
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
-/* PUSHFD.  Both fast paths run only outside virtual-8086 mode, where
- * PUSHF has no IOPL check; the image has VM and RF clear. */
+/* PUSHFD and PUSHFQ.  Both fast paths run only outside virtual-8086 mode,
+ * where PUSHF has no IOPL check; the image has VM and RF clear. */
 static void h_pushf(struct cpu *c, const struct dinsn *di)
 {
-	cpu_push(c, cpu_get_eflags(c) & ~(F_VM | F_RF), 4);
-	c->eip = dc_next(c, di);
+	cpu_push(c, cpu_get_eflags(c) & ~(F_VM | F_RF), di->size);
+	dc_advance(c, di);
 }
 
-/* FF /2 /4 /6 with a 32-bit operand: CALL, JMP and PUSH r/m.  The operand
- * is read before ESP moves (so [esp+n] means the old ESP). */
+/* FF /2 /4 /6: CALL, JMP and PUSH r/m, 4 bytes in 32-bit code and 8 in
+ * 64-bit code.  The operand is read before the stack pointer moves (so
+ * [esp+n] means the old ESP). */
 static void h_call_ind(struct cpu *c, const struct dinsn *di)
 {
-	u32 target = dc_rm_read(c, di), next = dc_next(c, di);
+	u64 target = dc_target(c, di, dc_rm_read(c, di));
 
-	if (unlikely(target > c->seg[S_CS].limit))
-		cpu_gp(c, 0);
-	cpu_push(c, next, 4);
-	c->eip = target;
+	cpu_push(c, dc_next(c, di), di->size);
+	c->rip = target;
 }
 
 static void h_jmp_ind(struct cpu *c, const struct dinsn *di)
 {
-	dc_jump(c, dc_rm_read(c, di));
+	dc_jump(c, di, dc_rm_read(c, di));
 }
 
 static void h_push_rm(struct cpu *c, const struct dinsn *di)
 {
-	cpu_push(c, dc_rm_read(c, di), 4);
-	c->eip = dc_next(c, di);
+	cpu_push(c, dc_rm_read(c, di), di->size);
+	dc_advance(c, di);
 }
 
 /*
- * 32-bit forms of the commonest handlers: most kernel code is 32-bit, and
- * without the operand size to look at these are a few host instructions.
+ * 32-bit forms of the commonest handlers, for 32-bit code: most kernel
+ * code is 32-bit, and without the operand size or the mode to look at these
+ * are a few host instructions.  (They leave the upper halves alone, which
+ * only 64-bit code may see.)
  */
 static void h_mov_rm_r_r32(struct cpu *c, const struct dinsn *di)
 {
 	c->r[di->rm].d = c->r[di->reg].d;
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
 static void h_mov_rm_r_m32(struct cpu *c, const struct dinsn *di)
 {
 	mem_write_fast(c, di->seg, dc_ea(c, di), c->r[di->reg].d, 4);
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
 static void h_mov_r_rm_m32(struct cpu *c, const struct dinsn *di)
 {
 	c->r[di->reg].d = mem_read_fast(c, di->seg, dc_ea(c, di), 4);
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
 static void h_alu_rm_r_r32(struct cpu *c, const struct dinsn *di)
@@ -781,7 +850,7 @@ static void h_alu_rm_r_r32(struct cpu *c, const struct dinsn *di)
 
 	if (di->op != 7)
 		c->r[di->rm].d = r;
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
 static void h_alu_r_rm_r32(struct cpu *c, const struct dinsn *di)
@@ -790,7 +859,7 @@ static void h_alu_r_rm_r32(struct cpu *c, const struct dinsn *di)
 
 	if (di->op != 7)
 		c->r[di->reg].d = r;
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
 static void h_alu_r_rm_m32(struct cpu *c, const struct dinsn *di)
@@ -800,7 +869,7 @@ static void h_alu_r_rm_m32(struct cpu *c, const struct dinsn *di)
 
 	if (di->op != 7)
 		c->r[di->reg].d = r;
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
 static void h_alu_rm_imm_r32(struct cpu *c, const struct dinsn *di)
@@ -809,13 +878,14 @@ static void h_alu_rm_imm_r32(struct cpu *c, const struct dinsn *di)
 
 	if (di->op != 7)
 		c->r[di->rm].d = r;
-	c->eip = dc_next(c, di);
+	c->eip += di->len;
 }
 
 static void h_shift_r32(struct cpu *c, const struct dinsn *di)
 {
-	c->r[di->rm].d = alu_shift(c, di->op, c->r[di->rm].d, di->imm, 4);
-	c->eip = dc_next(c, di);
+	c->r[di->rm].d = alu_shift(c, di->op, c->r[di->rm].d, (u32)di->imm,
+				   4);
+	c->eip += di->len;
 }
 
 /* The 32-bit form of handler fn, if it has one. */
@@ -849,6 +919,8 @@ static dc_fn dc_fn32(dc_fn fn)
  */
 static void dc_operands(const struct insn *d, struct dinsn *di)
 {
+	di->mode = d->mode;
+	di->osize = d->opsize;
 	di->reg = d->reg;
 	di->rm = d->rm;
 	di->base = di->index = DC_NONE;
@@ -857,7 +929,9 @@ static void dc_operands(const struct insn *d, struct dinsn *di)
 	di->seg = d->seg_override >= 0 ? d->seg_override : S_DS;
 	if (!d->has_modrm || d->mod == 3)
 		return;
-	if (d->base != DR_NONE)
+	if (d->base == DR_RIP)
+		di->base = DC_RIP;
+	else if (d->base != DR_NONE)
 		di->base = d->base;
 	if (d->index != DR_NONE) {
 		di->index = d->index;
@@ -875,9 +949,11 @@ static dc_fn by_mod(const struct dinsn *di, dc_fn r, dc_fn m)
 	return di->rm == DC_NONE ? m : r;
 }
 
-static u32 imm8s(const struct insn *d)
+/* An Ib operand sign-extended (83, 6A, 6B, Jb), to 64 bits: the
+ * handlers use the operand size's worth of it. */
+static u64 imm8s(const struct insn *d)
 {
-	return (u32)(s32)(s8)d->imm;
+	return (u64)(s64)(s8)d->imm;
 }
 
 /* F6 F7: TEST, NOT, NEG, MUL, IMUL, DIV, IDIV. */
@@ -885,7 +961,7 @@ static dc_fn form_grp3(const struct insn *d, struct dinsn *di)
 {
 	switch (di->reg) {
 	case 0: case 1:
-		di->imm = (u32)d->imm;
+		di->imm = imm_z(d);
 		return by_mod(di, h_test_imm_r, h_test_imm_m);
 	case 2:
 		return h_not;
@@ -929,7 +1005,7 @@ static dc_fn form_0f(const struct insn *d, struct dinsn *di)
 		return by_mod(di, h_cmov_r, h_cmov_m);
 	case 0x80 ... 0x8f:
 		di->op = op2 & 15;
-		di->imm = (u32)d->imm;
+		di->imm = rel_z(d);
 		return h_jcc;
 	case 0x90 ... 0x9f:
 		di->op = op2 & 15;
@@ -962,9 +1038,10 @@ static dc_fn form_0f(const struct insn *d, struct dinsn *di)
 		di->size = op2 & 1 ? di->size : 1;
 		return h_xadd;
 	case 0xc7:	/* /1 m; /6 and /7 are RDRAND and RDSEED */
-		return di->reg == 1 && dc_is_mem(di) ? h_cmpxchg8b : NULL;
+		return di->reg == 1 && dc_is_mem(di) && di->size != 8 ?
+		       h_cmpxchg8b : NULL;	/* not CMPXCHG16B */
 	case 0xc8 ... 0xcf:
-		di->rm = op2 & 7;
+		di->rm = op_reg(d);
 		return h_bswap;
 	}
 	return NULL;
@@ -986,7 +1063,7 @@ static dc_fn form_1b(const struct insn *d, struct dinsn *di)
 	if (op < 0x40 && (op & 7) < 6) {
 		di->op = op >> 3;
 		di->size = (op & 1) ? vs : 1;
-		di->imm = (u32)d->imm;
+		di->imm = (op & 1) ? imm_z(d) : d->imm;
 		di->rm = R_EAX;
 		return h_alu_rm_imm_r;
 	}
@@ -996,23 +1073,29 @@ static dc_fn form_1b(const struct insn *d, struct dinsn *di)
 		return h_jcc;
 	}
 	switch (op) {
-	case 0x40 ... 0x47:
+	case 0x40 ... 0x47:	/* REX prefixes in 64-bit code */
 		di->reg = op & 7;
 		return h_inc;
 	case 0x48 ... 0x4f:
 		di->reg = op & 7;
 		return h_dec;
 	case 0x50 ... 0x57:
-		di->reg = op & 7;
+		di->reg = op_reg(d);
 		return h_push_r;
 	case 0x58 ... 0x5f:
-		di->reg = op & 7;
+		di->reg = op_reg(d);
 		return h_pop_r;
+	case 0x63:		/* ARPL outside 64-bit code: not here */
+		if (d->mode != 8)
+			return NULL;
+		di->op = 1;
+		di->size = 4;
+		return by_mod(di, h_movx_r, h_movx_m);	/* MOVSXD */
 	case 0x68:
-		di->imm = (u32)d->imm;
+		di->imm = imm_z(d);
 		return h_push_imm;
 	case 0x69: case 0x6b:
-		di->imm = op == 0x6b ? imm8s(d) : (u32)d->imm;
+		di->imm = op == 0x6b ? imm8s(d) : imm_z(d);
 		return h_imul3;
 	case 0x6a:
 		di->imm = imm8s(d);
@@ -1020,7 +1103,7 @@ static dc_fn form_1b(const struct insn *d, struct dinsn *di)
 	case 0x80: case 0x81: case 0x83:
 		di->size = op == 0x80 ? 1 : vs;
 		di->op = di->reg;
-		di->imm = op == 0x83 ? imm8s(d) : (u32)d->imm;
+		di->imm = op == 0x83 ? imm8s(d) : op == 0x81 ? imm_z(d) : d->imm;
 		return by_mod(di, h_alu_rm_imm_r, h_alu_rm_imm_m);
 	case 0x84: case 0x85:
 		di->size = op == 0x84 ? 1 : vs;
@@ -1037,9 +1120,11 @@ static dc_fn form_1b(const struct insn *d, struct dinsn *di)
 	case 0x8d:
 		return h_lea;		/* the decoder let only m through */
 	case 0x90:
-		return h_nop;
+		if (!(d->rex & 1))
+			return h_nop;
+		__attribute__((fallthrough));	/* REX.B: XCHG r8, rAX */
 	case 0x91 ... 0x97:
-		di->rm = op & 7;
+		di->rm = op_reg(d);
 		return h_xchg_eax;
 	case 0x98:
 		return h_cbw;
@@ -1048,6 +1133,8 @@ static dc_fn form_1b(const struct insn *d, struct dinsn *di)
 	case 0x9c:
 		return h_pushf;
 	case 0xa0 ... 0xa3:
+		if (d->mode == 8)	/* a 64-bit moffs */
+			return NULL;
 		di->size = (op & 1) ? vs : 1;
 		di->disp = (u32)d->imm;
 		/* As MOV eAX, [disp32], for the translator. */
@@ -1063,28 +1150,28 @@ static dc_fn form_1b(const struct insn *d, struct dinsn *di)
 	}
 	case 0xa8: case 0xa9:
 		di->size = op == 0xa8 ? 1 : vs;
-		di->imm = (u32)d->imm;
+		di->imm = op == 0xa8 ? d->imm : imm_z(d);
 		di->rm = R_EAX;
 		return h_test_imm_r;
 	case 0xb0 ... 0xb7:
 		di->size = 1;
-		di->rm = op & 7;
+		di->rm = op_reg(d);
 		di->imm = (u8)d->imm;
 		return h_mov_rm_imm_r;
-	case 0xb8 ... 0xbf:
-		di->rm = op & 7;
-		di->imm = (u32)d->imm;
+	case 0xb8 ... 0xbf:	/* Iv: eight bytes with REX.W */
+		di->rm = op_reg(d);
+		di->imm = d->imm;
 		return h_mov_rm_imm_r;
 	case 0xc0: case 0xc1: case 0xd0: case 0xd1:
 		di->size = (op & 1) ? vs : 1;
 		di->op = di->reg;
-		di->imm = (op <= 0xc1 ? (u8)d->imm : 1) & 0x1f;
+		di->imm = (op <= 0xc1 ? (u8)d->imm : 1) & dc_count_mask(di);
 		return by_mod(di, h_shift_r, h_shift_m);
 	case 0xc3:
 		return h_ret;
 	case 0xc6: case 0xc7:
 		di->size = op == 0xc6 ? 1 : vs;
-		di->imm = (u32)d->imm;
+		di->imm = op == 0xc6 ? d->imm : imm_z(d);
 		return by_mod(di, h_mov_rm_imm_r, h_mov_rm_imm_m);
 	case 0xc9:
 		return h_leave;
@@ -1093,10 +1180,10 @@ static dc_fn form_1b(const struct insn *d, struct dinsn *di)
 		di->op = di->reg;
 		return h_shift_cl;
 	case 0xe8:
-		di->imm = (u32)d->imm;
+		di->imm = rel_z(d);
 		return h_call;
 	case 0xe9:
-		di->imm = (u32)d->imm;
+		di->imm = rel_z(d);
 		return h_jmp;
 	case 0xeb:
 		di->imm = imm8s(d);
@@ -1134,19 +1221,34 @@ static bool dc_o16_ok(dc_fn fn)
 }
 
 /*
- * The handler for the decoded instruction d (32-bit code), or NULL if it
- * has none.  Prefixes: segment overrides, 66 where the handler honours
- * the operand size, LOCK wherever the decoder let it stand (a
- * read-modify-write of memory: with one CPU the lock shows nowhere), and
- * F3 only as PAUSE (F3 90); REP string forms and 67 (16-bit addresses)
- * go to the full interpreter.
+ * With a REX prefix, byte registers 4..7 are SPL, BPL, SIL and DIL, not
+ * AH..BH: the entry's byte-register operands say so (REG8_REX).  MOVZX
+ * and MOVSX have a byte source only; their reg is the wide destination.
+ */
+static void rex_byte_regs(const struct insn *d, struct dinsn *di, dc_fn fn)
+{
+	if (!d->rex || di->size != 1)
+		return;
+	if (di->rm != DC_NONE)
+		di->rm |= REG8_REX;
+	if (fn != h_movx_r && fn != h_movx_m)
+		di->reg |= REG8_REX;
+}
+
+/*
+ * The handler for the decoded instruction d (32-bit or 64-bit code), or
+ * NULL if it has none.  Prefixes: segment overrides, REX, 66 where the
+ * handler honours the operand size, LOCK wherever the decoder let it
+ * stand (a read-modify-write of memory: with one CPU the lock shows
+ * nowhere), and F3 only as PAUSE (F3 90); REP string forms and 67 (the
+ * other address size) go to the full interpreter.
  */
 static dc_fn fast_form(const struct insn *d, struct dinsn *di)
 {
 	dc_fn fn;
 
-	if (d->adsize != 4 || (d->rep && (d->rep != 0xf3 || d->op != 0x90 ||
-					  d->map != MAP_1B)))
+	if (d->adsize != d->mode ||
+	    (d->rep && (d->rep != 0xf3 || d->op != 0x90 || d->map != MAP_1B)))
 		return NULL;
 	di->size = d->opsize;
 	dc_operands(d, di);
@@ -1158,16 +1260,25 @@ static dc_fn fast_form(const struct insn *d, struct dinsn *di)
 		return NULL;
 	if (fn && d->opsize_prefix && !dc_o16_ok(fn))
 		return NULL;
+	if (fn)
+		rex_byte_regs(d, di, fn);
 	return fn;
 }
 
-/* Decode the bytes at h (32-bit code) and find their fast form. */
-static dc_fn decode_fast(const u8 *h, u32 avail, struct insn *d,
+/* Decode the bytes at h (code of the given mode) and find their fast
+ * form. */
+static dc_fn decode_fast(const u8 *h, u32 avail, int mode, struct insn *d,
 			 struct dinsn *di)
 {
-	if (decode(h, avail, 4, d) <= 0)
+	if (decode(h, avail, mode, d) <= 0)
 		return NULL;
 	return fast_form(d, di);
+}
+
+/* The handler an entry runs: the 32-bit form where 32-bit code has one. */
+static dc_fn dc_pick(const struct dinsn *di, dc_fn fn)
+{
+	return di->size == 4 && di->mode == 4 ? dc_fn32(fn) : fn;
 }
 
 /* --- Lookup --- */
@@ -1185,10 +1296,12 @@ static inline u64 len_mask(u32 len)
 	return len >= 8 ? ~0ull : (1ull << (8 * len)) - 1;
 }
 
-static inline bool dc_same(const struct dinsn *di, const u8 *h)
+static inline bool dc_same(const struct dinsn *di, const u8 *h, int mode)
 {
 	u32 len = di->len ? di->len : 1;
 
+	if (di->mode != mode)
+		return false;
 	if ((load64(h) ^ di->raw[0]) & len_mask(len))
 		return false;
 	return len <= 8 || !((load64(h + 8) ^ di->raw[1]) & len_mask(len - 8));
@@ -1269,6 +1382,11 @@ static u8 dc_kind(const struct dinsn *di)
 	};
 	size_t i;
 
+	if (di->mode != 4) {	/* the translator's own code is 32-bit, */
+		if (di->fn == h_jcc)	/* but for the ends of blocks */
+			return DK_JCC;
+		return di->fn == h_jmp ? DK_JMP : DK_CALL;
+	}
 	if (di->fn == h_movx_r)
 		return DK_MOVX_R;
 	if (di->fn == h_movx_m)
@@ -1317,7 +1435,7 @@ static u32 min_u32(u32 a, u32 b)
 static u32 x87_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
 	if (d->map != MAP_1B || d->op < 0xd8 || d->op > 0xdf ||
-	    d->opsize_prefix || d->adsize != 4 || d->rep)
+	    d->opsize_prefix || d->mode != 4 || d->adsize != 4 || d->rep)
 		return 0;
 	dc_operands(d, di);
 	di->op = d->op;
@@ -1366,13 +1484,13 @@ static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	return d->len;
 }
 
-u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di)
+u32 dc_decode(const u8 *h, u32 avail, int mode, struct dinsn *di)
 {
 	struct insn d;
 	dc_fn fn;
 
 	memset(di, 0, sizeof(*di));
-	if (decode(h, min_u32(avail, MAX_INSN_LEN), 4, &d) <= 0)
+	if (decode(h, min_u32(avail, MAX_INSN_LEN), mode, &d) <= 0)
 		return 0;
 	fn = fast_form(&d, di);
 	if (!fn) {
@@ -1381,26 +1499,27 @@ u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di)
 	}
 	di->flow = dc_flow(fn);
 	di->mem = dc_mem(di, fn);
-	di->fn = di->size == 4 ? dc_fn32(fn) : fn;
+	di->fn = dc_pick(di, fn);
 	di->len = d.len;
 	di->host = h;
 	di->kind = dc_kind(di);
 	return d.len;
 }
 
-static void dc_fill(struct dinsn *di, const u8 *h, u32 avail)
+static void dc_fill(struct dinsn *di, const u8 *h, u32 avail, int mode)
 {
 	struct insn d;
-	dc_fn fn = decode_fast(h, min_u32(avail, MAX_INSN_LEN), &d, di);
+	dc_fn fn = decode_fast(h, min_u32(avail, MAX_INSN_LEN), mode, &d, di);
 
 	di->host = h;
+	di->mode = (u8)mode;
 	if (!fn) {
 		di->fn = slow;
 		di->len = 0;
 		di->raw[0] = h[0];
 		return;
 	}
-	di->fn = di->size == 4 ? dc_fn32(fn) : fn;
+	di->fn = dc_pick(di, fn);
 	di->len = d.len;
 	di->raw[0] = load64(h) & len_mask(d.len);
 	di->raw[1] = d.len > 8 ? load64(h + 8) & len_mask(d.len - 8) : 0;
@@ -1408,10 +1527,11 @@ static void dc_fill(struct dinsn *di, const u8 *h, u32 avail)
 
 /*
  * Find the entry for the instruction at CS:EIP, through the cache when we
- * can: 32-bit protected-mode code, its first byte in RAM through a TLB
- * hit, at least 16 bytes before the end of its page, and within CS's
- * limit.  Returns NULL when the instruction must go to cpu_exec_one(), else
- * the (filled) entry and, in *page, the host address of its page.
+ * can: 64-bit code, or 32-bit protected-mode code within CS's limit, its
+ * first byte in RAM through a TLB hit, at least 16 bytes before the end
+ * of its page.  Returns NULL when the instruction must go to
+ * cpu_exec_one(), else the (filled) entry, in *page the host address of
+ * its page and in *mode the kind of code (4 or 8).
  */
 static inline struct dinsn *dc_slot(const struct cpu *c, const u8 *h)
 {
@@ -1420,32 +1540,46 @@ static inline struct dinsn *dc_slot(const struct cpu *c, const u8 *h)
 	return &c->dcache->e[(pa ^ (pa >> 14)) & (DC_SIZE - 1)];
 }
 
-static struct dinsn *dc_lookup(struct cpu *c, const u8 **page)
+static struct dinsn *dc_lookup(struct cpu *c, const u8 **page, int *mode)
 {
 	const struct seg *cs = &c->seg[S_CS];
-	u32 eip = c->eip, lin = cs->base + eip, off = lin & 0xfff;
+	u32 eip = c->eip;
+	u64 lin;
 	struct dinsn *di;
 	const u8 *h;
 
-	if (unlikely(!c->dcache || !SEG_DB(cs->attr) || cpu_vm86(c) ||
-		     !cpu_pmode(c) || off > 0x1000 - 16 ||
-		     (cs->limit != 0xffffffffu && cs->limit - eip < 15) ||
-		     eip > cs->limit))
+	if (unlikely(!c->dcache))
+		return NULL;
+	if (unlikely(cpu_64bit(c))) {
+		lin = c->rip;
+		*mode = 8;
+		if (unlikely(!canonical(lin)))	/* the fetch faults */
+			return NULL;
+	} else if (likely(SEG_DB(cs->attr) && !cpu_vm86(c) && cpu_pmode(c) &&
+			  eip <= cs->limit &&
+			  (cs->limit == 0xffffffffu || cs->limit - eip >= 15))) {
+		lin = (u32)(cs->base + eip);
+		*mode = 4;
+	} else {
+		return NULL;
+	}
+	if (unlikely((lin & 0xfff) > 0x1000 - 16))
 		return NULL;
 	h = code_host(c, lin);
 	if (unlikely(!h))
 		return NULL;
-	*page = h - off;
+	*page = h - (lin & 0xfff);
 	di = dc_slot(c, h);
-	if (unlikely(di->host != h || !dc_same(di, h)))
-		dc_fill(di, h, 15);
+	if (unlikely(di->host != h || !dc_same(di, h, *mode)))
+		dc_fill(di, h, 15, *mode);
 	return di;
 }
 
 void cpu_exec_cached(struct cpu *c)
 {
 	const u8 *page;
-	struct dinsn *di = dc_lookup(c, &page);
+	int mode;
+	struct dinsn *di = dc_lookup(c, &page, &mode);
 
 	if (di)
 		di->fn(c, di);
@@ -1476,8 +1610,10 @@ void cpu_exec_cached(struct cpu *c)
 void cpu_exec_run(struct cpu *c, u64 end)
 {
 	const u8 *page, *h;
-	struct dinsn *di = dc_lookup(c, &page), *next;
-	u32 page_eip, off, eip, len;
+	int mode;
+	struct dinsn *di = dc_lookup(c, &page, &mode), *next;
+	u64 page_eip, off, eip;
+	u32 len;
 	u64 n = c->icount;
 
 	if (!di || !di->len) {
@@ -1489,17 +1625,23 @@ void cpu_exec_run(struct cpu *c, u64 end)
 		return;
 	}
 	/* The EIP of the page's first byte; flat CS only, so that the
-	 * page's end is the one limit check needed. */
-	off = (c->seg[S_CS].base + c->eip) & 0xfff;
-	page_eip = c->eip - off;
-	if (c->seg[S_CS].limit != 0xffffffffu)
-		end = n + 1;
+	 * page's end is the one limit check needed.  (In 64-bit code RIP
+	 * is the linear address.) */
+	if (mode == 8) {
+		off = c->rip & 0xfff;
+		page_eip = c->rip - off;
+	} else {
+		off = (c->seg[S_CS].base + c->eip) & 0xfff;
+		page_eip = (u32)(c->eip - off);
+		if (c->seg[S_CS].limit != 0xffffffffu)
+			end = n + 1;
+	}
 	h = page + off;
 	for (;;) {
 		/* Find the entry of the next instruction in line before this
 		 * one runs: most do not jump, and the lookup then need not
 		 * wait for the handler's EIP. */
-		eip = c->eip;
+		eip = c->rip;
 		len = di->len;
 		next = dc_slot(c, h + len);
 		/* An idle guest wakes to a tick every 4 ms and finds the
@@ -1510,19 +1652,22 @@ void cpu_exec_run(struct cpu *c, u64 end)
 		c->icount = ++n;
 		if (unlikely(n >= end || c->stop || c->intr))
 			return;
-		if (likely(c->eip == eip + len)) {
+		if (likely(c->rip == eip + len)) {
 			off += len;
 			h += len;
 			di = next;
 		} else {
-			off = c->eip - page_eip;
+			/* Another page: off wraps to a huge value. */
+			off = (mode == 8 ? c->rip : c->eip) - page_eip;
+			if (unlikely(off > 0x1000 - 16))
+				return;
 			h = page + off;
 			di = dc_slot(c, h);
 		}
 		if (unlikely(off > 0x1000 - 16))
 			return;
-		if (unlikely(di->host != h || !dc_same(di, h))) {
-			dc_fill(di, h, 15);
+		if (unlikely(di->host != h || !dc_same(di, h, mode))) {
+			dc_fill(di, h, 15, mode);
 			if (!di->len)
 				return;
 		} else if (unlikely(!di->len)) {

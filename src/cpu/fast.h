@@ -2,8 +2,10 @@
  * Decoded instructions, shared by the two fast paths: the interpreter's
  * decoded-instruction cache (exec_fast.c) and the translator (jit.c).
  *
- * An entry is what one instruction of 32-bit code decodes to: a handler
- * for its exact form and its operands.  Handlers run the instruction
+ * An entry is what one instruction of 32-bit or 64-bit code decodes to: a
+ * handler for its exact form and its operands.  The same bytes mean
+ * different things in the two modes, so the entry says which it was
+ * decoded for (mode) and is used only in that one.  Handlers run the instruction
  * under exec.c's rules: every read and every check before the first change
  * of state, and EIP moves last, so that a fault leaves EIP and ESP where
  * the instruction began.  Only the common forms have handlers; for the
@@ -15,17 +17,26 @@
 
 #include "cpu_internal.h"
 
-#define DC_NONE 8	/* no base or index register */
+/*
+ * Register numbers are 0..15; a byte register named with a REX prefix has
+ * REG8_REX added (cpu_internal.h), so these two lie above both.
+ */
+#define DC_NONE 0x20	/* no base or index register; rm: a memory form */
+#define DC_RIP 0x21	/* base: the next instruction (64-bit code) */
 
 struct dinsn {
 	const u8 *host;		/* where the bytes were, NULL when empty */
 	u64 raw[2];		/* the instruction's bytes, zero-padded */
 	void (*fn)(struct cpu *c, const struct dinsn *di);
-	u32 disp;		/* displacement, or moffs */
-	u32 imm;		/* immediate, or rel for branches */
+	u32 disp;		/* displacement (signed in 64-bit code), moffs */
+	u64 imm;		/* immediate, or rel for branches, extended to
+				 * 64 bits as the form says (sign or zero) */
 	u8 len;			/* 0: slow entry (raw[0] holds the first byte) */
+	u8 mode;		/* 4: 32-bit code, 8: 64-bit code */
 	u8 op;			/* ALU op, condition code, shift op */
 	u8 size;		/* operand size in bytes */
+	u8 osize;		/* the instruction's own operand size (MOVZX's
+				 * destination, where size is the source's) */
 	u8 reg, rm;		/* ModRM reg; rm register for mod 3 */
 	u8 base, index, scale;	/* memory operand; DC_NONE if absent */
 	u8 seg;
@@ -91,12 +102,12 @@ enum {
 };
 
 /*
- * Decode the instruction at h (32-bit code, avail bytes readable) into di,
- * handler included.  Returns its length, or 0 if it has no handler here.
+ * Decode the instruction at h (code of the given mode: 4 for 32-bit, 8 for
+ * 64-bit; avail bytes readable) into di, handler included.  Returns its length, or 0 if it has no handler here.
  * Besides the fast forms, x87 instructions get a handler that runs them
  * through the interpreter (they change nothing a translated block
  * depends on, so blocks need not end at them).
  */
-u32 dc_decode(const u8 *h, u32 avail, struct dinsn *di);
+u32 dc_decode(const u8 *h, u32 avail, int mode, struct dinsn *di);
 
 #endif

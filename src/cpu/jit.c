@@ -103,6 +103,7 @@ struct jblock {
 	u8 *code;		/* entry; NULL: the first instruction is slow */
 	u8 raw[MAX_INSN_LEN];	/* slow entries: the bytes that were slow */
 	u8 nraw;		/* ... as many as the page held */
+	u8 mode;		/* 4: 32-bit code, 8: 64-bit code */
 	u32 n;
 	struct dinsn d[];
 };
@@ -127,6 +128,7 @@ struct jit {
 		const u8 *host;
 		struct jblock *b;
 		const u8 *code;		/* b->code, without touching b */
+		u8 mode;		/* b->mode, the same */
 	} recent[JIT_RECENT];
 	/* An empty TLB, for blocks whose segments rule out inline access. */
 	struct tlb_entry no_tlb[TLB_SIZE];
@@ -278,6 +280,7 @@ static struct jblock *tab_find(struct cpu *c, const u8 *h)
 		j->recent[r].host = h;
 		j->recent[r].b = b;
 		j->recent[r].code = b->code;
+		j->recent[r].mode = b->mode;
 	}
 	return b;
 }
@@ -291,6 +294,7 @@ static void tab_insert(struct cpu *c, struct jblock *b)
 	c->jit->recent[r].host = b->host;
 	c->jit->recent[r].b = b;
 	c->jit->recent[r].code = b->code;
+	c->jit->recent[r].mode = b->mode;
 	b->next = *p;
 	*p = b;
 	for (p = &b->next; *p; p = &(*p)->next) {
@@ -365,8 +369,9 @@ static void emit_validate(struct jit *j, const u8 *h, const u8 *bytes,
 	*stale = NULL;
 }
 
-/* Charge the block's n instructions, unless that passes jit_end. */
-static u8 *emit_budget(struct jit *j, u32 n)
+/* Charge the block's n instructions, unless that passes jit_end; load
+ * r12 with EIP (RIP in 64-bit code). */
+static u8 *emit_budget(struct jit *j, u32 n, bool wide)
 {
 	u8 *over;
 
@@ -376,7 +381,10 @@ static u8 *emit_budget(struct jit *j, u32 n)
 	e_rbx(j, "\x48\x3b", 2, 0x83, CPU_FIELD(jit_end)); /* cmp rax, [] */
 	over = e_jump(j, JCC_JA, NULL);
 	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(icount)); /* mov [], rax */
-	e_rbx(j, "\x44\x8b", 2, 0xa3, CPU_FIELD(eip));	/* mov r12d, [] */
+	if (wide)
+		e_rbx(j, "\x4c\x8b", 2, 0xa3, CPU_FIELD(rip)); /* mov r12, [] */
+	else
+		e_rbx(j, "\x44\x8b", 2, 0xa3, CPU_FIELD(eip)); /* mov r12d, [] */
 	return over;
 }
 
@@ -418,9 +426,17 @@ static void e_store_imm(struct jit *j, size_t field, u32 v)
 	e32(j, v);
 }
 
-/* c->eip = block start + off */
-static void e_sync_eip(struct jit *j, u32 off)
+/* c->eip = block start + off: 32 bits wide, wrapping, in 32-bit code,
+ * 64 in 64-bit code (where a block never reaches a non-canonical
+ * address: it lies in one page). */
+static void e_sync_eip(struct jit *j, u32 off, bool wide)
 {
+	if (wide) {
+		ebytes(j, "\x49\x8d\x84\x24", 4);	/* lea rax, [r12+off] */
+		e32(j, off);
+		e_store_q(j, H_EAX, CPU_FIELD(rip));
+		return;
+	}
 	ebytes(j, "\x41\x8d\x84\x24", 4);		/* lea eax, [r12+off] */
 	e32(j, off);
 	e_store(j, H_EAX, CPU_FIELD(eip));
@@ -441,6 +457,7 @@ enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS };
 struct jctx {
 	struct jit *j;
 	struct jblock *b;
+	bool wide;		/* 64-bit code: RIP is 64 bits wide */
 	u32 i;			/* the instruction being emitted */
 	u32 off[JIT_MAX_INSNS + 1];	/* each one's offset in the block */
 	int flags;		/* FK_*: who set the flags last */
@@ -944,7 +961,7 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 /* Any other form: its handler, with c->eip where it expects it. */
 static void emit_call(struct jctx *x, const struct dinsn *di)
 {
-	e_sync_eip(x->j, x->off[x->i]);
+	e_sync_eip(x->j, x->off[x->i], x->wide);
 	e_call_fn(x->j, di, di->fn);
 	x->flags = FK_UNKNOWN;
 	if (di->mem && x->i + 1 < x->b->n)
@@ -977,7 +994,7 @@ static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 	struct jit *j = x->j;
 	u8 *at;
 
-	e_sync_eip(j, boff);
+	e_sync_eip(j, boff, x->wide);
 	set_rel32(e_check_intr(j), x->normal);
 	if (off < 0 || off > 0xfff) {
 		e_find(x);		/* another page */
@@ -1097,7 +1114,7 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 	if (last->flow == DF_CALL)
 		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
 	else if (last->flow == DF_NEXT && slow_next) {
-		e_sync_eip(j, fall);	/* the next one is the dispatcher's */
+		e_sync_eip(j, fall, x->wide);	/* the dispatcher's next */
 		e_jump(j, JMP, x->normal);
 	} else if (last->flow == DF_NEXT)
 		emit_chain(x, page, (s64)off + fall, fall);
@@ -1254,12 +1271,13 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	memset(&x, 0, sizeof(x));
 	x.j = j;
 	x.b = b;
+	x.wide = b->mode == 8;
 	for (i = 0; i < b->n; i++)
 		x.off[i + 1] = x.off[i] + b->d[i].len;
 	flags_liveness(&x);
 	b->code = j->p;
 	emit_validate(j, h, bytes, nbytes, stale);
-	over = emit_budget(j, b->n);
+	over = emit_budget(j, b->n, x.wide);
 	emit_tlb_choice(&x);
 	for (i = 0; i + 1 < b->n || (i < b->n && b->d[i].flow == DF_NEXT);
 	     i++) {
@@ -1292,7 +1310,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		}
 		cold_at = j->p;
 		set_rel32(x.cold[i].from, j->p);
-		e_sync_eip(j, x.off[k]);
+		e_sync_eip(j, x.off[k], x.wide);
 		e_call_fn(j, &b->d[k], b->d[k].fn);
 		if (k + 1 == b->n) {
 			e_jump(j, JMP, x.cold[i].back);
@@ -1320,11 +1338,26 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 }
 
 /*
+ * In 64-bit code a branch must not leave the canonical addresses: its
+ * handler checks that, so a Jcc or JMP whose target (end, the page offset
+ * past it, plus its displacement) lies outside the block's page runs
+ * there (and the block ends by looking the target up).  A target within
+ * the page is as canonical as the block.
+ */
+static void far_branch_by_handler(struct dinsn *di, u32 end)
+{
+	s64 to = (s64)end + (s32)di->imm;
+
+	if ((di->kind == DK_JCC || di->kind == DK_JMP) && (to < 0 || to > 0xfff))
+		di->kind = DK_CALL;
+}
+
+/*
  * Translate the block at h.  The bytes are copied first, so that what we
  * decode and what the block compares against are the same even if RAM
  * changes meanwhile.
  */
-static struct jblock *translate(struct cpu *c, const u8 *h)
+static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 {
 	struct jit *j = c->jit;
 	u32 off = (u32)((uintptr_t)h & 0xfff), pos = 0, n = 0, len;
@@ -1337,7 +1370,8 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 	memcpy(bytes, h, min_u32(0x1000 - off, sizeof(bytes)));
 	while (n < JIT_MAX_INSNS && off + pos < 0x1000) {
 		len = dc_decode(bytes + pos, min_u32(0x1000 - off,
-						     sizeof(bytes)) - pos, &d[n]);
+						     sizeof(bytes)) - pos,
+				mode, &d[n]);
 		if (!len) {
 			slow_next = true;
 			break;
@@ -1346,11 +1380,14 @@ static struct jblock *translate(struct cpu *c, const u8 *h)
 		if (d[n++].flow != DF_NEXT)
 			break;
 	}
+	if (n && mode == 8)
+		far_branch_by_handler(&d[n - 1], off + pos);
 	if ((size_t)(j->end - j->p) < JIT_BLOCK_ROOM)
 		arena_full(c);
 	start = j->p;
 	b = take(j, sizeof(*b) + n * sizeof(struct dinsn));
 	b->host = h;
+	b->mode = (u8)mode;
 	b->n = n;
 	memcpy(b->d, d, n * sizeof(struct dinsn));
 	b->code = NULL;
@@ -1383,7 +1420,8 @@ static bool slow_still(const struct jblock *b, const u8 *h)
  */
 static const u8 *find(struct cpu *c)
 {
-	u32 lin = c->seg[S_CS].base + c->eip;
+	bool wide = cpu_64bit(c);
+	u64 lin = wide ? c->rip : (u32)(c->seg[S_CS].base + c->eip);
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 	const struct jblock *b;
 	const u8 *h;
@@ -1394,28 +1432,44 @@ static const u8 *find(struct cpu *c)
 	h = e->host + (lin & 0xfff);
 	r = recent_index(h);
 	if (c->jit->recent[r].host == h)
-		return c->jit->recent[r].code;
+		return c->jit->recent[r].mode == (wide ? 8 : 4) ?
+		       c->jit->recent[r].code : NULL;
 	b = tab_find(c, h);
-	return b ? b->code : NULL;
+	return b && b->mode == (wide ? 8 : 4) ? b->code : NULL;
 }
 
-/* The block for CS:EIP, or NULL where translated code may not run. */
+/*
+ * The block for CS:EIP, or NULL where translated code may not run: 64-bit
+ * code, or 32-bit protected-mode code with a 4 GiB CS.  A block is kept
+ * for the mode it was translated in; the same bytes run in the other
+ * mode are translated again in its place.
+ */
 static struct jblock *lookup(struct cpu *c)
 {
 	const struct seg *cs = &c->seg[S_CS];
 	struct jblock *b;
 	const u8 *h;
+	int mode;
 
-	if (unlikely(cs->limit != 0xffffffffu || !SEG_DB(cs->attr) ||
-		     cpu_vm86(c) || !cpu_pmode(c)))
+	if (cpu_64bit(c)) {
+		/* A fetch at a non-canonical RIP faults: the interpreter's. */
+		if (unlikely(!canonical(c->rip)))
+			return NULL;
+		mode = 8;
+		h = code_host(c, c->rip);
+	} else if (likely(cs->limit == 0xffffffffu && SEG_DB(cs->attr) &&
+			  !cpu_vm86(c) && cpu_pmode(c))) {
+		mode = 4;
+		h = code_host(c, (u32)(cs->base + c->eip));
+	} else {
 		return NULL;
-	h = code_host(c, cs->base + c->eip);
+	}
 	if (unlikely(!h))
 		return NULL;
 	b = tab_find(c, h);
-	if (likely(b) && (b->code || slow_still(b, h)))
+	if (likely(b) && b->mode == mode && (b->code || slow_still(b, h)))
 		return b;
-	return translate(c, h);
+	return translate(c, h, mode);
 }
 
 /* lookup() at an instruction boundary, with the interpreter's notion of
@@ -1432,7 +1486,7 @@ static void retranslate(struct cpu *c, struct jblock *b)
 {
 	struct jit *j = c->jit;
 	unsigned gen = j->generation;
-	struct jblock *nb = translate(c, b->host);
+	struct jblock *nb = translate(c, b->host, b->mode);
 	u8 *entry = b->code;
 
 	if (j->generation != gen)

@@ -418,7 +418,7 @@ static bool fast_form(const struct dt_case *k)
 {
 	struct dinsn di;
 
-	return dc_decode(k->code, sizeof(k->code), &di) != 0;
+	return dc_decode(k->code, sizeof(k->code), 4, &di) != 0;
 }
 
 /* Run one form's cases; print mismatches; return the mismatch count and
