@@ -1379,18 +1379,26 @@ static u8 dc_kind(const struct dinsn *di)
 		{ h_test_m, DK_TEST_M_R },
 		{ h_test_imm_m, DK_TEST_M_I },
 		{ h_imul_r, DK_IMUL_RR },
+		/* 64-bit code has no 32-bit forms (dc_pick()) */
+		{ h_mov_rm_r_r, DK_MOV_RM_R },
+		{ h_mov_rm_r_m, DK_STORE },
+		{ h_mov_r_rm_m, DK_LOAD },
+		{ h_alu_rm_r_r, DK_ALU_RM_R },
+		{ h_alu_r_rm_r, DK_ALU_R_RM },
+		{ h_alu_rm_imm_r, DK_ALU_RI },
+		{ h_alu_r_rm_m, DK_ALU_R_M },
+		{ h_shift_r, DK_SHIFT_RI },
 	};
 	size_t i;
 
-	if (di->mode != 4) {	/* the translator's own code is 32-bit, */
-		if (di->fn == h_jcc)	/* but for the ends of blocks */
-			return DK_JCC;
-		return di->fn == h_jmp ? DK_JMP : DK_CALL;
-	}
+	if (di->mode == 8 && di->osize < 4)	/* 66 in 64-bit code */
+		return DK_CALL;
 	if (di->fn == h_movx_r)
 		return DK_MOVX_R;
 	if (di->fn == h_movx_m)
 		return DK_LOADX;
+	if (di->size == 1 && di->mode == 8)
+		return DK_CALL;
 	if (di->size == 1) {
 		if (di->fn == h_alu_rm_r_r)
 			return DK_ALU8_RM_R;
@@ -1403,7 +1411,7 @@ static u8 dc_kind(const struct dinsn *di)
 		if (di->fn == h_test_imm_r)
 			return DK_TEST8_RI;
 	}
-	if (di->size != 4)
+	if (di->size != 4 && (di->size != 8 || di->mode != 8))
 		return DK_CALL;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i].fn == di->fn)

@@ -461,6 +461,7 @@ struct jctx {
 	u32 i;			/* the instruction being emitted */
 	u32 off[JIT_MAX_INSNS + 1];	/* each one's offset in the block */
 	int flags;		/* FK_*: who set the flags last */
+	int fsize;		/* ... at which operand size (4 or 8) */
 	/* Is instruction i's effect on the flags ever seen? */
 	bool flags_live[JIT_MAX_INSNS];
 	u8 *normal;		/* the shared way out, once emitted */
@@ -557,14 +558,22 @@ static void e_flags_in(struct jit *j, int kind)
 	}
 }
 
-static void e_flags_out(struct jit *j, int kind)
+static void e_flags_out(struct jit *j, int kind, int size)
 {
 	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
-	e_store_imm(j, CPU_FIELD(lf_op), LF(kind, 4));
+	e_store_imm(j, CPU_FIELD(lf_op), LF(kind, size));
 }
 
-/* eax = eax op ecx, with the flags, for op ADD OR AND SUB XOR CMP. */
-static bool e_alu(struct jctx *x, int op)
+/* REX.W for a 64-bit operation (8 bytes), none for a 32-bit one. */
+static void e_rexw(struct jit *j, int size)
+{
+	if (size == 8)
+		e8(j, 0x48);
+}
+
+/* eax = eax op ecx (rax, rcx for size 8), with the flags, for op ADD OR
+ * AND SUB XOR CMP. */
+static bool e_alu(struct jctx *x, int op, int size)
 {
 	static const u8 host_op[8] = { 0x01, 0x09, 0, 0, 0x21, 0x29, 0x31,
 				       0x29 };
@@ -577,26 +586,31 @@ static bool e_alu(struct jctx *x, int op)
 
 	if (live)
 		e_flags_in(x->j, kind[op]);
+	e_rexw(x->j, size);
 	e8(x->j, host_op[op]);
 	e8(x->j, 0xc8);					/* op eax, ecx */
 	if (live)
-		e_flags_out(x->j, kind[op]);
+		e_flags_out(x->j, kind[op], size);
 	x->flags = live ? fk[op] : FK_UNKNOWN;
+	x->fsize = size;
 	return op != 7;
 }
 
-/* TEST: the flags of eax & (imm or r[reg]). */
+/* TEST: the flags of eax & (imm or r[reg]); rax for size 8, where imm
+ * is sign-extended. */
 static void e_test(struct jctx *x, const struct dinsn *di, bool imm)
 {
+	e_rexw(x->j, di->size);
 	if (imm) {
 		e8(x->j, 0x25);				/* and eax, imm */
-		e32(x->j, di->imm);
+		e32(x->j, (u32)di->imm);
 	} else {					/* and eax, [reg] */
 		e_rbx(x->j, "\x23", 1, 0x83, GREG(di->reg));
 	}
 	if (x->flags_live[x->i])
-		e_flags_out(x->j, LF_LOGIC);
+		e_flags_out(x->j, LF_LOGIC, di->size);
 	x->flags = x->flags_live[x->i] ? FK_LOGIC : FK_UNKNOWN;
+	x->fsize = di->size;
 }
 
 static bool alu_inline(int op)
@@ -604,12 +618,16 @@ static bool alu_inline(int op)
 	return op != 2 && op != 3;	/* ADC, SBB need CF: handler */
 }
 
+static bool emit_mem_wide(struct jctx *x, const struct dinsn *di);
+
 /* Forms that touch memory: emit, or return false for a handler call. */
 static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 	u32 first = x->ncold;
 
+	if (x->wide)
+		return emit_mem_wide(x, di);
 	switch (di->kind) {
 	case DK_LOAD:
 		e_ea(j, di);
@@ -630,7 +648,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		e_access(x, di->seg, false);
 		ebytes(j, "\x8b\x0c\x0e", 3);		/* mov ecx, [rsi+rcx] */
 		e_load(j, H_EAX, GREG(di->reg));
-		if (e_alu(x, di->op))
+		if (e_alu(x, di->op, 4))
 			e_store(j, H_EAX, GREG(di->reg));
 		break;
 	case DK_STORE_I:
@@ -653,7 +671,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 			e8(j, 0xb9);			/* mov ecx, imm */
 			e32(j, di->imm);
 		}
-		if (e_alu(x, di->op))
+		if (e_alu(x, di->op, 4))
 			ebytes(j, "\x89\x06", 2);	/* mov [rsi], eax */
 		break;
 	case DK_TEST_M_R:
@@ -802,11 +820,15 @@ static bool emit_alu8(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+static bool emit_reg_wide(struct jctx *x, const struct dinsn *di);
+
 /* Register forms: emit, or return false for a handler call. */
 static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 
+	if (x->wide)
+		return emit_reg_wide(x, di);
 	switch (di->kind) {
 	case DK_MOV_RM_R:
 		e_load(j, H_EAX, GREG(di->reg));
@@ -838,7 +860,7 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 			e_load(j, H_ECX, GREG(di->kind == DK_ALU_R_RM ?
 					       di->rm : di->reg));
 		}
-		if (e_alu(x, di->op))
+		if (e_alu(x, di->op, 4))
 			e_store(j, H_EAX, GREG(dst));
 		return true;
 	}
@@ -941,7 +963,7 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 {
 	/* ROL ROR RCL RCR SHL SHR SAL SAR as the host's C1 /n; 0: none */
 	static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
-	u32 count = di->imm & 31;
+	u32 count = (u32)di->imm;	/* masked by the decoder */
 
 	if (!count)
 		return true;	/* changes nothing, not even the flags */
@@ -956,6 +978,335 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 	e_store(x->j, H_EAX, GREG(di->rm));
 	x->flags = FK_UNKNOWN;
 	return true;
+}
+
+/*
+ * 64-bit code.  The same forms as above, at operand size 4 or 8 (the
+ * entry's size; dc_kind() gives no other), with 64-bit addresses.  Two
+ * rules of the mode shape the code: a 32-bit result is stored as 64 bits
+ * with its upper half clear (the host's 32-bit operations leave rax so),
+ * and an address is computed in 64 bits, RIP-relative ones from r12.
+ * There are no segment checks: FS and GS add their base, and a TLB hit
+ * also says the address is canonical (the TLB holds no other), so any
+ * other address takes the cold path, whose handler raises the #GP.
+ */
+
+/* mov eax, [rbx + field] (size 4, upper half cleared) or rax (size 8) */
+static void e_load_sz(struct jit *j, int h, size_t field, int size)
+{
+	e_rexw(j, size);
+	e_rbx(j, "\x8b", 1, (u8)(0x83 | h << 3), field);
+}
+
+/* rax = the effective address of di's memory operand. */
+static void e_ea_wide(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+
+	if (di->base == DC_RIP) {	/* lea rax, [r12 + next] */
+		ebytes(j, "\x49\x8d\x84\x24", 4);
+		e32(j, x->off[x->i + 1]);
+		if (di->disp) {				/* add rax, disp */
+			ebytes(j, "\x48\x05", 2);
+			e32(j, di->disp);
+		}
+	} else {
+		ebytes(j, "\x48\xc7\xc0", 3);		/* mov rax, disp */
+		e32(j, di->disp);
+		if (di->base != DC_NONE)		/* add rax, base */
+			e_rbx(j, "\x48\x03", 2, 0x83, GREG(di->base));
+	}
+	if (di->index != DC_NONE) {
+		e_load_sz(j, H_ECX, GREG(di->index), 8);
+		if (di->scale) {			/* shl rcx, scale */
+			ebytes(j, "\x48\xc1\xe1", 3);
+			e8(j, di->scale);
+		}
+		ebytes(j, "\x48\x01\xc8", 3);		/* add rax, rcx */
+	}
+}
+
+/*
+ * The inline access of size bytes at rax (segment seg): as e_access(),
+ * with 64-bit addresses.  Leaves the host address in rsi + rcx, and for
+ * the stack the new RSP in r8.
+ */
+static void e_access_wide(struct jctx *x, int seg, bool write, int size)
+{
+	struct jit *j = x->j;
+	u8 *cold[3];
+	int k = 0;
+
+	if (seg == S_SS)				/* mov r8, rax */
+		ebytes(j, "\x49\x89\xc0", 3);
+	if (seg == S_FS || seg == S_GS)			/* add rax, base */
+		e_rbx(j, "\x48\x03", 2, 0x83, CPU_FIELD(seg) +
+		      (size_t)seg * sizeof(struct seg) +
+		      offsetof(struct seg, base));
+	ebytes(j, "\x48\x89\xc2\x48\xc1\xea\x0c", 7);	/* rdx = rax >> 12 */
+	ebytes(j, "\x81\xe2", 2);			/* and edx, mask */
+	e32(j, TLB_SIZE - 1);
+	ebytes(j, "\x48\x8d\x14\x52", 4);		/* rdx *= 3 */
+	ebytes(j, "\x49\x8d\x54\xd5\x00", 5);		/* rdx = r13 + rdx*8 */
+	ebytes(j, "\x48\x8d\x88", 3);			/* lea rcx, [rax+...] */
+	e32(j, 0x1000 + (u32)size - 1);
+	ebytes(j, "\x48\xc1\xe9\x0c", 4);		/* shr rcx, 12 */
+	ebytes(j, "\x48\x39\x0a", 3);			/* cmp [rdx], rcx */
+	cold[k++] = e_jump(j, JCC_JNE, NULL);
+	if (write) {					/* cmp byte [rdx+w], 0 */
+		ebytes(j, "\x80\x7a", 2);
+		e8(j, offsetof(struct tlb_entry, writable));
+		e8(j, 0);
+		cold[k++] = e_jump(j, JCC_JE, NULL);
+	}
+	ebytes(j, "\x48\x8b\x72", 3);			/* mov rsi, [rdx+host] */
+	e8(j, offsetof(struct tlb_entry, host));
+	ebytes(j, "\x48\x85\xf6", 3);			/* test rsi, rsi */
+	cold[k++] = e_jump(j, JCC_JE, NULL);
+	ebytes(j, "\x89\xc1\x81\xe1", 4);		/* ecx = eax & 0xfff */
+	e32(j, 0xfff);
+	while (k--) {
+		x->cold[x->ncold].from = cold[k];
+		x->cold[x->ncold].back = NULL;
+		x->cold[x->ncold++].i = x->i;
+	}
+}
+
+/* The operand of an ALU form into ecx (rcx): imm (sign-extended for 8
+ * bytes) or a register. */
+static void e_src_wide(struct jit *j, const struct dinsn *di, bool imm,
+		       int reg)
+{
+	if (imm && di->size == 8) {			/* mov rcx, simm32 */
+		ebytes(j, "\x48\xc7\xc1", 3);
+		e32(j, (u32)di->imm);
+	} else if (imm) {		/* mov ecx, imm: zero-extended, as
+					 * the lazy flags keep 32-bit values */
+		e8(j, 0xb9);
+		e32(j, (u32)di->imm);
+	} else {
+		e_load_sz(j, H_ECX, GREG(reg), di->size);
+	}
+}
+
+/* movzx/movsx eax (rax for sign extension to 8 bytes) from the byte,
+ * word or (MOVSXD) dword at rsi+rcx; op 1: sign. */
+static void e_loadx_wide(struct jit *j, const struct dinsn *di)
+{
+	if (di->size == 4) {
+		if (di->op && di->osize == 8)
+			ebytes(j, "\x48\x63\x04\x0e", 4); /* movsxd rax, [] */
+		else
+			ebytes(j, "\x8b\x04\x0e", 3);	/* mov eax, [] */
+		return;
+	}
+	if (di->op)
+		e_rexw(j, di->osize);
+	e8(j, 0x0f);
+	e8(j, (u8)((di->op ? 0xbe : 0xb6) | (di->size == 2)));
+	ebytes(j, "\x04\x0e", 2);
+}
+
+static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = di->size;
+
+	switch (di->kind) {
+	case DK_LOAD:
+		e_ea_wide(x, di);
+		e_access_wide(x, di->seg, false, size);
+		e_rexw(j, size);
+		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
+		e_store_q(j, H_EAX, GREG(di->reg));
+		break;
+	case DK_STORE:
+	case DK_STORE_I:
+		e_ea_wide(x, di);
+		e_access_wide(x, di->seg, true, size);
+		e_rexw(j, size);
+		if (di->kind == DK_STORE_I) {		/* mov [rsi+rcx], imm */
+			ebytes(j, "\xc7\x04\x0e", 3);
+			e32(j, (u32)di->imm);
+			break;
+		}
+		e_rbx(j, "\x8b", 1, 0x93, GREG(di->reg)); /* mov edx, [reg] */
+		e_rexw(j, size);
+		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
+		break;
+	case DK_ALU_R_M:
+		if (!alu_inline(di->op))
+			return false;
+		e_ea_wide(x, di);
+		e_access_wide(x, di->seg, false, size);
+		e_rexw(j, size);
+		ebytes(j, "\x8b\x0c\x0e", 3);		/* mov ecx, [rsi+rcx] */
+		e_load_sz(j, H_EAX, GREG(di->reg), size);
+		if (e_alu(x, di->op, size))
+			e_store_q(j, H_EAX, GREG(di->reg));
+		break;
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+		if (!alu_inline(di->op))
+			return false;
+		e_ea_wide(x, di);
+		e_access_wide(x, di->seg, di->op != 7, size);
+		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
+		e_rexw(j, size);
+		ebytes(j, "\x8b\x06", 2);		/* mov eax, [rsi] */
+		e_src_wide(j, di, di->kind == DK_ALU_M_I, di->reg);
+		if (e_alu(x, di->op, size)) {
+			e_rexw(j, size);
+			ebytes(j, "\x89\x06", 2);	/* mov [rsi], eax */
+		}
+		break;
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+		e_ea_wide(x, di);
+		e_access_wide(x, di->seg, false, size);
+		e_rexw(j, size);
+		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
+		e_test(x, di, di->kind == DK_TEST_M_I);
+		break;
+	case DK_LOADX:
+		e_ea_wide(x, di);
+		e_access_wide(x, di->seg, false, size);
+		e_loadx_wide(j, di);
+		e_store_q(j, H_EAX, GREG(di->reg));
+		break;
+	case DK_PUSH:
+	case DK_PUSH_I:
+		e_load_sz(j, H_EAX, GREG(R_ESP), 8);
+		ebytes(j, "\x48\x83\xe8\x08", 4);	/* sub rax, 8 */
+		e_access_wide(x, S_SS, true, 8);
+		if (di->kind == DK_PUSH) {
+			e_load_sz(j, H_EDX, GREG(di->reg), 8);
+		} else {				/* mov rdx, simm32 */
+			ebytes(j, "\x48\xc7\xc2", 3);
+			e32(j, (u32)di->imm);
+		}
+		ebytes(j, "\x48\x89\x14\x0e", 4);	/* mov [rsi+rcx], rdx */
+		e_rbx(j, "\x4c\x89", 2, 0x83, GREG(R_ESP)); /* mov [], r8 */
+		break;
+	case DK_POP:
+		e_load_sz(j, H_EAX, GREG(R_ESP), 8);
+		e_access_wide(x, S_SS, false, 8);
+		ebytes(j, "\x48\x8b\x04\x0e", 4);	/* mov rax, [rsi+rcx] */
+		ebytes(j, "\x49\x83\xc0\x08", 4);	/* add r8, 8 */
+		e_rbx(j, "\x4c\x89", 2, 0x83, GREG(R_ESP)); /* mov [], r8 */
+		e_store_q(j, H_EAX, GREG(di->reg));
+		break;
+	default:
+		return false;
+	}
+	cold_back_here(x, first);
+	return true;
+}
+
+/* Where the source of MOVZX/MOVSX r, r/m8 lives: AH..BH without REX. */
+static size_t movx_src_wide(const struct dinsn *di)
+{
+	if (di->size != 1 || (di->rm & REG8_REX))
+		return GREG(di->rm & 15);
+	return greg8(di->rm);
+}
+
+static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int size = di->size;
+
+	switch (di->kind) {
+	case DK_MOV_RM_R:
+	case DK_MOV_R_RM:
+		e_load_sz(j, H_EAX, GREG(di->kind == DK_MOV_RM_R ? di->reg :
+					  di->rm), size);
+		e_store_q(j, H_EAX, GREG(di->kind == DK_MOV_RM_R ? di->rm :
+					  di->reg));
+		return true;
+	case DK_MOV_RI:
+		if (size == 8) {
+			e_movabs(j, 0, di->imm);
+		} else {
+			e8(j, 0xb8);			/* mov eax, imm */
+			e32(j, (u32)di->imm);
+		}
+		e_store_q(j, H_EAX, GREG(di->rm));
+		return true;
+	case DK_LEA:
+		e_ea_wide(x, di);
+		if (size == 4)
+			ebytes(j, "\x89\xc0", 2);	/* mov eax, eax */
+		e_store_q(j, H_EAX, GREG(di->reg));
+		return true;
+	case DK_ALU_RM_R:
+	case DK_ALU_R_RM:
+	case DK_ALU_RI: {
+		int dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
+
+		if (!alu_inline(di->op))
+			return false;
+		e_load_sz(j, H_EAX, GREG(dst), size);
+		e_src_wide(j, di, di->kind == DK_ALU_RI,
+			   di->kind == DK_ALU_R_RM ? di->rm : di->reg);
+		if (e_alu(x, di->op, size))
+			e_store_q(j, H_EAX, GREG(dst));
+		return true;
+	}
+	case DK_TEST_RR:
+	case DK_TEST_RI:
+		e_load_sz(j, H_EAX, GREG(di->rm), size);
+		e_test(x, di, di->kind == DK_TEST_RI);
+		return true;
+	case DK_SHIFT_RI: {
+		/* ROL ROR RCL RCR SHL SHR SAL SAR as the host's C1 /n */
+		static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0,
+					   0xf8 };
+
+		if (!di->imm && size == 8)
+			return true;	/* changes nothing */
+		e_load_sz(j, H_EAX, GREG(di->rm), size);
+		if (!di->imm) {		/* but the upper half goes */
+			e_store_q(j, H_EAX, GREG(di->rm));
+			return true;
+		}
+		if (x->flags_live[x->i] || !ext[di->op])
+			return false;
+		e_rexw(j, size);
+		e8(j, 0xc1);				/* op eax, count */
+		e8(j, ext[di->op]);
+		e8(j, (u8)di->imm);
+		e_store_q(j, H_EAX, GREG(di->rm));
+		x->flags = FK_UNKNOWN;
+		return true;
+	}
+	case DK_MOVX_R:
+		if (di->size == 4) {	/* MOVSXD */
+			e_rexw(j, di->osize);
+			e_rbx(j, di->osize == 8 ? "\x63" : "\x8b", 1, 0x83,
+			      GREG(di->rm));
+		} else {	/* movzx/movsx eax or rax, [rbx + src] */
+			if (di->op)
+				e_rexw(j, di->osize);
+			e8(j, 0x0f);
+			e_rbx(j, di->op ? "\xbe" : "\xb6", 1, 0x83,
+			      movx_src_wide(di));
+			JIT_W(j->p)[-6] |= di->size == 2;
+		}
+		e_store_q(j, H_EAX, GREG(di->reg));
+		return true;
+	case DK_IMUL_RR:
+		if (x->flags_live[x->i])
+			return false;	/* CF and OF: the handler */
+		e_load_sz(j, H_EAX, GREG(di->reg), size);
+		e_rexw(j, size);			/* imul eax, [rm] */
+		e_rbx(j, "\x0f\xaf", 2, 0x83, GREG(di->rm));
+		e_store_q(j, H_EAX, GREG(di->reg));
+		x->flags = FK_UNKNOWN;
+		return true;
+	}
+	return false;
 }
 
 /* Any other form: its handler, with c->eip where it expects it. */
@@ -1026,60 +1377,74 @@ static void e_setcc(struct jit *j, int cc)
 }
 
 /*
- * Jcc on flags from before the block: the two commonest lazy states, a
- * 32-bit CMP/SUB and a 32-bit logic result, are tested here as a block's
- * own would be; any other goes to cpu_cond().  Returns the jump taken.
+ * Jcc on flags from before the block: the commonest lazy states, a
+ * CMP/SUB and a logic result of 32 bits (and in 64-bit code, of 64), are
+ * tested here as a block's own would be; any other goes to cpu_cond().
+ * Returns the jump taken.
  */
 static u8 *emit_cond_unknown(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
-	u8 *not_sub, *not_logic, *done[2];
+	u8 *not_this, *done[4];
+	int n = 0, k, size;
 
-	e_load(j, H_EAX, CPU_FIELD(lf_op));
-	e8(j, 0x3d);					/* cmp eax, SUB */
-	e32(j, LF(LF_SUB, 4));
-	not_sub = e_jump(j, JCC_JNE, NULL);
-	e_load(j, H_EAX, CPU_FIELD(lf_src1));		/* cmp eax, src2 */
-	e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
-	e_setcc(j, di->op);
-	done[0] = e_jump(j, JMP, NULL);
-	set_rel32(not_sub, j->p);
-	e8(j, 0x3d);					/* cmp eax, LOGIC */
-	e32(j, LF(LF_LOGIC, 4));
-	not_logic = e_jump(j, JCC_JNE, NULL);
-	e_load(j, H_EAX, CPU_FIELD(lf_res));
-	ebytes(j, "\x85\xc0", 2);			/* test eax, eax */
-	e_setcc(j, di->op);
-	done[1] = e_jump(j, JMP, NULL);
-	set_rel32(not_logic, j->p);
+	e_load(j, H_ECX, CPU_FIELD(lf_op));
+	for (k = 0; k < (x->wide ? 4 : 2); k++) {
+		size = k < 2 ? 4 : 8;
+		e8(j, 0x81);				/* cmp ecx, op */
+		e8(j, 0xf9);
+		e32(j, LF(k & 1 ? LF_LOGIC : LF_SUB, size));
+		not_this = e_jump(j, JCC_JNE, NULL);
+		if (k & 1) {
+			e_rexw(j, size);		/* mov eax, res */
+			e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_res));
+			e_rexw(j, size);
+			ebytes(j, "\x85\xc0", 2);	/* test eax, eax */
+		} else {
+			e_rexw(j, size);		/* mov eax, src1 */
+			e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
+			e_rexw(j, size);		/* cmp eax, src2 */
+			e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
+		}
+		e_setcc(j, di->op);
+		done[n++] = e_jump(j, JMP, NULL);
+		set_rel32(not_this, j->p);
+	}
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e8(j, 0xbe);					/* mov esi, cc */
 	e32(j, di->op);
 	e_movabs(j, 0, (u64)(uintptr_t)cpu_cond);
 	ebytes(j, "\xff\xd0", 2);			/* call rax */
-	set_rel32(done[0], j->p);
-	set_rel32(done[1], j->p);
+	while (n--)
+		set_rel32(done[n], j->p);
 	ebytes(j, "\x84\xc0", 2);			/* test al, al */
 	return e_jump(j, JCC_JNE, NULL);
 }
 
 /* Jcc: flags the block set itself are tested by redoing the operation on
- * the host, whose flags are the guest's; else cpu_cond() decides. */
+ * the host, whose flags are the guest's (at the operation's size); else
+ * cpu_cond() decides. */
 static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 
 	switch (x->flags) {
 	case FK_SUB:
-		e_load(j, H_EAX, CPU_FIELD(lf_src1));	/* cmp eax, src2 */
+		e_rexw(j, x->fsize);			/* mov eax, src1 */
+		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
+		e_rexw(j, x->fsize);			/* cmp eax, src2 */
 		e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
 		return e_jump(j, (u8)(0x80 | di->op), NULL);
 	case FK_ADD:
-		e_load(j, H_EAX, CPU_FIELD(lf_src1));	/* add eax, src2 */
+		e_rexw(j, x->fsize);			/* mov eax, src1 */
+		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
+		e_rexw(j, x->fsize);			/* add eax, src2 */
 		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(lf_src2));
 		return e_jump(j, (u8)(0x80 | di->op), NULL);
 	case FK_LOGIC:
-		e_load(j, H_EAX, CPU_FIELD(lf_res));
+		e_rexw(j, x->fsize);			/* mov eax, res */
+		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_res));
+		e_rexw(j, x->fsize);
 		ebytes(j, "\x85\xc0", 2);		/* test eax, eax */
 		return e_jump(j, (u8)(0x80 | di->op), NULL);
 	case FK_EFLAGS:
@@ -1153,7 +1518,7 @@ static void emit_tlb_choice(struct jctx *x)
 	}
 	if (!(rd | wr))
 		return;
-	for (s = 0; s < 6; s++) {
+	for (s = 0; s < 6 && !x->wide; s++) {
 		size_t f = CPU_FIELD(seg) + s * sizeof(struct seg);
 		bool w = wr & (1u << s);
 
@@ -1235,7 +1600,7 @@ static void flags_liveness(struct jctx *x)
 			live = !alu_inline(di->op);
 			break;
 		case DK_SHIFT_RI:
-			if (!(di->imm & 31))
+			if (!di->imm)	/* masked to 5 or 6 bits */
 				break;		/* no change at all */
 			if (di->op >= 4)	/* SHL SHR SAR: all defined */
 				live = false;
