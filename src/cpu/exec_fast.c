@@ -1463,7 +1463,9 @@ static u32 x87_form(const struct insn *d, const u8 *h, struct dinsn *di)
  * nothing a block depends on (CS, EFLAGS.IF and TF, paging, HLT): RDTSC
  * (the kernel's delays and clocks), CPUID, IN and OUT (a device they
  * reach may raise INTR or stop us: mem makes the block check after), and
- * INVLPG (inline accesses check every TLB entry they use).
+ * INVLPG (inline accesses check every TLB entry they use).  So do MMX,
+ * SSE and SSE2 (sse.c), which 64-bit code uses for all its floating
+ * point: leaving the block for each would cost more than running it.
  */
 static void h_full(struct cpu *c, const struct dinsn *di)
 {
@@ -1479,6 +1481,8 @@ static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	if (d->map == MAP_1B && ((op >= 0xe4 && op <= 0xe7) ||
 				 (op >= 0xec && op <= 0xef)))
 		di->mem = true;
+	else if (d->map == MAP_0F && sse_opcode(op))	/* and MMX */
+		di->mem = d->has_modrm && d->mod != 3;
 	else if (d->map != MAP_0F ||
 		 !(op == 0x31 || op == 0xa2 ||			/* RDTSC, CPUID */
 		   (op == 0x01 && d->reg == 7 && d->mod != 3)))	/* INVLPG m */
