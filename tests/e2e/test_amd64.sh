@@ -8,12 +8,11 @@
 # kernel's: four-level paging with NX, SYSCALL, SWAPGS, the 16-byte IDT and
 # IST stacks, SSE2, and 64-bit user space.
 #
-# 64-bit code runs in the interpreter only (the translator takes 32-bit
-# code), so this boot is slow: the kernel's crypto self-tests are skipped
-# (cryptomgr.notests) to keep it to a few minutes.  Skipped, saying how to
-# build it, when the flavour is not in guest/cache (make guest builds it).
-# E2E_VMM=qemu runs the same checks on qemu-system-x86_64.
-# run-all: timeout=1500 (a 64-bit boot in the interpreter: minutes)
+# The kernel's crypto self-tests are skipped (cryptomgr.notests), as in
+# the i686 tests.  Skipped, saying how to build it, when the flavour is not
+# in guest/cache (make guest builds it).  E2E_VMM=qemu runs the same checks
+# on qemu-system-x86_64.
+# run-all: timeout=1500 (LGUEST_JIT=0 boots it in the interpreter: minutes)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD
 GUEST_VMM=${E2E_VMM:-lguest}
