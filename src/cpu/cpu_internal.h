@@ -243,9 +243,9 @@ struct cpu {
 	u8 *ram;
 	u32 ram_size;
 	struct tlb_entry tlb[2][TLB_SIZE];	/* [0] supervisor, [1] user */
-	bool tlb_large_high;	/* and (long mode) some above 4 GiB */
 	u32 tlb_large[32];	/* 4 MiB regions the TLB may hold large-page
-				 * entries of, a bit each (mmu.c) */
+				 * entries of, a bit each, the region's
+				 * number taken modulo 1024 (mmu.c) */
 	struct dcache *dcache;	/* decoded instructions (exec_fast.c) */
 
 	/* Outside world. */

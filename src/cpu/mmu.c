@@ -173,7 +173,6 @@ void mmu_flush(struct cpu *c, bool keep_global)
 	if (!keep_global) {
 		memset(c->tlb, 0, sizeof(c->tlb));
 		memset(c->tlb_large, 0, sizeof(c->tlb_large));
-		c->tlb_large_high = false;
 		return;
 	}
 	for (i = 0; i < 2 * TLB_SIZE; i++)
@@ -187,37 +186,47 @@ void mmu_flush(struct cpu *c, bool keep_global)
  * cached other 4 KiB pieces anywhere in the TLB, so those go too.
  */
 /*
- * Entries from a 4 MiB page may sit in any slot, so INVLPG in a region
+ * Entries from a large page may sit in any slot, so INVLPG in a region
  * that had one looks at every entry; elsewhere the address's own slot in
  * each TLB is all there is to drop.  (Linux maps its own memory with
- * large pages and INVLPGs user and vmalloc pages, mostly elsewhere.)
+ * large pages and INVLPGs user and vmalloc pages, mostly elsewhere.)  The
+ * regions are 4 MiB (two 2 MiB pages of PAE and long mode), and their
+ * bits are shared modulo 1024, so a 64-bit address space fits: a bit set
+ * by another region costs a needless scan, and the scan keeps the bit
+ * while a large entry of any region sharing it is left.
  */
+static u32 large_bit(u64 region)
+{
+	return (u32)(region & 1023);
+}
+
 void mmu_invlpg(struct cpu *c, u64 lin)
 {
 	struct tlb_entry *e = &c->tlb[0][0];
-	u64 big = lin >> 22;
-	u32 slot = (lin >> 12) & (TLB_SIZE - 1);
-	bool large = big < 1024 ?
-		     c->tlb_large[big / 32] & (1u << (big % 32)) :
-		     c->tlb_large_high;
+	u64 big = lin >> 22, region;
+	u32 slot = (lin >> 12) & (TLB_SIZE - 1), bit = large_bit(big);
+	bool keep = false;
 	int i;
 
-	if (!large) {
+	if (!(c->tlb_large[bit / 32] & (1u << (bit % 32)))) {
 		for (i = 0; i < 2; i++)
 			if (c->tlb[i][slot].vpage == (lin >> 12) + 1)
 				c->tlb[i][slot].vpage = 0;
 		return;
 	}
-	if (big < 1024)
-		c->tlb_large[big / 32] &= ~(1u << (big % 32));
 	for (i = 0; i < 2 * TLB_SIZE; i++) {
 		if (!e[i].vpage)
 			continue;
+		region = (e[i].vpage - 1) >> 10;
 		if (e[i].vpage == (lin >> 12) + 1 ||
-		    ((e[i].global & TLB_LARGE) &&
-		     (e[i].vpage - 1) >> 10 == big))
+		    ((e[i].global & TLB_LARGE) && region == big))
 			e[i].vpage = 0;
+		else if ((e[i].global & TLB_LARGE) &&
+			 large_bit(region) == bit)
+			keep = true;
 	}
+	if (!keep)
+		c->tlb_large[bit / 32] &= ~(1u << (bit % 32));
 }
 
 static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
@@ -231,10 +240,9 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 	e->writable = writable;
 	e->global = global;
 	e->noexec = noexec;
-	if ((global & TLB_LARGE) && lin < (1ull << 32))
-		c->tlb_large[lin >> 27] |= 1u << ((lin >> 22) % 32);
-	else if (global & TLB_LARGE)
-		c->tlb_large_high = true;
+	if (global & TLB_LARGE)
+		c->tlb_large[large_bit(lin >> 22) / 32] |=
+			1u << (large_bit(lin >> 22) % 32);
 }
 
 static noreturn void page_fault(struct cpu *c, u64 lin, u32 err)
