@@ -1309,6 +1309,63 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 	return false;
 }
 
+/*
+ * CALL rel and RET, the stack part: the return address pushed or popped
+ * through the TLB as PUSH and POP are, the new EIP stored for RET (the
+ * block's end, emit_end(), then chains to a CALL's target or looks up
+ * RET's).  In 64-bit code a popped RIP must be canonical, else the
+ * handler raises the #GP; a CALL whose target leaves the page is left to
+ * its handler too (far_branch_by_handler()).
+ */
+static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = x->wide ? 8 : 4;
+
+	if (di->kind != DK_CALLREL && di->kind != DK_RET)
+		return false;
+	e_load_sz(j, H_EAX, GREG(R_ESP), size);
+	if (di->kind == DK_CALLREL) {
+		e_rexw(j, size);			/* sub eax, size */
+		ebytes(j, "\x83\xe8", 2);
+		e8(j, (u8)size);
+		if (x->wide)
+			e_access_wide(x, S_SS, true, 8);
+		else
+			e_access(x, S_SS, true);
+		/* lea edx, [r12+next] (rdx in 64-bit code) */
+		ebytes(j, x->wide ? "\x49\x8d\x94\x24" : "\x41\x8d\x94\x24",
+		       4);
+		e32(j, x->off[x->i + 1]);
+		e_rexw(j, size);
+		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
+	} else {
+		if (x->wide)
+			e_access_wide(x, S_SS, false, 8);
+		else
+			e_access(x, S_SS, false);
+		e_rexw(j, size);
+		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
+		if (x->wide) {		/* canonical: rdx = rax << 16 >> 16 */
+			ebytes(j, "\x48\x89\xc2\x48\xc1\xe2\x10", 7);
+			ebytes(j, "\x48\xc1\xfa\x10\x48\x39\xc2", 7);
+			x->cold[x->ncold].from = e_jump(j, JCC_JNE, NULL);
+			x->cold[x->ncold].back = NULL;
+			x->cold[x->ncold++].i = x->i;
+		}
+		/* RIP; a 32-bit EIP was zero-extended by its load */
+		e_store_q(j, H_EAX, CPU_FIELD(rip));
+		ebytes(j, "\x49\x83\xc0", 3);	/* add r8, size */
+		e8(j, (u8)size);
+	}
+	/* mov [ESP], r8d (r8 in 64-bit code) */
+	e_rbx(j, x->wide ? "\x4c\x89" : "\x44\x89", 2, 0x83, GREG(R_ESP));
+	cold_back_here(x, first);
+	x->flags = FK_UNKNOWN;
+	return true;
+}
+
 /* Any other form: its handler, with c->eip where it expects it. */
 static void emit_call(struct jctx *x, const struct dinsn *di)
 {
@@ -1513,7 +1570,8 @@ static void emit_tlb_choice(struct jctx *x)
 			 di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I)
 			wr |= 1u << di->seg;
 		else if (di->kind == DK_PUSH || di->kind == DK_PUSH_I ||
-			 di->kind == DK_POP)
+			 di->kind == DK_POP || di->kind == DK_CALLREL ||
+			 di->kind == DK_RET)
 			wr |= 1u << S_SS;
 	}
 	if (!(rd | wr))
@@ -1654,7 +1712,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	/* The last instruction, if it moves EIP, is part of the end. */
 	if (i < b->n && b->d[i].kind != DK_JCC && b->d[i].kind != DK_JMP) {
 		x.i = i;
-		emit_call(&x, &b->d[i]);
+		if (!emit_call_ret(&x, &b->d[i]))
+			emit_call(&x, &b->d[i]);
 	}
 	skip = e_jump(j, JMP, NULL);
 	/* The shared exits, the cold paths, then the end proper. */
@@ -1704,16 +1763,17 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 
 /*
  * In 64-bit code a branch must not leave the canonical addresses: its
- * handler checks that, so a Jcc or JMP whose target (end, the page offset
- * past it, plus its displacement) lies outside the block's page runs
- * there (and the block ends by looking the target up).  A target within
- * the page is as canonical as the block.
+ * handler checks that, so a Jcc, JMP or CALL whose target (end, the page
+ * offset past it, plus its displacement) lies outside the block's page
+ * runs there (and the block ends by looking the target up).  A target
+ * within the page is as canonical as the block.
  */
 static void far_branch_by_handler(struct dinsn *di, u32 end)
 {
 	s64 to = (s64)end + (s32)di->imm;
 
-	if ((di->kind == DK_JCC || di->kind == DK_JMP) && (to < 0 || to > 0xfff))
+	if ((di->kind == DK_JCC || di->kind == DK_JMP ||
+	     di->kind == DK_CALLREL) && (to < 0 || to > 0xfff))
 		di->kind = DK_CALL;
 }
 
