@@ -571,8 +571,55 @@ static void e_rexw(struct jit *j, int size)
 		e8(j, 0x48);
 }
 
-/* eax = eax op ecx (rax, rcx for size 8), with the flags, for op ADD OR
- * AND SUB XOR CMP. */
+static void e_flags_from_host(struct jctx *x);
+static void e_host_cf(struct jctx *x);
+
+/* ADC and SBB read CF; the other six do not. */
+static bool alu_reads_cf(int op)
+{
+	return op == 2 || op == 3;
+}
+
+/*
+ * Before an ADC or SBB loads its operands: the guest's CF into r14b
+ * (free in translated code: the trampoline saves it), where the loads
+ * and the inline access, which change the host's flags, leave it.
+ */
+static void e_carry_in(struct jctx *x, int op)
+{
+	if (!alu_reads_cf(op))
+		return;
+	e_host_cf(x);
+	ebytes(x->j, "\x41\x0f\x92\xc6", 4);		/* setc r14b */
+}
+
+/*
+ * ADC or SBB eax, ecx (rax, rcx), CF from r14b (e_carry_in()); the flags,
+ * all of them the host's, go straight to c->eflags.  A memory form's cold
+ * path leaves them lazy instead (its handler's way), so after one the
+ * translator no longer knows which it has.
+ */
+static void e_adc_sbb(struct jctx *x, int op, int size)
+{
+	struct jit *j = x->j;
+
+	ebytes(j, "\x41\x0f\xba\xe6\x00", 5);		/* bt r14d, 0 */
+	e_rexw(j, size);
+	e8(j, op == 2 ? 0x11 : 0x19);			/* adc/sbb eax, ecx */
+	e8(j, 0xc8);
+	if (!x->flags_live[x->i]) {
+		x->flags = FK_UNKNOWN;
+		return;
+	}
+	ebytes(j, "\x49\x89\xc1", 3);			/* mov r9, rax */
+	e_flags_from_host(x);
+	ebytes(j, "\x4c\x89\xc8", 3);			/* mov rax, r9 */
+	if (x->ncold && x->cold[x->ncold - 1].i == x->i)
+		x->flags = FK_UNKNOWN;
+}
+
+/* eax = eax op ecx (rax, rcx for size 8), with the flags, for the eight
+ * ALU operations (ADC and SBB after e_carry_in()). */
 static bool e_alu(struct jctx *x, int op, int size)
 {
 	static const u8 host_op[8] = { 0x01, 0x09, 0, 0, 0x21, 0x29, 0x31,
@@ -584,6 +631,10 @@ static bool e_alu(struct jctx *x, int op, int size)
 
 	bool live = x->flags_live[x->i];
 
+	if (alu_reads_cf(op)) {
+		e_adc_sbb(x, op, size);
+		return true;
+	}
 	if (live)
 		e_flags_in(x->j, kind[op]);
 	e_rexw(x->j, size);
@@ -613,10 +664,6 @@ static void e_test(struct jctx *x, const struct dinsn *di, bool imm)
 	x->fsize = di->size;
 }
 
-static bool alu_inline(int op)
-{
-	return op != 2 && op != 3;	/* ADC, SBB need CF: handler */
-}
 
 static bool emit_mem_wide(struct jctx *x, const struct dinsn *di);
 
@@ -642,8 +689,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
 		break;
 	case DK_ALU_R_M:
-		if (!alu_inline(di->op))
-			return false;
+		e_carry_in(x, di->op);
 		e_ea(j, di);
 		e_access(x, di->seg, false);
 		ebytes(j, "\x8b\x0c\x0e", 3);		/* mov ecx, [rsi+rcx] */
@@ -659,8 +705,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		break;
 	case DK_ALU_M_R:
 	case DK_ALU_M_I:
-		if (!alu_inline(di->op))
-			return false;
+		e_carry_in(x, di->op);
 		e_ea(j, di);
 		e_access(x, di->seg, di->op != 7);
 		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
@@ -733,11 +778,15 @@ static void e_host_cf(struct jctx *x)
 
 	switch (x->flags) {
 	case FK_SUB:
-		e_load(j, H_EAX, CPU_FIELD(lf_src1));	/* cmp eax, src2 */
+		e_rexw(j, x->fsize);			/* mov eax, src1 */
+		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
+		e_rexw(j, x->fsize);			/* cmp eax, src2 */
 		e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
 		return;
 	case FK_ADD:
-		e_load(j, H_EAX, CPU_FIELD(lf_src1));	/* add eax, src2 */
+		e_rexw(j, x->fsize);			/* mov eax, src1 */
+		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
+		e_rexw(j, x->fsize);			/* add eax, src2 */
 		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(lf_src2));
 		return;
 	case FK_LOGIC:
@@ -794,8 +843,8 @@ static bool emit_alu8(struct jctx *x, const struct dinsn *di)
 		 di->reg : di->rm;
 	bool live = x->flags_live[x->i];
 
-	if (!test && !alu_inline(op))
-		return false;
+	if (!test && alu_reads_cf(op))
+		return false;	/* ADC, SBB: the handler */
 	e_rbx(j, "\x0f\xb6", 2, 0x83, greg8(dst));	/* movzx eax, [dst] */
 	if (imm) {					/* mov ecx, imm */
 		e8(j, 0xb9);
@@ -850,8 +899,7 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 	case DK_ALU_RI: {
 		int dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
 
-		if (!alu_inline(di->op))
-			return false;
+		e_carry_in(x, di->op);
 		e_load(j, H_EAX, GREG(dst));
 		if (di->kind == DK_ALU_RI) {
 			e8(j, 0xb9);			/* mov ecx, imm */
@@ -1136,8 +1184,7 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
 		break;
 	case DK_ALU_R_M:
-		if (!alu_inline(di->op))
-			return false;
+		e_carry_in(x, di->op);
 		e_ea_wide(x, di);
 		e_access_wide(x, di->seg, false, size);
 		e_rexw(j, size);
@@ -1148,8 +1195,7 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 		break;
 	case DK_ALU_M_R:
 	case DK_ALU_M_I:
-		if (!alu_inline(di->op))
-			return false;
+		e_carry_in(x, di->op);
 		e_ea_wide(x, di);
 		e_access_wide(x, di->seg, di->op != 7, size);
 		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
@@ -1245,8 +1291,7 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 	case DK_ALU_RI: {
 		int dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
 
-		if (!alu_inline(di->op))
-			return false;
+		e_carry_in(x, di->op);
 		e_load_sz(j, H_EAX, GREG(dst), size);
 		e_src_wide(j, di, di->kind == DK_ALU_RI,
 			   di->kind == DK_ALU_R_RM ? di->rm : di->reg);
@@ -1644,7 +1689,7 @@ static void flags_liveness(struct jctx *x)
 		case DK_ALU_RM_R:
 		case DK_ALU_R_RM:
 		case DK_ALU_RI:
-			live = !alu_inline(di->op);
+			live = alu_reads_cf(di->op);
 			break;
 		case DK_TEST_RR:
 		case DK_TEST_RI:
@@ -1655,7 +1700,7 @@ static void flags_liveness(struct jctx *x)
 		case DK_ALU8_RM_R:
 		case DK_ALU8_R_RM:
 		case DK_ALU8_RI:
-			live = !alu_inline(di->op);
+			live = alu_reads_cf(di->op);
 			break;
 		case DK_SHIFT_RI:
 			if (!di->imm)	/* masked to 5 or 6 bits */
