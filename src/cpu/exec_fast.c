@@ -1393,6 +1393,10 @@ static u8 dc_kind(const struct dinsn *di)
 
 	if (di->mode == 8 && di->osize < 4)	/* 66 in 64-bit code */
 		return DK_CALL;
+	if (di->fn == h_setcc_r)
+		return DK_SETCC_R;
+	if (di->fn == h_cmov_r && (di->size == 4 || di->size == 8))
+		return DK_CMOV_RR;
 	if (di->fn == h_movx_r)
 		return DK_MOVX_R;
 	if (di->fn == h_movx_m)

@@ -99,6 +99,8 @@ enum {
 	DK_ALU8_RI,	/* rm8 = rm8 op imm */
 	DK_TEST8_RR,	/* flags of rm8 & reg8 */
 	DK_TEST8_RI,	/* flags of rm8 & imm */
+	DK_SETCC_R,	/* rm8 = condition op */
+	DK_CMOV_RR,	/* r[reg] = condition op ? r[rm] : r[reg] */
 };
 
 /*

@@ -870,6 +870,35 @@ static bool emit_alu8(struct jctx *x, const struct dinsn *di)
 }
 
 static bool emit_reg_wide(struct jctx *x, const struct dinsn *di);
+static void e_cond_al(struct jctx *x, int cc);
+static void e_load_sz(struct jit *j, int h, size_t field, int size);
+
+/*
+ * SETcc and CMOVcc on registers: the condition into al as a Jcc would
+ * test it, then a byte store, or the host's CMOVNE from the register file
+ * (which in 64-bit code clears a 32-bit destination's upper half either
+ * way, as the guest's does).  byte is where SETcc's register lives.
+ */
+static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di,
+			    size_t byte)
+{
+	struct jit *j = x->j;
+
+	e_cond_al(x, di->op);
+	if (di->kind == DK_SETCC_R) {
+		e_rbx(j, "\x88", 1, 0x83, byte);	/* mov [], al */
+		return true;
+	}
+	ebytes(j, "\x84\xc0", 2);			/* test al, al */
+	e_load_sz(j, H_EAX, GREG(di->reg), di->size);
+	e_rexw(j, di->size);				/* cmovne eax, [rm] */
+	e_rbx(j, "\x0f\x45", 2, 0x83, GREG(di->rm));
+	if (x->wide)
+		e_store_q(j, H_EAX, GREG(di->reg));
+	else
+		e_store(j, H_EAX, GREG(di->reg));
+	return true;
+}
 
 /* Register forms: emit, or return false for a handler call. */
 static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
@@ -925,6 +954,9 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 	case DK_TEST8_RR:
 	case DK_TEST8_RI:
 		return emit_alu8(x, di);
+	case DK_SETCC_R:
+	case DK_CMOV_RR:
+		return emit_setcc_cmov(x, di, greg8(di->rm));
 	case DK_MOVX_R: {
 		/* AL..BL are the low bytes of r[0..3], AH..BH the next */
 		size_t src = di->size == 1 && di->rm >= 4 ?
@@ -1341,6 +1373,9 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 		}
 		e_store_q(j, H_EAX, GREG(di->reg));
 		return true;
+	case DK_SETCC_R:
+	case DK_CMOV_RR:
+		return emit_setcc_cmov(x, di, movx_src_wide(di));
 	case DK_IMUL_RR:
 		if (x->flags_live[x->i])
 			return false;	/* CF and OF: the handler */
@@ -1479,12 +1514,50 @@ static void e_setcc(struct jit *j, int cc)
 }
 
 /*
- * Jcc on flags from before the block: the commonest lazy states, a
- * CMP/SUB and a logic result of 32 bits (and in 64-bit code, of 64), are
- * tested here as a block's own would be; any other goes to cpu_cond().
- * Returns the jump taken.
+ * The host's flags made the guest's, for a condition, where the translator
+ * knows who set them last in the block: by redoing the operation on the
+ * host (at its size), or from c->eflags.  False where it does not know.
  */
-static u8 *emit_cond_unknown(struct jctx *x, const struct dinsn *di)
+static bool e_flags_known(struct jctx *x)
+{
+	struct jit *j = x->j;
+
+	switch (x->flags) {
+	case FK_SUB:
+		e_rexw(j, x->fsize);			/* mov eax, src1 */
+		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
+		e_rexw(j, x->fsize);			/* cmp eax, src2 */
+		e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
+		return true;
+	case FK_ADD:
+		e_rexw(j, x->fsize);			/* mov eax, src1 */
+		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
+		e_rexw(j, x->fsize);			/* add eax, src2 */
+		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(lf_src2));
+		return true;
+	case FK_LOGIC:
+		e_rexw(j, x->fsize);			/* mov eax, res */
+		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_res));
+		e_rexw(j, x->fsize);
+		ebytes(j, "\x85\xc0", 2);		/* test eax, eax */
+		return true;
+	case FK_EFLAGS:
+		e_load(j, H_EAX, CPU_FIELD(eflags));
+		e8(j, 0x25);				/* and eax, ARITH */
+		e32(j, F_ARITH);
+		ebytes(j, "\x50\x9d", 2);		/* push rax; popfq */
+		return true;
+	}
+	return false;
+}
+
+/*
+ * al = condition cc on flags the translator does not know (from before
+ * the block, or after a handler): the commonest lazy states, a CMP/SUB
+ * and a logic result of 32 bits (and in 64-bit code, of 64), are tested
+ * here as a block's own would be; any other goes to cpu_cond().
+ */
+static void e_cond_unknown_al(struct jctx *x, int cc)
 {
 	struct jit *j = x->j;
 	u8 *not_this, *done[4];
@@ -1508,55 +1581,36 @@ static u8 *emit_cond_unknown(struct jctx *x, const struct dinsn *di)
 			e_rexw(j, size);		/* cmp eax, src2 */
 			e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
 		}
-		e_setcc(j, di->op);
+		e_setcc(j, cc);
 		done[n++] = e_jump(j, JMP, NULL);
 		set_rel32(not_this, j->p);
 	}
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e8(j, 0xbe);					/* mov esi, cc */
-	e32(j, di->op);
+	e32(j, (u32)cc);
 	e_movabs(j, 0, (u64)(uintptr_t)cpu_cond);
 	ebytes(j, "\xff\xd0", 2);			/* call rax */
 	while (n--)
 		set_rel32(done[n], j->p);
-	ebytes(j, "\x84\xc0", 2);			/* test al, al */
-	return e_jump(j, JCC_JNE, NULL);
 }
 
-/* Jcc: flags the block set itself are tested by redoing the operation on
- * the host, whose flags are the guest's (at the operation's size); else
- * cpu_cond() decides. */
+/* al = condition cc, 1 or 0. */
+static void e_cond_al(struct jctx *x, int cc)
+{
+	if (e_flags_known(x))
+		e_setcc(x->j, cc);
+	else
+		e_cond_unknown_al(x, cc);
+}
+
+/* Jcc: returns the jump taken. */
 static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 {
-	struct jit *j = x->j;
-
-	switch (x->flags) {
-	case FK_SUB:
-		e_rexw(j, x->fsize);			/* mov eax, src1 */
-		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
-		e_rexw(j, x->fsize);			/* cmp eax, src2 */
-		e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
-		return e_jump(j, (u8)(0x80 | di->op), NULL);
-	case FK_ADD:
-		e_rexw(j, x->fsize);			/* mov eax, src1 */
-		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
-		e_rexw(j, x->fsize);			/* add eax, src2 */
-		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(lf_src2));
-		return e_jump(j, (u8)(0x80 | di->op), NULL);
-	case FK_LOGIC:
-		e_rexw(j, x->fsize);			/* mov eax, res */
-		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_res));
-		e_rexw(j, x->fsize);
-		ebytes(j, "\x85\xc0", 2);		/* test eax, eax */
-		return e_jump(j, (u8)(0x80 | di->op), NULL);
-	case FK_EFLAGS:
-		e_load(j, H_EAX, CPU_FIELD(eflags));
-		e8(j, 0x25);				/* and eax, ARITH */
-		e32(j, F_ARITH);
-		ebytes(j, "\x50\x9d", 2);		/* push rax; popfq */
-		return e_jump(j, (u8)(0x80 | di->op), NULL);
-	}
-	return emit_cond_unknown(x, di);
+	if (e_flags_known(x))
+		return e_jump(x->j, (u8)(0x80 | di->op), NULL);
+	e_cond_unknown_al(x, di->op);
+	ebytes(x->j, "\x84\xc0", 2);			/* test al, al */
+	return e_jump(x->j, JCC_JNE, NULL);
 }
 
 /* The way out after the last instruction, by what it does to EIP. */
