@@ -101,6 +101,7 @@ enum {
 	DK_TEST8_RI,	/* flags of rm8 & imm */
 	DK_SETCC_R,	/* rm8 = condition op */
 	DK_CMOV_RR,	/* r[reg] = condition op ? r[rm] : r[reg] */
+	DK_MUL,		/* eDX:eAX = eAX * r/m, unsigned (op 0), signed (1) */
 };
 
 /*

@@ -869,9 +869,12 @@ static bool emit_alu8(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/* With the 64-bit forms and the block ends, below. */
 static bool emit_reg_wide(struct jctx *x, const struct dinsn *di);
-static void e_cond_al(struct jctx *x, int cc);
 static void e_load_sz(struct jit *j, int h, size_t field, int size);
+static void e_ea_wide(struct jctx *x, const struct dinsn *di);
+static void e_access_wide(struct jctx *x, int seg, bool write, int size);
+static void e_cond_al(struct jctx *x, int cc);
 
 /*
  * SETcc and CMOVcc on registers: the condition into al as a Jcc would
@@ -897,6 +900,61 @@ static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di,
 		e_store_q(j, H_EAX, GREG(di->reg));
 	else
 		e_store(j, H_EAX, GREG(di->reg));
+	return true;
+}
+
+/*
+ * One-operand MUL and IMUL of 4 or 8 bytes, on a register or through the
+ * TLB: the host's own, with the flags kept as alu_mul() keeps them (CF and
+ * OF in c->eflags, AF clear, the rest from the low half, lazily).
+ */
+static bool emit_mul(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = di->size;
+	u8 ext = di->op ? 0x28 : 0x20;			/* /5 IMUL, /4 MUL */
+
+	if (di->rm == DC_NONE) {
+		if (x->wide) {
+			e_ea_wide(x, di);
+			e_access_wide(x, di->seg, false, size);
+		} else {
+			e_ea(j, di);
+			e_access(x, di->seg, false);
+		}
+		e_load_sz(j, H_EAX, GREG(R_EAX), size);
+		e_rexw(j, size);			/* mul [rsi+rcx] */
+		ebytes(j, "\xf7", 1);
+		e8(j, (u8)(0x04 | ext));
+		e8(j, 0x0e);
+	} else {
+		e_load_sz(j, H_EAX, GREG(R_EAX), size);
+		e_rexw(j, size);			/* mul [rbx+rm] */
+		e_rbx(j, "\xf7", 1, (u8)(0x83 | ext), GREG(di->rm));
+	}
+	ebytes(j, "\x0f\x90\xc1", 3);			/* seto cl */
+	if (x->wide) {
+		e_store_q(j, H_EAX, GREG(R_EAX));
+		e_store_q(j, H_EDX, GREG(R_EDX));
+	} else {
+		e_store(j, H_EAX, GREG(R_EAX));
+		e_store(j, H_EDX, GREG(R_EDX));
+	}
+	if (x->flags_live[x->i]) {
+		ebytes(j, "\x0f\xb6\xc9", 3);		/* movzx ecx, cl */
+		ebytes(j, "\x69\xc9", 2);		/* imul ecx, ecx, CF|OF */
+		e32(j, F_CF | F_OF);
+		e_load(j, H_EDX, CPU_FIELD(eflags));
+		ebytes(j, "\x81\xe2", 2);		/* and edx, ~... */
+		e32(j, ~(F_CF | F_OF | F_AF));
+		ebytes(j, "\x09\xca", 2);		/* or edx, ecx */
+		e_store(j, H_EDX, CPU_FIELD(eflags));
+		e_store_q(j, H_EAX, CPU_FIELD(lf_res));
+		e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, size));
+	}
+	x->flags = FK_UNKNOWN;
+	cold_back_here(x, first);
 	return true;
 }
 
@@ -957,6 +1015,8 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 	case DK_SETCC_R:
 	case DK_CMOV_RR:
 		return emit_setcc_cmov(x, di, greg8(di->rm));
+	case DK_MUL:
+		return emit_mul(x, di);
 	case DK_MOVX_R: {
 		/* AL..BL are the low bytes of r[0..3], AH..BH the next */
 		size_t src = di->size == 1 && di->rm >= 4 ?
@@ -1376,6 +1436,8 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 	case DK_SETCC_R:
 	case DK_CMOV_RR:
 		return emit_setcc_cmov(x, di, movx_src_wide(di));
+	case DK_MUL:
+		return emit_mul(x, di);
 	case DK_IMUL_RR:
 		if (x->flags_live[x->i])
 			return false;	/* CF and OF: the handler */
@@ -1662,6 +1724,7 @@ static void emit_tlb_choice(struct jctx *x)
 		if (di->kind == DK_LOAD || di->kind == DK_ALU_R_M ||
 		    di->kind == DK_LOADX || di->kind == DK_TEST_M_R ||
 		    di->kind == DK_TEST_M_I ||
+		    (di->kind == DK_MUL && di->rm == DC_NONE) ||
 		    ((di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I) &&
 		     di->op == 7))
 			rd |= 1u << di->seg;
@@ -1764,6 +1827,9 @@ static void flags_liveness(struct jctx *x)
 			else if (di->op >= 2)	/* RCL RCR read CF */
 				live = true;
 			/* ROL, ROR: the handler reads them if seen */
+			break;
+		case DK_MUL:
+			live = di->rm == DC_NONE;	/* may fault */
 			break;
 		case DK_IMUL_RR:
 		case DK_INC:
