@@ -376,7 +376,7 @@ static void gen_reg_misc(struct gen *g)
 {
 	int r = pick_w(g), s = pick_any(g);
 
-	switch (rnd(g, 18)) {
+	switch (rnd(g, 19)) {
 	case 0:		/* SETcc r8 */
 		b8(g, 0x0f);
 		b8(g, 0x90 | rnd(g, 16));
@@ -492,6 +492,10 @@ static void gen_reg_misc(struct gen *g)
 	case 16:	/* INC/DEC through FF */
 		b8(g, 0xff);
 		modrm(g, 3, (int)rnd(g, 2), r);
+		break;
+	case 17:	/* MUL, IMUL r/m: EDX:EAX = EAX * r */
+		b8(g, 0xf7);
+		modrm(g, 3, 4 + (int)rnd(g, 2), s);
 		break;
 	default:	/* NOPs: 90, and 0F 1F with an operand never read */
 		if (chance(g, 50)) {
@@ -631,9 +635,11 @@ static void gen_mem(struct gen *g)
 			b32(g, rnd_imm(g));
 		}
 		break;
-	case 9:		/* TEST m, r; TEST m, imm */
+	case 9:		/* TEST m, r; TEST m, imm; MUL, IMUL m */
 		gen_ea(g, &m, 4, false);
-		if (chance(g, 50)) {
+		if (chance(g, 20)) {
+			op1_mem(g, 0xf7, 4 + (int)rnd(g, 2), &m);
+		} else if (chance(g, 50)) {
 			op1_mem(g, 0x85, s, &m);
 		} else {
 			op1_mem(g, 0xf7, 0, &m);
