@@ -1069,21 +1069,35 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 			     u32 count)
 {
 	struct jit *j = x->j;
+	int size = di->size;
+	u8 top = (u8)(size * 8 - 1);
 
-	e_load(j, H_EAX, GREG(di->rm));
-	ebytes(j, "\x89\xc2\xc1", 3);			/* edx = eax; op eax */
+	e_load_sz(j, H_EAX, GREG(di->rm), size);
+	e_rexw(j, size);
+	ebytes(j, "\x89\xc2", 2);			/* edx = eax */
+	e_rexw(j, size);
+	e8(j, 0xc1);					/* op eax, count */
 	e8(j, ext);
 	e8(j, (u8)count);
 	ebytes(j, "\x0f\x92\xc1\x0f\xb6\xc9", 6);	/* ecx = CF */
-	e_store(j, H_EAX, GREG(di->rm));
+	if (x->wide)
+		e_store_q(j, H_EAX, GREG(di->rm));
+	else
+		e_store(j, H_EAX, GREG(di->rm));
 	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
-	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, 4));
-	if (di->op == 5) {				/* OF = old top bit */
-		ebytes(j, "\xc1\xea\x1f", 3);
-	} else if (di->op == 7) {			/* OF = 0 */
+	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, size));
+	if (di->op == 7) {				/* OF = 0 */
 		ebytes(j, "\x31\xd2", 2);
-	} else {					/* top bit != CF */
-		ebytes(j, "\x89\xc2\xc1\xea\x1f\x31\xca", 7);
+	} else {		/* OF = old top bit; SHL: new top bit != CF */
+		if (di->op != 5) {
+			e_rexw(j, size);
+			ebytes(j, "\x89\xc2", 2);	/* edx = eax */
+		}
+		e_rexw(j, size);
+		ebytes(j, "\xc1\xea", 2);		/* shr edx, top */
+		e8(j, top);
+		if (di->op != 5)
+			ebytes(j, "\x31\xca", 2);	/* xor edx, ecx */
 	}
 	ebytes(j, "\xc1\xe2\x0b\x09\xd1", 5);		/* ecx |= edx << 11 */
 	e_load(j, H_EAX, CPU_FIELD(eflags));
@@ -1401,15 +1415,19 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 		static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0,
 					   0xf8 };
 
-		if (!di->imm && size == 8)
-			return true;	/* changes nothing */
-		e_load_sz(j, H_EAX, GREG(di->rm), size);
-		if (!di->imm) {		/* but the upper half goes */
-			e_store_q(j, H_EAX, GREG(di->rm));
+		if (!di->imm) {	/* changes nothing but the upper half */
+			if (size == 4) {
+				e_load_sz(j, H_EAX, GREG(di->rm), 4);
+				e_store_q(j, H_EAX, GREG(di->rm));
+			}
 			return true;
 		}
+		if (x->flags_live[x->i] && di->op >= 4)
+			return emit_shift_flags(x, di, ext[di->op],
+						(u32)di->imm);
 		if (x->flags_live[x->i] || !ext[di->op])
 			return false;
+		e_load_sz(j, H_EAX, GREG(di->rm), size);
 		e_rexw(j, size);
 		e8(j, 0xc1);				/* op eax, count */
 		e8(j, ext[di->op]);
