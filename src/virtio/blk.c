@@ -86,7 +86,8 @@ struct virtio_blk {
 	struct blk_req *todo, **todo_tail;
 	struct blk_req *done, **done_tail;
 	unsigned int busy;	/* handed to the threads, not yet done */
-	u64 next_seq;
+	unsigned int running, max_running;	/* being carried out */
+	u64 next_seq, served;
 	bool stop;
 	int efd;
 	/* Requests the host failed (under lock), and whether a flush did
@@ -445,12 +446,16 @@ static void *io_thread(void *opaque)
 		if (!blk->todo)
 			blk->todo_tail = &blk->todo;
 		w->seq = req->seq;
+		if (++blk->running > blk->max_running)
+			blk->max_running = blk->running;
 		pthread_mutex_unlock(&blk->lock);
 
 		req->len = execute(w, req->e);
 
 		pthread_mutex_lock(&blk->lock);
 		w->seq = 0;
+		blk->running--;
+		blk->served++;
 		wake = !blk->done;
 		req->next = NULL;
 		*blk->done_tail = req;
@@ -645,6 +650,8 @@ static void blk_free(struct virtio_dev *vd)
 		pthread_join(blk->workers[i].thread, NULL);
 		free(blk->workers[i].scratch);
 	}
+	verbose("virtio-blk: %s: %llu requests, up to %u carried out at once",
+		blk->path, (unsigned long long)blk->served, blk->max_running);
 	if (blk->failures > 1)
 		notice("--block=%s: %lu requests failed in all", blk->path,
 		       blk->failures);
