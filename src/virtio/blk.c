@@ -418,12 +418,13 @@ out:
  * Why threads and not io_uring: the disk is a file in the host's page
  * cache, where io_uring does the copy in the submitting thread (the run
  * loop: the guest's CPU) or punts it to kernel workers that are threads
- * too; the seccomp sandbox (sandbox.c) would have to allow io_uring_enter, whose
+ * too; the sandbox (sandbox.c) would have to allow io_uring_enter, whose
  * operations no seccomp filter sees; and io_uring may be disabled on a
  * host (sysctl kernel.io_uring_disabled, container profiles), so the
- * threads would be needed anyway as the fallback.  IO_THREADS of them
- * cover the 1 MiB requests Linux makes at a queue depth of a few; a
- * thread that waits in fdatasync() leaves the others to read.
+ * threads would be needed anyway as the fallback.  A guest on our CPU
+ * keeps a few requests queued at most (lguest --verbose says how many
+ * ran at once), and four threads cover that; one that waits in
+ * fdatasync() leaves the others to read.
  */
 static void *io_thread(void *opaque)
 {
@@ -584,15 +585,15 @@ void virtio_blk_quiesce(struct virtio_blk *blk)
 }
 
 /*V:230
- * A reset must not let the I/O thread write into memory the guest has
+ * A reset must not let the I/O threads write into memory the guest has
  * taken back: a driver that resets the device may reuse its buffers at
  * once.  Requests no thread has started are simply dropped (the guest
  * was never told they completed, and a reset abandons them); then we wait
  * for those being carried out, IO_THREADS at most, each bounded by
- * RW_MAX, and forget
- * the finished requests instead of completing them (the rings they would
- * go on are being reset too).  The queue's size bounds how many there can
- * be (V:130), so a reset never waits on a backlog a guest has built. :*/
+ * RW_MAX, and forget the finished requests instead of completing them
+ * (the rings they would go on are being reset too).  The queue's size
+ * bounds how many there can be (V:130), so a reset never waits on a
+ * backlog a guest has built. :*/
 static void blk_reset(struct virtio_dev *vd)
 {
 	struct virtio_blk *blk = virtio_opaque(vd);

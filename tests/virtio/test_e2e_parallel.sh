@@ -88,7 +88,8 @@ t0=$(guest_now)
 guest_run "$work/run.sh" $(guest_block_arg "$work/disk.img") $verbose \
 	</dev/null
 rc=$?
-guest_ok $rc "boots, reads and writes with several dd's at once, powers off ($(guest_since "$t0")s)"
+what="boots, reads and writes with several dd's at once, powers off"
+guest_ok $rc "$what ($(guest_since "$t0")s)"
 [ $rc = 0 ] || guest_show_log 30
 out=$(guest_run_output | tr -d '\r')
 
@@ -102,7 +103,8 @@ echo "$out" | grep -q "failed"
 guest_ok $? "no dd failed in the guest"
 for r in 0 1 2 3; do
 	eval "want=\$host_$r"
-	check "read-$r=$want" "four readers at once: region $r as the host's file has it"
+	what="four readers at once: region $r as the host's file has it"
+	check "read-$r=$want" "$what"
 done
 for r in 2 3; do
 	eval "want=\$host_$r"
@@ -110,11 +112,14 @@ for r in 2 3; do
 done
 for r in 4 5; do
 	got=$(region_sum "$work/disk.img" $r)
-	check "wrote-$r=$got" "written beside the others, fsync'd: region $r is in the host's file after power-off"
+	what="written beside the others, fsync'd: region $r is in the"
+	check "wrote-$r=$got" "$what host's file after power-off"
 done
 if [ "$GUEST_VMM" = lguest ]; then
-	n=$(guest_console | sed -n 's/.*requests, up to \([0-9]*\) carried out at once.*/\1/p' |
+	n=$(guest_console |
+		sed -n 's/.*up to \([0-9]*\) carried out at once.*/\1/p' |
 		head -n 1)
 	[ "${n:-0}" -gt 1 ]
-	guest_ok $? "lguest's I/O threads carried out several requests at once (up to ${n:-?})"
+	what="lguest's I/O threads carried out several requests at once"
+	guest_ok $? "$what (up to ${n:-?})"
 fi
