@@ -474,7 +474,7 @@ static void *io_thread(void *opaque)
 }
 /* A stopping thread first empties the list: at power-off every request
  * the guest made is carried out (blk_free() drops them only for a guest
- * that was killed). :*/
+ * that was killed). */
 
 static struct blk_req *get_req(struct virtio_blk *blk, struct virtqueue *vq)
 {
