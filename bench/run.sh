@@ -15,9 +15,12 @@
 #                               in the guest, timed on the host from its
 #                               start marker to its last line; also run
 #                               natively (x86-64) for the physical limit
-#   disk write, read            64 MiB sequential on a virtio disk (dd,
-#                               1 MiB blocks; fsync'd write, cold read),
-#                               timed by the guest's clock
+#   disk write, read            256 MiB sequential on a virtio disk (dd,
+#                               1 MiB blocks, O_DIRECT; the write ends
+#                               with fsync), timed by the guest's clock;
+#                               and the same 256 MiB read by 4 dd's at
+#                               once (64 MiB each, O_DIRECT): several
+#                               requests in flight
 #   network, guest to host      32 MiB over TCP from the guest (busybox nc,
 #                               from tmpfs) to a host receiver, over a TAP
 #                               device (lguest --tunnet; QEMU -netdev tap
@@ -125,18 +128,26 @@ chmod 755 "$st/off/poweroff-now"
 cp "$out/cpubench32" "$st/cpu/bench/cpubench"
 printf 'echo BENCH-START\n/bench/cpubench %s\n' "$scale" >"$st/cpu/run.sh"
 mkdir -p "$st/disk"
-disk_mb=64
+disk_mb=256
 cat >"$st/disk/run.sh" <<EOF
 up() { cut -d' ' -f1 /proc/uptime; }
 [ -b /dev/vda ] || echo DISK-w-FAIL no /dev/vda
 t0=\$(up)
-dd if=/dev/zero of=/dev/vda bs=1M count=$disk_mb conv=fsync || echo DISK-w-FAIL
+dd if=/dev/zero of=/dev/vda bs=1M count=$disk_mb oflag=direct conv=fsync ||
+	echo DISK-w-FAIL
 echo DISK-w-TIME \$t0 \$(up)
-sync
-echo 3 >/proc/sys/vm/drop_caches
 t0=\$(up)
-dd if=/dev/vda of=/dev/null bs=1M count=$disk_mb || echo DISK-r-FAIL
+dd if=/dev/vda of=/dev/null bs=1M count=$disk_mb iflag=direct ||
+	echo DISK-r-FAIL
 echo DISK-r-TIME \$t0 \$(up)
+t0=\$(up)
+for i in 0 1 2 3; do
+	dd if=/dev/vda of=/dev/null bs=1M skip=\$((i * $disk_mb / 4)) \\
+		count=$((disk_mb / 4)) iflag=direct 2>/dev/null ||
+		echo DISK-pr-FAIL &
+done
+wait
+echo DISK-pr-TIME \$t0 \$(up)
 EOF
 mkdir -p "$st/net"
 net_mb=32
@@ -319,8 +330,9 @@ bench_exit() {
 	guest_stop
 }
 
-# Sequential write then read of the whole virtio disk, in 1 MiB blocks, the
-# write ending with fsync and the read starting with a cold page cache.
+# Sequential write then read of the whole virtio disk, in 1 MiB blocks with
+# O_DIRECT (the guest's page cache out of the way), the write ending with
+# fsync; then four readers at once, each a quarter of the disk.
 # Timed by the guest (/proc/uptime, 10 ms steps: its clock follows the
 # host's under both VMMs); MB/s = 10^6 bytes/s.
 bench_disk() {
@@ -332,7 +344,7 @@ bench_disk() {
 		$(guest_block_arg "$out/disk.img") </dev/null
 	guest_wait_for "LGUEST-GUEST-RUN-END" >/dev/null
 	guest_wait_exit 60
-	for d in w r; do
+	for d in w r pr; do
 		grep -a -q "DISK-$d-FAIL" "$GUEST_LOG" && continue
 		guest_console | awk -v d="$d" -v mb="$disk_mb" -v vmm="$1" '
 			$1 == "DISK-" d "-TIME" && $3 > $2 {
@@ -516,14 +528,15 @@ table() {
 	nat=$(median native cpu)
 	echo "| metric | lguest | QEMU TCG | lguest/QEMU |"
 	echo "|---|---|---|---|"
-	for m in prompt exit cpu disk_w disk_r net_tx net_rx net_g2g idle_cpu \
+	for m in prompt exit cpu disk_w disk_r disk_pr net_tx net_rx net_g2g idle_cpu \
 		 idle_wakeups mem_overhead prompt64 cpu64; do
 		case $m in
 		prompt) what="launch to shell prompt (s)" ;;
 		exit) what="launch to exit, init powers off at once (s)" ;;
 		cpu) what="cpubench -s $scale in the guest (s)" ;;
-		disk_w) what="virtio disk sequential write, fsync'd (MB/s)" ;;
-		disk_r) what="virtio disk sequential read, cold cache (MB/s)" ;;
+		disk_w) what="virtio disk write, $disk_mb MiB O_DIRECT, fsync'd (MB/s)" ;;
+		disk_r) what="virtio disk read, $disk_mb MiB O_DIRECT (MB/s)" ;;
+		disk_pr) what="virtio disk read, 4 readers at once, $disk_mb MiB O_DIRECT (MB/s)" ;;
 		net_tx) what="TCP guest to host over TAP, $net_mb MiB (MB/s)" ;;
 		net_rx) what="TCP host to guest over TAP, $net_mb MiB (MB/s)" ;;
 		net_g2g) what="TCP guest to guest (sharenet; QEMU: socket), $net_mb MiB (MB/s)" ;;

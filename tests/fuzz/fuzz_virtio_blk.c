@@ -3,8 +3,10 @@
  * (virtio_pci.c) and the virtqueue (virtqueue.c), driven by a scripted
  * guest (fuzz_guest.h).  The disk is a 64 KiB file in $TMPDIR, zeroed
  * before every input; the first byte of the input says whether it is
- * read-only.  After each step the I/O thread is waited for (quiesce),
- * so that an input replays the same way every time.
+ * read-only.  After each step the I/O threads are waited for (quiesce),
+ * so that each step starts from settled state (within a step, requests
+ * the four threads carry out at once may finish in any order, as on a
+ * real disk).
  *
  * Besides what every virtio target checks (no crash, no sanitizer report,
  * no die/exit/abort, no hang; a kill only with "virtio-blk: ..."), the

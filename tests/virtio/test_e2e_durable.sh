@@ -11,7 +11,7 @@
 # thread is traced meanwhile (strace, when the host has it), to check that
 # the last block reported went to the file and was followed by an
 # fdatasync() that succeeded: the flush is a real one.  (That the guest
-# heard of the flush only after it is the order of blk.c's I/O thread:
+# heard of the flush only after it is the order of blk.c's I/O threads:
 # the completion is queued after execute() returns.)
 cd "$(dirname "$0")/../.." || exit 1
 GUEST_TOP=$PWD

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -326,18 +327,51 @@ static void test_blk_io(void)
 	unlink(disk_path);
 }
 
-/* Fault injection: fdatasync() fails with EIO while this is set (the test
- * is linked with --wrap=fdatasync, so blk.c's calls come here). */
+/* Fault injection: fdatasync() fails with EIO while fail_fdatasync is
+ * set (the test is linked with --wrap=fdatasync and --wrap=pwritev, so
+ * blk.c's calls come here).  hold_fdatasync and hold_pwritev make the
+ * I/O thread that calls them wait until they are cleared, so a test can
+ * keep a request in flight as long as it likes; the counters say what
+ * the I/O threads did meanwhile. */
 static bool fail_fdatasync;
+static int hold_fdatasync, hold_pwritev;
+static int fdatasync_calls, pwritev_active;
+static bool synced_while_writing;
+
+/* Waits while *flag is set; 10 s at most, so a broken test cannot hang. */
+static void hold(const int *flag)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 10000 && __atomic_load_n(flag, __ATOMIC_SEQ_CST);
+	     i++)
+		nanosleep(&ms, NULL);
+}
 
 int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd)
 {
+	__atomic_add_fetch(&fdatasync_calls, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&pwritev_active, __ATOMIC_SEQ_CST))
+		synced_while_writing = true;
+	hold(&hold_fdatasync);
 	if (fail_fdatasync) {
 		errno = EIO;
 		return -1;
 	}
 	return __real_fdatasync(fd);
+}
+
+ssize_t __real_pwritev(int fd, const struct iovec *iov, int n, off_t off);
+ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	ssize_t r;
+
+	__atomic_add_fetch(&pwritev_active, 1, __ATOMIC_SEQ_CST);
+	hold(&hold_pwritev);
+	r = __real_pwritev(fd, iov, n, off);
+	__atomic_sub_fetch(&pwritev_active, 1, __ATOMIC_SEQ_CST);
+	return r;
 }
 
 /* After one failed fdatasync() the kernel may have dropped the pages it
@@ -404,6 +438,188 @@ static void test_event_idx(void)
 	ok(d.irq[PCI_IRQ_BASE] == 0 && used_idx(&d) == 1,
 	   "flags: NO_INTERRUPT suppresses the interrupt");
 	drv_free(&d);
+	unlink(disk_path);
+}
+
+/* Request i as descriptors 3i..3i+2: header i, len bytes of data at
+ * DATA_GPA + 4096 i (none for a flush), status byte i (past the headers,
+ * for i < 128). */
+#define STATUSES_GPA	(BUF_GPA + 0x800)
+
+static void post_req(struct drv *d, u16 i, u32 type, u64 sector, u32 len)
+{
+	struct virtio_blk_outhdr hdr = { type, 0, sector };
+	u16 at = 3 * i;
+
+	memcpy(gp(d, HDR_GPA + 16 * i, 16), &hdr, 16);
+	*(u8 *)gp(d, STATUSES_GPA + i, 1) = 0xee;
+	set_desc(d, d->desc, at, HDR_GPA + 16 * i, 16, VRING_DESC_F_NEXT,
+		 at + 1);
+	if (len) {
+		set_desc(d, d->desc, at + 1, DATA_GPA + 4096 * i, len,
+			 VRING_DESC_F_NEXT |
+			 (type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0),
+			 at + 2);
+		at++;
+	}
+	set_desc(d, d->desc, at + 1, STATUSES_GPA + i, 1, VRING_DESC_F_WRITE,
+		 0);
+	drv_kick(d, 0, 3 * i);
+}
+
+static u8 req_status(struct drv *d, u16 i)
+{
+	return *(u8 *)gp(d, STATUSES_GPA + i, 1);
+}
+
+/* Runs the run loop's part (the eventfd) until n requests are used, or
+ * for ms milliseconds; the ISR is read after each look, as a driver's
+ * interrupt handler would.  Returns the interrupts seen. */
+static int poll_used(struct drv *d, u16 n, int ms)
+{
+	struct timespec tick = { 0, 1000000 };
+	int irqs = 0;
+
+	for (int t = 0; t < ms && used_idx(d) < n; t++) {
+		nanosleep(&tick, NULL);
+		machine_poll(d->m);
+		if (d->irq[PCI_IRQ_BASE]) {
+			irqs++;
+			isr_read(d);
+		}
+	}
+	return irqs;
+}
+
+/*
+ * Several requests in flight.  Sixteen reads and writes of their own
+ * sectors posted at once, answered in one go: each right, byte for byte
+ * against the file, for one interrupt.  Then the proof that they are
+ * carried out side by side, not one after another: a flush whose
+ * fdatasync() is held does not keep three reads posted after it from
+ * completing.  And the one order the device keeps (V:217): a flush posted
+ * after a write whose pwritev() is held does not call fdatasync() until
+ * that write is done.
+ */
+static void test_blk_parallel(void)
+{
+	struct drv d;
+	struct virtio_blk *blk;
+	u8 buf[2048];
+	bool right = true;
+	u32 id, len;
+
+	make_disk(DISK_SECTORS * 512);
+	blk = setup_blk(&d, false, F_VERSION_1 | F_EVENT_IDX, 128);
+	for (u16 i = 0; i < 16; i++) {
+		memset(gp(&d, DATA_GPA + 4096 * i, 2048), 0x80 + i, 2048);
+		post_req(&d, i, i % 2 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+			 4 * i, 2048);
+	}
+	virtio_blk_quiesce(blk);
+	for (u16 i = 0; i < 16; i++) {
+		const u8 *data = gp(&d, DATA_GPA + 4096 * i, 2048);
+
+		used_elem(&d, i, &id, &len);
+		right &= req_status(&d, i) == VIRTIO_BLK_S_OK &&
+			 id % 3 == 0 && id / 3 < 16 &&
+			 len == (id / 3 % 2 ? 1 : 2049);
+		file_read(4 * 512 * i, buf, 2048);
+		for (int b = 0; b < 2048; b++)
+			right &= i % 2 ? buf[b] == 0x80 + i :
+				 data[b] == pattern(4 * 512 * i + b);
+	}
+	ok(right && used_idx(&d) == 16,
+	   "parallel: 16 reads and writes at once, every byte as the file "
+	   "has it (%u used)", used_idx(&d));
+	ok(d.irq[PCI_IRQ_BASE] == 1 && isr_read(&d) == 1 &&
+	   d.irq[PCI_IRQ_BASE] == 0,
+	   "parallel: their completions merged, one interrupt");
+
+	__atomic_store_n(&hold_fdatasync, 1, __ATOMIC_SEQ_CST);
+	post_req(&d, 16, VIRTIO_BLK_T_FLUSH, 0, 0);
+	for (u16 i = 17; i < 20; i++)
+		post_req(&d, i, VIRTIO_BLK_T_IN, 40 + i, 512);
+	poll_used(&d, 19, 5000);
+	right = used_idx(&d) == 19;
+	for (u16 i = 16; right && i < 19; i++) {
+		used_elem(&d, i, &id, &len);
+		right = id != 3 * 16 && len == 513;
+	}
+	ok(right && req_status(&d, 16) == 0xee &&
+	   req_status(&d, 19) == VIRTIO_BLK_S_OK &&
+	   *(u8 *)gp(&d, DATA_GPA + 4096 * 19, 1) == pattern(59 * 512),
+	   "parallel: three reads complete while a flush before them waits "
+	   "in fdatasync (%u used, statuses %#x %#x)", used_idx(&d),
+	   req_status(&d, 16), req_status(&d, 19));
+	__atomic_store_n(&hold_fdatasync, 0, __ATOMIC_SEQ_CST);
+	poll_used(&d, 20, 5000);
+	ok(used_idx(&d) == 20 && req_status(&d, 16) == VIRTIO_BLK_S_OK,
+	   "parallel: ... and the flush completes when fdatasync returns");
+
+	fdatasync_calls = 0;
+	synced_while_writing = false;
+	__atomic_store_n(&hold_pwritev, 1, __ATOMIC_SEQ_CST);
+	memset(gp(&d, DATA_GPA + 4096 * 20, 512), 0x42, 512);
+	post_req(&d, 20, VIRTIO_BLK_T_OUT, 100, 512);
+	post_req(&d, 21, VIRTIO_BLK_T_FLUSH, 0, 0);
+	poll_used(&d, 21, 200);
+	ok(used_idx(&d) == 20 &&
+	   !__atomic_load_n(&fdatasync_calls, __ATOMIC_SEQ_CST),
+	   "parallel: a flush after a write still in pwritev waits, "
+	   "fdatasync not called");
+	__atomic_store_n(&hold_pwritev, 0, __ATOMIC_SEQ_CST);
+	poll_used(&d, 22, 5000);
+	file_read(100 * 512, buf, 512);
+	ok(used_idx(&d) == 22 && req_status(&d, 20) == VIRTIO_BLK_S_OK &&
+	   req_status(&d, 21) == VIRTIO_BLK_S_OK && fdatasync_calls == 1 &&
+	   !synced_while_writing && buf[0] == 0x42 && buf[511] == 0x42,
+	   "parallel: ... then the write, then fdatasync: both OK");
+	ok(!guest_killed(d.m), "parallel: the guest is alive after all that");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+static void *release_pwritev(void *unused)
+{
+	struct timespec t = { 0, 100 * 1000000 };
+
+	(void)unused;
+	nanosleep(&t, NULL);
+	__atomic_store_n(&hold_pwritev, 0, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * Power-off with requests in flight: the machine ends (pci_free()) while
+ * eight writes are posted, four held in pwritev() and four still queued
+ * behind them.  Every one reaches the file: the guest made them, and was
+ * not killed.
+ */
+static void test_blk_poweroff(void)
+{
+	struct drv d;
+	pthread_t t;
+	u8 buf[512];
+	bool all = true;
+
+	make_disk(DISK_SECTORS * 512);
+	setup_blk(&d, false, F_VERSION_1, 32);
+	__atomic_store_n(&hold_pwritev, 1, __ATOMIC_SEQ_CST);
+	for (u16 i = 0; i < 8; i++) {
+		memset(gp(&d, DATA_GPA + 4096 * i, 512), 0x60 + i, 512);
+		post_req(&d, i, VIRTIO_BLK_T_OUT, 64 + i, 512);
+	}
+	if (pthread_create(&t, NULL, release_pwritev, NULL))
+		abort();
+	drv_free(&d);
+	pthread_join(t, NULL);
+	for (u16 i = 0; i < 8; i++) {
+		file_read((64 + i) * 512, buf, 512);
+		all &= buf[0] == 0x60 + i && buf[511] == 0x60 + i;
+	}
+	ok(all, "power-off: eight writes in flight (four still queued) all "
+	   "reach the file");
 	unlink(disk_path);
 }
 
@@ -1122,6 +1338,8 @@ int main(void)
 	test_blk_io();
 	test_blk_flush_failure();
 	test_event_idx();
+	test_blk_parallel();
+	test_blk_poweroff();
 	test_readonly();
 	test_bad_files();
 	for (unsigned int i = 0; i < ARRAY_SIZE(hostile); i++)
