@@ -7,7 +7,7 @@
 # networks (TAP, --sharenet between two guests, --net=user).  Skipped,
 # saying how to build it, when the flavour is not in guest/cache (make
 # guest builds it).
-# run-all: timeout=3000 (six scripts of 64-bit boots, eight guests)
+# run-all: timeout=3000 (six scripts of 64-bit boots)
 cd "$(dirname "$0")/../.." || exit 1
 if [ ! -f guest/cache/amd64/vmlinuz ] || [ ! -f guest/cache/amd64/initrd.img ]; then
 	echo "ok - amd64: the device tests # SKIP guest/cache/amd64 is not" \
