@@ -86,8 +86,10 @@
 # (default both; "qemu" alone validates the harness while lguest cannot
 # boot yet), the benchmarks to run (default all but the amd64 ones;
 # prompt also measures idle CPU and memory).  The table has the rows of
-# the benchmarks run.  xz is by far the longest: on a 2-CPU machine in
-# 2026, about 15 minutes a round for lguest and 4 for QEMU.  Needs gcc
+# the benchmarks run.  xz is by far the longest: xz -9 of 64 MiB takes
+# 46 s of CPU natively, and lguest (e88c037) was still at it after 9
+# minutes on a loaded 2-CPU machine; DATA_MB=4 took 54 s on a quieter
+# one.  Needs gcc
 # with -m32 (gcc-multilib), qemu-system-i386, and apt-get for xz.
 # Logs: bench/out/.  BENCH_TIMEOUT (default 600 s) bounds each boot;
 # BENCH_STALL=N gives up on a console silent for N s (default off);
@@ -868,7 +870,7 @@ EOF
 		echo
 		echo "- machine: $(uname -srm), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "- lguest $(git describe --always --dirty 2>/dev/null); $($QEMU --version | head -n 1); kernel $(cat guest/cache/kernel-version)"
-		echo "- command: \`$cmdline\` (VMMs: $vmms; guest RAM $GUEST_MEM; kernel arguments: console=ttyS0 $GUEST_APPEND)"
+		echo "- command: \`${DATA_MB:+DATA_MB=$DATA_MB }$cmdline\` (VMMs: $vmms; guest RAM $GUEST_MEM; kernel arguments: console=ttyS0 $GUEST_APPEND)"
 		echo
 		cat "$out/table.md"
 	} >>BENCHMARKS.md
