@@ -89,8 +89,8 @@
 # the benchmarks run.  xz is by far the longest: xz -9 of 64 MiB takes
 # 46 s of CPU natively, and lguest (e88c037) was still at it after 9
 # minutes on a loaded 2-CPU machine; DATA_MB=4 took 54 s on a quieter
-# one.  Needs gcc
-# with -m32 (gcc-multilib), qemu-system-i386, and apt-get for xz.
+# one.  Needs gcc with -m32 (gcc-multilib), qemu-system-i386, and
+# apt-get for xz.
 # Logs: bench/out/.  BENCH_TIMEOUT (default 600 s) bounds each boot;
 # BENCH_STALL=N gives up on a console silent for N s (default off);
 # IDLE_S sets the idle window (default 20 s); DATA_MB the size of the
