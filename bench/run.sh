@@ -70,12 +70,12 @@
 #                               twice, W^X) counts once
 #
 # A run whose answer is wrong is not timed: the table counts it under
-# WRONG ANSWERS.  Higher is better only for the disk and network lines.  The network runs
-# in a network namespace made for each guest (the TAP device, the host's
-# end in bench/net_host.py, the VMM): nothing leaves it.  It needs root
-# and python3; without them those lines stay empty.  Results go to the
-# terminal and are appended to BENCHMARKS.md with the date, the machine
-# and the command (never overwriting older runs).
+# WRONG ANSWERS.  Higher is better only for the disk and network lines.
+# The network runs in a network namespace made for each guest (the TAP
+# device, the host's end in bench/net_host.py, the VMM): nothing leaves
+# it.  It needs root and python3; without them those lines stay empty.
+# Results go to the terminal and are appended to BENCHMARKS.md with the
+# date, the machine and the command (never overwriting older runs).
 #
 #   bench/run.sh [-n RUNS] [-s SCALE] [-m "lguest qemu"]
 #                [-b "prompt exit boot cpu urandom gzip sha256 xz shell
