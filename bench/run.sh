@@ -11,10 +11,34 @@
 #                               qemu-system-x86_64
 #   launch to exit              a guest whose init powers off at once
 #                               (rdinit=/poweroff-now)
+#   stock boot (boot)           launch to exit without cryptomgr.notests:
+#                               the kernel's crypto self-tests run, /init
+#                               loads its modules, runs an empty script
+#                               and powers off; a self-test that fails
+#                               makes the run wrong
 #   cpubench in the guest       bench/cpubench.c built as static i386, run
 #                               in the guest, timed on the host from its
 #                               start marker to its last line; also run
 #                               natively (x86-64) for the physical limit
+#   /dev/urandom (urandom)      64 MiB from /dev/urandom (the kernel's
+#                               ChaCha20) onto a virtio disk, fsync'd,
+#                               timed by the guest's clock; checked by
+#                               the guest's md5sum of the disk against the
+#                               host's of the image, which must not
+#                               compress
+#   gzip, sha256, xz            gzip -9, sha256sum (busybox) and xz -9 -T1
+#                               (Debian's xz-utils:i386, fetched with apt
+#                               into bench/out/debs, in a cpio of its own;
+#                               a 1 GiB guest: xz -9 needs 674 MiB) of
+#                               DATA_MB (default 64) MiB of the guest
+#                               kernel's modules, concatenated in name
+#                               order, copied from a read-only virtio disk
+#                               to tmpfs first; timed by the guest's
+#                               clock; the sha256 of the output must equal
+#                               that of the same binary's output on the
+#                               host (kept in bench/out/expect-*)
+#   shell loop (shell)          200,000 iterations of a busybox sh loop
+#                               (test and $((i + 1))), by the guest's clock
 #   disk write, read            256 MiB sequential on a virtio disk (dd,
 #                               1 MiB blocks, O_DIRECT; the write ends
 #                               with fsync), timed by the guest's clock;
@@ -48,24 +72,33 @@
 #                               twice (lguest's translator maps its code
 #                               twice, W^X) counts once
 #
-# Higher is better only for the disk and network lines.  The network runs
-# in a network namespace made for each guest (the TAP device, the host's
-# end in bench/net_host.py, the VMM): nothing leaves it.  It needs root
-# and python3; without them those lines stay empty.  Results go to the
-# terminal and are appended to BENCHMARKS.md with the date, the machine
-# and the command (never overwriting older runs).
+# A run whose answer is wrong is not timed: the table counts it under
+# WRONG ANSWERS.  Higher is better only for the disk and network lines.
+# The network runs in a network namespace made for each guest (the TAP
+# device, the host's end in bench/net_host.py, the VMM): nothing leaves
+# it.  It needs root and python3; without them those lines stay empty.
+# Results go to the terminal and are appended to BENCHMARKS.md with the
+# date, the machine and the command (never overwriting older runs).
 #
 #   bench/run.sh [-n RUNS] [-s SCALE] [-m "lguest qemu"]
-#                [-b "prompt exit cpu disk net g2g prompt64 cpu64"]
+#                [-b "prompt exit boot cpu urandom gzip sha256 xz shell
+#                     disk net g2g prompt64 cpu64"]
 #                [--no-record]
 #
 # RUNS rounds (default 3), cpubench SCALE (default 2), the VMMs to run
 # (default both; "qemu" alone validates the harness while lguest cannot
-# boot yet), the benchmarks to run (default all; prompt also measures idle
-# CPU and memory).  Needs gcc with -m32 (gcc-multilib) and qemu-system-i386.
+# boot yet), the benchmarks to run (default all but the amd64 ones;
+# prompt also measures idle CPU and memory).  The table has the rows of
+# the benchmarks run.  xz is by far the longest: xz -9 of 64 MiB takes
+# 46 s of CPU natively, and lguest (e88c037) was still at it after 9
+# minutes on a loaded 2-CPU machine; DATA_MB=4 took 54 s on a quieter
+# one.  Needs gcc with -m32 (gcc-multilib), qemu-system-i386, and
+# apt-get for xz.
 # Logs: bench/out/.  BENCH_TIMEOUT (default 600 s) bounds each boot;
 # BENCH_STALL=N gives up on a console silent for N s (default off);
-# IDLE_S sets the idle window (default 20 s).
+# IDLE_S sets the idle window (default 20 s); DATA_MB the size of the
+# data of gzip, sha256 and xz (default 64, as issue 16 asks; smaller for
+# a quick look).  xz's guest may take 6 times BENCH_TIMEOUT.
 cd "$(dirname "$0")/.." || exit 1
 GUEST_TOP=$PWD
 GUEST_NAME=bench
@@ -76,7 +109,7 @@ GUEST_STALL=${BENCH_STALL:-0}
 runs=3
 scale=2
 vmms="lguest qemu"
-benches="prompt exit cpu disk net g2g"
+benches="prompt exit boot cpu urandom gzip sha256 xz shell disk net g2g"
 record=1
 cmdline="bench/run.sh $*"
 while [ $# -gt 0 ]; do
@@ -189,6 +222,159 @@ EOF
 { cat "$GUEST_INITRD"; append_cpio "$st/net"; } >"$out/initrd-net.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/off"; } >"$out/initrd-off.img"
 { cat "$GUEST_INITRD"; append_cpio "$st/cpu"; } >"$out/initrd-cpu.img"
+
+# The work guests really do (issue 16): the stock boot with the kernel's
+# crypto self-tests, a disk filled from /dev/urandom, gzip -9, sha256sum
+# and xz -9 of the same data, a shell loop.  Each guest script prints
+# TAG-TIME <t0> <t1> (its /proc/uptime around the work) and TAG-SUM
+# <value>, what the host checks the work against: a wrong answer is
+# recorded as wrong, never as a time.
+mkdir -p "$st/boot"
+printf ':\n' >"$st/boot/run.sh"
+urandom_mb=64
+mkdir -p "$st/urandom"
+cat >"$st/urandom/run.sh" <<EOS
+up() { cut -d' ' -f1 /proc/uptime; }
+t0=\$(up)
+dd if=/dev/urandom of=/dev/vda bs=1M count=$urandom_mb iflag=fullblock \\
+	conv=fsync 2>/dev/null || echo URANDOM-FAIL
+echo URANDOM-TIME \$t0 \$(up)
+echo 3 >/proc/sys/vm/drop_caches
+set -- \$(md5sum /dev/vda)
+echo URANDOM-SUM \$1
+EOS
+shell_n=200000
+mkdir -p "$st/shell"
+cat >"$st/shell/run.sh" <<EOS
+up() { cut -d' ' -f1 /proc/uptime; }
+t0=\$(up)
+i=0
+while [ \$i -lt $shell_n ]; do
+	i=\$((i + 1))
+done
+echo SHELL-TIME \$t0 \$(up)
+echo SHELL-SUM \$i
+EOS
+{ cat "$GUEST_INITRD"; append_cpio "$st/boot"; } >"$out/initrd-boot.img"
+{ cat "$GUEST_INITRD"; append_cpio "$st/urandom"; } >"$out/initrd-urandom.img"
+{ cat "$GUEST_INITRD"; append_cpio "$st/shell"; } >"$out/initrd-shell.img"
+
+# gzip, sha256sum, xz: DATA_MB MiB (default 64) of the guest kernel's own
+# modules, concatenated in name order, on a read-only virtio disk that the
+# guest copies to its tmpfs before the clock starts.  The same bytes for
+# both VMMs and every run on the same kernel; their sha256 goes in the
+# table.  gzip and sha256sum are the guest's busybox; xz is Debian's
+# xz-utils for i386 with its libraries, in a cpio of its own (busybox's xz
+# only decompresses).  The expected outputs come from the very same
+# binaries run on the host (natively, or under qemu-i386), once per data.
+data_mb=${DATA_MB:-64}
+data=$out/data-${data_mb}m.img
+need_data=0 need_xz=0
+case " $benches " in *" gzip "*|*" sha256 "*|*" xz "*) need_data=1 ;; esac
+case " $benches " in *" xz "*) need_xz=1 ;; esac
+
+# Runs an i386 program from ROOT (its own loader and libraries) on the host.
+run_i386() {	# run_i386 ROOT PROGRAM ARGS...
+	_r=$1 _p=$2
+	shift 2
+	if "$_r/lib/ld-linux.so.2" --library-path "$_r/lib/i386-linux-gnu" \
+		"$_r$_p" --version >/dev/null 2>&1; then
+		"$_r/lib/ld-linux.so.2" --library-path "$_r/lib/i386-linux-gnu" \
+			"$_r$_p" "$@"
+	else
+		qemu-i386 -L "$_r" "$_r$_p" "$@"
+	fi
+}
+
+# xz-utils:i386 and what it links against, downloaded with apt into
+# bench/out/debs (not guest/cache: that belongs to guest/build.sh).
+xz_root() {
+	_d=$out/debs
+	mkdir -p "$_d"
+	for _p in xz-utils liblzma5 libc6; do
+		ls "$_d/${_p}_"*_i386.deb >/dev/null 2>&1 && continue
+		(cd "$_d" && apt-get download -q "$_p:i386") 2>&1 |
+			grep -v unsandboxed >&2
+		ls "$_d/${_p}_"*_i386.deb >/dev/null 2>&1 ||
+			die "cannot download $_p:i386 (apt-get update? i386 enabled?)"
+	done
+	rm -rf "$out/xz-debs"
+	mkdir -p "$out/xz-debs"
+	for _f in "$_d"/*_i386.deb; do
+		dpkg-deb -x "$_f" "$out/xz-debs" || die "dpkg-deb -x $_f failed"
+	done
+	_l=lib/i386-linux-gnu
+	mkdir -p "$st/xz/usr/bin" "$st/xz/$_l"
+	cp "$out/xz-debs/usr/bin/xz" "$st/xz/usr/bin/xz"
+	for _f in ld-linux.so.2 libc.so.6 liblzma.so.5; do
+		cp -L "$out/xz-debs/$_l/$_f" "$st/xz/$_l/$_f" ||
+			die "xz-utils:i386: no $_l/$_f"
+	done
+	ln -s i386-linux-gnu/ld-linux.so.2 "$st/xz/lib/ld-linux.so.2"
+}
+
+# data_script TAG COMMAND: the guest script for one data benchmark; the
+# command reads /tmp/data and writes /tmp/out, whose sha256 is the check.
+data_script() {
+	mkdir -p "$st/$1"
+	cat >"$st/$1/run.sh" <<EOS
+up() { cut -d' ' -f1 /proc/uptime; }
+dd if=/dev/vda of=/tmp/data bs=1M 2>/dev/null || echo DATA-FAIL
+t0=\$(up)
+$2 || echo DATA-FAIL
+echo DATA-TIME \$t0 \$(up)
+set -- \$(sha256sum /tmp/out)
+echo DATA-SUM \$1
+EOS
+}
+
+# expect_sum NAME BINARY COMMAND...: the sha256 of what COMMAND writes for
+# the data, kept in bench/out by data, tool and binary (xz -9 takes a
+# minute on the host).
+expect_sum() {
+	_n=$1 _b=$2
+	shift 2
+	_f=$out/expect-$_n-$data_sum-$(cksum <"$_b" | cut -d' ' -f1)
+	if [ ! -s "$_f" ]; then
+		echo "bench: $_n of the data on the host, for the check" >&2
+		"$@" <"$data" >"$_f.out" &&
+			sha256sum <"$_f.out" | cut -d' ' -f1 >"$_f.new" &&
+			mv "$_f.new" "$_f"
+		rm -f "$_f.out" "$_f.new"
+	fi
+	cat "$_f" 2>/dev/null
+}
+
+if [ $need_data = 1 ]; then
+	if [ ! -f "$data" ] || [ "$(wc -c <"$data")" != $((data_mb * 1048576)) ]
+	then
+		(cd guest/cache/modules && find kernel -name '*.ko' |
+			LC_ALL=C sort | xargs cat 2>/dev/null) |
+			head -c $((data_mb * 1048576)) >"$data.new"
+		[ "$(wc -c <"$data.new")" = $((data_mb * 1048576)) ] ||
+			die "the guest's modules hold less than $data_mb MiB"
+		mv "$data.new" "$data"
+	fi
+	data_sum=$(sha256sum "$data" | cut -d' ' -f1)
+	data_script gzip "gzip -9 </tmp/data >/tmp/out"
+	data_script sha256 "sha256sum </tmp/data >/tmp/out"
+	bb=guest/cache/busybox
+	expect_gzip=$(expect_sum gzip "$bb" "$bb" gzip -9)
+	[ -n "$expect_gzip" ] || die "busybox gzip -9 failed on the host"
+	# sha256sum's output is the sum and "  -": the host's sum of the
+	# data, in that form, checks the guest's busybox and CPU at once.
+	expect_sha256=$(printf '%s  -\n' "$data_sum" | sha256sum | cut -d' ' -f1)
+	{ cat "$GUEST_INITRD"; append_cpio "$st/gzip"; } >"$out/initrd-gzip.img"
+	{ cat "$GUEST_INITRD"; append_cpio "$st/sha256"; } >"$out/initrd-sha256.img"
+fi
+if [ $need_xz = 1 ]; then
+	xz_root
+	data_script xz "/usr/bin/xz -9 -T1 </tmp/data >/tmp/out"
+	expect_xz=$(expect_sum xz "$st/xz/usr/bin/xz" run_i386 "$st/xz" \
+		/usr/bin/xz -9 -T1)
+	[ -n "$expect_xz" ] || die "xz-utils:i386 failed on the host"
+	{ cat "$GUEST_INITRD"; append_cpio "$st/xz"; } >"$out/initrd-xz.img"
+fi
 
 # The x86-64 guest (make guest's amd64 flavour), for prompt64 and cpu64:
 # its kernel and initramfs, cpubench built static for it, and QEMU's
@@ -370,6 +556,96 @@ bench_cpu() {
 	guest_stop
 }
 
+# timed_record VMM METRIC TAG WANT: from the guest's console, records
+# METRIC as TAG-TIME's span when TAG-SUM says WANT and nothing said
+# TAG-FAIL; a run that finished with another answer is recorded as wrong.
+timed_record() {
+	_span=$(guest_console | awk -v t="$3-TIME" '
+		$1 == t && NF == 3 && $3 >= $2 { printf "%.2f", $3 - $2; exit }')
+	_got=$(guest_console | awk -v t="$3-SUM" '$1 == t { print $2; exit }')
+	[ -n "$_span" ] || return
+	if [ "$_got" = "$4" ] && ! grep -a -q "$3-FAIL" "$GUEST_LOG"; then
+		record "$1" "$2" "$_span"
+	else
+		record "$1" wrong "$2"
+	fi
+}
+
+# The stock boot: no cryptomgr.notests, so the kernel tests its crypto
+# (RSA, SHA, AES...) as every Debian boot does, then /init loads its
+# modules, runs an empty script and powers off.  Launch to exit, on the
+# host's clock; a self-test that failed makes the run wrong.
+bench_boot() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-boot
+	save=$GUEST_APPEND
+	GUEST_APPEND=$(echo "$GUEST_APPEND" | sed 's/ *cryptomgr\.notests//')
+	guest_start "$out/initrd-boot.img" </dev/null
+	GUEST_APPEND=$save
+	if guest_wait_exit && [ "$GUEST_EXIT" = 0 ]; then
+		t=$(guest_since "$GUEST_T0")
+		if grep -a -q "LGUEST-GUEST-RUN-END status=0" "$GUEST_LOG" &&
+		   ! grep -a -q -E "alg: .*fail" "$GUEST_LOG"; then
+			record "$1" boot "$t"
+		else
+			record "$1" wrong boot
+		fi
+	fi
+	guest_stop
+}
+
+# urandom_mb MiB from /dev/urandom (the kernel's ChaCha20) onto a virtio
+# disk, fsync'd, on the guest's clock.  The check: the guest's md5sum of
+# the disk read back equals the host's of the image, and the image does
+# not compress (gzip -1 keeps over 99% of it): random bytes reached it.
+bench_urandom() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-urandom
+	img=$out/urandom.img
+	truncate -s 0 "$img"
+	truncate -s "${urandom_mb}M" "$img"
+	guest_start "$out/initrd-urandom.img" $(guest_block_arg "$img") \
+		</dev/null
+	guest_wait_for "LGUEST-GUEST-RUN-END" >/dev/null
+	guest_wait_exit 60
+	want=$(md5sum <"$img" | cut -d' ' -f1)
+	z=$(gzip -1 -c "$img" | wc -c)
+	[ "$z" -gt $((urandom_mb * 1048576 / 100 * 99)) ] || want=compressible
+	timed_record "$1" urandom URANDOM "$want"
+	guest_stop
+}
+
+# gzip -9, sha256sum or xz -9 of the data (xz -9 needs 674 MiB: a 1 GiB
+# guest), checked against the same program's output on the host.
+bench_data() {	# bench_data VMM gzip|sha256|xz
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-$2
+	save=$GUEST_MEM
+	to=$GUEST_TIMEOUT
+	[ "$2" = xz ] && GUEST_MEM=1g to=$((GUEST_TIMEOUT * 6))
+	disk="--block=$data,ro"
+	[ "$1" = qemu ] && disk="-drive file=$data,if=virtio,format=raw,readonly=on"
+	guest_start "$out/initrd-$2.img" $disk </dev/null
+	GUEST_MEM=$save
+	guest_wait_for "LGUEST-GUEST-RUN-END" "$to" >/dev/null
+	guest_wait_exit 60
+	eval "want=\$expect_$2"
+	timed_record "$1" "$2" DATA "$want"
+	guest_stop
+}
+
+# A busybox sh loop of shell_n iterations (test and arithmetic, all
+# builtins), on the guest's clock; it must end with i = shell_n.
+bench_shell() {
+	GUEST_VMM=$1
+	GUEST_NAME=bench-$1-shell-loop
+	guest_start "$out/initrd-shell.img" </dev/null
+	guest_wait_for "LGUEST-GUEST-RUN-END" >/dev/null
+	guest_wait_exit 60
+	timed_record "$1" shell SHELL "$shell_n"
+	guest_stop
+}
+
 # The guest on a TAP device, host side 10.10.0.1, in a network namespace
 # of its own: the VMM runs in it through a wrapper (tests/lib starts the
 # VMM by path), and so do the two ends on the host.
@@ -493,8 +769,10 @@ while [ $round -lt "$runs" ]; do
 		echo "bench: round $round/$runs, $who" >&2
 		for b in $benches; do
 			case $b in
-			prompt|exit|cpu|disk|net|g2g|prompt64|cpu64)
+			prompt|exit|cpu|disk|net|g2g|prompt64|cpu64|boot|urandom|\
+			shell)
 				"bench_$b" "$who" ;;
+			gzip|sha256|xz) bench_data "$who" "$b" ;;
 			*) die "unknown benchmark $b" ;;
 			esac
 		done
@@ -528,12 +806,28 @@ table() {
 	nat=$(median native cpu)
 	echo "| metric | lguest | QEMU TCG | lguest/QEMU |"
 	echo "|---|---|---|---|"
-	for m in prompt exit cpu disk_w disk_r disk_pr net_tx net_rx net_g2g idle_cpu \
-		 idle_wakeups mem_overhead prompt64 cpu64; do
+	for m in prompt exit boot cpu urandom gzip sha256 xz shell disk_w \
+		 disk_r disk_pr net_tx net_rx net_g2g idle_cpu idle_wakeups \
+		 mem_overhead prompt64 cpu64; do
+		# Only the rows of the benchmarks this run was asked for.
+		case $m in
+		idle_*|mem_*) b=prompt ;;
+		disk_*) b=disk ;;
+		net_g2g) b=g2g ;;
+		net_*) b=net ;;
+		*) b=$m ;;
+		esac
+		case " $benches " in *" $b "*) ;; *) continue ;; esac
 		case $m in
 		prompt) what="launch to shell prompt (s)" ;;
 		exit) what="launch to exit, init powers off at once (s)" ;;
+		boot) what="stock boot with the crypto self-tests, launch to poweroff (s)" ;;
 		cpu) what="cpubench -s $scale in the guest (s)" ;;
+		urandom) what="$urandom_mb MiB from /dev/urandom to a virtio disk, fsync'd (s)" ;;
+		gzip) what="gzip -9 of $data_mb MiB, busybox (s)" ;;
+		sha256) what="sha256sum of $data_mb MiB, busybox (s)" ;;
+		xz) what="xz -9 of $data_mb MiB, xz-utils, 1 GiB guest (s)" ;;
+		shell) what="busybox sh loop, $shell_n iterations (s)" ;;
 		disk_w) what="virtio disk write, $disk_mb MiB O_DIRECT, fsync'd (MB/s)" ;;
 		disk_r) what="virtio disk read, $disk_mb MiB O_DIRECT (MB/s)" ;;
 		disk_pr) what="virtio disk read, 4 readers at once, $disk_mb MiB O_DIRECT (MB/s)" ;;
@@ -550,7 +844,16 @@ table() {
 		q=$(median qemu $m)
 		echo "| $what | $l ($(count lguest $m)/$runs) | $q ($(count qemu $m)/$runs) | $(ratio "$l" "$q") |"
 	done
+	case " $benches " in *" cpu "*)
 	echo "| cpubench slowdown vs native x86-64 ($nat s) | $(ratio "$(median lguest cpu)" "$nat") | $(ratio "$(median qemu cpu)" "$nat") | |"
+	esac
+	[ $need_data = 1 ] &&
+		echo "| data of gzip, sha256sum, xz | $data_mb MiB of the guest kernel's modules, sha256 $data_sum | | |"
+	for v in lguest qemu; do
+		w=$(awk -v v=$v '$1 == v && $2 == "wrong" { print $3 }' "$res" |
+			sort | uniq -c | awk '{ printf "%s%s x%d", s, $2, $1; s = ", " }')
+		[ -n "$w" ] && echo "| WRONG ANSWERS, $v (not timed) | $w | | |"
+	done
 	for v in lguest qemu; do
 		s=$(awk -v v=$v '$1 == v && $2 == "cpu_sum" { print $3 }' "$res" | sort -u | tr '\n' ' ')
 		[ -n "$s" ] || continue
@@ -580,7 +883,7 @@ EOF
 		echo
 		echo "- machine: $(uname -srm), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "- lguest $(git describe --always --dirty 2>/dev/null); $($QEMU --version | head -n 1); kernel $(cat guest/cache/kernel-version)"
-		echo "- command: \`$cmdline\` (VMMs: $vmms; guest RAM $GUEST_MEM; kernel arguments: console=ttyS0 $GUEST_APPEND)"
+		echo "- command: \`${DATA_MB:+DATA_MB=$DATA_MB }$cmdline\` (VMMs: $vmms; guest RAM $GUEST_MEM; kernel arguments: console=ttyS0 $GUEST_APPEND)"
 		echo
 		cat "$out/table.md"
 	} >>BENCHMARKS.md
