@@ -4,15 +4,18 @@
  * registers and the REX byte registers, every operand size, RIP-relative
  * and SIB addressing through 64-bit bases in four aliases of memory (see
  * jitdiff64.h), forward branches, counted loops, calls and returns with
- * 8-byte slots, indirect jumps, string instructions, self-modifying
- * loops, and faults on purpose: accesses to non-canonical addresses,
- * branches to non-canonical targets and divisions that overflow.
+ * 8-byte slots, indirect jumps, jumps to an island in another page and
+ * back, stack frames left by LEAVE, string instructions, CMPXCHG8B/16B,
+ * self-modifying loops, and faults on purpose: accesses to non-canonical
+ * addresses, branches to non-canonical targets and divisions that
+ * overflow.
  *
  * Programs must not fault except on purpose, so the generator keeps some
  * registers under its control: RSP is the stack; RBP and R13 point into
  * the data pages at exactly known values (each through an alias of its
  * own); RDI points into them within a margin (STOS moves it); RSI, R9 and
- * R12 are indexes of 0..63; the other nine take random 64-bit values.  A
+ * R12 are indexes of 0..63; the other nine take random 64-bit values.
+ * A write of BPL or SIL is followed by one that puts RBP or RSI right.  A
  * loop counts in RCX, so its body may not write RCX.  A planted fault
  * first stores where to go on in GP_RESUME (through R11, which is never
  * kept), and the handler goes on there.
@@ -952,7 +955,7 @@ static void gen_misc(struct gen *g)
 	struct enc e;
 	struct ea m;
 
-	switch (rnd(g, 9)) {
+	switch (rnd(g, 10)) {
 	case 0:
 		dr(g, size, size == 1 ? 0xf6 : 0xf7, 2 + (int)rnd(g, 2), d, 0,
 		   0);
@@ -1014,6 +1017,10 @@ static void gen_misc(struct gen *g)
 		b8(g, (u32[]){ 0xf8, 0xf9, 0xf5 }[rnd(g, 3)]);
 		gen_alu_rr(g, 2 + (int)rnd(g, 2));
 		return;
+	case 8:					/* LAHF, SAHF */
+		if (g->wmask & BIT(RAX))
+			b8(g, chance(g, 50) ? 0x9f : 0x9e);
+		return;
 	default:				/* PUSHF; POP r */
 		if (g->in_fn)
 			return;
@@ -1051,7 +1058,7 @@ static void gen_mem(struct gen *g)
 	u8 one = size == 1 ? 0 : 1;
 	struct ea m;
 
-	switch (rnd(g, 14)) {
+	switch (rnd(g, 16)) {
 	case 0:
 	case 1:						/* MOV r, m */
 		gen_ea(g, &m, (u32)size, false);
@@ -1154,6 +1161,27 @@ static void gen_mem(struct gen *g)
 			rm_mem(g, sized(sz, 0x0f, 0xba, 2),
 			       4 + (int)rnd(g, 4), true, &m, rnd(g, 256), 1);
 		}
+		return;
+	}
+	case 13: {		/* BT* m, r: an index as the bit offset */
+		static const int idx[3] = { RSI, R9, R12 };
+		int sz = 2 << rnd(g, 3);
+
+		gen_ea(g, &m, 16, true);
+		rm_mem(g, sized(sz, 0x0f, (u8)(0xa3 | rnd(g, 4) << 3), 2),
+		       idx[rnd(g, 3)], false, &m, 0, 0);
+		return;
+	}
+	case 14: {		/* CMPXCHG8B, CMPXCHG16B (aligned) */
+		bool w = chance(g, 40);
+
+		if ((g->wmask & (BIT(RAX) | BIT(RDX))) !=
+		    (BIT(RAX) | BIT(RDX)))
+			return;
+		ea_exact(g, &m, DATA + (w ? 16 * rnd(g, 0x200) :
+					8 * rnd(g, 0x400) + rnd(g, 2)));
+		rm_mem(g, sized(w ? 8 : 4, 0x0f, 0xc7, 2), 1, true, &m, 0,
+		       0);
 		return;
 	}
 	default: {		/* MOV rAX, moffs64 and back, any alias */
@@ -1687,6 +1715,53 @@ static void gen_smc(struct gen *g)
 	p->smc++;
 }
 
+/*
+ * JMP rel32 to an island in the fn area (another page, often), a few
+ * items there, JMP rel32 back: direct jumps between pages both ways.
+ */
+static void gen_island(struct gen *g)
+{
+	struct buf64 *main = g->b, *fn = &g->p->fn;
+	u64 back;
+
+	if (fn->n + 100 > fn->cap)
+		return;
+	b8(g, 0xe9);
+	bn(g, fn->lin + fn->n - (here(g) + 4), 4);
+	back = here(g);
+	g->b = fn;
+	g->in_fn = true;
+	g->depth++;
+	gen_items(g, 1 + rnd(g, 4));
+	g->depth--;
+	b8(g, 0xe9);
+	bn(g, back - (here(g) + 4), 4);
+	g->in_fn = false;
+	g->b = main;
+}
+
+/* A frame: PUSH RBP; MOV RBP, RSP; SUB RSP, n; stores and loads at
+ * [RBP-8k]; LEAVE, which puts RSP and RBP back. */
+static void gen_frame(struct gen *g)
+{
+	u32 n = 1 + rnd(g, 4), i;
+	struct ea m = { .base = RBP, .index = NOREG, .seg = -1 };
+
+	oreg(g, 4, 0x50, RBP, 0, 0);
+	rr(g, 8, 0x89, RSP, RBP);
+	dr(g, 8, 0x83, 5, RSP, 8 * n, 1);
+	for (i = 0; i < n; i++) {
+		m.disp = -8 * (s64)(1 + rnd(g, n));
+		if (chance(g, 50))
+			rm_mem(g, sized(8, 0x89, 0, 1), pick_any(g), false,
+			       &m, 0, 0);
+		else
+			rm_mem(g, sized(8, 0x8b, 0, 1), pick_w(g), false, &m,
+			       0, 0);
+	}
+	b8(g, 0xc9);
+}
+
 static void gen_item(struct gen *g)
 {
 	u32 k = rnd(g, 100);
@@ -1703,8 +1778,12 @@ static void gen_item(struct gen *g)
 		gen_loop(g);
 	else if (k < 88 && !g->in_fn)
 		gen_call(g);
-	else if (k < 92)
+	else if (k < 90)
 		gen_jmp_indirect(g);
+	else if (k < 92 && !g->in_fn)
+		gen_island(g);
+	else if (k < 93)
+		gen_frame(g);
 	else if (g->p->want_smc)
 		gen_smc(g);
 	else

@@ -12,20 +12,26 @@
  * The CPUs start in long mode as tests/cpu/diff64.c puts them there, with
  * four-level page tables that show the same 2 MiB at four addresses (see
  * jitdiff64.h), a #PF handler that maps the "lazy" data pages on first
- * touch and a #GP/#SS/#DE handler that goes on where the program said
- * (GP_RESUME) after a fault it planted on purpose.  The handlers add each
- * fault's error code, RIP, RFLAGS and RSP into FAULT_SUM in RAM, so a
- * fault taken at another instruction or with other flags shows.
+ * touch (and, three levels up, the PDPT entry of alias 3, so that code,
+ * stack and data there fault too) and a #GP/#SS/#DE handler that goes on
+ * where the program said (GP_RESUME) after a fault it planted on purpose.
+ * The handlers add each fault's error code, RIP, RFLAGS and RSP into
+ * FAULT_SUM in RAM, so a fault taken at another instruction or with
+ * other flags shows.
  *
  * As in the 32-bit half (jitdiff.c), every other program also runs in
  * small random budgets on a translator CPU beside an interpreter one,
  * compared after every cpu_run() until the first fault, and programs
  * with faults run on the translator in slices of every size up to 64.
  *
+ * Hand-written programs (directed[]) come first: one runs the same bytes
+ * as 64-bit code and as 32-bit code in compatibility mode.
+ *
  * Output is TAP; a failing program prints its seed, number and bytes,
  * and "jitdiff64 -s SEED -p N" runs it alone and finds the first
  * instruction count at which the translator and the interpreter part.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,10 +129,14 @@ static void put64(u8 *ram, u32 gpa, u64 v)
 #define LE32(v) (v) & 0xff, (v) >> 8 & 0xff, (v) >> 16 & 0xff, (v) >> 24
 
 /*
- * #PF: add the error code, RIP and RFLAGS to FAULT_SUM; if CR2 is in a
- * lazy page (whichever alias: they share the page table) set its PTE's
- * present bit, INVLPG, count and IRETQ to the instruction, else HLT.
+ * #PF: add the error code, RIP and RFLAGS to FAULT_SUM; if the PDPT entry
+ * of alias 3 is not present, set its present bit (a fault three levels
+ * up, on any access through alias 3, code fetches too); else if CR2 is
+ * in a lazy page (whichever alias: they share the page table) set its
+ * PTE's present bit; else HLT.  Then INVLPG, count and IRETQ to the
+ * instruction.
  */
+#define LAZY_PDPTE (PDPT_LO + 8 * ALIAS_X_PDPT)
 static const u8 pf_handler[] = {
 	0x50,					/* push rax */
 	0x48, 0x8b, 0x44, 0x24, 0x08,		/* mov rax, [rsp+8] */
@@ -135,7 +145,11 @@ static const u8 pf_handler[] = {
 	0x48, 0x01, 0x04, 0x25, LE32(FAULT_SUM),
 	0x48, 0x8b, 0x44, 0x24, 0x20,		/* mov rax, [rsp+32] */
 	0x48, 0x01, 0x04, 0x25, LE32(FAULT_SUM),
-	0x0f, 0x20, 0xd0,			/* mov rax, cr2 */
+	0xf6, 0x04, 0x25, LE32(LAZY_PDPTE), 0x01,	/* test byte [], 1 */
+	0x75, 0x0a,				/* jnz pte */
+	0x80, 0x0c, 0x25, LE32(LAZY_PDPTE), 0x01,	/* or byte [], 1 */
+	0xeb, 0x1d,				/* jmp flush */
+	0x0f, 0x20, 0xd0,			/* pte: mov rax, cr2 */
 	0x48, 0xc1, 0xe8, 0x0c,			/* shr rax, 12 */
 	0x25, 0xff, 0x01, 0x00, 0x00,		/* and eax, 0x1ff */
 	0x83, 0xe8, LAZY >> 12,			/* sub eax, LAZY >> 12 */
@@ -143,7 +157,7 @@ static const u8 pf_handler[] = {
 	0x77, 0x1d,				/* ja hlt */
 	0x48, 0x83, 0x0c, 0xc5,			/* or qword [rax*8+], 1 */
 	LE32(PT_ADDR + 8 * (LAZY >> 12)), 0x01,
-	0x0f, 0x20, 0xd0,			/* mov rax, cr2 */
+	0x0f, 0x20, 0xd0,			/* flush: mov rax, cr2 */
 	0x0f, 0x01, 0x38,			/* invlpg [rax] */
 	0xff, 0x04, 0x25, LE32(PF_COUNT),	/* inc dword [] */
 	0x58,					/* pop rax */
@@ -214,6 +228,7 @@ static void tmpl_init(void)
 		exit(1);
 	put64(tmpl, GDT_ADDR + 0x10, 0x00af9b000000ffffull);
 	put64(tmpl, GDT_ADDR + 0x18, 0x00cf93000000ffffull);
+	put64(tmpl, GDT_ADDR + 0x30, 0x00cf9b000000ffffull);	/* 32-bit */
 	put64(tmpl, GDT_ADDR + 0x20, 0x0000890000000067ull |
 	      (u64)TSS_ADDR << 16);
 	put64(tmpl, TSS_ADDR + 36, IST_TOP);		/* IST1 */
@@ -262,6 +277,7 @@ static void tmpl_prog(const struct prog64 *p)
 			       2 : 3));
 	}
 	put64(tmpl, PT_ADDR + 8 * (MMIO_PAGE >> 12), MMIO_PHYS | 3);
+	put64(tmpl, LAZY_PDPTE, PD_X | (p->lazy ? 2 : 3));
 	memset(tmpl + PF_COUNT, 0, 0x100);
 	memset(tmpl + IST_TOP - 0x200, 0, 0x200);
 	memset(tmpl + CODE, 0xf4, CODE_END - CODE);
@@ -307,7 +323,7 @@ static struct cpu *new_cpu(struct vm *v, u8 *ram, const struct prog64 *p,
 		cpu_dcache_free(c);	/* exec.c alone */
 	cpu_reset_flat32(c, 0);
 	c->gdtr.base = GDT_ADDR;
-	c->gdtr.limit = 0x2f;
+	c->gdtr.limit = 0x37;
 	c->idtr.base = IDT_ADDR;
 	c->idtr.limit = 256 * 16 - 1;
 	c->tr.sel = 0x20;
@@ -494,7 +510,7 @@ static const char *const group_names[NGROUPS] = {
 struct stats {
 	unsigned progs[NGROUPS], bad[NGROUPS], shown[NGROUPS];
 	unsigned rejected, with_pf, with_gp, with_bus, smc;
-	u64 insns;
+	u64 insns, jit_bytes;
 };
 
 static u64 run_seed;
@@ -634,6 +650,7 @@ static void run_prog(struct stats *st, unsigned idx, const struct prog64 *p)
 {
 	struct vm ref, dc, jit;
 	struct report o = { .n = 0 };
+	struct cpu_jit_stats js;
 	int g;
 
 	tmpl_prog(p);
@@ -670,6 +687,8 @@ static void run_prog(struct stats *st, unsigned idx, const struct prog64 *p)
 		printf("# program %u: %llu instructions, %u faults, agree\n",
 		       idx, (unsigned long long)cpu_icount(ref.c),
 		       faults(&ref));
+	cpu_jit_stats(jit.c, &js);
+	st->jit_bytes += js.bytes;
 	cpu_free(jit.c);
 	if (idx % 2 || chatty)
 		run_budgets(st, idx, p, &ref);
@@ -748,18 +767,23 @@ static u64 prog_seed(unsigned idx)
 }
 
 /* -x: the program is given as hex bytes (ending with HLT, f4); the rest
- * of the set-up is program 0's of the seed. */
+ * of the set-up is program 0's of the seed, with the code and the stack
+ * in alias 0 (below 4 GiB, where 32-bit code can run too). */
 static bool prog_from_hex(struct prog64 *p, const char *hex)
 {
 	unsigned v;
 
 	if (!gen_prog64(p, prog_seed(0)))
 		return false;
+	p->rip = phys(p, p->rip);
+	p->main.lin = p->rip;
+	p->code_alias = 0;
+	p->r[R_ESP] = STACK + 0x1000;
 	p->smc = 0;
 	p->fn.n = 0;
 	p->main.n = 0;
 	while (*hex && p->main.n < p->main.cap) {
-		if (*hex == ' ') {
+		if (isspace((unsigned char)*hex)) {
 			hex++;
 			continue;
 		}
@@ -770,6 +794,44 @@ static bool prog_from_hex(struct prog64 *p, const char *hex)
 	}
 	p->hlt = p->main.lin + p->main.n - 1;
 	return p->main.n && p->main.code[p->main.n - 1] == 0xf4;
+}
+
+/*
+ * Hand-written programs.  The first runs the same bytes S (48 83 c0 05
+ * ff e3) as 64-bit code (ADD RAX, 5; JMP RBX), as 32-bit code in
+ * compatibility mode (DEC EAX; ADD EAX, 5; JMP EBX), reached by a RETFQ
+ * to a 32-bit code segment, and after a RETF back as 64-bit code again:
+ * a block or a decoded entry kept for one mode must not run in the other.
+ * It clears RAX and RCX first: the translator's 32-bit code leaves the
+ * upper halves of the registers it writes in compatibility mode, where
+ * the interpreter (and the host CPU) clear them; without the XORs this
+ * program shows that.
+ */
+static const char *const directed[] = {
+	"31 c0 31 c9 "				/* xor eax, eax; xor ecx, ecx */
+	"eb 06 48 83 c0 05 ff e3 "		/* jmp over S; S */
+	"48 8d 1d 05 00 00 00 e9 ee ff ff ff "	/* lea rbx, [back1]; jmp S */
+	"48 8d 05 05 00 00 00 6a 30 50 48 cb "	/* push 0x30, compat; retfq */
+	"e8 00 00 00 00 5b 8d 4b 10 83 c3 0c "	/* ebx, ecx: back2, entry64 */
+	"e9 d1 ff ff ff "			/* jmp S */
+	"6a 10 51 cb "				/* push 0x10, entry64; retf */
+	"48 8d 1d 05 00 00 00 e9 c1 ff ff ff "	/* lea rbx, [back3]; jmp S */
+	"f4",
+};
+
+static void run_directed(struct stats *st)
+{
+	static struct prog64 p;
+	size_t i;
+
+	for (i = 0; i < sizeof(directed) / sizeof(directed[0]); i++) {
+		if (!prog_from_hex(&p, directed[i])) {
+			printf("not ok - jit64: directed program %zu does not "
+			       "parse\n", i);
+			exit(1);
+		}
+		run_prog(st, 100000 + (unsigned)i, &p);
+	}
 }
 
 static void usage(void)
@@ -790,6 +852,11 @@ static void summary(const struct stats *st, bool all)
 	       (unsigned long long)run_seed, st->progs[G_GEN], st->rejected,
 	       (unsigned long long)st->insns, st->with_pf, st->with_gp,
 	       st->smc, st->with_bus);
+	printf("# the translator wrote %llu bytes of code and "
+	       "descriptors\n", (unsigned long long)st->jit_bytes);
+	if (all)
+		printf("%s - jit64: the translator translated\n",
+		       st->jit_bytes ? "ok" : "not ok");
 	for (g = 0; g < NGROUPS; g++)
 		if (all || st->progs[g])
 			printf("%s - jit64: %u %s%s (%u differ)\n",
@@ -834,6 +901,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (only == ~0u)
+		run_directed(&st);
 	for (idx = 0; idx < n || only != ~0u; idx++) {
 		if (only != ~0u) {
 			idx = only;
@@ -859,5 +928,5 @@ int main(int argc, char **argv)
 	for (g = 0; g < NGROUPS; g++)
 		if (st.bad[g] || (only == ~0u && !st.progs[g]))
 			return 1;
-	return 0;
+	return st.jit_bytes ? 0 : 1;
 }
