@@ -530,10 +530,8 @@ static void gen_ea_any(struct gen *g, struct ea *m)
 	m->seg = -1;
 	m->a32 = chance(g, 25);
 	m->base = chance(g, 10) ? NOREG : chance(g, 10) ? RIP : pick_any(g);
-	if (m->base == RIP) {
-		m->a32 = false;
+	if (m->base == RIP)	/* with 67: EIP-relative, 32 bits */
 		m->target = here(g) + (u64)(s64)(s32)rng64(&g->rng);
-	}
 	do
 		m->index = chance(g, 40) ? NOREG : pick_any(g);
 	while (m->index == RSP || (m->base == RIP && m->index >= 0));
