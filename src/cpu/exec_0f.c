@@ -262,7 +262,9 @@ static void exec_cmpxchg8b(struct cpu *c, struct insn *d)
 	if (d->reg != 1)
 		cpu_ud(c);
 	need_mem(c, d);
-	if (half == 8 && (d->ea & 15))
+	/* The linear address must be aligned (FS or GS may have a base
+	 * that is not), as the host's CPU shows. */
+	if (half == 8 && (seg_linear(c, d->seg, d->ea) & 15))
 		cpu_gp(c, 0);
 	mem_check(c, d->seg, d->ea, 2 * half, ACC_WRITE);
 	lo = mem_read(c, d->seg, d->ea, half);

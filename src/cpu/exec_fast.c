@@ -327,9 +327,16 @@ static void h_call(struct cpu *c, const struct dinsn *di)
 	c->rip = target;
 }
 
+/* A target that faults (not canonical) leaves RSP as RET found it: the
+ * translator's fault path does not put it back. */
 static void h_ret(struct cpu *c, const struct dinsn *di)
 {
-	dc_jump(c, di, cpu_pop(c, di->size));
+	u64 sp = c->r[R_ESP].q, t = cpu_pop(c, di->size);
+	u64 nsp = c->r[R_ESP].q;
+
+	c->r[R_ESP].q = sp;
+	c->rip = dc_target(c, di, t);
+	c->r[R_ESP].q = nsp;
 }
 
 /* MOVZX, MOVSX (op 1) and MOVSXD: size is the source's, osize the

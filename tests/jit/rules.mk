@@ -11,3 +11,15 @@ build/tests/jit/jitdiff: $(JIT_TEST_SRCS) $(JIT_TEST_HDRS) build/asan/liblguest.
 		$(JIT_TEST_SRCS) build/asan/liblguest.a $(LDLIBS)
 
 CHECK_DEPS += build/tests/jit/jitdiff
+
+# jitdiff64: the same for 64-bit code in long mode (test_jit64.sh).
+JIT64_TEST_SRCS := tests/jit/jitdiff64.c tests/jit/gen64.c
+JIT64_TEST_HDRS := tests/jit/jitdiff64.h src/cpu/cpu.h src/cpu/cpu_internal.h \
+		   src/types.h
+
+build/tests/jit/jitdiff64: $(JIT64_TEST_SRCS) $(JIT64_TEST_HDRS) build/asan/liblguest.a
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -Isrc -D_GNU_SOURCE $(ASANFLAGS) -o $@ \
+		$(JIT64_TEST_SRCS) build/asan/liblguest.a $(LDLIBS)
+
+CHECK_DEPS += build/tests/jit/jitdiff64
