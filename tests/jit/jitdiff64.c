@@ -771,10 +771,13 @@ static u64 prog_seed(unsigned idx)
  * in alias 0 (below 4 GiB, where 32-bit code can run too). */
 static bool prog_from_hex(struct prog64 *p, const char *hex)
 {
-	unsigned v;
+	unsigned v, k = 0;
 
-	if (!gen_prog64(p, prog_seed(0)))
-		return false;
+	/* Any generated program gives the machine (page tables, aliases):
+	 * the first of the seed's that fits. */
+	while (!gen_prog64(p, prog_seed(k)))
+		if (++k == 1000)
+			return false;
 	p->rip = phys(p, p->rip);
 	p->main.lin = p->rip;
 	p->code_alias = 0;
