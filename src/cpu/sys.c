@@ -146,10 +146,46 @@ static void need_cpl0(struct cpu *c)
 
 /* --- Control registers --- */
 
+/*
+ * CR8, the task priority in 64-bit mode: bits 3:0 are the local APIC's
+ * TPR bits 7:4, and a write sets the TPR's low four bits to 0 (SDM vol.
+ * 3, 10.8.6.1).  Only a REX prefix names it, so other modes never see
+ * it; with no APIC on the bus it is #UD, like any register not there.
+ */
+static u64 read_cr8(struct cpu *c)
+{
+	u8 tpr;
+
+	if (!c->bus.tpr_read || !c->bus.tpr_read(c->bus.opaque, &tpr))
+		cpu_ud(c);
+	need_cpl0(c);
+	return tpr >> 4;
+}
+
+static void write_cr8(struct cpu *c, u64 val)
+{
+	u8 tpr;
+
+	if (!c->bus.tpr_read || !c->bus.tpr_write ||
+	    !c->bus.tpr_read(c->bus.opaque, &tpr))
+		cpu_ud(c);
+	need_cpl0(c);
+	if (val >> 4)
+		cpu_gp(c, 0);	/* bits 63:4 are reserved */
+	c->bus.tpr_write(c->bus.opaque, (u8)(val << 4));
+}
+
+static bool is_cr8(const struct cpu *c, int n)
+{
+	return n == 8 && cpu_64bit(c);
+}
+
 u64 sys_read_cr(struct cpu *c, int n)
 {
+	if (is_cr8(c, n))
+		return read_cr8(c);
 	if (n == 1 || n > 4)
-		cpu_ud(c);	/* CR8 (the TPR) is not offered */
+		cpu_ud(c);
 	need_cpl0(c);
 	switch (n) {
 	case 0:
@@ -228,6 +264,10 @@ static void write_cr4(struct cpu *c, u32 val)
 
 void sys_write_cr(struct cpu *c, int n, u64 val)
 {
+	if (is_cr8(c, n)) {
+		write_cr8(c, val);
+		return;
+	}
 	if (n == 1 || n > 4)
 		cpu_ud(c);
 	need_cpl0(c);
