@@ -246,6 +246,9 @@ struct cpu {
 	bool tlb_large_high;	/* and (long mode) some above 4 GiB */
 	u32 tlb_large[32];	/* 4 MiB regions the TLB may hold large-page
 				 * entries of, a bit each (mmu.c) */
+	u64 tlb_huge[4];	/* 1 GiB regions (lin >> 30, + 1; 0 = none)
+				 * it may hold 1 GiB-page entries of */
+	bool tlb_huge_many;	/* more of them than tlb_huge holds */
 	struct dcache *dcache;	/* decoded instructions (exec_fast.c) */
 
 	/* Outside world. */
