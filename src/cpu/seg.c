@@ -1404,8 +1404,62 @@ static void far_ret_long(struct cpu *c, int opsize, u16 pop_bytes)
 	drop_inner_segs(c);
 }
 
-/* JMP or CALL far in long mode: straight to a code segment (call gates,
- * 16 bytes here, are not supported yet and give #GP with the selector). */
+/*
+ * A call gate in IA-32e mode: 16 bytes (the second half holds offset bits
+ * 63..32 and a zero type), type 0xc only, and its target a 64-bit code
+ * segment.  A CALL pushes 8-byte CS and RIP whatever the operand size,
+ * and one to an inner ring takes RSP from the TSS, copies no parameters
+ * and loads a null SS with the new RPL, after pushing the old SS:RSP.
+ * (SDM vol. 3, 5.8.3.1, and the CALL and JMP pseudocode.)
+ */
+static void call_gate_long(struct cpu *c, u16 gsel, const struct desc *g,
+			   u64 next_rip, bool call)
+{
+	u16 a = desc_attr(g), sel = (u16)(g->lo >> 16);
+	u64 off = (g->lo & 0xffff) | (g->hi & 0xffff0000u);
+	u64 cur = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d, rsp = cur;
+	struct desc d;
+	int dpl;
+	u64 v[4];
+	int n = 0;
+
+	if (SEG_TYPE(a) != 0xc)
+		fault_sel(c, EXC_GP, gsel, 0);	/* no 16-bit gates */
+	check_call_gate(c, gsel, g);
+	off |= desc_base_high(c, gsel);
+	if (is_null(sel))
+		cpu_gp(c, 0);
+	if (!desc_read(c, sel, &d))
+		fault_sel(c, EXC_GP, sel, 0);
+	a = desc_attr(&d);
+	if (!is_code(a) || SEG_DPL(a) > c->cpl || !SEG_L(a) || SEG_DB(a))
+		fault_sel(c, EXC_GP, sel, 0);
+	if (!call && !SEG_CONF(a) && SEG_DPL(a) != c->cpl)
+		fault_sel(c, EXC_GP, sel, 0);
+	if (!SEG_P(a))
+		fault_sel(c, EXC_NP, sel, 0);
+	dpl = SEG_CONF(a) ? c->cpl : SEG_DPL(a);
+	if (call && dpl < c->cpl) {
+		rsp = tss64_read(c, TSS64_RSP0 + 8 * (u32)dpl, 0);
+		v[n++] = c->seg[S_SS].sel;
+		v[n++] = cur;
+	}
+	if (!canonical(off))
+		cpu_gp(c, 0);
+	if (call) {
+		v[n++] = c->seg[S_CS].sel;
+		v[n++] = next_rip;
+		rsp = push_quads(c, rsp, v, n, dpl == 3);
+		if (dpl != c->cpl)
+			seg_null(&c->seg[S_SS], (u16)dpl);
+		c->r[R_ESP].q = rsp;
+	}
+	load_cs(c, sel, &d, dpl);
+	c->rip = off;
+}
+
+/* JMP or CALL far in long mode: to a code segment or through a call
+ * gate (there are no task switches in long mode). */
 static void far_long(struct cpu *c, u16 sel, u64 off, int opsize,
 		     u64 next_rip, bool call)
 {
@@ -1416,8 +1470,10 @@ static void far_long(struct cpu *c, u16 sel, u64 off, int opsize,
 		cpu_gp(c, 0);
 	if (!desc_read(c, sel, &d))
 		fault_sel(c, EXC_GP, sel, 0);
-	if (!SEG_S(desc_attr(&d)))
-		fault_sel(c, EXC_GP, sel, 0);
+	if (!SEG_S(desc_attr(&d))) {
+		call_gate_long(c, sel, &d, next_rip, call);
+		return;
+	}
 	check_code_direct(c, sel, &d);
 	check_return_rip(c, off, &d);
 	if (call) {
