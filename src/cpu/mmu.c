@@ -95,6 +95,18 @@ static u64 bus_read(struct cpu *c, u32 pa, int size)
 	return c->bus.mmio_read(c->bus.opaque, pa, size) & size_mask(size);
 }
 
+static void bus_write(struct cpu *c, u32 pa, u64 val, int size)
+{
+	if (size == 8) {
+		bus_write(c, pa, val, 4);
+		bus_write(c, pa + 4, val >> 32, 4);
+		return;
+	}
+	if (c->bus.mmio_write)
+		c->bus.mmio_write(c->bus.opaque, pa, (u32)(val & size_mask(size)),
+				  size);
+}
+
 /*C:180
  * A physical address that is not RAM goes to the machine's bus: that is
  * where a virtio device's registers are (M:130).
@@ -128,9 +140,7 @@ void phys_write(struct cpu *c, u32 pa, u64 val, int size)
 			phys_write(c, pa + i, val >> (8 * i), 1);
 		return;
 	}
-	if (c->bus.mmio_write)
-		c->bus.mmio_write(c->bus.opaque, pa, val & size_mask(size),
-				  size);
+	bus_write(c, pa, val, size);
 }
 
 /* Physical accesses at 36-bit addresses (PAE): nothing above 4 GiB. */
