@@ -237,7 +237,10 @@ void seg_load(struct cpu *c, int sreg, u16 sel)
 }
 
 /* After a return to an outer level: data segment registers the new CPL
- * may not use are emptied, so that the kernel's segments do not leak. */
+ * may not use are emptied, so that the kernel's segments do not leak.
+ * Only the selector and the rights go (the SDM's IRET and RET): the base
+ * stays, and 64-bit code, which checks neither, still uses FS's and GS's
+ * (kvm-unit-tests' emulator64 relies on it, as QEMU and KVM do). */
 static void drop_inner_segs(struct cpu *c)
 {
 	static const int regs[] = { S_ES, S_DS, S_FS, S_GS };
@@ -249,8 +252,12 @@ static void drop_inner_segs(struct cpu *c)
 
 		if (!SEG_P(a) || (SEG_CODE(a) && SEG_CONF(a)))
 			continue;
-		if (SEG_DPL(a) < c->cpl)
+		if (SEG_DPL(a) < c->cpl) {
+			u64 base = s->base;
+
 			seg_null(s, 0);
+			s->base = base;
+		}
 	}
 }
 
