@@ -515,10 +515,24 @@ static void huge_pages(void)
 		 "a 1 GiB page above 4 GiB");
 }
 
-/* --- CR8 --- */
+/* --- CR8 and MMIO --- */
 
 #define APIC_TPR 0xfee00080ull
-static u64 pd_apic[512] __attribute__((aligned(4096)));
+#define TESTDEV_RAM 0xff000000ull	/* pc-testdev's scratch memory */
+static u64 pd_high[512] __attribute__((aligned(4096)));	/* 3..4 GiB */
+
+/* 8-byte accesses to a device's memory go through whole (QEMU and
+ * lguest both have pc-testdev's RAM there). */
+static void mmio64(void)
+{
+	volatile u64 *p = (volatile u64 *)TESTDEV_RAM;
+
+	*p = 0x1122334455667788ull;
+	check_eq(*p, 0x1122334455667788ull,
+		 "an 8-byte MMIO write and read");
+	check_eq(*(volatile u32 *)(TESTDEV_RAM + 4), 0x11223344,
+		 "... the device got its upper half");
+}
 
 static u64 read_cr8(void)
 {
@@ -532,10 +546,14 @@ static void cr8(void)
 {
 	volatile u32 *tpr = (volatile u32 *)APIC_TPR;
 
-	/* The APIC's page, uncached, as a 2 MiB page at 0xfee00000. */
-	pd_apic[0x1f7] = 0xfee00000ull | PTE_P | PTE_W | PTE_PS | 0x18;
-	pdpt[3] = (u64)pd_apic | PTE_P | PTE_W;
+	/* The APIC's page and the test device's memory, uncached, as 2 MiB
+	 * pages at 0xfee00000 and 0xff000000. */
+	pd_high[0x1f7] = 0xfee00000ull | PTE_P | PTE_W | PTE_PS | 0x18;
+	pd_high[0x1f8] = 0xff000000ull | PTE_P | PTE_W | PTE_PS | 0x18;
+	pdpt[3] = (u64)pd_high | PTE_P | PTE_W;
 	invlpg(APIC_TPR);
+	invlpg(TESTDEV_RAM);
+	mmio64();
 	__asm__ volatile("mov %0, %%cr8" : : "r"(0xbull));
 	check_eq(*tpr & 0xff, 0xb0, "MOV to CR8 sets the APIC's TPR[7:4]");
 	*tpr = 0x5f;
@@ -560,8 +578,9 @@ struct farptr {
 
 #define SEL_GATE 0x40
 struct farptr gate_ptr = { 0, SEL_GATE };	/* the gate ignores off */
-u64 gate_rsp, gate_frame[4], gate_back;
-u16 gate_cs, gate_ss;
+u64 gate_rsp, gate_frame[4], gate_back, user_gs_val;
+u16 gate_cs, gate_ss, user_gs_sel;
+static u64 gs_probe = 0x6a5eba5e;
 u32 gate_count;
 static u8 gate_stack[4096] __attribute__((aligned(16)));
 
@@ -574,11 +593,14 @@ static void set_call_gate(u64 target, int dpl, int type)
 	gdt[9] = target >> 32;
 }
 
-/* Ring 3: a far call through the gate into ring 0 and back, then a
- * SYSCALL with RAX = 0 ends the visit (syscall_entry). */
+/* Ring 3: what GS holds after IRETQ, a far call through the gate into
+ * ring 0 and back, then a SYSCALL with RAX = 0 ends the visit
+ * (syscall_entry). */
 static void __attribute__((used, noinline)) user_gate_code(void)
 {
-	__asm__ volatile("lcall *gate_ptr(%%rip); "
+	__asm__ volatile("movw %%gs, user_gs_sel(%%rip); "
+			 "movq %%gs:0, %%rax; movq %%rax, user_gs_val(%%rip); "
+			 "lcall *gate_ptr(%%rip); "
 			 "xorl %%eax, %%eax; syscall"
 			 : : : "rax", "rcx", "r11", "memory");
 	for (;;)
@@ -625,6 +647,10 @@ static void call_gates(void)
 	/* From ring 3: the stack of ring 0 comes from the TSS. */
 	tss[1] = (u32)ring0_rsp;
 	tss[2] = (u32)(ring0_rsp >> 32);
+	/* GS: ring 0's data segment, with a base of its own. */
+	__asm__ volatile("mov %0, %%gs" : : "r"(0x10));
+	wrmsr(MSR_GS_BASE, (u64)&gs_probe);
+	user_gs_sel = 0xffff;
 	if (!kjmp_set(&user_jmp)) {
 		__asm__ volatile("pushq $0x23; pushq %0; pushq $0x2; "
 				 "pushq $0x2b; pushq %1; iretq"
@@ -640,6 +666,8 @@ static void call_gates(void)
 	check_eq(gate_ss, 0, "... SS is the null selector");
 	check_eq(gate_cs, 0x08, "... CS the gate's");
 	check_eq(sys_count, 3, "... and LRETQ went back to ring 3");
+	check_eq(user_gs_sel, 0, "IRETQ to ring 3 nulls GS (DPL 0)");
+	check_eq(user_gs_val, 0x6a5eba5e, "... but keeps its base");
 	set_call_gate((u64)gate_target, 3, 0x4);
 	check_eq(gate_fault(), 13, "a 16-bit call gate in long mode: #GP");
 	check_eq(last.err, SEL_GATE, "... with the gate's selector");
