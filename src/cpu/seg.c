@@ -815,7 +815,24 @@ static void interrupt_real(struct cpu *c, int vec)
 }
 
 /* Through an interrupt or trap gate: gate is the IDT entry. */
-static void interrupt_gate(struct cpu *c, const struct desc *gate,
+/*
+ * The EFLAGS an event pushes: a fault's have RF set, so that the
+ * instruction it goes back to is not stopped again by an instruction
+ * breakpoint (SDM vol. 3, 17.3.1.1); traps, aborts, interrupts and INT n
+ * push EFLAGS as they are.  (#DB is a trap here: we have no instruction
+ * breakpoints.)
+ */
+static u32 pushed_eflags(struct cpu *c, int vec, enum int_kind kind)
+{
+	u32 fl = cpu_get_eflags(c);
+
+	if ((kind == INT_EXC || kind == INT_EXC_ERR) && vec != EXC_DB &&
+	    vec != EXC_DF && vec != EXC_MC)
+		fl |= F_RF;
+	return fl;
+}
+
+static void interrupt_gate(struct cpu *c, const struct desc *gate, int vec,
 			   enum int_kind kind, u32 err, u32 ext)
 {
 	u16 ga = desc_attr(gate), sel = (u16)(gate->lo >> 16), a;
@@ -862,7 +879,7 @@ static void interrupt_gate(struct cpu *c, const struct desc *gate,
 		ss = c->seg[S_SS];
 		esp = c->r[R_ESP].d;
 	}
-	v[n++] = cpu_get_eflags(c);
+	v[n++] = pushed_eflags(c, vec, kind);
 	v[n++] = c->seg[S_CS].sel;
 	v[n++] = c->eip;
 	if (kind == INT_EXC_ERR)
@@ -935,7 +952,7 @@ void cpu_interrupt(struct cpu *c, int vec, enum int_kind kind, u32 err)
 	if (SEG_TYPE(a) == 5)
 		interrupt_task(c, &g, kind, err, ext);
 	else
-		interrupt_gate(c, &g, kind, err, ext);
+		interrupt_gate(c, &g, vec, kind, err, ext);
 }
 
 /* --- Task switches --- */
@@ -1312,7 +1329,7 @@ static void interrupt_long(struct cpu *c, int vec, enum int_kind kind,
 	rsp &= ~15ull;
 	v[n++] = c->seg[S_SS].sel;
 	v[n++] = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d;
-	v[n++] = cpu_get_eflags(c);
+	v[n++] = pushed_eflags(c, vec, kind);
 	v[n++] = c->seg[S_CS].sel;
 	v[n++] = cpu_64bit(c) ? c->rip : c->eip;
 	if (kind == INT_EXC_ERR)

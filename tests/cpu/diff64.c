@@ -2026,7 +2026,8 @@ static const char *differs(const struct gen *g, const struct r64 *n,
 		if ((n->r[i] ^ o->r[i]) & m)
 			return "general registers";
 	}
-	if ((n->rfl ^ o->rfl) & g->flag_mask)
+	/* A fault's frame has RF set, a trap's (INT3, INTO) has not. */
+	if ((n->rfl ^ o->rfl) & (g->flag_mask | (n->vec >= 0 ? F_RF : 0)))
 		return "RFLAGS";
 	if (n->mxcsr != o->mxcsr)
 		return "MXCSR";
