@@ -814,7 +814,6 @@ static void interrupt_real(struct cpu *c, int vec)
 	c->eip = ip;
 }
 
-/* Through an interrupt or trap gate: gate is the IDT entry. */
 /*
  * The EFLAGS an event pushes: a fault's have RF set, so that the
  * instruction it goes back to is not stopped again by an instruction
@@ -832,6 +831,7 @@ static u32 pushed_eflags(struct cpu *c, int vec, enum int_kind kind)
 	return fl;
 }
 
+/* Through an interrupt or trap gate: gate is the IDT entry. */
 static void interrupt_gate(struct cpu *c, const struct desc *gate, int vec,
 			   enum int_kind kind, u32 err, u32 ext)
 {
