@@ -125,6 +125,9 @@ struct machine {
 	void *msr_dev;
 	msr_read_fn msr_rd;
 	msr_write_fn msr_wr;
+	void *tpr_dev;
+	tpr_read_fn tpr_rd;
+	tpr_write_fn tpr_wr;
 
 	u64 clock_start;	/* the host's monotonic clock at machine_new() */
 	struct vclock vc;
@@ -477,6 +480,14 @@ void machine_set_msr_handler(struct machine *m, void *dev, msr_read_fn rd,
 	m->msr_wr = wr;
 }
 
+void machine_set_tpr_handler(struct machine *m, void *dev, tpr_read_fn rd,
+			     tpr_write_fn wr)
+{
+	m->tpr_dev = dev;
+	m->tpr_rd = rd;
+	m->tpr_wr = wr;
+}
+
 u8 machine_intr_ack(struct machine *m)
 {
 	if (!m->chip.ack)
@@ -529,6 +540,26 @@ static bool bus_wrmsr(void *o, u32 msr, u64 val)
 	struct machine *m = o;
 
 	return m->msr_wr && m->msr_wr(m->msr_dev, msr, val);
+}
+
+static bool bus_tpr_read(void *o, u8 *tpr)
+{
+	struct machine *m = o;
+
+	if (!m->tpr_rd)
+		return false;
+	*tpr = m->tpr_rd(m->tpr_dev);
+	return true;
+}
+
+static bool bus_tpr_write(void *o, u8 tpr)
+{
+	struct machine *m = o;
+
+	if (!m->tpr_wr)
+		return false;
+	m->tpr_wr(m->tpr_dev, tpr);
+	return true;
 }
 
 /*
@@ -772,6 +803,8 @@ struct machine *machine_new(struct guest_mem *mem)
 		.clock_ns = bus_clock_ns,
 		.rdmsr = bus_rdmsr,
 		.wrmsr = bus_wrmsr,
+		.tpr_read = bus_tpr_read,
+		.tpr_write = bus_tpr_write,
 	};
 	m->cpu = cpu_new(mem->base, (u32)mem->size, &m->bus);
 	if (!m->cpu)

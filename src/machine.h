@@ -160,6 +160,11 @@ typedef bool (*msr_read_fn)(void *dev, u32 msr, u64 *val);
 typedef bool (*msr_write_fn)(void *dev, u32 msr, u64 val);
 void machine_set_msr_handler(struct machine *m, void *dev, msr_read_fn rd,
 			     msr_write_fn wr);
+/* The same device's task priority register, CR8 to 64-bit code. */
+typedef u8 (*tpr_read_fn)(void *dev);
+typedef void (*tpr_write_fn)(void *dev, u8 tpr);
+void machine_set_tpr_handler(struct machine *m, void *dev, tpr_read_fn rd,
+			     tpr_write_fn wr);
 
 /* The bus as the CPU sees it (the CPU's callbacks land here). */
 u32 machine_io_in(struct machine *m, u16 port, int size);

@@ -43,6 +43,11 @@ struct cpu_bus {
 	 * for an MSR nobody has, and RDMSR or WRMSR raises #GP. */
 	bool (*rdmsr)(void *opaque, u32 msr, u64 *val);
 	bool (*wrmsr)(void *opaque, u32 msr, u64 val);
+	/* The local APIC's task priority register, which 64-bit code also
+	 * reaches as CR8 (its bits 7:4): false when no device has one, and
+	 * MOV to or from CR8 raises #UD. */
+	bool (*tpr_read)(void *opaque, u8 *tpr);
+	bool (*tpr_write)(void *opaque, u8 tpr);
 };
 
 /*C:110

@@ -172,7 +172,8 @@ struct fpu {
 	u16 cw, sw, tw;		/* tw in the full 2-bit-per-register form */
 	u8 top;
 	u16 fop;
-	u32 fip, fdp;
+	u64 fip, fdp;		/* 64-bit in 64-bit code (FXSAVE64 keeps
+				 * them whole; other images their low half) */
 	u16 fcs, fds;
 	/* The registers, TOP's tags and the control word are on the
 	 * host's x87 (fpu.c): st[] and tw here are stale until fpu_sync(). */
@@ -246,6 +247,9 @@ struct cpu {
 	u32 tlb_large[32];	/* 4 MiB regions the TLB may hold large-page
 				 * entries of, a bit each, the region's
 				 * number taken modulo 1024 (mmu.c) */
+	u64 tlb_huge[4];	/* 1 GiB regions (lin >> 30, + 1; 0 = none)
+				 * it may hold 1 GiB-page entries of */
+	bool tlb_huge_many;	/* more of them than tlb_huge holds */
 	struct dcache *dcache;	/* decoded instructions (exec_fast.c) */
 
 	/* Outside world. */
@@ -704,9 +708,11 @@ u64 fpu_mm_read(struct cpu *c, int n);
 void fpu_mm_write(struct cpu *c, int n, u64 v);
 void fpu_emms(struct cpu *c);
 /* The x87 half of the FXSAVE image: bytes 0..23 and the registers at
- * 32..159; FXRSTOR's reverse (the caller has checked MXCSR). */
-void fpu_fxsave(struct cpu *c, u8 *img);
-void fpu_fxrstor(struct cpu *c, const u8 *img);
+ * 32..159; FXRSTOR's reverse (the caller has checked MXCSR).  With wide
+ * (REX.W: FXSAVE64, FXRSTOR64) FIP and FDP are 8 bytes each, at 8 and
+ * 16, where the other layout has 4-byte offsets and FCS, FDS. */
+void fpu_fxsave(struct cpu *c, u8 *img, bool wide);
+void fpu_fxrstor(struct cpu *c, const u8 *img, bool wide);
 
 /* --- sse.c --- */
 

@@ -300,7 +300,7 @@ static void note_insn(struct cpu *c, u8 op, u8 modrm, int seg, u64 off)
 	struct fpu *f = &c->fpu;
 
 	f->fop = (op & 7) << 8 | modrm;
-	f->fip = (u32)c->insn_eip;
+	f->fip = cpu_64bit(c) ? c->insn_eip : (u32)c->insn_eip;
 	f->fcs = c->seg[S_CS].sel;
 	if ((modrm >> 6) != 3) {
 		f->fdp = off;
@@ -399,8 +399,8 @@ static int env_store(struct cpu *c, u8 *buf, int opsize)
 {
 	struct fpu *f = &c->fpu;
 	bool real = real_layout(c);
-	u32 ip = real ? f->fcs * 16u + f->fip : f->fip;
-	u32 dp = real ? f->fds * 16u + f->fdp : f->fdp;
+	u32 ip = real ? f->fcs * 16u + (u32)f->fip : (u32)f->fip;
+	u32 dp = real ? f->fds * 16u + (u32)f->fdp : (u32)f->fdp;
 
 	if (opsize == 2) {
 		put_le16(buf + 0, f->cw);
@@ -708,7 +708,7 @@ void fpu_emms(struct cpu *c)
 	c->fpu.tw = 0xffff;
 }
 
-void fpu_fxsave(struct cpu *c, u8 *img)
+void fpu_fxsave(struct cpu *c, u8 *img, bool wide)
 {
 	struct fpu *f = &c->fpu;
 	u8 ftw = 0;
@@ -723,17 +723,22 @@ void fpu_fxsave(struct cpu *c, u8 *img)
 	img[4] = ftw;
 	img[5] = 0;
 	put_le16(img + 6, f->fop);
-	put_le32(img + 8, f->fip);
-	put_le32(img + 12, f->fcs);
-	put_le32(img + 16, f->fdp);
-	put_le32(img + 20, f->fds);
+	if (wide) {
+		put_le64(img + 8, f->fip);
+		put_le64(img + 16, f->fdp);
+	} else {
+		put_le32(img + 8, (u32)f->fip);
+		put_le32(img + 12, f->fcs);
+		put_le32(img + 16, (u32)f->fdp);
+		put_le32(img + 20, f->fds);
+	}
 	for (i = 0; i < 8; i++) {
 		memset(img + 32 + 16 * i, 0, 16);
 		memcpy(img + 32 + 16 * i, &f->st[(f->top + i) & 7], 10);
 	}
 }
 
-void fpu_fxrstor(struct cpu *c, const u8 *img)
+void fpu_fxrstor(struct cpu *c, const u8 *img, bool wide)
 {
 	struct fpu *f = &c->fpu;
 	u16 tw = 0;
@@ -748,10 +753,17 @@ void fpu_fxrstor(struct cpu *c, const u8 *img)
 			tw |= 3 << (2 * i);
 	f->tw = tw;
 	f->fop = get_le16(img + 6) & 0x7ff;
-	f->fip = get_le32(img + 8);
-	f->fcs = get_le16(img + 12);
-	f->fdp = get_le32(img + 16);
-	f->fds = get_le16(img + 20);
+	if (wide) {
+		/* No selectors in this layout: they read as 0 after. */
+		f->fip = get_le64(img + 8);
+		f->fdp = get_le64(img + 16);
+		f->fcs = f->fds = 0;
+	} else {
+		f->fip = get_le32(img + 8);
+		f->fcs = get_le16(img + 12);
+		f->fdp = get_le32(img + 16);
+		f->fds = get_le16(img + 20);
+	}
 	for (i = 0; i < 8; i++) {
 		long double *r = &f->st[(f->top + i) & 7];
 

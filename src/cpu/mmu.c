@@ -51,12 +51,14 @@
 #define PAE_LARGE_RSVD 0x00000000001fe000ull	/* 2 MiB PDE: bits 20..13 */
 /* Long mode's entries: bits 51..36 reserved (62..52 are ignored). */
 #define LM_RSVD        0x000ffff000000000ull
+#define LM_HUGE_RSVD   0x000000003fffe000ull	/* 1 GiB PDPTE: bits 29..13 */
 /* A PDPTE has no rights bits: 2..1 and 8..5 are reserved, and NX too. */
 #define PAE_PDPTE_RSVD (PAE_RSVD_HI | PAE_NX | 0x1e6ull)
 
 /* tlb_entry.global bits. */
 #define TLB_GLOBAL 1
 #define TLB_LARGE  2	/* filled from a 4 MiB (or PAE 2 MiB) page */
+#define TLB_HUGE   4	/* filled from a 1 GiB page (long mode) */
 
 #define PAGE_MASK 0xfffff000u
 
@@ -93,6 +95,18 @@ static u64 bus_read(struct cpu *c, u32 pa, int size)
 	return c->bus.mmio_read(c->bus.opaque, pa, size) & size_mask(size);
 }
 
+static void bus_write(struct cpu *c, u32 pa, u64 val, int size)
+{
+	if (size == 8) {
+		bus_write(c, pa, val, 4);
+		bus_write(c, pa + 4, val >> 32, 4);
+		return;
+	}
+	if (c->bus.mmio_write)
+		c->bus.mmio_write(c->bus.opaque, pa, (u32)(val & size_mask(size)),
+				  size);
+}
+
 /*C:180
  * A physical address that is not RAM goes to the machine's bus: that is
  * where a virtio device's registers are (M:130).
@@ -126,9 +140,7 @@ void phys_write(struct cpu *c, u32 pa, u64 val, int size)
 			phys_write(c, pa + i, val >> (8 * i), 1);
 		return;
 	}
-	if (c->bus.mmio_write)
-		c->bus.mmio_write(c->bus.opaque, pa, val & size_mask(size),
-				  size);
+	bus_write(c, pa, val, size);
 }
 
 /* Physical accesses at 36-bit addresses (PAE): nothing above 4 GiB. */
@@ -173,10 +185,55 @@ void mmu_flush(struct cpu *c, bool keep_global)
 	if (!keep_global) {
 		memset(c->tlb, 0, sizeof(c->tlb));
 		memset(c->tlb_large, 0, sizeof(c->tlb_large));
+		memset(c->tlb_huge, 0, sizeof(c->tlb_huge));
+		c->tlb_huge_many = false;
 		return;
 	}
 	for (i = 0; i < 2 * TLB_SIZE; i++)
 		if (!(e[i].global & TLB_GLOBAL))
+			e[i].vpage = 0;
+}
+
+/*
+ * 1 GiB pages: the few 1 GiB regions the TLB holds pieces of are listed
+ * (a kernel maps its direct map with a handful of them), so that INVLPG
+ * elsewhere need not look through the whole TLB for them.
+ */
+static void huge_note(struct cpu *c, u64 region)
+{
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(c->tlb_huge); i++) {
+		if (c->tlb_huge[i] == region + 1)
+			return;
+		if (!c->tlb_huge[i]) {
+			c->tlb_huge[i] = region + 1;
+			return;
+		}
+	}
+	c->tlb_huge_many = true;
+}
+
+/* INVLPG in a 1 GiB page: every piece of it goes. */
+static void invlpg_huge(struct cpu *c, u64 lin)
+{
+	struct tlb_entry *e = &c->tlb[0][0];
+	u64 region = lin >> 30;
+	bool listed = c->tlb_huge_many;
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(c->tlb_huge); i++) {
+		if (c->tlb_huge[i] == region + 1) {
+			listed = true;
+			if (!c->tlb_huge_many)
+				c->tlb_huge[i] = 0;
+		}
+	}
+	if (!listed)
+		return;
+	for (i = 0; i < 2 * TLB_SIZE; i++)
+		if (e[i].vpage && (e[i].global & TLB_HUGE) &&
+		    (e[i].vpage - 1) >> 18 == region)
 			e[i].vpage = 0;
 }
 
@@ -208,6 +265,7 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 	bool keep = false;
 	int i;
 
+	invlpg_huge(c, lin);
 	if (!(c->tlb_large[bit / 32] & (1u << (bit % 32)))) {
 		for (i = 0; i < 2; i++)
 			if (c->tlb[i][slot].vpage == (lin >> 12) + 1)
@@ -243,6 +301,8 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 	if (global & TLB_LARGE)
 		c->tlb_large[large_bit(lin >> 22) / 32] |=
 			1u << (large_bit(lin >> 22) % 32);
+	if (global & TLB_HUGE)
+		huge_note(c, lin >> 30);
 }
 
 static noreturn void page_fault(struct cpu *c, u64 lin, u32 err)
@@ -391,10 +451,11 @@ static u64 page_walk_pae(struct cpu *c, u32 lin, int acc, bool user,
 
 /*
  * Long mode (EFER.LMA): four levels of 64-bit entries under CR3 (PML4,
- * PDPT, directory, table), 48-bit linear addresses, 2 MiB pages by a
- * directory entry's PS bit.  We offer no 1 GiB pages (CPUID says so), so
- * PS in a PDPTE, like PS in a PML4 entry, is a reserved bit.  Bits 51..36
- * are reserved (MAXPHYADDR 36); 62..52 are the software's.
+ * PDPT, directory, table), 48-bit linear addresses, 1 GiB pages by a
+ * PDPTE's PS bit (CPUID's PDPE1GB) and 2 MiB pages by a directory
+ * entry's; PS in a PML4 entry is a reserved bit, as are the address bits
+ * below a large page's size (29..13, 20..13).  Bits 51..36 are reserved
+ * (MAXPHYADDR 36); 62..52 are the software's.
  */
 static u64 page_walk_long(struct cpu *c, u64 lin, int acc, bool user,
 			  struct tlb_entry *e)
@@ -414,17 +475,21 @@ static u64 page_walk_long(struct cpu *c, u64 lin, int acc, bool user,
 		v = phys_read64(c, epa);
 		if (!(v & PG_P))
 			page_fault(c, lin, err);
-		if ((v & rsvd) || (level < 2 && (v & PG_PS)) ||
+		if ((v & rsvd) || (level == 0 && (v & PG_PS)) ||
+		    (level == 1 && (v & PG_PS) && (v & LM_HUGE_RSVD)) ||
 		    (level == 2 && (v & PG_PS) && (v & PAE_LARGE_RSVD)))
 			page_fault(c, lin, err | PF_P | PF_RSVD);
 		rights &= (u32)v;
 		nx |= nxe && (v & PAE_NX);
-		if (level == 3 || (level == 2 && (v & PG_PS)))
+		if (level == 3 || (level > 0 && (v & PG_PS)))
 			break;
 		set_bits64(c, epa, &v, PG_A);
 		table = v;
 	}
-	if (level == 2) {
+	if (level == 1) {
+		pa = (v & PAE_ADDR & ~0x3fffffffull) | (lin & 0x3ffff000u);
+		global = TLB_HUGE;
+	} else if (level == 2) {
 		pa = (v & PAE_ADDR & ~0x1fffffull) | (lin & 0x001ff000u);
 		global = TLB_LARGE;
 	} else {

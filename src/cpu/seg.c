@@ -237,7 +237,10 @@ void seg_load(struct cpu *c, int sreg, u16 sel)
 }
 
 /* After a return to an outer level: data segment registers the new CPL
- * may not use are emptied, so that the kernel's segments do not leak. */
+ * may not use are emptied, so that the kernel's segments do not leak.
+ * Only the selector and the rights go (the SDM's IRET and RET): the base
+ * stays, and 64-bit code, which checks neither, still uses FS's and GS's
+ * (kvm-unit-tests' emulator64 relies on it, as QEMU and KVM do). */
 static void drop_inner_segs(struct cpu *c)
 {
 	static const int regs[] = { S_ES, S_DS, S_FS, S_GS };
@@ -249,8 +252,12 @@ static void drop_inner_segs(struct cpu *c)
 
 		if (!SEG_P(a) || (SEG_CODE(a) && SEG_CONF(a)))
 			continue;
-		if (SEG_DPL(a) < c->cpl)
+		if (SEG_DPL(a) < c->cpl) {
+			u64 base = s->base;
+
 			seg_null(s, 0);
+			s->base = base;
+		}
 	}
 }
 
@@ -807,8 +814,25 @@ static void interrupt_real(struct cpu *c, int vec)
 	c->eip = ip;
 }
 
+/*
+ * The EFLAGS an event pushes: a fault's have RF set, so that the
+ * instruction it goes back to is not stopped again by an instruction
+ * breakpoint (SDM vol. 3, 17.3.1.1); traps, aborts, interrupts and INT n
+ * push EFLAGS as they are.  (#DB is a trap here: we have no instruction
+ * breakpoints.)
+ */
+static u32 pushed_eflags(struct cpu *c, int vec, enum int_kind kind)
+{
+	u32 fl = cpu_get_eflags(c);
+
+	if ((kind == INT_EXC || kind == INT_EXC_ERR) && vec != EXC_DB &&
+	    vec != EXC_DF && vec != EXC_MC)
+		fl |= F_RF;
+	return fl;
+}
+
 /* Through an interrupt or trap gate: gate is the IDT entry. */
-static void interrupt_gate(struct cpu *c, const struct desc *gate,
+static void interrupt_gate(struct cpu *c, const struct desc *gate, int vec,
 			   enum int_kind kind, u32 err, u32 ext)
 {
 	u16 ga = desc_attr(gate), sel = (u16)(gate->lo >> 16), a;
@@ -855,7 +879,7 @@ static void interrupt_gate(struct cpu *c, const struct desc *gate,
 		ss = c->seg[S_SS];
 		esp = c->r[R_ESP].d;
 	}
-	v[n++] = cpu_get_eflags(c);
+	v[n++] = pushed_eflags(c, vec, kind);
 	v[n++] = c->seg[S_CS].sel;
 	v[n++] = c->eip;
 	if (kind == INT_EXC_ERR)
@@ -928,7 +952,7 @@ void cpu_interrupt(struct cpu *c, int vec, enum int_kind kind, u32 err)
 	if (SEG_TYPE(a) == 5)
 		interrupt_task(c, &g, kind, err, ext);
 	else
-		interrupt_gate(c, &g, kind, err, ext);
+		interrupt_gate(c, &g, vec, kind, err, ext);
 }
 
 /* --- Task switches --- */
@@ -1305,7 +1329,7 @@ static void interrupt_long(struct cpu *c, int vec, enum int_kind kind,
 	rsp &= ~15ull;
 	v[n++] = c->seg[S_SS].sel;
 	v[n++] = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d;
-	v[n++] = cpu_get_eflags(c);
+	v[n++] = pushed_eflags(c, vec, kind);
 	v[n++] = c->seg[S_CS].sel;
 	v[n++] = cpu_64bit(c) ? c->rip : c->eip;
 	if (kind == INT_EXC_ERR)
@@ -1404,8 +1428,62 @@ static void far_ret_long(struct cpu *c, int opsize, u16 pop_bytes)
 	drop_inner_segs(c);
 }
 
-/* JMP or CALL far in long mode: straight to a code segment (call gates,
- * 16 bytes here, are not supported yet and give #GP with the selector). */
+/*
+ * A call gate in IA-32e mode: 16 bytes (the second half holds offset bits
+ * 63..32 and a zero type), type 0xc only, and its target a 64-bit code
+ * segment.  A CALL pushes 8-byte CS and RIP whatever the operand size,
+ * and one to an inner ring takes RSP from the TSS, copies no parameters
+ * and loads a null SS with the new RPL, after pushing the old SS:RSP.
+ * (SDM vol. 3, 5.8.3.1, and the CALL and JMP pseudocode.)
+ */
+static void call_gate_long(struct cpu *c, u16 gsel, const struct desc *g,
+			   u64 next_rip, bool call)
+{
+	u16 a = desc_attr(g), sel = (u16)(g->lo >> 16);
+	u64 off = (g->lo & 0xffff) | (g->hi & 0xffff0000u);
+	u64 cur = cpu_64bit(c) ? c->r[R_ESP].q : c->r[R_ESP].d, rsp = cur;
+	struct desc d;
+	int dpl;
+	u64 v[4];
+	int n = 0;
+
+	if (SEG_TYPE(a) != 0xc)
+		fault_sel(c, EXC_GP, gsel, 0);	/* no 16-bit gates */
+	check_call_gate(c, gsel, g);
+	off |= desc_base_high(c, gsel);
+	if (is_null(sel))
+		cpu_gp(c, 0);
+	if (!desc_read(c, sel, &d))
+		fault_sel(c, EXC_GP, sel, 0);
+	a = desc_attr(&d);
+	if (!is_code(a) || SEG_DPL(a) > c->cpl || !SEG_L(a) || SEG_DB(a))
+		fault_sel(c, EXC_GP, sel, 0);
+	if (!call && !SEG_CONF(a) && SEG_DPL(a) != c->cpl)
+		fault_sel(c, EXC_GP, sel, 0);
+	if (!SEG_P(a))
+		fault_sel(c, EXC_NP, sel, 0);
+	dpl = SEG_CONF(a) ? c->cpl : SEG_DPL(a);
+	if (call && dpl < c->cpl) {
+		rsp = tss64_read(c, TSS64_RSP0 + 8 * (u32)dpl, 0);
+		v[n++] = c->seg[S_SS].sel;
+		v[n++] = cur;
+	}
+	if (!canonical(off))
+		cpu_gp(c, 0);
+	if (call) {
+		v[n++] = c->seg[S_CS].sel;
+		v[n++] = next_rip;
+		rsp = push_quads(c, rsp, v, n, dpl == 3);
+		if (dpl != c->cpl)
+			seg_null(&c->seg[S_SS], (u16)dpl);
+		c->r[R_ESP].q = rsp;
+	}
+	load_cs(c, sel, &d, dpl);
+	c->rip = off;
+}
+
+/* JMP or CALL far in long mode: to a code segment or through a call
+ * gate (there are no task switches in long mode). */
 static void far_long(struct cpu *c, u16 sel, u64 off, int opsize,
 		     u64 next_rip, bool call)
 {
@@ -1416,8 +1494,10 @@ static void far_long(struct cpu *c, u16 sel, u64 off, int opsize,
 		cpu_gp(c, 0);
 	if (!desc_read(c, sel, &d))
 		fault_sel(c, EXC_GP, sel, 0);
-	if (!SEG_S(desc_attr(&d)))
-		fault_sel(c, EXC_GP, sel, 0);
+	if (!SEG_S(desc_attr(&d))) {
+		call_gate_long(c, sel, &d, next_rip, call);
+		return;
+	}
 	check_code_direct(c, sel, &d);
 	check_return_rip(c, off, &d);
 	if (call) {

@@ -1038,7 +1038,7 @@ static void fxsave(struct cpu *c, struct insn *d)
 	check_align16(c, d, FX_SIZE);
 	mem_check(c, d->seg, d->ea, FX_SIZE, ACC_WRITE);
 	memset(img, 0, sizeof(img));
-	fpu_fxsave(c, img);
+	fpu_fxsave(c, img, d->rex & 8);
 	put_le32(img + 24, c->mxcsr);
 	put_le32(img + 28, MXCSR_MASK);
 	for (i = 0; i < fx_nxmm(c); i++)
@@ -1060,7 +1060,7 @@ static void fxrstor(struct cpu *c, struct insn *d)
 	mx = get_le32(img + 24);
 	if (mx & ~MXCSR_MASK)
 		cpu_gp(c, 0);
-	fpu_fxrstor(c, img);
+	fpu_fxrstor(c, img, d->rex & 8);
 	c->mxcsr = mx;
 	for (i = 0; i < fx_nxmm(c); i++)
 		memcpy(&c->xmm[i], img + 160 + 16 * i, 16);

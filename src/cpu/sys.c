@@ -7,7 +7,8 @@
  * a family-6 processor (a Pentium III by its model number) with exactly
  * the features we implement: FPU, PSE, TSC, MSR, PAE, CX8, SEP, PGE,
  * CMOV, PAT, MMX, FXSR, SSE, SSE2, CLFLUSH, CX16, and in leaf 0x80000001
- * NX, SYSCALL and long mode (LM, LAHF in 64-bit code), plus the APIC bit
+ * NX, SYSCALL, long mode (LM, LAHF in 64-bit code) and its 1 GiB pages
+ * (PDPE1GB), plus the APIC bit
  * while the local APIC (a device on the bus, src/hw/apic.c) is enabled.
  * No MTRRs: Debian's 686 and 686-pae kernels do without.  A feature not
  * listed is not there: its instructions raise #UD and its control bits
@@ -94,6 +95,7 @@
 #define CPUID_EXT_NX (1u << 20)
 #define CPUID_EXT_SYSCALL (1u << 11)
 #define CPUID_EXT_LM (1u << 29)
+#define CPUID_EXT_PDPE1GB (1u << 26)	/* 1 GiB pages in long mode */
 #define CPUID_EXT_LAHF_LM (1u << 0)	/* ECX: LAHF and SAHF in 64-bit code */
 #define CPUID_CX16 (1u << 13)		/* leaf 1 ECX: CMPXCHG16B */
 /* Leaf 0x80000008 EAX: 48 linear address bits (long mode's four levels)
@@ -146,10 +148,46 @@ static void need_cpl0(struct cpu *c)
 
 /* --- Control registers --- */
 
+/*
+ * CR8, the task priority in 64-bit mode: bits 3:0 are the local APIC's
+ * TPR bits 7:4, and a write sets the TPR's low four bits to 0 (SDM vol.
+ * 3, 10.8.6.1).  Only a REX prefix names it, so other modes never see
+ * it; with no APIC on the bus it is #UD, like any register not there.
+ */
+static u64 read_cr8(struct cpu *c)
+{
+	u8 tpr;
+
+	if (!c->bus.tpr_read || !c->bus.tpr_read(c->bus.opaque, &tpr))
+		cpu_ud(c);
+	need_cpl0(c);
+	return tpr >> 4;
+}
+
+static void write_cr8(struct cpu *c, u64 val)
+{
+	u8 tpr;
+
+	if (!c->bus.tpr_read || !c->bus.tpr_write ||
+	    !c->bus.tpr_read(c->bus.opaque, &tpr))
+		cpu_ud(c);
+	need_cpl0(c);
+	if (val >> 4)
+		cpu_gp(c, 0);	/* bits 63:4 are reserved */
+	c->bus.tpr_write(c->bus.opaque, (u8)(val << 4));
+}
+
+static bool is_cr8(const struct cpu *c, int n)
+{
+	return n == 8 && cpu_64bit(c);
+}
+
 u64 sys_read_cr(struct cpu *c, int n)
 {
+	if (is_cr8(c, n))
+		return read_cr8(c);
 	if (n == 1 || n > 4)
-		cpu_ud(c);	/* CR8 (the TPR) is not offered */
+		cpu_ud(c);
 	need_cpl0(c);
 	switch (n) {
 	case 0:
@@ -228,6 +266,10 @@ static void write_cr4(struct cpu *c, u32 val)
 
 void sys_write_cr(struct cpu *c, int n, u64 val)
 {
+	if (is_cr8(c, n)) {
+		write_cr8(c, val);
+		return;
+	}
 	if (n == 1 || n > 4)
 		cpu_ud(c);
 	need_cpl0(c);
@@ -587,7 +629,8 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 		r[0] = CPUID_EXT_MAX;
 		return;
 	case 0x80000001u:
-		r[3] = CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_SYSCALL;
+		r[3] = CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_SYSCALL |
+		       CPUID_EXT_PDPE1GB;
 		r[2] = CPUID_EXT_LAHF_LM;
 		return;
 	case 0x80000002u:

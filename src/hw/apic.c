@@ -703,6 +703,21 @@ static bool apic_wrmsr(void *opaque, u32 msr, u64 val)
 	}
 }
 
+/* CR8: the CPU's way to the TPR, which works with the APIC disabled too
+ * (it is the same register; only the priority it sets needs the APIC). */
+static u8 apic_tpr_read(void *opaque)
+{
+	return (u8)((struct apic *)opaque)->tpr;
+}
+
+static void apic_tpr_write(void *opaque, u8 tpr)
+{
+	struct apic *a = opaque;
+
+	a->tpr = tpr;
+	update(a);
+}
+
 /*
  * The platform's side.
  */
@@ -764,6 +779,7 @@ struct apic *apic_new(struct machine *m)
 	a->mmio_id = machine_add_mmio(m, APIC_DEFAULT_BASE, APIC_MMIO_SIZE, a,
 				      apic_mmio_read, apic_mmio_write);
 	machine_set_msr_handler(m, a, apic_rdmsr, apic_wrmsr);
+	machine_set_tpr_handler(m, a, apic_tpr_read, apic_tpr_write);
 	machine_add_cleanup(m, free, a);
 	return a;
 }

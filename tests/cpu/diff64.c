@@ -1870,6 +1870,145 @@ static void ours_run(const struct c64 *k, struct r64 *res)
 	memcpy(res->win, ram + WIN, DT_WIN_SIZE);
 }
 
+/* --- the x87 pointers of FXSAVE64 and FXRSTOR64 --- */
+
+/*
+ * FXSAVE64 keeps the last x87 instruction's RIP (FIP) and its operand's
+ * address (FDP) whole, at bytes 8 and 16; FXSAVE in 64-bit mode keeps
+ * their low halves, each followed by a selector.  One run of a short
+ * sequence from an address with bits above 31, natively and on our CPU,
+ * shows it.  The host's FDP changes only when an instruction takes an
+ * unmasked exception (CPUID.7.0:EBX[6] on this kind of host), so the
+ * sequence makes one: FDIV by zero with ZM clear, left pending (neither
+ * FXSAVE waits for it) and cleared by FNINIT at the end.  The selectors
+ * are not compared: the host's process has its own, and newer CPUs save
+ * zeros there (CPUID.7.0:EBX[13]).
+ */
+#define XP_LIN		0x0000123400000000ull	/* code; data at +0x1000 */
+#define XP_TABLES	0x01800000u	/* guest: PDPT, PD, PT for XP_LIN */
+#define XP_CODE_PA	(XP_TABLES + 0x3000u)
+#define XP_DATA_PA	(XP_TABLES + 0x4000u)
+#define XP_BUF_PA	(XP_TABLES + 0x5000u)	/* two images, identity */
+
+/* fninit; fldcw (rdi); fld1; fdivs 4(rdi); fxsave64 (rsi); fxsave (rdx);
+ * fninit; ret (natively) or hlt (ours) */
+static const u8 xp_save[] = { 0xdb, 0xe3, 0xd9, 0x2f, 0xd9, 0xe8, 0xd8,
+	0x77, 0x04, 0x48, 0x0f, 0xae, 0x06, 0x0f, 0xae, 0x02, 0xdb, 0xe3,
+	0xc3 };
+/* fxrstor64 (rsi); fxsave64 (rdx); fninit; ret or hlt */
+static const u8 xp_restore[] = { 0x48, 0x0f, 0xae, 0x0e, 0x48, 0x0f, 0xae,
+	0x02, 0xdb, 0xe3, 0xc3 };
+
+static void xp_map(void)
+{
+	u32 pdpt = XP_TABLES, pd = pdpt + 0x1000, pt = pd + 0x1000;
+
+	put64(PML4_ADDR + 8 * ((XP_LIN >> 39) & 511), pdpt | 3);
+	put64(pdpt + 8 * ((XP_LIN >> 30) & 511), pd | 3);
+	put64(pd + 8 * ((XP_LIN >> 21) & 511), pt | 3);
+	put64(pt + 8 * ((XP_LIN >> 12) & 511), XP_CODE_PA | 3);
+	put64(pt + 8 * (((XP_LIN >> 12) + 1) & 511), XP_DATA_PA | 3);
+}
+
+/* Our CPU runs code (its RET made HLT) with RDI, RSI, RDX as given;
+ * false if it faulted or did not reach the HLT. */
+static bool xp_ours(const u8 *code, int len, u64 rdi, u64 rsi, u64 rdx)
+{
+	int n;
+
+	enter_long_mode(cpu);
+	memcpy(ram + XP_CODE_PA, code, (size_t)len);
+	ram[XP_CODE_PA + len - 1] = 0xf4;
+	cpu->r[R_EDI].q = rdi;
+	cpu->r[R_ESI].q = rsi;
+	cpu->r[R_EDX].q = rdx;
+	cpu->rip = XP_LIN;
+	for (n = 0; n < 32; n++)
+		if (cpu_run(cpu, 1) == CPU_HALT)
+			break;
+	return cpu->rip == XP_LIN + (u64)len;
+}
+
+/* Bytes [from, to) of the two images differ: TAP and a hex dump. */
+static unsigned xp_compare(const char *what, const u8 *n, const u8 *o,
+			   const int *from, const int *to, int nr)
+{
+	int r, i;
+
+	for (r = 0; r < nr; r++)
+		if (memcmp(n + from[r], o + from[r], (size_t)(to[r] - from[r])))
+			break;
+	printf("%s - diff64 %s | 1 | 0 | %d | host\n",
+	       r < nr ? "not ok" : "ok", what, r < nr);
+	if (r == nr)
+		return 0;
+	printf("#   host:");
+	for (i = 0; i < 24; i++)
+		printf(" %02x", n[i]);
+	printf("\n#   ours:");
+	for (i = 0; i < 24; i++)
+		printf(" %02x", o[i]);
+	printf("\n");
+	return 1;
+}
+
+static unsigned x87_pointers(void)
+{
+	static u8 img[3][512] __attribute__((aligned(16)));
+	static const int all_from[] = { 0 }, all_to[] = { 24 };
+	static const int nsel_from[] = { 0, 16 }, nsel_to[] = { 12, 20 };
+	u8 *page, *data, *ours = ram + XP_BUF_PA;
+	u64 x = XP_LIN + 0x1000;
+	unsigned bad = 0;
+	bool ran;
+
+	page = mmap((void *)(uintptr_t)XP_LIN, 0x2000,
+		    PROT_READ | PROT_WRITE | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (page != (void *)(uintptr_t)XP_LIN) {
+		printf("not ok - diff64 x87 pointers: cannot map %#llx\n",
+		       (unsigned long long)XP_LIN);
+		return 1;
+	}
+	data = page + 0x1000;
+	xp_map();
+	/* FCW 0x37b: ZM clear; then the divisor, 0.0f. */
+	memcpy(data, &(u32){ 0x037b }, 4);
+	memcpy(data + 4, &(u32){ 0 }, 4);
+	memcpy(ram + XP_DATA_PA, data, 8);
+	memcpy(page, xp_save, sizeof(xp_save));
+	memset(img, 0, sizeof(img));
+	memset(ours, 0, 1024);
+	((void (*)(u64, u8 *, u8 *))page)(x, img[0], img[1]);
+	ran = xp_ours(xp_save, sizeof(xp_save), x, XP_BUF_PA,
+		      XP_BUF_PA + 512);
+	if (!ran)
+		memset(ours, 0xee, 1024);
+	bad += xp_compare("fxsave64 after fdiv (FIP, FDP 64-bit)", img[0],
+			  ours, all_from, all_to, 1);
+	bad += xp_compare("fxsave after fdiv (FIP, FDP low halves)", img[1],
+			  ours + 512, nsel_from, nsel_to, 2);
+	/* FXRSTOR64 takes them back whole: FIP and FDP with high bits. */
+	memset(img[2], 0, 512);
+	memcpy(img[2], &(u32){ 0x037f }, 4);
+	memcpy(img[2] + 24, &(u32){ MXCSR_RESET }, 4);
+	memcpy(img[2] + 8, &(u64){ XP_LIN + 0x123 }, 8);
+	memcpy(img[2] + 16, &(u64){ 0x7edcba987654ull }, 8);
+	memcpy(ours, img[2], 512);
+	memset(ours + 512, 0, 512);
+	memset(img[1], 0, 512);
+	memcpy(page, xp_restore, sizeof(xp_restore));
+	((void (*)(u64, u8 *, u8 *))page)(0, img[2], img[1]);
+	ran = xp_ours(xp_restore, sizeof(xp_restore), 0, XP_BUF_PA,
+		      XP_BUF_PA + 512);
+	if (!ran)
+		memset(ours + 512, 0xee, 512);
+	bad += xp_compare("fxrstor64 then fxsave64", img[1], ours + 512,
+			  all_from, all_to, 1);
+	munmap(page, 0x2000);
+	return bad;
+}
+
 /* --- comparing --- */
 
 static const char *differs(const struct gen *g, const struct r64 *n,
@@ -1887,7 +2026,8 @@ static const char *differs(const struct gen *g, const struct r64 *n,
 		if ((n->r[i] ^ o->r[i]) & m)
 			return "general registers";
 	}
-	if ((n->rfl ^ o->rfl) & g->flag_mask)
+	/* A fault's frame has RF set, a trap's (INT3, INTO) has not. */
+	if ((n->rfl ^ o->rfl) & (g->flag_mask | (n->vec >= 0 ? F_RF : 0)))
 		return "RFLAGS";
 	if (n->mxcsr != o->mxcsr)
 		return "MXCSR";
@@ -2007,6 +2147,8 @@ int main(void)
 		bad += f->bad;
 		total += f->cases;
 	}
+	if (!filter || strstr("x87 pointers fxsave64", filter))
+		bad += x87_pointers();
 	printf("# %u forms, %u cases, %u mismatches (oracle: host CPU, "
 	       "x86-64)\n", nf, total, bad);
 	return bad ? 1 : 0;

@@ -8,8 +8,10 @@
  * start.S took us into 64-bit mode; here: 64-bit arithmetic and
  * RIP-relative data, CPUID's long-mode bits, the 16-byte IDT and its
  * frames, page faults on four-level tables, NX, #DF on an IST stack, a
- * round trip to ring 3 by IRETQ and back by SYSCALL and SYSRET, and the
- * FS/GS bases with SWAPGS.
+ * round trip to ring 3 by IRETQ and back by SYSCALL and SYSRET, the
+ * FS/GS bases with SWAPGS, 1 GiB pages, CR8 as the APIC's task priority,
+ * and 16-byte call gates (within ring 0 and from ring 3).  (FXSAVE64's
+ * pointers are tests/cpu/diff64.c's: QEMU's TCG keeps none.)
  */
 typedef unsigned char u8;
 typedef unsigned short u16;
@@ -31,8 +33,9 @@ typedef unsigned long long u64;
 #define MSR_KGS_BASE 0xc0000102u
 
 extern u64 pml4[512], pdpt[512], pd[512];
-extern u64 gdt[8];
+extern u64 gdt[10];
 extern char trap_stubs[], syscall_entry[], stack_top[];
+extern char gate_target[], gate_jmp_target[];
 
 struct kjmp {
 	u64 rbx, rbp, r12, r13, r14, r15, rsp, rip;
@@ -450,6 +453,235 @@ static void segment_bases(void)
 	check_eq(v, 0xbbbb, "FS_BASE: an FS-relative load");
 }
 
+/* --- 1 GiB pages --- */
+
+#define GIB2 0x80000000ull		/* pdpt[2]: the 1 GiB page tested */
+#define HIGH 0x8000000000ull		/* pml4[1]: physical 0 above 4 GiB */
+static u64 pdpt_high[512] __attribute__((aligned(4096)));
+static volatile u64 huge_probe = 0x600dcafe;
+
+/* Touch addr (a write when write is set): the vector it raised, or -1. */
+static long probe(u64 addr, int write)
+{
+	struct kjmp j;
+
+	last.count = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		if (write)
+			*(volatile u64 *)addr = 0x5eed;
+		else
+			(void)*(volatile u64 *)addr;
+	}
+	trap_jmp = 0;
+	return last.count ? (long)last.vec : -1;
+}
+
+static void huge_pages(void)
+{
+	u64 alias = GIB2 + (u64)&huge_probe;
+	u32 r[4];
+
+	cpuid(0x80000001u, r);
+	check(r[3] & (1u << 26), "CPUID 0x80000001: 1 GiB pages (PDPE1GB)");
+	pdpt[2] = PTE_P | PTE_W | PTE_PS;	/* 2 GiB: physical 0 */
+	invlpg(alias);
+	check_eq(*(volatile u64 *)alias, 0x600dcafe,
+		 "a read through a 1 GiB page");
+	*(volatile u64 *)alias = 0x5eed;
+	check_eq(huge_probe, 0x5eed, "... a write through it");
+	check_eq(pdpt[2] & 0x60, 0x60, "... set A and D in the PDPTE");
+	/* A translation cached from the page goes with an INVLPG of any
+	 * address in it, here 512 MiB away. */
+	pdpt[2] &= ~PTE_W;
+	invlpg(GIB2 + 0x20000000ull);
+	check_eq(probe(alias, 1), 14,
+		 "INVLPG anywhere in a 1 GiB page drops all of it");
+	check_eq(last.err, 3, "... a write to it, now read-only: error code 3");
+	pdpt[2] = PTE_P | PTE_W | PTE_PS | (1ull << 13);
+	invlpg(alias);
+	check_eq(probe(alias, 0), 14, "a 1 GiB page with bit 13 set: #PF");
+	check_eq(last.err & 8, 8, "... with RSVD");
+	pdpt[2] = 0;
+	invlpg(alias);
+	pml4[1] = (u64)pdpt | PTE_P | PTE_W | PTE_PS;
+	check_eq(probe(HIGH, 0), 14, "PS in a PML4 entry: #PF");
+	check_eq(last.err & 8, 8, "... with RSVD");
+	/* Physical memory at 512 GiB as well. */
+	pdpt_high[0] = PTE_P | PTE_W | PTE_PS;
+	pml4[1] = (u64)pdpt_high | PTE_P | PTE_W;
+	invlpg(HIGH);
+	check_eq(*(volatile u64 *)(HIGH + (u64)&huge_probe), 0x5eed,
+		 "a 1 GiB page above 4 GiB");
+}
+
+/* --- CR8 and MMIO --- */
+
+#define APIC_TPR 0xfee00080ull
+#define TESTDEV_RAM 0xff000000ull	/* pc-testdev's scratch memory */
+static u64 pd_high[512] __attribute__((aligned(4096)));	/* 3..4 GiB */
+
+/* 8-byte accesses to a device's memory go through whole (QEMU and
+ * lguest both have pc-testdev's RAM there). */
+static void mmio64(void)
+{
+	volatile u64 *p = (volatile u64 *)TESTDEV_RAM;
+
+	*p = 0x1122334455667788ull;
+	check_eq(*p, 0x1122334455667788ull,
+		 "an 8-byte MMIO write and read");
+	check_eq(*(volatile u32 *)(TESTDEV_RAM + 4), 0x11223344,
+		 "... the device got its upper half");
+}
+
+static u64 read_cr8(void)
+{
+	u64 v;
+
+	__asm__ volatile("mov %%cr8, %0" : "=r"(v));
+	return v;
+}
+
+static void cr8(void)
+{
+	volatile u32 *tpr = (volatile u32 *)APIC_TPR;
+
+	/* The APIC's page and the test device's memory, uncached, as 2 MiB
+	 * pages at 0xfee00000 and 0xff000000. */
+	pd_high[0x1f7] = 0xfee00000ull | PTE_P | PTE_W | PTE_PS | 0x18;
+	pd_high[0x1f8] = 0xff000000ull | PTE_P | PTE_W | PTE_PS | 0x18;
+	pdpt[3] = (u64)pd_high | PTE_P | PTE_W;
+	invlpg(APIC_TPR);
+	invlpg(TESTDEV_RAM);
+	mmio64();
+	__asm__ volatile("mov %0, %%cr8" : : "r"(0xbull));
+	check_eq(*tpr & 0xff, 0xb0, "MOV to CR8 sets the APIC's TPR[7:4]");
+	*tpr = 0x5f;
+	check_eq(read_cr8(), 5, "MOV from CR8 reads TPR[7:4]");
+	skip = 4;			/* 44 0f 22 c0 */
+	last.count = 0;
+	__asm__ volatile("mov %%rax, %%cr8" : : "a"(0x10ull));
+	skip = 0;
+	check_eq(last.vec, 13, "MOV to CR8 with bit 4 set: #GP");
+	check_eq(last.err, 0, "... #GP's error code is 0");
+	check_eq(read_cr8(), 5, "... and CR8 is unchanged");
+	__asm__ volatile("mov %0, %%cr8" : : "r"(0ull));
+	check_eq(*tpr & 0xff, 0, "MOV to CR8 clears TPR[3:0] too");
+}
+
+/* --- Call gates --- */
+
+struct farptr {
+	u32 off;
+	u16 sel;
+} __attribute__((packed));
+
+#define SEL_GATE 0x40
+struct farptr gate_ptr = { 0, SEL_GATE };	/* the gate ignores off */
+u64 gate_rsp, gate_frame[4], gate_back, user_gs_val;
+u16 gate_cs, gate_ss, user_gs_sel;
+static u64 gs_probe = 0x6a5eba5e;
+u32 gate_count;
+static u8 gate_stack[4096] __attribute__((aligned(16)));
+
+/* A 16-byte call gate at SEL_GATE to target in the 64-bit code segment. */
+static void set_call_gate(u64 target, int dpl, int type)
+{
+	gdt[8] = (target & 0xffff) | (u64)0x08 << 16 |
+		 (u64)(0x80 | dpl << 5 | type) << 40 |
+		 ((target >> 16) & 0xffff) << 48;
+	gdt[9] = target >> 32;
+}
+
+/* Ring 3: what GS holds after IRETQ, a far call through the gate into
+ * ring 0 and back, then a SYSCALL with RAX = 0 ends the visit
+ * (syscall_entry). */
+static void __attribute__((used, noinline)) user_gate_code(void)
+{
+	__asm__ volatile("movw %%gs, user_gs_sel(%%rip); "
+			 "movq %%gs:0, %%rax; movq %%rax, user_gs_val(%%rip); "
+			 "lcall *gate_ptr(%%rip); "
+			 "xorl %%eax, %%eax; syscall"
+			 : : : "rax", "rcx", "r11", "memory");
+	for (;;)
+		;
+}
+
+/* The far call through a gate that should fault: its vector, or -1. */
+static long gate_fault(void)
+{
+	struct kjmp j;
+
+	last.count = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		__asm__ volatile("lcall *gate_ptr(%%rip)" : : : "rax",
+				 "memory");
+	}
+	trap_jmp = 0;
+	return last.count ? (long)last.vec : -1;
+}
+
+static void call_gates(void)
+{
+	u64 ret, sp, user_rsp = (u64)user_stack + sizeof(user_stack);
+	u64 ring0_rsp = (u64)gate_stack + sizeof(gate_stack);
+
+	set_call_gate((u64)gate_target, 3, 0xc);
+	gate_count = 0;
+	__asm__ volatile("leaq 1f(%%rip), %0; movq %%rsp, %1; "
+			 "lcall *gate_ptr(%%rip); 1:"
+			 : "=&r"(ret), "=&r"(sp) : : "rax", "memory");
+	check_eq(gate_count, 1, "CALL far through a 64-bit call gate");
+	check_eq(gate_cs, 0x08, "... lands in the gate's code segment");
+	check_eq(gate_rsp, sp - 16, "... having pushed 16 bytes");
+	check_eq(gate_frame[0], ret, "... the return RIP, 8 bytes");
+	check_eq(gate_frame[1], 0x08, "... and CS, 8 bytes");
+	set_call_gate((u64)gate_jmp_target, 0, 0xc);
+	__asm__ volatile("leaq 1f(%%rip), %%rax; movq %%rax, gate_back(%%rip); "
+			 "movq %%rsp, %0; ljmp *gate_ptr(%%rip); 1:"
+			 : "=&r"(sp) : : "rax", "memory");
+	check_eq(gate_count, 2, "JMP far through the call gate");
+	check_eq(gate_rsp, sp, "... pushes nothing");
+	set_call_gate((u64)gate_target, 3, 0xc);
+	/* From ring 3: the stack of ring 0 comes from the TSS. */
+	tss[1] = (u32)ring0_rsp;
+	tss[2] = (u32)(ring0_rsp >> 32);
+	/* GS: ring 0's data segment, with a base of its own. */
+	__asm__ volatile("mov %0, %%gs" : : "r"(0x10));
+	wrmsr(MSR_GS_BASE, (u64)&gs_probe);
+	user_gs_sel = 0xffff;
+	if (!kjmp_set(&user_jmp)) {
+		__asm__ volatile("pushq $0x23; pushq %0; pushq $0x2; "
+				 "pushq $0x2b; pushq %1; iretq"
+				 : : "r"(user_rsp), "r"((u64)user_gate_code));
+	}
+	tss[1] = (u32)(u64)stack_top;
+	tss[2] = (u32)((u64)stack_top >> 32);
+	check_eq(gate_count, 3, "ring 3 called ring 0 through the gate");
+	check_eq(gate_rsp, ring0_rsp - 32, "... on the TSS's RSP0 stack");
+	check_eq(gate_frame[1], 0x2b, "... the frame: ring 3's CS");
+	check_eq(gate_frame[2], user_rsp, "... its RSP");
+	check_eq(gate_frame[3], 0x23, "... and its SS");
+	check_eq(gate_ss, 0, "... SS is the null selector");
+	check_eq(gate_cs, 0x08, "... CS the gate's");
+	check_eq(sys_count, 3, "... and LRETQ went back to ring 3");
+	check_eq(user_gs_sel, 0, "IRETQ to ring 3 nulls GS (DPL 0)");
+	check_eq(user_gs_val, 0x6a5eba5e, "... but keeps its base");
+	set_call_gate((u64)gate_target, 3, 0x4);
+	check_eq(gate_fault(), 13, "a 16-bit call gate in long mode: #GP");
+	check_eq(last.err, SEL_GATE, "... with the gate's selector");
+	set_call_gate((u64)gate_target, 3, 0xc);
+	gdt[9] |= 0xcull << 40;
+	check_eq(gate_fault(), 13, "a type in the gate's upper half: #GP");
+	check_eq(last.err, SEL_GATE, "... with the gate's selector");
+	set_call_gate((u64)gate_target, 3, 0xc);
+	gdt[8] &= ~(1ull << 47);
+	check_eq(gate_fault(), 11, "a not-present call gate: #NP");
+	check_eq(last.err, SEL_GATE, "... with the gate's selector");
+	gdt[8] = gdt[9] = 0;
+}
+
 void lm_main(void)
 {
 	tables();
@@ -460,5 +692,8 @@ void lm_main(void)
 	double_fault();
 	syscalls();
 	segment_bases();
+	huge_pages();
+	cr8();
+	call_gates();
 	finish();
 }

@@ -132,6 +132,33 @@ syscall_entry:
 	movl $1, %esi
 	jmp kjmp_go
 
+/* The target of the call gate (lm.c's call_gates): record RSP and the
+ * stack it was given (RIP, CS and, from ring 3, RSP and SS), CS and SS,
+ * then go back with a 64-bit far return. */
+	.globl gate_target
+gate_target:
+	movq %rsp, gate_rsp(%rip)
+	movq 0(%rsp), %rax
+	movq %rax, gate_frame(%rip)
+	movq 8(%rsp), %rax
+	movq %rax, gate_frame+8(%rip)
+	movq 16(%rsp), %rax
+	movq %rax, gate_frame+16(%rip)
+	movq 24(%rsp), %rax
+	movq %rax, gate_frame+24(%rip)
+	movw %cs, gate_cs(%rip)
+	movw %ss, gate_ss(%rip)
+	incl gate_count(%rip)
+	lretq
+
+/* The target of a JMP through the gate: record CS and RSP, go back. */
+	.globl gate_jmp_target
+gate_jmp_target:
+	movq %rsp, gate_rsp(%rip)
+	movw %cs, gate_cs(%rip)
+	incl gate_count(%rip)
+	jmp *gate_back(%rip)
+
 /* int kjmp_set(struct kjmp *j): 0 now, val when kjmp_go(j, val) runs. */
 	.globl kjmp_set
 kjmp_set:
@@ -165,7 +192,8 @@ kjmp_go:
 	.globl gdt
 /* 0x08 kernel code (64-bit), 0x10 kernel data, 0x18 user code
  * (32-bit, for SYSRET's layout), 0x20 user data, 0x28 user code (64-bit),
- * 0x30 the TSS (16 bytes, filled in by lm.c). */
+ * 0x30 the TSS (16 bytes, filled in by lm.c), 0x40 a call gate (16
+ * bytes, lm.c's). */
 gdt:
 	.quad 0
 	.quad 0x00af9a000000ffff
@@ -173,6 +201,7 @@ gdt:
 	.quad 0x00cffa000000ffff
 	.quad 0x00cff2000000ffff
 	.quad 0x00affa000000ffff
+	.quad 0, 0
 	.quad 0, 0
 gdt_end:
 gdt_ptr:

@@ -1,8 +1,10 @@
 #!/bin/sh
 # The long-mode program (tests/longmode/lm.c): a Multiboot kernel that
 # enters 64-bit mode itself and checks what an x86-64 kernel needs (the
-# 16-byte IDT, four-level paging with NX, #DF on an IST stack, SYSCALL and
-# SYSRET, SWAPGS).  On qemu-system-x86_64 every check must pass but those
+# 16-byte IDT, four-level paging with NX and 1 GiB pages, #DF on an IST
+# stack, SYSCALL and SYSRET, SWAPGS, CR8, call gates, 8-byte MMIO).
+# QEMU's CPU is qemu64 with PDPE1GB added, as ours offers it, and it has
+# the pc-testdev that lguest's --exit-port brings.  On qemu-system-x86_64 every check must pass but those
 # tests/cpusys/qemu-differs explains, and the status must be the verdict;
 # that checks the program itself against a machine we did not write.
 # On lguest it must pass the same checks once the CPU has long mode
@@ -40,6 +42,7 @@ if ! command -v "$QEMU" >/dev/null 2>&1; then
 	exit 0
 fi
 timeout 120 "$QEMU" -nodefaults -display none -no-reboot -m 128 \
+	-cpu qemu64,+pdpe1gb -device pc-testdev \
 	-serial "file:$T/q.raw" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel "$B/lm.elf" </dev/null >/dev/null 2>"$T/q.err"
