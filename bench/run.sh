@@ -8,7 +8,9 @@
 #   amd64 guest: prompt, cpu    (-b "prompt64 cpu64") the same boot and
 #                               cpubench (built for x86-64) in the amd64
 #                               guest of make guest, QEMU being
-#                               qemu-system-x86_64
+#                               qemu-system-x86_64; prompt64 measures idle
+#                               CPU, wakeups and memory overhead there too
+#                               (a tickless kernel, unlike the 686 one)
 #   launch to exit              a guest whose init powers off at once
 #                               (rdinit=/poweroff-now)
 #   cpubench in the guest       bench/cpubench.c built as static i386, run
@@ -206,13 +208,16 @@ with_amd64() {
 }
 
 # Launch to the amd64 guest's prompt (lguest runs its 64-bit code in the
-# interpreter).
+# interpreter), then the idle guest as bench_prompt measures it.  Debian's
+# amd64 kernel is tickless (NO_HZ): idle, it wakes only for the timers it
+# has, so this is the figure an idle lguest can reach.
 bench_prompt64() {
 	GUEST_VMM=$1
 	GUEST_NAME=bench-$1-shell64
 	with_amd64 guest_start
 	if with_amd64 guest_wait_prompt >/dev/null; then
 		record "$1" prompt64 "$(guest_since "$GUEST_T0")"
+		with_amd64 measure_idle "$1" 64
 		guest_send poweroff
 		guest_wait_exit 120
 	fi
@@ -239,12 +244,12 @@ record() {
 }
 
 # Memory: total Rss minus the Rss of the largest mapping about the size
-# of guest RAM (the guest's RAM as the VMM mapped it), in KiB.  The pages
-# of a shared mapping are counted once per file range (device, inode,
-# offset, size), however many times the process maps that range.
-mem_kb=$(echo "$GUEST_MEM" | awk '{ n = $0 + 0; u = tolower(substr($0, length($0)));
-	print (u == "g") ? n * 1048576 : (u == "m") ? n * 1024 : n }')
+# of guest RAM (GUEST_MEM: the guest's RAM as the VMM mapped it), in KiB.
+# The pages of a shared mapping are counted once per file range (device,
+# inode, offset, size), however many times the process maps that range.
 mem_overhead_kb() {
+	mem_kb=$(echo "$GUEST_MEM" | awk '{ n = $0 + 0; u = tolower(substr($0, length($0)));
+		print (u == "g") ? n * 1048576 : (u == "m") ? n * 1024 : n }')
 	awk -v mem="$mem_kb" '
 		/^[0-9a-f]+-[0-9a-f]+ / {
 			key = ($2 ~ /s/ && $5 != 0) ? $4 ":" $5 ":" $3 : "" }
@@ -281,6 +286,19 @@ idle_pct() {
 			 s / (w1 - w0) }'
 }
 
+# The guest at its prompt, idle: from 3 s on, host CPU and wakeups over
+# the window, then the memory overhead, recorded as idle_cpu$2,
+# idle_wakeups$2 and mem_overhead$2.
+measure_idle() {
+	sleep 3
+	set -- "$1" "$2" $(idle_pct)
+	record "$1" "idle_cpu$2" "$3"
+	record "$1" "idle_wakeups$2" "$4"
+	o=$(mem_overhead_kb "$GUEST_PID")
+	[ -n "$o" ] && record "$1" "mem_overhead$2" \
+		"$(awk -v k="$o" 'BEGIN { printf "%.1f", k / 1024 }')"
+}
+
 bench_prompt() {
 	GUEST_VMM=$1
 	GUEST_NAME=bench-$1-shell
@@ -295,12 +313,7 @@ bench_prompt() {
 	# 5000 timer interrupts and the work the guest does for each.
 	# (This was an assertion of tests/e2e, where a loaded machine
 	# failed it; here it is the figure it is.)
-	sleep 3
-	set -- "$1" $(idle_pct)
-	record "$1" idle_cpu "$2"
-	record "$1" idle_wakeups "$3"
-	o=$(mem_overhead_kb "$GUEST_PID")
-	[ -n "$o" ] && record "$1" mem_overhead "$(awk -v k="$o" 'BEGIN { printf "%.1f", k / 1024 }')"
+	measure_idle "$1" ""
 	guest_send poweroff
 	guest_wait_exit 60
 	guest_stop
@@ -517,7 +530,8 @@ table() {
 	echo "| metric | lguest | QEMU TCG | lguest/QEMU |"
 	echo "|---|---|---|---|"
 	for m in prompt exit cpu disk_w disk_r net_tx net_rx net_g2g idle_cpu \
-		 idle_wakeups mem_overhead prompt64 cpu64; do
+		 idle_wakeups mem_overhead prompt64 idle_cpu64 idle_wakeups64 \
+		 mem_overhead64 cpu64; do
 		case $m in
 		prompt) what="launch to shell prompt (s)" ;;
 		exit) what="launch to exit, init powers off at once (s)" ;;
@@ -531,6 +545,9 @@ table() {
 		idle_wakeups) what="idle guest, VMM context switches per second" ;;
 		mem_overhead) what="memory overhead of an idle guest (MiB)" ;;
 		prompt64) what="amd64 guest: launch to shell prompt (s; QEMU: qemu-system-x86_64)" ;;
+		idle_cpu64) what="amd64 guest: idle, host CPU over $idle_s s (%)" ;;
+		idle_wakeups64) what="amd64 guest: idle, VMM context switches per second" ;;
+		mem_overhead64) what="amd64 guest: memory overhead when idle (MiB)" ;;
 		cpu64) what="amd64 guest: cpubench -s $scale, x86-64 build (s)" ;;
 		esac
 		l=$(median lguest $m)
