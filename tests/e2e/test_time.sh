@@ -37,7 +37,14 @@ guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
 # around that, jiffies and local timer interrupts (one awk), each also
 # timed.  One line: "TIME ua u0 u1 ub j0 j1 loc0 loc1" (ua, ub: the
 # uptime before and after the outer window).
-probe='mkfifo /tmp/never 2>/dev/null; exec 3<>/tmp/never; jl() { awk "/^ *LOC:/ { l = \$2 } /^jiffies:/ { print \$2, l; exit }" /proc/interrupts /proc/timer_list; }; read ua x </proc/uptime; set -- $(jl); j0=$1 l0=$2; read u0 x </proc/uptime; for i in 1 2 3 4 5 6 7 8 9 10; do read -t 1 x <&3; done; read u1 x </proc/uptime; set -- $(jl); read ub x </proc/uptime; echo TIME $ua $u0 $u1 $ub $j0 $1 $l0 $2'
+probe='mkfifo /tmp/never 2>/dev/null; exec 3<>/tmp/never; '
+probe=$probe'jl() { awk "/^ *LOC:/ { l = \$2 } /^jiffies:/ { print \$2, l; '
+probe=$probe'exit }" /proc/interrupts /proc/timer_list; }; '
+probe=$probe'read ua x </proc/uptime; set -- $(jl); j0=$1 l0=$2; '
+probe=$probe'read u0 x </proc/uptime; '
+probe=$probe'for i in 1 2 3 4 5 6 7 8 9 10; do read -t 1 x <&3; done; '
+probe=$probe'read u1 x </proc/uptime; set -- $(jl); read ub x </proc/uptime; '
+probe=$probe'echo TIME $ua $u0 $u1 $ub $j0 $1 $l0 $2'
 
 ctx_switches() {
 	cat /proc/"$1"/task/*/status 2>/dev/null | awk '
