@@ -8,7 +8,9 @@
 #   amd64 guest: prompt, cpu    (-b "prompt64 cpu64") the same boot and
 #                               cpubench (built for x86-64) in the amd64
 #                               guest of make guest, QEMU being
-#                               qemu-system-x86_64
+#                               qemu-system-x86_64; prompt64 measures idle
+#                               CPU, wakeups and memory overhead there too
+#                               (a tickless kernel, unlike the 686 one)
 #   launch to exit              a guest whose init powers off at once
 #                               (rdinit=/poweroff-now)
 #   stock boot (boot)           launch to exit without cryptomgr.notests:
@@ -59,9 +61,9 @@
 #                               netdev (listen/connect, virtio-net-pci),
 #                               timed by the sender's clock
 #   idle CPU                    host CPU use (every thread, user and
-#                               system) of a guest idle at its prompt,
-#                               over IDLE_S seconds (default 20) from 3 s
-#                               after the prompt
+#                               system, in ns from schedstat) of a guest
+#                               idle at its prompt, over IDLE_S seconds
+#                               (default 20) from 3 s after the prompt
 #   idle wakeups                the VMM's context switches (every thread)
 #                               per second in that window: how often the
 #                               idle guest wakes the host
@@ -403,13 +405,16 @@ with_amd64() {
 }
 
 # Launch to the amd64 guest's prompt (lguest runs its 64-bit code in the
-# interpreter).
+# interpreter), then the idle guest as bench_prompt measures it.  Debian's
+# amd64 kernel is tickless (NO_HZ): idle, it wakes only for the timers it
+# has, so this is the figure an idle lguest can reach.
 bench_prompt64() {
 	GUEST_VMM=$1
 	GUEST_NAME=bench-$1-shell64
 	with_amd64 guest_start
 	if with_amd64 guest_wait_prompt >/dev/null; then
 		record "$1" prompt64 "$(guest_since "$GUEST_T0")"
+		with_amd64 measure_idle "$1" 64
 		guest_send poweroff
 		guest_wait_exit 120
 	fi
@@ -436,12 +441,12 @@ record() {
 }
 
 # Memory: total Rss minus the Rss of the largest mapping about the size
-# of guest RAM (the guest's RAM as the VMM mapped it), in KiB.  The pages
-# of a shared mapping are counted once per file range (device, inode,
-# offset, size), however many times the process maps that range.
-mem_kb=$(echo "$GUEST_MEM" | awk '{ n = $0 + 0; u = tolower(substr($0, length($0)));
-	print (u == "g") ? n * 1048576 : (u == "m") ? n * 1024 : n }')
+# of guest RAM (GUEST_MEM: the guest's RAM as the VMM mapped it), in KiB.
+# The pages of a shared mapping are counted once per file range (device,
+# inode, offset, size), however many times the process maps that range.
 mem_overhead_kb() {
+	mem_kb=$(echo "$GUEST_MEM" | awk '{ n = $0 + 0; u = tolower(substr($0, length($0)));
+		print (u == "g") ? n * 1048576 : (u == "m") ? n * 1024 : n }')
 	awk -v mem="$mem_kb" '
 		/^[0-9a-f]+-[0-9a-f]+ / {
 			key = ($2 ~ /s/ && $5 != 0) ? $4 ":" $5 ":" $3 : "" }
@@ -461,21 +466,42 @@ ctx_switches() {
 		END { print n + 0 }'
 }
 
+# Nanoseconds every thread of a process has run so far (schedstat): the
+# clock ticks of /proc/PID/stat are 10 ms, a twentieth of all a guest
+# at 1% runs in a 20 s window.  (A thread that ends inside the window
+# takes its time with it; an idle VMM starts and ends none.)
+cpu_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null |
+		awk '{ n += $1 } END { printf "%.0f\n", n }'
+}
+
 # Host CPU use of the guest, in percent of one CPU, and the VMM's context
 # switches per second, over IDLE_S seconds: "PCT WAKEUPS".
 idle_s=${IDLE_S:-20}
 idle_pct() {
-	hz=$(getconf CLK_TCK)
-	c0=$(guest_cpu_ticks "$GUEST_PID")
+	c0=$(cpu_ns "$GUEST_PID")
 	s0=$(ctx_switches "$GUEST_PID")
 	w0=$(guest_now)
 	sleep "$idle_s"
-	c1=$(guest_cpu_ticks "$GUEST_PID")
+	c1=$(cpu_ns "$GUEST_PID")
 	s1=$(ctx_switches "$GUEST_PID")
-	awk -v c="$((c1 - c0))" -v s="$((s1 - s0))" -v hz="$hz" \
+	awk -v c0="$c0" -v c1="$c1" -v s="$((s1 - s0))" \
 		-v w0="$w0" -v w1="$(guest_now)" \
-		'BEGIN { printf "%.2f %.0f", 100 * c / hz / (w1 - w0),
+		'BEGIN { printf "%.2f %.0f", 100 * (c1 - c0) / 1e9 / (w1 - w0),
 			 s / (w1 - w0) }'
+}
+
+# The guest at its prompt, idle: from 3 s on, host CPU and wakeups over
+# the window, then the memory overhead, recorded as idle_cpu$2,
+# idle_wakeups$2 and mem_overhead$2.
+measure_idle() {
+	sleep 3
+	set -- "$1" "$2" $(idle_pct)
+	record "$1" "idle_cpu$2" "$3"
+	record "$1" "idle_wakeups$2" "$4"
+	o=$(mem_overhead_kb "$GUEST_PID")
+	[ -n "$o" ] && record "$1" "mem_overhead$2" \
+		"$(awk -v k="$o" 'BEGIN { printf "%.1f", k / 1024 }')"
 }
 
 bench_prompt() {
@@ -492,12 +518,7 @@ bench_prompt() {
 	# 5000 timer interrupts and the work the guest does for each.
 	# (This was an assertion of tests/e2e, where a loaded machine
 	# failed it; here it is the figure it is.)
-	sleep 3
-	set -- "$1" $(idle_pct)
-	record "$1" idle_cpu "$2"
-	record "$1" idle_wakeups "$3"
-	o=$(mem_overhead_kb "$GUEST_PID")
-	[ -n "$o" ] && record "$1" mem_overhead "$(awk -v k="$o" 'BEGIN { printf "%.1f", k / 1024 }')"
+	measure_idle "$1" ""
 	guest_send poweroff
 	guest_wait_exit 60
 	guest_stop
@@ -808,9 +829,11 @@ table() {
 	echo "|---|---|---|---|"
 	for m in prompt exit boot cpu urandom gzip sha256 xz shell disk_w \
 		 disk_r disk_pr net_tx net_rx net_g2g idle_cpu idle_wakeups \
-		 mem_overhead prompt64 cpu64; do
+		 mem_overhead prompt64 idle_cpu64 idle_wakeups64 \
+		 mem_overhead64 cpu64; do
 		# Only the rows of the benchmarks this run was asked for.
 		case $m in
+		idle_*64|mem_*64) b=prompt64 ;;
 		idle_*|mem_*) b=prompt ;;
 		disk_*) b=disk ;;
 		net_g2g) b=g2g ;;
@@ -838,6 +861,9 @@ table() {
 		idle_wakeups) what="idle guest, VMM context switches per second" ;;
 		mem_overhead) what="memory overhead of an idle guest (MiB)" ;;
 		prompt64) what="amd64 guest: launch to shell prompt (s; QEMU: qemu-system-x86_64)" ;;
+		idle_cpu64) what="amd64 guest: idle, host CPU over $idle_s s (%)" ;;
+		idle_wakeups64) what="amd64 guest: idle, VMM context switches per second" ;;
+		mem_overhead64) what="amd64 guest: memory overhead when idle (MiB)" ;;
 		cpu64) what="amd64 guest: cpubench -s $scale, x86-64 build (s)" ;;
 		esac
 		l=$(median lguest $m)

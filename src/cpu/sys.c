@@ -18,6 +18,13 @@
  * Pentium III has and we do not.
  *
  * The TSC counts the machine clock's nanoseconds: a 1 GHz TSC.
+ *
+ * What a tickless Linux needs to sleep long is said too, each bit only
+ * because it is true of this machine: the TSC is invariant (it runs at
+ * one rate, halted or not: leaf 0x80000007), it has IA32_TSC_ADJUST
+ * (leaf 7), the local APIC's timer keeps running while the CPU halts
+ * (ARAT, leaf 6) and has TSC-deadline mode (leaf 1), whenever there is a
+ * local APIC on the bus.
  */
 #include <string.h>
 
@@ -26,6 +33,7 @@
 /* MSRs.  Any other index raises #GP, as an unimplemented MSR does on
  * hardware (Linux and kvm-unit-tests probe with a #GP handler ready). */
 #define MSR_TSC            0x010
+#define MSR_TSC_ADJUST     0x03b
 #define MSR_PLATFORM_ID    0x017
 #define MSR_BIOS_SIGN_ID   0x08b
 #define MSR_SYSENTER_CS    0x174
@@ -98,6 +106,10 @@
 #define CPUID_EXT_PDPE1GB (1u << 26)	/* 1 GiB pages in long mode */
 #define CPUID_EXT_LAHF_LM (1u << 0)	/* ECX: LAHF and SAHF in 64-bit code */
 #define CPUID_CX16 (1u << 13)		/* leaf 1 ECX: CMPXCHG16B */
+#define CPUID_TSC_DEADLINE (1u << 24)	/* leaf 1 ECX */
+#define CPUID_ARAT (1u << 2)		/* leaf 6 EAX: APIC timer always runs */
+#define CPUID_TSC_ADJUST (1u << 1)	/* leaf 7.0 EBX: IA32_TSC_ADJUST */
+#define CPUID_INVARIANT_TSC (1u << 8)	/* leaf 0x80000007 EDX */
 /* Leaf 0x80000008 EAX: 48 linear address bits (long mode's four levels)
  * and MAXPHYADDR 36, the P6 family's physical address width. */
 #define CPUID_ADDR_SIZES ((48u << 8) | 36u)
@@ -106,10 +118,10 @@
 #define MSR_TSC_DEADLINE   0x6e0
 #define APIC_BASE_ENABLE   (1u << 11)
 
-/* The basic leaves: 2 (cache and TLB descriptors) and 7 (structured
- * features, none) are the ones past 1 that Linux and kvm-unit-tests
- * read; 3-6 are all zero (no serial number, no deterministic cache
- * leaves, no MONITOR, no power management). */
+/* The basic leaves: 2 (cache and TLB descriptors), 6 (power management:
+ * only ARAT) and 7 (structured features: only TSC_ADJUST) are the ones
+ * past 1 that Linux and kvm-unit-tests read; 3-5 are all zero (no serial
+ * number, no deterministic cache leaves, no MONITOR). */
 #define CPUID_MAX_BASIC 7u
 #define CPUID_LIMITED_MAX 2u	/* with MISC_ENABLE.LIMIT_CPUID */
 #define CPUID_HV_BASE   0x40000000u
@@ -361,8 +373,33 @@ static u64 tsc_to_clock(struct cpu *c, u64 tsc)
 	return now - c->tsc_offset + (tsc - now);
 }
 
+/*C:195
+ * A write to the TSC (MSR 0x10) or to IA32_TSC_ADJUST moves the TSC by
+ * some amount, and the same amount is added to IA32_TSC_ADJUST (SDM vol.
+ * 3, 18.17.3): so TSC_ADJUST says how far software has moved the TSC
+ * from the count it started with, and reads 0 while nobody has.  The
+ * machine clock does not move: only our offset to it does.  A deadline
+ * armed in the APIC's TSC-deadline mode is a value of the TSC, kept by
+ * the APIC on the machine clock (tsc_to_clock()), so it is moved along:
+ * it still fires when the TSC reaches it.
+ :*/
+static void tsc_move(struct cpu *c, u64 delta)
+{
+	u64 dl = 0;
+	bool armed = c->bus.rdmsr &&
+		     c->bus.rdmsr(c->bus.opaque, MSR_TSC_DEADLINE, &dl) && dl;
+
+	dl += c->tsc_offset;
+	c->tsc_offset += delta;
+	c->tsc_adjust += delta;
+	if (armed && c->bus.wrmsr)
+		c->bus.wrmsr(c->bus.opaque, MSR_TSC_DEADLINE,
+			     tsc_to_clock(c, dl));
+}
+
 void sys_reset_msrs(struct cpu *c)
 {
+	c->tsc_adjust = 0;
 	c->efer = 0;
 	c->misc_enable = MISC_RESET;
 	c->pat = PAT_RESET;
@@ -410,6 +447,9 @@ void sys_rdmsr(struct cpu *c)
 	switch (c->r[R_ECX].d) {
 	case MSR_TSC:
 		v = tsc_now(c);
+		break;
+	case MSR_TSC_ADJUST:
+		v = c->tsc_adjust;
 		break;
 	case MSR_PLATFORM_ID:
 	case MSR_BIOS_SIGN_ID:	/* no microcode update loaded */
@@ -486,7 +526,10 @@ void sys_wrmsr(struct cpu *c)
 	need_cpl0(c);
 	switch (c->r[R_ECX].d) {
 	case MSR_TSC:
-		c->tsc_offset = v - (tsc_now(c) - c->tsc_offset);
+		tsc_move(c, v - tsc_now(c));
+		return;
+	case MSR_TSC_ADJUST:
+		tsc_move(c, v - c->tsc_adjust);
 		return;
 	case MSR_BIOS_SIGN_ID:
 		return;		/* Linux clears it before reading it */
@@ -563,17 +606,19 @@ static void cpuid_str(u32 *out, const char *s, int words)
  * CPUID leaf 1 speaks for it: the APIC bit is set while IA32_APIC_BASE
  * says the APIC is globally enabled (it clears when the guest disables
  * it, as on hardware).  So the CPU asks the bus, the way RDMSR would.
- * The APIC's TSC-deadline mode works, but leaf 1 does not offer it (ECX
- * bit 24): Linux orders the deadline MSR write with MFENCE, an SSE2
- * instruction this processor had not until sse.c.  Offering it now
- * changes how every guest keeps time, which wants its own change.
+ * Its timer's TSC-deadline mode (ECX bit 24) is the APIC's too, so it
+ * is offered whenever there is an APIC, enabled or not, as on hardware.
+ * Linux then programs each wake-up with one WRMSR (ordered by MFENCE
+ * and LFENCE, sse.c) and needs no calibration of the APIC's clock.
  :*/
 static void cpuid_apic_bits(const struct cpu *c, u32 r[4])
 {
 	u64 v;
 
-	if (c->bus.rdmsr && c->bus.rdmsr(c->bus.opaque, MSR_APIC_BASE, &v) &&
-	    (v & APIC_BASE_ENABLE))
+	if (!c->bus.rdmsr || !c->bus.rdmsr(c->bus.opaque, MSR_APIC_BASE, &v))
+		return;
+	r[2] |= CPUID_TSC_DEADLINE;
+	if (v & APIC_BASE_ENABLE)
 		r[3] |= CPUID_APIC;
 }
 
@@ -625,6 +670,14 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 		r[0] = CPUID_LEAF2_EAX;
 		r[3] = CPUID_LEAF2_EDX;
 		return;
+	case 6:
+		r[0] = CPUID_ARAT;
+		return;
+	case 7:
+		/* Subleaf 0 only: EAX, the last subleaf, is 0. */
+		if (c->r[R_ECX].d == 0)
+			r[1] = CPUID_TSC_ADJUST;
+		return;
 	case 0x80000000u:
 		r[0] = CPUID_EXT_MAX;
 		return;
@@ -638,13 +691,14 @@ static void cpuid_leaf(const struct cpu *c, u32 leaf, u32 r[4])
 	case 0x80000004u:
 		memcpy(r, brand + (leaf - 0x80000002u) * 16, 16);
 		return;
+	case 0x80000007u:
+		r[3] = CPUID_INVARIANT_TSC;
+		return;
 	case 0x80000008u:
 		r[0] = CPUID_ADDR_SIZES;
 		return;
 	default:
-		/* 3-7 and 0x80000005-7: nothing.  In particular no long
-		 * mode or SYSCALL in 0x80000001, and no structured
-		 * features (SMEP, SMAP, TSC_ADJUST, ...) in 7. */
+		/* 3-5 and 0x80000005-6: nothing. */
 		return;
 	}
 }

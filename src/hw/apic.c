@@ -693,10 +693,17 @@ static bool apic_wrmsr(void *opaque, u32 msr, u64 val)
 		return write_base(a, val);
 	case MSR_TSC_DEADLINE:
 		/* Ignored outside TSC-deadline mode (SDM 11.5.4.1). */
-		if (hw_enabled(a) && timer_mode(a) == TIMER_DEADLINE) {
-			a->deadline = val;
+		if (!hw_enabled(a) || timer_mode(a) != TIMER_DEADLINE)
+			return true;
+		a->deadline = val;
+		/* A deadline the clock has reached interrupts at once,
+		 * not at the end of the CPU's slice (M:230): the guest may
+		 * look for the interrupt right after a serializing
+		 * instruction. */
+		if (val && val <= now_ns(a))
+			timer_expired(a);
+		else
 			timer_arm(a);
-		}
 		return true;
 	default:
 		return false;

@@ -8,7 +8,8 @@
  * leaves this CPU model has for Linux and kvm-unit-tests: EFER before
  * long mode, IA32_MISC_ENABLE (with its CPUID limit), PAT, MCG_CAP, the
  * basic leaves up to 7, PAE and NX, the brand string and address sizes,
- * and #GP for MSRs it lacks.
+ * IA32_TSC_ADJUST where leaf 7 offers it (SDM vol. 3, 18.17.3), and #GP
+ * for MSRs it lacks.
  */
 #include "faults.h"
 
@@ -353,7 +354,6 @@ static void pat(void)
 static void other_msrs(void)
 {
 	static const u32 absent[] = {
-		0x3b,		/* TSC_ADJUST: leaf 7 does not offer it */
 		0x48,		/* SPEC_CTRL */
 		0x400,		/* MC0_CTL: MCG_CAP says no banks */
 		0x800,		/* x2APIC */
@@ -376,6 +376,58 @@ static void other_msrs(void)
 	}
 }
 
+#define MSR_TSC		0x010
+#define MSR_TSC_ADJUST	0x03b
+#define SECOND		1000000000ull	/* of a 1 GHz TSC: a bound */
+
+static u64 rdtsc(void)
+{
+	u32 lo, hi;
+
+	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (u64)hi << 32 | lo;
+}
+
+/* IA32_TSC_ADJUST: what a write to either MSR moves the TSC by is added
+ * to the other.  Without CPUID.7.0:EBX[1] the MSR is not there. */
+static void tsc_adjust(void)
+{
+	const u64 big = 100 * SECOND;
+	u64 t1, t2, adj, v;
+	u32 r[4];
+
+	cpuid(7, r);
+	if (!(r[1] & 2)) {
+		check(try_rdmsr(MSR_TSC_ADJUST, &v) == GP_VECTOR &&
+		      try_wrmsr(MSR_TSC_ADJUST, 0) == GP_VECTOR,
+		      "no TSC_ADJUST in CPUID 7: the MSR is #GP");
+		return;
+	}
+	check(rdmsr_ok(MSR_TSC_ADJUST, "TSC_ADJUST reads") == 0,
+	      "... 0 after reset");
+	t1 = rdtsc();
+	check(try_wrmsr(MSR_TSC_ADJUST, big) == -1, "TSC_ADJUST writes");
+	t2 = rdtsc();
+	check(t2 - t1 >= big && t2 - t1 < big + SECOND,
+	      "... and moves the TSC by what it added");
+	check(rdmsr_ok(MSR_TSC_ADJUST, "TSC_ADJUST reads") == big,
+	      "... and reads back");
+	try_wrmsr(MSR_TSC_ADJUST, 0);
+	t1 = rdtsc();
+	check(t1 < t2 && t2 - t1 > big - SECOND,
+	      "writing it 0 moves the TSC back");
+	t1 = rdtsc();
+	check(try_wrmsr(MSR_TSC, big) == -1, "the TSC writes");
+	t2 = rdtsc();
+	adj = rdmsr_ok(MSR_TSC_ADJUST, "TSC_ADJUST reads");
+	check(t2 >= big && t2 - big < SECOND,
+	      "... and counts on from what was written");
+	check(big - adj >= t1 && big - adj <= t2,
+	      "a TSC write adds to TSC_ADJUST what it moved the TSC by");
+	try_wrmsr(MSR_TSC_ADJUST, 0);
+	check(rdtsc() < big, "... and TSC_ADJUST 0 takes the move back");
+}
+
 static void leaves(void)
 {
 	u32 r[4], brand[12];
@@ -386,8 +438,8 @@ static void leaves(void)
 	cpuid(2, r);
 	check((r[0] & 0xff) == 1, "CPUID 2: one round of descriptors");
 	cpuid(7, r);
-	check(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0,
-	      "CPUID 7: no structured extended features");
+	check(r[0] == 0 && (r[1] & ~2u) == 0 && r[2] == 0 && r[3] == 0,
+	      "CPUID 7: no structured extended features but TSC_ADJUST");
 	cpuid(0x80000000u, r);
 	check(r[0] >= 0x80000008u,
 	      "CPUID 0x80000000: brand string and address size leaves");
@@ -416,4 +468,5 @@ void test_main(void)
 	misc_enable();
 	pat();
 	other_msrs();
+	tsc_adjust();
 }

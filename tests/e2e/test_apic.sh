@@ -1,13 +1,18 @@
 #!/bin/sh
 # End to end: the interrupt hardware and ACPI as Debian's kernel uses them.
-# Three boots of the test guest to its shell prompt, each answering a few
+# Four boots of the test guest to its shell prompt, each answering a few
 # questions and powering off:
 #  - as it comes: the kernel finds the ACPI tables, routes every interrupt
-#    through the IO-APIC (the PIT on pin 2, PCI on pins 16-19), ticks on
-#    the local APIC timer (high-resolution, one-shot), logs no APIC or ACPI
-#    error, and powers off through ACPI S5 with status 0;
-#  - with `noapic`: the IO-APIC is left alone, the 8259 pair takes the
-#    lines through LINT0 (virtual wire), the local APIC timer still ticks;
+#    through the IO-APIC (PCI on pins 16-19), ticks on the local APIC
+#    timer in TSC-deadline mode (high-resolution), and so needs no PIT at
+#    all (the APIC timer runs in every C-state, ARAT); logs no APIC or
+#    ACPI error, and powers off through ACPI S5 with status 0;
+#  - with `lapic=notscdeadline`: the kernel calibrates the APIC timer
+#    against the PIT, which it finds on IO-APIC pin 2, and ticks on the
+#    APIC timer's one-shot mode;
+#  - with `noapic` (and no TSC-deadline, so that the PIT is in use): the
+#    IO-APIC is left alone, the 8259 pair takes the lines through LINT0
+#    (virtual wire), the local APIC timer still ticks;
 #  - with `nolapic`: no local APIC at all, the 8259 pair and the PIT.
 # Each must reach its shell and power off with status 0.
 # APIC_TIMEOUT (default 300 s) bounds each boot.
@@ -67,8 +72,8 @@ loc() {
 }
 
 if boot apic ""; then
-	has '^IRQ +0: .*IO-APIC +2-edge +timer'
-	guest_ok $? "the PIT is on IO-APIC pin 2"
+	! has '^IRQ +0:'
+	guest_ok $? "the kernel needs no PIT (TSC-deadline and ARAT)"
 	has '^IRQ +[0-9]+: .*IO-APIC +1[6-9]-fasteoi +virtio'
 	guest_ok $? "PCI (virtio) interrupts come through IO-APIC pins 16-19"
 	l1=$(loc IRQ)
@@ -77,9 +82,9 @@ if boot apic ""; then
 	[ "${l2:-0}" -gt $(( ${l1:-0} + 100 )) ]
 	guest_ok $? "the local APIC timer ticks (LOC rose by $(( ${l2:-0} - ${l1:-0} )) in 1 s)"
 	printf '%s\n' "$out" | grep '^TL ' |
-		grep -A1 'Clock Event Device: lapic' |
+		grep -A1 'Clock Event Device: lapic-deadline' |
 		grep -q 'event_handler: *hrtimer_interrupt'
-	guest_ok $? "the kernel runs high-resolution timers on the APIC timer"
+	guest_ok $? "the kernel runs high-resolution timers on the APIC timer's TSC-deadline mode"
 	has '^FLAGS .* apic( |$)'
 	guest_ok $? "/proc/cpuinfo has the apic flag"
 	grep -q 'acpi: S5 requested: powered off' \
@@ -87,7 +92,18 @@ if boot apic ""; then
 	guest_ok $? "the kernel powered off through ACPI S5"
 fi
 
-if boot noapic noapic; then
+if boot pit lapic=notscdeadline; then
+	has '^IRQ +0: .*IO-APIC +2-edge +timer'
+	guest_ok $? "notscdeadline: the PIT is on IO-APIC pin 2"
+	printf '%s\n' "$out" | grep '^TL ' |
+		grep -A1 'Clock Event Device: lapic$' |
+		grep -q 'event_handler: *hrtimer_interrupt'
+	guest_ok $? "notscdeadline: high-resolution timers on the APIC timer's one-shot mode"
+	[ "$(loc IRQ2)" -gt "$(loc IRQ)" ]
+	guest_ok $? "notscdeadline: the local APIC timer ticks"
+fi
+
+if boot noapic "noapic lapic=notscdeadline"; then
 	has '^IRQ +0: .*XT-PIC .*timer'
 	guest_ok $? "noapic: the PIT is on the 8259"
 	! has 'IO-APIC'

@@ -303,6 +303,32 @@ static void test_timer(void)
 	      "deadline: the MSR reads 0 once it fired");
 	ack(m);
 	wr(m, 0xb0, 0);
+	wrmsr(m, MSR_TSC_DEADLINE, fake_ns);
+	CHECK(irr(m, 0x62) && intr(m),
+	      "deadline: one the clock has reached interrupts at the write");
+	CHECK(rdmsr(m, MSR_TSC_DEADLINE, &v) && v == 0,
+	      "deadline: ...and the MSR reads 0 at once");
+	ack(m);
+	wr(m, 0xb0, 0);
+	wrmsr(m, MSR_TSC_DEADLINE, fake_ns - 500);
+	CHECK(irr(m, 0x62), "deadline: so does one already past");
+	ack(m);
+	wr(m, 0xb0, 0);
+	wrmsr(m, MSR_TSC_DEADLINE, fake_ns + 100);
+	wrmsr(m, MSR_TSC_DEADLINE, fake_ns + 400);
+	fake_ns += 100;
+	machine_run_timers(m);
+	CHECK(!irr(m, 0x62), "deadline: a new deadline replaces the old one");
+	fake_ns += 300;
+	machine_run_timers(m);
+	CHECK(irr(m, 0x62), "deadline: ...and interrupts at its own instant");
+	ack(m);
+	wr(m, 0xb0, 0);
+	wrmsr(m, MSR_TSC_DEADLINE, fake_ns + 100);
+	wrmsr(m, MSR_TSC_DEADLINE, 0);
+	fake_ns += 200;
+	machine_run_timers(m);
+	CHECK(!irr(m, 0x62), "deadline: writing 0 disarms it");
 	wrmsr(m, MSR_TSC_DEADLINE, fake_ns + 100);
 	wr(m, 0x320, 0x00062);		/* back to one-shot: disarmed */
 	fake_ns += 200;
