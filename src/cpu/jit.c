@@ -490,27 +490,43 @@ static void e_ea(struct jit *j, const struct dinsn *di)
 	}
 }
 
+/* REX.W for a 64-bit operation (8 bytes), none for a 32-bit one. */
+static void e_rexw(struct jit *j, int size)
+{
+	if (size == 8)
+		e8(j, 0x48);
+}
+
 /*
- * The inline access to segment seg at offset eax: through r13's TLB
- * straight to RAM, else to the cold path (the whole instruction, by its
- * handler).  Leaves the host address in rsi + rcx, and for the stack the
- * offset in r8d.  For flat segments only, with base 0 but for FS and GS:
- * the block's entry points r13 at an empty TLB when a segment it uses is
- * not that and plainly usable.
+ * The inline access of size bytes to segment seg at offset eax (rax in
+ * 64-bit code): through r13's TLB straight to RAM, else to the cold path
+ * (the whole instruction, by its handler).  Leaves the host address in
+ * rsi + rcx, and for the stack the offset in r8d (r8).  For flat segments
+ * only, with base 0 but for FS and GS: the block's entry points r13 at an
+ * empty TLB when a segment it uses is not that and plainly usable.  In
+ * 64-bit code there are no segment checks, and a TLB hit also says the
+ * address is canonical (the TLB holds no other), so any other address
+ * takes the cold path, whose handler raises the #GP.
  */
-static void e_access(struct jctx *x, int seg, bool write)
+static void e_access(struct jctx *x, int seg, bool write, int size)
 {
 	struct jit *j = x->j;
+	int w = x->wide ? 8 : 4;	/* e_rexw(): 64-bit addresses */
 	u8 *cold[3];
 	int k = 0;
 
 	if (seg == S_SS)				/* mov r8d, eax */
-		ebytes(j, "\x41\x89\xc0", 3);
-	if (seg == S_FS || seg == S_GS)			/* add eax, base */
+		ebytes(j, x->wide ? "\x49\x89\xc0" : "\x41\x89\xc0", 3);
+	if (seg == S_FS || seg == S_GS) {		/* add eax, base */
+		e_rexw(j, w);
 		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
 		      (size_t)seg * sizeof(struct seg) +
 		      offsetof(struct seg, base));
-	ebytes(j, "\x89\xc2\xc1\xea\x0c", 5);		/* edx = eax >> 12 */
+	}
+	e_rexw(j, w);
+	ebytes(j, "\x89\xc2", 2);			/* edx = eax >> 12 */
+	e_rexw(j, w);
+	ebytes(j, "\xc1\xea\x0c", 3);
 	ebytes(j, "\x81\xe2", 2);			/* and edx, 1023 */
 	e32(j, TLB_SIZE - 1);
 	_Static_assert(sizeof(struct tlb_entry) == 24, "TLB entry size");
@@ -518,8 +534,10 @@ static void e_access(struct jctx *x, int seg, bool write)
 	ebytes(j, "\x49\x8d\x54\xd5\x00", 5);		/* rdx = r13 + rdx*8 */
 	/* The tag of the access's last byte: an access that crosses into
 	 * the next page cannot match this entry. */
+	e_rexw(j, w);
 	ebytes(j, "\x8d\x88", 2);			/* lea ecx, [rax+...] */
-	e32(j, 0x1000 + 4 - 1);
+	e32(j, 0x1000 + (u32)size - 1);
+	e_rexw(j, w);
 	ebytes(j, "\xc1\xe9\x0c", 3);			/* shr ecx, 12 */
 	ebytes(j, "\x48\x39\x0a", 3);			/* cmp [rdx], rcx */
 	cold[k++] = e_jump(j, JCC_JNE, NULL);
@@ -562,13 +580,6 @@ static void e_flags_out(struct jit *j, int kind, int size)
 {
 	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 	e_store_imm(j, CPU_FIELD(lf_op), LF(kind, size));
-}
-
-/* REX.W for a 64-bit operation (8 bytes), none for a 32-bit one. */
-static void e_rexw(struct jit *j, int size)
-{
-	if (size == 8)
-		e8(j, 0x48);
 }
 
 static void e_flags_from_host(struct jctx *x);
@@ -678,20 +689,20 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	switch (di->kind) {
 	case DK_LOAD:
 		e_ea(j, di);
-		e_access(x, di->seg, false);
+		e_access(x, di->seg, false, 4);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
 		e_store(j, H_EAX, GREG(di->reg));
 		break;
 	case DK_STORE:
 		e_ea(j, di);
-		e_access(x, di->seg, true);
+		e_access(x, di->seg, true, 4);
 		e_load(j, H_EDX, GREG(di->reg));
 		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
 		break;
 	case DK_ALU_R_M:
 		e_carry_in(x, di->op);
 		e_ea(j, di);
-		e_access(x, di->seg, false);
+		e_access(x, di->seg, false, 4);
 		ebytes(j, "\x8b\x0c\x0e", 3);		/* mov ecx, [rsi+rcx] */
 		e_load(j, H_EAX, GREG(di->reg));
 		if (e_alu(x, di->op, 4))
@@ -699,7 +710,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		break;
 	case DK_STORE_I:
 		e_ea(j, di);
-		e_access(x, di->seg, true);
+		e_access(x, di->seg, true, 4);
 		ebytes(j, "\xc7\x04\x0e", 3);		/* mov [rsi+rcx], imm */
 		e32(j, di->imm);
 		break;
@@ -707,7 +718,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	case DK_ALU_M_I:
 		e_carry_in(x, di->op);
 		e_ea(j, di);
-		e_access(x, di->seg, di->op != 7);
+		e_access(x, di->seg, di->op != 7, 4);
 		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
 		ebytes(j, "\x8b\x06", 2);		/* mov eax, [rsi] */
 		if (di->kind == DK_ALU_M_R) {
@@ -722,13 +733,13 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	case DK_TEST_M_R:
 	case DK_TEST_M_I:
 		e_ea(j, di);
-		e_access(x, di->seg, false);
+		e_access(x, di->seg, false, 4);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
 		e_test(x, di, di->kind == DK_TEST_M_I);
 		break;
 	case DK_LOADX:
 		e_ea(j, di);
-		e_access(x, di->seg, false);
+		e_access(x, di->seg, false, 4);
 		/* movzx/movsx eax, byte/word [rsi+rcx] */
 		e8(j, 0x0f);
 		e8(j, (u8)((di->op ? 0xbe : 0xb6) | (di->size == 2)));
@@ -739,7 +750,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	case DK_PUSH_I:
 		e_load(j, H_EAX, GREG(R_ESP));
 		ebytes(j, "\x83\xe8\x04", 3);		/* sub eax, 4 */
-		e_access(x, S_SS, true);
+		e_access(x, S_SS, true, 4);
 		if (di->kind == DK_PUSH) {
 			e_load(j, H_EDX, GREG(di->reg));
 		} else {
@@ -752,7 +763,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		break;
 	case DK_POP:
 		e_load(j, H_EAX, GREG(R_ESP));
-		e_access(x, S_SS, false);
+		e_access(x, S_SS, false, 4);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
 		ebytes(j, "\x41\x83\xc0\x04", 4);	/* add r8d, 4 */
 		ebytes(j, "\x44\x89\x83", 3);		/* mov [ESP], r8d */
@@ -873,7 +884,6 @@ static bool emit_alu8(struct jctx *x, const struct dinsn *di)
 static bool emit_reg_wide(struct jctx *x, const struct dinsn *di);
 static void e_load_sz(struct jit *j, int h, size_t field, int size);
 static void e_ea_wide(struct jctx *x, const struct dinsn *di);
-static void e_access_wide(struct jctx *x, int seg, bool write, int size);
 static void e_cond_al(struct jctx *x, int cc);
 
 /*
@@ -916,13 +926,11 @@ static bool emit_mul(struct jctx *x, const struct dinsn *di)
 	u8 ext = di->op ? 0x28 : 0x20;			/* /5 IMUL, /4 MUL */
 
 	if (di->rm == DC_NONE) {
-		if (x->wide) {
+		if (x->wide)
 			e_ea_wide(x, di);
-			e_access_wide(x, di->seg, false, size);
-		} else {
+		else
 			e_ea(j, di);
-			e_access(x, di->seg, false);
-		}
+		e_access(x, di->seg, false, size);
 		e_load_sz(j, H_EAX, GREG(R_EAX), size);
 		e_rexw(j, size);			/* mul [rsi+rcx] */
 		ebytes(j, "\xf7", 1);
@@ -1180,52 +1188,6 @@ static void e_ea_wide(struct jctx *x, const struct dinsn *di)
 	}
 }
 
-/*
- * The inline access of size bytes at rax (segment seg): as e_access(),
- * with 64-bit addresses.  Leaves the host address in rsi + rcx, and for
- * the stack the new RSP in r8.
- */
-static void e_access_wide(struct jctx *x, int seg, bool write, int size)
-{
-	struct jit *j = x->j;
-	u8 *cold[3];
-	int k = 0;
-
-	if (seg == S_SS)				/* mov r8, rax */
-		ebytes(j, "\x49\x89\xc0", 3);
-	if (seg == S_FS || seg == S_GS)			/* add rax, base */
-		e_rbx(j, "\x48\x03", 2, 0x83, CPU_FIELD(seg) +
-		      (size_t)seg * sizeof(struct seg) +
-		      offsetof(struct seg, base));
-	ebytes(j, "\x48\x89\xc2\x48\xc1\xea\x0c", 7);	/* rdx = rax >> 12 */
-	ebytes(j, "\x81\xe2", 2);			/* and edx, mask */
-	e32(j, TLB_SIZE - 1);
-	ebytes(j, "\x48\x8d\x14\x52", 4);		/* rdx *= 3 */
-	ebytes(j, "\x49\x8d\x54\xd5\x00", 5);		/* rdx = r13 + rdx*8 */
-	ebytes(j, "\x48\x8d\x88", 3);			/* lea rcx, [rax+...] */
-	e32(j, 0x1000 + (u32)size - 1);
-	ebytes(j, "\x48\xc1\xe9\x0c", 4);		/* shr rcx, 12 */
-	ebytes(j, "\x48\x39\x0a", 3);			/* cmp [rdx], rcx */
-	cold[k++] = e_jump(j, JCC_JNE, NULL);
-	if (write) {					/* cmp byte [rdx+w], 0 */
-		ebytes(j, "\x80\x7a", 2);
-		e8(j, offsetof(struct tlb_entry, writable));
-		e8(j, 0);
-		cold[k++] = e_jump(j, JCC_JE, NULL);
-	}
-	ebytes(j, "\x48\x8b\x72", 3);			/* mov rsi, [rdx+host] */
-	e8(j, offsetof(struct tlb_entry, host));
-	ebytes(j, "\x48\x85\xf6", 3);			/* test rsi, rsi */
-	cold[k++] = e_jump(j, JCC_JE, NULL);
-	ebytes(j, "\x89\xc1\x81\xe1", 4);		/* ecx = eax & 0xfff */
-	e32(j, 0xfff);
-	while (k--) {
-		x->cold[x->ncold].from = cold[k];
-		x->cold[x->ncold].back = NULL;
-		x->cold[x->ncold++].i = x->i;
-	}
-}
-
 /* The operand of an ALU form into ecx (rcx): imm (sign-extended for 8
  * bytes) or a register. */
 static void e_src_wide(struct jit *j, const struct dinsn *di, bool imm,
@@ -1270,7 +1232,7 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 	switch (di->kind) {
 	case DK_LOAD:
 		e_ea_wide(x, di);
-		e_access_wide(x, di->seg, false, size);
+		e_access(x, di->seg, false, size);
 		e_rexw(j, size);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
 		e_store_q(j, H_EAX, GREG(di->reg));
@@ -1278,7 +1240,7 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 	case DK_STORE:
 	case DK_STORE_I:
 		e_ea_wide(x, di);
-		e_access_wide(x, di->seg, true, size);
+		e_access(x, di->seg, true, size);
 		e_rexw(j, size);
 		if (di->kind == DK_STORE_I) {		/* mov [rsi+rcx], imm */
 			ebytes(j, "\xc7\x04\x0e", 3);
@@ -1292,7 +1254,7 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 	case DK_ALU_R_M:
 		e_carry_in(x, di->op);
 		e_ea_wide(x, di);
-		e_access_wide(x, di->seg, false, size);
+		e_access(x, di->seg, false, size);
 		e_rexw(j, size);
 		ebytes(j, "\x8b\x0c\x0e", 3);		/* mov ecx, [rsi+rcx] */
 		e_load_sz(j, H_EAX, GREG(di->reg), size);
@@ -1303,7 +1265,7 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 	case DK_ALU_M_I:
 		e_carry_in(x, di->op);
 		e_ea_wide(x, di);
-		e_access_wide(x, di->seg, di->op != 7, size);
+		e_access(x, di->seg, di->op != 7, size);
 		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
 		e_rexw(j, size);
 		ebytes(j, "\x8b\x06", 2);		/* mov eax, [rsi] */
@@ -1316,14 +1278,14 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 	case DK_TEST_M_R:
 	case DK_TEST_M_I:
 		e_ea_wide(x, di);
-		e_access_wide(x, di->seg, false, size);
+		e_access(x, di->seg, false, size);
 		e_rexw(j, size);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
 		e_test(x, di, di->kind == DK_TEST_M_I);
 		break;
 	case DK_LOADX:
 		e_ea_wide(x, di);
-		e_access_wide(x, di->seg, false, size);
+		e_access(x, di->seg, false, size);
 		e_loadx_wide(j, di);
 		e_store_q(j, H_EAX, GREG(di->reg));
 		break;
@@ -1331,7 +1293,7 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 	case DK_PUSH_I:
 		e_load_sz(j, H_EAX, GREG(R_ESP), 8);
 		ebytes(j, "\x48\x83\xe8\x08", 4);	/* sub rax, 8 */
-		e_access_wide(x, S_SS, true, 8);
+		e_access(x, S_SS, true, 8);
 		if (di->kind == DK_PUSH) {
 			e_load_sz(j, H_EDX, GREG(di->reg), 8);
 		} else {				/* mov rdx, simm32 */
@@ -1343,7 +1305,7 @@ static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
 		break;
 	case DK_POP:
 		e_load_sz(j, H_EAX, GREG(R_ESP), 8);
-		e_access_wide(x, S_SS, false, 8);
+		e_access(x, S_SS, false, 8);
 		ebytes(j, "\x48\x8b\x04\x0e", 4);	/* mov rax, [rsi+rcx] */
 		ebytes(j, "\x49\x83\xc0\x08", 4);	/* add r8, 8 */
 		e_rbx(j, "\x4c\x89", 2, 0x83, GREG(R_ESP)); /* mov [], r8 */
@@ -1490,10 +1452,7 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 		e_rexw(j, size);			/* sub eax, size */
 		ebytes(j, "\x83\xe8", 2);
 		e8(j, (u8)size);
-		if (x->wide)
-			e_access_wide(x, S_SS, true, 8);
-		else
-			e_access(x, S_SS, true);
+		e_access(x, S_SS, true, size);
 		/* lea edx, [r12+next] (rdx in 64-bit code) */
 		ebytes(j, x->wide ? "\x49\x8d\x94\x24" : "\x41\x8d\x94\x24",
 		       4);
@@ -1501,10 +1460,7 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 		e_rexw(j, size);
 		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
 	} else {
-		if (x->wide)
-			e_access_wide(x, S_SS, false, 8);
-		else
-			e_access(x, S_SS, false);
+		e_access(x, S_SS, false, size);
 		e_rexw(j, size);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
 		if (x->wide) {		/* canonical: rdx = rax << 16 >> 16 */
