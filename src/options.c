@@ -280,7 +280,8 @@ static enum opt_action set_mem(struct options *o, const char *s,
 	if (v > GUEST_MEM_MAX)
 		return fail(err, errlen,
 			    "memory size '%s' is too large: at most %llu MiB "
-			    "for a 32-bit guest", s, GUEST_MEM_MAX / MiB);
+			    "(lguest has no RAM above 4 GiB)", s,
+			    GUEST_MEM_MAX / MiB);
 	if (v % (4 * KiB))
 		return fail(err, errlen,
 			    "memory size '%s' is not a multiple of 4 KiB", s);
