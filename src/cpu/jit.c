@@ -584,6 +584,7 @@ static void e_flags_out(struct jit *j, int kind, int size)
 
 static void e_flags_from_host(struct jctx *x);
 static void e_host_cf(struct jctx *x);
+static bool e_flags_known(struct jctx *x);
 
 /* ADC and SBB read CF; the other six do not. */
 static bool alu_reads_cf(int op)
@@ -787,27 +788,8 @@ static void e_host_cf(struct jctx *x)
 {
 	struct jit *j = x->j;
 
-	switch (x->flags) {
-	case FK_SUB:
-		e_rexw(j, x->fsize);			/* mov eax, src1 */
-		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
-		e_rexw(j, x->fsize);			/* cmp eax, src2 */
-		e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
+	if (e_flags_known(x))	/* all the flags, CF among them */
 		return;
-	case FK_ADD:
-		e_rexw(j, x->fsize);			/* mov eax, src1 */
-		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
-		e_rexw(j, x->fsize);			/* add eax, src2 */
-		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(lf_src2));
-		return;
-	case FK_LOGIC:
-		e8(j, 0xf8);				/* clc */
-		return;
-	case FK_EFLAGS:					/* bt [eflags], 0 */
-		e_rbx(j, "\x0f\xba", 2, 0xa3, CPU_FIELD(eflags));
-		e8(j, 0);
-		return;
-	}
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e_movabs(j, 0, (u64)(uintptr_t)alu_cf);
 	ebytes(j, "\xff\xd0\x04\xff", 4);		/* call; add al, 255 */
