@@ -866,7 +866,19 @@ static bool emit_alu8(struct jctx *x, const struct dinsn *di)
 static bool emit_reg_wide(struct jctx *x, const struct dinsn *di);
 static void e_load_sz(struct jit *j, int h, size_t field, int size);
 static void e_ea_wide(struct jctx *x, const struct dinsn *di);
+static void e_src_wide(struct jit *j, const struct dinsn *di, bool imm,
+		       int reg);
 static void e_cond_al(struct jctx *x, int cc);
+
+/* mov [rbx + field], eax: all of rax in 64-bit code, where a 32-bit
+ * result has its upper half clear. */
+static void e_store_reg(struct jctx *x, size_t field)
+{
+	if (x->wide)
+		e_store_q(x->j, H_EAX, field);
+	else
+		e_store(x->j, H_EAX, field);
+}
 
 /*
  * SETcc and CMOVcc on registers: the condition into al as a Jcc would
@@ -888,10 +900,7 @@ static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di,
 	e_load_sz(j, H_EAX, GREG(di->reg), di->size);
 	e_rexw(j, di->size);				/* cmovne eax, [rm] */
 	e_rbx(j, "\x0f\x45", 2, 0x83, GREG(di->rm));
-	if (x->wide)
-		e_store_q(j, H_EAX, GREG(di->reg));
-	else
-		e_store(j, H_EAX, GREG(di->reg));
+	e_store_reg(x, GREG(di->reg));
 	return true;
 }
 
@@ -948,51 +957,57 @@ static bool emit_mul(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/* The register forms that 32-bit and 64-bit blocks write alike, at the
+ * entry's size (4, or 8 in 64-bit code). */
+static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int size = di->size, dst;
+
+	switch (di->kind) {
+	case DK_MOV_RM_R:
+	case DK_MOV_R_RM:
+		e_load_sz(j, H_EAX, GREG(di->kind == DK_MOV_RM_R ? di->reg :
+					  di->rm), size);
+		e_store_reg(x, GREG(di->kind == DK_MOV_RM_R ? di->rm :
+				    di->reg));
+		return true;
+	case DK_ALU_RM_R:
+	case DK_ALU_R_RM:
+	case DK_ALU_RI:
+		dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
+		e_carry_in(x, di->op);
+		e_load_sz(j, H_EAX, GREG(dst), size);
+		e_src_wide(j, di, di->kind == DK_ALU_RI,
+			   di->kind == DK_ALU_R_RM ? di->rm : di->reg);
+		if (e_alu(x, di->op, size))
+			e_store_reg(x, GREG(dst));
+		return true;
+	case DK_TEST_RR:
+	case DK_TEST_RI:
+		e_load_sz(j, H_EAX, GREG(di->rm), size);
+		e_test(x, di, di->kind == DK_TEST_RI);
+		return true;
+	}
+	return false;
+}
+
 /* Register forms: emit, or return false for a handler call. */
 static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 
+	if (emit_reg_both(x, di))
+		return true;
 	if (x->wide)
 		return emit_reg_wide(x, di);
 	switch (di->kind) {
-	case DK_MOV_RM_R:
-		e_load(j, H_EAX, GREG(di->reg));
-		e_store(j, H_EAX, GREG(di->rm));
-		return true;
-	case DK_MOV_R_RM:
-		e_load(j, H_EAX, GREG(di->rm));
-		e_store(j, H_EAX, GREG(di->reg));
-		return true;
 	case DK_MOV_RI:
 		e_store_imm(j, GREG(di->rm), di->imm);
 		return true;
 	case DK_LEA:
 		e_ea(j, di);
 		e_store(j, H_EAX, GREG(di->reg));
-		return true;
-	case DK_ALU_RM_R:
-	case DK_ALU_R_RM:
-	case DK_ALU_RI: {
-		int dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
-
-		e_carry_in(x, di->op);
-		e_load(j, H_EAX, GREG(dst));
-		if (di->kind == DK_ALU_RI) {
-			e8(j, 0xb9);			/* mov ecx, imm */
-			e32(j, di->imm);
-		} else {
-			e_load(j, H_ECX, GREG(di->kind == DK_ALU_R_RM ?
-					       di->rm : di->reg));
-		}
-		if (e_alu(x, di->op, 4))
-			e_store(j, H_EAX, GREG(dst));
-		return true;
-	}
-	case DK_TEST_RR:
-	case DK_TEST_RI:
-		e_load(j, H_EAX, GREG(di->rm));
-		e_test(x, di, di->kind == DK_TEST_RI);
 		return true;
 	case DK_SHIFT_RI:
 		return emit_shift(x, di);
@@ -1314,13 +1329,6 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 	int size = di->size;
 
 	switch (di->kind) {
-	case DK_MOV_RM_R:
-	case DK_MOV_R_RM:
-		e_load_sz(j, H_EAX, GREG(di->kind == DK_MOV_RM_R ? di->reg :
-					  di->rm), size);
-		e_store_q(j, H_EAX, GREG(di->kind == DK_MOV_RM_R ? di->rm :
-					  di->reg));
-		return true;
 	case DK_MOV_RI:
 		if (size == 8) {
 			e_movabs(j, 0, di->imm);
@@ -1335,24 +1343,6 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 		if (size == 4)
 			ebytes(j, "\x89\xc0", 2);	/* mov eax, eax */
 		e_store_q(j, H_EAX, GREG(di->reg));
-		return true;
-	case DK_ALU_RM_R:
-	case DK_ALU_R_RM:
-	case DK_ALU_RI: {
-		int dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
-
-		e_carry_in(x, di->op);
-		e_load_sz(j, H_EAX, GREG(dst), size);
-		e_src_wide(j, di, di->kind == DK_ALU_RI,
-			   di->kind == DK_ALU_R_RM ? di->rm : di->reg);
-		if (e_alu(x, di->op, size))
-			e_store_q(j, H_EAX, GREG(dst));
-		return true;
-	}
-	case DK_TEST_RR:
-	case DK_TEST_RI:
-		e_load_sz(j, H_EAX, GREG(di->rm), size);
-		e_test(x, di, di->kind == DK_TEST_RI);
 		return true;
 	case DK_SHIFT_RI: {
 		/* ROL ROR RCL RCR SHL SHR SAL SAR as the host's C1 /n */
