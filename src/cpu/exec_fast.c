@@ -1353,19 +1353,45 @@ static bool dc_mem(const struct dinsn *di, dc_fn fn)
 	return dc_is_mem(di);
 }
 
+/*
+ * The memory forms the translator writes at every operand size, bytes and
+ * words too (the memory-heavy loops of real programs compare, count and
+ * copy bytes: gzip's, the shell's); 0 for another form.
+ */
+static u8 dc_kind_mem(const struct dinsn *di)
+{
+	static const struct { dc_fn fn; u8 kind; } kinds[] = {
+		{ h_mov_r_rm_m, DK_LOAD },
+		{ h_mov_r_rm_m32, DK_LOAD },
+		{ h_mov_rm_r_m, DK_STORE },
+		{ h_mov_rm_r_m32, DK_STORE },
+		{ h_mov_rm_imm_m, DK_STORE_I },
+		{ h_alu_r_rm_m, DK_ALU_R_M },
+		{ h_alu_r_rm_m32, DK_ALU_R_M },
+		{ h_alu_rm_r_m, DK_ALU_M_R },
+		{ h_alu_rm_imm_m, DK_ALU_M_I },
+		{ h_test_m, DK_TEST_M_R },
+		{ h_test_imm_m, DK_TEST_M_I },
+		{ h_incdec_m, DK_INCDEC_M },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (kinds[i].fn == di->fn)
+			return kinds[i].kind;
+	return 0;
+}
+
 static u8 dc_kind(const struct dinsn *di)
 {
 	static const struct { dc_fn fn; u8 kind; } kinds[] = {
 		{ h_mov_rm_r_r32, DK_MOV_RM_R },
 		{ h_mov_r_rm_r, DK_MOV_R_RM },
 		{ h_mov_rm_imm_r, DK_MOV_RI },
-		{ h_mov_r_rm_m32, DK_LOAD },
-		{ h_mov_rm_r_m32, DK_STORE },
 		{ h_lea, DK_LEA },
 		{ h_alu_rm_r_r32, DK_ALU_RM_R },
 		{ h_alu_r_rm_r32, DK_ALU_R_RM },
 		{ h_alu_rm_imm_r32, DK_ALU_RI },
-		{ h_alu_r_rm_m32, DK_ALU_R_M },
 		{ h_test_r, DK_TEST_RR },
 		{ h_test_imm_r, DK_TEST_RI },
 		{ h_inc, DK_INC },
@@ -1378,26 +1404,21 @@ static u8 dc_kind(const struct dinsn *di)
 		{ h_call, DK_CALLREL },
 		{ h_ret, DK_RET },
 		{ h_shift_r32, DK_SHIFT_RI },
-		{ h_mov_rm_imm_m, DK_STORE_I },
 		{ h_moffs_load, DK_LOAD },
 		{ h_moffs_store, DK_STORE },
-		{ h_alu_rm_r_m, DK_ALU_M_R },
-		{ h_alu_rm_imm_m, DK_ALU_M_I },
-		{ h_test_m, DK_TEST_M_R },
-		{ h_test_imm_m, DK_TEST_M_I },
 		{ h_imul_r, DK_IMUL_RR },
 		/* 64-bit code has no 32-bit forms (dc_pick()) */
 		{ h_mov_rm_r_r, DK_MOV_RM_R },
-		{ h_mov_rm_r_m, DK_STORE },
-		{ h_mov_r_rm_m, DK_LOAD },
 		{ h_alu_rm_r_r, DK_ALU_RM_R },
 		{ h_alu_r_rm_r, DK_ALU_R_RM },
 		{ h_alu_rm_imm_r, DK_ALU_RI },
-		{ h_alu_r_rm_m, DK_ALU_R_M },
 		{ h_shift_r, DK_SHIFT_RI },
 	};
 	size_t i;
+	u8 mem = dc_kind_mem(di);
 
+	if (mem)
+		return mem;
 	if (di->mode == 8 && di->osize < 4)	/* 66 in 64-bit code */
 		return DK_CALL;
 	if (di->fn == h_setcc_r)

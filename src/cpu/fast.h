@@ -58,8 +58,10 @@ enum {
 };
 
 /*
- * Forms the translator turns into host code of its own, all with 32-bit
- * operands; for DK_CALL (every other form) it calls di->fn.
+ * Forms the translator turns into host code of its own, with 32-bit
+ * operands (64-bit ones in 64-bit code) but for the memory forms, which
+ * come at every size (dc_kind()); for DK_CALL (every other form) it calls
+ * di->fn.
  */
 enum {
 	DK_CALL,
@@ -102,6 +104,7 @@ enum {
 	DK_SETCC_R,	/* rm8 = condition op */
 	DK_CMOV_RR,	/* r[reg] = condition op ? r[rm] : r[reg] */
 	DK_MUL,		/* eDX:eAX = eAX * r/m, unsigned (op 0), signed (1) */
+	DK_INCDEC_M,	/* [ea] + 1 (op 0) or - 1 (op 1) */
 };
 
 /*

@@ -497,6 +497,108 @@ static void e_rexw(struct jit *j, int size)
 		e8(j, 0x48);
 }
 
+static void e_load_sz(struct jit *j, int h, size_t field, int size);
+
+/*
+ * A host operation on size bytes (1, 2, 4 or 8) whose 32-bit opcode is
+ * op32: MOV, the ALU, TEST and CMP, whose byte forms are op32 - 1.
+ */
+static void e_op_sz(struct jit *j, int size, u8 op32)
+{
+	if (size == 2)
+		e8(j, 0x66);
+	e_rexw(j, size);
+	e8(j, size == 1 ? (u8)(op32 - 1) : op32);
+}
+
+/* Where the inline access left its operand: rsi + rcx, or rsi once the
+ * form has added them (to free rcx for a source). */
+enum { AT_RSI_RCX, AT_RSI };
+
+/* The ModRM (and SIB) of host register h with that operand. */
+static void e_at(struct jit *j, int h, int at)
+{
+	if (at == AT_RSI) {
+		e8(j, (u8)(0x06 | h << 3));
+	} else {
+		e8(j, (u8)(0x04 | h << 3));
+		e8(j, 0x0e);
+	}
+}
+
+/* h = the size bytes at the operand, zero-extended to 32 bits (to 64 for
+ * size 8), as the lazy flags keep values. */
+static void e_loadz_at(struct jit *j, int h, int size, int at)
+{
+	if (size < 4) {					/* movzx h, [] */
+		e8(j, 0x0f);
+		e8(j, size == 1 ? 0xb6 : 0xb7);
+	} else {					/* mov h, [] */
+		e_op_sz(j, size, 0x8b);
+	}
+	e_at(j, h, at);
+}
+
+/* The operand's size bytes = the low ones of h. */
+static void e_store_at(struct jit *j, int h, int size, int at)
+{
+	e_op_sz(j, size, 0x89);
+	e_at(j, h, at);
+}
+
+/*
+ * Where guest register r of size bytes lives in struct cpu: a byte
+ * register is AL..BH by number, or with REG8_REX the low byte of any of
+ * the sixteen (cpu_internal.h).
+ */
+static size_t greg_sz(int r, int size)
+{
+	if (size != 1)
+		return GREG(r);
+	if (r & REG8_REX)
+		return GREG(r & 15);
+	return r < 4 ? GREG(r) : GREG(r - 4) + 1;
+}
+
+/* h = guest register r of size bytes, zero-extended. */
+static void e_loadz_reg(struct jit *j, int h, int r, int size)
+{
+	u8 modrm = (u8)(0x83 | h << 3);
+
+	if (size == 1)
+		e_rbx(j, "\x0f\xb6", 2, modrm, greg_sz(r, 1));
+	else if (size == 2)
+		e_rbx(j, "\x0f\xb7", 2, modrm, GREG(r));
+	else
+		e_load_sz(j, h, GREG(r), size);
+}
+
+/* mov [rbx + field], eax: all of rax in 64-bit code, where a 32-bit
+ * result has its upper half clear. */
+static void e_store_reg(struct jctx *x, size_t field)
+{
+	if (x->wide)
+		e_store_q(x->j, H_EAX, field);
+	else
+		e_store(x->j, H_EAX, field);
+}
+
+/*
+ * Guest register r of size bytes = eax's low ones: a byte or a word
+ * leaves the rest of the register alone; a dword clears the upper half in
+ * 64-bit code, as the guest's own does.
+ */
+static void e_store_reg_sz(struct jctx *x, int r, int size)
+{
+	if (size >= 4) {
+		e_store_reg(x, GREG(r));
+		return;
+	}
+	e_op_sz(x->j, size, 0x89);			/* mov [], al/ax */
+	e8(x->j, 0x83);
+	e32(x->j, (u32)greg_sz(r, size));
+}
+
 /*
  * The inline access of size bytes to segment seg at offset eax (rax in
  * 64-bit code): through r13's TLB straight to RAM, else to the cold path
@@ -616,8 +718,7 @@ static void e_adc_sbb(struct jctx *x, int op, int size)
 	struct jit *j = x->j;
 
 	ebytes(j, "\x41\x0f\xba\xe6\x00", 5);		/* bt r14d, 0 */
-	e_rexw(j, size);
-	e8(j, op == 2 ? 0x11 : 0x19);			/* adc/sbb eax, ecx */
+	e_op_sz(j, size, op == 2 ? 0x11 : 0x19);	/* adc/sbb eax, ecx */
 	e8(j, 0xc8);
 	if (!x->flags_live[x->i]) {
 		x->flags = FK_UNKNOWN;
@@ -630,8 +731,9 @@ static void e_adc_sbb(struct jctx *x, int op, int size)
 		x->flags = FK_UNKNOWN;
 }
 
-/* eax = eax op ecx (rax, rcx for size 8), with the flags, for the eight
- * ALU operations (ADC and SBB after e_carry_in()). */
+/* eax = eax op ecx at size (al, cl for 1; rax, rcx for 8), with the
+ * flags, for the eight ALU operations (ADC and SBB after e_carry_in()).
+ * The operands come zero-extended, and so does the result. */
 static bool e_alu(struct jctx *x, int op, int size)
 {
 	static const u8 host_op[8] = { 0x01, 0x09, 0, 0, 0x21, 0x29, 0x31,
@@ -649,9 +751,8 @@ static bool e_alu(struct jctx *x, int op, int size)
 	}
 	if (live)
 		e_flags_in(x->j, kind[op]);
-	e_rexw(x->j, size);
-	e8(x->j, host_op[op]);
-	e8(x->j, 0xc8);					/* op eax, ecx */
+	e_op_sz(x->j, size, host_op[op]);		/* op eax, ecx */
+	e8(x->j, 0xc8);
 	if (live)
 		e_flags_out(x->j, kind[op], size);
 	x->flags = live ? fk[op] : FK_UNKNOWN;
@@ -660,15 +761,16 @@ static bool e_alu(struct jctx *x, int op, int size)
 }
 
 /* TEST: the flags of eax & (imm or r[reg]); rax for size 8, where imm
- * is sign-extended. */
+ * is sign-extended.  eax comes zero-extended from a byte or a word, so a
+ * 32-bit AND leaves the result so too. */
 static void e_test(struct jctx *x, const struct dinsn *di, bool imm)
 {
 	e_rexw(x->j, di->size);
 	if (imm) {
 		e8(x->j, 0x25);				/* and eax, imm */
-		e32(x->j, (u32)di->imm);
+		e32(x->j, (u32)(di->imm & size_mask(di->size)));
 	} else {					/* and eax, [reg] */
-		e_rbx(x->j, "\x23", 1, 0x83, GREG(di->reg));
+		e_rbx(x->j, "\x23", 1, 0x83, greg_sz(di->reg, di->size));
 	}
 	if (x->flags_live[x->i])
 		e_flags_out(x->j, LF_LOGIC, di->size);
@@ -677,99 +779,176 @@ static void e_test(struct jctx *x, const struct dinsn *di, bool imm)
 }
 
 
-static bool emit_mem_wide(struct jctx *x, const struct dinsn *di);
+static void e_ea_wide(struct jctx *x, const struct dinsn *di);
+static void e_loadx(struct jit *j, const struct dinsn *di);
 
-/* Forms that touch memory: emit, or return false for a handler call. */
+/* The effective address of di's memory operand into eax (rax in 64-bit
+ * code, where it is 64 bits wide). */
+static void e_ea_any(struct jctx *x, const struct dinsn *di)
+{
+	if (x->wide)
+		e_ea_wide(x, di);
+	else
+		e_ea(x->j, di);
+}
+
+/* ecx (rcx) = an ALU form's immediate at size: sign-extended to 64 bits
+ * for 8, else zero-extended from the operand's size, as the lazy flags
+ * keep values. */
+static void e_imm_ecx(struct jit *j, const struct dinsn *di, int size)
+{
+	if (size == 8) {				/* mov rcx, simm32 */
+		ebytes(j, "\x48\xc7\xc1", 3);
+		e32(j, (u32)di->imm);
+	} else {					/* mov ecx, imm */
+		e8(j, 0xb9);
+		e32(j, (u32)(di->imm & size_mask(size)));
+	}
+}
+
+/*
+ * INC or DEC of memory: the host's own on the operand, which leaves CF
+ * alone, so the guest's CF goes into the host's first (through r14b, as
+ * for ADC) when the flags are seen; they come out to c->eflags.
+ */
+static void e_incdec_m(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	bool live = x->flags_live[x->i];
+
+	if (live)
+		e_carry_in(x, 2);
+	e_ea_any(x, di);
+	e_access(x, di->seg, true, di->size);
+	if (live)					/* bt r14d, 0 */
+		ebytes(j, "\x41\x0f\xba\xe6\x00", 5);
+	e_op_sz(j, di->size, 0xff);			/* inc/dec [] */
+	e_at(j, di->op ? 1 : 0, AT_RSI_RCX);
+	if (live)
+		e_flags_from_host(x);
+	x->flags = FK_UNKNOWN;	/* the cold path's handler: lazy flags */
+}
+
+/*
+ * PUSH and POP of a register or an immediate, of 4 bytes (8 in 64-bit
+ * code), through the TLB; ESP moves after the access, from r8 (which
+ * e_access() set), and a POP ESP then loads the popped value over it.
+ */
+static void e_push_pop(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int w = x->wide ? 8 : 4;
+
+	e_load_sz(j, H_EAX, GREG(R_ESP), w);
+	if (di->kind == DK_POP) {
+		e_access(x, S_SS, false, w);
+		e_loadz_at(j, H_EAX, w, AT_RSI_RCX);
+		e8(j, x->wide ? 0x49 : 0x41);		/* add r8, w */
+		ebytes(j, "\x83\xc0", 2);
+		e8(j, (u8)w);
+	} else {
+		e_rexw(j, w);				/* sub eax, w */
+		ebytes(j, "\x83\xe8", 2);
+		e8(j, (u8)w);
+		e_access(x, S_SS, true, w);
+		if (di->kind == DK_PUSH) {
+			e_load_sz(j, H_EDX, GREG(di->reg), w);
+		} else {				/* mov edx, imm */
+			e_rexw(j, w);
+			ebytes(j, "\xc7\xc2", 2);
+			e32(j, (u32)di->imm);
+		}
+		e_store_at(j, H_EDX, w, AT_RSI_RCX);
+	}
+	e8(j, x->wide ? 0x4c : 0x44);			/* mov [ESP], r8 */
+	e_rbx(j, "\x89", 1, 0x83, GREG(R_ESP));
+	if (di->kind == DK_POP)
+		e_store_reg(x, GREG(di->reg));
+}
+
+/*
+ * Forms that touch memory, at any operand size (a byte register by the
+ * guest's numbering, greg_sz()): emit, or return false for a handler
+ * call.  Values are zero-extended in the host's registers, as the lazy
+ * flags keep them; a result goes back at its size.
+ */
 static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 	u32 first = x->ncold;
+	int size = di->size;
 
-	if (x->wide)
-		return emit_mem_wide(x, di);
 	switch (di->kind) {
 	case DK_LOAD:
-		e_ea(j, di);
-		e_access(x, di->seg, false, 4);
-		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
-		e_store(j, H_EAX, GREG(di->reg));
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, size);
+		e_loadz_at(j, H_EAX, size, AT_RSI_RCX);
+		e_store_reg_sz(x, di->reg, size);
 		break;
 	case DK_STORE:
-		e_ea(j, di);
-		e_access(x, di->seg, true, 4);
-		e_load(j, H_EDX, GREG(di->reg));
-		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
+		e_ea_any(x, di);
+		e_access(x, di->seg, true, size);
+		e_loadz_reg(j, H_EDX, di->reg, size);
+		e_store_at(j, H_EDX, size, AT_RSI_RCX);
+		break;
+	case DK_STORE_I:
+		e_ea_any(x, di);
+		e_access(x, di->seg, true, size);
+		if (size == 2)
+			e8(j, 0x66);
+		e_rexw(j, size);			/* mov [rsi+rcx], imm */
+		e8(j, size == 1 ? 0xc6 : 0xc7);
+		e_at(j, 0, AT_RSI_RCX);
+		if (size == 1)
+			e8(j, (u8)di->imm);
+		else if (size == 2)
+			ebytes(j, (const char *)&(u16){ (u16)di->imm }, 2);
+		else
+			e32(j, (u32)di->imm);
 		break;
 	case DK_ALU_R_M:
 		e_carry_in(x, di->op);
-		e_ea(j, di);
-		e_access(x, di->seg, false, 4);
-		ebytes(j, "\x8b\x0c\x0e", 3);		/* mov ecx, [rsi+rcx] */
-		e_load(j, H_EAX, GREG(di->reg));
-		if (e_alu(x, di->op, 4))
-			e_store(j, H_EAX, GREG(di->reg));
-		break;
-	case DK_STORE_I:
-		e_ea(j, di);
-		e_access(x, di->seg, true, 4);
-		ebytes(j, "\xc7\x04\x0e", 3);		/* mov [rsi+rcx], imm */
-		e32(j, di->imm);
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, size);
+		e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
+		e_loadz_reg(j, H_EAX, di->reg, size);
+		if (e_alu(x, di->op, size))
+			e_store_reg_sz(x, di->reg, size);
 		break;
 	case DK_ALU_M_R:
 	case DK_ALU_M_I:
 		e_carry_in(x, di->op);
-		e_ea(j, di);
-		e_access(x, di->seg, di->op != 7, 4);
+		e_ea_any(x, di);
+		e_access(x, di->seg, di->op != 7, size);
 		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
-		ebytes(j, "\x8b\x06", 2);		/* mov eax, [rsi] */
-		if (di->kind == DK_ALU_M_R) {
-			e_load(j, H_ECX, GREG(di->reg));
-		} else {
-			e8(j, 0xb9);			/* mov ecx, imm */
-			e32(j, di->imm);
-		}
-		if (e_alu(x, di->op, 4))
-			ebytes(j, "\x89\x06", 2);	/* mov [rsi], eax */
+		e_loadz_at(j, H_EAX, size, AT_RSI);
+		if (di->kind == DK_ALU_M_R)
+			e_loadz_reg(j, H_ECX, di->reg, size);
+		else
+			e_imm_ecx(j, di, size);
+		if (e_alu(x, di->op, size))
+			e_store_at(j, H_EAX, size, AT_RSI);
 		break;
 	case DK_TEST_M_R:
 	case DK_TEST_M_I:
-		e_ea(j, di);
-		e_access(x, di->seg, false, 4);
-		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, size);
+		e_loadz_at(j, H_EAX, size, AT_RSI_RCX);
 		e_test(x, di, di->kind == DK_TEST_M_I);
 		break;
+	case DK_INCDEC_M:
+		e_incdec_m(x, di);
+		break;
 	case DK_LOADX:
-		e_ea(j, di);
-		e_access(x, di->seg, false, 4);
-		/* movzx/movsx eax, byte/word [rsi+rcx] */
-		e8(j, 0x0f);
-		e8(j, (u8)((di->op ? 0xbe : 0xb6) | (di->size == 2)));
-		ebytes(j, "\x04\x0e", 2);
-		e_store(j, H_EAX, GREG(di->reg));
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, size);
+		e_loadx(j, di);
+		e_store_reg_sz(x, di->reg, di->osize);
 		break;
 	case DK_PUSH:
 	case DK_PUSH_I:
-		e_load(j, H_EAX, GREG(R_ESP));
-		ebytes(j, "\x83\xe8\x04", 3);		/* sub eax, 4 */
-		e_access(x, S_SS, true, 4);
-		if (di->kind == DK_PUSH) {
-			e_load(j, H_EDX, GREG(di->reg));
-		} else {
-			e8(j, 0xba);			/* mov edx, imm */
-			e32(j, di->imm);
-		}
-		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
-		ebytes(j, "\x44\x89\x83", 3);		/* mov [ESP], r8d */
-		e32(j, (u32)GREG(R_ESP));
-		break;
 	case DK_POP:
-		e_load(j, H_EAX, GREG(R_ESP));
-		e_access(x, S_SS, false, 4);
-		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
-		ebytes(j, "\x41\x83\xc0\x04", 4);	/* add r8d, 4 */
-		ebytes(j, "\x44\x89\x83", 3);		/* mov [ESP], r8d */
-		e32(j, (u32)GREG(R_ESP));
-		e_store(j, H_EAX, GREG(di->reg));
+		e_push_pop(x, di);
 		break;
 	default:
 		return false;
@@ -864,21 +1043,10 @@ static bool emit_alu8(struct jctx *x, const struct dinsn *di)
 
 /* With the 64-bit forms and the block ends, below. */
 static bool emit_reg_wide(struct jctx *x, const struct dinsn *di);
-static void e_load_sz(struct jit *j, int h, size_t field, int size);
 static void e_ea_wide(struct jctx *x, const struct dinsn *di);
 static void e_src_wide(struct jit *j, const struct dinsn *di, bool imm,
 		       int reg);
 static void e_cond_al(struct jctx *x, int cc);
-
-/* mov [rbx + field], eax: all of rax in 64-bit code, where a 32-bit
- * result has its upper half clear. */
-static void e_store_reg(struct jctx *x, size_t field)
-{
-	if (x->wide)
-		e_store_q(x->j, H_EAX, field);
-	else
-		e_store(x->j, H_EAX, field);
-}
 
 /*
  * SETcc and CMOVcc on registers: the condition into al as a Jcc would
@@ -1204,7 +1372,7 @@ static void e_src_wide(struct jit *j, const struct dinsn *di, bool imm,
 
 /* movzx/movsx eax (rax for sign extension to 8 bytes) from the byte,
  * word or (MOVSXD) dword at rsi+rcx; op 1: sign. */
-static void e_loadx_wide(struct jit *j, const struct dinsn *di)
+static void e_loadx(struct jit *j, const struct dinsn *di)
 {
 	if (di->size == 4) {
 		if (di->op && di->osize == 8)
@@ -1218,101 +1386,6 @@ static void e_loadx_wide(struct jit *j, const struct dinsn *di)
 	e8(j, 0x0f);
 	e8(j, (u8)((di->op ? 0xbe : 0xb6) | (di->size == 2)));
 	ebytes(j, "\x04\x0e", 2);
-}
-
-static bool emit_mem_wide(struct jctx *x, const struct dinsn *di)
-{
-	struct jit *j = x->j;
-	u32 first = x->ncold;
-	int size = di->size;
-
-	switch (di->kind) {
-	case DK_LOAD:
-		e_ea_wide(x, di);
-		e_access(x, di->seg, false, size);
-		e_rexw(j, size);
-		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
-		e_store_q(j, H_EAX, GREG(di->reg));
-		break;
-	case DK_STORE:
-	case DK_STORE_I:
-		e_ea_wide(x, di);
-		e_access(x, di->seg, true, size);
-		e_rexw(j, size);
-		if (di->kind == DK_STORE_I) {		/* mov [rsi+rcx], imm */
-			ebytes(j, "\xc7\x04\x0e", 3);
-			e32(j, (u32)di->imm);
-			break;
-		}
-		e_rbx(j, "\x8b", 1, 0x93, GREG(di->reg)); /* mov edx, [reg] */
-		e_rexw(j, size);
-		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
-		break;
-	case DK_ALU_R_M:
-		e_carry_in(x, di->op);
-		e_ea_wide(x, di);
-		e_access(x, di->seg, false, size);
-		e_rexw(j, size);
-		ebytes(j, "\x8b\x0c\x0e", 3);		/* mov ecx, [rsi+rcx] */
-		e_load_sz(j, H_EAX, GREG(di->reg), size);
-		if (e_alu(x, di->op, size))
-			e_store_q(j, H_EAX, GREG(di->reg));
-		break;
-	case DK_ALU_M_R:
-	case DK_ALU_M_I:
-		e_carry_in(x, di->op);
-		e_ea_wide(x, di);
-		e_access(x, di->seg, di->op != 7, size);
-		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
-		e_rexw(j, size);
-		ebytes(j, "\x8b\x06", 2);		/* mov eax, [rsi] */
-		e_src_wide(j, di, di->kind == DK_ALU_M_I, di->reg);
-		if (e_alu(x, di->op, size)) {
-			e_rexw(j, size);
-			ebytes(j, "\x89\x06", 2);	/* mov [rsi], eax */
-		}
-		break;
-	case DK_TEST_M_R:
-	case DK_TEST_M_I:
-		e_ea_wide(x, di);
-		e_access(x, di->seg, false, size);
-		e_rexw(j, size);
-		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
-		e_test(x, di, di->kind == DK_TEST_M_I);
-		break;
-	case DK_LOADX:
-		e_ea_wide(x, di);
-		e_access(x, di->seg, false, size);
-		e_loadx_wide(j, di);
-		e_store_q(j, H_EAX, GREG(di->reg));
-		break;
-	case DK_PUSH:
-	case DK_PUSH_I:
-		e_load_sz(j, H_EAX, GREG(R_ESP), 8);
-		ebytes(j, "\x48\x83\xe8\x08", 4);	/* sub rax, 8 */
-		e_access(x, S_SS, true, 8);
-		if (di->kind == DK_PUSH) {
-			e_load_sz(j, H_EDX, GREG(di->reg), 8);
-		} else {				/* mov rdx, simm32 */
-			ebytes(j, "\x48\xc7\xc2", 3);
-			e32(j, (u32)di->imm);
-		}
-		ebytes(j, "\x48\x89\x14\x0e", 4);	/* mov [rsi+rcx], rdx */
-		e_rbx(j, "\x4c\x89", 2, 0x83, GREG(R_ESP)); /* mov [], r8 */
-		break;
-	case DK_POP:
-		e_load_sz(j, H_EAX, GREG(R_ESP), 8);
-		e_access(x, S_SS, false, 8);
-		ebytes(j, "\x48\x8b\x04\x0e", 4);	/* mov rax, [rsi+rcx] */
-		ebytes(j, "\x49\x83\xc0\x08", 4);	/* add r8, 8 */
-		e_rbx(j, "\x4c\x89", 2, 0x83, GREG(R_ESP)); /* mov [], r8 */
-		e_store_q(j, H_EAX, GREG(di->reg));
-		break;
-	default:
-		return false;
-	}
-	cold_back_here(x, first);
-	return true;
 }
 
 /* Where the source of MOVZX/MOVSX r, r/m8 lives: AH..BH without REX. */
@@ -1532,22 +1605,19 @@ static bool e_flags_known(struct jctx *x)
 
 	switch (x->flags) {
 	case FK_SUB:
-		e_rexw(j, x->fsize);			/* mov eax, src1 */
-		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
-		e_rexw(j, x->fsize);			/* cmp eax, src2 */
-		e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
-		return true;
 	case FK_ADD:
 		e_rexw(j, x->fsize);			/* mov eax, src1 */
 		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
-		e_rexw(j, x->fsize);			/* add eax, src2 */
-		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(lf_src2));
+		/* cmp or add eax, src2 (al, ax or rax by the size) */
+		e_op_sz(j, x->fsize, x->flags == FK_SUB ? 0x3b : 0x03);
+		e8(j, 0x83);
+		e32(j, CPU_FIELD(lf_src2));
 		return true;
 	case FK_LOGIC:
 		e_rexw(j, x->fsize);			/* mov eax, res */
 		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_res));
-		e_rexw(j, x->fsize);
-		ebytes(j, "\x85\xc0", 2);		/* test eax, eax */
+		e_op_sz(j, x->fsize, 0x85);		/* test eax, eax */
+		e8(j, 0xc0);
 		return true;
 	case FK_EFLAGS:
 		e_load(j, H_EAX, CPU_FIELD(eflags));
@@ -1675,7 +1745,8 @@ static void emit_tlb_choice(struct jctx *x)
 		     di->op == 7))
 			rd |= 1u << di->seg;
 		else if (di->kind == DK_STORE || di->kind == DK_STORE_I ||
-			 di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I)
+			 di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I ||
+			 di->kind == DK_INCDEC_M)
 			wr |= 1u << di->seg;
 		else if (di->kind == DK_PUSH || di->kind == DK_PUSH_I ||
 			 di->kind == DK_POP || di->kind == DK_CALLREL ||

@@ -655,8 +655,8 @@ static void gen_mem(struct gen *g)
 			b8(g, rnd(g, 32));
 		}
 		break;
-	case 11:	/* byte and word moves */
-		switch (rnd(g, 5)) {
+	case 11:	/* byte and word moves, ALU, INC/DEC, TEST */
+		switch (rnd(g, 14)) {
 		case 0:
 			gen_ea(g, &m, 1, false);
 			op1_mem(g, 0x8a, pick_w8(g), &m);
@@ -674,10 +674,83 @@ static void gen_mem(struct gen *g)
 			gen_ea(g, &m, 2, false);
 			op2_mem(g, 0xb6 | rnd(g, 2) | 8 * rnd(g, 2), r, &m);
 			break;
-		default:
+		case 4:
 			gen_ea(g, &m, 1, op != 7);
 			op1_mem(g, 0x80, op, &m);
 			b8(g, rnd(g, 256));
+			break;
+		case 5:		/* op m8, r8 */
+			gen_ea(g, &m, 1, op != 7);
+			op1_mem(g, (u8)(op << 3), pick_any(g), &m);
+			break;
+		case 6:		/* op r8, m8 */
+			gen_ea(g, &m, 1, false);
+			op1_mem(g, (u8)(op << 3 | 2), pick_w8(g), &m);
+			break;
+		case 7:		/* op m16, r16 or r16, m16 */
+			gen_ea(g, &m, 2, op != 7);
+			b8(g, 0x66);
+			if (chance(g, 50))
+				op1_mem(g, (u8)(op << 3 | 1), s, &m);
+			else
+				op1_mem(g, (u8)(op << 3 | 3), r, &m);
+			break;
+		case 8:		/* op m16, imm16 or simm8 */
+			gen_ea(g, &m, 2, op != 7);
+			b8(g, 0x66);
+			if (chance(g, 50)) {
+				op1_mem(g, 0x81, op, &m);
+				b16(g, rnd_imm(g));
+			} else {
+				op1_mem(g, 0x83, op, &m);
+				b8(g, rnd(g, 256));
+			}
+			break;
+		case 9:		/* MOV r16, m16 */
+			gen_ea(g, &m, 2, false);
+			b8(g, 0x66);
+			op1_mem(g, 0x8b, r, &m);
+			break;
+		case 10:	/* MOV m8, imm8; MOV m16, imm16 */
+			if (chance(g, 50)) {
+				gen_ea(g, &m, 1, true);
+				op1_mem(g, 0xc6, 0, &m);
+				b8(g, rnd(g, 256));
+			} else {
+				gen_ea(g, &m, 2, true);
+				b8(g, 0x66);
+				op1_mem(g, 0xc7, 0, &m);
+				b16(g, rnd_imm(g));
+			}
+			break;
+		case 11:	/* INC, DEC of a byte or a word */
+			if (chance(g, 50)) {
+				gen_ea(g, &m, 1, true);
+				op1_mem(g, 0xfe, (int)rnd(g, 2), &m);
+			} else {
+				gen_ea(g, &m, 2, true);
+				b8(g, 0x66);
+				op1_mem(g, 0xff, (int)rnd(g, 2), &m);
+			}
+			break;
+		case 12:	/* TEST m8, r8 or imm8 */
+			gen_ea(g, &m, 1, false);
+			if (chance(g, 50)) {
+				op1_mem(g, 0x84, pick_any(g), &m);
+			} else {
+				op1_mem(g, 0xf6, 0, &m);
+				b8(g, rnd(g, 256));
+			}
+			break;
+		default:	/* TEST m16, r16 or imm16 */
+			gen_ea(g, &m, 2, false);
+			b8(g, 0x66);
+			if (chance(g, 50)) {
+				op1_mem(g, 0x85, s, &m);
+			} else {
+				op1_mem(g, 0xf7, 0, &m);
+				b16(g, rnd_imm(g));
+			}
 		}
 		break;
 	case 12:	/* XCHG, XADD, CMPXCHG with memory */
