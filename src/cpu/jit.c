@@ -1283,26 +1283,106 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 }
 
 /*
- * A shift or rotate by a constant whose flags nobody sees: just the host's
- * own.  (With the flags seen, the handler: rotates keep SF, ZF and PF.)
+ * c->eflags made the whole truth, as alu.c's fold() makes it: from the
+ * host's redo where the translator knows who set the flags, else by
+ * cpu_get_eflags().  A logic result's AF is clear in alu.c, and left
+ * undefined by the host's TEST, so it is cleared here.
+ */
+static void e_fold(struct jctx *x)
+{
+	struct jit *j = x->j;
+	bool logic = x->flags == FK_LOGIC;
+
+	if (x->flags == FK_EFLAGS)
+		return;
+	if (x->flags != FK_UNKNOWN && e_flags_known(x)) {
+		e_flags_from_host(x);
+		if (logic) {				/* and [eflags], ~AF */
+			e_rbx(j, "\x83", 1, 0xa3, CPU_FIELD(eflags));
+			e8(j, (u8)~F_AF);
+		}
+		return;
+	}
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
+	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	x->flags = FK_EFLAGS;
+}
+
+/*
+ * ROL or ROR by a constant, with the flags seen.  SF, ZF, PF and AF stay
+ * as they were, so the flags go to c->eflags first (e_fold()); then CF
+ * and OF as alu.c's rotate() sets them for every count: ROL's CF is the
+ * result's low bit and OF its top bit XOR CF; ROR's CF is the top bit and
+ * OF the top bit XOR the one below.
+ */
+static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
+			      u32 count)
+{
+	struct jit *j = x->j;
+	int size = di->size;
+
+	e_fold(x);
+	e_load_sz(j, H_EAX, GREG(di->rm), size);
+	e_rexw(j, size);				/* rol/ror eax, count */
+	e8(j, 0xc1);
+	e8(j, di->op ? 0xc8 : 0xc0);
+	e8(j, (u8)count);
+	e_store_reg(x, GREG(di->rm));
+	e_rexw(j, size);				/* edx = the top two */
+	ebytes(j, "\x89\xc2", 2);			/* bits, the top one */
+	e_rexw(j, size);				/* in bit 1 */
+	ebytes(j, "\xc1\xea", 2);
+	e8(j, (u8)(size * 8 - 2));
+	if (di->op == 0) {
+		ebytes(j, "\x89\xc1\x83\xe1\x01", 5);	/* ecx = eax & 1 */
+		ebytes(j, "\xd1\xea\x31\xca", 4);	/* edx = (edx >> 1) ^ ecx */
+	} else {
+		ebytes(j, "\x89\xd1\xd1\xe9", 4);	/* ecx = edx >> 1 */
+		ebytes(j, "\x31\xca\x83\xe2\x01", 5);	/* edx = (edx ^ ecx) & 1 */
+	}
+	ebytes(j, "\xc1\xe2\x0b\x09\xd1", 5);		/* ecx |= edx << 11 */
+	e_load(j, H_EAX, CPU_FIELD(eflags));
+	e8(j, 0x25);					/* and eax, ~(CF|OF) */
+	e32(j, ~(F_CF | F_OF));
+	ebytes(j, "\x09\xc8", 2);			/* or eax, ecx */
+	e_store(j, H_EAX, CPU_FIELD(eflags));
+	x->flags = FK_EFLAGS;
+	return true;
+}
+
+/*
+ * A shift or rotate by a constant, in 32-bit or 64-bit code: with its
+ * flags seen, SHL, SHR, SAR and the rotates as above; RCL and RCR then by
+ * their handler.  Unseen, just the host's own.
  */
 static bool emit_shift(struct jctx *x, const struct dinsn *di)
 {
 	/* ROL ROR RCL RCR SHL SHR SAL SAR as the host's C1 /n; 0: none */
 	static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
 	u32 count = (u32)di->imm;	/* masked by the decoder */
+	bool live = x->flags_live[x->i];
+	struct jit *j = x->j;
 
-	if (!count)
-		return true;	/* changes nothing, not even the flags */
-	if (x->flags_live[x->i] && di->op >= 4)
+	if (!count) {	/* changes nothing but a 64-bit upper half */
+		if (x->wide && di->size == 4) {
+			e_load_sz(j, H_EAX, GREG(di->rm), 4);
+			e_store_q(j, H_EAX, GREG(di->rm));
+		}
+		return true;
+	}
+	if (live && di->op >= 4)
 		return emit_shift_flags(x, di, ext[di->op], count);
-	if (x->flags_live[x->i] || !ext[di->op])
+	if (live && di->op < 2)
+		return emit_rotate_flags(x, di, count);
+	if (live || !ext[di->op])
 		return false;
-	e_load(x->j, H_EAX, GREG(di->rm));
-	e8(x->j, 0xc1);					/* op eax, count */
-	e8(x->j, ext[di->op]);
-	e8(x->j, (u8)count);
-	e_store(x->j, H_EAX, GREG(di->rm));
+	e_load_sz(j, H_EAX, GREG(di->rm), di->size);
+	e_rexw(j, di->size);
+	e8(j, 0xc1);					/* op eax, count */
+	e8(j, ext[di->op]);
+	e8(j, (u8)count);
+	e_store_reg(x, GREG(di->rm));
 	x->flags = FK_UNKNOWN;
 	return true;
 }
@@ -1417,32 +1497,8 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 			ebytes(j, "\x89\xc0", 2);	/* mov eax, eax */
 		e_store_q(j, H_EAX, GREG(di->reg));
 		return true;
-	case DK_SHIFT_RI: {
-		/* ROL ROR RCL RCR SHL SHR SAL SAR as the host's C1 /n */
-		static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0,
-					   0xf8 };
-
-		if (!di->imm) {	/* changes nothing but the upper half */
-			if (size == 4) {
-				e_load_sz(j, H_EAX, GREG(di->rm), 4);
-				e_store_q(j, H_EAX, GREG(di->rm));
-			}
-			return true;
-		}
-		if (x->flags_live[x->i] && di->op >= 4)
-			return emit_shift_flags(x, di, ext[di->op],
-						(u32)di->imm);
-		if (x->flags_live[x->i] || !ext[di->op])
-			return false;
-		e_load_sz(j, H_EAX, GREG(di->rm), size);
-		e_rexw(j, size);
-		e8(j, 0xc1);				/* op eax, count */
-		e8(j, ext[di->op]);
-		e8(j, (u8)di->imm);
-		e_store_q(j, H_EAX, GREG(di->rm));
-		x->flags = FK_UNKNOWN;
-		return true;
-	}
+	case DK_SHIFT_RI:
+		return emit_shift(x, di);
 	case DK_MOVX_R:
 		if (di->size == 4) {	/* MOVSXD */
 			e_rexw(j, di->osize);
@@ -1843,7 +1899,7 @@ static void flags_liveness(struct jctx *x)
 				live = false;
 			else if (di->op >= 2)	/* RCL RCR read CF */
 				live = true;
-			/* ROL, ROR: the handler reads them if seen */
+			/* ROL, ROR keep SF ZF PF AF: read if seen */
 			break;
 		case DK_MUL:
 			live = di->rm == DC_NONE;	/* may fault */
