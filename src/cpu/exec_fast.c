@@ -1354,13 +1354,21 @@ static bool dc_mem(const struct dinsn *di, dc_fn fn)
 }
 
 /*
- * The memory forms the translator writes at every operand size, bytes and
- * words too (the memory-heavy loops of real programs compare, count and
- * copy bytes: gzip's, the shell's); 0 for another form.
+ * The forms the translator writes at every operand size, bytes and words
+ * too (the loops of real programs compare, count and copy bytes: gzip's,
+ * the shell's); 0 for another form.
  */
-static u8 dc_kind_mem(const struct dinsn *di)
+static u8 dc_kind_any_size(const struct dinsn *di)
 {
 	static const struct { dc_fn fn; u8 kind; } kinds[] = {
+		{ h_mov_rm_r_r, DK_MOV_RM_R },
+		{ h_mov_r_rm_r, DK_MOV_R_RM },
+		{ h_mov_rm_imm_r, DK_MOV_RI },
+		{ h_alu_rm_r_r, DK_ALU_RM_R },
+		{ h_alu_r_rm_r, DK_ALU_R_RM },
+		{ h_alu_rm_imm_r, DK_ALU_RI },
+		{ h_test_r, DK_TEST_RR },
+		{ h_test_imm_r, DK_TEST_RI },
 		{ h_mov_r_rm_m, DK_LOAD },
 		{ h_mov_r_rm_m32, DK_LOAD },
 		{ h_mov_rm_r_m, DK_STORE },
@@ -1386,14 +1394,10 @@ static u8 dc_kind(const struct dinsn *di)
 {
 	static const struct { dc_fn fn; u8 kind; } kinds[] = {
 		{ h_mov_rm_r_r32, DK_MOV_RM_R },
-		{ h_mov_r_rm_r, DK_MOV_R_RM },
-		{ h_mov_rm_imm_r, DK_MOV_RI },
 		{ h_lea, DK_LEA },
 		{ h_alu_rm_r_r32, DK_ALU_RM_R },
 		{ h_alu_r_rm_r32, DK_ALU_R_RM },
 		{ h_alu_rm_imm_r32, DK_ALU_RI },
-		{ h_test_r, DK_TEST_RR },
-		{ h_test_imm_r, DK_TEST_RI },
 		{ h_inc, DK_INC },
 		{ h_dec, DK_DEC },
 		{ h_push_r, DK_PUSH },
@@ -1408,17 +1412,13 @@ static u8 dc_kind(const struct dinsn *di)
 		{ h_moffs_store, DK_STORE },
 		{ h_imul_r, DK_IMUL_RR },
 		/* 64-bit code has no 32-bit forms (dc_pick()) */
-		{ h_mov_rm_r_r, DK_MOV_RM_R },
-		{ h_alu_rm_r_r, DK_ALU_RM_R },
-		{ h_alu_r_rm_r, DK_ALU_R_RM },
-		{ h_alu_rm_imm_r, DK_ALU_RI },
 		{ h_shift_r, DK_SHIFT_RI },
 	};
 	size_t i;
-	u8 mem = dc_kind_mem(di);
+	u8 any = dc_kind_any_size(di);
 
-	if (mem)
-		return mem;
+	if (any)
+		return any;
 	if (di->mode == 8 && di->osize < 4)	/* 66 in 64-bit code */
 		return DK_CALL;
 	if (di->fn == h_setcc_r)
@@ -1431,20 +1431,6 @@ static u8 dc_kind(const struct dinsn *di)
 		return DK_MOVX_R;
 	if (di->fn == h_movx_m)
 		return DK_LOADX;
-	if (di->size == 1 && di->mode == 8)
-		return DK_CALL;
-	if (di->size == 1) {
-		if (di->fn == h_alu_rm_r_r)
-			return DK_ALU8_RM_R;
-		if (di->fn == h_alu_r_rm_r)
-			return DK_ALU8_R_RM;
-		if (di->fn == h_alu_rm_imm_r)
-			return DK_ALU8_RI;
-		if (di->fn == h_test_r)
-			return DK_TEST8_RR;
-		if (di->fn == h_test_imm_r)
-			return DK_TEST8_RI;
-	}
 	if (di->size != 4 && (di->size != 8 || di->mode != 8))
 		return DK_CALL;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)

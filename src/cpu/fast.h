@@ -59,9 +59,9 @@ enum {
 
 /*
  * Forms the translator turns into host code of its own, with 32-bit
- * operands (64-bit ones in 64-bit code) but for the memory forms, which
- * come at every size (dc_kind()); for DK_CALL (every other form) it calls
- * di->fn.
+ * operands (64-bit ones in 64-bit code) but for MOV, the ALU, TEST, INC
+ * and DEC, which come at every size (dc_kind()); for DK_CALL (every other
+ * form) it calls di->fn.
  */
 enum {
 	DK_CALL,
@@ -95,12 +95,6 @@ enum {
 	DK_TEST_M_R,	/* flags of [ea] & r[reg] */
 	DK_TEST_M_I,	/* flags of [ea] & imm */
 	DK_IMUL_RR,	/* r[reg] = r[reg] * r[rm], signed, low half */
-	/* 8-bit registers (AL CL DL BL AH CH DH BH by number) */
-	DK_ALU8_RM_R,	/* rm8 = rm8 op reg8 */
-	DK_ALU8_R_RM,	/* reg8 = reg8 op rm8 */
-	DK_ALU8_RI,	/* rm8 = rm8 op imm */
-	DK_TEST8_RR,	/* flags of rm8 & reg8 */
-	DK_TEST8_RI,	/* flags of rm8 & imm */
 	DK_SETCC_R,	/* rm8 = condition op */
 	DK_CMOV_RR,	/* r[reg] = condition op ? r[rm] : r[reg] */
 	DK_MUL,		/* eDX:eAX = eAX * r/m, unsigned (op 0), signed (1) */

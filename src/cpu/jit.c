@@ -461,7 +461,7 @@ struct jctx {
 	u32 i;			/* the instruction being emitted */
 	u32 off[JIT_MAX_INSNS + 1];	/* each one's offset in the block */
 	int flags;		/* FK_*: who set the flags last */
-	int fsize;		/* ... at which operand size (4 or 8) */
+	int fsize;		/* ... at which operand size (1 to 8) */
 	/* Is instruction i's effect on the flags ever seen? */
 	bool flags_live[JIT_MAX_INSNS];
 	u8 *normal;		/* the shared way out, once emitted */
@@ -997,55 +997,9 @@ static size_t greg8(int r)
 	return r < 4 ? GREG(r) : GREG(r - 4) + 1;
 }
 
-/*
- * The 8-bit ALU and TEST on registers: the host's own 8-bit operation on
- * AL and CL, the operands kept zero-extended as alu.c keeps them.  A Jcc
- * after one asks cpu_cond(): the translator's redo of CMP is 32-bit.
- */
-static bool emit_alu8(struct jctx *x, const struct dinsn *di)
-{
-	static const u8 host_op[8] = { 0x00, 0x08, 0, 0, 0x20, 0x28, 0x30,
-				       0x28 };
-	static const u8 kind[8] = { LF_ADD, LF_LOGIC, 0, 0, LF_LOGIC, LF_SUB,
-				    LF_LOGIC, LF_SUB };
-	struct jit *j = x->j;
-	bool test = di->kind == DK_TEST8_RR || di->kind == DK_TEST8_RI;
-	bool imm = di->kind == DK_ALU8_RI || di->kind == DK_TEST8_RI;
-	int op = test ? 4 : di->op, dst = di->kind == DK_ALU8_R_RM ?
-		 di->reg : di->rm;
-	bool live = x->flags_live[x->i];
-
-	if (!test && alu_reads_cf(op))
-		return false;	/* ADC, SBB: the handler */
-	e_rbx(j, "\x0f\xb6", 2, 0x83, greg8(dst));	/* movzx eax, [dst] */
-	if (imm) {					/* mov ecx, imm */
-		e8(j, 0xb9);
-		e32(j, di->imm & 0xff);
-	} else {					/* movzx ecx, [src] */
-		e_rbx(j, "\x0f\xb6", 2, 0x8b,
-		      greg8(di->kind == DK_ALU8_R_RM ? di->rm : di->reg));
-	}
-	if (live && kind[op] != LF_LOGIC) {
-		e_store_q(j, H_EAX, CPU_FIELD(lf_src1));
-		e_store_q(j, H_ECX, CPU_FIELD(lf_src2));
-	}
-	e8(j, host_op[op]);				/* op al, cl */
-	e8(j, 0xc8);
-	if (live) {
-		e_store_q(j, H_EAX, CPU_FIELD(lf_res));
-		e_store_imm(j, CPU_FIELD(lf_op), LF(kind[op], 1));
-	}
-	if (!test && op != 7)				/* mov [dst], al */
-		e_rbx(j, "\x88", 1, 0x83, greg8(dst));
-	x->flags = FK_UNKNOWN;
-	return true;
-}
-
 /* With the 64-bit forms and the block ends, below. */
 static bool emit_reg_wide(struct jctx *x, const struct dinsn *di);
 static void e_ea_wide(struct jctx *x, const struct dinsn *di);
-static void e_src_wide(struct jit *j, const struct dinsn *di, bool imm,
-		       int reg);
 static void e_cond_al(struct jctx *x, int cc);
 
 /*
@@ -1125,8 +1079,11 @@ static bool emit_mul(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
-/* The register forms that 32-bit and 64-bit blocks write alike, at the
- * entry's size (4, or 8 in 64-bit code). */
+/*
+ * The register forms that 32-bit and 64-bit blocks write alike, at the
+ * entry's size: MOV, the ALU and TEST at every size (bytes by the
+ * guest's numbering, greg_sz()), shifts at 4 or 8.
+ */
 static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
@@ -1135,27 +1092,39 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	switch (di->kind) {
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
-		e_load_sz(j, H_EAX, GREG(di->kind == DK_MOV_RM_R ? di->reg :
-					  di->rm), size);
-		e_store_reg(x, GREG(di->kind == DK_MOV_RM_R ? di->rm :
-				    di->reg));
+		e_loadz_reg(j, H_EAX, di->kind == DK_MOV_RM_R ? di->reg :
+			    di->rm, size);
+		e_store_reg_sz(x, di->kind == DK_MOV_RM_R ? di->rm : di->reg,
+			       size);
+		return true;
+	case DK_MOV_RI:
+		if (size > 2)
+			return false;	/* the modes' own, below */
+		e8(j, 0xb8);				/* mov eax, imm */
+		e32(j, (u32)di->imm);
+		e_store_reg_sz(x, di->rm, size);
 		return true;
 	case DK_ALU_RM_R:
 	case DK_ALU_R_RM:
 	case DK_ALU_RI:
 		dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
 		e_carry_in(x, di->op);
-		e_load_sz(j, H_EAX, GREG(dst), size);
-		e_src_wide(j, di, di->kind == DK_ALU_RI,
-			   di->kind == DK_ALU_R_RM ? di->rm : di->reg);
+		e_loadz_reg(j, H_EAX, dst, size);
+		if (di->kind == DK_ALU_RI)
+			e_imm_ecx(j, di, size);
+		else
+			e_loadz_reg(j, H_ECX, di->kind == DK_ALU_R_RM ?
+				    di->rm : di->reg, size);
 		if (e_alu(x, di->op, size))
-			e_store_reg(x, GREG(dst));
+			e_store_reg_sz(x, dst, size);
 		return true;
 	case DK_TEST_RR:
 	case DK_TEST_RI:
-		e_load_sz(j, H_EAX, GREG(di->rm), size);
+		e_loadz_reg(j, H_EAX, di->rm, size);
 		e_test(x, di, di->kind == DK_TEST_RI);
 		return true;
+	case DK_SHIFT_RI:
+		return emit_shift(x, di);
 	}
 	return false;
 }
@@ -1177,14 +1146,6 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		e_ea(j, di);
 		e_store(j, H_EAX, GREG(di->reg));
 		return true;
-	case DK_SHIFT_RI:
-		return emit_shift(x, di);
-	case DK_ALU8_RM_R:
-	case DK_ALU8_R_RM:
-	case DK_ALU8_RI:
-	case DK_TEST8_RR:
-	case DK_TEST8_RI:
-		return emit_alu8(x, di);
 	case DK_SETCC_R:
 	case DK_CMOV_RR:
 		return emit_setcc_cmov(x, di, greg8(di->rm));
@@ -1433,23 +1394,6 @@ static void e_ea_wide(struct jctx *x, const struct dinsn *di)
 	}
 }
 
-/* The operand of an ALU form into ecx (rcx): imm (sign-extended for 8
- * bytes) or a register. */
-static void e_src_wide(struct jit *j, const struct dinsn *di, bool imm,
-		       int reg)
-{
-	if (imm && di->size == 8) {			/* mov rcx, simm32 */
-		ebytes(j, "\x48\xc7\xc1", 3);
-		e32(j, (u32)di->imm);
-	} else if (imm) {		/* mov ecx, imm: zero-extended, as
-					 * the lazy flags keep 32-bit values */
-		e8(j, 0xb9);
-		e32(j, (u32)di->imm);
-	} else {
-		e_load_sz(j, H_ECX, GREG(reg), di->size);
-	}
-}
-
 /* movzx/movsx eax (rax for sign extension to 8 bytes) from the byte,
  * word or (MOVSXD) dword at rsi+rcx; op 1: sign. */
 static void e_loadx(struct jit *j, const struct dinsn *di)
@@ -1497,8 +1441,6 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 			ebytes(j, "\x89\xc0", 2);	/* mov eax, eax */
 		e_store_q(j, H_EAX, GREG(di->reg));
 		return true;
-	case DK_SHIFT_RI:
-		return emit_shift(x, di);
 	case DK_MOVX_R:
 		if (di->size == 4) {	/* MOVSXD */
 			e_rexw(j, di->osize);
@@ -1883,14 +1825,7 @@ static void flags_liveness(struct jctx *x)
 			break;
 		case DK_TEST_RR:
 		case DK_TEST_RI:
-		case DK_TEST8_RR:
-		case DK_TEST8_RI:
 			live = false;
-			break;
-		case DK_ALU8_RM_R:
-		case DK_ALU8_R_RM:
-		case DK_ALU8_RI:
-			live = alu_reads_cf(di->op);
 			break;
 		case DK_SHIFT_RI:
 			if (!di->imm)	/* masked to 5 or 6 bits */

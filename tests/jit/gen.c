@@ -912,7 +912,25 @@ static void gen_simple(struct gen *g)
 /* Something that sets the flags a Jcc then tests. */
 static void gen_flag_setter(struct gen *g)
 {
-	switch (rnd(g, 5)) {
+	static const int ops[4] = { 0, 4, 5, 7 };	/* ADD AND SUB CMP */
+	int op = ops[rnd(g, 4)];
+
+	switch (rnd(g, 7)) {
+	case 4:		/* op r8, r8 or imm8 */
+		if (chance(g, 50)) {
+			b8(g, (u32)(op << 3));
+			modrm(g, 3, pick_any(g), pick_w8(g));
+		} else {
+			b8(g, 0x80);
+			modrm(g, 3, op, pick_w8(g));
+			b8(g, rnd(g, 256));
+		}
+		break;
+	case 5:		/* op r16, r16 */
+		b8(g, 0x66);
+		b8(g, (u32)(op << 3 | 1));
+		modrm(g, 3, pick_any(g), pick_w(g));
+		break;
 	case 0:
 		gen_alu_rr(g, 7);
 		break;
