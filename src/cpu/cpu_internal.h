@@ -280,6 +280,11 @@ struct cpu {
 	u64 jit_end;		/* icount no translated block may pass */
 	u8 *jit_chain_at;	/* after a chain exit: the jump to patch */
 	const u8 *jit_chain_host;	/* ... and the code it should reach */
+	/* Set before translated code runs, which changes neither the
+	 * segments nor the CPL: which segments its inline accesses may use
+	 * unchecked (bit s: reads, bit 8 + s: writes) and the TLB they use. */
+	u32 jit_flat;
+	const struct tlb_entry *jit_tlb;
 	bool jit_active;	/* in translated code: a fault's EIP and ESP
 				 * are still the instruction's own */
 

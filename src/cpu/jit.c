@@ -465,6 +465,8 @@ struct jctx {
 	/* Is instruction i's effect on the flags ever seen? */
 	bool flags_live[JIT_MAX_INSNS];
 	u8 *normal;		/* the shared way out, once emitted */
+	u8 *tlb_bad, *tlb_back;	/* emit_tlb_choice()'s jump to the empty
+				 * TLB, and where it comes back to */
 	/* Cold paths, emitted after the block: instruction i's handler,
 	 * for when the inline access cannot go straight to RAM. */
 	u32 ncold;
@@ -1720,17 +1722,51 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 }
 
 /*
+ * Which segments inline accesses may use straight through the TLB, as
+ * c->jit_flat holds them: those flat and plainly usable (base 0 but for
+ * FS and GS, a 4 GiB limit, present data, writable for bit 8 + s; a
+ * 32-bit stack for SS).  Worked out before translated code runs, which
+ * loads no segment and changes no CPL (the instructions that do are the
+ * interpreter's, between blocks).
+ */
+static u32 flat_segments(const struct cpu *c)
+{
+	u32 ok = 0, big;
+	int s;
+
+	for (s = 0; s < 6; s++) {
+		const struct seg *g = &c->seg[s];
+
+		big = s == S_SS ? 0x4000u : 0;
+		if (g->limit != 0xffffffffu ||
+		    (s != S_FS && s != S_GS && (u32)g->base))
+			continue;
+		if ((g->attr & ((SEG_FAST_MASK & ~2u) | big)) ==
+		    (SEG_FAST_READ | big))
+			ok |= 1u << s;
+		if ((g->attr & (SEG_FAST_MASK | big)) == (SEG_FAST_WRITE | big))
+			ok |= 0x100u << s;
+	}
+	return ok;
+}
+
+/* What the blocks about to run take as given (c->jit_flat, jit_tlb). */
+static void jit_prepare(struct cpu *c)
+{
+	c->jit_flat = cpu_64bit(c) ? ~0u : flat_segments(c);
+	c->jit_tlb = c->tlb[c->cpl == 3];
+}
+
+/*
  * Which TLB the block's inline accesses use: the CPL's, unless a segment
- * they go through is not flat and plainly usable (present data, writable
- * if written; a 32-bit stack for PUSH and POP), when it is an empty one
- * and every access takes its cold path.
+ * they go through is not flat and plainly usable (c->jit_flat), when it
+ * is an empty one and every access takes its cold path.
  */
 static void emit_tlb_choice(struct jctx *x)
 {
 	struct jit *j = x->j;
-	u32 rd = 0, wr = 0, i, s;
-	u8 *user, *bad[18], *done;
-	int nb = 0;
+	u32 rd = 0, wr = 0, i, need;
+	u8 *bad, *done;
 	const struct dinsn *di;
 
 	for (i = 0; i < x->b->n; i++) {
@@ -1753,47 +1789,20 @@ static void emit_tlb_choice(struct jctx *x)
 	}
 	if (!(rd | wr))
 		return;
-	for (s = 0; s < 6 && !x->wide; s++) {
-		size_t f = CPU_FIELD(seg) + s * sizeof(struct seg);
-		bool w = wr & (1u << s);
-
-		if (!((rd | wr) & (1u << s)))
-			continue;
-		e_rbx(j, "\x83", 1, 0xbb, f + offsetof(struct seg, limit));
-		e8(j, 0xff);				/* cmp dword [], -1 */
-		bad[nb++] = e_jump(j, JCC_JNE, NULL);
-		if (s != S_FS && s != S_GS) {		/* cmp dword [], 0 */
-			e_rbx(j, "\x83", 1, 0xbb,
-			      f + offsetof(struct seg, base));
-			e8(j, 0);
-			bad[nb++] = e_jump(j, JCC_JNE, NULL);
-		}
-		e_rbx(j, "\x0f\xb7", 2, 0x83, f + offsetof(struct seg, attr));
-		e8(j, 0x25);				/* and eax, mask */
-		e32(j, (w ? SEG_FAST_MASK : SEG_FAST_MASK & ~2u) |
-		       (s == S_SS ? 0x4000u : 0));
-		e8(j, 0x3d);				/* cmp eax, want */
-		e32(j, (w ? SEG_FAST_WRITE : SEG_FAST_READ) |
-		       (s == S_SS ? 0x4000u : 0));
-		bad[nb++] = e_jump(j, JCC_JNE, NULL);
-	}
-	e_rbx(j, "\x4c\x8d", 2, 0xab, CPU_FIELD(tlb));	/* lea r13, tlb[0] */
-	e_rbx(j, "\x83", 1, 0xbb, CPU_FIELD(cpl));	/* cmp cpl, 3 */
-	e8(j, 3);
-	user = e_jump(j, JCC_JE, NULL);
-	done = e_jump(j, JMP, NULL);
-	set_rel32(user, j->p);
-	e_rbx(j, "\x4c\x8d", 2, 0xab, CPU_FIELD(tlb[1]));
-	{
-		u8 *done2 = e_jump(j, JMP, NULL);
-
-		while (nb--)
-			set_rel32(bad[nb], j->p);
-		e_movabs(j, 0, (u64)(uintptr_t)j->no_tlb);
-		ebytes(j, "\x49\x89\xc5", 3);		/* mov r13, rax */
-		set_rel32(done, j->p);
-		set_rel32(done2, j->p);
-	}
+	/* mov r13, [jit_tlb]: the CPL's */
+	e_rbx(j, "\x4c\x8b", 2, 0xab, CPU_FIELD(jit_tlb));
+	if (x->wide)
+		return;
+	need = rd | wr << 8;
+	e_load(j, H_EAX, CPU_FIELD(jit_flat));
+	ebytes(j, "\xf7\xd0", 2);			/* not eax */
+	e8(j, 0xa9);					/* test eax, need */
+	e32(j, need);
+	bad = e_jump(j, JCC_JNE, NULL);
+	done = j->p;
+	/* Out of line, after the block: r13 = the empty TLB. */
+	x->tlb_bad = bad;
+	x->tlb_back = done;
 }
 
 /*
@@ -1920,6 +1929,12 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
 		e32(j, b->n - 1 - k);			/* sub [], imm32 */
 		e_jump(j, JMP, x.normal);
+	}
+	if (x.tlb_bad) {		/* r13 = the empty TLB */
+		set_rel32(x.tlb_bad, j->p);
+		e_movabs(j, 0, (u64)(uintptr_t)j->no_tlb);
+		ebytes(j, "\x49\x89\xc5", 3);		/* mov r13, rax */
+		e_jump(j, JMP, x.tlb_back);
 	}
 	/* INTR after a handler that touched memory. */
 	for (i = 0; i < b->n; i++) {
@@ -2120,6 +2135,7 @@ void jit_run(struct cpu *c, u64 end)
 	b = lookup_here(c);
 	while (b && b->code) {
 		gen = j->generation;
+		jit_prepare(c);
 		c->jit_active = true;
 		why = j->enter(c, b->code);
 		c->jit_active = false;
