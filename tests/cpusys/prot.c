@@ -69,6 +69,33 @@ static void selectors(void)
 	check_eq(v, 0x5a5a5a5a, "a segment from the LDT");
 }
 
+/*
+ * Writes through a read-only data segment: #GP(0) each of eight times, the
+ * later ones in translated code (whose inline stores go straight to RAM
+ * only through segments known to be writable).  SEL_NP's descriptor is
+ * borrowed for it.
+ */
+static void read_only_segment(void)
+{
+	u64 saved = gdt[SEL_NP / 8];
+	u32 cell = 0;
+	int i, n = 0;
+
+	gdt[SEL_NP / 8] = seg_desc(0, 0xfffff, 0x90, 0xc);
+	asm volatile("movw %w0, %%es" : : "r"(SEL_NP));
+	for (i = 0; i < 8; i++) {
+		last.count = 0;
+		asm volatile("movl $1f, resume\n\tmovl %0, %%es:(%1)\n1:\t"
+			     "movl $0, resume" : : "r"(i), "r"(&cell)
+			     : "memory");
+		n += last.count == 1 && last.vec == 13 && last.err == 0;
+	}
+	asm volatile("movw %w0, %%es" : : "r"(KDATA));
+	gdt[SEL_NP / 8] = saved;
+	check(n == 8 && cell == 0,
+	      "writes through a read-only data segment: #GP(0) each time");
+}
+
 static void user_cs(void)
 {
 	u32 cs, fs;
@@ -291,6 +318,7 @@ void test_main(void)
 {
 	exceptions();
 	selectors();
+	read_only_segment();
 	rings();
 	sysenter();
 	sysexit();
