@@ -1410,7 +1410,10 @@ static u8 dc_kind(const struct dinsn *di)
 		{ h_shift_r32, DK_SHIFT_RI },
 		{ h_moffs_load, DK_LOAD },
 		{ h_moffs_store, DK_STORE },
-		{ h_imul_r, DK_IMUL_RR },
+		{ h_imul_r, DK_IMUL },
+		{ h_imul_m, DK_IMUL },
+		{ h_imul3, DK_IMUL3 },
+		{ h_cmov_m, DK_CMOV_RM },
 		/* 64-bit code has no 32-bit forms (dc_pick()) */
 		{ h_shift_r, DK_SHIFT_RI },
 	};

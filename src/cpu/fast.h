@@ -94,9 +94,11 @@ enum {
 	DK_ALU_M_I,	/* [ea] = [ea] op imm */
 	DK_TEST_M_R,	/* flags of [ea] & r[reg] */
 	DK_TEST_M_I,	/* flags of [ea] & imm */
-	DK_IMUL_RR,	/* r[reg] = r[reg] * r[rm], signed, low half */
+	DK_IMUL,	/* r[reg] = r[reg] * r/m, signed, low half */
+	DK_IMUL3,	/* r[reg] = r/m * imm, the same */
 	DK_SETCC_R,	/* rm8 = condition op */
 	DK_CMOV_RR,	/* r[reg] = condition op ? r[rm] : r[reg] */
+	DK_CMOV_RM,	/* r[reg] = condition op ? [ea] : r[reg] */
 	DK_MUL,		/* eDX:eAX = eAX * r/m, unsigned (op 0), signed (1) */
 	DK_INCDEC_M,	/* [ea] + 1 (op 0) or - 1 (op 1) */
 };

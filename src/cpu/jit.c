@@ -1005,26 +1005,94 @@ static void e_ea_wide(struct jctx *x, const struct dinsn *di);
 static void e_cond_al(struct jctx *x, int cc);
 
 /*
- * SETcc and CMOVcc on registers: the condition into al as a Jcc would
- * test it, then a byte store, or the host's CMOVNE from the register file
+ * SETcc on a register, CMOVcc from a register or memory: the condition
+ * into al as a Jcc would test it, then a byte store, or the host's CMOVNE
  * (which in 64-bit code clears a 32-bit destination's upper half either
- * way, as the guest's does).  byte is where SETcc's register lives.
+ * way, as the guest's does).  CMOVcc reads its memory operand whatever the
+ * condition, as the processor does; the condition waits in r14b meanwhile.
  */
-static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di,
-			    size_t byte)
+static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
+	u32 first = x->ncold;
 
 	e_cond_al(x, di->op);
 	if (di->kind == DK_SETCC_R) {
-		e_rbx(j, "\x88", 1, 0x83, byte);	/* mov [], al */
+		e_store_reg_sz(x, di->rm, 1);
 		return true;
+	}
+	if (di->kind == DK_CMOV_RM) {
+		ebytes(j, "\x41\x89\xc6", 3);		/* mov r14d, eax */
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, di->size);
+		e_loadz_at(j, H_ECX, di->size, AT_RSI_RCX);
+		ebytes(j, "\x44\x89\xf0", 3);		/* mov eax, r14d */
+	} else {
+		e_load_sz(j, H_ECX, GREG(di->rm), di->size);
 	}
 	ebytes(j, "\x84\xc0", 2);			/* test al, al */
 	e_load_sz(j, H_EAX, GREG(di->reg), di->size);
-	e_rexw(j, di->size);				/* cmovne eax, [rm] */
-	e_rbx(j, "\x0f\x45", 2, 0x83, GREG(di->rm));
+	e_rexw(j, di->size);				/* cmovne eax, ecx */
+	ebytes(j, "\x0f\x45\xc1", 3);
 	e_store_reg(x, GREG(di->reg));
+	cold_back_here(x, first);
+	return true;
+}
+
+/*
+ * After a multiplication whose overflow is in cl (1 or 0) and whose low
+ * half is in rax: the flags as alu.c's alu_set_res() keeps them, CF and
+ * OF in c->eflags, AF clear, the rest lazily from the low half.
+ */
+static void e_mul_flags(struct jctx *x, int size)
+{
+	struct jit *j = x->j;
+
+	x->flags = FK_UNKNOWN;
+	if (!x->flags_live[x->i])
+		return;
+	ebytes(j, "\x0f\xb6\xc9", 3);			/* movzx ecx, cl */
+	ebytes(j, "\x69\xc9", 2);			/* imul ecx, ecx, CF|OF */
+	e32(j, F_CF | F_OF);
+	e_load(j, H_EDX, CPU_FIELD(eflags));
+	ebytes(j, "\x81\xe2", 2);			/* and edx, ~... */
+	e32(j, ~(F_CF | F_OF | F_AF));
+	ebytes(j, "\x09\xca", 2);			/* or edx, ecx */
+	e_store(j, H_EDX, CPU_FIELD(eflags));
+	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
+	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, size));
+}
+
+/*
+ * IMUL r, r/m and IMUL r, r/m, imm of 4 or 8 bytes, on a register or
+ * through the TLB: the host's own, whose CF and OF are the guest's.
+ */
+static bool emit_imul(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = di->size;
+
+	if (di->rm == DC_NONE) {
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, size);
+		e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
+	} else {
+		e_load_sz(j, H_ECX, GREG(di->rm), size);
+	}
+	if (di->kind == DK_IMUL3) {
+		e_rexw(j, size);			/* imul eax, ecx, imm */
+		ebytes(j, "\x69\xc1", 2);
+		e32(j, (u32)di->imm);
+	} else {
+		e_load_sz(j, H_EAX, GREG(di->reg), size);
+		e_rexw(j, size);			/* imul eax, ecx */
+		ebytes(j, "\x0f\xaf\xc1", 3);
+	}
+	ebytes(j, "\x0f\x90\xc1", 3);			/* seto cl */
+	e_store_reg(x, GREG(di->reg));
+	e_mul_flags(x, size);
+	cold_back_here(x, first);
 	return true;
 }
 
@@ -1064,19 +1132,7 @@ static bool emit_mul(struct jctx *x, const struct dinsn *di)
 		e_store(j, H_EAX, GREG(R_EAX));
 		e_store(j, H_EDX, GREG(R_EDX));
 	}
-	if (x->flags_live[x->i]) {
-		ebytes(j, "\x0f\xb6\xc9", 3);		/* movzx ecx, cl */
-		ebytes(j, "\x69\xc9", 2);		/* imul ecx, ecx, CF|OF */
-		e32(j, F_CF | F_OF);
-		e_load(j, H_EDX, CPU_FIELD(eflags));
-		ebytes(j, "\x81\xe2", 2);		/* and edx, ~... */
-		e32(j, ~(F_CF | F_OF | F_AF));
-		ebytes(j, "\x09\xca", 2);		/* or edx, ecx */
-		e_store(j, H_EDX, CPU_FIELD(eflags));
-		e_store_q(j, H_EAX, CPU_FIELD(lf_res));
-		e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, size));
-	}
-	x->flags = FK_UNKNOWN;
+	e_mul_flags(x, size);
 	cold_back_here(x, first);
 	return true;
 }
@@ -1127,6 +1183,15 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 		return true;
 	case DK_SHIFT_RI:
 		return emit_shift(x, di);
+	case DK_SETCC_R:
+	case DK_CMOV_RR:
+	case DK_CMOV_RM:
+		return emit_setcc_cmov(x, di);
+	case DK_MUL:
+		return emit_mul(x, di);
+	case DK_IMUL:
+	case DK_IMUL3:
+		return emit_imul(x, di);
 	}
 	return false;
 }
@@ -1148,11 +1213,6 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		e_ea(j, di);
 		e_store(j, H_EAX, GREG(di->reg));
 		return true;
-	case DK_SETCC_R:
-	case DK_CMOV_RR:
-		return emit_setcc_cmov(x, di, greg8(di->rm));
-	case DK_MUL:
-		return emit_mul(x, di);
 	case DK_MOVX_R: {
 		/* AL..BL are the low bytes of r[0..3], AH..BH the next */
 		size_t src = di->size == 1 && di->rm >= 4 ?
@@ -1165,14 +1225,6 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		e_store(j, H_EAX, GREG(di->reg));
 		return true;
 	}
-	case DK_IMUL_RR:
-		if (x->flags_live[x->i])
-			return false;	/* CF and OF: the handler */
-		e_load(j, H_EAX, GREG(di->reg));	/* imul eax, [rm] */
-		e_rbx(j, "\x0f\xaf", 2, 0x83, GREG(di->rm));
-		e_store(j, H_EAX, GREG(di->reg));
-		x->flags = FK_UNKNOWN;
-		return true;
 	case DK_INC:
 	case DK_DEC:
 		if (x->flags_live[x->i]) {
@@ -1457,20 +1509,6 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 			JIT_W(j->p)[-6] |= di->size == 2;
 		}
 		e_store_q(j, H_EAX, GREG(di->reg));
-		return true;
-	case DK_SETCC_R:
-	case DK_CMOV_RR:
-		return emit_setcc_cmov(x, di, movx_src_wide(di));
-	case DK_MUL:
-		return emit_mul(x, di);
-	case DK_IMUL_RR:
-		if (x->flags_live[x->i])
-			return false;	/* CF and OF: the handler */
-		e_load_sz(j, H_EAX, GREG(di->reg), size);
-		e_rexw(j, size);			/* imul eax, [rm] */
-		e_rbx(j, "\x0f\xaf", 2, 0x83, GREG(di->rm));
-		e_store_q(j, H_EAX, GREG(di->reg));
-		x->flags = FK_UNKNOWN;
 		return true;
 	}
 	return false;
@@ -1774,7 +1812,10 @@ static void emit_tlb_choice(struct jctx *x)
 		if (di->kind == DK_LOAD || di->kind == DK_ALU_R_M ||
 		    di->kind == DK_LOADX || di->kind == DK_TEST_M_R ||
 		    di->kind == DK_TEST_M_I ||
-		    (di->kind == DK_MUL && di->rm == DC_NONE) ||
+		    (di->rm == DC_NONE && (di->kind == DK_MUL ||
+					   di->kind == DK_IMUL ||
+					   di->kind == DK_IMUL3 ||
+					   di->kind == DK_CMOV_RM)) ||
 		    ((di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I) &&
 		     di->op == 7))
 			rd |= 1u << di->seg;
@@ -1846,9 +1887,10 @@ static void flags_liveness(struct jctx *x)
 			/* ROL, ROR keep SF ZF PF AF: read if seen */
 			break;
 		case DK_MUL:
+		case DK_IMUL:
+		case DK_IMUL3:
 			live = di->rm == DC_NONE;	/* may fault */
 			break;
-		case DK_IMUL_RR:
 		case DK_INC:
 		case DK_DEC:
 			/* Seen: the handler reads the old flags.  Unseen:

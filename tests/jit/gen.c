@@ -774,10 +774,15 @@ static void gen_mem(struct gen *g)
 		}
 		b32(g, DATA + rnd(g, 0x2000 - 4) - g->p->seg_base[S_DS]);
 		break;
-	default:	/* CMOVcc r, m; SETcc m; BT m, imm */
+	default:	/* CMOVcc r, m; IMUL r, m (, imm); SETcc m; BT m, imm */
 		gen_ea(g, &m, 4, true);
 		if (chance(g, 40)) {
 			op2_mem(g, 0x40 | rnd(g, 16), r, &m);
+		} else if (chance(g, 20)) {
+			op2_mem(g, 0xaf, r, &m);
+		} else if (chance(g, 20)) {
+			op1_mem(g, 0x6b, r, &m);
+			b8(g, rnd(g, 256));
 		} else if (chance(g, 50)) {
 			op2_mem(g, 0x90 | rnd(g, 16), 0, &m);
 		} else {
