@@ -1381,6 +1381,8 @@ static u8 dc_kind_any_size(const struct dinsn *di)
 		{ h_test_m, DK_TEST_M_R },
 		{ h_test_imm_m, DK_TEST_M_I },
 		{ h_incdec_m, DK_INCDEC_M },
+		{ h_not, DK_NOT },
+		{ h_neg, DK_NEG },
 	};
 	size_t i;
 

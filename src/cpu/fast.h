@@ -101,6 +101,8 @@ enum {
 	DK_CMOV_RM,	/* r[reg] = condition op ? [ea] : r[reg] */
 	DK_MUL,		/* eDX:eAX = eAX * r/m, unsigned (op 0), signed (1) */
 	DK_INCDEC_M,	/* [ea] + 1 (op 0) or - 1 (op 1) */
+	DK_NOT,		/* r/m = ~r/m */
+	DK_NEG,		/* r/m = 0 - r/m */
 };
 
 /*

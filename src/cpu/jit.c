@@ -1138,6 +1138,42 @@ static bool emit_mul(struct jctx *x, const struct dinsn *di)
 }
 
 /*
+ * NOT and NEG of a register or of memory (through the TLB), at any size.
+ * NOT changes no flag; NEG is SUB from 0, with the flags alu.c's
+ * alu_neg() records (the translator's SUB's).
+ */
+static bool emit_not_neg(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = di->size, at = AT_RSI;
+
+	if (di->rm == DC_NONE) {
+		e_ea_any(x, di);
+		e_access(x, di->seg, true, size);
+		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
+		e_loadz_at(j, H_ECX, size, at);
+	} else {
+		e_loadz_reg(j, H_ECX, di->rm, size);
+	}
+	if (di->kind == DK_NOT) {
+		e_op_sz(j, size, 0xf7);			/* not ecx */
+		e8(j, 0xd1);
+		e_rexw(j, size);			/* mov eax, ecx */
+		ebytes(j, "\x89\xc8", 2);
+	} else {
+		ebytes(j, "\x31\xc0", 2);		/* xor eax, eax */
+		e_alu(x, 5, size);			/* sub eax, ecx */
+	}
+	if (di->rm == DC_NONE)
+		e_store_at(j, H_EAX, size, at);
+	else
+		e_store_reg_sz(x, di->rm, size);
+	cold_back_here(x, first);
+	return true;
+}
+
+/*
  * The register forms that 32-bit and 64-bit blocks write alike, at the
  * entry's size: MOV, the ALU and TEST at every size (bytes by the
  * guest's numbering, greg_sz()), shifts at 4 or 8.
@@ -1192,6 +1228,9 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	case DK_IMUL:
 	case DK_IMUL3:
 		return emit_imul(x, di);
+	case DK_NOT:
+	case DK_NEG:
+		return emit_not_neg(x, di);
 	}
 	return false;
 }
@@ -1821,7 +1860,9 @@ static void emit_tlb_choice(struct jctx *x)
 			rd |= 1u << di->seg;
 		else if (di->kind == DK_STORE || di->kind == DK_STORE_I ||
 			 di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I ||
-			 di->kind == DK_INCDEC_M)
+			 di->kind == DK_INCDEC_M ||
+			 (di->rm == DC_NONE && (di->kind == DK_NOT ||
+						di->kind == DK_NEG)))
 			wr |= 1u << di->seg;
 		else if (di->kind == DK_PUSH || di->kind == DK_PUSH_I ||
 			 di->kind == DK_POP || di->kind == DK_CALLREL ||
@@ -1889,7 +1930,11 @@ static void flags_liveness(struct jctx *x)
 		case DK_MUL:
 		case DK_IMUL:
 		case DK_IMUL3:
+		case DK_NEG:
 			live = di->rm == DC_NONE;	/* may fault */
+			break;
+		case DK_NOT:
+			live = live || di->rm == DC_NONE;
 			break;
 		case DK_INC:
 		case DK_DEC:

@@ -646,10 +646,12 @@ static void gen_mem(struct gen *g)
 			b32(g, rnd_imm(g));
 		}
 		break;
-	case 10:	/* INC, DEC, shifts of memory */
+	case 10:	/* INC, DEC, NOT, NEG, shifts of memory */
 		gen_ea(g, &m, 4, true);
-		if (chance(g, 50)) {
+		if (chance(g, 40)) {
 			op1_mem(g, 0xff, (int)rnd(g, 2), &m);
+		} else if (chance(g, 40)) {
+			op1_mem(g, 0xf7, 2 + (int)rnd(g, 2), &m);
 		} else {
 			op1_mem(g, 0xc1, op, &m);
 			b8(g, rnd(g, 32));
