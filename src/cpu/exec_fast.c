@@ -1521,6 +1521,37 @@ static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	return d->len;
 }
 
+/*
+ * More instructions the interpreter runs inside translated blocks, for
+ * they are frequent and would otherwise end a block each time: CLD, STD
+ * and CLI (a block depends on none of DF, or IF being set), STI (which
+ * sets IF: the block checks for an interrupt right after, so one waiting
+ * is taken past the instruction STI's shadow covers, by the run loop),
+ * BSF and BSR, and the REP string instructions.  A REP instruction may
+ * stop part way (a chunk, the budget, an interrupt), with EIP left on it,
+ * so the block ends there and goes on to whatever EIP says.
+ */
+static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
+{
+	u8 op = d->op;
+	bool string = op >= 0xa4 && op <= 0xaf && op != 0xa8 && op != 0xa9;
+
+	if (d->map == MAP_1B && op >= 0xfa && op <= 0xfd && !d->rep)
+		di->mem = op == 0xfb;
+	else if (d->map == MAP_1B && string && d->rep)
+		di->mem = true;
+	else if (!(d->map == MAP_0F && (op == 0xbc || op == 0xbd) &&
+		   !d->rep))
+		return 0;
+	dc_operands(d, di);
+	di->fn = h_full;
+	di->flow = d->rep ? DF_INDIRECT : DF_NEXT;
+	di->kind = DK_CALL;
+	di->len = d->len;
+	di->host = h;
+	return d->len;
+}
+
 u32 dc_decode(const u8 *h, u32 avail, int mode, struct dinsn *di)
 {
 	struct insn d;
@@ -1532,7 +1563,8 @@ u32 dc_decode(const u8 *h, u32 avail, int mode, struct dinsn *di)
 	fn = fast_form(&d, di);
 	if (!fn) {
 		memset(di, 0, sizeof(*di));
-		return x87_form(&d, h, di) ?: full_form(&d, h, di);
+		return x87_form(&d, h, di) ?: full_form(&d, h, di) ?:
+		       interp_form(&d, h, di);
 	}
 	di->flow = dc_flow(fn);
 	di->mem = dc_mem(di, fn);
