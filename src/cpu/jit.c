@@ -965,15 +965,13 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 
 /* The guest's CF into the host's CF (only loads and the ALU may come
  * after this before the instruction that uses it). */
+static void e_flags_unknown(struct jctx *x, int cc);
+
 static void e_host_cf(struct jctx *x)
 {
-	struct jit *j = x->j;
-
 	if (e_flags_known(x))	/* all the flags, CF among them */
 		return;
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e_movabs(j, 0, (u64)(uintptr_t)alu_cf);
-	ebytes(j, "\xff\xd0\x04\xff", 4);		/* call; add al, 255 */
+	e_flags_unknown(x, -1);
 }
 
 /* The host's arithmetic flags become the guest's, in c->eflags. */
@@ -1707,44 +1705,56 @@ static bool e_flags_known(struct jctx *x)
 }
 
 /*
- * al = condition cc on flags the translator does not know (from before
- * the block, or after a handler): the commonest lazy states, a CMP/SUB
- * and a logic result of 32 bits (and in 64-bit code, of 64), are tested
- * here as a block's own would be; any other goes to cpu_cond().
+ * The guest's flags on entry to a block, or after a handler, which the
+ * translator does not know: the lazy states that blocks leave most are
+ * told apart at run time and made the host's flags (all of them in
+ * c->eflags; a CMP or SUB, and a logic result, of 4 bytes, of 1, and in
+ * 64-bit code of 8), and then al = condition cc, or for cc -1 just the
+ * host's CF.  Any other state goes to cpu_cond() or alu_cf().
  */
-static void e_cond_unknown_al(struct jctx *x, int cc)
+static void e_flags_unknown(struct jctx *x, int cc)
 {
+	static const struct { u8 kind, size; } seen[] = {
+		{ LF_NONE, 1 }, { LF_SUB, 4 }, { LF_LOGIC, 4 }, { LF_SUB, 1 },
+		{ LF_LOGIC, 1 }, { LF_SUB, 8 }, { LF_LOGIC, 8 },
+	};
 	struct jit *j = x->j;
-	u8 *not_this, *done[4];
-	int n = 0, k, size;
+	u8 *not_this, *done[ARRAY_SIZE(seen)];
+	int n = 0, k, size, fk;
+	int save_flags = x->flags, save_fsize = x->fsize;
 
 	e_load(j, H_ECX, CPU_FIELD(lf_op));
-	for (k = 0; k < (x->wide ? 4 : 2); k++) {
-		size = k < 2 ? 4 : 8;
+	for (k = 0; k < (int)ARRAY_SIZE(seen); k++) {
+		size = seen[k].size;
+		if (size == 8 && !x->wide)
+			break;
 		e8(j, 0x81);				/* cmp ecx, op */
 		e8(j, 0xf9);
-		e32(j, LF(k & 1 ? LF_LOGIC : LF_SUB, size));
+		e32(j, seen[k].kind == LF_NONE ? LF_NONE :
+		       (u32)LF(seen[k].kind, size));
 		not_this = e_jump(j, JCC_JNE, NULL);
-		if (k & 1) {
-			e_rexw(j, size);		/* mov eax, res */
-			e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_res));
-			e_rexw(j, size);
-			ebytes(j, "\x85\xc0", 2);	/* test eax, eax */
-		} else {
-			e_rexw(j, size);		/* mov eax, src1 */
-			e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
-			e_rexw(j, size);		/* cmp eax, src2 */
-			e_rbx(j, "\x3b", 1, 0x83, CPU_FIELD(lf_src2));
-		}
-		e_setcc(j, cc);
+		fk = seen[k].kind == LF_NONE ? FK_EFLAGS :
+		     seen[k].kind == LF_SUB ? FK_SUB : FK_LOGIC;
+		x->flags = fk;
+		x->fsize = size;
+		e_flags_known(x);
+		if (cc >= 0)
+			e_setcc(j, cc);
 		done[n++] = e_jump(j, JMP, NULL);
 		set_rel32(not_this, j->p);
 	}
+	x->flags = save_flags;
+	x->fsize = save_fsize;
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e8(j, 0xbe);					/* mov esi, cc */
-	e32(j, (u32)cc);
-	e_movabs(j, 0, (u64)(uintptr_t)cpu_cond);
-	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	if (cc >= 0) {
+		e8(j, 0xbe);				/* mov esi, cc */
+		e32(j, (u32)cc);
+		e_movabs(j, 0, (u64)(uintptr_t)cpu_cond);
+		ebytes(j, "\xff\xd0", 2);		/* call rax */
+	} else {
+		e_movabs(j, 0, (u64)(uintptr_t)alu_cf);
+		ebytes(j, "\xff\xd0\x04\xff", 4);	/* call; add al, 255 */
+	}
 	while (n--)
 		set_rel32(done[n], j->p);
 }
@@ -1755,7 +1765,7 @@ static void e_cond_al(struct jctx *x, int cc)
 	if (e_flags_known(x))
 		e_setcc(x->j, cc);
 	else
-		e_cond_unknown_al(x, cc);
+		e_flags_unknown(x, cc);
 }
 
 /* Jcc: returns the jump taken. */
@@ -1763,7 +1773,7 @@ static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 {
 	if (e_flags_known(x))
 		return e_jump(x->j, (u8)(0x80 | di->op), NULL);
-	e_cond_unknown_al(x, di->op);
+	e_flags_unknown(x, di->op);
 	ebytes(x->j, "\x84\xc0", 2);			/* test al, al */
 	return e_jump(x->j, JCC_JNE, NULL);
 }
