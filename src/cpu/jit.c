@@ -1695,10 +1695,14 @@ static bool e_flags_known(struct jctx *x)
 		e8(j, 0xc0);
 		return true;
 	case FK_EFLAGS:
+		/* Without POPF, which is slow: OF by an ADD that overflows
+		 * when bit 11 (moved to 31) is set, then SAHF, whose AH has
+		 * SF, ZF, AF, PF and CF where EFLAGS' low byte has them. */
 		e_load(j, H_EAX, CPU_FIELD(eflags));
-		e8(j, 0x25);				/* and eax, ARITH */
-		e32(j, F_ARITH);
-		ebytes(j, "\x50\x9d", 2);		/* push rax; popfq */
+		ebytes(j, "\x89\xc1\xc1\xe1\x14", 5);	/* ecx = eax << 20 */
+		ebytes(j, "\x81\xc1", 2);		/* add ecx, 1 << 31 */
+		e32(j, 0x80000000u);
+		ebytes(j, "\x88\xc4\x9e", 3);		/* mov ah, al; sahf */
 		return true;
 	}
 	return false;
