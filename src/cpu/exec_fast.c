@@ -1436,6 +1436,9 @@ static u8 dc_kind(const struct dinsn *di)
 		return DK_MOVX_R;
 	if (di->fn == h_movx_m)
 		return DK_LOADX;
+	if (di->fn == h_push_rm)	/* the stack's width, from memory */
+		return di->rm == DC_NONE && di->size == di->mode ?
+		       DK_PUSH_M : DK_CALL;
 	if (di->size != 4 && (di->size != 8 || di->mode != 8))
 		return DK_CALL;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)

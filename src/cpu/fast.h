@@ -81,6 +81,7 @@ enum {
 	DK_DEC,		/* r[reg] - 1 */
 	DK_PUSH,	/* push r[reg] */
 	DK_PUSH_I,	/* push imm */
+	DK_PUSH_M,	/* push [ea] */
 	DK_POP,		/* pop r[reg] */
 	DK_JCC,		/* flow DF_JCC, condition op */
 	DK_JMP,		/* flow DF_JMP */

@@ -832,15 +832,22 @@ static void e_incdec_m(struct jctx *x, const struct dinsn *di)
 }
 
 /*
- * PUSH and POP of a register or an immediate, of 4 bytes (8 in 64-bit
- * code), through the TLB; ESP moves after the access, from r8 (which
- * e_access() set), and a POP ESP then loads the popped value over it.
+ * PUSH and POP of a register, an immediate or memory, of 4 bytes (8 in
+ * 64-bit code), through the TLB; ESP moves after the access, from r8
+ * (which e_access() set), and a POP ESP then loads the popped value over
+ * it.  PUSH of memory reads first (into r9), then writes.
  */
 static void e_push_pop(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 	int w = x->wide ? 8 : 4;
 
+	if (di->kind == DK_PUSH_M) {
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, w);
+		e_loadz_at(j, H_EDX, w, AT_RSI_RCX);
+		ebytes(j, "\x49\x89\xd1", 3);		/* mov r9, rdx */
+	}
 	e_load_sz(j, H_EAX, GREG(R_ESP), w);
 	if (di->kind == DK_POP) {
 		e_access(x, S_SS, false, w);
@@ -855,6 +862,8 @@ static void e_push_pop(struct jctx *x, const struct dinsn *di)
 		e_access(x, S_SS, true, w);
 		if (di->kind == DK_PUSH) {
 			e_load_sz(j, H_EDX, GREG(di->reg), w);
+		} else if (di->kind == DK_PUSH_M) {	/* mov rdx, r9 */
+			ebytes(j, "\x4c\x89\xca", 3);
 		} else {				/* mov edx, imm */
 			e_rexw(j, w);
 			ebytes(j, "\xc7\xc2", 2);
@@ -949,6 +958,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		break;
 	case DK_PUSH:
 	case DK_PUSH_I:
+	case DK_PUSH_M:
 	case DK_POP:
 		e_push_pop(x, di);
 		break;
@@ -1862,6 +1872,8 @@ static void emit_tlb_choice(struct jctx *x)
 
 	for (i = 0; i < x->b->n; i++) {
 		di = &x->b->d[i];
+		if (di->kind == DK_PUSH_M)
+			rd |= 1u << di->seg;
 		if (di->kind == DK_LOAD || di->kind == DK_ALU_R_M ||
 		    di->kind == DK_LOADX || di->kind == DK_TEST_M_R ||
 		    di->kind == DK_TEST_M_I ||
@@ -1879,6 +1891,7 @@ static void emit_tlb_choice(struct jctx *x)
 						di->kind == DK_NEG)))
 			wr |= 1u << di->seg;
 		else if (di->kind == DK_PUSH || di->kind == DK_PUSH_I ||
+			 di->kind == DK_PUSH_M ||
 			 di->kind == DK_POP || di->kind == DK_CALLREL ||
 			 di->kind == DK_RET)
 			wr |= 1u << S_SS;
