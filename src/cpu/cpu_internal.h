@@ -696,6 +696,7 @@ void fpu_sync(struct cpu *c);
  * FNSTENV/FLDENV/FNSAVE/FRSTOR.  exec.c has already checked CR0.EM/TS
  * (#NM). */
 void fpu_exec(struct cpu *c, u8 op, u8 modrm, int seg, u64 off, int opsize);
+bool fpu_inline_form(u8 op, u8 modrm, int *size);
 /* FWAIT: #MF (CR0.NE) if an unmasked exception is pending. */
 void fpu_wait(struct cpu *c);
 /*

@@ -1479,7 +1479,7 @@ static u32 x87_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	di->fn = h_x87;
 	di->flow = DF_NEXT;
 	di->mem = di->rm == DC_NONE;
-	di->kind = DK_CALL;
+	di->kind = DK_X87;
 	di->len = d->len;
 	di->host = h;
 	return d->len;

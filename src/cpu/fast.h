@@ -82,6 +82,7 @@ enum {
 	DK_PUSH,	/* push r[reg] */
 	DK_PUSH_I,	/* push imm */
 	DK_PUSH_M,	/* push [ea] */
+	DK_X87,		/* an x87 instruction: op, ModRM in imm */
 	DK_POP,		/* pop r[reg] */
 	DK_JCC,		/* flow DF_JCC, condition op */
 	DK_JMP,		/* flow DF_JMP */

@@ -632,6 +632,36 @@ static bool exec_reg_special(struct cpu *c, u8 op, u8 modrm)
 	return false;
 }
 
+/*
+ * For the translator (jit.c), which runs the commonest x87 forms on the
+ * host straight from translated code, as run_on_host() would: may this
+ * form go that way (a computation, neither FCMOVcc, which reads EFLAGS,
+ * nor FCOMI, which writes it, nor one done here in C), and how many bytes
+ * its memory operand has (negative for a store; 0 for a register form).
+ */
+bool fpu_inline_form(u8 op, u8 modrm, int *size)
+{
+	static const u16 in_c[] = {	/* exec_mem()'s own, by key */
+		0xd926, 0xd92e, 0xd936, 0xd93e, 0xdd26, 0xdd36, 0xdd3e,
+	};
+	u16 key = op << 8 | modrm;
+	int reg = (modrm >> 3) & 7;
+	size_t i;
+
+	*size = 0;
+	if ((modrm >> 6) == 3)
+		return (reg_forms[op & 7] >> (modrm - 0xc0) & 1) &&
+		       !is_fcmov(key) && !is_fcomi(key) &&
+		       !(op == 0xdf && modrm == 0xe0) &&	/* FNSTSW AX */
+		       !(op == 0xdb && modrm >= 0xe0 && modrm <= 0xe4);
+	key = op << 8 | reg << 3 | 6;
+	for (i = 0; i < ARRAY_SIZE(in_c); i++)
+		if (key == in_c[i])
+			return false;
+	*size = mem_forms[op & 7][reg];
+	return *size != 0;
+}
+
 /*C:210
  * The x87 keeps 80-bit precision by running the very same opcode on the
  * host's own x87, loaded with the guest's registers and control word; only

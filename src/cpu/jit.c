@@ -1181,6 +1181,90 @@ static bool emit_not_neg(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/* A jump to instruction i's cold path (its handler), taken on cc. */
+static void e_cold_if(struct jctx *x, u8 cc)
+{
+	x->cold[x->ncold].from = e_jump(x->j, cc, NULL);
+	x->cold[x->ncold].back = NULL;
+	x->cold[x->ncold++].i = x->i;
+}
+
+#define FPU_FIELD(f) (CPU_FIELD(fpu) + offsetof(struct fpu, f))
+
+/*
+ * The commonest x87 forms in 32-bit blocks (fpu_inline_form() says
+ * which): the very instruction on the host's x87, as fpu.c's
+ * run_on_host() runs it, straight from translated code, its memory
+ * operand addressed through the TLB.  Only while the fast case holds, else
+ * the handler: CR0.EM and TS clear, the guest's state live on the host,
+ * no exception pending (ES) and every exception masked, so that none can
+ * come of it.  Then the status word is the host's condition codes and TOP
+ * with the new exception flags added to the guest's sticky ones, and the
+ * last instruction's pointers are noted as note_insn() notes them.
+ */
+static bool emit_x87(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	u8 op = di->op, modrm = (u8)di->imm;
+	bool mem = di->rm == DC_NONE;
+	int size;
+
+	if (x->wide || !fpu_inline_form(op, modrm, &size))
+		return false;
+	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(cr0));	/* test cr0, EM|TS */
+	e32(j, CR0_EM | CR0_TS);
+	e_cold_if(x, JCC_JNE);
+	e_rbx(j, "\x80", 1, 0xbb, FPU_FIELD(live));	/* cmp live, 0 */
+	e8(j, 0);
+	e_cold_if(x, JCC_JE);
+	e_rbx(j, "\x0f\xb7", 2, 0x83, FPU_FIELD(sw));	/* movzx eax, sw */
+	e_rbx(j, "\x0f\xb7", 2, 0x8b, FPU_FIELD(cw));	/* movzx ecx, cw */
+	ebytes(j, "\xf7\xd1\x83\xe1\x3f", 5);	/* ecx = ~cw & 0x3f */
+	ebytes(j, "\x25\x80\x00\x00\x00", 5);	/* and eax, ES */
+	ebytes(j, "\x09\xc8", 2);			/* or eax, ecx */
+	e_cold_if(x, JCC_JNE);
+	if (mem) {
+		e_ea(j, di);
+		ebytes(j, "\x41\x89\xc1", 3);		/* mov r9d, eax */
+		e_access(x, di->seg, size < 0, size < 0 ? -size : size);
+	}
+	/* fop, fip, fcs (and fdp, fds) */
+	e_rbx(j, "\x66\xc7", 2, 0x83, FPU_FIELD(fop));
+	ebytes(j, (const char *)&(u16){ (u16)((op & 7) << 8 | modrm) }, 2);
+	ebytes(j, "\x41\x8d\x84\x24", 4);		/* lea eax, [r12+off] */
+	e32(j, x->off[x->i]);
+	e_store_q(j, H_EAX, FPU_FIELD(fip));
+	e_rbx(j, "\x0f\xb7", 2, 0x83, CPU_FIELD(seg[S_CS].sel));
+	e_rbx(j, "\x66\x89", 2, 0x83, FPU_FIELD(fcs));	/* mov [fcs], ax */
+	if (mem) {
+		e_rbx(j, "\x4c\x89", 2, 0x8b, FPU_FIELD(fdp)); /* mov [], r9 */
+		e_rbx(j, "\x0f\xb7", 2, 0x83,
+		      CPU_FIELD(seg) + (size_t)di->seg * sizeof(struct seg) +
+		      offsetof(struct seg, sel));
+		e_rbx(j, "\x66\x89", 2, 0x83, FPU_FIELD(fds));
+	}
+	e8(j, op);					/* the instruction */
+	if (mem) {
+		e8(j, (u8)((modrm & 0x38) | 0x04));	/* [rsi+rcx] */
+		e8(j, 0x0e);
+	} else {
+		e8(j, modrm);
+	}
+	ebytes(j, "\xdf\xe0\xdb\xe2", 4);		/* fnstsw ax; fnclex */
+	ebytes(j, "\x0f\xb7\xc0\x89\xc1", 5);	/* eax = ecx = sw */
+	ebytes(j, "\xc1\xe9\x0b\x83\xe1\x07", 6);	/* ecx = TOP */
+	e_rbx(j, "\x88", 1, 0x8b, FPU_FIELD(top));	/* mov [top], cl */
+	e_rbx(j, "\x0f\xb7", 2, 0x93, FPU_FIELD(sw));	/* movzx edx, sw */
+	ebytes(j, "\x83\xe2\x7f", 3);			/* and edx, FLAGS */
+	e8(j, 0x25);					/* and eax, CC|TOP|FLAGS */
+	e32(j, 0x7f7f);
+	ebytes(j, "\x09\xd0", 2);			/* or eax, edx */
+	e_rbx(j, "\x66\x89", 2, 0x83, FPU_FIELD(sw));	/* mov [sw], ax */
+	cold_back_here(x, first);
+	return true;
+}
+
 /*
  * The register forms that 32-bit and 64-bit blocks write alike, at the
  * entry's size: MOV, the ALU and TEST at every size (bytes by the
@@ -1239,6 +1323,8 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	case DK_NOT:
 	case DK_NEG:
 		return emit_not_neg(x, di);
+	case DK_X87:
+		return emit_x87(x, di);
 	}
 	return false;
 }
@@ -1867,6 +1953,7 @@ static void emit_tlb_choice(struct jctx *x)
 {
 	struct jit *j = x->j;
 	u32 rd = 0, wr = 0, i, need;
+	int x87_size;
 	u8 *bad, *done;
 	const struct dinsn *di;
 
@@ -1874,6 +1961,9 @@ static void emit_tlb_choice(struct jctx *x)
 		di = &x->b->d[i];
 		if (di->kind == DK_PUSH_M)
 			rd |= 1u << di->seg;
+		if (di->kind == DK_X87 && di->rm == DC_NONE &&
+		    fpu_inline_form(di->op, (u8)di->imm, &x87_size))
+			*(x87_size < 0 ? &wr : &rd) |= 1u << di->seg;
 		if (di->kind == DK_LOAD || di->kind == DK_ALU_R_M ||
 		    di->kind == DK_LOADX || di->kind == DK_TEST_M_R ||
 		    di->kind == DK_TEST_M_I ||

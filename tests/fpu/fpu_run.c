@@ -39,6 +39,11 @@ static const u8 program[] = {
 	0xd9, 0x43, 0x40,			/* fld dword [ebx+0x40] */
 	0xda, 0x4c, 0x8b, 0x40,			/* fimul dword [ebx+ecx*4+0x40] */
 	0xdf, 0x73, 0x58,			/* fbstp [ebx+0x58] */
+	0xd9, 0x43, 0x40,			/* fld dword [ebx+0x40] */
+	0xd8, 0xd0,				/* fcom st(0) */
+	0xdf, 0xe0,				/* fnstsw ax */
+	0x66, 0xa3, 0x34, 0x20, 0x00, 0x00,	/* mov [0x2034], ax */
+	0xdd, 0xd8,				/* fstp st(0) */
 	0xdd, 0x83, 0x08, 0x00, 0x00, 0x00,	/* fld qword [ebx+8] */
 	0xd9, 0x5b, 0x48,			/* fstp dword [ebx+0x48] */
 	0xd9, 0x35, 0x00, 0x21, 0x00, 0x00,	/* fnstenv [0x2100] */
@@ -48,7 +53,7 @@ static const u8 program[] = {
 	0x9b,					/* fwait */
 	0xf4,					/* hlt */
 };
-#define FSTP_M32_EIP (CODE + 75)	/* the fstp dword [ebx+0x48] */
+#define FSTP_M32_EIP (CODE + 90)	/* the fstp dword [ebx+0x48] */
 
 /* The same instructions, natively, on a buffer standing for DATA. */
 static void native(u8 *d)
@@ -71,6 +76,11 @@ static void native(u8 *d)
 		     "flds 0x40(%0)\n\t"
 		     "fimull 0x44(%0)\n\t"
 		     "fbstp 0x58(%0)\n\t"
+		     "flds 0x40(%0)\n\t"
+		     "fcom %%st(0)\n\t"
+		     "fnstsw %%ax\n\t"
+		     "movw %%ax, 0x34(%0)\n\t"
+		     "fstp %%st(0)\n\t"
 		     "fldl 8(%0)\n\t"
 		     "fstps 0x48(%0)\n\t"
 		     "fnstenv 0x100(%0)\n\t"
@@ -104,6 +114,7 @@ static const struct { u32 off, len; const char *what; } checked[] = {
 	{ 0x10, 10, "fstp m80 of a square root" },
 	{ 0x20, 8, "fstp m64 of fsin(pi)" },
 	{ 0x30, 2, "fstsw ax" },
+	{ 0x34, 2, "fnstsw ax after fcom st(0): condition codes, TOP" },
 	{ 0x48, 4, "fstp m32 via [ebx+disp8]" },
 	{ 0x58, 10, "fbstp via [ebx+disp8] of fimul [sib]" },
 	{ 0x100, 12, "fnstenv control, status, tags" },
