@@ -34,6 +34,22 @@
 #include <string.h>
 
 #include "exec.h"
+#include "fast.h"
+
+/*
+ * Where an instruction's operands are, as simd_run() takes them: from a
+ * struct insn just decoded (sse_exec()) or from an entry of the fast
+ * path, decoded once (h_sse()).
+ */
+struct sargs {
+	u64 ea;			/* the memory operand's offset */
+	u8 seg;			/* its segment; MASKMOV's: DS or the override */
+	u8 reg, rm;		/* ModRM reg and rm, REX included */
+	u8 imm;
+	u8 adsize;		/* MASKMOV's address size: 2, 4 or 8 */
+	bool mem;		/* the ModRM operand is memory */
+	bool rex_w;
+};
 
 /* The operands of one instruction, as the row functions see them. */
 struct sop {
@@ -44,7 +60,7 @@ struct sop {
 	u64 fl;			/* the host's RFLAGS after (COMISS...) */
 	u8 imm, reg;		/* immediate; ModRM reg (group extension) */
 	bool mem;		/* the ModRM operand is memory */
-	struct insn *in;	/* for MASKMOVQ's implicit DS:EDI */
+	const struct sargs *a;	/* for MASKMOVQ's implicit DS:EDI */
 };
 
 typedef void (*sop_fn)(struct cpu *c, struct sop *o);
@@ -508,9 +524,8 @@ static void grp73_x(struct cpu *c, struct sop *o)
  */
 static void maskmov(struct cpu *c, struct sop *o, int n)
 {
-	struct insn *d = o->in;
-	int seg = data_seg(d), i;
-	u32 di = d->adsize == 2 ? c->r[R_EDI].d & 0xffff : c->r[R_EDI].d;
+	int seg = o->a->seg, i;
+	u32 di = o->a->adsize == 2 ? c->r[R_EDI].d & 0xffff : c->r[R_EDI].d;
 	bool any = false;
 
 	for (i = 0; i < n; i++)
@@ -727,35 +742,35 @@ static void simd_checks(struct cpu *c, bool xmm, bool mmx)
 }
 
 /* Memory operands up to 16 bytes, little-endian into v. */
-static void read_mem(struct cpu *c, struct insn *d, union v128 *v, int n,
+static void read_mem(struct cpu *c, int seg, u64 ea, union v128 *v, int n,
 		     bool align)
 {
-	if (align && ((c->seg[d->seg].base + d->ea) & 15))
+	if (align && ((c->seg[seg].base + ea) & 15))
 		cpu_gp(c, 0);
 	memset(v, 0, sizeof(*v));
 	if (n == 16) {
-		v->q[0] = mem_read64(c, d->seg, d->ea);
-		v->q[1] = mem_read64(c, d->seg, d->ea + 8);
+		v->q[0] = mem_read64(c, seg, ea);
+		v->q[1] = mem_read64(c, seg, ea + 8);
 	} else if (n == 8) {
-		v->q[0] = mem_read64(c, d->seg, d->ea);
+		v->q[0] = mem_read64(c, seg, ea);
 	} else {
-		v->d[0] = mem_read(c, d->seg, d->ea, n);
+		v->d[0] = mem_read(c, seg, ea, n);
 	}
 }
 
-static void write_mem(struct cpu *c, struct insn *d, const union v128 *v,
+static void write_mem(struct cpu *c, int seg, u64 ea, const union v128 *v,
 		      int n, bool align)
 {
-	if (align && ((c->seg[d->seg].base + d->ea) & 15))
+	if (align && ((c->seg[seg].base + ea) & 15))
 		cpu_gp(c, 0);
-	mem_check(c, d->seg, d->ea, n, ACC_WRITE);
+	mem_check(c, seg, ea, n, ACC_WRITE);
 	if (n == 16) {
-		mem_write64(c, d->seg, d->ea, v->q[0]);
-		mem_write64(c, d->seg, d->ea + 8, v->q[1]);
+		mem_write64(c, seg, ea, v->q[0]);
+		mem_write64(c, seg, ea + 8, v->q[1]);
 	} else if (n == 8) {
-		mem_write64(c, d->seg, d->ea, v->q[0]);
+		mem_write64(c, seg, ea, v->q[0]);
 	} else {
-		mem_write(c, d->seg, d->ea, v->d[0], n);
+		mem_write(c, seg, ea, v->d[0], n);
 	}
 }
 
@@ -945,59 +960,64 @@ static bool is_mm(int t)
 	return t == T_M;
 }
 
+/* Forms that are #UD whatever the machine's state: a register operand
+ * where the form takes only memory, or the reverse, or a group's
+ * extension that does not exist. */
+static bool row_undefined(const struct row *r, bool mem, u8 reg)
+{
+	return (mem && (r->flags & R_REG)) || (!mem && (r->flags & R_MEM)) ||
+	       (r->exts && !(r->exts >> reg & 1));
+}
+
 /*C:220
  * One MMX or SSE form: the table row says what its operands are; the
  * operands are fetched (memory with its alignment check), the row's
  * function computes, the flags it raised are judged, and only then is
  * the result written, to a register or (checked first) to memory.
  :*/
-static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
+static void simd_run(struct cpu *c, const struct row *r,
+		     const struct sargs *a)
 {
-	bool store = r->flags & R_STORE, mem;
+	bool store = r->flags & R_STORE, mem = a->mem;
 	int rt = store ? r->src : r->dst;	/* the ModRM reg operand */
 	int mt = store ? r->dst : r->src;	/* the ModRM rm operand */
 	bool align = r->msize == 16 && !(r->flags & R_UNAL), mmx;
 	struct sop o, in;
 
-	insn_address(c, d);
-	mem = d->mod != 3;
-	if ((mem && (r->flags & R_REG)) || (!mem && (r->flags & R_MEM)) ||
-	    (r->exts && !(r->exts >> d->reg & 1)))
-		cpu_ud(c);
 	memset(&o, 0, sizeof(o));
 	if (r->flags & R_IMM)
-		o.imm = (u8)d->imm;
+		o.imm = a->imm;
 	mmx = is_mm(rt) || (is_mm(mt) && !mem) || (r->flags & R_MMX);
 	simd_checks(c, r->dst == T_X || r->src == T_X, mmx);
 	if (mmx)	/* the host's MMX registers are its x87 */
 		fpu_host_release();
-	o.reg = d->reg;
+	o.reg = a->reg;
 	o.mem = mem;
-	o.in = d;
+	o.a = a;
 	o.mx_in = (c->mxcsr & ~(MX_FLAGS | MX_MASKS)) | MX_MASKS;
 	if (store) {
-		read_reg(c, rt, d->reg, &o.s, &o.g);
+		read_reg(c, rt, a->reg, &o.s, &o.g);
 		if (!mem)
-			read_reg(c, mt, d->rm, &o.d, &o.g);
+			read_reg(c, mt, a->rm, &o.d, &o.g);
 	} else {
-		read_reg(c, rt, d->reg, &o.d, &o.g);
+		read_reg(c, rt, a->reg, &o.d, &o.g);
 		if (!mem)
-			read_reg(c, mt, d->rm, &o.s, &o.g);
+			read_reg(c, mt, a->rm, &o.s, &o.g);
 		else if (mt == T_E)
-			o.g = mem_read(c, d->seg, d->ea, r->msize);
+			o.g = mem_read(c, a->seg, a->ea, r->msize);
 		else
-			read_mem(c, d, &o.s, r->msize, align);
+			read_mem(c, a->seg, a->ea, &o.s, r->msize, align);
 	}
 	in = o;
 	simd_flags(c, r, simd_compute(c, r, &o), &in);
 	if (!store)
-		write_reg(c, rt, d->reg, &o, d->rex & 8);
+		write_reg(c, rt, a->reg, &o, a->rex_w);
 	else if (!mem)
-		write_reg(c, mt, d->rm, &o, d->rex & 8);
+		write_reg(c, mt, a->rm, &o, a->rex_w);
 	else if (mt == T_E)
-		mem_write(c, d->seg, d->ea, o.g, r->msize);
+		mem_write(c, a->seg, a->ea, o.g, r->msize);
 	else
-		write_mem(c, d, &o.d, r->msize, align);
+		write_mem(c, a->seg, a->ea, &o.d, r->msize, align);
 	if (mmx)
 		fpu_mmx_switch(c);
 }
@@ -1148,15 +1168,28 @@ static const struct row rows_w[4][256] = {
 	[PX_NP][0xc3] = ROW(movnti, E, G, 8, R_STORE | R_MEM),
 };
 
+/* The mandatory prefix: F2 and F3 win over 66; the last of F2 and F3
+ * counts. */
+static int sse_prefix(const struct insn *d)
+{
+	return d->rep == 0xf3 ? PX_F3 : d->rep == 0xf2 ? PX_F2 :
+	       d->opsize_prefix ? PX_66 : PX_NP;
+}
+
+/* The row of opcode op with prefix pfx, REX.W given or not. */
+static const struct row *row_for(int pfx, bool rex_w, u8 op)
+{
+	if (rex_w && rows_w[pfx][op].fn)
+		return &rows_w[pfx][op];
+	return &rows[pfx][op];
+}
+
 void sse_exec(struct cpu *c, struct insn *d, u8 op)
 {
-	/* F2 and F3 win over 66; the last of F2 and F3 counts. */
-	int pfx = d->rep == 0xf3 ? PX_F3 : d->rep == 0xf2 ? PX_F2 :
-		  d->opsize_prefix ? PX_66 : PX_NP;
-	const struct row *r = &rows[pfx][op];
+	int pfx = sse_prefix(d);
+	const struct row *r = row_for(pfx, d->rex & 8, op);
+	struct sargs a;
 
-	if ((d->rex & 8) && rows_w[pfx][op].fn)
-		r = &rows_w[pfx][op];
 	if (op == 0xae) {
 		exec_grp15(c, d, pfx);
 		return;
@@ -1165,9 +1198,53 @@ void sse_exec(struct cpu *c, struct insn *d, u8 op)
 		exec_emms(c, pfx);
 		return;
 	}
-	if (!r->fn)
+	insn_address(c, d);
+	if (!r->fn || row_undefined(r, d->mod != 3, d->reg))
 		cpu_ud(c);
-	simd_run(c, d, r);
+	/* With mod 3, d->seg is DS or the override: MASKMOV's segment. */
+	a = (struct sargs){ .ea = d->ea, .seg = (u8)d->seg, .reg = d->reg,
+			    .rm = d->rm, .imm = (u8)d->imm,
+			    .adsize = d->adsize, .mem = d->mod != 3,
+			    .rex_w = d->rex & 8 };
+	simd_run(c, r, &a);
+}
+
+/* --- Forms decoded once (fast.h) --- */
+
+/*
+ * A form the fast path keeps: the entry holds what sse_exec() finds in
+ * a struct insn (the operands, the opcode in op, the prefix in size,
+ * REX.W as osize 8, the immediate), so running it again decodes nothing;
+ * the checks that depend on the machine's state (CR0, CR4, the x87, the
+ * segment, the page, the alignment) are simd_run()'s, as for sse_exec().
+ */
+static void h_sse(struct cpu *c, const struct dinsn *di)
+{
+	bool mem = di->rm == DC_NONE;
+	struct sargs a = {
+		.ea = mem ? dc_ea(c, di) : 0, .seg = di->seg,
+		.reg = di->reg, .rm = di->rm, .imm = (u8)di->imm,
+		.adsize = di->mode, .mem = mem, .rex_w = di->osize == 8,
+	};
+
+	simd_run(c, row_for(di->size, a.rex_w, di->op), &a);
+	dc_advance(c, di);
+}
+
+dc_fn sse_form(const struct insn *d, struct dinsn *di)
+{
+	int pfx = sse_prefix(d);
+	const struct row *r = row_for(pfx, d->rex & 8, d->op);
+
+	if (d->map != MAP_0F || !sse_opcode(d->op) || d->op == 0xae ||
+	    d->op == 0x77 || d->adsize != d->mode || !r->fn ||
+	    row_undefined(r, d->mod != 3, d->reg))
+		return NULL;
+	di->op = d->op;
+	di->size = (u8)pfx;
+	di->osize = d->rex & 8 ? 8 : 4;
+	di->imm = (u8)d->imm;
+	return h_sse;
 }
 
 void sse_reset(struct cpu *c)
