@@ -745,7 +745,7 @@ static void simd_checks(struct cpu *c, bool xmm, bool mmx)
 static void read_mem(struct cpu *c, int seg, u64 ea, union v128 *v, int n,
 		     bool align)
 {
-	if (align && ((c->seg[seg].base + ea) & 15))
+	if (align && (seg_linear(c, seg, ea) & 15))
 		cpu_gp(c, 0);
 	memset(v, 0, sizeof(*v));
 	if (n == 16) {
@@ -761,7 +761,7 @@ static void read_mem(struct cpu *c, int seg, u64 ea, union v128 *v, int n,
 static void write_mem(struct cpu *c, int seg, u64 ea, const union v128 *v,
 		      int n, bool align)
 {
-	if (align && ((c->seg[seg].base + ea) & 15))
+	if (align && (seg_linear(c, seg, ea) & 15))
 		cpu_gp(c, 0);
 	mem_check(c, seg, ea, n, ACC_WRITE);
 	if (n == 16) {
@@ -1231,6 +1231,134 @@ static void h_sse(struct cpu *c, const struct dinsn *di)
 	dc_advance(c, di);
 }
 
+/*
+ * The forms between XMM registers and memory, which are most of what
+ * 64-bit code runs (its floating point, memcpy, strlen): a shorter way
+ * for the state almost every program runs in, SSE enabled and every
+ * SIMD exception masked.  Then nothing the row's function does can
+ * fault, its flags only add to MXCSR (simd_flags()), one run gives the
+ * result (simd_compute()), and an XMM operand is a plain copy; a memory
+ * operand within one page of RAM is one host access after the checks
+ * mem_read_fast() and mem_write_fast() make.  In any other state the
+ * entry takes h_sse(), with every check in its place.
+ */
+static bool sse_plain(const struct cpu *c)
+{
+	return !(c->cr0 & (CR0_EM | CR0_TS)) && (c->cr4 & CR4_OSFXSR) &&
+	       (c->mxcsr & MX_MASKS) == MX_MASKS;
+}
+
+static const struct row *xrow(const struct dinsn *di)
+{
+	return &rows[di->size][di->op];
+}
+
+/* The ModRM operand of an XMM form from memory: as read_mem() does. */
+static void x_load(struct cpu *c, const struct row *r,
+		   const struct dinsn *di, union v128 *v)
+{
+	u64 ea = dc_ea(c, di);
+	bool align = r->msize == 16 && !(r->flags & R_UNAL);
+	const u8 *h;
+
+	if (r->msize == 8) {
+		v->q[0] = mem_read_fast(c, di->seg, ea, 8);
+		v->q[1] = 0;
+		return;
+	}
+	if (r->msize == 16 && !(align && (seg_linear(c, di->seg, ea) & 15))) {
+		h = mem_host_fast(c, di->seg, ea, 16, false);
+		if (likely(h)) {
+			memcpy(v, h, 16);
+			return;
+		}
+	}
+	read_mem(c, di->seg, ea, v, r->msize, align);
+}
+
+/* xmm[reg] = xmm[reg] op xmm/m (loads, arithmetic, logic, shuffles). */
+static void h_sse_x(struct cpu *c, const struct dinsn *di)
+{
+	const struct row *r = xrow(di);
+	struct sop o;
+
+	if (unlikely(!sse_plain(c))) {
+		h_sse(c, di);
+		return;
+	}
+	if (di->rm == DC_NONE) {
+		x_load(c, r, di, &o.s);
+		o.mem = true;
+	} else {
+		o.s = c->xmm[di->rm];
+		o.mem = false;
+	}
+	o.d = c->xmm[di->reg];
+	o.g = 0;
+	o.imm = (u8)di->imm;
+	o.mx_in = c->mxcsr & ~MX_FLAGS;
+	o.mx_out = 0;
+	r->fn(c, &o);
+	c->mxcsr |= o.mx_out & MX_FLAGS;
+	c->xmm[di->reg] = o.d;
+	dc_advance(c, di);
+}
+
+/* xmm/m = xmm[reg]: the stores (MOVAPS, MOVUPS, MOVDQA, MOVDQU, MOVSD,
+ * MOVSS, MOVQ, MOVLPS, the non-temporal ones). */
+static void h_sse_x_store(struct cpu *c, const struct dinsn *di)
+{
+	const struct row *r = xrow(di);
+	bool align = r->msize == 16 && !(r->flags & R_UNAL);
+	struct sop o;
+	u64 ea;
+	u8 *h;
+
+	if (unlikely(!sse_plain(c))) {
+		h_sse(c, di);
+		return;
+	}
+	o.s = c->xmm[di->reg];
+	o.mem = di->rm == DC_NONE;
+	if (!o.mem) {
+		o.d = c->xmm[di->rm];
+		r->fn(c, &o);
+		c->xmm[di->rm] = o.d;
+		dc_advance(c, di);
+		return;
+	}
+	memset(&o.d, 0, sizeof(o.d));
+	r->fn(c, &o);
+	ea = dc_ea(c, di);
+	if (r->msize == 8)
+		mem_write_fast(c, di->seg, ea, o.d.q[0], 8);
+	else if (r->msize == 16 &&
+		 !(align && (seg_linear(c, di->seg, ea) & 15)) &&
+		 (h = mem_host_fast(c, di->seg, ea, 16, true)))
+		memcpy(h, &o.d, 16);
+	else
+		write_mem(c, di->seg, ea, &o.d, r->msize, align);
+	dc_advance(c, di);
+}
+
+/* Does the row fit h_sse_x() or h_sse_x_store()?  XMM registers and
+ * memory only: no group, no MMX (whose state is the x87's), not
+ * MASKMOVDQU (memory through DS:EDI). */
+static dc_fn x_handler(const struct row *r, bool rex_w)
+{
+	if (rex_w || r->dst != T_X || r->src != T_X || r->exts ||
+	    (r->flags & R_MMX) || r->fn == maskmovdqu)
+		return NULL;
+	if (!(r->flags & R_STORE))
+		return h_sse_x;
+	/* Stores whose function makes the destination from the source
+	 * alone (MOVHPS's store keeps the high half: not one). */
+	if (r->fn == mov128 || r->fn == movlq || r->fn == movss ||
+	    r->fn == movq_zx)
+		return h_sse_x_store;
+	return NULL;
+}
+
 dc_fn sse_form(const struct insn *d, struct dinsn *di)
 {
 	int pfx = sse_prefix(d);
@@ -1244,7 +1372,7 @@ dc_fn sse_form(const struct insn *d, struct dinsn *di)
 	di->size = (u8)pfx;
 	di->osize = d->rex & 8 ? 8 : 4;
 	di->imm = (u8)d->imm;
-	return h_sse;
+	return x_handler(r, d->rex & 8) ?: h_sse;
 }
 
 void sse_reset(struct cpu *c)
