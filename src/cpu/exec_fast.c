@@ -1453,6 +1453,14 @@ static void h_full(struct cpu *c, const struct dinsn *di)
 	cpu_exec_one(c);
 }
 
+/* RDTSC, the most frequent of them (the kernel's clock): sys_rdtsc()
+ * makes its one check (CR4.TSD), no need to decode it again each time. */
+static void h_rdtsc(struct cpu *c, const struct dinsn *di)
+{
+	sys_rdtsc(c);
+	dc_advance(c, di);
+}
+
 static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
 	u8 op = d->op;
@@ -1467,7 +1475,7 @@ static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 		   (op == 0x01 && d->reg == 7 && d->mod != 3)))	/* INVLPG m */
 		return 0;
 	dc_operands(d, di);
-	di->fn = h_full;
+	di->fn = d->map == MAP_0F && op == 0x31 ? h_rdtsc : h_full;
 	di->flow = DF_NEXT;
 	di->kind = DK_CALL;
 	di->len = d->len;

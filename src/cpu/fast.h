@@ -142,8 +142,8 @@ static inline void dc_advance(struct cpu *c, const struct dinsn *di)
  * MMX, SSE and SSE2 forms decoded once (sse.c): the handler for the
  * decoded instruction d, its operands already in di (reg, rm, the memory
  * operand and seg as for every entry, osize 8 for REX.W), or NULL for the
- * forms sse_exec() is left to run from a fresh decode: 0F AE, EMMS, and
- * any form that is #UD whatever the machine's state.  It sets di->op (the
+ * forms sse_exec() is left to run from a fresh decode: 0F AE (but the
+ * fences), EMMS, and any form that is #UD whatever the machine's state.  It sets di->op (the
  * opcode), di->size (the mandatory prefix, sse.c's PX_*) and di->imm.
  */
 struct insn;

@@ -1359,11 +1359,21 @@ static dc_fn x_handler(const struct row *r, bool rex_w)
 	return NULL;
 }
 
+/* LFENCE, MFENCE, SFENCE: one CPU, in order, so nothing to wait for
+ * (exec_grp15()); the kernel's clock reads put LFENCE before RDTSC. */
+static void h_fence(struct cpu *c, const struct dinsn *di)
+{
+	dc_advance(c, di);
+}
+
 dc_fn sse_form(const struct insn *d, struct dinsn *di)
 {
 	int pfx = sse_prefix(d);
 	const struct row *r = row_for(pfx, d->rex & 8, d->op);
 
+	if (d->map == MAP_0F && d->op == 0xae && d->mod == 3 &&
+	    pfx == PX_NP && d->reg >= 5)
+		return h_fence;
 	if (d->map != MAP_0F || !sse_opcode(d->op) || d->op == 0xae ||
 	    d->op == 0x77 || d->adsize != d->mode || !r->fn ||
 	    row_undefined(r, d->mod != 3, d->reg))
