@@ -1276,7 +1276,8 @@ static void x_load(struct cpu *c, const struct row *r,
 	read_mem(c, di->seg, ea, v, r->msize, align);
 }
 
-/* xmm[reg] = xmm[reg] op xmm/m (loads, arithmetic, logic, shuffles). */
+/* xmm[reg] = xmm[reg] op xmm/m (loads, arithmetic, logic, shuffles);
+ * COMISS and friends, which set EFLAGS instead. */
 static void h_sse_x(struct cpu *c, const struct dinsn *di)
 {
 	const struct row *r = xrow(di);
@@ -1300,7 +1301,59 @@ static void h_sse_x(struct cpu *c, const struct dinsn *di)
 	o.mx_out = 0;
 	r->fn(c, &o);
 	c->mxcsr |= o.mx_out & MX_FLAGS;
-	c->xmm[di->reg] = o.d;
+	if (r->dst == T_F)
+		cpu_set_eflags(c, (u32)o.fl & (F_ZF | F_PF | F_CF), F_ARITH);
+	else
+		c->xmm[di->reg] = o.d;
+	dc_advance(c, di);
+}
+
+/*
+ * The forms between an XMM and a general register or memory: MOVD and
+ * MOVQ in and out, PMOVMSKB, MOVMSKPS, PEXTRW, PINSRW, the conversions
+ * to and from integers.  A general register is written as write_reg()
+ * does: 32 bits zero-extended, 64 with REX.W.
+ */
+static void h_sse_g(struct cpu *c, const struct dinsn *di)
+{
+	bool w = di->osize == 8;
+	const struct row *r = row_for(di->size, w, di->op);
+	struct sop o;
+
+	if (unlikely(!sse_plain(c))) {
+		h_sse(c, di);
+		return;
+	}
+	memset(&o.s, 0, sizeof(o.s));
+	o.mem = di->rm == DC_NONE;
+	o.imm = (u8)di->imm;
+	o.mx_in = c->mxcsr & ~MX_FLAGS;
+	o.mx_out = 0;
+	if (r->flags & R_STORE) {		/* r/m = xmm */
+		o.s = c->xmm[di->reg];
+		o.g = 0;
+		r->fn(c, &o);
+		if (o.mem)
+			mem_write_fast(c, di->seg, dc_ea(c, di), o.g, r->msize);
+		else
+			c->r[di->rm].q = w ? o.g : (u32)o.g;
+	} else if (r->dst == T_X) {		/* xmm = r/m */
+		o.d = c->xmm[di->reg];
+		o.g = o.mem ? mem_read_fast(c, di->seg, dc_ea(c, di),
+					    r->msize) : c->r[di->rm].q;
+		r->fn(c, &o);
+		c->xmm[di->reg] = o.d;
+	} else {				/* reg = xmm/m */
+		memset(&o.d, 0, sizeof(o.d));
+		if (o.mem)
+			x_load(c, r, di, &o.s);
+		else
+			o.s = c->xmm[di->rm];
+		o.g = c->r[di->reg].q;
+		r->fn(c, &o);
+		c->r[di->reg].q = w ? o.g : (u32)o.g;
+	}
+	c->mxcsr |= o.mx_out & MX_FLAGS;
 	dc_advance(c, di);
 }
 
@@ -1341,13 +1394,22 @@ static void h_sse_x_store(struct cpu *c, const struct dinsn *di)
 	dc_advance(c, di);
 }
 
-/* Does the row fit h_sse_x() or h_sse_x_store()?  XMM registers and
- * memory only: no group, no MMX (whose state is the x87's), not
- * MASKMOVDQU (memory through DS:EDI). */
+/* Does the row fit h_sse_x(), h_sse_x_store() or h_sse_g()?  No
+ * group, no MMX (whose state is the x87's), not MASKMOVDQU (memory
+ * through DS:EDI). */
 static dc_fn x_handler(const struct row *r, bool rex_w)
 {
-	if (rex_w || r->dst != T_X || r->src != T_X || r->exts ||
-	    (r->flags & R_MMX) || r->fn == maskmovdqu)
+	bool store = r->flags & R_STORE;
+
+	if (r->exts || (r->flags & R_MMX) || r->fn == maskmovdqu)
+		return NULL;
+	if ((r->dst == T_X && r->src == T_E && !store) ||
+	    (r->dst == T_G && r->src == T_X && !store) ||
+	    (r->dst == T_E && r->src == T_X && store))
+		return h_sse_g;
+	if (r->dst == T_F && r->src == T_X)
+		return h_sse_x;
+	if (rex_w || r->dst != T_X || r->src != T_X)
 		return NULL;
 	if (!(r->flags & R_STORE))
 		return h_sse_x;
