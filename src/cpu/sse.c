@@ -30,6 +30,13 @@
  *
  * Host MMX code uses the host's x87, so it runs only after fpu.c has
  * given the host its x87 back, and ends with EMMS.
+ *
+ * Translated blocks (jit.c, through exec_fast.c) keep a form decoded
+ * once: sse_form() puts what sse_exec() would find in a struct insn into
+ * the entry (struct dinsn, fast.h), and h_sse() runs it through the same
+ * simd_run(), so the checks are made once in one place.  In the state
+ * programs run in (SSE on, every SIMD exception masked) h_sse_x(),
+ * h_sse_x_store() and h_sse_g() take a shorter way for the XMM forms.
  */
 #include <string.h>
 
