@@ -146,6 +146,22 @@ enum { L_PS = 1, L_PD = 2, L_SS = 3, L_SD = 4 };
 		     : "xmm0", "xmm1", "mm0", "mm1", "cc", "memory");	\
 	o->fl = fl;
 
+/*
+ * The forms that raise no SIMD exception whatever their operands
+ * (integer, logical, unpacks, sign masks): nothing to do with MXCSR,
+ * whose loads and stores cost more than the instruction.
+ */
+#define HOST_BODY_QUIET(load_mm, bytes, store)				\
+	asm volatile("movdqu %[d], %%xmm0\n\t"				\
+		     "movdqu %[s], %%xmm1\n\t"				\
+		     load_mm						\
+		     ".byte " bytes "\n\t"				\
+		     store						\
+		     : [d] "+m" (o->d), "+a" (o->g)			\
+		     : [s] "m" (o->s)					\
+		     : "xmm0", "xmm1", "mm0", "mm1", "memory");		\
+	o->mx_out = 0;
+
 #define LOAD_MM "movq %[d], %%mm0\n\tmovq %[s], %%mm1\n\t"
 #define STORE_X "movdqu %%xmm0, %[d]\n\t"
 #define STORE_M "movq %%mm0, %[d]\n\temms\n\t"
@@ -160,6 +176,10 @@ enum { L_PS = 1, L_PD = 2, L_SS = 3, L_SD = 4 };
 	HOST_FN(name) { (void)c; HOST_BODY(LOAD_MM, bytes, STORE_M) }
 #define HMX(name, bytes)						\
 	HOST_FN(name) { (void)c; HOST_BODY(LOAD_MM, bytes, STORE_X "emms\n\t") }
+#define HXQ(name, bytes)						\
+	HOST_FN(name) { (void)c; HOST_BODY_QUIET("", bytes, STORE_X) }
+#define HMQ(name, bytes)						\
+	HOST_FN(name) { (void)c; HOST_BODY_QUIET(LOAD_MM, bytes, STORE_M) }
 
 /* 0F xx with no prefix, 66, F3, F2. */
 #define NP(op)  "0x0f," #op ",0xc1"
@@ -168,12 +188,12 @@ enum { L_PS = 1, L_PD = 2, L_SS = 3, L_SD = 4 };
 #define PF2(op) "0xf2,0x0f," #op ",0xc1"
 
 /* SSE: packed and scalar single. */
-HX(unpcklps, NP(0x14)) HX(unpckhps, NP(0x15))
+HXQ(unpcklps, NP(0x14)) HXQ(unpckhps, NP(0x15))
 HX(ucomiss, NP(0x2e)) HX(comiss, NP(0x2f))
-HX(movmskps, NP(0x50))
+HXQ(movmskps, NP(0x50))
 HX(sqrtps, NP(0x51)) HX(rsqrtps, NP(0x52)) HX(rcpps, NP(0x53))
-HX(andps, NP(0x54)) HX(andnps, NP(0x55)) HX(orps, NP(0x56))
-HX(xorps, NP(0x57)) HX(addps, NP(0x58)) HX(mulps, NP(0x59))
+HXQ(andps, NP(0x54)) HXQ(andnps, NP(0x55)) HXQ(orps, NP(0x56))
+HXQ(xorps, NP(0x57)) HX(addps, NP(0x58)) HX(mulps, NP(0x59))
 HX(cvtps2pd, NP(0x5a)) HX(cvtdq2ps, NP(0x5b)) HX(subps, NP(0x5c))
 HX(minps, NP(0x5d)) HX(divps, NP(0x5e)) HX(maxps, NP(0x5f))
 HX(sqrtss, PF3(0x51)) HX(rsqrtss, PF3(0x52)) HX(rcpss, PF3(0x53))
@@ -189,11 +209,11 @@ HX(cvtss2si_q, "0xf3,0x48,0x0f,0x2d,0xc1")
 HMX(cvtpi2ps, NP(0x2a)) HM(cvttps2pi, NP(0x2c)) HM(cvtps2pi, NP(0x2d))
 
 /* SSE2: packed and scalar double, conversions. */
-HX(unpcklpd, P66(0x14)) HX(unpckhpd, P66(0x15))
+HXQ(unpcklpd, P66(0x14)) HXQ(unpckhpd, P66(0x15))
 HX(ucomisd, P66(0x2e)) HX(comisd, P66(0x2f))
-HX(movmskpd, P66(0x50)) HX(sqrtpd, P66(0x51))
-HX(andpd, P66(0x54)) HX(andnpd, P66(0x55)) HX(orpd, P66(0x56))
-HX(xorpd, P66(0x57)) HX(addpd, P66(0x58)) HX(mulpd, P66(0x59))
+HXQ(movmskpd, P66(0x50)) HX(sqrtpd, P66(0x51))
+HXQ(andpd, P66(0x54)) HXQ(andnpd, P66(0x55)) HXQ(orpd, P66(0x56))
+HXQ(xorpd, P66(0x57)) HX(addpd, P66(0x58)) HX(mulpd, P66(0x59))
 HX(cvtpd2ps, P66(0x5a)) HX(cvtps2dq, P66(0x5b)) HX(subpd, P66(0x5c))
 HX(minpd, P66(0x5d)) HX(divpd, P66(0x5e)) HX(maxpd, P66(0x5f))
 HX(cvttpd2dq, P66(0xe6))
@@ -211,10 +231,10 @@ HM(cvttpd2pi, P66(0x2c)) HM(cvtpd2pi, P66(0x2d))
  * The integer forms, in MMX (no prefix) and SSE2 (66) flavours.  Each
  * INT(op) line makes both: mm_<op> and x_<op>.
  */
-#define INT2(op) HM(mm_##op, NP(op)) HX(x_##op, P66(op))
+#define INT2(op) HMQ(mm_##op, NP(op)) HXQ(x_##op, P66(op))
 INT2(0x60) INT2(0x61) INT2(0x62) INT2(0x63) INT2(0x64) INT2(0x65)
 INT2(0x66) INT2(0x67) INT2(0x68) INT2(0x69) INT2(0x6a) INT2(0x6b)
-HX(x_0x6c, P66(0x6c)) HX(x_0x6d, P66(0x6d))
+HXQ(x_0x6c, P66(0x6c)) HXQ(x_0x6d, P66(0x6d))
 INT2(0x74) INT2(0x75) INT2(0x76)
 INT2(0xd1) INT2(0xd2) INT2(0xd3) INT2(0xd4) INT2(0xd5) INT2(0xd7)
 INT2(0xd8) INT2(0xd9) INT2(0xda) INT2(0xdb) INT2(0xdc) INT2(0xdd)
