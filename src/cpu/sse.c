@@ -1410,12 +1410,13 @@ static void h_sse_x_store(struct cpu *c, const struct dinsn *di)
 	memset(&o.d, 0, sizeof(o.d));
 	r->fn(c, &o);
 	ea = dc_ea(c, di);
-	if (r->msize == 8)
-		mem_write_fast(c, di->seg, ea, o.d.q[0], 8);
-	else if (r->msize == 16 &&
-		 !(align && (seg_linear(c, di->seg, ea) & 15)) &&
-		 (h = mem_host_fast(c, di->seg, ea, 16, true)))
+	h = NULL;
+	if (r->msize == 16 && !(align && (seg_linear(c, di->seg, ea) & 15)))
+		h = mem_host_fast(c, di->seg, ea, 16, true);
+	if (h)
 		memcpy(h, &o.d, 16);
+	else if (r->msize == 8)
+		mem_write_fast(c, di->seg, ea, o.d.q[0], 8);
 	else
 		write_mem(c, di->seg, ea, &o.d, r->msize, align);
 	dc_advance(c, di);
