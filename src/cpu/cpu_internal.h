@@ -586,6 +586,30 @@ static inline void mem_write_fast(struct cpu *c, int seg, u64 off, u64 val,
 	mem_write(c, seg, off, val, size);
 }
 
+/*
+ * The host address of [off, off + size) when an access to all of it in
+ * one piece would take mem_read_fast()'s fast path (write:
+ * mem_write_fast()'s), for accesses wider than 8 bytes (sse.c); NULL
+ * when it must go through mem_read() or mem_write() and their checks.
+ */
+static inline u8 *mem_host_fast(struct cpu *c, int seg, u64 off, u32 size,
+				bool write)
+{
+	const struct seg *s = &c->seg[seg];
+	u64 lin = seg_linear(c, seg, off);
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
+	u32 type = write ? SEG_FAST_WRITE : SEG_FAST_READ;
+	u32 mask = write ? SEG_FAST_MASK : SEG_FAST_MASK & ~2u;
+
+	if (likely(((s->limit == 0xffffffffu && (s->attr & mask) == type &&
+		     off + size - 1 <= s->limit) || cpu_64bit(c)) &&
+		   e->vpage == (lin >> 12) + 1 && e->host &&
+		   (!write || e->writable) &&
+		   (lin & 0xfff) <= 0x1000u - size))
+		return e->host + (lin & 0xfff);
+	return NULL;
+}
+
 /* Stack: push and pop at SS:ESP (or SP with a 16-bit stack, RSP in
  * 64-bit code), size 2, 4 or 8. */
 static inline void cpu_push(struct cpu *c, u64 val, int size)

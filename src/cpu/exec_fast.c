@@ -44,40 +44,6 @@ struct dcache {
 
 /* --- Operands --- */
 
-/*
- * The same handlers serve 32-bit and 64-bit code; di->mode says which the
- * entry was decoded for.  In 32-bit code addresses and EIP wrap at 32
- * bits and branches are checked against CS's limit; in 64-bit code they
- * are 64 bits wide, a displacement is signed, RIP-relative addresses
- * count from the next instruction, and a branch target must be canonical.
- */
-static inline u64 dc_ea(const struct cpu *c, const struct dinsn *di)
-{
-	u64 ea = (u64)(s64)(s32)di->disp;
-
-	if (di->base == DC_RIP)
-		ea += c->rip + di->len;
-	else if (di->base != DC_NONE)
-		ea += c->r[di->base].q;
-	if (di->index != DC_NONE)
-		ea += c->r[di->index].q << di->scale;
-	return di->mode == 8 ? ea : (u32)ea;
-}
-
-static inline u64 dc_next(const struct cpu *c, const struct dinsn *di)
-{
-	return di->mode == 8 ? c->rip + di->len : (u32)(c->eip + di->len);
-}
-
-/* EIP (RIP) past the instruction: how most handlers end. */
-static inline void dc_advance(struct cpu *c, const struct dinsn *di)
-{
-	if (di->mode == 8)
-		c->rip += di->len;
-	else
-		c->eip += di->len;
-}
-
 /* A near branch's target, checked (#GP) before anything changes. */
 static inline u64 dc_target(struct cpu *c, const struct dinsn *di, u64 t)
 {
@@ -1491,15 +1457,23 @@ static u32 x87_form(const struct insn *d, const u8 *h, struct dinsn *di)
  * nothing a block depends on (CS, EFLAGS.IF and TF, paging, HLT): RDTSC
  * (the kernel's delays and clocks), CPUID, IN and OUT (a device they
  * reach may raise INTR or stop us: mem makes the block check after), and
- * INVLPG (inline accesses check every TLB entry they use).  So do MMX,
- * SSE and SSE2 (sse.c), which 64-bit code uses for all its floating
- * point: leaving the block for each would cost more than running it.
+ * INVLPG (inline accesses check every TLB entry they use).  So do the
+ * MMX, SSE and SSE2 forms that simd_form() leaves out (0F AE, EMMS, the
+ * 67 prefix, forms that are #UD).
  */
 static void h_full(struct cpu *c, const struct dinsn *di)
 {
 	(void)di;
 	cpu_insn_begins(c);
 	cpu_exec_one(c);
+}
+
+/* RDTSC, the most frequent of them (the kernel's clock): sys_rdtsc()
+ * makes its one check (CR4.TSD), no need to decode it again each time. */
+static void h_rdtsc(struct cpu *c, const struct dinsn *di)
+{
+	sys_rdtsc(c);
+	dc_advance(c, di);
 }
 
 static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
@@ -1510,15 +1484,43 @@ static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 				 (op >= 0xec && op <= 0xef)))
 		di->mem = true;
 	else if (d->map == MAP_0F && sse_opcode(op))	/* and MMX */
-		di->mem = d->has_modrm && d->mod != 3;
+		di->mem = true;	/* (0F AE /7 mod 3: SFENCE; no harm) */
 	else if (d->map != MAP_0F ||
 		 !(op == 0x31 || op == 0xa2 ||			/* RDTSC, CPUID */
 		   (op == 0x01 && d->reg == 7 && d->mod != 3)))	/* INVLPG m */
 		return 0;
 	dc_operands(d, di);
-	di->fn = h_full;
+	di->fn = d->map == MAP_0F && op == 0x31 ? h_rdtsc : h_full;
 	di->flow = DF_NEXT;
 	di->kind = DK_CALL;
+	di->len = d->len;
+	di->host = h;
+	return d->len;
+}
+
+/*
+ * MMX, SSE and SSE2 (sse.c), which 64-bit code uses for all its floating
+ * point and its string functions, and 32-bit code for its string
+ * functions: they change nothing a block depends on either, and sse.c
+ * runs them from the entry, decoded once (sse_form()).  MASKMOVQ and
+ * MASKMOVDQU write memory through a register form.
+ */
+static u32 simd_form(const struct insn *d, const u8 *h, struct dinsn *di)
+{
+	dc_fn fn;
+
+	if (d->map != MAP_0F)
+		return 0;
+	dc_operands(d, di);
+	fn = sse_form(d, di);
+	if (!fn) {
+		memset(di, 0, sizeof(*di));
+		return 0;
+	}
+	di->fn = fn;
+	di->flow = DF_NEXT;
+	di->kind = DK_CALL;
+	di->mem = di->rm == DC_NONE || d->op == 0xf7;
 	di->len = d->len;
 	di->host = h;
 	return d->len;
@@ -1566,8 +1568,8 @@ u32 dc_decode(const u8 *h, u32 avail, int mode, struct dinsn *di)
 	fn = fast_form(&d, di);
 	if (!fn) {
 		memset(di, 0, sizeof(*di));
-		return x87_form(&d, h, di) ?: full_form(&d, h, di) ?:
-		       interp_form(&d, h, di);
+		return x87_form(&d, h, di) ?: simd_form(&d, h, di) ?:
+		       full_form(&d, h, di) ?: interp_form(&d, h, di);
 	}
 	di->flow = dc_flow(fn);
 	di->mem = dc_mem(di, fn);

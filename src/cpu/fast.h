@@ -108,6 +108,51 @@ enum {
 };
 
 /*
+ * The operands of an entry, for the handlers in exec_fast.c and sse.c.
+ * The same handlers serve 32-bit and 64-bit code; di->mode says which the
+ * entry was decoded for.  In 32-bit code addresses and EIP wrap at 32
+ * bits; in 64-bit code they are 64 bits wide, a displacement is signed
+ * and RIP-relative addresses count from the next instruction.
+ */
+static inline u64 dc_ea(const struct cpu *c, const struct dinsn *di)
+{
+	u64 ea = (u64)(s64)(s32)di->disp;
+
+	if (di->base == DC_RIP)
+		ea += c->rip + di->len;
+	else if (di->base != DC_NONE)
+		ea += c->r[di->base].q;
+	if (di->index != DC_NONE)
+		ea += c->r[di->index].q << di->scale;
+	return di->mode == 8 ? ea : (u32)ea;
+}
+
+static inline u64 dc_next(const struct cpu *c, const struct dinsn *di)
+{
+	return di->mode == 8 ? c->rip + di->len : (u32)(c->eip + di->len);
+}
+
+/* EIP (RIP) past the instruction: how most handlers end. */
+static inline void dc_advance(struct cpu *c, const struct dinsn *di)
+{
+	if (di->mode == 8)
+		c->rip += di->len;
+	else
+		c->eip += di->len;
+}
+
+/*
+ * MMX, SSE and SSE2 forms decoded once (sse.c): the handler for the
+ * decoded instruction d, its operands already in di (reg, rm, the memory
+ * operand and seg as for every entry, osize 8 for REX.W), or NULL for the
+ * forms sse_exec() is left to run from a fresh decode: 0F AE (but the
+ * fences), EMMS, and any form that is #UD whatever the machine's state.  It sets di->op (the
+ * opcode), di->size (the mandatory prefix, sse.c's PX_*) and di->imm.
+ */
+struct insn;
+dc_fn sse_form(const struct insn *d, struct dinsn *di);
+
+/*
  * Decode the instruction at h (code of the given mode: 4 for 32-bit, 8 for
  * 64-bit; avail bytes readable) into di, handler included.  Returns its length, or 0 if it has no handler here.
  * Besides the fast forms, x87 instructions get a handler that runs them

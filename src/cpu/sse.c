@@ -30,10 +30,33 @@
  *
  * Host MMX code uses the host's x87, so it runs only after fpu.c has
  * given the host its x87 back, and ends with EMMS.
+ *
+ * Translated blocks (jit.c, through exec_fast.c) keep a form decoded
+ * once: sse_form() puts what sse_exec() would find in a struct insn into
+ * the entry (struct dinsn, fast.h), and h_sse() runs it through the same
+ * simd_run(), so the checks are made once in one place.  In the state
+ * programs run in (SSE on, every SIMD exception masked) h_sse_x(),
+ * h_sse_x_store() and h_sse_g() take a shorter way for the XMM forms.
  */
 #include <string.h>
 
 #include "exec.h"
+#include "fast.h"
+
+/*
+ * Where an instruction's operands are, as simd_run() takes them: from a
+ * struct insn just decoded (sse_exec()) or from an entry of the fast
+ * path, decoded once (h_sse()).
+ */
+struct sargs {
+	u64 ea;			/* the memory operand's offset */
+	u8 seg;			/* its segment; MASKMOV's: DS or the override */
+	u8 reg, rm;		/* ModRM reg and rm, REX included */
+	u8 imm;
+	u8 adsize;		/* MASKMOV's address size: 2, 4 or 8 */
+	bool mem;		/* the ModRM operand is memory */
+	bool rex_w;
+};
 
 /* The operands of one instruction, as the row functions see them. */
 struct sop {
@@ -44,7 +67,7 @@ struct sop {
 	u64 fl;			/* the host's RFLAGS after (COMISS...) */
 	u8 imm, reg;		/* immediate; ModRM reg (group extension) */
 	bool mem;		/* the ModRM operand is memory */
-	struct insn *in;	/* for MASKMOVQ's implicit DS:EDI */
+	const struct sargs *a;	/* for MASKMOVQ's implicit DS:EDI */
 };
 
 typedef void (*sop_fn)(struct cpu *c, struct sop *o);
@@ -123,6 +146,22 @@ enum { L_PS = 1, L_PD = 2, L_SS = 3, L_SD = 4 };
 		     : "xmm0", "xmm1", "mm0", "mm1", "cc", "memory");	\
 	o->fl = fl;
 
+/*
+ * The forms that raise no SIMD exception whatever their operands
+ * (integer, logical, unpacks, sign masks): nothing to do with MXCSR,
+ * whose loads and stores cost more than the instruction.
+ */
+#define HOST_BODY_QUIET(load_mm, bytes, store)				\
+	asm volatile("movdqu %[d], %%xmm0\n\t"				\
+		     "movdqu %[s], %%xmm1\n\t"				\
+		     load_mm						\
+		     ".byte " bytes "\n\t"				\
+		     store						\
+		     : [d] "+m" (o->d), "+a" (o->g)			\
+		     : [s] "m" (o->s)					\
+		     : "xmm0", "xmm1", "mm0", "mm1", "memory");		\
+	o->mx_out = 0;
+
 #define LOAD_MM "movq %[d], %%mm0\n\tmovq %[s], %%mm1\n\t"
 #define STORE_X "movdqu %%xmm0, %[d]\n\t"
 #define STORE_M "movq %%mm0, %[d]\n\temms\n\t"
@@ -137,6 +176,10 @@ enum { L_PS = 1, L_PD = 2, L_SS = 3, L_SD = 4 };
 	HOST_FN(name) { (void)c; HOST_BODY(LOAD_MM, bytes, STORE_M) }
 #define HMX(name, bytes)						\
 	HOST_FN(name) { (void)c; HOST_BODY(LOAD_MM, bytes, STORE_X "emms\n\t") }
+#define HXQ(name, bytes)						\
+	HOST_FN(name) { (void)c; HOST_BODY_QUIET("", bytes, STORE_X) }
+#define HMQ(name, bytes)						\
+	HOST_FN(name) { (void)c; HOST_BODY_QUIET(LOAD_MM, bytes, STORE_M) }
 
 /* 0F xx with no prefix, 66, F3, F2. */
 #define NP(op)  "0x0f," #op ",0xc1"
@@ -145,12 +188,12 @@ enum { L_PS = 1, L_PD = 2, L_SS = 3, L_SD = 4 };
 #define PF2(op) "0xf2,0x0f," #op ",0xc1"
 
 /* SSE: packed and scalar single. */
-HX(unpcklps, NP(0x14)) HX(unpckhps, NP(0x15))
+HXQ(unpcklps, NP(0x14)) HXQ(unpckhps, NP(0x15))
 HX(ucomiss, NP(0x2e)) HX(comiss, NP(0x2f))
-HX(movmskps, NP(0x50))
+HXQ(movmskps, NP(0x50))
 HX(sqrtps, NP(0x51)) HX(rsqrtps, NP(0x52)) HX(rcpps, NP(0x53))
-HX(andps, NP(0x54)) HX(andnps, NP(0x55)) HX(orps, NP(0x56))
-HX(xorps, NP(0x57)) HX(addps, NP(0x58)) HX(mulps, NP(0x59))
+HXQ(andps, NP(0x54)) HXQ(andnps, NP(0x55)) HXQ(orps, NP(0x56))
+HXQ(xorps, NP(0x57)) HX(addps, NP(0x58)) HX(mulps, NP(0x59))
 HX(cvtps2pd, NP(0x5a)) HX(cvtdq2ps, NP(0x5b)) HX(subps, NP(0x5c))
 HX(minps, NP(0x5d)) HX(divps, NP(0x5e)) HX(maxps, NP(0x5f))
 HX(sqrtss, PF3(0x51)) HX(rsqrtss, PF3(0x52)) HX(rcpss, PF3(0x53))
@@ -166,11 +209,11 @@ HX(cvtss2si_q, "0xf3,0x48,0x0f,0x2d,0xc1")
 HMX(cvtpi2ps, NP(0x2a)) HM(cvttps2pi, NP(0x2c)) HM(cvtps2pi, NP(0x2d))
 
 /* SSE2: packed and scalar double, conversions. */
-HX(unpcklpd, P66(0x14)) HX(unpckhpd, P66(0x15))
+HXQ(unpcklpd, P66(0x14)) HXQ(unpckhpd, P66(0x15))
 HX(ucomisd, P66(0x2e)) HX(comisd, P66(0x2f))
-HX(movmskpd, P66(0x50)) HX(sqrtpd, P66(0x51))
-HX(andpd, P66(0x54)) HX(andnpd, P66(0x55)) HX(orpd, P66(0x56))
-HX(xorpd, P66(0x57)) HX(addpd, P66(0x58)) HX(mulpd, P66(0x59))
+HXQ(movmskpd, P66(0x50)) HX(sqrtpd, P66(0x51))
+HXQ(andpd, P66(0x54)) HXQ(andnpd, P66(0x55)) HXQ(orpd, P66(0x56))
+HXQ(xorpd, P66(0x57)) HX(addpd, P66(0x58)) HX(mulpd, P66(0x59))
 HX(cvtpd2ps, P66(0x5a)) HX(cvtps2dq, P66(0x5b)) HX(subpd, P66(0x5c))
 HX(minpd, P66(0x5d)) HX(divpd, P66(0x5e)) HX(maxpd, P66(0x5f))
 HX(cvttpd2dq, P66(0xe6))
@@ -188,10 +231,10 @@ HM(cvttpd2pi, P66(0x2c)) HM(cvtpd2pi, P66(0x2d))
  * The integer forms, in MMX (no prefix) and SSE2 (66) flavours.  Each
  * INT(op) line makes both: mm_<op> and x_<op>.
  */
-#define INT2(op) HM(mm_##op, NP(op)) HX(x_##op, P66(op))
+#define INT2(op) HMQ(mm_##op, NP(op)) HXQ(x_##op, P66(op))
 INT2(0x60) INT2(0x61) INT2(0x62) INT2(0x63) INT2(0x64) INT2(0x65)
 INT2(0x66) INT2(0x67) INT2(0x68) INT2(0x69) INT2(0x6a) INT2(0x6b)
-HX(x_0x6c, P66(0x6c)) HX(x_0x6d, P66(0x6d))
+HXQ(x_0x6c, P66(0x6c)) HXQ(x_0x6d, P66(0x6d))
 INT2(0x74) INT2(0x75) INT2(0x76)
 INT2(0xd1) INT2(0xd2) INT2(0xd3) INT2(0xd4) INT2(0xd5) INT2(0xd7)
 INT2(0xd8) INT2(0xd9) INT2(0xda) INT2(0xdb) INT2(0xdc) INT2(0xdd)
@@ -508,9 +551,8 @@ static void grp73_x(struct cpu *c, struct sop *o)
  */
 static void maskmov(struct cpu *c, struct sop *o, int n)
 {
-	struct insn *d = o->in;
-	int seg = data_seg(d), i;
-	u32 di = d->adsize == 2 ? c->r[R_EDI].d & 0xffff : c->r[R_EDI].d;
+	int seg = o->a->seg, i;
+	u32 di = o->a->adsize == 2 ? c->r[R_EDI].d & 0xffff : c->r[R_EDI].d;
 	bool any = false;
 
 	for (i = 0; i < n; i++)
@@ -727,35 +769,35 @@ static void simd_checks(struct cpu *c, bool xmm, bool mmx)
 }
 
 /* Memory operands up to 16 bytes, little-endian into v. */
-static void read_mem(struct cpu *c, struct insn *d, union v128 *v, int n,
+static void read_mem(struct cpu *c, int seg, u64 ea, union v128 *v, int n,
 		     bool align)
 {
-	if (align && ((c->seg[d->seg].base + d->ea) & 15))
+	if (align && (seg_linear(c, seg, ea) & 15))
 		cpu_gp(c, 0);
 	memset(v, 0, sizeof(*v));
 	if (n == 16) {
-		v->q[0] = mem_read64(c, d->seg, d->ea);
-		v->q[1] = mem_read64(c, d->seg, d->ea + 8);
+		v->q[0] = mem_read64(c, seg, ea);
+		v->q[1] = mem_read64(c, seg, ea + 8);
 	} else if (n == 8) {
-		v->q[0] = mem_read64(c, d->seg, d->ea);
+		v->q[0] = mem_read64(c, seg, ea);
 	} else {
-		v->d[0] = mem_read(c, d->seg, d->ea, n);
+		v->d[0] = mem_read(c, seg, ea, n);
 	}
 }
 
-static void write_mem(struct cpu *c, struct insn *d, const union v128 *v,
+static void write_mem(struct cpu *c, int seg, u64 ea, const union v128 *v,
 		      int n, bool align)
 {
-	if (align && ((c->seg[d->seg].base + d->ea) & 15))
+	if (align && (seg_linear(c, seg, ea) & 15))
 		cpu_gp(c, 0);
-	mem_check(c, d->seg, d->ea, n, ACC_WRITE);
+	mem_check(c, seg, ea, n, ACC_WRITE);
 	if (n == 16) {
-		mem_write64(c, d->seg, d->ea, v->q[0]);
-		mem_write64(c, d->seg, d->ea + 8, v->q[1]);
+		mem_write64(c, seg, ea, v->q[0]);
+		mem_write64(c, seg, ea + 8, v->q[1]);
 	} else if (n == 8) {
-		mem_write64(c, d->seg, d->ea, v->q[0]);
+		mem_write64(c, seg, ea, v->q[0]);
 	} else {
-		mem_write(c, d->seg, d->ea, v->d[0], n);
+		mem_write(c, seg, ea, v->d[0], n);
 	}
 }
 
@@ -945,59 +987,64 @@ static bool is_mm(int t)
 	return t == T_M;
 }
 
+/* Forms that are #UD whatever the machine's state: a register operand
+ * where the form takes only memory, or the reverse, or a group's
+ * extension that does not exist. */
+static bool row_undefined(const struct row *r, bool mem, u8 reg)
+{
+	return (mem && (r->flags & R_REG)) || (!mem && (r->flags & R_MEM)) ||
+	       (r->exts && !(r->exts >> reg & 1));
+}
+
 /*C:220
  * One MMX or SSE form: the table row says what its operands are; the
  * operands are fetched (memory with its alignment check), the row's
  * function computes, the flags it raised are judged, and only then is
  * the result written, to a register or (checked first) to memory.
  :*/
-static void simd_run(struct cpu *c, struct insn *d, const struct row *r)
+static void simd_run(struct cpu *c, const struct row *r,
+		     const struct sargs *a)
 {
-	bool store = r->flags & R_STORE, mem;
+	bool store = r->flags & R_STORE, mem = a->mem;
 	int rt = store ? r->src : r->dst;	/* the ModRM reg operand */
 	int mt = store ? r->dst : r->src;	/* the ModRM rm operand */
 	bool align = r->msize == 16 && !(r->flags & R_UNAL), mmx;
 	struct sop o, in;
 
-	insn_address(c, d);
-	mem = d->mod != 3;
-	if ((mem && (r->flags & R_REG)) || (!mem && (r->flags & R_MEM)) ||
-	    (r->exts && !(r->exts >> d->reg & 1)))
-		cpu_ud(c);
 	memset(&o, 0, sizeof(o));
 	if (r->flags & R_IMM)
-		o.imm = (u8)d->imm;
+		o.imm = a->imm;
 	mmx = is_mm(rt) || (is_mm(mt) && !mem) || (r->flags & R_MMX);
 	simd_checks(c, r->dst == T_X || r->src == T_X, mmx);
 	if (mmx)	/* the host's MMX registers are its x87 */
 		fpu_host_release();
-	o.reg = d->reg;
+	o.reg = a->reg;
 	o.mem = mem;
-	o.in = d;
+	o.a = a;
 	o.mx_in = (c->mxcsr & ~(MX_FLAGS | MX_MASKS)) | MX_MASKS;
 	if (store) {
-		read_reg(c, rt, d->reg, &o.s, &o.g);
+		read_reg(c, rt, a->reg, &o.s, &o.g);
 		if (!mem)
-			read_reg(c, mt, d->rm, &o.d, &o.g);
+			read_reg(c, mt, a->rm, &o.d, &o.g);
 	} else {
-		read_reg(c, rt, d->reg, &o.d, &o.g);
+		read_reg(c, rt, a->reg, &o.d, &o.g);
 		if (!mem)
-			read_reg(c, mt, d->rm, &o.s, &o.g);
+			read_reg(c, mt, a->rm, &o.s, &o.g);
 		else if (mt == T_E)
-			o.g = mem_read(c, d->seg, d->ea, r->msize);
+			o.g = mem_read(c, a->seg, a->ea, r->msize);
 		else
-			read_mem(c, d, &o.s, r->msize, align);
+			read_mem(c, a->seg, a->ea, &o.s, r->msize, align);
 	}
 	in = o;
 	simd_flags(c, r, simd_compute(c, r, &o), &in);
 	if (!store)
-		write_reg(c, rt, d->reg, &o, d->rex & 8);
+		write_reg(c, rt, a->reg, &o, a->rex_w);
 	else if (!mem)
-		write_reg(c, mt, d->rm, &o, d->rex & 8);
+		write_reg(c, mt, a->rm, &o, a->rex_w);
 	else if (mt == T_E)
-		mem_write(c, d->seg, d->ea, o.g, r->msize);
+		mem_write(c, a->seg, a->ea, o.g, r->msize);
 	else
-		write_mem(c, d, &o.d, r->msize, align);
+		write_mem(c, a->seg, a->ea, &o.d, r->msize, align);
 	if (mmx)
 		fpu_mmx_switch(c);
 }
@@ -1148,15 +1195,28 @@ static const struct row rows_w[4][256] = {
 	[PX_NP][0xc3] = ROW(movnti, E, G, 8, R_STORE | R_MEM),
 };
 
+/* The mandatory prefix: F2 and F3 win over 66; the last of F2 and F3
+ * counts. */
+static int sse_prefix(const struct insn *d)
+{
+	return d->rep == 0xf3 ? PX_F3 : d->rep == 0xf2 ? PX_F2 :
+	       d->opsize_prefix ? PX_66 : PX_NP;
+}
+
+/* The row of opcode op with prefix pfx, REX.W given or not. */
+static const struct row *row_for(int pfx, bool rex_w, u8 op)
+{
+	if (rex_w && rows_w[pfx][op].fn)
+		return &rows_w[pfx][op];
+	return &rows[pfx][op];
+}
+
 void sse_exec(struct cpu *c, struct insn *d, u8 op)
 {
-	/* F2 and F3 win over 66; the last of F2 and F3 counts. */
-	int pfx = d->rep == 0xf3 ? PX_F3 : d->rep == 0xf2 ? PX_F2 :
-		  d->opsize_prefix ? PX_66 : PX_NP;
-	const struct row *r = &rows[pfx][op];
+	int pfx = sse_prefix(d);
+	const struct row *r = row_for(pfx, d->rex & 8, op);
+	struct sargs a;
 
-	if ((d->rex & 8) && rows_w[pfx][op].fn)
-		r = &rows_w[pfx][op];
 	if (op == 0xae) {
 		exec_grp15(c, d, pfx);
 		return;
@@ -1165,9 +1225,254 @@ void sse_exec(struct cpu *c, struct insn *d, u8 op)
 		exec_emms(c, pfx);
 		return;
 	}
-	if (!r->fn)
+	insn_address(c, d);
+	if (!r->fn || row_undefined(r, d->mod != 3, d->reg))
 		cpu_ud(c);
-	simd_run(c, d, r);
+	/* With mod 3, d->seg is DS or the override: MASKMOV's segment. */
+	a = (struct sargs){ .ea = d->ea, .seg = (u8)d->seg, .reg = d->reg,
+			    .rm = d->rm, .imm = (u8)d->imm,
+			    .adsize = d->adsize, .mem = d->mod != 3,
+			    .rex_w = d->rex & 8 };
+	simd_run(c, r, &a);
+}
+
+/* --- Forms decoded once (fast.h) --- */
+
+/*
+ * A form the fast path keeps: the entry holds what sse_exec() finds in
+ * a struct insn (the operands, the opcode in op, the prefix in size,
+ * REX.W as osize 8, the immediate), so running it again decodes nothing;
+ * the checks that depend on the machine's state (CR0, CR4, the x87, the
+ * segment, the page, the alignment) are simd_run()'s, as for sse_exec().
+ */
+static void h_sse(struct cpu *c, const struct dinsn *di)
+{
+	bool mem = di->rm == DC_NONE;
+	struct sargs a = {
+		.ea = mem ? dc_ea(c, di) : 0, .seg = di->seg,
+		.reg = di->reg, .rm = di->rm, .imm = (u8)di->imm,
+		.adsize = di->mode, .mem = mem, .rex_w = di->osize == 8,
+	};
+
+	simd_run(c, row_for(di->size, a.rex_w, di->op), &a);
+	dc_advance(c, di);
+}
+
+/*
+ * The forms between XMM registers and memory, which are most of what
+ * 64-bit code runs (its floating point, memcpy, strlen): a shorter way
+ * for the state almost every program runs in, SSE enabled and every
+ * SIMD exception masked.  Then nothing the row's function does can
+ * fault, its flags only add to MXCSR (simd_flags()), one run gives the
+ * result (simd_compute()), and an XMM operand is a plain copy; a memory
+ * operand within one page of RAM is one host access after the checks
+ * mem_read_fast() and mem_write_fast() make.  In any other state the
+ * entry takes h_sse(), with every check in its place.
+ */
+static bool sse_plain(const struct cpu *c)
+{
+	return !(c->cr0 & (CR0_EM | CR0_TS)) && (c->cr4 & CR4_OSFXSR) &&
+	       (c->mxcsr & MX_MASKS) == MX_MASKS;
+}
+
+static const struct row *xrow(const struct dinsn *di)
+{
+	return &rows[di->size][di->op];
+}
+
+/* The ModRM operand of an XMM form from memory: as read_mem() does. */
+static void x_load(struct cpu *c, const struct row *r,
+		   const struct dinsn *di, union v128 *v)
+{
+	u64 ea = dc_ea(c, di);
+	bool align = r->msize == 16 && !(r->flags & R_UNAL);
+	const u8 *h;
+
+	if (r->msize == 8) {
+		v->q[0] = mem_read_fast(c, di->seg, ea, 8);
+		v->q[1] = 0;
+		return;
+	}
+	if (r->msize == 16 && !(align && (seg_linear(c, di->seg, ea) & 15))) {
+		h = mem_host_fast(c, di->seg, ea, 16, false);
+		if (likely(h)) {
+			memcpy(v, h, 16);
+			return;
+		}
+	}
+	read_mem(c, di->seg, ea, v, r->msize, align);
+}
+
+/* xmm[reg] = xmm[reg] op xmm/m (loads, arithmetic, logic, shuffles);
+ * COMISS and friends, which set EFLAGS instead. */
+static void h_sse_x(struct cpu *c, const struct dinsn *di)
+{
+	const struct row *r = xrow(di);
+	struct sop o;
+
+	if (unlikely(!sse_plain(c))) {
+		h_sse(c, di);
+		return;
+	}
+	if (di->rm == DC_NONE) {
+		x_load(c, r, di, &o.s);
+		o.mem = true;
+	} else {
+		o.s = c->xmm[di->rm];
+		o.mem = false;
+	}
+	o.d = c->xmm[di->reg];
+	o.g = 0;
+	o.imm = (u8)di->imm;
+	o.mx_in = c->mxcsr & ~MX_FLAGS;
+	o.mx_out = 0;
+	r->fn(c, &o);
+	c->mxcsr |= o.mx_out & MX_FLAGS;
+	if (r->dst == T_F)
+		cpu_set_eflags(c, (u32)o.fl & (F_ZF | F_PF | F_CF), F_ARITH);
+	else
+		c->xmm[di->reg] = o.d;
+	dc_advance(c, di);
+}
+
+/*
+ * The forms between an XMM and a general register or memory: MOVD and
+ * MOVQ in and out, PMOVMSKB, MOVMSKPS, PEXTRW, PINSRW, the conversions
+ * to and from integers.  A general register is written as write_reg()
+ * does: 32 bits zero-extended, 64 with REX.W.
+ */
+static void h_sse_g(struct cpu *c, const struct dinsn *di)
+{
+	bool w = di->osize == 8;
+	const struct row *r = row_for(di->size, w, di->op);
+	struct sop o;
+
+	if (unlikely(!sse_plain(c))) {
+		h_sse(c, di);
+		return;
+	}
+	memset(&o.s, 0, sizeof(o.s));
+	o.mem = di->rm == DC_NONE;
+	o.imm = (u8)di->imm;
+	o.mx_in = c->mxcsr & ~MX_FLAGS;
+	o.mx_out = 0;
+	if (r->flags & R_STORE) {		/* r/m = xmm */
+		o.s = c->xmm[di->reg];
+		o.g = 0;
+		r->fn(c, &o);
+		if (o.mem)
+			mem_write_fast(c, di->seg, dc_ea(c, di), o.g, r->msize);
+		else
+			c->r[di->rm].q = w ? o.g : (u32)o.g;
+	} else if (r->dst == T_X) {		/* xmm = r/m */
+		o.d = c->xmm[di->reg];
+		o.g = o.mem ? mem_read_fast(c, di->seg, dc_ea(c, di),
+					    r->msize) : c->r[di->rm].q;
+		r->fn(c, &o);
+		c->xmm[di->reg] = o.d;
+	} else {				/* reg = xmm/m */
+		memset(&o.d, 0, sizeof(o.d));
+		if (o.mem)
+			x_load(c, r, di, &o.s);
+		else
+			o.s = c->xmm[di->rm];
+		o.g = c->r[di->reg].q;
+		r->fn(c, &o);
+		c->r[di->reg].q = w ? o.g : (u32)o.g;
+	}
+	c->mxcsr |= o.mx_out & MX_FLAGS;
+	dc_advance(c, di);
+}
+
+/* xmm/m = xmm[reg]: the stores (MOVAPS, MOVUPS, MOVDQA, MOVDQU, MOVSD,
+ * MOVSS, MOVQ, MOVLPS, the non-temporal ones). */
+static void h_sse_x_store(struct cpu *c, const struct dinsn *di)
+{
+	const struct row *r = xrow(di);
+	bool align = r->msize == 16 && !(r->flags & R_UNAL);
+	struct sop o;
+	u64 ea;
+	u8 *h;
+
+	if (unlikely(!sse_plain(c))) {
+		h_sse(c, di);
+		return;
+	}
+	o.s = c->xmm[di->reg];
+	o.mem = di->rm == DC_NONE;
+	if (!o.mem) {
+		o.d = c->xmm[di->rm];
+		r->fn(c, &o);
+		c->xmm[di->rm] = o.d;
+		dc_advance(c, di);
+		return;
+	}
+	memset(&o.d, 0, sizeof(o.d));
+	r->fn(c, &o);
+	ea = dc_ea(c, di);
+	h = NULL;
+	if (r->msize == 16 && !(align && (seg_linear(c, di->seg, ea) & 15)))
+		h = mem_host_fast(c, di->seg, ea, 16, true);
+	if (h)
+		memcpy(h, &o.d, 16);
+	else if (r->msize == 8)
+		mem_write_fast(c, di->seg, ea, o.d.q[0], 8);
+	else
+		write_mem(c, di->seg, ea, &o.d, r->msize, align);
+	dc_advance(c, di);
+}
+
+/* Does the row fit h_sse_x(), h_sse_x_store() or h_sse_g()?  No
+ * group, no MMX (whose state is the x87's), not MASKMOVDQU (memory
+ * through DS:EDI). */
+static dc_fn x_handler(const struct row *r, bool rex_w)
+{
+	bool store = r->flags & R_STORE;
+
+	if (r->exts || (r->flags & R_MMX) || r->fn == maskmovdqu)
+		return NULL;
+	if ((r->dst == T_X && r->src == T_E && !store) ||
+	    (r->dst == T_G && r->src == T_X && !store) ||
+	    (r->dst == T_E && r->src == T_X && store))
+		return h_sse_g;
+	if (r->dst == T_F && r->src == T_X)
+		return h_sse_x;
+	if (rex_w || r->dst != T_X || r->src != T_X)
+		return NULL;
+	if (!(r->flags & R_STORE))
+		return h_sse_x;
+	/* Stores whose function makes the destination from the source
+	 * alone (MOVHPS's store keeps the high half: not one). */
+	if (r->fn == mov128 || r->fn == movlq || r->fn == movss ||
+	    r->fn == movq_zx)
+		return h_sse_x_store;
+	return NULL;
+}
+
+/* LFENCE, MFENCE, SFENCE: one CPU, in order, so nothing to wait for
+ * (exec_grp15()); the kernel's clock reads put LFENCE before RDTSC. */
+static void h_fence(struct cpu *c, const struct dinsn *di)
+{
+	dc_advance(c, di);
+}
+
+dc_fn sse_form(const struct insn *d, struct dinsn *di)
+{
+	int pfx = sse_prefix(d);
+	const struct row *r = row_for(pfx, d->rex & 8, d->op);
+
+	if (d->map == MAP_0F && d->op == 0xae && d->mod == 3 &&
+	    pfx == PX_NP && d->reg >= 5)
+		return h_fence;
+	if (d->map != MAP_0F || !sse_opcode(d->op) || d->op == 0xae ||
+	    d->op == 0x77 || d->adsize != d->mode || !r->fn ||
+	    row_undefined(r, d->mod != 3, d->reg))
+		return NULL;
+	di->op = d->op;
+	di->size = (u8)pfx;
+	di->osize = d->rex & 8 ? 8 : 4;
+	di->imm = (u8)d->imm;
+	return x_handler(r, d->rex & 8) ?: h_sse;
 }
 
 void sse_reset(struct cpu *c)

@@ -222,6 +222,11 @@ static struct sform forms[] = {
 	{ "(0f 73 /3): #UD", 0, 0x73, 3, K_M, K_M, MEM_NO, 0, 1, 0, 0, 0 },
 	{ "(66 0f 72 /7): #UD", 0x66, 0x72, 7, K_X, K_X, MEM_NO, 0, 1, 0, 0, 0 },
 	F("ldmxcsr/stmxcsr", 0, 0xae, K_X, K_X, MEM_ONLY, 4, 0),
+	/* The fences: any rm, nothing changes (the translator keeps them
+	 * in its blocks). */
+	{ "lfence", 0, 0xae, 5, K_X, K_X, MEM_NO, 0, 0, 0, 0, 0 },
+	{ "mfence", 0, 0xae, 6, K_X, K_X, MEM_NO, 0, 0, 0, 0, 0 },
+	{ "sfence", 0, 0xae, 7, K_X, K_X, MEM_NO, 0, 0, 0, 0, 0 },
 };
 
 /* One case: everything the instruction can read. */

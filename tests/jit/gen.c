@@ -2,7 +2,8 @@
  * The program generator of the translator's differential test (see
  * jitdiff.c): random straight-line code, forward branches, counted loops,
  * calls, indirect jumps and self-modifying loops, over the forms that
- * exec_fast.c has handlers for and a few that it has not.
+ * exec_fast.c has handlers for (x87 and SSE2 among them) and a few that
+ * it has not.
  *
  * Programs must never fault except on purpose (a not-present "lazy" page
  * that the #PF handler maps), so the generator keeps a few registers
@@ -838,6 +839,86 @@ static void gen_x87(struct gen *g)
 }
 
 /* One instruction that does not transfer control. */
+/*
+ * SSE2 on XMM0-7, which translated blocks run from entries decoded once
+ * (sse.c) and the interpreter from exec.c's decode: values in and out of
+ * general registers, 16-, 8- and 4-byte loads and stores wherever
+ * gen_ea() puts them (page ends, lazy pages, MMIO, the stack, based and
+ * limited segments), integer and floating-point arithmetic.  Memory
+ * operands are of the forms without an alignment check.
+ */
+static void sse_rr(struct gen *g, u8 pfx, u8 op, int reg, int rm)
+{
+	if (pfx)
+		b8(g, pfx);
+	b8(g, 0x0f);
+	b8(g, op);
+	modrm(g, 3, reg, rm);
+}
+
+static void sse_m(struct gen *g, u8 pfx, u8 op, int reg, bool write,
+		  u32 size)
+{
+	u8 bytes[3] = { pfx, 0x0f, op };
+	struct ea m;
+
+	gen_ea(g, &m, size, write);
+	op_mem(g, pfx ? bytes : bytes + 1, pfx ? 3 : 2, reg, &m);
+}
+
+static void gen_sse(struct gen *g)
+{
+	static const u8 ld16[3][2] = { { 0xf3, 0x6f }, { 0, 0x10 },
+				       { 0x66, 0x10 } };
+	static const u8 st16[3][2] = { { 0xf3, 0x7f }, { 0, 0x11 },
+				       { 0x66, 0x11 } };
+	static const u8 intop[6] = { 0xef, 0xd4, 0x74, 0x60, 0xfc, 0xfa };
+	static const u8 fpop[4][2] = { { 0xf2, 0x58 }, { 0x66, 0x59 },
+				       { 0, 0x5c }, { 0xf3, 0x5e } };
+	int x = (int)rnd(g, 8), y = (int)rnd(g, 8), i = (int)rnd(g, 3);
+	bool dbl = chance(g, 50);
+
+	switch (rnd(g, 12)) {
+	case 0:						/* MOVD xmm, r32 */
+		sse_rr(g, 0x66, 0x6e, x, pick_any(g));
+		break;
+	case 1:						/* MOVD r32, xmm */
+		sse_rr(g, 0x66, 0x7e, x, pick_w(g));
+		break;
+	case 2:					/* PMOVMSKB r32, xmm */
+		sse_rr(g, 0x66, 0xd7, pick_w(g), x);
+		break;
+	case 3:				/* MOVDQU, MOVUPS, MOVUPD xmm, m */
+		sse_m(g, ld16[i][0], ld16[i][1], x, false, 16);
+		break;
+	case 4:
+		sse_m(g, st16[i][0], st16[i][1], x, true, 16);
+		break;
+	case 5:					/* MOVSD, MOVQ xmm, m64 */
+		sse_m(g, dbl ? 0xf2 : 0xf3, dbl ? 0x10 : 0x7e, x, false, 8);
+		break;
+	case 6:					/* MOVSD, MOVQ m64, xmm */
+		sse_m(g, dbl ? 0xf2 : 0x66, dbl ? 0x11 : 0xd6, x, true, 8);
+		break;
+	case 7:		/* PXOR PADDQ PCMPEQB PUNPCKLBW PADDB PSUBD */
+		sse_rr(g, 0x66, intop[rnd(g, 6)], x, y);
+		break;
+	case 8:				/* ADDSD MULPD SUBPS DIVSS */
+		i = (int)rnd(g, 4);
+		sse_rr(g, fpop[i][0], fpop[i][1], x, y);
+		break;
+	case 9:			/* ADDSD, MULSS xmm, m64/m32: no alignment */
+		sse_m(g, dbl ? 0xf2 : 0xf3, dbl ? 0x58 : 0x59, x, false,
+		      dbl ? 8 : 4);
+		break;
+	case 10:				/* MOVAPS, MOVDQA xmm, xmm */
+		sse_rr(g, dbl ? 0 : 0x66, dbl ? 0x28 : 0x6f, x, y);
+		break;
+	default:				/* MOVD xmm, m32; m32, xmm */
+		sse_m(g, 0x66, dbl ? 0x6e : 0x7e, x, !dbl, 4);
+	}
+}
+
 static void gen_simple(struct gen *g)
 {
 	u32 k = rnd(g, 100);
@@ -909,6 +990,8 @@ static void gen_simple(struct gen *g)
 		}
 	} else if (k < 86) {
 		gen_x87(g);
+	} else if (k < 90) {
+		gen_sse(g);
 	} else {
 		gen_mem(g);
 	}

@@ -6,7 +6,7 @@
  * jitdiff64.h), forward branches, counted loops, calls and returns with
  * 8-byte slots, indirect jumps, jumps to an island in another page and
  * back, stack frames left by LEAVE, string instructions, CMPXCHG8B/16B,
- * self-modifying loops, and faults on purpose: accesses to non-canonical
+ * SSE2 moves and arithmetic on XMM0-15, self-modifying loops, and faults on purpose: accesses to non-canonical
  * addresses, branches to non-canonical targets and divisions that
  * overflow.
  *
@@ -1286,6 +1286,101 @@ static void gen_flags(struct gen *g)
 }
 
 /* One instruction that does not transfer control (or a planted fault). */
+/* --- MMX/SSE/SSE2 (XMM registers) --- */
+
+/* prefix 0F op /r: reg and rm XMM or general registers, or m for rm. */
+static void sse_op(struct gen *g, u8 pfx, bool w, u8 op, int reg, int rm,
+		   const struct ea *m)
+{
+	struct enc e = { .opreg = -1, .nop = 2 };
+
+	if (pfx)
+		e.pfx[e.npfx++] = pfx;
+	e.w = w;
+	e.op[0] = 0x0f;
+	e.op[1] = op;
+	e.modrm = true;
+	e.reg = reg;
+	e.rm = rm;
+	e.m = m;
+	e.rex = chance(g, 10);
+	emit(g, &e);
+}
+
+/*
+ * The forms 64-bit code uses most, as the translator runs them from
+ * entries decoded once (sse.c's h_sse_x() and friends), against the
+ * interpreter's fresh decode: values in and out of general registers,
+ * 16-, 8- and 4-byte loads and stores anywhere gen_ea() puts them (page
+ * ends, lazy pages, MMIO, the stack), integer and floating-point
+ * arithmetic.  Memory operands are of the forms without an alignment
+ * check; the aligned forms have register operands.
+ */
+static void gen_sse(struct gen *g)
+{
+	static const u8 ld16[3][2] = { { 0xf3, 0x6f }, { 0, 0x10 },
+				       { 0x66, 0x10 } };
+	static const u8 st16[3][2] = { { 0xf3, 0x7f }, { 0, 0x11 },
+				       { 0x66, 0x11 } };
+	static const u8 intop[6] = { 0xef, 0xd4, 0x74, 0x60, 0xfc, 0xfa };
+	static const u8 fpop[4][2] = { { 0xf2, 0x58 }, { 0x66, 0x59 },
+				       { 0, 0x5c }, { 0xf3, 0x5e } };
+	int x = (int)rnd(g, 16), y = (int)rnd(g, 16), i;
+	bool dbl = chance(g, 50);
+	struct ea m;
+
+	switch (rnd(g, 12)) {
+	case 0:						/* MOVQ xmm, r64 */
+		sse_op(g, 0x66, true, 0x6e, x, src_reg(g, 8, -1), NULL);
+		break;
+	case 1:						/* MOVQ r64, xmm */
+		sse_op(g, 0x66, true, 0x7e, x, dst_reg(g, 8), NULL);
+		break;
+	case 2:					/* PMOVMSKB r32, xmm */
+		sse_op(g, 0x66, false, 0xd7, dst_reg(g, 4), x, NULL);
+		break;
+	case 3:				/* MOVDQU, MOVUPS, MOVUPD xmm, m */
+		i = (int)rnd(g, 3);
+		gen_ea(g, &m, 16, false);
+		sse_op(g, ld16[i][0], false, ld16[i][1], x, 0, &m);
+		break;
+	case 4:
+		i = (int)rnd(g, 3);
+		gen_ea(g, &m, 16, true);
+		sse_op(g, st16[i][0], false, st16[i][1], x, 0, &m);
+		break;
+	case 5:					/* MOVSD, MOVQ xmm, m64 */
+		gen_ea(g, &m, 8, false);
+		sse_op(g, dbl ? 0xf2 : 0xf3, false, dbl ? 0x10 : 0x7e, x, 0,
+		       &m);
+		break;
+	case 6:					/* MOVSD, MOVQ m64, xmm */
+		gen_ea(g, &m, 8, true);
+		sse_op(g, dbl ? 0xf2 : 0x66, false, dbl ? 0x11 : 0xd6, x, 0,
+		       &m);
+		break;
+	case 7:		/* PXOR PADDQ PCMPEQB PUNPCKLBW PADDB PSUBD */
+		sse_op(g, 0x66, false, intop[rnd(g, 6)], x, y, NULL);
+		break;
+	case 8:				/* ADDSD MULPD SUBPS DIVSS */
+		i = (int)rnd(g, 4);
+		sse_op(g, fpop[i][0], false, fpop[i][1], x, y, NULL);
+		break;
+	case 9:			/* ADDSD, MULSS xmm, m64/m32: no alignment */
+		gen_ea(g, &m, dbl ? 8 : 4, false);
+		sse_op(g, dbl ? 0xf2 : 0xf3, false, dbl ? 0x58 : 0x59, x, 0,
+		       &m);
+		break;
+	case 10:				/* MOVAPS, MOVDQA xmm, xmm */
+		sse_op(g, dbl ? 0 : 0x66, false, dbl ? 0x28 : 0x6f, x, y,
+		       NULL);
+		break;
+	default:				/* MOVD xmm, m32; m32, xmm */
+		gen_ea(g, &m, 4, !dbl);
+		sse_op(g, 0x66, false, dbl ? 0x6e : 0x7e, x, 0, &m);
+	}
+}
+
 static void gen_simple(struct gen *g)
 {
 	u32 k = rnd(g, 100);
@@ -1328,6 +1423,8 @@ static void gen_simple(struct gen *g)
 		gen_nc_branch(g);
 	else if (k < 83 && g->p->want_faults)
 		gen_nc_rel(g);
+	else if (k < 88)
+		gen_sse(g);
 	else
 		gen_mem(g);
 }

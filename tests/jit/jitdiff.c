@@ -226,6 +226,7 @@ static struct cpu *new_cpu(struct vm *v, u8 *ram, const struct prog *p,
 	c->seg[S_GS].base = p->seg_base[S_GS];
 	c->seg[S_GS].limit = 0x1fff;		/* byte granular */
 	c->seg[S_GS].attr = 0x4093;
+	c->cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT;
 	if (p->paging) {
 		c->cr3 = PD_ADDR;
 		c->cr0 |= CR0_PG;
@@ -267,7 +268,8 @@ static const char *const reg_names[8] = {
 	"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
 };
 
-/* Registers, EIP, EFLAGS, CR2 and (if counted) icount: 0 if equal. */
+/* Registers, EIP, EFLAGS, XMM0-7, MXCSR, CR2 and (if counted) icount:
+ * 0 if equal. */
 static int diff_regs(struct vm *a, struct vm *b, bool counted,
 		     struct report *o)
 {
@@ -289,6 +291,19 @@ static int diff_regs(struct vm *a, struct vm *b, bool counted,
 	if (x.eflags != y.eflags) {
 		say(o, " eflags %#x/%#x (differ %#x)", x.eflags, y.eflags,
 		    x.eflags ^ y.eflags);
+		bad++;
+	}
+	for (i = 0; i < 8; i++)
+		if (memcmp(&a->c->xmm[i], &b->c->xmm[i], 16)) {
+			say(o, " xmm%d %016llx%016llx/%016llx%016llx", i,
+			    (unsigned long long)a->c->xmm[i].q[1],
+			    (unsigned long long)a->c->xmm[i].q[0],
+			    (unsigned long long)b->c->xmm[i].q[1],
+			    (unsigned long long)b->c->xmm[i].q[0]);
+			bad++;
+		}
+	if (a->c->mxcsr != b->c->mxcsr) {
+		say(o, " mxcsr %#x/%#x", a->c->mxcsr, b->c->mxcsr);
 		bad++;
 	}
 	if (x.cr2 != y.cr2) {

@@ -5,9 +5,9 @@
  * (exec.c alone: no translator, no decoded-instruction cache), the
  * interpreter with its cache (LGUEST_JIT=0: exec_fast.c's handlers) and
  * the translator.  At the program's HLT the sixteen registers, RIP,
- * RFLAGS, CR2, all of RAM and what went to the bus must agree.  The
- * plain interpreter is the reference: tests/cpu/diff64 holds it to the
- * host CPU one instruction at a time.
+ * RFLAGS, XMM0-15, MXCSR, CR2, all of RAM and what went to the bus must
+ * agree.  The plain interpreter is the reference: tests/cpu/diff64 holds
+ * it to the host CPU one instruction at a time.
  *
  * The CPUs start in long mode as tests/cpu/diff64.c puts them there, with
  * four-level page tables that show the same 2 MiB at four addresses (see
@@ -410,6 +410,19 @@ static int diff_regs(struct vm *a, struct vm *b, bool counted,
 	if (x.eflags != y.eflags) {
 		say(o, " rflags %#x/%#x (differ %#x)", x.eflags, y.eflags,
 		    x.eflags ^ y.eflags);
+		bad++;
+	}
+	for (i = 0; i < 16; i++)
+		if (memcmp(&a->c->xmm[i], &b->c->xmm[i], 16)) {
+			say(o, " xmm%d %016llx%016llx/%016llx%016llx", i,
+			    (unsigned long long)a->c->xmm[i].q[1],
+			    (unsigned long long)a->c->xmm[i].q[0],
+			    (unsigned long long)b->c->xmm[i].q[1],
+			    (unsigned long long)b->c->xmm[i].q[0]);
+			bad++;
+		}
+	if (a->c->mxcsr != b->c->mxcsr) {
+		say(o, " mxcsr %#x/%#x", a->c->mxcsr, b->c->mxcsr);
 		bad++;
 	}
 	if (a->c->cr2 != b->c->cr2) {
