@@ -970,6 +970,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 }
 
 static bool emit_shift(struct jctx *x, const struct dinsn *di);
+static bool emit_shift_cl(struct jctx *x, const struct dinsn *di);
 static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 			     u32 count);
 
@@ -1311,6 +1312,8 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 		return true;
 	case DK_SHIFT_RI:
 		return emit_shift(x, di);
+	case DK_SHIFT_CL:
+		return emit_shift_cl(x, di);
 	case DK_SETCC_R:
 	case DK_CMOV_RR:
 	case DK_CMOV_RM:
@@ -1530,6 +1533,29 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 	e8(j, 0xc1);					/* op eax, count */
 	e8(j, ext[di->op]);
 	e8(j, (u8)count);
+	e_store_reg(x, GREG(di->rm));
+	x->flags = FK_UNKNOWN;
+	return true;
+}
+
+/*
+ * A shift or rotate of a register by CL whose flags nobody sees: the
+ * host's own, which masks the count as the guest's does (and with a
+ * count of 0 changes nothing but a 64-bit upper half, as the guest's).
+ * With the flags seen, the handler: a count of 0 leaves them.
+ */
+static bool emit_shift_cl(struct jctx *x, const struct dinsn *di)
+{
+	static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
+	struct jit *j = x->j;
+
+	if (x->flags_live[x->i] || !ext[di->op])
+		return false;
+	e_load_sz(j, H_EAX, GREG(di->rm), di->size);
+	e_rbx(j, "\x0f\xb6", 2, 0x8b, GREG(R_ECX));	/* movzx ecx, cl */
+	e_rexw(j, di->size);
+	e8(j, 0xd3);					/* op eax, cl */
+	e8(j, ext[di->op]);
 	e_store_reg(x, GREG(di->rm));
 	x->flags = FK_UNKNOWN;
 	return true;
@@ -2052,6 +2078,9 @@ static void flags_liveness(struct jctx *x)
 			break;
 		case DK_NOT:
 			live = live || di->rm == DC_NONE;
+			break;
+		case DK_SHIFT_CL:	/* a count of 0 changes no flag; */
+			live = live || di->op == 2 || di->op == 3; /* RCL RCR */
 			break;
 		case DK_INC:
 		case DK_DEC:
