@@ -69,7 +69,8 @@
 #define JIT_ARENA_FIRST (4u << 20)
 #define JIT_ARENA_MIN (256u << 10)
 #define JIT_TAB_SIZE 65536
-#define JIT_RECENT 4096
+#define JIT_RECENT_BITS 14
+#define JIT_RECENT (1u << JIT_RECENT_BITS)
 #define JIT_MAX_INSNS 32
 /* The most 8-byte compares a block's check can need. */
 #define JIT_MAX_CHUNKS (JIT_MAX_INSNS * MAX_INSN_LEN / 8 + 2)
@@ -123,11 +124,12 @@ struct jit {
 	u8 *epilogue;
 	unsigned generation;	/* flushes so far */
 	/* The blocks looked up last, by address: most lookups hit here and
-	 * stay in the host's caches, where the table's chains would not. */
-	struct {
+	 * stay in the host's caches, where the table's chains would not.
+	 * Translated code reads it too (e_find()). */
+	struct jrecent {
 		const u8 *host;
-		struct jblock *b;
 		const u8 *code;		/* b->code, without touching b */
+		struct jblock *b;
 		u8 mode;		/* b->mode, the same */
 	} recent[JIT_RECENT];
 	/* An empty TLB, for blocks whose segments rule out inline access. */
@@ -260,9 +262,16 @@ static u32 tab_index(const struct cpu *c, const u8 *h)
 	return (pa * 2654435761u) >> 16;
 }
 
+/*
+ * Where j->recent keeps the block at h: a multiplicative hash, as
+ * e_find() computes it too.  The busybox shell loop of bench/run.sh runs
+ * some thousands of hot blocks across the kernel and busybox; with 4096
+ * entries and an xor of the page number one lookup in 25 missed and
+ * walked the table, with these 16384 one in 200.
+ */
 static u32 recent_index(const u8 *h)
 {
-	return ((uintptr_t)h ^ (uintptr_t)h >> 12) & (JIT_RECENT - 1);
+	return ((u32)(uintptr_t)h * 2654435761u) >> (32 - JIT_RECENT_BITS);
 }
 
 static struct jblock *tab_find(struct cpu *c, const u8 *h)
@@ -1466,12 +1475,112 @@ static void emit_call(struct jctx *x, const struct dinsn *di)
 
 static const u8 *find(struct cpu *c);
 
-/* On to the block at c->eip if find() has it, else out to the dispatcher
- * (which translates it). */
-static void e_find(struct jctx *x)
+/* rax = the linear address of CS:EIP (RIP in 64-bit code), as find()
+ * makes it: in 32-bit code the sum wraps at 4 GiB. */
+static void e_fetch_lin(struct jctx *x)
 {
 	struct jit *j = x->j;
 
+	if (x->wide) {					/* mov rax, [rip] */
+		e_rbx(j, "\x48\x8b", 2, 0x83, CPU_FIELD(rip));
+		return;
+	}
+	e_load(j, H_EAX, CPU_FIELD(eip));
+	e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +	/* add eax, CS.base */
+	      (size_t)S_CS * sizeof(struct seg) + offsetof(struct seg, base));
+}
+
+#define TLB_FIELD(f) (CPU_FIELD(tlb) + offsetof(struct tlb_entry, f))
+#define RECENT_FIELD(f) offsetof(struct jrecent, f)
+
+/*
+ * rsi = the host address of the code at linear address rax, through the
+ * CPL's TLB as code_host() would find it without a walk: the entry must
+ * be this page's (which in 64-bit code also says rax is canonical: the
+ * TLB holds no other), not a data access's to an NX page, and RAM.  Any
+ * of those not so jumps to the returned rel32 fields (three of them,
+ * in miss[]), where find() decides.
+ */
+static void e_fetch_tlb(struct jit *j, u8 **miss)
+{
+	_Static_assert(sizeof(struct tlb_entry) == 24, "TLB entry size");
+	ebytes(j, "\x31\xd2", 2);			/* xor edx, edx */
+	e_rbx(j, "\x83", 1, 0xbb, CPU_FIELD(cpl));	/* cmp cpl, 3 */
+	e8(j, 3);
+	ebytes(j, "\x0f\x94\xc2", 3);			/* sete dl */
+	ebytes(j, "\x69\xd2", 2);			/* imul edx, edx, */
+	e32(j, (u32)sizeof(((struct cpu *)0)->tlb[0]));	/* one TLB */
+	ebytes(j, "\x48\x89\xc1", 3);			/* mov rcx, rax */
+	ebytes(j, "\x48\xc1\xe9\x0c", 4);		/* shr rcx, 12 */
+	ebytes(j, "\x89\xce", 2);			/* mov esi, ecx */
+	ebytes(j, "\x81\xe6", 2);			/* and esi, 1023 */
+	e32(j, TLB_SIZE - 1);
+	ebytes(j, "\x48\x8d\x34\x76", 4);		/* lea rsi, [rsi*3] */
+	ebytes(j, "\x48\x8d\x14\xf2", 4);		/* lea rdx, [rdx+rsi*8] */
+	ebytes(j, "\x48\x01\xda", 3);			/* add rdx, rbx */
+	ebytes(j, "\x48\xff\xc1", 3);			/* inc rcx */
+	ebytes(j, "\x48\x39\x8a", 3);			/* cmp [rdx+vpage], rcx */
+	e32(j, (u32)TLB_FIELD(vpage));
+	miss[0] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x80\xba", 2);			/* cmp byte [noexec], 0 */
+	e32(j, (u32)TLB_FIELD(noexec));
+	e8(j, 0);
+	miss[1] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x48\x8b\xb2", 3);			/* mov rsi, [rdx+host] */
+	e32(j, (u32)TLB_FIELD(host));
+	ebytes(j, "\x48\x85\xf6", 3);			/* test rsi, rsi */
+	miss[2] = e_jump(j, JCC_JE, NULL);
+	e8(j, 0x25);					/* and eax, 0xfff */
+	e32(j, 0xfff);
+	ebytes(j, "\x48\x01\xc6", 3);			/* add rsi, rax */
+}
+
+/*
+ * On to the block at CS:EIP without leaving translated code.  This is
+ * find() written out in host code, for its common case: the fetch TLB
+ * has the page and j->recent the block, of this block's mode (nothing a
+ * translated block runs changes the mode, CS or the CPL: those are the
+ * interpreter's, and the dispatcher looks again after them).  Anything
+ * else, find() itself, called from here, decides: it may still find the
+ * block in the table; if not, out to the dispatcher, which translates.
+ *
+ * A hit is as safe as find()'s: the TLB entry is the page's as the
+ * guest maps it now (a remap or INVLPG empties it), the block at that
+ * host address is the one the table holds (a flush empties j->recent
+ * too, and a block that changed is caught by its own check on entry).
+ * Each exit has its own copy, so that the host's predictor learns each
+ * RET's and each indirect jump's targets apart.
+ */
+static void e_find(struct jctx *x)
+{
+	struct jit *j = x->j;
+	u8 *miss[5];
+	int k;
+
+	_Static_assert(sizeof(struct jrecent) == 32, "j->recent entry size");
+	e_fetch_lin(x);
+	e_fetch_tlb(j, miss);
+	ebytes(j, "\x69\xd6", 2);			/* imul edx, esi, K */
+	e32(j, 2654435761u);
+	ebytes(j, "\xc1\xea", 2);			/* shr edx, 32 - bits */
+	e8(j, 32 - JIT_RECENT_BITS);
+	ebytes(j, "\xc1\xe2\x05", 3);			/* shl edx, 5 */
+	e_movabs(j, 1, (u64)(uintptr_t)j->recent);
+	ebytes(j, "\x48\x01\xd1", 3);			/* add rcx, rdx */
+	ebytes(j, "\x48\x39\x71", 3);			/* cmp [rcx+host], rsi */
+	e8(j, RECENT_FIELD(host));
+	miss[3] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x80\x79", 2);			/* cmp byte [mode], */
+	e8(j, RECENT_FIELD(mode));
+	e8(j, x->wide ? 8 : 4);
+	miss[4] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x48\x8b\x41", 3);			/* mov rax, [rcx+code] */
+	e8(j, RECENT_FIELD(code));
+	ebytes(j, "\x48\x85\xc0", 3);			/* test rax, rax */
+	e_jump(j, JCC_JE, x->normal);
+	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+	for (k = 0; k < 5; k++)
+		set_rel32(miss[k], j->p);
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e_movabs(j, 0, (u64)(uintptr_t)find);
 	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
