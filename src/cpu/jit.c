@@ -1536,6 +1536,57 @@ static void e_fetch_tlb(struct jit *j, u8 **miss)
 }
 
 /*
+ * From rsi, the host address of CS:EIP: on to its block if j->recent has
+ * it, of this block's mode; out to the dispatcher if the block there
+ * starts with a slow instruction; else to miss[0] or miss[1].
+ */
+static void e_recent(struct jctx *x, u8 **miss)
+{
+	struct jit *j = x->j;
+
+	_Static_assert(sizeof(struct jrecent) == 32, "j->recent entry size");
+	ebytes(j, "\x69\xd6", 2);			/* imul edx, esi, K */
+	e32(j, 2654435761u);
+	ebytes(j, "\xc1\xea", 2);			/* shr edx, 32 - bits */
+	e8(j, 32 - JIT_RECENT_BITS);
+	ebytes(j, "\xc1\xe2\x05", 3);			/* shl edx, 5 */
+	e_movabs(j, 1, (u64)(uintptr_t)j->recent);
+	ebytes(j, "\x48\x01\xd1", 3);			/* add rcx, rdx */
+	ebytes(j, "\x48\x39\x71", 3);			/* cmp [rcx+host], rsi */
+	e8(j, RECENT_FIELD(host));
+	miss[0] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x80\x79", 2);			/* cmp byte [mode], */
+	e8(j, RECENT_FIELD(mode));
+	e8(j, x->wide ? 8 : 4);
+	miss[1] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x48\x8b\x41", 3);			/* mov rax, [rcx+code] */
+	e8(j, RECENT_FIELD(code));
+	ebytes(j, "\x48\x85\xc0", 3);			/* test rax, rax */
+	e_jump(j, JCC_JE, x->normal);
+	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+}
+
+static const u8 *find_link(struct cpu *c, u8 *ic);
+
+/* The n jumps in miss come here, to find() (to find_link(c, ic) if ic),
+ * and on to the code it returns, or out to the dispatcher. */
+static void e_call_find(struct jctx *x, u8 **miss, int n, u8 *ic)
+{
+	struct jit *j = x->j;
+
+	while (n--)
+		set_rel32(miss[n], j->p);
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	if (ic)
+		e_movabs(j, 6, (u64)(uintptr_t)ic);	/* mov rsi, ic */
+	e_movabs(j, 0, ic ? (u64)(uintptr_t)find_link :
+		     (u64)(uintptr_t)find);
+	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
+	e_jump(j, JCC_JE, x->normal);
+	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+}
+
+/*
  * On to the block at CS:EIP without leaving translated code.  This is
  * find() written out in host code, for its common case: the fetch TLB
  * has the page and j->recent the block, of this block's mode (nothing a
@@ -1555,54 +1606,72 @@ static void e_find(struct jctx *x)
 {
 	struct jit *j = x->j;
 	u8 *miss[5];
-	int k;
 
-	_Static_assert(sizeof(struct jrecent) == 32, "j->recent entry size");
 	e_fetch_lin(x);
 	e_fetch_tlb(j, miss);
-	ebytes(j, "\x69\xd6", 2);			/* imul edx, esi, K */
-	e32(j, 2654435761u);
-	ebytes(j, "\xc1\xea", 2);			/* shr edx, 32 - bits */
-	e8(j, 32 - JIT_RECENT_BITS);
-	ebytes(j, "\xc1\xe2\x05", 3);			/* shl edx, 5 */
-	e_movabs(j, 1, (u64)(uintptr_t)j->recent);
-	ebytes(j, "\x48\x01\xd1", 3);			/* add rcx, rdx */
-	ebytes(j, "\x48\x39\x71", 3);			/* cmp [rcx+host], rsi */
-	e8(j, RECENT_FIELD(host));
-	miss[3] = e_jump(j, JCC_JNE, NULL);
-	ebytes(j, "\x80\x79", 2);			/* cmp byte [mode], */
-	e8(j, RECENT_FIELD(mode));
-	e8(j, x->wide ? 8 : 4);
-	miss[4] = e_jump(j, JCC_JNE, NULL);
-	ebytes(j, "\x48\x8b\x41", 3);			/* mov rax, [rcx+code] */
-	e8(j, RECENT_FIELD(code));
-	ebytes(j, "\x48\x85\xc0", 3);			/* test rax, rax */
-	e_jump(j, JCC_JE, x->normal);
-	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
-	for (k = 0; k < 5; k++)
-		set_rel32(miss[k], j->p);
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e_movabs(j, 0, (u64)(uintptr_t)find);
-	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
-	e_jump(j, JCC_JE, x->normal);
-	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+	e_recent(x, miss + 3);
+	e_call_find(x, miss, 5, NULL);
+}
+
+/* In e_chain_far()'s code, from the linked host address (the movabs's
+ * immediate) to the rel32 of the jump to the linked entry: the immediate,
+ * cmp rsi, rcx (3) and jne rel32 (6), then the jump's opcode. */
+#define JIT_LINK_REL (8 + 3 + 6 + 1)
+
+/*
+ * Leave for a block in another page whose address the block knows (a
+ * JMP, Jcc or CALL rel, or falling off the page's end), as e_find() does,
+ * but faster once it has been there: the first time the lookup succeeds,
+ * find_link() writes into this code the host address it came to and the
+ * block's entry, and from then on a TLB entry that leads to that same
+ * host address is all it takes to jump straight there.  That is as sure
+ * as e_find(): the TLB entry is the page's as mapped now, and the block
+ * it links to stays right for that host address (a block whose bytes
+ * change is caught by its own check, and a translation in its place
+ * patches the old entry into a jump to the new one); a flush empties
+ * the arena, and this code with it.  A TLB entry that leads elsewhere (the
+ * page mapped to other RAM) goes the way of e_find(): the link is kept,
+ * not moved, so that code at one address in many address spaces does
+ * not patch itself back and forth.
+ */
+static void e_chain_far(struct jctx *x)
+{
+	struct jit *j = x->j;
+	u8 *miss[5], *ic, *other, *unlinked;
+
+	e_fetch_lin(x);
+	e_fetch_tlb(j, miss);
+	ic = j->p + 2;
+	e_movabs(j, 1, 0);			/* mov rcx, linked host (none) */
+	ebytes(j, "\x48\x39\xce", 3);			/* cmp rsi, rcx */
+	other = e_jump(j, JCC_JNE, NULL);
+	if (e_jump(j, JMP, x->normal) != ic + JIT_LINK_REL)
+		abort();				/* jmp linked entry */
+	set_rel32(other, j->p);
+	ebytes(j, "\x48\x85\xc9", 3);			/* test rcx, rcx */
+	unlinked = e_jump(j, JCC_JE, NULL);
+	e_recent(x, miss + 3);
+	e_call_find(x, miss, 5, NULL);
+	set_rel32(unlinked, j->p);
+	e_call_find(x, NULL, 0, ic);
 }
 
 /*
  * Leave for the block at page offset off of this page (block offset
  * boff): in the page, by a jump that the dispatcher patches (JX_CHAIN) to
  * go straight there once it has the block; in another page, through
- * find(), whose TLB lookup the page's mapping needs.
+ * e_chain_far(), whose TLB lookup the page's mapping needs.
  */
 static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 {
 	struct jit *j = x->j;
+	bool far = off < 0 || off > 0xfff;
 	u8 *at;
 
 	e_sync_eip(j, boff, x->wide);
 	set_rel32(e_check_intr(j), x->normal);
-	if (off < 0 || off > 0xfff) {
-		e_find(x);		/* another page */
+	if (far) {
+		e_chain_far(x);		/* another page */
 		return;
 	}
 	at = e_jump(j, JMP, NULL);
@@ -2061,9 +2130,9 @@ static bool slow_still(const struct jblock *b, const u8 *h)
 /*
  * From translated code: the code of the block at CS:EIP if it is there
  * and may be entered straight away (CS, the mode and the run loop's checks
- * are as they were when we came in), else NULL.
+ * are as they were when we came in), else NULL; its host address in *hp.
  */
-static const u8 *find(struct cpu *c)
+static const u8 *find_at(struct cpu *c, const u8 **hp)
 {
 	bool wide = cpu_64bit(c);
 	u64 lin = wide ? c->rip : (u32)(c->seg[S_CS].base + c->eip);
@@ -2074,13 +2143,33 @@ static const u8 *find(struct cpu *c)
 
 	if (!tlb_fetch_hit(e, lin) || !e->host)
 		return NULL;
-	h = e->host + (lin & 0xfff);
+	*hp = h = e->host + (lin & 0xfff);
 	r = recent_index(h);
 	if (c->jit->recent[r].host == h)
 		return c->jit->recent[r].mode == (wide ? 8 : 4) ?
 		       c->jit->recent[r].code : NULL;
 	b = tab_find(c, h);
 	return b && b->mode == (wide ? 8 : 4) ? b->code : NULL;
+}
+
+static const u8 *find(struct cpu *c)
+{
+	const u8 *h;
+
+	return find_at(c, &h);
+}
+
+/* find() for e_chain_far()'s exit whose link is at ic: the block it
+ * finds, if any, is linked there for next time. */
+static const u8 *find_link(struct cpu *c, u8 *ic)
+{
+	const u8 *h, *code = find_at(c, &h);
+
+	if (code) {
+		memcpy(JIT_W(ic), &h, sizeof(h));
+		set_rel32(ic + JIT_LINK_REL, code);
+	}
+	return code;
 }
 
 /*
