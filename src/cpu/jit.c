@@ -1661,6 +1661,12 @@ static void e_chain_far(struct jctx *x)
  * boff): in the page, by a jump that the dispatcher patches (JX_CHAIN) to
  * go straight there once it has the block; in another page, through
  * e_chain_far(), whose TLB lookup the page's mapping needs.
+ *
+ * A device's INTR or stop request is looked at here only where the guest
+ * could otherwise go round for ever without it: on a jump back (to this
+ * block or before it) and on one to another page.  A run of jumps forward
+ * within a page gets to the page's end, or to one of those, in a few
+ * blocks, each of which charges the budget on entry.
  */
 static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 {
@@ -1669,7 +1675,8 @@ static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 	u8 *at;
 
 	e_sync_eip(j, boff, x->wide);
-	set_rel32(e_check_intr(j), x->normal);
+	if (far || (s32)boff <= 0)
+		set_rel32(e_check_intr(j), x->normal);
 	if (far) {
 		e_chain_far(x);		/* another page */
 		return;
