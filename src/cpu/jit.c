@@ -1586,55 +1586,42 @@ static void e_call_find(struct jctx *x, u8 **miss, int n, u8 *ic)
 	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
 }
 
-/*
- * On to the block at CS:EIP without leaving translated code.  This is
- * find() written out in host code, for its common case: the fetch TLB
- * has the page and j->recent the block, of this block's mode (nothing a
- * translated block runs changes the mode, CS or the CPL: those are the
- * interpreter's, and the dispatcher looks again after them).  Anything
- * else, find() itself, called from here, decides: it may still find the
- * block in the table; if not, out to the dispatcher, which translates.
- *
- * A hit is as safe as find()'s: the TLB entry is the page's as the
- * guest maps it now (a remap or INVLPG empties it), the block at that
- * host address is the one the table holds (a flush empties j->recent
- * too, and a block that changed is caught by its own check on entry).
- * Each exit has its own copy, so that the host's predictor learns each
- * RET's and each indirect jump's targets apart.
- */
-static void e_find(struct jctx *x)
-{
-	struct jit *j = x->j;
-	u8 *miss[5];
-
-	e_fetch_lin(x);
-	e_fetch_tlb(j, miss);
-	e_recent(x, miss + 3);
-	e_call_find(x, miss, 5, NULL);
-}
-
-/* In e_chain_far()'s code, from the linked host address (the movabs's
+/* In e_find()'s code, from the linked host address (the movabs's
  * immediate) to the rel32 of the jump to the linked entry: the immediate,
  * cmp rsi, rcx (3) and jne rel32 (6), then the jump's opcode. */
 #define JIT_LINK_REL (8 + 3 + 6 + 1)
 
 /*
- * Leave for a block in another page whose address the block knows (a
- * JMP, Jcc or CALL rel, or falling off the page's end), as e_find() does,
- * but faster once it has been there: the first time the lookup succeeds,
- * find_link() writes into this code the host address it came to and the
- * block's entry, and from then on a TLB entry that leads to that same
- * host address is all it takes to jump straight there.  That is as sure
- * as e_find(): the TLB entry is the page's as mapped now, and the block
- * it links to stays right for that host address (a block whose bytes
- * change is caught by its own check, and a translation in its place
- * patches the old entry into a jump to the new one); a flush empties
- * the arena, and this code with it.  A TLB entry that leads elsewhere (the
- * page mapped to other RAM) goes the way of e_find(): the link is kept,
- * not moved, so that code at one address in many address spaces does
- * not patch itself back and forth.
+ * On to the block at CS:EIP without leaving translated code, after a RET,
+ * an indirect jump or call, or a jump to another page.  This is find()
+ * written out in host code, for its common case, with a link for the
+ * commonest of all: the exit that goes where it went last.
+ *
+ * First the CPL's TLB entry for CS:EIP must be the page's, with RAM
+ * behind it; then the host address it leads to is compared with the one
+ * linked into this code (its movabs), and if they are equal, the jump
+ * after it goes straight to the block there.  The link is made by
+ * find_link() the first time a lookup from here succeeds, and kept, not
+ * moved, so that a RET that returns to many places does not patch its
+ * code back and forth: those (half the RETs in the busybox shell loop,
+ * against a tenth of the indirect jumps and none of the jumps to other
+ * pages) go on to j->recent, of this block's mode, and jump to what it
+ * holds.  Anything else, find() itself, called from here, decides: it
+ * may still find the block in the table; if not, out to the dispatcher,
+ * which translates.
+ *
+ * Both ways are as safe as find(): the TLB entry is the page's as the
+ * guest maps it now (a remap or INVLPG empties it), and the block at
+ * that host address is the one the table holds, or one that stays right
+ * for it: a block whose bytes change is caught by its own check on
+ * entry, and a translation in its place patches the old entry into a
+ * jump to the new one.  A flush empties j->recent and the arena, the
+ * links with it.  Nothing a translated block runs changes the mode, CS
+ * or the CPL (those are the interpreter's, and the dispatcher looks
+ * again after them).  Each exit has its own copy, so that the host's
+ * predictor learns each one's targets apart.
  */
-static void e_chain_far(struct jctx *x)
+static void e_find(struct jctx *x)
 {
 	struct jit *j = x->j;
 	u8 *miss[5], *ic, *other, *unlinked;
@@ -1660,7 +1647,7 @@ static void e_chain_far(struct jctx *x)
  * Leave for the block at page offset off of this page (block offset
  * boff): in the page, by a jump that the dispatcher patches (JX_CHAIN) to
  * go straight there once it has the block; in another page, through
- * e_chain_far(), whose TLB lookup the page's mapping needs.
+ * e_find(), whose TLB lookup the page's mapping needs.
  *
  * A device's INTR or stop request is looked at here only where the guest
  * could otherwise go round for ever without it: on a jump back (to this
@@ -1678,7 +1665,7 @@ static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 	if (far || (s32)boff <= 0)
 		set_rel32(e_check_intr(j), x->normal);
 	if (far) {
-		e_chain_far(x);		/* another page */
+		e_find(x);		/* another page */
 		return;
 	}
 	at = e_jump(j, JMP, NULL);
@@ -2166,7 +2153,7 @@ static const u8 *find(struct cpu *c)
 	return find_at(c, &h);
 }
 
-/* find() for e_chain_far()'s exit whose link is at ic: the block it
+/* find() for e_find()'s exit whose link is at ic: the block it
  * finds, if any, is linked there for next time. */
 static const u8 *find_link(struct cpu *c, u8 *ic)
 {
