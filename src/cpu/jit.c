@@ -10,8 +10,9 @@
  * are written out as host instructions that work on struct cpu (MOV, LEA,
  * the ALU, TEST, shifts, loads and stores through the TLB, Jcc); every
  * other form is a call of its handler.  Blocks end by jumping straight to
- * the next block when it lies in the same page (chaining), and a RET
- * finds its target's block without leaving translated code, so the
+ * the next block when it lies in the same page (chaining), and a RET, an
+ * indirect jump or a jump to another page finds its target's block
+ * through the TLB without leaving translated code (e_find()), so the
  * kernel's loops and calls run without coming back here.
  *
  * The guest chooses only the values in the code we write (immediates,
