@@ -10,8 +10,9 @@
  * are written out as host instructions that work on struct cpu (MOV, LEA,
  * the ALU, TEST, shifts, loads and stores through the TLB, Jcc); every
  * other form is a call of its handler.  Blocks end by jumping straight to
- * the next block when it lies in the same page (chaining), and a RET
- * finds its target's block without leaving translated code, so the
+ * the next block when it lies in the same page (chaining), and a RET, an
+ * indirect jump or a jump to another page finds its target's block
+ * through the TLB without leaving translated code (e_find()), so the
  * kernel's loops and calls run without coming back here.
  *
  * The guest chooses only the values in the code we write (immediates,
@@ -69,7 +70,8 @@
 #define JIT_ARENA_FIRST (4u << 20)
 #define JIT_ARENA_MIN (256u << 10)
 #define JIT_TAB_SIZE 65536
-#define JIT_RECENT 4096
+#define JIT_RECENT_BITS 14
+#define JIT_RECENT (1u << JIT_RECENT_BITS)
 #define JIT_MAX_INSNS 32
 /* The most 8-byte compares a block's check can need. */
 #define JIT_MAX_CHUNKS (JIT_MAX_INSNS * MAX_INSN_LEN / 8 + 2)
@@ -123,11 +125,12 @@ struct jit {
 	u8 *epilogue;
 	unsigned generation;	/* flushes so far */
 	/* The blocks looked up last, by address: most lookups hit here and
-	 * stay in the host's caches, where the table's chains would not. */
-	struct {
+	 * stay in the host's caches, where the table's chains would not.
+	 * Translated code reads it too (e_find()). */
+	struct jrecent {
 		const u8 *host;
-		struct jblock *b;
 		const u8 *code;		/* b->code, without touching b */
+		struct jblock *b;
 		u8 mode;		/* b->mode, the same */
 	} recent[JIT_RECENT];
 	/* An empty TLB, for blocks whose segments rule out inline access. */
@@ -260,9 +263,16 @@ static u32 tab_index(const struct cpu *c, const u8 *h)
 	return (pa * 2654435761u) >> 16;
 }
 
+/*
+ * Where j->recent keeps the block at h: a multiplicative hash, as
+ * e_find() computes it too.  The busybox shell loop of bench/run.sh runs
+ * some thousands of hot blocks across the kernel and busybox; with 4096
+ * entries and an xor of the page number one lookup in 25 missed and
+ * walked the table, with these 16384 one in 200.
+ */
 static u32 recent_index(const u8 *h)
 {
-	return ((uintptr_t)h ^ (uintptr_t)h >> 12) & (JIT_RECENT - 1);
+	return ((u32)(uintptr_t)h * 2654435761u) >> (32 - JIT_RECENT_BITS);
 }
 
 static struct jblock *tab_find(struct cpu *c, const u8 *h)
@@ -1736,33 +1746,196 @@ static void emit_call(struct jctx *x, const struct dinsn *di)
 
 static const u8 *find(struct cpu *c);
 
-/* On to the block at c->eip if find() has it, else out to the dispatcher
- * (which translates it). */
-static void e_find(struct jctx *x)
+/* rax = the linear address of CS:EIP (RIP in 64-bit code), as find()
+ * makes it: in 32-bit code the sum wraps at 4 GiB. */
+static void e_fetch_lin(struct jctx *x)
 {
 	struct jit *j = x->j;
 
+	if (x->wide) {					/* mov rax, [rip] */
+		e_rbx(j, "\x48\x8b", 2, 0x83, CPU_FIELD(rip));
+		return;
+	}
+	e_load(j, H_EAX, CPU_FIELD(eip));
+	e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +	/* add eax, CS.base */
+	      (size_t)S_CS * sizeof(struct seg) + offsetof(struct seg, base));
+}
+
+#define TLB_FIELD(f) (CPU_FIELD(tlb) + offsetof(struct tlb_entry, f))
+#define RECENT_FIELD(f) offsetof(struct jrecent, f)
+
+/*
+ * rsi = the host address of the code at linear address rax, through the
+ * CPL's TLB as code_host() would find it without a walk: the entry must
+ * be this page's (which in 64-bit code also says rax is canonical: the
+ * TLB holds no other), not a data access's to an NX page, and RAM.  Any
+ * of those not so jumps to the returned rel32 fields (three of them,
+ * in miss[]), where find() decides.
+ */
+static void e_fetch_tlb(struct jit *j, u8 **miss)
+{
+	_Static_assert(sizeof(struct tlb_entry) == 24, "TLB entry size");
+	ebytes(j, "\x31\xd2", 2);			/* xor edx, edx */
+	e_rbx(j, "\x83", 1, 0xbb, CPU_FIELD(cpl));	/* cmp cpl, 3 */
+	e8(j, 3);
+	ebytes(j, "\x0f\x94\xc2", 3);			/* sete dl */
+	ebytes(j, "\x69\xd2", 2);			/* imul edx, edx, */
+	e32(j, (u32)sizeof(((struct cpu *)0)->tlb[0]));	/* one TLB */
+	ebytes(j, "\x48\x89\xc1", 3);			/* mov rcx, rax */
+	ebytes(j, "\x48\xc1\xe9\x0c", 4);		/* shr rcx, 12 */
+	ebytes(j, "\x89\xce", 2);			/* mov esi, ecx */
+	ebytes(j, "\x81\xe6", 2);			/* and esi, 1023 */
+	e32(j, TLB_SIZE - 1);
+	ebytes(j, "\x48\x8d\x34\x76", 4);		/* lea rsi, [rsi*3] */
+	ebytes(j, "\x48\x8d\x14\xf2", 4);		/* lea rdx, [rdx+rsi*8] */
+	ebytes(j, "\x48\x01\xda", 3);			/* add rdx, rbx */
+	ebytes(j, "\x48\xff\xc1", 3);			/* inc rcx */
+	ebytes(j, "\x48\x39\x8a", 3);			/* cmp [rdx+vpage], rcx */
+	e32(j, (u32)TLB_FIELD(vpage));
+	miss[0] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x80\xba", 2);			/* cmp byte [noexec], 0 */
+	e32(j, (u32)TLB_FIELD(noexec));
+	e8(j, 0);
+	miss[1] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x48\x8b\xb2", 3);			/* mov rsi, [rdx+host] */
+	e32(j, (u32)TLB_FIELD(host));
+	ebytes(j, "\x48\x85\xf6", 3);			/* test rsi, rsi */
+	miss[2] = e_jump(j, JCC_JE, NULL);
+	e8(j, 0x25);					/* and eax, 0xfff */
+	e32(j, 0xfff);
+	ebytes(j, "\x48\x01\xc6", 3);			/* add rsi, rax */
+}
+
+/*
+ * From rsi, the host address of CS:EIP: on to its block if j->recent has
+ * it, of this block's mode; out to the dispatcher if the block there
+ * starts with a slow instruction; else to miss[0] or miss[1].
+ */
+static void e_recent(struct jctx *x, u8 **miss)
+{
+	struct jit *j = x->j;
+
+	_Static_assert(sizeof(struct jrecent) == 32, "j->recent entry size");
+	ebytes(j, "\x69\xd6", 2);			/* imul edx, esi, K */
+	e32(j, 2654435761u);
+	ebytes(j, "\xc1\xea", 2);			/* shr edx, 32 - bits */
+	e8(j, 32 - JIT_RECENT_BITS);
+	ebytes(j, "\xc1\xe2\x05", 3);			/* shl edx, 5 */
+	e_movabs(j, 1, (u64)(uintptr_t)j->recent);
+	ebytes(j, "\x48\x01\xd1", 3);			/* add rcx, rdx */
+	ebytes(j, "\x48\x39\x71", 3);			/* cmp [rcx+host], rsi */
+	e8(j, RECENT_FIELD(host));
+	miss[0] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x80\x79", 2);			/* cmp byte [mode], */
+	e8(j, RECENT_FIELD(mode));
+	e8(j, x->wide ? 8 : 4);
+	miss[1] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x48\x8b\x41", 3);			/* mov rax, [rcx+code] */
+	e8(j, RECENT_FIELD(code));
+	ebytes(j, "\x48\x85\xc0", 3);			/* test rax, rax */
+	e_jump(j, JCC_JE, x->normal);
+	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+}
+
+static const u8 *find_link(struct cpu *c, u8 *ic);
+
+/* The n jumps in miss come here, to find() (to find_link(c, ic) if ic),
+ * and on to the code it returns, or out to the dispatcher. */
+static void e_call_find(struct jctx *x, u8 **miss, int n, u8 *ic)
+{
+	struct jit *j = x->j;
+
+	while (n--)
+		set_rel32(miss[n], j->p);
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e_movabs(j, 0, (u64)(uintptr_t)find);
+	if (ic)
+		e_movabs(j, 6, (u64)(uintptr_t)ic);	/* mov rsi, ic */
+	e_movabs(j, 0, ic ? (u64)(uintptr_t)find_link :
+		     (u64)(uintptr_t)find);
 	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
 	e_jump(j, JCC_JE, x->normal);
 	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+}
+
+/* In e_find()'s code, from the linked host address (the movabs's
+ * immediate) to the rel32 of the jump to the linked entry: the immediate,
+ * cmp rsi, rcx (3) and jne rel32 (6), then the jump's opcode. */
+#define JIT_LINK_REL (8 + 3 + 6 + 1)
+
+/*
+ * On to the block at CS:EIP without leaving translated code, after a RET,
+ * an indirect jump or call, or a jump to another page.  This is find()
+ * written out in host code, for its common case, with a link for the
+ * commonest of all: the exit that goes where it went last.
+ *
+ * First the CPL's TLB entry for CS:EIP must be the page's, with RAM
+ * behind it; then the host address it leads to is compared with the one
+ * linked into this code (its movabs), and if they are equal, the jump
+ * after it goes straight to the block there.  The link is made by
+ * find_link() the first time a lookup from here succeeds, and kept, not
+ * moved, so that a RET that returns to many places does not patch its
+ * code back and forth: those (half the RETs in the busybox shell loop,
+ * against a tenth of the indirect jumps and none of the jumps to other
+ * pages) go on to j->recent, of this block's mode, and jump to what it
+ * holds.  Anything else, find() itself, called from here, decides: it
+ * may still find the block in the table; if not, out to the dispatcher,
+ * which translates.
+ *
+ * Both ways are as safe as find(): the TLB entry is the page's as the
+ * guest maps it now (a remap or INVLPG empties it), and the block at
+ * that host address is the one the table holds, or one that stays right
+ * for it: a block whose bytes change is caught by its own check on
+ * entry, and a translation in its place patches the old entry into a
+ * jump to the new one.  A flush empties j->recent and the arena, the
+ * links with it.  Nothing a translated block runs changes the mode, CS
+ * or the CPL (those are the interpreter's, and the dispatcher looks
+ * again after them).  Each exit has its own copy, so that the host's
+ * predictor learns each one's targets apart.
+ */
+static void e_find(struct jctx *x)
+{
+	struct jit *j = x->j;
+	u8 *miss[5], *ic, *other, *unlinked;
+
+	e_fetch_lin(x);
+	e_fetch_tlb(j, miss);
+	ic = j->p + 2;
+	e_movabs(j, 1, 0);			/* mov rcx, linked host (none) */
+	ebytes(j, "\x48\x39\xce", 3);			/* cmp rsi, rcx */
+	other = e_jump(j, JCC_JNE, NULL);
+	if (e_jump(j, JMP, x->normal) != ic + JIT_LINK_REL)
+		abort();				/* jmp linked entry */
+	set_rel32(other, j->p);
+	ebytes(j, "\x48\x85\xc9", 3);			/* test rcx, rcx */
+	unlinked = e_jump(j, JCC_JE, NULL);
+	e_recent(x, miss + 3);
+	e_call_find(x, miss, 5, NULL);
+	set_rel32(unlinked, j->p);
+	e_call_find(x, NULL, 0, ic);
 }
 
 /*
  * Leave for the block at page offset off of this page (block offset
  * boff): in the page, by a jump that the dispatcher patches (JX_CHAIN) to
  * go straight there once it has the block; in another page, through
- * find(), whose TLB lookup the page's mapping needs.
+ * e_find(), whose TLB lookup the page's mapping needs.
+ *
+ * A device's INTR or stop request is looked at here only where the guest
+ * could otherwise go round for ever without it: on a jump back (to this
+ * block or before it) and on one to another page.  A run of jumps forward
+ * within a page gets to the page's end, or to one of those, in a few
+ * blocks, each of which charges the budget on entry.
  */
 static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 {
 	struct jit *j = x->j;
+	bool far = off < 0 || off > 0xfff;
 	u8 *at;
 
 	e_sync_eip(j, boff, x->wide);
-	set_rel32(e_check_intr(j), x->normal);
-	if (off < 0 || off > 0xfff) {
+	if (far || (s32)boff <= 0)
+		set_rel32(e_check_intr(j), x->normal);
+	if (far) {
 		e_find(x);		/* another page */
 		return;
 	}
@@ -2262,9 +2435,9 @@ static bool slow_still(const struct jblock *b, const u8 *h)
 /*
  * From translated code: the code of the block at CS:EIP if it is there
  * and may be entered straight away (CS, the mode and the run loop's checks
- * are as they were when we came in), else NULL.
+ * are as they were when we came in), else NULL; its host address in *hp.
  */
-static const u8 *find(struct cpu *c)
+static const u8 *find_at(struct cpu *c, const u8 **hp)
 {
 	bool wide = cpu_64bit(c);
 	u64 lin = wide ? c->rip : (u32)(c->seg[S_CS].base + c->eip);
@@ -2275,13 +2448,33 @@ static const u8 *find(struct cpu *c)
 
 	if (!tlb_fetch_hit(e, lin) || !e->host)
 		return NULL;
-	h = e->host + (lin & 0xfff);
+	*hp = h = e->host + (lin & 0xfff);
 	r = recent_index(h);
 	if (c->jit->recent[r].host == h)
 		return c->jit->recent[r].mode == (wide ? 8 : 4) ?
 		       c->jit->recent[r].code : NULL;
 	b = tab_find(c, h);
 	return b && b->mode == (wide ? 8 : 4) ? b->code : NULL;
+}
+
+static const u8 *find(struct cpu *c)
+{
+	const u8 *h;
+
+	return find_at(c, &h);
+}
+
+/* find() for e_find()'s exit whose link is at ic: the block it
+ * finds, if any, is linked there for next time. */
+static const u8 *find_link(struct cpu *c, u8 *ic)
+{
+	const u8 *h, *code = find_at(c, &h);
+
+	if (code) {
+		memcpy(JIT_W(ic), &h, sizeof(h));
+		set_rel32(ic + JIT_LINK_REL, code);
+	}
+	return code;
 }
 
 /*

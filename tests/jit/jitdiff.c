@@ -676,10 +676,50 @@ static bool prog_from_hex(struct prog *p, const char *hex)
  * budget that ended where the chain entered the second block, just before
  * its load from a lazy page, did exactly that: the interpreter ran the
  * load with the fault's return point left at the first block.
+ *
+ * The next three remap the page that translated code leaves for (by a
+ * RET, by a JMP to another page, and by that JMP again with the TLB
+ * entry refilled) while the blocks there are translated and known to the
+ * fast lookup.  They write their code first, with SS-relative stores: at
+ * 0x8000 a function f, at 0x9000 (page L) a CALL (a JMP) to f followed by
+ * MOV EAX, 0x11111111; RET, and at 0xa000 the same with 0x22222222.  Main
+ * calls L three times; the third time (ECX 1) f points L's PTE at 0xa000
+ * and INVLPGs it (and in the last program reads from L, so that the TLB
+ * holds the new mapping, and jumps to the block that ran the JMP the
+ * first two times), then returns (jumps) to L+5: EAX must be
+ * 0x22222222.  A lookup that trusted the TLB entry's old host page, or
+ * its own memory of where the jump went last, would run the old block.
  */
 static const char *const directed[] = {
 	"be 00 00 02 00 b9 04 00 00 00 31 db 83 c3 01 eb 00 8b 06 "
 	"81 c6 00 10 00 00 49 75 f0 f4",
+	"36 c7 05 00 80 00 00 85 c9 74 13 36 c7 05 04 80 00 00 36 "
+	"c7 05 24 36 c7 05 08 80 00 00 50 00 00 03 36 c7 05 0c 80 "
+	"00 00 a0 00 00 36 36 c7 05 10 80 00 00 0f 01 3d 00 36 c7 "
+	"05 14 80 00 00 90 00 00 c3 36 c7 05 00 90 00 00 e8 fb ef "
+	"ff 36 c7 05 04 90 00 00 ff b8 11 11 36 c7 05 08 90 00 00 "
+	"11 11 c3 f4 36 c7 05 00 a0 00 00 90 90 90 90 36 c7 05 04 "
+	"a0 00 00 90 b8 22 22 36 c7 05 08 a0 00 00 22 22 c3 f4 31 "
+	"c9 ba 00 90 00 00 ff d2 89 c3 ff d2 41 ff d2 f4",
+	"36 c7 05 00 80 00 00 85 c9 74 13 36 c7 05 04 80 00 00 36 "
+	"c7 05 24 36 c7 05 08 80 00 00 50 00 00 03 36 c7 05 0c 80 "
+	"00 00 a0 00 00 36 36 c7 05 10 80 00 00 0f 01 3d 00 36 c7 "
+	"05 14 80 00 00 90 00 00 e9 36 c7 05 18 80 00 00 e9 0f 00 "
+	"00 36 c7 05 00 90 00 00 e9 fb ef ff 36 c7 05 04 90 00 00 "
+	"ff b8 11 11 36 c7 05 08 90 00 00 11 11 c3 f4 36 c7 05 00 "
+	"a0 00 00 90 90 90 90 36 c7 05 04 a0 00 00 90 b8 22 22 36 "
+	"c7 05 08 a0 00 00 22 22 c3 f4 31 c9 ba 00 90 00 00 ff d2 "
+	"89 c3 ff d2 41 ff d2 f4",
+	"36 c7 05 00 80 00 00 85 c9 74 1b 36 c7 05 04 80 00 00 36 "
+	"c7 05 24 36 c7 05 08 80 00 00 50 00 00 03 36 c7 05 0c 80 "
+	"00 00 a0 00 00 36 36 c7 05 10 80 00 00 0f 01 3d 00 36 c7 "
+	"05 14 80 00 00 90 00 00 36 36 c7 05 18 80 00 00 a1 00 90 "
+	"00 36 c7 05 1c 80 00 00 00 eb 00 e9 36 c7 05 20 80 00 00 "
+	"e1 0f 00 00 36 c7 05 00 90 00 00 e9 fb ef ff 36 c7 05 04 "
+	"90 00 00 ff b8 11 11 36 c7 05 08 90 00 00 11 11 c3 f4 36 "
+	"c7 05 00 a0 00 00 90 90 90 90 36 c7 05 04 a0 00 00 90 b8 "
+	"22 22 36 c7 05 08 a0 00 00 22 22 c3 f4 31 c9 ba 00 90 00 "
+	"00 ff d2 89 c3 ff d2 41 ff d2 f4",
 };
 
 static void run_directed(struct stats *st)
