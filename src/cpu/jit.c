@@ -463,6 +463,10 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 /* What the translator knows about the lazy flags at this point. */
 enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS };
 
+/* Jumps to its cold path one instruction may have: an x87 form's three
+ * checks and its access's three (e_access(), cold_add()). */
+#define JIT_MAX_COLD 6
+
 /* Translation state of one block. */
 struct jctx {
 	struct jit *j;
@@ -480,10 +484,22 @@ struct jctx {
 	/* Cold paths, emitted after the block: instruction i's handler,
 	 * for when the inline access cannot go straight to RAM. */
 	u32 ncold;
-	struct { u8 *from, *back; u32 i; } cold[4 * JIT_MAX_INSNS];
+	struct { u8 *from, *back; u32 i; } cold[JIT_MAX_COLD * JIT_MAX_INSNS];
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
 };
+
+/* A jump (from) to the current instruction's cold path, made already.
+ * The array holds JIT_MAX_COLD for each instruction, the most any form
+ * makes: more is the translator's own bug, never the guest's doing. */
+static void cold_add(struct jctx *x, u8 *from)
+{
+	if (x->ncold >= ARRAY_SIZE(x->cold))
+		abort();
+	x->cold[x->ncold].from = from;
+	x->cold[x->ncold].back = NULL;
+	x->cold[x->ncold++].i = x->i;
+}
 
 /* eax = the effective address of di's memory operand (no segment). */
 static void e_ea(struct jit *j, const struct dinsn *di)
@@ -668,9 +684,7 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	ebytes(j, "\x89\xc1\x81\xe1", 4);		/* ecx = eax & 0xfff */
 	e32(j, 0xfff);
 	while (k--) {
-		x->cold[x->ncold].from = cold[k];
-		x->cold[x->ncold].back = NULL;
-		x->cold[x->ncold++].i = x->i;
+		cold_add(x, cold[k]);
 	}
 }
 
@@ -1195,9 +1209,7 @@ static bool emit_not_neg(struct jctx *x, const struct dinsn *di)
 /* A jump to instruction i's cold path (its handler), taken on cc. */
 static void e_cold_if(struct jctx *x, u8 cc)
 {
-	x->cold[x->ncold].from = e_jump(x->j, cc, NULL);
-	x->cold[x->ncold].back = NULL;
-	x->cold[x->ncold++].i = x->i;
+	cold_add(x, e_jump(x->j, cc, NULL));
 }
 
 #define FPU_FIELD(f) (CPU_FIELD(fpu) + offsetof(struct fpu, f))
@@ -1718,9 +1730,7 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 		if (x->wide) {		/* canonical: rdx = rax << 16 >> 16 */
 			ebytes(j, "\x48\x89\xc2\x48\xc1\xe2\x10", 7);
 			ebytes(j, "\x48\xc1\xfa\x10\x48\x39\xc2", 7);
-			x->cold[x->ncold].from = e_jump(j, JCC_JNE, NULL);
-			x->cold[x->ncold].back = NULL;
-			x->cold[x->ncold++].i = x->i;
+			cold_add(x, e_jump(j, JCC_JNE, NULL));
 		}
 		/* RIP; a 32-bit EIP was zero-extended by its load */
 		e_store_q(j, H_EAX, CPU_FIELD(rip));

@@ -689,6 +689,11 @@ static bool prog_from_hex(struct prog *p, const char *hex)
  * first two times), then returns (jumps) to L+5: EAX must be
  * 0x22222222.  A lookup that trusted the TLB entry's old host page, or
  * its own memory of where the jump went last, would run the old block.
+ *
+ * The last is 80 x87 instructions with memory operands (FLD and FSTP
+ * through ESI), so that wherever the page ends there is a block of 32 of
+ * them, each with the most jumps to its cold path any form has: the
+ * translator once kept room for fewer, and wrote past it.
  */
 static const char *const directed[] = {
 	"be 00 00 02 00 b9 04 00 00 00 31 db 83 c3 01 eb 00 8b 06 "
@@ -720,6 +725,18 @@ static const char *const directed[] = {
 	"c7 05 00 a0 00 00 90 90 90 90 36 c7 05 04 a0 00 00 90 b8 "
 	"22 22 36 c7 05 08 a0 00 00 22 22 c3 f4 31 c9 ba 00 90 00 "
 	"00 ff d2 89 c3 ff d2 41 ff d2 f4",
+	"be 00 00 02 00 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
+	"f4",
 };
 
 static void run_directed(struct stats *st)
