@@ -75,10 +75,16 @@
 #define JIT_MAX_INSNS 32
 /* The most 8-byte compares a block's check can need. */
 #define JIT_MAX_CHUNKS (JIT_MAX_INSNS * MAX_INSN_LEN / 8 + 2)
-/* Room a block may need: its descriptor and its code. */
+/*
+ * Room a block may need: its descriptor and its code, whose longest forms
+ * (an x87 one with a memory operand: its checks, its access, the
+ * pointers it notes and the status word, and its cold path; a PUSH of
+ * memory, with two accesses) take under 400 bytes, and its end (two
+ * exits that look their targets up in host code).
+ */
 #define JIT_BLOCK_ROOM (sizeof(struct jblock) + \
-			JIT_MAX_INSNS * (sizeof(struct dinsn) + 256) + \
-			JIT_MAX_CHUNKS * 24 + 1024)
+			JIT_MAX_INSNS * (sizeof(struct dinsn) + 512) + \
+			JIT_MAX_CHUNKS * 24 + 2048)
 
 /*
  * Every address the translator keeps or emits (j->p, b->code, the
