@@ -59,7 +59,7 @@ void *guest_ptr(const struct guest_mem *m, u64 gpa, u64 len);
  * bytes it came from change.  It sees its own writes; every other writer
  * (a device's DMA, the loader) must report what it wrote, through
  * mem_written(), before the guest can learn of the write: for a device,
- * before the used ring says the request is done (V:165).  guest_write()
+ * before the used ring says the request is done (V:155).  guest_write()
  * reports by itself; whoever writes through a guest_ptr() pointer calls
  * mem_written() for the range.  Only the part inside RAM is reported. :*/
 void mem_written(const struct guest_mem *m, u64 gpa, u64 len);

@@ -157,7 +157,8 @@ struct tlb_entry {
 	u64 vpage;	/* linear page number + 1, 0 = empty */
 	u8 *host;	/* host address of the page, NULL if not RAM */
 	u32 ppage;	/* physical address of the page, bits 31..12 */
-	u8 writable;	/* a write may go straight through (D already set) */
+	u8 writable;	/* a write may go straight through (D already set,
+			 * no translated code in the page) */
 	u8 global;
 	u8 noexec;	/* no fetch may hit: NX page (PAE with EFER.NXE) */
 	u8 pa_high;	/* physical address bits 35..32 (PAE): nonzero is

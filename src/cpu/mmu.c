@@ -27,7 +27,8 @@
  *
  * The TLB has separate halves for supervisor and user accesses, so a hit
  * needs no rights check; a write hits only on entries marked writable,
- * which also means their dirty bit is already set.  With paging off the
+ * which also means their dirty bit is already set and that the page holds
+ * no translated code (see mmu_watch_code()).  With paging off the
  * TLB still caches the identity mapping, so RAM accesses take the same
  * short path either way.
  */

@@ -481,8 +481,7 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e)
  * report; code translated from a buffer while the device was still
  * writing it is dropped by the report too.  The whole of the writable
  * part is reported, not only the used length: a request that failed
- * part way may have written some of it.
- */
+ * part way may have written some of it. :*/
 void vq_elem_written(struct virtqueue *vq, const struct vq_elem *e)
 {
 	struct guest_mem *mem = machine_mem(virtio_machine(vq->vd));
