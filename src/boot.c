@@ -907,6 +907,10 @@ void boot_kernel(struct guest_mem *mem, const struct boot_args *a,
 		linux_file(mem, &la, &f, e, l);
 	}
 	free(f.data);
+	/* What the loader wrote through guest_ptr(), reported in one go
+	 * (M:125): no code has been translated yet, but no writer is
+	 * exempt. */
+	mem_written(mem, 0, mem->size);
 }
 /* The file's copy is freed: from here on the kernel lives only in guest
  * RAM, and `lguest --verbose` prints where each part of it went. :*/

@@ -778,6 +778,11 @@ static u64 max_slice_from_env(void)
 	return n;
 }
 
+static void mem_written_cpu(void *opaque, u64 gpa, u64 len)
+{
+	cpu_mem_written(opaque, gpa, len);
+}
+
 struct machine *machine_new(struct guest_mem *mem)
 {
 	struct machine *m = calloc(1, sizeof(*m));
@@ -809,6 +814,9 @@ struct machine *machine_new(struct guest_mem *mem)
 	m->cpu = cpu_new(mem->base, (u32)mem->size, &m->bus);
 	if (!m->cpu)
 		die("cannot make the CPU");
+	/* Writes that bypass the CPU (M:125) reach its translator. */
+	mem->written = mem_written_cpu;
+	mem->written_opaque = m->cpu;
 	/* Time stands still until machine_run() (devices are being made),
 	 * which then brings it to the host's. */
 	vclock_init(&m->vc, cpu_icount(m->cpu), 0, FIRST_NS_PER_INSN);
@@ -842,6 +850,7 @@ void machine_free(struct machine *m)
 		next = t->all_next;
 		free(t);
 	}
+	m->mem->written = NULL;
 	cpu_free(m->cpu);
 	close(m->epfd);
 	free(m);
@@ -1016,6 +1025,11 @@ static void report_clock(struct machine *m)
 			js.used >> 10, js.limit >> 10, js.resident >> 10,
 			(unsigned long long)(js.bytes >> 10), js.flushes,
 			js.trims, js.grown);
+	if (js.limit)
+		verbose("translator: %llu writes found a page of translated "
+			"code, %llu blocks dropped",
+			(unsigned long long)js.code_writes,
+			(unsigned long long)js.drops);
 }
 
 /*M:240

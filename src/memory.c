@@ -51,6 +51,8 @@ int guest_mem_init(struct guest_mem *m, u64 size)
 
 	m->base = NULL;
 	m->size = 0;
+	m->written = NULL;
+	m->written_opaque = NULL;
 	if (size == 0 || size > GUEST_MEM_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -119,7 +121,17 @@ int guest_write(const struct guest_mem *m, u64 gpa, const void *buf, u64 len)
 	if (!p)
 		return -1;
 	memcpy(p, buf, len);
+	mem_written(m, gpa, len);
 	return 0;
+}
+
+void mem_written(const struct guest_mem *m, u64 gpa, u64 len)
+{
+	if (!m->written || !len || gpa >= m->size)
+		return;
+	if (len > m->size - gpa)
+		len = m->size - gpa;
+	m->written(m->written_opaque, gpa, len);
 }
 
 /* The guest is little-endian and so is every host we build for; memcpy

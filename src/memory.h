@@ -36,6 +36,11 @@
 struct guest_mem {
 	u8 *base;	/* host address of guest-physical 0 */
 	u64 size;	/* bytes of RAM */
+	/* Told of every write to RAM that mem_written() reports: the
+	 * machine points it at the CPU, whose translator keeps code made
+	 * from RAM (cpu_mem_written()).  NULL: nobody to tell yet. */
+	void (*written)(void *opaque, u64 gpa, u64 len);
+	void *written_opaque;
 };
 
 /* Map size bytes of zeroed RAM (with guard pages).  Returns 0, or -1 with
@@ -49,8 +54,18 @@ bool guest_range_ok(const struct guest_mem *m, u64 gpa, u64 len);
 /* Host pointer for [gpa, gpa+len), or NULL if any byte is outside RAM. */
 void *guest_ptr(const struct guest_mem *m, u64 gpa, u64 len);
 
+/*M:125
+ * The CPU translates guest code into host code and keeps it until the
+ * bytes it came from change.  It sees its own writes; every other writer
+ * (a device's DMA, the loader) must report what it wrote, through
+ * mem_written(), before the guest can learn of the write: for a device,
+ * before the used ring says the request is done (V:155).  guest_write()
+ * reports by itself; whoever writes through a guest_ptr() pointer calls
+ * mem_written() for the range.  Only the part inside RAM is reported. :*/
+void mem_written(const struct guest_mem *m, u64 gpa, u64 len);
+
 /* Copy to and from guest memory.  Return 0, or -1 if outside RAM (nothing
- * is copied then). */
+ * is copied then).  guest_write() reports the range (mem_written()). */
 int guest_read(const struct guest_mem *m, u64 gpa, void *buf, u64 len);
 int guest_write(const struct guest_mem *m, u64 gpa, const void *buf, u64 len);
 

@@ -261,6 +261,15 @@ void cpu_nmi_unblock(struct cpu *c)
 	}
 }
 
+void cpu_mem_written(struct cpu *c, u64 pa, u64 len)
+{
+	if (!c->code_pages || !len || pa >= c->ram_size)
+		return;
+	if (len > c->ram_size - pa)
+		len = c->ram_size - pa;
+	jit_code_written(c, (u32)pa, (u32)len);
+}
+
 u64 cpu_icount(const struct cpu *c)
 {
 	return c->icount;

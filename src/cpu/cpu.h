@@ -128,6 +128,9 @@ struct cpu_jit_stats {
 	unsigned trims;		/* times cpu_jit_trim() emptied it */
 	size_t resident;	/* written since its memory was last given
 				 * back: what it costs the host */
+	u64 code_writes;	/* writes that found a page of translated
+				 * code (which went) */
+	u64 drops;		/* blocks those writes dropped */
 };
 void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st);
 
@@ -135,6 +138,16 @@ void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st);
  * memory of code it will most likely never run again (it translates what
  * the guest runs next afresh). */
 void cpu_jit_trim(struct cpu *c);
+
+/*
+ * Guest RAM in [pa, pa + len) has been written by something other than
+ * the CPU: a device's DMA, the loader, a test putting new code in place.
+ * The translator drops what it made from those bytes (the CPU's own
+ * writes it sees by itself).  Every such writer must call this before
+ * the guest can know of the write, and on the CPU's thread: between
+ * cpu_run()s or from a bus callback.  The part outside RAM is ignored.
+ */
+void cpu_mem_written(struct cpu *c, u64 pa, u64 len);
 
 /* After CPU_SHUTDOWN: a sentence naming the faults that led to it. */
 const char *cpu_error(const struct cpu *c);

@@ -157,7 +157,8 @@ struct tlb_entry {
 	u64 vpage;	/* linear page number + 1, 0 = empty */
 	u8 *host;	/* host address of the page, NULL if not RAM */
 	u32 ppage;	/* physical address of the page, bits 31..12 */
-	u8 writable;	/* a write may go straight through (D already set) */
+	u8 writable;	/* a write may go straight through (D already set,
+			 * no translated code in the page) */
 	u8 global;
 	u8 noexec;	/* no fetch may hit: NX page (PAE with EFER.NXE) */
 	u8 pa_high;	/* physical address bits 35..32 (PAE): nonzero is
@@ -245,6 +246,11 @@ struct cpu {
 	u8 *ram;
 	u32 ram_size;
 	struct tlb_entry tlb[2][TLB_SIZE];	/* [0] supervisor, [1] user */
+	/* A bit per page of RAM: the page holds translated code (jit.c
+	 * sets it, mmu_watch_code()); NULL without the translator.  No
+	 * TLB entry of such a page is writable, so every write to it
+	 * comes to phys_write(), which tells the translator. */
+	u32 *code_pages;
 	u32 tlb_large[32];	/* 4 MiB regions the TLB may hold large-page
 				 * entries of, a bit each, the region's
 				 * number taken modulo 1024 (mmu.c) */
@@ -255,8 +261,9 @@ struct cpu {
 
 	/* Outside world. */
 	struct cpu_bus bus;
-	u8 intr;		/* INTR_PIN | INTR_NMI: nonzero ends a run of
-				 * instructions at the next boundary */
+	u8 intr;		/* INTR_PIN | INTR_NMI | INTR_CODE: nonzero
+				 * ends a run of instructions at the next
+				 * boundary */
 	volatile bool stop;	/* cpu_stop() */
 	bool nmi_pending;	/* an NMI edge not yet taken */
 	bool nmi_blocked;	/* an NMI handler runs: no NMI until IRET */
@@ -353,6 +360,10 @@ static inline bool stack32(const struct cpu *c)
  * blocked. */
 #define INTR_PIN 1u
 #define INTR_NMI 2u
+/* Not an interrupt: a write dropped translated code while translated code
+ * ran (jit.c), which must leave its block at the next boundary, in case
+ * the code dropped was its own.  jit_run() clears it. */
+#define INTR_CODE 4u
 
 /* IRET ends NMI blocking (SDM vol. 3, 6.7.1). */
 void cpu_nmi_unblock(struct cpu *c);
@@ -399,6 +410,9 @@ void jit_init(struct cpu *c);
 void jit_free(struct cpu *c);
 /* Like cpu_exec_run(), through translated blocks. */
 void jit_run(struct cpu *c, u64 end);
+/* RAM in [pa, pa + len) (within RAM) is being written, and a page of it
+ * holds translated code: that code goes, and the pages' bits with it. */
+void jit_code_written(struct cpu *c, u32 pa, u32 len);
 
 /* --- mmu.c: memory --- */
 
@@ -422,6 +436,18 @@ static inline bool mmu_pae(const struct cpu *c)
  * caller then raises #GP(0) and changes nothing. */
 bool mmu_read_pdptes(struct cpu *c, u32 cr3, u64 out[4]);
 void mmu_invlpg(struct cpu *c, u64 lin);
+
+/* Does the page of RAM at pa hold translated code (c->code_pages)? */
+static inline bool page_has_code(const struct cpu *c, u32 pa)
+{
+	return c->code_pages &&
+	       (c->code_pages[pa >> 17] >> ((pa >> 12) & 31) & 1);
+}
+
+/* The translator made code from the page of RAM at pa: mark it, and take
+ * the right to write from every TLB entry that maps it (through any
+ * linear address, large pages too), so that a write to it is seen. */
+void mmu_watch_code(struct cpu *c, u32 pa);
 
 /* Physical accesses: RAM, or the bus's mmio callbacks outside RAM. */
 u64 phys_read(struct cpu *c, u32 pa, int size);

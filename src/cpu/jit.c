@@ -31,15 +31,15 @@
  * Blocks are kept by the host address of their first byte (that is, by
  * physical address) and are position-independent: EIP only ever moves by
  * the handlers' relative updates, so one block serves every linear address
- * that maps its page.  As in the interpreter's cache, nothing has to tell
- * us when guest code changes: each block begins by comparing the bytes it
- * was made from with the bytes in guest RAM, 8 at a time against
- * immediates in its own code, and leaves for a fresh translation if they
- * differ.  So the guest patching its text, a disk read into a page that
- * held code or a test writing new code into RAM all just work.  (One limit
- * this shares with other translators: a block that rewrites its own later
- * instructions runs the old ones to the block's end; Linux patches code
- * through other mappings and serialises afterwards.)
+ * that maps its page.  A block does not check its bytes when it runs:
+ * instead every write to a page that holds translated code is seen, and
+ * drops that page's blocks ("Watching code for writes" below).  The CPU's
+ * own writes are seen because no TLB entry of such a page is writable
+ * (mmu.c), so they take the slow path to phys_write(); every other writer
+ * of guest RAM (a device's DMA, the loader, a test) reports its range
+ * through cpu_mem_written().  So the guest patching its text, a disk read
+ * into a page that held code or a store into the block that is running
+ * (which then leaves after that store, as a real CPU would) all just work.
  *
  * The translated code keeps the host's rbx pointing at struct cpu, r12
  * holding the EIP the block began at and r13 the TLB its accesses use
@@ -73,18 +73,15 @@
 #define JIT_RECENT_BITS 14
 #define JIT_RECENT (1u << JIT_RECENT_BITS)
 #define JIT_MAX_INSNS 32
-/* The most 8-byte compares a block's check can need. */
-#define JIT_MAX_CHUNKS (JIT_MAX_INSNS * MAX_INSN_LEN / 8 + 2)
 /*
  * Room a block may need: its descriptor and its code, whose longest forms
  * (an x87 one with a memory operand: its checks, its access, the
- * pointers it notes and the status word, and its cold path; a PUSH of
- * memory, with two accesses) take under 400 bytes, and its end (two
- * exits that look their targets up in host code).
+ * pointers it notes and the status word, and its cold path; an ADC to
+ * memory on flags the block does not know) take under 450 bytes, and its
+ * end (two exits that look their targets up in host code).
  */
 #define JIT_BLOCK_ROOM (sizeof(struct jblock) + \
-			JIT_MAX_INSNS * (sizeof(struct dinsn) + 512) + \
-			JIT_MAX_CHUNKS * 24 + 2048)
+			JIT_MAX_INSNS * (sizeof(struct dinsn) + 512) + 2048)
 
 /*
  * Every address the translator keeps or emits (j->p, b->code, the
@@ -101,9 +98,11 @@
 enum {
 	JX_NORMAL,	/* at an instruction boundary: look again */
 	JX_CHAIN,	/* as NORMAL, and the exit may be chained */
-	JX_STALE,	/* the block's bytes changed: translate again */
 	JX_BUDGET,	/* the block does not fit in what is left */
 };
+
+/* A block's bytes lie in at most this many pages of RAM. */
+#define JIT_BLOCK_PAGES 2
 
 struct jblock {
 	struct jblock *next;	/* in its hash chain */
@@ -112,9 +111,16 @@ struct jblock {
 	u8 raw[MAX_INSN_LEN];	/* slow entries: the bytes that were slow */
 	u8 nraw;		/* ... as many as the page held */
 	u8 mode;		/* 4: 32-bit code, 8: 64-bit code */
+	bool dropped;		/* its code changed: its entry leads away */
+	/* The pages of RAM its bytes lie in (page numbers; NO_PAGE for
+	 * none), and the next block in each one's list. */
+	u32 page[JIT_BLOCK_PAGES];
+	struct jblock *page_next[JIT_BLOCK_PAGES];
 	u32 n;
 	struct dinsn d[];
 };
+
+#define NO_PAGE 0xffffffffu
 
 struct jit {
 	u8 *arena, *end, *p;	/* code and block descriptors; end is the
@@ -129,7 +135,15 @@ struct jit {
 	size_t first;		/* the limit it started at */
 	int (*enter)(struct cpu *c, const u8 *code);
 	u8 *epilogue;
+	u8 *dropped;		/* where a dropped block's entry leads */
 	unsigned generation;	/* flushes so far */
+	/* Per page of RAM, the blocks made from it since the last flush
+	 * (through page_next[]); c->code_pages has its bit set while the
+	 * list is not empty. */
+	struct jblock **page_blocks;
+	u32 npages;
+	u64 code_writes;	/* writes that found a page of code */
+	u64 drops;		/* blocks they dropped */
 	/* The blocks looked up last, by address: most lookups hit here and
 	 * stay in the host's caches, where the table's chains would not.
 	 * Translated code reads it too (e_find()). */
@@ -247,6 +261,29 @@ static void e_exit(struct jit *j, int reason)
 
 /* --- Trampolines --- */
 
+static const u8 *find(struct cpu *c);
+
+/*
+ * Where the entry of a dropped block leads (drop_block()).  Whatever
+ * still jumps there (a chain patched into it, a pointer kept to it) does
+ * so at a block boundary, with c->eip synced and INTR checked: so we go
+ * on to the block now at c->eip if find() has one, else out to the
+ * dispatcher, which translates it.
+ */
+static void emit_dropped(struct jit *j)
+{
+	u8 *none;
+
+	j->dropped = j->p;
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_movabs(j, 0, (u64)(uintptr_t)find);
+	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
+	none = e_jump(j, JCC_JE, NULL);
+	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
+	set_rel32(none, j->p);
+	e_exit(j, JX_NORMAL);
+}
+
 static void emit_trampolines(struct jit *j)
 {
 	/* enter(c, code): save what the SysV ABI says we must, keep c in
@@ -257,6 +294,9 @@ static void emit_trampolines(struct jit *j)
 	ebytes(j, "\xff\xe6", 2);		/* jmp rsi */
 	j->epilogue = j->p;
 	ebytes(j, "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5b\xc3", 10);
+	emit_dropped(j);
+	/* Blocks begin with their descriptors: aligned. */
+	j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
 	j->start = j->p;
 }
 
@@ -321,11 +361,22 @@ static void tab_insert(struct cpu *c, struct jblock *b)
 	}
 }
 
-static void flush(struct jit *j)
+/* Forget every block: the table, and the page lists with their bits
+ * (TLB entries that lost the right to write get it back on their next
+ * write, by a walk). */
+static void flush(struct cpu *c)
 {
+	struct jit *j = c->jit;
+	u32 w, bits;
+
 	j->p = j->start;
 	memset(j->tab, 0, sizeof(j->tab));
 	memset(j->recent, 0, sizeof(j->recent));
+	for (w = 0; w < (j->npages + 31) / 32; w++) {
+		for (bits = c->code_pages[w]; bits; bits &= bits - 1)
+			j->page_blocks[32 * w + __builtin_ctz(bits)] = NULL;
+		c->code_pages[w] = 0;
+	}
 	j->generation++;
 }
 
@@ -338,51 +389,6 @@ static void *take(struct jit *j, size_t n)
 
 	j->p += (n + 15) & ~(size_t)15;
 	return JIT_W(p);
-}
-
-/* Check that the block's bytes are still those in guest RAM. */
-static void emit_validate(struct jit *j, const u8 *h, const u8 *bytes,
-			  u32 nbytes, u8 **stale)
-{
-	u64 v;
-	u32 k;
-	int shift;
-
-	e_movabs(j, 1, (u64)(uintptr_t)h);
-	if (nbytes < 8) {
-		/* An 8-byte load that stays in the page, starting at the
-		 * block or ending with it, and the block's bytes in it. */
-		shift = 64 - 8 * (int)nbytes;
-		v = 0;
-		memcpy(&v, bytes, nbytes);
-		if (((uintptr_t)h & 0xfff) <= 0x1000 - 8) {
-			v <<= shift;
-			ebytes(j, "\x48\x8b\x01", 3);	/* mov rax, [rcx] */
-			ebytes(j, "\x48\xc1\xe0", 3);	/* shl rax, shift */
-		} else {
-			ebytes(j, "\x48\x8b\x41", 3);	/* mov rax, */
-			e8(j, (u8)(nbytes - 8));	/* [rcx+nbytes-8] */
-			ebytes(j, "\x48\xc1\xe8", 3);	/* shr rax, shift */
-		}
-		e8(j, (u8)shift);
-		e_movabs(j, 2, v);
-		ebytes(j, "\x48\x39\xd0", 3);		/* cmp rax, rdx */
-		*stale++ = e_jump(j, JCC_JNE, NULL);
-		*stale = NULL;
-		return;
-	}
-	for (k = 0;; k += 8) {
-		if (k + 8 > nbytes)
-			k = nbytes - 8;
-		memcpy(&v, bytes + k, 8);
-		e_movabs(j, 0, v);
-		ebytes(j, "\x48\x39\x81", 3);		/* cmp [rcx+k], rax */
-		e32(j, k);
-		*stale++ = e_jump(j, JCC_JNE, NULL);
-		if (k + 8 >= nbytes)
-			break;
-	}
-	*stale = NULL;
 }
 
 /* Charge the block's n instructions, unless that passes jit_end; load
@@ -2285,12 +2291,12 @@ static void flags_liveness(struct jctx *x)
 
 /* The block's code, after its descriptor. */
 static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
-		       const u8 *bytes, u32 nbytes, bool slow_next)
+		       bool slow_next)
 {
 	/* Big, so not on the stack; one per thread, as each CPU runs on
 	 * one thread and translates one block at a time. */
 	static __thread struct jctx x;
-	u8 *stale[JIT_MAX_CHUNKS + 1], *over, *skip, *cold_at = NULL;
+	u8 *over, *skip, *cold_at = NULL;
 	u32 i, off = (u32)((uintptr_t)h & 0xfff);
 	const u8 *page = h - off;
 	const struct dinsn *di;
@@ -2302,8 +2308,9 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	for (i = 0; i < b->n; i++)
 		x.off[i + 1] = x.off[i] + b->d[i].len;
 	flags_liveness(&x);
+	/* The entry: drop_block() may write a jump over its first 5 bytes,
+	 * which must hold no call (emit_budget()'s first load). */
 	b->code = j->p;
-	emit_validate(j, h, bytes, nbytes, stale);
 	over = emit_budget(j, b->n, x.wide);
 	emit_tlb_choice(&x);
 	for (i = 0; i + 1 < b->n || (i < b->n && b->d[i].flow == DF_NEXT);
@@ -2323,9 +2330,6 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	/* The shared exits, the cold paths, then the end proper. */
 	x.normal = j->p;
 	e_exit(j, JX_NORMAL);
-	for (i = 0; stale[i]; i++)
-		set_rel32(stale[i], j->p);
-	e_exit(j, JX_STALE);
 	set_rel32(over, j->p);
 	e_exit(j, JX_BUDGET);
 	for (i = 0; i < x.ncold; i++) {
@@ -2388,9 +2392,90 @@ static void far_branch_by_handler(struct dinsn *di, u32 end)
 }
 
 /*
+ * Watching code for writes.  Each block is put in the list of every page
+ * of RAM its bytes lie in (today one: a block ends at its page's end),
+ * and the page is marked (mmu_watch_code()), which makes every TLB entry
+ * of it read-only to the inline stores.  A write to a marked page, by
+ * the CPU (phys_write()) or by anyone else (cpu_mem_written()), comes to
+ * jit_code_written() before it lands: every block of the page is dropped
+ * and the mark goes, so the writes after it run at full speed until the
+ * page holds code again.  Dropping a block takes it out of the table and
+ * the recent lookups, and writes over its entry a jump to j->dropped, so
+ * that chains and anything else that kept its entry go elsewhere; its
+ * code stays in the arena (unreachable) until the next flush.
+ *
+ * The block that is running may be the one dropped (it stored into its
+ * own code, or a handler in it reached a device that DMAed there): the
+ * rest of it must not run.  Only a call out can drop code (an inline
+ * store never reaches a marked page), and after every call out that may
+ * touch memory a block checks c->intr (or ends): INTR_CODE set there
+ * makes it leave at once, after that instruction, with EIP and icount
+ * right, as a real CPU makes the new code seen.
+ */
+static void watch_block(struct cpu *c, struct jblock *b)
+{
+	struct jit *j = c->jit;
+	u32 k;
+
+	for (k = 0; k < JIT_BLOCK_PAGES && b->page[k] != NO_PAGE; k++) {
+		b->page_next[k] = j->page_blocks[b->page[k]];
+		j->page_blocks[b->page[k]] = b;
+		mmu_watch_code(c, b->page[k] << 12);
+	}
+}
+
+static void drop_block(struct cpu *c, struct jblock *b)
+{
+	struct jit *j = c->jit;
+	u32 r = recent_index(b->host);
+	struct jblock **p;
+
+	if (b->dropped)
+		return;
+	b->dropped = true;
+	if (j->recent[r].b == b)
+		memset(&j->recent[r], 0, sizeof(j->recent[r]));
+	for (p = &j->tab[tab_index(c, b->host)]; *p; p = &(*p)->next) {
+		if (*p == b) {
+			*p = b->next;
+			break;
+		}
+	}
+	*JIT_W(b->code) = JMP;
+	set_rel32(b->code + 1, j->dropped);
+	j->drops++;
+}
+
+/* Called only for a range within RAM. */
+void jit_code_written(struct cpu *c, u32 pa, u32 len)
+{
+	struct jit *j = c->jit;
+	u32 pg, last = (pa + len - 1) >> 12, k;
+	struct jblock *b, *next;
+	bool any = false;
+
+	for (pg = pa >> 12; pg <= last; pg++) {
+		if (!page_has_code(c, pg << 12))
+			continue;
+		c->code_pages[pg >> 5] &= ~(1u << (pg & 31));
+		for (b = j->page_blocks[pg]; b; b = next) {
+			for (k = 0; b->page[k] != pg; k++)
+				;
+			next = b->page_next[k];
+			drop_block(c, b);
+		}
+		j->page_blocks[pg] = NULL;
+		j->code_writes++;
+		any = true;
+	}
+	if (any && c->jit_active)
+		c->intr |= INTR_CODE;
+}
+
+/*
  * Translate the block at h.  The bytes are copied first, so that what we
- * decode and what the block compares against are the same even if RAM
- * changes meanwhile.
+ * decode is what was there when the page was marked: a write after that
+ * drops the block.
  */
 static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 {
@@ -2401,6 +2486,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	bool slow_next = false;
 	struct jblock *b;
 	u8 *start;
+	u32 k;
 
 	memcpy(bytes, h, min_u32(0x1000 - off, sizeof(bytes)));
 	while (n < JIT_MAX_INSNS && off + pos < 0x1000) {
@@ -2423,15 +2509,21 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	b = take(j, sizeof(*b) + n * sizeof(struct dinsn));
 	b->host = h;
 	b->mode = (u8)mode;
+	b->dropped = false;
+	for (k = 0; k < JIT_BLOCK_PAGES; k++)
+		b->page[k] = NO_PAGE;
 	b->n = n;
 	memcpy(b->d, d, n * sizeof(struct dinsn));
 	b->code = NULL;
 	if (n == 0) {
+		/* No code: lookup() compares these bytes instead. */
 		b->nraw = min_u32(0x1000 - off, MAX_INSN_LEN);
 		memcpy(b->raw, bytes, b->nraw);
 	} else {
-		emit_block(j, b, h, bytes, pos, slow_next);
+		emit_block(j, b, h, slow_next);
 		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
+		b->page[0] = (u32)(h - c->ram) >> 12;
+		watch_block(c, b);
 	}
 	/* JIT_BLOCK_ROOM is what the emitters can write at most. */
 	if ((size_t)(j->p - start) > JIT_BLOCK_ROOM)
@@ -2535,32 +2627,9 @@ static struct jblock *lookup_here(struct cpu *c)
 	return lookup(c);
 }
 
-/* The block at b->host changed: translate it again, and send old chains
- * into b on to the new block (or out, if the code there is now slow). */
-static void retranslate(struct cpu *c, struct jblock *b)
-{
-	struct jit *j = c->jit;
-	unsigned gen = j->generation;
-	struct jblock *nb = translate(c, b->host, b->mode);
-	u8 *entry = b->code;
-
-	if (j->generation != gen)
-		return;
-	if (nb->code) {
-		*JIT_W(entry) = JMP;
-		set_rel32(entry + 1, nb->code);
-	} else {
-		u8 *p = j->p;	/* e_exit() writes at j->p */
-
-		j->p = entry;
-		e_exit(j, JX_NORMAL);
-		j->p = p;
-	}
-}
-
 /*C:157
  * With the translator, the run loop hands whole chains of blocks to
- * jit_run(): each block checks its bytes, charges its instructions, calls
+ * jit_run(): each block charges its instructions, calls
  * the handlers one after another and jumps to the next block in the page.
  * It comes back here for an interrupt, the end of the budget, a return or
  * an indirect jump, and for each instruction without a fast handler,
@@ -2574,6 +2643,7 @@ void jit_run(struct cpu *c, u64 end)
 	int why;
 
 	c->jit_end = end;
+	c->intr &= ~INTR_CODE;
 	b = lookup_here(c);
 	while (b && b->code) {
 		gen = j->generation;
@@ -2581,11 +2651,10 @@ void jit_run(struct cpu *c, u64 end)
 		c->jit_active = true;
 		why = j->enter(c, b->code);
 		c->jit_active = false;
+		c->intr &= ~INTR_CODE;	/* it has left */
 		if (why == JX_BUDGET)
 			break;
-		if (why == JX_STALE)
-			retranslate(c, b);
-		else if (c->intr || c->stop || c->icount >= end)
+		if (c->intr || c->stop || c->icount >= end)
 			return;
 		b = lookup_here(c);
 		/* The exit came from a jump that may now go straight here. */
@@ -2670,7 +2739,7 @@ static void arena_full(struct cpu *c)
 	}
 	if (took > JIT_SHRINK_INSNS && limit / 2 >= j->first)
 		j->end = j->arena + limit / 2;
-	flush(j);
+	flush(c);
 	arena_release(j, j->start);
 }
 
@@ -2682,7 +2751,7 @@ void cpu_jit_trim(struct cpu *c)
 		return;
 	j->end = j->arena + j->first;
 	j->filled_at = c->icount;
-	flush(j);
+	flush(c);
 	arena_release(j, j->start);
 	j->trims++;
 }
@@ -2758,8 +2827,16 @@ void jit_init(struct cpu *c)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return;
+	j->npages = (u32)(((u64)c->ram_size + 0xfff) >> 12);
+	j->page_blocks = calloc(j->npages, sizeof(*j->page_blocks));
+	c->code_pages = calloc((j->npages + 31) / 32, sizeof(u32));
 	j->arena = map_arena();
-	if (!j->arena) {
+	if (!j->arena || !j->page_blocks || !c->code_pages) {
+		if (j->arena)
+			munmap(j->arena, 2 * (size_t)JIT_ARENA_MAX);
+		free(j->page_blocks);
+		free(c->code_pages);
+		c->code_pages = NULL;
 		free(j);
 		return;
 	}
@@ -2767,9 +2844,9 @@ void jit_init(struct cpu *c)
 	j->end = j->arena + first;
 	j->p = j->arena;
 	emit_trampolines(j);
-	flush(j);
-	j->high = j->p;
 	c->jit = j;
+	flush(c);
+	j->high = j->p;
 }
 
 void jit_free(struct cpu *c)
@@ -2779,6 +2856,9 @@ void jit_free(struct cpu *c)
 	if (!j)
 		return;
 	munmap(j->arena, 2 * (size_t)JIT_ARENA_MAX);
+	free(j->page_blocks);
+	free(c->code_pages);
+	c->code_pages = NULL;
 	free(j);
 	c->jit = NULL;
 }
@@ -2797,6 +2877,8 @@ void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st)
 	st->grown = j->grown;
 	st->trims = j->trims;
 	st->resident = (size_t)(j->high - j->arena);
+	st->code_writes = j->code_writes;
+	st->drops = j->drops;
 }
 
 #else	/* no translator for this host */
@@ -2814,6 +2896,14 @@ void jit_free(struct cpu *c)
 void jit_run(struct cpu *c, u64 end)
 {
 	cpu_exec_run(c, end);
+}
+
+/* Never called: without a translator no page is marked. */
+void jit_code_written(struct cpu *c, u32 pa, u32 len)
+{
+	(void)c;
+	(void)pa;
+	(void)len;
 }
 
 void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st)

@@ -27,7 +27,8 @@
  *
  * The TLB has separate halves for supervisor and user accesses, so a hit
  * needs no rights check; a write hits only on entries marked writable,
- * which also means their dirty bit is already set.  With paging off the
+ * which also means their dirty bit is already set and that the page holds
+ * no translated code (see mmu_watch_code()).  With paging off the
  * TLB still caches the identity mapping, so RAM accesses take the same
  * short path either way.
  */
@@ -132,6 +133,9 @@ void phys_write(struct cpu *c, u32 pa, u64 val, int size)
 	int i;
 
 	if (likely(in_ram(c, pa, size))) {
+		if (unlikely(page_has_code(c, pa) ||
+			     page_has_code(c, pa + (u32)size - 1)))
+			jit_code_written(c, pa, (u32)size);
 		host_store(c->ram + pa, val, size);
 		return;
 	}
@@ -295,7 +299,7 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 	e->pa_high = (u8)(pa >> 32);
 	e->host = !e->pa_high && in_ram(c, e->ppage, 4096) ?
 		  c->ram + e->ppage : NULL;
-	e->writable = writable;
+	e->writable = writable && !(e->host && page_has_code(c, e->ppage));
 	e->global = global;
 	e->noexec = noexec;
 	if (global & TLB_LARGE)
@@ -303,6 +307,32 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 			1u << (large_bit(lin >> 22) % 32);
 	if (global & TLB_HUGE)
 		huge_note(c, lin >> 30);
+}
+
+/*
+ * Pages that hold translated code are watched for writes through the
+ * TLB: an entry that maps one is never writable (tlb_fill() above), so
+ * the inline stores of the interpreter and of translated code, which go
+ * only through writable entries, take the slow path to phys_write(),
+ * which finds the page's bit and has the translator drop its code first.
+ * When a page is first marked, entries already filled for it, through
+ * whatever linear address (pieces of large pages included: each entry is
+ * one 4 KiB page), lose the right to write.  The bit goes when the code
+ * does (jit_code_written()); the next write to the page walks the tables
+ * again and finds it writable.
+ */
+void mmu_watch_code(struct cpu *c, u32 pa)
+{
+	struct tlb_entry *e = &c->tlb[0][0];
+	const u8 *host = c->ram + (pa & PAGE_MASK);
+	int i;
+
+	if (!c->code_pages || page_has_code(c, pa))
+		return;
+	c->code_pages[pa >> 17] |= 1u << ((pa >> 12) & 31);
+	for (i = 0; i < 2 * TLB_SIZE; i++)
+		if (e[i].host == host)
+			e[i].writable = false;
 }
 
 static noreturn void page_fault(struct cpu *c, u64 lin, u32 err)

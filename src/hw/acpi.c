@@ -627,6 +627,8 @@ void acpi_build_tables(struct machine *m)
 	rsdt = build_rsdt(&pl, "RSDT", t, 2, 4);
 	xsdt = build_rsdt(&pl, "XSDT", t, 2, 8);
 	build_rsdp(machine_mem(m), rsdt, xsdt);
+	/* The RSDP, then the tables (M:125). */
+	mem_written(machine_mem(m), ACPI_RSDP_ADDR, pl.next - ACPI_RSDP_ADDR);
 	verbose("acpi: tables at %#x-%#x, RSDP at %#x", ACPI_TABLES_ADDR,
 		pl.next, ACPI_RSDP_ADDR);
 }

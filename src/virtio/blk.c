@@ -618,6 +618,8 @@ static void blk_reset(struct virtio_dev *vd)
 	}
 	for (; list; list = next) {
 		next = list->next;
+		/* Carried out: its DMA happened, though nobody is told. */
+		vq_elem_written(virtio_vq(vd, 0), list->e);
 		put_req(blk, list);
 	}
 }

@@ -90,8 +90,14 @@ struct vq_elem *vq_elem_new(struct virtqueue *vq);
 int vq_pop(struct virtqueue *vq, struct vq_elem *e);
 /* Returns a chain to the driver, len bytes written into its in part.  A
  * head the device does not hold (pushed twice, or popped before a reset)
- * is not put on the used ring. */
+ * is not put on the used ring.  Reports the in part as written first
+ * (vq_elem_written()). */
 void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 len);
+/* The device may have written all of e's in part: tell the memory layer
+ * (mem_written()), so that code translated from it goes.  On the run
+ * loop's thread; vq_push() does it, a device that drops a chain it wrote
+ * into without pushing it (a reset) calls it itself. */
+void vq_elem_written(struct virtqueue *vq, const struct vq_elem *e);
 /* Interrupts the driver if it asked for one (event index / flags). */
 void vq_notify_guest(struct virtqueue *vq);
 bool vq_ready(const struct virtqueue *vq);

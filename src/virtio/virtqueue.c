@@ -468,10 +468,36 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e)
  * only if the guest ever runs on another thread (a KVM vCPU); on our
  * software CPU it is one fence. :*/
 
+/*V:155
+ * A device writes its answer into a chain's writable buffers (that is
+ * its DMA), on the run loop's thread or, for the disk, on an I/O thread;
+ * the guest learns that the answer is there from the used ring.  So
+ * before the used index moves, on the run loop's thread, which is the
+ * CPU's, the buffers are reported to the memory layer (M:125), and any
+ * code the CPU translated from those bytes is dropped: the guest cannot
+ * run a page that a disk read filled with what was there before.  An I/O
+ * thread has finished writing before the run loop is handed its request
+ * (blk.c's done list, under its lock), so nothing is written after the
+ * report; code translated from a buffer while the device was still
+ * writing it is dropped by the report too.  The whole of the writable
+ * part is reported, not only the used length: a request that failed
+ * part way may have written some of it. :*/
+void vq_elem_written(struct virtqueue *vq, const struct vq_elem *e)
+{
+	struct guest_mem *mem = machine_mem(virtio_machine(vq->vd));
+	unsigned int i;
+
+	for (i = e->nr_out; i < e->nr_out + e->nr_in; i++)
+		mem_written(mem, (u64)((u8 *)e->iov[i].iov_base - mem->base),
+			    e->iov[i].iov_len);
+}
+
 void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 len)
 {
 	u8 *slot;
 
+	/* Written even if the head is not put back (a reset came first). */
+	vq_elem_written(vq, e);
 	if (!vq->enabled || vq->broken || e->head >= vq->size ||
 	    !is_held(vq, e->head))
 		return;

@@ -1842,6 +1842,10 @@ static void ours_run(const struct c64 *k, struct r64 *res)
 	memcpy(ram + INSN_ADDR, k->code, k->len);
 	memcpy(ram + WIN, k->win, DT_WIN_SIZE);
 	memset(ram + IST_TOP - 64, 0, 64);
+	/* New code where the last case's was: the translator must know. */
+	cpu_mem_written(cpu, INSN_ADDR, 32);
+	cpu_mem_written(cpu, WIN, DT_WIN_SIZE);
+	cpu_mem_written(cpu, IST_TOP - 64, 64);
 
 	/* A REP string instruction may stop at the budget: run it on. */
 	for (n = 0; n < 100000; n++) {
@@ -1919,6 +1923,7 @@ static bool xp_ours(const u8 *code, int len, u64 rdi, u64 rsi, u64 rdx)
 	enter_long_mode(cpu);
 	memcpy(ram + XP_CODE_PA, code, (size_t)len);
 	ram[XP_CODE_PA + len - 1] = 0xf4;
+	cpu_mem_written(cpu, XP_CODE_PA, (u64)len);
 	cpu->r[R_EDI].q = rdi;
 	cpu->r[R_ESI].q = rsi;
 	cpu->r[R_EDX].q = rdx;
@@ -1976,6 +1981,7 @@ static unsigned x87_pointers(void)
 	memcpy(data, &(u32){ 0x037b }, 4);
 	memcpy(data + 4, &(u32){ 0 }, 4);
 	memcpy(ram + XP_DATA_PA, data, 8);
+	cpu_mem_written(cpu, XP_DATA_PA, 8);
 	memcpy(page, xp_save, sizeof(xp_save));
 	memset(img, 0, sizeof(img));
 	memset(ours, 0, 1024);

@@ -156,6 +156,11 @@ static void ours_run(const struct dt_case *k, u32 end, struct ours *o)
 	memcpy(ram + DT_WIN_BASE, win_init, DT_WIN_SIZE);
 	if (k->low)
 		memcpy(ram + DT_LOW_BASE, low_init, DT_LOW_SIZE);
+	/* New code where the last case's was: the translator must know. */
+	cpu_mem_written(cpu, k->eip, DT_SLOT_SIZE);
+	cpu_mem_written(cpu, DT_WIN_BASE, DT_WIN_SIZE);
+	if (k->low)
+		cpu_mem_written(cpu, DT_LOW_BASE, DT_LOW_SIZE);
 
 	/* A REP string instruction may take one step per iteration. */
 	for (i = 0; i < STEP_LIMIT; i++) {

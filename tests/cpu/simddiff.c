@@ -646,6 +646,9 @@ static void ours_run(const struct scase *k, struct sres *res)
 	memset(ram + CODE_EIP, 0xf4, 32);
 	memcpy(ram + CODE_EIP, k->code, k->len);
 	memcpy(ram + DT_WIN_BASE, k->win, DT_WIN_SIZE);
+	/* New code where the last case's was: the translator must know. */
+	cpu_mem_written(cpu, CODE_EIP, 32);
+	cpu_mem_written(cpu, DT_WIN_BASE, DT_WIN_SIZE);
 
 	cpu_run(cpu, 1);
 	cpu_get_regs(cpu, &r);

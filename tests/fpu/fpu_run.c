@@ -154,6 +154,8 @@ int main(void)
 		cpu_reset_flat32(c, CODE);
 		c->cr0 |= CR0_NE | CR0_ET;
 		memcpy(ram + CODE, program, sizeof(program));
+		cpu_mem_written(c, CODE, sizeof(program));
+		cpu_mem_written(c, DATA, 0x400);
 		ev = cpu_run(c, 1000);
 		native(host);
 		if (ev != CPU_HALT) {

@@ -1284,19 +1284,22 @@ static u32 site_bytes(struct gen *g)
 }
 
 /*
- * A loop that rewrites, from one block, an instruction of a block it runs
- * later: the store and the site are in different blocks (a JMP, a CALL
- * or the loop's own back edge between them), so each new value must be
- * seen when the site's block is entered again.  The values come from a
- * table indexed by ECX, so the site changes on every pass.
+ * A loop that rewrites an instruction of its own on every pass, with a
+ * value from a table indexed by ECX.  The site lies after the back edge
+ * (seen when its block is entered again), after a JMP or in a called
+ * function (a later block), or a few straight instructions after the
+ * store, in the same block as it: the block must leave after the store
+ * and run the new bytes, as a real CPU does.  With paging the store may
+ * go through CODE_ALIAS, another linear address of the same page.
  */
 static void gen_smc(struct gen *g)
 {
 	struct prog *p = g->p;
 	u8 saved = g->wmask;
-	u32 n = 2 + rnd(g, 5), label, tab, site = 0, i, at = 0;
-	int how = (int)rnd(g, 3);
+	u32 n = 2 + rnd(g, 5), label, tab, site = 0, i, at = 0, at_ld = 0;
+	int how = (int)rnd(g, 4);
 	bool via_moffs = chance(g, 30);
+	bool via_alias = p->paging && chance(g, 40);
 
 	if (p->ntab + 8 > MAX_TAB || !(g->wmask & 1) || g->in_fn)
 		return;
@@ -1317,6 +1320,15 @@ static void gen_smc(struct gen *g)
 	modrm(g, 0, R_EAX, 4);
 	b8(g, 2 << 6 | R_ECX << 3 | 5);
 	b32(g, tab - 4 - p->seg_base[S_DS]);
+	/* CMP [site], EAX first, sometimes: the load fills a TLB entry for
+	 * the page after its code was translated, which must still not let
+	 * the store through unseen. */
+	if (chance(g, 50)) {
+		b8(g, 0x39);
+		modrm(g, 0, R_EAX, 5);
+		at_ld = g->b->n;
+		b32(g, 0);
+	}
 	if (via_moffs) {
 		b8(g, 0xa3);
 	} else {
@@ -1355,8 +1367,17 @@ static void gen_smc(struct gen *g)
 			g->in_fn = false;
 			g->b = main;
 		}
+	} else if (how == 3) {		/* store; straight code; site */
+		for (i = rnd(g, 3); i; i--)
+			gen_simple(g);
+		site = here(g);
+		b32(g, site_bytes(g));
 	}
+	if (via_alias)
+		site = CODE_ALIAS + (site - CODE);
 	patch32(g->b, at, site - p->seg_base[S_DS]);
+	if (at_ld)
+		patch32(g->b, at_ld, site - p->seg_base[S_DS]);
 	for (i = 0; i < n; i++) {
 		u32 v = site_bytes(g);
 

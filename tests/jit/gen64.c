@@ -1742,16 +1742,18 @@ static void patch_site(struct gen *g, struct buf64 *store_buf, u32 at,
 }
 
 /*
- * A loop that rewrites, from one block, an instruction of a block it runs
- * later (a JMP, a CALL or the back edge between them), with a new value
- * from a table indexed by RCX on every pass.
+ * A loop that rewrites an instruction of its own on every pass, with a
+ * new value from a table indexed by RCX: in a block it runs later (a
+ * JMP, a CALL or the back edge between them), or a few straight
+ * instructions after the store, in the same block (which must leave
+ * after the store and run the new bytes, as a real CPU does).
  */
 static void gen_smc(struct gen *g)
 {
 	struct prog64 *p = g->p;
 	struct buf64 *main = g->b, *fn = &p->fn;
 	u32 saved = g->wmask, n = 2 + rnd(g, 5), tab, i, at = 0, jat;
-	int kind = (int)rnd(g, 3), how = 0;
+	int kind = (int)rnd(g, 4), how = 0;
 	u64 label, site = 0;
 	struct ea m = { .base = NOREG, .index = RCX, .scale = 2, .seg = -1 };
 
@@ -1795,6 +1797,11 @@ static void gen_smc(struct gen *g)
 		b8(g, 0xc3);
 		g->in_fn = false;
 		g->b = main;
+	} else if (kind == 3) {		/* store; straight code; site */
+		for (i = rnd(g, 3); i; i--)
+			gen_simple(g);
+		site = here(g);
+		bn(g, site_bytes(g), 4);
 	}
 	patch_site(g, main, at, how, site);
 	for (i = 0; i < n; i++) {

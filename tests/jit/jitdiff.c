@@ -175,6 +175,15 @@ static void tmpl_prog(const struct prog *p)
 
 	for (i = 0; i < 1024; i++) {
 		pa = i << 12;
+		if (p->paging && pa >= CODE_ALIAS &&
+		    pa < CODE_ALIAS + (CODE_END - CODE)) {
+			/* Accessed and dirty already: the first access
+			 * through the alias, a load, may fill a TLB entry
+			 * that lets stores through. */
+			put32(tmpl, PT_ADDR + 4 * i,
+			      (CODE + (pa - CODE_ALIAS)) | 0x63);
+			continue;
+		}
 		put32(tmpl, PT_ADDR + 4 * i,
 		      pa | (p->paging && (pa == LAZY || pa == LAZY + 0x1000) ?
 			    2 : 3));

@@ -18,6 +18,8 @@
 #define STUBS		0x6000u		/* other vectors: HLT at 16 * vec */
 #define CODE		0x10000u	/* programs: 0x10000..0x13fff */
 #define CODE_END	0x14000u
+#define CODE_ALIAS	0x40000u	/* with paging, CODE again: 0x40000..
+					 * 0x43fff map 0x10000..0x13fff */
 #define DATA		0x20000u	/* two data pages */
 #define LAZY		0x22000u	/* two more, not present until used */
 #define TABLE		0x24000u	/* self-modifying loops' values */

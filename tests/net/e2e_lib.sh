@@ -82,6 +82,10 @@ net_guest_bg() {
 	_argv=$(guest_vmm_argv "$_ird" "$@")
 	rm -f "$GUEST_OUTDIR/$_name.fifo"
 	mkfifo "$GUEST_OUTDIR/$_name.fifo"
+	# Emptied here, not only by the redirection below: that happens in
+	# the background job, and net_wait_log could first find the last
+	# run's log and its ready line.
+	: >"$GUEST_OUTDIR/$_name.log"
 	IFS='
 '
 	set -- $_argv

@@ -117,6 +117,44 @@ static void test_copies(const struct guest_mem *m)
 	   "32-bit access at the very end: last whole word only");
 }
 
+/* What mem_written() passed on, last call and count. */
+static u64 seen_gpa, seen_len;
+static unsigned seen_calls;
+
+static void seen(void *opaque, u64 gpa, u64 len)
+{
+	(void)opaque;
+	seen_gpa = gpa;
+	seen_len = len;
+	seen_calls++;
+}
+
+/* Writers that bypass the CPU report through mem_written(): the listener
+ * (the CPU, in a machine) hears every write inside RAM, and nothing of a
+ * range outside it. */
+static void test_written(struct guest_mem *m)
+{
+	u8 buf[16] = { 0 };
+
+	m->written = seen;
+	mem_written(m, 0x2000, 0x100);
+	ok(seen_calls == 1 && seen_gpa == 0x2000 && seen_len == 0x100,
+	   "mem_written passes a range in RAM on");
+	mem_written(m, m->size - 8, 64);
+	ok(seen_calls == 2 && seen_gpa == m->size - 8 && seen_len == 8,
+	   "mem_written cuts a range at the end of RAM");
+	mem_written(m, m->size, 8);
+	mem_written(m, UINT64_MAX - 3, 8);
+	mem_written(m, 0x3000, 0);
+	ok(seen_calls == 2, "mem_written passes nothing outside RAM on");
+	ok(guest_write(m, 0x1234, buf, 16) == 0 && seen_calls == 3 &&
+	   seen_gpa == 0x1234 && seen_len == 16,
+	   "guest_write reports what it wrote");
+	ok(guest_write(m, m->size - 8, buf, 16) == -1 && seen_calls == 3,
+	   "a refused guest_write reports nothing");
+	m->written = NULL;
+}
+
 static bool all_zero(const u8 *p, u64 len)
 {
 	u64 i;
@@ -136,6 +174,7 @@ int main(void)
 	ok(all_zero(m.base, m.size), "guest RAM starts zeroed");
 	test_ranges(&m);
 	test_copies(&m);
+	test_written(&m);
 	ok(!child_faults(touch_inside, &m), "the last byte of RAM is usable");
 	ok(child_faults(touch_below, &m), "the byte below RAM is a guard page");
 	ok(child_faults(touch_above, &m), "the byte above RAM is a guard page");

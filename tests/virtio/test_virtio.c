@@ -22,6 +22,7 @@
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 
+#include "cpu/cpu.h"
 #include "driver.h"
 #include "term.h"
 
@@ -323,6 +324,68 @@ static void test_blk_io(void)
 								   511),
 	   "virtio-blk: read through an indirect table");
 	ok(!guest_killed(d.m), "virtio-blk: the guest is alive after all that");
+	drv_free(&d);
+	unlink(disk_path);
+}
+
+/*
+ * DMA into code: the machine's CPU runs a few instructions at DATA_GPA
+ * (the translator makes a block of them), then a disk read puts other
+ * code over them, from an I/O thread.  Run again, the CPU must run what
+ * the disk brought: the completion reported the buffer (vq_push()), and
+ * the translator dropped the block it had made from the old bytes.
+ */
+static u32 run_code(struct cpu *c)
+{
+	struct cpu_regs r;
+	enum cpu_event ev;
+
+	cpu_reset_flat32(c, DATA_GPA);
+	ev = cpu_run(c, 100);
+	cpu_get_regs(c, &r);
+	return ev == CPU_HALT ? r.gpr[R_EAX] : 0xdeadu;
+}
+
+static void test_blk_dma_into_code(void)
+{
+	static const u8 old_code[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00,	/* mov eax, 1 */
+		0x83, 0xc0, 0x10,		/* add eax, 0x10 */
+		0xf4,				/* hlt */
+	};
+	static const u8 new_code[] = {
+		0xb8, 0x02, 0x00, 0x00, 0x00,	/* mov eax, 2 */
+		0x83, 0xc0, 0x20,		/* add eax, 0x20 */
+		0xf4,				/* hlt */
+	};
+	struct cpu_jit_stats st;
+	struct virtio_blk *blk;
+	struct cpu *c;
+	struct drv d;
+	u32 first, second;
+	int fd;
+
+	make_disk(DISK_SECTORS * 512);
+	fd = open(disk_path, O_WRONLY);
+	if (fd < 0 || pwrite(fd, new_code, sizeof(new_code), 9 * 512) !=
+	    (ssize_t)sizeof(new_code))
+		abort();
+	close(fd);
+	blk = setup_blk(&d, false, F_VERSION_1, 16);
+	c = machine_cpu(d.m);
+	guest_write(&d.mem, DATA_GPA, old_code, sizeof(old_code));
+	first = run_code(c);
+	cpu_jit_stats(c, &st);
+	ok(first == 0x11 && st.bytes,
+	   "DMA into code: the CPU ran the code there (eax %#x), translated "
+	   "(%llu bytes)", first, (unsigned long long)st.bytes);
+	ok(blk_request(&d, blk, VIRTIO_BLK_T_IN, 9, 512, VRING_DESC_F_WRITE)
+	   == VIRTIO_BLK_S_OK, "DMA into code: a disk read over it");
+	second = run_code(c);
+	cpu_jit_stats(c, &st);
+	ok(second == 0x22 && st.drops,
+	   "DMA into code: the CPU runs what the disk brought (eax %#x, "
+	   "%llu blocks dropped)", second, (unsigned long long)st.drops);
 	drv_free(&d);
 	unlink(disk_path);
 }
@@ -1337,6 +1400,7 @@ int main(void)
 	test_negotiation();
 	test_blk_io();
 	test_blk_flush_failure();
+	test_blk_dma_into_code();
 	test_event_idx();
 	test_blk_parallel();
 	test_blk_poweroff();
