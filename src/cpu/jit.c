@@ -1154,10 +1154,7 @@ static bool emit_mul(struct jctx *x, const struct dinsn *di)
 	u8 ext = di->op ? 0x28 : 0x20;			/* /5 IMUL, /4 MUL */
 
 	if (di->rm == DC_NONE) {
-		if (x->wide)
-			e_ea_wide(x, di);
-		else
-			e_ea(j, di);
+		e_ea_any(x, di);
 		e_access(x, di->seg, false, size);
 		e_load_sz(j, H_EAX, GREG(R_EAX), size);
 		e_rexw(j, size);			/* mul [rsi+rcx] */
