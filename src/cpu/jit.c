@@ -1038,12 +1038,6 @@ static void e_flags_from_host(struct jctx *x)
 	x->flags = FK_EFLAGS;
 }
 
-/* Where byte register r (AL CL DL BL AH CH DH BH) lives in struct cpu. */
-static size_t greg8(int r)
-{
-	return r < 4 ? GREG(r) : GREG(r - 4) + 1;
-}
-
 /* With the 64-bit forms and the block ends, below. */
 static bool emit_reg_wide(struct jctx *x, const struct dinsn *di);
 static void e_ea_wide(struct jctx *x, const struct dinsn *di);
@@ -1380,18 +1374,13 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		e_ea(j, di);
 		e_store(j, H_EAX, GREG(di->reg));
 		return true;
-	case DK_MOVX_R: {
-		/* AL..BL are the low bytes of r[0..3], AH..BH the next */
-		size_t src = di->size == 1 && di->rm >= 4 ?
-			     GREG(di->rm - 4) + 1 : GREG(di->rm);
-
-		/* movzx/movsx eax, byte/word [rbx + src] */
+	case DK_MOVX_R:	/* movzx/movsx eax, byte/word [rbx + src] */
 		e8(j, 0x0f);
-		e_rbx(j, di->op ? "\xbe" : "\xb6", 1, 0x83, src);
+		e_rbx(j, di->op ? "\xbe" : "\xb6", 1, 0x83,
+		      greg_sz(di->rm, di->size));
 		JIT_W(j->p)[-6] |= di->size == 2;
 		e_store(j, H_EAX, GREG(di->reg));
 		return true;
-	}
 	case DK_INC:
 	case DK_DEC:
 		if (x->flags_live[x->i]) {
@@ -1463,6 +1452,10 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 	x->flags = FK_UNKNOWN;
 	return true;
 }
+
+/* ROL ROR RCL RCR SHL SHR SAL SAR as the ModRM of the host's C1 or D3
+ * /n on eax; 0: none written inline (RCL and RCR read CF). */
+static const u8 shift_ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
 
 /*
  * c->eflags made the whole truth, as alu.c's fold() makes it: from the
@@ -1540,8 +1533,6 @@ static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
  */
 static bool emit_shift(struct jctx *x, const struct dinsn *di)
 {
-	/* ROL ROR RCL RCR SHL SHR SAL SAR as the host's C1 /n; 0: none */
-	static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
 	u32 count = (u32)di->imm;	/* masked by the decoder */
 	bool live = x->flags_live[x->i];
 	struct jit *j = x->j;
@@ -1554,15 +1545,15 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 		return true;
 	}
 	if (live && di->op >= 4)
-		return emit_shift_flags(x, di, ext[di->op], count);
+		return emit_shift_flags(x, di, shift_ext[di->op], count);
 	if (live && di->op < 2)
 		return emit_rotate_flags(x, di, count);
-	if (live || !ext[di->op])
+	if (live || !shift_ext[di->op])
 		return false;
 	e_load_sz(j, H_EAX, GREG(di->rm), di->size);
 	e_rexw(j, di->size);
 	e8(j, 0xc1);					/* op eax, count */
-	e8(j, ext[di->op]);
+	e8(j, shift_ext[di->op]);
 	e8(j, (u8)count);
 	e_store_reg(x, GREG(di->rm));
 	x->flags = FK_UNKNOWN;
@@ -1577,16 +1568,15 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
  */
 static bool emit_shift_cl(struct jctx *x, const struct dinsn *di)
 {
-	static const u8 ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
 	struct jit *j = x->j;
 
-	if (x->flags_live[x->i] || !ext[di->op])
+	if (x->flags_live[x->i] || !shift_ext[di->op])
 		return false;
 	e_load_sz(j, H_EAX, GREG(di->rm), di->size);
 	e_rbx(j, "\x0f\xb6", 2, 0x8b, GREG(R_ECX));	/* movzx ecx, cl */
 	e_rexw(j, di->size);
 	e8(j, 0xd3);					/* op eax, cl */
-	e8(j, ext[di->op]);
+	e8(j, shift_ext[di->op]);
 	e_store_reg(x, GREG(di->rm));
 	x->flags = FK_UNKNOWN;
 	return true;
@@ -1656,14 +1646,6 @@ static void e_loadx(struct jit *j, const struct dinsn *di)
 	ebytes(j, "\x04\x0e", 2);
 }
 
-/* Where the source of MOVZX/MOVSX r, r/m8 lives: AH..BH without REX. */
-static size_t movx_src_wide(const struct dinsn *di)
-{
-	if (di->size != 1 || (di->rm & REG8_REX))
-		return GREG(di->rm & 15);
-	return greg8(di->rm);
-}
-
 static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
@@ -1695,7 +1677,7 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 				e_rexw(j, di->osize);
 			e8(j, 0x0f);
 			e_rbx(j, di->op ? "\xbe" : "\xb6", 1, 0x83,
-			      movx_src_wide(di));
+			      greg_sz(di->rm, di->size));
 			JIT_W(j->p)[-6] |= di->size == 2;
 		}
 		e_store_q(j, H_EAX, GREG(di->reg));
