@@ -154,8 +154,12 @@ enum { ACC_READ, ACC_WRITE, ACC_EXEC };
  */
 #define TLB_SIZE 1024
 struct tlb_entry {
-	u64 vpage;	/* linear page number + 1, 0 = empty */
+	u64 vpage;	/* linear page number + 1, 0 = empty; a page that is
+			 * not RAM is never kept (mmu.c's tlb_fill()) */
 	u8 *host;	/* host address of the page, NULL if not RAM */
+	u64 wpage;	/* vpage if a write may go straight through (as
+			 * writable says), else 0: translated code's one
+			 * compare for a store */
 	u32 ppage;	/* physical address of the page, bits 31..12 */
 	u8 writable;	/* a write may go straight through (D already set,
 			 * no translated code in the page) */

@@ -122,6 +122,10 @@ struct jblock {
 
 #define NO_PAGE 0xffffffffu
 
+static void rc_touched(size_t field);
+static void rc_merge(const u8 *target);
+static void rc_called(void);
+
 struct jit {
 	u8 *arena, *end, *p;	/* code and block descriptors; end is the
 				 * limit, at most JIT_ARENA_MAX in */
@@ -194,6 +198,7 @@ static void set_rel32(u8 *at, const u8 *target)
 {
 	s32 rel = (s32)(target - (at + 4));
 
+	rc_merge(target);
 	memcpy(JIT_W(at), &rel, 4);
 }
 
@@ -233,6 +238,7 @@ static void e_movabs(struct jit *j, int reg, u64 v)
 static void e_rbx(struct jit *j, const char *op, size_t n, u8 modrm,
 		  size_t field)
 {
+	rc_touched(field);
 	ebytes(j, op, n);
 	e8(j, modrm);
 	e32(j, (u32)field);
@@ -286,14 +292,17 @@ static void emit_dropped(struct jit *j)
 
 static void emit_trampolines(struct jit *j)
 {
-	/* enter(c, code): save what the SysV ABI says we must, keep c in
-	 * rbx, jump to the block.  Five pushes keep calls 16-byte aligned. */
+	/* enter(c, code): save what the SysV ABI says we must (rbp too,
+	 * which holds a cached guest register), keep c in rbx, jump to the
+	 * block.  Six pushes and 8 bytes more keep calls 16-byte aligned. */
 	j->enter = (int (*)(struct cpu *, const u8 *))(void *)j->p;
-	ebytes(j, "\x53\x41\x54\x41\x55\x41\x56\x41\x57", 9);
+	ebytes(j, "\x55\x53\x41\x54\x41\x55\x41\x56\x41\x57", 10);
+	ebytes(j, "\x48\x83\xec\x08", 4);	/* sub rsp, 8 */
 	ebytes(j, "\x48\x89\xfb", 3);		/* mov rbx, rdi */
 	ebytes(j, "\xff\xe6", 2);		/* jmp rsi */
 	j->epilogue = j->p;
-	ebytes(j, "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5b\xc3", 10);
+	ebytes(j, "\x48\x83\xc4\x08", 4);	/* add rsp, 8 */
+	ebytes(j, "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5b\x5d\xc3", 11);
 	emit_dropped(j);
 	/* Blocks begin with their descriptors: aligned. */
 	j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
@@ -413,9 +422,10 @@ static u8 *emit_budget(struct jit *j, u32 n, bool wide)
 /*
  * Host registers in translated code: rbx = struct cpu, r12d = the EIP the
  * block began at, r13 = the TLB that inline memory accesses use, r8d = the
- * new ESP of a PUSH or POP in flight; rax, rcx, rdx, rsi, rdi are
- * scratch.  Guest registers live in c->r: each form loads what it needs
- * and stores what it changes, so a handler called in between always sees
+ * new ESP of a PUSH or POP in flight, r14b a carry in flight; rax, rcx,
+ * rdx, rsi, rdi, r9 are scratch; rbp, r10, r11 and r15 cache guest
+ * registers (below).  Guest registers live in c->r: each form stores
+ * what it changes at once, so a handler called in between always sees
  * the truth.  Only EIP lags: c->eip is written before each call out and at
  * each way out of the block.
  */
@@ -470,7 +480,29 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 	e_movabs(j, 6, (u64)(uintptr_t)di);
 	e_movabs(j, 0, (u64)(uintptr_t)fn);
 	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	rc_called();
 }
+
+/*
+ * Guest registers cached in host registers within a block: rbp, r10, r11
+ * and r15, which no form uses otherwise.  The cache is write-through: a
+ * form that changes a guest register still stores it to c->r at once, so
+ * a handler, a fault, an exit or a device always finds the truth there;
+ * what the cache saves is the load back (a store-to-load forward, about
+ * five cycles on the chain of an unrolled loop like SHA-256's).  A
+ * cached register holds what a load of the guest's register would: its
+ * low 32 bits zero-extended in 32-bit code, all 64 in 64-bit code.
+ *
+ * Anything the translator cannot follow empties the cache: a call out
+ * (C code may change c->r, and takes r10 and r11), any label where two
+ * ways through the code meet (set_rel32() to the current position), and
+ * a form that reaches c->r by itself (e_rbx() on a register's field).  A
+ * cold path runs its handler and loads the registers the cache held at
+ * its way back before it jumps there.  Each block starts empty.
+ */
+#define RC_SLOTS 4
+
+static const u8 rc_host[RC_SLOTS] = { 5, 10, 11, 15 };
 
 /* What the translator knows about the lazy flags at this point. */
 enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS };
@@ -496,10 +528,187 @@ struct jctx {
 	/* Cold paths, emitted after the block: instruction i's handler,
 	 * for when the inline access cannot go straight to RAM. */
 	u32 ncold;
-	struct { u8 *from, *back; u32 i; } cold[JIT_MAX_COLD * JIT_MAX_INSNS];
+	struct {
+		u8 *from, *back;
+		u32 i;
+		s8 rc[RC_SLOTS];	/* the cache at back (rc_reg) */
+	} cold[JIT_MAX_COLD * JIT_MAX_INSNS];
+	/* Which guest register each of rc_host[] holds (-1: none), and
+	 * when it was last used, for choosing one to reuse. */
+	s8 rc_reg[RC_SLOTS];
+	u32 rc_used[RC_SLOTS], rc_clock;
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
 };
+
+static void e_rexw(struct jit *j, int size);
+
+/* The block being translated, for the cache's hooks in the encoders
+ * (one per thread, as the block's jctx is). */
+static __thread struct jctx *rc_cur;
+
+static void rc_clear(struct jctx *x)
+{
+	memset(x->rc_reg, -1, sizeof(x->rc_reg));
+}
+
+/* Guest register r changed behind the cache's back. */
+static void rc_forget(struct jctx *x, int r)
+{
+	int k;
+
+	for (k = 0; k < RC_SLOTS; k++)
+		if (x->rc_reg[k] == r)
+			x->rc_reg[k] = -1;
+}
+
+static void rc_touched(size_t field)
+{
+	if (rc_cur && field - GREG(0) < GREG(16) - GREG(0))
+		rc_forget(rc_cur, (int)((field - GREG(0)) /
+					sizeof(union gpr)));
+}
+
+/* C code may change any register, and takes r10 and r11. */
+static void rc_called(void)
+{
+	if (rc_cur)
+		rc_clear(rc_cur);
+}
+
+static void rc_merge(const u8 *target)
+{
+	if (rc_cur && target == rc_cur->j->p)
+		rc_clear(rc_cur);
+}
+
+/* The slot holding guest register r, or -1; marks it used. */
+static int rc_find(struct jctx *x, int r)
+{
+	int k;
+
+	for (k = 0; k < RC_SLOTS; k++) {
+		if (x->rc_reg[k] == r) {
+			x->rc_used[k] = ++x->rc_clock;
+			return k;
+		}
+	}
+	return -1;
+}
+
+/* A slot for guest register r: an empty one, else the one used least
+ * recently. */
+static int rc_take(struct jctx *x, int r)
+{
+	int k, best = 0;
+
+	rc_forget(x, r);
+	for (k = 0; k < RC_SLOTS; k++) {
+		if (x->rc_reg[k] < 0) {
+			best = k;
+			break;
+		}
+		if (x->rc_used[k] < x->rc_used[best])
+			best = k;
+	}
+	x->rc_reg[best] = (s8)r;
+	x->rc_used[best] = ++x->rc_clock;
+	return best;
+}
+
+/* mov dst, src between host registers 0-15: 64 bits for size 8, else
+ * 32 (which clears dst's upper half). */
+static void e_mov_rr(struct jit *j, int dst, int src, int size)
+{
+	u8 rex = (u8)(0x40 | (size == 8) << 3 | (src >= 8) << 2 | (dst >= 8));
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, 0x89);
+	e8(j, (u8)(0xc0 | (src & 7) << 3 | (dst & 7)));
+}
+
+/* The width of a cached register: the block's. */
+static int rc_size(const struct jctx *x)
+{
+	return x->wide ? 8 : 4;
+}
+
+/* mov host, [rbx + GREG(r)] at the cache's width, past the hook. */
+static void e_rc_fill(struct jctx *x, int host, int r)
+{
+	struct jit *j = x->j;
+	u8 rex = (u8)(0x40 | x->wide << 3 | (host >= 8) << 2);
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, 0x8b);
+	e8(j, (u8)(0x83 | (host & 7) << 3));
+	e32(j, (u32)GREG(r));
+}
+
+/* After a cold path's handler: the cache as it was at the way back. */
+static void e_rc_reload(struct jctx *x, const s8 *rc)
+{
+	int k;
+
+	for (k = 0; k < RC_SLOTS; k++)
+		if (rc[k] >= 0)
+			e_rc_fill(x, rc_host[k], rc[k]);
+}
+
+/* The host register holding guest register r, loaded if need be. */
+static int rc_reg_of(struct jctx *x, int r)
+{
+	int k = rc_find(x, r);
+
+	if (k < 0) {
+		k = rc_take(x, r);
+		e_rc_fill(x, rc_host[k], r);
+	}
+	return rc_host[k];
+}
+
+/* Guest register r now has host register h's value (at the cache's
+ * width), stored already: the cache takes it too. */
+static void rc_note(struct jctx *x, int r, int h)
+{
+	e_mov_rr(x->j, rc_host[rc_take(x, r)], h, rc_size(x));
+}
+
+/*
+ * h (0-7) = guest register r of size 4 (zero-extended) or 8: from the
+ * cache, else loaded, and cached if the load is of the cache's width.
+ */
+static void e_load_greg(struct jctx *x, int h, int r, int size)
+{
+	int k = rc_find(x, r);
+
+	if (k >= 0) {
+		e_mov_rr(x->j, h, rc_host[k], size);
+		return;
+	}
+	e_rexw(x->j, size);
+	e_rbx(x->j, "\x8b", 1, (u8)(0x83 | h << 3), GREG(r));
+	if (size == rc_size(x))
+		rc_note(x, r, h);
+}
+
+/*
+ * Guest register r = host register h (0-15), all of the cache's width
+ * (in 64-bit code a 32-bit result has its upper half clear): stored to
+ * c->r, and cached.
+ */
+static void e_store_greg(struct jctx *x, int h, int r)
+{
+	struct jit *j = x->j;
+	u8 rex = (u8)(0x40 | x->wide << 3 | (h >= 8) << 2);
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e_rbx(j, "\x89", 1, (u8)(0x83 | (h & 7) << 3), GREG(r));
+	rc_note(x, r, h);
+}
 
 /* A jump (from) to the current instruction's cold path, made already.
  * The array holds JIT_MAX_COLD for each instruction, the most any form
@@ -513,21 +722,42 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold++].i = x->i;
 }
 
-/* eax = the effective address of di's memory operand (no segment). */
-static void e_ea(struct jit *j, const struct dinsn *di)
+/*
+ * eax (rax in 64-bit code) = the effective address of di's memory operand
+ * (no segment, not RIP-relative): disp + base + index << scale by one
+ * LEA of the cached registers.  In 32-bit code the LEA's 32-bit result
+ * wraps as the guest's address does.
+ */
+static void e_ea(struct jctx *x, const struct dinsn *di)
 {
-	e8(j, 0xb8);					/* mov eax, disp */
-	e32(j, di->disp);
-	if (di->base != DC_NONE)			/* add eax, base */
-		e_rbx(j, "\x03", 1, 0x83, GREG(di->base));
-	if (di->index != DC_NONE) {
-		e_load(j, H_ECX, GREG(di->index));
-		if (di->scale) {			/* shl ecx, scale */
-			ebytes(j, "\xc1\xe1", 2);
-			e8(j, di->scale);
-		}
-		ebytes(j, "\x01\xc8", 2);		/* add eax, ecx */
+	struct jit *j = x->j;
+	int b = -1, ix = -1;
+	u8 rex = x->wide ? 0x48 : 0x40;
+
+	if (di->base != DC_NONE)
+		b = rc_reg_of(x, di->base);
+	if (di->index != DC_NONE)
+		ix = rc_reg_of(x, di->index);
+	if (b < 0 && ix < 0) {
+		if (x->wide)				/* mov rax, disp */
+			ebytes(j, "\x48\xc7\xc0", 3);
+		else					/* mov eax, disp */
+			e8(j, 0xb8);
+		e32(j, di->disp);
+		return;
 	}
+	rex |= (u8)((ix >= 8) << 1 | (b >= 8));
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, 0x8d);					/* lea eax, [...] */
+	if (ix < 0) {		/* [b + disp32]: no slot needs a SIB */
+		e8(j, (u8)(0x80 | (b & 7)));
+	} else {		/* [b + ix << scale + disp32], or no b */
+		e8(j, b < 0 ? 0x04 : 0x84);
+		e8(j, (u8)(di->scale << 6 | (ix & 7) << 3 |
+			   (b < 0 ? 5 : b & 7)));
+	}
+	e32(j, di->disp);
 }
 
 /* REX.W for a 64-bit operation (8 bytes), none for a 32-bit one. */
@@ -537,7 +767,6 @@ static void e_rexw(struct jit *j, int size)
 		e8(j, 0x48);
 }
 
-static void e_load_sz(struct jit *j, int h, size_t field, int size);
 
 /*
  * A host operation on size bytes (1, 2, 4 or 8) whose 32-bit opcode is
@@ -600,27 +829,42 @@ static size_t greg_sz(int r, int size)
 	return r < 4 ? GREG(r) : GREG(r - 4) + 1;
 }
 
-/* h = guest register r of size bytes, zero-extended. */
-static void e_loadz_reg(struct jit *j, int h, int r, int size)
+/* h (0-3) = guest register r of size bytes, zero-extended: a byte or a
+ * word out of the cache's copy when it has one. */
+static void e_loadz_reg(struct jctx *x, int h, int r, int size)
 {
+	struct jit *j = x->j;
 	u8 modrm = (u8)(0x83 | h << 3);
+	int reg = size == 1 ? (int)((greg_sz(r, 1) - GREG(0)) / 8) : r;
+	bool high = size == 1 && (greg_sz(r, 1) & 1);
 
+	if (size >= 4) {
+		e_load_greg(x, h, r, size);
+		return;
+	}
+	if (rc_find(x, reg) >= 0) {
+		e_load_greg(x, h, reg, 4);
+		if (high) {				/* shr h, 8 */
+			e8(j, 0xc1);
+			e8(j, (u8)(0xe8 | h));
+			e8(j, 8);
+		}
+		e8(j, 0x0f);				/* movzx h, h8/h16 */
+		e8(j, size == 1 ? 0xb6 : 0xb7);
+		e8(j, (u8)(0xc0 | h << 3 | h));
+		return;
+	}
 	if (size == 1)
 		e_rbx(j, "\x0f\xb6", 2, modrm, greg_sz(r, 1));
-	else if (size == 2)
-		e_rbx(j, "\x0f\xb7", 2, modrm, GREG(r));
 	else
-		e_load_sz(j, h, GREG(r), size);
+		e_rbx(j, "\x0f\xb7", 2, modrm, GREG(r));
 }
 
-/* mov [rbx + field], eax: all of rax in 64-bit code, where a 32-bit
- * result has its upper half clear. */
-static void e_store_reg(struct jctx *x, size_t field)
+/* Guest register r = eax, all of the cache's width (in 64-bit code a
+ * 32-bit result has its upper half clear). */
+static void e_store_reg(struct jctx *x, int r)
 {
-	if (x->wide)
-		e_store_q(x->j, H_EAX, field);
-	else
-		e_store(x->j, H_EAX, field);
+	e_store_greg(x, H_EAX, r);
 }
 
 /*
@@ -631,9 +875,10 @@ static void e_store_reg(struct jctx *x, size_t field)
 static void e_store_reg_sz(struct jctx *x, int r, int size)
 {
 	if (size >= 4) {
-		e_store_reg(x, GREG(r));
+		e_store_reg(x, r);
 		return;
 	}
+	rc_touched(greg_sz(r, size));
 	e_op_sz(x->j, size, 0x89);			/* mov [], al/ax */
 	e8(x->j, 0x83);
 	e32(x->j, (u32)greg_sz(r, size));
@@ -654,7 +899,7 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 {
 	struct jit *j = x->j;
 	int w = x->wide ? 8 : 4;	/* e_rexw(): 64-bit addresses */
-	u8 *cold[3];
+	u8 *cold[1];
 	int k = 0;
 
 	if (seg == S_SS)				/* mov r8d, eax */
@@ -666,33 +911,33 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 		      offsetof(struct seg, base));
 	}
 	e_rexw(j, w);
-	ebytes(j, "\x89\xc2", 2);			/* edx = eax >> 12 */
-	e_rexw(j, w);
-	ebytes(j, "\xc1\xea\x0c", 3);
-	ebytes(j, "\x81\xe2", 2);			/* and edx, 1023 */
-	e32(j, TLB_SIZE - 1);
-	_Static_assert(sizeof(struct tlb_entry) == 24, "TLB entry size");
-	ebytes(j, "\x48\x8d\x14\x52", 4);		/* rdx *= 3 */
-	ebytes(j, "\x49\x8d\x54\xd5\x00", 5);		/* rdx = r13 + rdx*8 */
+	ebytes(j, "\x89\xc2", 2);			/* edx = the entry's */
+	e_rexw(j, w);					/* offset in the TLB: */
+	ebytes(j, "\xc1\xea\x07", 3);			/* eax >> 12 << 5 */
+	ebytes(j, "\x81\xe2", 2);
+	e32(j, (TLB_SIZE - 1) << 5);
+	_Static_assert(sizeof(struct tlb_entry) == 32, "TLB entry size");
 	/* The tag of the access's last byte: an access that crosses into
-	 * the next page cannot match this entry. */
-	e_rexw(j, w);
-	ebytes(j, "\x8d\x88", 2);			/* lea ecx, [rax+...] */
-	e32(j, 0x1000 + (u32)size - 1);
-	e_rexw(j, w);
-	ebytes(j, "\xc1\xe9\x0c", 3);			/* shr ecx, 12 */
-	ebytes(j, "\x48\x39\x0a", 3);			/* cmp [rdx], rcx */
-	cold[k++] = e_jump(j, JCC_JNE, NULL);
-	if (write) {					/* cmp byte [rdx+w], 0 */
-		ebytes(j, "\x80\x7a", 2);
-		e8(j, offsetof(struct tlb_entry, writable));
-		e8(j, 0);
-		cold[k++] = e_jump(j, JCC_JE, NULL);
+	 * the next page cannot match this entry, nor one that wraps (the
+	 * tag is never 0, an empty entry's).  A read compares it with
+	 * vpage, a write with wpage, which only a writable page of RAM has
+	 * (and vpage only one of RAM): one compare says the access may go
+	 * straight through. */
+	if (x->wide) {		/* rcx = (rax + size - 1 >> 12) + 1 */
+		ebytes(j, "\x48\x8d\x48", 3);		/* lea rcx, [rax+...] */
+		e8(j, (u8)(size - 1));
+		ebytes(j, "\x48\xc1\xe9\x0c\x48\xff\xc1", 7);
+	} else {		/* the same, rax being 32 bits wide */
+		ebytes(j, "\x48\x8d\x88", 3);		/* lea rcx, [rax+...] */
+		e32(j, 0x1000 + (u32)size - 1);
+		ebytes(j, "\x48\xc1\xe9\x0c", 4);	/* shr rcx, 12 */
 	}
-	ebytes(j, "\x48\x8b\x72", 3);			/* mov rsi, [rdx+host] */
-	e8(j, offsetof(struct tlb_entry, host));
-	ebytes(j, "\x48\x85\xf6", 3);			/* test rsi, rsi */
-	cold[k++] = e_jump(j, JCC_JE, NULL);
+	ebytes(j, "\x49\x39\x4c\x15", 4);		/* cmp [r13+rdx+tag], */
+	e8(j, write ? offsetof(struct tlb_entry, wpage) :	/* rcx */
+	      offsetof(struct tlb_entry, vpage));
+	cold[k++] = e_jump(j, JCC_JNE, NULL);
+	ebytes(j, "\x49\x8b\x74\x15", 4);		/* mov rsi, [r13+rdx+ */
+	e8(j, offsetof(struct tlb_entry, host));	/* host] */
 	ebytes(j, "\x89\xc1\x81\xe1", 4);		/* ecx = eax & 0xfff */
 	e32(j, 0xfff);
 	while (k--) {
@@ -703,8 +948,10 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 /* The cold paths just made now come back here. */
 static void cold_back_here(struct jctx *x, u32 from)
 {
-	for (; from < x->ncold; from++)
+	for (; from < x->ncold; from++) {
 		x->cold[from].back = x->j->p;
+		memcpy(x->cold[from].rc, x->rc_reg, sizeof(x->rc_reg));
+	}
 }
 
 /* Lazy flags of a 32-bit op of kind (LF_*) on eax (src1), ecx (src2). */
@@ -803,12 +1050,14 @@ static bool e_alu(struct jctx *x, int op, int size)
  * 32-bit AND leaves the result so too. */
 static void e_test(struct jctx *x, const struct dinsn *di, bool imm)
 {
-	e_rexw(x->j, di->size);
 	if (imm) {
+		e_rexw(x->j, di->size);
 		e8(x->j, 0x25);				/* and eax, imm */
 		e32(x->j, (u32)(di->imm & size_mask(di->size)));
-	} else {					/* and eax, [reg] */
-		e_rbx(x->j, "\x23", 1, 0x83, greg_sz(di->reg, di->size));
+	} else {					/* and eax, ecx */
+		e_loadz_reg(x, H_ECX, di->reg, di->size);
+		e_rexw(x->j, di->size);
+		ebytes(x->j, "\x21\xc8", 2);
 	}
 	if (x->flags_live[x->i])
 		e_flags_out(x->j, LF_LOGIC, di->size);
@@ -827,7 +1076,7 @@ static void e_ea_any(struct jctx *x, const struct dinsn *di)
 	if (x->wide)
 		e_ea_wide(x, di);
 	else
-		e_ea(x->j, di);
+		e_ea(x, di);
 }
 
 /* ecx (rcx) = an ALU form's immediate at size: sign-extended to 64 bits
@@ -884,7 +1133,7 @@ static void e_push_pop(struct jctx *x, const struct dinsn *di)
 		e_loadz_at(j, H_EDX, w, AT_RSI_RCX);
 		ebytes(j, "\x49\x89\xd1", 3);		/* mov r9, rdx */
 	}
-	e_load_sz(j, H_EAX, GREG(R_ESP), w);
+	e_load_greg(x, H_EAX, R_ESP, w);
 	if (di->kind == DK_POP) {
 		e_access(x, S_SS, false, w);
 		e_loadz_at(j, H_EAX, w, AT_RSI_RCX);
@@ -897,7 +1146,7 @@ static void e_push_pop(struct jctx *x, const struct dinsn *di)
 		e8(j, (u8)w);
 		e_access(x, S_SS, true, w);
 		if (di->kind == DK_PUSH) {
-			e_load_sz(j, H_EDX, GREG(di->reg), w);
+			e_load_greg(x, H_EDX, di->reg, w);
 		} else if (di->kind == DK_PUSH_M) {	/* mov rdx, r9 */
 			ebytes(j, "\x4c\x89\xca", 3);
 		} else {				/* mov edx, imm */
@@ -907,10 +1156,9 @@ static void e_push_pop(struct jctx *x, const struct dinsn *di)
 		}
 		e_store_at(j, H_EDX, w, AT_RSI_RCX);
 	}
-	e8(j, x->wide ? 0x4c : 0x44);			/* mov [ESP], r8 */
-	e_rbx(j, "\x89", 1, 0x83, GREG(R_ESP));
+	e_store_greg(x, 8, R_ESP);			/* ESP = r8 */
 	if (di->kind == DK_POP)
-		e_store_reg(x, GREG(di->reg));
+		e_store_reg(x, di->reg);
 }
 
 /*
@@ -935,7 +1183,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	case DK_STORE:
 		e_ea_any(x, di);
 		e_access(x, di->seg, true, size);
-		e_loadz_reg(j, H_EDX, di->reg, size);
+		e_loadz_reg(x, H_EDX, di->reg, size);
 		e_store_at(j, H_EDX, size, AT_RSI_RCX);
 		break;
 	case DK_STORE_I:
@@ -958,7 +1206,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		e_ea_any(x, di);
 		e_access(x, di->seg, false, size);
 		e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
-		e_loadz_reg(j, H_EAX, di->reg, size);
+		e_loadz_reg(x, H_EAX, di->reg, size);
 		if (e_alu(x, di->op, size))
 			e_store_reg_sz(x, di->reg, size);
 		break;
@@ -970,7 +1218,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
 		e_loadz_at(j, H_EAX, size, AT_RSI);
 		if (di->kind == DK_ALU_M_R)
-			e_loadz_reg(j, H_ECX, di->reg, size);
+			e_loadz_reg(x, H_ECX, di->reg, size);
 		else
 			e_imm_ecx(j, di, size);
 		if (e_alu(x, di->op, size))
@@ -1067,13 +1315,13 @@ static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di)
 		e_loadz_at(j, H_ECX, di->size, AT_RSI_RCX);
 		ebytes(j, "\x44\x89\xf0", 3);		/* mov eax, r14d */
 	} else {
-		e_load_sz(j, H_ECX, GREG(di->rm), di->size);
+		e_load_greg(x, H_ECX, di->rm, di->size);
 	}
 	ebytes(j, "\x84\xc0", 2);			/* test al, al */
-	e_load_sz(j, H_EAX, GREG(di->reg), di->size);
+	e_load_greg(x, H_EAX, di->reg, di->size);
 	e_rexw(j, di->size);				/* cmovne eax, ecx */
 	ebytes(j, "\x0f\x45\xc1", 3);
-	e_store_reg(x, GREG(di->reg));
+	e_store_reg(x, di->reg);
 	cold_back_here(x, first);
 	return true;
 }
@@ -1117,19 +1365,19 @@ static bool emit_imul(struct jctx *x, const struct dinsn *di)
 		e_access(x, di->seg, false, size);
 		e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
 	} else {
-		e_load_sz(j, H_ECX, GREG(di->rm), size);
+		e_load_greg(x, H_ECX, di->rm, size);
 	}
 	if (di->kind == DK_IMUL3) {
 		e_rexw(j, size);			/* imul eax, ecx, imm */
 		ebytes(j, "\x69\xc1", 2);
 		e32(j, (u32)di->imm);
 	} else {
-		e_load_sz(j, H_EAX, GREG(di->reg), size);
+		e_load_greg(x, H_EAX, di->reg, size);
 		e_rexw(j, size);			/* imul eax, ecx */
 		ebytes(j, "\x0f\xaf\xc1", 3);
 	}
 	ebytes(j, "\x0f\x90\xc1", 3);			/* seto cl */
-	e_store_reg(x, GREG(di->reg));
+	e_store_reg(x, di->reg);
 	e_mul_flags(x, size);
 	cold_back_here(x, first);
 	return true;
@@ -1146,28 +1394,26 @@ static bool emit_mul(struct jctx *x, const struct dinsn *di)
 	u32 first = x->ncold;
 	int size = di->size;
 	u8 ext = di->op ? 0x28 : 0x20;			/* /5 IMUL, /4 MUL */
+	int h;
 
 	if (di->rm == DC_NONE) {
 		e_ea_any(x, di);
 		e_access(x, di->seg, false, size);
-		e_load_sz(j, H_EAX, GREG(R_EAX), size);
+		e_load_greg(x, H_EAX, R_EAX, size);
 		e_rexw(j, size);			/* mul [rsi+rcx] */
 		ebytes(j, "\xf7", 1);
 		e8(j, (u8)(0x04 | ext));
 		e8(j, 0x0e);
 	} else {
-		e_load_sz(j, H_EAX, GREG(R_EAX), size);
-		e_rexw(j, size);			/* mul [rbx+rm] */
-		e_rbx(j, "\xf7", 1, (u8)(0x83 | ext), GREG(di->rm));
+		e_load_greg(x, H_EAX, R_EAX, size);
+		h = rc_reg_of(x, di->rm);		/* mul rm */
+		e8(j, (u8)(0x40 | (size == 8) << 3 | (h >= 8)));
+		e8(j, 0xf7);
+		e8(j, (u8)(0xc0 | ext | (h & 7)));
 	}
 	ebytes(j, "\x0f\x90\xc1", 3);			/* seto cl */
-	if (x->wide) {
-		e_store_q(j, H_EAX, GREG(R_EAX));
-		e_store_q(j, H_EDX, GREG(R_EDX));
-	} else {
-		e_store(j, H_EAX, GREG(R_EAX));
-		e_store(j, H_EDX, GREG(R_EDX));
-	}
+	e_store_greg(x, H_EAX, R_EAX);
+	e_store_greg(x, H_EDX, R_EDX);
 	e_mul_flags(x, size);
 	cold_back_here(x, first);
 	return true;
@@ -1190,7 +1436,7 @@ static bool emit_not_neg(struct jctx *x, const struct dinsn *di)
 		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
 		e_loadz_at(j, H_ECX, size, at);
 	} else {
-		e_loadz_reg(j, H_ECX, di->rm, size);
+		e_loadz_reg(x, H_ECX, di->rm, size);
 	}
 	if (di->kind == DK_NOT) {
 		e_op_sz(j, size, 0xf7);			/* not ecx */
@@ -1251,7 +1497,7 @@ static bool emit_x87(struct jctx *x, const struct dinsn *di)
 	ebytes(j, "\x09\xc8", 2);			/* or eax, ecx */
 	e_cold_if(x, JCC_JNE);
 	if (mem) {
-		e_ea(j, di);
+		e_ea(x, di);
 		ebytes(j, "\x41\x89\xc1", 3);		/* mov r9d, eax */
 		e_access(x, di->seg, size < 0, size < 0 ? -size : size);
 	}
@@ -1304,7 +1550,7 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	switch (di->kind) {
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
-		e_loadz_reg(j, H_EAX, di->kind == DK_MOV_RM_R ? di->reg :
+		e_loadz_reg(x, H_EAX, di->kind == DK_MOV_RM_R ? di->reg :
 			    di->rm, size);
 		e_store_reg_sz(x, di->kind == DK_MOV_RM_R ? di->rm : di->reg,
 			       size);
@@ -1321,18 +1567,18 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	case DK_ALU_RI:
 		dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
 		e_carry_in(x, di->op);
-		e_loadz_reg(j, H_EAX, dst, size);
+		e_loadz_reg(x, H_EAX, dst, size);
 		if (di->kind == DK_ALU_RI)
 			e_imm_ecx(j, di, size);
 		else
-			e_loadz_reg(j, H_ECX, di->kind == DK_ALU_R_RM ?
+			e_loadz_reg(x, H_ECX, di->kind == DK_ALU_R_RM ?
 				    di->rm : di->reg, size);
 		if (e_alu(x, di->op, size))
 			e_store_reg_sz(x, dst, size);
 		return true;
 	case DK_TEST_RR:
 	case DK_TEST_RI:
-		e_loadz_reg(j, H_EAX, di->rm, size);
+		e_loadz_reg(x, H_EAX, di->rm, size);
 		e_test(x, di, di->kind == DK_TEST_RI);
 		return true;
 	case DK_SHIFT_RI:
@@ -1368,18 +1614,22 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		return emit_reg_wide(x, di);
 	switch (di->kind) {
 	case DK_MOV_RI:
-		e_store_imm(j, GREG(di->rm), di->imm);
+		e8(j, 0xb8);				/* mov eax, imm */
+		e32(j, (u32)di->imm);
+		e_store_reg(x, di->rm);
 		return true;
 	case DK_LEA:
-		e_ea(j, di);
-		e_store(j, H_EAX, GREG(di->reg));
+		e_ea(x, di);
+		e_store_reg(x, di->reg);
 		return true;
-	case DK_MOVX_R:	/* movzx/movsx eax, byte/word [rbx + src] */
-		e8(j, 0x0f);
-		e_rbx(j, di->op ? "\xbe" : "\xb6", 1, 0x83,
-		      greg_sz(di->rm, di->size));
-		JIT_W(j->p)[-6] |= di->size == 2;
-		e_store(j, H_EAX, GREG(di->reg));
+	case DK_MOVX_R:
+		e_loadz_reg(x, H_EAX, di->rm, di->size);
+		if (di->op) {				/* movsx eax, al/ax */
+			e8(j, 0x0f);
+			e8(j, di->size == 2 ? 0xbf : 0xbe);
+			e8(j, 0xc0);
+		}
+		e_store_reg(x, di->reg);
 		return true;
 	case DK_INC:
 	case DK_DEC:
@@ -1387,17 +1637,17 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 			/* The host's INC/DEC, with the guest's CF put in
 			 * first, leaves the flags the guest's would. */
 			e_host_cf(x);
-			e_load(j, H_EAX, GREG(di->reg));
+			e_load_greg(x, H_EAX, di->reg, 4);
 			ebytes(j, di->kind == DK_INC ? "\xff\xc0" : "\xff\xc8",
 			       2);			/* inc/dec eax */
-			e_store(j, H_EAX, GREG(di->reg));
+			e_store_reg(x, di->reg);
 			e_flags_from_host(x);
 			return true;
 		}
-		/* add/sub dword [rbx + reg], 1 */
-		e_rbx(j, "\x83", 1, di->kind == DK_INC ? 0x83 : 0xab,
-		      GREG(di->reg));
-		e8(j, 1);
+		e_load_greg(x, H_EAX, di->reg, 4);	/* add/sub eax, 1 */
+		ebytes(j, di->kind == DK_INC ? "\x83\xc0\x01" : "\x83\xe8\x01",
+		       3);
+		e_store_reg(x, di->reg);
 		x->flags = FK_UNKNOWN;
 		return true;
 	}
@@ -1416,7 +1666,7 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 	int size = di->size;
 	u8 top = (u8)(size * 8 - 1);
 
-	e_load_sz(j, H_EAX, GREG(di->rm), size);
+	e_load_greg(x, H_EAX, di->rm, size);
 	e_rexw(j, size);
 	ebytes(j, "\x89\xc2", 2);			/* edx = eax */
 	e_rexw(j, size);
@@ -1424,10 +1674,7 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 	e8(j, ext);
 	e8(j, (u8)count);
 	ebytes(j, "\x0f\x92\xc1\x0f\xb6\xc9", 6);	/* ecx = CF */
-	if (x->wide)
-		e_store_q(j, H_EAX, GREG(di->rm));
-	else
-		e_store(j, H_EAX, GREG(di->rm));
+	e_store_reg(x, di->rm);
 	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, size));
 	if (di->op == 7) {				/* OF = 0 */
@@ -1481,6 +1728,7 @@ static void e_fold(struct jctx *x)
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
 	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	rc_clear(x);
 	x->flags = FK_EFLAGS;
 }
 
@@ -1498,12 +1746,12 @@ static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
 	int size = di->size;
 
 	e_fold(x);
-	e_load_sz(j, H_EAX, GREG(di->rm), size);
+	e_load_greg(x, H_EAX, di->rm, size);
 	e_rexw(j, size);				/* rol/ror eax, count */
 	e8(j, 0xc1);
 	e8(j, di->op ? 0xc8 : 0xc0);
 	e8(j, (u8)count);
-	e_store_reg(x, GREG(di->rm));
+	e_store_reg(x, di->rm);
 	e_rexw(j, size);				/* edx = the top two */
 	ebytes(j, "\x89\xc2", 2);			/* bits, the top one */
 	e_rexw(j, size);				/* in bit 1 */
@@ -1539,8 +1787,8 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 
 	if (!count) {	/* changes nothing but a 64-bit upper half */
 		if (x->wide && di->size == 4) {
-			e_load_sz(j, H_EAX, GREG(di->rm), 4);
-			e_store_q(j, H_EAX, GREG(di->rm));
+			e_load_greg(x, H_EAX, di->rm, 4);
+			e_store_reg(x, di->rm);
 		}
 		return true;
 	}
@@ -1550,12 +1798,12 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 		return emit_rotate_flags(x, di, count);
 	if (live || !shift_ext[di->op])
 		return false;
-	e_load_sz(j, H_EAX, GREG(di->rm), di->size);
+	e_load_greg(x, H_EAX, di->rm, di->size);
 	e_rexw(j, di->size);
 	e8(j, 0xc1);					/* op eax, count */
 	e8(j, shift_ext[di->op]);
 	e8(j, (u8)count);
-	e_store_reg(x, GREG(di->rm));
+	e_store_reg(x, di->rm);
 	x->flags = FK_UNKNOWN;
 	return true;
 }
@@ -1572,12 +1820,12 @@ static bool emit_shift_cl(struct jctx *x, const struct dinsn *di)
 
 	if (x->flags_live[x->i] || !shift_ext[di->op])
 		return false;
-	e_load_sz(j, H_EAX, GREG(di->rm), di->size);
-	e_rbx(j, "\x0f\xb6", 2, 0x8b, GREG(R_ECX));	/* movzx ecx, cl */
+	e_load_greg(x, H_EAX, di->rm, di->size);
+	e_loadz_reg(x, H_ECX, R_ECX, 1);		/* movzx ecx, cl */
 	e_rexw(j, di->size);
 	e8(j, 0xd3);					/* op eax, cl */
 	e8(j, shift_ext[di->op]);
-	e_store_reg(x, GREG(di->rm));
+	e_store_reg(x, di->rm);
 	x->flags = FK_UNKNOWN;
 	return true;
 }
@@ -1593,38 +1841,21 @@ static bool emit_shift_cl(struct jctx *x, const struct dinsn *di)
  * other address takes the cold path, whose handler raises the #GP.
  */
 
-/* mov eax, [rbx + field] (size 4, upper half cleared) or rax (size 8) */
-static void e_load_sz(struct jit *j, int h, size_t field, int size)
-{
-	e_rexw(j, size);
-	e_rbx(j, "\x8b", 1, (u8)(0x83 | h << 3), field);
-}
-
-/* rax = the effective address of di's memory operand. */
+/* rax = the effective address of di's memory operand, RIP-relative
+ * ones (which have no index) from the block's RIP. */
 static void e_ea_wide(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 
-	if (di->base == DC_RIP) {	/* lea rax, [r12 + next] */
-		ebytes(j, "\x49\x8d\x84\x24", 4);
-		e32(j, x->off[x->i + 1]);
-		if (di->disp) {				/* add rax, disp */
-			ebytes(j, "\x48\x05", 2);
-			e32(j, di->disp);
-		}
-	} else {
-		ebytes(j, "\x48\xc7\xc0", 3);		/* mov rax, disp */
-		e32(j, di->disp);
-		if (di->base != DC_NONE)		/* add rax, base */
-			e_rbx(j, "\x48\x03", 2, 0x83, GREG(di->base));
+	if (di->base != DC_RIP) {
+		e_ea(x, di);
+		return;
 	}
-	if (di->index != DC_NONE) {
-		e_load_sz(j, H_ECX, GREG(di->index), 8);
-		if (di->scale) {			/* shl rcx, scale */
-			ebytes(j, "\x48\xc1\xe1", 3);
-			e8(j, di->scale);
-		}
-		ebytes(j, "\x48\x01\xc8", 3);		/* add rax, rcx */
+	ebytes(j, "\x49\x8d\x84\x24", 4);		/* lea rax, [r12 + next] */
+	e32(j, x->off[x->i + 1]);
+	if (di->disp) {					/* add rax, disp */
+		ebytes(j, "\x48\x05", 2);
+		e32(j, di->disp);
 	}
 }
 
@@ -1659,13 +1890,13 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 			e8(j, 0xb8);			/* mov eax, imm */
 			e32(j, (u32)di->imm);
 		}
-		e_store_q(j, H_EAX, GREG(di->rm));
+		e_store_reg(x, di->rm);
 		return true;
 	case DK_LEA:
 		e_ea_wide(x, di);
 		if (size == 4)
 			ebytes(j, "\x89\xc0", 2);	/* mov eax, eax */
-		e_store_q(j, H_EAX, GREG(di->reg));
+		e_store_reg(x, di->reg);
 		return true;
 	case DK_MOVX_R:
 		if (di->size == 4) {	/* MOVSXD */
@@ -1680,7 +1911,7 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 			      greg_sz(di->rm, di->size));
 			JIT_W(j->p)[-6] |= di->size == 2;
 		}
-		e_store_q(j, H_EAX, GREG(di->reg));
+		e_store_reg(x, di->reg);
 		return true;
 	}
 	return false;
@@ -1702,7 +1933,7 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 
 	if (di->kind != DK_CALLREL && di->kind != DK_RET)
 		return false;
-	e_load_sz(j, H_EAX, GREG(R_ESP), size);
+	e_load_greg(x, H_EAX, R_ESP, size);
 	if (di->kind == DK_CALLREL) {
 		e_rexw(j, size);			/* sub eax, size */
 		ebytes(j, "\x83\xe8", 2);
@@ -1729,7 +1960,7 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 		e8(j, (u8)size);
 	}
 	/* mov [ESP], r8d (r8 in 64-bit code) */
-	e_rbx(j, x->wide ? "\x4c\x89" : "\x44\x89", 2, 0x83, GREG(R_ESP));
+	e_store_greg(x, 8, R_ESP);
 	cold_back_here(x, first);
 	x->flags = FK_UNKNOWN;
 	return true;
@@ -1775,7 +2006,6 @@ static void e_fetch_lin(struct jctx *x)
  */
 static void e_fetch_tlb(struct jit *j, u8 **miss)
 {
-	_Static_assert(sizeof(struct tlb_entry) == 24, "TLB entry size");
 	ebytes(j, "\x31\xd2", 2);			/* xor edx, edx */
 	e_rbx(j, "\x83", 1, 0xbb, CPU_FIELD(cpl));	/* cmp cpl, 3 */
 	e8(j, 3);
@@ -1787,8 +2017,8 @@ static void e_fetch_tlb(struct jit *j, u8 **miss)
 	ebytes(j, "\x89\xce", 2);			/* mov esi, ecx */
 	ebytes(j, "\x81\xe6", 2);			/* and esi, 1023 */
 	e32(j, TLB_SIZE - 1);
-	ebytes(j, "\x48\x8d\x34\x76", 4);		/* lea rsi, [rsi*3] */
-	ebytes(j, "\x48\x8d\x14\xf2", 4);		/* lea rdx, [rdx+rsi*8] */
+	ebytes(j, "\xc1\xe6\x05", 3);			/* shl esi, 5 */
+	ebytes(j, "\x48\x01\xf2", 3);			/* add rdx, rsi */
 	ebytes(j, "\x48\x01\xda", 3);			/* add rdx, rbx */
 	ebytes(j, "\x48\xff\xc1", 3);			/* inc rcx */
 	ebytes(j, "\x48\x39\x8a", 3);			/* cmp [rdx+vpage], rcx */
@@ -2055,6 +2285,7 @@ static void e_flags_unknown(struct jctx *x, int cc)
 		e_movabs(j, 0, (u64)(uintptr_t)alu_cf);
 		ebytes(j, "\xff\xd0\x04\xff", 4);	/* call; add al, 255 */
 	}
+	rc_clear(x);
 	while (n--)
 		set_rel32(done[n], j->p);
 }
@@ -2283,6 +2514,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	memset(&x, 0, sizeof(x));
 	x.j = j;
 	x.b = b;
+	rc_clear(&x);
+	rc_cur = &x;
 	x.wide = b->mode == 8;
 	for (i = 0; i < b->n; i++)
 		x.off[i + 1] = x.off[i] + b->d[i].len;
@@ -2323,6 +2556,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		set_rel32(x.cold[i].from, j->p);
 		e_sync_eip(j, x.off[k], x.wide);
 		e_call_fn(j, &b->d[k], b->d[k].fn);
+		e_rc_reload(&x, x.cold[i].rc);
 		if (k + 1 == b->n) {
 			e_jump(j, JMP, x.cold[i].back);
 			continue;
@@ -2352,6 +2586,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	}
 	set_rel32(skip, j->p);
 	emit_end(&x, page, off, slow_next);
+	rc_cur = NULL;
 }
 
 /*

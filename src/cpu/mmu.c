@@ -173,6 +173,13 @@ static inline struct tlb_entry *tlb_slot(struct cpu *c, u64 lin, bool user)
 	return &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
 }
 
+/* Empty an entry: both its tags. */
+static inline void tlb_kill(struct tlb_entry *e)
+{
+	e->vpage = 0;
+	e->wpage = 0;
+}
+
 static inline bool tlb_hit(const struct tlb_entry *e, u64 lin, int acc)
 {
 	if (acc == ACC_EXEC)
@@ -195,7 +202,7 @@ void mmu_flush(struct cpu *c, bool keep_global)
 	}
 	for (i = 0; i < 2 * TLB_SIZE; i++)
 		if (!(e[i].global & TLB_GLOBAL))
-			e[i].vpage = 0;
+			tlb_kill(&e[i]);
 }
 
 /*
@@ -238,7 +245,7 @@ static void invlpg_huge(struct cpu *c, u64 lin)
 	for (i = 0; i < 2 * TLB_SIZE; i++)
 		if (e[i].vpage && (e[i].global & TLB_HUGE) &&
 		    (e[i].vpage - 1) >> 18 == region)
-			e[i].vpage = 0;
+			tlb_kill(&e[i]);
 }
 
 /*
@@ -273,7 +280,7 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 	if (!(c->tlb_large[bit / 32] & (1u << (bit % 32)))) {
 		for (i = 0; i < 2; i++)
 			if (c->tlb[i][slot].vpage == (lin >> 12) + 1)
-				c->tlb[i][slot].vpage = 0;
+				tlb_kill(&c->tlb[i][slot]);
 		return;
 	}
 	for (i = 0; i < 2 * TLB_SIZE; i++) {
@@ -282,7 +289,7 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 		region = (e[i].vpage - 1) >> 10;
 		if (e[i].vpage == (lin >> 12) + 1 ||
 		    ((e[i].global & TLB_LARGE) && region == big))
-			e[i].vpage = 0;
+			tlb_kill(&e[i]);
 		else if ((e[i].global & TLB_LARGE) &&
 			 large_bit(region) == bit)
 			keep = true;
@@ -294,12 +301,16 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 		     bool writable, u8 global, bool noexec)
 {
-	e->vpage = (lin >> 12) + 1;
 	e->ppage = (u32)pa & PAGE_MASK;
 	e->pa_high = (u8)(pa >> 32);
 	e->host = !e->pa_high && in_ram(c, e->ppage, 4096) ?
 		  c->ram + e->ppage : NULL;
+	/* A device's page is walked again on every access, which then
+	 * goes to the device anyway; so a hit always means RAM, and the
+	 * translator's inline accesses need not ask. */
+	e->vpage = e->host ? (lin >> 12) + 1 : 0;
 	e->writable = writable && !(e->host && page_has_code(c, e->ppage));
+	e->wpage = e->writable ? e->vpage : 0;
 	e->global = global;
 	e->noexec = noexec;
 	if (global & TLB_LARGE)
@@ -331,8 +342,10 @@ void mmu_watch_code(struct cpu *c, u32 pa)
 		return;
 	c->code_pages[pa >> 17] |= 1u << ((pa >> 12) & 31);
 	for (i = 0; i < 2 * TLB_SIZE; i++)
-		if (e[i].host == host)
+		if (e[i].host == host) {
 			e[i].writable = false;
+			e[i].wpage = 0;
+		}
 }
 
 static noreturn void page_fault(struct cpu *c, u64 lin, u32 err)
