@@ -519,6 +519,8 @@ struct jctx {
 	u32 i;			/* the instruction being emitted */
 	u32 off[JIT_MAX_INSNS + 1];	/* each one's offset in the block */
 	int flags;		/* FK_*: who set the flags last */
+	u8 *host_flags_at;	/* ... and the host's flags are theirs
+				 * while the code ends here */
 	int fsize;		/* ... at which operand size (1 to 8) */
 	/* Is instruction i's effect on the flags ever seen? */
 	bool flags_live[JIT_MAX_INSNS];
@@ -647,6 +649,30 @@ static void e_rc_fill(struct jctx *x, int host, int r)
 	e32(j, (u32)GREG(r));
 }
 
+/* mov [rbx + GREG(r)], host at the cache's width, past the hook: the
+ * cache keeps r in host. */
+static void e_rc_spill(struct jctx *x, int host, int r)
+{
+	struct jit *j = x->j;
+	u8 rex = (u8)(0x40 | x->wide << 3 | (host >= 8) << 2);
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, 0x89);
+	e8(j, (u8)(0x83 | (host & 7) << 3));
+	e32(j, (u32)GREG(r));
+}
+
+/* mov qword [rbx + field], host (0-15): a lazy-flag field from a cache
+ * or a scratch register, whose value is zero-extended already. */
+static void e_rc_q(struct jctx *x, int host, size_t field)
+{
+	e8(x->j, (u8)(0x48 | (host >= 8) << 2));
+	e8(x->j, 0x89);
+	e8(x->j, (u8)(0x83 | (host & 7) << 3));
+	e32(x->j, (u32)field);
+}
+
 /* After a cold path's handler: the cache as it was at the way back. */
 static void e_rc_reload(struct jctx *x, const s8 *rc)
 {
@@ -723,41 +749,53 @@ static void cold_add(struct jctx *x, u8 *from)
 }
 
 /*
- * eax (rax in 64-bit code) = the effective address of di's memory operand
- * (no segment, not RIP-relative): disp + base + index << scale by one
- * LEA of the cached registers.  In 32-bit code the LEA's 32-bit result
- * wraps as the guest's address does.
+ * Host register h (eax for an access, a guest register's cache for LEA)
+ * = the effective address of di's memory operand (no segment, not
+ * RIP-relative): disp + base + index << scale by one LEA of the cached
+ * registers, of size bytes (4 in 32-bit code, where it wraps as the
+ * guest's address does).  For LEA, dst is the guest register it goes to
+ * (its cache is h), else -1.
  */
-static void e_ea(struct jctx *x, const struct dinsn *di)
+static int e_ea_to(struct jctx *x, const struct dinsn *di, int dst, int size)
 {
 	struct jit *j = x->j;
-	int b = -1, ix = -1;
-	u8 rex = x->wide ? 0x48 : 0x40;
+	int b = -1, ix = -1, h = H_EAX;
+	u8 rex;
 
 	if (di->base != DC_NONE)
 		b = rc_reg_of(x, di->base);
 	if (di->index != DC_NONE)
 		ix = rc_reg_of(x, di->index);
-	if (b < 0 && ix < 0) {
-		if (x->wide)				/* mov rax, disp */
-			ebytes(j, "\x48\xc7\xc0", 3);
-		else					/* mov eax, disp */
-			e8(j, 0xb8);
+	if (dst >= 0)
+		h = rc_host[rc_take(x, dst)];
+	rex = (u8)(0x40 | (size == 8) << 3 | (h >= 8) << 2);
+	if (b < 0 && ix < 0) {				/* mov h, disp */
+		if (rex != 0x40)
+			e8(j, rex);
+		e8(j, 0xc7);
+		e8(j, (u8)(0xc0 | (h & 7)));
 		e32(j, di->disp);
-		return;
+		return h;
 	}
 	rex |= (u8)((ix >= 8) << 1 | (b >= 8));
 	if (rex != 0x40)
 		e8(j, rex);
-	e8(j, 0x8d);					/* lea eax, [...] */
+	e8(j, 0x8d);					/* lea h, [...] */
 	if (ix < 0) {		/* [b + disp32]: no slot needs a SIB */
-		e8(j, (u8)(0x80 | (b & 7)));
+		e8(j, (u8)(0x80 | (h & 7) << 3 | (b & 7)));
 	} else {		/* [b + ix << scale + disp32], or no b */
-		e8(j, b < 0 ? 0x04 : 0x84);
+		e8(j, (u8)((b < 0 ? 0x04 : 0x84) | (h & 7) << 3));
 		e8(j, (u8)(di->scale << 6 | (ix & 7) << 3 |
 			   (b < 0 ? 5 : b & 7)));
 	}
 	e32(j, di->disp);
+	return h;
+}
+
+/* eax (rax in 64-bit code) = the effective address of an access. */
+static void e_ea(struct jctx *x, const struct dinsn *di)
+{
+	e_ea_to(x, di, -1, rc_size(x));
 }
 
 /* REX.W for a 64-bit operation (8 bytes), none for a 32-bit one. */
@@ -1537,6 +1575,162 @@ static bool emit_x87(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/* op dst, src between host registers at size 4 or 8: the ALU's 32-bit
+ * opcode (ADD 01, OR 09, AND 21, SUB 29, XOR 31, MOV 89). */
+static void e_op_rr(struct jit *j, u8 op, int dst, int src, int size)
+{
+	u8 rex = (u8)(0x40 | (size == 8) << 3 | (src >= 8) << 2 | (dst >= 8));
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, op);
+	e8(j, (u8)(0xc0 | (src & 7) << 3 | (dst & 7)));
+}
+
+/* A lazy-flag operand from host register h (a cache or ecx) at size:
+ * zero-extended, as the lazy flags keep it, which in 64-bit code a
+ * cached register of 4 bytes is not (through edx). */
+static void e_flag_src(struct jctx *x, int h, size_t field, int size)
+{
+	if (size == 4 && x->wide && h != H_ECX) {
+		e_mov_rr(x->j, H_EDX, h, 4);
+		h = H_EDX;
+	}
+	e_rc_q(x, h, field);
+}
+
+/* test dst, imm32 (sign-extended at size 8) */
+static void e_test_ri(struct jit *j, int dst, u32 imm, int size)
+{
+	u8 rex = (u8)(0x40 | (size == 8) << 3 | (dst >= 8));
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, 0xf7);
+	e8(j, (u8)(0xc0 | (dst & 7)));
+	e32(j, imm);
+}
+
+/* op dst, imm32 (sign-extended at size 8): ALU operation number ext. */
+static void e_op_ri(struct jit *j, int ext, int dst, u32 imm, int size)
+{
+	u8 rex = (u8)(0x40 | (size == 8) << 3 | (dst >= 8));
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, 0x81);
+	e8(j, (u8)(0xc0 | ext << 3 | (dst & 7)));
+	e32(j, imm);
+}
+
+/*
+ * The ALU (but ADC and SBB), TEST and MOV between registers or with an
+ * immediate, at 4 or 8 bytes, worked on the cached registers in place:
+ * ADD EAX, ECX is the host's ADD of the two caches and a store of the
+ * result, and its flags, where seen, go lazily to memory from there.  CMP
+ * and TEST work on a copy in eax.  The host's flags are then the guest's
+ * for a Jcc (x->host_flags), until the next form changes them.
+ */
+static bool emit_reg_cached(struct jctx *x, const struct dinsn *di)
+{
+	static const u8 host_op[8] = { 0x01, 0x09, 0, 0, 0x21, 0x29, 0x31,
+				       0x29 };
+	static const u8 kind[8] = { LF_ADD, LF_LOGIC, 0, 0, LF_LOGIC, LF_SUB,
+				    LF_LOGIC, LF_SUB };
+	static const u8 fk[8] = { FK_ADD, FK_LOGIC, 0, 0, FK_LOGIC, FK_SUB,
+				  FK_LOGIC, FK_SUB };
+	struct jit *j = x->j;
+	int size = di->size, op = di->op, dst = di->rm, src = -1;
+	int d, sr = -1, res;
+	bool live = x->flags_live[x->i], keep;
+
+	if (size < 4)
+		return false;
+	switch (di->kind) {
+	case DK_MOV_RM_R:
+	case DK_MOV_R_RM:
+		dst = di->kind == DK_MOV_RM_R ? di->rm : di->reg;
+		sr = rc_reg_of(x, di->kind == DK_MOV_RM_R ? di->reg : di->rm);
+		d = rc_host[rc_take(x, dst)];
+		if (d != sr || (x->wide && size == 4))	/* clears the top */
+			e_op_rr(j, 0x89, d, sr, size);
+		e_rc_spill(x, d, dst);
+		return true;
+	case DK_MOV_RI:
+		if (size != 4)
+			return false;
+		d = rc_host[rc_take(x, dst)];
+		if (d >= 8)				/* mov d, imm */
+			e8(j, 0x41);
+		e8(j, (u8)(0xb8 + (d & 7)));
+		e32(j, (u32)di->imm);
+		e_rc_spill(x, d, dst);
+		return true;
+	case DK_ALU_R_RM:
+		dst = di->reg;
+		src = di->rm;
+		break;
+	case DK_ALU_RM_R:
+		src = di->reg;
+		break;
+	case DK_TEST_RR:
+		src = di->reg;
+		op = 4;
+		break;
+	case DK_ALU_RI:
+		break;
+	case DK_TEST_RI:
+		op = 4;
+		break;
+	default:
+		return false;
+	}
+	if (alu_reads_cf(op))
+		return false;
+	keep = op == 7 || di->kind == DK_TEST_RR || di->kind == DK_TEST_RI;
+	d = rc_reg_of(x, dst);
+	if (src >= 0)
+		sr = rc_reg_of(x, src);
+	if (keep && !live) {		/* CMP or TEST for the host's flags */
+		if (sr >= 0)
+			e_op_rr(j, op == 7 ? 0x39 : 0x85, d, sr, size);
+		else if (op == 7)
+			e_op_ri(j, 7, d, (u32)di->imm, size);
+		else					/* test d, imm */
+			e_test_ri(j, d, (u32)di->imm, size);
+		x->flags = FK_UNKNOWN;
+		return true;
+	}
+	if (live && kind[op] != LF_LOGIC) {
+		e_flag_src(x, d, CPU_FIELD(lf_src1), size);
+		if (sr < 0) {
+			e_imm_ecx(j, di, size);
+			sr = H_ECX;
+		}
+		e_flag_src(x, sr, CPU_FIELD(lf_src2), size);
+	}
+	res = d;
+	if (keep) {
+		e_mov_rr(j, H_EAX, d, size);
+		res = H_EAX;
+	}
+	if (sr >= 0)
+		e_op_rr(j, host_op[op], res, sr, size);
+	else
+		e_op_ri(j, op, res, (u32)di->imm, size);
+	if (live) {
+		e_rc_q(x, res, CPU_FIELD(lf_res));
+		e_store_imm(j, CPU_FIELD(lf_op), LF(kind[op], size));
+	}
+	if (!keep)
+		e_rc_spill(x, d, dst);
+	x->flags = live ? fk[op] : FK_UNKNOWN;
+	x->fsize = size;
+	if (live)
+		x->host_flags_at = j->p;
+	return true;
+}
+
 /*
  * The register forms that 32-bit and 64-bit blocks write alike, at the
  * entry's size: MOV, the ALU and TEST at every size (bytes by the
@@ -1547,6 +1741,8 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	struct jit *j = x->j;
 	int size = di->size, dst;
 
+	if (emit_reg_cached(x, di))
+		return true;
 	switch (di->kind) {
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
@@ -2204,6 +2400,8 @@ static bool e_flags_known(struct jctx *x)
 {
 	struct jit *j = x->j;
 
+	if (x->host_flags_at == j->p && x->flags != FK_UNKNOWN)
+		return true;	/* nothing since has changed them */
 	switch (x->flags) {
 	case FK_SUB:
 	case FK_ADD:
@@ -2508,6 +2706,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	static __thread struct jctx x;
 	u8 *over, *skip, *cold_at = NULL;
 	u32 i, off = (u32)((uintptr_t)h & 0xfff);
+	bool end_flags;
 	const u8 *page = h - off;
 	const struct dinsn *di;
 
@@ -2538,6 +2737,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		if (!emit_call_ret(&x, &b->d[i]))
 			emit_call(&x, &b->d[i]);
 	}
+	end_flags = x.host_flags_at == j->p;
 	skip = e_jump(j, JMP, NULL);
 	/* The shared exits, the cold paths, then the end proper. */
 	x.normal = j->p;
@@ -2585,6 +2785,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		e_jump(j, JMP, x.normal);
 	}
 	set_rel32(skip, j->p);
+	x.host_flags_at = end_flags ? j->p : NULL;
 	emit_end(&x, page, off, slow_next);
 	rc_cur = NULL;
 }
