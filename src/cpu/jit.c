@@ -1199,6 +1199,231 @@ static void e_push_pop(struct jctx *x, const struct dinsn *di)
 		e_store_reg(x, di->reg);
 }
 
+/* op dst, src between host registers at size 4 or 8: the ALU's 32-bit
+ * opcode (ADD 01, OR 09, AND 21, SUB 29, XOR 31, MOV 89). */
+static void e_op_rr(struct jit *j, u8 op, int dst, int src, int size)
+{
+	u8 rex = (u8)(0x40 | (size == 8) << 3 | (src >= 8) << 2 | (dst >= 8));
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, op);
+	e8(j, (u8)(0xc0 | (src & 7) << 3 | (dst & 7)));
+}
+
+/* A lazy-flag operand from host register h (a cache or ecx) at size:
+ * zero-extended, as the lazy flags keep it, which in 64-bit code a
+ * cached register of 4 bytes is not (through edx). */
+static void e_flag_src(struct jctx *x, int h, size_t field, int size)
+{
+	if (size == 4 && x->wide && h != H_ECX) {
+		e_mov_rr(x->j, H_EDX, h, 4);
+		h = H_EDX;
+	}
+	e_rc_q(x, h, field);
+}
+
+/* test dst, imm32 (sign-extended at size 8) */
+static void e_test_ri(struct jit *j, int dst, u32 imm, int size)
+{
+	u8 rex = (u8)(0x40 | (size == 8) << 3 | (dst >= 8));
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, 0xf7);
+	e8(j, (u8)(0xc0 | (dst & 7)));
+	e32(j, imm);
+}
+
+/* op dst, imm32 (sign-extended at size 8): ALU operation number ext. */
+static void e_op_ri(struct jit *j, int ext, int dst, u32 imm, int size)
+{
+	u8 rex = (u8)(0x40 | (size == 8) << 3 | (dst >= 8));
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, 0x81);
+	e8(j, (u8)(0xc0 | ext << 3 | (dst & 7)));
+	e32(j, imm);
+}
+
+/*
+ * The ALU core on cached registers: guest register dst op= the source at
+ * 4 or 8 bytes, which is host register sr (a cache, or ecx holding a
+ * value from memory, zero-extended) or with sr -1 the immediate.  With
+ * keep (CMP, TEST), dst is not written.  The flags go lazily to memory
+ * where seen, from the registers themselves.
+ */
+static void e_alu_cached(struct jctx *x, const struct dinsn *di, int op,
+			 int dst, int sr, bool keep)
+{
+	static const u8 host_op[8] = { 0x01, 0x09, 0, 0, 0x21, 0x29, 0x31,
+				       0x29 };
+	static const u8 kind[8] = { LF_ADD, LF_LOGIC, 0, 0, LF_LOGIC, LF_SUB,
+				    LF_LOGIC, LF_SUB };
+	static const u8 fk[8] = { FK_ADD, FK_LOGIC, 0, 0, FK_LOGIC, FK_SUB,
+				  FK_LOGIC, FK_SUB };
+	struct jit *j = x->j;
+	int size = di->size, d = rc_reg_of(x, dst), res = d;
+	bool live = x->flags_live[x->i];
+
+	x->flags = FK_UNKNOWN;
+	if (keep && !live) {		/* CMP or TEST for the host's flags */
+		if (sr >= 0)
+			e_op_rr(j, op == 7 ? 0x39 : 0x85, d, sr, size);
+		else if (op == 7)
+			e_op_ri(j, 7, d, (u32)di->imm, size);
+		else					/* test d, imm */
+			e_test_ri(j, d, (u32)di->imm, size);
+		return;
+	}
+	if (live && kind[op] != LF_LOGIC) {
+		e_flag_src(x, d, CPU_FIELD(lf_src1), size);
+		if (sr < 0) {
+			e_imm_ecx(j, di, size);
+			sr = H_ECX;
+		}
+		e_flag_src(x, sr, CPU_FIELD(lf_src2), size);
+	}
+	if (keep) {
+		e_mov_rr(j, H_EAX, d, size);
+		res = H_EAX;
+	}
+	if (sr >= 0)
+		e_op_rr(j, host_op[op], res, sr, size);
+	else
+		e_op_ri(j, op, res, (u32)di->imm, size);
+	if (live) {
+		e_rc_q(x, res, CPU_FIELD(lf_res));
+		e_store_imm(j, CPU_FIELD(lf_op), LF(kind[op], size));
+		x->flags = fk[op];
+		x->fsize = size;
+	}
+	if (!keep)
+		e_rc_spill(x, d, dst);
+}
+
+/*
+ * The ALU (but ADC and SBB), TEST and MOV between registers or with an
+ * immediate, at 4 or 8 bytes, worked on the cached registers in place:
+ * ADD EAX, ECX is the host's ADD of the two caches and a store of the
+ * result, and its flags, where seen, go lazily to memory from there.  CMP
+ * and TEST work on a copy in eax.  The host's flags are then the guest's
+ * for a Jcc (x->host_flags_at), until the next form changes them.
+ */
+static bool emit_reg_cached(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int size = di->size, op = di->op, dst = di->rm, src = -1;
+	int d, sr = -1;
+	bool keep;
+
+	if (size < 4)
+		return false;
+	switch (di->kind) {
+	case DK_MOV_RM_R:
+	case DK_MOV_R_RM:
+		dst = di->kind == DK_MOV_RM_R ? di->rm : di->reg;
+		sr = rc_reg_of(x, di->kind == DK_MOV_RM_R ? di->reg : di->rm);
+		d = rc_host[rc_take(x, dst)];
+		if (d != sr || (x->wide && size == 4))	/* clears the top */
+			e_op_rr(j, 0x89, d, sr, size);
+		e_rc_spill(x, d, dst);
+		return true;
+	case DK_MOV_RI:
+		if (size != 4)
+			return false;
+		d = rc_host[rc_take(x, dst)];
+		if (d >= 8)				/* mov d, imm */
+			e8(j, 0x41);
+		e8(j, (u8)(0xb8 + (d & 7)));
+		e32(j, (u32)di->imm);
+		e_rc_spill(x, d, dst);
+		return true;
+	case DK_ALU_R_RM:
+		dst = di->reg;
+		src = di->rm;
+		break;
+	case DK_ALU_RM_R:
+		src = di->reg;
+		break;
+	case DK_TEST_RR:
+		src = di->reg;
+		op = 4;
+		break;
+	case DK_ALU_RI:
+		break;
+	case DK_TEST_RI:
+		op = 4;
+		break;
+	default:
+		return false;
+	}
+	if (alu_reads_cf(op))
+		return false;
+	keep = op == 7 || di->kind == DK_TEST_RR || di->kind == DK_TEST_RI;
+	e_alu_cached(x, di, op, dst, src >= 0 ? rc_reg_of(x, src) : -1,
+		     keep);
+	if (x->flags != FK_UNKNOWN)
+		x->host_flags_at = x->j->p;
+	return true;
+}
+
+/* mov h, [rsi+rcx] (load) or mov [rsi+rcx], h, h any host register,
+ * at 4 or 8 bytes. */
+static void e_at_rr(struct jit *j, int h, int size, bool load)
+{
+	u8 rex = (u8)(0x40 | (size == 8) << 3 | (h >= 8) << 2);
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, load ? 0x8b : 0x89);
+	e8(j, (u8)(0x04 | (h & 7) << 3));
+	e8(j, 0x0e);
+}
+
+/*
+ * MOV to and from memory and the ALU from memory (but ADC and SBB), at 4
+ * or 8 bytes, on the cached registers: the load goes straight into the
+ * destination's cache, the store straight from the source's.  The cold
+ * path loads the caches back from c->r (cold_back_here()).
+ */
+static bool emit_mem_cached(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = di->size, h;
+
+	if (size < 4)
+		return false;
+	switch (di->kind) {
+	case DK_LOAD:
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, size);
+		h = rc_host[rc_take(x, di->reg)];
+		e_at_rr(j, h, size, true);
+		e_rc_spill(x, h, di->reg);
+		break;
+	case DK_STORE:
+		e_ea_any(x, di);
+		e_access(x, di->seg, true, size);
+		e_at_rr(j, rc_reg_of(x, di->reg), size, false);
+		break;
+	case DK_ALU_R_M:
+		if (alu_reads_cf(di->op))
+			return false;
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, size);
+		e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
+		e_alu_cached(x, di, di->op, di->reg, H_ECX, di->op == 7);
+		break;
+	default:
+		return false;
+	}
+	cold_back_here(x, first);
+	return true;
+}
+
 /*
  * Forms that touch memory, at any operand size (a byte register by the
  * guest's numbering, greg_sz()): emit, or return false for a handler
@@ -1211,6 +1436,8 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	u32 first = x->ncold;
 	int size = di->size;
 
+	if (emit_mem_cached(x, di))
+		return true;
 	switch (di->kind) {
 	case DK_LOAD:
 		e_ea_any(x, di);
@@ -1572,162 +1799,6 @@ static bool emit_x87(struct jctx *x, const struct dinsn *di)
 	ebytes(j, "\x09\xd0", 2);			/* or eax, edx */
 	e_rbx(j, "\x66\x89", 2, 0x83, FPU_FIELD(sw));	/* mov [sw], ax */
 	cold_back_here(x, first);
-	return true;
-}
-
-/* op dst, src between host registers at size 4 or 8: the ALU's 32-bit
- * opcode (ADD 01, OR 09, AND 21, SUB 29, XOR 31, MOV 89). */
-static void e_op_rr(struct jit *j, u8 op, int dst, int src, int size)
-{
-	u8 rex = (u8)(0x40 | (size == 8) << 3 | (src >= 8) << 2 | (dst >= 8));
-
-	if (rex != 0x40)
-		e8(j, rex);
-	e8(j, op);
-	e8(j, (u8)(0xc0 | (src & 7) << 3 | (dst & 7)));
-}
-
-/* A lazy-flag operand from host register h (a cache or ecx) at size:
- * zero-extended, as the lazy flags keep it, which in 64-bit code a
- * cached register of 4 bytes is not (through edx). */
-static void e_flag_src(struct jctx *x, int h, size_t field, int size)
-{
-	if (size == 4 && x->wide && h != H_ECX) {
-		e_mov_rr(x->j, H_EDX, h, 4);
-		h = H_EDX;
-	}
-	e_rc_q(x, h, field);
-}
-
-/* test dst, imm32 (sign-extended at size 8) */
-static void e_test_ri(struct jit *j, int dst, u32 imm, int size)
-{
-	u8 rex = (u8)(0x40 | (size == 8) << 3 | (dst >= 8));
-
-	if (rex != 0x40)
-		e8(j, rex);
-	e8(j, 0xf7);
-	e8(j, (u8)(0xc0 | (dst & 7)));
-	e32(j, imm);
-}
-
-/* op dst, imm32 (sign-extended at size 8): ALU operation number ext. */
-static void e_op_ri(struct jit *j, int ext, int dst, u32 imm, int size)
-{
-	u8 rex = (u8)(0x40 | (size == 8) << 3 | (dst >= 8));
-
-	if (rex != 0x40)
-		e8(j, rex);
-	e8(j, 0x81);
-	e8(j, (u8)(0xc0 | ext << 3 | (dst & 7)));
-	e32(j, imm);
-}
-
-/*
- * The ALU (but ADC and SBB), TEST and MOV between registers or with an
- * immediate, at 4 or 8 bytes, worked on the cached registers in place:
- * ADD EAX, ECX is the host's ADD of the two caches and a store of the
- * result, and its flags, where seen, go lazily to memory from there.  CMP
- * and TEST work on a copy in eax.  The host's flags are then the guest's
- * for a Jcc (x->host_flags), until the next form changes them.
- */
-static bool emit_reg_cached(struct jctx *x, const struct dinsn *di)
-{
-	static const u8 host_op[8] = { 0x01, 0x09, 0, 0, 0x21, 0x29, 0x31,
-				       0x29 };
-	static const u8 kind[8] = { LF_ADD, LF_LOGIC, 0, 0, LF_LOGIC, LF_SUB,
-				    LF_LOGIC, LF_SUB };
-	static const u8 fk[8] = { FK_ADD, FK_LOGIC, 0, 0, FK_LOGIC, FK_SUB,
-				  FK_LOGIC, FK_SUB };
-	struct jit *j = x->j;
-	int size = di->size, op = di->op, dst = di->rm, src = -1;
-	int d, sr = -1, res;
-	bool live = x->flags_live[x->i], keep;
-
-	if (size < 4)
-		return false;
-	switch (di->kind) {
-	case DK_MOV_RM_R:
-	case DK_MOV_R_RM:
-		dst = di->kind == DK_MOV_RM_R ? di->rm : di->reg;
-		sr = rc_reg_of(x, di->kind == DK_MOV_RM_R ? di->reg : di->rm);
-		d = rc_host[rc_take(x, dst)];
-		if (d != sr || (x->wide && size == 4))	/* clears the top */
-			e_op_rr(j, 0x89, d, sr, size);
-		e_rc_spill(x, d, dst);
-		return true;
-	case DK_MOV_RI:
-		if (size != 4)
-			return false;
-		d = rc_host[rc_take(x, dst)];
-		if (d >= 8)				/* mov d, imm */
-			e8(j, 0x41);
-		e8(j, (u8)(0xb8 + (d & 7)));
-		e32(j, (u32)di->imm);
-		e_rc_spill(x, d, dst);
-		return true;
-	case DK_ALU_R_RM:
-		dst = di->reg;
-		src = di->rm;
-		break;
-	case DK_ALU_RM_R:
-		src = di->reg;
-		break;
-	case DK_TEST_RR:
-		src = di->reg;
-		op = 4;
-		break;
-	case DK_ALU_RI:
-		break;
-	case DK_TEST_RI:
-		op = 4;
-		break;
-	default:
-		return false;
-	}
-	if (alu_reads_cf(op))
-		return false;
-	keep = op == 7 || di->kind == DK_TEST_RR || di->kind == DK_TEST_RI;
-	d = rc_reg_of(x, dst);
-	if (src >= 0)
-		sr = rc_reg_of(x, src);
-	if (keep && !live) {		/* CMP or TEST for the host's flags */
-		if (sr >= 0)
-			e_op_rr(j, op == 7 ? 0x39 : 0x85, d, sr, size);
-		else if (op == 7)
-			e_op_ri(j, 7, d, (u32)di->imm, size);
-		else					/* test d, imm */
-			e_test_ri(j, d, (u32)di->imm, size);
-		x->flags = FK_UNKNOWN;
-		return true;
-	}
-	if (live && kind[op] != LF_LOGIC) {
-		e_flag_src(x, d, CPU_FIELD(lf_src1), size);
-		if (sr < 0) {
-			e_imm_ecx(j, di, size);
-			sr = H_ECX;
-		}
-		e_flag_src(x, sr, CPU_FIELD(lf_src2), size);
-	}
-	res = d;
-	if (keep) {
-		e_mov_rr(j, H_EAX, d, size);
-		res = H_EAX;
-	}
-	if (sr >= 0)
-		e_op_rr(j, host_op[op], res, sr, size);
-	else
-		e_op_ri(j, op, res, (u32)di->imm, size);
-	if (live) {
-		e_rc_q(x, res, CPU_FIELD(lf_res));
-		e_store_imm(j, CPU_FIELD(lf_op), LF(kind[op], size));
-	}
-	if (!keep)
-		e_rc_spill(x, d, dst);
-	x->flags = live ? fk[op] : FK_UNKNOWN;
-	x->fsize = size;
-	if (live)
-		x->host_flags_at = j->p;
 	return true;
 }
 
