@@ -10,8 +10,8 @@
  * frames, page faults on four-level tables, NX, #DF on an IST stack, a
  * round trip to ring 3 by IRETQ and back by SYSCALL and SYSRET, the
  * FS/GS bases with SWAPGS, 1 GiB pages, CR8 as the APIC's task priority,
- * 16-byte call gates (within ring 0 and from ring 3), and MASKMOVQ's
- * destination at RDI.  (FXSAVE64's pointers are tests/cpu/diff64.c's:
+ * 16-byte call gates (within ring 0 and from ring 3), MASKMOVQ's
+ * destination at RDI, and LLDT and LTR refusing a non-canonical base.  (FXSAVE64's pointers are tests/cpu/diff64.c's:
  * QEMU's TCG keeps none.)
  */
 typedef unsigned char u8;
@@ -753,6 +753,55 @@ static void call_gates(void)
 	gdt[8] = gdt[9] = 0;
 }
 
+/* --- LLDT and LTR: the 16-byte descriptor's base must be canonical --- */
+
+/* A system descriptor of type at SEL_GATE (gdt[8] and gdt[9]). */
+static void set_sys_desc(u64 base, u64 type)
+{
+	gdt[8] = 0xfffull | (base & 0xffffff) << 16 | (0x80 | type) << 40 |
+		 ((base >> 24) & 0xff) << 56;
+	gdt[9] = base >> 32;
+}
+
+/* LLDT (ltr: LTR) of SEL_GATE; the vector it raised, or -1. */
+static long load_sys(int ltr)
+{
+	struct kjmp j;
+
+	last.count = 0;
+	last.err = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		if (ltr)
+			__asm__ volatile("ltr %w0" : : "r"(SEL_GATE) : "memory");
+		else
+			__asm__ volatile("lldt %w0" : : "r"(SEL_GATE)
+					 : "memory");
+	}
+	trap_jmp = 0;
+	return last.count ? (long)last.vec : -1;
+}
+
+static void sys_bases(void)
+{
+	u64 bad = 0x0000800000001000ull, good = 0xffff800000001000ull;
+	u16 tr;
+
+	set_sys_desc(bad, 2);
+	check_eq(load_sys(0), 13, "LLDT of a non-canonical base: #GP");
+	check_eq(last.err, SEL_GATE, "... LLDT's error code is the selector");
+	set_sys_desc(good, 2);
+	check_eq(load_sys(0), -1, "LLDT of a canonical upper-half base");
+	__asm__ volatile("lldt %w0" : : "r"(0));
+	set_sys_desc(bad, 9);
+	check_eq(load_sys(1), 13, "LTR of a non-canonical base: #GP");
+	check_eq(last.err, SEL_GATE, "... LTR's error code is the selector");
+	check_eq((gdt[8] >> 40) & 0xf, 9, "... the TSS is not marked busy");
+	__asm__ volatile("str %w0" : "=r"(tr));
+	check_eq(tr, 0x30, "... and TR is the one before");
+	gdt[8] = gdt[9] = 0;
+}
+
 void lm_main(void)
 {
 	tables();
@@ -767,5 +816,6 @@ void lm_main(void)
 	maskmov();
 	cr8();
 	call_gates();
+	sys_bases();
 	finish();
 }
