@@ -169,6 +169,21 @@ static u64 desc_base_high(struct cpu *c, u16 sel)
 	return (u64)hi.lo << 32;
 }
 
+/*
+ * The whole 64-bit base of the LDT or TSS descriptor d at sel in long
+ * mode: #GP(sel) when it is not canonical (LLDT and LTR check it, as
+ * KVM's emulator does and the SDM's LLDT and LTR pages say; the
+ * kvm-unit-tests la57 entry tries both), before anything is loaded.
+ */
+static u64 desc_base_long(struct cpu *c, u16 sel, const struct desc *d)
+{
+	u64 base = desc_base_high(c, sel) | desc_base(d);
+
+	if (!canonical(base))
+		fault_sel(c, EXC_GP, sel, 0);
+	return base;
+}
+
 /* --- Segment loads --- */
 
 /*
@@ -1136,9 +1151,14 @@ void seg_lldt(struct cpu *c, u16 sel)
 		fault_sel(c, EXC_GP, sel, 0);
 	if (!SEG_P(a))
 		fault_sel(c, EXC_NP, sel, 0);
+	if (c->efer & EFER_LMA) {
+		u64 base = desc_base_long(c, sel, &d);
+
+		seg_from_desc(&c->ldtr, sel, &d);
+		c->ldtr.base = base;
+		return;
+	}
 	seg_from_desc(&c->ldtr, sel, &d);
-	if (c->efer & EFER_LMA)
-		c->ldtr.base |= desc_base_high(c, sel);
 }
 
 void seg_ltr(struct cpu *c, u16 sel)
@@ -1158,13 +1178,13 @@ void seg_ltr(struct cpu *c, u16 sel)
 	if (!SEG_P(a))
 		fault_sel(c, EXC_NP, sel, 0);
 	if (c->efer & EFER_LMA) {
-		u64 high = desc_base_high(c, sel);
+		u64 base = desc_base_long(c, sel, &d);
 
 		if (SEG_TYPE(a) != 9)	/* no 16-bit TSS in long mode */
 			fault_sel(c, EXC_GP, sel, 0);
 		desc_write_hi(c, &d, d.hi | (TSS_BUSY << 8));
 		seg_from_desc(&c->tr, sel, &d);
-		c->tr.base |= high;
+		c->tr.base = base;
 		return;
 	}
 	desc_write_hi(c, &d, d.hi | (TSS_BUSY << 8));

@@ -546,13 +546,16 @@ static void grp73_x(struct cpu *c, struct sop *o)
 
 /*
  * MASKMOVQ, MASKMOVDQU: the bytes of the destination register whose mask
- * byte has its top bit set go to DS:EDI (DS may be overridden).  All are
- * checked before any is written; an all-zero mask touches nothing.
+ * byte has its top bit set go to DS:rDI (DS may be overridden), the
+ * address size saying which of DI, EDI and RDI (64-bit code: RDI, EDI
+ * with a 0x67 prefix).  All are checked before any is written; an
+ * all-zero mask touches nothing.
  */
 static void maskmov(struct cpu *c, struct sop *o, int n)
 {
 	int seg = o->a->seg, i;
-	u32 di = o->a->adsize == 2 ? c->r[R_EDI].d & 0xffff : c->r[R_EDI].d;
+	u64 di = o->a->adsize == 8 ? c->r[R_EDI].q :
+		 o->a->adsize == 4 ? c->r[R_EDI].d : c->r[R_EDI].w;
 	bool any = false;
 
 	for (i = 0; i < n; i++)

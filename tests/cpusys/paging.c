@@ -194,6 +194,156 @@ static void global_pages(void)
 	write_cr4(cr4);
 }
 
+/*
+ * 8-byte accesses through a flat data segment whose base is odd, where
+ * 32-bit linear addresses wrap at 4 GiB: one that crosses the wrap (its
+ * first half at the top page, its second at linear 0), and one whose
+ * offsets cross 2^32 while its linear bytes sit inside one page.  A 4 GiB
+ * limit does not fault on either (Bochs' rule; QEMU's too); reads by
+ * MOVQ and CMPXCHG8B, a write by MOVQ.
+ */
+static u32 top_pt[1024] __attribute__((aligned(4096)));
+
+static u64 es_movq_rd(u32 off)
+{
+	u32 lo, hi;
+
+	asm volatile("movq %%es:(%2), %%mm0\n\t"
+		     "movd %%mm0, %0\n\tpsrlq $32, %%mm0\n\tmovd %%mm0, %1\n\t"
+		     "emms" : "=r"(lo), "=r"(hi) : "r"(off) : "memory");
+	return (u64)hi << 32 | lo;
+}
+
+static void es_movq_wr(u32 off, u32 lo, u32 hi)
+{
+	asm volatile("movd %1, %%mm0\n\tmovd %2, %%mm1\n\t"
+		     "punpckldq %%mm1, %%mm0\n\tmovq %%mm0, %%es:(%0)\n\t"
+		     "emms" : : "r"(off), "r"(lo), "r"(hi) : "memory");
+}
+
+/* The same by MOVQ to and from XMM0 (with CR4.OSFXSR set), which the
+ * CPU runs through mem_read_fast() and mem_write_fast(). */
+static u64 es_movq_xmm_rd(u32 off)
+{
+	u32 lo, hi;
+
+	asm volatile("movq %%es:(%2), %%xmm0\n\t"
+		     "movd %%xmm0, %0\n\tpsrlq $32, %%xmm0\n\tmovd %%xmm0, %1"
+		     : "=r"(lo), "=r"(hi) : "r"(off) : "memory");
+	return (u64)hi << 32 | lo;
+}
+
+static void es_movq_xmm_wr(u32 off, u32 lo, u32 hi)
+{
+	asm volatile("movd %1, %%xmm0\n\tmovd %2, %%xmm1\n\t"
+		     "punpckldq %%xmm1, %%xmm0\n\tmovq %%xmm0, %%es:(%0)"
+		     : : "r"(off), "r"(lo), "r"(hi) : "memory");
+}
+
+/* CMPXCHG8B with EDX:EAX that cannot match: loads the qword (and writes
+ * it back unchanged). */
+static u64 es_cx8_rd(u32 off)
+{
+	u32 lo = 0x5a5a5a5a, hi = 0xa5a5a5a5;
+
+	asm volatile("lock cmpxchg8b %%es:(%2)" : "+a"(lo), "+d"(hi)
+		     : "r"(off), "b"(0), "c"(0) : "memory", "cc");
+	return (u64)hi << 32 | lo;
+}
+
+/* The same through FS, which translated code reaches inline whatever its
+ * base: a dword and an x87 qword (FLD, then FSTP to plain memory) across
+ * the wrap and over 2^32, and a dword store across the wrap. */
+static void fs_wrap(u32 cross, u32 over, u32 out[6])
+{
+	asm volatile("movl %%fs:(%1), %%eax\n\tmovl %%eax, (%0)\n\t"
+		     "movl %%fs:(%2), %%eax\n\tmovl %%eax, 4(%0)\n\t"
+		     "fldl %%fs:(%1)\n\tfstpl 8(%0)\n\t"
+		     "fldl %%fs:(%2)\n\tfstpl 16(%0)\n\t"
+		     "movl $0x5a5b5c5d, %%fs:2(%1)"
+		     : : "r"(out), "r"(cross), "r"(over) : "eax", "memory");
+}
+
+static void segment_wrap(void)
+{
+	u64 saved = gdt[SEL_NP / 8];
+	u32 base = 0x1003, low0 = rd32(0), v;
+	u32 cross = 0xfffffffcu - base;		/* linear 0xfffffffc */
+	u32 over = 0xfffffffdu;			/* linear 0x1000 */
+	u32 out[6];
+	u64 q;
+	int i, n;
+
+	top_pt[1023] = P(6) | PTE_P | PTE_W;
+	pd[1023] = (u32)top_pt | PTE_P | PTE_W;
+	invlpg(0xfffff000u);
+	wr32(P(6) + 0xffc, 0x44332211);
+	wr32(0, 0x88776655);
+	for (i = 0; i < 2; i++)
+		wr32(0x1000 + 4 * i, 0x0f0e0d0c + i * 0x04040404);
+	gdt[SEL_NP / 8] = seg_desc(base, 0xfffff, 0x92, 0xc);
+	asm volatile("movw %w0, %%es" : : "r"(SEL_NP));
+	last.count = 0;
+	q = es_movq_rd(cross);
+	check_eq((u32)q, 0x44332211,
+		 "MOVQ across the 4 GiB wrap (odd base): the top page's half");
+	check_eq((u32)(q >> 32), 0x88776655, "... and linear 0's half");
+	q = es_cx8_rd(cross);
+	check_eq((u32)q, 0x44332211, "CMPXCHG8B across the wrap: low half");
+	check_eq((u32)(q >> 32), 0x88776655, "... high half");
+	q = es_movq_rd(over);
+	check_eq((u32)q, 0x0f0e0d0c,
+		 "MOVQ whose offsets cross 2^32 (odd base): linear 0x1000");
+	check_eq((u32)(q >> 32), 0x13121110, "... and 0x1004");
+	q = es_cx8_rd(over);
+	check_eq((u32)q, 0x0f0e0d0c, "CMPXCHG8B whose offsets cross 2^32");
+	check_eq((u32)(q >> 32), 0x13121110, "... high half");
+	write_cr4(read_cr4() | 0x200);	/* OSFXSR */
+	q = es_movq_xmm_rd(cross);
+	check_eq((u32)q, 0x44332211, "MOVQ xmm across the wrap: low half");
+	check_eq((u32)(q >> 32), 0x88776655, "... high half");
+	q = es_movq_xmm_rd(over);
+	check_eq((u32)q, 0x0f0e0d0c, "MOVQ xmm whose offsets cross 2^32");
+	check_eq((u32)(q >> 32), 0x13121110, "... high half");
+	es_movq_xmm_wr(cross, 0x01020304, 0x05060708);
+	check_eq(rd32(P(6) + 0xffc), 0x01020304,
+		 "a MOVQ xmm store across the wrap: the top page's half");
+	check_eq(rd32(0), 0x05060708, "... and linear 0's half");
+	es_movq_xmm_wr(over, 0x21222324, 0x25262728);
+	check_eq(rd32(0x1000), 0x21222324,
+		 "a MOVQ xmm store whose offsets cross 2^32: linear 0x1000");
+	check_eq(rd32(0x1004), 0x25262728, "... and 0x1004");
+	write_cr4(read_cr4() & ~0x200u);
+	es_movq_wr(cross, 0xaabbccdd, 0x11223344);
+	check_eq(last.count, 0, "none of them faulted");
+	asm volatile("movw %w0, %%es" : : "r"(KDATA));
+	check_eq(rd32(P(6) + 0xffc), 0xaabbccdd,
+		 "a MOVQ store across the wrap: the top page's half");
+	v = rd32(0);
+	check_eq(v, 0x11223344, "... and linear 0's half");
+	for (i = 0; i < 2; i++)
+		wr32(0x1000 + 4 * i, 0x0f0e0d0c + i * 0x04040404);
+	asm volatile("movw %w0, %%fs" : : "r"(SEL_NP));
+	for (i = 0, n = 0; i < 8; i++) {
+		wr32(P(6) + 0xffc, 0x44332211);
+		wr32(0, 0x88776655);
+		fs_wrap(cross, over, out);
+		n += out[0] == 0x44332211 && out[1] == 0x0f0e0d0c &&
+		     out[2] == 0x44332211 && out[3] == 0x88776655 &&
+		     out[4] == 0x0f0e0d0c && out[5] == 0x13121110 &&
+		     rd32(P(6) + 0xffc) == 0x5c5d2211 &&
+		     rd32(0) == 0x88775a5b;
+	}
+	asm volatile("movw %w0, %%fs" : : "r"(KDATA));
+	check_eq(n, 8, "FS with an odd base: dwords, FLD qword and a store "
+		 "across the wrap and over 2^32, eight times over");
+	check_eq(last.count, 0, "... without a fault");
+	wr32(0, low0);
+	gdt[SEL_NP / 8] = saved;
+	pd[1023] = 0;
+	invlpg(0xfffff000u);
+}
+
 void test_main(void)
 {
 	basic();
@@ -202,4 +352,5 @@ void test_main(void)
 	accessed_dirty();
 	large_pages();
 	global_pages();
+	segment_wrap();
 }

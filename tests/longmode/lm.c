@@ -10,8 +10,9 @@
  * frames, page faults on four-level tables, NX, #DF on an IST stack, a
  * round trip to ring 3 by IRETQ and back by SYSCALL and SYSRET, the
  * FS/GS bases with SWAPGS, 1 GiB pages, CR8 as the APIC's task priority,
- * and 16-byte call gates (within ring 0 and from ring 3).  (FXSAVE64's
- * pointers are tests/cpu/diff64.c's: QEMU's TCG keeps none.)
+ * 16-byte call gates (within ring 0 and from ring 3), MASKMOVQ's
+ * destination at RDI, and LLDT and LTR refusing a non-canonical base.  (FXSAVE64's pointers are tests/cpu/diff64.c's:
+ * QEMU's TCG keeps none.)
  */
 typedef unsigned char u8;
 typedef unsigned short u16;
@@ -515,6 +516,76 @@ static void huge_pages(void)
 		 "a 1 GiB page above 4 GiB");
 }
 
+/* --- MASKMOVQ and MASKMOVDQU: RDI, not EDI --- */
+
+static u8 mask_buf[16] __attribute__((aligned(16)));
+
+/* MASKMOVQ (MASKMOVDQU with sse) of every byte to [rdi], or with addr32
+ * to [edi]; the vector it raised, or -1. */
+static long maskmov_at(u64 rdi, int sse, int addr32)
+{
+	u64 data = 0x8877665544332211ull, mask = ~0ull;
+	struct kjmp j;
+
+	last.count = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		if (sse && addr32)
+			__asm__ volatile("movq %0, %%xmm0; movq %1, %%xmm1; "
+					 ".byte 0x67; maskmovdqu %%xmm1, %%xmm0"
+					 : : "r"(data), "r"(mask), "D"(rdi)
+					 : "memory");
+		else if (sse)
+			__asm__ volatile("movq %0, %%xmm0; movq %1, %%xmm1; "
+					 "maskmovdqu %%xmm1, %%xmm0"
+					 : : "r"(data), "r"(mask), "D"(rdi)
+					 : "memory");
+		else if (addr32)
+			__asm__ volatile("movq %0, %%mm0; movq %1, %%mm1; "
+					 ".byte 0x67; maskmovq %%mm1, %%mm0"
+					 : : "r"(data), "r"(mask), "D"(rdi)
+					 : "memory");
+		else
+			__asm__ volatile("movq %0, %%mm0; movq %1, %%mm1; "
+					 "maskmovq %%mm1, %%mm0"
+					 : : "r"(data), "r"(mask), "D"(rdi)
+					 : "memory");
+	}
+	trap_jmp = 0;
+	__asm__ volatile("emms");
+	return last.count ? (long)last.vec : -1;
+}
+
+/* 64-bit code addresses the destination with all of RDI: at 4 GiB up
+ * (nothing mapped there) it must fault, where EDI would have reached
+ * mask_buf; with a 0x67 prefix EDI alone, which does. */
+static void maskmov(void)
+{
+	u64 high = (1ull << 32) | (u64)mask_buf;
+	volatile u64 *q = (volatile u64 *)mask_buf;
+	u64 cr4;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	__asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | 0x200));	/* OSFXSR */
+	q[0] = q[1] = 0;
+	check_eq(maskmov_at(high, 0, 0), 14,
+		 "MASKMOVQ to RDI at 4 GiB (unmapped): #PF");
+	check_eq(last.cr2, high, "... CR2 is RDI, all 64 bits");
+	check_eq(q[0], 0, "... and EDI's bytes are untouched");
+	check_eq(maskmov_at(high, 1, 0), 14,
+		 "MASKMOVDQU to RDI at 4 GiB (unmapped): #PF");
+	check_eq(last.cr2, high, "... CR2 is RDI, all 64 bits");
+	check_eq(q[0] | q[1], 0, "... and EDI's bytes are untouched");
+	check_eq(maskmov_at(high, 0, 1), -1,
+		 "MASKMOVQ with 0x67: EDI, no fault");
+	check_eq(q[0], 0x8877665544332211ull, "... the bytes at EDI");
+	q[0] = 0;
+	check_eq(maskmov_at(high, 1, 1), -1,
+		 "MASKMOVDQU with 0x67: EDI, no fault");
+	check_eq(q[0], 0x8877665544332211ull, "... the bytes at EDI");
+	__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+}
+
 /* --- CR8 and MMIO --- */
 
 #define APIC_TPR 0xfee00080ull
@@ -682,6 +753,55 @@ static void call_gates(void)
 	gdt[8] = gdt[9] = 0;
 }
 
+/* --- LLDT and LTR: the 16-byte descriptor's base must be canonical --- */
+
+/* A system descriptor of type at SEL_GATE (gdt[8] and gdt[9]). */
+static void set_sys_desc(u64 base, u64 type)
+{
+	gdt[8] = 0xfffull | (base & 0xffffff) << 16 | (0x80 | type) << 40 |
+		 ((base >> 24) & 0xff) << 56;
+	gdt[9] = base >> 32;
+}
+
+/* LLDT (ltr: LTR) of SEL_GATE; the vector it raised, or -1. */
+static long load_sys(int ltr)
+{
+	struct kjmp j;
+
+	last.count = 0;
+	last.err = 0;
+	if (!kjmp_set(&j)) {
+		trap_jmp = &j;
+		if (ltr)
+			__asm__ volatile("ltr %w0" : : "r"(SEL_GATE) : "memory");
+		else
+			__asm__ volatile("lldt %w0" : : "r"(SEL_GATE)
+					 : "memory");
+	}
+	trap_jmp = 0;
+	return last.count ? (long)last.vec : -1;
+}
+
+static void sys_bases(void)
+{
+	u64 bad = 0x0000800000001000ull, good = 0xffff800000001000ull;
+	u16 tr;
+
+	set_sys_desc(bad, 2);
+	check_eq(load_sys(0), 13, "LLDT of a non-canonical base: #GP");
+	check_eq(last.err, SEL_GATE, "... LLDT's error code is the selector");
+	set_sys_desc(good, 2);
+	check_eq(load_sys(0), -1, "LLDT of a canonical upper-half base");
+	__asm__ volatile("lldt %w0" : : "r"(0));
+	set_sys_desc(bad, 9);
+	check_eq(load_sys(1), 13, "LTR of a non-canonical base: #GP");
+	check_eq(last.err, SEL_GATE, "... LTR's error code is the selector");
+	check_eq((gdt[8] >> 40) & 0xf, 9, "... the TSS is not marked busy");
+	__asm__ volatile("str %w0" : "=r"(tr));
+	check_eq(tr, 0x30, "... and TR is the one before");
+	gdt[8] = gdt[9] = 0;
+}
+
 void lm_main(void)
 {
 	tables();
@@ -693,7 +813,9 @@ void lm_main(void)
 	syscalls();
 	segment_bases();
 	huge_pages();
+	maskmov();
 	cr8();
 	call_gates();
+	sys_bases();
 	finish();
 }
