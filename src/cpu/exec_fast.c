@@ -1471,6 +1471,36 @@ static void h_full(struct cpu *c, const struct dinsn *di)
 	cpu_exec_one(c);
 }
 
+/*
+ * An instruction that runs over the end of its page, at the end of a
+ * block (jit.c's translate()), which would otherwise leave translated
+ * code each time.  Its bytes in the next page, which nothing watches for
+ * the block, are read again (with the faults that fetching them raises)
+ * and must be those the block was made from: then it is one of the forms
+ * a block may run, and the interpreter runs it.  If they are not, it does
+ * not run: the block leaves (INTR_CODE) with its count put back, and the
+ * dispatcher runs whatever is there now.
+ */
+void h_straddle(struct cpu *c, const struct dinsn *di)
+{
+	bool wide = di->mode == 8;
+	u64 eip = wide ? c->rip : c->eip;
+	u64 lin = wide ? eip : (u32)(c->seg[S_CS].base + eip);
+	u32 k = 0x1000 - (u32)(lin & 0xfff);
+	u8 raw[sizeof(di->raw)];
+
+	memcpy(raw, di->raw, sizeof(raw));
+	cpu_insn_begins(c);
+	for (; k < di->len; k++) {
+		if (code_read8(c, wide ? eip + k : (u32)(eip + k)) != raw[k]) {
+			c->intr |= INTR_CODE;
+			c->icount--;
+			return;
+		}
+	}
+	cpu_exec_one(c);
+}
+
 /* RDTSC, the most frequent of them (the kernel's clock): sys_rdtsc()
  * makes its one check (CR4.TSD), no need to decode it again each time. */
 static void h_rdtsc(struct cpu *c, const struct dinsn *di)

@@ -161,5 +161,6 @@ dc_fn sse_form(const struct insn *d, struct dinsn *di);
  * depends on, so blocks need not end at them).
  */
 u32 dc_decode(const u8 *h, u32 avail, int mode, struct dinsn *di);
+void h_straddle(struct cpu *c, const struct dinsn *di);
 
 #endif

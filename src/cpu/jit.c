@@ -2963,6 +2963,44 @@ void jit_code_written(struct cpu *c, u32 pa, u32 len)
  * decode is what was there when the page was marked: a write after that
  * drops the block.
  */
+/*
+ * The instruction at h, first bytes before the end of its page, which runs
+ * over into the next page: decoded into di from those bytes and the next
+ * page's (as the TLB has it now, else not at all), to run by
+ * h_straddle() as the block's last instruction, if the decoder has a form
+ * for it that blocks may run.  The block starts in the page of CS:EIP
+ * (translate() is called from lookup()).  Returns its length, or 0.
+ */
+static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
+			   struct dinsn *di)
+{
+	u8 buf[2 * MAX_INSN_LEN];
+	u64 lin = mode == 8 ? c->rip : (u32)(c->seg[S_CS].base + c->eip);
+	const struct tlb_entry *e;
+	u32 len;
+
+	lin = (lin | 0xfff) + 1;
+	if (mode != 8)
+		lin = (u32)lin;
+	e = tlb_entry_for(c, lin);
+	if (first >= MAX_INSN_LEN || !tlb_fetch_hit(e, lin) || !e->host)
+		return 0;
+	memcpy(buf, h, first);
+	memcpy(buf + first, e->host, MAX_INSN_LEN);
+	len = dc_decode(buf, first + MAX_INSN_LEN, mode, di);
+	if (len <= first)
+		return 0;
+	memset(di->raw, 0, sizeof(di->raw));
+	memcpy(di->raw, buf, len);
+	di->host = h;
+	di->mode = (u8)mode;
+	di->fn = h_straddle;
+	di->kind = DK_CALL;
+	di->flow = DF_INDIRECT;	/* EIP from the interpreter */
+	di->mem = 1;
+	return len;
+}
+
 static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 {
 	struct jit *j = c->jit;
@@ -2979,6 +3017,9 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 		len = dc_decode(bytes + pos, min_u32(0x1000 - off,
 						     sizeof(bytes)) - pos,
 				mode, &d[n]);
+		if (!len && n)	/* over the page's end, as the last? */
+			len = straddle_decode(c, h + pos, 0x1000 - off - pos,
+					      mode, &d[n]);
 		if (!len) {
 			slow_next = true;
 			break;

@@ -699,6 +699,12 @@ static bool prog_from_hex(struct prog *p, const char *hex)
  * 0x22222222.  A lookup that trusted the TLB entry's old host page, or
  * its own memory of where the jump went last, would run the old block.
  *
+ * Then an ADD EBX, 1 of six bytes that runs over from page 0x8000 into
+ * 0x9000, the last instruction of a block at 0x8ff8, called five times;
+ * after the third call main stores 0x10 over its immediate's low byte,
+ * in 0x9000, which the block's page does not see: EBX must end at 0x23.
+ * A block that ran its old bytes would make 5.
+ *
  * The last is 80 x87 instructions with memory operands (FLD and FSTP
  * through ESI), so that wherever the page ends there is a block of 32 of
  * them, each with the most jumps to its cold path any form has: the
@@ -734,6 +740,10 @@ static const char *const directed[] = {
 	"c7 05 00 a0 00 00 90 90 90 90 36 c7 05 04 a0 00 00 90 b8 "
 	"22 22 36 c7 05 08 a0 00 00 22 22 c3 f4 31 c9 ba 00 90 00 "
 	"00 ff d2 89 c3 ff d2 41 ff d2 f4",
+	"36 c7 05 f8 8f 00 00 90 90 90 90 36 c7 05 fc 8f 00 00 90 90 "
+	"81 c3 36 c7 05 00 90 00 00 01 00 00 00 36 c7 05 04 90 00 00 "
+	"c3 90 90 90 31 db b9 05 00 00 00 ba f8 8f 00 00 ff d2 83 f9 "
+	"03 75 08 36 c6 05 00 90 00 00 10 49 75 ee f4",
 	"be 00 00 02 00 "
 	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
 	"d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 d9 06 d9 5e 04 "
