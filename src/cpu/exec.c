@@ -506,7 +506,7 @@ static void exec_popf(struct cpu *c, struct insn *d)
 	cpu_set_eflags(c, v, mask);
 }
 
-static void exec_cli_sti(struct cpu *c, bool sti)
+void exec_cli_sti(struct cpu *c, bool sti)
 {
 	if (cpu_pmode(c) && (cpu_vm86(c) ? iopl(c) < 3 : c->cpl > iopl(c)))
 		cpu_gp(c, 0);

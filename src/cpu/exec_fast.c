@@ -1569,6 +1569,41 @@ static u32 simd_form(const struct insn *d, const u8 *h, struct dinsn *di)
  * stop part way (a chunk, the budget, an interrupt), with EIP left on it,
  * so the block ends there and goes on to whatever EIP says.
  */
+/*
+ * CLI, STI, CLD and STD as exec.c runs them, and the REP string
+ * instructions through exec_string() itself, without decoding them again
+ * each time: from what interp_form() kept (for a string, the REP prefix
+ * in reg and the address size in scale).
+ */
+static void h_flag_insn(struct cpu *c, const struct dinsn *di)
+{
+	if (di->op == 0xfc)
+		c->eflags &= ~F_DF;
+	else if (di->op == 0xfd)
+		c->eflags |= F_DF;
+	else
+		exec_cli_sti(c, di->op == 0xfb);
+	dc_advance(c, di);
+}
+
+static void h_rep_string(struct cpu *c, const struct dinsn *di)
+{
+	u64 eip = di->mode == 8 ? c->rip : c->eip;
+	struct insn d = {
+		.mode = di->mode,
+		.opsize = di->osize,
+		.adsize = di->scale,
+		.rep = di->reg,
+		.seg_override = (s8)di->seg,
+		.start = eip,
+		.next = di->mode == 8 ? eip + di->len : (u32)(eip + di->len),
+	};
+
+	cpu_insn_begins(c);
+	exec_string(c, &d, di->op);
+	c->rip = d.next;
+}
+
 static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
 	u8 op = d->op;
@@ -1583,6 +1618,14 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 		return 0;
 	dc_operands(d, di);
 	di->fn = h_full;
+	di->op = op;
+	if (d->map == MAP_1B && op >= 0xfa) {
+		di->fn = h_flag_insn;
+	} else if (d->map == MAP_1B) {
+		di->fn = h_rep_string;
+		di->reg = d->rep;
+		di->scale = d->adsize;
+	}
 	di->flow = d->rep ? DF_INDIRECT : DF_NEXT;
 	di->kind = DK_CALL;
 	di->len = d->len;

@@ -766,7 +766,15 @@ static void gen_mem(struct gen *g)
 			op2_mem(g, 0xb1, s, &m);
 		}
 		break;
-	case 13:	/* STOSD, STOSB */
+	case 13:	/* STOSD, STOSB; REP STOS after EDI is put back
+			 * near its start, with a small ECX */
+		if ((g->wmask & 2) && chance(g, 30)) {
+			b8(g, 0xbf);
+			b32(g, g->p->r[R_EDI] - 64 + 8 * rnd(g, 16));
+			b8(g, 0xb9);
+			b32(g, rnd(g, 9));
+			b8(g, chance(g, 50) ? 0xf3 : 0xf2);
+		}
 		b8(g, chance(g, 50) ? 0xab : 0xaa);
 		break;
 	case 14:	/* MOV EAX, moffs and back */
