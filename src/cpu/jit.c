@@ -521,6 +521,7 @@ struct jctx {
 	int flags;		/* FK_*: who set the flags last */
 	u8 *host_flags_at;	/* ... and the host's flags are theirs
 				 * while the code ends here */
+	bool alu_host_flags;	/* e_alu() left them in the host's */
 	int fsize;		/* ... at which operand size (1 to 8) */
 	/* Is instruction i's effect on the flags ever seen? */
 	bool flags_live[JIT_MAX_INSNS];
@@ -534,6 +535,8 @@ struct jctx {
 		u8 *from, *back;
 		u32 i;
 		s8 rc[RC_SLOTS];	/* the cache at back (rc_reg) */
+		bool host_flags;	/* the guest's flags into the
+					 * host's before going back */
 	} cold[JIT_MAX_COLD * JIT_MAX_INSNS];
 	/* Which guest register each of rc_host[] holds (-1: none), and
 	 * when it was last used, for choosing one to reuse. */
@@ -673,6 +676,18 @@ static void e_rc_q(struct jctx *x, int host, size_t field)
 	e32(x->j, (u32)field);
 }
 
+static void e_sahf_eflags(struct jit *j);
+
+/* After a cold path's handler, whose fast path left the guest's flags in
+ * the host's: the same from memory (mov eax, cpu_get_eflags(c)). */
+static void e_host_flags_in(struct jit *j)
+{
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
+	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	e_sahf_eflags(j);
+}
+
 /* After a cold path's handler: the cache as it was at the way back. */
 static void e_rc_reload(struct jctx *x, const s8 *rc)
 {
@@ -745,6 +760,7 @@ static void cold_add(struct jctx *x, u8 *from)
 		abort();
 	x->cold[x->ncold].from = from;
 	x->cold[x->ncold].back = NULL;
+	x->cold[x->ncold].host_flags = false;
 	x->cold[x->ncold++].i = x->i;
 }
 
@@ -983,6 +999,19 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	}
 }
 
+/*
+ * The host's flags are the guest's here, at the end of instruction x->i
+ * (from its first cold path on, whose handlers leave them in memory and
+ * whose stubs then load them into the host's, e_host_flags_in()), for the
+ * next form to use as they are, until it emits anything else.
+ */
+static void host_flags_valid(struct jctx *x, u32 first)
+{
+	for (; first < x->ncold; first++)
+		x->cold[first].host_flags = true;
+	x->host_flags_at = x->j->p;
+}
+
 /* The cold paths just made now come back here. */
 static void cold_back_here(struct jctx *x, u32 from)
 {
@@ -1068,6 +1097,7 @@ static bool e_alu(struct jctx *x, int op, int size)
 
 	bool live = x->flags_live[x->i];
 
+	x->alu_host_flags = false;
 	if (alu_reads_cf(op)) {
 		e_adc_sbb(x, op, size);
 		return true;
@@ -1080,6 +1110,7 @@ static bool e_alu(struct jctx *x, int op, int size)
 		e_flags_out(x->j, kind[op], size);
 	x->flags = live ? fk[op] : FK_UNKNOWN;
 	x->fsize = size;
+	x->alu_host_flags = live;
 	return op != 7;
 }
 
@@ -1101,6 +1132,8 @@ static void e_test(struct jctx *x, const struct dinsn *di, bool imm)
 		e_flags_out(x->j, LF_LOGIC, di->size);
 	x->flags = x->flags_live[x->i] ? FK_LOGIC : FK_UNKNOWN;
 	x->fsize = di->size;
+	/* A byte or a word was tested at 32 bits: not the guest's SF. */
+	x->alu_host_flags = x->flags_live[x->i] && di->size >= 4;
 }
 
 
@@ -1131,6 +1164,18 @@ static void e_imm_ecx(struct jit *j, const struct dinsn *di, int size)
 	}
 }
 
+/* The host's arithmetic flags = those of the EFLAGS value in eax: OF by
+ * an ADD that overflows when bit 11 (moved to 31) is set, the rest by
+ * SAHF, whose AH has SF, ZF, AF, PF and CF where EFLAGS' low byte has
+ * them.  No POPF, which is slow. */
+static void e_sahf_eflags(struct jit *j)
+{
+	ebytes(j, "\x89\xc1\xc1\xe1\x14", 5);		/* ecx = eax << 20 */
+	ebytes(j, "\x81\xc1", 2);			/* add ecx, 1 << 31 */
+	e32(j, 0x80000000u);
+	ebytes(j, "\x88\xc4\x9e", 3);			/* mov ah, al; sahf */
+}
+
 /*
  * INC or DEC of memory: the host's own on the operand, which leaves CF
  * alone, so the guest's CF goes into the host's first (through r14b, as
@@ -1149,8 +1194,10 @@ static void e_incdec_m(struct jctx *x, const struct dinsn *di)
 		ebytes(j, "\x41\x0f\xba\xe6\x00", 5);
 	e_op_sz(j, di->size, 0xff);			/* inc/dec [] */
 	e_at(j, di->op ? 1 : 0, AT_RSI_RCX);
-	if (live)
+	if (live) {
 		e_flags_from_host(x);
+		e_sahf_eflags(j);
+	}
 	x->flags = FK_UNKNOWN;	/* the cold path's handler: lazy flags */
 }
 
@@ -1416,7 +1463,10 @@ static bool emit_mem_cached(struct jctx *x, const struct dinsn *di)
 		e_access(x, di->seg, false, size);
 		e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
 		e_alu_cached(x, di, di->op, di->reg, H_ECX, di->op == 7);
-		break;
+		cold_back_here(x, first);
+		if (x->flags_live[x->i])
+			host_flags_valid(x, first);
+		return true;
 	default:
 		return false;
 	}
@@ -1474,7 +1524,10 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		e_loadz_reg(x, H_EAX, di->reg, size);
 		if (e_alu(x, di->op, size))
 			e_store_reg_sz(x, di->reg, size);
-		break;
+		cold_back_here(x, first);
+		if (x->alu_host_flags)
+			host_flags_valid(x, first);
+		return true;
 	case DK_ALU_M_R:
 	case DK_ALU_M_I:
 		e_carry_in(x, di->op);
@@ -1488,17 +1541,26 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 			e_imm_ecx(j, di, size);
 		if (e_alu(x, di->op, size))
 			e_store_at(j, H_EAX, size, AT_RSI);
-		break;
+		cold_back_here(x, first);
+		if (x->alu_host_flags)
+			host_flags_valid(x, first);
+		return true;
 	case DK_TEST_M_R:
 	case DK_TEST_M_I:
 		e_ea_any(x, di);
 		e_access(x, di->seg, false, size);
 		e_loadz_at(j, H_EAX, size, AT_RSI_RCX);
 		e_test(x, di, di->kind == DK_TEST_M_I);
-		break;
+		cold_back_here(x, first);
+		if (x->alu_host_flags)
+			host_flags_valid(x, first);
+		return true;
 	case DK_INCDEC_M:
 		e_incdec_m(x, di);
-		break;
+		cold_back_here(x, first);
+		if (x->flags_live[x->i])
+			host_flags_valid(x, first);
+		return true;
 	case DK_LOADX:
 		e_ea_any(x, di);
 		e_access(x, di->seg, false, size);
@@ -2471,7 +2533,7 @@ static bool e_flags_known(struct jctx *x)
 {
 	struct jit *j = x->j;
 
-	if (x->host_flags_at == j->p && x->flags != FK_UNKNOWN)
+	if (x->host_flags_at == j->p)
 		return true;	/* nothing since has changed them */
 	switch (x->flags) {
 	case FK_SUB:
@@ -2490,14 +2552,8 @@ static bool e_flags_known(struct jctx *x)
 		e8(j, 0xc0);
 		return true;
 	case FK_EFLAGS:
-		/* Without POPF, which is slow: OF by an ADD that overflows
-		 * when bit 11 (moved to 31) is set, then SAHF, whose AH has
-		 * SF, ZF, AF, PF and CF where EFLAGS' low byte has them. */
 		e_load(j, H_EAX, CPU_FIELD(eflags));
-		ebytes(j, "\x89\xc1\xc1\xe1\x14", 5);	/* ecx = eax << 20 */
-		ebytes(j, "\x81\xc1", 2);		/* add ecx, 1 << 31 */
-		e32(j, 0x80000000u);
-		ebytes(j, "\x88\xc4\x9e", 3);		/* mov ah, al; sahf */
+		e_sahf_eflags(j);
 		return true;
 	}
 	return false;
@@ -2827,14 +2883,14 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		set_rel32(x.cold[i].from, j->p);
 		e_sync_eip(j, x.off[k], x.wide);
 		e_call_fn(j, &b->d[k], b->d[k].fn);
-		e_rc_reload(&x, x.cold[i].rc);
-		if (k + 1 == b->n) {
-			e_jump(j, JMP, x.cold[i].back);
-			continue;
-		}
 		/* A device may have raised INTR or asked us to stop. */
-		exit = e_check_intr(j);
+		exit = k + 1 < b->n ? e_check_intr(j) : NULL;
+		if (x.cold[i].host_flags)
+			e_host_flags_in(j);
+		e_rc_reload(&x, x.cold[i].rc);
 		e_jump(j, JMP, x.cold[i].back);
+		if (!exit)
+			continue;
 		set_rel32(exit, j->p);
 		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
 		e32(j, b->n - 1 - k);			/* sub [], imm32 */
