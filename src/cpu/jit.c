@@ -7,7 +7,8 @@
  * a straight run of guest instructions (a block: up to a control transfer,
  * an instruction without a fast handler, the end of the page or
  * JIT_MAX_INSNS) becomes one piece of x86-64 code.  The commonest forms
- * are written out as host instructions that work on struct cpu (MOV, LEA,
+ * are written out as host instructions that work on struct cpu and on
+ * guest registers cached in host registers within the block (MOV, LEA,
  * the ALU, TEST, shifts, loads and stores through the TLB, Jcc); every
  * other form is a call of its handler.  Blocks end by jumping straight to
  * the next block when it lies in the same page (chaining), and a RET, an
