@@ -640,41 +640,37 @@ static int rc_size(const struct jctx *x)
 	return x->wide ? 8 : 4;
 }
 
-/* mov host, [rbx + GREG(r)] at the cache's width, past the hook. */
-static void e_rc_fill(struct jctx *x, int host, int r)
+/* A MOV (op 8B, a load; 89, a store) between host register h (0-15) and
+ * [rbx + field], of 64 bits if w, past the cache's hook. */
+static void e_rbx_h(struct jit *j, u8 op, int h, size_t field, bool w)
 {
-	struct jit *j = x->j;
-	u8 rex = (u8)(0x40 | x->wide << 3 | (host >= 8) << 2);
+	u8 rex = (u8)(0x40 | w << 3 | (h >= 8) << 2);
 
 	if (rex != 0x40)
 		e8(j, rex);
-	e8(j, 0x8b);
-	e8(j, (u8)(0x83 | (host & 7) << 3));
-	e32(j, (u32)GREG(r));
+	e8(j, op);
+	e8(j, (u8)(0x83 | (h & 7) << 3));
+	e32(j, (u32)field);
 }
 
-/* mov [rbx + GREG(r)], host at the cache's width, past the hook: the
- * cache keeps r in host. */
+/* host = guest register r, at the cache's width. */
+static void e_rc_fill(struct jctx *x, int host, int r)
+{
+	e_rbx_h(x->j, 0x8b, host, GREG(r), x->wide);
+}
+
+/* Guest register r = host, at the cache's width: the cache keeps r in
+ * host. */
 static void e_rc_spill(struct jctx *x, int host, int r)
 {
-	struct jit *j = x->j;
-	u8 rex = (u8)(0x40 | x->wide << 3 | (host >= 8) << 2);
-
-	if (rex != 0x40)
-		e8(j, rex);
-	e8(j, 0x89);
-	e8(j, (u8)(0x83 | (host & 7) << 3));
-	e32(j, (u32)GREG(r));
+	e_rbx_h(x->j, 0x89, host, GREG(r), x->wide);
 }
 
 /* mov qword [rbx + field], host (0-15): a lazy-flag field from a cache
  * or a scratch register, whose value is zero-extended already. */
 static void e_rc_q(struct jctx *x, int host, size_t field)
 {
-	e8(x->j, (u8)(0x48 | (host >= 8) << 2));
-	e8(x->j, 0x89);
-	e8(x->j, (u8)(0x83 | (host & 7) << 3));
-	e32(x->j, (u32)field);
+	e_rbx_h(x->j, 0x89, host, field, true);
 }
 
 static void e_sahf_eflags(struct jit *j);
@@ -743,12 +739,7 @@ static void e_load_greg(struct jctx *x, int h, int r, int size)
  */
 static void e_store_greg(struct jctx *x, int h, int r)
 {
-	struct jit *j = x->j;
-	u8 rex = (u8)(0x40 | x->wide << 3 | (h >= 8) << 2);
-
-	if (rex != 0x40)
-		e8(j, rex);
-	e_rbx(j, "\x89", 1, (u8)(0x83 | (h & 7) << 3), GREG(r));
+	e_rc_spill(x, h, r);
 	rc_note(x, r, h);
 }
 
