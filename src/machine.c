@@ -93,7 +93,7 @@ struct timer {
 	bool armed;
 	bool may_coalesce;	/* the guest's tick: timer_may_coalesce() */
 	u64 fired;		/* the deadline it last fired at */
-	u64 period;		/* from there to the deadline armed after */
+	u64 period;		/* from the firing before to that one */
 	u64 slack;		/* how late a halted guest may take it */
 	struct timer *next;	/* in the machine's armed list, by deadline */
 	struct timer *all_next;	/* every timer, for machine_free() */
@@ -609,12 +609,12 @@ void timer_may_coalesce(struct timer *t)
 }
 
 /*
- * A deadline one period after the last firing, where the period is the
- * one before it too (within 1/64: the guest converts its nanoseconds to
- * TSC cycles and back), is a tick.  It may wait as many whole periods as
- * fit in COALESCE_NS; anything else, such as a one-shot timer of the
- * guest's, a first tick or a period too long to double up, waits for
- * nothing.
+ * A deadline as far after the last firing as that was after the one
+ * before (within 1/64: the guest converts its nanoseconds to TSC cycles
+ * and back) is a tick.  It may wait as many whole periods as fit in
+ * COALESCE_NS; anything else, such as a one-shot timer of the guest's,
+ * the first ticks or a period too long to double up, waits for nothing.
+ * Only firings count, so arming the same deadline again changes nothing.
  */
 static void learn_period(struct timer *t)
 {
@@ -625,7 +625,6 @@ static void learn_period(struct timer *t)
 	t->slack = 0;
 	if (iv && t->period && diff <= t->period / 64 && iv <= COALESCE_NS)
 		t->slack = COALESCE_NS / iv * iv;
-	t->period = iv;
 }
 
 /*M:230
@@ -677,6 +676,8 @@ void machine_run_timers(struct machine *m)
 		m->timers = t->next;
 		t->next = NULL;
 		t->armed = false;
+		t->period = t->fired && t->deadline > t->fired ?
+			    t->deadline - t->fired : 0;
 		t->fired = t->deadline;
 		t->fn(t->opaque);
 	}

@@ -718,6 +718,8 @@ static void co_fire(void *opaque)
 	}
 	co_deadline += co_period[co_n % co_nperiods];
 	timer_mod(co_timer, co_deadline);
+	/* A guest may write the same deadline twice. */
+	timer_mod(co_timer, co_deadline);
 }
 
 /*
