@@ -63,6 +63,9 @@
 #define FD_POLL_NS 2000000ULL
 /* The longest a halted guest sleeps without looking around. */
 #define MAX_SLEEP_NS 1000000000ULL
+/* The most a halted guest's periodic tick may wait, in host time, so
+ * that one wake-up of the host serves several ticks (M:255). */
+#define COALESCE_NS 4000000ULL
 /* A guest that has not run a whole slice for this long is idle: the
  * translator may give back the memory of the code it ran before. */
 #define TRIM_IDLE_NS 2000000000ULL
@@ -88,6 +91,10 @@ struct timer {
 	void *opaque;
 	u64 deadline;
 	bool armed;
+	bool may_coalesce;	/* the guest's tick: timer_may_coalesce() */
+	u64 fired;		/* the deadline it last fired at */
+	u64 period;		/* from the firing before to that one */
+	u64 slack;		/* how late a halted guest may take it */
 	struct timer *next;	/* in the machine's armed list, by deadline */
 	struct timer *all_next;	/* every timer, for machine_free() */
 };
@@ -596,6 +603,30 @@ void timer_del(struct timer *t)
 	t->next = NULL;
 }
 
+void timer_may_coalesce(struct timer *t)
+{
+	t->may_coalesce = true;
+}
+
+/*
+ * A deadline as far after the last firing as that was after the one
+ * before (within 1/64: the guest converts its nanoseconds to TSC cycles
+ * and back) is a tick.  It may wait as many whole periods as fit in
+ * COALESCE_NS; anything else, such as a one-shot timer of the guest's,
+ * the first ticks or a period too long to double up, waits for nothing.
+ * Only firings count, so arming the same deadline again changes nothing.
+ */
+static void learn_period(struct timer *t)
+{
+	u64 iv = t->fired && t->deadline > t->fired ?
+		 t->deadline - t->fired : 0;
+	u64 diff = iv > t->period ? iv - t->period : t->period - iv;
+
+	t->slack = 0;
+	if (iv && t->period && diff <= t->period / 64 && iv <= COALESCE_NS)
+		t->slack = COALESCE_NS / iv * iv;
+}
+
 /*M:230
  * Devices keep time with timers on the guest's clock: a callback and a
  * deadline in ns.  The run loop never runs the CPU past the next deadline
@@ -617,6 +648,8 @@ void timer_mod(struct timer *t, u64 deadline_ns)
 		cpu_stop(m->cpu);
 	timer_del(t);
 	t->deadline = deadline_ns;
+	if (t->may_coalesce)
+		learn_period(t);
 	for (pp = &t->m->timers; *pp; pp = &(*pp)->next)
 		if ((*pp)->deadline > deadline_ns)
 			break;
@@ -643,6 +676,9 @@ void machine_run_timers(struct machine *m)
 		m->timers = t->next;
 		t->next = NULL;
 		t->armed = false;
+		t->period = t->fired && t->deadline > t->fired ?
+			    t->deadline - t->fired : 0;
+		t->fired = t->deadline;
 		t->fn(t->opaque);
 	}
 }
@@ -651,6 +687,19 @@ void machine_run_timers(struct machine *m)
 static u64 next_deadline(struct machine *m)
 {
 	return m->timers ? m->timers->deadline : UINT64_MAX;
+}
+
+/* When a halted guest must be woken: the first deadline, unless a tick
+ * may wait for the one after it (M:255). */
+static u64 wake_time(struct machine *m)
+{
+	u64 best = UINT64_MAX;
+	struct timer *t;
+
+	for (t = m->timers; t && t->deadline < best; t = t->next)
+		if (t->deadline + t->slack < best)
+			best = t->deadline + t->slack;
+	return best;
 }
 
 /*
@@ -958,6 +1007,28 @@ static u64 slice_budget(struct machine *m)
  * the guest takes that tick and halts again, and so on until it has
  * caught up, as Linux in periodic mode, counting jiffies by ticks, wants.
  * :*/
+/*M:255
+ * A periodic tick need not wake the host each time.  Debian's 686 kernel
+ * ticks 250 times a second whatever it is doing; each tick runs a few
+ * thousand guest instructions, and what costs the host is less those
+ * than waking for them: the system call and the switch into the process,
+ * and the translated code, the TLB and the tables gone cold in the host's
+ * caches in the 4 ms between (perf, idle at the prompt: a tick taken
+ * alone cost three times one taken right after another).  So a deadline
+ * that the guest's tick device (the APIC timer, the PIT: they ask with
+ * timer_may_coalesce()) has armed at the same period as the last one may
+ * wait, while the guest is halted, up to COALESCE_NS of host time, in
+ * whole periods: at 250 Hz the host wakes every other tick and the guest
+ * takes the two back to back, each at its own instant of the guest's
+ * clock (time moves to one deadline, then the next, as above), so the
+ * guest sees every tick where it was due and counts no lost time.  What
+ * the world outside sees is a halted guest's timers served up to one
+ * such wait late; input is not delayed (a host fd ends the sleep at
+ * once, and the guest's clock moves to the host's, or to the first tick
+ * due, as ever).  A one-shot deadline, or any other device's timer, ends
+ * the sleep on time, and a tickless guest, whose deadlines do not repeat,
+ * is not touched.
+ * :*/
 static void idle(struct machine *m)
 {
 	u64 host, now, dl = next_deadline(m), wait;
@@ -979,8 +1050,9 @@ static void idle(struct machine *m)
 	now = machine_clock_ns(m);
 	/* Behind the host, time has moved to the deadline: no sleep.
 	 * Otherwise it is the host's time or ahead of it (then it waits for
-	 * the host), and the sleep lasts until the host reaches dl. */
-	wait = dl <= now ? 0 : dl - host;
+	 * the host), and the sleep lasts until the host reaches dl, or the
+	 * later instant a tick may wait for (M:255). */
+	wait = dl <= now ? 0 : wake_time(m) - host;
 	if (wait > MAX_SLEEP_NS)
 		wait = MAX_SLEEP_NS;
 	m->halted = true;

@@ -93,6 +93,11 @@ u64 machine_clock_ns(struct machine *m);
 struct timer *timer_new(struct machine *m, timer_fn fn, void *opaque);
 void timer_mod(struct timer *t, u64 deadline_ns);
 void timer_del(struct timer *t);
+/* t is the guest's tick (the APIC timer, the PIT): while the guest is
+ * halted, a deadline armed at the same period as the last one may be
+ * served a little late, so that one wake-up of the host takes several
+ * ticks (machine.c, M:255).  Never for a device's own timers. */
+void timer_may_coalesce(struct timer *t);
 
 /* Host file descriptors the run loop waits on (epoll): fn is called from the
  * run loop's thread when fd is ready for events (EPOLLIN etc.). */

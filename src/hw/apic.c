@@ -777,6 +777,7 @@ struct apic *apic_new(struct machine *m)
 		die("out of memory");
 	a->m = m;
 	a->timer = timer_new(m, timer_expired, a);
+	timer_may_coalesce(a->timer);
 	power_up(a);
 	/* What PC firmware leaves for the OS: virtual wire through LINT0,
 	 * NMI on LINT1 (the MADT says so too). */

@@ -417,6 +417,7 @@ struct pit *pit_new(struct machine *m)
 		c->gate = i != 2;
 	}
 	p->ch[0].timer = timer_new(m, channel0_fire, &p->ch[0]);
+	timer_may_coalesce(p->ch[0].timer);
 	machine_add_ports(m, 0x40, 4, p, pit_read, pit_write);
 	machine_add_ports(m, 0x61, 1, p, port61_read, port61_write);
 	machine_add_cleanup(m, free, p);

@@ -13,8 +13,9 @@
 #  - ticks: the periodic kernel gets every one of its 250 a second (none
 #    lost to a busy host), the tickless one far fewer (it sleeps through);
 #  - while the guest sleeps, lguest sleeps: its context switches a second
-#    are those of the guest's own timers (about 250 for the periodic
-#    kernel, a handful for the tickless one), so nothing polls; the amd64
+#    are those of the guest's own timers (about 125 for the periodic
+#    kernel, whose 250 ticks lguest takes two at a time, and a handful
+#    for the tickless one), so nothing polls; the amd64
 #    guest's host CPU is printed, and must stay under 5% (its target is
 #    1%: bench/run.sh -b prompt64 measures it beside QEMU).
 # The amd64 half is skipped when guest/cache/amd64 is not built.
@@ -107,8 +108,10 @@ check() {
 	echo "# $f: idle, lguest used $1% of a host CPU and switched" \
 	     "context $2 times a second"
 	if [ "$periodic" = 1 ]; then
-		[ "$2" -le 300 ]
-		guest_ok $? "$f: idle, lguest wakes once a tick ($2 a second), no more"
+		# 125 when every pair of ticks is taken at one wake-up
+		# (M:255); a one-shot timer of the guest's breaks a pair.
+		[ "$2" -le 200 ]
+		guest_ok $? "$f: idle, lguest wakes for two ticks at a time ($2 a second, at most 200)"
 	else
 		[ "$2" -le 50 ]
 		guest_ok $? "$f: idle, lguest wakes only for the guest's timers ($2 a second)"

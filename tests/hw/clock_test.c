@@ -7,7 +7,8 @@
  * the machine's real run loop on the stand-in CPU (stub_cpu.c) against the
  * host's real clock: timers firing at their virtual instant, the PIT's tick
  * on time, an idle guest following the host, a busy one staying with it,
- * and Linux's PIT calibration loop surviving a host stall.
+ * Linux's PIT calibration loop surviving a host stall, and a halted
+ * guest's periodic tick taken two at a time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -684,6 +685,120 @@ static void test_idle_takes_every_tick(void)
 	machine_free(m);
 }
 
+/*
+ * A halted guest's periodic tick (M:255).  A timer re-armed from its own
+ * callback at fixed periods, as the PIT's channel 0 and Linux's tick on
+ * the APIC timer are, runs 100 ticks against the host's clock; each
+ * firing notes the host's time and the guest's.  Every tick must come,
+ * each at its own instant of the guest's clock; with timer_may_coalesce()
+ * the host wakes for two at a time, taking the second right after the
+ * first, and none is served more than the 4 ms the machine allows (plus
+ * what a loaded host adds) after its instant; without it, and for a
+ * deadline that does not repeat its period, the host wakes for each.
+ */
+#define CO_TICKS 100
+
+static struct timer *co_timer;
+static u64 co_deadline;
+static const u64 *co_period;	/* the periods to arm, in turn */
+static int co_nperiods, co_n;
+static u64 co_host[CO_TICKS];	/* the host's time at each firing */
+static u64 co_dl[CO_TICKS];	/* ... its deadline */
+static u64 co_guest[CO_TICKS];	/* ... and the guest's clock then */
+
+static void co_fire(void *opaque)
+{
+	(void)opaque;
+	co_host[co_n] = mono_ns();
+	co_dl[co_n] = co_deadline;
+	co_guest[co_n] = machine_clock_ns(tm);
+	if (++co_n == CO_TICKS) {
+		machine_request_exit(tm, 0);
+		return;
+	}
+	co_deadline += co_period[co_n % co_nperiods];
+	timer_mod(co_timer, co_deadline);
+	/* A guest may write the same deadline twice. */
+	timer_mod(co_timer, co_deadline);
+}
+
+/*
+ * Runs CO_TICKS ticks of the given periods in turn; returns how many
+ * times the host woke for them (a tick more than 0.5 ms of host time
+ * after the one before), with in *late the most a tick came after its
+ * instant in host time, and in *off the most the guest's clock at a tick
+ * was past its deadline (or, as a negative, before it).
+ */
+static int co_run(const u64 *periods, int n, bool coalesce, s64 *late,
+		  s64 *off)
+{
+	struct machine *m = new_machine();
+	/* The machine's clock counts from machine_new(), just before. */
+	u64 host0 = mono_ns();
+	int i, wakes = 1;
+
+	tm = m;
+	co_period = periods;
+	co_nperiods = n;
+	co_n = 0;
+	co_timer = timer_new(m, co_fire, NULL);
+	if (coalesce)
+		timer_may_coalesce(co_timer);
+	stub_run = run_halt;
+	co_deadline = 10 * MS;
+	timer_mod(co_timer, co_deadline);
+	machine_run(m);
+	stub_run = NULL;
+	*late = 0;
+	*off = 0;
+	for (i = 0; i < co_n; i++) {
+		s64 l = (s64)(co_host[i] - host0 - co_dl[i]);
+		s64 o = (s64)(co_guest[i] - co_dl[i]);
+
+		if (i && co_host[i] - co_host[i - 1] > MS / 2)
+			wakes++;
+		if (l > *late)
+			*late = l;
+		if (*off >= 0 && (o < 0 || o > *off))
+			*off = o;	/* a negative one stays */
+	}
+	machine_free(m);
+	return co_n == CO_TICKS ? wakes : -1;
+}
+
+static void test_idle_coalesces_ticks(void)
+{
+	static const u64 tick[] = { 4 * MS };
+	static const u64 uneven[] = { 3 * MS / 2, 5 * MS / 2 };
+	s64 late, off;
+	int w;
+
+	w = co_run(tick, 1, true, &late, &off);
+	CHECK(w >= CO_TICKS / 2 - 2 && w <= CO_TICKS * 6 / 10,
+	      "loop: a halted guest's 4 ms tick wakes the host for two at a "
+	      "time (%d wake-ups for %d ticks)", w, CO_TICKS);
+	CHECK(off >= 0 && off < 100000,
+	      "loop: and each tick comes at its own instant of the guest's "
+	      "clock (at most %.3f ms past it)", off / 1e6);
+	/* 4 ms allowed; what more a loaded host adds, as in
+	 * test_idle_follows_host. */
+	CHECK(late < 20 * (s64)MS,
+	      "loop: and none comes much more than 4 ms late in host time "
+	      "(%.1f ms at most)", late / 1e6);
+	w = co_run(tick, 1, false, &late, &off);
+	CHECK(w >= CO_TICKS * 3 / 4,
+	      "loop: a device's own periodic timer wakes the host for each "
+	      "firing (%d wake-ups for %d)", w, CO_TICKS);
+	w = co_run(uneven, 2, true, &late, &off);
+	CHECK(w >= CO_TICKS * 3 / 4,
+	      "loop: a tick device's deadlines that do not repeat their "
+	      "period wake the host on time (%d wake-ups for %d)", w,
+	      CO_TICKS);
+	CHECK(off >= 0 && off < 100000,
+	      "loop: each at its instant of the guest's clock (at most %.3f "
+	      "ms past it)", off / 1e6);
+}
+
 /* A test's clock still replaces the virtual one. */
 static u64 fake_ns;
 
@@ -721,6 +836,7 @@ int main(void)
 	test_busy_guest();
 	test_idle_follows_host();
 	test_idle_takes_every_tick();
+	test_idle_coalesces_ticks();
 	test_set_clock();
 	return tap_failed ? 1 : 0;
 }
