@@ -757,6 +757,13 @@ static int poll_fds(struct machine *m, u64 timeout_ns)
 	return n;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 bool machine_in_guest(struct machine *m)
 {
 	return m->in_slice && !m->clock;
@@ -782,16 +789,11 @@ void machine_add_idle_poll(struct machine *m, idle_poll_fn fn, void *opaque)
  * it is done, for up to IDLE_POLL_NS (or until the next timer, if
  * sooner), and a completion raises its interrupt at once; with nothing in
  * flight it sleeps straight away, so an idle guest costs nothing more.
- * (QEMU polls its event sources the same way before it blocks.)
- * Returns true when an interrupt is pending for the guest.
+ * (QEMU polls its event sources the same way before it blocks.)  A
+ * device may also do the work itself here, if it can without waiting
+ * for the host (the disk's lone reads, V:225).  Returns true when an
+ * interrupt is pending for the guest.
  */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static bool idle_poll(struct machine *m, u64 max_ns)
 {
 	u64 start = 0, now;

@@ -589,19 +589,26 @@ static bool helpable(const struct vq_elem *e, u64 *sector)
 
 /*V:225
  * The guest halted, and a read it asked for is still waiting for an I/O
- * thread: one has been woken, but on a busy host it may take a hundred
+ * thread: on a busy host a thread woken for it may take a hundred
  * microseconds to run, and its completion as long again to wake the run
  * loop; and the guest, halted, has nothing to do but wait for that read.
- * So the run loop takes the oldest request itself, if it is a read of a
- * megabyte or two, and carries it out at once, in the worker's place
+ * So a lone read (nothing else in flight: a reader that waits for each
+ * request, such as dd) wakes no thread at once (blk_notify() below);
+ * when the guest halts (M:255) the run loop takes the oldest request
+ * itself, if it is a read of a megabyte or two, and carries it out at
+ * once, in the worker's place
  * kept for it (a flush waits for it as for any worker, V:217).  It never
  * waits for the host's disk: the read takes only what the host has
  * cached (RWF_NOWAIT), and a read that would wait goes back to the head
  * of the list, for a thread, as if the run loop had never touched it.
  * What it read so far is in the guest's buffers, which the guest may not
  * look at before the request completes; the thread reads it all again.
- * Writes stay with the threads: the host file system may make a writer
- * wait for its lock, and the run loop must not.
+ * A guest that does not halt within HELP_WAIT_NS of its kick gets a
+ * thread then (wake_timer_fire()), and with several requests in flight
+ * the threads are woken at once, as before: they carry those out side by
+ * side.  Writes stay with the threads: the host file system may make a
+ * writer wait for its lock, and the run loop must not (ext4 refuses
+ * RWF_NOWAIT for buffered writes anyway).
  */
 static bool help(struct virtio_blk *blk)
 {
