@@ -791,9 +791,8 @@ void machine_add_idle_poll(struct machine *m, idle_poll_fn fn, void *opaque)
  * flight it sleeps straight away, so an idle guest costs nothing more.
  * (QEMU polls its event sources the same way before it blocks.)  A
  * device may also do the work itself here, if it can without waiting
- * for the host (the disk's lone reads, V:225).  Returns true when an
- * interrupt is pending for the guest.
- */
+ * for the host (the disk's lone reads, V:225).  idle_poll() returns true
+ * when an interrupt is pending for the guest. :*/
 static bool idle_poll(struct machine *m, u64 max_ns)
 {
 	u64 start = 0, now;

@@ -608,8 +608,7 @@ static bool helpable(const struct vq_elem *e, u64 *sector)
  * the threads are woken at once, as before: they carry those out side by
  * side.  Writes stay with the threads: the host file system may make a
  * writer wait for its lock, and the run loop must not (ext4 refuses
- * RWF_NOWAIT for buffered writes anyway).
- */
+ * RWF_NOWAIT for buffered writes anyway). :*/
 static bool help(struct virtio_blk *blk)
 {
 	struct blk_worker *w = &blk->workers[RUN_LOOP];
