@@ -105,6 +105,19 @@ void machine_add_fd(struct machine *m, int fd, u32 events, fd_fn fn,
 		    void *opaque);
 void machine_del_fd(struct machine *m, int fd);
 
+/* A device whose work is in flight on a host thread (a disk read) is
+ * asked, when the guest halts, whether that work is done, again and again
+ * for a few tens of microseconds, before the run loop sleeps (M:255):
+ * fn returns IDLE_POLL_NONE with nothing in flight, IDLE_POLL_WAIT with
+ * work in flight, IDLE_POLL_DONE when it has just completed some. */
+/* True while the run loop is running the guest (a device called from one
+ * of its instructions): the loop will come back to its timers and to
+ * the idle polls.  False for a device driven from elsewhere (a test). */
+bool machine_in_guest(struct machine *m);
+enum idle_poll { IDLE_POLL_NONE, IDLE_POLL_WAIT, IDLE_POLL_DONE };
+typedef enum idle_poll (*idle_poll_fn)(void *opaque);
+void machine_add_idle_poll(struct machine *m, idle_poll_fn fn, void *opaque);
+
 /*M:140
  * The original lguest called it kill_guest(), and the rule is the same:
  * a value that only a broken or hostile guest would produce ends the

@@ -52,6 +52,16 @@
 #define RANGE_MAX_SEGS	16
 /* I/O threads per disk: requests carried out at once (V:220). */
 #define IO_THREADS	4
+/* The run loop's own place among the workers (V:225). */
+#define RUN_LOOP	IO_THREADS
+/* The largest read the run loop carries out itself (V:225): what it may
+ * copy while the guest is halted, its timers and console waiting. */
+#define HELP_MAX	(2u << 20)
+/* How long a lone read waits for the guest to halt before an I/O thread
+ * is woken for it (V:225), in guest time. */
+#define HELP_WAIT_NS	30000ULL
+/* do_rw(): the data is not in the host's page cache yet (V:225). */
+#define WOULD_BLOCK	0xff
 
 struct blk_req {
 	struct blk_req *next;
@@ -67,6 +77,7 @@ struct blk_worker {
 	pthread_t thread;
 	struct iovec *scratch;
 	u64 seq;		/* of the request it carries out; 0: none */
+	bool nowait;		/* the run loop: never wait for the disk */
 };
 
 struct virtio_blk {
@@ -78,9 +89,10 @@ struct virtio_blk {
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config cfg;
 	struct blk_req *spare;	/* run loop thread only */
+	struct timer *wake_timer;	/* wakes a thread for a lone read */
 
 	/* Shared with the I/O threads, under lock. */
-	struct blk_worker workers[IO_THREADS];
+	struct blk_worker workers[IO_THREADS + 1];	/* + the run loop */
 	pthread_mutex_t lock;
 	pthread_cond_t wake, idle;
 	struct blk_req *todo, **todo_tail;
@@ -88,6 +100,8 @@ struct virtio_blk {
 	unsigned int busy;	/* handed to the threads, not yet done */
 	unsigned int running, max_running;	/* being carried out */
 	u64 next_seq, served;
+	u64 helped;		/* carried out by the run loop (V:225) */
+	u64 handed_back;	/* ... left to a thread: not cached */
 	bool stop;
 	int efd;
 	/* Requests the host failed (under lock), and whether a flush did
@@ -104,16 +118,22 @@ static u64 le64(u64 v)
 }
 
 /* Reads or writes all of iov at off, or fails: a short transfer (the file
- * shrank under us) is an error, never a partial success. */
+ * shrank under us) is an error, never a partial success.  A read with
+ * nowait takes only what the host has cached, and returns -2 (errno
+ * EAGAIN) when it would have to wait for the disk. */
 static int rw_all(int fd, struct iovec *iov, unsigned int n, off_t off,
-		  bool write)
+		  bool write, bool nowait)
 {
 	while (n) {
 		ssize_t r = write ? pwritev(fd, iov, n, off)
-				  : preadv(fd, iov, n, off);
+			  : nowait ? preadv2(fd, iov, n, off, RWF_NOWAIT)
+				   : preadv(fd, iov, n, off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (nowait && r < 0 &&
+		    (errno == EAGAIN || errno == EOPNOTSUPP))
+			return -2;
 		if (r <= 0)
 			return -1;
 		off += r;
@@ -196,7 +216,13 @@ static u8 do_rw(struct blk_worker *w, const struct vq_elem *e, u64 sector,
 	n = vq_elem_slice(e, !write,
 			  write ? sizeof(struct virtio_blk_outhdr) : 0, len,
 			  w->scratch, e->cap);
-	if (rw_all(blk->fd, w->scratch, n, sector * SECTOR, write) < 0) {
+	switch (rw_all(blk->fd, w->scratch, n, sector * SECTOR, write,
+		       w->nowait && !write)) {
+	case 0:
+		break;
+	case -2:
+		return WOULD_BLOCK;
+	default:
 		host_failed(blk, write ? "a write" : "a read", sector, len);
 		return VIRTIO_BLK_S_IOERR;
 	}
@@ -294,7 +320,7 @@ static void wait_earlier(struct blk_worker *w)
 	for (;;) {
 		bool earlier = false;
 
-		for (unsigned int i = 0; i < IO_THREADS; i++)
+		for (unsigned int i = 0; i <= RUN_LOOP; i++)
 			earlier |= blk->workers[i].seq &&
 				   blk->workers[i].seq < w->seq;
 		if (!earlier)
@@ -426,6 +452,36 @@ out:
  * ran at once), and four threads cover that; one that waits in
  * fdatasync() leaves the others to read.
  */
+/* Under the lock: w has carried req out; it goes on the done list. */
+static void finished(struct blk_worker *w, struct blk_req *req)
+{
+	struct virtio_blk *blk = w->blk;
+
+	w->seq = 0;
+	blk->running--;
+	blk->served++;
+	req->next = NULL;
+	*blk->done_tail = req;
+	blk->done_tail = &req->next;
+	blk->busy--;
+	pthread_cond_broadcast(&blk->idle);
+}
+
+/* Under the lock: w takes the oldest request. */
+static struct blk_req *take(struct blk_worker *w)
+{
+	struct virtio_blk *blk = w->blk;
+	struct blk_req *req = blk->todo;
+
+	blk->todo = req->next;
+	if (!blk->todo)
+		blk->todo_tail = &blk->todo;
+	w->seq = req->seq;
+	if (++blk->running > blk->max_running)
+		blk->max_running = blk->running;
+	return req;
+}
+
 static void *io_thread(void *opaque)
 {
 	struct blk_worker *w = opaque;
@@ -442,27 +498,14 @@ static void *io_thread(void *opaque)
 			pthread_cond_wait(&blk->wake, &blk->lock);
 		if (!blk->todo)
 			break;
-		req = blk->todo;
-		blk->todo = req->next;
-		if (!blk->todo)
-			blk->todo_tail = &blk->todo;
-		w->seq = req->seq;
-		if (++blk->running > blk->max_running)
-			blk->max_running = blk->running;
+		req = take(w);
 		pthread_mutex_unlock(&blk->lock);
 
 		req->len = execute(w, req->e);
 
 		pthread_mutex_lock(&blk->lock);
-		w->seq = 0;
-		blk->running--;
-		blk->served++;
 		wake = !blk->done;
-		req->next = NULL;
-		*blk->done_tail = req;
-		blk->done_tail = &req->next;
-		blk->busy--;
-		pthread_cond_broadcast(&blk->idle);
+		finished(w, req);
 		/* Fails only when the counter is full: a wakeup is pending
 		 * then anyway. */
 		if (wake)
@@ -530,6 +573,102 @@ static void eventfd_ready(void *opaque, int fd, u32 events)
 	complete(opaque);
 }
 
+/* A read the run loop may carry out itself: its header says IN, and
+ * it is no longer than HELP_MAX; its sector goes to *sector.  (do_rw()
+ * checks the rest.) */
+static bool helpable(const struct vq_elem *e, u64 *sector)
+{
+	struct virtio_blk_outhdr hdr;
+
+	if (e->out_len != sizeof(hdr) || e->in_len - 1 > HELP_MAX)
+		return false;
+	vq_elem_read(e, 0, &hdr, sizeof(hdr));
+	*sector = le64(hdr.sector);
+	return le32toh(hdr.type) == VIRTIO_BLK_T_IN;
+}
+
+/*V:225
+ * The guest halted, and a read it asked for is still waiting for an I/O
+ * thread: on a busy host a thread woken for it may take a hundred
+ * microseconds to run, and its completion as long again to wake the run
+ * loop; and the guest, halted, has nothing to do but wait for that read.
+ * So a lone read (nothing else in flight: a reader that waits for each
+ * request, such as dd) wakes no thread at once (blk_notify() below);
+ * when the guest halts (M:255) the run loop takes the oldest request
+ * itself, if it is a read of a megabyte or two, and carries it out at
+ * once, in the worker's place
+ * kept for it (a flush waits for it as for any worker, V:217).  It never
+ * waits for the host's disk: the read takes only what the host has
+ * cached (RWF_NOWAIT), and a read that would wait goes back to the head
+ * of the list, for a thread, as if the run loop had never touched it.
+ * What it read so far is in the guest's buffers, which the guest may not
+ * look at before the request completes; the thread reads it all again.
+ * A guest that does not halt within HELP_WAIT_NS of its kick gets a
+ * thread then (wake_timer_fire()), and with several requests in flight
+ * the threads are woken at once, as before: they carry those out side by
+ * side.  Writes stay with the threads: the host file system may make a
+ * writer wait for its lock, and the run loop must not (ext4 refuses
+ * RWF_NOWAIT for buffered writes anyway). :*/
+static bool help(struct virtio_blk *blk)
+{
+	struct blk_worker *w = &blk->workers[RUN_LOOP];
+	struct blk_req *req;
+	u64 sector;
+	u8 status;
+
+	pthread_mutex_lock(&blk->lock);
+	if (!blk->todo || !helpable(blk->todo->e, &sector)) {
+		pthread_mutex_unlock(&blk->lock);
+		return false;
+	}
+	req = take(w);
+	pthread_mutex_unlock(&blk->lock);
+
+	req->len = 0;
+	status = do_rw(w, req->e, sector, false, &req->len);
+
+	pthread_mutex_lock(&blk->lock);
+	if (status == WOULD_BLOCK) {
+		blk->handed_back++;
+		w->seq = 0;
+		blk->running--;
+		req->next = blk->todo;
+		blk->todo = req;
+		if (!req->next)
+			blk->todo_tail = &req->next;
+		pthread_cond_signal(&blk->wake);
+		pthread_cond_broadcast(&blk->idle);
+		pthread_mutex_unlock(&blk->lock);
+		return false;
+	}
+	vq_elem_write(req->e, req->e->in_len - 1, &status, 1);
+	req->len++;
+	blk->helped++;
+	finished(w, req);
+	pthread_mutex_unlock(&blk->lock);
+	complete(blk);
+	return true;
+}
+
+/* The run loop's look before a halted guest sleeps (M:255): finished
+ * requests go back to the guest at once, and a waiting read is carried
+ * out here (V:225).  busy and done are read without the lock, as a hint
+ * that complete() and help() then follow under it. */
+static enum idle_poll blk_idle_poll(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+
+	if (__atomic_load_n(&blk->done, __ATOMIC_ACQUIRE)) {
+		eventfd_ready(blk, blk->efd, EPOLLIN);
+		return IDLE_POLL_DONE;
+	}
+	if (!__atomic_load_n(&blk->busy, __ATOMIC_RELAXED))
+		return IDLE_POLL_NONE;
+	if (__atomic_load_n(&blk->todo, __ATOMIC_RELAXED) && help(blk))
+		return IDLE_POLL_DONE;
+	return IDLE_POLL_WAIT;
+}
+
 /*V:200
  * A disk write's journey (the guide tells it whole) passes here first.
  * The guest kicked queue 0; we are on the run loop's thread, inside the
@@ -543,6 +682,8 @@ static void eventfd_ready(void *opaque, int fd, u32 events)
 static void blk_notify(struct virtio_dev *vd, struct virtqueue *vq)
 {
 	struct virtio_blk *blk = virtio_opaque(vd);
+	u64 sector;
+	bool lone;
 
 	for (;;) {
 		struct blk_req *req = get_req(blk, vq);
@@ -557,14 +698,31 @@ static void blk_notify(struct virtio_dev *vd, struct virtqueue *vq)
 			return;
 		}
 		pthread_mutex_lock(&blk->lock);
+		lone = !blk->busy && machine_in_guest(virtio_machine(vd)) &&
+		       helpable(req->e, &sector);
 		req->next = NULL;
 		req->seq = ++blk->next_seq;
 		*blk->todo_tail = req;
 		blk->todo_tail = &req->next;
 		blk->busy++;
-		pthread_cond_signal(&blk->wake);
+		if (!lone)
+			pthread_cond_signal(&blk->wake);
 		pthread_mutex_unlock(&blk->lock);
+		if (lone)
+			timer_mod(blk->wake_timer, machine_clock_ns(
+					  virtio_machine(vd)) + HELP_WAIT_NS);
 	}
+}
+
+/* A lone read the guest did not halt for (V:225): a thread takes it. */
+static void wake_timer_fire(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+
+	pthread_mutex_lock(&blk->lock);
+	if (blk->todo)
+		pthread_cond_signal(&blk->wake);
+	pthread_mutex_unlock(&blk->lock);
 }
 /* The threads start requests in the ring's order but may finish them in
  * any: the driver orders what it must by waiting for completions, which
@@ -640,6 +798,7 @@ static void blk_free(struct virtio_dev *vd)
 	struct virtio_blk *blk = virtio_opaque(vd);
 	struct blk_req *dropped = NULL;
 
+	timer_del(blk->wake_timer);
 	pthread_mutex_lock(&blk->lock);
 	if (guest_killed(virtio_machine(vd))) {
 		dropped = blk->todo;
@@ -649,12 +808,16 @@ static void blk_free(struct virtio_dev *vd)
 	blk->stop = true;
 	pthread_cond_broadcast(&blk->wake);
 	pthread_mutex_unlock(&blk->lock);
-	for (unsigned int i = 0; i < IO_THREADS; i++) {
+	for (unsigned int i = 0; i < IO_THREADS; i++)
 		pthread_join(blk->workers[i].thread, NULL);
+	for (unsigned int i = 0; i <= RUN_LOOP; i++)
 		free(blk->workers[i].scratch);
-	}
-	verbose("virtio-blk: %s: %llu requests, up to %u carried out at once",
-		blk->path, (unsigned long long)blk->served, blk->max_running);
+	verbose("virtio-blk: %s: %llu requests, up to %u carried out at once, "
+		"%llu by the run loop while the guest waited (V:225), %llu "
+		"left to a thread for the host's disk", blk->path,
+		(unsigned long long)blk->served, blk->max_running,
+		(unsigned long long)blk->helped,
+		(unsigned long long)blk->handed_back);
 	if (blk->failures > 1)
 		notice("--block=%s: %lu requests failed in all", blk->path,
 		       blk->failures);
@@ -801,15 +964,19 @@ struct virtio_blk *virtio_blk_open(struct pci_bus *bus, const char *path,
 
 	blk->vd = virtio_pci_add(bus, readonly ? &ro_ops : &rw_ops, blk,
 				 (u8 *)&blk->cfg);
-	for (unsigned int i = 0; i < IO_THREADS; i++) {
+	for (unsigned int i = 0; i <= RUN_LOOP; i++) {
 		struct blk_worker *w = &blk->workers[i];
 
 		w->blk = blk;
+		w->nowait = i == RUN_LOOP;
 		w->scratch = calloc(2 * QUEUE_MAX, sizeof(*w->scratch));
 		if (!w->scratch ||
-		    pthread_create(&w->thread, NULL, io_thread, w))
+		    (i < IO_THREADS &&
+		     pthread_create(&w->thread, NULL, io_thread, w)))
 			abort();
 	}
+	machine_add_idle_poll(pci_bus_machine(bus), blk_idle_poll, blk);
+	blk->wake_timer = timer_new(pci_bus_machine(bus), wake_timer_fire, blk);
 	machine_add_fd(pci_bus_machine(bus), blk->efd, EPOLLIN, eventfd_ready,
 		       blk);
 	verbose("virtio-blk: %s: %llu sectors%s", path,

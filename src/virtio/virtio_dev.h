@@ -119,6 +119,11 @@ struct virtqueue *vq_new(struct virtio_dev *vd, unsigned int index,
 			 u16 max_size);
 void vq_free(struct virtqueue *vq);
 void vq_reset(struct virtqueue *vq);
+/* The driver kicked the queue (counted for vq_report()). */
+void vq_kicked(struct virtqueue *vq);
+/* With --verbose: what went through the queue in its life (kicks, chains
+ * used, interrupts sent and held back), a line under the device's name. */
+void vq_report(const struct virtqueue *vq, const char *name);
 /* The driver's registers for the queue, and the enable that checks them:
  * returns false (and has killed the guest) if they are not acceptable. */
 struct vq_regs {

@@ -353,8 +353,10 @@ static void notify(struct virtio_dev *vd, u32 off)
 {
 	struct virtqueue *vq = virtio_vq(vd, off / NOTIFY_MULT);
 
-	if (vq && vq_ready(vq) && virtio_driver_ok(vd))
+	if (vq && vq_ready(vq) && virtio_driver_ok(vd)) {
+		vq_kicked(vq);
 		vd->ops->notify(vd, vq);
+	}
 }
 /* The device's notify runs on the run loop's thread, inside the guest's
  * store instruction: it must not block, and blk.c hands slow work to a
@@ -473,11 +475,14 @@ static void free_dev(void *opaque)
 	/* The ops may live in the device's own state (virtio-net's do):
 	 * nothing of them is touched after ops->free. */
 	unsigned int nr_queues = vd->ops->nr_queues;
+	const char *name = vd->ops->name;	/* a literal */
 
 	if (vd->ops->free)
 		vd->ops->free(vd);
-	for (unsigned int i = 0; i < nr_queues; i++)
+	for (unsigned int i = 0; i < nr_queues; i++) {
+		vq_report(vd->vqs[i], name);
 		vq_free(vd->vqs[i]);
+	}
 	free(vd->vqs);
 	free(vd);
 }

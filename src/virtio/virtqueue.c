@@ -33,6 +33,16 @@
 
 #include "virtio_dev.h"
 
+/* What a queue did in its life: the figures that say whether
+ * notification suppression works both ways (a kick or an interrupt per
+ * chain is the sign that it does not). */
+struct vq_stats {
+	u64 kicks;		/* notifications from the driver */
+	u64 used;		/* chains put on the used ring */
+	u64 irqs;		/* interrupts sent */
+	u64 irqs_held;		/* interrupts the driver did not want */
+};
+
 struct virtqueue {
 	struct virtio_dev *vd;
 	unsigned int index;
@@ -47,6 +57,7 @@ struct virtqueue {
 	u16 signalled_used;	/* used_idx when we last decided to signal */
 	bool signalled_valid;
 	u8 *held;		/* a bit per head: popped, not yet pushed */
+	struct vq_stats stats;	/* kept across resets */
 };
 
 /*
@@ -150,8 +161,10 @@ void vq_reset(struct virtqueue *vq)
 	unsigned int index = vq->index;
 	u16 max_size = vq->max_size;
 	u8 *held = vq->held;
+	struct vq_stats stats = vq->stats;
 
 	memset(vq, 0, sizeof(*vq));
+	vq->stats = stats;
 	vq->vd = vd;
 	vq->index = index;
 	vq->max_size = max_size;
@@ -509,6 +522,7 @@ void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 len)
 	vq->used_idx++;
 	st16(USED_IDX(vq), vq->used_idx);
 	ring_barrier();
+	vq->stats.used++;
 }
 
 /*V:160
@@ -529,8 +543,11 @@ void vq_notify_guest(struct virtqueue *vq)
 	if (!vq->enabled || vq->broken)
 		return;
 	if (!virtio_has_feature(vq->vd, VIRTIO_RING_F_EVENT_IDX)) {
-		if (ld16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT)
+		if (ld16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT) {
+			vq->stats.irqs_held++;
 			return;
+		}
+		vq->stats.irqs++;
 		virtio_interrupt(vq->vd, VIRTIO_ISR_QUEUE);
 		return;
 	}
@@ -538,13 +555,34 @@ void vq_notify_guest(struct virtqueue *vq)
 	new = vq->used_idx;
 	vq->signalled_used = new;
 	if (vq->signalled_valid &&
-	    !vring_need_event(ld16(USED_EVENT(vq)), new, old))
+	    !vring_need_event(ld16(USED_EVENT(vq)), new, old)) {
+		vq->stats.irqs_held++;
 		return;
+	}
 	vq->signalled_valid = true;
+	vq->stats.irqs++;
 	virtio_interrupt(vq->vd, VIRTIO_ISR_QUEUE);
 }
 /* The first decision always interrupts: until then there is no "last
  * time" to compare with. :*/
+
+void vq_kicked(struct virtqueue *vq)
+{
+	vq->stats.kicks++;
+}
+
+void vq_report(const struct virtqueue *vq, const char *name)
+{
+	const struct vq_stats *st = &vq->stats;
+
+	if (!st->kicks && !st->used)
+		return;
+	verbose("%s: queue %u: %llu kicks, %llu chains used, %llu "
+		"interrupts (%llu more held back by the driver's wish)", name,
+		vq->index, (unsigned long long)st->kicks,
+		(unsigned long long)st->used, (unsigned long long)st->irqs,
+		(unsigned long long)st->irqs_held);
+}
 
 /* Walks the out or in part of e from byte off, calling fn on pieces. */
 static size_t elem_copy(const struct vq_elem *e, bool in, u64 off,

@@ -1,0 +1,59 @@
+#!/bin/sh
+# End to end: disk reads the run loop carries out itself while the guest
+# waits for them (src/virtio/blk.c, V:225), under a real guest.  The host
+# fills an image with random bytes and drops it from its page cache; the
+# guest copies it whole to its tmpfs twice with O_DIRECT, one
+# request of 256 KiB at a time (reads a halted guest waits for), and prints the
+# sha256 of each copy.  The first pass finds nothing cached, so the run
+# loop's reads (RWF_NOWAIT) would block and go back to the I/O threads;
+# the second finds the image cached, and the run loop reads it.  Both
+# sums must be the host's, and lguest --verbose must say that the run
+# loop read some and left some to the threads.
+# run-all: timeout=1800 (boots a real kernel; slow under load)
+cd "$(dirname "$0")/../.." || exit 1
+GUEST_TOP=$PWD
+GUEST_NAME=virtio-e2e-diskread
+GUEST_TIMEOUT=${VIRTIO_E2E_TIMEOUT:-1800}
+. tests/lib/guest.sh
+work=$(mktemp -d)
+trap 'guest_stop; rm -rf "$work"' EXIT
+
+if [ ! -x "$LGUEST" ]; then
+	echo "not ok - $LGUEST is built"
+	exit 1
+fi
+guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
+
+mb=24
+head -c $((mb * 1048576)) /dev/urandom >"$work/disk.img"
+want=$(sha256sum <"$work/disk.img" | cut -d' ' -f1)
+# Written back, then out of the host's page cache (POSIX_FADV_DONTNEED):
+# the first pass must reach the disk.
+sync "$work/disk.img"
+dd if="$work/disk.img" iflag=nocache count=0 status=none 2>/dev/null
+
+cat >"$work/run.sh" <<EOS
+for pass in 1 2; do
+	dd if=/dev/vda of=/tmp/copy bs=256k count=$((mb * 4)) iflag=direct 2>/dev/null
+	echo "pass\$pass=\$(sha256sum </tmp/copy | cut -d' ' -f1)"
+	rm /tmp/copy
+done
+EOS
+
+t0=$(guest_now)
+guest_run "$work/run.sh" --verbose --block="$work/disk.img" </dev/null
+rc=$?
+guest_ok $rc "boots, reads the disk twice, powers off ($(guest_since "$t0")s)"
+[ $rc = 0 ] || guest_show_log 30
+out=$(guest_run_output | tr -d '\r')
+echo "$out" | grep -qx "pass1=$want"
+guest_ok $? "the first pass (not cached on the host) reads the host's bytes"
+echo "$out" | grep -qx "pass2=$want"
+guest_ok $? "the second pass (cached) reads the host's bytes"
+line=$(guest_console | tr -d '\r' | grep 'by the run loop while the guest')
+helped=$(echo "$line" | sed -n 's/.*, \([0-9]*\) by the run loop.*/\1/p')
+back=$(echo "$line" | sed -n 's/.*, \([0-9]*\) left to a thread.*/\1/p')
+[ "${helped:-0}" -gt 0 ]
+guest_ok $? "the run loop carried out reads itself (${helped:-none})"
+[ "${back:-0}" -gt 0 ]
+guest_ok $? "reads not in the host's cache were left to the threads (${back:-none})"
