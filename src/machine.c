@@ -48,7 +48,7 @@
 #define MAX_FDS 32
 #define MAX_IDLE_POLLS 8
 /* How long a halted guest's run loop looks for a completion in flight
- * before it sleeps (M:255). */
+ * before it sleeps (M:257). */
 #define IDLE_POLL_NS 50000ULL
 
 /* The longest slice of guest time between two looks at timers and the
@@ -827,7 +827,7 @@ void machine_add_idle_poll(struct machine *m, idle_poll_fn fn, void *opaque)
 	m->nr_polls++;
 }
 
-/*M:255
+/*M:257
  * A guest that halts while a disk request is in flight on an I/O thread
  * usually waits for just that request, and the thread is about to finish
  * it: the copy of a cached megabyte takes a hundred microseconds or so.
@@ -1171,7 +1171,7 @@ static void report_clock(struct machine *m)
 		(unsigned long long)m->fd_wakes);
 	if (m->nr_polls)
 		verbose("run loop: %llu halts ended by a completion seen "
-			"while polling (M:255)",
+			"while polling (M:257)",
 			(unsigned long long)m->poll_hits);
 	cpu_jit_stats(m->cpu, &js);
 	if (js.limit)

@@ -107,7 +107,7 @@ void machine_del_fd(struct machine *m, int fd);
 
 /* A device whose work is in flight on a host thread (a disk read) is
  * asked, when the guest halts, whether that work is done, again and again
- * for a few tens of microseconds, before the run loop sleeps (M:255):
+ * for a few tens of microseconds, before the run loop sleeps (M:257):
  * fn returns IDLE_POLL_NONE with nothing in flight, IDLE_POLL_WAIT with
  * work in flight, IDLE_POLL_DONE when it has just completed some. */
 /* True while the run loop is running the guest (a device called from one

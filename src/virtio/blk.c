@@ -594,7 +594,7 @@ static bool helpable(const struct vq_elem *e, u64 *sector)
  * loop; and the guest, halted, has nothing to do but wait for that read.
  * So a lone read (nothing else in flight: a reader that waits for each
  * request, such as dd) wakes no thread at once (blk_notify() below);
- * when the guest halts (M:255) the run loop takes the oldest request
+ * when the guest halts (M:257) the run loop takes the oldest request
  * itself, if it is a read of a megabyte or two, and carries it out at
  * once, in the worker's place
  * kept for it (a flush waits for it as for any worker, V:217).  It never
@@ -650,7 +650,7 @@ static bool help(struct virtio_blk *blk)
 	return true;
 }
 
-/* The run loop's look before a halted guest sleeps (M:255): finished
+/* The run loop's look before a halted guest sleeps (M:257): finished
  * requests go back to the guest at once, and a waiting read is carried
  * out here (V:225).  busy and done are read without the lock, as a hint
  * that complete() and help() then follow under it. */
