@@ -74,6 +74,7 @@
 #define JIT_RECENT_BITS 14
 #define JIT_RECENT (1u << JIT_RECENT_BITS)
 #define JIT_MAX_INSNS 32
+#define JIT_MAX_RUN 8		/* PUSHes or POPs made one access */
 /*
  * Room a block may need: its descriptor and its code, whose longest forms
  * (an x87 one with a memory operand: its checks, its access, the
@@ -538,6 +539,7 @@ struct jctx {
 		s8 rc[RC_SLOTS];	/* the cache at back (rc_reg) */
 		bool host_flags;	/* the guest's flags into the
 					 * host's before going back */
+		u8 run;			/* instructions from i it runs */
 	} cold[JIT_MAX_COLD * JIT_MAX_INSNS];
 	/* Which guest register each of rc_host[] holds (-1: none), and
 	 * when it was last used, for choosing one to reuse. */
@@ -753,6 +755,7 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold].from = from;
 	x->cold[x->ncold].back = NULL;
 	x->cold[x->ncold].host_flags = false;
+	x->cold[x->ncold].run = 1;
 	x->cold[x->ncold++].i = x->i;
 }
 
@@ -1419,6 +1422,88 @@ static void e_at_rr(struct jit *j, int h, int size, bool load)
 	e8(j, load ? 0x8b : 0x89);
 	e8(j, (u8)(0x04 | (h & 7) << 3));
 	e8(j, 0x0e);
+}
+
+/*
+ * A run of PUSHes of registers or immediates, or of POPs to registers
+ * (a function's prologue and epilogue), as one access through the TLB
+ * for all of them: ESP moves once, at the end.  PUSH ESP and POP ESP,
+ * which see ESP move, stay single.  The run's cold path runs each
+ * instruction by its handler in turn (cold[].run), so a fault in one
+ * finds those before it done and EIP and ESP at it.  Returns how many
+ * instructions it took, or 0.
+ */
+static bool stack_run_member(const struct dinsn *di, u8 kind)
+{
+	return di->kind == kind && di->flow == DF_NEXT &&
+	       (kind == DK_PUSH_I || di->reg != R_ESP);
+}
+
+/* A MOV (op 8B, a load; 89, a store) between host register h (0-15) and
+ * [rsi + disp], of 64 bits if w. */
+static void e_rsi_h(struct jit *j, u8 op, int h, u32 disp, bool w)
+{
+	u8 rex = (u8)(0x40 | w << 3 | (h >= 8) << 2);
+
+	if (rex != 0x40)
+		e8(j, rex);
+	e8(j, op);
+	e8(j, (u8)(0x86 | (h & 7) << 3));
+	e32(j, disp);
+}
+
+static u32 emit_stack_run(struct jctx *x)
+{
+	struct jit *j = x->j;
+	const struct dinsn *d = &x->b->d[x->i];
+	u8 kind = d->kind == DK_PUSH_I ? DK_PUSH : d->kind;
+	u32 n = 0, first = x->ncold, m, k;
+	int w = x->wide ? 8 : 4, esp, h;
+
+	if (kind != DK_PUSH && kind != DK_POP)
+		return 0;
+	while (x->i + n + 1 < x->b->n && n < JIT_MAX_RUN &&
+	       (stack_run_member(&d[n], kind) ||
+		(kind == DK_PUSH && stack_run_member(&d[n], DK_PUSH_I))))
+		n++;
+	if (n < 2)
+		return 0;
+	esp = rc_reg_of(x, R_ESP);
+	e8(j, (u8)(0x40 | (w == 8) << 3 | (esp >= 8)));	/* lea eax, */
+	e8(j, 0x8d);						/* [esp+] */
+	e8(j, (u8)(0x80 | (esp & 7)));
+	e32(j, kind == DK_PUSH ? (u32)-(s32)(n * (u32)w) : 0);
+	e_access(x, S_SS, kind == DK_PUSH, (int)(n * (u32)w));
+	ebytes(j, "\x48\x01\xce", 3);			/* rsi += rcx */
+	for (m = 0; m < n; m++) {
+		/* The first PUSH goes highest; the first POP takes lowest. */
+		k = kind == DK_PUSH ? n - 1 - m : m;
+		if (kind == DK_POP) {
+			h = rc_host[rc_take(x, d[m].reg)];
+			e_rsi_h(j, 0x8b, h, k * (u32)w, w == 8);
+			e_rc_spill(x, h, d[m].reg);
+			continue;
+		}
+		if (d[m].kind == DK_PUSH_I) {			/* mov edx, imm */
+			e_rexw(j, w);
+			ebytes(j, "\xc7\xc2", 2);
+			e32(j, (u32)d[m].imm);
+			h = H_EDX;
+		} else {
+			h = rc_reg_of(x, d[m].reg);
+		}
+		e_rsi_h(j, 0x89, h, k * (u32)w, w == 8);
+	}
+	if (kind == DK_POP) {				/* add r8, n * w */
+		e8(j, x->wide ? 0x49 : 0x41);
+		ebytes(j, "\x81\xc0", 2);
+		e32(j, n * (u32)w);
+	}
+	e_store_greg(x, 8, R_ESP);			/* ESP = r8 */
+	cold_back_here(x, first);
+	for (m = first; m < x->ncold; m++)
+		x->cold[m].run = (u8)n;
+	return n;
 }
 
 /*
@@ -2828,6 +2913,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	bool end_flags;
 	const u8 *page = h - off;
 	const struct dinsn *di;
+	u32 run;
 
 	memset(&x, 0, sizeof(x));
 	x.j = j;
@@ -2847,6 +2933,11 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	     i++) {
 		x.i = i;
 		di = &b->d[i];
+		run = emit_stack_run(&x);
+		if (run) {
+			i += run - 1;
+			continue;
+		}
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
 			emit_call(&x, di);
 	}
@@ -2864,8 +2955,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	set_rel32(over, j->p);
 	e_exit(j, JX_BUDGET);
 	for (i = 0; i < x.ncold; i++) {
-		u32 k = x.cold[i].i;
-		u8 *exit;
+		u32 k = x.cold[i].i, m;
+		u8 *exits[JIT_MAX_RUN];
 
 		if (i && x.cold[i - 1].i == k) {	/* same stub */
 			set_rel32(x.cold[i].from, cold_at);
@@ -2873,20 +2964,25 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		}
 		cold_at = j->p;
 		set_rel32(x.cold[i].from, j->p);
-		e_sync_eip(j, x.off[k], x.wide);
-		e_call_fn(j, &b->d[k], b->d[k].fn);
-		/* A device may have raised INTR or asked us to stop. */
-		exit = k + 1 < b->n ? e_check_intr(j) : NULL;
+		for (m = k; m < k + x.cold[i].run; m++) {
+			e_sync_eip(j, x.off[m], x.wide);
+			e_call_fn(j, &b->d[m], b->d[m].fn);
+			/* A device may have raised INTR or asked us to
+			 * stop; a store may have reached this code. */
+			exits[m - k] = m + 1 < b->n ? e_check_intr(j) : NULL;
+		}
 		if (x.cold[i].host_flags)
 			e_host_flags_in(j);
 		e_rc_reload(&x, x.cold[i].rc);
 		e_jump(j, JMP, x.cold[i].back);
-		if (!exit)
-			continue;
-		set_rel32(exit, j->p);
-		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
-		e32(j, b->n - 1 - k);			/* sub [], imm32 */
-		e_jump(j, JMP, x.normal);
+		for (m = k; m < k + x.cold[i].run; m++) {
+			if (!exits[m - k])
+				continue;
+			set_rel32(exits[m - k], j->p);
+			e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
+			e32(j, b->n - 1 - m);		/* sub [], imm32 */
+			e_jump(j, JMP, x.normal);
+		}
 	}
 	if (x.tlb_bad) {		/* r13 = the empty TLB */
 		set_rel32(x.tlb_bad, j->p);
