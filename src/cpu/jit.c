@@ -1073,7 +1073,9 @@ static void e_adc_sbb(struct jctx *x, int op, int size)
 	}
 	ebytes(j, "\x49\x89\xc1", 3);			/* mov r9, rax */
 	e_flags_from_host(x);
+	e_sahf_eflags(j);		/* and back, for a Jcc after */
 	ebytes(j, "\x4c\x89\xc8", 3);			/* mov rax, r9 */
+	x->alu_host_flags = true;
 	if (x->ncold && x->cold[x->ncold - 1].i == x->i)
 		x->flags = FK_UNKNOWN;
 }
@@ -1981,6 +1983,8 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 				    di->rm : di->reg, size);
 		if (e_alu(x, di->op, size))
 			e_store_reg_sz(x, dst, size);
+		if (x->alu_host_flags)
+			x->host_flags_at = j->p;
 		return true;
 	case DK_TEST_RR:
 	case DK_TEST_RI:
@@ -2048,6 +2052,8 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 			       2);			/* inc/dec eax */
 			e_store_reg(x, di->reg);
 			e_flags_from_host(x);
+			e_sahf_eflags(j);	/* and back, for a Jcc */
+			x->host_flags_at = j->p;
 			return true;
 		}
 		e_load_greg(x, H_EAX, di->reg, 4);	/* add/sub eax, 1 */
