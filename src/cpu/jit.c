@@ -2191,11 +2191,13 @@ static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
  * flags seen, SHL, SHR, SAR and the rotates as above; RCL and RCR then by
  * their handler.  Unseen, just the host's own.
  */
+static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
+			   u32 count);
+
 static bool emit_shift(struct jctx *x, const struct dinsn *di)
 {
 	u32 count = (u32)di->imm;	/* masked by the decoder */
 	bool live = x->flags_live[x->i];
-	struct jit *j = x->j;
 
 	if (!count) {	/* changes nothing but a 64-bit upper half */
 		if (x->wide && di->size == 4) {
@@ -2210,14 +2212,25 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 		return emit_rotate_flags(x, di, count);
 	if (live || !shift_ext[di->op])
 		return false;
-	e_load_greg(x, H_EAX, di->rm, di->size);
-	e_rexw(j, di->size);
-	e8(j, 0xc1);					/* op eax, count */
-	e8(j, shift_ext[di->op]);
-	e8(j, (u8)count);
-	e_store_reg(x, di->rm);
-	x->flags = FK_UNKNOWN;
+	e_shift_cached(x, di, 0xc1, count);
 	return true;
+}
+
+/* A shift or rotate of a register (4 or 8 bytes) whose flags go unseen,
+ * on its cache in place: C1 /n by count, or D3 /n by cl. */
+static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
+			   u32 count)
+{
+	struct jit *j = x->j;
+	int h = rc_reg_of(x, di->rm);
+
+	e8(j, (u8)(0x40 | (di->size == 8) << 3 | (h >= 8)));
+	e8(j, op);
+	e8(j, (u8)(shift_ext[di->op] | (h & 7)));
+	if (op == 0xc1)
+		e8(j, (u8)count);
+	e_rc_spill(x, h, di->rm);
+	x->flags = FK_UNKNOWN;
 }
 
 /*
@@ -2228,17 +2241,10 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
  */
 static bool emit_shift_cl(struct jctx *x, const struct dinsn *di)
 {
-	struct jit *j = x->j;
-
 	if (x->flags_live[x->i] || !shift_ext[di->op])
 		return false;
-	e_load_greg(x, H_EAX, di->rm, di->size);
 	e_loadz_reg(x, H_ECX, R_ECX, 1);		/* movzx ecx, cl */
-	e_rexw(j, di->size);
-	e8(j, 0xd3);					/* op eax, cl */
-	e8(j, shift_ext[di->op]);
-	e_store_reg(x, di->rm);
-	x->flags = FK_UNKNOWN;
+	e_shift_cached(x, di, 0xd3, 0);
 	return true;
 }
 
