@@ -301,6 +301,7 @@ static void emit_trampolines(struct jit *j)
 	ebytes(j, "\x55\x53\x41\x54\x41\x55\x41\x56\x41\x57", 10);
 	ebytes(j, "\x48\x83\xec\x08", 4);	/* sub rsp, 8 */
 	ebytes(j, "\x48\x89\xfb", 3);		/* mov rbx, rdi */
+	e_rbx(j, "\x4c\x8b", 2, 0xab, CPU_FIELD(jit_tlb)); /* mov r13, [] */
 	ebytes(j, "\xff\xe6", 2);		/* jmp rsi */
 	j->epilogue = j->p;
 	ebytes(j, "\x48\x83\xc4\x08", 4);	/* add rsp, 8 */
@@ -2411,12 +2412,13 @@ static void e_fetch_lin(struct jctx *x)
 	      (size_t)S_CS * sizeof(struct seg) + offsetof(struct seg, base));
 }
 
-#define TLB_FIELD(f) (CPU_FIELD(tlb) + offsetof(struct tlb_entry, f))
 #define RECENT_FIELD(f) offsetof(struct jrecent, f)
 
 /*
  * rsi = the host address of the code at linear address rax, through the
- * CPL's TLB as code_host() would find it without a walk: the entry must
+ * CPL's TLB (r13, which the trampoline loads, or the empty one a block
+ * whose segments rule the TLB out put there: then find() looks) as
+ * code_host() would find it without a walk: the entry must
  * be this page's (which in 64-bit code also says rax is canonical: the
  * TLB holds no other), not a data access's to an NX page, and RAM.  Any
  * of those not so jumps to the returned rel32 fields (three of them,
@@ -2424,30 +2426,23 @@ static void e_fetch_lin(struct jctx *x)
  */
 static void e_fetch_tlb(struct jit *j, u8 **miss)
 {
-	ebytes(j, "\x31\xd2", 2);			/* xor edx, edx */
-	e_rbx(j, "\x83", 1, 0xbb, CPU_FIELD(cpl));	/* cmp cpl, 3 */
-	e8(j, 3);
-	ebytes(j, "\x0f\x94\xc2", 3);			/* sete dl */
-	ebytes(j, "\x69\xd2", 2);			/* imul edx, edx, */
-	e32(j, (u32)sizeof(((struct cpu *)0)->tlb[0]));	/* one TLB */
 	ebytes(j, "\x48\x89\xc1", 3);			/* mov rcx, rax */
 	ebytes(j, "\x48\xc1\xe9\x0c", 4);		/* shr rcx, 12 */
 	ebytes(j, "\x89\xce", 2);			/* mov esi, ecx */
 	ebytes(j, "\x81\xe6", 2);			/* and esi, 1023 */
 	e32(j, TLB_SIZE - 1);
 	ebytes(j, "\xc1\xe6\x05", 3);			/* shl esi, 5 */
-	ebytes(j, "\x48\x01\xf2", 3);			/* add rdx, rsi */
-	ebytes(j, "\x48\x01\xda", 3);			/* add rdx, rbx */
+	ebytes(j, "\x49\x8d\x54\x35\x00", 5);		/* lea rdx, [r13+rsi] */
 	ebytes(j, "\x48\xff\xc1", 3);			/* inc rcx */
 	ebytes(j, "\x48\x39\x8a", 3);			/* cmp [rdx+vpage], rcx */
-	e32(j, (u32)TLB_FIELD(vpage));
+	e32(j, (u32)offsetof(struct tlb_entry, vpage));
 	miss[0] = e_jump(j, JCC_JNE, NULL);
 	ebytes(j, "\x80\xba", 2);			/* cmp byte [noexec], 0 */
-	e32(j, (u32)TLB_FIELD(noexec));
+	e32(j, (u32)offsetof(struct tlb_entry, noexec));
 	e8(j, 0);
 	miss[1] = e_jump(j, JCC_JNE, NULL);
 	ebytes(j, "\x48\x8b\xb2", 3);			/* mov rsi, [rdx+host] */
-	e32(j, (u32)TLB_FIELD(host));
+	e32(j, (u32)offsetof(struct tlb_entry, host));
 	ebytes(j, "\x48\x85\xf6", 3);			/* test rsi, rsi */
 	miss[2] = e_jump(j, JCC_JE, NULL);
 	e8(j, 0x25);					/* and eax, 0xfff */

@@ -104,8 +104,56 @@ static void user_write_rw(void)
 	user_exit(try_wr(V(5), 0x1234) ? (int)last.err : 0);
 }
 
+/*
+ * A jump to addr, whose code jumps back through back_to: 1 if it
+ * trapped.  Translated code follows an indirect jump to its target's
+ * block without leaving, through the TLB of the CPL it runs at, and
+ * links the jump to where it went last: one function for both rings,
+ * so that ring 3 finds the link the supervisor made.
+ */
+volatile u32 back_to;
+
+static __attribute__((noinline)) int try_jmp(u32 addr)
+{
+	int f;
+
+	asm volatile("movl $1f, resume\n\t"
+		     "movl $3f, back_to\n\t"
+		     "jmp *%1\n"
+		     "3:\tmovl $0, resume\n\t"
+		     "xorl %0, %0\n\t"
+		     "jmp 2f\n"
+		     "1:\tmovl $1, %0\n"
+		     "2:"
+		     : "=&r"(f) : "r"(addr) : "eax", "memory");
+	return f;
+}
+
+/* Eight jumps into a supervisor page of code that the supervisor has
+ * run just before, from its translated block: each must fault. */
+static void user_jmp_super(void)
+{
+	u32 err = 0;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		if (!try_jmp(V(9)))
+			user_exit(-1);
+		err |= last.err;
+	}
+	user_exit((int)err);
+}
+
 static void user_pages(void)
 {
+	static const u8 code[] = {
+		0xb8, 0x2a, 0, 0, 0,		/* mov eax, 42 */
+		0xff, 0x25, 0, 0, 0, 0,		/* jmp [back_to] */
+	};
+	u8 *p = (u8 *)P(9);
+	u32 at = (u32)&back_to;
+	int i, ran = 0;
+
 	map(3, P(3), PTE_P | PTE_W);		/* supervisor only */
 	map(4, P(4), PTE_P | PTE_U);		/* user, read-only */
 	map(5, P(5), PTE_P | PTE_W | PTE_U);	/* user, writable */
@@ -124,6 +172,17 @@ static void user_pages(void)
 		 "U/S is combined across PDE and PTE");
 	pd[1] |= PTE_U;
 	invlpg(V(5));
+
+	for (i = 0; i < (int)sizeof(code); i++)
+		p[i] = code[i];
+	for (i = 0; i < 4; i++)
+		p[7 + i] = (u8)(at >> (8 * i));
+	map(9, P(9), PTE_P | PTE_W);		/* supervisor only */
+	for (i = 0; i < 8; i++)
+		ran += !try_jmp(V(9));
+	check_eq(ran, 8, "the supervisor runs code in its own page");
+	check_eq(run_user(user_jmp_super), 5,
+		 "ring 3 jumping into a supervisor page: #PF error code 5");
 }
 
 static void accessed_dirty(void)
