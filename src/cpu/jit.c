@@ -426,7 +426,7 @@ static u8 *emit_budget(struct jit *j, u32 n, bool wide)
  * Host registers in translated code: rbx = struct cpu, r12d = the EIP the
  * block began at, r13 = the TLB that inline memory accesses use, r8d = the
  * new ESP of a PUSH or POP in flight, r14b a carry in flight; rax, rcx,
- * rdx, rsi, rdi, r9 are scratch; rbp, r10, r11 and r15 cache guest
+ * rdx, rsi, r9 are scratch; rbp, r10, r11, r15 and rdi cache guest
  * registers (below).  Guest registers live in c->r: each form stores
  * what it changes at once, so a handler called in between always sees
  * the truth.  Only EIP lags: c->eip is written before each call out and at
@@ -487,8 +487,9 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 }
 
 /*
- * Guest registers cached in host registers within a block: rbp, r10, r11
- * and r15, which no form uses otherwise.  The cache is write-through: a
+ * Guest registers cached in host registers within a block: rbp, r10, r11,
+ * r15 and rdi, which no form uses otherwise (rdi only for a call's first
+ * argument, and a call empties the cache).  The cache is write-through: a
  * form that changes a guest register still stores it to c->r at once, so
  * a handler, a fault, an exit or a device always finds the truth there;
  * what the cache saves is the load back (a store-to-load forward, about
@@ -503,9 +504,9 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
  * cold path runs its handler and loads the registers the cache held at
  * its way back before it jumps there.  Each block starts empty.
  */
-#define RC_SLOTS 4
+#define RC_SLOTS 5
 
-static const u8 rc_host[RC_SLOTS] = { 5, 10, 11, 15 };
+static const u8 rc_host[RC_SLOTS] = { 5, 10, 11, 15, 7 };
 
 /* What the translator knows about the lazy flags at this point. */
 enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS };
