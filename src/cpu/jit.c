@@ -939,7 +939,7 @@ static void e_store_reg_sz(struct jctx *x, int r, int size)
  * The inline access of size bytes to segment seg at offset eax (rax in
  * 64-bit code): through r13's TLB straight to RAM, else to the cold path
  * (the whole instruction, by its handler).  Leaves the host address in
- * rsi + rcx, and for the stack the offset in r8d (r8).  For flat segments
+ * rsi + rcx.  For flat segments
  * only, with base 0 but for FS and GS: the block's entry points r13 at an
  * empty TLB when a segment it uses is not that and plainly usable.  In
  * 64-bit code there are no segment checks, and a TLB hit also says the
@@ -953,8 +953,6 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	u8 *cold[1];
 	int k = 0;
 
-	if (seg == S_SS)				/* mov r8d, eax */
-		ebytes(j, x->wide ? "\x49\x89\xc0" : "\x41\x89\xc0", 3);
 	if (seg == S_FS || seg == S_GS) {		/* add eax, base */
 		e_rexw(j, w);
 		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
@@ -1007,6 +1005,14 @@ static void host_flags_valid(struct jctx *x, u32 first)
 	for (; first < x->ncold; first++)
 		x->cold[first].host_flags = true;
 	x->host_flags_at = x->j->p;
+}
+
+/* e_access() of the stack at the new ESP in eax (rax), which it also
+ * leaves in r8d (r8) for the form to store when the access is done. */
+static void e_access_esp(struct jctx *x, bool write, int size)
+{
+	ebytes(x->j, x->wide ? "\x49\x89\xc0" : "\x41\x89\xc0", 3);
+	e_access(x, S_SS, write, size);				/* r8 = rax */
 }
 
 /* The cold paths just made now come back here. */
@@ -1219,7 +1225,7 @@ static void e_push_pop(struct jctx *x, const struct dinsn *di)
 	}
 	e_load_greg(x, H_EAX, R_ESP, w);
 	if (di->kind == DK_POP) {
-		e_access(x, S_SS, false, w);
+		e_access_esp(x, false, w);
 		e_loadz_at(j, H_EAX, w, AT_RSI_RCX);
 		e8(j, x->wide ? 0x49 : 0x41);		/* add r8, w */
 		ebytes(j, "\x83\xc0", 2);
@@ -1228,7 +1234,7 @@ static void e_push_pop(struct jctx *x, const struct dinsn *di)
 		e_rexw(j, w);				/* sub eax, w */
 		ebytes(j, "\x83\xe8", 2);
 		e8(j, (u8)w);
-		e_access(x, S_SS, true, w);
+		e_access_esp(x, true, w);
 		if (di->kind == DK_PUSH) {
 			e_load_greg(x, H_EDX, di->reg, w);
 		} else if (di->kind == DK_PUSH_M) {	/* mov rdx, r9 */
@@ -1477,7 +1483,7 @@ static u32 emit_stack_run(struct jctx *x)
 	e8(j, 0x8d);						/* [esp+] */
 	e8(j, (u8)(0x80 | (esp & 7)));
 	e32(j, kind == DK_PUSH ? (u32)-(s32)(n * (u32)w) : 0);
-	e_access(x, S_SS, kind == DK_PUSH, (int)(n * (u32)w));
+	e_access_esp(x, kind == DK_PUSH, (int)(n * (u32)w));
 	ebytes(j, "\x48\x01\xce", 3);			/* rsi += rcx */
 	for (m = 0; m < n; m++) {
 		/* The first PUSH goes highest; the first POP takes lowest. */
@@ -2358,7 +2364,7 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 		e_rexw(j, size);			/* sub eax, size */
 		ebytes(j, "\x83\xe8", 2);
 		e8(j, (u8)size);
-		e_access(x, S_SS, true, size);
+		e_access_esp(x, true, size);
 		/* lea edx, [r12+next] (rdx in 64-bit code) */
 		ebytes(j, x->wide ? "\x49\x8d\x94\x24" : "\x41\x8d\x94\x24",
 		       4);
@@ -2366,7 +2372,7 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 		e_rexw(j, size);
 		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
 	} else {
-		e_access(x, S_SS, false, size);
+		e_access_esp(x, false, size);
 		e_rexw(j, size);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
 		if (x->wide) {		/* canonical: rdx = rax << 16 >> 16 */
