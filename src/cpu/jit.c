@@ -529,6 +529,17 @@ struct jctx {
 	int fsize;		/* ... at which operand size (1 to 8) */
 	/* Is instruction i's effect on the flags ever seen? */
 	bool flags_live[JIT_MAX_INSNS];
+	/* Flags seen only by a fault on the way to the form that sets
+	 * them again (flags_deferred()): not stored by the form that made
+	 * them (defer_from[i]), but made again from the registers, in
+	 * memory, by each cold path before it (defer[m]). */
+	bool deferred[JIT_MAX_INSNS];
+	struct defer {
+		bool on;
+		u8 kind, size, dst;
+		s8 src;			/* -1: the immediate */
+		u32 imm;
+	} defer[JIT_MAX_INSNS];
 	u8 *normal;		/* the shared way out, once emitted */
 	u8 *tlb_bad, *tlb_back;	/* emit_tlb_choice()'s jump to the empty
 				 * TLB, and where it comes back to */
@@ -1317,7 +1328,7 @@ static void e_alu_cached(struct jctx *x, const struct dinsn *di, int op,
 				  FK_LOGIC, FK_SUB };
 	struct jit *j = x->j;
 	int size = di->size, d = rc_reg_of(x, dst), res = d;
-	bool live = x->flags_live[x->i];
+	bool live = x->flags_live[x->i] && !x->deferred[x->i];
 
 	x->flags = FK_UNKNOWN;
 	if (keep && !live) {		/* CMP or TEST for the host's flags */
@@ -2915,6 +2926,150 @@ static void flags_liveness(struct jctx *x)
 	}
 }
 
+/*
+ * The guest register (0-15) that an instruction of the forms below
+ * writes, -1 for none; -2 for forms this does not know.
+ */
+static int reg_written(const struct dinsn *di)
+{
+	switch (di->kind) {
+	case DK_STORE:
+	case DK_STORE_I:
+	case DK_TEST_RR:
+	case DK_TEST_RI:
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+		return -1;
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+		return alu_reads_cf(di->op) ? -2 : -1;
+	case DK_LOAD:
+	case DK_LOADX:
+	case DK_LEA:
+		return (int)((greg_sz(di->reg, di->kind == DK_LOAD ? di->size :
+				      4) - GREG(0)) / sizeof(union gpr));
+	case DK_ALU_R_M:
+	case DK_ALU_R_RM:
+		return alu_reads_cf(di->op) ? -2 :
+		       (int)((greg_sz(di->reg, di->size) - GREG(0)) /
+			     sizeof(union gpr));
+	case DK_MOV_R_RM:
+		return (int)((greg_sz(di->reg, di->size) - GREG(0)) /
+			     sizeof(union gpr));
+	case DK_MOV_RM_R:
+	case DK_MOV_RI:
+	case DK_ALU_RM_R:
+	case DK_ALU_RI:
+		if (di->kind != DK_MOV_RM_R && di->kind != DK_MOV_RI &&
+		    alu_reads_cf(di->op))
+			return -2;
+		return (int)((greg_sz(di->rm, di->size) - GREG(0)) /
+			     sizeof(union gpr));
+	}
+	return -2;
+}
+
+/* Does di set every flag without reading any (the end of a deferral)? */
+static bool flags_killer(const struct dinsn *di)
+{
+	switch (di->kind) {
+	case DK_ALU_RM_R:
+	case DK_ALU_R_RM:
+	case DK_ALU_RI:
+	case DK_ALU_R_M:
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+		return !alu_reads_cf(di->op);
+	case DK_TEST_RR:
+	case DK_TEST_RI:
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * An ALU form on registers (but ADC, SBB and CMP) whose flags are live
+ * only because the loads, stores and moves after it may fault, before
+ * the form that sets them all again: its flags are not stored; each of
+ * those forms' cold paths (the only way out before the next setter, the
+ * setter's own included) makes them in memory first, from the
+ * destination's value in c->r (the result, as the cache writes through)
+ * and the source's or the immediate, which nothing in between writes.
+ */
+static void flags_deferred(struct jctx *x)
+{
+	const struct dinsn *di, *m;
+	u32 i, k;
+	int w, src;
+
+	for (i = 0; i < x->b->n; i++) {
+		di = &x->b->d[i];
+		if (!x->flags_live[i] || di->size < 4 ||
+		    (di->kind != DK_ALU_RM_R && di->kind != DK_ALU_R_RM &&
+		     di->kind != DK_ALU_RI) ||
+		    alu_reads_cf(di->op) || di->op == 7)
+			continue;
+		src = di->kind == DK_ALU_RI ? -1 :
+		      di->kind == DK_ALU_R_RM ? di->rm : di->reg;
+		w = reg_written(di);
+		if (w < 0 || (src == w && di->op != 1 && di->op != 4 &&
+			      di->op != 6))
+			continue;	/* ADD/SUB of itself: src2 is gone */
+		for (k = i + 1; k + 1 < x->b->n; k++) {
+			m = &x->b->d[k];
+			if (flags_killer(m))
+				break;
+			if (m->flow != DF_NEXT || reg_written(m) == -2 ||
+			    reg_written(m) == w ||
+			    (src >= 0 && reg_written(m) == src))
+				break;
+		}
+		if (k + 1 >= x->b->n || !flags_killer(&x->b->d[k]))
+			continue;
+		x->deferred[i] = true;
+		for (; k > i; k--) {
+			x->defer[k].on = true;
+			x->defer[k].kind = di->op == 0 ? LF_ADD :
+					   di->op == 5 ? LF_SUB : LF_LOGIC;
+			x->defer[k].size = di->size;
+			x->defer[k].dst = (u8)w;
+			x->defer[k].src = (s8)src;
+			x->defer[k].imm = (u32)di->imm;
+		}
+	}
+}
+
+/*
+ * A cold path's first deed where flags were deferred (flags_deferred()):
+ * the lazy flags of that form made from the registers in c->r.
+ */
+static void e_defer_flags(struct jctx *x, const struct defer *f)
+{
+	struct jit *j = x->j;
+	struct dinsn imm = { .imm = f->imm };
+
+	if (f->size == 8)
+		imm.imm = (u64)(s64)(s32)f->imm;
+	e_rexw(j, f->size);				/* mov eax, [dst] */
+	e_rbx(j, "\x8b", 1, 0x83, GREG(f->dst));
+	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
+	if (f->kind != LF_LOGIC) {
+		if (f->src >= 0) {			/* mov ecx, [src] */
+			e_rexw(j, f->size);
+			e_rbx(j, "\x8b", 1, 0x8b, GREG(f->src));
+		} else {
+			e_imm_ecx(j, &imm, f->size);
+		}
+		e_store_q(j, H_ECX, CPU_FIELD(lf_src2));
+		e_rexw(j, f->size);	/* src1 = res - src2, or + for SUB */
+		ebytes(j, f->kind == LF_ADD ? "\x29\xc8" : "\x01\xc8", 2);
+		e_store_q(j, H_EAX, CPU_FIELD(lf_src1));
+	}
+	e_store_imm(j, CPU_FIELD(lf_op), LF(f->kind, f->size));
+}
+
 /* The block's code, after its descriptor. */
 static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		       bool slow_next)
@@ -2938,6 +3093,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	for (i = 0; i < b->n; i++)
 		x.off[i + 1] = x.off[i] + b->d[i].len;
 	flags_liveness(&x);
+	flags_deferred(&x);
 	/* The entry: drop_block() may write a jump over its first 5 bytes,
 	 * which must hold no call (emit_budget()'s first load). */
 	b->code = j->p;
@@ -2978,6 +3134,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		}
 		cold_at = j->p;
 		set_rel32(x.cold[i].from, j->p);
+		if (x.defer[k].on)
+			e_defer_flags(&x, &x.defer[k]);
 		for (m = k; m < k + x.cold[i].run; m++) {
 			e_sync_eip(j, x.off[m], x.wide);
 			e_call_fn(j, &b->d[m], b->d[m].fn);
