@@ -2926,11 +2926,19 @@ static void flags_liveness(struct jctx *x)
 	}
 }
 
+/* The bit of the guest register that holds r of size bytes (greg_sz()). */
+static u32 reg_bit(int r, int size)
+{
+	return 1u << ((greg_sz(r, size) - GREG(0)) / sizeof(union gpr));
+}
+
+#define REGS_UNKNOWN 0xffffffffu
+
 /*
- * The guest register (0-15) that an instruction of the forms below
- * writes, -1 for none; -2 for forms this does not know.
+ * The guest registers (a bit each) that an instruction of the forms
+ * below writes; REGS_UNKNOWN for forms this does not know.
  */
-static int reg_written(const struct dinsn *di)
+static u32 regs_written(const struct dinsn *di)
 {
 	switch (di->kind) {
 	case DK_STORE:
@@ -2939,34 +2947,35 @@ static int reg_written(const struct dinsn *di)
 	case DK_TEST_RI:
 	case DK_TEST_M_R:
 	case DK_TEST_M_I:
-		return -1;
+		return 0;
 	case DK_ALU_M_R:
 	case DK_ALU_M_I:
-		return alu_reads_cf(di->op) ? -2 : -1;
+		return alu_reads_cf(di->op) ? REGS_UNKNOWN : 0;
 	case DK_LOAD:
+		return reg_bit(di->reg, di->size);
 	case DK_LOADX:
 	case DK_LEA:
-		return (int)((greg_sz(di->reg, di->kind == DK_LOAD ? di->size :
-				      4) - GREG(0)) / sizeof(union gpr));
+		return reg_bit(di->reg, 4);
+	case DK_PUSH:
+	case DK_PUSH_I:
+		return reg_bit(R_ESP, 4);
+	case DK_POP:
+		return reg_bit(R_ESP, 4) | reg_bit(di->reg, 4);
 	case DK_ALU_R_M:
 	case DK_ALU_R_RM:
-		return alu_reads_cf(di->op) ? -2 :
-		       (int)((greg_sz(di->reg, di->size) - GREG(0)) /
-			     sizeof(union gpr));
+		return alu_reads_cf(di->op) ? REGS_UNKNOWN :
+		       reg_bit(di->reg, di->size);
 	case DK_MOV_R_RM:
-		return (int)((greg_sz(di->reg, di->size) - GREG(0)) /
-			     sizeof(union gpr));
+		return reg_bit(di->reg, di->size);
 	case DK_MOV_RM_R:
 	case DK_MOV_RI:
+		return reg_bit(di->rm, di->size);
 	case DK_ALU_RM_R:
 	case DK_ALU_RI:
-		if (di->kind != DK_MOV_RM_R && di->kind != DK_MOV_RI &&
-		    alu_reads_cf(di->op))
-			return -2;
-		return (int)((greg_sz(di->rm, di->size) - GREG(0)) /
-			     sizeof(union gpr));
+		return alu_reads_cf(di->op) ? REGS_UNKNOWN :
+		       reg_bit(di->rm, di->size);
 	}
-	return -2;
+	return REGS_UNKNOWN;
 }
 
 /* Does di set every flag without reading any (the end of a deferral)? */
@@ -2985,6 +2994,8 @@ static bool flags_killer(const struct dinsn *di)
 	case DK_TEST_M_R:
 	case DK_TEST_M_I:
 		return true;
+	case DK_SHIFT_RI:	/* SHL SHR SAR by a count of 1 or more */
+		return di->op >= 4 && di->imm;
 	}
 	return false;
 }
@@ -3001,8 +3012,8 @@ static bool flags_killer(const struct dinsn *di)
 static void flags_deferred(struct jctx *x)
 {
 	const struct dinsn *di, *m;
-	u32 i, k;
-	int w, src;
+	u32 i, k, w, uses;
+	int src;
 
 	for (i = 0; i < x->b->n; i++) {
 		di = &x->b->d[i];
@@ -3013,17 +3024,17 @@ static void flags_deferred(struct jctx *x)
 			continue;
 		src = di->kind == DK_ALU_RI ? -1 :
 		      di->kind == DK_ALU_R_RM ? di->rm : di->reg;
-		w = reg_written(di);
-		if (w < 0 || (src == w && di->op != 1 && di->op != 4 &&
-			      di->op != 6))
+		w = regs_written(di);
+		uses = w | (src >= 0 ? reg_bit(src, 4) : 0);
+		if (w == REGS_UNKNOWN ||
+		    (src >= 0 && uses == w && di->op != 1 && di->op != 4 &&
+		     di->op != 6))
 			continue;	/* ADD/SUB of itself: src2 is gone */
 		for (k = i + 1; k + 1 < x->b->n; k++) {
 			m = &x->b->d[k];
 			if (flags_killer(m))
 				break;
-			if (m->flow != DF_NEXT || reg_written(m) == -2 ||
-			    reg_written(m) == w ||
-			    (src >= 0 && reg_written(m) == src))
+			if (m->flow != DF_NEXT || (regs_written(m) & uses))
 				break;
 		}
 		if (k + 1 >= x->b->n || !flags_killer(&x->b->d[k]))
@@ -3034,7 +3045,7 @@ static void flags_deferred(struct jctx *x)
 			x->defer[k].kind = di->op == 0 ? LF_ADD :
 					   di->op == 5 ? LF_SUB : LF_LOGIC;
 			x->defer[k].size = di->size;
-			x->defer[k].dst = (u8)w;
+			x->defer[k].dst = (u8)__builtin_ctz(w);
 			x->defer[k].src = (s8)src;
 			x->defer[k].imm = (u32)di->imm;
 		}
