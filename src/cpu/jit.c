@@ -972,7 +972,7 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	}
 	e_rexw(j, w);
 	ebytes(j, "\x89\xc2", 2);			/* edx = the entry's */
-	e_rexw(j, w);					/* offset in the TLB: */
+	e_rexw(j, w);				/* offset in the TLB: */
 	ebytes(j, "\xc1\xea\x07", 3);			/* eax >> 12 << 5 */
 	ebytes(j, "\x81\xe2", 2);
 	e32(j, (TLB_SIZE - 1) << 5);
@@ -984,11 +984,11 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	 * (and vpage only one of RAM): one compare says the access may go
 	 * straight through. */
 	if (x->wide) {		/* rcx = (rax + size - 1 >> 12) + 1 */
-		ebytes(j, "\x48\x8d\x48", 3);		/* lea rcx, [rax+...] */
+		ebytes(j, "\x48\x8d\x48", 3);	/* lea rcx, [rax+...] */
 		e8(j, (u8)(size - 1));
 		ebytes(j, "\x48\xc1\xe9\x0c\x48\xff\xc1", 7);
 	} else {		/* the same, rax being 32 bits wide */
-		ebytes(j, "\x48\x8d\x88", 3);		/* lea rcx, [rax+...] */
+		ebytes(j, "\x48\x8d\x88", 3);	/* lea rcx, [rax+...] */
 		e32(j, 0x1000 + (u32)size - 1);
 		ebytes(j, "\x48\xc1\xe9\x0c", 4);	/* shr rcx, 12 */
 	}
@@ -1023,7 +1023,7 @@ static void host_flags_valid(struct jctx *x, u32 first)
 static void e_access_esp(struct jctx *x, bool write, int size)
 {
 	ebytes(x->j, x->wide ? "\x49\x89\xc0" : "\x41\x89\xc0", 3);
-	e_access(x, S_SS, write, size);				/* r8 = rax */
+	e_access(x, S_SS, write, size);			/* r8 = rax */
 }
 
 /* The cold paths just made now come back here. */
@@ -1505,7 +1505,7 @@ static u32 emit_stack_run(struct jctx *x)
 			e_rc_spill(x, h, d[m].reg);
 			continue;
 		}
-		if (d[m].kind == DK_PUSH_I) {			/* mov edx, imm */
+		if (d[m].kind == DK_PUSH_I) {		/* mov edx, imm */
 			e_rexw(j, w);
 			ebytes(j, "\xc7\xc2", 2);
 			e32(j, (u32)d[m].imm);
@@ -2288,7 +2288,7 @@ static void e_ea_wide(struct jctx *x, const struct dinsn *di)
 		e_ea(x, di);
 		return;
 	}
-	ebytes(j, "\x49\x8d\x84\x24", 4);		/* lea rax, [r12 + next] */
+	ebytes(j, "\x49\x8d\x84\x24", 4);	/* lea rax, [r12 + next] */
 	e32(j, x->off[x->i + 1]);
 	if (di->disp) {					/* add rax, disp */
 		ebytes(j, "\x48\x05", 2);
@@ -2450,7 +2450,7 @@ static void e_fetch_tlb(struct jit *j, u8 **miss)
 	ebytes(j, "\x81\xe6", 2);			/* and esi, 1023 */
 	e32(j, TLB_SIZE - 1);
 	ebytes(j, "\xc1\xe6\x05", 3);			/* shl esi, 5 */
-	ebytes(j, "\x49\x8d\x54\x35\x00", 5);		/* lea rdx, [r13+rsi] */
+	ebytes(j, "\x49\x8d\x54\x35\x00", 5);	/* lea rdx, [r13+rsi] */
 	ebytes(j, "\x48\xff\xc1", 3);			/* inc rcx */
 	ebytes(j, "\x48\x39\x8a", 3);			/* cmp [rdx+vpage], rcx */
 	e32(j, (u32)offsetof(struct tlb_entry, vpage));
