@@ -656,16 +656,24 @@ static int rc_size(const struct jctx *x)
 }
 
 /* A MOV (op 8B, a load; 89, a store) between host register h (0-15) and
- * [rbx + field], of 64 bits if w, past the cache's hook. */
-static void e_rbx_h(struct jit *j, u8 op, int h, size_t field, bool w)
+ * [base + disp32] (base rbx or rsi), of 64 bits if w, past the cache's
+ * hook. */
+static void e_mov_disp(struct jit *j, u8 op, int h, int base, u32 disp,
+		       bool w)
 {
 	u8 rex = (u8)(0x40 | w << 3 | (h >= 8) << 2);
 
 	if (rex != 0x40)
 		e8(j, rex);
 	e8(j, op);
-	e8(j, (u8)(0x83 | (h & 7) << 3));
-	e32(j, (u32)field);
+	e8(j, (u8)(0x80 | (h & 7) << 3 | base));
+	e32(j, disp);
+}
+
+/* The same with [rbx + field], a field of struct cpu. */
+static void e_rbx_h(struct jit *j, u8 op, int h, size_t field, bool w)
+{
+	e_mov_disp(j, op, h, 3, (u32)field, w);
 }
 
 /* host = guest register r, at the cache's width. */
@@ -1460,19 +1468,6 @@ static bool stack_run_member(const struct dinsn *di, u8 kind)
 	       (kind == DK_PUSH_I || di->reg != R_ESP);
 }
 
-/* A MOV (op 8B, a load; 89, a store) between host register h (0-15) and
- * [rsi + disp], of 64 bits if w. */
-static void e_rsi_h(struct jit *j, u8 op, int h, u32 disp, bool w)
-{
-	u8 rex = (u8)(0x40 | w << 3 | (h >= 8) << 2);
-
-	if (rex != 0x40)
-		e8(j, rex);
-	e8(j, op);
-	e8(j, (u8)(0x86 | (h & 7) << 3));
-	e32(j, disp);
-}
-
 static u32 emit_stack_run(struct jctx *x)
 {
 	struct jit *j = x->j;
@@ -1501,7 +1496,7 @@ static u32 emit_stack_run(struct jctx *x)
 		k = kind == DK_PUSH ? n - 1 - m : m;
 		if (kind == DK_POP) {
 			h = rc_host[rc_take(x, d[m].reg)];
-			e_rsi_h(j, 0x8b, h, k * (u32)w, w == 8);
+			e_mov_disp(j, 0x8b, h, 6, k * (u32)w, w == 8);
 			e_rc_spill(x, h, d[m].reg);
 			continue;
 		}
@@ -1513,7 +1508,7 @@ static u32 emit_stack_run(struct jctx *x)
 		} else {
 			h = rc_reg_of(x, d[m].reg);
 		}
-		e_rsi_h(j, 0x89, h, k * (u32)w, w == 8);
+		e_mov_disp(j, 0x89, h, 6, k * (u32)w, w == 8);
 	}
 	if (kind == DK_POP) {				/* add r8, n * w */
 		e8(j, x->wide ? 0x49 : 0x41);
