@@ -1225,6 +1225,38 @@ static void e_incdec_m(struct jctx *x, const struct dinsn *di)
 	x->flags = FK_UNKNOWN;	/* the cold path's handler: lazy flags */
 }
 
+static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
+			     u32 count, bool mem);
+static const u8 shift_ext[8];
+
+/*
+ * A shift or rotate of memory by a constant (4 or 8 bytes): unseen flags,
+ * the host's own on the operand; seen, SHL, SHR and SAR as on a register
+ * (emit_shift_flags()).  A count of 0 (which still checks the operand
+ * may be written), RCL, RCR and rotates with their flags seen go to the
+ * handler.
+ */
+static bool emit_shift_m(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	bool live = x->flags_live[x->i];
+	u32 count = (u32)di->imm;
+
+	if (!count || !shift_ext[di->op] || (live && di->op < 4))
+		return false;
+	e_ea_any(x, di);
+	e_access(x, di->seg, true, di->size);
+	ebytes(j, "\x48\x01\xce", 3);			/* rsi += rcx */
+	if (live)
+		return emit_shift_flags(x, di, shift_ext[di->op], count, true);
+	e_rexw(j, di->size);				/* op [rsi], count */
+	e8(j, 0xc1);
+	e8(j, (u8)((shift_ext[di->op] & 0x38) | 0x06));
+	e8(j, (u8)count);
+	x->flags = FK_UNKNOWN;
+	return true;
+}
+
 /*
  * PUSH and POP of a register, an immediate or memory, of 4 bytes (8 in
  * 64-bit code), through the TLB; ESP moves after the access, from r8
@@ -1648,6 +1680,10 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		if (x->alu_host_flags)
 			host_flags_valid(x, first);
 		return true;
+	case DK_SHIFT_M:
+		if (!emit_shift_m(x, di))
+			return false;
+		break;
 	case DK_INCDEC_M:
 		e_incdec_m(x, di);
 		cold_back_here(x, first);
@@ -1676,7 +1712,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 static bool emit_shift(struct jctx *x, const struct dinsn *di);
 static bool emit_shift_cl(struct jctx *x, const struct dinsn *di);
 static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
-			     u32 count);
+			     u32 count, bool mem);
 
 /* The guest's CF into the host's CF (only loads and the ALU may come
  * after this before the instruction that uses it). */
@@ -2083,16 +2119,20 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 /*
  * SHL, SHR or SAR by a constant, with the flags kept as alu.c keeps them
  * (LF_RES: CF and OF in c->eflags, AF clear): CF is the host's, OF is
- * worked out as alu_shift() does, where the SDM leaves it undefined.
+ * worked out as alu_shift() does, where the SDM leaves it undefined.  Of
+ * a register, or with mem of the operand at rsi (the access made).
  */
 static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
-			     u32 count)
+			     u32 count, bool mem)
 {
 	struct jit *j = x->j;
 	int size = di->size;
 	u8 top = (u8)(size * 8 - 1);
 
-	e_load_greg(x, H_EAX, di->rm, size);
+	if (mem)
+		e_loadz_at(j, H_EAX, size, AT_RSI);
+	else
+		e_load_greg(x, H_EAX, di->rm, size);
 	e_rexw(j, size);
 	ebytes(j, "\x89\xc2", 2);			/* edx = eax */
 	e_rexw(j, size);
@@ -2100,7 +2140,10 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 	e8(j, ext);
 	e8(j, (u8)count);
 	ebytes(j, "\x0f\x92\xc1\x0f\xb6\xc9", 6);	/* ecx = CF */
-	e_store_reg(x, di->rm);
+	if (mem)
+		e_store_at(j, H_EAX, size, AT_RSI);
+	else
+		e_store_reg(x, di->rm);
 	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, size));
 	if (di->op == 7) {				/* OF = 0 */
@@ -2221,7 +2264,8 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 		return true;
 	}
 	if (live && di->op >= 4)
-		return emit_shift_flags(x, di, shift_ext[di->op], count);
+		return emit_shift_flags(x, di, shift_ext[di->op], count,
+					false);
 	if (live && di->op < 2)
 		return emit_rotate_flags(x, di, count);
 	if (live || !shift_ext[di->op])
@@ -2829,7 +2873,7 @@ static void emit_tlb_choice(struct jctx *x)
 			rd |= 1u << di->seg;
 		else if (di->kind == DK_STORE || di->kind == DK_STORE_I ||
 			 di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I ||
-			 di->kind == DK_INCDEC_M ||
+			 di->kind == DK_INCDEC_M || di->kind == DK_SHIFT_M ||
 			 (di->rm == DC_NONE && (di->kind == DK_NOT ||
 						di->kind == DK_NEG)))
 			wr |= 1u << di->seg;
