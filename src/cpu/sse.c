@@ -1452,6 +1452,57 @@ static dc_fn x_handler(const struct row *r, bool rex_w)
 	return NULL;
 }
 
+/*
+ * The forms that can raise a SIMD floating-point exception: the
+ * arithmetic, square roots, reciprocals, comparisons and conversions.
+ * The moves, logic, unpacks, sign masks and integer forms cannot.
+ */
+static bool sse_fp_op(u8 op)
+{
+	return (op >= 0x2a && op <= 0x2f) || op == 0xc2 || op == 0xe6 ||
+	       (op >= 0x51 && op <= 0x5f && !(op >= 0x54 && op <= 0x57));
+}
+
+/*
+ * For the translator: the forms h_sse_x(), h_sse_x_store() and h_sse_g()
+ * take, but those that write EFLAGS (COMISS and friends).  Each runs on
+ * the host as itself, which is what the row's function does or (for the
+ * moves done in C) what it copies; the entry's handler stays the cold
+ * path for every state but SSE on and every exception masked.
+ */
+bool sse_jit_form(const struct dinsn *di, struct sse_jit *f)
+{
+	static const u8 pfx[4] = { 0, 0x66, 0xf3, 0xf2 };
+	bool w = di->osize == 8;
+	const struct row *r;
+	dc_fn fn;
+
+	if (di->size > PX_F2)
+		return false;
+	r = row_for(di->size, w, di->op);
+	fn = r->fn ? x_handler(r, w) : NULL;
+	if (!fn || r->dst == T_F)
+		return false;
+	if (!f)
+		return true;
+	if (fn == h_sse_x)
+		f->shape = SJ_XX;
+	else if (fn == h_sse_x_store)
+		f->shape = SJ_XSTORE;
+	else if (r->flags & R_STORE)
+		f->shape = SJ_EOUT;
+	else
+		f->shape = r->dst == T_X ? SJ_GIN : SJ_GOUT;
+	f->prefix = pfx[di->size];
+	f->msize = r->msize;
+	f->align = r->msize == 16 && !(r->flags & R_UNAL);
+	f->write = r->flags & R_STORE;
+	f->fp = sse_fp_op(di->op);
+	f->imm = r->flags & R_IMM;
+	f->rex_w = w;
+	return true;
+}
+
 /* LFENCE, MFENCE, SFENCE: one CPU, in order, so nothing to wait for
  * (exec_grp15()); the kernel's clock reads put LFENCE before RDTSC. */
 static void h_fence(struct cpu *c, const struct dinsn *di)
