@@ -1897,11 +1897,16 @@ static void e_sse_insn(struct jit *j, const struct dinsn *di,
 
 /*
  * The same, for a form that may raise a SIMD exception: with the guest's
- * MXCSR on the host around it, every exception masked (checked) so that
- * none is taken, and the flags it raises added to the guest's sticky
- * ones there, exactly as on the guest's own CPU.  The host's MXCSR waits
- * in the slot at [rsp] that the trampoline keeps free (emit_trampolines:
- * translated code runs at that one stack depth, calls below it).
+ * MXCSR on the host, every exception masked (checked) so that none is
+ * taken, and the flags it raises added to the guest's sticky ones there,
+ * exactly as on the guest's own CPU.  The host keeps the guest's MXCSR
+ * afterwards: LDMXCSR of a value other than the one in force costs this
+ * host as much as a hundred instructions (putting the host's back after
+ * each form made cpubench's matmul five times slower than the handler),
+ * of the same value next to nothing.  That is safe because the check
+ * also asks for the control bits C code runs with (round to nearest, no
+ * FTZ or DAZ, all masked: 0x1f80); what differs is only the flags, which
+ * no C code reads (sse.c loads the MXCSR it wants around each form).
  */
 static void e_sse_fp(struct jit *j, const struct dinsn *di,
 		     const struct sse_jit *f, int reg, int rm)
@@ -1910,11 +1915,9 @@ static void e_sse_fp(struct jit *j, const struct dinsn *di,
 		e_sse_insn(j, di, f, reg, rm);
 		return;
 	}
-	ebytes(j, "\x0f\xae\x1c\x24", 4);		/* stmxcsr [rsp] */
 	e_rbx(j, "\x0f\xae", 2, 0x93, CPU_FIELD(mxcsr));	/* ldmxcsr */
 	e_sse_insn(j, di, f, reg, rm);
 	e_rbx(j, "\x0f\xae", 2, 0x9b, CPU_FIELD(mxcsr));	/* stmxcsr */
-	ebytes(j, "\x0f\xae\x14\x24", 4);		/* ldmxcsr [rsp] */
 }
 
 /*
@@ -1923,9 +1926,11 @@ static void e_sse_fp(struct jit *j, const struct dinsn *di,
  * says which), as the very same instruction on the host, the guest's XMM
  * registers loaded into xmm0 and xmm1 (a general one into eax) and the
  * result stored back, a memory operand reached through the TLB.  Only
- * while the fast case holds, as sse_plain() has it, else the handler:
- * CR0.EM and TS clear, CR4.OSFXSR set and, for a form that can raise a
- * SIMD exception, every one masked in MXCSR.  A 16-byte operand that must
+ * while the fast case holds, else the handler: CR0.EM and TS clear,
+ * CR4.OSFXSR set and, for a form that can raise a SIMD exception, every
+ * one masked in MXCSR, rounding to nearest, no FTZ or DAZ (e_sse_fp()
+ * says why; programs run so, and the handler takes the rest as fast as
+ * before).  A 16-byte operand that must
  * be aligned and is not goes to the handler too, for its #GP (the host's
  * instruction would fault in our hands).  The host's xmm registers are
  * the caller's to save: nothing lives in them between forms.
@@ -1945,10 +1950,10 @@ static bool emit_sse(struct jctx *x, const struct dinsn *di)
 	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(cr4));	/* test cr4, OSFXSR */
 	e32(j, CR4_OSFXSR);
 	e_cold_if(x, JCC_JE);
-	if (f.fp) {
+	if (f.fp) {		/* MXCSR's control bits: 0x1f80 */
 		e_load(j, H_EAX, CPU_FIELD(mxcsr));
-		ebytes(j, "\xf7\xd0\xa9", 3);		/* not eax; test eax, */
-		e32(j, 0x1f80);				/* the masks */
+		ebytes(j, "\x25\xc0\xff\x00\x00", 5);	/* and eax, ~0x3f */
+		ebytes(j, "\x3d\x80\x1f\x00\x00", 5);	/* cmp eax, 0x1f80 */
 		e_cold_if(x, JCC_JNE);
 	}
 	if (mem) {
