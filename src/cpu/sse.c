@@ -1306,8 +1306,14 @@ static void x_load(struct cpu *c, const struct row *r,
 	read_mem(c, di->seg, ea, v, r->msize, align);
 }
 
-/* xmm[reg] = xmm[reg] op xmm/m (loads, arithmetic, logic, shuffles);
- * COMISS and friends, which set EFLAGS instead. */
+/*
+ * xmm[reg] = xmm[reg] op xmm/m (loads, arithmetic, logic, shuffles);
+ * COMISS and friends, which set EFLAGS instead.  The host runs with the
+ * guest's MXCSR as it is, sticky flags included (they come out as they
+ * went in, with the new ones added): that is the value the translator's
+ * inline forms leave on the host (jit.c, e_sse_fp()), and LDMXCSR of the
+ * value already there is cheap where a change costs some 7 ns.
+ */
 static void h_sse_x(struct cpu *c, const struct dinsn *di)
 {
 	const struct row *r = xrow(di);
@@ -1327,7 +1333,7 @@ static void h_sse_x(struct cpu *c, const struct dinsn *di)
 	o.d = c->xmm[di->reg];
 	o.g = 0;
 	o.imm = (u8)di->imm;
-	o.mx_in = c->mxcsr & ~MX_FLAGS;
+	o.mx_in = c->mxcsr;	/* flags and all: see below */
 	o.mx_out = 0;
 	r->fn(c, &o);
 	c->mxcsr |= o.mx_out & MX_FLAGS;
@@ -1357,7 +1363,7 @@ static void h_sse_g(struct cpu *c, const struct dinsn *di)
 	memset(&o.s, 0, sizeof(o.s));
 	o.mem = di->rm == DC_NONE;
 	o.imm = (u8)di->imm;
-	o.mx_in = c->mxcsr & ~MX_FLAGS;
+	o.mx_in = c->mxcsr;	/* flags and all: see below */
 	o.mx_out = 0;
 	if (r->flags & R_STORE) {		/* r/m = xmm */
 		o.s = c->xmm[di->reg];

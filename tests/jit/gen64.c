@@ -1363,7 +1363,8 @@ static void ldmxcsr_imm(struct gen *g, u32 pa, u32 v)
  * set (the translator's inline forms run with the guest's MXCSR and must
  * leave it exact); or, for a moment, exceptions unmasked, which sends the
  * forms that could raise one to their handler: on zeros, which raise
- * nothing, and then every exception is masked again.
+ * nothing, or (in programs that want faults) a division by zero with
+ * ZE unmasked, planted for its #XM; then every exception is masked again.
  */
 static void gen_ldmxcsr(struct gen *g)
 {
@@ -1374,8 +1375,24 @@ static void gen_ldmxcsr(struct gen *g)
 	u32 pa = DATA + 4 * rnd(g, 0x7ff);
 	int x = (int)rnd(g, 16), y = (int)rnd(g, 16), i = (int)rnd(g, 4);
 
+	int r = pick_w(g);
+	u32 at;
+
 	if (chance(g, 70)) {
 		ldmxcsr_imm(g, pa, mx[rnd(g, ARRAY_SIZE(mx))]);
+		return;
+	}
+	if (g->p->want_faults && r >= 0 && r != R11 && chance(g, 40)) {
+		/* 1.0 / 0 with ZE unmasked: #XM, planted */
+		y = (x + 1 + (int)rnd(g, 15)) & 15;
+		mov_imm64(g, r, 0x3ff0000000000000ull);
+		sse_op(g, 0x66, true, 0x6e, x, r, NULL);	/* movq x, r */
+		ldmxcsr_imm(g, pa, 0x1d80 | rnd(g, 4) << 13);
+		sse_op(g, 0x66, false, 0xef, y, y, NULL);	/* pxor y, y */
+		at = plant(g);
+		sse_op(g, 0xf2, false, 0x5e, x, y, NULL);	/* divsd x, y */
+		resume_here(g, at);
+		ldmxcsr_imm(g, pa, 0x1f80);
 		return;
 	}
 	ldmxcsr_imm(g, pa, (rnd(g, 0x3f) << 7 | rnd(g, 4) << 13) & 0x7f80);
