@@ -953,7 +953,11 @@ static void gen_sse(struct gen *g)
 	static const u8 st_rr[4][2] = { { 0, 0x29 }, { 0xf3, 0x7f },
 					{ 0x66, 0xd6 }, { 0xf2, 0x11 } };
 
-	switch (rnd(g, 20)) {
+	switch (rnd(g, 21)) {
+	case 20:	/* PSHUFD, SHUFPD: all of x made from y's lanes */
+		sse_rr(g, 0x66, dbl ? 0x70 : 0xc6, x, y);
+		b8(g, rnd(g, 256));
+		break;
 	case 12:		/* PAND POR PANDN PCMPEQW/D PADDD PSUB* ... */
 		sse_rr(g, 0x66, intop2[rnd(g, 10)], x, y);
 		break;

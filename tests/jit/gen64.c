@@ -1328,13 +1328,13 @@ static void sse_op_imm(struct gen *g, u8 op, int reg, int rm,
 
 /*
  * A 16-byte operand of a form that must be aligned, at an aligned
- * address; in programs that want faults, one time in ten not, planted
+ * address; in programs that want faults, three times in ten not, planted
  * for the #GP the handler raises.
  */
 static void sse_aligned(struct gen *g, u8 pfx, u8 op, int x)
 {
 	u32 pa = DATA + 16 * rnd(g, 0x1ff), at = 0;
-	bool mis = g->p->want_faults && chance(g, 10);
+	bool mis = g->p->want_faults && chance(g, 30);
 	struct ea m;
 
 	if (mis) {
@@ -1378,11 +1378,7 @@ static void gen_ldmxcsr(struct gen *g)
 	int r = pick_w(g);
 	u32 at;
 
-	if (chance(g, 70)) {
-		ldmxcsr_imm(g, pa, mx[rnd(g, ARRAY_SIZE(mx))]);
-		return;
-	}
-	if (g->p->want_faults && r >= 0 && r != R11 && chance(g, 40)) {
+	if (g->p->want_faults && r >= 0 && r != R11 && chance(g, 50)) {
 		/* 1.0 / 0 with ZE unmasked: #XM, planted */
 		y = (x + 1 + (int)rnd(g, 15)) & 15;
 		mov_imm64(g, r, 0x3ff0000000000000ull);
@@ -1395,11 +1391,41 @@ static void gen_ldmxcsr(struct gen *g)
 		ldmxcsr_imm(g, pa, 0x1f80);
 		return;
 	}
+	if (chance(g, 60)) {
+		ldmxcsr_imm(g, pa, mx[rnd(g, ARRAY_SIZE(mx))]);
+		return;
+	}
 	ldmxcsr_imm(g, pa, (rnd(g, 0x3f) << 7 | rnd(g, 4) << 13) & 0x7f80);
 	sse_op(g, 0x66, false, 0xef, x, x, NULL);	/* pxor x, x */
 	sse_op(g, 0x66, false, 0xef, y, y, NULL);
 	sse_op(g, fp[i][0], false, fp[i][1], x, y, NULL);
 	ldmxcsr_imm(g, pa, mx[rnd(g, ARRAY_SIZE(mx))]);
+}
+
+/*
+ * CR0.TS set around an XMM form, planted for its #NM (which the inline
+ * form must leave to its handler), then CLTS.
+ */
+static void gen_ts_plant(struct gen *g, int x, int y)
+{
+	struct enc e = { .opreg = -1, .nop = 2, .modrm = true,
+			 .digit = true };
+	int r = pick_w(g);
+	u32 at;
+
+	if (r < 0 || r == R11)
+		return;
+	e.op[0] = 0x0f;
+	e.op[1] = 0x20;					/* mov r, cr0 */
+	e.rm = r;
+	emit(g, &e);
+	dr(g, 8, 0x83, 1, r, 8, 1);			/* or r, TS */
+	e.op[1] = 0x22;					/* mov cr0, r */
+	emit(g, &e);
+	at = plant(g);
+	sse_op(g, 0x66, false, 0xef, x, y, NULL);	/* pxor x, y */
+	resume_here(g, at);
+	bn(g, 0x060f, 2);				/* clts */
 }
 
 /*
@@ -1438,7 +1464,10 @@ static void gen_sse(struct gen *g)
 	static const u8 fpm64[4] = { 0x58, 0x59, 0x5c, 0x5e };
 	bool w = chance(g, 50);
 
-	switch (rnd(g, 22)) {
+	switch (rnd(g, 23)) {
+	case 22:	/* PSHUFD, SHUFPD: all of x made from y's lanes */
+		sse_op_imm(g, dbl ? 0x70 : 0xc6, x, y, NULL, rnd(g, 256));
+		break;
 	case 12:		/* PAND POR PANDN PCMPEQW/D PADDD PSUB* ... */
 		sse_op(g, 0x66, false, intop2[rnd(g, 10)], x, y, NULL);
 		break;
@@ -1482,7 +1511,10 @@ static void gen_sse(struct gen *g)
 				   rnd(g, 256));
 		break;
 	case 19:
-		gen_ldmxcsr(g);
+		if (g->p->want_faults && chance(g, 30))
+			gen_ts_plant(g, x, y);
+		else
+			gen_ldmxcsr(g);
 		break;
 	case 20:		/* MOVQ, MOVD r/m, xmm; PINSRW from memory */
 		if (dbl) {
