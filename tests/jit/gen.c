@@ -852,8 +852,9 @@ static void gen_x87(struct gen *g)
  * (sse.c) and the interpreter from exec.c's decode: values in and out of
  * general registers, 16-, 8- and 4-byte loads and stores wherever
  * gen_ea() puts them (page ends, lazy pages, MMIO, the stack, based and
- * limited segments), integer and floating-point arithmetic.  Memory
- * operands are of the forms without an alignment check.
+ * limited segments), integer and floating-point arithmetic, the forms
+ * the translator runs inline (jit.c's emit_sse()) in each of its shapes;
+ * the forms with an alignment check get aligned operands.
  */
 static void sse_rr(struct gen *g, u8 pfx, u8 op, int reg, int rm)
 {

@@ -1434,8 +1434,9 @@ static void gen_ts_plant(struct gen *g, int x, int y)
  * interpreter's fresh decode: values in and out of general registers,
  * 16-, 8- and 4-byte loads and stores anywhere gen_ea() puts them (page
  * ends, lazy pages, MMIO, the stack), integer and floating-point
- * arithmetic.  Memory operands are of the forms without an alignment
- * check; the aligned forms have register operands.
+ * arithmetic, the forms the translator runs inline (jit.c's emit_sse())
+ * in each of its shapes, and the states that send them to their handler
+ * (MXCSR, CR0.TS, a misaligned MOVDQA).
  */
 static void gen_sse(struct gen *g)
 {
