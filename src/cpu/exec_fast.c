@@ -1555,7 +1555,7 @@ static u32 simd_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	}
 	di->fn = fn;
 	di->flow = DF_NEXT;
-	di->kind = DK_CALL;
+	di->kind = sse_jit_form(di, NULL) ? DK_SSE : DK_CALL;
 	di->mem = di->rm == DC_NONE || d->op == 0xf7;
 	di->len = d->len;
 	di->host = h;

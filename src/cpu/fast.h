@@ -107,6 +107,7 @@ enum {
 	DK_INCDEC_M,	/* [ea] + 1 (op 0) or - 1 (op 1) */
 	DK_NOT,		/* r/m = ~r/m */
 	DK_NEG,		/* r/m = 0 - r/m */
+	DK_SSE,		/* an XMM form sse_jit_form() describes */
 };
 
 /*
@@ -153,6 +154,35 @@ static inline void dc_advance(struct cpu *c, const struct dinsn *di)
  */
 struct insn;
 dc_fn sse_form(const struct insn *d, struct dinsn *di);
+
+/*
+ * How the translator (jit.c) may run an XMM form of an entry as the very
+ * same instruction on the host, with its operands moved to host ones:
+ * the shapes of h_sse_x(), h_sse_x_store() and h_sse_g() (sse.c), by
+ * which ModRM operand is the XMM register, the general one or memory.
+ */
+enum {
+	SJ_XX,		/* xmm[reg] = xmm[reg] op xmm/m */
+	SJ_XSTORE,	/* xmm/m = xmm[reg] (MOVAPS, MOVSD... to r/m) */
+	SJ_GIN,		/* xmm[reg] = from r/m32 or r/m64 (MOVD, CVTSI2SD) */
+	SJ_GOUT,	/* r[reg] = from xmm/m (PMOVMSKB, CVTTSD2SI) */
+	SJ_EOUT,	/* r/m32 or r/m64 = from xmm[reg] (MOVD) */
+};
+
+struct sse_jit {
+	u8 shape;	/* SJ_* */
+	u8 prefix;	/* the mandatory prefix byte, or 0 */
+	u8 msize;	/* bytes of the memory operand */
+	bool align;	/* ... which must be 16-byte aligned */
+	bool write;	/* ... which is written, not read */
+	bool fp;	/* may raise a SIMD exception: needs the guest's MXCSR */
+	bool imm;	/* an immediate byte follows the ModRM */
+	bool rex_w;	/* REX.W: a 64-bit general operand */
+};
+
+/* Whether entry di (an MMX/SSE one, sse_form()) fits one of those
+ * shapes; f (if not NULL) says how. */
+bool sse_jit_form(const struct dinsn *di, struct sse_jit *f);
 
 /*
  * Decode the instruction at h (code of the given mode: 4 for 32-bit, 8 for

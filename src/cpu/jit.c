@@ -1993,6 +1993,167 @@ static bool emit_x87(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+#define XMM_FIELD(n) (CPU_FIELD(xmm) + sizeof(union v128) * (size_t)(n))
+
+/* movups xmm<h>, [rbx + field] and back (struct cpu is no promise of
+ * alignment; on aligned data the two cost the same). */
+static void e_xmm_load(struct jit *j, int h, size_t field)
+{
+	e_rbx(j, "\x0f\x10", 2, (u8)(0x83 | h << 3), field);
+}
+
+static void e_xmm_store(struct jit *j, int h, size_t field)
+{
+	e_rbx(j, "\x0f\x11", 2, (u8)(0x83 | h << 3), field);
+}
+
+/*
+ * The guest's own MMX/SSE instruction on host operands: its mandatory
+ * prefix, REX.W if it had it, 0F op, a ModRM whose reg field is reg
+ * (xmm0 or eax: 0) and whose rm is host register rm (mod 3) or, for
+ * rm < 0, the inline access's [rsi+rcx]; its immediate.
+ */
+static void e_sse_insn(struct jit *j, const struct dinsn *di,
+		       const struct sse_jit *f, int reg, int rm)
+{
+	if (f->prefix)
+		e8(j, f->prefix);
+	if (f->rex_w)
+		e8(j, 0x48);
+	e8(j, 0x0f);
+	e8(j, di->op);
+	if (rm < 0) {
+		e8(j, (u8)(0x04 | reg << 3));
+		e8(j, 0x0e);
+	} else {
+		e8(j, (u8)(0xc0 | reg << 3 | rm));
+	}
+	if (f->imm)
+		e8(j, (u8)di->imm);
+}
+
+/*
+ * The same, for a form that may raise a SIMD exception: with the guest's
+ * MXCSR on the host, every exception masked (checked) so that none is
+ * taken, and the flags it raises added to the guest's sticky ones there,
+ * exactly as on the guest's own CPU.  The host keeps the guest's MXCSR
+ * afterwards: LDMXCSR of a value other than the one in force costs this
+ * host some 7 ns, of the same value next to nothing (putting the host's
+ * back after each form made cpubench's matmul of doubles ten times
+ * slower, through [rsp] thirty).  That is safe because the check
+ * also asks for the control bits C code runs with (round to nearest, no
+ * FTZ or DAZ, all masked: 0x1f80); what differs is only the flags, which
+ * no C code reads (sse.c loads the MXCSR it wants around each form).
+ */
+static void e_sse_fp(struct jit *j, const struct dinsn *di,
+		     const struct sse_jit *f, int reg, int rm)
+{
+	if (!f->fp) {
+		e_sse_insn(j, di, f, reg, rm);
+		return;
+	}
+	e_rbx(j, "\x0f\xae", 2, 0x93, CPU_FIELD(mxcsr));	/* ldmxcsr */
+	e_sse_insn(j, di, f, reg, rm);
+	e_rbx(j, "\x0f\xae", 2, 0x9b, CPU_FIELD(mxcsr));	/* stmxcsr */
+}
+
+/*
+ * The commonest SSE and SSE2 forms, in 32-bit and 64-bit blocks: the XMM
+ * ones that h_sse_x(), h_sse_x_store() and h_sse_g() run (sse_jit_form()
+ * says which), as the very same instruction on the host, the guest's XMM
+ * registers loaded into xmm0 and xmm1 (a general one into eax) and the
+ * result stored back, a memory operand reached through the TLB.  Only
+ * while the fast case holds, else the handler: CR0.EM and TS clear,
+ * CR4.OSFXSR set and, for a form that can raise a SIMD exception, every
+ * one masked in MXCSR, rounding to nearest, no FTZ or DAZ (e_sse_fp()
+ * says why; programs run so, and the handler takes the rest as fast as
+ * before).  A 16-byte operand that must
+ * be aligned and is not goes to the handler too, for its #GP (the host's
+ * instruction would fault in our hands).  The host's xmm registers are
+ * the caller's to save: nothing lives in them between forms.
+ */
+static bool emit_sse(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	bool mem = di->rm == DC_NONE;
+	struct sse_jit f;
+
+	if (!sse_jit_form(di, &f))
+		return false;
+	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(cr0));	/* test cr0, EM|TS */
+	e32(j, CR0_EM | CR0_TS);
+	e_cold_if(x, JCC_JNE);
+	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(cr4));	/* test cr4, OSFXSR */
+	e32(j, CR4_OSFXSR);
+	e_cold_if(x, JCC_JE);
+	if (f.fp) {		/* MXCSR's control bits: 0x1f80 */
+		e_load(j, H_EAX, CPU_FIELD(mxcsr));
+		ebytes(j, "\x25\xc0\xff\x00\x00", 5);	/* and eax, ~0x3f */
+		ebytes(j, "\x3d\x80\x1f\x00\x00", 5);	/* cmp eax, 0x1f80 */
+		e_cold_if(x, JCC_JNE);
+	}
+	if (mem) {
+		e_ea_any(x, di);
+		e_access(x, di->seg, f.write, f.msize);
+		if (f.align) {				/* test cl, 15 */
+			ebytes(j, "\xf6\xc1\x0f", 3);
+			e_cold_if(x, JCC_JNE);
+		}
+	}
+	switch (f.shape) {
+	case SJ_XX:
+		e_xmm_load(j, 0, XMM_FIELD(di->reg));
+		if (!mem)
+			e_xmm_load(j, 1, XMM_FIELD(di->rm));
+		e_sse_fp(j, di, &f, 0, mem ? -1 : 1);
+		e_xmm_store(j, 0, XMM_FIELD(di->reg));
+		break;
+	case SJ_XSTORE:
+		e_xmm_load(j, 0, XMM_FIELD(di->reg));
+		if (mem) {
+			e_sse_fp(j, di, &f, 0, -1);
+			break;
+		}
+		e_xmm_load(j, 1, XMM_FIELD(di->rm));
+		e_sse_fp(j, di, &f, 0, 1);
+		e_xmm_store(j, 1, XMM_FIELD(di->rm));
+		break;
+	case SJ_GIN:
+		e_xmm_load(j, 0, XMM_FIELD(di->reg));
+		if (!mem)
+			e_load_greg(x, H_EAX, di->rm, f.rex_w ? 8 : 4);
+		e_sse_fp(j, di, &f, 0, mem ? -1 : H_EAX);
+		e_xmm_store(j, 0, XMM_FIELD(di->reg));
+		break;
+	case SJ_GOUT:
+		if (!mem)
+			e_xmm_load(j, 1, XMM_FIELD(di->rm));
+		e_sse_fp(j, di, &f, H_EAX, mem ? -1 : 1);
+		e_store_greg(x, H_EAX, di->reg);
+		break;
+	case SJ_EOUT:
+		e_xmm_load(j, 0, XMM_FIELD(di->reg));
+		e_sse_fp(j, di, &f, 0, mem ? -1 : H_EAX);
+		if (!mem)
+			e_store_greg(x, H_EAX, di->rm);
+		break;
+	}
+	cold_back_here(x, first);
+	return true;
+}
+
+/* The accesses of an inline SSE form, for emit_tlb_choice(): 1 a read,
+ * 2 a write, 0 none. */
+static int sse_tlb_use(const struct dinsn *di)
+{
+	struct sse_jit f;
+
+	if (di->kind != DK_SSE || di->rm != DC_NONE || !sse_jit_form(di, &f))
+		return 0;
+	return f.write ? 2 : 1;
+}
+
 /*
  * The register forms that 32-bit and 64-bit blocks write alike, at the
  * entry's size: MOV, the ALU and TEST at every size (bytes by the
@@ -2059,6 +2220,8 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 		return emit_not_neg(x, di);
 	case DK_X87:
 		return emit_x87(x, di);
+	case DK_SSE:
+		return emit_sse(x, di);
 	}
 	return false;
 }
@@ -2858,6 +3021,8 @@ static void emit_tlb_choice(struct jctx *x)
 		di = &x->b->d[i];
 		if (di->kind == DK_PUSH_M)
 			rd |= 1u << di->seg;
+		if (sse_tlb_use(di))
+			*(sse_tlb_use(di) == 2 ? &wr : &rd) |= 1u << di->seg;
 		if (di->kind == DK_X87 && di->rm == DC_NONE &&
 		    fpu_inline_form(di->op, (u8)di->imm, &x87_size))
 			*(x87_size < 0 ? &wr : &rd) |= 1u << di->seg;

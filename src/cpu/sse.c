@@ -1306,8 +1306,14 @@ static void x_load(struct cpu *c, const struct row *r,
 	read_mem(c, di->seg, ea, v, r->msize, align);
 }
 
-/* xmm[reg] = xmm[reg] op xmm/m (loads, arithmetic, logic, shuffles);
- * COMISS and friends, which set EFLAGS instead. */
+/*
+ * xmm[reg] = xmm[reg] op xmm/m (loads, arithmetic, logic, shuffles);
+ * COMISS and friends, which set EFLAGS instead.  The host runs with the
+ * guest's MXCSR as it is, sticky flags included (they come out as they
+ * went in, with the new ones added): that is the value the translator's
+ * inline forms leave on the host (jit.c, e_sse_fp()), and LDMXCSR of the
+ * value already there is cheap where a change costs some 7 ns.
+ */
 static void h_sse_x(struct cpu *c, const struct dinsn *di)
 {
 	const struct row *r = xrow(di);
@@ -1327,7 +1333,7 @@ static void h_sse_x(struct cpu *c, const struct dinsn *di)
 	o.d = c->xmm[di->reg];
 	o.g = 0;
 	o.imm = (u8)di->imm;
-	o.mx_in = c->mxcsr & ~MX_FLAGS;
+	o.mx_in = c->mxcsr;	/* flags and all: see below */
 	o.mx_out = 0;
 	r->fn(c, &o);
 	c->mxcsr |= o.mx_out & MX_FLAGS;
@@ -1357,7 +1363,7 @@ static void h_sse_g(struct cpu *c, const struct dinsn *di)
 	memset(&o.s, 0, sizeof(o.s));
 	o.mem = di->rm == DC_NONE;
 	o.imm = (u8)di->imm;
-	o.mx_in = c->mxcsr & ~MX_FLAGS;
+	o.mx_in = c->mxcsr;	/* flags and all: see below */
 	o.mx_out = 0;
 	if (r->flags & R_STORE) {		/* r/m = xmm */
 		o.s = c->xmm[di->reg];
@@ -1450,6 +1456,57 @@ static dc_fn x_handler(const struct row *r, bool rex_w)
 	    r->fn == movq_zx)
 		return h_sse_x_store;
 	return NULL;
+}
+
+/*
+ * The forms that can raise a SIMD floating-point exception: the
+ * arithmetic, square roots, reciprocals, comparisons and conversions.
+ * The moves, logic, unpacks, sign masks and integer forms cannot.
+ */
+static bool sse_fp_op(u8 op)
+{
+	return (op >= 0x2a && op <= 0x2f) || op == 0xc2 || op == 0xe6 ||
+	       (op >= 0x51 && op <= 0x5f && !(op >= 0x54 && op <= 0x57));
+}
+
+/*
+ * For the translator: the forms h_sse_x(), h_sse_x_store() and h_sse_g()
+ * take, but those that write EFLAGS (COMISS and friends).  Each runs on
+ * the host as itself, which is what the row's function does or (for the
+ * moves done in C) what it copies; the entry's handler stays the cold
+ * path for every state but SSE on and every exception masked.
+ */
+bool sse_jit_form(const struct dinsn *di, struct sse_jit *f)
+{
+	static const u8 pfx[4] = { 0, 0x66, 0xf3, 0xf2 };
+	bool w = di->osize == 8;
+	const struct row *r;
+	dc_fn fn;
+
+	if (di->size > PX_F2)
+		return false;
+	r = row_for(di->size, w, di->op);
+	fn = r->fn ? x_handler(r, w) : NULL;
+	if (!fn || r->dst == T_F)
+		return false;
+	if (!f)
+		return true;
+	if (fn == h_sse_x)
+		f->shape = SJ_XX;
+	else if (fn == h_sse_x_store)
+		f->shape = SJ_XSTORE;
+	else if (r->flags & R_STORE)
+		f->shape = SJ_EOUT;
+	else
+		f->shape = r->dst == T_X ? SJ_GIN : SJ_GOUT;
+	f->prefix = pfx[di->size];
+	f->msize = r->msize;
+	f->align = r->msize == 16 && !(r->flags & R_UNAL);
+	f->write = r->flags & R_STORE;
+	f->fp = sse_fp_op(di->op);
+	f->imm = r->flags & R_IMM;
+	f->rex_w = w;
+	return true;
 }
 
 /* LFENCE, MFENCE, SFENCE: one CPU, in order, so nothing to wait for

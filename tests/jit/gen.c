@@ -852,8 +852,9 @@ static void gen_x87(struct gen *g)
  * (sse.c) and the interpreter from exec.c's decode: values in and out of
  * general registers, 16-, 8- and 4-byte loads and stores wherever
  * gen_ea() puts them (page ends, lazy pages, MMIO, the stack, based and
- * limited segments), integer and floating-point arithmetic.  Memory
- * operands are of the forms without an alignment check.
+ * limited segments), integer and floating-point arithmetic, the forms
+ * the translator runs inline (jit.c's emit_sse()) in each of its shapes;
+ * the forms with an alignment check get aligned operands.
  */
 static void sse_rr(struct gen *g, u8 pfx, u8 op, int reg, int rm)
 {
@@ -874,6 +875,61 @@ static void sse_m(struct gen *g, u8 pfx, u8 op, int reg, bool write,
 	op_mem(g, pfx ? bytes : bytes + 1, pfx ? 3 : 2, reg, &m);
 }
 
+/* A 16-byte operand of a form that must be aligned, at an aligned address
+ * in the data pages (no fault but #PF is planned here: gen64.c has the
+ * misaligned ones). */
+static void sse_m_aligned(struct gen *g, u8 pfx, u8 op, int reg)
+{
+	u8 bytes[3] = { pfx, 0x0f, op };
+	struct ea m;
+
+	m.seg = -1;
+	ea_exact(g, &m, DATA + 16 * rnd(g, 0x1ff));
+	op_mem(g, pfx ? bytes : bytes + 1, pfx ? 3 : 2, reg, &m);
+}
+
+/* mov dword [lin], v; ldmxcsr [lin] */
+static void ldmxcsr_imm(struct gen *g, u32 lin, u32 v)
+{
+	static const u8 movi[1] = { 0xc7 }, ld[2] = { 0x0f, 0xae };
+	struct ea m;
+
+	m.seg = -1;
+	ea_exact(g, &m, lin);
+	op_mem(g, movi, 1, 0, &m);
+	b32(g, v);
+	ea_exact(g, &m, lin);
+	op_mem(g, ld, 2, 2, &m);
+}
+
+/*
+ * MXCSR states: other rounding modes, FTZ and DAZ, sticky flags already
+ * set (the translator's inline forms run with the guest's MXCSR and must
+ * leave it exact); or, for a moment, exceptions unmasked, which sends
+ * the forms that could raise one to their handler: on zeros, which raise
+ * nothing (a fault other than #PF has no place in these programs), and
+ * then every exception is masked again.
+ */
+static void gen_ldmxcsr(struct gen *g)
+{
+	static const u32 mx[] = { 0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0,
+				  0x1fbf, 0x1fa0 };
+	static const u8 fp[4][2] = { { 0xf2, 0x58 }, { 0xf2, 0x59 },
+				     { 0xf3, 0x5c }, { 0x66, 0x58 } };
+	u32 lin = DATA + 4 * rnd(g, 0x7ff);
+	int x = (int)rnd(g, 8), y = (int)rnd(g, 8), i = (int)rnd(g, 4);
+
+	if (chance(g, 70)) {
+		ldmxcsr_imm(g, lin, mx[rnd(g, ARRAY_SIZE(mx))]);
+		return;
+	}
+	ldmxcsr_imm(g, lin, (rnd(g, 0x3f) << 7 | rnd(g, 4) << 13) & 0x7f80);
+	sse_rr(g, 0x66, 0xef, x, x);			/* pxor x, x */
+	sse_rr(g, 0x66, 0xef, y, y);
+	sse_rr(g, fp[i][0], fp[i][1], x, y);
+	ldmxcsr_imm(g, lin, mx[rnd(g, ARRAY_SIZE(mx))]);
+}
+
 static void gen_sse(struct gen *g)
 {
 	static const u8 ld16[3][2] = { { 0xf3, 0x6f }, { 0, 0x10 },
@@ -886,7 +942,57 @@ static void gen_sse(struct gen *g)
 	int x = (int)rnd(g, 8), y = (int)rnd(g, 8), i = (int)rnd(g, 3);
 	bool dbl = chance(g, 50);
 
-	switch (rnd(g, 12)) {
+	static const u8 intop2[10] = { 0xdb, 0xeb, 0xdf, 0x75, 0x76, 0xfe,
+				       0xf8, 0xfb, 0xd5, 0xe4 };
+	static const u8 fpop2[8][2] = { { 0xf2, 0x5c }, { 0xf2, 0x59 },
+					{ 0xf2, 0x5e }, { 0xf3, 0x58 },
+					{ 0xf2, 0x10 }, { 0xf3, 0x10 },
+					{ 0, 0x57 }, { 0x66, 0x57 } };
+	static const u8 al16[5][2] = { { 0x66, 0x6f }, { 0, 0x28 },
+				       { 0x66, 0xef }, { 0x66, 0x74 },
+				       { 0x66, 0xdb } };
+	static const u8 st_rr[4][2] = { { 0, 0x29 }, { 0xf3, 0x7f },
+					{ 0x66, 0xd6 }, { 0xf2, 0x11 } };
+
+	switch (rnd(g, 21)) {
+	case 20:	/* PSHUFD, SHUFPD: all of x made from y's lanes */
+		sse_rr(g, 0x66, dbl ? 0x70 : 0xc6, x, y);
+		b8(g, rnd(g, 256));
+		break;
+	case 12:		/* PAND POR PANDN PCMPEQW/D PADDD PSUB* ... */
+		sse_rr(g, 0x66, intop2[rnd(g, 10)], x, y);
+		break;
+	case 13:		/* SUBSD MULSD DIVSD ADDSS MOVSD MOVSS XORP* */
+		i = (int)rnd(g, 8);
+		sse_rr(g, fpop2[i][0], fpop2[i][1], x, y);
+		break;
+	case 14:		/* MOVDQA MOVAPS PXOR PCMPEQB PAND xmm, m128 */
+		i = (int)rnd(g, 5);
+		sse_m_aligned(g, al16[i][0], al16[i][1], x);
+		break;
+	case 15:				/* MOVDQA, MOVAPS m128, xmm */
+		sse_m_aligned(g, dbl ? 0x66 : 0, dbl ? 0x7f : 0x29, x);
+		break;
+	case 16:		/* the store forms between registers */
+		i = (int)rnd(g, 4);
+		sse_rr(g, st_rr[i][0], st_rr[i][1], y, x);
+		break;
+	case 17:		/* CVTSI2SD xmm, r32; CVTTSD2SI r32, xmm */
+		if (dbl)
+			sse_rr(g, 0xf2, 0x2a, x, pick_any(g));
+		else
+			sse_rr(g, 0xf2, 0x2c, pick_w(g), x);
+		break;
+	case 18:		/* PEXTRW r32, xmm, imm; PINSRW xmm, r32, imm */
+		if (dbl)
+			sse_rr(g, 0x66, 0xc5, pick_w(g), x);
+		else
+			sse_rr(g, 0x66, 0xc4, x, pick_any(g));
+		b8(g, rnd(g, 256));
+		break;
+	case 19:
+		gen_ldmxcsr(g);
+		break;
 	case 0:						/* MOVD xmm, r32 */
 		sse_rr(g, 0x66, 0x6e, x, pick_any(g));
 		break;
@@ -924,6 +1030,7 @@ static void gen_sse(struct gen *g)
 		break;
 	default:				/* MOVD xmm, m32; m32, xmm */
 		sse_m(g, 0x66, dbl ? 0x6e : 0x7e, x, !dbl, 4);
+		break;
 	}
 }
 

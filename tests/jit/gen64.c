@@ -1307,14 +1307,136 @@ static void sse_op(struct gen *g, u8 pfx, bool w, u8 op, int reg, int rm,
 	emit(g, &e);
 }
 
+/* 66 0F op /r ib: PINSRW, PEXTRW. */
+static void sse_op_imm(struct gen *g, u8 op, int reg, int rm,
+		       const struct ea *m, u32 imm)
+{
+	struct enc e = { .opreg = -1, .nop = 2 };
+
+	e.pfx[e.npfx++] = 0x66;
+	e.op[0] = 0x0f;
+	e.op[1] = op;
+	e.modrm = true;
+	e.reg = reg;
+	e.rm = rm;
+	e.m = m;
+	e.imm = imm;
+	e.nimm = 1;
+	e.rex = chance(g, 10);
+	emit(g, &e);
+}
+
+/*
+ * A 16-byte operand of a form that must be aligned, at an aligned
+ * address; in programs that want faults, three times in ten not, planted
+ * for the #GP the handler raises.
+ */
+static void sse_aligned(struct gen *g, u8 pfx, u8 op, int x)
+{
+	u32 pa = DATA + 16 * rnd(g, 0x1ff), at = 0;
+	bool mis = g->p->want_faults && chance(g, 30);
+	struct ea m;
+
+	if (mis) {
+		pa += 1 + rnd(g, 15);
+		at = plant(g);
+	}
+	ea_exact(g, &m, pa);
+	sse_op(g, pfx, false, op, x, 0, &m);
+	if (mis)
+		resume_here(g, at);
+}
+
+/* mov dword [pa], v; ldmxcsr [pa] */
+static void ldmxcsr_imm(struct gen *g, u32 pa, u32 v)
+{
+	struct ea m;
+
+	ea_exact(g, &m, pa);
+	rm_mem(g, sized(4, 0xc7, 0, 1), 0, true, &m, v, 4);
+	ea_exact(g, &m, pa);
+	rm_mem(g, sized(4, 0x0f, 0xae, 2), 2, true, &m, 0, 0);
+}
+
+/*
+ * MXCSR states: other rounding modes, FTZ and DAZ, sticky flags already
+ * set (the translator's inline forms run with the guest's MXCSR and must
+ * leave it exact); or, for a moment, exceptions unmasked, which sends the
+ * forms that could raise one to their handler: on zeros, which raise
+ * nothing, or (in programs that want faults) a division by zero with
+ * ZE unmasked, planted for its #XM; then every exception is masked again.
+ */
+static void gen_ldmxcsr(struct gen *g)
+{
+	static const u32 mx[] = { 0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0,
+				  0x1fbf, 0x1fa0 };
+	static const u8 fp[4][2] = { { 0xf2, 0x58 }, { 0xf2, 0x59 },
+				     { 0xf3, 0x5c }, { 0x66, 0x58 } };
+	u32 pa = DATA + 4 * rnd(g, 0x7ff);
+	int x = (int)rnd(g, 16), y = (int)rnd(g, 16), i = (int)rnd(g, 4);
+
+	int r = pick_w(g);
+	u32 at;
+
+	if (g->p->want_faults && r >= 0 && r != R11 && chance(g, 50)) {
+		/* 1.0 / 0 with ZE unmasked: #XM, planted */
+		y = (x + 1 + (int)rnd(g, 15)) & 15;
+		mov_imm64(g, r, 0x3ff0000000000000ull);
+		sse_op(g, 0x66, true, 0x6e, x, r, NULL);	/* movq x, r */
+		ldmxcsr_imm(g, pa, 0x1d80 | rnd(g, 4) << 13);
+		sse_op(g, 0x66, false, 0xef, y, y, NULL);	/* pxor y, y */
+		at = plant(g);
+		sse_op(g, 0xf2, false, 0x5e, x, y, NULL);	/* divsd x, y */
+		resume_here(g, at);
+		ldmxcsr_imm(g, pa, 0x1f80);
+		return;
+	}
+	if (chance(g, 60)) {
+		ldmxcsr_imm(g, pa, mx[rnd(g, ARRAY_SIZE(mx))]);
+		return;
+	}
+	ldmxcsr_imm(g, pa, (rnd(g, 0x3f) << 7 | rnd(g, 4) << 13) & 0x7f80);
+	sse_op(g, 0x66, false, 0xef, x, x, NULL);	/* pxor x, x */
+	sse_op(g, 0x66, false, 0xef, y, y, NULL);
+	sse_op(g, fp[i][0], false, fp[i][1], x, y, NULL);
+	ldmxcsr_imm(g, pa, mx[rnd(g, ARRAY_SIZE(mx))]);
+}
+
+/*
+ * CR0.TS set around an XMM form, planted for its #NM (which the inline
+ * form must leave to its handler), then CLTS.
+ */
+static void gen_ts_plant(struct gen *g, int x, int y)
+{
+	struct enc e = { .opreg = -1, .nop = 2, .modrm = true,
+			 .digit = true };
+	int r = pick_w(g);
+	u32 at;
+
+	if (r < 0 || r == R11)
+		return;
+	e.op[0] = 0x0f;
+	e.op[1] = 0x20;					/* mov r, cr0 */
+	e.rm = r;
+	emit(g, &e);
+	dr(g, 8, 0x83, 1, r, 8, 1);			/* or r, TS */
+	e.op[1] = 0x22;					/* mov cr0, r */
+	emit(g, &e);
+	at = plant(g);
+	sse_op(g, 0x66, false, 0xef, x, y, NULL);	/* pxor x, y */
+	resume_here(g, at);
+	bn(g, 0x060f, 2);				/* clts */
+}
+
 /*
  * The forms 64-bit code uses most, as the translator runs them from
  * entries decoded once (sse.c's h_sse_x() and friends), against the
  * interpreter's fresh decode: values in and out of general registers,
  * 16-, 8- and 4-byte loads and stores anywhere gen_ea() puts them (page
  * ends, lazy pages, MMIO, the stack), integer and floating-point
- * arithmetic.  Memory operands are of the forms without an alignment
- * check; the aligned forms have register operands.
+ * arithmetic, the forms the translator runs inline (jit.c's emit_sse())
+ * in each of its shapes, and the states that send them to their handler
+ * (MXCSR, CR0.TS, a misaligned MOVDQA).
  */
 static void gen_sse(struct gen *g)
 {
@@ -1329,7 +1451,85 @@ static void gen_sse(struct gen *g)
 	bool dbl = chance(g, 50);
 	struct ea m;
 
-	switch (rnd(g, 12)) {
+	static const u8 intop2[10] = { 0xdb, 0xeb, 0xdf, 0x75, 0x76, 0xfe,
+				       0xf8, 0xfb, 0xd5, 0xe4 };
+	static const u8 fpop2[8][2] = { { 0xf2, 0x5c }, { 0xf2, 0x59 },
+					{ 0xf2, 0x5e }, { 0xf3, 0x58 },
+					{ 0xf2, 0x10 }, { 0xf3, 0x10 },
+					{ 0, 0x57 }, { 0x66, 0x57 } };
+	static const u8 al16[5][2] = { { 0x66, 0x6f }, { 0, 0x28 },
+				       { 0x66, 0xef }, { 0x66, 0x74 },
+				       { 0x66, 0xdb } };
+	static const u8 st_rr[4][2] = { { 0, 0x29 }, { 0xf3, 0x7f },
+					{ 0x66, 0xd6 }, { 0xf2, 0x11 } };
+	static const u8 fpm64[4] = { 0x58, 0x59, 0x5c, 0x5e };
+	bool w = chance(g, 50);
+
+	switch (rnd(g, 23)) {
+	case 22:	/* PSHUFD, SHUFPD: all of x made from y's lanes */
+		sse_op_imm(g, dbl ? 0x70 : 0xc6, x, y, NULL, rnd(g, 256));
+		break;
+	case 12:		/* PAND POR PANDN PCMPEQW/D PADDD PSUB* ... */
+		sse_op(g, 0x66, false, intop2[rnd(g, 10)], x, y, NULL);
+		break;
+	case 13:		/* SUBSD MULSD DIVSD ADDSS MOVSD MOVSS XORP* */
+		i = (int)rnd(g, 8);
+		sse_op(g, fpop2[i][0], false, fpop2[i][1], x, y, NULL);
+		break;
+	case 14:		/* MOVDQA MOVAPS PXOR PCMPEQB PAND xmm, m128 */
+		i = (int)rnd(g, 5);
+		sse_aligned(g, al16[i][0], al16[i][1], x);
+		break;
+	case 15:				/* MOVDQA, MOVAPS m128, xmm */
+		sse_aligned(g, dbl ? 0x66 : 0, dbl ? 0x7f : 0x29, x);
+		break;
+	case 16:		/* the store forms between registers */
+		i = (int)rnd(g, 4);
+		sse_op(g, st_rr[i][0], false, st_rr[i][1], y, x, NULL);
+		break;
+	case 17:	/* CVTSI2SD xmm, r/m; CVTTSD2SI, CVTSD2SI r, xmm/m */
+		if (dbl && chance(g, 50)) {
+			sse_op(g, 0xf2, w, 0x2a, x, src_reg(g, w ? 8 : 4, -1),
+			       NULL);
+		} else if (dbl) {
+			gen_ea(g, &m, w ? 8 : 4, false);
+			sse_op(g, 0xf2, w, 0x2a, x, 0, &m);
+		} else if (chance(g, 50)) {
+			sse_op(g, 0xf2, w, chance(g, 50) ? 0x2c : 0x2d,
+			       dst_reg(g, w ? 8 : 4), y, NULL);
+		} else {
+			gen_ea(g, &m, 8, false);
+			sse_op(g, 0xf2, w, 0x2c, dst_reg(g, w ? 8 : 4), 0,
+			       &m);
+		}
+		break;
+	case 18:		/* PEXTRW r32, xmm, imm; PINSRW xmm, r32, imm */
+		if (dbl)
+			sse_op_imm(g, 0xc5, dst_reg(g, 4), x, NULL,
+				   rnd(g, 256));
+		else
+			sse_op_imm(g, 0xc4, x, src_reg(g, 4, -1), NULL,
+				   rnd(g, 256));
+		break;
+	case 19:
+		if (g->p->want_faults && chance(g, 30))
+			gen_ts_plant(g, x, y);
+		else
+			gen_ldmxcsr(g);
+		break;
+	case 20:		/* MOVQ, MOVD r/m, xmm; PINSRW from memory */
+		if (dbl) {
+			gen_ea(g, &m, w ? 8 : 4, true);
+			sse_op(g, 0x66, w, 0x7e, x, 0, &m);
+		} else {
+			gen_ea(g, &m, 2, false);
+			sse_op_imm(g, 0xc4, x, 0, &m, rnd(g, 256));
+		}
+		break;
+	case 21:		/* SUBSD, DIVSD, MULSD, ADDSD xmm, m64 */
+		gen_ea(g, &m, 8, false);
+		sse_op(g, 0xf2, false, fpm64[rnd(g, 4)], x, 0, &m);
+		break;
 	case 0:						/* MOVQ xmm, r64 */
 		sse_op(g, 0x66, true, 0x6e, x, src_reg(g, 8, -1), NULL);
 		break;
@@ -1378,6 +1578,7 @@ static void gen_sse(struct gen *g)
 	default:				/* MOVD xmm, m32; m32, xmm */
 		gen_ea(g, &m, 4, !dbl);
 		sse_op(g, 0x66, false, dbl ? 0x6e : 0x7e, x, 0, &m);
+		break;
 	}
 }
 

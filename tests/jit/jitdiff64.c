@@ -240,6 +240,8 @@ static void tmpl_init(void)
 	set_gate(EXC_GP, GP_HANDLER);
 	set_gate(EXC_SS, GP_HANDLER);
 	set_gate(EXC_DE, DE_HANDLER);
+	set_gate(EXC_XM, DE_HANDLER);	/* no error code either */
+	set_gate(EXC_NM, DE_HANDLER);
 	memcpy(tmpl + PF_HANDLER, pf_handler, sizeof(pf_handler));
 	memcpy(tmpl + GP_HANDLER, gp_handler, sizeof(gp_handler));
 	memcpy(tmpl + DE_HANDLER, de_handler, sizeof(de_handler));
