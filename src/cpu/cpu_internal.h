@@ -157,12 +157,10 @@ struct tlb_entry {
 	u64 vpage;	/* linear page number + 1, 0 = empty; a page that is
 			 * not RAM is never kept (mmu.c's tlb_fill()) */
 	u8 *host;	/* host address of the page, NULL if not RAM */
-	u64 wpage;	/* vpage if a write may go straight through (as
-			 * writable says), else 0: translated code's one
-			 * compare for a store */
+	u64 wpage;	/* vpage if a write may go straight through (D
+			 * already set, no translated code in the page),
+			 * else 0: a write's tag, so one compare says it */
 	u32 ppage;	/* physical address of the page, bits 31..12 */
-	u8 writable;	/* a write may go straight through (D already set,
-			 * no translated code in the page) */
 	u8 global;
 	u8 noexec;	/* no fetch may hit: NX page (PAE with EFER.NXE) */
 	u8 pa_high;	/* physical address bits 35..32 (PAE): nonzero is
@@ -608,7 +606,7 @@ static inline void mem_write_fast(struct cpu *c, int seg, u64 off, u64 val,
 	if (likely(((s->limit == 0xffffffffu &&
 		     (s->attr & SEG_FAST_MASK) == SEG_FAST_WRITE) ||
 		    cpu_64bit(c)) &&
-		   e->vpage == (lin >> 12) + 1 && e->writable && e->host &&
+		   e->wpage == (lin >> 12) + 1 && e->host &&
 		   (lin & 0xfff) <= 0x1000u - size)) {
 		host_st(e->host + (lin & 0xfff), val, size);
 		return;
@@ -633,8 +631,8 @@ static inline u8 *mem_host_fast(struct cpu *c, int seg, u64 off, u32 size,
 
 	if (likely(((s->limit == 0xffffffffu && (s->attr & mask) == type &&
 		     off + size - 1 <= s->limit) || cpu_64bit(c)) &&
-		   e->vpage == (lin >> 12) + 1 && e->host &&
-		   (!write || e->writable) &&
+		   (write ? e->wpage : e->vpage) == (lin >> 12) + 1 &&
+		   e->host &&
 		   (lin & 0xfff) <= 0x1000u - size))
 		return e->host + (lin & 0xfff);
 	return NULL;

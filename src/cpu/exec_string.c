@@ -119,8 +119,7 @@ static u8 *tlb_host(struct cpu *c, u64 lin, bool write)
 	const struct tlb_entry *e =
 		&c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
 
-	if (e->vpage != (lin >> 12) + 1 || !e->host ||
-	    (write && !e->writable))
+	if ((write ? e->wpage : e->vpage) != (lin >> 12) + 1 || !e->host)
 		return NULL;
 	return e->host + (lin & 0xfff);
 }

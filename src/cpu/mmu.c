@@ -184,8 +184,7 @@ static inline bool tlb_hit(const struct tlb_entry *e, u64 lin, int acc)
 {
 	if (acc == ACC_EXEC)
 		return tlb_fetch_hit(e, lin);
-	return e->vpage == (lin >> 12) + 1 &&
-	       (acc != ACC_WRITE || e->writable);
+	return (acc == ACC_WRITE ? e->wpage : e->vpage) == (lin >> 12) + 1;
 }
 
 void mmu_flush(struct cpu *c, bool keep_global)
@@ -309,8 +308,8 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 	 * goes to the device anyway; so a hit always means RAM, and the
 	 * translator's inline accesses need not ask. */
 	e->vpage = e->host ? (lin >> 12) + 1 : 0;
-	e->writable = writable && !(e->host && page_has_code(c, e->ppage));
-	e->wpage = e->writable ? e->vpage : 0;
+	e->wpage = writable && !(e->host && page_has_code(c, e->ppage)) ?
+		   e->vpage : 0;
 	e->global = global;
 	e->noexec = noexec;
 	if (global & TLB_LARGE)
@@ -342,10 +341,8 @@ void mmu_watch_code(struct cpu *c, u32 pa)
 		return;
 	c->code_pages[pa >> 17] |= 1u << ((pa >> 12) & 31);
 	for (i = 0; i < 2 * TLB_SIZE; i++)
-		if (e[i].host == host) {
-			e[i].writable = false;
+		if (e[i].host == host)
 			e[i].wpage = 0;
-		}
 }
 
 static noreturn void page_fault(struct cpu *c, u64 lin, u32 err)
