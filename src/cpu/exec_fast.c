@@ -1563,16 +1563,6 @@ static u32 simd_form(const struct insn *d, const u8 *h, struct dinsn *di)
 }
 
 /*
- * More instructions the interpreter runs inside translated blocks, for
- * they are frequent and would otherwise end a block each time: CLD, STD
- * and CLI (a block depends on none of DF, or IF being set), STI (which
- * sets IF: the block checks for an interrupt right after, so one waiting
- * is taken past the instruction STI's shadow covers, by the run loop),
- * BSF and BSR, and the REP string instructions.  A REP instruction may
- * stop part way (a chunk, the budget, an interrupt), with EIP left on it,
- * so the block ends there and goes on to whatever EIP says.
- */
-/*
  * CLI, STI, CLD and STD as exec.c runs them, and the REP string
  * instructions through exec_string() itself, without decoding them again
  * each time: from what interp_form() kept (for a string, the REP prefix
@@ -1607,6 +1597,16 @@ static void h_rep_string(struct cpu *c, const struct dinsn *di)
 	c->rip = d.next;
 }
 
+/*
+ * More instructions the interpreter runs inside translated blocks, for
+ * they are frequent and would otherwise end a block each time: CLD, STD
+ * and CLI (a block depends on none of DF, or IF being set), STI (which
+ * sets IF: the block checks for an interrupt right after, so one waiting
+ * is taken past the instruction STI's shadow covers, by the run loop),
+ * BSF and BSR, and the REP string instructions.  A REP instruction may
+ * stop part way (a chunk, the budget, an interrupt), with EIP left on it,
+ * so the block ends there and goes on to whatever EIP says.
+ */
 static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
 	u8 op = d->op;

@@ -531,7 +531,7 @@ struct jctx {
 	bool flags_live[JIT_MAX_INSNS];
 	/* Flags seen only by a fault on the way to the form that sets
 	 * them again (flags_deferred()): not stored by the form that made
-	 * them (defer_from[i]), but made again from the registers, in
+	 * them (deferred[i]), but made again from the registers, in
 	 * memory, by each cold path before it (defer[m]). */
 	bool deferred[JIT_MAX_INSNS];
 	struct defer {
@@ -637,16 +637,31 @@ static int rc_take(struct jctx *x, int r)
 	return best;
 }
 
-/* mov dst, src between host registers 0-15: 64 bits for size 8, else
- * 32 (which clears dst's upper half). */
-static void e_mov_rr(struct jit *j, int dst, int src, int size)
+/* The REX prefix, if one is needed, of an operation of 64 bits (w) whose
+ * ModRM names host registers reg and rm (or SIB base rm, and index). */
+static void e_rex(struct jit *j, bool w, int reg, int index, int rm)
 {
-	u8 rex = (u8)(0x40 | (size == 8) << 3 | (src >= 8) << 2 | (dst >= 8));
+	u8 rex = (u8)(0x40 | w << 3 | (reg >= 8) << 2 | (index >= 8) << 1 |
+		      (rm >= 8));
 
 	if (rex != 0x40)
 		e8(j, rex);
-	e8(j, 0x89);
+}
+
+/* op dst, src between host registers 0-15 at size 4 or 8: the ALU's
+ * 32-bit opcode (ADD 01, OR 09, AND 21, SUB 29, XOR 31, CMP 39, TEST 85,
+ * MOV 89); at 4 it clears dst's upper half. */
+static void e_op_rr(struct jit *j, u8 op, int dst, int src, int size)
+{
+	e_rex(j, size == 8, src, 0, dst);
+	e8(j, op);
 	e8(j, (u8)(0xc0 | (src & 7) << 3 | (dst & 7)));
+}
+
+/* mov dst, src between host registers. */
+static void e_mov_rr(struct jit *j, int dst, int src, int size)
+{
+	e_op_rr(j, 0x89, dst, src, size);
 }
 
 /* The width of a cached register: the block's. */
@@ -661,10 +676,7 @@ static int rc_size(const struct jctx *x)
 static void e_mov_disp(struct jit *j, u8 op, int h, int base, u32 disp,
 		       bool w)
 {
-	u8 rex = (u8)(0x40 | w << 3 | (h >= 8) << 2);
-
-	if (rex != 0x40)
-		e8(j, rex);
+	e_rex(j, w, h, 0, 0);
 	e8(j, op);
 	e8(j, (u8)(0x80 | (h & 7) << 3 | base));
 	e32(j, disp);
@@ -698,13 +710,19 @@ static void e_rc_q(struct jctx *x, int host, size_t field)
 
 static void e_sahf_eflags(struct jit *j);
 
-/* After a cold path's handler, whose fast path left the guest's flags in
- * the host's: the same from memory (mov eax, cpu_get_eflags(c)). */
-static void e_host_flags_in(struct jit *j)
+/* eax = cpu_get_eflags(c): the guest's flags folded into c->eflags. */
+static void e_get_eflags(struct jit *j)
 {
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
 	ebytes(j, "\xff\xd0", 2);			/* call rax */
+}
+
+/* After a cold path's handler, whose fast path left the guest's flags in
+ * the host's: the same from memory. */
+static void e_host_flags_in(struct jit *j)
+{
+	e_get_eflags(j);
 	e_sahf_eflags(j);
 }
 
@@ -781,53 +799,35 @@ static void cold_add(struct jctx *x, u8 *from)
 }
 
 /*
- * Host register h (eax for an access, a guest register's cache for LEA)
- * = the effective address of di's memory operand (no segment, not
- * RIP-relative): disp + base + index << scale by one LEA of the cached
- * registers, of size bytes (4 in 32-bit code, where it wraps as the
- * guest's address does).  For LEA, dst is the guest register it goes to
- * (its cache is h), else -1.
+ * eax (rax in 64-bit code) = the effective address of di's memory operand
+ * (no segment, not RIP-relative): disp + base + index << scale by one LEA
+ * of the cached registers (of 32 bits in 32-bit code, where it wraps as
+ * the guest's address does).
  */
-static int e_ea_to(struct jctx *x, const struct dinsn *di, int dst, int size)
+static void e_ea(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
-	int b = -1, ix = -1, h = H_EAX;
-	u8 rex;
+	int b = -1, ix = -1;
 
 	if (di->base != DC_NONE)
 		b = rc_reg_of(x, di->base);
 	if (di->index != DC_NONE)
 		ix = rc_reg_of(x, di->index);
-	if (dst >= 0)
-		h = rc_host[rc_take(x, dst)];
-	rex = (u8)(0x40 | (size == 8) << 3 | (h >= 8) << 2);
-	if (b < 0 && ix < 0) {				/* mov h, disp */
-		if (rex != 0x40)
-			e8(j, rex);
-		e8(j, 0xc7);
-		e8(j, (u8)(0xc0 | (h & 7)));
+	e_rex(j, x->wide, 0, ix, b);
+	if (b < 0 && ix < 0) {				/* mov eax, disp */
+		ebytes(j, "\xc7\xc0", 2);
 		e32(j, di->disp);
-		return h;
+		return;
 	}
-	rex |= (u8)((ix >= 8) << 1 | (b >= 8));
-	if (rex != 0x40)
-		e8(j, rex);
-	e8(j, 0x8d);					/* lea h, [...] */
+	e8(j, 0x8d);					/* lea eax, [...] */
 	if (ix < 0) {		/* [b + disp32]: no slot needs a SIB */
-		e8(j, (u8)(0x80 | (h & 7) << 3 | (b & 7)));
+		e8(j, (u8)(0x80 | (b & 7)));
 	} else {		/* [b + ix << scale + disp32], or no b */
-		e8(j, (u8)((b < 0 ? 0x04 : 0x84) | (h & 7) << 3));
+		e8(j, b < 0 ? 0x04 : 0x84);
 		e8(j, (u8)(di->scale << 6 | (ix & 7) << 3 |
 			   (b < 0 ? 5 : b & 7)));
 	}
 	e32(j, di->disp);
-	return h;
-}
-
-/* eax (rax in 64-bit code) = the effective address of an access. */
-static void e_ea(struct jctx *x, const struct dinsn *di)
-{
-	e_ea_to(x, di, -1, rc_size(x));
 }
 
 /* REX.W for a 64-bit operation (8 bytes), none for a 32-bit one. */
@@ -1227,7 +1227,10 @@ static void e_incdec_m(struct jctx *x, const struct dinsn *di)
 
 static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 			     u32 count, bool mem);
-static const u8 shift_ext[8];
+
+/* ROL ROR RCL RCR SHL SHR SAL SAR as the ModRM of the host's C1 or D3
+ * /n on eax; 0: none written inline (RCL and RCR read CF). */
+static const u8 shift_ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
 
 /*
  * A shift or rotate of memory by a constant (4 or 8 bytes): unseen flags,
@@ -1302,18 +1305,6 @@ static void e_push_pop(struct jctx *x, const struct dinsn *di)
 		e_store_reg(x, di->reg);
 }
 
-/* op dst, src between host registers at size 4 or 8: the ALU's 32-bit
- * opcode (ADD 01, OR 09, AND 21, SUB 29, XOR 31, MOV 89). */
-static void e_op_rr(struct jit *j, u8 op, int dst, int src, int size)
-{
-	u8 rex = (u8)(0x40 | (size == 8) << 3 | (src >= 8) << 2 | (dst >= 8));
-
-	if (rex != 0x40)
-		e8(j, rex);
-	e8(j, op);
-	e8(j, (u8)(0xc0 | (src & 7) << 3 | (dst & 7)));
-}
-
 /* A lazy-flag operand from host register h (a cache or ecx) at size:
  * zero-extended, as the lazy flags keep it, which in 64-bit code a
  * cached register of 4 bytes is not (through edx). */
@@ -1329,10 +1320,7 @@ static void e_flag_src(struct jctx *x, int h, size_t field, int size)
 /* test dst, imm32 (sign-extended at size 8) */
 static void e_test_ri(struct jit *j, int dst, u32 imm, int size)
 {
-	u8 rex = (u8)(0x40 | (size == 8) << 3 | (dst >= 8));
-
-	if (rex != 0x40)
-		e8(j, rex);
+	e_rex(j, size == 8, 0, 0, dst);
 	e8(j, 0xf7);
 	e8(j, (u8)(0xc0 | (dst & 7)));
 	e32(j, imm);
@@ -1341,10 +1329,7 @@ static void e_test_ri(struct jit *j, int dst, u32 imm, int size)
 /* op dst, imm32 (sign-extended at size 8): ALU operation number ext. */
 static void e_op_ri(struct jit *j, int ext, int dst, u32 imm, int size)
 {
-	u8 rex = (u8)(0x40 | (size == 8) << 3 | (dst >= 8));
-
-	if (rex != 0x40)
-		e8(j, rex);
+	e_rex(j, size == 8, 0, 0, dst);
 	e8(j, 0x81);
 	e8(j, (u8)(0xc0 | ext << 3 | (dst & 7)));
 	e32(j, imm);
@@ -1476,10 +1461,7 @@ static bool emit_reg_cached(struct jctx *x, const struct dinsn *di)
  * at 4 or 8 bytes. */
 static void e_at_rr(struct jit *j, int h, int size, bool load)
 {
-	u8 rex = (u8)(0x40 | (size == 8) << 3 | (h >= 8) << 2);
-
-	if (rex != 0x40)
-		e8(j, rex);
+	e_rex(j, size == 8, h, 0, 0);
 	e8(j, load ? 0x8b : 0x89);
 	e8(j, (u8)(0x04 | (h & 7) << 3));
 	e8(j, 0x0e);
@@ -1517,7 +1499,7 @@ static u32 emit_stack_run(struct jctx *x)
 	if (n < 2)
 		return 0;
 	esp = rc_reg_of(x, R_ESP);
-	e8(j, (u8)(0x40 | (w == 8) << 3 | (esp >= 8)));	/* lea eax, */
+	e_rex(j, w == 8, 0, 0, esp);			/* lea eax, */
 	e8(j, 0x8d);						/* [esp+] */
 	e8(j, (u8)(0x80 | (esp & 7)));
 	e32(j, kind == DK_PUSH ? (u32)-(s32)(n * (u32)w) : 0);
@@ -1610,6 +1592,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	struct jit *j = x->j;
 	u32 first = x->ncold;
 	int size = di->size;
+	bool host_flags = false;	/* the form left the guest's there */
 
 	if (emit_mem_cached(x, di))
 		return true;
@@ -1649,10 +1632,8 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		e_loadz_reg(x, H_EAX, di->reg, size);
 		if (e_alu(x, di->op, size))
 			e_store_reg_sz(x, di->reg, size);
-		cold_back_here(x, first);
-		if (x->alu_host_flags)
-			host_flags_valid(x, first);
-		return true;
+		host_flags = x->alu_host_flags;
+		break;
 	case DK_ALU_M_R:
 	case DK_ALU_M_I:
 		e_carry_in(x, di->op);
@@ -1666,30 +1647,24 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 			e_imm_ecx(j, di, size);
 		if (e_alu(x, di->op, size))
 			e_store_at(j, H_EAX, size, AT_RSI);
-		cold_back_here(x, first);
-		if (x->alu_host_flags)
-			host_flags_valid(x, first);
-		return true;
+		host_flags = x->alu_host_flags;
+		break;
 	case DK_TEST_M_R:
 	case DK_TEST_M_I:
 		e_ea_any(x, di);
 		e_access(x, di->seg, false, size);
 		e_loadz_at(j, H_EAX, size, AT_RSI_RCX);
 		e_test(x, di, di->kind == DK_TEST_M_I);
-		cold_back_here(x, first);
-		if (x->alu_host_flags)
-			host_flags_valid(x, first);
-		return true;
+		host_flags = x->alu_host_flags;
+		break;
 	case DK_SHIFT_M:
 		if (!emit_shift_m(x, di))
 			return false;
 		break;
 	case DK_INCDEC_M:
 		e_incdec_m(x, di);
-		cold_back_here(x, first);
-		if (x->flags_live[x->i])
-			host_flags_valid(x, first);
-		return true;
+		host_flags = x->flags_live[x->i];
+		break;
 	case DK_LOADX:
 		e_ea_any(x, di);
 		e_access(x, di->seg, false, size);
@@ -1706,13 +1681,13 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 		return false;
 	}
 	cold_back_here(x, first);
+	if (host_flags)
+		host_flags_valid(x, first);
 	return true;
 }
 
 static bool emit_shift(struct jctx *x, const struct dinsn *di);
 static bool emit_shift_cl(struct jctx *x, const struct dinsn *di);
-static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
-			     u32 count, bool mem);
 
 /* The guest's CF into the host's CF (only loads and the ALU may come
  * after this before the instruction that uses it). */
@@ -1863,7 +1838,7 @@ static bool emit_mul(struct jctx *x, const struct dinsn *di)
 	} else {
 		e_load_greg(x, H_EAX, R_EAX, size);
 		h = rc_reg_of(x, di->rm);		/* mul rm */
-		e8(j, (u8)(0x40 | (size == 8) << 3 | (h >= 8)));
+		e_rex(j, size == 8, 0, 0, h);
 		e8(j, 0xf7);
 		e8(j, (u8)(0xc0 | ext | (h & 7)));
 	}
@@ -2332,9 +2307,6 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 	return true;
 }
 
-/* ROL ROR RCL RCR SHL SHR SAL SAR as the ModRM of the host's C1 or D3
- * /n on eax; 0: none written inline (RCL and RCR read CF). */
-static const u8 shift_ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
 
 /*
  * c->eflags made the whole truth, as alu.c's fold() makes it: from the
@@ -2357,9 +2329,7 @@ static void e_fold(struct jctx *x)
 		}
 		return;
 	}
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
-	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	e_get_eflags(j);
 	rc_clear(x);
 	x->flags = FK_EFLAGS;
 }
@@ -2406,14 +2376,14 @@ static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
 	return true;
 }
 
+static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
+			   u32 count);
+
 /*
  * A shift or rotate by a constant, in 32-bit or 64-bit code: with its
  * flags seen, SHL, SHR, SAR and the rotates as above; RCL and RCR then by
  * their handler.  Unseen, just the host's own.
  */
-static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
-			   u32 count);
-
 static bool emit_shift(struct jctx *x, const struct dinsn *di)
 {
 	u32 count = (u32)di->imm;	/* masked by the decoder */
@@ -2445,7 +2415,7 @@ static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
 	struct jit *j = x->j;
 	int h = rc_reg_of(x, di->rm);
 
-	e8(j, (u8)(0x40 | (di->size == 8) << 3 | (h >= 8)));
+	e_rex(j, di->size == 8, 0, 0, h);
 	e8(j, op);
 	e8(j, (u8)(shift_ext[di->op] | (h & 7)));
 	if (op == 0xc1)
@@ -3267,13 +3237,11 @@ static void e_defer_flags(struct jctx *x, const struct defer *f)
 
 	if (f->size == 8)
 		imm.imm = (u64)(s64)(s32)f->imm;
-	e_rexw(j, f->size);				/* mov eax, [dst] */
-	e_rbx(j, "\x8b", 1, 0x83, GREG(f->dst));
+	e_rbx_h(j, 0x8b, H_EAX, GREG(f->dst), f->size == 8);
 	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 	if (f->kind != LF_LOGIC) {
 		if (f->src >= 0) {			/* mov ecx, [src] */
-			e_rexw(j, f->size);
-			e_rbx(j, "\x8b", 1, 0x8b, GREG(f->src));
+			e_rbx_h(j, 0x8b, H_ECX, GREG(f->src), f->size == 8);
 		} else {
 			e_imm_ecx(j, &imm, f->size);
 		}
@@ -3490,11 +3458,6 @@ void jit_code_written(struct cpu *c, u32 pa, u32 len)
 }
 
 /*
- * Translate the block at h.  The bytes are copied first, so that what we
- * decode is what was there when the page was marked: a write after that
- * drops the block.
- */
-/*
  * The instruction at h, first bytes before the end of its page, which runs
  * over into the next page: decoded into di from those bytes and the next
  * page's (as the TLB has it now, else not at all), to run by
@@ -3532,6 +3495,11 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 	return len;
 }
 
+/*
+ * Translate the block at h.  The bytes are copied first, so that what we
+ * decode is what was there when the page was marked: a write after that
+ * drops the block.
+ */
 static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 {
 	struct jit *j = c->jit;
