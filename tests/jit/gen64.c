@@ -1288,9 +1288,10 @@ static void gen_flags(struct gen *g)
 /* One instruction that does not transfer control (or a planted fault). */
 /* --- MMX/SSE/SSE2 (XMM registers) --- */
 
-/* prefix 0F op /r: reg and rm XMM or general registers, or m for rm. */
-static void sse_op(struct gen *g, u8 pfx, bool w, u8 op, int reg, int rm,
-		   const struct ea *m)
+/* prefix 0F op /r and nimm bytes of imm: reg and rm XMM or general
+ * registers, or m for rm. */
+static void sse_op_n(struct gen *g, u8 pfx, bool w, u8 op, int reg, int rm,
+		     const struct ea *m, u32 imm, int nimm)
 {
 	struct enc e = { .opreg = -1, .nop = 2 };
 
@@ -1303,27 +1304,23 @@ static void sse_op(struct gen *g, u8 pfx, bool w, u8 op, int reg, int rm,
 	e.reg = reg;
 	e.rm = rm;
 	e.m = m;
+	e.imm = imm;
+	e.nimm = nimm;
 	e.rex = chance(g, 10);
 	emit(g, &e);
+}
+
+static void sse_op(struct gen *g, u8 pfx, bool w, u8 op, int reg, int rm,
+		   const struct ea *m)
+{
+	sse_op_n(g, pfx, w, op, reg, rm, m, 0, 0);
 }
 
 /* 66 0F op /r ib: PINSRW, PEXTRW. */
 static void sse_op_imm(struct gen *g, u8 op, int reg, int rm,
 		       const struct ea *m, u32 imm)
 {
-	struct enc e = { .opreg = -1, .nop = 2 };
-
-	e.pfx[e.npfx++] = 0x66;
-	e.op[0] = 0x0f;
-	e.op[1] = op;
-	e.modrm = true;
-	e.reg = reg;
-	e.rm = rm;
-	e.m = m;
-	e.imm = imm;
-	e.nimm = 1;
-	e.rex = chance(g, 10);
-	emit(g, &e);
+	sse_op_n(g, 0x66, false, op, reg, rm, m, imm, 1);
 }
 
 /*
