@@ -618,6 +618,13 @@ void timer_may_coalesce(struct timer *t)
 	t->may_coalesce = true;
 }
 
+/* How far t's deadline lies after its last firing, 0 if not after one. */
+static u64 since_fired(const struct timer *t)
+{
+	return t->fired && t->deadline > t->fired ? t->deadline - t->fired :
+						    0;
+}
+
 /*
  * A deadline as far after the last firing as that was after the one
  * before (within 1/64: the guest converts its nanoseconds to TSC cycles
@@ -628,8 +635,7 @@ void timer_may_coalesce(struct timer *t)
  */
 static void learn_period(struct timer *t)
 {
-	u64 iv = t->fired && t->deadline > t->fired ?
-		 t->deadline - t->fired : 0;
+	u64 iv = since_fired(t);
 	u64 diff = iv > t->period ? iv - t->period : t->period - iv;
 
 	t->slack = 0;
@@ -686,8 +692,7 @@ void machine_run_timers(struct machine *m)
 		m->timers = t->next;
 		t->next = NULL;
 		t->armed = false;
-		t->period = t->fired && t->deadline > t->fired ?
-			    t->deadline - t->fired : 0;
+		t->period = since_fired(t);
 		t->fired = t->deadline;
 		t->fn(t->opaque);
 	}
