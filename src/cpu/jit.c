@@ -560,6 +560,13 @@ struct jctx {
 	u32 rc_used[RC_SLOTS], rc_clock;
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
+	/* Conditional jumps inside the block (emit_side_exit()): the
+	 * jump taken, to its way out after the block. */
+	u32 nside;
+	struct {
+		u8 *from;
+		u32 i;
+	} side[JIT_MAX_INSNS];
 };
 
 static void e_rexw(struct jit *j, int size);
@@ -2908,6 +2915,48 @@ static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 	return e_jump(x->j, JCC_JNE, NULL);
 }
 
+/*
+ * A conditional jump that does not end its block: the block goes on with
+ * the instruction after it, where the guest falls through, and the jump
+ * taken leaves by a way out of its own after the block (emit_side_exits()),
+ * as the end's would.  A block is entered only at its start, so what the
+ * translator knows about the registers and the flags holds on past the
+ * jump, and the host's flags, which a Jcc does not change, stay the
+ * guest's.  Blocks run on past their jumps forward and back alike: the
+ * code after a loop's jump back is usually the loop's end, run once.
+ */
+static void emit_side_exit(struct jctx *x, const struct dinsn *di)
+{
+	bool host_flags = x->host_flags_at == x->j->p;
+
+	x->side[x->nside].i = x->i;
+	x->side[x->nside++].from = emit_cond_jump(x, di);
+	if (host_flags)
+		x->host_flags_at = x->j->p;
+}
+
+/*
+ * The side exits' ways out: the block charged the budget for all its
+ * instructions on entry, so each gives back those it did not run, then
+ * leaves for the jump's target as the end of a block would.
+ */
+static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
+{
+	struct jit *j = x->j;
+	const struct dinsn *di;
+	u32 k, i, to;
+
+	for (k = 0; k < x->nside; k++) {
+		i = x->side[k].i;
+		di = &x->b->d[i];
+		to = x->off[i + 1] + (u32)di->imm;
+		set_rel32(x->side[k].from, j->p);
+		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
+		e32(j, x->b->n - 1 - i);		/* sub [], imm32 */
+		emit_chain(x, page, (s64)off + (s32)to, to);
+	}
+}
+
 /* The way out after the last instruction, by what it does to EIP. */
 static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 {
@@ -3291,6 +3340,10 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 			i += run - 1;
 			continue;
 		}
+		if (di->kind == DK_JCC) {
+			emit_side_exit(&x, di);
+			continue;
+		}
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
 			emit_call(&x, di);
 	}
@@ -3339,6 +3392,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 			e_jump(j, JMP, x.normal);
 		}
 	}
+	emit_side_exits(&x, page, off);
 	if (x.tlb_bad) {		/* r13 = the empty TLB */
 		set_rel32(x.tlb_bad, j->p);
 		e_movabs(j, 0, (u64)(uintptr_t)j->no_tlb);
@@ -3524,11 +3578,14 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 			break;
 		}
 		pos += len;
-		if (d[n++].flow != DF_NEXT)
+		if (mode == 8)
+			far_branch_by_handler(&d[n], off + pos);
+		if (d[n].flow != DF_NEXT && d[n].kind != DK_JCC) {
+			n++;
 			break;
+		}
+		n++;
 	}
-	if (n && mode == 8)
-		far_branch_by_handler(&d[n - 1], off + pos);
 	if ((size_t)(j->end - j->p) < JIT_BLOCK_ROOM)
 		arena_full(c);
 	start = j->p;
