@@ -1349,6 +1349,9 @@ static u8 dc_kind_any_size(const struct dinsn *di)
 		{ h_incdec_m, DK_INCDEC_M },
 		{ h_not, DK_NOT },
 		{ h_neg, DK_NEG },
+		{ h_moffs_load, DK_LOAD },
+		{ h_moffs_store, DK_STORE },
+		{ h_nop, DK_NOP },
 	};
 	size_t i;
 
@@ -1376,8 +1379,6 @@ static u8 dc_kind(const struct dinsn *di)
 		{ h_call, DK_CALLREL },
 		{ h_ret, DK_RET },
 		{ h_shift_r32, DK_SHIFT_RI },
-		{ h_moffs_load, DK_LOAD },
-		{ h_moffs_store, DK_STORE },
 		{ h_imul_r, DK_IMUL },
 		{ h_imul_m, DK_IMUL },
 		{ h_imul3, DK_IMUL3 },
@@ -1394,6 +1395,8 @@ static u8 dc_kind(const struct dinsn *di)
 		return DK_CALL;
 	if (di->fn == h_setcc_r)
 		return DK_SETCC_R;
+	if (di->fn == h_bswap)
+		return di->size >= 4 ? DK_BSWAP : DK_CALL;
 	if (di->fn == h_cmov_r && (di->size == 4 || di->size == 8))
 		return DK_CMOV_RR;
 	if (di->fn == h_mul && (di->size == 4 || di->size == 8))
@@ -1556,6 +1559,10 @@ static u32 simd_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	di->fn = fn;
 	di->flow = DF_NEXT;
 	di->kind = sse_jit_form(di, NULL) ? DK_SSE : DK_CALL;
+	if (d->op == 0xae) {		/* sse_form() takes only the fences */
+		di->kind = DK_FENCE;
+		di->op = d->reg;
+	}
 	di->mem = di->rm == DC_NONE || d->op == 0xf7;
 	di->len = d->len;
 	di->host = h;
@@ -1630,7 +1637,8 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 		di->scale = d->adsize;
 	}
 	di->flow = d->rep ? DF_INDIRECT : DF_NEXT;
-	di->kind = DK_CALL;
+	di->kind = d->map == MAP_1B && (op == 0xfc || op == 0xfd) ?
+		   DK_CLD_STD : DK_CALL;
 	di->len = d->len;
 	di->host = h;
 	return d->len;

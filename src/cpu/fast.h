@@ -108,6 +108,10 @@ enum {
 	DK_NOT,		/* r/m = ~r/m */
 	DK_NEG,		/* r/m = 0 - r/m */
 	DK_SSE,		/* an XMM form sse_jit_form() describes */
+	DK_NOP,		/* nothing but EIP: NOP, PAUSE, the hint NOPs */
+	DK_FENCE,	/* LFENCE, MFENCE, SFENCE: op is ModRM.reg 5, 6, 7 */
+	DK_BSWAP,	/* r[rm] byte-reversed, 4 or 8 bytes */
+	DK_CLD_STD,	/* DF cleared (op 0xfc) or set (0xfd) */
 };
 
 /*

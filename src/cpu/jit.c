@@ -2916,6 +2916,53 @@ static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 }
 
 /*
+ * Forms that need no more than a host instruction or none, in 32-bit and
+ * 64-bit code alike: NOP and PAUSE (one guest CPU: nothing to pause
+ * for), the fences, BSWAP on the register's cache, and CLD and STD on
+ * c->eflags (which holds DF whatever the lazy flags are doing).  Only
+ * MFENCE is kept, as the host's: the virtio rings are shared with the
+ * I/O threads, and the guest's barrier between its store of an index
+ * and its load of the other side's must hold on the host too.  LFENCE
+ * and SFENCE order nothing that the host's own ordering does not.
+ */
+static bool emit_simple_form(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	bool host_flags = x->host_flags_at == j->p;
+	int h;
+
+	switch (di->kind) {
+	case DK_NOP:
+		break;
+	case DK_FENCE:
+		if (di->op == 6)
+			ebytes(j, "\x0f\xae\xf0", 3);	/* mfence */
+		break;
+	case DK_BSWAP:
+		h = rc_reg_of(x, di->rm);
+		e_rex(j, di->size == 8, 0, 0, h);
+		e8(j, 0x0f);
+		e8(j, (u8)(0xc8 | (h & 7)));		/* bswap h */
+		e_rc_spill(x, h, di->rm);
+		break;
+	case DK_CLD_STD:
+		if (di->op == 0xfc) {			/* and [], ~DF */
+			e_rbx(j, "\x81", 1, 0xa3, CPU_FIELD(eflags));
+			e32(j, ~(u32)F_DF);
+		} else {				/* or [], DF */
+			e_rbx(j, "\x81", 1, 0x8b, CPU_FIELD(eflags));
+			e32(j, F_DF);
+		}
+		return true;
+	default:
+		return false;
+	}
+	if (host_flags)
+		x->host_flags_at = j->p;
+	return true;
+}
+
+/*
  * A conditional jump that does not end its block: the block goes on with
  * the instruction after it, where the guest falls through, and the jump
  * taken leaves by a way out of its own after the block (emit_side_exits()),
@@ -3106,6 +3153,9 @@ static void flags_liveness(struct jctx *x)
 		case DK_MOV_RI:
 		case DK_LEA:
 		case DK_MOVX_R:
+		case DK_NOP:
+		case DK_FENCE:
+		case DK_BSWAP:
 			break;
 		case DK_ALU_RM_R:
 		case DK_ALU_R_RM:
@@ -3344,6 +3394,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 			emit_side_exit(&x, di);
 			continue;
 		}
+		if (emit_simple_form(&x, di))
+			continue;
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
 			emit_call(&x, di);
 	}

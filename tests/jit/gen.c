@@ -548,8 +548,14 @@ static void gen_slow(struct gen *g)
 		modrm(g, 1, r, 7);
 		b8(g, rnd(g, 256));
 		break;
-	case 6:		/* STD, CLD */
-		b8(g, chance(g, 50) ? 0xfd : 0xfc);
+	case 6:		/* STD, CLD; LFENCE, MFENCE, SFENCE */
+		if (chance(g, 70)) {
+			b8(g, chance(g, 50) ? 0xfd : 0xfc);
+		} else {
+			b8(g, 0x0f);
+			b8(g, 0xae);
+			b8(g, 0xe8 + 8 * rnd(g, 3));
+		}
 		break;
 	case 7:		/* ADC r8, r8 */
 		b8(g, 0x12);
@@ -600,6 +606,7 @@ static void gen_mem(struct gen *g)
 {
 	struct ea m;
 	int r = pick_w(g), s = pick_any(g), op = (int)rnd(g, 8);
+	u32 k;
 
 	switch (rnd(g, 16)) {
 	case 0:
@@ -777,11 +784,14 @@ static void gen_mem(struct gen *g)
 		}
 		b8(g, chance(g, 50) ? 0xab : 0xaa);
 		break;
-	case 14:	/* MOV EAX, moffs and back */
+	case 14:	/* MOV EAX (AX, AL), moffs and back */
+		k = rnd(g, 3);		/* 4, 2 or 1 bytes */
+		if (k == 1)
+			b8(g, 0x66);
 		if (chance(g, 50) && (g->wmask & 1)) {
-			b8(g, 0xa1);
+			b8(g, k == 2 ? 0xa0 : 0xa1);
 		} else {
-			b8(g, 0xa3);
+			b8(g, k == 2 ? 0xa2 : 0xa3);
 		}
 		b32(g, DATA + rnd(g, 0x2000 - 4) - g->p->seg_base[S_DS]);
 		break;
