@@ -1405,9 +1405,8 @@ static u8 dc_kind(const struct dinsn *di)
 		return DK_MOVX_R;
 	if (di->fn == h_movx_m)
 		return DK_LOADX;
-	if (di->fn == h_shift_m)	/* of 4 or 8 bytes */
-		return di->size == 4 || (di->size == 8 && di->mode == 8) ?
-		       DK_SHIFT_M : DK_CALL;
+	if (di->fn == h_shift_m)
+		return di->size != 8 || di->mode == 8 ? DK_SHIFT_M : DK_CALL;
 	if (di->fn == h_shift_cl)	/* registers of 4 or 8 bytes */
 		return di->rm != DC_NONE && di->size >= 4 ? DK_SHIFT_CL :
 		       DK_CALL;

@@ -90,7 +90,7 @@ enum {
 	DK_RET,		/* near RET */
 	DK_SHIFT_RI,	/* r[rm] = r[rm] shifted (op) by imm (0..31) */
 	DK_SHIFT_CL,	/* r[rm] = r[rm] shifted (op) by CL */
-	DK_SHIFT_M,	/* memory shifted (op) by imm, 4 or 8 bytes */
+	DK_SHIFT_M,	/* memory shifted (op) by imm */
 	DK_MOVX_R,	/* r[reg] = reg8/16 rm, zero- (op 0) or sign-extended */
 	DK_LOADX,	/* r[reg] = byte/word [ea], the same */
 	DK_STORE_I,	/* [ea] = imm */

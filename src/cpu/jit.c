@@ -1240,11 +1240,11 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 static const u8 shift_ext[8] = { 0xc0, 0xc8, 0, 0, 0xe0, 0xe8, 0xe0, 0xf8 };
 
 /*
- * A shift or rotate of memory by a constant (4 or 8 bytes): unseen flags,
+ * A shift or rotate of memory by a constant (any size): unseen flags,
  * the host's own on the operand; seen, SHL, SHR and SAR as on a register
  * (emit_shift_flags()).  A count of 0 (which still checks the operand
- * may be written), RCL, RCR and rotates with their flags seen go to the
- * handler.
+ * may be written), a count that shifts a byte or word out whole, RCL, RCR
+ * and rotates with their flags seen go to the handler.
  */
 static bool emit_shift_m(struct jctx *x, const struct dinsn *di)
 {
@@ -1252,15 +1252,15 @@ static bool emit_shift_m(struct jctx *x, const struct dinsn *di)
 	bool live = x->flags_live[x->i];
 	u32 count = (u32)di->imm;
 
-	if (!count || !shift_ext[di->op] || (live && di->op < 4))
+	if (!count || !shift_ext[di->op] || (live && di->op < 4) ||
+	    count >= (u32)di->size * 8)	/* all out: alu.c's own rules */
 		return false;
 	e_ea_any(x, di);
 	e_access(x, di->seg, true, di->size);
 	ebytes(j, "\x48\x01\xce", 3);			/* rsi += rcx */
 	if (live)
 		return emit_shift_flags(x, di, shift_ext[di->op], count, true);
-	e_rexw(j, di->size);				/* op [rsi], count */
-	e8(j, 0xc1);
+	e_op_sz(j, di->size, 0xc1);			/* op [rsi], count */
 	e8(j, (u8)((shift_ext[di->op] & 0x38) | 0x06));
 	e8(j, (u8)count);
 	x->flags = FK_UNKNOWN;
@@ -2265,7 +2265,8 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
  * SHL, SHR or SAR by a constant, with the flags kept as alu.c keeps them
  * (LF_RES: CF and OF in c->eflags, AF clear): CF is the host's, OF is
  * worked out as alu_shift() does, where the SDM leaves it undefined.  Of
- * a register, or with mem of the operand at rsi (the access made).
+ * a register, or with mem of the operand at rsi (the access made).  A
+ * count of 0 means by CL, which the caller has found is not 0 (masked).
  */
 static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 			     u32 count, bool mem)
@@ -2280,10 +2281,10 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 		e_load_greg(x, H_EAX, di->rm, size);
 	e_rexw(j, size);
 	ebytes(j, "\x89\xc2", 2);			/* edx = eax */
-	e_rexw(j, size);
-	e8(j, 0xc1);					/* op eax, count */
+	e_op_sz(j, size, count ? 0xc1 : 0xd3);		/* op eax, count/cl */
 	e8(j, ext);
-	e8(j, (u8)count);
+	if (count)
+		e8(j, (u8)count);
 	ebytes(j, "\x0f\x92\xc1\x0f\xb6\xc9", 6);	/* ecx = CF */
 	if (mem)
 		e_store_at(j, H_EAX, size, AT_RSI);
@@ -2435,14 +2436,33 @@ static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
  * A shift or rotate of a register by CL whose flags nobody sees: the
  * host's own, which masks the count as the guest's does (and with a
  * count of 0 changes nothing but a 64-bit upper half, as the guest's).
- * With the flags seen, the handler: a count of 0 leaves them.
+ * With the flags seen, SHL, SHR and SAR as by a constant, behind a test
+ * of the masked count: 0 changes no flag (the ones before are in memory,
+ * as the liveness makes them seen too).  Rotates with theirs seen go to
+ * the handler.
  */
 static bool emit_shift_cl(struct jctx *x, const struct dinsn *di)
 {
-	if (x->flags_live[x->i] || !shift_ext[di->op])
+	struct jit *j = x->j;
+	u8 *zero;
+
+	if (!shift_ext[di->op] || (x->flags_live[x->i] && di->op < 4))
 		return false;
 	e_loadz_reg(x, H_ECX, R_ECX, 1);		/* movzx ecx, cl */
-	e_shift_cached(x, di, 0xd3, 0);
+	if (!x->flags_live[x->i]) {
+		e_shift_cached(x, di, 0xd3, 0);
+		return true;
+	}
+	if (x->wide && di->size == 4) {	/* even a count of 0 clears it */
+		e_load_greg(x, H_EAX, di->rm, 4);
+		e_store_reg(x, di->rm);
+	}
+	ebytes(j, "\x83\xe1", 2);			/* and ecx, mask */
+	e8(j, di->size == 8 ? 63 : 31);
+	zero = e_jump(j, JCC_JE, NULL);
+	emit_shift_flags(x, di, shift_ext[di->op], 0, false);
+	set_rel32(zero, j->p);
+	x->flags = FK_UNKNOWN;
 	return true;
 }
 

@@ -660,9 +660,19 @@ static void gen_mem(struct gen *g)
 			op1_mem(g, 0xff, (int)rnd(g, 2), &m);
 		} else if (chance(g, 40)) {
 			op1_mem(g, 0xf7, 2 + (int)rnd(g, 2), &m);
-		} else {
+		} else if (chance(g, 50)) {
 			op1_mem(g, 0xc1, op, &m);
 			b8(g, rnd(g, 32));
+		} else {		/* of a byte or word, by 1 or imm */
+			k = 1 + rnd(g, 2);
+			if (k == 2)
+				b8(g, 0x66);
+			if (chance(g, 50)) {
+				op1_mem(g, k == 1 ? 0xd0 : 0xd1, op, &m);
+			} else {
+				op1_mem(g, k == 1 ? 0xc0 : 0xc1, op, &m);
+				b8(g, rnd(g, 20));
+			}
 		}
 		break;
 	case 11:	/* byte and word moves, ALU, INC/DEC, TEST */
