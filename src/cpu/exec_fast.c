@@ -1636,8 +1636,11 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 		di->scale = d->adsize;
 	}
 	di->flow = d->rep ? DF_INDIRECT : DF_NEXT;
-	di->kind = d->map == MAP_1B && (op == 0xfc || op == 0xfd) ?
-		   DK_CLD_STD : DK_CALL;
+	di->kind = DK_CALL;
+	if (d->map == MAP_1B && (op == 0xfc || op == 0xfd))
+		di->kind = DK_CLD_STD;
+	else if (d->map == MAP_1B && (op == 0xfa || op == 0xfb))
+		di->kind = DK_CLI_STI;
 	di->len = d->len;
 	di->host = h;
 	return d->len;

@@ -112,6 +112,7 @@ enum {
 	DK_FENCE,	/* LFENCE, MFENCE, SFENCE: op is ModRM.reg 5, 6, 7 */
 	DK_BSWAP,	/* r[rm] byte-reversed, 4 or 8 bytes */
 	DK_CLD_STD,	/* DF cleared (op 0xfc) or set (0xfd) */
+	DK_CLI_STI,	/* IF cleared (op 0xfa) or set (0xfb) */
 };
 
 /*

@@ -2936,6 +2936,41 @@ static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 }
 
 /*
+ * CLI and STI, which the kernel runs around every lock that interrupts
+ * take too: inline at CPL 0, where neither can fault; elsewhere (IOPL
+ * decides) the handler, as a cold path.  STI that finds IF clear opens
+ * the interrupt shadow, as exec_cli_sti() does, and the block looks for
+ * an interrupt after it (the run loop takes one past the shadow).
+ */
+static void emit_cli_sti(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+
+	e_rbx(j, "\x83", 1, 0xbb, CPU_FIELD(cpl));	/* cmp [cpl], 0 */
+	e8(j, 0);
+	e_cold_if(x, JCC_JNE);
+	if (di->op == 0xfa) {				/* and [], ~IF */
+		e_rbx(j, "\x81", 1, 0xa3, CPU_FIELD(eflags));
+		e32(j, ~(u32)F_IF);
+	} else {
+		e_load(j, H_EAX, CPU_FIELD(eflags));
+		e8(j, 0xa9);				/* test eax, IF */
+		e32(j, F_IF);
+		ebytes(j, "\x0f\x94\xc2", 3);		/* sete dl */
+		e_rbx(j, "\x08", 1, 0x93, CPU_FIELD(intr_shadow));
+		e8(j, 0x0d);				/* or eax, IF */
+		e32(j, F_IF);
+		e_store(j, H_EAX, CPU_FIELD(eflags));
+	}
+	cold_back_here(x, first);
+	if (di->op == 0xfb && x->i + 1 < x->b->n) {
+		e_sync_eip(j, x->off[x->i + 1], x->wide);  /* the way out's */
+		x->intr_at[x->i] = e_check_intr(j);
+	}
+}
+
+/*
  * Forms that need no more than a host instruction or none, in 32-bit and
  * 64-bit code alike: NOP and PAUSE (one guest CPU: nothing to pause
  * for), the fences, BSWAP on the register's cache, and CLD and STD on
@@ -2973,6 +3008,9 @@ static bool emit_simple_form(struct jctx *x, const struct dinsn *di)
 			e_rbx(j, "\x81", 1, 0x8b, CPU_FIELD(eflags));
 			e32(j, F_DF);
 		}
+		return true;
+	case DK_CLI_STI:
+		emit_cli_sti(x, di);
 		return true;
 	default:
 		return false;

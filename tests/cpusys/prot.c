@@ -119,11 +119,18 @@ static void user_int_gate_dpl0(void)
 	user_exit(last.count == 1 ? (int)last.err : -1);
 }
 
+/* Eight times over, so that the CLI runs from a translated block too,
+ * whose inline CLI is only for CPL 0. */
 static void user_cli(void)
 {
-	last.count = 0;
-	asm volatile("movl $1f, resume\n\tcli\n1:" : : : "memory");
-	user_exit(last.count == 1 && last.vec == 13 ? (int)last.err : -1);
+	int i, faults = 0;
+
+	for (i = 0; i < 8; i++) {
+		last.count = 0;
+		asm volatile("movl $1f, resume\n\tcli\n1:" : : : "memory");
+		faults += last.count == 1 && last.vec == 13 && !last.err;
+	}
+	user_exit(faults == 8 ? 0 : -1);
 }
 
 static void user_io(void)

@@ -548,9 +548,9 @@ static void gen_slow(struct gen *g)
 		modrm(g, 1, r, 7);
 		b8(g, rnd(g, 256));
 		break;
-	case 6:		/* STD, CLD; LFENCE, MFENCE, SFENCE */
+	case 6:		/* STD, CLD, CLI, STI; LFENCE, MFENCE, SFENCE */
 		if (chance(g, 70)) {
-			b8(g, chance(g, 50) ? 0xfd : 0xfc);
+			b8(g, 0xfa + rnd(g, 4));
 		} else {
 			b8(g, 0x0f);
 			b8(g, 0xae);
