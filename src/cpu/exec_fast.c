@@ -1397,6 +1397,8 @@ static u8 dc_kind(const struct dinsn *di)
 		return DK_SETCC_R;
 	if (di->fn == h_bswap)
 		return di->size >= 4 ? DK_BSWAP : DK_CALL;
+	if (di->fn == h_pushf)
+		return di->size == di->mode ? DK_PUSHF : DK_CALL;
 	if (di->fn == h_cmov_r && (di->size == 4 || di->size == 8))
 		return DK_CMOV_RR;
 	if (di->fn == h_mul && (di->size == 4 || di->size == 8))

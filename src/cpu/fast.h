@@ -113,6 +113,7 @@ enum {
 	DK_BSWAP,	/* r[rm] byte-reversed, 4 or 8 bytes */
 	DK_CLD_STD,	/* DF cleared (op 0xfc) or set (0xfd) */
 	DK_CLI_STI,	/* IF cleared (op 0xfa) or set (0xfb) */
+	DK_PUSHF,	/* push EFLAGS, of the stack's width */
 };
 
 /*

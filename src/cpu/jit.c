@@ -1273,6 +1273,32 @@ static bool emit_shift_m(struct jctx *x, const struct dinsn *di)
  * (which e_access() set), and a POP ESP then loads the popped value over
  * it.  PUSH of memory reads first (into r9), then writes.
  */
+static void e_fold(struct jctx *x);
+
+/*
+ * PUSHF (PUSHFQ): the flags made whole in c->eflags first (e_fold(), as
+ * cpu_get_eflags() would), then pushed without VM and RF, as h_pushf()
+ * pushes them (its cold path, which folds them again: no change).
+ */
+static void e_pushf(struct jctx *x)
+{
+	struct jit *j = x->j;
+	int w = x->wide ? 8 : 4;
+
+	e_fold(x);
+	e_rbx(j, "\x44\x8b", 2, 0x8b, CPU_FIELD(eflags)); /* mov r9d, [] */
+	ebytes(j, "\x41\x81\xe1", 3);			/* and r9d, ~ */
+	e32(j, ~(u32)(F_VM | F_RF));
+	e_load_greg(x, H_EAX, R_ESP, w);
+	e_rexw(j, w);					/* sub eax, w */
+	ebytes(j, "\x83\xe8", 2);
+	e8(j, (u8)w);
+	e_access_esp(x, true, w);
+	ebytes(j, "\x4c\x89\xca", 3);			/* mov rdx, r9 */
+	e_store_at(j, H_EDX, w, AT_RSI_RCX);
+	e_store_greg(x, 8, R_ESP);			/* ESP = r8 */
+}
+
 static void e_push_pop(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
@@ -1683,6 +1709,9 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	case DK_PUSH_M:
 	case DK_POP:
 		e_push_pop(x, di);
+		break;
+	case DK_PUSHF:
+		e_pushf(x);
 		break;
 	default:
 		return false;
@@ -3167,7 +3196,7 @@ static void emit_tlb_choice(struct jctx *x)
 						di->kind == DK_NEG)))
 			wr |= 1u << di->seg;
 		else if (di->kind == DK_PUSH || di->kind == DK_PUSH_I ||
-			 di->kind == DK_PUSH_M ||
+			 di->kind == DK_PUSH_M || di->kind == DK_PUSHF ||
 			 di->kind == DK_POP || di->kind == DK_CALLREL ||
 			 di->kind == DK_RET)
 			wr |= 1u << S_SS;
