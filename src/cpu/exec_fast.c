@@ -1399,6 +1399,8 @@ static u8 dc_kind(const struct dinsn *di)
 		return di->size >= 4 ? DK_BSWAP : DK_CALL;
 	if (di->fn == h_pushf)
 		return di->size == di->mode ? DK_PUSHF : DK_CALL;
+	if (di->fn == h_shxd)
+		return di->rm != DC_NONE && di->size >= 4 ? DK_SHXD : DK_CALL;
 	if (di->fn == h_cmov_r && (di->size == 4 || di->size == 8))
 		return DK_CMOV_RR;
 	if (di->fn == h_mul && (di->size == 4 || di->size == 8))

@@ -114,6 +114,8 @@ enum {
 	DK_CLD_STD,	/* DF cleared (op 0xfc) or set (0xfd) */
 	DK_CLI_STI,	/* IF cleared (op 0xfa) or set (0xfb) */
 	DK_PUSHF,	/* push EFLAGS, of the stack's width */
+	DK_SHXD,	/* r[rm] = SHLD (op 0), SHRD (1) of r[rm], r[reg] by
+			 * imm, or by CL with op | 2; 4 or 8 bytes */
 };
 
 /*

@@ -2170,6 +2170,39 @@ static int sse_tlb_use(const struct dinsn *di)
  * entry's size: MOV, the ALU and TEST at every size (bytes by the
  * guest's numbering, greg_sz()), shifts at 4 or 8.
  */
+/*
+ * SHLD and SHRD of registers whose flags nobody sees: the host's own on
+ * the destination's cache, the source in edx, CL in ecx; the host masks
+ * the count as the guest does, and a count of 0 changes nothing but a
+ * 64-bit upper half, which the MOV after a 32-bit one clears as alu.c
+ * does (this host clears it itself; the SDM does not say all will).
+ * With the flags seen, the handler.
+ */
+static bool emit_shxd(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	bool cl = di->op & 2;
+	int h;
+
+	if (x->flags_live[x->i])
+		return false;
+	e_load_greg(x, H_EDX, di->reg, di->size);
+	if (cl)
+		e_loadz_reg(x, H_ECX, R_ECX, 1);	/* movzx ecx, cl */
+	h = rc_reg_of(x, di->rm);
+	e_rex(j, di->size == 8, H_EDX, 0, h);
+	e8(j, 0x0f);					/* shld/shrd h, edx */
+	e8(j, (u8)((di->op & 1 ? 0xac : 0xa4) | cl));
+	e8(j, (u8)(0xc0 | H_EDX << 3 | (h & 7)));
+	if (!cl)
+		e8(j, (u8)di->imm);
+	if (x->wide && di->size == 4)
+		e_mov_rr(j, h, h, 4);			/* mov h32, h32 */
+	e_rc_spill(x, h, di->rm);
+	x->flags = FK_UNKNOWN;
+	return true;
+}
+
 static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
@@ -2178,6 +2211,8 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	if (emit_reg_cached(x, di))
 		return true;
 	switch (di->kind) {
+	case DK_SHXD:
+		return emit_shxd(x, di);
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
 		e_loadz_reg(x, H_EAX, di->kind == DK_MOV_RM_R ? di->reg :
@@ -3243,6 +3278,7 @@ static void flags_liveness(struct jctx *x)
 		case DK_NOP:
 		case DK_FENCE:
 		case DK_BSWAP:
+		case DK_SHXD:	/* a count of 0 changes no flag */
 			break;
 		case DK_ALU_RM_R:
 		case DK_ALU_R_RM:

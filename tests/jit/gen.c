@@ -376,6 +376,7 @@ static void gen_shift_ri(struct gen *g)
 static void gen_reg_misc(struct gen *g)
 {
 	int r = pick_w(g), s = pick_any(g);
+	u32 k;
 
 	switch (rnd(g, 19)) {
 	case 0:		/* SETcc r8 */
@@ -431,11 +432,13 @@ static void gen_reg_misc(struct gen *g)
 		b8(g, 0xd3);
 		modrm(g, 3, (int)rnd(g, 8), r);
 		break;
-	case 10:	/* SHLD/SHRD imm */
+	case 10:	/* SHLD/SHRD by imm or CL */
+		k = chance(g, 30);
 		b8(g, 0x0f);
-		b8(g, chance(g, 50) ? 0xa4 : 0xac);
+		b8(g, (chance(g, 50) ? 0xa4 : 0xac) | k);
 		modrm(g, 3, s, r);
-		b8(g, rnd(g, 32));
+		if (!k)
+			b8(g, rnd(g, 32));
 		break;
 	case 11: {	/* XADD, XCHG: both written */
 		int t = pick_w(g);
