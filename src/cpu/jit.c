@@ -119,6 +119,7 @@ struct jblock {
 	u32 page[JIT_BLOCK_PAGES];
 	struct jblock *page_next[JIT_BLOCK_PAGES];
 	u32 n;
+	s16 at[JIT_MAX_INSNS];	/* each instruction's offset from host */
 	struct dinsn d[];
 };
 
@@ -521,7 +522,8 @@ struct jctx {
 	struct jblock *b;
 	bool wide;		/* 64-bit code: RIP is 64 bits wide */
 	u32 i;			/* the instruction being emitted */
-	u32 off[JIT_MAX_INSNS + 1];	/* each one's offset in the block */
+	u32 off[JIT_MAX_INSNS];	/* each one's offset from the start */
+	u32 next[JIT_MAX_INSNS];	/* ... and the offset just past it */
 	int flags;		/* FK_*: who set the flags last */
 	u8 *host_flags_at;	/* ... and the host's flags are theirs
 				 * while the code ends here */
@@ -2552,7 +2554,7 @@ static void e_ea_wide(struct jctx *x, const struct dinsn *di)
 		return;
 	}
 	ebytes(j, "\x49\x8d\x84\x24", 4);	/* lea rax, [r12 + next] */
-	e32(j, x->off[x->i + 1]);
+	e32(j, x->next[x->i]);
 	if (di->disp) {					/* add rax, disp */
 		ebytes(j, "\x48\x05", 2);
 		e32(j, di->disp);
@@ -2642,7 +2644,7 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 		/* lea edx, [r12+next] (rdx in 64-bit code) */
 		ebytes(j, x->wide ? "\x49\x8d\x94\x24" : "\x41\x8d\x94\x24",
 		       4);
-		e32(j, x->off[x->i + 1]);
+		e32(j, x->next[x->i]);
 		e_rexw(j, size);
 		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
 	} else {
@@ -3029,7 +3031,7 @@ static void emit_cli_sti(struct jctx *x, const struct dinsn *di)
 	}
 	cold_back_here(x, first);
 	if (di->op == 0xfb && x->i + 1 < x->b->n) {
-		e_sync_eip(j, x->off[x->i + 1], x->wide);  /* the way out's */
+		e_sync_eip(j, x->next[x->i], x->wide);	/* the way out's */
 		x->intr_at[x->i] = e_check_intr(j);
 	}
 }
@@ -3118,7 +3120,7 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 	for (k = 0; k < x->nside; k++) {
 		i = x->side[k].i;
 		di = &x->b->d[i];
-		to = x->off[i + 1] + (u32)di->imm;
+		to = x->next[i] + (u32)di->imm;
 		set_rel32(x->side[k].from, j->p);
 		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
 		e32(j, x->b->n - 1 - i);		/* sub [], imm32 */
@@ -3131,7 +3133,7 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 {
 	struct jit *j = x->j;
 	const struct dinsn *last = &x->b->d[x->b->n - 1];
-	u32 fall = x->off[x->b->n], taken = fall + last->imm;
+	u32 fall = x->next[x->b->n - 1], taken = fall + (u32)last->imm;
 	u8 *to_taken;
 
 	switch (last->kind) {
@@ -3278,6 +3280,7 @@ static void flags_liveness(struct jctx *x)
 		case DK_NOP:
 		case DK_FENCE:
 		case DK_BSWAP:
+		case DK_JMP:
 		case DK_SHXD:	/* a count of 0 changes no flag */
 			break;
 		case DK_ALU_RM_R:
@@ -3495,8 +3498,10 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	rc_clear(&x);
 	rc_cur = &x;
 	x.wide = b->mode == 8;
-	for (i = 0; i < b->n; i++)
-		x.off[i + 1] = x.off[i] + b->d[i].len;
+	for (i = 0; i < b->n; i++) {
+		x.off[i] = (u32)(s32)b->at[i];
+		x.next[i] = x.off[i] + b->d[i].len;
+	}
 	flags_liveness(&x);
 	flags_deferred(&x);
 	/* The entry: drop_block() may write a jump over its first 5 bytes,
@@ -3515,6 +3520,12 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		}
 		if (di->kind == DK_JCC) {
 			emit_side_exit(&x, di);
+			continue;
+		}
+		if (di->kind == DK_JMP)		/* followed (translate()) */
+			continue;
+		if (di->kind == DK_CALLREL) {
+			emit_call_ret(&x, di);
 			continue;
 		}
 		if (emit_simple_form(&x, di))
@@ -3725,41 +3736,72 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 }
 
 /*
- * Translate the block at h.  The bytes are copied first, so that what we
- * decode is what was there when the page was marked: a write after that
- * drops the block.
+ * A direct JMP or CALL whose target lies in the same page, and not at an
+ * instruction the block has already: the block goes on there, where the
+ * guest goes.  A jump back into the block ends it, as a loop must.
+ */
+static bool follow(const struct dinsn *d, const s16 *at, u32 n, u32 off,
+		   s32 pos)
+{
+	s32 to = pos + (s32)d->imm;
+	u32 k;
+
+	if (d->kind != DK_JMP && d->kind != DK_CALLREL)
+		return false;
+	if ((s32)off + to < 0 || (s32)off + to > 0xfff)
+		return false;
+	for (k = 0; k < n; k++)
+		if (at[k] == to)
+			return false;
+	return true;
+}
+
+/*
+ * Translate the block at h.  The page's bytes are copied first, so that
+ * what we decode is what was there when the page was marked: a write
+ * after that drops the block.  A block is a path through one page: it
+ * runs on past conditional jumps (their taken way leaves it) and follows
+ * jumps and calls within the page (follow()), so an instruction's place
+ * is kept (at[]), not worked out from the lengths before it.
  */
 static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 {
 	struct jit *j = c->jit;
-	u32 off = (u32)((uintptr_t)h & 0xfff), pos = 0, n = 0, len;
+	u32 off = (u32)((uintptr_t)h & 0xfff), n = 0, len, p;
+	s32 pos = 0;		/* from h: negative after a jump back */
 	struct dinsn d[JIT_MAX_INSNS];
-	u8 bytes[JIT_MAX_INSNS * MAX_INSN_LEN + 16];
+	s16 at[JIT_MAX_INSNS];
+	u8 bytes[0x1000];
 	bool slow_next = false;
 	struct jblock *b;
 	u8 *start;
 	u32 k;
 
-	memcpy(bytes, h, min_u32(0x1000 - off, sizeof(bytes)));
-	while (n < JIT_MAX_INSNS && off + pos < 0x1000) {
-		len = dc_decode(bytes + pos, min_u32(0x1000 - off,
-						     sizeof(bytes)) - pos,
-				mode, &d[n]);
+	memcpy(bytes, h - off, sizeof(bytes));
+	while (n < JIT_MAX_INSNS && (p = off + (u32)pos) < 0x1000) {
+		len = dc_decode(bytes + p, 0x1000 - p, mode, &d[n]);
 		if (!len && n)	/* over the page's end, as the last? */
-			len = straddle_decode(c, h + pos, 0x1000 - off - pos,
-					      mode, &d[n]);
+			len = straddle_decode(c, h + pos, 0x1000 - p, mode,
+					      &d[n]);
 		if (!len) {
 			slow_next = true;
 			break;
 		}
-		pos += len;
+		at[n] = (s16)pos;
+		pos += (s32)len;
 		if (mode == 8)
-			far_branch_by_handler(&d[n], off + pos);
-		if (d[n].flow != DF_NEXT && d[n].kind != DK_JCC) {
+			far_branch_by_handler(&d[n], off + (u32)pos);
+		if (d[n].flow == DF_NEXT || d[n].kind == DK_JCC) {
 			n++;
-			break;
+			continue;
+		}
+		if (n + 1 < JIT_MAX_INSNS && follow(&d[n], at, n, off, pos)) {
+			pos += (s32)d[n].imm;
+			n++;
+			continue;
 		}
 		n++;
+		break;
 	}
 	if ((size_t)(j->end - j->p) < JIT_BLOCK_ROOM)
 		arena_full(c);
@@ -3771,12 +3813,13 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	for (k = 0; k < JIT_BLOCK_PAGES; k++)
 		b->page[k] = NO_PAGE;
 	b->n = n;
+	memcpy(b->at, at, n * sizeof(at[0]));
 	memcpy(b->d, d, n * sizeof(struct dinsn));
 	b->code = NULL;
 	if (n == 0) {
 		/* No code: lookup() compares these bytes instead. */
 		b->nraw = min_u32(0x1000 - off, MAX_INSN_LEN);
-		memcpy(b->raw, bytes, b->nraw);
+		memcpy(b->raw, bytes + off, b->nraw);
 	} else {
 		emit_block(j, b, h, slow_next);
 		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
