@@ -119,8 +119,7 @@ struct jblock {
 	u32 page[JIT_BLOCK_PAGES];
 	struct jblock *page_next[JIT_BLOCK_PAGES];
 	u32 n;
-	s16 at[JIT_MAX_INSNS];	/* each instruction's offset from host */
-	struct dinsn d[];
+	struct dinsn d[];	/* each one's host: where its bytes are */
 };
 
 #define NO_PAGE 0xffffffffu
@@ -143,6 +142,8 @@ struct jit {
 	int (*enter)(struct cpu *c, const u8 *code);
 	u8 *epilogue;
 	u8 *dropped;		/* where a dropped block's entry leads */
+	u8 *flags_in;		/* emit_flags_in(): the guest's flags made
+				 * the host's, for any lazy state */
 	unsigned generation;	/* flushes so far */
 	/* Per page of RAM, the blocks made from it since the last flush
 	 * (through page_next[]); c->code_pages has its bit set while the
@@ -293,6 +294,8 @@ static void emit_dropped(struct jit *j)
 	e_exit(j, JX_NORMAL);
 }
 
+static void emit_flags_in(struct jit *j);
+
 static void emit_trampolines(struct jit *j)
 {
 	/* enter(c, code): save what the SysV ABI says we must (rbp too,
@@ -308,6 +311,7 @@ static void emit_trampolines(struct jit *j)
 	ebytes(j, "\x48\x83\xc4\x08", 4);	/* add rsp, 8 */
 	ebytes(j, "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5b\x5d\xc3", 11);
 	emit_dropped(j);
+	emit_flags_in(j);
 	/* Blocks begin with their descriptors: aligned. */
 	j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
 	j->start = j->p;
@@ -2927,59 +2931,84 @@ static bool e_flags_known(struct jctx *x)
 }
 
 /*
+ * A routine that translated code calls where it must test the guest's
+ * flags without knowing which lazy state they are in (at a block's start,
+ * after a handler): it makes them the host's, all six, and returns.  The
+ * states blocks leave most are told apart here and the operation redone
+ * on the host at its size (a CMP or SUB, a logic result, an ADD, or the
+ * flags whole in c->eflags); any other is folded by cpu_get_eflags(),
+ * around which the cached registers that C may clobber are kept.  From
+ * c->eflags: OF by an ADD that overflows or not, the rest by SAHF.  One
+ * copy for all blocks, where an inline one took 175 bytes at each use.
+ * It changes rax, rcx and rdx.
+ */
+static void emit_flags_in(struct jit *j)
+{
+	static const struct { u8 kind, size; } redo[] = {
+		{ LF_SUB, 4 }, { LF_LOGIC, 4 }, { LF_SUB, 1 }, { LF_LOGIC, 1 },
+		{ LF_ADD, 4 }, { LF_SUB, 8 }, { LF_LOGIC, 8 },
+	};
+	u8 *not_this, *from_eflags, *eflags;
+	size_t k;
+
+	j->flags_in = j->p;
+	e_load(j, H_ECX, CPU_FIELD(lf_op));
+	ebytes(j, "\x85\xc9", 2);			/* test ecx, ecx */
+	_Static_assert(LF_NONE == 0, "LF_NONE tested as zero");
+	from_eflags = e_jump(j, JCC_JE, NULL);
+	for (k = 0; k < ARRAY_SIZE(redo); k++) {
+		int size = redo[k].size;
+
+		e8(j, 0x81);				/* cmp ecx, op */
+		e8(j, 0xf9);
+		e32(j, (u32)LF(redo[k].kind, size));
+		not_this = e_jump(j, JCC_JNE, NULL);
+		e_rexw(j, size);			/* mov eax, [] */
+		e_rbx(j, "\x8b", 1, 0x83, redo[k].kind == LF_LOGIC ?
+		      CPU_FIELD(lf_res) : CPU_FIELD(lf_src1));
+		if (redo[k].kind == LF_LOGIC) {		/* test eax, eax */
+			e_op_sz(j, size, 0x85);
+			e8(j, 0xc0);
+		} else {			/* cmp or add eax, src2 */
+			e_op_sz(j, size, redo[k].kind == LF_SUB ? 0x3b : 0x03);
+			e8(j, 0x83);
+			e32(j, CPU_FIELD(lf_src2));
+		}
+		e8(j, 0xc3);				/* ret */
+		set_rel32(not_this, j->p);
+	}
+	/* Entered by a call: rsp is 8 off the 16 a call out needs. */
+	ebytes(j, "\x57\x41\x52\x41\x53", 5);	/* push rdi, r10, r11 */
+	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
+	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	ebytes(j, "\x41\x5b\x41\x5a\x5f", 5);	/* pop r11, r10, rdi */
+	eflags = e_jump(j, JMP, NULL);
+	set_rel32(from_eflags, j->p);
+	e_load(j, H_EAX, CPU_FIELD(eflags));
+	set_rel32(eflags, j->p);
+	ebytes(j, "\x89\xc2\xc1\xea\x0b", 5);	/* edx = eax >> 11 */
+	ebytes(j, "\x80\xe2\x01\x80\xc2\x7f", 6);	/* and dl, 1; add dl, 127 */
+	ebytes(j, "\x88\xc4\x9e\xc3", 4);		/* mov ah, al; sahf; ret */
+}
+
+/*
  * The guest's flags on entry to a block, or after a handler, which the
- * translator does not know: the lazy states that blocks leave most are
- * told apart at run time and made the host's flags (all of them in
- * c->eflags; a CMP or SUB, and a logic result, of 4 bytes, of 1, and in
- * 64-bit code of 8), and then al = condition cc, or for cc -1 just the
- * host's CF.  Any other state goes to cpu_cond() or alu_cf().
+ * translator does not know: made the host's by emit_flags_in()'s routine
+ * (which keeps the cached registers), then al = condition cc, or for cc
+ * -1 just the host's CF.  The host's flags are the guest's after it.
  */
 static void e_flags_unknown(struct jctx *x, int cc)
 {
-	static const struct { u8 kind, size; } seen[] = {
-		{ LF_NONE, 1 }, { LF_SUB, 4 }, { LF_LOGIC, 4 }, { LF_SUB, 1 },
-		{ LF_LOGIC, 1 }, { LF_SUB, 8 }, { LF_LOGIC, 8 },
-	};
 	struct jit *j = x->j;
-	u8 *not_this, *done[ARRAY_SIZE(seen)];
-	int n = 0, k, size, fk;
-	int save_flags = x->flags, save_fsize = x->fsize;
+	s32 rel;
 
-	e_load(j, H_ECX, CPU_FIELD(lf_op));
-	for (k = 0; k < (int)ARRAY_SIZE(seen); k++) {
-		size = seen[k].size;
-		if (size == 8 && !x->wide)
-			break;
-		e8(j, 0x81);				/* cmp ecx, op */
-		e8(j, 0xf9);
-		e32(j, seen[k].kind == LF_NONE ? LF_NONE :
-		       (u32)LF(seen[k].kind, size));
-		not_this = e_jump(j, JCC_JNE, NULL);
-		fk = seen[k].kind == LF_NONE ? FK_EFLAGS :
-		     seen[k].kind == LF_SUB ? FK_SUB : FK_LOGIC;
-		x->flags = fk;
-		x->fsize = size;
-		e_flags_known(x);
-		if (cc >= 0)
-			e_setcc(j, cc);
-		done[n++] = e_jump(j, JMP, NULL);
-		set_rel32(not_this, j->p);
-	}
-	x->flags = save_flags;
-	x->fsize = save_fsize;
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	if (cc >= 0) {
-		e8(j, 0xbe);				/* mov esi, cc */
-		e32(j, (u32)cc);
-		e_movabs(j, 0, (u64)(uintptr_t)cpu_cond);
-		ebytes(j, "\xff\xd0", 2);		/* call rax */
-	} else {
-		e_movabs(j, 0, (u64)(uintptr_t)alu_cf);
-		ebytes(j, "\xff\xd0\x04\xff", 4);	/* call; add al, 255 */
-	}
-	rc_clear(x);
-	while (n--)
-		set_rel32(done[n], j->p);
+	e8(j, 0xe8);					/* call flags_in */
+	rel = (s32)(j->flags_in - (j->p + 4));
+	e32(j, (u32)rel);
+	x->host_flags_at = j->p;
+	if (cc >= 0)
+		e_setcc(j, cc);
 }
 
 /* al = condition cc, 1 or 0. */
@@ -2994,11 +3023,9 @@ static void e_cond_al(struct jctx *x, int cc)
 /* Jcc: returns the jump taken. */
 static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 {
-	if (e_flags_known(x))
-		return e_jump(x->j, (u8)(0x80 | di->op), NULL);
-	e_flags_unknown(x, di->op);
-	ebytes(x->j, "\x84\xc0", 2);			/* test al, al */
-	return e_jump(x->j, JCC_JNE, NULL);
+	if (!e_flags_known(x))
+		e_flags_unknown(x, -1);
+	return e_jump(x->j, (u8)(0x80 | di->op), NULL);
 }
 
 /*
@@ -3499,7 +3526,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	rc_cur = &x;
 	x.wide = b->mode == 8;
 	for (i = 0; i < b->n; i++) {
-		x.off[i] = (u32)(s32)b->at[i];
+		x.off[i] = (u32)(b->d[i].host - b->host);
 		x.next[i] = x.off[i] + b->d[i].len;
 	}
 	flags_liveness(&x);
@@ -3762,7 +3789,8 @@ static bool follow(const struct dinsn *d, const s16 *at, u32 n, u32 off,
  * after that drops the block.  A block is a path through one page: it
  * runs on past conditional jumps (their taken way leaves it) and follows
  * jumps and calls within the page (follow()), so an instruction's place
- * is kept (at[]), not worked out from the lengths before it.
+ * is kept (in its dinsn's host), not worked out from the lengths before
+ * it.
  */
 static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 {
@@ -3788,6 +3816,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 			break;
 		}
 		at[n] = (s16)pos;
+		d[n].host = h + pos;	/* not the copy's */
 		pos += (s32)len;
 		if (mode == 8)
 			far_branch_by_handler(&d[n], off + (u32)pos);
@@ -3813,7 +3842,6 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	for (k = 0; k < JIT_BLOCK_PAGES; k++)
 		b->page[k] = NO_PAGE;
 	b->n = n;
-	memcpy(b->at, at, n * sizeof(at[0]));
 	memcpy(b->d, d, n * sizeof(struct dinsn));
 	b->code = NULL;
 	if (n == 0) {
