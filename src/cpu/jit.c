@@ -127,6 +127,7 @@ struct jblock {
 static void rc_touched(size_t field);
 static void rc_merge(const u8 *target);
 static void rc_called(void);
+static void spill_barrier(void);
 
 struct jit {
 	u8 *arena, *end, *p;	/* code and block descriptors; end is the
@@ -202,6 +203,7 @@ static void set_rel32(u8 *at, const u8 *target)
 {
 	s32 rel = (s32)(target - (at + 4));
 
+	spill_barrier();
 	rc_merge(target);
 	memcpy(JIT_W(at), &rel, 4);
 }
@@ -212,6 +214,7 @@ static u8 *e_jump(struct jit *j, u8 cc, const u8 *target)
 {
 	u8 *at;
 
+	spill_barrier();
 	if (cc == 0xe9) {
 		e8(j, 0xe9);
 	} else {
@@ -566,6 +569,10 @@ struct jctx {
 	u32 rc_used[RC_SLOTS], rc_clock;
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
+	/* Per guest register, its last store from the cache while nothing
+	 * since could have read it (spill_dead()), else NULL. */
+	u8 *spill_at[16];
+	u8 spill_len[16];
 	/* Conditional jumps inside the block (emit_side_exit()): the
 	 * jump taken, to its way out after the block. */
 	u32 nside;
@@ -598,9 +605,11 @@ static void rc_forget(struct jctx *x, int r)
 
 static void rc_touched(size_t field)
 {
-	if (rc_cur && field - GREG(0) < GREG(16) - GREG(0))
+	if (rc_cur && field - GREG(0) < GREG(16) - GREG(0)) {
 		rc_forget(rc_cur, (int)((field - GREG(0)) /
 					sizeof(union gpr)));
+		spill_barrier();
+	}
 }
 
 /* C code may change any register, and takes r10 and r11. */
@@ -608,6 +617,43 @@ static void rc_called(void)
 {
 	if (rc_cur)
 		rc_clear(rc_cur);
+	spill_barrier();
+}
+
+/*
+ * Dead stores of the write-through cache.  A form that changes a guest
+ * register stores it at once (e_rc_spill()); when the next store of the
+ * same register comes before anything could have read the first (a load
+ * of c->r, a call, a jump to a cold path or a way out, a place jumped
+ * to), the first is taken out again: the host code emitted since, which
+ * holds no jump and no address of its own, moves back over it.  So a
+ * chain like MOV r, s; ROL r, 15 stores r once.  Anything that may read
+ * c->r calls spill_barrier(), which forgets the candidates.
+ */
+static void spill_barrier(void)
+{
+	if (rc_cur)
+		memset(rc_cur->spill_at, 0, sizeof(rc_cur->spill_at));
+}
+
+static void spill_dead(struct jctx *x, int r)
+{
+	struct jit *j = x->j;
+	u8 *at = x->spill_at[r], *after;
+	u8 len = x->spill_len[r];
+	int k;
+
+	if (!at)
+		return;
+	after = at + len;
+	memmove(JIT_W(at), JIT_W(after), (size_t)(j->p - after));
+	j->p -= len;
+	if (x->host_flags_at > at)
+		x->host_flags_at -= len;
+	for (k = 0; k < 16; k++)
+		if (x->spill_at[k] > at)
+			x->spill_at[k] -= len;
+	x->spill_at[r] = NULL;
 }
 
 static void rc_merge(const u8 *target)
@@ -698,6 +744,8 @@ static void e_mov_disp(struct jit *j, u8 op, int h, int base, u32 disp,
 /* The same with [rbx + field], a field of struct cpu. */
 static void e_rbx_h(struct jit *j, u8 op, int h, size_t field, bool w)
 {
+	if (op != 0x89 && field - GREG(0) < GREG(16) - GREG(0))
+		spill_barrier();		/* a load of c->r */
 	e_mov_disp(j, op, h, 3, (u32)field, w);
 }
 
@@ -711,7 +759,13 @@ static void e_rc_fill(struct jctx *x, int host, int r)
  * host. */
 static void e_rc_spill(struct jctx *x, int host, int r)
 {
+	u8 *at;
+
+	spill_dead(x, r);
+	at = x->j->p;
 	e_rbx_h(x->j, 0x89, host, GREG(r), x->wide);
+	x->spill_at[r] = at;
+	x->spill_len[r] = (u8)(x->j->p - at);
 }
 
 /* mov qword [rbx + field], host (0-15): a lazy-flag field from a cache
@@ -1050,6 +1104,7 @@ static void e_access_esp(struct jctx *x, bool write, int size)
 /* The cold paths just made now come back here. */
 static void cold_back_here(struct jctx *x, u32 from)
 {
+	spill_barrier();	/* the way back is an address kept */
 	for (; from < x->ncold; from++) {
 		x->cold[from].back = x->j->p;
 		memcpy(x->cold[from].rc, x->rc_reg, sizeof(x->rc_reg));
@@ -3003,6 +3058,7 @@ static void e_flags_unknown(struct jctx *x, int cc)
 	struct jit *j = x->j;
 	s32 rel;
 
+	spill_barrier();	/* a rel32 that must not move */
 	e8(j, 0xe8);					/* call flags_in */
 	rel = (s32)(j->flags_in - (j->p + 4));
 	e32(j, (u32)rel);
