@@ -3495,6 +3495,7 @@ static void flags_deferred(struct jctx *x)
 {
 	const struct dinsn *di, *m;
 	u32 i, k, w, uses;
+	bool logic;
 	int src;
 
 	for (i = 0; i < x->b->n; i++) {
@@ -3507,10 +3508,10 @@ static void flags_deferred(struct jctx *x)
 		src = di->kind == DK_ALU_RI ? -1 :
 		      di->kind == DK_ALU_R_RM ? di->rm : di->reg;
 		w = regs_written(di);
-		uses = w | (src >= 0 ? reg_bit(src, 4) : 0);
-		if (w == REGS_UNKNOWN ||
-		    (src >= 0 && uses == w && di->op != 1 && di->op != 4 &&
-		     di->op != 6))
+		logic = di->op == 1 || di->op == 4 || di->op == 6;
+		/* A logic result's flags come from it alone. */
+		uses = w | (src >= 0 && !logic ? reg_bit(src, 4) : 0);
+		if (w == REGS_UNKNOWN || (src >= 0 && uses == w && !logic))
 			continue;	/* ADD/SUB of itself: src2 is gone */
 		for (k = i + 1; k + 1 < x->b->n; k++) {
 			m = &x->b->d[k];
