@@ -156,7 +156,8 @@ enum { ACC_READ, ACC_WRITE, ACC_EXEC };
 struct tlb_entry {
 	u64 vpage;	/* linear page number + 1, 0 = empty; a page that is
 			 * not RAM is never kept (mmu.c's tlb_fill()) */
-	u8 *host;	/* host address of the page, NULL if not RAM */
+	uintptr_t addend;	/* host address of the page less its linear
+				 * one: a hit's host byte is addend + lin */
 	u64 wpage;	/* vpage if a write may go straight through (D
 			 * already set, no translated code in the page),
 			 * else 0: a write's tag, so one compare says it */
@@ -166,6 +167,12 @@ struct tlb_entry {
 	u8 pa_high;	/* physical address bits 35..32 (PAE): nonzero is
 			 * above 4 GiB, where there is nothing (mmu.c) */
 };
+
+/* The host address of linear address lin, through an entry it hits. */
+static inline u8 *tlb_host(const struct tlb_entry *e, u64 lin)
+{
+	return (u8 *)(e->addend + (uintptr_t)lin);
+}
 
 /* The x87, owned by fpu.c.  Registers are kept as host long double (x87
  * extended precision on x86-64) in physical order; st(i) is
@@ -520,7 +527,7 @@ static inline const u8 *code_host(struct cpu *c, u64 lin)
 
 	if (unlikely(!tlb_fetch_hit(e, lin)))
 		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
-	return e->host ? e->host + (lin & 0xfff) : NULL;
+	return e->vpage == (lin >> 12) + 1 ? tlb_host(e, lin) : NULL;
 }
 
 static inline u64 host_ld(const u8 *p, int size)
@@ -590,9 +597,9 @@ static inline u64 mem_read_fast(struct cpu *c, int seg, u64 off, int size)
 	if (likely(((s->limit == 0xffffffffu &&
 		     (s->attr & (SEG_FAST_MASK & ~2u)) == SEG_FAST_READ) ||
 		    cpu_64bit(c)) &&
-		   e->vpage == (lin >> 12) + 1 && e->host &&
+		   e->vpage == (lin >> 12) + 1 &&
 		   (lin & 0xfff) <= 0x1000u - size))
-		return host_ld(e->host + (lin & 0xfff), size);
+		return host_ld(tlb_host(e, lin), size);
 	return mem_read(c, seg, off, size);
 }
 
@@ -606,9 +613,9 @@ static inline void mem_write_fast(struct cpu *c, int seg, u64 off, u64 val,
 	if (likely(((s->limit == 0xffffffffu &&
 		     (s->attr & SEG_FAST_MASK) == SEG_FAST_WRITE) ||
 		    cpu_64bit(c)) &&
-		   e->wpage == (lin >> 12) + 1 && e->host &&
+		   e->wpage == (lin >> 12) + 1 &&
 		   (lin & 0xfff) <= 0x1000u - size)) {
-		host_st(e->host + (lin & 0xfff), val, size);
+		host_st(tlb_host(e, lin), val, size);
 		return;
 	}
 	mem_write(c, seg, off, val, size);
@@ -632,9 +639,8 @@ static inline u8 *mem_host_fast(struct cpu *c, int seg, u64 off, u32 size,
 	if (likely(((s->limit == 0xffffffffu && (s->attr & mask) == type &&
 		     off + size - 1 <= s->limit) || cpu_64bit(c)) &&
 		   (write ? e->wpage : e->vpage) == (lin >> 12) + 1 &&
-		   e->host &&
 		   (lin & 0xfff) <= 0x1000u - size))
-		return e->host + (lin & 0xfff);
+		return tlb_host(e, lin);
 	return NULL;
 }
 

@@ -48,9 +48,9 @@ static const u8 *code_window(struct cpu *c, u64 eip, u32 *avail)
 	/* A TLB hit is the common case: the same lookup as mmu.c's, which
 	 * an NX page's entry misses. */
 	e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(tlb_fetch_hit(e, lin) && e->host)) {
+	if (likely(tlb_fetch_hit(e, lin))) {
 		*avail = len;
-		return e->host + (lin & 0xfff);
+		return tlb_host(e, lin);
 	}
 	pa = mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
 	if (pa >= c->ram_size || c->ram_size - pa < len)

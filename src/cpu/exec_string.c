@@ -114,14 +114,14 @@ static void string_once(struct cpu *c, u8 op,
 
 /* The host address of lin if the TLB maps its page to RAM with the rights
  * asked for, else NULL (the same lookup as mmu.c's). */
-static u8 *tlb_host(struct cpu *c, u64 lin, bool write)
+static u8 *tlb_host_for(struct cpu *c, u64 lin, bool write)
 {
 	const struct tlb_entry *e =
 		&c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
 
-	if ((write ? e->wpage : e->vpage) != (lin >> 12) + 1 || !e->host)
+	if ((write ? e->wpage : e->vpage) != (lin >> 12) + 1)
 		return NULL;
-	return e->host + (lin & 0xfff);
+	return tlb_host(e, lin);
 }
 
 /*
@@ -163,9 +163,9 @@ static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
 	if (movs)
 		mem_check(c, s->src, esi, bytes, ACC_READ);
 	mem_check(c, S_ES, edi, bytes, ACC_WRITE);
-	dst = tlb_host(c, dlin, true);
+	dst = tlb_host_for(c, dlin, true);
 	if (movs)
-		src = tlb_host(c, slin, false);
+		src = tlb_host_for(c, slin, false);
 	if (!dst || (movs && !src))
 		return 0;
 	if (movs && (dst <= src || dst >= src + bytes)) {

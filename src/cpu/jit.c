@@ -1025,7 +1025,7 @@ static void e_store_reg_sz(struct jctx *x, int r, int size)
  * The inline access of size bytes to segment seg at offset eax (rax in
  * 64-bit code): through r13's TLB straight to RAM, else to the cold path
  * (the whole instruction, by its handler).  Leaves the host address in
- * rsi + rcx.  For flat segments
+ * rsi + rcx: the entry's addend and the address.  For flat segments
  * only, with base 0 but for FS and GS: the block's entry points r13 at an
  * empty TLB when a segment it uses is not that and plainly usable.  In
  * 64-bit code there are no segment checks, and a TLB hit also says the
@@ -1072,9 +1072,9 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	      offsetof(struct tlb_entry, vpage));
 	cold[k++] = e_jump(j, JCC_JNE, NULL);
 	ebytes(j, "\x49\x8b\x74\x15", 4);		/* mov rsi, [r13+rdx+ */
-	e8(j, offsetof(struct tlb_entry, host));	/* host] */
-	ebytes(j, "\x89\xc1\x81\xe1", 4);		/* ecx = eax & 0xfff */
-	e32(j, 0xfff);
+	e8(j, offsetof(struct tlb_entry, addend));	/* addend] */
+	e_rexw(j, w);
+	ebytes(j, "\x89\xc1", 2);			/* ecx = eax */
 	while (k--) {
 		cold_add(x, cold[k]);
 	}
@@ -2762,9 +2762,9 @@ static void e_fetch_lin(struct jctx *x)
  * whose segments rule the TLB out put there: then find() looks) as
  * code_host() would find it without a walk: the entry must
  * be this page's (which in 64-bit code also says rax is canonical: the
- * TLB holds no other), not a data access's to an NX page, and RAM.  Any
- * of those not so jumps to the returned rel32 fields (three of them,
- * in miss[]), where find() decides.
+ * TLB holds no other, and only pages of RAM) and not a data access's to
+ * an NX page.  Either not so jumps to the returned rel32 fields (two of
+ * them, in miss[]), where find() decides.
  */
 static void e_fetch_tlb(struct jit *j, u8 **miss)
 {
@@ -2783,12 +2783,8 @@ static void e_fetch_tlb(struct jit *j, u8 **miss)
 	e32(j, (u32)offsetof(struct tlb_entry, noexec));
 	e8(j, 0);
 	miss[1] = e_jump(j, JCC_JNE, NULL);
-	ebytes(j, "\x48\x8b\xb2", 3);			/* mov rsi, [rdx+host] */
-	e32(j, (u32)offsetof(struct tlb_entry, host));
-	ebytes(j, "\x48\x85\xf6", 3);			/* test rsi, rsi */
-	miss[2] = e_jump(j, JCC_JE, NULL);
-	e8(j, 0x25);					/* and eax, 0xfff */
-	e32(j, 0xfff);
+	ebytes(j, "\x48\x8b\xb2", 3);		/* mov rsi, [rdx+addend] */
+	e32(j, (u32)offsetof(struct tlb_entry, addend));
 	ebytes(j, "\x48\x01\xc6", 3);			/* add rsi, rax */
 }
 
@@ -2881,7 +2877,7 @@ static void e_call_find(struct jctx *x, u8 **miss, int n, u8 *ic)
 static void e_find(struct jctx *x)
 {
 	struct jit *j = x->j;
-	u8 *miss[5], *ic, *other, *unlinked;
+	u8 *miss[4], *ic, *other, *unlinked;
 
 	e_fetch_lin(x);
 	e_fetch_tlb(j, miss);
@@ -2894,8 +2890,8 @@ static void e_find(struct jctx *x)
 	set_rel32(other, j->p);
 	ebytes(j, "\x48\x85\xc9", 3);			/* test rcx, rcx */
 	unlinked = e_jump(j, JCC_JE, NULL);
-	e_recent(x, miss + 3);
-	e_call_find(x, miss, 5, NULL);
+	e_recent(x, miss + 2);
+	e_call_find(x, miss, 4, NULL);
 	set_rel32(unlinked, j->p);
 	e_call_find(x, NULL, 0, ic);
 }
@@ -3801,10 +3797,10 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 	if (mode != 8)
 		lin = (u32)lin;
 	e = tlb_entry_for(c, lin);
-	if (first >= MAX_INSN_LEN || !tlb_fetch_hit(e, lin) || !e->host)
+	if (first >= MAX_INSN_LEN || !tlb_fetch_hit(e, lin))
 		return 0;
 	memcpy(buf, h, first);
-	memcpy(buf + first, e->host, MAX_INSN_LEN);
+	memcpy(buf + first, tlb_host(e, lin), MAX_INSN_LEN);
 	len = dc_decode(buf, first + MAX_INSN_LEN, mode, di);
 	if (len <= first)
 		return 0;
@@ -3940,9 +3936,9 @@ static const u8 *find_at(struct cpu *c, const u8 **hp)
 	const u8 *h;
 	u32 r;
 
-	if (!tlb_fetch_hit(e, lin) || !e->host)
+	if (!tlb_fetch_hit(e, lin))
 		return NULL;
-	*hp = h = e->host + (lin & 0xfff);
+	*hp = h = tlb_host(e, lin);
 	r = recent_index(h);
 	if (c->jit->recent[r].host == h)
 		return c->jit->recent[r].mode == (wide ? 8 : 4) ?

@@ -300,15 +300,18 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 		     bool writable, u8 global, bool noexec)
 {
+	bool ram;
+
 	e->ppage = (u32)pa & PAGE_MASK;
 	e->pa_high = (u8)(pa >> 32);
-	e->host = !e->pa_high && in_ram(c, e->ppage, 4096) ?
-		  c->ram + e->ppage : NULL;
+	ram = !e->pa_high && in_ram(c, e->ppage, 4096);
 	/* A device's page is walked again on every access, which then
 	 * goes to the device anyway; so a hit always means RAM, and the
 	 * translator's inline accesses need not ask. */
-	e->vpage = e->host ? (lin >> 12) + 1 : 0;
-	e->wpage = writable && !(e->host && page_has_code(c, e->ppage)) ?
+	e->addend = ram ? (uintptr_t)(c->ram + e->ppage) -
+			  (uintptr_t)(lin & ~(u64)0xfff) : 0;
+	e->vpage = ram ? (lin >> 12) + 1 : 0;
+	e->wpage = writable && !(ram && page_has_code(c, e->ppage)) ?
 		   e->vpage : 0;
 	e->global = global;
 	e->noexec = noexec;
@@ -334,14 +337,14 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 void mmu_watch_code(struct cpu *c, u32 pa)
 {
 	struct tlb_entry *e = &c->tlb[0][0];
-	const u8 *host = c->ram + (pa & PAGE_MASK);
 	int i;
 
 	if (!c->code_pages || page_has_code(c, pa))
 		return;
 	c->code_pages[pa >> 17] |= 1u << ((pa >> 12) & 31);
 	for (i = 0; i < 2 * TLB_SIZE; i++)
-		if (e[i].host == host)
+		if (e[i].vpage && !e[i].pa_high &&
+		    e[i].ppage == (pa & PAGE_MASK))
 			e[i].wpage = 0;
 }
 
@@ -600,9 +603,9 @@ static inline u64 lin_read_acc(struct cpu *c, u64 lin, int size, bool user,
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
 
-	if (likely(tlb_hit(e, lin, acc) && e->host &&
+	if (likely(tlb_hit(e, lin, acc) &&
 		   !crosses_page(lin, size)))
-		return host_load(e->host + (lin & 0xfff), size);
+		return host_load(tlb_host(e, lin), size);
 	return lin_read_slow(c, lin, size, user, acc);
 }
 
@@ -631,9 +634,9 @@ static inline void lin_write_priv(struct cpu *c, u64 lin, u64 val, int size,
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
 
-	if (likely(tlb_hit(e, lin, ACC_WRITE) && e->host &&
+	if (likely(tlb_hit(e, lin, ACC_WRITE) &&
 		   !crosses_page(lin, size))) {
-		host_store(e->host + (lin & 0xfff), val, size);
+		host_store(tlb_host(e, lin), val, size);
 		return;
 	}
 	lin_write_slow(c, lin, val, size, user);
@@ -735,9 +738,9 @@ u64 mem_read_rmw(struct cpu *c, int seg, u64 off, int size)
 	struct tlb_entry *e = tlb_slot(c, lin, cur_user(c));
 
 	/* A writable TLB entry already says the write will go through. */
-	if (likely(tlb_hit(e, lin, ACC_WRITE) && e->host &&
+	if (likely(tlb_hit(e, lin, ACC_WRITE) &&
 		   !crosses_page(lin, size)))
-		return host_load(e->host + (lin & 0xfff), size);
+		return host_load(tlb_host(e, lin), size);
 	lin_check(c, lin, size, ACC_WRITE, cur_user(c));
 	return lin_read_acc(c, lin, size, cur_user(c), ACC_READ);
 }
