@@ -4,13 +4,15 @@
  * The interpreter's fast path (exec_fast.c) still pays, for every guest
  * instruction, a cache lookup, a compare of the instruction's bytes and an
  * indirect call that the host's branch predictor mostly gets wrong.  Here
- * a straight run of guest instructions (a block: up to a control transfer,
- * an instruction without a fast handler, the end of the page or
- * JIT_MAX_INSNS) becomes one piece of x86-64 code.  The commonest forms
- * are written out as host instructions that work on struct cpu and on
- * guest registers cached in host registers within the block (MOV, LEA,
- * the ALU, TEST, shifts, loads and stores through the TLB, Jcc); every
- * other form is a call of its handler.  Blocks end by jumping straight to
+ * a path of guest instructions through one page (a block: on past its
+ * conditional jumps, whose taken way leaves it, and along direct jumps and
+ * calls within the page, up to an indirect transfer or RET, a jump out of
+ * the page or back into the block, an instruction without a fast handler,
+ * the end of the page or JIT_MAX_INSNS) becomes one piece of x86-64 code.
+ * The commonest forms are written out as host instructions that work on
+ * struct cpu and on guest registers cached in host registers within the
+ * block (MOV, LEA, the ALU, TEST, shifts, loads and stores through the
+ * TLB, Jcc, and many more); every other form is a call of its handler.  Blocks end by jumping straight to
  * the next block when it lies in the same page (chaining), and a RET, an
  * indirect jump or a jump to another page finds its target's block
  * through the TLB without leaving translated code (e_find()), so the
@@ -498,9 +500,10 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
  * Guest registers cached in host registers within a block: rbp, r10, r11,
  * r15 and rdi, which no form uses otherwise (rdi only for a call's first
  * argument, and a call empties the cache).  The cache is write-through: a
- * form that changes a guest register still stores it to c->r at once, so
- * a handler, a fault, an exit or a device always finds the truth there;
- * what the cache saves is the load back (a store-to-load forward, about
+ * form that changes a guest register still stores it to c->r at once
+ * (unless the next store of it comes before anything could look:
+ * spill_dead()), so a handler, a fault, an exit or a device always finds
+ * the truth there; what the cache saves is the load back (a store-to-load forward, about
  * five cycles on the chain of an unrolled loop like SHA-256's).  A
  * cached register holds what a load of the guest's register would: its
  * low 32 bits zero-extended in 32-bit code, all 64 in 64-bit code.
