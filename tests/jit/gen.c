@@ -669,7 +669,7 @@ static void gen_mem(struct gen *g)
 	int r = pick_w(g), s = pick_any(g), op = (int)rnd(g, 8);
 	u32 k;
 
-	switch (rnd(g, 16)) {
+	switch (rnd(g, 17)) {
 	case 0:
 	case 1:		/* MOV r, m */
 		gen_ea(g, &m, 4, false);
@@ -834,16 +834,17 @@ static void gen_mem(struct gen *g)
 			}
 		}
 		break;
-	case 12:	/* XCHG, XADD, CMPXCHG with memory, LOCKed
+	case 12:
+	case 16:	/* XCHG, XADD, CMPXCHG with memory, LOCKed
 			 * sometimes; CMPXCHG often with EAX loaded from the
 			 * operand first (they match: even MMIO reads the
 			 * same twice), and its ZF tested by a Jcc */
 		gen_ea(g, &m, 4, true);
-		if (chance(g, 40)) {
+		if (chance(g, 35)) {
 			if (chance(g, 30))
 				b8(g, 0xf0);
 			op1_mem(g, 0x87, r, &m);
-		} else if (chance(g, 50)) {
+		} else if (chance(g, 40)) {
 			op2_mem(g, 0xc1, r, &m);
 		} else if (g->wmask & 1) {
 			u32 at;

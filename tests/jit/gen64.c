@@ -1098,7 +1098,7 @@ static void gen_mem(struct gen *g)
 	u8 one = size == 1 ? 0 : 1;
 	struct ea m;
 
-	switch (rnd(g, 16)) {
+	switch (rnd(g, 17)) {
 	case 0:
 	case 1:						/* MOV r, m */
 		gen_ea(g, &m, (u32)size, false);
@@ -1157,7 +1157,8 @@ static void gen_mem(struct gen *g)
 			rm_mem(g, sized(size, 0xd2 | one, 0, 1), op, true, &m,
 			       0, 0);
 		return;
-	case 10: {	/* XCHG, XADD, CMPXCHG m, LOCKed sometimes;
+	case 10:
+	case 16: {	/* XCHG, XADD, CMPXCHG m, LOCKed sometimes;
 			 * CMPXCHG often with rAX loaded from the operand
 			 * first (they match: even MMIO reads the same
 			 * twice), and its ZF tested by a Jcc */
@@ -1165,12 +1166,12 @@ static void gen_mem(struct gen *g)
 		u32 at;
 
 		gen_ea(g, &m, (u32)size, true);
-		if (chance(g, 40)) {
+		if (chance(g, 35)) {
 			e = sized(size, 0x86 | one, 0, 1);
 			if (chance(g, 30))
 				e.pfx[e.npfx++] = 0xf0;
 			rm_mem(g, e, r, false, &m, 0, 0);
-		} else if (chance(g, 50)) {
+		} else if (chance(g, 40)) {
 			rm_mem(g, sized(size, 0x0f, 0xc0 | one, 2), r, false,
 			       &m, 0, 0);
 		} else if (g->wmask & BIT(RAX)) {
