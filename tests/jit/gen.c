@@ -10,7 +10,11 @@
  * under its control: ESP is the stack, EBP and EDI point into the data
  * pages (EBP exactly, EDI within a margin since STOS moves it), ESI is an
  * index of 0..63, and only EAX, EBX, ECX and EDX take random values.  A
- * loop counts in ECX, so its body may not write ECX.
+ * loop counts in ECX, so its body may not write ECX.  A LEAVE may point
+ * EBP and ESP elsewhere for a moment, and puts both back right after.
+ * The lazy pages' last 256 bytes (PRESET) hold jump targets set before
+ * the run, which no store reaches: an indirect JMP or CALL may be the
+ * first to touch a lazy page.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -4,10 +4,13 @@
  * registers and the REX byte registers, every operand size, RIP-relative
  * and SIB addressing through 64-bit bases in four aliases of memory (see
  * jitdiff64.h), forward branches, counted loops, calls and returns with
- * 8-byte slots, indirect jumps, jumps to an island in another page and
- * back, stack frames left by LEAVE, string instructions, CMPXCHG8B/16B,
+ * 8-byte slots, indirect jumps and calls (through registers, memory and
+ * targets put in the lazy pages' PRESET area before the run), jumps to an
+ * island in another page and back, stack frames left by LEAVE and LEAVEs
+ * of any RBP, string instructions, CMPXCHG8B/16B,
  * SSE2 moves and arithmetic on XMM0-15, self-modifying loops, and faults on purpose: accesses to non-canonical
- * addresses, branches to non-canonical targets and divisions that
+ * addresses, branches to non-canonical targets (from registers and from
+ * memory), LEAVE of a non-canonical RBP and divisions that
  * overflow.
  *
  * Programs must not fault except on purpose, so the generator keeps some
