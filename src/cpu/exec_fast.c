@@ -1417,8 +1417,15 @@ static u8 dc_kind(const struct dinsn *di)
 	if (di->fn == h_push_rm)	/* the stack's width, from memory */
 		return di->rm == DC_NONE && di->size == di->mode ?
 		       DK_PUSH_M : DK_CALL;
+	if (di->fn == h_jmp_ind || di->fn == h_call_ind)
+		return di->size != di->mode ? DK_CALL :
+		       di->fn == h_jmp_ind ? DK_JMP_IND : DK_CALL_IND;
+	if (di->fn == h_leave)
+		return di->size == di->mode ? DK_LEAVE : DK_CALL;
 	if (di->size != 4 && (di->size != 8 || di->mode != 8))
 		return DK_CALL;
+	if ((di->fn == h_xchg || di->fn == h_cmpxchg) && di->rm == DC_NONE)
+		return di->fn == h_xchg ? DK_XCHG_M : DK_CMPXCHG_M;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i].fn == di->fn)
 			return kinds[i].kind;

@@ -116,6 +116,11 @@ enum {
 	DK_PUSHF,	/* push EFLAGS, of the stack's width */
 	DK_SHXD,	/* r[rm] = SHLD (op 0), SHRD (1) of r[rm], r[reg] by
 			 * imm, or by CL with op | 2; 4 or 8 bytes */
+	DK_JMP_IND,	/* JMP r/m of the mode's width (flow DF_INDIRECT) */
+	DK_CALL_IND,	/* CALL r/m, the same */
+	DK_LEAVE,	/* ESP = EBP + width, EBP = [EBP] (the mode's width) */
+	DK_XCHG_M,	/* XCHG [ea], r[reg], 4 or 8 bytes */
+	DK_CMPXCHG_M,	/* CMPXCHG [ea], r[reg], 4 or 8 bytes */
 };
 
 /*

@@ -1678,6 +1678,8 @@ static bool emit_mem_cached(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+static bool emit_mem_swap(struct jctx *x, const struct dinsn *di);
+
 /*
  * Forms that touch memory, at any operand size (a byte register by the
  * guest's numbering, greg_sz()): emit, or return false for a handler
@@ -1691,7 +1693,7 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	int size = di->size;
 	bool host_flags = false;	/* the form left the guest's there */
 
-	if (emit_mem_cached(x, di))
+	if (emit_mem_cached(x, di) || emit_mem_swap(x, di))
 		return true;
 	switch (di->kind) {
 	case DK_LOAD:
@@ -2730,6 +2732,124 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/*
+ * JMP and CALL r/m of the mode's width (FF /4, FF /2), at the end of
+ * their block: the target from the register cache or read by one inline
+ * access (its cold path the handler, as for every memory form), kept in
+ * r9 while CALL pushes the return address as DK_CALLREL does; then RIP =
+ * target, and the block's end looks the target's block up as after a RET
+ * (emit_find()).  In 64-bit code the target must be canonical: any other
+ * takes the cold path before the stack is touched, whose handler raises
+ * the #GP with ESP as the instruction found it.  32-bit blocks run only
+ * with a 4 GiB CS (lookup()): no limit to check there.
+ */
+static bool emit_ind_branch(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = x->wide ? 8 : 4;
+
+	if (di->kind != DK_JMP_IND && di->kind != DK_CALL_IND)
+		return false;
+	if (di->rm == DC_NONE) {
+		e_ea_any(x, di);
+		e_access(x, di->seg, false, size);
+		e_at_rr(j, 9, size, true);		/* mov r9, [rsi+rcx] */
+	} else {
+		e_mov_rr(j, 9, rc_reg_of(x, di->rm), size);
+	}
+	if (x->wide) {		/* canonical: rdx = r9 << 16 >> 16 */
+		ebytes(j, "\x4c\x89\xca\x48\xc1\xe2\x10", 7);
+		ebytes(j, "\x48\xc1\xfa\x10\x4c\x39\xca", 7);
+		cold_add(x, e_jump(j, JCC_JNE, NULL));
+	}
+	if (di->kind == DK_CALL_IND) {
+		e_load_greg(x, H_EAX, R_ESP, size);
+		e_rexw(j, size);			/* sub eax, size */
+		ebytes(j, "\x83\xe8", 2);
+		e8(j, (u8)size);
+		e_access_esp(x, true, size);
+		/* lea edx, [r12+next] (rdx in 64-bit code) */
+		ebytes(j, x->wide ? "\x49\x8d\x94\x24" : "\x41\x8d\x94\x24",
+		       4);
+		e32(j, x->next[x->i]);
+		e_store_at(j, H_EDX, size, AT_RSI_RCX);
+		e_store_greg(x, 8, R_ESP);		/* ESP = r8 */
+	}
+	/* RIP = r9; a 32-bit target is zero-extended already */
+	e_rbx_h(j, 0x89, 9, CPU_FIELD(rip), true);
+	cold_back_here(x, first);
+	x->flags = FK_UNKNOWN;
+	return true;
+}
+
+/*
+ * LEAVE (a 32-bit stack, whose flatness emit_tlb_choice() checks, or
+ * 64-bit code), XCHG and CMPXCHG with memory, of 4 bytes (8 in 64-bit
+ * code), each with one inline access; the cold path is the handler.
+ * LEAVE reads the saved EBP through the stack before it writes ESP and
+ * EBP, as h_leave() does.  XCHG swaps the operand with a register.
+ * CMPXCHG is the interpreter's: the flags of CMP EAX, [m] (lazily, as
+ * the ALU forms store them: e_alu()), then [m] = ZF ? r : [m] (written
+ * back even when it differs, which in RAM is no change: the access
+ * checked that the page may be written) and EAX = ZF ? EAX : [m], both
+ * chosen by CMOVs on the host's ZF, so the register cache holds on.  In
+ * 64-bit code a dword CMPXCHG that differs clears RAX's upper half, one
+ * that matches leaves RAX alone: the CMOV is of all of RAX.  A LOCK
+ * prefix shows nowhere with one CPU, here as in the handlers.
+ */
+static bool emit_mem_swap(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = di->size, w = rc_size(x), h;
+
+	switch (di->kind) {
+	case DK_LEAVE:
+		e_load_greg(x, H_EAX, R_EBP, w);
+		e_access(x, S_SS, false, w);
+		h = rc_host[rc_take(x, R_EBP)];
+		e_at_rr(j, h, w, true);			/* EBP = [EBP] */
+		e_rc_spill(x, h, R_EBP);
+		e_rexw(j, w);				/* lea edx, [rax+w] */
+		ebytes(j, "\x8d\x50", 2);
+		e8(j, (u8)w);
+		e_store_greg(x, H_EDX, R_ESP);
+		break;
+	case DK_XCHG_M:
+		e_ea_any(x, di);
+		e_access(x, di->seg, true, size);
+		h = rc_reg_of(x, di->reg);
+		e_loadz_at(j, H_EDX, size, AT_RSI_RCX);
+		e_at_rr(j, h, size, false);
+		e_store_greg(x, H_EDX, di->reg);
+		break;
+	case DK_CMPXCHG_M:
+		e_ea_any(x, di);
+		e_access(x, di->seg, true, size);
+		ebytes(j, "\x48\x01\xce", 3);		/* rsi += rcx */
+		e_loadz_at(j, H_ECX, size, AT_RSI);	/* the operand */
+		e_load_greg(x, H_EAX, R_EAX, size);
+		e_alu(x, 7, size);			/* its flags, ZF */
+		e_mov_rr(j, H_EAX, rc_reg_of(x, di->reg), size);
+		e_rex(j, size == 8, H_EAX, 0, H_ECX);	/* cmovne eax, ecx */
+		ebytes(j, "\x0f\x45\xc1", 3);
+		e_store_at(j, H_EAX, size, AT_RSI);
+		e_mov_rr(j, H_EDX, rc_reg_of(x, R_EAX), w);
+		e_rex(j, w == 8, H_EDX, 0, H_ECX);	/* cmovne edx, ecx */
+		ebytes(j, "\x0f\x45\xd1", 3);
+		e_store_greg(x, H_EDX, R_EAX);
+		cold_back_here(x, first);
+		if (x->alu_host_flags)
+			host_flags_valid(x, first);
+		return true;
+	default:
+		return false;
+	}
+	cold_back_here(x, first);
+	return true;
+}
+
 /* Any other form: its handler, with c->eip where it expects it. */
 static void emit_call(struct jctx *x, const struct dinsn *di)
 {
@@ -3276,6 +3396,28 @@ static void jit_prepare(struct cpu *c)
 	c->jit_tlb = c->tlb[c->cpl == 3];
 }
 
+/* The segments that emit_ind_branch()'s and emit_mem_swap()'s accesses
+ * read (rd) and write (wr), a bit each. */
+static void swap_branch_tlb_use(const struct dinsn *di, u32 *rd, u32 *wr)
+{
+	switch (di->kind) {
+	case DK_CALL_IND:
+		*wr |= 1u << S_SS;
+		__attribute__((fallthrough));
+	case DK_JMP_IND:
+		if (di->rm == DC_NONE)
+			*rd |= 1u << di->seg;
+		break;
+	case DK_LEAVE:
+		*rd |= 1u << S_SS;
+		break;
+	case DK_XCHG_M:
+	case DK_CMPXCHG_M:
+		*wr |= 1u << di->seg;
+		break;
+	}
+}
+
 /*
  * Which TLB the block's inline accesses use: the CPL's, unless a segment
  * they go through is not flat and plainly usable (c->jit_flat), when it
@@ -3319,6 +3461,7 @@ static void emit_tlb_choice(struct jctx *x)
 			 di->kind == DK_POP || di->kind == DK_CALLREL ||
 			 di->kind == DK_RET)
 			wr |= 1u << S_SS;
+		swap_branch_tlb_use(di, &rd, &wr);
 	}
 	if (!(rd | wr))
 		return;
@@ -3619,7 +3762,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	/* The last instruction, if it moves EIP, is part of the end. */
 	if (i < b->n && b->d[i].kind != DK_JCC && b->d[i].kind != DK_JMP) {
 		x.i = i;
-		if (!emit_call_ret(&x, &b->d[i]))
+		if (!emit_call_ret(&x, &b->d[i]) &&
+		    !emit_ind_branch(&x, &b->d[i]))
 			emit_call(&x, &b->d[i]);
 	}
 	end_flags = x.host_flags_at == j->p;

@@ -10,7 +10,11 @@
  * under its control: ESP is the stack, EBP and EDI point into the data
  * pages (EBP exactly, EDI within a margin since STOS moves it), ESI is an
  * index of 0..63, and only EAX, EBX, ECX and EDX take random values.  A
- * loop counts in ECX, so its body may not write ECX.
+ * loop counts in ECX, so its body may not write ECX.  A LEAVE may point
+ * EBP and ESP elsewhere for a moment, and puts both back right after.
+ * The lazy pages' last 256 bytes (PRESET) hold jump targets set before
+ * the run, which no store reaches: an indirect JMP or CALL may be the
+ * first to touch a lazy page.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,7 @@ struct gen {
 	struct buf *b;		/* where instructions go: main or fn */
 	u8 wmask;		/* registers the code may write */
 	bool in_fn;		/* in a called function: stack balanced */
+	bool no_mmio;		/* gen_ea(): memory that reads back */
 	int depth;		/* nesting of control items */
 };
 
@@ -232,12 +237,13 @@ static void gen_ea(struct gen *g, struct ea *m, u32 size, bool write)
 		ea_exact(g, m, lin);
 		return;
 	}
-	if (k < 60) {
-		ea_exact(g, m, LAZY + rnd(g, 0x2000 - size + 1));
+	if (k < 60) {		/* below PRESET, which only loads reach */
+		ea_exact(g, m, LAZY + rnd(g, PRESET - LAZY - size + 1));
 		return;
 	}
 	if (k < 64) {
-		ea_exact(g, m, MMIO + rnd(g, 0x1000 - size + 1));
+		lin = rnd(g, 0x1000 - size + 1);
+		ea_exact(g, m, g->no_mmio ? DATA + lin : MMIO + lin);
 		return;
 	}
 	if (k < 78) {		/* base + ESI * scale + disp */
@@ -569,11 +575,64 @@ static void gen_slow(struct gen *g)
 	}
 }
 
+/*
+ * LEAVE: at the end of a frame (PUSH EBP; MOV EBP, ESP; SUB ESP, 4n;
+ * accesses at [EBP-4k]), or with EBP pointed for a moment at data, across
+ * a page end, into a lazy page (#PF) or at MMIO, and ESP kept in a
+ * register: PUSH EBP; MOV t, ESP; MOV EBP, lin; LEAVE; MOV ESP, t; POP
+ * EBP.
+ */
+static void gen_leave(struct gen *g)
+{
+	u32 n = 1 + rnd(g, 4), i, lin, k = rnd(g, 5);
+	int t = pick_w(g);
+
+	b8(g, 0x55);					/* push ebp */
+	if (k == 0 || k == 1) {
+		b8(g, 0x89);				/* mov ebp, esp */
+		modrm(g, 3, R_ESP, R_EBP);
+		b8(g, 0x83);				/* sub esp, 4n */
+		modrm(g, 3, 5, R_ESP);
+		b8(g, 4 * n);
+		for (i = 0; i < n; i++) {
+			if (chance(g, 50)) {		/* mov [ebp-4k], r */
+				b8(g, 0x89);
+				modrm(g, 1, pick_any(g), R_EBP);
+			} else {			/* mov r, [ebp-4k] */
+				b8(g, 0x8b);
+				modrm(g, 1, pick_w(g), R_EBP);
+			}
+			b8(g, -4 * (1 + rnd(g, n)));
+		}
+		b8(g, 0xc9);				/* leave */
+		return;
+	}
+	if (k == 2)
+		lin = DATA + rnd(g, 0x2000 - 4 + 1);
+	else if (k == 3)
+		lin = DATA + 0x1000 - 4 + rnd(g, 4);
+	else if (chance(g, 60))
+		lin = LAZY + rnd(g, PRESET - LAZY - 4 + 1);
+	else
+		lin = MMIO + rnd(g, 0x1000 - 4 + 1);
+	b8(g, 0x89);					/* mov t, esp */
+	modrm(g, 3, R_ESP, t);
+	b8(g, 0xbd);					/* mov ebp, lin */
+	b32(g, lin);
+	b8(g, 0xc9);					/* leave */
+	b8(g, 0x89);					/* mov esp, t */
+	modrm(g, 3, t, R_ESP);
+	b8(g, 0x5d);					/* pop ebp */
+}
+
 static void gen_stack(struct gen *g)
 {
 	struct ea m;
 
-	switch (rnd(g, 6)) {
+	switch (rnd(g, 7)) {
+	case 6:
+		gen_leave(g);
+		break;
 	case 0:
 	case 1:
 		b8(g, 0x50 | pick_any(g));
@@ -605,13 +664,16 @@ static void gen_stack(struct gen *g)
 	}
 }
 
+static void gen_simple(struct gen *g);
+static void patch8(struct gen *g, u32 at);
+
 static void gen_mem(struct gen *g)
 {
 	struct ea m;
 	int r = pick_w(g), s = pick_any(g), op = (int)rnd(g, 8);
 	u32 k;
 
-	switch (rnd(g, 16)) {
+	switch (rnd(g, 17)) {
 	case 0:
 	case 1:		/* MOV r, m */
 		gen_ea(g, &m, 4, false);
@@ -776,14 +838,33 @@ static void gen_mem(struct gen *g)
 			}
 		}
 		break;
-	case 12:	/* XCHG, XADD, CMPXCHG with memory */
+	case 12:
+	case 16:	/* XCHG, XADD, CMPXCHG with memory, LOCKed
+			 * sometimes; CMPXCHG often with EAX loaded from the
+			 * operand first (they match: even MMIO reads the
+			 * same twice), and its ZF tested by a Jcc */
 		gen_ea(g, &m, 4, true);
-		if (chance(g, 40)) {
+		if (chance(g, 35)) {
+			if (chance(g, 30))
+				b8(g, 0xf0);
 			op1_mem(g, 0x87, r, &m);
-		} else if (chance(g, 50)) {
+		} else if (chance(g, 40)) {
 			op2_mem(g, 0xc1, r, &m);
 		} else if (g->wmask & 1) {
+			u32 at;
+
+			if (chance(g, 50))
+				op1_mem(g, 0x8b, R_EAX, &m);
+			if (chance(g, 30))
+				b8(g, 0xf0);
 			op2_mem(g, 0xb1, s, &m);
+			if (chance(g, 40)) {	/* jz/jnz over one */
+				b8(g, 0x74 | rnd(g, 2));
+				at = g->b->n;
+				b8(g, 0);
+				gen_simple(g);
+				patch8(g, at);
+			}
 		}
 		break;
 	case 13:	/* STOSD, STOSB; REP STOS after EDI is put back
@@ -1292,26 +1373,103 @@ static void gen_loop(struct gen *g)
 	g->wmask = saved;
 }
 
-/* CALL a function in the fn area; RET or RET 4 after a pushed argument. */
+/*
+ * The operand of an indirect JMP or CALL (FF /4, /2) and where its
+ * target goes once known (ind_target()): EDX, set by a MOV; a dword
+ * that a MOV [m], imm32 stores first, anywhere gen_ea() goes but MMIO;
+ * or one put in the lazy pages' PRESET area before the program runs, so
+ * that the JMP or CALL is the first to read there (#PF, with paging).
+ */
+struct ind {
+	bool reg;
+	struct ea m;
+	u32 at;		/* the imm32 to patch, or ~0u */
+	int preset;	/* the p->preset[] to set, or -1 */
+};
+
+static bool ind_operand(struct gen *g, struct ind *t)
+{
+	struct prog *p = g->p;
+	u32 k = rnd(g, 3), lin;
+
+	t->reg = false;
+	t->at = ~0u;
+	t->preset = -1;
+	if (k == 0) {
+		if (!(g->wmask & (1u << R_EDX)))
+			return false;
+		t->reg = true;
+		b8(g, 0xba);				/* MOV EDX, target */
+		t->at = g->b->n;
+		b32(g, 0);
+		return true;
+	}
+	if (k == 1 || p->npreset >= MAX_PRESET) {
+		g->no_mmio = true;
+		gen_ea(g, &t->m, 4, true);
+		g->no_mmio = false;
+		op1_mem(g, 0xc7, 0, &t->m);		/* MOV [m], target */
+		t->at = g->b->n;
+		b32(g, 0);
+		return true;
+	}
+	lin = PRESET + 8 * p->npreset + (chance(g, 30) ? 1 + rnd(g, 3) : 0);
+	t->m.seg = -1;
+	ea_exact(g, &t->m, lin);
+	t->preset = (int)p->npreset;
+	p->preset_at[p->npreset++] = lin;
+	return true;
+}
+
+/* FF /digit through the operand. */
+static void ind_insn(struct gen *g, const struct ind *t, int digit)
+{
+	if (t->reg) {
+		b8(g, 0xff);
+		modrm(g, 3, digit, R_EDX);
+	} else {
+		op1_mem(g, 0xff, digit, &t->m);
+	}
+}
+
+static void ind_target(struct gen *g, const struct ind *t, u32 target)
+{
+	if (t->at != ~0u)
+		patch32(g->b, t->at, target);
+	if (t->preset >= 0)
+		g->p->preset[t->preset] = target;
+}
+
+/*
+ * CALL a function in the fn area: directly, or indirectly (ind_operand(),
+ * or PUSH f; CALL [ESP], read before the CALL's push, whose slot the RET
+ * 4 then drops); RET or RET 4 after a pushed argument.
+ */
 static void gen_call(struct gen *g, bool indirect)
 {
 	struct buf *main = g->b, *fn = &g->p->fn;
 	bool arg = !g->in_fn && chance(g, 30);
-	bool was_fn = g->in_fn;
+	bool was_fn = g->in_fn, at_esp = false;
+	struct ind t;
 	u32 target;
 
-	if (!room(g, 16) || fn->n + 64 > fn->cap)
+	if (!room(g, 40) || fn->n + 64 > fn->cap)
 		return;
 	if (arg) {
 		b8(g, 0x6a);
 		b8(g, rnd(g, 256));
 	}
 	target = fn->addr + fn->n;
-	if (indirect && (g->wmask & (1u << R_EDX))) {
-		b8(g, 0xba);				/* MOV EDX, f */
+	if (indirect && !arg && chance(g, 25)) {
+		b8(g, 0x68);				/* PUSH f */
 		b32(g, target);
-		b8(g, 0xff);				/* CALL EDX */
-		modrm(g, 3, 2, R_EDX);
+		b8(g, 0xff);				/* CALL [ESP] */
+		modrm(g, 0, 2, 4);
+		b8(g, 0x24);
+		at_esp = true;
+	} else if (indirect && ind_operand(g, &t)) {
+		ind_target(g, &t, target);
+		ind_insn(g, &t, 2);
 	} else {
 		b8(g, 0xe8);
 		b32(g, target - (here(g) + 4));
@@ -1321,7 +1479,7 @@ static void gen_call(struct gen *g, bool indirect)
 	g->depth++;
 	gen_items(g, 1 + rnd(g, 6));
 	g->depth--;
-	if (arg) {
+	if (arg || at_esp) {
 		b8(g, 0xc2);
 		b16(g, 4);
 	} else {
@@ -1331,22 +1489,18 @@ static void gen_call(struct gen *g, bool indirect)
 	g->b = main;
 }
 
-/* MOV EDX, target; JMP EDX: forward over a few items. */
+/* JMP r/m32 (ind_operand()) forward over a few items. */
 static void gen_jmp_indirect(struct gen *g)
 {
-	u32 at;
+	struct ind t;
 
-	if (!(g->wmask & (1u << R_EDX)))
+	if (!ind_operand(g, &t))
 		return;
-	b8(g, 0xba);
-	at = g->b->n;
-	b32(g, 0);
-	b8(g, 0xff);
-	modrm(g, 3, 4, R_EDX);
+	ind_insn(g, &t, 4);
 	g->depth++;
 	gen_items(g, 1 + rnd(g, 3));
 	g->depth--;
-	patch32(g->b, at, here(g));
+	ind_target(g, &t, here(g));
 }
 
 /*

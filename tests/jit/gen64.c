@@ -4,10 +4,13 @@
  * registers and the REX byte registers, every operand size, RIP-relative
  * and SIB addressing through 64-bit bases in four aliases of memory (see
  * jitdiff64.h), forward branches, counted loops, calls and returns with
- * 8-byte slots, indirect jumps, jumps to an island in another page and
- * back, stack frames left by LEAVE, string instructions, CMPXCHG8B/16B,
+ * 8-byte slots, indirect jumps and calls (through registers, memory and
+ * targets put in the lazy pages' PRESET area before the run), jumps to an
+ * island in another page and back, stack frames left by LEAVE and LEAVEs
+ * of any RBP, string instructions, CMPXCHG8B/16B,
  * SSE2 moves and arithmetic on XMM0-15, self-modifying loops, and faults on purpose: accesses to non-canonical
- * addresses, branches to non-canonical targets and divisions that
+ * addresses, branches to non-canonical targets (from registers and from
+ * memory), LEAVE of a non-canonical RBP and divisions that
  * overflow.
  *
  * Programs must not fault except on purpose, so the generator keeps some
@@ -479,7 +482,8 @@ static void gen_ea(struct gen *g, struct ea *m, u32 size, bool write)
 		      DATA + 0x2000) - size + rnd(g, size);
 		ea_exact(g, m, pa);
 	} else if (k < 55) {
-		ea_exact(g, m, LAZY + rnd(g, 0x2000 - size + 1));
+		/* below PRESET, which only loads reach */
+		ea_exact(g, m, LAZY + rnd(g, PRESET - LAZY - size + 1));
 	} else if (k < 59) {
 		ea_exact(g, m, MMIO_PAGE + rnd(g, 0x1000 - size + 1));
 	} else if (k < 78) {	/* base + index * scale + disp */
@@ -537,6 +541,25 @@ static void gen_ea_any(struct gen *g, struct ea *m)
 	while (m->index == RSP || (m->base == RIP && m->index >= 0));
 	m->scale = (int)rnd(g, 4);
 	m->disp = chance(g, 40) ? (s64)rnd(g, 256) - 128 : (s32)rnd_val(g);
+}
+
+/*
+ * A qword of the lazy pages' PRESET area, put there before the program
+ * runs, for an indirect JMP or CALL to be the first to read (a #PF when
+ * the pages are lazy; through alias 3 a level up too): its operand in m,
+ * and the p->preset[] that takes the target; -1 when none is left.
+ */
+static int preset_ea(struct gen *g, struct ea *m)
+{
+	struct prog64 *p = g->p;
+	u32 pa;
+
+	if (p->npreset >= MAX_PRESET)
+		return -1;
+	pa = PRESET + 16 * p->npreset + (chance(g, 30) ? 1 + rnd(g, 7) : 0);
+	ea_exact(g, m, pa);
+	p->preset_at[p->npreset] = pa;
+	return (int)p->npreset++;
 }
 
 /* --- Planted faults --- */
@@ -622,22 +645,41 @@ static void gen_nc_access(struct gen *g)
 	resume_here(g, at);
 }
 
-/* A JMP, CALL or RET to a non-canonical address: #GP at the branch. */
+/*
+ * A JMP, CALL or RET to a non-canonical address: #GP at the branch, with
+ * RSP as it was.  JMP and CALL take it from a register or from memory:
+ * stored first, or put in PRESET before the run (a #PF first, if lazy).
+ */
 static void gen_nc_branch(struct gen *g)
 {
-	int r = pick_w(g);
-	u32 at;
+	int r = pick_w(g), pre;
+	u64 v = noncanonical(g);
+	u32 at, k = rnd(g, 5);
+	struct ea m;
 
 	if (r == R11 || r < 0)
 		return;
-	mov_imm64(g, r, noncanonical(g));
+	if (k >= 3 && chance(g, 50) && (pre = preset_ea(g, &m)) >= 0) {
+		g->p->preset[pre] = v;
+	} else if (k >= 3) {
+		mov_imm64(g, r, v);
+		ea_exact(g, &m, DATA + rnd(g, 0x2000 - 8 + 1));
+		rm_mem(g, sized(8, 0x89, 0, 1), r, false, &m, 0, 0);
+	} else {
+		mov_imm64(g, r, v);
+	}
 	at = plant(g);
-	switch (rnd(g, 3)) {
+	switch (k) {
 	case 0:
 		dr(g, 4, 0xff, 4, r, 0, 0);		/* jmp r */
 		break;
 	case 1:
 		dr(g, 4, 0xff, 2, r, 0, 0);		/* call r */
+		break;
+	case 3:						/* jmp [m] */
+	case 4:						/* call [m] */
+		rm_mem(g, sized(4, 0xff, 0, 1), k == 3 ? 4 : 2, true, &m, 0,
+		       0);
 		break;
 	default:			/* push r; ret; and pop r11 after */
 		oreg(g, 4, 0x50, r, 0, 0);
@@ -1049,6 +1091,9 @@ static void gen_index(struct gen *g)
 
 /* --- Memory instructions --- */
 
+static void gen_simple(struct gen *g);
+static void patch8(struct gen *g, u32 at);
+
 static void gen_mem(struct gen *g)
 {
 	int size = size_pick(g), op = (int)rnd(g, 8);
@@ -1056,7 +1101,7 @@ static void gen_mem(struct gen *g)
 	u8 one = size == 1 ? 0 : 1;
 	struct ea m;
 
-	switch (rnd(g, 16)) {
+	switch (rnd(g, 17)) {
 	case 0:
 	case 1:						/* MOV r, m */
 		gen_ea(g, &m, (u32)size, false);
@@ -1115,18 +1160,41 @@ static void gen_mem(struct gen *g)
 			rm_mem(g, sized(size, 0xd2 | one, 0, 1), op, true, &m,
 			       0, 0);
 		return;
-	case 10:				/* XCHG, XADD, CMPXCHG m */
+	case 10:
+	case 16: {	/* XCHG, XADD, CMPXCHG m, LOCKed sometimes;
+			 * CMPXCHG often with rAX loaded from the operand
+			 * first (they match: even MMIO reads the same
+			 * twice), and its ZF tested by a Jcc */
+		struct enc e;
+		u32 at;
+
 		gen_ea(g, &m, (u32)size, true);
-		if (chance(g, 40))
-			rm_mem(g, sized(size, 0x86 | one, 0, 1), r, false, &m,
-			       0, 0);
-		else if (chance(g, 50))
+		if (chance(g, 35)) {
+			e = sized(size, 0x86 | one, 0, 1);
+			if (chance(g, 30))
+				e.pfx[e.npfx++] = 0xf0;
+			rm_mem(g, e, r, false, &m, 0, 0);
+		} else if (chance(g, 40)) {
 			rm_mem(g, sized(size, 0x0f, 0xc0 | one, 2), r, false,
 			       &m, 0, 0);
-		else if (g->wmask & BIT(RAX))
-			rm_mem(g, sized(size, 0x0f, 0xb0 | one, 2), s, false,
-			       &m, 0, 0);
+		} else if (g->wmask & BIT(RAX)) {
+			if (chance(g, 50))
+				rm_mem(g, sized(size, 0x8a | one, 0, 1), RAX,
+				       false, &m, 0, 0);
+			e = sized(size, 0x0f, 0xb0 | one, 2);
+			if (chance(g, 30))
+				e.pfx[e.npfx++] = 0xf0;
+			rm_mem(g, e, s, false, &m, 0, 0);
+			if (chance(g, 40)) {	/* jz/jnz over one */
+				b8(g, 0x74 | rnd(g, 2));
+				at = g->b->n;
+				b8(g, 0);
+				gen_simple(g);
+				patch8(g, at);
+			}
+		}
 		break;
+	}
 	case 11: {		/* MOVZX/MOVSX r, m8/m16; MOVSXD r, m32 */
 		struct enc e;
 		int d = pick_w(g);
@@ -1747,16 +1815,18 @@ static void gen_loop(struct gen *g)
 
 /*
  * CALL a function in the fn area: directly, through a register (in this
- * alias or another: the same code at another address) or through memory;
- * RET or RET 8 after a pushed argument.
+ * alias or another: the same code at another address) or through memory
+ * (stored first, put in PRESET before the run, or pushed: CALL [RSP],
+ * read before the CALL's push, whose slot RET 8 then drops); RET or RET
+ * 8 after a pushed argument.
  */
 static void gen_call(struct gen *g)
 {
 	struct buf64 *main = g->b, *fn = &g->p->fn;
-	bool arg = chance(g, 25);
+	bool arg = chance(g, 25), at_rsp = false;
 	u64 target;
 	u32 k = rnd(g, 4);
-	int a = (int)rnd(g, NALIAS);
+	int a = (int)rnd(g, NALIAS), pre;
 	struct ea m;
 
 	if (!room(g, 40) || fn->n + 100 > fn->cap)
@@ -1764,7 +1834,16 @@ static void gen_call(struct gen *g)
 	if (arg)
 		b8(g, 0x6a), b8(g, rnd(g, 256));
 	target = fn->lin + fn->n;
-	if (k == 1 && (g->wmask & BIT(RDX))) {
+	if (k == 3 && !arg && chance(g, 50)) {
+		b8(g, 0x4c), b8(g, 0x8d), b8(g, 0x1d);	/* lea r11, [f] */
+		bn(g, target - (here(g) + 4), 4);
+		oreg(g, 4, 0x50, R11, 0, 0);		/* push r11 */
+		b8(g, 0xff), b8(g, 0x14), b8(g, 0x24);	/* call [rsp] */
+		at_rsp = true;
+	} else if (k == 3 && (pre = preset_ea(g, &m)) >= 0) {
+		g->p->preset[pre] = target;
+		rm_mem(g, sized(4, 0xff, 0, 1), 2, true, &m, 0, 0);
+	} else if (k == 1 && (g->wmask & BIT(RDX))) {
 		mov_imm64(g, RDX, alias_lin(a, target -
 					    alias_lin(g->p->code_alias, 0)));
 		dr(g, 4, 0xff, 2, RDX, 0, 0);		/* call rdx */
@@ -1786,7 +1865,7 @@ static void gen_call(struct gen *g)
 	g->depth++;
 	gen_items(g, 1 + rnd(g, 6));
 	g->depth--;
-	if (arg) {
+	if (arg || at_rsp) {
 		b8(g, 0xc2);
 		bn(g, 8, 2);
 	} else {
@@ -1796,16 +1875,22 @@ static void gen_call(struct gen *g)
 	g->b = main;
 }
 
-/* MOV r, target; JMP r, or JMP [m]: forward over a few items. */
+/* MOV r, target; JMP r, or JMP [m] (stored first, or put in PRESET
+ * before the run): forward over a few items. */
 static void gen_jmp_indirect(struct gen *g)
 {
-	u32 at, pa = DATA + 8 * rnd(g, 0x400);
+	u32 at = 0, pa = DATA + 8 * rnd(g, 0x400);
 	bool mem = chance(g, 40);
+	int pre = -1;
 	struct ea m;
 
 	if (!(g->wmask & BIT(RDX)) && !mem)
 		return;
-	if (mem) {
+	if (mem && chance(g, 40))
+		pre = preset_ea(g, &m);
+	if (pre >= 0) {
+		rm_mem(g, sized(4, 0xff, 0, 1), 4, true, &m, 0, 0);
+	} else if (mem) {
 		b8(g, 0x4c), b8(g, 0x8d), b8(g, 0x1d);	/* lea r11, [] */
 		at = g->b->n;
 		bn(g, 0, 4);
@@ -1822,7 +1907,10 @@ static void gen_jmp_indirect(struct gen *g)
 	g->depth++;
 	gen_items(g, 1 + rnd(g, 3));
 	g->depth--;
-	patch32(g, at, here(g) - (g->b->lin + at + 4));
+	if (pre >= 0)
+		g->p->preset[pre] = here(g);
+	else
+		patch32(g, at, here(g) - (g->b->lin + at + 4));
 }
 
 /*
@@ -2062,6 +2150,43 @@ static void gen_frame(struct gen *g)
 	b8(g, 0xc9);
 }
 
+/*
+ * LEAVE with RBP pointed for a moment at data (through any alias), across
+ * a page end, into a lazy page (#PF), at MMIO or, planted, at a
+ * non-canonical address (#SS), and RSP kept in a register: PUSH RBP; MOV
+ * t, RSP; MOV RBP, v; LEAVE; MOV RSP, t; POP RBP.
+ */
+static void gen_leave(struct gen *g)
+{
+	int t = pick_w(g), a = (int)rnd(g, NALIAS);
+	u32 k = rnd(g, 5), at = ~0u;
+	u64 v;
+
+	if (t < 0 || t == R11 || (k == 4 && !g->p->want_faults))
+		return;
+	if (k == 0)
+		v = alias_lin(a, DATA + rnd(g, 0x2000 - 8 + 1));
+	else if (k == 1)
+		v = alias_lin(a, (chance(g, 50) || !g->p->lazy ? DATA + 0x1000 :
+				  DATA + 0x2000) - 8 + rnd(g, 8));
+	else if (k == 2)
+		v = alias_lin(a, LAZY + rnd(g, PRESET - LAZY - 8 + 1));
+	else if (k == 3)
+		v = alias_lin(a, MMIO_PAGE + rnd(g, 0x1000 - 8 + 1));
+	else
+		v = noncanonical(g);
+	oreg(g, 4, 0x50, RBP, 0, 0);			/* push rbp */
+	rr(g, 8, 0x89, RSP, t);				/* mov t, rsp */
+	mov_imm64(g, RBP, v);
+	if (k == 4)
+		at = plant(g);
+	b8(g, 0xc9);					/* leave */
+	if (at != ~0u)
+		resume_here(g, at);
+	rr(g, 8, 0x89, t, RSP);				/* mov rsp, t */
+	oreg(g, 4, 0x58, RBP, 0, 0);			/* pop rbp */
+}
+
 static void gen_item(struct gen *g)
 {
 	u32 k = rnd(g, 100);
@@ -2082,8 +2207,10 @@ static void gen_item(struct gen *g)
 		gen_jmp_indirect(g);
 	else if (k < 92 && !g->in_fn)
 		gen_island(g);
-	else if (k < 93)
+	else if (k < 93 && chance(g, 50))
 		gen_frame(g);
+	else if (k < 93)
+		gen_leave(g);
 	else if (g->p->want_smc)
 		gen_smc(g);
 	else

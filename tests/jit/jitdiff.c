@@ -194,6 +194,8 @@ static void tmpl_prog(const struct prog *p)
 	memcpy(tmpl + p->fn.addr, p->fn.code, p->fn.n);
 	fill_random(tmpl + DATA, 0x4000, &s);
 	memcpy(tmpl + TABLE, p->table, sizeof(p->table));
+	for (i = 0; i < p->npreset; i++)
+		put32(tmpl, p->preset_at[i], p->preset[i]);
 	fill_random(tmpl + STACK, 0x2000, &s);
 }
 
@@ -661,6 +663,7 @@ static bool prog_from_hex(struct prog *p, const char *hex)
 		return false;
 	p->paging = false;
 	p->smc = 0;
+	p->npreset = 0;
 	p->fn.n = 0;
 	p->main.n = 0;
 	while (*hex && p->main.n < p->main.cap) {

@@ -29,6 +29,8 @@
 #define MAIN_MAX	0xc00u
 #define FN_MAX		0x400u
 #define MAX_TAB		256u
+#define PRESET		(LAZY + 0x1f00)	/* the lazy pages' last 256 bytes: */
+#define MAX_PRESET	32u		/* dwords no store reaches */
 
 /* Code being generated: cap bytes at guest address addr.  n may pass
  * cap, which makes the program unusable. */
@@ -47,6 +49,9 @@ struct prog {
 	u8 main_code[MAIN_MAX], fn_code[FN_MAX];
 	u8 table[4 * MAX_TAB];
 	u32 ntab, smc;
+	/* Dwords put at npreset addresses of PRESET before the program runs
+	 * (jump targets that the program's first access there reads). */
+	u32 npreset, preset_at[MAX_PRESET], preset[MAX_PRESET];
 };
 
 u64 rng_next(u64 *s);

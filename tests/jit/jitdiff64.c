@@ -287,6 +287,8 @@ static void tmpl_prog(const struct prog64 *p)
 	memcpy(tmpl + phys(p, p->fn.lin), p->fn.code, p->fn.n);
 	fill_random(tmpl + DATA, 0x4000, &s);
 	memcpy(tmpl + TABLE, p->table, sizeof(p->table));
+	for (i = 0; i < p->npreset; i++)
+		put64(tmpl, p->preset_at[i], p->preset[i]);
 	fill_random(tmpl + STACK, 0x2000, &s);
 }
 
@@ -798,6 +800,7 @@ static bool prog_from_hex(struct prog64 *p, const char *hex)
 	p->code_alias = 0;
 	p->r[R_ESP] = STACK + 0x1000;
 	p->smc = 0;
+	p->npreset = 0;
 	p->fn.n = 0;
 	p->main.n = 0;
 	while (*hex && p->main.n < p->main.cap) {

@@ -57,6 +57,8 @@
 #define MAIN_MAX	0xc00u
 #define FN_MAX		0x600u
 #define MAX_TAB		256u
+#define PRESET		(LAZY + 0x1f00)	/* the lazy pages' last 256 bytes: */
+#define MAX_PRESET	16u		/* qwords no store reaches */
 
 /* Where physical address pa is seen through alias a. */
 static inline u64 alias_lin(int a, u64 pa)
@@ -87,6 +89,10 @@ struct prog64 {
 	u8 main_code[MAIN_MAX], fn_code[FN_MAX];
 	u8 table[4 * MAX_TAB];
 	u32 ntab, smc, faults;	/* self-modifying loops, faults planted */
+	/* Qwords put at npreset physical addresses of PRESET before the
+	 * program runs (jump targets that its first access there reads). */
+	u32 npreset, preset_at[MAX_PRESET];
+	u64 preset[MAX_PRESET];
 };
 
 u64 rng64(u64 *s);
