@@ -31,6 +31,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,13 +69,15 @@
 /* How long a lone request waits for the guest to halt before an I/O
  * thread is woken for it (V:225), in guest time. */
 #define HELP_WAIT_NS	30000ULL
-/* A write the run loop carried out that took longer than HELP_SLOW_NS of
- * host time says the host is making writers wait (dirty pages throttled,
- * a busy journal): writes then go to the threads for HELP_BACKOFF_NS.
- * Not less: a megabyte into pages the host's page cache has just had to
- * find (a fresh file, memory the host had given back) took 2.7 ms at the
- * median and over 5 ms at times, on a host that was not throttling. */
-#define HELP_SLOW_NS	20000000ULL
+/* A write the run loop carried out that slept (the host made the writer
+ * wait: dirty pages throttled, a busy journal, reclaim) and took longer
+ * than HELP_SLOW_NS of host time: writes then go to the threads for
+ * HELP_BACKOFF_NS.  Time alone is no sign: a megabyte into pages the
+ * host's page cache has just had to find (a fresh file, memory the host
+ * had given back) took 2.7 ms at the median, and on a busy host the run
+ * loop may lose the CPU for 20 ms and more in the middle of a write
+ * that never waited for anything. */
+#define HELP_SLOW_NS	5000000ULL
 #define HELP_BACKOFF_NS	1000000000ULL
 /* do_rw(): the data is not in the host's page cache yet (V:225). */
 #define WOULD_BLOCK	0xff
@@ -603,6 +606,14 @@ static u64 host_ns(void)
 	return (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
 }
 
+/* Times this thread has slept (given up the CPU of its own accord). */
+static long sleeps(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? 0 : ru.ru_nvcsw;
+}
+
 /* A request the run loop may carry out itself: a read or (unless a slow
  * one lately said not to, V:225) a write, of at most HELP_MAX; its
  * sector goes to *sector, its direction to *write.  (do_rw() checks the
@@ -657,9 +668,9 @@ static bool helpable(struct virtio_blk *blk, const struct vq_elem *e,
  * host's page cache.  When the host does make writers wait (too many
  * dirty pages, a journal commit), the halted guest would wait for that
  * write anyway, but the run loop's timers, console and network would
- * wait with it; so a write that took longer than HELP_SLOW_NS turns the
- * run loop's writes off for HELP_BACKOFF_NS, and the threads take them,
- * as before.  A flush is always a thread's (fdatasync() waits for the
+ * wait with it; so a write during which the run loop slept and that took
+ * longer than HELP_SLOW_NS turns the run loop's writes off for
+ * HELP_BACKOFF_NS, and the threads take them, as before.  A flush is always a thread's (fdatasync() waits for the
  * disk by design).
  *
  * A guest that does not halt within HELP_WAIT_NS of its kick gets a
@@ -671,6 +682,7 @@ static bool help(struct virtio_blk *blk)
 	struct blk_worker *w = &blk->workers[RUN_LOOP];
 	struct blk_req *req;
 	u64 sector, t0 = 0;
+	long slept = 0;
 	bool write;
 	u8 status;
 
@@ -683,10 +695,12 @@ static bool help(struct virtio_blk *blk)
 	pthread_mutex_unlock(&blk->lock);
 
 	req->len = 0;
-	if (write)
+	if (write) {
 		t0 = host_ns();
+		slept = sleeps();
+	}
 	status = do_rw(w, req->e, sector, write, &req->len);
-	if (write && host_ns() - t0 > HELP_SLOW_NS) {
+	if (write && host_ns() - t0 > HELP_SLOW_NS && sleeps() != slept) {
 		blk->help_writes_after = host_ns() + HELP_BACKOFF_NS;
 		blk->slow_helps++;
 	}
