@@ -44,12 +44,16 @@
 
 #define SECTOR		512
 /* Linux pins a 1 MiB O_DIRECT buffer as 256 pages that are rarely
- * neighbours in guest RAM, 257 if the buffer is not page-aligned, and its
- * largest request (max_sectors_kb, 1280) as 321: with a queue of 256
- * (seg_max 254) it cut each 1 MiB write of dd in two requests, 1016 KiB
- * and 8 KiB (measured).  A chain may not be longer than the queue, so
- * the queue is what grows: 512 entries, seg_max 510. */
-#define QUEUE_MAX	512
+ * neighbours in guest RAM, so with seg_max 254 it cuts each 1 MiB write
+ * of dd in two requests, 1016 KiB and 8 KiB (measured).  A queue of 512
+ * (seg_max 510; a chain may not be longer than the queue) made them one,
+ * and made dd's 256 MiB onto a fresh image take twice as long on the
+ * test host: a 1 MiB pwritev() at a 1 MiB offset has the host's page
+ * cache (ext4's large folios) look for 1 MiB of free memory at once,
+ * which there came from memory the host had given back to its own
+ * hypervisor and took 2.7 ms a time to get (560 ms of pwritev() against
+ * 186 ms for the same bytes in two pieces each).  So 256 it stays. */
+#define QUEUE_MAX	256
 #define SEG_MAX		(QUEUE_MAX - 2)	/* plus the header and status */
 #define SIZE_MAX_SEG	(1u << 20)	/* bytes per segment, as offered */
 /* The most data one read or write may carry: what seg_max and size_max
