@@ -116,7 +116,8 @@ static void drop_privileges(const struct options *o)
  * The calls every run makes, whatever its devices.  The run loop: epoll
  * and its clock (clock_gettime is mostly the vDSO's, but not always); the
  * terminal and the eventfds: read and write; the disk's I/O thread:
- * p{read,write}v and fdatasync, fallocate for discard and write-zeroes;
+ * p{read,write}v and fdatasync, fallocate for discard and write-zeroes,
+ * getrusage for whether a write the run loop made slept (blk.c, V:225);
  * every thread: futex (mutexes, condition variables, sharenet's wake-ups);
  * the allocator: brk, munmap, mremap, madvise; virtio-rng: getrandom; the
  * ways out: exit, exit_group, and rt_sig* for the signal handlers that
@@ -132,7 +133,7 @@ static const int base_calls[] = {
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
 	SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
 	SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate),
-	SCMP_SYS(lseek), SCMP_SYS(close),
+	SCMP_SYS(getrusage), SCMP_SYS(lseek), SCMP_SYS(close),
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2),
 	SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(ppoll),
 	SCMP_SYS(futex), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),

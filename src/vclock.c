@@ -3,7 +3,8 @@
  *
  * Two numbers steer it.  host_rate is what one guest instruction has cost
  * the host lately, in ns, measured over windows of VCLOCK_WINDOW_NS of
- * running (halts excluded) and smoothed; it would keep virtual time in
+ * running (halts excluded, however many) and smoothed; it would keep
+ * virtual time in
  * step with the host's if the guest's speed never changed.  The error,
  * host time minus virtual time at the slice boundary, corrects what that
  * misses: the rate is host_rate * (1 + error / VCLOCK_CONVERGE_NS), held
@@ -56,13 +57,31 @@ void vclock_init(struct vclock *vc, u64 icount, u64 host_ns,
 	vc->host_rate = clamp_rate((unsigned __int128)ns_per_insn << 32);
 	vc->rate = vc->host_rate;
 	vc->win_icount = icount;
-	vc->win_host = host_ns;
+	vc->mark_icount = icount;
+	vc->mark_host = host_ns;
+}
+
+/* The host's time since the clock was last told it counts as running if
+ * the guest ran instructions meanwhile, and as a halt if it did not: the
+ * run loop tells the clock at every slice's end (vclock_sync()), when the
+ * guest halts and when it is woken (vclock_idle()). */
+static void account(struct vclock *vc, u64 icount, u64 host_ns)
+{
+	if (icount != vc->mark_icount && host_ns > vc->mark_host)
+		vc->win_run += host_ns - vc->mark_host;
+	vc->mark_icount = icount;
+	vc->mark_host = host_ns;
 }
 
 /*M:270
  * The host's speed over the window that ends now, if it is long enough
  * (10 ms of running, halts excluded, and enough instructions to mean
- * something).  The first window is shorter: the guess it replaces (the
+ * something).  The running adds up across halts: a guest waiting for its
+ * disk halts every half millisecond and seldom runs a whole slice, and
+ * what it runs between (the kernel's loops over pages) may cost the host
+ * a tenth of what the boot before it did; a window that a halt ended
+ * would never measure it, and the clock, still at the boot's speed, ran
+ * ahead of the host by 100 ms in 0.6 s of disk reads.  The first window is shorter: the guess it replaces (the
  * machine's, in machine.c) may be far off.  Later samples are averaged
  * in, and a sample that says the guest got much slower is believed only
  * partly, since a host stall inside the window looks exactly like that;
@@ -70,10 +89,12 @@ void vclock_init(struct vclock *vc, u64 icount, u64 host_ns,
  * time. :*/
 static void measure(struct vclock *vc, u64 icount, u64 host_ns)
 {
-	u64 dh = host_ns - vc->win_host, di = icount - vc->win_icount;
+	u64 dh, di = icount - vc->win_icount;
 	u64 window = vc->measured ? VCLOCK_WINDOW_NS : VCLOCK_WINDOW_NS / 10;
 	u64 sample;
 
+	account(vc, icount, host_ns);
+	dh = vc->win_run;
 	/* A few instructions say nothing of the guest's speed: a host
 	 * stall in them would look like a very slow guest. */
 	if ((s64)dh < (s64)window || di < MIN_WINDOW_INSNS)
@@ -93,7 +114,21 @@ static void measure(struct vclock *vc, u64 icount, u64 host_ns)
 	}
 	vc->measured = true;
 	vc->win_icount = icount;
-	vc->win_host = host_ns;
+	vc->win_run = 0;
+}
+
+/* The rate for what runs next: host_rate, corrected by err (host time
+ * minus virtual time) over VCLOCK_CONVERGE_NS (M:260). */
+static void steer(struct vclock *vc, s64 err)
+{
+	s64 span = VCLOCK_CONVERGE_NS;
+
+	if (err > span)
+		err = span;
+	if (err < -span * 3 / 4)
+		err = -span * 3 / 4;
+	vc->rate = clamp_rate((unsigned __int128)vc->host_rate *
+			      (u64)(span + err) / (u64)span);
 }
 
 /*M:260
@@ -119,7 +154,6 @@ void vclock_sync(struct vclock *vc, u64 icount, u64 host_ns)
 {
 	unsigned __int128 t = now_fixed(vc, icount);
 	s64 err = (s64)(host_ns - (u64)(t >> 32));
-	s64 span = VCLOCK_CONVERGE_NS;
 
 	vc->syncs++;
 	if (err > vc->max_behind)
@@ -135,27 +169,34 @@ void vclock_sync(struct vclock *vc, u64 icount, u64 host_ns)
 		vc->jumps++;
 	}
 	rebase(vc, icount, t);
-	if (err > span)
-		err = span;
-	if (err < -span * 3 / 4)
-		err = -span * 3 / 4;
-	vc->rate = clamp_rate((unsigned __int128)vc->host_rate *
-			      (u64)(span + err) / (u64)span);
+	steer(vc, err);
 }
 /* The base moves to this instant with its fraction of a nanosecond, so
  * time stays the exact sum of rate times instructions however often the
  * rate changes. :*/
 
+/*M:265
+ * A halt.  Time follows the host's, up to the next deadline; a clock that
+ * is ahead stays where it is (it never goes back) and waits for the host,
+ * if the guest sleeps.  But a halt may end at once: a disk request the
+ * run loop carried out while the guest waited (M:257) leaves its
+ * interrupt pending, and the guest goes on.  So the halt is a slice
+ * boundary too: the speed the guest ran at since the last one is
+ * counted (M:270), and what runs next gets its rate from the error as
+ * at a sync, so that a clock ahead slows down instead of staying ahead
+ * for as long as the guest keeps waking at once.
+ */
 void vclock_idle(struct vclock *vc, u64 icount, u64 host_ns, u64 limit_ns)
 {
-	unsigned __int128 t = now_fixed(vc, icount);
+	unsigned __int128 t;
 	u64 to = host_ns < limit_ns ? host_ns : limit_ns;
 
+	measure(vc, icount, host_ns);
+	t = now_fixed(vc, icount);
 	if ((u64)(t >> 32) < to)
 		t = (unsigned __int128)to << 32;
 	rebase(vc, icount, t);
-	vc->win_icount = icount;
-	vc->win_host = host_ns;
+	steer(vc, (s64)(host_ns - (u64)(t >> 32)));
 }
 
 u64 vclock_insns_until(const struct vclock *vc, u64 icount, u64 deadline_ns)

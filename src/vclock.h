@@ -38,7 +38,9 @@ struct vclock {
 	u64 rate;		/* ns per instruction, 32.32 fixed point */
 	u64 host_rate;		/* the host's measured ns per instruction */
 	u64 win_icount;		/* the speed window opened here... */
-	u64 win_host;		/* ...at this host time */
+	u64 win_run;		/* ...and the guest has run this long since */
+	u64 mark_icount;	/* where the clock was last told the... */
+	u64 mark_host;		/* ...host's time */
 	bool measured;		/* host_rate is a measurement, not a guess */
 	/* For --verbose and the tests. */
 	u64 syncs, jumps;

@@ -913,6 +913,7 @@ static void test_hostile(const struct hostile *h)
 static void test_bad_queues(void)
 {
 	struct drv d;
+	u16 qmax;
 
 	make_disk(DISK_SECTORS * 512);
 	setup_blk(&d, false, F_VERSION_1, 12);
@@ -920,10 +921,18 @@ static void test_bad_queues(void)
 	   "hostile: queue size 12: killed (\"%s\")", kill_reason);
 	drv_free(&d);
 
-	setup_blk(&d, false, F_VERSION_1, 512);
-	ok(guest_killed(d.m) && strstr(kill_reason, "larger"),
-	   "hostile: queue size 512 over the maximum: killed (\"%s\")",
-	   kill_reason);
+	/* Twice what the disk offers (queue_size, read before the driver
+	 * writes it). */
+	drv_machine(&d);
+	virtio_blk_open(d.bus, disk_path, false);
+	drv_probe(&d, 1);
+	common_wr(&d, VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
+	qmax = common_rd(&d, VIRTIO_PCI_COMMON_Q_SIZE, 2);
+	drv_free(&d);
+	setup_blk(&d, false, F_VERSION_1, 2 * qmax);
+	ok(qmax >= 256 && guest_killed(d.m) && strstr(kill_reason, "larger"),
+	   "hostile: queue size %u, over the maximum %u: killed (\"%s\")",
+	   2 * qmax, qmax, kill_reason);
 	drv_free(&d);
 
 	drv_machine(&d);
