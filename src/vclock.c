@@ -1,18 +1,16 @@
 /*
  * The virtual clock: see vclock.h.
  *
- * Two numbers steer it.  host_rate is what one guest instruction has cost
- * the host lately, in ns, measured over windows of VCLOCK_WINDOW_NS of
- * running (halts excluded, however many) and smoothed; it would keep
- * virtual time in
- * step with the host's if the guest's speed never changed.  The error,
- * host time minus virtual time at the slice boundary, corrects what that
- * misses: the rate is host_rate * (1 + error / VCLOCK_CONVERGE_NS), held
- * between half and twice host_rate, so that a clock 10 ms behind runs 10%
- * fast until it has caught up.  The rate changes only at slice
- * boundaries, and only by a little from one to the next, so a guest
- * timing a loop across one sees nothing (Linux rejects a PIT calibration
- * whose loop iterations differ by 10x).
+ * Two numbers steer it.  host_rate is what one guest instruction has cost the
+ * host lately, in ns, measured over windows of VCLOCK_WINDOW_NS of running
+ * (halts excluded, however many) and smoothed; it would keep virtual time in
+ * step with the host's if the guest's speed never changed.  The error, host
+ * time minus virtual time at the slice boundary, corrects what that misses:
+ * the rate is host_rate * (1 + error / VCLOCK_CONVERGE_NS), held between half
+ * and twice host_rate, so that a clock 10 ms behind runs 10% fast until it has
+ * caught up.  The rate changes only at slice boundaries, and only by a little
+ * from one to the next, so a guest timing a loop across one sees nothing
+ * (Linux rejects a PIT calibration whose loop iterations differ by 10x).
  *
  * The base keeps the fraction of a nanosecond too, so that time is the
  * exact sum of rate times instructions however often the rate changes.
@@ -74,19 +72,18 @@ static void account(struct vclock *vc, u64 icount, u64 host_ns)
 }
 
 /*M:270
- * The host's speed over the window that ends now, if it is long enough
- * (10 ms of running, halts excluded, and enough instructions to mean
- * something).  The running adds up across halts: a guest waiting for its
- * disk halts every half millisecond and seldom runs a whole slice, and
- * what it runs between (the kernel's loops over pages) may cost the host
- * a tenth of what the boot before it did; a window that a halt ended
- * would never measure it, and the clock, still at the boot's speed, ran
- * ahead of the host by 100 ms in 0.6 s of disk reads.  The first window is shorter: the guess it replaces (the
- * machine's, in machine.c) may be far off.  Later samples are averaged
- * in, and a sample that says the guest got much slower is believed only
- * partly, since a host stall inside the window looks exactly like that;
- * the error term of M:260 takes care of the rest without a burst of fast
- * time. :*/
+ * The host's speed over the window that ends now, if it is long enough (10 ms
+ * of running, halts excluded, and enough instructions to mean something).  The
+ * running adds up across halts: a guest waiting for its disk halts every half
+ * millisecond and seldom runs a whole slice, and what it runs between (the
+ * kernel's loops over pages) may cost the host a tenth of what the boot before
+ * it did; a window that a halt ended would never measure it, and the clock,
+ * still at the boot's speed, ran ahead of the host by 100 ms in 0.6 s of disk
+ * reads.  The first window is shorter: the guess it replaces (the machine's,
+ * in machine.c) may be far off.  Later samples are averaged in, and a sample
+ * that says the guest got much slower is believed only partly, since a host
+ * stall inside the window looks exactly like that; the error term of M:260
+ * takes care of the rest without a burst of fast time. :*/
 static void measure(struct vclock *vc, u64 icount, u64 host_ns)
 {
 	u64 dh, di = icount - vc->win_icount;

@@ -9,14 +9,14 @@
  * calls within the page, up to an indirect transfer or RET, a jump out of
  * the page or back into the block, an instruction without a fast handler,
  * the end of the page or JIT_MAX_INSNS) becomes one piece of x86-64 code.
- * The commonest forms are written out as host instructions that work on
- * struct cpu and on guest registers cached in host registers within the
- * block (MOV, LEA, the ALU, TEST, shifts, loads and stores through the
- * TLB, Jcc, and many more); every other form is a call of its handler.  Blocks end by jumping straight to
- * the next block when it lies in the same page (chaining), and a RET, an
- * indirect jump or a jump to another page finds its target's block
- * through the TLB without leaving translated code (e_find()), so the
- * kernel's loops and calls run without coming back here.
+ * The commonest forms are written out as host instructions that work on struct
+ * cpu and on guest registers cached in host registers within the block (MOV,
+ * LEA, the ALU, TEST, shifts, loads and stores through the TLB, Jcc, and many
+ * more); every other form is a call of its handler.  Blocks end by jumping
+ * straight to the next block when it lies in the same page (chaining), and a
+ * RET, an indirect jump or a jump to another page finds its target's block
+ * through the TLB without leaving translated code (e_find()), so the kernel's
+ * loops and calls run without coming back here.
  *
  * The guest chooses only the values in the code we write (immediates,
  * displacements, register numbers, all decoded into fixed fields), never
@@ -503,8 +503,9 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
  * form that changes a guest register still stores it to c->r at once
  * (unless the next store of it comes before anything could look:
  * spill_dead()), so a handler, a fault, an exit or a device always finds
- * the truth there; what the cache saves is the load back (a store-to-load forward, about
- * five cycles on the chain of an unrolled loop like SHA-256's).  A
+ * the truth there; what the cache saves is the load back (a store-to-load
+ * forward, about five cycles on the chain of an unrolled loop like
+ * SHA-256's).  A
  * cached register holds what a load of the guest's register would: its
  * low 32 bits zero-extended in 32-bit code, all 64 in 64-bit code.
  *

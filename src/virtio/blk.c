@@ -674,8 +674,8 @@ static bool helpable(struct virtio_blk *blk, const struct vq_elem *e,
  * write anyway, but the run loop's timers, console and network would
  * wait with it; so a write during which the run loop slept and that took
  * longer than HELP_SLOW_NS turns the run loop's writes off for
- * HELP_BACKOFF_NS, and the threads take them, as before.  A flush is always a thread's (fdatasync() waits for the
- * disk by design).
+ * HELP_BACKOFF_NS, and the threads take them, as before.  A flush is
+ * always a thread's (fdatasync() waits for the disk by design).
  *
  * A guest that does not halt within HELP_WAIT_NS of its kick gets a
  * thread then (wake_timer_fire()), and with several requests in flight
