@@ -5,9 +5,9 @@
  * instruction, a cache lookup, a compare of the instruction's bytes and an
  * indirect call that the host's branch predictor mostly gets wrong.  Here
  * a path of guest instructions through one page (a block: on past its
- * conditional jumps, whose taken way leaves it, and along direct jumps and
- * calls within the page, up to an indirect transfer or RET, a jump out of
- * the page or back into the block, an instruction without a fast handler,
+ * conditional jumps, whose taken way leaves it, and along direct jumps
+ * forward within the page, up to a call, an indirect transfer or RET, a
+ * jump back or out of the page, an instruction without a fast handler,
  * the end of the page or JIT_MAX_INSNS) becomes one piece of x86-64 code.
  * The commonest forms are written out as host instructions that work on struct
  * cpu and on guest registers cached in host registers within the block (MOV,
@@ -3751,10 +3751,6 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		}
 		if (di->kind == DK_JMP)		/* followed (translate()) */
 			continue;
-		if (di->kind == DK_CALLREL) {
-			emit_call_ret(&x, di);
-			continue;
-		}
 		if (emit_simple_form(&x, di))
 			continue;
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
@@ -3964,24 +3960,18 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 }
 
 /*
- * A direct JMP or CALL whose target lies in the same page, and not at an
- * instruction the block has already: the block goes on there, where the
- * guest goes.  A jump back into the block ends it, as a loop must.
+ * A direct JMP forward to a place in the same page: the block goes on
+ * there, where the guest goes (past an else, to a shared tail).  A jump
+ * back stays a block's end, so that a loop's head stays where its blocks
+ * start: following the back edge of SHA-256's 60-instruction round loop
+ * made each block a different turn of the loop and sha256sum ran at half
+ * speed.  Following calls into the callee was no faster either.
  */
-static bool follow(const struct dinsn *d, const s16 *at, u32 n, u32 off,
-		   s32 pos)
+static bool follow(const struct dinsn *d, u32 off, s32 pos)
 {
-	s32 to = pos + (s32)d->imm;
-	u32 k;
+	s64 to = (s64)pos + (s32)d->imm;
 
-	if (d->kind != DK_JMP && d->kind != DK_CALLREL)
-		return false;
-	if ((s32)off + to < 0 || (s32)off + to > 0xfff)
-		return false;
-	for (k = 0; k < n; k++)
-		if (at[k] == to)
-			return false;
-	return true;
+	return d->kind == DK_JMP && to > pos && (s64)off + to <= 0xfff;
 }
 
 /*
@@ -3989,9 +3979,8 @@ static bool follow(const struct dinsn *d, const s16 *at, u32 n, u32 off,
  * what we decode is what was there when the page was marked: a write
  * after that drops the block.  A block is a path through one page: it
  * runs on past conditional jumps (their taken way leaves it) and follows
- * jumps and calls within the page (follow()), so an instruction's place
- * is kept (in its dinsn's host), not worked out from the lengths before
- * it.
+ * jumps forward within the page (follow()), so an instruction's place is
+ * kept (in its dinsn's host), not worked out from the lengths before it.
  */
 static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 {
@@ -3999,7 +3988,6 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	u32 off = (u32)((uintptr_t)h & 0xfff), n = 0, len, p;
 	s32 pos = 0;		/* from h: negative after a jump back */
 	struct dinsn d[JIT_MAX_INSNS];
-	s16 at[JIT_MAX_INSNS];
 	u8 bytes[0x1000];
 	bool slow_next = false;
 	struct jblock *b;
@@ -4016,7 +4004,6 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 			slow_next = true;
 			break;
 		}
-		at[n] = (s16)pos;
 		d[n].host = h + pos;	/* not the copy's */
 		pos += (s32)len;
 		if (mode == 8)
@@ -4025,7 +4012,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 			n++;
 			continue;
 		}
-		if (n + 1 < JIT_MAX_INSNS && follow(&d[n], at, n, off, pos)) {
+		if (n + 1 < JIT_MAX_INSNS && follow(&d[n], off, pos)) {
 			pos += (s32)d[n].imm;
 			n++;
 			continue;
