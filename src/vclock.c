@@ -181,8 +181,7 @@ void vclock_sync(struct vclock *vc, u64 icount, u64 host_ns)
  * boundary too: the speed the guest ran at since the last one is
  * counted (M:270), and what runs next gets its rate from the error as
  * at a sync, so that a clock ahead slows down instead of staying ahead
- * for as long as the guest keeps waking at once.
- */
+ * for as long as the guest keeps waking at once. :*/
 void vclock_idle(struct vclock *vc, u64 icount, u64 host_ns, u64 limit_ns)
 {
 	unsigned __int128 t;
