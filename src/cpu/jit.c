@@ -2692,6 +2692,36 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
  * handler raises the #GP; a CALL whose target leaves the page is left to
  * its handler too (far_branch_by_handler()).
  */
+/* A CALL's push of the address past it (x->next): ESP moves down by
+ * size, the access through SS leaves the new ESP in r8 (stored by the
+ * caller once nothing can fault any more). */
+static void e_push_next(struct jctx *x, int size)
+{
+	struct jit *j = x->j;
+
+	e_load_greg(x, H_EAX, R_ESP, size);
+	e_rexw(j, size);				/* sub eax, size */
+	ebytes(j, "\x83\xe8", 2);
+	e8(j, (u8)size);
+	e_access_esp(x, true, size);
+	/* lea edx, [r12+next] (rdx in 64-bit code) */
+	ebytes(j, x->wide ? "\x49\x8d\x94\x24" : "\x41\x8d\x94\x24", 4);
+	e32(j, x->next[x->i]);
+	e_store_at(j, H_EDX, size, AT_RSI_RCX);
+}
+
+/* In 64-bit code, to the cold path unless host register h (0-15) holds a
+ * canonical address: rdx = h << 16 >> 16 must be h. */
+static void e_canonical_or_cold(struct jctx *x, int h)
+{
+	struct jit *j = x->j;
+
+	e_mov_rr(j, H_EDX, h, 8);
+	ebytes(j, "\x48\xc1\xe2\x10\x48\xc1\xfa\x10", 8);
+	e_op_rr(j, 0x39, H_EDX, h, 8);			/* cmp rdx, h */
+	cold_add(x, e_jump(j, JCC_JNE, NULL));
+}
+
 static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
@@ -2700,27 +2730,15 @@ static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
 
 	if (di->kind != DK_CALLREL && di->kind != DK_RET)
 		return false;
-	e_load_greg(x, H_EAX, R_ESP, size);
 	if (di->kind == DK_CALLREL) {
-		e_rexw(j, size);			/* sub eax, size */
-		ebytes(j, "\x83\xe8", 2);
-		e8(j, (u8)size);
-		e_access_esp(x, true, size);
-		/* lea edx, [r12+next] (rdx in 64-bit code) */
-		ebytes(j, x->wide ? "\x49\x8d\x94\x24" : "\x41\x8d\x94\x24",
-		       4);
-		e32(j, x->next[x->i]);
-		e_rexw(j, size);
-		ebytes(j, "\x89\x14\x0e", 3);		/* mov [rsi+rcx], edx */
+		e_push_next(x, size);
 	} else {
+		e_load_greg(x, H_EAX, R_ESP, size);
 		e_access_esp(x, false, size);
 		e_rexw(j, size);
 		ebytes(j, "\x8b\x04\x0e", 3);		/* mov eax, [rsi+rcx] */
-		if (x->wide) {		/* canonical: rdx = rax << 16 >> 16 */
-			ebytes(j, "\x48\x89\xc2\x48\xc1\xe2\x10", 7);
-			ebytes(j, "\x48\xc1\xfa\x10\x48\x39\xc2", 7);
-			cold_add(x, e_jump(j, JCC_JNE, NULL));
-		}
+		if (x->wide)
+			e_canonical_or_cold(x, H_EAX);
 		/* RIP; a 32-bit EIP was zero-extended by its load */
 		e_store_q(j, H_EAX, CPU_FIELD(rip));
 		ebytes(j, "\x49\x83\xc0", 3);	/* add r8, size */
@@ -2759,22 +2777,10 @@ static bool emit_ind_branch(struct jctx *x, const struct dinsn *di)
 	} else {
 		e_mov_rr(j, 9, rc_reg_of(x, di->rm), size);
 	}
-	if (x->wide) {		/* canonical: rdx = r9 << 16 >> 16 */
-		ebytes(j, "\x4c\x89\xca\x48\xc1\xe2\x10", 7);
-		ebytes(j, "\x48\xc1\xfa\x10\x4c\x39\xca", 7);
-		cold_add(x, e_jump(j, JCC_JNE, NULL));
-	}
+	if (x->wide)
+		e_canonical_or_cold(x, 9);
 	if (di->kind == DK_CALL_IND) {
-		e_load_greg(x, H_EAX, R_ESP, size);
-		e_rexw(j, size);			/* sub eax, size */
-		ebytes(j, "\x83\xe8", 2);
-		e8(j, (u8)size);
-		e_access_esp(x, true, size);
-		/* lea edx, [r12+next] (rdx in 64-bit code) */
-		ebytes(j, x->wide ? "\x49\x8d\x94\x24" : "\x41\x8d\x94\x24",
-		       4);
-		e32(j, x->next[x->i]);
-		e_store_at(j, H_EDX, size, AT_RSI_RCX);
+		e_push_next(x, size);
 		e_store_greg(x, 8, R_ESP);		/* ESP = r8 */
 	}
 	/* RIP = r9; a 32-bit target is zero-extended already */
