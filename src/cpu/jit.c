@@ -574,7 +574,9 @@ struct jctx {
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
 	/* Per guest register, its last store from the cache while nothing
-	 * since could have read it (spill_dead()), else NULL. */
+	 * since could have read it (spill_dead()): bit r of spill_live
+	 * says spill_at[r] and spill_len[r] hold one. */
+	u16 spill_live;
 	u8 *spill_at[16];
 	u8 spill_len[16];
 	/* Conditional jumps inside the block (emit_side_exit()): the
@@ -637,7 +639,7 @@ static void rc_called(void)
 static void spill_barrier(void)
 {
 	if (rc_cur)
-		memset(rc_cur->spill_at, 0, sizeof(rc_cur->spill_at));
+		rc_cur->spill_live = 0;
 }
 
 static void spill_dead(struct jctx *x, int r)
@@ -647,7 +649,7 @@ static void spill_dead(struct jctx *x, int r)
 	u8 len = x->spill_len[r];
 	int k;
 
-	if (!at)
+	if (!(x->spill_live & 1u << r))
 		return;
 	after = at + len;
 	memmove(JIT_W(at), JIT_W(after), (size_t)(j->p - after));
@@ -655,9 +657,9 @@ static void spill_dead(struct jctx *x, int r)
 	if (x->host_flags_at > at)
 		x->host_flags_at -= len;
 	for (k = 0; k < 16; k++)
-		if (x->spill_at[k] > at)
+		if ((x->spill_live & 1u << k) && x->spill_at[k] > at)
 			x->spill_at[k] -= len;
-	x->spill_at[r] = NULL;
+	x->spill_live &= (u16)~(1u << r);
 }
 
 static void rc_merge(const u8 *target)
@@ -770,6 +772,7 @@ static void e_rc_spill(struct jctx *x, int host, int r)
 	e_rbx_h(x->j, 0x89, host, GREG(r), x->wide);
 	x->spill_at[r] = at;
 	x->spill_len[r] = (u8)(x->j->p - at);
+	x->spill_live |= (u16)(1u << r);
 }
 
 /* mov qword [rbx + field], host (0-15): a lazy-flag field from a cache
@@ -3983,7 +3986,9 @@ static bool follow(const struct dinsn *d, u32 off, s32 pos)
 /*
  * Translate the block at h.  The page's bytes are copied first, so that
  * what we decode is what was there when the page was marked: a write
- * after that drops the block.  A block is a path through one page: it
+ * after that drops the block.  They are copied a window at a time, from
+ * where the path goes (it goes only forward), not the whole page for each
+ * block: a boot translates a million blocks.  A block is a path through one page: it
  * runs on past conditional jumps (their taken way leaves it) and follows
  * jumps forward within the page (follow()), so an instruction's place is
  * kept (in its dinsn's host), not worked out from the lengths before it.
@@ -3994,15 +3999,20 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	u32 off = (u32)((uintptr_t)h & 0xfff), n = 0, len, p;
 	s32 pos = 0;		/* from h: negative after a jump back */
 	struct dinsn d[JIT_MAX_INSNS];
-	u8 bytes[0x1000];
+	u8 bytes[512];
+	u32 wbase = 0, wend = 0;	/* the page's bytes held in bytes[] */
 	bool slow_next = false;
 	struct jblock *b;
 	u8 *start;
 	u32 k;
 
-	memcpy(bytes, h - off, sizeof(bytes));
 	while (n < JIT_MAX_INSNS && (p = off + (u32)pos) < 0x1000) {
-		len = dc_decode(bytes + p, 0x1000 - p, mode, &d[n]);
+		if (p < wbase || (p + MAX_INSN_LEN > wend && wend < 0x1000)) {
+			wbase = p;
+			wend = min_u32(p + sizeof(bytes), 0x1000);
+			memcpy(bytes, h - off + p, wend - wbase);
+		}
+		len = dc_decode(bytes + (p - wbase), wend - p, mode, &d[n]);
 		if (!len && n)	/* over the page's end, as the last? */
 			len = straddle_decode(c, h + pos, 0x1000 - p, mode,
 					      &d[n]);
@@ -4041,7 +4051,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	if (n == 0) {
 		/* No code: lookup() compares these bytes instead. */
 		b->nraw = min_u32(0x1000 - off, MAX_INSN_LEN);
-		memcpy(b->raw, bytes + off, b->nraw);
+		memcpy(b->raw, bytes + (off - wbase), b->nraw);
 	} else {
 		emit_block(j, b, h, slow_next);
 		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
