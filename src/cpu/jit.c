@@ -3080,6 +3080,27 @@ static void e_setcc(struct jit *j, int cc)
 }
 
 /*
+ * The host's flags made those of a lazy state of kind (LF_SUB, LF_ADD or
+ * LF_LOGIC) and size from its fields: the CMP or ADD of src1 and src2
+ * redone, or a TEST of the result.  Changes rax.
+ */
+static void e_redo_flags(struct jit *j, int kind, int size)
+{
+	e_rexw(j, size);				/* mov eax, [] */
+	e_rbx(j, "\x8b", 1, 0x83, kind == LF_LOGIC ? CPU_FIELD(lf_res) :
+					       CPU_FIELD(lf_src1));
+	if (kind == LF_LOGIC) {				/* test eax, eax */
+		e_op_sz(j, size, 0x85);
+		e8(j, 0xc0);
+		return;
+	}
+	/* cmp or add eax, src2 (al, ax or rax by the size) */
+	e_op_sz(j, size, kind == LF_SUB ? 0x3b : 0x03);
+	e8(j, 0x83);
+	e32(j, CPU_FIELD(lf_src2));
+}
+
+/*
  * The host's flags made the guest's, for a condition, where the translator
  * knows who set them last in the block: by redoing the operation on the
  * host (at its size), or from c->eflags.  False where it does not know.
@@ -3093,18 +3114,9 @@ static bool e_flags_known(struct jctx *x)
 	switch (x->flags) {
 	case FK_SUB:
 	case FK_ADD:
-		e_rexw(j, x->fsize);			/* mov eax, src1 */
-		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_src1));
-		/* cmp or add eax, src2 (al, ax or rax by the size) */
-		e_op_sz(j, x->fsize, x->flags == FK_SUB ? 0x3b : 0x03);
-		e8(j, 0x83);
-		e32(j, CPU_FIELD(lf_src2));
-		return true;
 	case FK_LOGIC:
-		e_rexw(j, x->fsize);			/* mov eax, res */
-		e_rbx(j, "\x8b", 1, 0x83, CPU_FIELD(lf_res));
-		e_op_sz(j, x->fsize, 0x85);		/* test eax, eax */
-		e8(j, 0xc0);
+		e_redo_flags(j, x->flags == FK_SUB ? LF_SUB :
+			     x->flags == FK_ADD ? LF_ADD : LF_LOGIC, x->fsize);
 		return true;
 	case FK_EFLAGS:
 		e_load(j, H_EAX, CPU_FIELD(eflags));
@@ -3121,10 +3133,10 @@ static bool e_flags_known(struct jctx *x)
  * states blocks leave most are told apart here and the operation redone
  * on the host at its size (a CMP or SUB, a logic result, an ADD, or the
  * flags whole in c->eflags); any other is folded by cpu_get_eflags(),
- * around which the cached registers that C may clobber are kept.  From
- * c->eflags: OF by an ADD that overflows or not, the rest by SAHF.  One
- * copy for all blocks, where an inline one took 175 bytes at each use.
- * It changes rax, rcx and rdx.
+ * around which the cached registers that C may clobber are kept; from
+ * c->eflags as e_sahf_eflags() makes them.  One copy for all blocks,
+ * where an inline one took 175 bytes at each use.  It changes rax and
+ * rcx.
  */
 static void emit_flags_in(struct jit *j)
 {
@@ -3147,33 +3159,20 @@ static void emit_flags_in(struct jit *j)
 		e8(j, 0xf9);
 		e32(j, (u32)LF(redo[k].kind, size));
 		not_this = e_jump(j, JCC_JNE, NULL);
-		e_rexw(j, size);			/* mov eax, [] */
-		e_rbx(j, "\x8b", 1, 0x83, redo[k].kind == LF_LOGIC ?
-		      CPU_FIELD(lf_res) : CPU_FIELD(lf_src1));
-		if (redo[k].kind == LF_LOGIC) {		/* test eax, eax */
-			e_op_sz(j, size, 0x85);
-			e8(j, 0xc0);
-		} else {			/* cmp or add eax, src2 */
-			e_op_sz(j, size, redo[k].kind == LF_SUB ? 0x3b : 0x03);
-			e8(j, 0x83);
-			e32(j, CPU_FIELD(lf_src2));
-		}
+		e_redo_flags(j, redo[k].kind, size);
 		e8(j, 0xc3);				/* ret */
 		set_rel32(not_this, j->p);
 	}
 	/* Entered by a call: rsp is 8 off the 16 a call out needs. */
 	ebytes(j, "\x57\x41\x52\x41\x53", 5);	/* push rdi, r10, r11 */
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
-	ebytes(j, "\xff\xd0", 2);			/* call rax */
+	e_get_eflags(j);
 	ebytes(j, "\x41\x5b\x41\x5a\x5f", 5);	/* pop r11, r10, rdi */
 	eflags = e_jump(j, JMP, NULL);
 	set_rel32(from_eflags, j->p);
 	e_load(j, H_EAX, CPU_FIELD(eflags));
 	set_rel32(eflags, j->p);
-	ebytes(j, "\x89\xc2\xc1\xea\x0b", 5);	/* edx = eax >> 11 */
-	ebytes(j, "\x80\xe2\x01\x80\xc2\x7f", 6);	/* and dl, 1; add dl, 127 */
-	ebytes(j, "\x88\xc4\x9e\xc3", 4);		/* mov ah, al; sahf; ret */
+	e_sahf_eflags(j);
+	e8(j, 0xc3);					/* ret */
 }
 
 /*
@@ -3298,6 +3297,14 @@ static bool emit_simple_form(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/* A way out after instruction i: the budget the block charged on entry
+ * for the instructions after it given back. */
+static void e_refund(struct jctx *x, u32 i)
+{
+	e_rbx(x->j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
+	e32(x->j, x->b->n - 1 - i);			/* sub [], imm32 */
+}
+
 /*
  * A conditional jump that does not end its block: the block goes on with
  * the instruction after it, where the guest falls through, and the jump
@@ -3334,8 +3341,7 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 		di = &x->b->d[i];
 		to = x->next[i] + (u32)di->imm;
 		set_rel32(x->side[k].from, j->p);
-		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
-		e32(j, x->b->n - 1 - i);		/* sub [], imm32 */
+		e_refund(x, i);
 		emit_chain(x, page, (s64)off + (s32)to, to);
 	}
 }
@@ -3806,8 +3812,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 			if (!exits[m - k])
 				continue;
 			set_rel32(exits[m - k], j->p);
-			e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
-			e32(j, b->n - 1 - m);		/* sub [], imm32 */
+			e_refund(&x, m);
 			e_jump(j, JMP, x.normal);
 		}
 	}
@@ -3823,8 +3828,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		if (!x.intr_at[i])
 			continue;
 		set_rel32(x.intr_at[i], j->p);
-		e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
-		e32(j, b->n - 1 - i);			/* sub [], imm32 */
+		e_refund(&x, i);
 		e_jump(j, JMP, x.normal);
 	}
 	set_rel32(skip, j->p);
