@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "jitdiff.h"
+#include "sse_forms.h"
 
 struct gen {
 	u64 rng;
@@ -1016,47 +1017,26 @@ static void ldmxcsr_imm(struct gen *g, u32 lin, u32 v)
  */
 static void gen_ldmxcsr(struct gen *g)
 {
-	static const u32 mx[] = { 0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0,
-				  0x1fbf, 0x1fa0 };
-	static const u8 fp[4][2] = { { 0xf2, 0x58 }, { 0xf2, 0x59 },
-				     { 0xf3, 0x5c }, { 0x66, 0x58 } };
 	u32 lin = DATA + 4 * rnd(g, 0x7ff);
 	int x = (int)rnd(g, 8), y = (int)rnd(g, 8), i = (int)rnd(g, 4);
 
 	if (chance(g, 70)) {
-		ldmxcsr_imm(g, lin, mx[rnd(g, ARRAY_SIZE(mx))]);
+		ldmxcsr_imm(g, lin, mxcsr_states[rnd(g,
+						 ARRAY_SIZE(mxcsr_states))]);
 		return;
 	}
 	ldmxcsr_imm(g, lin, (rnd(g, 0x3f) << 7 | rnd(g, 4) << 13) & 0x7f80);
 	sse_rr(g, 0x66, 0xef, x, x);			/* pxor x, x */
 	sse_rr(g, 0x66, 0xef, y, y);
-	sse_rr(g, fp[i][0], fp[i][1], x, y);
-	ldmxcsr_imm(g, lin, mx[rnd(g, ARRAY_SIZE(mx))]);
+	sse_rr(g, mxcsr_fp[i][0], mxcsr_fp[i][1], x, y);
+	ldmxcsr_imm(g, lin, mxcsr_states[rnd(g,
+						 ARRAY_SIZE(mxcsr_states))]);
 }
 
 static void gen_sse(struct gen *g)
 {
-	static const u8 ld16[3][2] = { { 0xf3, 0x6f }, { 0, 0x10 },
-				       { 0x66, 0x10 } };
-	static const u8 st16[3][2] = { { 0xf3, 0x7f }, { 0, 0x11 },
-				       { 0x66, 0x11 } };
-	static const u8 intop[6] = { 0xef, 0xd4, 0x74, 0x60, 0xfc, 0xfa };
-	static const u8 fpop[4][2] = { { 0xf2, 0x58 }, { 0x66, 0x59 },
-				       { 0, 0x5c }, { 0xf3, 0x5e } };
 	int x = (int)rnd(g, 8), y = (int)rnd(g, 8), i = (int)rnd(g, 3);
 	bool dbl = chance(g, 50);
-
-	static const u8 intop2[10] = { 0xdb, 0xeb, 0xdf, 0x75, 0x76, 0xfe,
-				       0xf8, 0xfb, 0xd5, 0xe4 };
-	static const u8 fpop2[8][2] = { { 0xf2, 0x5c }, { 0xf2, 0x59 },
-					{ 0xf2, 0x5e }, { 0xf3, 0x58 },
-					{ 0xf2, 0x10 }, { 0xf3, 0x10 },
-					{ 0, 0x57 }, { 0x66, 0x57 } };
-	static const u8 al16[5][2] = { { 0x66, 0x6f }, { 0, 0x28 },
-				       { 0x66, 0xef }, { 0x66, 0x74 },
-				       { 0x66, 0xdb } };
-	static const u8 st_rr[4][2] = { { 0, 0x29 }, { 0xf3, 0x7f },
-					{ 0x66, 0xd6 }, { 0xf2, 0x11 } };
 
 	switch (rnd(g, 21)) {
 	case 20:	/* PSHUFD, SHUFPD: all of x made from y's lanes */
@@ -1064,22 +1044,22 @@ static void gen_sse(struct gen *g)
 		b8(g, rnd(g, 256));
 		break;
 	case 12:		/* PAND POR PANDN PCMPEQW/D PADDD PSUB* ... */
-		sse_rr(g, 0x66, intop2[rnd(g, 10)], x, y);
+		sse_rr(g, 0x66, sse_intop2[rnd(g, 10)], x, y);
 		break;
 	case 13:		/* SUBSD MULSD DIVSD ADDSS MOVSD MOVSS XORP* */
 		i = (int)rnd(g, 8);
-		sse_rr(g, fpop2[i][0], fpop2[i][1], x, y);
+		sse_rr(g, sse_fpop2[i][0], sse_fpop2[i][1], x, y);
 		break;
 	case 14:		/* MOVDQA MOVAPS PXOR PCMPEQB PAND xmm, m128 */
 		i = (int)rnd(g, 5);
-		sse_m_aligned(g, al16[i][0], al16[i][1], x);
+		sse_m_aligned(g, sse_al16[i][0], sse_al16[i][1], x);
 		break;
 	case 15:				/* MOVDQA, MOVAPS m128, xmm */
 		sse_m_aligned(g, dbl ? 0x66 : 0, dbl ? 0x7f : 0x29, x);
 		break;
 	case 16:		/* the store forms between registers */
 		i = (int)rnd(g, 4);
-		sse_rr(g, st_rr[i][0], st_rr[i][1], y, x);
+		sse_rr(g, sse_st_rr[i][0], sse_st_rr[i][1], y, x);
 		break;
 	case 17:		/* CVTSI2SD xmm, r32; CVTTSD2SI r32, xmm */
 		if (dbl)
@@ -1107,10 +1087,10 @@ static void gen_sse(struct gen *g)
 		sse_rr(g, 0x66, 0xd7, pick_w(g), x);
 		break;
 	case 3:				/* MOVDQU, MOVUPS, MOVUPD xmm, m */
-		sse_m(g, ld16[i][0], ld16[i][1], x, false, 16);
+		sse_m(g, sse_ld16[i][0], sse_ld16[i][1], x, false, 16);
 		break;
 	case 4:
-		sse_m(g, st16[i][0], st16[i][1], x, true, 16);
+		sse_m(g, sse_st16[i][0], sse_st16[i][1], x, true, 16);
 		break;
 	case 5:					/* MOVSD, MOVQ xmm, m64 */
 		sse_m(g, dbl ? 0xf2 : 0xf3, dbl ? 0x10 : 0x7e, x, false, 8);
@@ -1119,11 +1099,11 @@ static void gen_sse(struct gen *g)
 		sse_m(g, dbl ? 0xf2 : 0x66, dbl ? 0x11 : 0xd6, x, true, 8);
 		break;
 	case 7:		/* PXOR PADDQ PCMPEQB PUNPCKLBW PADDB PSUBD */
-		sse_rr(g, 0x66, intop[rnd(g, 6)], x, y);
+		sse_rr(g, 0x66, sse_intop[rnd(g, 6)], x, y);
 		break;
 	case 8:				/* ADDSD MULPD SUBPS DIVSS */
 		i = (int)rnd(g, 4);
-		sse_rr(g, fpop[i][0], fpop[i][1], x, y);
+		sse_rr(g, sse_fpop[i][0], sse_fpop[i][1], x, y);
 		break;
 	case 9:			/* ADDSD, MULSS xmm, m64/m32: no alignment */
 		sse_m(g, dbl ? 0xf2 : 0xf3, dbl ? 0x58 : 0x59, x, false,

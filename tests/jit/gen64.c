@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "jitdiff64.h"
+#include "sse_forms.h"
 
 enum {
 	RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
@@ -1433,10 +1434,6 @@ static void ldmxcsr_imm(struct gen *g, u32 pa, u32 v)
  */
 static void gen_ldmxcsr(struct gen *g)
 {
-	static const u32 mx[] = { 0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0,
-				  0x1fbf, 0x1fa0 };
-	static const u8 fp[4][2] = { { 0xf2, 0x58 }, { 0xf2, 0x59 },
-				     { 0xf3, 0x5c }, { 0x66, 0x58 } };
 	u32 pa = DATA + 4 * rnd(g, 0x7ff);
 	int x = (int)rnd(g, 16), y = (int)rnd(g, 16), i = (int)rnd(g, 4);
 
@@ -1457,14 +1454,16 @@ static void gen_ldmxcsr(struct gen *g)
 		return;
 	}
 	if (chance(g, 60)) {
-		ldmxcsr_imm(g, pa, mx[rnd(g, ARRAY_SIZE(mx))]);
+		ldmxcsr_imm(g, pa, mxcsr_states[rnd(g,
+						 ARRAY_SIZE(mxcsr_states))]);
 		return;
 	}
 	ldmxcsr_imm(g, pa, (rnd(g, 0x3f) << 7 | rnd(g, 4) << 13) & 0x7f80);
 	sse_op(g, 0x66, false, 0xef, x, x, NULL);	/* pxor x, x */
 	sse_op(g, 0x66, false, 0xef, y, y, NULL);
-	sse_op(g, fp[i][0], false, fp[i][1], x, y, NULL);
-	ldmxcsr_imm(g, pa, mx[rnd(g, ARRAY_SIZE(mx))]);
+	sse_op(g, mxcsr_fp[i][0], false, mxcsr_fp[i][1], x, y, NULL);
+	ldmxcsr_imm(g, pa, mxcsr_states[rnd(g,
+						 ARRAY_SIZE(mxcsr_states))]);
 }
 
 /*
@@ -1505,28 +1504,10 @@ static void gen_ts_plant(struct gen *g, int x, int y)
  */
 static void gen_sse(struct gen *g)
 {
-	static const u8 ld16[3][2] = { { 0xf3, 0x6f }, { 0, 0x10 },
-				       { 0x66, 0x10 } };
-	static const u8 st16[3][2] = { { 0xf3, 0x7f }, { 0, 0x11 },
-				       { 0x66, 0x11 } };
-	static const u8 intop[6] = { 0xef, 0xd4, 0x74, 0x60, 0xfc, 0xfa };
-	static const u8 fpop[4][2] = { { 0xf2, 0x58 }, { 0x66, 0x59 },
-				       { 0, 0x5c }, { 0xf3, 0x5e } };
 	int x = (int)rnd(g, 16), y = (int)rnd(g, 16), i;
 	bool dbl = chance(g, 50);
 	struct ea m;
 
-	static const u8 intop2[10] = { 0xdb, 0xeb, 0xdf, 0x75, 0x76, 0xfe,
-				       0xf8, 0xfb, 0xd5, 0xe4 };
-	static const u8 fpop2[8][2] = { { 0xf2, 0x5c }, { 0xf2, 0x59 },
-					{ 0xf2, 0x5e }, { 0xf3, 0x58 },
-					{ 0xf2, 0x10 }, { 0xf3, 0x10 },
-					{ 0, 0x57 }, { 0x66, 0x57 } };
-	static const u8 al16[5][2] = { { 0x66, 0x6f }, { 0, 0x28 },
-				       { 0x66, 0xef }, { 0x66, 0x74 },
-				       { 0x66, 0xdb } };
-	static const u8 st_rr[4][2] = { { 0, 0x29 }, { 0xf3, 0x7f },
-					{ 0x66, 0xd6 }, { 0xf2, 0x11 } };
 	static const u8 fpm64[4] = { 0x58, 0x59, 0x5c, 0x5e };
 	bool w = chance(g, 50);
 
@@ -1535,22 +1516,22 @@ static void gen_sse(struct gen *g)
 		sse_op_imm(g, dbl ? 0x70 : 0xc6, x, y, NULL, rnd(g, 256));
 		break;
 	case 12:		/* PAND POR PANDN PCMPEQW/D PADDD PSUB* ... */
-		sse_op(g, 0x66, false, intop2[rnd(g, 10)], x, y, NULL);
+		sse_op(g, 0x66, false, sse_intop2[rnd(g, 10)], x, y, NULL);
 		break;
 	case 13:		/* SUBSD MULSD DIVSD ADDSS MOVSD MOVSS XORP* */
 		i = (int)rnd(g, 8);
-		sse_op(g, fpop2[i][0], false, fpop2[i][1], x, y, NULL);
+		sse_op(g, sse_fpop2[i][0], false, sse_fpop2[i][1], x, y, NULL);
 		break;
 	case 14:		/* MOVDQA MOVAPS PXOR PCMPEQB PAND xmm, m128 */
 		i = (int)rnd(g, 5);
-		sse_aligned(g, al16[i][0], al16[i][1], x);
+		sse_aligned(g, sse_al16[i][0], sse_al16[i][1], x);
 		break;
 	case 15:				/* MOVDQA, MOVAPS m128, xmm */
 		sse_aligned(g, dbl ? 0x66 : 0, dbl ? 0x7f : 0x29, x);
 		break;
 	case 16:		/* the store forms between registers */
 		i = (int)rnd(g, 4);
-		sse_op(g, st_rr[i][0], false, st_rr[i][1], y, x, NULL);
+		sse_op(g, sse_st_rr[i][0], false, sse_st_rr[i][1], y, x, NULL);
 		break;
 	case 17:	/* CVTSI2SD xmm, r/m; CVTTSD2SI, CVTSD2SI r, xmm/m */
 		if (dbl && chance(g, 50)) {
@@ -1607,12 +1588,12 @@ static void gen_sse(struct gen *g)
 	case 3:				/* MOVDQU, MOVUPS, MOVUPD xmm, m */
 		i = (int)rnd(g, 3);
 		gen_ea(g, &m, 16, false);
-		sse_op(g, ld16[i][0], false, ld16[i][1], x, 0, &m);
+		sse_op(g, sse_ld16[i][0], false, sse_ld16[i][1], x, 0, &m);
 		break;
 	case 4:
 		i = (int)rnd(g, 3);
 		gen_ea(g, &m, 16, true);
-		sse_op(g, st16[i][0], false, st16[i][1], x, 0, &m);
+		sse_op(g, sse_st16[i][0], false, sse_st16[i][1], x, 0, &m);
 		break;
 	case 5:					/* MOVSD, MOVQ xmm, m64 */
 		gen_ea(g, &m, 8, false);
@@ -1625,11 +1606,11 @@ static void gen_sse(struct gen *g)
 		       &m);
 		break;
 	case 7:		/* PXOR PADDQ PCMPEQB PUNPCKLBW PADDB PSUBD */
-		sse_op(g, 0x66, false, intop[rnd(g, 6)], x, y, NULL);
+		sse_op(g, 0x66, false, sse_intop[rnd(g, 6)], x, y, NULL);
 		break;
 	case 8:				/* ADDSD MULPD SUBPS DIVSS */
 		i = (int)rnd(g, 4);
-		sse_op(g, fpop[i][0], false, fpop[i][1], x, y, NULL);
+		sse_op(g, sse_fpop[i][0], false, sse_fpop[i][1], x, y, NULL);
 		break;
 	case 9:			/* ADDSD, MULSS xmm, m64/m32: no alignment */
 		gen_ea(g, &m, dbl ? 8 : 4, false);
