@@ -142,6 +142,7 @@ struct machine {
 
 	u64 clock_start;	/* the host's monotonic clock at machine_new() */
 	struct vclock vc;
+	u64 clock_last;		/* the latest machine_clock_ns() gave */
 	clock_fn clock;		/* a test's clock instead */
 	void *clock_opaque;
 	bool in_slice;		/* inside cpu_run() */
@@ -204,9 +205,18 @@ static u64 host_ns(struct machine *m)
  */
 u64 machine_clock_ns(struct machine *m)
 {
+	u64 t;
+
 	if (unlikely(m->clock))
 		return m->clock(m->clock_opaque);
-	return vclock_now(&m->vc, cpu_icount(m->cpu));
+	t = vclock_now(&m->vc, cpu_icount(m->cpu));
+	/* The count can step back a little (a translated block counts all
+	 * its instructions when it starts and gives back those a jump out
+	 * skipped); time must not. */
+	if (t < m->clock_last)
+		return m->clock_last;
+	m->clock_last = t;
+	return t;
 }
 /* Reading it costs no system call: it is arithmetic on the CPU's
  * instruction count. :*/

@@ -161,6 +161,7 @@ void cpu_reset_flat32(struct cpu *c, u32 eip)
 	c->cpl = 0;
 	c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;
 	c->tsc_offset = 0;
+	c->tsc_last = 0;
 	sys_reset_msrs(c);
 	c->halted = false;
 	c->intr_shadow = false;

@@ -237,6 +237,7 @@ struct cpu {
 	u32 sysenter_cs;
 	u64 sysenter_esp, sysenter_eip;
 	u64 tsc_offset;		/* TSC = clock_ns + tsc_offset */
+	u64 tsc_last;		/* the last TSC the guest read (tsc_read()) */
 	u64 tsc_adjust;		/* IA32_TSC_ADJUST: the TSC's writes, summed */
 	u64 efer, misc_enable, pat;	/* MSRs that only hold a value */
 	u64 star, lstar, cstar, kernel_gs_base;	/* long mode's */

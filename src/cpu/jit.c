@@ -148,6 +148,7 @@ struct jit {
 	u8 *flags_in;		/* emit_flags_in(): the guest's flags made
 				 * the host's, for any lazy state */
 	unsigned generation;	/* flushes so far */
+	FILE *perf_map;		/* LGUEST_PERFMAP: blocks named for perf */
 	/* Per page of RAM, the blocks made from it since the last flush
 	 * (through page_next[]); c->code_pages has its bit set while the
 	 * list is not empty. */
@@ -4061,6 +4062,11 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
 		b->page[0] = (u32)(h - c->ram) >> 12;
 		watch_block(c, b);
+		if (j->perf_map)
+			fprintf(j->perf_map, "%lx %lx lg_%08x\n",
+				(unsigned long)b->code,
+				(unsigned long)(j->p - b->code),
+				(u32)(h - c->ram));
 	}
 	/* JIT_BLOCK_ROOM is what the emitters can write at most. */
 	if ((size_t)(j->p - start) > JIT_BLOCK_ROOM)
@@ -4360,6 +4366,29 @@ fail:
 	return NULL;
 }
 
+/*
+ * LGUEST_PERFMAP=1 names each block for perf (perf's /tmp/perf-PID.map:
+ * "lg_" and the guest physical address of its first byte), so that
+ * `perf report` shows where in the guest the translated code's time goes.
+ * A tool for developers: it is opened before the sandbox closes the file
+ * system, and an arena emptied and filled again names addresses twice.
+ */
+static void open_perf_map(struct jit *j)
+{
+	const char *env = getenv("LGUEST_PERFMAP");
+	char path[64];
+
+	if (!env || strcmp(env, "1"))
+		return;
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	j->perf_map = fopen(path, "w");
+	if (!j->perf_map) {
+		perror(path);
+		return;
+	}
+	setvbuf(j->perf_map, NULL, _IOLBF, 0);
+}
+
 void jit_init(struct cpu *c)
 {
 	const char *env = getenv("LGUEST_JIT");
@@ -4392,6 +4421,7 @@ void jit_init(struct cpu *c)
 	c->jit = j;
 	flush(c);
 	j->high = j->p;
+	open_perf_map(j);
 }
 
 void jit_free(struct cpu *c)
@@ -4401,6 +4431,8 @@ void jit_free(struct cpu *c)
 	if (!j)
 		return;
 	munmap(j->arena, 2 * (size_t)JIT_ARENA_MAX);
+	if (j->perf_map)
+		fclose(j->perf_map);
 	free(j->page_blocks);
 	free(c->code_pages);
 	c->code_pages = NULL;

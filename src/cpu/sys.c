@@ -359,6 +359,27 @@ static u64 tsc_now(struct cpu *c)
 	return ns + c->tsc_offset;
 }
 
+/*
+ * What the guest reads: the TSC as above, but never the same twice.  A
+ * real TSC moves on between any two reads, and guests count on it: Linux
+ * decides how many timer ticks a bit of boot-time entropy takes by how
+ * many of 8191 reads in a row differ, and one pair alike doubles its
+ * wait for /dev/urandom.  Our clock can stand still between two reads
+ * (translated code counts a block's instructions when it starts, so every
+ * read in a block sees one count) and can even step back a few
+ * nanoseconds (a block left early gives back the count of what it
+ * skipped), so a read is at least one past the one before.
+ */
+static u64 tsc_read(struct cpu *c)
+{
+	u64 t = tsc_now(c);
+
+	if (t <= c->tsc_last)
+		t = c->tsc_last + 1;
+	c->tsc_last = t;
+	return t;
+}
+
 /* The APIC's TSC deadline is kept on the machine clock: the TSC is that
  * clock plus our offset.  0 disarms; a deadline already behind the clock
  * is due at once. */
@@ -391,6 +412,7 @@ static void tsc_move(struct cpu *c, u64 delta)
 
 	dl += c->tsc_offset;
 	c->tsc_offset += delta;
+	c->tsc_last = 0;	/* written: it counts on from the new value */
 	c->tsc_adjust += delta;
 	if (armed && c->bus.wrmsr)
 		c->bus.wrmsr(c->bus.opaque, MSR_TSC_DEADLINE,
@@ -446,7 +468,7 @@ void sys_rdmsr(struct cpu *c)
 	need_cpl0(c);
 	switch (c->r[R_ECX].d) {
 	case MSR_TSC:
-		v = tsc_now(c);
+		v = tsc_read(c);
 		break;
 	case MSR_TSC_ADJUST:
 		v = c->tsc_adjust;
@@ -724,7 +746,7 @@ void sys_rdtsc(struct cpu *c)
 
 	if ((c->cr4 & CR4_TSD) && cpu_pmode(c) && c->cpl != 0)
 		cpu_gp(c, 0);
-	t = tsc_now(c);
+	t = tsc_read(c);
 	c->r[R_EAX].q = (u32)t;
 	c->r[R_EDX].q = (u32)(t >> 32);
 }

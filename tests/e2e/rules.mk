@@ -5,3 +5,10 @@ build/tests/e2e/sse_prog: tests/e2e/sse_prog.c
 	$(CC) -m32 -static -O2 -msse2 -mfpmath=sse $(WARN) -o $@ $< -lm
 
 CHECK_DEPS += build/tests/e2e/sse_prog
+
+# tsc_prog: the TSC's reads in the guest (test_tsc.sh), the same way.
+build/tests/e2e/tsc_prog: tests/e2e/tsc_prog.c
+	@mkdir -p $(@D)
+	$(CC) -m32 -static -O2 $(WARN) -o $@ $<
+
+CHECK_DEPS += build/tests/e2e/tsc_prog

@@ -1,0 +1,45 @@
+#!/bin/sh
+# End to end: the TSC as the stock kernel's userland reads it
+# (tests/e2e/tsc_prog.c): no two reads alike, none below the one before,
+# also across translated blocks that a jump leaves early.  Its output must
+# be what the same binary prints under qemu-i386 on the host's TSC, the
+# outside oracle: a count of 0 on each line.
+# run-all: timeout=900 (boots a real kernel)
+cd "$(dirname "$0")/../.." || exit 1
+GUEST_TOP=$PWD
+GUEST_NAME=e2e-tsc
+. tests/lib/guest.sh
+trap guest_cleanup EXIT
+P=build/tests/e2e/tsc_prog
+make -s "$P" >/dev/null 2>&1 || make "$P" || {
+	echo "not ok - $P builds"
+	exit 1
+}
+if ! command -v qemu-i386 >/dev/null; then
+	echo "not ok - qemu-i386 is missing (scripts/install-deps.sh)"
+	exit 1
+fi
+guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
+want=$(qemu-i386 "$P")
+case $want in
+*"alike in a row: 0 "*"read before: 0 "*"the first: 0 "*) ;;
+*)	echo "not ok - tsc_prog under qemu-i386 finds every read above the last"
+	printf '%s\n' "$want" | sed 's/^/# /'
+	exit 0 ;;
+esac
+S=$(mktemp)
+printf '/tsc_prog\n' >"$S"
+GUEST_RUN_FILES=$P
+guest_run "$S"
+st=$?
+rm -f "$S"
+guest_ok $st "the guest runs tsc_prog and powers off"
+got=$(guest_run_output | grep '^tsc:')
+if [ "$got" = "$want" ]; then
+	echo "ok - tsc_prog prints in the guest what it prints under qemu-i386"
+else
+	echo "not ok - tsc_prog prints in the guest what it prints under qemu-i386"
+	printf '%s\n' "$want" | sed 's/^/# want: /'
+	printf '%s\n' "$got" | sed 's/^/# got:  /'
+fi
+[ $st = 0 ] || guest_show_log
