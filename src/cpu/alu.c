@@ -12,7 +12,11 @@
  * c->eflags always holds the non-arithmetic bits (IF, DF, IOPL, ...).  Its
  * arithmetic bits are the truth only when lf_op is LF_NONE; for LF_RES the
  * CF, OF and AF bits in c->eflags are the truth and ZF/SF/PF come from the
- * result.  LF_NONE is 0, so a zeroed struct cpu is consistent.
+ * result.  LF_NONE is 0, so a zeroed struct cpu is consistent.  The
+ * translator may put a rotate on top of any of these (LF_ROT(): its CF and
+ * OF replace theirs, from its result in lf_rot), so that a ROL or ROR
+ * costs two stores where working out the flags before it took thirty
+ * host instructions or a call.
  */
 #include "exec.h"
 
@@ -30,8 +34,39 @@ static inline void set_lazy(struct cpu *c, int kind, u64 a, u64 b, u64 res,
 	c->lf_res = res;
 }
 
+/* CF and OF of a rotate that left r: a ROL's CF is r's low bit and OF
+ * its top bit XOR CF; a ROR's CF is the top bit and OF the top bit XOR
+ * the one below, as rotate() sets them for every count. */
+static u32 rot_flags(u32 op, u64 r)
+{
+	u64 sb = sign_bit(1 << ((op >> 10) & 3));
+	bool cf, of;
+
+	if (((op >> 8) & 3) == 1) {
+		cf = r & 1;
+		of = !(r & sb) != !cf;
+	} else {
+		cf = r & sb;
+		of = !(r & sb) != !(r & (sb >> 1));
+	}
+	return (cf ? F_CF : 0) | (of ? F_OF : 0);
+}
+
+static u32 base_flags(struct cpu *c);
+
 /* The arithmetic flags of the recorded operation. */
 static u32 lazy_flags(struct cpu *c)
+{
+	u32 f;
+
+	if (c->lf_op < 0x100)
+		return base_flags(c);
+	f = LF_BASE(c->lf_op) == LF_NONE ? c->eflags & F_ARITH : base_flags(c);
+	return (f & ~(F_CF | F_OF)) | rot_flags(c->lf_op, c->lf_rot);
+}
+
+/* ... of the operation alone, not LF_NONE. */
+static u32 base_flags(struct cpu *c)
 {
 	int size = LF_SIZE(c->lf_op);
 	u64 a = c->lf_src1, b = c->lf_src2, r = c->lf_res;
@@ -44,7 +79,7 @@ static u32 lazy_flags(struct cpu *c)
 		f |= F_SF;
 	if (!__builtin_parity(r & 0xff))
 		f |= F_PF;
-	switch (LF_KIND(c->lf_op)) {
+	switch (LF_KIND(LF_BASE(c->lf_op))) {
 	case LF_ADD:
 		f |= (r < a) ? F_CF : 0;
 		f |= ((a ^ r) & (b ^ r) & sb) ? F_OF : 0;

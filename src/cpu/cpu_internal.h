@@ -251,6 +251,7 @@ struct cpu {
 	/* Lazy flags state, owned by alu.c. */
 	u64 lf_res, lf_src1, lf_src2;	/* as wide as the operation */
 	u32 lf_op;		/* which operation last set the flags */
+	u64 lf_rot;		/* the result of a rotate (LF_ROT()) */
 
 	/* Memory. */
 	u8 *ram;

@@ -188,6 +188,17 @@ enum {
 #define LF_KIND(op) ((op) >> 2)
 #define LF_SIZE(op) (1 << ((op) & 3))
 
+/*
+ * A rotate on top of any of the above (the translator's, jit.c): its
+ * second byte says a ROL or ROR of which size came last, whose CF and OF
+ * replace the recorded operation's and come from its result in lf_rot.
+ * The kind then reads as none of LF_*, so whoever answers from the kind
+ * alone takes the long way, through lazy_flags().
+ */
+#define LF_ROT(right, size) \
+	((1u + (right)) << 8 | (u32)__builtin_ctz(size) << 10)
+#define LF_BASE(op) ((op) & 0xff)
+
 /* ADD OR ADC SBB AND SUB XOR CMP, by the 3-bit group-1 index. */
 u64 alu_arith(struct cpu *c, int op, u64 a, u64 b, int size);
 u64 alu_inc(struct cpu *c, u64 a, int size);

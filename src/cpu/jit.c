@@ -2477,50 +2477,31 @@ static void e_fold(struct jctx *x)
 	x->flags = FK_EFLAGS;
 }
 
+static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
+			   u32 count);
+
 /*
  * ROL or ROR by a constant, with the flags seen.  SF, ZF, PF and AF stay
- * as they were, so the flags go to c->eflags first (e_fold()); then CF
- * and OF as alu.c's rotate() sets them for every count: ROL's CF is the
- * result's low bit and OF its top bit XOR CF; ROR's CF is the top bit and
- * OF the top bit XOR the one below.
+ * as they were and CF and OF come from the result, so the flags are left
+ * lazy: the result goes to lf_rot and the second byte of lf_op says a
+ * rotate came last (LF_ROT()), on top of whatever state c holds (which
+ * is consistent: the flags before a rotate whose flags are seen are seen
+ * too, and never deferred).  alu.c works them out if anyone asks, which
+ * is almost never: they are seen mostly because a fault could see them.
  */
 static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
 			      u32 count)
 {
 	struct jit *j = x->j;
-	int size = di->size;
 
-	e_fold(x);
-	e_load_greg(x, H_EAX, di->rm, size);
-	e_rexw(j, size);				/* rol/ror eax, count */
-	e8(j, 0xc1);
-	e8(j, di->op ? 0xc8 : 0xc0);
-	e8(j, (u8)count);
-	e_store_reg(x, di->rm);
-	e_rexw(j, size);				/* edx = the top two */
-	ebytes(j, "\x89\xc2", 2);			/* bits, the top one */
-	e_rexw(j, size);				/* in bit 1 */
-	ebytes(j, "\xc1\xea", 2);
-	e8(j, (u8)(size * 8 - 2));
-	if (di->op == 0) {
-		ebytes(j, "\x89\xc1\x83\xe1\x01", 5);	/* ecx = eax & 1 */
-		ebytes(j, "\xd1\xea\x31\xca", 4);	/* edx = (edx >> 1) ^ ecx */
-	} else {
-		ebytes(j, "\x89\xd1\xd1\xe9", 4);	/* ecx = edx >> 1 */
-		ebytes(j, "\x31\xca\x83\xe2\x01", 5);	/* edx = (edx ^ ecx) & 1 */
-	}
-	ebytes(j, "\xc1\xe2\x0b\x09\xd1", 5);		/* ecx |= edx << 11 */
-	e_load(j, H_EAX, CPU_FIELD(eflags));
-	e8(j, 0x25);					/* and eax, ~(CF|OF) */
-	e32(j, ~(F_CF | F_OF));
-	ebytes(j, "\x09\xc8", 2);			/* or eax, ecx */
-	e_store(j, H_EAX, CPU_FIELD(eflags));
-	x->flags = FK_EFLAGS;
+	e_shift_cached(x, di, 0xc1, count);
+	e_rc_q(x, rc_reg_of(x, di->rm), CPU_FIELD(lf_rot));
+	e_rbx(j, "\xc6", 1, 0x83, CPU_FIELD(lf_op) + 1);	/* mov byte */
+	e8(j, (u8)(LF_ROT(di->op, di->size) >> 8));
+	x->flags = FK_UNKNOWN;
 	return true;
 }
 
-static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
-			   u32 count);
 
 /*
  * A shift or rotate by a constant, in 32-bit or 64-bit code: with its
