@@ -168,6 +168,31 @@ struct tlb_entry {
 			 * above 4 GiB, where there is nothing (mmu.c) */
 };
 
+/*
+ * In front of each TLB, for translated 32-bit code alone (jit.c's
+ * e_access()): the page that the stack's accesses (through ESP, and
+ * through EBP) found last, so that the next one to the same page costs
+ * a subtraction and a compare, not a hashed lookup.  It is a copy of what an entry said, never more: a read
+ * may use rpage's page, a write wpage's (the entry's wpage, a page of RAM
+ * that is dirty and holds no code), each TLB_L0_NONE when there is none,
+ * a value no 32-bit address is ever within a page of.  Whatever empties or
+ * narrows an entry empties these (tlb_l0_drop()), and so does jit_run()
+ * before it runs any block.
+ */
+#define TLB_L0_NONE (1ull << 63)
+#define TLB_L0_SLOTS 2		/* ESP's, EBP's */
+struct tlb_l0 {
+	u64 rpage, wpage;	/* linear address of the page */
+	uintptr_t host;		/* host address of its first byte */
+	u64 pad;
+};
+
+/* A TLB: the entries, then the one-page caches in front of them. */
+struct tlb {
+	struct tlb_entry e[TLB_SIZE];
+	struct tlb_l0 l0[TLB_L0_SLOTS];
+};
+
 /* The host address of linear address lin, through an entry it hits. */
 static inline u8 *tlb_host(const struct tlb_entry *e, u64 lin)
 {
@@ -256,7 +281,7 @@ struct cpu {
 	/* Memory. */
 	u8 *ram;
 	u32 ram_size;
-	struct tlb_entry tlb[2][TLB_SIZE];	/* [0] supervisor, [1] user */
+	struct tlb tlb[2];	/* [0] supervisor, [1] user */
 	/* A bit per page of RAM: the page holds translated code (jit.c
 	 * sets it, mmu_watch_code()); NULL without the translator.  No
 	 * TLB entry of such a page is writable, so every write to it
@@ -302,7 +327,7 @@ struct cpu {
 	 * segments nor the CPL: which segments its inline accesses may use
 	 * unchecked (bit s: reads, bit 8 + s: writes) and the TLB they use. */
 	u32 jit_flat;
-	const struct tlb_entry *jit_tlb;
+	const struct tlb *jit_tlb;
 	bool jit_active;	/* in translated code: a fault's EIP and ESP
 				 * are still the instruction's own */
 
@@ -436,6 +461,8 @@ void jit_code_written(struct cpu *c, u32 pa, u32 len);
 u64 mmu_translate(struct cpu *c, u64 lin, int acc, bool user);
 /* Drop the TLB: all entries, or all but global ones (CR3 write). */
 void mmu_flush(struct cpu *c, bool keep_global);
+/* Empty the one-page caches in front of both TLBs (struct tlb_l0). */
+void tlb_l0_drop(struct cpu *c);
 /* True when paging uses the PAE format (CR0.PG and CR4.PAE). */
 static inline bool mmu_pae(const struct cpu *c)
 {
@@ -509,7 +536,7 @@ bool seg_limit_ok(const struct seg *s, u64 off, u32 len);
 static inline const struct tlb_entry *tlb_entry_for(const struct cpu *c,
 						    u64 lin)
 {
-	return &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+	return &c->tlb[c->cpl == 3].e[(lin >> 12) & (TLB_SIZE - 1)];
 }
 
 /* May code at lin be fetched through TLB entry e without a walk?  An

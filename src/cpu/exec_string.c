@@ -117,7 +117,7 @@ static void string_once(struct cpu *c, u8 op,
 static u8 *tlb_host_for(struct cpu *c, u64 lin, bool write)
 {
 	const struct tlb_entry *e =
-		&c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+		&c->tlb[c->cpl == 3].e[(lin >> 12) & (TLB_SIZE - 1)];
 
 	if ((write ? e->wpage : e->vpage) != (lin >> 12) + 1)
 		return NULL;

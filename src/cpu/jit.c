@@ -166,7 +166,7 @@ struct jit {
 		u8 mode;		/* b->mode, the same */
 	} recent[JIT_RECENT];
 	/* An empty TLB, for blocks whose segments rule out inline access. */
-	struct tlb_entry no_tlb[TLB_SIZE];
+	struct tlb no_tlb;
 	struct jblock *tab[JIT_TAB_SIZE];
 };
 
@@ -528,6 +528,15 @@ enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS };
  * checks and its access's three (e_access(), cold_add()). */
 #define JIT_MAX_COLD 6
 
+/*
+ * Which one-page cache an access uses (e_access()): ESP's for one
+ * through ESP or of the stack without an address form (PUSH, POP,
+ * LEAVE), EBP's for one through EBP, none for the rest (the TLB
+ * straight away).  Other base registers point here and there: measured,
+ * a cache for each lost more to its misses than it won.
+ */
+enum { L0_NONE = -2, L0_UNSET = -1 };
+
 /* Translation state of one block. */
 struct jctx {
 	struct jit *j;
@@ -557,6 +566,16 @@ struct jctx {
 	u8 *normal;		/* the shared way out, once emitted */
 	u8 *tlb_bad, *tlb_back;	/* emit_tlb_choice()'s jump to the empty
 				 * TLB, and where it comes back to */
+	/* The accesses' ways to the TLB when their page is not the one
+	 * cached (emit_l0_stub()), emitted after the block. */
+	u32 nl0;
+	int l0_slot;		/* e_ea()'s choice for e_access() */
+	struct {
+		u8 *from, *back;
+		u32 cold;		/* its instruction's cold path */
+		u8 slot, size;
+		bool write;
+	} l0[JIT_MAX_COLD * JIT_MAX_INSNS];
 	/* Cold paths, emitted after the block: instruction i's handler,
 	 * for when the inline access cannot go straight to RAM. */
 	u32 ncold;
@@ -888,6 +907,7 @@ static void e_ea(struct jctx *x, const struct dinsn *di)
 		b = rc_reg_of(x, di->base);
 	if (di->index != DC_NONE)
 		ix = rc_reg_of(x, di->index);
+	x->l0_slot = di->base == R_ESP ? 0 : di->base == R_EBP ? 1 : L0_NONE;
 	e_rex(j, x->wide, 0, ix, b);
 	if (b < 0 && ix < 0) {				/* mov eax, disp */
 		ebytes(j, "\xc7\xc0", 2);
@@ -1029,23 +1049,36 @@ static void e_store_reg_sz(struct jctx *x, int r, int size)
 	e32(x->j, (u32)greg_sz(r, size));
 }
 
+/* Where r13's TLB keeps the one-page cache (struct tlb_l0) of slot. */
+static s32 l0_field(int slot, size_t field)
+{
+	return (s32)(offsetof(struct tlb, l0) + field +
+		     (size_t)slot * sizeof(struct tlb_l0));
+}
+
 /*
  * The inline access of size bytes to segment seg at offset eax (rax in
- * 64-bit code): through r13's TLB straight to RAM, else to the cold path
- * (the whole instruction, by its handler).  Leaves the host address in
- * rsi + rcx: the entry's addend and the address.  For flat segments
+ * 64-bit code): straight to RAM when the page is the one that r13's TLB
+ * has in its one-page cache for this kind of access (the address less
+ * the page is then at most 4096 - size), else by way of the TLB proper
+ * (emit_l0_stub(), after the block), else to the cold path (the whole
+ * instruction, by its handler).  Leaves the host address in rsi + rcx:
+ * the page and the offset in it; changes rdx too.  For flat segments
  * only, with base 0 but for FS and GS: the block's entry points r13 at an
  * empty TLB when a segment it uses is not that and plainly usable.  In
  * 64-bit code there are no segment checks, and a TLB hit also says the
  * address is canonical (the TLB holds no other), so any other address
  * takes the cold path, whose handler raises the #GP.
  */
+static u8 *e_tlb_check(struct jctx *x, bool write, int size);
+
 static void e_access(struct jctx *x, int seg, bool write, int size)
 {
 	struct jit *j = x->j;
 	int w = x->wide ? 8 : 4;	/* e_rexw(): 64-bit addresses */
-	u8 *cold[1];
-	int k = 0;
+	int slot = x->l0_slot != L0_UNSET ? x->l0_slot :
+		   seg == S_SS ? 0 : L0_NONE;
+	u8 *again;
 
 	if (seg == S_FS || seg == S_GS) {		/* add eax, base */
 		e_rexw(j, w);
@@ -1053,6 +1086,48 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 		      (size_t)seg * sizeof(struct seg) +
 		      offsetof(struct seg, base));
 	}
+	if (x->wide || slot == L0_NONE) {
+		cold_add(x, e_tlb_check(x, write, size));
+		ebytes(j, "\x48\x89\xc1", 3);		/* mov rcx, rax */
+		return;
+	}
+	spill_barrier();	/* the stub comes back to this address */
+	again = j->p;
+	ebytes(j, "\x89\xc1", 2);			/* mov ecx, eax */
+	ebytes(j, "\x49\x2b\x8d", 3);			/* sub rcx, [r13+l0] */
+	e32(j, (u32)l0_field(slot, write ? offsetof(struct tlb_l0, wpage) :
+					   offsetof(struct tlb_l0, rpage)));
+	ebytes(j, "\x48\x81\xf9", 3);			/* cmp rcx, room */
+	e32(j, 0x1000 - (u32)size);
+	if (x->nl0 >= ARRAY_SIZE(x->l0))
+		abort();
+	x->l0[x->nl0].from = e_jump(j, JCC_JA, NULL);
+	x->l0[x->nl0].back = again;
+	x->l0[x->nl0].slot = (u8)slot;
+	x->l0[x->nl0].write = write;
+	x->l0[x->nl0].size = (u8)size;
+	x->l0[x->nl0++].cold = x->ncold;
+	cold_add(x, NULL);		/* from: the stub's, when it is made */
+	ebytes(j, "\x49\x8b\xb5", 3);			/* mov rsi, [r13+host] */
+	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, host)));
+}
+
+/*
+ * The TLB entry of the access at rax (hashed from its address) and its
+ * tag, which must be the access's last byte's; returns the jump taken
+ * when it is not, and else leaves the entry's addend in rsi.  An access
+ * that crosses into the next page or wraps matches no entry (the tag is
+ * never 0, an empty entry's).  A read compares with vpage, a write with
+ * wpage, which only a writable page of RAM has (and vpage only one of
+ * RAM): one compare says the access may go straight through.  Changes
+ * rcx and rdx.
+ */
+static u8 *e_tlb_check(struct jctx *x, bool write, int size)
+{
+	struct jit *j = x->j;
+	int w = x->wide ? 8 : 4;
+	u8 *miss;
+
 	e_rexw(j, w);
 	ebytes(j, "\x89\xc2", 2);			/* edx = the entry's */
 	e_rexw(j, w);				/* offset in the TLB: */
@@ -1060,12 +1135,6 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	ebytes(j, "\x81\xe2", 2);
 	e32(j, (TLB_SIZE - 1) << 5);
 	_Static_assert(sizeof(struct tlb_entry) == 32, "TLB entry size");
-	/* The tag of the access's last byte: an access that crosses into
-	 * the next page cannot match this entry, nor one that wraps (the
-	 * tag is never 0, an empty entry's).  A read compares it with
-	 * vpage, a write with wpage, which only a writable page of RAM has
-	 * (and vpage only one of RAM): one compare says the access may go
-	 * straight through. */
 	if (x->wide) {		/* rcx = (rax + size - 1 >> 12) + 1 */
 		ebytes(j, "\x48\x8d\x48", 3);	/* lea rcx, [rax+...] */
 		e8(j, (u8)(size - 1));
@@ -1078,14 +1147,45 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	ebytes(j, "\x49\x39\x4c\x15", 4);		/* cmp [r13+rdx+tag], */
 	e8(j, write ? offsetof(struct tlb_entry, wpage) :	/* rcx */
 	      offsetof(struct tlb_entry, vpage));
-	cold[k++] = e_jump(j, JCC_JNE, NULL);
+	miss = e_jump(j, JCC_JNE, NULL);
 	ebytes(j, "\x49\x8b\x74\x15", 4);		/* mov rsi, [r13+rdx+ */
 	e8(j, offsetof(struct tlb_entry, addend));	/* addend] */
-	e_rexw(j, w);
-	ebytes(j, "\x89\xc1", 2);			/* ecx = eax */
-	while (k--) {
-		cold_add(x, cold[k]);
+	return miss;
+}
+
+/*
+ * The way a 32-bit access goes when its page is not the one its cache
+ * holds (e_access()): the TLB (e_tlb_check()), else the instruction's
+ * cold path; the page then goes into the cache, and the access tries it
+ * again.  A read leaves the cache's write page empty: a write to the page
+ * after it comes here once more.  rax is the address, and stays so.
+ */
+static void emit_l0_stub(struct jctx *x, u32 k)
+{
+	struct jit *j = x->j;
+	int slot = x->l0[k].slot;
+	bool write = x->l0[k].write;
+
+	set_rel32(x->l0[k].from, j->p);
+	x->cold[x->l0[k].cold].from = e_tlb_check(x, write, x->l0[k].size);
+	ebytes(j, "\x48\x89\xc1", 3);			/* mov rcx, rax */
+	ebytes(j, "\x48\x81\xe1", 3);			/* and rcx, ~0xfff */
+	e32(j, ~0xfffu);
+	ebytes(j, "\x49\x89\x8d", 3);			/* mov [r13+rpage], */
+	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, rpage)));
+	if (!write)
+		e_movabs(j, H_ECX, TLB_L0_NONE);
+	ebytes(j, "\x49\x89\x8d", 3);			/* mov [r13+wpage], */
+	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, wpage)));
+	if (!write) {			/* rcx = the page again */
+		ebytes(j, "\x48\x89\xc1", 3);
+		ebytes(j, "\x48\x81\xe1", 3);
+		e32(j, ~0xfffu);
 	}
+	ebytes(j, "\x48\x8d\x14\x0e", 4);		/* lea rdx, [rsi+rcx] */
+	ebytes(j, "\x49\x89\x95", 3);			/* mov [r13+host], rdx */
+	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, host)));
+	e_jump(j, JMP, x->l0[k].back);
 }
 
 /*
@@ -1106,6 +1206,7 @@ static void host_flags_valid(struct jctx *x, u32 first)
 static void e_access_esp(struct jctx *x, bool write, int size)
 {
 	ebytes(x->j, x->wide ? "\x49\x89\xc0" : "\x41\x89\xc0", 3);
+	x->l0_slot = 0;
 	e_access(x, S_SS, write, size);			/* r8 = rax */
 }
 
@@ -3391,7 +3492,7 @@ static u32 flat_segments(const struct cpu *c)
 static void jit_prepare(struct cpu *c)
 {
 	c->jit_flat = cpu_64bit(c) ? ~0u : flat_segments(c);
-	c->jit_tlb = c->tlb[c->cpl == 3];
+	c->jit_tlb = &c->tlb[c->cpl == 3];
 }
 
 /* The segments that emit_ind_branch()'s and emit_mem_swap()'s accesses
@@ -3736,6 +3837,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	for (i = 0; i + 1 < b->n || (i < b->n && b->d[i].flow == DF_NEXT);
 	     i++) {
 		x.i = i;
+		x.l0_slot = L0_UNSET;
 		di = &b->d[i];
 		run = emit_stack_run(&x);
 		if (run) {
@@ -3756,6 +3858,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	/* The last instruction, if it moves EIP, is part of the end. */
 	if (i < b->n && b->d[i].kind != DK_JCC && b->d[i].kind != DK_JMP) {
 		x.i = i;
+		x.l0_slot = L0_UNSET;
 		if (!emit_call_ret(&x, &b->d[i]) &&
 		    !emit_ind_branch(&x, &b->d[i]))
 			emit_call(&x, &b->d[i]);
@@ -3767,6 +3870,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	e_exit(j, JX_NORMAL);
 	set_rel32(over, j->p);
 	e_exit(j, JX_BUDGET);
+	for (i = 0; i < x.nl0; i++)
+		emit_l0_stub(&x, i);
 	for (i = 0; i < x.ncold; i++) {
 		u32 k = x.cold[i].i, m;
 		u8 *exits[JIT_MAX_RUN];
@@ -3801,7 +3906,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	emit_side_exits(&x, page, off);
 	if (x.tlb_bad) {		/* r13 = the empty TLB */
 		set_rel32(x.tlb_bad, j->p);
-		e_movabs(j, 0, (u64)(uintptr_t)j->no_tlb);
+		e_movabs(j, 0, (u64)(uintptr_t)&j->no_tlb);
 		ebytes(j, "\x49\x89\xc5", 3);		/* mov r13, rax */
 		e_jump(j, JMP, x.tlb_back);
 	}
@@ -4168,6 +4273,9 @@ void jit_run(struct cpu *c, u64 end)
 
 	c->jit_end = end;
 	c->intr &= ~INTR_CODE;
+	/* Whatever happened to the TLBs outside, their caches start empty
+	 * (a struct cpu set up or copied whole may hold anything there). */
+	tlb_l0_drop(c);
 	b = lookup_here(c);
 	while (b && b->code) {
 		gen = j->generation;
@@ -4375,6 +4483,7 @@ void jit_init(struct cpu *c)
 	const char *env = getenv("LGUEST_JIT");
 	size_t first = first_limit();
 	struct jit *j;
+	int k;
 
 	c->jit = NULL;
 	if (env && !strcmp(env, "0"))
@@ -4394,6 +4503,10 @@ void jit_init(struct cpu *c)
 		c->code_pages = NULL;
 		free(j);
 		return;
+	}
+	for (k = 0; k < TLB_L0_SLOTS; k++) {	/* they hold nothing, ever */
+		j->no_tlb.l0[k].rpage = TLB_L0_NONE;
+		j->no_tlb.l0[k].wpage = TLB_L0_NONE;
 	}
 	j->first = first;
 	j->end = j->arena + first;

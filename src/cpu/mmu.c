@@ -170,7 +170,25 @@ static u64 phys_read64(struct cpu *c, u64 pa)
 
 static inline struct tlb_entry *tlb_slot(struct cpu *c, u64 lin, bool user)
 {
-	return &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+	return &c->tlb[user].e[(lin >> 12) & (TLB_SIZE - 1)];
+}
+
+void tlb_l0_drop(struct cpu *c)
+{
+	int t, k;
+
+	for (t = 0; t < 2; t++) {
+		for (k = 0; k < TLB_L0_SLOTS; k++) {
+			c->tlb[t].l0[k].rpage = TLB_L0_NONE;
+			c->tlb[t].l0[k].wpage = TLB_L0_NONE;
+		}
+	}
+}
+
+/* Every entry of both TLBs, in turn. */
+static struct tlb_entry *tlb_nth(struct cpu *c, int i)
+{
+	return &c->tlb[i / TLB_SIZE].e[i % TLB_SIZE];
 }
 
 /* Empty an entry: both its tags. */
@@ -189,19 +207,20 @@ static inline bool tlb_hit(const struct tlb_entry *e, u64 lin, int acc)
 
 void mmu_flush(struct cpu *c, bool keep_global)
 {
-	struct tlb_entry *e = &c->tlb[0][0];
 	int i;
 
+	tlb_l0_drop(c);
 	if (!keep_global) {
-		memset(c->tlb, 0, sizeof(c->tlb));
+		memset(c->tlb[0].e, 0, sizeof(c->tlb[0].e));
+		memset(c->tlb[1].e, 0, sizeof(c->tlb[1].e));
 		memset(c->tlb_large, 0, sizeof(c->tlb_large));
 		memset(c->tlb_huge, 0, sizeof(c->tlb_huge));
 		c->tlb_huge_many = false;
 		return;
 	}
 	for (i = 0; i < 2 * TLB_SIZE; i++)
-		if (!(e[i].global & TLB_GLOBAL))
-			tlb_kill(&e[i]);
+		if (!(tlb_nth(c, i)->global & TLB_GLOBAL))
+			tlb_kill(tlb_nth(c, i));
 }
 
 /*
@@ -227,7 +246,7 @@ static void huge_note(struct cpu *c, u64 region)
 /* INVLPG in a 1 GiB page: every piece of it goes. */
 static void invlpg_huge(struct cpu *c, u64 lin)
 {
-	struct tlb_entry *e = &c->tlb[0][0];
+	struct tlb_entry *e;
 	u64 region = lin >> 30;
 	bool listed = c->tlb_huge_many;
 	unsigned i;
@@ -241,10 +260,12 @@ static void invlpg_huge(struct cpu *c, u64 lin)
 	}
 	if (!listed)
 		return;
-	for (i = 0; i < 2 * TLB_SIZE; i++)
-		if (e[i].vpage && (e[i].global & TLB_HUGE) &&
-		    (e[i].vpage - 1) >> 18 == region)
-			tlb_kill(&e[i]);
+	for (i = 0; i < 2 * TLB_SIZE; i++) {
+		e = tlb_nth(c, i);
+		if (e->vpage && (e->global & TLB_HUGE) &&
+		    (e->vpage - 1) >> 18 == region)
+			tlb_kill(e);
+	}
 }
 
 /*
@@ -269,27 +290,29 @@ static u32 large_bit(u64 region)
 
 void mmu_invlpg(struct cpu *c, u64 lin)
 {
-	struct tlb_entry *e = &c->tlb[0][0];
+	struct tlb_entry *e;
 	u64 big = lin >> 22, region;
 	u32 slot = (lin >> 12) & (TLB_SIZE - 1), bit = large_bit(big);
 	bool keep = false;
 	int i;
 
+	tlb_l0_drop(c);
 	invlpg_huge(c, lin);
 	if (!(c->tlb_large[bit / 32] & (1u << (bit % 32)))) {
 		for (i = 0; i < 2; i++)
-			if (c->tlb[i][slot].vpage == (lin >> 12) + 1)
-				tlb_kill(&c->tlb[i][slot]);
+			if (c->tlb[i].e[slot].vpage == (lin >> 12) + 1)
+				tlb_kill(&c->tlb[i].e[slot]);
 		return;
 	}
 	for (i = 0; i < 2 * TLB_SIZE; i++) {
-		if (!e[i].vpage)
+		e = tlb_nth(c, i);
+		if (!e->vpage)
 			continue;
-		region = (e[i].vpage - 1) >> 10;
-		if (e[i].vpage == (lin >> 12) + 1 ||
-		    ((e[i].global & TLB_LARGE) && region == big))
-			tlb_kill(&e[i]);
-		else if ((e[i].global & TLB_LARGE) &&
+		region = (e->vpage - 1) >> 10;
+		if (e->vpage == (lin >> 12) + 1 ||
+		    ((e->global & TLB_LARGE) && region == big))
+			tlb_kill(e);
+		else if ((e->global & TLB_LARGE) &&
 			 large_bit(region) == bit)
 			keep = true;
 	}
@@ -336,16 +359,18 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
  */
 void mmu_watch_code(struct cpu *c, u32 pa)
 {
-	struct tlb_entry *e = &c->tlb[0][0];
+	struct tlb_entry *e;
 	int i;
 
 	if (!c->code_pages || page_has_code(c, pa))
 		return;
 	c->code_pages[pa >> 17] |= 1u << ((pa >> 12) & 31);
-	for (i = 0; i < 2 * TLB_SIZE; i++)
-		if (e[i].vpage && !e[i].pa_high &&
-		    e[i].ppage == (pa & PAGE_MASK))
-			e[i].wpage = 0;
+	tlb_l0_drop(c);
+	for (i = 0; i < 2 * TLB_SIZE; i++) {
+		e = tlb_nth(c, i);
+		if (e->vpage && !e->pa_high && e->ppage == (pa & PAGE_MASK))
+			e->wpage = 0;
+	}
 }
 
 static noreturn void page_fault(struct cpu *c, u64 lin, u32 err)

@@ -254,6 +254,62 @@ static void global_pages(void)
 }
 
 /*
+ * Remapping again and again, so that the translator runs it: its inline
+ * accesses keep the page they found last in front of the TLB, and
+ * INVLPG, a CR3 reload and a page that comes to hold code must each
+ * empty that as they empty the TLB.  Each read or write just before the
+ * change goes through the translation the TLB may still hold (which one
+ * is the CPU's business, so only the access after the change is
+ * checked), and is the last access of its kind before it.
+ */
+static u8 code_page[4096] __attribute__((aligned(4096)));
+
+static void remap_again(void)
+{
+	u32 i, v, inv = 0, cr3 = 0, wr = 0, code = 0;
+	u32 (*fn)(void) = (u32 (*)(void))(void *)code_page;
+
+	wr32(P(12), 0x1212);
+	wr32(P(13), 0x1313);
+	map(12, P(12), PTE_P | PTE_W);
+	for (i = 0; i < 64; i++) {
+		*pte(12) = P(13) | PTE_P | PTE_W;
+		(void)rd32(V(12));
+		invlpg(V(12));
+		v = rd32(V(12));
+		inv += v != 0x1313;
+		*pte(12) = P(12) | PTE_P | PTE_W;
+		(void)rd32(V(12));
+		write_cr3(read_cr3());
+		v = rd32(V(12));
+		cr3 += v != 0x1212;
+		*pte(12) = P(13) | PTE_P | PTE_W;
+		wr32(V(12), 0x5555);
+		invlpg(V(12));
+		wr32(V(12), i);
+		v = rd32(P(13));
+		wr += v != i;
+		*pte(12) = P(12) | PTE_P | PTE_W;
+		invlpg(V(12));
+		wr32(P(12), 0x1212);
+		wr32(P(13), 0x1313);
+	}
+	for (i = 0; i < 64; i++) {	/* mov eax, i; ret */
+		code_page[0] = 0xb8;
+		code_page[1] = (u8)i;
+		code_page[2] = code_page[3] = code_page[4] = 0;
+		code_page[5] = 0xc3;
+		code += fn() != i;
+	}
+	check_eq(inv, 0, "a read after INVLPG, 64 times, sees the new page");
+	check_eq(cr3, 0, "a read after a CR3 reload, 64 times, sees the new "
+		 "page");
+	check_eq(wr, 0, "a write after INVLPG, 64 times, goes to the new page");
+	check_eq(code, 0, "code written, run, written again, 64 times: the "
+		 "new code runs");
+}
+
+/*
  * 8-byte accesses through a flat data segment whose base is odd, where
  * 32-bit linear addresses wrap at 4 GiB: one that crosses the wrap (its
  * first half at the top page, its second at linear 0), and one whose
@@ -411,5 +467,6 @@ void test_main(void)
 	accessed_dirty();
 	large_pages();
 	global_pages();
+	remap_again();
 	segment_wrap();
 }
