@@ -570,6 +570,8 @@ struct jctx {
 	 * cached (emit_l0_stub()), emitted after the block. */
 	u32 nl0;
 	int l0_slot;		/* e_ea()'s choice for e_access() */
+	bool x87_ok;		/* emit_x87()'s checks hold here */
+	int x87_fds;		/* ... and FDS holds this segment's */
 	struct {
 		u8 *from, *back;
 		u32 cold;		/* its instruction's cold path */
@@ -586,6 +588,7 @@ struct jctx {
 		bool host_flags;	/* the guest's flags into the
 					 * host's before going back */
 		u8 run;			/* instructions from i it runs */
+		bool leave;		/* then leaves the block */
 	} cold[JIT_MAX_COLD * JIT_MAX_INSNS];
 	/* Which guest register each of rc_host[] holds (-1: none), and
 	 * when it was last used, for choosing one to reuse. */
@@ -889,6 +892,7 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold].back = NULL;
 	x->cold[x->ncold].host_flags = false;
 	x->cold[x->ncold].run = 1;
+	x->cold[x->ncold].leave = false;
 	x->cold[x->ncold++].i = x->i;
 }
 
@@ -2100,6 +2104,14 @@ static void e_cold_if(struct jctx *x, u8 cc)
 	cold_add(x, e_jump(x->j, cc, NULL));
 }
 
+/* The same, to a cold path that leaves the block after the handler
+ * instead of coming back. */
+static void e_cold_leave_if(struct jctx *x, u8 cc)
+{
+	e_cold_if(x, cc);
+	x->cold[x->ncold - 1].leave = true;
+}
+
 #define FPU_FIELD(f) (CPU_FIELD(fpu) + offsetof(struct fpu, f))
 
 /*
@@ -2112,29 +2124,41 @@ static void e_cold_if(struct jctx *x, u8 cc)
  * come of it.  Then the status word is the host's condition codes and TOP
  * with the new exception flags added to the guest's sticky ones, and the
  * last instruction's pointers are noted as note_insn() notes them.
+ *
+ * The checks are made once for a run of x87 forms in a block: what they
+ * check changes only by a handler (emit_call()) or an MMX form, and when
+ * one fails, its cold path runs the instruction by its handler and leaves
+ * the block, so the code after a check runs only where it held.  The
+ * selectors noted (FCS, FDS) are the same all along the run, but for a
+ * data segment of another register.  The cold path of an access does not
+ * change what was checked: the handler runs the same form on the host.
  */
 static bool emit_x87(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 	u32 first = x->ncold;
 	u8 op = di->op, modrm = (u8)di->imm;
-	bool mem = di->rm == DC_NONE;
+	bool mem = di->rm == DC_NONE, checked = x->x87_ok;
 	int size;
 
 	if (x->wide || !fpu_inline_form(op, modrm, &size))
 		return false;
-	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(cr0));	/* test cr0, EM|TS */
-	e32(j, CR0_EM | CR0_TS);
-	e_cold_if(x, JCC_JNE);
-	e_rbx(j, "\x80", 1, 0xbb, FPU_FIELD(live));	/* cmp live, 0 */
-	e8(j, 0);
-	e_cold_if(x, JCC_JE);
-	e_rbx(j, "\x0f\xb7", 2, 0x83, FPU_FIELD(sw));	/* movzx eax, sw */
-	e_rbx(j, "\x0f\xb7", 2, 0x8b, FPU_FIELD(cw));	/* movzx ecx, cw */
-	ebytes(j, "\xf7\xd1\x83\xe1\x3f", 5);	/* ecx = ~cw & 0x3f */
-	ebytes(j, "\x25\x80\x00\x00\x00", 5);	/* and eax, ES */
-	ebytes(j, "\x09\xc8", 2);			/* or eax, ecx */
-	e_cold_if(x, JCC_JNE);
+	if (!checked) {
+		e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(cr0)); /* test cr0, */
+		e32(j, CR0_EM | CR0_TS);			/* EM|TS */
+		e_cold_leave_if(x, JCC_JNE);
+		e_rbx(j, "\x80", 1, 0xbb, FPU_FIELD(live)); /* cmp live, 0 */
+		e8(j, 0);
+		e_cold_leave_if(x, JCC_JE);
+		e_rbx(j, "\x0f\xb7", 2, 0x83, FPU_FIELD(sw)); /* eax = sw */
+		e_rbx(j, "\x0f\xb7", 2, 0x8b, FPU_FIELD(cw)); /* ecx = cw */
+		ebytes(j, "\xf7\xd1\x83\xe1\x3f", 5);	/* ecx = ~cw & 0x3f */
+		ebytes(j, "\x25\x80\x00\x00\x00", 5);	/* and eax, ES */
+		ebytes(j, "\x09\xc8", 2);		/* or eax, ecx */
+		e_cold_leave_if(x, JCC_JNE);
+		x->x87_ok = true;
+		x->x87_fds = -1;
+	}
 	if (mem) {
 		e_ea(x, di);
 		ebytes(j, "\x41\x89\xc1", 3);		/* mov r9d, eax */
@@ -2146,14 +2170,18 @@ static bool emit_x87(struct jctx *x, const struct dinsn *di)
 	ebytes(j, "\x41\x8d\x84\x24", 4);		/* lea eax, [r12+off] */
 	e32(j, x->off[x->i]);
 	e_store_q(j, H_EAX, FPU_FIELD(fip));
-	e_rbx(j, "\x0f\xb7", 2, 0x83, CPU_FIELD(seg[S_CS].sel));
-	e_rbx(j, "\x66\x89", 2, 0x83, FPU_FIELD(fcs));	/* mov [fcs], ax */
-	if (mem) {
+	if (!checked) {
+		e_rbx(j, "\x0f\xb7", 2, 0x83, CPU_FIELD(seg[S_CS].sel));
+		e_rbx(j, "\x66\x89", 2, 0x83, FPU_FIELD(fcs)); /* [fcs] = ax */
+	}
+	if (mem)
 		e_rbx(j, "\x4c\x89", 2, 0x8b, FPU_FIELD(fdp)); /* mov [], r9 */
+	if (mem && x->x87_fds != di->seg) {
 		e_rbx(j, "\x0f\xb7", 2, 0x83,
 		      CPU_FIELD(seg) + (size_t)di->seg * sizeof(struct seg) +
 		      offsetof(struct seg, sel));
 		e_rbx(j, "\x66\x89", 2, 0x83, FPU_FIELD(fds));
+		x->x87_fds = di->seg;
 	}
 	e8(j, op);					/* the instruction */
 	if (mem) {
@@ -2257,6 +2285,7 @@ static void e_sse_fp(struct jit *j, const struct dinsn *di,
  */
 static bool emit_sse(struct jctx *x, const struct dinsn *di)
 {
+	x->x87_ok = false;	/* MMX shares the x87's registers */
 	struct jit *j = x->j;
 	u32 first = x->ncold;
 	bool mem = di->rm == DC_NONE;
@@ -2946,6 +2975,7 @@ static bool emit_mem_swap(struct jctx *x, const struct dinsn *di)
 /* Any other form: its handler, with c->eip where it expects it. */
 static void emit_call(struct jctx *x, const struct dinsn *di)
 {
+	x->x87_ok = false;	/* any handler may change what it checked */
 	e_sync_eip(x->j, x->off[x->i], x->wide);
 	e_call_fn(x->j, di, di->fn);
 	x->flags = FK_UNKNOWN;
@@ -3876,7 +3906,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		u32 k = x.cold[i].i, m;
 		u8 *exits[JIT_MAX_RUN];
 
-		if (i && x.cold[i - 1].i == k) {	/* same stub */
+		if (i && x.cold[i - 1].i == k &&	/* same stub */
+		    x.cold[i - 1].leave == x.cold[i].leave) {
 			set_rel32(x.cold[i].from, cold_at);
 			continue;
 		}
@@ -3891,10 +3922,15 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 			 * stop; a store may have reached this code. */
 			exits[m - k] = m + 1 < b->n ? e_check_intr(j) : NULL;
 		}
-		if (x.cold[i].host_flags)
-			e_host_flags_in(j);
-		e_rc_reload(&x, x.cold[i].rc);
-		e_jump(j, JMP, x.cold[i].back);
+		if (x.cold[i].leave) {
+			e_refund(&x, k + x.cold[i].run - 1);
+			e_jump(j, JMP, x.normal);
+		} else {
+			if (x.cold[i].host_flags)
+				e_host_flags_in(j);
+			e_rc_reload(&x, x.cold[i].rc);
+			e_jump(j, JMP, x.cold[i].back);
+		}
 		for (m = k; m < k + x.cold[i].run; m++) {
 			if (!exits[m - k])
 				continue;

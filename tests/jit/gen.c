@@ -909,6 +909,52 @@ static void gen_mem(struct gen *g)
 }
 
 /*
+ * For a moment an x87 exception unmasked (precision), and raised: an
+ * inexact 1/3.  Translated code runs its x87 forms on the host only
+ * with every exception masked: here each form must go to its handler,
+ * and the status word FNSTSW reads (into AX) must show ES and PE as the
+ * interpreter leaves them.  FNCLEX follows before any waiting form can
+ * take the #MF, and FNINIT first makes room on the stack.
+ */
+static void gen_x87_unmasked(struct gen *g)
+{
+	static const u8 movi[1] = { 0xc7 }, fldcw[1] = { 0xd9 },
+			fld64[1] = { 0xdd };
+	u32 lin = DATA + 8 * rnd(g, 0x3ff);
+	struct ea m;
+
+	m.seg = -1;
+	b8(g, 0xdb);					/* FNINIT */
+	b8(g, 0xe3);
+	ea_exact(g, &m, lin);				/* cw: PE unmasked */
+	op_mem(g, movi, 1, 0, &m);
+	b32(g, 0x035f);
+	ea_exact(g, &m, lin);
+	op_mem(g, fldcw, 1, 5, &m);
+	b8(g, 0xd9);					/* FLD1 */
+	b8(g, 0xe8);
+	ea_exact(g, &m, lin);				/* 3.0 */
+	op_mem(g, movi, 1, 0, &m);
+	b32(g, 0);
+	ea_exact(g, &m, lin + 4);
+	op_mem(g, movi, 1, 0, &m);
+	b32(g, 0x40080000);
+	ea_exact(g, &m, lin);
+	op_mem(g, fld64, 1, 0, &m);
+	b8(g, 0xde);					/* FDIVP */
+	b8(g, 0xf9);
+	b8(g, 0xdf);					/* FNSTSW AX */
+	b8(g, 0xe0);
+	b8(g, 0xdb);					/* FNCLEX */
+	b8(g, 0xe2);
+	ea_exact(g, &m, lin);				/* all masked */
+	op_mem(g, movi, 1, 0, &m);
+	b32(g, 0x037f);
+	ea_exact(g, &m, lin);
+	op_mem(g, fldcw, 1, 5, &m);
+}
+
+/*
  * The x87, on registers and on memory: the translator runs these inside
  * its blocks through the fast path's decoding (h_x87), the interpreter
  * through exec.c's.  FCOMIP and FCMOVB tie them to EFLAGS.
@@ -940,6 +986,10 @@ static void gen_x87(struct gen *g)
 	struct ea m;
 	u32 k;
 
+	if (chance(g, 2)) {
+		gen_x87_unmasked(g);
+		return;
+	}
 	if (chance(g, 40)) {
 		k = rnd(g, sizeof(regs) / sizeof(regs[0]));
 		b8(g, regs[k][0]);
