@@ -571,6 +571,7 @@ struct jctx {
 	u32 nl0;
 	int l0_slot;		/* e_ea()'s choice for e_access() */
 	bool x87_ok;		/* emit_x87()'s checks hold here */
+	bool x87_pending;	/* ... and its status word is not made */
 	int x87_fds;		/* ... and FDS holds this segment's */
 	struct {
 		u8 *from, *back;
@@ -589,6 +590,7 @@ struct jctx {
 					 * host's before going back */
 		u8 run;			/* instructions from i it runs */
 		bool leave;		/* then leaves the block */
+		bool x87_sw;		/* first e_x87_sw() */
 	} cold[JIT_MAX_COLD * JIT_MAX_INSNS];
 	/* Which guest register each of rc_host[] holds (-1: none), and
 	 * when it was last used, for choosing one to reuse. */
@@ -893,6 +895,7 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold].host_flags = false;
 	x->cold[x->ncold].run = 1;
 	x->cold[x->ncold].leave = false;
+	x->cold[x->ncold].x87_sw = x->x87_pending;
 	x->cold[x->ncold++].i = x->i;
 }
 
@@ -2190,6 +2193,21 @@ static bool emit_x87(struct jctx *x, const struct dinsn *di)
 	} else {
 		e8(j, modrm);
 	}
+	x->x87_pending = true;
+	cold_back_here(x, first);
+	return true;
+}
+
+/*
+ * The status word of the x87 forms run on the host since the last time:
+ * the host's condition codes and TOP, and the exception flags they raised
+ * (the host's sticky ones, cleared again) added to the guest's.  A run
+ * of inline forms leaves this to whatever comes after it that could look
+ * (x87_transparent()), or to the cold path of an access in between.
+ * Changes rax, rcx, rdx and the host's flags.
+ */
+static void e_x87_sw(struct jit *j)
+{
 	ebytes(j, "\xdf\xe0\xdb\xe2", 4);		/* fnstsw ax; fnclex */
 	ebytes(j, "\x0f\xb7\xc0\x89\xc1", 5);	/* eax = ecx = sw */
 	ebytes(j, "\xc1\xe9\x0b\x83\xe1\x07", 6);	/* ecx = TOP */
@@ -2200,8 +2218,36 @@ static bool emit_x87(struct jctx *x, const struct dinsn *di)
 	e32(j, 0x7f7f);
 	ebytes(j, "\x09\xd0", 2);			/* or eax, edx */
 	e_rbx(j, "\x66\x89", 2, 0x83, FPU_FIELD(sw));	/* mov [sw], ax */
-	cold_back_here(x, first);
-	return true;
+}
+
+static void e_x87_flush(struct jctx *x)
+{
+	if (!x->x87_pending)
+		return;
+	e_x87_sw(x->j);
+	x->x87_pending = false;
+}
+
+/*
+ * Forms that may come between two inline x87 forms without the status
+ * word made exact first: they read nothing of the x87's, and their only
+ * way out is a cold path, which makes it exact itself (cold_add()).  A
+ * form of these kinds that goes to its handler after all does so through
+ * emit_call(), which makes it exact too.
+ */
+static bool x87_transparent(const struct dinsn *di)
+{
+	switch (di->kind) {
+	case DK_MOV_RM_R: case DK_MOV_R_RM: case DK_MOV_RI: case DK_LEA:
+	case DK_LOAD: case DK_STORE: case DK_STORE_I: case DK_LOADX:
+	case DK_MOVX_R: case DK_ALU_RM_R: case DK_ALU_R_RM: case DK_ALU_RI:
+	case DK_ALU_R_M: case DK_ALU_M_R: case DK_ALU_M_I:
+	case DK_TEST_RR: case DK_TEST_RI: case DK_TEST_M_R: case DK_TEST_M_I:
+	case DK_INC: case DK_DEC: case DK_SHIFT_RI: case DK_NOP: case DK_X87:
+	case DK_JMP:	/* followed: nothing of its own */
+		return true;
+	}
+	return false;
 }
 
 #define XMM_FIELD(n) (CPU_FIELD(xmm) + sizeof(union v128) * (size_t)(n))
@@ -2285,6 +2331,7 @@ static void e_sse_fp(struct jit *j, const struct dinsn *di,
  */
 static bool emit_sse(struct jctx *x, const struct dinsn *di)
 {
+	e_x87_flush(x);
 	x->x87_ok = false;	/* MMX shares the x87's registers */
 	struct jit *j = x->j;
 	u32 first = x->ncold;
@@ -2975,6 +3022,7 @@ static bool emit_mem_swap(struct jctx *x, const struct dinsn *di)
 /* Any other form: its handler, with c->eip where it expects it. */
 static void emit_call(struct jctx *x, const struct dinsn *di)
 {
+	e_x87_flush(x);
 	x->x87_ok = false;	/* any handler may change what it checked */
 	e_sync_eip(x->j, x->off[x->i], x->wide);
 	e_call_fn(x->j, di, di->fn);
@@ -3869,6 +3917,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		x.i = i;
 		x.l0_slot = L0_UNSET;
 		di = &b->d[i];
+		if (!x87_transparent(di))
+			e_x87_flush(&x);
 		run = emit_stack_run(&x);
 		if (run) {
 			i += run - 1;
@@ -3885,6 +3935,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
 			emit_call(&x, di);
 	}
+	e_x87_flush(&x);	/* every way out of the block comes after */
 	/* The last instruction, if it moves EIP, is part of the end. */
 	if (i < b->n && b->d[i].kind != DK_JCC && b->d[i].kind != DK_JMP) {
 		x.i = i;
@@ -3907,12 +3958,15 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		u8 *exits[JIT_MAX_RUN];
 
 		if (i && x.cold[i - 1].i == k &&	/* same stub */
-		    x.cold[i - 1].leave == x.cold[i].leave) {
+		    x.cold[i - 1].leave == x.cold[i].leave &&
+		    x.cold[i - 1].x87_sw == x.cold[i].x87_sw) {
 			set_rel32(x.cold[i].from, cold_at);
 			continue;
 		}
 		cold_at = j->p;
 		set_rel32(x.cold[i].from, j->p);
+		if (x.cold[i].x87_sw)
+			e_x87_sw(j);
 		if (x.defer[k].on)
 			e_defer_flags(&x, &x.defer[k]);
 		for (m = k; m < k + x.cold[i].run; m++) {
