@@ -324,9 +324,10 @@ struct cpu {
 	u8 *jit_chain_at;	/* after a chain exit: the jump to patch */
 	const u8 *jit_chain_host;	/* ... and the code it should reach */
 	/* Set before translated code runs, which changes neither the
-	 * segments nor the CPL: which segments its inline accesses may use
-	 * unchecked (bit s: reads, bit 8 + s: writes) and the TLB they use. */
-	u32 jit_flat;
+	 * segments nor the CPL: which segments its inline accesses may not
+	 * use unchecked (bit s: reads, bit 8 + s: writes; the complement,
+	 * so that one TEST asks) and the TLB they use. */
+	u32 jit_unflat;
 	const struct tlb *jit_tlb;
 	bool jit_active;	/* in translated code: a fault's EIP and ESP
 				 * are still the instruction's own */

@@ -3538,8 +3538,8 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 }
 
 /*
- * Which segments inline accesses may use straight through the TLB, as
- * c->jit_flat holds them: those flat and plainly usable (base 0 but for
+ * Which segments inline accesses may use straight through the TLB (the
+ * others are c->jit_unflat): those flat and plainly usable (base 0 but for
  * FS and GS, a 4 GiB limit, present data, writable for bit 8 + s; a
  * 32-bit stack for SS).  Worked out before translated code runs, which
  * loads no segment and changes no CPL (the instructions that do are the
@@ -3566,10 +3566,10 @@ static u32 flat_segments(const struct cpu *c)
 	return ok;
 }
 
-/* What the blocks about to run take as given (c->jit_flat, jit_tlb). */
+/* What the blocks about to run take as given (c->jit_unflat, jit_tlb). */
 static void jit_prepare(struct cpu *c)
 {
-	c->jit_flat = cpu_64bit(c) ? ~0u : flat_segments(c);
+	c->jit_unflat = cpu_64bit(c) ? 0 : ~flat_segments(c);
 	c->jit_tlb = &c->tlb[c->cpl == 3];
 }
 
@@ -3597,7 +3597,7 @@ static void swap_branch_tlb_use(const struct dinsn *di, u32 *rd, u32 *wr)
 
 /*
  * Which TLB the block's inline accesses use: the CPL's, unless a segment
- * they go through is not flat and plainly usable (c->jit_flat), when it
+ * they go through is not flat and plainly usable (c->jit_unflat), when it
  * is an empty one and every access takes its cold path.
  */
 static void emit_tlb_choice(struct jctx *x)
@@ -3647,9 +3647,7 @@ static void emit_tlb_choice(struct jctx *x)
 	if (x->wide)
 		return;
 	need = rd | wr << 8;
-	e_load(j, H_EAX, CPU_FIELD(jit_flat));
-	ebytes(j, "\xf7\xd0", 2);			/* not eax */
-	e8(j, 0xa9);					/* test eax, need */
+	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(jit_unflat)); /* test [], need */
 	e32(j, need);
 	bad = e_jump(j, JCC_JNE, NULL);
 	done = j->p;
