@@ -171,13 +171,13 @@ struct tlb_entry {
 /*
  * In front of each TLB, for translated 32-bit code alone (jit.c's
  * e_access()): the page that the stack's accesses (through ESP, and
- * through EBP) found last, so that the next one to the same page costs
- * a subtraction and a compare, not a hashed lookup.  It is a copy of what an entry said, never more: a read
- * may use rpage's page, a write wpage's (the entry's wpage, a page of RAM
- * that is dirty and holds no code), each TLB_L0_NONE when there is none,
- * a value no 32-bit address is ever within a page of.  Whatever empties or
- * narrows an entry empties these (tlb_l0_drop()), and so does jit_run()
- * before it runs any block.
+ * through EBP) found last, so that the next one to the same page costs a
+ * subtraction and a compare, not a hashed lookup.  It is a copy of what an
+ * entry said, never more: a read may use rpage's page, a write wpage's
+ * (the entry's wpage, a page of RAM that is dirty and holds no code), each
+ * TLB_L0_NONE when there is none, a value no 32-bit address is ever within
+ * a page of.  Whatever empties or narrows an entry empties these
+ * (tlb_l0_drop()), and so does jit_run() before it runs any block.
  */
 #define TLB_L0_NONE (1ull << 63)
 #define TLB_L0_SLOTS 2		/* ESP's, EBP's */
@@ -262,7 +262,7 @@ struct cpu {
 	u32 sysenter_cs;
 	u64 sysenter_esp, sysenter_eip;
 	u64 tsc_offset;		/* TSC = clock_ns + tsc_offset */
-	u64 tsc_last;		/* the last TSC the guest read (tsc_read()) */
+	u64 tsc_last;		/* the guest's last read (tsc_read()) */
 	u64 tsc_adjust;		/* IA32_TSC_ADJUST: the TSC's writes, summed */
 	u64 efer, misc_enable, pat;	/* MSRs that only hold a value */
 	u64 star, lstar, cstar, kernel_gs_base;	/* long mode's */

@@ -148,7 +148,7 @@ struct jit {
 	u8 *flags_in;		/* emit_flags_in(): the guest's flags made
 				 * the host's, for any lazy state */
 	unsigned generation;	/* flushes so far */
-	FILE *perf_map;		/* LGUEST_PERFMAP: blocks named for perf */
+	FILE *perf_map;		/* LGUEST_PERFMAP's, or NULL */
 	/* Per page of RAM, the blocks made from it since the last flush
 	 * (through page_next[]); c->code_pages has its bit set while the
 	 * list is not empty. */
@@ -1101,7 +1101,7 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	spill_barrier();	/* the stub comes back to this address */
 	again = j->p;
 	ebytes(j, "\x89\xc1", 2);			/* mov ecx, eax */
-	ebytes(j, "\x49\x2b\x8d", 3);			/* sub rcx, [r13+l0] */
+	ebytes(j, "\x49\x2b\x8d", 3);		/* sub rcx, [r13+l0] */
 	e32(j, (u32)l0_field(slot, write ? offsetof(struct tlb_l0, wpage) :
 					   offsetof(struct tlb_l0, rpage)));
 	ebytes(j, "\x48\x81\xf9", 3);			/* cmp rcx, room */
@@ -1114,8 +1114,8 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	x->l0[x->nl0].write = write;
 	x->l0[x->nl0].size = (u8)size;
 	x->l0[x->nl0++].cold = x->ncold;
-	cold_add(x, NULL);		/* from: the stub's, when it is made */
-	ebytes(j, "\x49\x8b\xb5", 3);			/* mov rsi, [r13+host] */
+	cold_add(x, NULL);	/* from: the stub's, when it is made */
+	ebytes(j, "\x49\x8b\xb5", 3);		/* mov rsi, [r13+host] */
 	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, host)));
 }
 
@@ -1176,21 +1176,21 @@ static void emit_l0_stub(struct jctx *x, u32 k)
 	set_rel32(x->l0[k].from, j->p);
 	x->cold[x->l0[k].cold].from = e_tlb_check(x, write, x->l0[k].size);
 	ebytes(j, "\x48\x89\xc1", 3);			/* mov rcx, rax */
-	ebytes(j, "\x48\x81\xe1", 3);			/* and rcx, ~0xfff */
+	ebytes(j, "\x48\x81\xe1", 3);		/* and rcx, ~0xfff */
 	e32(j, ~0xfffu);
-	ebytes(j, "\x49\x89\x8d", 3);			/* mov [r13+rpage], */
+	ebytes(j, "\x49\x89\x8d", 3);		/* mov [r13+rpage], */
 	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, rpage)));
 	if (!write)
 		e_movabs(j, H_ECX, TLB_L0_NONE);
-	ebytes(j, "\x49\x89\x8d", 3);			/* mov [r13+wpage], */
+	ebytes(j, "\x49\x89\x8d", 3);		/* mov [r13+wpage], */
 	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, wpage)));
 	if (!write) {			/* rcx = the page again */
 		ebytes(j, "\x48\x89\xc1", 3);
 		ebytes(j, "\x48\x81\xe1", 3);
 		e32(j, ~0xfffu);
 	}
-	ebytes(j, "\x48\x8d\x14\x0e", 4);		/* lea rdx, [rsi+rcx] */
-	ebytes(j, "\x49\x89\x95", 3);			/* mov [r13+host], rdx */
+	ebytes(j, "\x48\x8d\x14\x0e", 4);	/* lea rdx, [rsi+rcx] */
+	ebytes(j, "\x49\x89\x95", 3);		/* mov [r13+host], rdx */
 	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, host)));
 	e_jump(j, JMP, x->l0[k].back);
 }
@@ -2155,7 +2155,7 @@ static bool emit_x87(struct jctx *x, const struct dinsn *di)
 		e_cold_leave_if(x, JCC_JE);
 		e_rbx(j, "\x0f\xb7", 2, 0x83, FPU_FIELD(sw)); /* eax = sw */
 		e_rbx(j, "\x0f\xb7", 2, 0x8b, FPU_FIELD(cw)); /* ecx = cw */
-		ebytes(j, "\xf7\xd1\x83\xe1\x3f", 5);	/* ecx = ~cw & 0x3f */
+		ebytes(j, "\xf7\xd1\x83\xe1\x3f", 5); /* ~cw & 0x3f */
 		ebytes(j, "\x25\x80\x00\x00\x00", 5);	/* and eax, ES */
 		ebytes(j, "\x09\xc8", 2);		/* or eax, ecx */
 		e_cold_leave_if(x, JCC_JNE);
@@ -4592,7 +4592,7 @@ void jit_init(struct cpu *c)
 		free(j);
 		return;
 	}
-	for (k = 0; k < TLB_L0_SLOTS; k++) {	/* they hold nothing, ever */
+	for (k = 0; k < TLB_L0_SLOTS; k++) {	/* nothing, ever */
 		j->no_tlb.l0[k].rpage = TLB_L0_NONE;
 		j->no_tlb.l0[k].wpage = TLB_L0_NONE;
 	}

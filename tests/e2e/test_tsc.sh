@@ -23,7 +23,7 @@ guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
 want=$(qemu-i386 "$P")
 case $want in
 *"alike in a row: 0 "*"read before: 0 "*"the first: 0 "*) ;;
-*)	echo "not ok - tsc_prog under qemu-i386 finds every read above the last"
+*)	echo "not ok - under qemu-i386, tsc_prog finds each read higher"
 	printf '%s\n' "$want" | sed 's/^/# /'
 	exit 0 ;;
 esac
@@ -38,7 +38,8 @@ got=$(guest_run_output | grep '^tsc:')
 if [ "$got" = "$want" ]; then
 	echo "ok - tsc_prog prints in the guest what it prints under qemu-i386"
 else
-	echo "not ok - tsc_prog prints in the guest what it prints under qemu-i386"
+	echo "not ok - tsc_prog prints in the guest what it prints" \
+		"under qemu-i386"
 	printf '%s\n' "$want" | sed 's/^/# want: /'
 	printf '%s\n' "$got" | sed 's/^/# got:  /'
 fi

@@ -926,7 +926,7 @@ static void gen_x87_unmasked(struct gen *g)
 	m.seg = -1;
 	b8(g, 0xdb);					/* FNINIT */
 	b8(g, 0xe3);
-	ea_exact(g, &m, lin);				/* cw: PE unmasked */
+	ea_exact(g, &m, lin);			/* cw: PE unmasked */
 	op_mem(g, movi, 1, 0, &m);
 	b32(g, 0x035f);
 	ea_exact(g, &m, lin);
