@@ -11,15 +11,7 @@ GUEST_NAME=e2e-tsc
 . tests/lib/guest.sh
 trap guest_cleanup EXIT
 P=build/tests/e2e/tsc_prog
-make -s "$P" >/dev/null 2>&1 || make "$P" || {
-	echo "not ok - $P builds"
-	exit 1
-}
-if ! command -v qemu-i386 >/dev/null; then
-	echo "not ok - qemu-i386 is missing (scripts/install-deps.sh)"
-	exit 1
-fi
-guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
+guest_i386_prog "$P"
 want=$(qemu-i386 "$P")
 case $want in
 *"alike in a row: 0 "*"read before: 0 "*"the first: 0 "*) ;;

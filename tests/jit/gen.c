@@ -908,6 +908,35 @@ static void gen_mem(struct gen *g)
 	}
 }
 
+/* mov dword [lin], v */
+static void store_imm(struct gen *g, u32 lin, u32 v)
+{
+	static const u8 movi[1] = { 0xc7 };
+	struct ea m;
+
+	m.seg = -1;
+	ea_exact(g, &m, lin);
+	op_mem(g, movi, 1, 0, &m);
+	b32(g, v);
+}
+
+/* A one-byte opcode with ModRM reg (an extension) on [lin]. */
+static void op_at(struct gen *g, u8 op, int reg, u32 lin)
+{
+	struct ea m;
+
+	m.seg = -1;
+	ea_exact(g, &m, lin);
+	op_mem(g, &op, 1, reg, &m);
+}
+
+/* FLDCW of cw, stored at lin first. */
+static void fldcw_imm(struct gen *g, u32 lin, u16 cw)
+{
+	store_imm(g, lin, cw);
+	op_at(g, 0xd9, 5, lin);
+}
+
 /*
  * For a moment an x87 exception unmasked (precision), and raised: an
  * inexact 1/3.  Translated code runs its x87 forms on the host only
@@ -918,40 +947,23 @@ static void gen_mem(struct gen *g)
  */
 static void gen_x87_unmasked(struct gen *g)
 {
-	static const u8 movi[1] = { 0xc7 }, fldcw[1] = { 0xd9 },
-			fld64[1] = { 0xdd };
 	u32 lin = DATA + 8 * rnd(g, 0x3ff);
-	struct ea m;
 
-	m.seg = -1;
 	b8(g, 0xdb);					/* FNINIT */
 	b8(g, 0xe3);
-	ea_exact(g, &m, lin);			/* cw: PE unmasked */
-	op_mem(g, movi, 1, 0, &m);
-	b32(g, 0x035f);
-	ea_exact(g, &m, lin);
-	op_mem(g, fldcw, 1, 5, &m);
+	fldcw_imm(g, lin, 0x035f);			/* PE unmasked */
 	b8(g, 0xd9);					/* FLD1 */
 	b8(g, 0xe8);
-	ea_exact(g, &m, lin);				/* 3.0 */
-	op_mem(g, movi, 1, 0, &m);
-	b32(g, 0);
-	ea_exact(g, &m, lin + 4);
-	op_mem(g, movi, 1, 0, &m);
-	b32(g, 0x40080000);
-	ea_exact(g, &m, lin);
-	op_mem(g, fld64, 1, 0, &m);
+	store_imm(g, lin, 0);				/* 3.0 */
+	store_imm(g, lin + 4, 0x40080000);
+	op_at(g, 0xdd, 0, lin);				/* FLD m64 */
 	b8(g, 0xde);					/* FDIVP */
 	b8(g, 0xf9);
 	b8(g, 0xdf);					/* FNSTSW AX */
 	b8(g, 0xe0);
 	b8(g, 0xdb);					/* FNCLEX */
 	b8(g, 0xe2);
-	ea_exact(g, &m, lin);				/* all masked */
-	op_mem(g, movi, 1, 0, &m);
-	b32(g, 0x037f);
-	ea_exact(g, &m, lin);
-	op_mem(g, fldcw, 1, 5, &m);
+	fldcw_imm(g, lin, 0x037f);			/* all masked */
 }
 
 /*
@@ -1046,13 +1058,11 @@ static void sse_m_aligned(struct gen *g, u8 pfx, u8 op, int reg)
 /* mov dword [lin], v; ldmxcsr [lin] */
 static void ldmxcsr_imm(struct gen *g, u32 lin, u32 v)
 {
-	static const u8 movi[1] = { 0xc7 }, ld[2] = { 0x0f, 0xae };
+	static const u8 ld[2] = { 0x0f, 0xae };
 	struct ea m;
 
+	store_imm(g, lin, v);
 	m.seg = -1;
-	ea_exact(g, &m, lin);
-	op_mem(g, movi, 1, 0, &m);
-	b32(g, v);
 	ea_exact(g, &m, lin);
 	op_mem(g, ld, 2, 2, &m);
 }

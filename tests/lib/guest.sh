@@ -85,6 +85,21 @@ guest_ensure_built() {
 	FLAVOUR=${GUEST_FLAVOUR:-686} "$GUEST_TOP/guest/build.sh" >&2
 }
 
+# guest_i386_prog PROG: what a test that runs an i386 program of its own in
+# the guest and under qemu-i386 (the oracle) needs: PROG built, qemu-i386,
+# the guest.  Says "not ok" and exits when one is missing.
+guest_i386_prog() {
+	make -s "$1" >/dev/null 2>&1 || make "$1" || {
+		echo "not ok - $1 builds"
+		exit 1
+	}
+	if ! command -v qemu-i386 >/dev/null; then
+		echo "not ok - qemu-i386 is missing (scripts/install-deps.sh)"
+		exit 1
+	fi
+	guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
+}
+
 # The VMM's argument for a raw disk image (virtio-blk).
 guest_block_arg() {
 	if [ "$GUEST_VMM" = qemu ]; then
