@@ -576,7 +576,8 @@ struct jctx {
 	struct {
 		u8 *from, *back;
 		u32 cold;		/* its instruction's cold path */
-		u8 slot, size;
+		u8 slot;
+		u16 size;
 		bool write;
 	} l0[JIT_MAX_COLD * JIT_MAX_INSNS];
 	/* Cold paths, emitted after the block: instruction i's handler,
@@ -1093,7 +1094,7 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 		      (size_t)seg * sizeof(struct seg) +
 		      offsetof(struct seg, base));
 	}
-	if (x->wide || slot == L0_NONE) {
+	if (x->wide || slot == L0_NONE || size > 64) {
 		cold_add(x, e_tlb_check(x, write, size));
 		ebytes(j, "\x48\x89\xc1", 3);		/* mov rcx, rax */
 		return;
@@ -1112,7 +1113,7 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	x->l0[x->nl0].back = again;
 	x->l0[x->nl0].slot = (u8)slot;
 	x->l0[x->nl0].write = write;
-	x->l0[x->nl0].size = (u8)size;
+	x->l0[x->nl0].size = (u16)size;
 	x->l0[x->nl0++].cold = x->ncold;
 	cold_add(x, NULL);	/* from: the stub's, when it is made */
 	ebytes(j, "\x49\x8b\xb5", 3);		/* mov rsi, [r13+host] */
