@@ -1181,15 +1181,13 @@ static void emit_l0_stub(struct jctx *x, u32 k)
 	e32(j, ~0xfffu);
 	ebytes(j, "\x49\x89\x8d", 3);		/* mov [r13+rpage], */
 	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, rpage)));
-	if (!write)
-		e_movabs(j, H_ECX, TLB_L0_NONE);
-	ebytes(j, "\x49\x89\x8d", 3);		/* mov [r13+wpage], */
-	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, wpage)));
-	if (!write) {			/* rcx = the page again */
-		ebytes(j, "\x48\x89\xc1", 3);
-		ebytes(j, "\x48\x81\xe1", 3);
-		e32(j, ~0xfffu);
+	if (write) {
+		ebytes(j, "\x49\x89\x8d", 3);	/* mov [r13+wpage], rcx */
+	} else {		/* rdx, the entry's offset, is done with */
+		e_movabs(j, H_EDX, TLB_L0_NONE);
+		ebytes(j, "\x49\x89\x95", 3);	/* mov [r13+wpage], rdx */
 	}
+	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, wpage)));
 	ebytes(j, "\x48\x8d\x14\x0e", 4);	/* lea rdx, [rsi+rcx] */
 	ebytes(j, "\x49\x89\x95", 3);		/* mov [r13+host], rdx */
 	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, host)));
@@ -2332,7 +2330,7 @@ static void e_sse_fp(struct jit *j, const struct dinsn *di,
  */
 static bool emit_sse(struct jctx *x, const struct dinsn *di)
 {
-	e_x87_flush(x);
+	/* Its status word is made already: DK_SSE is not x87_transparent() */
 	x->x87_ok = false;	/* MMX shares the x87's registers */
 	struct jit *j = x->j;
 	u32 first = x->ncold;
