@@ -12,11 +12,13 @@
  * c->eflags always holds the non-arithmetic bits (IF, DF, IOPL, ...).  Its
  * arithmetic bits are the truth only when lf_op is LF_NONE; for LF_RES the
  * CF, OF and AF bits in c->eflags are the truth and ZF/SF/PF come from the
- * result.  LF_NONE is 0, so a zeroed struct cpu is consistent.  The
- * translator may put a rotate on top of any of these (LF_ROT(): its CF and
- * OF replace theirs, from its result in lf_rot), so that a ROL or ROR
- * costs two stores where working out the flags before it took thirty
- * host instructions or a call.
+ * result.  LF_HOST is the translator's: the host's flags as they stood
+ * after it ran the very instruction (INC, ADC) on the host.  LF_NONE is
+ * 0, so a zeroed struct cpu is consistent.  The translator may put a
+ * rotate on top of any of these (LF_ROT(): its CF and OF replace theirs,
+ * from its result in lf_rot), so that a ROL or ROR costs two stores where
+ * working out the flags before it took thirty host instructions or a
+ * call.
  */
 #include "exec.h"
 
@@ -73,6 +75,10 @@ static u32 base_flags(struct cpu *c)
 	u64 sb = sign_bit(size);
 	u32 f = 0;
 
+	/* LAHF's AH has the flags where EFLAGS' low byte has them. */
+	if (LF_KIND(LF_BASE(c->lf_op)) == LF_HOST)
+		return ((r >> 8) & (F_SF | F_ZF | F_AF | F_PF | F_CF)) |
+		       (r & 1 ? F_OF : 0);
 	if (r == 0)
 		f |= F_ZF;
 	if (r & sb)

@@ -181,6 +181,8 @@ enum {
 	LF_SBB,		/* src1 - src2 - 1 (SBB with CF set) */
 	LF_LOGIC,	/* CF = OF = AF = 0 */
 	LF_RES,		/* CF, OF, AF in c->eflags */
+	LF_HOST,	/* all six as the host's LAHF (bits 8-15 of lf_res)
+			 * and SETO (bit 0) saved them: the translator's */
 };
 
 /* lf_op = kind << 2 | log2(size) */

@@ -522,7 +522,7 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 static const u8 rc_host[RC_SLOTS] = { 5, 10, 11, 15, 7 };
 
 /* What the translator knows about the lazy flags at this point. */
-enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS };
+enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS, FK_HOST };
 
 /* Jumps to its cold path one instruction may have: an x87 form's three
  * checks and its access's three (e_access(), cold_add()). */
@@ -536,6 +536,9 @@ enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS };
  * a cache for each lost more to its misses than it won.
  */
 enum { L0_NONE = -2, L0_UNSET = -1 };
+
+/* A deferred INC or DEC (incdec_deferred()), besides the LF_* kinds. */
+enum { DEFER_INC = 0x40, DEFER_DEC };
 
 /* Translation state of one block. */
 struct jctx {
@@ -559,7 +562,7 @@ struct jctx {
 	bool deferred[JIT_MAX_INSNS];
 	struct defer {
 		bool on;
-		u8 kind, size, dst;
+		u8 kind, size, dst;	/* kind: LF_* or DEFER_* */
 		s8 src;			/* -1: the immediate */
 		u32 imm;
 	} defer[JIT_MAX_INSNS];
@@ -1242,6 +1245,7 @@ static void e_flags_out(struct jit *j, int kind, int size)
 }
 
 static void e_flags_from_host(struct jctx *x);
+static void e_flags_save(struct jctx *x);
 static void e_host_cf(struct jctx *x);
 static bool e_flags_known(struct jctx *x);
 
@@ -1266,9 +1270,9 @@ static void e_carry_in(struct jctx *x, int op)
 
 /*
  * ADC or SBB eax, ecx (rax, rcx), CF from r14b (e_carry_in()); the flags,
- * all of them the host's, go straight to c->eflags.  A memory form's cold
- * path leaves them lazy instead (its handler's way), so after one the
- * translator no longer knows which it has.
+ * all of them the host's, are saved as they are (e_flags_save()).  A
+ * memory form's cold path leaves them lazy in its handler's way instead,
+ * so after one the translator no longer knows which it has.
  */
 static void e_adc_sbb(struct jctx *x, int op, int size)
 {
@@ -1282,8 +1286,7 @@ static void e_adc_sbb(struct jctx *x, int op, int size)
 		return;
 	}
 	ebytes(j, "\x49\x89\xc1", 3);			/* mov r9, rax */
-	e_flags_from_host(x);
-	e_sahf_eflags(j);		/* and back, for a Jcc after */
+	e_flags_save(x);
 	ebytes(j, "\x4c\x89\xc8", 3);			/* mov rax, r9 */
 	x->alu_host_flags = true;
 	if (x->ncold && x->cold[x->ncold - 1].i == x->i)
@@ -1386,7 +1389,7 @@ static void e_sahf_eflags(struct jit *j)
 /*
  * INC or DEC of memory: the host's own on the operand, which leaves CF
  * alone, so the guest's CF goes into the host's first (through r14b, as
- * for ADC) when the flags are seen; they come out to c->eflags.
+ * for ADC) when the flags are seen; they are saved as they come out.
  */
 static void e_incdec_m(struct jctx *x, const struct dinsn *di)
 {
@@ -1401,10 +1404,8 @@ static void e_incdec_m(struct jctx *x, const struct dinsn *di)
 		ebytes(j, "\x41\x0f\xba\xe6\x00", 5);
 	e_op_sz(j, di->size, 0xff);			/* inc/dec [] */
 	e_at(j, di->op ? 1 : 0, AT_RSI_RCX);
-	if (live) {
-		e_flags_from_host(x);
-		e_sahf_eflags(j);
-	}
+	if (live)
+		e_flags_save(x);
 	x->flags = FK_UNKNOWN;	/* the cold path's handler: lazy flags */
 }
 
@@ -1929,6 +1930,25 @@ static void e_flags_from_host(struct jctx *x)
 	e_store(j, H_EAX, CPU_FIELD(eflags));
 	e_store_imm(j, CPU_FIELD(lf_op), LF_NONE);
 	x->flags = FK_EFLAGS;
+}
+
+/*
+ * The host's arithmetic flags become the guest's lazily (LF_HOST): what
+ * LAHF and SETO make of them, stored as they are.  Four instructions
+ * that leave the host's flags alone, for a Jcc after, where folding them
+ * into c->eflags took fifteen and five more to have them back.  Changes
+ * eax.
+ */
+static void e_flags_save(struct jctx *x)
+{
+	struct jit *j = x->j;
+
+	ebytes(j, "\x9f\x0f\x90\xc0", 4);		/* lahf; seto al */
+	ebytes(j, "\x66\x89\x83", 3);		/* mov [lf_res], ax */
+	e32(j, CPU_FIELD(lf_res));
+	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_HOST, 4));
+	x->flags = FK_HOST;
+	x->host_flags_at = j->p;
 }
 
 /* With the 64-bit forms and the block ends, below. */
@@ -2557,9 +2577,7 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 			ebytes(j, di->kind == DK_INC ? "\xff\xc0" : "\xff\xc8",
 			       2);			/* inc/dec eax */
 			e_store_reg(x, di->reg);
-			e_flags_from_host(x);
-			e_sahf_eflags(j);	/* and back, for a Jcc */
-			x->host_flags_at = j->p;
+			e_flags_save(x);
 			return true;
 		}
 		e_load_greg(x, H_EAX, di->reg, 4);	/* add/sub eax, 1 */
@@ -3240,12 +3258,20 @@ static void e_setcc(struct jit *j, int cc)
 }
 
 /*
- * The host's flags made those of a lazy state of kind (LF_SUB, LF_ADD or
- * LF_LOGIC) and size from its fields: the CMP or ADD of src1 and src2
- * redone, or a TEST of the result.  Changes rax.
+ * The host's flags made those of a lazy state of kind (LF_SUB, LF_ADD,
+ * LF_LOGIC or LF_HOST) and size from its fields: the CMP or ADD of src1
+ * and src2 redone, a TEST of the result, or the saved flags loaded back
+ * (OF by an ADD to the byte SETO made that overflows just when it is 1).
+ * Changes rax.
  */
 static void e_redo_flags(struct jit *j, int kind, int size)
 {
+	if (kind == LF_HOST) {		/* eax = the saved AH:OF */
+		ebytes(j, "\x0f\xb7\x83", 3);	/* movzx eax, word [] */
+		e32(j, CPU_FIELD(lf_res));
+		ebytes(j, "\x04\x7f\x9e", 3);	/* add al, 127; sahf */
+		return;
+	}
 	e_rexw(j, size);				/* mov eax, [] */
 	e_rbx(j, "\x8b", 1, 0x83, kind == LF_LOGIC ? CPU_FIELD(lf_res) :
 					       CPU_FIELD(lf_src1));
@@ -3278,6 +3304,9 @@ static bool e_flags_known(struct jctx *x)
 		e_redo_flags(j, x->flags == FK_SUB ? LF_SUB :
 			     x->flags == FK_ADD ? LF_ADD : LF_LOGIC, x->fsize);
 		return true;
+	case FK_HOST:
+		e_redo_flags(j, LF_HOST, 4);
+		return true;
 	case FK_EFLAGS:
 		e_load(j, H_EAX, CPU_FIELD(eflags));
 		e_sahf_eflags(j);
@@ -3302,7 +3331,7 @@ static void emit_flags_in(struct jit *j)
 {
 	static const struct { u8 kind, size; } redo[] = {
 		{ LF_SUB, 4 }, { LF_LOGIC, 4 }, { LF_SUB, 1 }, { LF_LOGIC, 1 },
-		{ LF_ADD, 4 }, { LF_SUB, 8 }, { LF_LOGIC, 8 },
+		{ LF_ADD, 4 }, { LF_SUB, 8 }, { LF_LOGIC, 8 }, { LF_HOST, 4 },
 	};
 	u8 *not_this, *from_eflags, *eflags;
 	size_t k;
@@ -3799,6 +3828,50 @@ static bool flags_killer(const struct dinsn *di)
 }
 
 /*
+ * The form at k that ends a deferral of flags made at i, whose result is
+ * in the registers of uses: the next that sets them all, with only moves
+ * between (which leave those registers alone), else 0.
+ */
+static u32 defer_end(struct jctx *x, u32 i, u32 uses)
+{
+	const struct dinsn *m;
+	u32 k;
+
+	for (k = i + 1; k + 1 < x->b->n; k++) {
+		m = &x->b->d[k];
+		if (flags_killer(m))
+			return k;
+		if (m->flow != DF_NEXT || (regs_written(m) & uses))
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * INC or DEC of a register (32-bit code), seen only by the faults before
+ * the next form that sets the flags: like the ALU's below, but what its
+ * cold paths need besides the result is the CF from before it, and that
+ * is the lazy state in memory that it would have replaced.  Deferred, the
+ * form is a plain ADD or SUB of 1, and at a block's start it no longer
+ * needs the guest's flags in the host's at all.
+ */
+static void incdec_deferred(struct jctx *x, u32 i)
+{
+	const struct dinsn *di = &x->b->d[i];
+	u32 k = defer_end(x, i, reg_bit(di->reg, 4));
+
+	if (!k)
+		return;
+	x->deferred[i] = true;
+	for (; k > i; k--) {
+		x->defer[k].on = true;
+		x->defer[k].kind = di->kind == DK_INC ? DEFER_INC : DEFER_DEC;
+		x->defer[k].size = 4;
+		x->defer[k].dst = (u8)di->reg;
+	}
+}
+
+/*
  * An ALU form on registers (but ADC, SBB and CMP) whose flags are live
  * only because the loads, stores and moves after it may fault, before
  * the form that sets them all again: its flags are not stored; each of
@@ -3809,14 +3882,20 @@ static bool flags_killer(const struct dinsn *di)
  */
 static void flags_deferred(struct jctx *x)
 {
-	const struct dinsn *di, *m;
+	const struct dinsn *di;
 	u32 i, k, w, uses;
 	bool logic;
 	int src;
 
 	for (i = 0; i < x->b->n; i++) {
 		di = &x->b->d[i];
-		if (!x->flags_live[i] || di->size < 4 ||
+		if (!x->flags_live[i])
+			continue;
+		if (di->kind == DK_INC || di->kind == DK_DEC) {
+			incdec_deferred(x, i);
+			continue;
+		}
+		if (di->size < 4 ||
 		    (di->kind != DK_ALU_RM_R && di->kind != DK_ALU_R_RM &&
 		     di->kind != DK_ALU_RI) ||
 		    alu_reads_cf(di->op) || di->op == 7)
@@ -3829,14 +3908,8 @@ static void flags_deferred(struct jctx *x)
 		uses = w | (src >= 0 && !logic ? reg_bit(src, 4) : 0);
 		if (w == REGS_UNKNOWN || (src >= 0 && uses == w && !logic))
 			continue;	/* ADD/SUB of itself: src2 is gone */
-		for (k = i + 1; k + 1 < x->b->n; k++) {
-			m = &x->b->d[k];
-			if (flags_killer(m))
-				break;
-			if (m->flow != DF_NEXT || (regs_written(m) & uses))
-				break;
-		}
-		if (k + 1 >= x->b->n || !flags_killer(&x->b->d[k]))
+		k = defer_end(x, i, uses);
+		if (!k)
 			continue;
 		x->deferred[i] = true;
 		for (; k > i; k--) {
@@ -3859,6 +3932,16 @@ static void e_defer_flags(struct jctx *x, const struct defer *f)
 {
 	struct jit *j = x->j;
 	struct dinsn imm = { .imm = f->imm };
+
+	if (f->kind == DEFER_INC || f->kind == DEFER_DEC) {
+		e_flags_unknown(x, -1);		/* the flags from before */
+		e_rbx_h(j, 0x8b, H_EAX, GREG(f->dst), false);
+		ebytes(j, f->kind == DEFER_INC ?	/* lea eax, [rax-1] */
+		       "\x8d\x40\xff\xff\xc0" :	/* inc eax */
+		       "\x8d\x40\x01\xff\xc8", 5);	/* lea +1; dec eax */
+		e_flags_save(x);
+		return;
+	}
 
 	if (f->size == 8)
 		imm.imm = (u64)(s64)(s32)f->imm;

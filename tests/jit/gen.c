@@ -666,6 +666,7 @@ static void gen_stack(struct gen *g)
 }
 
 static void gen_simple(struct gen *g);
+static void gen_deferred(struct gen *g);
 static void patch8(struct gen *g, u32 at);
 
 static void gen_mem(struct gen *g)
@@ -1251,8 +1252,46 @@ static void gen_simple(struct gen *g)
 		gen_x87(g);
 	} else if (k < 90) {
 		gen_sse(g);
-	} else {
+	} else if (k < 96) {
 		gen_mem(g);
+	} else {
+		gen_deferred(g);
+	}
+}
+
+/*
+ * A form whose flags only a fault could see before the next form sets
+ * them all: INC, DEC or the ALU on a register, loads, then a compare with
+ * memory.  The translator makes such flags only on its cold paths, and a
+ * fault on a lazy page (whose handler hashes the flags it saw) or MMIO
+ * takes one.
+ */
+static void gen_deferred(struct gen *g)
+{
+	int r = pick_w(g), i, n = (int)rnd(g, 3);
+	struct ea m;
+
+	switch (rnd(g, 4)) {
+	case 0:
+		b8(g, (chance(g, 50) ? 0x40 : 0x48) | r);
+		break;
+	case 1:
+		gen_alu_rr(g, (int)rnd(g, 7));
+		break;
+	default:
+		gen_alu_ri(g, (int)rnd(g, 7));
+		break;
+	}
+	for (i = 0; i < n; i++) {
+		gen_ea(g, &m, 4, false);
+		op1_mem(g, 0x8b, pick_w(g), &m);
+	}
+	gen_ea(g, &m, 4, false);
+	if (chance(g, 50)) {				/* cmp [m], imm8 */
+		op1_mem(g, 0x83, 7, &m);
+		b8(g, rnd(g, 256));
+	} else {				/* cmp r, [m] or test */
+		op1_mem(g, chance(g, 70) ? 0x3b : 0x85, pick_any(g), &m);
 	}
 }
 

@@ -117,10 +117,19 @@ static void put32(u8 *ram, u32 gpa, u32 v)
 /*
  * The #PF handler: set the present bit of the PTE of CR2's page, INVLPG
  * it, count the fault and IRET to the instruction, which runs again.
+ * The arithmetic flags the fault saved go into a hash: the translator
+ * must have them exact at a fault even where the instruction run again
+ * sets them all (it defers making them, and its cold paths make them).
  * SS overrides: DS may have a base.
  */
 static const u8 pf_handler[] = {
 	0x50,					/* push eax */
+	0x8b, 0x44, 0x24, 0x10,			/* mov eax, [esp+16] */
+	0x25, 0xd5, 0x08, 0, 0,			/* and eax, 0x8d5 */
+	0x36, 0x31, 0x05,			/* xor ss:[PF_FLAGS], eax */
+	PF_FLAGS & 0xff, PF_FLAGS >> 8 & 0xff, 0, 0,
+	0x36, 0xc1, 0x05,			/* rol dword ss:[], 5 */
+	PF_FLAGS & 0xff, PF_FLAGS >> 8 & 0xff, 0, 0, 5,
 	0x0f, 0x20, 0xd0,			/* mov eax, cr2 */
 	0xc1, 0xe8, 0x0c,			/* shr eax, 12 */
 	0x36, 0x83, 0x0c, 0x85,			/* or ss:[eax*4+PT], 1 */
@@ -189,6 +198,7 @@ static void tmpl_prog(const struct prog *p)
 			    2 : 3));
 	}
 	put32(tmpl, PF_COUNT, 0);
+	put32(tmpl, PF_FLAGS, 0);
 	memset(tmpl + CODE, 0xf4, CODE_END - CODE);
 	memcpy(tmpl + p->main.addr, p->main.code, p->main.n);
 	memcpy(tmpl + p->fn.addr, p->fn.code, p->fn.n);

@@ -13,6 +13,7 @@
 #define IDT_ADDR	0x2000u
 #define PF_HANDLER	0x3000u
 #define PF_COUNT	0x3f00u		/* #PF handler: faults so far */
+#define PF_FLAGS	0x3f04u		/* ... and the flags they saw */
 #define PD_ADDR		0x4000u
 #define PT_ADDR		0x5000u		/* maps 0..4 MiB */
 #define STUBS		0x6000u		/* other vectors: HLT at 16 * vec */
