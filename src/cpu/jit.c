@@ -3934,7 +3934,7 @@ static void e_defer_flags(struct jctx *x, const struct defer *f)
 	struct dinsn imm = { .imm = f->imm };
 
 	if (f->kind == DEFER_INC || f->kind == DEFER_DEC) {
-		e_flags_unknown(x, -1);		/* the flags from before */
+		e_flags_unknown(x, -1);	/* the flags before it */
 		e_rbx_h(j, 0x8b, H_EAX, GREG(f->dst), false);
 		ebytes(j, f->kind == DEFER_INC ?	/* lea eax, [rax-1] */
 		       "\x8d\x40\xff\xff\xc0" :	/* inc eax */
