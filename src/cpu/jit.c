@@ -2569,7 +2569,7 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 		return true;
 	case DK_INC:
 	case DK_DEC:
-		if (x->flags_live[x->i]) {
+		if (x->flags_live[x->i] && !x->deferred[x->i]) {
 			/* The host's INC/DEC, with the guest's CF put in
 			 * first, leaves the flags the guest's would. */
 			e_host_cf(x);
