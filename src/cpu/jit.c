@@ -120,6 +120,9 @@ struct jblock {
 	 * none), and the next block in each one's list. */
 	u32 page[JIT_BLOCK_PAGES];
 	struct jblock *page_next[JIT_BLOCK_PAGES];
+	/* The page its last instruction runs on into, or NULL
+	 * (straddle_decode()) */
+	const u8 *straddle;
 	u32 n;
 	struct dinsn d[];	/* each one's host: where its bytes are */
 };
@@ -600,6 +603,8 @@ struct jctx {
 	 * when it was last used, for choosing one to reuse. */
 	s8 rc_reg[RC_SLOTS];
 	u32 rc_used[RC_SLOTS], rc_clock;
+	/* emit_straddle_check()'s jumps out when the page is not it. */
+	u8 *straddle_miss[3];
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
 	/* Per guest register, its last store from the cache while nothing
@@ -3750,6 +3755,10 @@ static void flags_liveness(struct jctx *x)
 			live = true;
 			break;
 		}
+		/* The check before an instruction that runs on into the
+		 * next page may leave (emit_straddle_check()). */
+		if (i + 1 == x->b->n && x->b->straddle)
+			live = true;
 	}
 }
 
@@ -3961,6 +3970,48 @@ static void e_defer_flags(struct jctx *x, const struct defer *f)
 	e_store_imm(j, CPU_FIELD(lf_op), LF(f->kind, f->size));
 }
 
+/*
+ * Before a last instruction that runs on into the next page (b->straddle,
+ * straddle_decode()): that page must still be the one it was made from,
+ * as a fetch through the CPL's TLB (r13) would find it.  Its bytes cannot
+ * have changed unseen, as the block watches the page, but its mapping
+ * can.  Where it is not (or the TLB has no entry), the block leaves before
+ * the instruction, and the dispatcher has the interpreter run it
+ * (emit_straddle_miss()), whose fetch walks the page tables.
+ */
+static void emit_straddle_check(struct jctx *x, u32 off)
+{
+	struct jit *j = x->j;
+
+	e_x87_flush(x);
+	/* rax = the next page's linear address, from the block's start's
+	 * (r12, off into its page) */
+	ebytes(j, x->wide ? "\x49\x8d\x84\x24" : "\x41\x8d\x84\x24", 4);
+	e32(j, 0x1000 - off);			/* lea eax, [r12+...] */
+	if (!x->wide)					/* add eax, CS.base */
+		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
+		      (size_t)S_CS * sizeof(struct seg) +
+		      offsetof(struct seg, base));
+	e_fetch_tlb(j, x->straddle_miss);
+	e_movabs(j, 1, (u64)(uintptr_t)x->b->straddle);
+	ebytes(j, "\x48\x39\xce", 3);			/* cmp rsi, rcx */
+	x->straddle_miss[2] = e_jump(j, JCC_JNE, NULL);
+}
+
+/* Their way out: EIP at the instruction, its count given back. */
+static void emit_straddle_miss(struct jctx *x)
+{
+	struct jit *j = x->j;
+	u32 k;
+
+	for (k = 0; k < ARRAY_SIZE(x->straddle_miss); k++)
+		set_rel32(x->straddle_miss[k], j->p);
+	e_sync_eip(j, x->off[x->b->n - 1], x->wide);
+	e_rbx(j, "\x48\x83", 2, 0xab, CPU_FIELD(icount));
+	e8(j, 1);					/* sub [], 1 */
+	e_exit(j, JX_BUDGET);
+}
+
 /* The block's code, after its descriptor. */
 static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		       bool slow_next)
@@ -3999,6 +4050,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		di = &b->d[i];
 		if (!x87_transparent(di))
 			e_x87_flush(&x);
+		if (i + 1 == b->n && b->straddle)
+			emit_straddle_check(&x, off);
 		run = emit_stack_run(&x);
 		if (run) {
 			i += run - 1;
@@ -4088,6 +4141,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 		e_refund(&x, i);
 		e_jump(j, JMP, x.normal);
 	}
+	if (b->straddle)
+		emit_straddle_miss(&x);
 	set_rel32(skip, j->p);
 	x.host_flags_at = end_flags ? j->p : NULL;
 	emit_end(&x, page, off, slow_next);
@@ -4194,13 +4249,17 @@ void jit_code_written(struct cpu *c, u32 pa, u32 len)
 /*
  * The instruction at h, first bytes before the end of its page, which runs
  * over into the next page: decoded into di from those bytes and the next
- * page's (as the TLB has it now, else not at all), to run by
- * h_straddle() as the block's last instruction, if the decoder has a form
- * for it that blocks may run.  The block starts in the page of CS:EIP
+ * page's (as the TLB has it now, else not at all), as the block's last
+ * instruction, if the decoder has a form for it that blocks may run.  One
+ * that goes on to the next instruction runs as any other form does, and
+ * *page2 is its second page, in RAM: the block watches that page too,
+ * and checks before the instruction that the page is still mapped there
+ * (emit_straddle_check()).  A branch runs by h_straddle(), which compares
+ * its bytes each time.  The block starts in the page of CS:EIP
  * (translate() is called from lookup()).  Returns its length, or 0.
  */
 static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
-			   struct dinsn *di)
+			   struct dinsn *di, const u8 **page2)
 {
 	u8 buf[2 * MAX_INSN_LEN];
 	u64 lin = mode == 8 ? c->rip : (u32)(c->seg[S_CS].base + c->eip);
@@ -4218,6 +4277,11 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 	len = dc_decode(buf, first + MAX_INSN_LEN, mode, di);
 	if (len <= first)
 		return 0;
+	di->host = h;
+	if (di->flow == DF_NEXT && di->kind != DK_JCC) {
+		*page2 = tlb_host(e, lin);
+		return len;
+	}
 	memset(di->raw, 0, sizeof(di->raw));
 	memcpy(di->raw, buf, len);
 	di->host = h;
@@ -4266,6 +4330,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	struct jblock *b;
 	u8 *start;
 	u32 k;
+	const u8 *page2 = NULL;
 
 	while (n < JIT_MAX_INSNS && (p = off + (u32)pos) < 0x1000) {
 		if (p < wbase || (p + MAX_INSN_LEN > wend && wend < 0x1000)) {
@@ -4276,7 +4341,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 		len = dc_decode(bytes + (p - wbase), wend - p, mode, &d[n]);
 		if (!len && n)	/* over the page's end, as the last? */
 			len = straddle_decode(c, h + pos, 0x1000 - p, mode,
-					      &d[n]);
+					      &d[n], &page2);
 		if (!len) {
 			slow_next = true;
 			break;
@@ -4309,6 +4374,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	b->n = n;
 	memcpy(b->d, d, n * sizeof(struct dinsn));
 	b->code = NULL;
+	b->straddle = page2;
 	if (n == 0) {
 		/* No code: lookup() compares these bytes instead. */
 		b->nraw = min_u32(0x1000 - off, MAX_INSN_LEN);
@@ -4317,6 +4383,8 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 		emit_block(j, b, h, slow_next);
 		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
 		b->page[0] = (u32)(h - c->ram) >> 12;
+		if (page2 && (u32)(page2 - c->ram) >> 12 != b->page[0])
+			b->page[1] = (u32)(page2 - c->ram) >> 12;
 		watch_block(c, b);
 		if (j->perf_map)
 			fprintf(j->perf_map, "%lx %lx lg_%08x\n",
