@@ -3988,7 +3988,7 @@ static void emit_straddle_check(struct jctx *x, u32 off)
 	 * (r12, off into its page) */
 	ebytes(j, x->wide ? "\x49\x8d\x84\x24" : "\x41\x8d\x84\x24", 4);
 	e32(j, 0x1000 - off);			/* lea eax, [r12+...] */
-	if (!x->wide)					/* add eax, CS.base */
+	if (!x->wide)				/* add eax, CS.base */
 		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
 		      (size_t)S_CS * sizeof(struct seg) +
 		      offsetof(struct seg, base));
