@@ -164,6 +164,7 @@ void exec_out(struct cpu *c, u16 port, u32 v, int size);
 
 void exec_0f(struct cpu *c, struct insn *d);
 void exec_string(struct cpu *c, struct insn *d, u8 op);
+bool exec_rep_quick(struct cpu *c, u8 op, u32 size, int src);
 void exec_cli_sti(struct cpu *c, bool sti);
 
 /* --- alu.c --- */

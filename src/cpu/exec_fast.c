@@ -1599,6 +1599,7 @@ static void h_flag_insn(struct cpu *c, const struct dinsn *di)
 static void h_rep_string(struct cpu *c, const struct dinsn *di)
 {
 	u64 eip = di->mode == 8 ? c->rip : c->eip;
+	u8 op = di->op;
 	struct insn d = {
 		.mode = di->mode,
 		.opsize = di->osize,
@@ -1609,8 +1610,15 @@ static void h_rep_string(struct cpu *c, const struct dinsn *di)
 		.next = di->mode == 8 ? eip + di->len : (u32)(eip + di->len),
 	};
 
+	if (di->scale == 4 && di->mode == 4 &&
+	    ((op & ~1) == 0xa4 || (op & ~1) == 0xaa) &&
+	    exec_rep_quick(c, op, op & 1 ? di->osize : 1,
+			   (s8)di->seg >= 0 ? (s8)di->seg : S_DS)) {
+		c->rip = d.next;
+		return;
+	}
 	cpu_insn_begins(c);
-	exec_string(c, &d, di->op);
+	exec_string(c, &d, op);
 	c->rip = d.next;
 }
 

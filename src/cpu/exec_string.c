@@ -229,6 +229,55 @@ static bool rep_break(const struct cpu *c)
 	return c->stop || (c->intr && (c->eflags & F_IF));
 }
 
+/*
+ * REP MOVS or REP STOS in 32-bit code going up, all of it within one page
+ * of source and one of destination that the TLB has, no more iterations
+ * than the budget allows: what exec_string() would do in one rep_fast()
+ * step, without its set-up, which cost more than the copy itself for the
+ * 64 bytes that Linux's copy_to_user() moves at a time (/dev/urandom's
+ * every ChaCha block).  A TLB hit says no fault can come (the entries
+ * hold only what the walk allowed, and no store reaches a page of
+ * translated code by them).  Returns false, having done nothing, for
+ * anything else.
+ */
+bool exec_rep_quick(struct cpu *c, u8 op, u32 size, int src)
+{
+	bool movs = (op & ~1) == 0xa4;
+	u32 n = c->r[R_ECX].d, esi = c->r[R_ESI].d, edi = c->r[R_EDI].d;
+	u32 bytes = n * size, dlin, slin = 0;
+	u8 *dst, *from = NULL;
+
+	if (!n || n > 0x1000 / size || (c->eflags & F_DF) ||
+	    n > rep_limit(c) || cpu_64bit(c))
+		return false;
+	dlin = c->seg[S_ES].base + edi;
+	if ((dlin & 0xfff) + bytes > 0x1000 ||
+	    !seg_limit_ok(&c->seg[S_ES], edi, bytes))
+		return false;
+	if (movs) {
+		slin = c->seg[src].base + esi;
+		if ((slin & 0xfff) + bytes > 0x1000 ||
+		    !seg_limit_ok(&c->seg[src], esi, bytes))
+			return false;
+		from = tlb_host_for(c, slin, false);
+		if (!from)
+			return false;
+	}
+	dst = tlb_host_for(c, dlin, true);
+	if (!dst || (movs && dst > from && dst < from + bytes))
+		return false;
+	if (movs) {
+		memmove(dst, from, bytes);
+		c->r[R_ESI].d = esi + bytes;
+	} else {
+		fill(dst, c->r[R_EAX].d, size, bytes);
+	}
+	c->r[R_EDI].d = edi + bytes;
+	c->r[R_ECX].d = 0;
+	c->icount += n - 1;
+	return true;
+}
+
 void exec_string(struct cpu *c, struct insn *d, u8 op)
 {
 	struct str_state s;

@@ -12,3 +12,10 @@ build/tests/e2e/tsc_prog: tests/e2e/tsc_prog.c
 	$(CC) -m32 -static -O2 $(WARN) -o $@ $<
 
 CHECK_DEPS += build/tests/e2e/tsc_prog
+
+# string_prog: REP MOVS and STOS in the guest (test_string.sh), the same way.
+build/tests/e2e/string_prog: tests/e2e/string_prog.c
+	@mkdir -p $(@D)
+	$(CC) -m32 -static -O2 $(WARN) -o $@ $<
+
+CHECK_DEPS += build/tests/e2e/string_prog
