@@ -1944,16 +1944,19 @@ static void e_flags_from_host(struct jctx *x)
  * into c->eflags took fifteen and five more to have them back.  Changes
  * eax.
  */
-static void e_flags_save(struct jctx *x)
+static void e_flags_save_code(struct jit *j)
 {
-	struct jit *j = x->j;
-
 	ebytes(j, "\x9f\x0f\x90\xc0", 4);		/* lahf; seto al */
 	ebytes(j, "\x66\x89\x83", 3);		/* mov [lf_res], ax */
 	e32(j, CPU_FIELD(lf_res));
 	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_HOST, 4));
+}
+
+static void e_flags_save(struct jctx *x)
+{
+	e_flags_save_code(x->j);
 	x->flags = FK_HOST;
-	x->host_flags_at = j->p;
+	x->host_flags_at = x->j->p;
 }
 
 /* With the 64-bit forms and the block ends, below. */
@@ -3948,7 +3951,9 @@ static void e_defer_flags(struct jctx *x, const struct defer *f)
 		ebytes(j, f->kind == DEFER_INC ?	/* lea eax, [rax-1] */
 		       "\x8d\x40\xff\xff\xc0" :	/* inc eax */
 		       "\x8d\x40\x01\xff\xc8", 5);	/* lea +1; dec eax */
-		e_flags_save(x);
+		/* (in code after the block: what the translator knows
+		 * of the flags where the block ends stays as it is) */
+		e_flags_save_code(j);
 		return;
 	}
 
