@@ -1198,9 +1198,11 @@ static void report_clock(struct machine *m)
 			js.trims, js.grown);
 	if (js.limit)
 		verbose("translator: %llu writes found a page of translated "
-			"code, %llu blocks dropped",
+			"code, %llu blocks dropped, %llu blocks made with a "
+			"write-through cache",
 			(unsigned long long)js.code_writes,
-			(unsigned long long)js.drops);
+			(unsigned long long)js.drops,
+			(unsigned long long)js.write_through);
 }
 
 /*M:240

@@ -131,6 +131,8 @@ struct cpu_jit_stats {
 	u64 code_writes;	/* writes that found a page of translated
 				 * code (which went) */
 	u64 drops;		/* blocks those writes dropped */
+	u64 write_through;	/* blocks made again without a write-back
+				 * register cache (a translator's bug) */
 };
 void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st);
 

@@ -130,9 +130,9 @@ struct jblock {
 #define NO_PAGE 0xffffffffu
 
 static void rc_touched(size_t field);
-static void rc_merge(const u8 *target);
+static const u8 *rc_merge(const u8 *target);
 static void rc_called(void);
-static void spill_barrier(void);
+static void rc_flush_cur(void);
 
 struct jit {
 	u8 *arena, *end, *p;	/* code and block descriptors; end is the
@@ -159,6 +159,9 @@ struct jit {
 	u32 npages;
 	u64 code_writes;	/* writes that found a page of code */
 	u64 drops;		/* blocks they dropped */
+	u64 write_through;	/* blocks made again with a write-through
+				 * cache (emit_block()) */
+	bool strict;		/* LGUEST_JIT_STRICT=1: abort() instead */
 	/* The blocks looked up last, by address: most lookups hit here and
 	 * stay in the host's caches, where the table's chains would not.
 	 * Translated code reads it too (e_find()). */
@@ -207,10 +210,10 @@ static void ebytes(struct jit *j, const char *b, size_t n)
 /* A rel32 field at at, made to reach target. */
 static void set_rel32(u8 *at, const u8 *target)
 {
-	s32 rel = (s32)(target - (at + 4));
+	s32 rel;
 
-	spill_barrier();
-	rc_merge(target);
+	target = rc_merge(target);
+	rel = (s32)(target - (at + 4));
 	memcpy(JIT_W(at), &rel, 4);
 }
 
@@ -220,7 +223,7 @@ static u8 *e_jump(struct jit *j, u8 cc, const u8 *target)
 {
 	u8 *at;
 
-	spill_barrier();
+	rc_flush_cur();
 	if (cc == 0xe9) {
 		e8(j, 0xe9);
 	} else {
@@ -493,6 +496,7 @@ static void e_sync_eip(struct jit *j, u32 off, bool wide)
 
 static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 {
+	rc_flush_cur();
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e_movabs(j, 6, (u64)(uintptr_t)di);
 	e_movabs(j, 0, (u64)(uintptr_t)fn);
@@ -503,22 +507,28 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 /*
  * Guest registers cached in host registers within a block: rbp, r10, r11,
  * r15 and rdi, which no form uses otherwise (rdi only for a call's first
- * argument, and a call empties the cache).  The cache is write-through: a
- * form that changes a guest register still stores it to c->r at once
- * (unless the next store of it comes before anything could look:
- * spill_dead()), so a handler, a fault, an exit or a device always finds
- * the truth there; what the cache saves is the load back (a store-to-load
- * forward, about five cycles on the chain of an unrolled loop like
- * SHA-256's).  A
- * cached register holds what a load of the guest's register would: its
- * low 32 bits zero-extended in 32-bit code, all 64 in 64-bit code.
+ * argument, and a call empties the cache).  A cached register holds what
+ * a load of the guest's register would: its low 32 bits zero-extended in
+ * 32-bit code, all 64 in 64-bit code.
+ *
+ * The cache is write-back: a form that changes a guest register changes
+ * its host register only, and c->r gets the value where something other
+ * than the block's own code can look (rc_flush()): before a call out,
+ * before a jump within the block or out of it, before a label where two
+ * ways meet, when a slot is reused.  A jump to a cold path or a side exit
+ * stores nothing on the way: the code it jumps to, after the block, stores
+ * what c->r lacked at the jump (emit_rc_stores()) before a handler, a
+ * fault or the next block can look.  So a chain of register forms in an
+ * unrolled loop like SHA-256's stores each register once, at the end, and
+ * not after every form as the write-through cache before it did.
  *
  * Anything the translator cannot follow empties the cache: a call out
- * (C code may change c->r, and takes r10 and r11), any label where two
- * ways through the code meet (set_rel32() to the current position), and
- * a form that reaches c->r by itself (e_rbx() on a register's field).  A
- * cold path runs its handler and loads the registers the cache held at
- * its way back before it jumps there.  Each block starts empty.
+ * (C code may change c->r, and takes r10 and r11), a label where two ways
+ * meet, and a form that reaches c->r by itself (e_rbx() on a register's
+ * field), which must find c->r whole there: those forms store the
+ * register first (rc_flush_reg()).  A cold path runs its handler and
+ * loads the registers the cache held at its way back before it jumps
+ * there.  Each block starts empty.
  */
 #define RC_SLOTS 5
 
@@ -542,6 +552,13 @@ enum { L0_NONE = -2, L0_UNSET = -1 };
 
 /* A deferred INC or DEC (incdec_deferred()), besides the LF_* kinds. */
 enum { DEFER_INC = 0x40, DEFER_DEC };
+
+/* The cache's registers and which of them c->r lacks, where a jump to
+ * code after the block leaves it (emit_rc_stores()). */
+struct rc_state {
+	s8 reg[RC_SLOTS];
+	u8 dirty;
+};
 
 /* Translation state of one block. */
 struct jctx {
@@ -598,27 +615,30 @@ struct jctx {
 		u8 run;			/* instructions from i it runs */
 		bool leave;		/* then leaves the block */
 		bool x87_sw;		/* first e_x87_sw() */
+		struct rc_state at;	/* the cache at the jump */
 	} cold[JIT_MAX_COLD * JIT_MAX_INSNS];
 	/* Which guest register each of rc_host[] holds (-1: none), and
 	 * when it was last used, for choosing one to reuse. */
 	s8 rc_reg[RC_SLOTS];
 	u32 rc_used[RC_SLOTS], rc_clock;
+	/* Slots whose value c->r does not have yet (rc_flush()); none
+	 * unless wb: the block's cache is write-back.  A form that reached
+	 * c->r of such a register by itself sets wb_failed, and the block
+	 * is made again without (emit_block()). */
+	u8 rc_dirty;
+	bool wb, wb_failed;
+	bool keep_dirty;	/* e_jump(): to a cold path or a side exit */
 	/* emit_straddle_check()'s jumps out when the page is not it. */
 	u8 *straddle_miss[3];
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
-	/* Per guest register, its last store from the cache while nothing
-	 * since could have read it (spill_dead()): bit r of spill_live
-	 * says spill_at[r] and spill_len[r] hold one. */
-	u16 spill_live;
-	u8 *spill_at[16];
-	u8 spill_len[16];
 	/* Conditional jumps inside the block (emit_side_exit()): the
 	 * jump taken, to its way out after the block. */
 	u32 nside;
 	struct {
 		u8 *from;
 		u32 i;
+		struct rc_state at;
 	} side[JIT_MAX_INSNS];
 };
 
@@ -628,96 +648,130 @@ static void e_rexw(struct jit *j, int size);
  * (one per thread, as the block's jctx is). */
 static __thread struct jctx *rc_cur;
 
+static void e_mov_disp(struct jit *j, u8 op, int h, int base, u32 disp,
+		       bool w);
+
 static void rc_clear(struct jctx *x)
 {
+	if (x->rc_dirty)		/* nothing may drop what c->r lacks */
+		x->wb_failed = true;
 	memset(x->rc_reg, -1, sizeof(x->rc_reg));
+	x->rc_dirty = 0;
 }
 
-/* Guest register r changed behind the cache's back. */
-static void rc_forget(struct jctx *x, int r)
+/* Guest register r's slot, or -1. */
+static int rc_slot(const struct jctx *x, int r)
 {
 	int k;
 
 	for (k = 0; k < RC_SLOTS; k++)
 		if (x->rc_reg[k] == r)
-			x->rc_reg[k] = -1;
+			return k;
+	return -1;
 }
 
-static void rc_touched(size_t field)
+/* Guest register r is about to be written whole: the cache forgets it,
+ * and what c->r lacked of it no longer matters. */
+static void rc_forget(struct jctx *x, int r)
 {
-	if (rc_cur && field - GREG(0) < GREG(16) - GREG(0)) {
-		rc_forget(rc_cur, (int)((field - GREG(0)) /
-					sizeof(union gpr)));
-		spill_barrier();
+	int k = rc_slot(x, r);
+
+	if (k >= 0) {
+		x->rc_reg[k] = -1;
+		x->rc_dirty &= (u8)~(1u << k);
 	}
 }
 
-/* C code may change any register, and takes r10 and r11. */
+/* A form reaches c->r by itself (e_rbx()): the cache forgets the
+ * register, which c->r must have in full already (rc_flush_reg()). */
+static void rc_touched(size_t field)
+{
+	int k;
+
+	if (!rc_cur || field - GREG(0) >= GREG(16) - GREG(0))
+		return;
+	k = rc_slot(rc_cur, (int)((field - GREG(0)) / sizeof(union gpr)));
+	if (k < 0)
+		return;
+	if (rc_cur->rc_dirty & 1u << k)
+		rc_cur->wb_failed = true;
+	rc_cur->rc_reg[k] = -1;
+	rc_cur->rc_dirty &= (u8)~(1u << k);
+}
+
+/* C code may change any register, and takes r10 and r11 (the call out
+ * came after rc_flush()). */
 static void rc_called(void)
 {
 	if (rc_cur)
 		rc_clear(rc_cur);
-	spill_barrier();
 }
 
-/*
- * Dead stores of the write-through cache.  A form that changes a guest
- * register stores it at once (e_rc_spill()); when the next store of the
- * same register comes before anything could have read the first (a load
- * of c->r, a call, a jump to a cold path or a way out, a place jumped
- * to), the first is taken out again: the host code emitted since, which
- * holds no jump and no address of its own, moves back over it.  So a
- * chain like MOV r, s; ROL r, 15 stores r once.  Anything that may read
- * c->r calls spill_barrier(), which forgets the candidates.
- */
-static void spill_barrier(void)
-{
-	if (rc_cur)
-		rc_cur->spill_live = 0;
-}
-
-static void spill_dead(struct jctx *x, int r)
+/* Slot k's guest register into c->r, if c->r lacks it.  A store, which
+ * leaves the host's flags as they are. */
+static void rc_flush_slot(struct jctx *x, int k)
 {
 	struct jit *j = x->j;
-	u8 *at = x->spill_at[r], *after;
-	u8 len = x->spill_len[r];
-	int k;
+	bool flags = x->host_flags_at == j->p;
 
-	if (!(x->spill_live & 1u << r))
+	if (!(x->rc_dirty & 1u << k))
 		return;
-	after = at + len;
-	memmove(JIT_W(at), JIT_W(after), (size_t)(j->p - after));
-	j->p -= len;
-	if (x->host_flags_at > at)
-		x->host_flags_at -= len;
-	for (k = 0; k < 16; k++)
-		if ((x->spill_live & 1u << k) && x->spill_at[k] > at)
-			x->spill_at[k] -= len;
-	x->spill_live &= (u16)~(1u << r);
+	x->rc_dirty &= (u8)~(1u << k);
+	e_mov_disp(j, 0x89, rc_host[k], 3, (u32)GREG(x->rc_reg[k]), x->wide);
+	if (flags)
+		x->host_flags_at = j->p;
 }
 
-static void rc_merge(const u8 *target)
+/* All of them: before anything that reads c->r, calls out or leaves. */
+static void rc_flush(struct jctx *x)
 {
-	if (rc_cur && target == rc_cur->j->p)
-		rc_clear(rc_cur);
+	int k;
+
+	for (k = 0; k < RC_SLOTS; k++)
+		rc_flush_slot(x, k);
+}
+
+static void rc_flush_reg(struct jctx *x, int r)
+{
+	int k = rc_slot(x, r);
+
+	if (k >= 0)
+		rc_flush_slot(x, k);
+}
+
+/* e_jump()'s: a jump to anything but a cold path or a side exit (which
+ * store what c->r lacks themselves, emit_rc_stores()) finds c->r whole. */
+static void rc_flush_cur(void)
+{
+	if (rc_cur && !rc_cur->keep_dirty)
+		rc_flush(rc_cur);
+}
+
+/* A label where two ways meet (set_rel32() to the current position): the
+ * way falling through stores what c->r lacks before it, the jump did
+ * before it jumped, and the cache starts again empty after.  Returns
+ * where the label is. */
+static const u8 *rc_merge(const u8 *target)
+{
+	if (!rc_cur || target != rc_cur->j->p)
+		return target;
+	rc_flush(rc_cur);
+	rc_clear(rc_cur);
+	return rc_cur->j->p;
 }
 
 /* The slot holding guest register r, or -1; marks it used. */
 static int rc_find(struct jctx *x, int r)
 {
-	int k;
+	int k = rc_slot(x, r);
 
-	for (k = 0; k < RC_SLOTS; k++) {
-		if (x->rc_reg[k] == r) {
-			x->rc_used[k] = ++x->rc_clock;
-			return k;
-		}
-	}
-	return -1;
+	if (k >= 0)
+		x->rc_used[k] = ++x->rc_clock;
+	return k;
 }
 
 /* A slot for guest register r: an empty one, else the one used least
- * recently. */
+ * recently, whose value goes to c->r first if c->r lacks it. */
 static int rc_take(struct jctx *x, int r)
 {
 	int k, best = 0;
@@ -731,9 +785,58 @@ static int rc_take(struct jctx *x, int r)
 		if (x->rc_used[k] < x->rc_used[best])
 			best = k;
 	}
+	rc_flush_slot(x, best);
 	x->rc_reg[best] = (s8)r;
 	x->rc_used[best] = ++x->rc_clock;
 	return best;
+}
+
+/* What a jump to a cold path or a side exit leaves behind, for its code
+ * after the block to store (emit_rc_stores()). */
+static struct rc_state rc_state_now(const struct jctx *x)
+{
+	struct rc_state st;
+
+	memcpy(st.reg, x->rc_reg, sizeof(st.reg));
+	st.dirty = x->rc_dirty;
+	return st;
+}
+
+/* The first deed of code that a jump left the block for: c->r made
+ * whole from the cache as it was at the jump. */
+static void emit_rc_stores(struct jctx *x, const struct rc_state *st)
+{
+	int k;
+
+	for (k = 0; k < RC_SLOTS; k++)
+		if (st->dirty & 1u << k)
+			e_mov_disp(x->j, 0x89, rc_host[k], 3,
+				   (u32)GREG(st->reg[k]), x->wide);
+}
+
+static bool rc_state_same(const struct rc_state *a, const struct rc_state *b)
+{
+	int k;
+
+	if (a->dirty != b->dirty)
+		return false;
+	for (k = 0; k < RC_SLOTS; k++)
+		if ((a->dirty & 1u << k) && a->reg[k] != b->reg[k])
+			return false;
+	return true;
+}
+
+/* e_jump() to a cold path or a side exit, whose code after the block
+ * stores what c->r lacks (emit_rc_stores()), to be set later. */
+static u8 *e_jump_cold(u8 cc)
+{
+	struct jctx *x = rc_cur;
+	u8 *at;
+
+	x->keep_dirty = true;
+	at = e_jump(x->j, cc, NULL);
+	x->keep_dirty = false;
+	return at;
 }
 
 /* The REX prefix, if one is needed, of an operation of 64 bits (w) whose
@@ -784,8 +887,14 @@ static void e_mov_disp(struct jit *j, u8 op, int h, int base, u32 disp,
 /* The same with [rbx + field], a field of struct cpu. */
 static void e_rbx_h(struct jit *j, u8 op, int h, size_t field, bool w)
 {
-	if (op != 0x89 && field - GREG(0) < GREG(16) - GREG(0))
-		spill_barrier();		/* a load of c->r */
+	int k;
+
+	if (rc_cur && field - GREG(0) < GREG(16) - GREG(0)) {
+		k = rc_slot(rc_cur, (int)((field - GREG(0)) /
+					  sizeof(union gpr)));
+		if (k >= 0 && (rc_cur->rc_dirty & 1u << k))
+			rc_cur->wb_failed = true;	/* c->r lacks it */
+	}
 	e_mov_disp(j, op, h, 3, (u32)field, w);
 }
 
@@ -795,18 +904,17 @@ static void e_rc_fill(struct jctx *x, int host, int r)
 	e_rbx_h(x->j, 0x8b, host, GREG(r), x->wide);
 }
 
-/* Guest register r = host, at the cache's width: the cache keeps r in
- * host. */
+/* Guest register r = host, its slot's register, at the cache's width:
+ * c->r lacks it now (write-back), or has it stored at once. */
 static void e_rc_spill(struct jctx *x, int host, int r)
 {
-	u8 *at;
+	int k = rc_slot(x, r);
 
-	spill_dead(x, r);
-	at = x->j->p;
-	e_rbx_h(x->j, 0x89, host, GREG(r), x->wide);
-	x->spill_at[r] = at;
-	x->spill_len[r] = (u8)(x->j->p - at);
-	x->spill_live |= (u16)(1u << r);
+	if (x->wb && k >= 0 && rc_host[k] == host) {
+		x->rc_dirty |= (u8)(1u << k);
+		return;
+	}
+	e_mov_disp(x->j, 0x89, host, 3, (u32)GREG(r), x->wide);
 }
 
 /* mov qword [rbx + field], host (0-15): a lazy-flag field from a cache
@@ -821,6 +929,7 @@ static void e_sahf_eflags(struct jit *j);
 /* eax = cpu_get_eflags(c): the guest's flags folded into c->eflags. */
 static void e_get_eflags(struct jit *j)
 {
+	rc_flush_cur();
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
 	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
 	ebytes(j, "\xff\xd0", 2);			/* call rax */
@@ -888,7 +997,15 @@ static void e_load_greg(struct jctx *x, int h, int r, int size)
  */
 static void e_store_greg(struct jctx *x, int h, int r)
 {
-	e_rc_spill(x, h, r);
+	int k;
+
+	if (x->wb) {
+		k = rc_take(x, r);
+		e_mov_rr(x->j, rc_host[k], h, rc_size(x));
+		x->rc_dirty |= (u8)(1u << k);
+		return;
+	}
+	e_mov_disp(x->j, 0x89, h, 3, (u32)GREG(r), x->wide);
 	rc_note(x, r, h);
 }
 
@@ -905,6 +1022,7 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold].run = 1;
 	x->cold[x->ncold].leave = false;
 	x->cold[x->ncold].x87_sw = x->x87_pending;
+	x->cold[x->ncold].at = rc_state_now(x);
 	x->cold[x->ncold++].i = x->i;
 }
 
@@ -1059,6 +1177,9 @@ static void e_store_reg_sz(struct jctx *x, int r, int size)
 		e_store_reg(x, r);
 		return;
 	}
+	/* The rest of the register stays: c->r must have it first. */
+	rc_flush_reg(x, (int)((greg_sz(r, size) - GREG(0)) /
+			      sizeof(union gpr)));
 	rc_touched(greg_sz(r, size));
 	e_op_sz(x->j, size, 0x89);			/* mov [], al/ax */
 	e8(x->j, 0x83);
@@ -1107,7 +1228,6 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 		ebytes(j, "\x48\x89\xc1", 3);		/* mov rcx, rax */
 		return;
 	}
-	spill_barrier();	/* the stub comes back to this address */
 	again = j->p;
 	ebytes(j, "\x89\xc1", 2);			/* mov ecx, eax */
 	ebytes(j, "\x49\x2b\x8d", 3);		/* sub rcx, [r13+l0] */
@@ -1117,7 +1237,7 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 	e32(j, 0x1000 - (u32)size);
 	if (x->nl0 >= ARRAY_SIZE(x->l0))
 		abort();
-	x->l0[x->nl0].from = e_jump(j, JCC_JA, NULL);
+	x->l0[x->nl0].from = e_jump_cold(JCC_JA);
 	x->l0[x->nl0].back = again;
 	x->l0[x->nl0].slot = (u8)slot;
 	x->l0[x->nl0].write = write;
@@ -1163,7 +1283,7 @@ static u8 *e_tlb_check(struct jctx *x, bool write, int size)
 	ebytes(j, "\x49\x39\x4c\x15", 4);		/* cmp [r13+rdx+tag], */
 	e8(j, write ? offsetof(struct tlb_entry, wpage) :	/* rcx */
 	      offsetof(struct tlb_entry, vpage));
-	miss = e_jump(j, JCC_JNE, NULL);
+	miss = e_jump_cold(JCC_JNE);
 	ebytes(j, "\x49\x8b\x74\x15", 4);		/* mov rsi, [r13+rdx+ */
 	e8(j, offsetof(struct tlb_entry, addend));	/* addend] */
 	return miss;
@@ -1227,7 +1347,6 @@ static void e_access_esp(struct jctx *x, bool write, int size)
 /* The cold paths just made now come back here. */
 static void cold_back_here(struct jctx *x, u32 from)
 {
-	spill_barrier();	/* the way back is an address kept */
 	for (; from < x->ncold; from++) {
 		x->cold[from].back = x->j->p;
 		memcpy(x->cold[from].rc, x->rc_reg, sizeof(x->rc_reg));
@@ -2131,7 +2250,7 @@ static bool emit_not_neg(struct jctx *x, const struct dinsn *di)
 /* A jump to instruction i's cold path (its handler), taken on cc. */
 static void e_cold_if(struct jctx *x, u8 cc)
 {
-	cold_add(x, e_jump(x->j, cc, NULL));
+	cold_add(x, e_jump_cold(cc));
 }
 
 /* The same, to a cold path that leaves the block after the handler
@@ -2853,6 +2972,9 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 		e_store_reg(x, di->reg);
 		return true;
 	case DK_MOVX_R:
+		/* from c->r, which must have the register */
+		rc_flush_reg(x, (int)((greg_sz(di->rm, di->size) - GREG(0)) /
+				      sizeof(union gpr)));
 		if (di->size == 4) {	/* MOVSXD */
 			e_rexw(j, di->osize);
 			e_rbx(j, di->osize == 8 ? "\x63" : "\x8b", 1, 0x83,
@@ -2906,7 +3028,7 @@ static void e_canonical_or_cold(struct jctx *x, int h)
 	e_mov_rr(j, H_EDX, h, 8);
 	ebytes(j, "\x48\xc1\xe2\x10\x48\xc1\xfa\x10", 8);
 	e_op_rr(j, 0x39, H_EDX, h, 8);			/* cmp rdx, h */
-	cold_add(x, e_jump(j, JCC_JNE, NULL));
+	cold_add(x, e_jump_cold(JCC_JNE));
 }
 
 static bool emit_call_ret(struct jctx *x, const struct dinsn *di)
@@ -3383,7 +3505,6 @@ static void e_flags_unknown(struct jctx *x, int cc)
 	struct jit *j = x->j;
 	s32 rel;
 
-	spill_barrier();	/* a rel32 that must not move */
 	e8(j, 0xe8);					/* call flags_in */
 	rel = (s32)(j->flags_in - (j->p + 4));
 	e32(j, (u32)rel);
@@ -3406,7 +3527,7 @@ static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 {
 	if (!e_flags_known(x))
 		e_flags_unknown(x, -1);
-	return e_jump(x->j, (u8)(0x80 | di->op), NULL);
+	return e_jump_cold((u8)(0x80 | di->op));
 }
 
 /*
@@ -3517,7 +3638,8 @@ static void emit_side_exit(struct jctx *x, const struct dinsn *di)
 	bool host_flags = x->host_flags_at == x->j->p;
 
 	x->side[x->nside].i = x->i;
-	x->side[x->nside++].from = emit_cond_jump(x, di);
+	x->side[x->nside].from = emit_cond_jump(x, di);
+	x->side[x->nside++].at = rc_state_now(x);
 	if (host_flags)
 		x->host_flags_at = x->j->p;
 }
@@ -3538,6 +3660,7 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 		di = &x->b->d[i];
 		to = x->next[i] + (u32)di->imm;
 		set_rel32(x->side[k].from, j->p);
+		emit_rc_stores(x, &x->side[k].at);
 		e_refund(x, i);
 		emit_chain(x, page, (s64)off + (s32)to, to);
 	}
@@ -3989,6 +4112,7 @@ static void emit_straddle_check(struct jctx *x, u32 off)
 	struct jit *j = x->j;
 
 	e_x87_flush(x);
+	rc_flush(x);		/* its misses leave the block */
 	/* rax = the next page's linear address, from the block's start's
 	 * (r12, off into its page) */
 	ebytes(j, x->wide ? "\x49\x8d\x84\x24" : "\x41\x8d\x84\x24", 4);
@@ -4017,9 +4141,10 @@ static void emit_straddle_miss(struct jctx *x)
 	e_exit(j, JX_BUDGET);
 }
 
-/* The block's code, after its descriptor. */
-static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
-		       bool slow_next)
+/* The block's code, after its descriptor, with a write-back cache if wb;
+ * false if it had to give that up. */
+static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
+			  bool slow_next, bool wb)
 {
 	/* Big, so not on the stack; one per thread, as each CPU runs on
 	 * one thread and translates one block at a time. */
@@ -4034,6 +4159,7 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	memset(&x, 0, sizeof(x));
 	x.j = j;
 	x.b = b;
+	x.wb = wb;
 	rc_clear(&x);
 	rc_cur = &x;
 	x.wide = b->mode == 8;
@@ -4083,7 +4209,8 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 			emit_call(&x, &b->d[i]);
 	}
 	end_flags = x.host_flags_at == j->p;
-	skip = e_jump(j, JMP, NULL);
+	skip = e_jump(j, JMP, NULL);		/* stores what c->r lacks */
+	rc_clear(&x);	/* what comes after has states of its own */
 	/* The shared exits, the cold paths, then the end proper. */
 	x.normal = j->p;
 	e_exit(j, JX_NORMAL);
@@ -4097,12 +4224,14 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 
 		if (i && x.cold[i - 1].i == k &&	/* same stub */
 		    x.cold[i - 1].leave == x.cold[i].leave &&
-		    x.cold[i - 1].x87_sw == x.cold[i].x87_sw) {
+		    x.cold[i - 1].x87_sw == x.cold[i].x87_sw &&
+		    rc_state_same(&x.cold[i - 1].at, &x.cold[i].at)) {
 			set_rel32(x.cold[i].from, cold_at);
 			continue;
 		}
 		cold_at = j->p;
 		set_rel32(x.cold[i].from, j->p);
+		emit_rc_stores(&x, &x.cold[i].at);
 		if (x.cold[i].x87_sw)
 			e_x87_sw(j);
 		if (x.defer[k].on)
@@ -4152,6 +4281,29 @@ static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
 	x.host_flags_at = end_flags ? j->p : NULL;
 	emit_end(&x, page, off, slow_next);
 	rc_cur = NULL;
+	return !x.wb_failed;
+}
+
+/*
+ * The block's code.  Its cache is write-back: c->r gets a register's new
+ * value only where something can look (rc_flush()).  A form that reaches
+ * c->r by itself must have what it reads stored first, and does where
+ * the translator knows it; should one not, the block is made again with
+ * a write-through cache (which tests/jit's LGUEST_JIT_STRICT=1 turns into
+ * an abort(), so that none goes unseen).
+ */
+static void emit_block(struct jit *j, struct jblock *b, const u8 *h,
+		       bool slow_next)
+{
+	u8 *start = j->p;
+
+	if (emit_block_as(j, b, h, slow_next, true))
+		return;
+	if (j->strict)
+		abort();
+	j->write_through++;
+	j->p = start;
+	emit_block_as(j, b, h, slow_next, false);
 }
 
 /*
@@ -4734,6 +4886,8 @@ void jit_init(struct cpu *c)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return;
+	env = getenv("LGUEST_JIT_STRICT");
+	j->strict = env && !strcmp(env, "1");
 	j->npages = (u32)(((u64)c->ram_size + 0xfff) >> 12);
 	j->page_blocks = calloc(j->npages, sizeof(*j->page_blocks));
 	c->code_pages = calloc((j->npages + 31) / 32, sizeof(u32));
@@ -4793,6 +4947,7 @@ void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st)
 	st->resident = (size_t)(j->high - j->arena);
 	st->code_writes = j->code_writes;
 	st->drops = j->drops;
+	st->write_through = j->write_through;
 }
 
 #else	/* no translator for this host */
