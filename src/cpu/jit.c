@@ -550,8 +550,10 @@ enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS, FK_HOST };
  */
 enum { L0_NONE = -2, L0_UNSET = -1 };
 
-/* A deferred INC or DEC (incdec_deferred()), besides the LF_* kinds. */
+/* A deferred INC or DEC (incdec_deferred()), besides the LF_* kinds;
+ * where the source is not a register. */
 enum { DEFER_INC = 0x40, DEFER_DEC };
+enum { DEFER_IMM = -1, DEFER_MEM = -2 };
 
 /* The cache's registers and which of them c->r lacks, where a jump to
  * code after the block leaves it (emit_rc_stores()). */
@@ -583,7 +585,7 @@ struct jctx {
 	struct defer {
 		bool on;
 		u8 kind, size, dst;	/* kind: LF_* or DEFER_* */
-		s8 src;			/* -1: the immediate */
+		s8 src;			/* or DEFER_IMM, DEFER_MEM */
 		u32 imm;
 	} defer[JIT_MAX_INSNS];
 	u8 *normal;		/* the shared way out, once emitted */
@@ -1903,6 +1905,8 @@ static bool emit_mem_cached(struct jctx *x, const struct dinsn *di)
 		e_ea_any(x, di);
 		e_access(x, di->seg, false, size);
 		e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
+		if (x->deferred[x->i] && (di->op == 0 || di->op == 5))
+			e_rc_q(x, H_ECX, CPU_FIELD(lf_src2));
 		e_alu_cached(x, di, di->op, di->reg, H_ECX, di->op == 7);
 		cold_back_here(x, first);
 		if (x->flags_live[x->i])
@@ -4012,8 +4016,10 @@ static void incdec_deferred(struct jctx *x, u32 i)
  * the form that sets them all again: its flags are not stored; each of
  * those forms' cold paths (the only way out before the next setter, the
  * setter's own included) makes them in memory first, from the
- * destination's value in c->r (the result, as the cache writes through)
- * and the source's or the immediate, which nothing in between writes.
+ * destination's value in c->r (the result, which the cold path's own
+ * stores put there first) and the source's or the immediate, which
+ * nothing in between writes.  A source in memory is gone by then: the
+ * form stores its value (in lf_src2) and nothing else.
  */
 static void flags_deferred(struct jctx *x)
 {
@@ -4032,10 +4038,11 @@ static void flags_deferred(struct jctx *x)
 		}
 		if (di->size < 4 ||
 		    (di->kind != DK_ALU_RM_R && di->kind != DK_ALU_R_RM &&
-		     di->kind != DK_ALU_RI) ||
+		     di->kind != DK_ALU_RI && di->kind != DK_ALU_R_M) ||
 		    alu_reads_cf(di->op) || di->op == 7)
 			continue;
-		src = di->kind == DK_ALU_RI ? -1 :
+		src = di->kind == DK_ALU_RI ? DEFER_IMM :
+		      di->kind == DK_ALU_R_M ? DEFER_MEM :
 		      di->kind == DK_ALU_R_RM ? di->rm : di->reg;
 		w = regs_written(di);
 		logic = di->op == 1 || di->op == 4 || di->op == 6;
@@ -4085,11 +4092,13 @@ static void e_defer_flags(struct jctx *x, const struct defer *f)
 	e_rbx_h(j, 0x8b, H_EAX, GREG(f->dst), f->size == 8);
 	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 	if (f->kind != LF_LOGIC) {
-		if (f->src >= 0) {			/* mov ecx, [src] */
+		if (f->src >= 0)			/* mov ecx, [src] */
 			e_rbx_h(j, 0x8b, H_ECX, GREG(f->src), f->size == 8);
-		} else {
+		else if (f->src == DEFER_MEM)	/* the form stored it */
+			e_rbx_h(j, 0x8b, H_ECX, CPU_FIELD(lf_src2),
+				f->size == 8);
+		else
 			e_imm_ecx(j, &imm, f->size);
-		}
 		e_store_q(j, H_ECX, CPU_FIELD(lf_src2));
 		e_rexw(j, f->size);	/* src1 = res - src2, or + for SUB */
 		ebytes(j, f->kind == LF_ADD ? "\x29\xc8" : "\x01\xc8", 2);

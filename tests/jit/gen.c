@@ -1261,22 +1261,26 @@ static void gen_simple(struct gen *g)
 
 /*
  * A form whose flags only a fault could see before the next form sets
- * them all: INC, DEC or the ALU on a register, loads, then a compare with
- * memory.  The translator makes such flags only on its cold paths, and a
- * fault on a lazy page (whose handler hashes the flags it saw) or MMIO
- * takes one.
+ * them all: INC, DEC or the ALU on a register (from memory too), loads,
+ * then a compare with memory.  The translator makes such flags only on
+ * its cold paths, and a fault on a lazy page (whose handler hashes the
+ * flags it saw) or MMIO takes one.
  */
 static void gen_deferred(struct gen *g)
 {
 	int r = pick_w(g), i, n = (int)rnd(g, 3);
 	struct ea m;
 
-	switch (rnd(g, 4)) {
+	switch (rnd(g, 5)) {
 	case 0:
 		b8(g, (chance(g, 50) ? 0x40 : 0x48) | r);
 		break;
 	case 1:
 		gen_alu_rr(g, (int)rnd(g, 7));
+		break;
+	case 2:					/* op r, [m] */
+		gen_ea(g, &m, 4, false);
+		op1_mem(g, (u8)((int)rnd(g, 7) << 3 | 3), r, &m);
 		break;
 	default:
 		gen_alu_ri(g, (int)rnd(g, 7));
