@@ -123,6 +123,9 @@ struct jblock {
 	/* The page its last instruction runs on into, or NULL
 	 * (straddle_decode()) */
 	const u8 *straddle;
+	/* It stops short of an instruction that runs on into a page the
+	 * TLB did not have: lookup() makes it again once the TLB has it. */
+	bool retry;
 	u32 n;
 	struct dinsn d[];	/* each one's host: where its bytes are */
 };
@@ -4422,22 +4425,34 @@ void jit_code_written(struct cpu *c, u32 pa, u32 len)
  * and checks before the instruction that the page is still mapped there
  * (emit_straddle_check()).  A branch runs by h_straddle(), which compares
  * its bytes each time.  The block starts in the page of CS:EIP
- * (translate() is called from lookup()).  Returns its length, or 0.
+ * (translate() is called from lookup()).  Returns its length, or 0, with
+ * *no_tlb set if that was for want of the next page in the TLB: the
+ * block is then made again once the TLB has it (lookup()), for a block
+ * that stops short of the instruction leaves for the dispatcher each
+ * time, and one that would start with it is the interpreter's.
  */
-static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
-			   struct dinsn *di, const u8 **page2)
+static u64 next_page_lin(const struct cpu *c, int mode)
 {
-	u8 buf[2 * MAX_INSN_LEN];
 	u64 lin = mode == 8 ? c->rip : (u32)(c->seg[S_CS].base + c->eip);
-	const struct tlb_entry *e;
-	u32 len;
 
 	lin = (lin | 0xfff) + 1;
-	if (mode != 8)
-		lin = (u32)lin;
-	e = tlb_entry_for(c, lin);
-	if (first >= MAX_INSN_LEN || !tlb_fetch_hit(e, lin))
+	return mode == 8 ? lin : (u32)lin;
+}
+
+static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
+			   struct dinsn *di, const u8 **page2, bool *no_tlb)
+{
+	u8 buf[2 * MAX_INSN_LEN];
+	u64 lin = next_page_lin(c, mode);
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
+	u32 len;
+
+	if (first >= MAX_INSN_LEN)
 		return 0;
+	if (!tlb_fetch_hit(e, lin)) {
+		*no_tlb = true;
+		return 0;
+	}
 	memcpy(buf, h, first);
 	memcpy(buf + first, tlb_host(e, lin), MAX_INSN_LEN);
 	len = dc_decode(buf, first + MAX_INSN_LEN, mode, di);
@@ -4497,6 +4512,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	u8 *start;
 	u32 k;
 	const u8 *page2 = NULL;
+	bool retry = false;
 
 	while (n < JIT_MAX_INSNS && (p = off + (u32)pos) < 0x1000) {
 		if (p < wbase || (p + MAX_INSN_LEN > wend && wend < 0x1000)) {
@@ -4505,9 +4521,16 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 			memcpy(bytes, h - off + p, wend - wbase);
 		}
 		len = dc_decode(bytes + (p - wbase), wend - p, mode, &d[n]);
-		if (!len && n)	/* over the page's end, as the last? */
+		/* Over the page's end, as the last?  As the first too, if it
+		 * goes on to the next instruction: its check's miss leaves
+		 * for the interpreter, where h_straddle()'s would come
+		 * straight back to it. */
+		if (!len) {
 			len = straddle_decode(c, h + pos, 0x1000 - p, mode,
-					      &d[n], &page2);
+					      &d[n], &page2, &retry);
+			if (len && !n && !page2)
+				len = 0;
+		}
 		if (!len) {
 			slow_next = true;
 			break;
@@ -4541,6 +4564,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	memcpy(b->d, d, n * sizeof(struct dinsn));
 	b->code = NULL;
 	b->straddle = page2;
+	b->retry = retry;
 	if (n == 0) {
 		/* No code: lookup() compares these bytes instead. */
 		b->nraw = min_u32(0x1000 - off, MAX_INSN_LEN);
@@ -4647,6 +4671,13 @@ static struct jblock *lookup(struct cpu *c)
 	if (unlikely(!h))
 		return NULL;
 	b = tab_find(c, h);
+	if (unlikely(b && b->retry) &&
+	    tlb_fetch_hit(tlb_entry_for(c, next_page_lin(c, mode)),
+			  next_page_lin(c, mode))) {
+		if (b->code)
+			drop_block(c, b);
+		return translate(c, h, mode);
+	}
 	if (likely(b) && b->mode == mode && (b->code || slow_still(b, h)))
 		return b;
 	return translate(c, h, mode);
