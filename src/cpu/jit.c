@@ -1178,8 +1178,25 @@ static void e_store_reg(struct jctx *x, int r)
  */
 static void e_store_reg_sz(struct jctx *x, int r, int size)
 {
+	size_t at = greg_sz(r, size);
+	int h;
+
 	if (size >= 4) {
 		e_store_reg(x, r);
+		return;
+	}
+	/* A low byte or a word goes into the cache's copy of the whole
+	 * register, which a write-back cache then has newer than c->r: a
+	 * byte compare loop no longer stores a byte and loads it back. */
+	if (x->wb && !(at & 1)) {
+		r = (int)((at - GREG(0)) / sizeof(union gpr));
+		h = rc_reg_of(x, r);
+		if (size == 2)
+			e8(x->j, 0x66);
+		e8(x->j, (u8)(0x40 | (h >= 8)));	/* mov h8/h16, al/ax */
+		e8(x->j, size == 1 ? 0x88 : 0x89);
+		e8(x->j, (u8)(0xc0 | (h & 7)));
+		x->rc_dirty |= (u8)(1u << rc_slot(x, r));
 		return;
 	}
 	/* The rest of the register stays: c->r must have it first. */
