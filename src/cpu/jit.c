@@ -126,6 +126,12 @@ struct jblock {
 	/* It stops short of an instruction that runs on into a page the
 	 * TLB did not have: lookup() makes it again once the TLB has it. */
 	bool retry;
+	/* A call of a PIC thunk it runs in line (thunk_inline()): its
+	 * first instruction, and if the thunk is in another page, where
+	 * its code must still be (emit_thunk_check()). */
+	u32 thunk_i;
+	u32 thunk_off;
+	const u8 *thunk_host;
 	u32 n;
 	struct dinsn d[];	/* each one's host: where its bytes are */
 };
@@ -635,6 +641,7 @@ struct jctx {
 	bool keep_dirty;	/* e_jump(): to a cold path or a side exit */
 	/* emit_straddle_check()'s jumps out when the page is not it. */
 	u8 *straddle_miss[3];
+	u8 *thunk_miss[3];	/* ... and emit_thunk_check()'s */
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
 	/* Conditional jumps inside the block (emit_side_exit()): the
@@ -1849,6 +1856,7 @@ static u32 emit_stack_run(struct jctx *x)
 	if (kind != DK_PUSH && kind != DK_POP)
 		return 0;
 	while (x->i + n + 1 < x->b->n && n < JIT_MAX_RUN &&
+	       (!n || x->i + n != x->b->thunk_i || !x->b->thunk_host) &&
 	       (stack_run_member(&d[n], kind) ||
 		(kind == DK_PUSH && stack_run_member(&d[n], DK_PUSH_I))))
 		n++;
@@ -3909,6 +3917,8 @@ static void flags_liveness(struct jctx *x)
 		 * next page may leave (emit_straddle_check()). */
 		if (i + 1 == x->b->n && x->b->straddle)
 			live = true;
+		if (i == x->b->thunk_i && x->b->thunk_host)
+			live = true;	/* emit_thunk_check() may leave */
 	}
 }
 
@@ -3998,6 +4008,8 @@ static u32 defer_end(struct jctx *x, u32 i, u32 uses)
 
 	for (k = i + 1; k + 1 < x->b->n; k++) {
 		m = &x->b->d[k];
+		if (k == x->b->thunk_i && x->b->thunk_host)
+			return 0;	/* a way out without a cold path */
 		if (flags_killer(m))
 			return k;
 		if (m->flow != DF_NEXT || (regs_written(m) & uses))
@@ -4156,6 +4168,42 @@ static void emit_straddle_check(struct jctx *x, u32 off)
 	x->straddle_miss[2] = e_jump(j, JCC_JNE, NULL);
 }
 
+/*
+ * Before a PIC thunk's call run in line (thunk_inline()) whose thunk is in
+ * another page than the block's start: the thunk's code must still be
+ * where it was, as a fetch through the CPL's TLB would find it (its page
+ * is watched).  Where it is not, the block leaves before the call, and
+ * the interpreter runs the call (emit_thunk_miss()).
+ */
+static void emit_thunk_check(struct jctx *x)
+{
+	struct jit *j = x->j;
+
+	e_x87_flush(x);
+	rc_flush(x);		/* its misses leave the block */
+	ebytes(j, "\x41\x8d\x84\x24", 4);	/* lea eax, [r12+off] */
+	e32(j, x->b->thunk_off);
+	e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +	/* add eax, CS.base */
+	      (size_t)S_CS * sizeof(struct seg) + offsetof(struct seg, base));
+	e_fetch_tlb(j, x->thunk_miss);
+	e_movabs(j, 1, (u64)(uintptr_t)x->b->thunk_host);
+	ebytes(j, "\x48\x39\xce", 3);			/* cmp rsi, rcx */
+	x->thunk_miss[2] = e_jump(j, JCC_JNE, NULL);
+}
+
+static void emit_thunk_miss(struct jctx *x)
+{
+	struct jit *j = x->j;
+	u32 i = x->b->thunk_i, k;
+
+	for (k = 0; k < ARRAY_SIZE(x->thunk_miss); k++)
+		set_rel32(x->thunk_miss[k], j->p);
+	e_sync_eip(j, x->off[i], x->wide);
+	e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
+	e32(j, x->b->n - i);				/* sub [], imm32 */
+	e_exit(j, JX_BUDGET);
+}
+
 /* Their way out: EIP at the instruction, its count given back. */
 static void emit_straddle_miss(struct jctx *x)
 {
@@ -4212,6 +4260,8 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 			e_x87_flush(&x);
 		if (i + 1 == b->n && b->straddle)
 			emit_straddle_check(&x, off);
+		if (i == b->thunk_i && b->thunk_host)
+			emit_thunk_check(&x);
 		run = emit_stack_run(&x);
 		if (run) {
 			i += run - 1;
@@ -4306,6 +4356,8 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	}
 	if (b->straddle)
 		emit_straddle_miss(&x);
+	if (b->thunk_host)
+		emit_thunk_miss(&x);
 	set_rel32(skip, j->p);
 	x.host_flags_at = end_flags ? j->p : NULL;
 	emit_end(&x, page, off, slow_next);
@@ -4492,6 +4544,59 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 }
 
 /*
+ * A call of a PIC thunk (mov reg, [esp]; ret), which i686 code makes
+ * to find its own address at the start of almost every function
+ * (__x86.get_pc_thunk.bx and the like): made three forms in line, which
+ * do what the call, the MOV and the RET do, one instruction each:
+ * PUSH of the return address (the call's, with its faults), the MOV from
+ * the thunk's bytes (at its EIP, for a fault), LEA ESP, [ESP+4] for the
+ * RET (at whatever EIP: it cannot fault; its end is the call's), and the
+ * block goes on after the call.  Where the thunk lies in another page,
+ * the block watches that page and checks where it is before the call
+ * (*t: its host address, its offset from the block's start, its page).
+ * 32-bit code; the thunk as the TLB has it now, else not at all.
+ */
+struct thunk {
+	const u8 *host;
+	u32 off, page;
+	bool check;
+};
+
+static bool thunk_inline(struct cpu *c, const u8 *h, s32 pos,
+			 struct dinsn *d, struct thunk *t)
+{
+	u32 eip = c->eip, ret = (u32)(eip + (u32)pos);
+	u32 to = (u32)(ret + (u32)d->imm);
+	u32 base = (u32)c->seg[S_CS].base, lin = base + to;
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
+	u8 push[5] = { 0x68 }, lea[4] = { 0x8d, 0x64, 0x24, 0x04 };
+	struct dinsn f[3];
+	const u8 *tb;
+
+	if (d->kind != DK_CALLREL || d->mode != 4 ||
+	    !tlb_fetch_hit(e, lin) || (lin & 0xfff) > 0x1000 - 4)
+		return false;
+	tb = tlb_host(e, lin);
+	if (tb[0] != 0x8b || (tb[1] & 0xc7) != 0x04 || tb[1] == 0x24 ||
+	    tb[2] != 0x24 || tb[3] != 0xc3)
+		return false;
+	memcpy(push + 1, &ret, 4);
+	if (dc_decode(push, sizeof(push), 4, &f[0]) != 5 ||
+	    dc_decode(tb, 4, 4, &f[1]) != 3 ||
+	    dc_decode(lea, sizeof(lea), 4, &f[2]) != 4)
+		return false;
+	f[0].host = d->host;
+	f[1].host = (const u8 *)((uintptr_t)h + (to - eip));
+	f[2].host = h + pos - 4;	/* its end: after the call */
+	memcpy(d, f, sizeof(f));
+	t->host = tb;
+	t->off = to - eip;
+	t->page = (u32)(tb - c->ram) >> 12;
+	t->check = (lin >> 12) != ((base + eip) >> 12);
+	return true;
+}
+
+/*
  * A direct JMP forward to a place in the same page: the block goes on
  * there, where the guest goes (past an else, to a shared tail).  A jump
  * back stays a block's end, so that a loop's head stays where its blocks
@@ -4527,9 +4632,10 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	bool slow_next = false;
 	struct jblock *b;
 	u8 *start;
-	u32 k;
+	u32 k, thunk_i = 0, page0 = (u32)(h - c->ram) >> 12;
 	const u8 *page2 = NULL;
 	bool retry = false;
+	struct thunk thunk = { NULL, 0, 0, false };
 
 	while (n < JIT_MAX_INSNS && (p = off + (u32)pos) < 0x1000) {
 		if (p < wbase || (p + MAX_INSN_LEN > wend && wend < 0x1000)) {
@@ -4542,7 +4648,7 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 		 * goes on to the next instruction: its check's miss leaves
 		 * for the interpreter, where h_straddle()'s would come
 		 * straight back to it. */
-		if (!len) {
+		if (!len && !(thunk.host && thunk.page != page0)) {
 			len = straddle_decode(c, h + pos, 0x1000 - p, mode,
 					      &d[n], &page2, &retry);
 			if (len && !n && !page2)
@@ -4556,6 +4662,13 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 		pos += (s32)len;
 		if (mode == 8)
 			far_branch_by_handler(&d[n], off + (u32)pos);
+		if (d[n].flow == DF_CALL && !thunk.host &&
+		    n + 4 <= JIT_MAX_INSNS &&
+		    thunk_inline(c, h, pos, &d[n], &thunk)) {
+			thunk_i = n;
+			n += 3;
+			continue;
+		}
 		if (d[n].flow == DF_NEXT || d[n].kind == DK_JCC) {
 			n++;
 			continue;
@@ -4582,6 +4695,9 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	b->code = NULL;
 	b->straddle = page2;
 	b->retry = retry;
+	b->thunk_i = thunk_i;
+	b->thunk_off = thunk.off;
+	b->thunk_host = thunk.check ? thunk.host : NULL;
 	if (n == 0) {
 		/* No code: lookup() compares these bytes instead. */
 		b->nraw = min_u32(0x1000 - off, MAX_INSN_LEN);
@@ -4589,9 +4705,11 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 	} else {
 		emit_block(j, b, h, slow_next);
 		j->p = (u8 *)(((uintptr_t)j->p + 15) & ~(uintptr_t)15);
-		b->page[0] = (u32)(h - c->ram) >> 12;
+		b->page[0] = page0;
 		if (page2 && (u32)(page2 - c->ram) >> 12 != b->page[0])
 			b->page[1] = (u32)(page2 - c->ram) >> 12;
+		if (thunk.host && thunk.page != page0)
+			b->page[1] = thunk.page;
 		watch_block(c, b);
 		if (j->perf_map)
 			fprintf(j->perf_map, "%lx %lx lg_%08x\n",

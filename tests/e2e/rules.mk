@@ -19,3 +19,11 @@ build/tests/e2e/string_prog: tests/e2e/string_prog.c
 	$(CC) -m32 -static -O2 $(WARN) -o $@ $<
 
 CHECK_DEPS += build/tests/e2e/string_prog
+
+# code_prog: code a translated block runs in line changing under it
+# (test_code.sh), the same way.
+build/tests/e2e/code_prog: tests/e2e/code_prog.c
+	@mkdir -p $(@D)
+	$(CC) -m32 -static -O2 $(WARN) -o $@ $<
+
+CHECK_DEPS += build/tests/e2e/code_prog

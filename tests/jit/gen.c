@@ -1528,6 +1528,36 @@ static void ind_target(struct gen *g, const struct ind *t, u32 target)
  * or PUSH f; CALL [ESP], read before the CALL's push, whose slot the RET
  * 4 then drops); RET or RET 4 after a pushed argument.
  */
+/*
+ * A call of a PIC thunk, MOV r, [ESP]; RET, as i686 code makes at the
+ * start of its functions (the translator runs it in line: thunk_inline()),
+ * and the result used as an address would be, to add.  ESP lies near a
+ * page's end in half the programs, so the push may cross it.
+ */
+static void gen_thunk(struct gen *g)
+{
+	struct buf *main = g->b, *fn = &g->p->fn;
+	int r = pick_w(g);
+	u32 target;
+
+	if (!room(g, 20) || fn->n + 8 > fn->cap || r == R_ESP || g->in_fn)
+		return;
+	target = fn->addr + fn->n;
+	b8(g, 0xe8);
+	b32(g, target - (here(g) + 4));
+	g->b = fn;
+	b8(g, 0x8b);				/* mov r, [esp]; ret */
+	b8(g, (u8)(0x04 | r << 3));
+	b8(g, 0x24);
+	b8(g, 0xc3);
+	g->b = main;
+	if (chance(g, 50)) {				/* add r, imm */
+		b8(g, 0x81);
+		modrm(g, 3, 0, r);
+		b32(g, rnd_imm(g));
+	}
+}
+
 static void gen_call(struct gen *g, bool indirect)
 {
 	struct buf *main = g->b, *fn = &g->p->fn;
@@ -1779,8 +1809,10 @@ static void gen_item(struct gen *g)
 		gen_forward(g, false);
 	} else if (k < 84 && (g->wmask & (1u << R_ECX)) && !g->in_fn) {
 		gen_loop(g);
-	} else if (k < 90 && !g->in_fn) {
+	} else if (k < 88 && !g->in_fn) {
 		gen_call(g, chance(g, 25));
+	} else if (k < 90 && !g->in_fn) {
+		gen_thunk(g);
 	} else if (k < 93) {
 		gen_jmp_indirect(g);
 	} else if (g->p->want_smc && (g->wmask & (1u << R_ECX))) {
