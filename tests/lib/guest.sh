@@ -100,6 +100,39 @@ guest_i386_prog() {
 	guest_ensure_built || { echo "not ok - guest/build.sh"; exit 1; }
 }
 
+# guest_i386_same PROG TAG WANT: PROG run in the guest and under qemu-i386
+# (the outside oracle) must print the same lines starting "TAG:".  WANT is
+# a shell pattern that qemu-i386's output must match first: else the
+# program, not the guest, is at fault.
+guest_i386_same() {
+	_p=$1 _tag=$2 _want=$3 _n=${1##*/}
+	guest_i386_prog "$_p"
+	_w=$(qemu-i386 "$_p")
+	case $_w in
+	$_want) ;;
+	*)	echo "not ok - under qemu-i386, $_n prints what it should"
+		printf '%s\n' "$_w" | sed 's/^/# /'
+		return 0 ;;
+	esac
+	_s=$(mktemp)
+	printf '/%s\n' "$_n" >"$_s"
+	GUEST_RUN_FILES=$_p
+	guest_run "$_s"
+	_st=$?
+	rm -f "$_s"
+	guest_ok $_st "the guest runs $_n and powers off"
+	_g=$(guest_run_output | grep "^$_tag:")
+	if [ "$_g" = "$_w" ]; then
+		echo "ok - $_n prints in the guest what it prints under qemu-i386"
+	else
+		echo "not ok - $_n prints in the guest what it prints" \
+			"under qemu-i386"
+		printf '%s\n' "$_w" | sed 's/^/# want: /'
+		printf '%s\n' "$_g" | sed 's/^/# got:  /'
+	fi
+	[ $_st = 0 ] || guest_show_log
+}
+
 # The VMM's argument for a raw disk image (virtio-blk).
 guest_block_arg() {
 	if [ "$GUEST_VMM" = qemu ]; then
