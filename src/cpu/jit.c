@@ -4139,6 +4139,8 @@ static void e_defer_flags(struct jctx *x, const struct defer *f)
 	e_store_imm(j, CPU_FIELD(lf_op), LF(f->kind, f->size));
 }
 
+static void e_code_at(struct jctx *x, u32 off, const u8 *want, u8 **miss);
+
 /*
  * Before a last instruction that runs on into the next page (b->straddle,
  * straddle_decode()): that page must still be the one it was made from,
@@ -4146,26 +4148,11 @@ static void e_defer_flags(struct jctx *x, const struct defer *f)
  * have changed unseen, as the block watches the page, but its mapping
  * can.  Where it is not (or the TLB has no entry), the block leaves before
  * the instruction, and the dispatcher has the interpreter run it
- * (emit_straddle_miss()), whose fetch walks the page tables.
+ * (emit_leave_before()), whose fetch walks the page tables.
  */
 static void emit_straddle_check(struct jctx *x, u32 off)
 {
-	struct jit *j = x->j;
-
-	e_x87_flush(x);
-	rc_flush(x);		/* its misses leave the block */
-	/* rax = the next page's linear address, from the block's start's
-	 * (r12, off into its page) */
-	ebytes(j, x->wide ? "\x49\x8d\x84\x24" : "\x41\x8d\x84\x24", 4);
-	e32(j, 0x1000 - off);			/* lea eax, [r12+...] */
-	if (!x->wide)				/* add eax, CS.base */
-		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
-		      (size_t)S_CS * sizeof(struct seg) +
-		      offsetof(struct seg, base));
-	e_fetch_tlb(j, x->straddle_miss);
-	e_movabs(j, 1, (u64)(uintptr_t)x->b->straddle);
-	ebytes(j, "\x48\x39\xce", 3);			/* cmp rsi, rcx */
-	x->straddle_miss[2] = e_jump(j, JCC_JNE, NULL);
+	e_code_at(x, 0x1000 - off, x->b->straddle, x->straddle_miss);
 }
 
 /*
@@ -4173,48 +4160,49 @@ static void emit_straddle_check(struct jctx *x, u32 off)
  * another page than the block's start: the thunk's code must still be
  * where it was, as a fetch through the CPL's TLB would find it (its page
  * is watched).  Where it is not, the block leaves before the call, and
- * the interpreter runs the call (emit_thunk_miss()).
+ * the interpreter runs the call (emit_leave_before()).
  */
 static void emit_thunk_check(struct jctx *x)
+{
+	e_code_at(x, x->b->thunk_off, x->b->thunk_host, x->thunk_miss);
+}
+
+/*
+ * Both checks: the code at off from the block's start (r12, and CS's base
+ * in 32-bit code) must be at host address want; the three jumps in miss
+ * are taken where it is not.  They leave the block: the x87's state and
+ * c->r are made whole first.
+ */
+static void e_code_at(struct jctx *x, u32 off, const u8 *want, u8 **miss)
 {
 	struct jit *j = x->j;
 
 	e_x87_flush(x);
-	rc_flush(x);		/* its misses leave the block */
-	ebytes(j, "\x41\x8d\x84\x24", 4);	/* lea eax, [r12+off] */
-	e32(j, x->b->thunk_off);
-	e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +	/* add eax, CS.base */
-	      (size_t)S_CS * sizeof(struct seg) + offsetof(struct seg, base));
-	e_fetch_tlb(j, x->thunk_miss);
-	e_movabs(j, 1, (u64)(uintptr_t)x->b->thunk_host);
+	rc_flush(x);
+	ebytes(j, x->wide ? "\x49\x8d\x84\x24" : "\x41\x8d\x84\x24", 4);
+	e32(j, off);				/* lea eax, [r12+off] */
+	if (!x->wide)				/* add eax, CS.base */
+		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
+		      (size_t)S_CS * sizeof(struct seg) +
+		      offsetof(struct seg, base));
+	e_fetch_tlb(j, miss);
+	e_movabs(j, 1, (u64)(uintptr_t)want);
 	ebytes(j, "\x48\x39\xce", 3);			/* cmp rsi, rcx */
-	x->thunk_miss[2] = e_jump(j, JCC_JNE, NULL);
+	miss[2] = e_jump(j, JCC_JNE, NULL);
 }
 
-static void emit_thunk_miss(struct jctx *x)
-{
-	struct jit *j = x->j;
-	u32 i = x->b->thunk_i, k;
-
-	for (k = 0; k < ARRAY_SIZE(x->thunk_miss); k++)
-		set_rel32(x->thunk_miss[k], j->p);
-	e_sync_eip(j, x->off[i], x->wide);
-	e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
-	e32(j, x->b->n - i);				/* sub [], imm32 */
-	e_exit(j, JX_BUDGET);
-}
-
-/* Their way out: EIP at the instruction, its count given back. */
-static void emit_straddle_miss(struct jctx *x)
+/* Their way out, for the three jumps in miss: EIP at instruction i, the
+ * count of i and those after it given back, and the interpreter runs i. */
+static void emit_leave_before(struct jctx *x, u32 i, u8 **miss)
 {
 	struct jit *j = x->j;
 	u32 k;
 
-	for (k = 0; k < ARRAY_SIZE(x->straddle_miss); k++)
-		set_rel32(x->straddle_miss[k], j->p);
-	e_sync_eip(j, x->off[x->b->n - 1], x->wide);
-	e_rbx(j, "\x48\x83", 2, 0xab, CPU_FIELD(icount));
-	e8(j, 1);					/* sub [], 1 */
+	for (k = 0; k < 3; k++)
+		set_rel32(miss[k], j->p);
+	e_sync_eip(j, x->off[i], x->wide);
+	e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
+	e32(j, x->b->n - i);				/* sub [], imm32 */
 	e_exit(j, JX_BUDGET);
 }
 
@@ -4355,9 +4343,9 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		e_jump(j, JMP, x.normal);
 	}
 	if (b->straddle)
-		emit_straddle_miss(&x);
+		emit_leave_before(&x, b->n - 1, x.straddle_miss);
 	if (b->thunk_host)
-		emit_thunk_miss(&x);
+		emit_leave_before(&x, b->thunk_i, x.thunk_miss);
 	set_rel32(skip, j->p);
 	x.host_flags_at = end_flags ? j->p : NULL;
 	emit_end(&x, page, off, slow_next);
