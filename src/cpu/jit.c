@@ -3966,6 +3966,8 @@ static u32 regs_written(const struct dinsn *di)
 	case DK_MOV_RM_R:
 	case DK_MOV_RI:
 		return reg_bit(di->rm, di->size);
+	case DK_NOT:		/* of memory: its cold path, no register */
+		return di->rm == DC_NONE ? 0 : reg_bit(di->rm, di->size);
 	case DK_ALU_RM_R:
 	case DK_ALU_RI:
 		return alu_reads_cf(di->op) ? REGS_UNKNOWN :
@@ -4012,8 +4014,16 @@ static u32 defer_end(struct jctx *x, u32 i, u32 uses)
 			return 0;	/* a way out without a cold path */
 		if (flags_killer(m))
 			return k;
-		if (m->flow != DF_NEXT || (regs_written(m) & uses))
+		if (m->flow != DF_NEXT || regs_written(m) == REGS_UNKNOWN)
 			return 0;
+		if (!(regs_written(m) & uses))
+			continue;
+		/* A form that writes one of those may still be the last
+		 * before the setter (its own cold path comes before it
+		 * writes), if the setter has no cold path after it. */
+		m = &x->b->d[k + 1];
+		return k + 2 < x->b->n && flags_killer(m) && !m->mem ?
+		       k + 1 : 0;
 	}
 	return 0;
 }

@@ -1261,10 +1261,11 @@ static void gen_simple(struct gen *g)
 
 /*
  * A form whose flags only a fault could see before the next form sets
- * them all: INC, DEC or the ALU on a register (from memory too), loads,
- * then a compare with memory.  The translator makes such flags only on
- * its cold paths, and a fault on a lazy page (whose handler hashes the
- * flags it saw) or MMIO takes one.
+ * them all: INC, DEC or the ALU on a register (from memory too), loads
+ * and NOTs (of its own registers too), then a compare with memory or of
+ * registers.  The translator makes such flags only on its cold paths, and
+ * a fault on a lazy page (whose handler hashes the flags it saw) or MMIO
+ * takes one.
  */
 static void gen_deferred(struct gen *g)
 {
@@ -1287,8 +1288,18 @@ static void gen_deferred(struct gen *g)
 		break;
 	}
 	for (i = 0; i < n; i++) {
+		if (chance(g, 20)) {				/* not r */
+			b8(g, 0xf7);
+			modrm(g, 3, 2, pick_w(g));
+			continue;
+		}
 		gen_ea(g, &m, 4, false);
 		op1_mem(g, 0x8b, pick_w(g), &m);
+	}
+	if (chance(g, 30)) {		/* a setter with no memory: cmp, sub */
+		b8(g, chance(g, 50) ? 0x39 : 0x29);
+		modrm(g, 3, pick_any(g), pick_w(g));
+		return;
 	}
 	gen_ea(g, &m, 4, false);
 	if (chance(g, 50)) {				/* cmp [m], imm8 */
