@@ -1296,7 +1296,7 @@ static void gen_deferred(struct gen *g)
 		gen_ea(g, &m, 4, false);
 		op1_mem(g, 0x8b, pick_w(g), &m);
 	}
-	if (chance(g, 30)) {		/* a setter with no memory: cmp, sub */
+	if (chance(g, 30)) {		/* a setter without memory */
 		b8(g, chance(g, 50) ? 0x39 : 0x29);
 		modrm(g, 3, pick_any(g), pick_w(g));
 		return;
