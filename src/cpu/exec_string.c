@@ -149,48 +149,40 @@ static void fill(u8 *dst, u32 v, u32 size, u32 bytes)
 	}
 }
 
-/*
- * REP MOVS and REP STOS going up with 32-bit addresses, as memcpy(),
- * memset() and clear_page() use them: do the iterations that stay within
- * the current source and destination pages in one go.  Everything that
- * could fault is checked first and faults just as the first iteration
- * would (same pages, same segments); a range the segment limit cuts goes
- * the slow way.  Returns the iterations done, 0 to take the slow path.
- */
-static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
-		    u32 max)
+/* How many elements of size a REP MOVS (movs) or STOS going up may do
+ * before its source or its destination reaches the end of its page. */
+static u32 rep_room(const struct cpu *c, bool movs, u32 size, int src)
 {
-	bool movs = (op & ~1) == 0xa4;
-	u32 esi = c->r[R_ESI].d, edi = c->r[R_EDI].d, size = s->size;
-	u32 dlin = c->seg[S_ES].base + edi, slin = 0, room, n, bytes, i;
-	u32 v = c->r[R_EAX].d;
+	u32 room = 0x1000 - ((c->seg[S_ES].base + c->r[R_EDI].d) & 0xfff);
+	u32 sroom = 0x1000 - ((c->seg[src].base + c->r[R_ESI].d) & 0xfff);
+
+	return (movs && sroom < room ? sroom : room) / size;
+}
+
+/*
+ * n iterations of REP MOVS (movs) or STOS going up with 32-bit addresses,
+ * all within the current source and destination pages (rep_room()), in
+ * one go, if the segments and the TLB allow them straight to RAM; else
+ * nothing is done and 0 returned.  With check, everything that could
+ * fault is checked first and faults just as the first iteration would
+ * (same pages, same segments).
+ */
+static u32 rep_pages(struct cpu *c, bool movs, u32 size, int seg, u32 n,
+		     bool check)
+{
+	u32 esi = c->r[R_ESI].d, edi = c->r[R_EDI].d, bytes = n * size, i;
 	u8 *dst, *src = NULL;
 
-	if (s->step != size || s->adsize != 4 || cpu_64bit(c))
-		return 0;
-	room = 0x1000 - (dlin & 0xfff);
-	if (movs) {
-		slin = c->seg[s->src].base + esi;
-		if (0x1000 - (slin & 0xfff) < room)
-			room = 0x1000 - (slin & 0xfff);
-	}
-	n = room / size;
-	if (n > max)
-		n = max;
-	if (n > c->r[R_ECX].d)
-		n = c->r[R_ECX].d;
-	if (n < 2)
-		return 0;
-	bytes = n * size;
 	if (!seg_limit_ok(&c->seg[S_ES], edi, bytes) ||
-	    (movs && !seg_limit_ok(&c->seg[s->src], esi, bytes)))
+	    (movs && !seg_limit_ok(&c->seg[seg], esi, bytes)))
 		return 0;
+	if (check && movs)
+		mem_check(c, seg, esi, bytes, ACC_READ);
+	if (check)
+		mem_check(c, S_ES, edi, bytes, ACC_WRITE);
+	dst = tlb_host_for(c, c->seg[S_ES].base + edi, true);
 	if (movs)
-		mem_check(c, s->src, esi, bytes, ACC_READ);
-	mem_check(c, S_ES, edi, bytes, ACC_WRITE);
-	dst = tlb_host_for(c, dlin, true);
-	if (movs)
-		src = tlb_host_for(c, slin, false);
+		src = tlb_host_for(c, c->seg[seg].base + esi, false);
 	if (!dst || (movs && !src))
 		return 0;
 	if (movs && (dst <= src || dst >= src + bytes)) {
@@ -203,13 +195,38 @@ static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
 		for (i = 0; i < bytes; i++)
 			dst[i] = src[i];
 	} else {
-		fill(dst, v, size, bytes);
+		fill(dst, c->r[R_EAX].d, size, bytes);
 	}
 	c->r[R_EDI].d = edi + bytes;
 	if (movs)
 		c->r[R_ESI].d = esi + bytes;
 	c->r[R_ECX].d -= n;
 	return n;
+}
+
+/*
+ * REP MOVS and REP STOS going up with 32-bit addresses, as memcpy(),
+ * memset() and clear_page() use them: do the iterations that stay within
+ * the current source and destination pages in one go (rep_pages()); a
+ * range the segment limit cuts goes the slow way.  Returns the iterations
+ * done, 0 to take the slow path.
+ */
+static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
+		    u32 max)
+{
+	bool movs = (op & ~1) == 0xa4;
+	u32 n;
+
+	if (s->step != (u64)s->size || s->adsize != 4 || cpu_64bit(c))
+		return 0;
+	n = rep_room(c, movs, (u32)s->size, s->src);
+	if (n > max)
+		n = max;
+	if (n > c->r[R_ECX].d)
+		n = c->r[R_ECX].d;
+	if (n < 2)
+		return 0;
+	return rep_pages(c, movs, (u32)s->size, s->src, n, true);
 }
 
 /* Iterations this step may do: a chunk, but no more than the budget has
@@ -243,37 +260,12 @@ static bool rep_break(const struct cpu *c)
 bool exec_rep_quick(struct cpu *c, u8 op, u32 size, int src)
 {
 	bool movs = (op & ~1) == 0xa4;
-	u32 n = c->r[R_ECX].d, esi = c->r[R_ESI].d, edi = c->r[R_EDI].d;
-	u32 bytes = n * size, dlin, slin = 0;
-	u8 *dst, *from = NULL;
+	u32 n = c->r[R_ECX].d;
 
-	if (!n || n > 0x1000 / size || (c->eflags & F_DF) ||
-	    n > rep_limit(c) || cpu_64bit(c))
+	if (!n || (c->eflags & F_DF) || n > rep_limit(c) || cpu_64bit(c) ||
+	    n > rep_room(c, movs, size, src) ||
+	    rep_pages(c, movs, size, src, n, false) != n)
 		return false;
-	dlin = c->seg[S_ES].base + edi;
-	if ((dlin & 0xfff) + bytes > 0x1000 ||
-	    !seg_limit_ok(&c->seg[S_ES], edi, bytes))
-		return false;
-	if (movs) {
-		slin = c->seg[src].base + esi;
-		if ((slin & 0xfff) + bytes > 0x1000 ||
-		    !seg_limit_ok(&c->seg[src], esi, bytes))
-			return false;
-		from = tlb_host_for(c, slin, false);
-		if (!from)
-			return false;
-	}
-	dst = tlb_host_for(c, dlin, true);
-	if (!dst || (movs && dst > from && dst < from + bytes))
-		return false;
-	if (movs) {
-		memmove(dst, from, bytes);
-		c->r[R_ESI].d = esi + bytes;
-	} else {
-		fill(dst, c->r[R_EAX].d, size, bytes);
-	}
-	c->r[R_EDI].d = edi + bytes;
-	c->r[R_ECX].d = 0;
 	c->icount += n - 1;
 	return true;
 }

@@ -462,6 +462,14 @@ enum { H_EAX, H_ECX, H_EDX, H_EBX, H_ESP, H_EBP, H_ESI, H_EDI };
 
 #define GREG(n) (CPU_FIELD(r) + sizeof(union gpr) * (size_t)(n))
 
+/* The guest register whose c->r field (or a byte of it) field is, or -1
+ * for any other field of struct cpu. */
+static int greg_of(size_t field)
+{
+	return field - GREG(0) < GREG(16) - GREG(0) ?
+	       (int)((field - GREG(0)) / sizeof(union gpr)) : -1;
+}
+
 /* mov h32, [rbx + field] and back */
 static void e_load(struct jit *j, int h, size_t field)
 {
@@ -694,21 +702,24 @@ static void rc_forget(struct jctx *x, int r)
 	}
 }
 
-/* A form reaches c->r by itself (e_rbx()): the cache forgets the
- * register, which c->r must have in full already (rc_flush_reg()). */
+/* A form reaches field of struct cpu by itself: if that is a register
+ * the cache has newer than c->r, the block must be made again
+ * (emit_block()).  Forms that do store it first (rc_flush_reg()). */
+static void rc_check_field(size_t field)
+{
+	int r = rc_cur ? greg_of(field) : -1;
+	int k = r >= 0 ? rc_slot(rc_cur, r) : -1;
+
+	if (k >= 0 && (rc_cur->rc_dirty & 1u << k))
+		rc_cur->wb_failed = true;
+}
+
+/* ... by e_rbx(), which may change it: the cache forgets it too. */
 static void rc_touched(size_t field)
 {
-	int k;
-
-	if (!rc_cur || field - GREG(0) >= GREG(16) - GREG(0))
-		return;
-	k = rc_slot(rc_cur, (int)((field - GREG(0)) / sizeof(union gpr)));
-	if (k < 0)
-		return;
-	if (rc_cur->rc_dirty & 1u << k)
-		rc_cur->wb_failed = true;
-	rc_cur->rc_reg[k] = -1;
-	rc_cur->rc_dirty &= (u8)~(1u << k);
+	rc_check_field(field);
+	if (rc_cur && greg_of(field) >= 0)
+		rc_forget(rc_cur, greg_of(field));
 }
 
 /* C code may change any register, and takes r10 and r11 (the call out
@@ -717,6 +728,13 @@ static void rc_called(void)
 {
 	if (rc_cur)
 		rc_clear(rc_cur);
+}
+
+/* mov [c->r of guest register r], slot k's host register, at the
+ * cache's width. */
+static void e_rc_store(struct jctx *x, int k, int r)
+{
+	e_mov_disp(x->j, 0x89, rc_host[k], 3, (u32)GREG(r), x->wide);
 }
 
 /* Slot k's guest register into c->r, if c->r lacks it.  A store, which
@@ -729,7 +747,7 @@ static void rc_flush_slot(struct jctx *x, int k)
 	if (!(x->rc_dirty & 1u << k))
 		return;
 	x->rc_dirty &= (u8)~(1u << k);
-	e_mov_disp(j, 0x89, rc_host[k], 3, (u32)GREG(x->rc_reg[k]), x->wide);
+	e_rc_store(x, k, x->rc_reg[k]);
 	if (flags)
 		x->host_flags_at = j->p;
 }
@@ -822,8 +840,7 @@ static void emit_rc_stores(struct jctx *x, const struct rc_state *st)
 
 	for (k = 0; k < RC_SLOTS; k++)
 		if (st->dirty & 1u << k)
-			e_mov_disp(x->j, 0x89, rc_host[k], 3,
-				   (u32)GREG(st->reg[k]), x->wide);
+			e_rc_store(x, k, st->reg[k]);
 }
 
 static bool rc_state_same(const struct rc_state *a, const struct rc_state *b)
@@ -899,14 +916,7 @@ static void e_mov_disp(struct jit *j, u8 op, int h, int base, u32 disp,
 /* The same with [rbx + field], a field of struct cpu. */
 static void e_rbx_h(struct jit *j, u8 op, int h, size_t field, bool w)
 {
-	int k;
-
-	if (rc_cur && field - GREG(0) < GREG(16) - GREG(0)) {
-		k = rc_slot(rc_cur, (int)((field - GREG(0)) /
-					  sizeof(union gpr)));
-		if (k >= 0 && (rc_cur->rc_dirty & 1u << k))
-			rc_cur->wb_failed = true;	/* c->r lacks it */
-	}
+	rc_check_field(field);
 	e_mov_disp(j, op, h, 3, (u32)field, w);
 }
 
@@ -1146,7 +1156,7 @@ static void e_loadz_reg(struct jctx *x, int h, int r, int size)
 {
 	struct jit *j = x->j;
 	u8 modrm = (u8)(0x83 | h << 3);
-	int reg = size == 1 ? (int)((greg_sz(r, 1) - GREG(0)) / 8) : r;
+	int reg = size == 1 ? greg_of(greg_sz(r, 1)) : r;
 	bool high = size == 1 && (greg_sz(r, 1) & 1);
 
 	if (size >= 4) {
@@ -1196,7 +1206,7 @@ static void e_store_reg_sz(struct jctx *x, int r, int size)
 	 * register, which a write-back cache then has newer than c->r: a
 	 * byte compare loop no longer stores a byte and loads it back. */
 	if (x->wb && !(at & 1)) {
-		r = (int)((at - GREG(0)) / sizeof(union gpr));
+		r = greg_of(at);
 		h = rc_reg_of(x, r);
 		if (size == 2)
 			e8(x->j, 0x66);
@@ -1207,9 +1217,8 @@ static void e_store_reg_sz(struct jctx *x, int r, int size)
 		return;
 	}
 	/* The rest of the register stays: c->r must have it first. */
-	rc_flush_reg(x, (int)((greg_sz(r, size) - GREG(0)) /
-			      sizeof(union gpr)));
-	rc_touched(greg_sz(r, size));
+	rc_flush_reg(x, greg_of(at));
+	rc_touched(at);
 	e_op_sz(x->j, size, 0x89);			/* mov [], al/ax */
 	e8(x->j, 0x83);
 	e32(x->j, (u32)greg_sz(r, size));
@@ -3005,8 +3014,7 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 		return true;
 	case DK_MOVX_R:
 		/* from c->r, which must have the register */
-		rc_flush_reg(x, (int)((greg_sz(di->rm, di->size) - GREG(0)) /
-				      sizeof(union gpr)));
+		rc_flush_reg(x, greg_of(greg_sz(di->rm, di->size)));
 		if (di->size == 4) {	/* MOVSXD */
 			e_rexw(j, di->osize);
 			e_rbx(j, di->osize == 8 ? "\x63" : "\x8b", 1, 0x83,
@@ -3925,7 +3933,7 @@ static void flags_liveness(struct jctx *x)
 /* The bit of the guest register that holds r of size bytes (greg_sz()). */
 static u32 reg_bit(int r, int size)
 {
-	return 1u << ((greg_sz(r, size) - GREG(0)) / sizeof(union gpr));
+	return 1u << greg_of(greg_sz(r, size));
 }
 
 #define REGS_UNKNOWN 0xffffffffu
@@ -4482,6 +4490,23 @@ void jit_code_written(struct cpu *c, u32 pa, u32 len)
 		c->intr |= INTR_CODE;
 }
 
+/* The linear address of the page after CS:EIP's. */
+static u64 next_page_lin(const struct cpu *c, int mode)
+{
+	u64 lin = mode == 8 ? c->rip : (u32)(c->seg[S_CS].base + c->eip);
+
+	lin = (lin | 0xfff) + 1;
+	return mode == 8 ? lin : (u32)lin;
+}
+
+/* Has the TLB the page after CS:EIP's, for a fetch (b->retry)? */
+static bool next_page_fetchable(struct cpu *c, int mode)
+{
+	u64 lin = next_page_lin(c, mode);
+
+	return tlb_fetch_hit(tlb_entry_for(c, lin), lin);
+}
+
 /*
  * The instruction at h, first bytes before the end of its page, which runs
  * over into the next page: decoded into di from those bytes and the next
@@ -4498,14 +4523,6 @@ void jit_code_written(struct cpu *c, u32 pa, u32 len)
  * that stops short of the instruction leaves for the dispatcher each
  * time, and one that would start with it is the interpreter's.
  */
-static u64 next_page_lin(const struct cpu *c, int mode)
-{
-	u64 lin = mode == 8 ? c->rip : (u32)(c->seg[S_CS].base + c->eip);
-
-	lin = (lin | 0xfff) + 1;
-	return mode == 8 ? lin : (u32)lin;
-}
-
 static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 			   struct dinsn *di, const u8 **page2, bool *no_tlb)
 {
@@ -4532,7 +4549,6 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 	}
 	memset(di->raw, 0, sizeof(di->raw));
 	memcpy(di->raw, buf, len);
-	di->host = h;
 	di->mode = (u8)mode;
 	di->fn = h_straddle;
 	di->kind = DK_CALL;
@@ -4804,9 +4820,7 @@ static struct jblock *lookup(struct cpu *c)
 	if (unlikely(!h))
 		return NULL;
 	b = tab_find(c, h);
-	if (unlikely(b && b->retry) &&
-	    tlb_fetch_hit(tlb_entry_for(c, next_page_lin(c, mode)),
-			  next_page_lin(c, mode))) {
+	if (unlikely(b && b->retry) && next_page_fetchable(c, mode)) {
 		if (b->code)
 			drop_block(c, b);
 		return translate(c, h, mode);
