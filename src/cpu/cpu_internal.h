@@ -150,9 +150,13 @@ enum { ACC_READ, ACC_WRITE, ACC_EXEC };
  * The software TLB: one direct-mapped entry per hashed virtual page, for
  * user and supervisor accesses separately.  An entry caches the translation
  * and the rights it was filled with; a miss or a rights mismatch walks the
- * page tables.  Owned by mmu.c.
+ * page tables.  Owned by mmu.c.  It is large (256 MiB of guest memory in
+ * each): a page walk's loads miss the host's caches, and xz's or a
+ * database's working set is hundreds of MiB.  What a flush costs does not
+ * grow with it: the slots filled are listed (struct tlb_used).
  */
-#define TLB_SIZE 1024
+#define TLB_BITS 16
+#define TLB_SIZE (1u << TLB_BITS)
 struct tlb_entry {
 	u64 vpage;	/* linear page number + 1, 0 = empty; a page that is
 			 * not RAM is never kept (mmu.c's tlb_fill()) */
@@ -166,6 +170,8 @@ struct tlb_entry {
 	u8 noexec;	/* no fetch may hit: NX page (PAE with EFER.NXE) */
 	u8 pa_high;	/* physical address bits 35..32 (PAE): nonzero is
 			 * above 4 GiB, where there is nothing (mmu.c) */
+	u8 listed;	/* the lists of struct tlb_used it is on, a bit
+			 * each */
 };
 
 /*
@@ -192,6 +198,18 @@ struct tlb {
 	struct tlb_entry e[TLB_SIZE];
 	struct tlb_l0 l0[TLB_L0_SLOTS];
 };
+
+/*
+ * The slots of a TLB that may be filled, so that a flush or a search looks
+ * at those alone: [0] those filled with a non-global page (what a CR3
+ * write drops), [1] with a global one.  A slot is on a list once
+ * (tlb_entry.listed) and stays there, filled or not, until a flush.
+ */
+struct tlb_used {
+	u32 n[2];
+	u16 slot[2][TLB_SIZE];
+};
+_Static_assert(TLB_SIZE <= 65536, "tlb_used's slots are 16 bits");
 
 /* The host address of linear address lin, through an entry it hits. */
 static inline u8 *tlb_host(const struct tlb_entry *e, u64 lin)
@@ -282,6 +300,7 @@ struct cpu {
 	u8 *ram;
 	u32 ram_size;
 	struct tlb tlb[2];	/* [0] supervisor, [1] user */
+	struct tlb_used tlb_used[2];
 	/* A bit per page of RAM: the page holds translated code (jit.c
 	 * sets it, mmu_watch_code()); NULL without the translator.  No
 	 * TLB entry of such a page is writable, so every write to it

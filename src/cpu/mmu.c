@@ -185,17 +185,70 @@ void tlb_l0_drop(struct cpu *c)
 	}
 }
 
-/* Every entry of both TLBs, in turn. */
-static struct tlb_entry *tlb_nth(struct cpu *c, int i)
-{
-	return &c->tlb[i / TLB_SIZE].e[i % TLB_SIZE];
-}
-
 /* Empty an entry: both its tags. */
 static inline void tlb_kill(struct tlb_entry *e)
 {
 	e->vpage = 0;
 	e->wpage = 0;
+}
+
+/* Put a slot that tlb_fill() filled on the list of its kind, unless it
+ * is there already. */
+static void tlb_list(struct cpu *c, struct tlb_entry *e)
+{
+	int t = (uintptr_t)e >= (uintptr_t)c->tlb[1].e;
+	int k = !!(e->global & TLB_GLOBAL);
+	struct tlb_used *u = &c->tlb_used[t];
+
+	if (e->listed & (1u << k))
+		return;
+	e->listed |= (u8)(1u << k);
+	u->slot[k][u->n[k]++] = (u16)(e - c->tlb[t].e);
+}
+
+/*
+ * Every slot on the lists, in turn, for a search that would otherwise look
+ * through the whole TLB: for (cur = 0; (e = tlb_listed(c, &cur)); ).  A
+ * slot on both lists comes twice, and one emptied since it was listed
+ * comes too.
+ */
+static struct tlb_entry *tlb_listed(struct cpu *c, u32 *cur)
+{
+	u32 l, i;
+
+	for (;;) {
+		l = *cur / TLB_SIZE;
+		i = *cur % TLB_SIZE;
+		if (l >= 4)
+			return NULL;
+		if (i < c->tlb_used[l / 2].n[l % 2]) {
+			(*cur)++;
+			return &c->tlb[l / 2].e[c->tlb_used[l / 2].slot[l % 2][i]];
+		}
+		*cur = (l + 1) * TLB_SIZE;
+	}
+}
+
+/* Empty the slots on list k (of both TLBs): from the non-global list,
+ * only what is not global now (a slot filled again with a global page is
+ * on the other list too), and the list is empty after. */
+static void tlb_drop_list(struct cpu *c, int k)
+{
+	struct tlb_entry *e;
+	struct tlb_used *u;
+	u32 i;
+	int t;
+
+	for (t = 0; t < 2; t++) {
+		u = &c->tlb_used[t];
+		for (i = 0; i < u->n[k]; i++) {
+			e = &c->tlb[t].e[u->slot[k][i]];
+			e->listed &= (u8)~(1u << k);
+			if (k == 1 || !(e->global & TLB_GLOBAL))
+				tlb_kill(e);
+		}
+		u->n[k] = 0;
+	}
 }
 
 static inline bool tlb_hit(const struct tlb_entry *e, u64 lin, int acc)
@@ -207,20 +260,14 @@ static inline bool tlb_hit(const struct tlb_entry *e, u64 lin, int acc)
 
 void mmu_flush(struct cpu *c, bool keep_global)
 {
-	int i;
-
 	tlb_l0_drop(c);
-	if (!keep_global) {
-		memset(c->tlb[0].e, 0, sizeof(c->tlb[0].e));
-		memset(c->tlb[1].e, 0, sizeof(c->tlb[1].e));
-		memset(c->tlb_large, 0, sizeof(c->tlb_large));
-		memset(c->tlb_huge, 0, sizeof(c->tlb_huge));
-		c->tlb_huge_many = false;
+	tlb_drop_list(c, 0);
+	if (keep_global)
 		return;
-	}
-	for (i = 0; i < 2 * TLB_SIZE; i++)
-		if (!(tlb_nth(c, i)->global & TLB_GLOBAL))
-			tlb_kill(tlb_nth(c, i));
+	tlb_drop_list(c, 1);
+	memset(c->tlb_large, 0, sizeof(c->tlb_large));
+	memset(c->tlb_huge, 0, sizeof(c->tlb_huge));
+	c->tlb_huge_many = false;
 }
 
 /*
@@ -250,6 +297,7 @@ static void invlpg_huge(struct cpu *c, u64 lin)
 	u64 region = lin >> 30;
 	bool listed = c->tlb_huge_many;
 	unsigned i;
+	u32 cur;
 
 	for (i = 0; i < ARRAY_SIZE(c->tlb_huge); i++) {
 		if (c->tlb_huge[i] == region + 1) {
@@ -260,8 +308,7 @@ static void invlpg_huge(struct cpu *c, u64 lin)
 	}
 	if (!listed)
 		return;
-	for (i = 0; i < 2 * TLB_SIZE; i++) {
-		e = tlb_nth(c, i);
+	for (cur = 0; (e = tlb_listed(c, &cur)); ) {
 		if (e->vpage && (e->global & TLB_HUGE) &&
 		    (e->vpage - 1) >> 18 == region)
 			tlb_kill(e);
@@ -275,7 +322,7 @@ static void invlpg_huge(struct cpu *c, u64 lin)
  */
 /*
  * Entries from a large page may sit in any slot, so INVLPG in a region
- * that had one looks at every entry; elsewhere the address's own slot in
+ * that had one looks at every slot filled (tlb_listed()); elsewhere the address's own slot in
  * each TLB is all there is to drop.  (Linux maps its own memory with
  * large pages and INVLPGs user and vmalloc pages, mostly elsewhere.)  The
  * regions are 4 MiB (two 2 MiB pages of PAE and long mode), and their
@@ -294,6 +341,7 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 	u64 big = lin >> 22, region;
 	u32 slot = (lin >> 12) & (TLB_SIZE - 1), bit = large_bit(big);
 	bool keep = false;
+	u32 cur;
 	int i;
 
 	tlb_l0_drop(c);
@@ -304,8 +352,7 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 				tlb_kill(&c->tlb[i].e[slot]);
 		return;
 	}
-	for (i = 0; i < 2 * TLB_SIZE; i++) {
-		e = tlb_nth(c, i);
+	for (cur = 0; (e = tlb_listed(c, &cur)); ) {
 		if (!e->vpage)
 			continue;
 		region = (e->vpage - 1) >> 10;
@@ -343,6 +390,8 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 			1u << (large_bit(lin >> 22) % 32);
 	if (global & TLB_HUGE)
 		huge_note(c, lin >> 30);
+	if (e->vpage)
+		tlb_list(c, e);
 }
 
 /*
@@ -360,14 +409,13 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 void mmu_watch_code(struct cpu *c, u32 pa)
 {
 	struct tlb_entry *e;
-	int i;
+	u32 cur;
 
 	if (!c->code_pages || page_has_code(c, pa))
 		return;
 	c->code_pages[pa >> 17] |= 1u << ((pa >> 12) & 31);
 	tlb_l0_drop(c);
-	for (i = 0; i < 2 * TLB_SIZE; i++) {
-		e = tlb_nth(c, i);
+	for (cur = 0; (e = tlb_listed(c, &cur)); ) {
 		if (e->vpage && !e->pa_high && e->ppage == (pa & PAGE_MASK))
 			e->wpage = 0;
 	}

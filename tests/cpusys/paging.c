@@ -224,6 +224,25 @@ static void large_pages(void)
 	      "an empty PDE faults");
 }
 
+/* A global 4 MiB page, 4 KiB pieces of which the TLB holds: INVLPG of
+ * another piece drops them all.  (Called with CR4.PGE set.) */
+static void global_large(void)
+{
+	write_cr4(read_cr4() | 0x10);	/* PSE */
+	wr32(0x400000u + 0x5010u, 0x5151);
+	wr32(0x000000u + 0x5010u, 0x5252);
+	pd[2] = 0x400000u | PTE_P | PTE_W | PTE_PS | PTE_G;
+	invlpg(0x800000u);
+	(void)rd32(0x800000u + 0x5010u);
+	(void)rd32(0x800000u + 0x9010u);
+	pd[2] = 0x000000u | PTE_P | PTE_W | PTE_PS | PTE_G;
+	invlpg(0x800000u + 0x300000u);
+	check_eq(rd32(0x800000u + 0x5010u), 0x5252,
+		 "INVLPG anywhere in a global 4 MiB page drops all of it");
+	pd[2] = 0;
+	invlpg(0x800000u);
+}
+
 static void global_pages(void)
 {
 	u32 cr4 = read_cr4();
@@ -250,6 +269,7 @@ static void global_pages(void)
 	write_cr4(cr4);
 	write_cr4(cr4 | 0x80);
 	check_eq(rd32(V(8)), 0x8888, "toggling CR4.PGE flushes global pages");
+	global_large();
 	write_cr4(cr4);
 }
 
