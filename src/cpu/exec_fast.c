@@ -1548,6 +1548,46 @@ static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 }
 
 /*
+ * The segment registers, which every entry to Linux's 32-bit kernel and
+ * every return from it pushes, loads and pops (entry_32.S), with IRET at
+ * the end: run in a block by the interpreter, where they would otherwise
+ * each leave translated code.  Reading a selector (MOV r/m, Sreg; PUSH
+ * Sreg) changes nothing a block depends on.  Loading DS, ES, FS or GS
+ * and IRET may (the segments a block's accesses take as flat, the CPL),
+ * so the block ends with them and the dispatcher looks again (DF_LEAVE).
+ * MOV SS and POP SS are left out: the interrupt shadow they set is the
+ * run loop's to keep.
+ */
+static u32 seg_form(const struct insn *d, const u8 *h, struct dinsn *di)
+{
+	u8 op = d->op, flow = DF_NEXT;
+	bool legacy = d->mode == 4 && d->map == MAP_1B;
+	bool data_seg = d->reg == 0 || (d->reg >= 3 && d->reg <= 5);
+
+	if ((legacy && (op == 0x06 || op == 0x0e || op == 0x16 ||
+			op == 0x1e)) ||			/* PUSH ES..DS */
+	    (d->map == MAP_0F && (op == 0xa0 || op == 0xa8)) ||
+	    (d->map == MAP_1B && op == 0x8c && d->reg < 6))
+		di->mem = op != 0x8c || d->mod != 3;
+	else if ((legacy && (op == 0x07 || op == 0x1f)) ||	/* POP ES, DS */
+		 (d->map == MAP_0F && (op == 0xa1 || op == 0xa9)) ||
+		 (d->map == MAP_1B && op == 0x8e && data_seg) ||
+		 (d->map == MAP_1B && op == 0xcf)) {		/* IRET */
+		di->mem = true;
+		flow = DF_LEAVE;
+	} else {
+		return 0;
+	}
+	dc_operands(d, di);
+	di->fn = h_full;
+	di->flow = flow;
+	di->kind = DK_CALL;
+	di->len = d->len;
+	di->host = h;
+	return d->len;
+}
+
+/*
  * MMX, SSE and SSE2 (sse.c), which 64-bit code uses for all its floating
  * point and its string functions, and 32-bit code for its string
  * functions: they change nothing a block depends on either, and sse.c
@@ -1628,7 +1668,9 @@ static void h_rep_string(struct cpu *c, const struct dinsn *di)
  * and CLI (a block depends on none of DF, or IF being set), STI (which
  * sets IF: the block checks for an interrupt right after, so one waiting
  * is taken past the instruction STI's shadow covers, by the run loop),
- * BSF and BSR, and the REP string instructions.  A REP instruction may
+ * BSF and BSR (with REP too: TZCNT and LZCNT, or BSF and BSR on a CPU
+ * without them, as Linux's __ffs() uses it), and the REP string
+ * instructions.  A REP instruction may
  * stop part way (a chunk, the budget, an interrupt), with EIP left on it,
  * so the block ends there and goes on to whatever EIP says.
  */
@@ -1641,8 +1683,7 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 		di->mem = op == 0xfb;
 	else if (d->map == MAP_1B && string && d->rep)
 		di->mem = true;
-	else if (!(d->map == MAP_0F && (op == 0xbc || op == 0xbd) &&
-		   !d->rep))
+	else if (!(d->map == MAP_0F && (op == 0xbc || op == 0xbd)))
 		return 0;
 	dc_operands(d, di);
 	di->fn = h_full;
@@ -1654,7 +1695,7 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 		di->reg = d->rep;
 		di->scale = d->adsize;
 	}
-	di->flow = d->rep ? DF_INDIRECT : DF_NEXT;
+	di->flow = d->rep && d->map == MAP_1B ? DF_INDIRECT : DF_NEXT;
 	di->kind = DK_CALL;
 	if (d->map == MAP_1B && (op == 0xfc || op == 0xfd))
 		di->kind = DK_CLD_STD;
@@ -1677,7 +1718,8 @@ u32 dc_decode(const u8 *h, u32 avail, int mode, struct dinsn *di)
 	if (!fn) {
 		memset(di, 0, sizeof(*di));
 		return x87_form(&d, h, di) ?: simd_form(&d, h, di) ?:
-		       full_form(&d, h, di) ?: interp_form(&d, h, di);
+		       full_form(&d, h, di) ?: seg_form(&d, h, di) ?:
+		       interp_form(&d, h, di);
 	}
 	di->flow = dc_flow(fn);
 	di->mem = dc_mem(di, fn);

@@ -55,6 +55,9 @@ enum {
 	DF_CALL,	/* EIP + len + imm, pushing EIP + len */
 	DF_RET,		/* popped from the stack */
 	DF_INDIRECT,	/* target computed at run time (CALL, JMP r/m) */
+	DF_LEAVE,	/* EIP from the handler, which may have changed what
+			 * translated code takes as given (a segment, the
+			 * CPL, EFLAGS.TF): back to the dispatcher */
 };
 
 /*

@@ -3732,6 +3732,8 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 		e_jump(j, JMP, x->normal);
 	} else if (last->flow == DF_NEXT)
 		emit_chain(x, page, (s64)off + fall, fall);
+	else if (last->flow == DF_LEAVE)	/* jit_run() prepares again */
+		e_jump(j, JMP, x->normal);
 	else
 		emit_find(x);			/* EIP from the handler */
 }
@@ -3741,8 +3743,8 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
  * others are c->jit_unflat): those flat and plainly usable (base 0 but for
  * FS and GS, a 4 GiB limit, present data, writable for bit 8 + s; a
  * 32-bit stack for SS).  Worked out before translated code runs, which
- * loads no segment and changes no CPL (the instructions that do are the
- * interpreter's, between blocks).
+ * loads no segment and changes no CPL (the instructions that do end their
+ * block, DF_LEAVE, or are the interpreter's, between blocks).
  */
 static u32 flat_segments(const struct cpu *c)
 {
@@ -4552,7 +4554,9 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 	di->mode = (u8)mode;
 	di->fn = h_straddle;
 	di->kind = DK_CALL;
-	di->flow = DF_INDIRECT;	/* EIP from the interpreter */
+	/* EIP from the interpreter, and what the block takes as given
+	 * made again after a form that may change it. */
+	di->flow = di->flow == DF_LEAVE ? DF_LEAVE : DF_INDIRECT;
 	di->mem = 1;
 	return len;
 }
@@ -4868,7 +4872,8 @@ void jit_run(struct cpu *c, u64 end)
 		c->intr &= ~INTR_CODE;	/* it has left */
 		if (why == JX_BUDGET)
 			break;
-		if (c->intr || c->stop || c->icount >= end)
+		if (c->intr || c->stop || c->icount >= end ||
+		    (c->eflags & (F_TF | F_RF)))	/* after an IRET */
 			return;
 		b = lookup_here(c);
 		/* The exit came from a jump that may now go straight here. */

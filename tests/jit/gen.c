@@ -521,11 +521,66 @@ static void gen_reg_misc(struct gen *g)
 }
 
 /* Forms without a fast handler: the interpreter's, inside blocks. */
+/*
+ * The segment registers as a 32-bit kernel's entry and exit use them
+ * (the translator runs these in its blocks, and ends a block at a load):
+ * selectors read (MOV r, Sreg; PUSH Sreg), reloaded as they were (PUSH
+ * ES; POP ES), an IRET to the next instruction, and DS loaded for a
+ * moment with a segment based elsewhere (GDT_DS_OTHER), a load through
+ * it, then DS back as it was: code after that load that took DS as flat,
+ * as it was before, would read another byte.
+ */
+static void gen_segs(struct gen *g, int r)
+{
+	u32 lin = DATA + rnd(g, 0x2000 - 4), op;
+
+	switch (rnd(g, 5)) {
+	case 0:		/* MOV r, ES/CS/SS/DS/FS/GS */
+		b8(g, 0x8c);
+		modrm(g, 3, (int)rnd(g, 6), r);
+		break;
+	case 1:		/* PUSH ES/CS/SS/DS or FS/GS; POP r */
+		if (chance(g, 50)) {
+			b8(g, 0x06 + 8 * rnd(g, 4));
+		} else {
+			b8(g, 0x0f);
+			b8(g, chance(g, 50) ? 0xa0 : 0xa8);
+		}
+		b8(g, 0x58 | r);
+		break;
+	case 2:		/* PUSH ES; POP ES or PUSH DS; POP DS */
+		op = chance(g, 50) ? 0x06 : 0x1e;
+		b8(g, op);
+		b8(g, op + 1);
+		break;
+	case 3:		/* PUSHFD; PUSH CS; PUSH next; IRET */
+		b8(g, 0x9c);
+		b8(g, 0x0e);
+		b8(g, 0x68);
+		b32(g, here(g) + 5);
+		b8(g, 0xcf);
+		break;
+	default:	/* PUSH DS; MOV DS, r; MOV r, [lin]; POP DS */
+		b8(g, 0x1e);
+		b8(g, 0xb8 | r);
+		b32(g, GDT_DS_OTHER);
+		b8(g, 0x8e);
+		modrm(g, 3, S_DS, r);
+		b8(g, 0x8b);
+		modrm(g, 0, r, 5);
+		b32(g, lin - DS_OTHER_BASE);
+		b8(g, 0x1f);
+	}
+}
+
 static void gen_slow(struct gen *g)
 {
 	int r = pick_w(g);
 
-	switch (rnd(g, 9)) {
+	switch (rnd(g, 10)) {
+	case 8:
+		gen_segs(g, r);
+		break;
 	case 0:		/* CLC, STC, CMC, then often ADC or SBB */
 		b8(g, (u32[]){ 0xf8, 0xf9, 0xf5 }[rnd(g, 3)]);
 		if (chance(g, 70))
@@ -547,7 +602,9 @@ static void gen_slow(struct gen *g)
 		b8(g, 0x9d);
 		break;
 	}
-	case 4:		/* BSF, BSR */
+	case 4:		/* BSF, BSR, now and then with REP (TZCNT, LZCNT) */
+		if (chance(g, 30))
+			b8(g, 0xf3);
 		b8(g, 0x0f);
 		b8(g, chance(g, 50) ? 0xbc : 0xbd);
 		modrm(g, 3, r, pick_any(g));

@@ -156,6 +156,10 @@ static void tmpl_init(void)
 	put32(tmpl, GDT_ADDR + 0x14, 0x00cf9b00);
 	put32(tmpl, GDT_ADDR + 0x18, 0x0000ffff);
 	put32(tmpl, GDT_ADDR + 0x1c, 0x00cf9300);
+	put32(tmpl, GDT_ADDR + GDT_DS_1000, 0x1000ffff);
+	put32(tmpl, GDT_ADDR + GDT_DS_1000 + 4, 0x00cf9300);
+	put32(tmpl, GDT_ADDR + GDT_DS_OTHER, DS_OTHER_BASE << 16 | 0xffff);
+	put32(tmpl, GDT_ADDR + GDT_DS_OTHER + 4, 0x00cf9300);
 	for (v = 0; v < 256; v++) {
 		h = v == EXC_PF ? PF_HANDLER : STUBS + 16 * v;
 		put32(tmpl, IDT_ADDR + 8 * v, 0x00100000 | (h & 0xffff));
@@ -239,10 +243,12 @@ static struct cpu *new_cpu(struct vm *v, u8 *ram, const struct prog *p,
 	}
 	cpu_reset_flat32(c, p->base);
 	c->gdtr.base = GDT_ADDR;
-	c->gdtr.limit = 0x1f;
+	c->gdtr.limit = GDT_DS_OTHER + 7;
 	c->idtr.base = IDT_ADDR;
 	c->idtr.limit = 0x7ff;
 	c->seg[S_DS].base = p->seg_base[S_DS];
+	/* The selector of a segment of that base, for a POP DS to load. */
+	c->seg[S_DS].sel = p->seg_base[S_DS] == 0x1000 ? GDT_DS_1000 : 0x18;
 	c->seg[S_FS].base = p->seg_base[S_FS];
 	c->seg[S_GS].base = p->seg_base[S_GS];
 	c->seg[S_GS].limit = 0x1fff;		/* byte granular */
