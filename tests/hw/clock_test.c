@@ -762,15 +762,18 @@ static void test_idle_takes_every_tick(void)
 /*
  * A halted guest's periodic tick (M:255).  A timer re-armed from its own
  * callback at fixed periods, as the PIT's channel 0 and Linux's tick on
- * the APIC timer are, runs 100 ticks against the host's clock; each
+ * the APIC timer are, runs 400 ticks against the host's clock; each
  * firing notes the host's time and the guest's.  Every tick must come,
  * each at its own instant of the guest's clock; with timer_may_coalesce()
- * the host wakes for two at a time, taking the second right after the
- * first, and none is served more than the 4 ms the machine allows (plus
- * what a loaded host adds) after its instant; without it, and for a
- * deadline that does not repeat its period, the host wakes for each.
+ * the host wakes for two at a time at first, taking the second right
+ * after the first, and for 17 once the guest has been quiet a second (the
+ * last 100 ticks), and none is served later after its instant than the
+ * machine allows (4 ms, or a 16th of the quiet so far, up to 64 ms; plus
+ * what a loaded host adds); without it, and for a deadline that does not
+ * repeat its period, the host wakes for each.
  */
-#define CO_TICKS 100
+#define CO_TICKS 400
+#define CO_TAIL 100
 
 static struct timer *co_timer;
 static u64 co_deadline;
@@ -796,15 +799,25 @@ static void co_fire(void *opaque)
 	timer_mod(co_timer, co_deadline);
 }
 
+/* How late in host time the machine may serve a tick due at dl ns of a
+ * guest quiet since 0 (machine.c's coalesce_window()). */
+static s64 co_allowed(u64 dl)
+{
+	u64 w = dl / 16;
+
+	return (s64)(w < 4 * MS ? 4 * MS : w > 64 * MS ? 64 * MS : w);
+}
+
 /*
  * Runs CO_TICKS ticks of the given periods in turn; returns how many
  * times the host woke for them (a tick more than 0.5 ms of host time
- * after the one before), with in *late the most a tick came after its
- * instant in host time, and in *off the most the guest's clock at a tick
+ * after the one before), in *tail for the last CO_TAIL of them, with in
+ * *late the most a tick came after its instant in host time past what
+ * co_allowed() allows, and in *off the most the guest's clock at a tick
  * was past its deadline (or, as a negative, before it).
  */
 static int co_run(const u64 *periods, int n, bool coalesce, s64 *late,
-		  s64 *off)
+		  s64 *off, int *tail)
 {
 	struct machine *m = new_machine();
 	/* The machine's clock counts from machine_new(), just before. */
@@ -823,14 +836,18 @@ static int co_run(const u64 *periods, int n, bool coalesce, s64 *late,
 	timer_mod(co_timer, co_deadline);
 	machine_run(m);
 	stub_run = NULL;
-	*late = 0;
+	*late = INT64_MIN;
 	*off = 0;
+	*tail = 0;
 	for (i = 0; i < co_n; i++) {
-		s64 l = (s64)(co_host[i] - host0 - co_dl[i]);
+		s64 l = (s64)(co_host[i] - host0 - co_dl[i]) -
+			co_allowed(co_dl[i]);
 		s64 o = (s64)(co_guest[i] - co_dl[i]);
 
-		if (i && co_host[i] - co_host[i - 1] > MS / 2)
+		if (i && co_host[i] - co_host[i - 1] > MS / 2) {
 			wakes++;
+			*tail += i >= CO_TICKS - CO_TAIL;
+		}
 		if (l > *late)
 			*late = l;
 		if (*off >= 0 && (o < 0 || o > *off))
@@ -845,25 +862,28 @@ static void test_idle_coalesces_ticks(void)
 	static const u64 tick[] = { 4 * MS };
 	static const u64 uneven[] = { 3 * MS / 2, 5 * MS / 2 };
 	s64 late, off;
-	int w;
+	int w, tail;
 
-	w = co_run(tick, 1, true, &late, &off);
-	CHECK(w >= CO_TICKS / 2 - 2 && w <= CO_TICKS * 6 / 10,
-	      "loop: a halted guest's 4 ms tick wakes the host for two at a "
-	      "time (%d wake-ups for %d ticks)", w, CO_TICKS);
+	w = co_run(tick, 1, true, &late, &off, &tail);
+	CHECK(w <= CO_TICKS / 2,
+	      "loop: a halted guest's 4 ms tick wakes the host for two or "
+	      "more at a time (%d wake-ups for %d ticks)", w, CO_TICKS);
+	CHECK(tail >= 2 && tail <= CO_TAIL / 10,
+	      "loop: for 17 at a time once it has been quiet a second (%d "
+	      "wake-ups for the last %d)", tail, CO_TAIL);
 	CHECK(off >= 0 && off < 100000,
 	      "loop: and each tick comes at its own instant of the guest's "
 	      "clock (at most %.3f ms past it)", off / 1e6);
-	/* 4 ms allowed; what more a loaded host adds, as in
-	 * test_idle_follows_host. */
-	CHECK(late < 20 * (s64)MS,
-	      "loop: and none comes much more than 4 ms late in host time "
-	      "(%.1f ms at most)", late / 1e6);
-	w = co_run(tick, 1, false, &late, &off);
+	/* What more a loaded host adds, as in test_idle_follows_host. */
+	CHECK(late < 16 * (s64)MS,
+	      "loop: and none comes much later in host time than a 16th of "
+	      "the quiet before it (4 to 64 ms) allows (%.1f ms past at "
+	      "most)", late / 1e6);
+	w = co_run(tick, 1, false, &late, &off, &tail);
 	CHECK(w >= CO_TICKS * 3 / 4,
 	      "loop: a device's own periodic timer wakes the host for each "
 	      "firing (%d wake-ups for %d)", w, CO_TICKS);
-	w = co_run(uneven, 2, true, &late, &off);
+	w = co_run(uneven, 2, true, &late, &off, &tail);
 	CHECK(w >= CO_TICKS * 3 / 4,
 	      "loop: a tick device's deadlines that do not repeat their "
 	      "period wake the host on time (%d wake-ups for %d)", w,
