@@ -1569,7 +1569,7 @@ static u32 seg_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	    (d->map == MAP_0F && (op == 0xa0 || op == 0xa8)) ||
 	    (d->map == MAP_1B && op == 0x8c && d->reg < 6))
 		di->mem = op != 0x8c || d->mod != 3;
-	else if ((legacy && (op == 0x07 || op == 0x1f)) ||	/* POP ES, DS */
+	else if ((legacy && (op == 0x07 || op == 0x1f)) ||	/* POP ES */
 		 (d->map == MAP_0F && (op == 0xa1 || op == 0xa9)) ||
 		 (d->map == MAP_1B && op == 0x8e && data_seg) ||
 		 (d->map == MAP_1B && op == 0xcf)) {		/* IRET */

@@ -223,7 +223,8 @@ static struct tlb_entry *tlb_listed(struct cpu *c, u32 *cur)
 			return NULL;
 		if (i < c->tlb_used[l / 2].n[l % 2]) {
 			(*cur)++;
-			return &c->tlb[l / 2].e[c->tlb_used[l / 2].slot[l % 2][i]];
+			return &c->tlb[l / 2]
+					.e[c->tlb_used[l / 2].slot[l % 2][i]];
 		}
 		*cur = (l + 1) * TLB_SIZE;
 	}
@@ -322,13 +323,14 @@ static void invlpg_huge(struct cpu *c, u64 lin)
  */
 /*
  * Entries from a large page may sit in any slot, so INVLPG in a region
- * that had one looks at every slot filled (tlb_listed()); elsewhere the address's own slot in
- * each TLB is all there is to drop.  (Linux maps its own memory with
- * large pages and INVLPGs user and vmalloc pages, mostly elsewhere.)  The
- * regions are 4 MiB (two 2 MiB pages of PAE and long mode), and their
- * bits are shared modulo 1024, so a 64-bit address space fits: a bit set
- * by another region costs a needless scan, and the scan keeps the bit
- * while a large entry of any region sharing it is left.
+ * that had one looks at every slot filled (tlb_listed()); elsewhere the
+ * address's own slot in each TLB is all there is to drop.  (Linux maps
+ * its own memory with large pages and INVLPGs user and vmalloc pages,
+ * mostly elsewhere.)  The regions are 4 MiB (two 2 MiB pages of PAE and
+ * long mode), and their bits are shared modulo 1024, so a 64-bit address
+ * space fits: a bit set by another region costs a needless scan, and the
+ * scan keeps the bit while a large entry of any region sharing it is
+ * left.
  */
 static u32 large_bit(u64 region)
 {

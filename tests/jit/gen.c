@@ -602,7 +602,7 @@ static void gen_slow(struct gen *g)
 		b8(g, 0x9d);
 		break;
 	}
-	case 4:		/* BSF, BSR, now and then with REP (TZCNT, LZCNT) */
+	case 4:		/* BSF, BSR, some with REP (TZCNT, LZCNT) */
 		if (chance(g, 30))
 			b8(g, 0xf3);
 		b8(g, 0x0f);

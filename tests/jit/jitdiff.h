@@ -10,8 +10,8 @@
 /* Guest physical (= linear: paging maps it 1:1) memory map. */
 #define RAM_SIZE	0x100000u
 #define GDT_ADDR	0x1000u
-#define GDT_DS_1000	0x20u	/* a data segment at 0x1000: programs' DS */
-#define GDT_DS_OTHER	0x28u	/* one at DS_OTHER_BASE (gen.c's gen_segs()) */
+#define GDT_DS_1000	0x20u	/* data at 0x1000: programs' DS */
+#define GDT_DS_OTHER	0x28u	/* data at DS_OTHER_BASE: gen_segs() */
 #define DS_OTHER_BASE	0x800u
 #define IDT_ADDR	0x2000u
 #define PF_HANDLER	0x3000u
