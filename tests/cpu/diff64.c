@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "difftest.h"
+#include "host_sse.h"
 #include "../../src/cpu/cpu_internal.h"
 
 /* Guest RAM and the long-mode tables in it. */
@@ -1354,7 +1355,7 @@ static void setup_kind(struct gen *g)
 			u32 m = gen_mxcsr();
 
 			if (rnd_n(8) == 0)	/* a reserved bit: #GP */
-				m |= 1u << (16 + rnd_n(16));
+				m |= mxcsr_reserved_bit(rnd());
 			memcpy(k->win + (g->t - WIN), &m, 4);
 		}
 		break;
@@ -1364,7 +1365,7 @@ static void setup_kind(struct gen *g)
 			u32 m = gen_mxcsr();
 
 			if (rnd_n(8) == 0)
-				m |= 1u << (16 + rnd_n(16));
+				m |= mxcsr_reserved_bit(rnd());
 			memcpy(img, &(u32){ 0x037f }, 4);
 			memcpy(img + 24, &m, 4);
 		} else {
@@ -1373,6 +1374,10 @@ static void setup_kind(struct gen *g)
 			g->skip_len[0] = 24;
 			g->skip_off[1] = g->t - WIN + 32;
 			g->skip_len[1] = 128;
+			if (host_mxcsr_mask() != MXCSR_MASK) {	/* and */
+				g->skip_off[1] -= 4;	/* the mask */
+				g->skip_len[1] += 4;
+			}
 		}
 		break;
 	case K_BR:
@@ -2025,8 +2030,13 @@ static unsigned x87_pointers(void)
 		      XP_BUF_PA + 512);
 	if (!ran)
 		memset(ours + 512, 0xee, 512);
-	bad += xp_compare("fxrstor64 then fxsave64", img[1], ours + 512,
-			  all_from, all_to, 1);
+	if (host_is_amd())	/* host_sse.h */
+		printf("ok - diff64 fxrstor64 then fxsave64 # SKIP the host "
+		       "is AMD: its FXSAVE stores FIP and FDP only with an "
+		       "x87 exception pending\n");
+	else
+		bad += xp_compare("fxrstor64 then fxsave64", img[1],
+				  ours + 512, all_from, all_to, 1);
 	munmap(page, 0x2000);
 	return bad;
 }

@@ -34,6 +34,7 @@
 #include <ucontext.h>
 
 #include "difftest.h"
+#include "host_sse.h"
 #include "../../src/cpu/cpu_internal.h"
 
 #define RAM_SIZE	(32u * 1024 * 1024)
@@ -411,7 +412,8 @@ static void gen_case(const struct sform *f, struct scase *k)
 			k->r[base] = DT_WIN_BASE + off - 0x40;
 		if (f->op == 0xae && reg == 2)	/* LDMXCSR: mostly valid */
 			memcpy(k->win + off, &(u32){ gen_mxcsr() |
-			       (rnd() % 8 ? 0 : 1u << (16 + rnd() % 16)) }, 4);
+			       (rnd() % 8 ? 0 : mxcsr_reserved_bit(rnd())) },
+			       4);
 	}
 	if (f->imm) {
 		u8 imm = (u8)rnd();
