@@ -3,8 +3,8 @@
 # against build/asan/liblguest.a; ref32 is its 32-bit reference executor,
 # run under qemu-i386.
 CPU_DIFF_SRCS := tests/cpu/difftest.c tests/cpu/forms.c tests/cpu/native.c
-CPU_DIFF_HDRS := tests/cpu/difftest.h tests/cpu/harness.h tests/cpu/host_sse.h src/cpu/cpu.h \
-		 src/cpu/cpu_internal.h src/types.h
+CPU_DIFF_HDRS := tests/cpu/difftest.h tests/cpu/harness.h tests/cpu/host_sse.h \
+		 src/cpu/cpu.h src/cpu/cpu_internal.h src/types.h
 CPU_DIFF_CFLAGS := -std=gnu11 $(WARN) -Isrc -D_GNU_SOURCE
 
 build/tests/cpu/difftest: $(CPU_DIFF_SRCS) $(CPU_DIFF_HDRS) build/asan/liblguest.a
