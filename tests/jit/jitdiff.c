@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "jitdiff.h"
+#include "watchdog.h"
 
 #define MAX_STEPS 200000u	/* a program runs a few thousand at most */
 #define MAX_SHOW 4		/* failing programs printed per group */
@@ -828,7 +829,9 @@ static void run_directed(struct stats *st)
 		}
 		p.paging = true;
 		p.r[R_ESP] = STACK + 0x1000;
+		watchdog_arm("jit", 100000 + (unsigned)i);
 		run_prog(st, 100000 + (unsigned)i, &p);
+		alarm(0);
 	}
 }
 
@@ -892,7 +895,9 @@ int main(int argc, char **argv)
 		} else {
 			if (only != ~0u)
 				print_prog(idx, &p);
+			watchdog_arm("jit", idx);
 			run_prog(&st, idx, &p);
+			alarm(0);
 			if (only != ~0u)
 				bisect(&p);
 		}

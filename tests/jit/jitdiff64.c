@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 
 #include "jitdiff64.h"
+#include "watchdog.h"
 
 #define MAX_STEPS 200000u
 #define MAX_SHOW 4
@@ -851,7 +852,9 @@ static void run_directed(struct stats *st)
 			       "parse\n", i);
 			exit(1);
 		}
+		watchdog_arm("jit64", 100000 + (unsigned)i);
 		run_prog(st, 100000 + (unsigned)i, &p);
+		alarm(0);
 	}
 }
 
@@ -938,7 +941,9 @@ int main(int argc, char **argv)
 		} else {
 			if (only != ~0u)
 				print_prog(idx, &p);
+			watchdog_arm("jit64", idx);
 			run_prog(&st, idx, &p);
+			alarm(0);
 			if (only != ~0u)
 				bisect(&p);
 		}
