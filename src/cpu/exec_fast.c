@@ -1525,6 +1525,20 @@ static void h_rdtsc(struct cpu *c, const struct dinsn *di)
 	dc_advance(c, di);
 }
 
+/* The entry of the instruction d at h that calls fn (DK_CALL), with
+ * di->mem already said; returns its length. */
+static u32 call_entry(const struct insn *d, const u8 *h, struct dinsn *di,
+		      dc_fn fn, u8 flow)
+{
+	dc_operands(d, di);
+	di->fn = fn;
+	di->flow = flow;
+	di->kind = DK_CALL;
+	di->len = d->len;
+	di->host = h;
+	return d->len;
+}
+
 static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
 	u8 op = d->op;
@@ -1538,13 +1552,8 @@ static u32 full_form(const struct insn *d, const u8 *h, struct dinsn *di)
 		 !(op == 0x31 || op == 0xa2 ||			/* RDTSC, CPUID */
 		   (op == 0x01 && d->reg == 7 && d->mod != 3)))	/* INVLPG m */
 		return 0;
-	dc_operands(d, di);
-	di->fn = d->map == MAP_0F && op == 0x31 ? h_rdtsc : h_full;
-	di->flow = DF_NEXT;
-	di->kind = DK_CALL;
-	di->len = d->len;
-	di->host = h;
-	return d->len;
+	return call_entry(d, h, di, d->map == MAP_0F && op == 0x31 ?
+				    h_rdtsc : h_full, DF_NEXT);
 }
 
 /*
@@ -1578,13 +1587,7 @@ static u32 seg_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	} else {
 		return 0;
 	}
-	dc_operands(d, di);
-	di->fn = h_full;
-	di->flow = flow;
-	di->kind = DK_CALL;
-	di->len = d->len;
-	di->host = h;
-	return d->len;
+	return call_entry(d, h, di, h_full, flow);
 }
 
 /*
@@ -1678,6 +1681,7 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
 	u8 op = d->op;
 	bool string = op >= 0xa4 && op <= 0xaf && op != 0xa8 && op != 0xa9;
+	dc_fn fn = h_full;
 
 	if (d->map == MAP_1B && op >= 0xfa && op <= 0xfd && !d->rep)
 		di->mem = op == 0xfb;
@@ -1685,24 +1689,19 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 		di->mem = true;
 	else if (!(d->map == MAP_0F && (op == 0xbc || op == 0xbd)))
 		return 0;
-	dc_operands(d, di);
-	di->fn = h_full;
+	if (d->map == MAP_1B)
+		fn = op >= 0xfa ? h_flag_insn : h_rep_string;
+	call_entry(d, h, di, fn, d->rep && d->map == MAP_1B ? DF_INDIRECT :
+							      DF_NEXT);
 	di->op = op;
-	if (d->map == MAP_1B && op >= 0xfa) {
-		di->fn = h_flag_insn;
-	} else if (d->map == MAP_1B) {
-		di->fn = h_rep_string;
+	if (fn == h_rep_string) {
 		di->reg = d->rep;
 		di->scale = d->adsize;
 	}
-	di->flow = d->rep && d->map == MAP_1B ? DF_INDIRECT : DF_NEXT;
-	di->kind = DK_CALL;
 	if (d->map == MAP_1B && (op == 0xfc || op == 0xfd))
 		di->kind = DK_CLD_STD;
 	else if (d->map == MAP_1B && (op == 0xfa || op == 0xfb))
 		di->kind = DK_CLI_STI;
-	di->len = d->len;
-	di->host = h;
 	return d->len;
 }
 
