@@ -110,9 +110,8 @@ check() {
 	     "context $2 times a second"
 	if [ "$periodic" = 1 ]; then
 		# 15 when 17 ticks are taken at each wake-up (M:255), more
-		# while the wait grows again after a timer of the guest's
-		# (the soft-lockup watchdog's, every 4 s); 125 when they
-		# are taken two at a time.
+		# while the wait grows again after the guest's work; 125
+		# when they are taken two at a time.
 		[ "$2" -le 40 ]
 		guest_ok $? "$f: idle, lguest wakes for many ticks at a time ($2 a second, at most 40)"
 	else
