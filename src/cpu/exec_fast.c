@@ -650,6 +650,20 @@ static void h_cmpxchg8b(struct cpu *c, const struct dinsn *di)
 	dc_advance(c, di);
 }
 
+/* BSF and BSR (0F BC, BD; with REP too, which a CPU without TZCNT and
+ * LZCNT, as ours, ignores): op 1 is BSR.  A source of 0 sets ZF and
+ * leaves the destination as it was; the other flags stay (exec_0f.c). */
+static void h_bitscan(struct cpu *c, const struct dinsn *di)
+{
+	u64 v = dc_rm_read(c, di);
+
+	if (v)
+		set_reg(c, di->reg, di->op ? 63 - __builtin_clzll(v) :
+				   __builtin_ctzll(v), di->size);
+	alu_set_flag(c, F_ZF, !v);
+	dc_advance(c, di);
+}
+
 static void h_bswap(struct cpu *c, const struct dinsn *di)
 {
 	if (di->size == 8)
@@ -1013,6 +1027,9 @@ static dc_fn form_0f(const struct insn *d, struct dinsn *di)
 	case 0xc7:	/* /1 m; /6 and /7 are RDRAND and RDSEED */
 		return di->reg == 1 && dc_is_mem(di) && di->size != 8 ?
 		       h_cmpxchg8b : NULL;	/* not CMPXCHG16B */
+	case 0xbc: case 0xbd:
+		di->op = op2 & 1;
+		return h_bitscan;
 	case 0xc8 ... 0xcf:
 		di->rm = op_reg(d);
 		return h_bswap;
@@ -1183,7 +1200,7 @@ static bool dc_o16_ok(dc_fn fn)
 		h_shift_cl, h_incdec_r, h_incdec_m, h_not, h_neg, h_mul,
 		h_div, h_imul3, h_cbw, h_cwd, h_xchg, h_cmpxchg, h_xadd,
 		h_bt, h_movx16, h_nop, h_movs, h_cmps, h_stos, h_lods,
-		h_scas, h_xchg_eax, h_shxd,
+		h_scas, h_xchg_eax, h_shxd, h_bitscan,
 	};
 	size_t i;
 
@@ -1208,20 +1225,28 @@ static void rex_byte_regs(const struct insn *d, struct dinsn *di, dc_fn fn)
 		di->reg |= REG8_REX;
 }
 
+/* A REP prefix that changes nothing: F3 90 is PAUSE, and F2 or F3 on
+ * BSF and BSR is ignored by a CPU without TZCNT and LZCNT. */
+static bool rep_ignored(const struct insn *d)
+{
+	if (d->map == MAP_0F)
+		return d->op == 0xbc || d->op == 0xbd;
+	return d->rep == 0xf3 && d->op == 0x90 && d->map == MAP_1B;
+}
+
 /*
  * The handler for the decoded instruction d (32-bit or 64-bit code), or
  * NULL if it has none.  Prefixes: segment overrides, REX, 66 where the
  * handler honours the operand size, LOCK wherever the decoder let it
  * stand (a read-modify-write of memory: with one CPU the lock shows
- * nowhere), and F3 only as PAUSE (F3 90); REP string forms and 67 (the
- * other address size) go to the full interpreter.
+ * nowhere), and REP only where rep_ignored(); REP string forms and 67
+ * (the other address size) go to the full interpreter.
  */
 static dc_fn fast_form(const struct insn *d, struct dinsn *di)
 {
 	dc_fn fn;
 
-	if (d->adsize != d->mode ||
-	    (d->rep && (d->rep != 0xf3 || d->op != 0x90 || d->map != MAP_1B)))
+	if (d->adsize != d->mode || (d->rep && !rep_ignored(d)))
 		return NULL;
 	di->size = d->opsize;
 	dc_operands(d, di);
@@ -1401,6 +1426,9 @@ static u8 dc_kind(const struct dinsn *di)
 		return di->size == di->mode ? DK_PUSHF : DK_CALL;
 	if (di->fn == h_shxd)
 		return di->rm != DC_NONE && di->size >= 4 ? DK_SHXD : DK_CALL;
+	if (di->fn == h_bitscan)
+		return di->rm != DC_NONE && di->size >= 4 ? DK_BITSCAN :
+		       DK_CALL;
 	if (di->fn == h_cmov_r && (di->size == 4 || di->size == 8))
 		return DK_CMOV_RR;
 	if (di->fn == h_mul && (di->size == 4 || di->size == 8))
@@ -1671,9 +1699,7 @@ static void h_rep_string(struct cpu *c, const struct dinsn *di)
  * and CLI (a block depends on none of DF, or IF being set), STI (which
  * sets IF: the block checks for an interrupt right after, so one waiting
  * is taken past the instruction STI's shadow covers, by the run loop),
- * BSF and BSR (with REP too: TZCNT and LZCNT, or BSF and BSR on a CPU
- * without them, as Linux's __ffs() uses it), and the REP string
- * instructions.  A REP instruction may
+ * and the REP string instructions.  A REP instruction may
  * stop part way (a chunk, the budget, an interrupt), with EIP left on it,
  * so the block ends there and goes on to whatever EIP says.
  */
@@ -1681,27 +1707,20 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 {
 	u8 op = d->op;
 	bool string = op >= 0xa4 && op <= 0xaf && op != 0xa8 && op != 0xa9;
-	dc_fn fn = h_full;
+	bool flag = op >= 0xfa && op <= 0xfd;
 
-	if (d->map == MAP_1B && op >= 0xfa && op <= 0xfd && !d->rep)
-		di->mem = op == 0xfb;
-	else if (d->map == MAP_1B && string && d->rep)
-		di->mem = true;
-	else if (!(d->map == MAP_0F && (op == 0xbc || op == 0xbd)))
+	if (d->map != MAP_1B || !(flag ? !d->rep : string && d->rep))
 		return 0;
-	if (d->map == MAP_1B)
-		fn = op >= 0xfa ? h_flag_insn : h_rep_string;
-	call_entry(d, h, di, fn, d->rep && d->map == MAP_1B ? DF_INDIRECT :
-							      DF_NEXT);
+	call_entry(d, h, di, flag ? h_flag_insn : h_rep_string,
+		   d->rep ? DF_INDIRECT : DF_NEXT);
 	di->op = op;
-	if (fn == h_rep_string) {
+	di->mem = !flag || op == 0xfb;
+	if (!flag) {
 		di->reg = d->rep;
 		di->scale = d->adsize;
+	} else {
+		di->kind = op >= 0xfc ? DK_CLD_STD : DK_CLI_STI;
 	}
-	if (d->map == MAP_1B && (op == 0xfc || op == 0xfd))
-		di->kind = DK_CLD_STD;
-	else if (d->map == MAP_1B && (op == 0xfa || op == 0xfb))
-		di->kind = DK_CLI_STI;
 	return d->len;
 }
 

@@ -124,6 +124,7 @@ enum {
 	DK_LEAVE,	/* ESP = EBP + width, EBP = [EBP] (the mode's width) */
 	DK_XCHG_M,	/* XCHG [ea], r[reg], 4 or 8 bytes */
 	DK_CMPXCHG_M,	/* CMPXCHG [ea], r[reg], 4 or 8 bytes */
+	DK_BITSCAN,	/* r[reg] = BSF (op 0) or BSR (1) of r[rm], 4 or 8 */
 };
 
 /*

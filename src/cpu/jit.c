@@ -2638,6 +2638,35 @@ static bool emit_shxd(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/*
+ * BSF and BSR of registers whose flags nobody sees (as SHLD above): the
+ * host's own into edx, then CMOVNZ into the destination's old value, for
+ * a source of 0 leaves the destination as it was, all of it (a 32-bit
+ * result in 64-bit code clears the upper half only when it is written).
+ * The host's REP-less form, whatever the guest wrote: ours has no TZCNT
+ * or LZCNT.  With the flags seen, the handler.
+ */
+static bool emit_bitscan(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+
+	if (x->flags_live[x->i])
+		return false;
+	e_load_greg(x, H_ECX, di->rm, di->size);
+	e_load_greg(x, H_EAX, di->reg, rc_size(x));
+	e_rex(j, di->size == 8, H_EDX, 0, H_ECX);
+	e8(j, 0x0f);					/* bsf/bsr edx, ecx */
+	e8(j, (u8)(0xbc | di->op));
+	e8(j, (u8)(0xc0 | H_EDX << 3 | H_ECX));
+	e_rex(j, x->wide, H_EAX, 0, H_EDX);
+	e8(j, 0x0f);					/* cmovnz eax, edx */
+	e8(j, 0x45);
+	e8(j, (u8)(0xc0 | H_EAX << 3 | H_EDX));
+	e_store_greg(x, H_EAX, di->reg);
+	x->flags = FK_UNKNOWN;
+	return true;
+}
+
 static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
@@ -2648,6 +2677,8 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	switch (di->kind) {
 	case DK_SHXD:
 		return emit_shxd(x, di);
+	case DK_BITSCAN:
+		return emit_bitscan(x, di);
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
 		e_loadz_reg(x, H_EAX, di->kind == DK_MOV_RM_R ? di->reg :
@@ -3883,6 +3914,7 @@ static void flags_liveness(struct jctx *x)
 		case DK_BSWAP:
 		case DK_JMP:
 		case DK_SHXD:	/* a count of 0 changes no flag */
+		case DK_BITSCAN: /* ZF only: the others pass */
 			break;
 		case DK_ALU_RM_R:
 		case DK_ALU_R_RM:

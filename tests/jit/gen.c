@@ -602,13 +602,21 @@ static void gen_slow(struct gen *g)
 		b8(g, 0x9d);
 		break;
 	}
-	case 4:		/* BSF, BSR, some with REP (TZCNT, LZCNT) */
+	case 4: {	/* BSF, BSR, some with REP (TZCNT, LZCNT) */
+		int s = pick_any(g);
+
+		if (chance(g, 30)) {	/* of 0: the destination stays */
+			s = pick_w(g);
+			b8(g, 0x31);
+			modrm(g, 3, s, s);
+		}
 		if (chance(g, 30))
 			b8(g, 0xf3);
 		b8(g, 0x0f);
 		b8(g, chance(g, 50) ? 0xbc : 0xbd);
-		modrm(g, 3, r, pick_any(g));
+		modrm(g, 3, r, s);
 		break;
+	}
 	case 5:		/* LEA r, [bx+d8] with a 16-bit address */
 		b8(g, 0x67);
 		b8(g, 0x8d);

@@ -982,6 +982,10 @@ static void gen_0f(struct gen *g)
 		break;
 	default:					/* BSF, BSR */
 		e.op[1] = chance(g, 50) ? 0xbc : 0xbd;
+		if (chance(g, 30)) {	/* of 0: the destination stays */
+			e.rm = pick_w(g);
+			rr(g, 4, 0x31, e.rm, e.rm);
+		}
 	}
 	emit(g, &e);
 }
