@@ -552,7 +552,7 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 static const u8 rc_host[RC_SLOTS] = { 5, 10, 11, 15, 7 };
 
 /* What the translator knows about the lazy flags at this point. */
-enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS, FK_HOST };
+enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS, FK_HOST, FK_PEND };
 
 /* Jumps to its cold path one instruction may have: an x87 form's three
  * checks and its access's three (e_access(), cold_add()). */
@@ -591,6 +591,9 @@ struct jctx {
 	u8 *host_flags_at;	/* ... and the host's flags are theirs
 				 * while the code ends here */
 	bool alu_host_flags;	/* e_alu() left them in the host's */
+	bool pend;		/* the guest's flags are the host's alone:
+				 * not yet in memory (flags_pend()) */
+	bool pend_logic;	/* ... from a logic form: AF is clear */
 	int fsize;		/* ... at which operand size (1 to 8) */
 	/* Is instruction i's effect on the flags ever seen? */
 	bool flags_live[JIT_MAX_INSNS];
@@ -659,6 +662,7 @@ struct jctx {
 		u8 *from;
 		u32 i;
 		struct rc_state at;
+		bool pend, pend_logic;	/* the flags still to be stored */
 	} side[JIT_MAX_INSNS];
 };
 
@@ -1408,6 +1412,7 @@ static void e_flags_out(struct jit *j, int kind, int size)
 
 static void e_flags_from_host(struct jctx *x);
 static void e_flags_save(struct jctx *x);
+static void e_flags_save_code(struct jit *j);
 static void e_host_cf(struct jctx *x);
 static bool e_flags_known(struct jctx *x);
 
@@ -1415,6 +1420,74 @@ static bool e_flags_known(struct jctx *x);
 static bool alu_reads_cf(int op)
 {
 	return op == 2 || op == 3;
+}
+
+/*
+ * Flags kept in the host's alone (32-bit code).  A form whose flags are
+ * seen need not store them when the forms after it neither change the
+ * host's flags nor have a way out before the next that sets them all:
+ * moves between registers, LEA, INC and DEC (which update the host's as
+ * the guest's) and Jcc, whose taken way stores them on its way out
+ * (emit_side_exits()).  The first form that is none of these stores them
+ * before it begins (flags_settle(): LAHF and SETO, two stores), as does
+ * the block's end.  A CMP, a Jcc on it and two INCs, a string loop's
+ * turn, then store the flags once where they stored them three times.
+ */
+static bool pend_safe(const struct jctx *x, u32 i)
+{
+	const struct dinsn *di = &x->b->d[i];
+
+	if (x->wide || i >= x->b->n ||
+	    (i + 1 == x->b->n && x->b->straddle) ||
+	    (i == x->b->thunk_i && x->b->thunk_host))
+		return false;
+	switch (di->kind) {
+	case DK_JCC:
+		return !x->x87_pending;	/* e_x87_flush() comes first */
+	case DK_JMP:
+	case DK_NOP:
+	case DK_LEA:
+		return true;
+	case DK_MOV_RM_R:
+	case DK_MOV_R_RM:
+	case DK_MOV_RI:
+		return di->size == 4;	/* bytes may need a shift */
+	case DK_INC:
+	case DK_DEC:
+		return x->flags_live[i] && !x->deferred[i];
+	}
+	return false;
+}
+
+/* May the form being made leave its flags in the host's alone? */
+static bool flags_pend(struct jctx *x)
+{
+	return pend_safe(x, x->i + 1);
+}
+
+/*
+ * Store flags kept in the host's alone, which they still are.  After a
+ * logic form the guest's AF is clear (alu.c), where the host's is left
+ * undefined: it is cleared in what was stored, and the host's flags are
+ * then no longer known to be the guest's.
+ */
+static void e_pend_store(struct jit *j, bool logic)
+{
+	e_flags_save_code(j);
+	if (logic) {				/* and [lf_res + 1], ~AF */
+		e_rbx(j, "\x80", 1, 0xa3, CPU_FIELD(lf_res) + 1);
+		e8(j, (u8)~F_AF);
+	}
+}
+
+static void flags_settle(struct jctx *x)
+{
+	if (!x->pend)
+		return;
+	e_pend_store(x->j, x->pend_logic);
+	x->flags = FK_HOST;
+	x->host_flags_at = x->pend_logic ? NULL : x->j->p;
+	x->pend = false;
 }
 
 /*
@@ -1467,22 +1540,30 @@ static bool e_alu(struct jctx *x, int op, int size)
 	static const u8 fk[8] = { FK_ADD, FK_LOGIC, 0, 0, FK_LOGIC, FK_SUB,
 				  FK_LOGIC, FK_SUB };
 
-	bool live = x->flags_live[x->i];
+	const struct dinsn *di = &x->b->d[x->i];
+	bool live = x->flags_live[x->i], pend;
 
 	x->alu_host_flags = false;
 	if (alu_reads_cf(op)) {
 		e_adc_sbb(x, op, size);
 		return true;
 	}
-	if (live)
+	/* (not for the others that use it: CMPXCHG, SCAS) */
+	pend = live && (di->kind == DK_ALU_RM_R || di->kind == DK_ALU_R_RM ||
+			di->kind == DK_ALU_RI || di->kind == DK_ALU_R_M ||
+			di->kind == DK_ALU_M_R || di->kind == DK_ALU_M_I) &&
+	       flags_pend(x);
+	if (live && !pend)
 		e_flags_in(x->j, kind[op]);
 	e_op_sz(x->j, size, host_op[op]);		/* op eax, ecx */
 	e8(x->j, 0xc8);
-	if (live)
+	if (live && !pend)
 		e_flags_out(x->j, kind[op], size);
-	x->flags = live ? fk[op] : FK_UNKNOWN;
+	x->flags = pend ? FK_PEND : live ? fk[op] : FK_UNKNOWN;
 	x->fsize = size;
 	x->alu_host_flags = live;
+	x->pend = pend;
+	x->pend_logic = kind[op] == LF_LOGIC;
 	return op != 7;
 }
 
@@ -1728,6 +1809,12 @@ static void e_alu_cached(struct jctx *x, const struct dinsn *di, int op,
 	bool live = x->flags_live[x->i] && !x->deferred[x->i];
 
 	x->flags = FK_UNKNOWN;
+	if (live && flags_pend(x)) {
+		x->flags = FK_PEND;
+		x->pend = true;
+		x->pend_logic = kind[op] == LF_LOGIC;
+		live = false;		/* nothing stored */
+	}
 	if (keep && !live) {		/* CMP or TEST for the host's flags */
 		if (sr >= 0)
 			e_op_rr(j, op == 7 ? 0x39 : 0x85, d, sr, size);
@@ -2776,7 +2863,14 @@ static bool emit_reg_form(struct jctx *x, const struct dinsn *di)
 			ebytes(j, di->kind == DK_INC ? "\xff\xc0" : "\xff\xc8",
 			       2);			/* inc/dec eax */
 			e_store_reg(x, di->reg);
-			e_flags_save(x);
+			x->pend = flags_pend(x);
+			x->pend_logic = false;
+			if (!x->pend) {
+				e_flags_save(x);
+				return true;
+			}
+			x->flags = FK_PEND;
+			x->host_flags_at = j->p;
 			return true;
 		}
 		e_load_greg(x, H_EAX, di->reg, 4);	/* add/sub eax, 1 */
@@ -3512,6 +3606,8 @@ static bool e_flags_known(struct jctx *x)
 		e_load(j, H_EAX, CPU_FIELD(eflags));
 		e_sahf_eflags(j);
 		return true;
+	case FK_PEND:		/* the host's changed before they were kept */
+		abort();
 	}
 	return false;
 }
@@ -3709,6 +3805,8 @@ static void emit_side_exit(struct jctx *x, const struct dinsn *di)
 	bool host_flags = x->host_flags_at == x->j->p;
 
 	x->side[x->nside].i = x->i;
+	x->side[x->nside].pend = x->pend;
+	x->side[x->nside].pend_logic = x->pend_logic;
 	x->side[x->nside].from = emit_cond_jump(x, di);
 	x->side[x->nside++].at = rc_state_now(x);
 	if (host_flags)
@@ -3731,6 +3829,8 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 		di = &x->b->d[i];
 		to = x->next[i] + (u32)di->imm;
 		set_rel32(x->side[k].from, j->p);
+		if (x->side[k].pend)	/* the host's are still the guest's */
+			e_pend_store(j, x->side[k].pend_logic);
 		emit_rc_stores(x, &x->side[k].at);
 		e_refund(x, i);
 		emit_chain(x, page, (s64)off + (s32)to, to);
@@ -4296,6 +4396,11 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		x.i = i;
 		x.l0_slot = L0_UNSET;
 		di = &b->d[i];
+		if (x.pend) {		/* what came last left them alone */
+			x.host_flags_at = j->p;
+			if (!pend_safe(&x, i))
+				flags_settle(&x);
+		}
 		if (!x87_transparent(di))
 			e_x87_flush(&x);
 		if (i + 1 == b->n && b->straddle)
@@ -4317,6 +4422,10 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 			continue;
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
 			emit_call(&x, di);
+	}
+	if (x.pend) {
+		x.host_flags_at = j->p;
+		flags_settle(&x);
 	}
 	e_x87_flush(&x);	/* every way out of the block comes after */
 	/* The last instruction, if it moves EIP, is part of the end. */
