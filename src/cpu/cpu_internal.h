@@ -342,6 +342,7 @@ struct cpu {
 	u64 jit_end;		/* icount no translated block may pass */
 	u8 *jit_chain_at;	/* after a chain exit: the jump to patch */
 	const u8 *jit_chain_host;	/* ... and the code it should reach */
+	u32 jit_chain_need;	/* ... and the segments its block checked */
 	/* Set before translated code runs, which changes neither the
 	 * segments nor the CPL: which segments its inline accesses may not
 	 * use unchecked (bit s: reads, bit 8 + s: writes; the complement,

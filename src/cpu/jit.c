@@ -112,6 +112,8 @@ struct jblock {
 	struct jblock *next;	/* in its hash chain */
 	const u8 *host;		/* first byte in guest RAM */
 	u8 *code;		/* entry; NULL: the first instruction is slow */
+	u8 *fast;		/* ... the entry from a chain (chain_entry()) */
+	u32 need;		/* the segments its entry checks are flat */
 	u8 raw[MAX_INSN_LEN];	/* slow entries: the bytes that were slow */
 	u8 nraw;		/* ... as many as the page held */
 	u8 mode;		/* 4: 32-bit code, 8: 64-bit code */
@@ -429,9 +431,17 @@ static void *take(struct jit *j, size_t n)
 	return JIT_W(p);
 }
 
-/* Charge the block's n instructions, unless that passes jit_end; load
- * r12 with EIP (RIP in 64-bit code). */
-static u8 *emit_budget(struct jit *j, u32 n, bool wide)
+/* Load r12 with EIP (RIP in 64-bit code). */
+static void emit_eip_in(struct jit *j, bool wide)
+{
+	if (wide)
+		e_rbx(j, "\x4c\x8b", 2, 0xa3, CPU_FIELD(rip)); /* mov r12, [] */
+	else
+		e_rbx(j, "\x44\x8b", 2, 0xa3, CPU_FIELD(eip)); /* mov r12d, [] */
+}
+
+/* Charge the block's n instructions, unless that passes jit_end. */
+static u8 *emit_budget(struct jit *j, u32 n)
 {
 	u8 *over;
 
@@ -441,10 +451,6 @@ static u8 *emit_budget(struct jit *j, u32 n, bool wide)
 	e_rbx(j, "\x48\x3b", 2, 0x83, CPU_FIELD(jit_end)); /* cmp rax, [] */
 	over = e_jump(j, JCC_JA, NULL);
 	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(icount)); /* mov [], rax */
-	if (wide)
-		e_rbx(j, "\x4c\x8b", 2, 0xa3, CPU_FIELD(rip)); /* mov r12, [] */
-	else
-		e_rbx(j, "\x44\x8b", 2, 0xa3, CPU_FIELD(eip)); /* mov r12d, [] */
 	return over;
 }
 
@@ -3527,12 +3533,16 @@ static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
 		e_find(x);		/* another page */
 		return;
 	}
+	/* mov r12, rax: the target's EIP, for its chain entry */
+	ebytes(j, x->wide ? "\x49\x89\xc4" : "\x41\x89\xc4", 3);
 	at = e_jump(j, JMP, NULL);
 	set_rel32(at, j->p);
 	e_movabs(j, 0, (u64)(uintptr_t)at);
 	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_chain_at));
 	e_movabs(j, 0, (u64)(uintptr_t)(page + off));
 	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_chain_host));
+	e_rbx(j, "\xc7", 1, 0x83, CPU_FIELD(jit_chain_need));
+	e32(j, x->b->need);
 	e_exit(j, JX_CHAIN);
 }
 
@@ -3972,6 +3982,7 @@ static void emit_tlb_choice(struct jctx *x)
 			wr |= 1u << S_SS;
 		swap_branch_tlb_use(di, &rd, &wr);
 	}
+	x->b->need = 0;
 	if (!(rd | wr))
 		return;
 	/* mov r13, [jit_tlb]: the CPL's */
@@ -3979,6 +3990,7 @@ static void emit_tlb_choice(struct jctx *x)
 	if (x->wide)
 		return;
 	need = rd | wr << 8;
+	x->b->need = need;
 	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(jit_unflat)); /* test [], need */
 	e32(j, need);
 	bad = e_jump(j, JCC_JNE, NULL);
@@ -4386,11 +4398,14 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	}
 	flags_liveness(&x);
 	flags_deferred(&x);
-	/* The entry: drop_block() may write a jump over its first 5 bytes,
-	 * which must hold no call (emit_budget()'s first load). */
+	/* The entries (chain_entry()): drop_block() may write a jump over
+	 * the chain's first 5 bytes, which must hold no call (the budget's
+	 * first load), and the other runs on into it. */
 	b->code = j->p;
-	over = emit_budget(j, b->n, x.wide);
+	emit_eip_in(j, x.wide);
 	emit_tlb_choice(&x);
+	b->fast = j->p;
+	over = emit_budget(j, b->n);
 	for (i = 0; i + 1 < b->n || (i < b->n && b->d[i].flow == DF_NEXT);
 	     i++) {
 		x.i = i;
@@ -4602,8 +4617,8 @@ static void drop_block(struct cpu *c, struct jblock *b)
 			break;
 		}
 	}
-	*JIT_W(b->code) = JMP;
-	set_rel32(b->code + 1, j->dropped);
+	*JIT_W(b->fast) = JMP;
+	set_rel32(b->fast + 1, j->dropped);
 	j->drops++;
 }
 
@@ -4983,6 +4998,21 @@ static struct jblock *lookup_here(struct cpu *c)
 	return lookup(c);
 }
 
+/*
+ * Where a chain from a block in the same page (emit_chain()) may enter b.
+ * Its own entry loads EIP into r12, r13 with the TLB and checks that the
+ * segments its accesses use are flat (emit_tlb_choice()); a chain has
+ * already set r12, and r13 is what its block checked.  So it may jump
+ * past all that, to the budget's charge (b->fast), when b needs no
+ * segment its block did not check; else to the whole entry.  (A block
+ * whose check failed had the empty TLB in r13, which its chain then
+ * carries on: every access takes its cold path, which checks it all.)
+ */
+static u8 *chain_entry(const struct cpu *c, const struct jblock *b)
+{
+	return b->need & ~c->jit_chain_need ? b->code : b->fast;
+}
+
 /*C:157
  * With the translator, the run loop hands whole chains of blocks to
  * jit_run(): each block charges its instructions, calls
@@ -5020,7 +5050,7 @@ void jit_run(struct cpu *c, u64 end)
 		/* The exit came from a jump that may now go straight here. */
 		if (why == JX_CHAIN && b && b->code &&
 		    j->generation == gen && b->host == c->jit_chain_host)
-			set_rel32(c->jit_chain_at, b->code);
+			set_rel32(c->jit_chain_at, chain_entry(c, b));
 	}
 	/*
 	 * One instruction the translator leaves to the interpreter.  After a
