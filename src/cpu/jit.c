@@ -3858,9 +3858,14 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 	switch (last->kind) {
 	case DK_JCC:
 		to_taken = emit_cond_jump(x, last);
+		if (x->pend)
+			e_pend_store(j, x->pend_logic);
 		emit_chain(x, page, (s64)off + fall, fall);
 		set_rel32(to_taken, j->p);
+		if (x->pend)
+			e_pend_store(j, x->pend_logic);
 		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
+		x->pend = false;
 		return;
 	case DK_JMP:
 		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
@@ -4380,7 +4385,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	static __thread struct jctx x;
 	u8 *over, *skip, *cold_at = NULL;
 	u32 i, off = (u32)((uintptr_t)h & 0xfff);
-	bool end_flags;
+	bool end_flags, end_pend;
 	const u8 *page = h - off;
 	const struct dinsn *di;
 	u32 run;
@@ -4438,10 +4443,18 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
 			emit_call(&x, di);
 	}
+	/* A Jcc that ends the block tests the host's flags as they are;
+	 * each of its ways out then stores them (emit_end()). */
+	end_pend = x.pend && i + 1 == b->n && b->d[i].kind == DK_JCC &&
+		   !x.x87_pending;
 	if (x.pend) {
 		x.host_flags_at = j->p;
-		flags_settle(&x);
+		if (!end_pend)
+			flags_settle(&x);
 	}
+	x.pend = false;		/* nothing after cares, till emit_end() */
+	if (end_pend)
+		x.flags = FK_UNKNOWN;
 	e_x87_flush(&x);	/* every way out of the block comes after */
 	/* The last instruction, if it moves EIP, is part of the end. */
 	if (i < b->n && b->d[i].kind != DK_JCC && b->d[i].kind != DK_JMP) {
@@ -4524,6 +4537,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		emit_leave_before(&x, b->thunk_i, x.thunk_miss);
 	set_rel32(skip, j->p);
 	x.host_flags_at = end_flags ? j->p : NULL;
+	x.pend = end_pend;
 	emit_end(&x, page, off, slow_next);
 	rc_cur = NULL;
 	return !x.wb_failed;
