@@ -1439,17 +1439,19 @@ static bool alu_reads_cf(int op)
  * the block's end.  A CMP, a Jcc on it and two INCs, a string loop's
  * turn, then store the flags once where they stored them three times.
  */
+static bool x87_transparent(const struct dinsn *di);
+
 static bool pend_safe(const struct jctx *x, u32 i)
 {
 	const struct dinsn *di = &x->b->d[i];
 
 	if (x->wide || i >= x->b->n ||
 	    (i + 1 == x->b->n && x->b->straddle) ||
-	    (i == x->b->thunk_i && x->b->thunk_host))
+	    (i == x->b->thunk_i && x->b->thunk_host) ||
+	    (x->x87_pending && !x87_transparent(di)))	/* e_x87_flush() */
 		return false;
 	switch (di->kind) {
 	case DK_JCC:
-		return !x->x87_pending;	/* e_x87_flush() comes first */
 	case DK_JMP:
 	case DK_NOP:
 	case DK_LEA:
@@ -1458,6 +1460,10 @@ static bool pend_safe(const struct jctx *x, u32 i)
 	case DK_MOV_R_RM:
 	case DK_MOV_RI:
 		return di->size == 4;	/* bytes may need a shift */
+	case DK_MOVX_R:			/* but not out of AH..BH */
+		return di->size == 2 || !(greg_sz(di->rm, 1) & 1);
+	case DK_SETCC_R:
+		return true;
 	case DK_INC:
 	case DK_DEC:
 		return x->flags_live[i] && !x->deferred[i];
@@ -1573,26 +1579,34 @@ static bool e_alu(struct jctx *x, int op, int size)
 	return op != 7;
 }
 
-/* TEST: the flags of eax & (imm or r[reg]); rax for size 8, where imm
- * is sign-extended.  eax comes zero-extended from a byte or a word, so a
- * 32-bit AND leaves the result so too. */
+/* TEST: the flags of eax & (imm or r[reg]) at the operand's size; rax
+ * for size 8, where imm is sign-extended.  eax comes zero-extended from a
+ * byte or a word, and an AND of its low ones leaves it so. */
 static void e_test(struct jctx *x, const struct dinsn *di, bool imm)
 {
+	struct jit *j = x->j;
+	bool live = x->flags_live[x->i], pend = live && flags_pend(x);
+
 	if (imm) {
-		e_rexw(x->j, di->size);
-		e8(x->j, 0x25);				/* and eax, imm */
-		e32(x->j, (u32)(di->imm & size_mask(di->size)));
+		e_op_sz(j, di->size, 0x25);		/* and eax, imm */
+		if (di->size == 1)
+			e8(j, (u8)di->imm);
+		else if (di->size == 2)
+			ebytes(j, (const char *)&(u16){ (u16)di->imm }, 2);
+		else
+			e32(j, (u32)di->imm);
 	} else {					/* and eax, ecx */
 		e_loadz_reg(x, H_ECX, di->reg, di->size);
-		e_rexw(x->j, di->size);
-		ebytes(x->j, "\x21\xc8", 2);
+		e_op_sz(j, di->size, 0x21);
+		e8(j, 0xc8);
 	}
-	if (x->flags_live[x->i])
-		e_flags_out(x->j, LF_LOGIC, di->size);
-	x->flags = x->flags_live[x->i] ? FK_LOGIC : FK_UNKNOWN;
+	if (live && !pend)
+		e_flags_out(j, LF_LOGIC, di->size);
+	x->flags = pend ? FK_PEND : live ? FK_LOGIC : FK_UNKNOWN;
 	x->fsize = di->size;
-	/* A byte or a word was tested at 32 bits: not the guest's SF. */
-	x->alu_host_flags = x->flags_live[x->i] && di->size >= 4;
+	x->alu_host_flags = live;
+	x->pend = pend;
+	x->pend_logic = true;
 }
 
 

@@ -470,8 +470,20 @@ static void gen_reg_misc(struct gen *g)
 			modrm(g, 3, s, r);
 		}
 		break;
-	case 14:	/* 8-bit ALU and MOV */
-		if (chance(g, 50)) {
+	case 14:	/* 8-bit ALU, TEST and MOV */
+		if (chance(g, 20)) {	/* TEST r/m8, r8 or imm8 */
+			if (chance(g, 50)) {
+				b8(g, 0x84);
+				modrm(g, 3, pick_any(g), pick_any(g));
+			} else {
+				b8(g, 0xf6);
+				modrm(g, 3, 0, pick_any(g));
+				b8(g, rnd(g, 256));
+			}
+			b8(g, 0x0f);	/* SETcc: SF, of a byte's bit 7 */
+			b8(g, 0x90 | rnd(g, 16));
+			modrm(g, 3, 0, pick_w8(g));
+		} else if (chance(g, 50)) {
 			b8(g, rnd(g, 8) << 3);
 			modrm(g, 3, pick_any(g), pick_w8(g));
 		} else if (chance(g, 50)) {
@@ -483,12 +495,16 @@ static void gen_reg_misc(struct gen *g)
 			b8(g, rnd(g, 256));
 		}
 		break;
-	case 15:	/* 16-bit ALU, MOV, shift */
+	case 15:	/* 16-bit ALU, TEST, MOV, shift */
 		b8(g, 0x66);
-		switch (rnd(g, 3)) {
+		switch (rnd(g, 4)) {
 		case 0:
 			b8(g, rnd(g, 8) << 3 | 1);
 			modrm(g, 3, s, r);
+			break;
+		case 3:
+			b8(g, 0x85);
+			modrm(g, 3, s, pick_any(g));
 			break;
 		case 1:
 			b8(g, 0xb8 | r);
@@ -1276,7 +1292,12 @@ static void gen_simple(struct gen *g)
 		gen_alu_ri(g, (int)rnd(g, 8));
 	} else if (k < 43) {
 		r = pick_any(g);
-		if (chance(g, 60)) {
+		if (chance(g, 30)) {	/* a byte's or a word's: its SF */
+			if (chance(g, 30))
+				b8(g, 0x66);
+			b8(g, chance(g, 50) ? 0x84 : 0x85);
+			modrm(g, 3, pick_any(g), r);
+		} else if (chance(g, 60)) {
 			b8(g, 0x85);
 			modrm(g, 3, pick_any(g), r);
 		} else if (r == R_EAX && chance(g, 50)) {
