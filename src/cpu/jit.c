@@ -112,7 +112,7 @@ struct jblock {
 	struct jblock *next;	/* in its hash chain */
 	const u8 *host;		/* first byte in guest RAM */
 	u8 *code;		/* entry; NULL: the first instruction is slow */
-	u8 *fast;		/* ... the entry from a chain (chain_entry()) */
+	u8 *fast;		/* ... the entry from a chain (chain_entry) */
 	u32 need;		/* the segments its entry checks are flat */
 	u8 raw[MAX_INSN_LEN];	/* slow entries: the bytes that were slow */
 	u8 nraw;		/* ... as many as the page held */
@@ -437,7 +437,7 @@ static void emit_eip_in(struct jit *j, bool wide)
 	if (wide)
 		e_rbx(j, "\x4c\x8b", 2, 0xa3, CPU_FIELD(rip)); /* mov r12, [] */
 	else
-		e_rbx(j, "\x44\x8b", 2, 0xa3, CPU_FIELD(eip)); /* mov r12d, [] */
+		e_rbx(j, "\x44\x8b", 2, 0xa3, CPU_FIELD(eip)); /* mov r12d */
 }
 
 /* Charge the block's n instructions, unless that passes jit_end. */
@@ -2762,11 +2762,11 @@ static bool emit_bitscan(struct jctx *x, const struct dinsn *di)
 	e_load_greg(x, H_ECX, di->rm, di->size);
 	e_load_greg(x, H_EAX, di->reg, rc_size(x));
 	e_rex(j, di->size == 8, H_EDX, 0, H_ECX);
-	e8(j, 0x0f);					/* bsf/bsr edx, ecx */
+	e8(j, 0x0f);				/* bsf/bsr edx, ecx */
 	e8(j, (u8)(0xbc | di->op));
 	e8(j, (u8)(0xc0 | H_EDX << 3 | H_ECX));
 	e_rex(j, x->wide, H_EAX, 0, H_EDX);
-	e8(j, 0x0f);					/* cmovnz eax, edx */
+	e8(j, 0x0f);				/* cmovnz eax, edx */
 	e8(j, 0x45);
 	e8(j, (u8)(0xc0 | H_EAX << 3 | H_EDX));
 	e_store_greg(x, H_EAX, di->reg);
@@ -3630,7 +3630,7 @@ static bool e_flags_known(struct jctx *x)
 		e_load(j, H_EAX, CPU_FIELD(eflags));
 		e_sahf_eflags(j);
 		return true;
-	case FK_PEND:		/* the host's changed before they were kept */
+	case FK_PEND:	/* the host's changed before they were kept */
 		abort();
 	}
 	return false;
@@ -3853,7 +3853,7 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 		di = &x->b->d[i];
 		to = x->next[i] + (u32)di->imm;
 		set_rel32(x->side[k].from, j->p);
-		if (x->side[k].pend)	/* the host's are still the guest's */
+		if (x->side[k].pend)	/* the host's are still theirs */
 			e_pend_store(j, x->side[k].pend_logic);
 		emit_rc_stores(x, &x->side[k].at);
 		e_refund(x, i);
@@ -4430,7 +4430,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		x.i = i;
 		x.l0_slot = L0_UNSET;
 		di = &b->d[i];
-		if (x.pend) {		/* what came last left them alone */
+		if (x.pend) {	/* what came last left them alone */
 			x.host_flags_at = j->p;
 			if (!pend_safe(&x, i))
 				flags_settle(&x);
@@ -4466,7 +4466,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		if (!end_pend)
 			flags_settle(&x);
 	}
-	x.pend = false;		/* nothing after cares, till emit_end() */
+	x.pend = false;		/* nothing after cares till emit_end() */
 	if (end_pend)
 		x.flags = FK_UNKNOWN;
 	e_x87_flush(&x);	/* every way out of the block comes after */
