@@ -1429,7 +1429,7 @@ static bool alu_reads_cf(int op)
 }
 
 /*
- * Flags kept in the host's alone (32-bit code).  A form whose flags are
+ * Flags kept in the host's alone.  A form whose flags are
  * seen need not store them when the forms after it neither change the
  * host's flags nor have a way out before the next that sets them all:
  * moves between registers, LEA, INC and DEC (which update the host's as
@@ -1445,8 +1445,7 @@ static bool pend_safe(const struct jctx *x, u32 i)
 {
 	const struct dinsn *di = &x->b->d[i];
 
-	if (x->wide || i >= x->b->n ||
-	    (i + 1 == x->b->n && x->b->straddle) ||
+	if (i >= x->b->n || (i + 1 == x->b->n && x->b->straddle) ||
 	    (i == x->b->thunk_i && x->b->thunk_host) ||
 	    (x->x87_pending && !x87_transparent(di)))	/* e_x87_flush() */
 		return false;
@@ -1454,16 +1453,18 @@ static bool pend_safe(const struct jctx *x, u32 i)
 	case DK_JCC:
 	case DK_JMP:
 	case DK_NOP:
-	case DK_LEA:
+	case DK_SETCC_R:
 		return true;
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
+		return di->size >= 4;	/* bytes may need a shift */
 	case DK_MOV_RI:
-		return di->size == 4;	/* bytes may need a shift */
+		return di->size == 4;
+	case DK_LEA:			/* (64-bit code's are its own) */
+		return !x->wide;
 	case DK_MOVX_R:			/* but not out of AH..BH */
-		return di->size == 2 || !(greg_sz(di->rm, 1) & 1);
-	case DK_SETCC_R:
-		return true;
+		return !x->wide &&
+		       (di->size == 2 || !(greg_sz(di->rm, 1) & 1));
 	case DK_INC:
 	case DK_DEC:
 		return x->flags_live[i] && !x->deferred[i];
