@@ -1429,15 +1429,16 @@ static bool alu_reads_cf(int op)
 }
 
 /*
- * Flags kept in the host's alone.  A form whose flags are
- * seen need not store them when the forms after it neither change the
- * host's flags nor have a way out before the next that sets them all:
- * moves between registers, LEA, INC and DEC (which update the host's as
- * the guest's) and Jcc, whose taken way stores them on its way out
- * (emit_side_exits()).  The first form that is none of these stores them
- * before it begins (flags_settle(): LAHF and SETO, two stores), as does
- * the block's end.  A CMP, a Jcc on it and two INCs, a string loop's
- * turn, then store the flags once where they stored them three times.
+ * Flags kept in the host's alone.  A form whose flags are seen need not
+ * store them when the forms after it neither change the host's flags nor
+ * have a way out before the next that sets them all: moves between
+ * registers, SETcc and Jcc, whose taken way stores them on its way out
+ * (emit_side_exits()); in 32-bit code also LEA, MOVZX and MOVSX, and
+ * INC and DEC (which update the host's as the guest's).  The first form
+ * that is none of these stores them before it begins (flags_settle():
+ * LAHF and SETO, two stores), as does the block's end.  A CMP, a Jcc on
+ * it and two INCs, a string loop's turn, then store the flags once
+ * where they stored them three times.
  */
 static bool x87_transparent(const struct dinsn *di);
 
