@@ -4752,22 +4752,19 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
  * to find its own address at the start of almost every function
  * (__x86.get_pc_thunk.bx and the like): made three forms in line, which
  * do what the call, the MOV and the RET do, one instruction each:
- * PUSH of the return address (the call's, with its faults), the MOV from
- * the thunk's bytes (at its EIP, for a fault), LEA ESP, [ESP+4] for the
- * RET (at whatever EIP: it cannot fault; its end is the call's), and the
- * block goes on after the call.  Where the thunk lies in another page,
- * the block watches that page and checks where it is before the call
- * (*t: its host address, its offset from the block's start, its page).
- * 32-bit code; the thunk as the TLB has it now, else not at all.
- *
- * Not used, for it is wrong: the PUSH's immediate is the return address
- * at the linear address the block was made for, but a block serves every
- * linear address that maps its page.  A page of a shared library or of
- * the vDSO, mapped elsewhere in each process, then pushed the first
- * process's address in all the others: ping's clock_gettime() in the
- * vDSO read another process's vvar page and crashed (20 times in 1000
- * runs, none with LGUEST_JIT=0).  It comes back when the PUSH is worked
- * out from EIP at run time.
+ * the call itself, which pushes the return address but goes on in the
+ * block (DF_NEXT), the MOV from the thunk's bytes (at its EIP, for a
+ * fault), LEA ESP, [ESP+4] for the RET (at whatever EIP: it cannot fault;
+ * its end is the call's), and the block goes on after the call.  The
+ * return address is worked out at run time from the block's EIP (r12),
+ * as every call's is, never taken from the linear address the block was
+ * made for: a block serves every linear address that maps its page, and
+ * a shared library's page or the vDSO's is mapped at another address in
+ * each process (a PUSH of that address once made ping's clock_gettime()
+ * read another process's vvar page).  Where the thunk lies in another
+ * page, the block watches that page and checks where it is before the
+ * call (*t: its host address, its offset from the block's start, its
+ * page).  32-bit code; the thunk as the TLB has it now, else not at all.
  */
 struct thunk {
 	const u8 *host;
@@ -4775,15 +4772,14 @@ struct thunk {
 	bool check;
 };
 
-static __attribute__((unused)) bool
-thunk_inline(struct cpu *c, const u8 *h, s32 pos, struct dinsn *d,
-	     struct thunk *t)
+static bool thunk_inline(struct cpu *c, const u8 *h, s32 pos,
+			 struct dinsn *d, struct thunk *t)
 {
 	u32 eip = c->eip, ret = (u32)(eip + (u32)pos);
 	u32 to = (u32)(ret + (u32)d->imm);
 	u32 base = (u32)c->seg[S_CS].base, lin = base + to;
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
-	u8 push[5] = { 0x68 }, lea[4] = { 0x8d, 0x64, 0x24, 0x04 };
+	u8 lea[4] = { 0x8d, 0x64, 0x24, 0x04 };
 	struct dinsn f[3];
 	const u8 *tb;
 
@@ -4794,12 +4790,11 @@ thunk_inline(struct cpu *c, const u8 *h, s32 pos, struct dinsn *d,
 	if (tb[0] != 0x8b || (tb[1] & 0xc7) != 0x04 || tb[1] == 0x24 ||
 	    tb[2] != 0x24 || tb[3] != 0xc3)
 		return false;
-	memcpy(push + 1, &ret, 4);
-	if (dc_decode(push, sizeof(push), 4, &f[0]) != 5 ||
-	    dc_decode(tb, 4, 4, &f[1]) != 3 ||
+	f[0] = *d;
+	f[0].flow = DF_NEXT;
+	if (dc_decode(tb, 4, 4, &f[1]) != 3 ||
 	    dc_decode(lea, sizeof(lea), 4, &f[2]) != 4)
 		return false;
-	f[0].host = d->host;
 	f[1].host = (const u8 *)((uintptr_t)h + (to - eip));
 	f[2].host = h + pos - 4;	/* its end: after the call */
 	memcpy(d, f, sizeof(f));
@@ -4876,7 +4871,13 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 		pos += (s32)len;
 		if (mode == 8)
 			far_branch_by_handler(&d[n], off + (u32)pos);
-		/* (thunk_inline() is not called: see there) */
+		if (d[n].flow == DF_CALL && !thunk.host &&
+		    n + 4 <= JIT_MAX_INSNS &&
+		    thunk_inline(c, h, pos, &d[n], &thunk)) {
+			thunk_i = n;
+			n += 3;
+			continue;
+		}
 		if (d[n].flow == DF_NEXT || d[n].kind == DK_JCC) {
 			n++;
 			continue;

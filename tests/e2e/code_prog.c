@@ -4,6 +4,9 @@
  * runs in line (src/cpu/jit.c, thunk_inline()), and then finds other code
  * mapped where the thunk was: the thunk's own page written, and a new
  * page mapped over it while the thunk's stays, mapped elsewhere too.
+ * Then the same pages of such code mapped at two addresses at once, as a
+ * shared library's are in two processes: each mapping's call must see its
+ * own address, though the translator keeps one block for both.
  * Each call's result must be what the code there now says; it prints
  * them.  Under qemu-i386 that is what a real CPU does;
  * test_code.sh wants the guest's output to be the same.
@@ -45,6 +48,40 @@ static u32 run(unsigned char *caller, int n)
 			    (u32)caller : 0);
 	}
 	return sum;
+}
+
+/*
+ * Two pages of a file mapped twice: in the first, a caller of a thunk in
+ * the same page and a caller of one in the second page.  Each mapping's
+ * callers, run in turn, must come back with their own addresses.
+ */
+static int twice(int fd)
+{
+	unsigned char *a, *b, *m[2];
+	int i, k;
+
+	a = mmap(NULL, 8192, PROT_RWX, MAP_SHARED, fd, 0);
+	b = mmap(NULL, 8192, PROT_RWX, MAP_SHARED, fd, 0);
+	if (a == MAP_FAILED || b == MAP_FAILED) {
+		perror("mmap twice");
+		return 1;
+	}
+	memset(a, 0xcc, 8192);
+	memcpy(a + 900, thunk, sizeof(thunk));
+	make_caller(a + 600, a + 900);
+	memcpy(a + 4096 + 300, thunk, sizeof(thunk));
+	make_caller(a + 700, a + 4096 + 300);
+	m[0] = a;
+	m[1] = b;
+	for (i = 0; i < 4; i++) {
+		for (k = 0; k < 2; k++) {
+			printf("code: mapping %d, thunk in its page %u\n", k,
+			       run(m[k] + 600, 1000));
+			printf("code: mapping %d, thunk in the next %u\n", k,
+			       run(m[k] + 700, 1000));
+		}
+	}
+	return 0;
 }
 
 int main(void)
@@ -90,5 +127,8 @@ int main(void)
 	printf("code: mapped over %u\n", run(code + 400, 1000));
 	printf("code: the thunk's page still has it: %d\n",
 	       !memcmp(u + 100, thunk, sizeof(thunk)));
+	if (ftruncate(fd, 8192) || twice(fd))
+		return 1;
+	printf("code: done\n");
 	return 0;
 }
