@@ -76,6 +76,12 @@
 #define JIT_RECENT_BITS 14
 #define JIT_RECENT (1u << JIT_RECENT_BITS)
 #define JIT_MAX_INSNS 32
+
+/* The stack's window (win_plan()) */
+#define WIN_ROOM 16		/* the most an access in a window reads */
+#define WIN_SPAN_MAX 1024	/* the widest window worth a check */
+#define WIN_FAILS 32
+#define WIN_NOT 64		/* blocks remembered to have none */
 #define JIT_MAX_RUN 8		/* PUSHes or POPs made one access */
 /*
  * Room a block may need: its descriptor and its code, whose longest forms
@@ -134,6 +140,8 @@ struct jblock {
 	u32 thunk_i;
 	u32 thunk_off;
 	const u8 *thunk_host;
+	/* Times its stack's window could not be set up (emit_win_check()) */
+	u32 win_fails;
 	u32 n;
 	struct dinsn d[];	/* each one's host: where its bytes are */
 };
@@ -170,6 +178,10 @@ struct jit {
 	u32 npages;
 	u64 code_writes;	/* writes that found a page of code */
 	u64 drops;		/* blocks they dropped */
+	/* Blocks made again without a stack's window (win_give_up()), the
+	 * oldest forgotten first. */
+	const u8 *no_win[WIN_NOT];
+	u32 no_win_next;
 	u64 write_through;	/* blocks made again with a write-through
 				 * cache (emit_block()) */
 	bool strict;		/* LGUEST_JIT_STRICT=1: abort() instead */
@@ -251,6 +263,7 @@ static u8 *e_jump(struct jit *j, u8 cc, const u8 *target)
 #define JCC_JE 0x84
 #define JCC_JNE 0x85
 #define JCC_JA 0x87
+#define JCC_JB 0x82
 #define JMP 0xe9
 
 /* movabs reg, imm64 (reg: 0 rax, 1 rcx, 2 rdx, 6 rsi) */
@@ -457,12 +470,12 @@ static u8 *emit_budget(struct jit *j, u32 n)
 /*
  * Host registers in translated code: rbx = struct cpu, r12d = the EIP the
  * block began at, r13 = the TLB that inline memory accesses use, r8d = the
- * new ESP of a PUSH or POP in flight, r14b a carry in flight; rax, rcx,
- * rdx, rsi, r9 are scratch; rbp, r10, r11, r15 and rdi cache guest
- * registers (below).  Guest registers live in c->r: each form stores
- * what it changes at once, so a handler called in between always sees
- * the truth.  Only EIP lags: c->eip is written before each call out and at
- * each way out of the block.
+ * new ESP of a PUSH or POP in flight, r14 the stack's window (win_plan()),
+ * r9b a carry in flight; rax, rcx, rdx, rsi, r9 are scratch; rbp, r10,
+ * r11, r15 and rdi cache guest registers (below).  Guest registers live
+ * in c->r: each form stores what it changes at once, so a handler called
+ * in between always sees the truth.  Only EIP lags: c->eip is written
+ * before each call out and at each way out of the block.
  */
 enum { H_EAX, H_ECX, H_EDX, H_EBX, H_ESP, H_EBP, H_ESI, H_EDI };
 
@@ -661,6 +674,28 @@ struct jctx {
 	u8 *thunk_miss[3];	/* ... and emit_thunk_check()'s */
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
+	/* The stack's window (win_plan()): whether the block has one, each
+	 * instruction's epoch and ESP less the epoch's at its start, and
+	 * whether its operand goes through the window; each epoch's
+	 * window, from its origin; the epoch r14 is set up for (-1: none);
+	 * e_ea()'s word to e_access(); the checks' ways out. */
+	bool win;
+	u8 win_epoch[JIT_MAX_INSNS];
+	s32 win_delta[JIT_MAX_INSNS];
+	bool win_ok[JIT_MAX_INSNS];
+	s32 win_lo[JIT_MAX_INSNS];
+	u32 win_span[JIT_MAX_INSNS];
+	int win_ready;
+	bool win_use;
+	u32 win_off;
+	u32 nwin;
+	struct {
+		u8 *from, *back;
+		u32 cold;
+		int esp;	/* the host register that held ESP */
+		s32 low;	/* ESP + low: the window's first byte */
+		u32 span;
+	} winstub[JIT_MAX_INSNS];
 	/* Conditional jumps inside the block (emit_side_exit()): the
 	 * jump taken, to its way out after the block. */
 	u32 nside;
@@ -1058,6 +1093,19 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold++].i = x->i;
 }
 
+/* Whether the block at h is to be made without a stack's window. */
+static bool win_refused(const struct jit *j, const u8 *h)
+{
+	u32 k;
+
+	for (k = 0; k < WIN_NOT; k++)
+		if (j->no_win[k] == h)
+			return true;
+	return false;
+}
+
+static void win_word(struct jctx *x, const struct dinsn *di);
+
 /*
  * eax (rax in 64-bit code) = the effective address of di's memory operand
  * (no segment, not RIP-relative): disp + base + index << scale by one LEA
@@ -1074,6 +1122,7 @@ static void e_ea(struct jctx *x, const struct dinsn *di)
 	if (di->index != DC_NONE)
 		ix = rc_reg_of(x, di->index);
 	x->l0_slot = di->base == R_ESP ? 0 : di->base == R_EBP ? 1 : L0_NONE;
+	win_word(x, di);
 	e_rex(j, x->wide, 0, ix, b);
 	if (b < 0 && ix < 0) {				/* mov eax, disp */
 		ebytes(j, "\xc7\xc0", 2);
@@ -1265,6 +1314,16 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 		   seg == S_SS ? 0 : L0_NONE;
 	u8 *again;
 
+	if (x->win_use) {
+		x->win_use = false;
+		if (seg == S_SS && size <= WIN_ROOM &&
+		    x->win_off + (u32)size <= x->win_span[x->win_ready]) {
+			ebytes(j, "\x4c\x89\xf6", 3);	/* mov rsi, r14 */
+			e8(j, 0xb9);			/* mov ecx, off */
+			e32(j, x->win_off);
+			return;
+		}
+	}
 	if (seg == S_FS || seg == S_GS) {		/* add eax, base */
 		e_rexw(j, w);
 		e_rbx(j, "\x03", 1, 0x83, CPU_FIELD(seg) +
@@ -1368,6 +1427,209 @@ static void emit_l0_stub(struct jctx *x, u32 k)
 	ebytes(j, "\x49\x89\x95", 3);		/* mov [r13+host], rdx */
 	e32(j, (u32)l0_field(slot, offsetof(struct tlb_l0, host)));
 	e_jump(j, JMP, x->l0[k].back);
+}
+
+/*
+ * The stack's window.  32-bit code keeps its locals on the stack and
+ * reaches them as [ESP + disp], a dozen times in a block, each an access
+ * through the TLB's one-page cache: a compare with the page, a jump, a
+ * load of the page's host address.  But ESP moves little within a block:
+ * only by PUSH and POP, by known amounts, until something else writes it.
+ * Such a stretch of instructions is an epoch, and ESP at its first is its
+ * origin; every [ESP + disp] in it is at a known distance from the
+ * origin.  So the block checks once, before the epoch's first such
+ * access, that all of them lie in one page that may be written (dirty,
+ * no code: the one-page cache's wpage), and keeps the host address of
+ * the lowest in r14 (the window).  Each access is then r14 plus a
+ * constant: no compare, no jump, no load, and none waits for ESP.
+ *
+ * r14 holds while the block runs: helpers keep it (the ABI's), nothing
+ * in a block changes what a page maps to (what does, a CR3 or CR0 write,
+ * INVLPG, a change of CPL, ends the block or leaves by a fault), and a
+ * page cannot gain code while a block runs (only translate() does that,
+ * between blocks).  A check that fails takes the window's page from the
+ * TLB into the cache and tries again (emit_win_stub()); where the TLB
+ * has no such page, or the window runs over a page's end, the
+ * instruction runs by its handler and the block leaves.  A block whose
+ * window fails WIN_FAILS times is made again without one (win_give_up()).
+ */
+
+/* Whether instruction di may change ESP other than as a PUSH or POP of
+ * 4 bytes that the epoch follows (win_plan()); true when not sure. */
+static bool writes_esp(const struct dinsn *di)
+{
+	switch (di->kind) {
+	case DK_CALL:
+	case DK_PUSH:
+	case DK_PUSH_I:
+	case DK_PUSH_M:
+	case DK_POP:
+	case DK_CALLREL:
+	case DK_RET:
+	case DK_CALL_IND:
+	case DK_JMP_IND:
+	case DK_LEAVE:
+	case DK_PUSHF:
+	case DK_SSE:
+		return true;
+	}
+	return di->reg == R_ESP || di->rm == R_ESP;
+}
+
+/* ESP's move by di within an epoch, or false when di ends the epoch. */
+static bool esp_moves(const struct dinsn *di, s32 *by)
+{
+	if (di->size != 4 || di->flow != DF_NEXT)
+		return false;
+	if ((di->kind == DK_PUSH && di->reg != R_ESP) ||
+	    di->kind == DK_PUSH_I) {
+		*by = -4;
+		return true;
+	}
+	if (di->kind == DK_POP && di->reg != R_ESP) {
+		*by = 4;
+		return true;
+	}
+	return false;
+}
+
+/* Is di's operand [ESP + disp] in SS, of a form that may use a window? */
+static bool win_operand(const struct dinsn *di)
+{
+	return di->rm == DC_NONE && di->base == R_ESP &&
+	       di->index == DC_NONE && di->seg == S_SS &&
+	       di->kind != DK_LEA && di->kind != DK_NOP && !writes_esp(di);
+}
+
+/* The epochs of the block, and the window of each (x->win_*). */
+static void win_plan(struct jctx *x)
+{
+	s32 delta = 0, by, off, hi[JIT_MAX_INSNS] = { 0 };
+	bool any[JIT_MAX_INSNS];
+	const struct dinsn *di;
+	u32 i, ep = 0;
+
+	x->win_ready = -1;
+	x->nwin = 0;
+	memset(any, 0, sizeof(any));
+	for (i = 0; i < x->b->n; i++) {
+		di = &x->b->d[i];
+		x->win_epoch[i] = (u8)ep;
+		x->win_delta[i] = delta;
+		x->win_ok[i] = x->win && win_operand(di);
+		if (x->win_ok[i]) {
+			off = delta + (s32)di->disp;
+			if (!any[ep] || off < x->win_lo[ep])
+				x->win_lo[ep] = off;
+			if (!any[ep] || off + WIN_ROOM > hi[ep])
+				hi[ep] = off + WIN_ROOM;
+			any[ep] = true;
+		}
+		if (!writes_esp(di))
+			continue;
+		if (esp_moves(di, &by)) {
+			delta += by;
+		} else {
+			ep++;
+			delta = 0;
+		}
+	}
+	for (i = 0; i <= ep && i < JIT_MAX_INSNS; i++)
+		x->win_span[i] = any[i] ? (u32)(hi[i] - x->win_lo[i]) : 0;
+	for (i = 0; i < x->b->n; i++)
+		if (x->win_span[x->win_epoch[i]] > WIN_SPAN_MAX)
+			x->win_ok[i] = false;
+}
+
+/* e_ea()'s word to e_access(): this operand goes through the window. */
+static void win_word(struct jctx *x, const struct dinsn *di)
+{
+	u32 i = x->i, ep = x->win_epoch[i];
+
+	x->win_use = false;
+	if (x->wide || i >= x->b->n || di != &x->b->d[i] || !x->win_ok[i] ||
+	    x->win_ready != (int)ep)
+		return;
+	x->win_use = true;
+	x->win_off = (u32)(x->win_delta[i] + (s32)di->disp - x->win_lo[ep]);
+}
+
+/*
+ * Before instruction x->i, the first of its epoch with an operand in the
+ * window: r14 = the host address of the window's first byte, ESP + low,
+ * if all of it is in the page the cache's wpage says (ESP's slot).
+ */
+static void emit_win_check(struct jctx *x)
+{
+	struct jit *j = x->j;
+	u32 i = x->i, ep = x->win_epoch[i];
+	int esp = rc_reg_of(x, R_ESP);
+	u8 *again = j->p;
+
+	if (x->nwin >= ARRAY_SIZE(x->winstub))
+		abort();
+	x->winstub[x->nwin].esp = esp;
+	x->winstub[x->nwin].low = x->win_lo[ep] - x->win_delta[i];
+	x->winstub[x->nwin].span = x->win_span[ep];
+	x->winstub[x->nwin].back = again;
+	e_rex(j, false, H_ECX, 0, esp);			/* lea ecx, */
+	e8(j, 0x8d);					/* [esp+low] */
+	e8(j, (u8)(0x80 | H_ECX << 3 | (esp & 7)));
+	e32(j, (u32)x->winstub[x->nwin].low);
+	ebytes(j, "\x49\x2b\x8d", 3);		/* sub rcx, [r13+wpage] */
+	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, wpage)));
+	ebytes(j, "\x48\x81\xf9", 3);			/* cmp rcx, room */
+	e32(j, 0x1000 - x->win_span[ep]);
+	x->winstub[x->nwin].from = e_jump_cold(JCC_JA);
+	x->winstub[x->nwin++].cold = x->ncold;
+	cold_add(x, NULL);	/* from: the stub's, when it is made */
+	x->cold[x->ncold - 1].leave = true;
+	ebytes(j, "\x4d\x8b\xb5", 3);		/* mov r14, [r13+host] */
+	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, host)));
+	ebytes(j, "\x49\x01\xce", 3);			/* add r14, rcx */
+	x->win_ready = (int)ep;
+}
+
+/*
+ * A window's check that failed: the page of its first byte from the TLB
+ * (for a write: so it is RAM, dirty and without code) into ESP's one-page
+ * cache, and the check again; where the TLB has no such page or the
+ * window runs over its end, the block gives up one more time and its
+ * instruction runs by its handler, then it leaves (the cold path).
+ */
+static void emit_win_stub(struct jctx *x, u32 k)
+{
+	struct jit *j = x->j;
+	int esp = x->winstub[k].esp;
+	u8 *miss, *under;
+
+	set_rel32(x->winstub[k].from, j->p);
+	e_rex(j, false, H_EAX, 0, esp);			/* lea eax, */
+	e8(j, 0x8d);					/* [esp+low] */
+	e8(j, (u8)(0x80 | H_EAX << 3 | (esp & 7)));
+	e32(j, (u32)x->winstub[k].low);
+	miss = e_tlb_check(x, true, (int)x->winstub[k].span);
+	ebytes(j, "\x48\x89\xc1", 3);			/* mov rcx, rax */
+	ebytes(j, "\x48\x81\xe1", 3);		/* and rcx, ~0xfff */
+	e32(j, ~0xfffu);
+	ebytes(j, "\x49\x89\x8d", 3);		/* mov [r13+rpage], rcx */
+	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, rpage)));
+	ebytes(j, "\x49\x89\x8d", 3);		/* mov [r13+wpage], rcx */
+	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, wpage)));
+	ebytes(j, "\x48\x8d\x14\x0e", 4);	/* lea rdx, [rsi+rcx] */
+	ebytes(j, "\x49\x89\x95", 3);		/* mov [r13+host], rdx */
+	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, host)));
+	e_jump(j, JMP, x->winstub[k].back);
+	set_rel32(miss, j->p);
+	e_movabs(j, H_EAX, (u64)(uintptr_t)&x->b->win_fails);
+	ebytes(j, "\x83\x00\x01", 3);		/* add dword [rax], 1 */
+	ebytes(j, "\x83\x38", 2);			/* cmp dword [rax], */
+	e8(j, WIN_FAILS);
+	under = e_jump(j, JCC_JB, NULL);
+	e_movabs(j, H_EAX, (u64)(uintptr_t)x->b);
+	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_win_drop));
+	set_rel32(under, j->p);
+	x->cold[x->winstub[k].cold].from = e_jump(j, JMP, NULL);
 }
 
 /*
@@ -1505,20 +1767,21 @@ static void flags_settle(struct jctx *x)
 }
 
 /*
- * Before an ADC or SBB loads its operands: the guest's CF into r14b
- * (free in translated code: the trampoline saves it), where the loads
- * and the inline access, which change the host's flags, leave it.
+ * Before an ADC or SBB loads its operands: the guest's CF into r9b,
+ * where the loads and the inline access, which change the host's flags,
+ * leave it (they use rax, rcx, rdx and rsi; a cold path runs the whole
+ * instruction, and no carry is wanted after it).
  */
 static void e_carry_in(struct jctx *x, int op)
 {
 	if (!alu_reads_cf(op))
 		return;
 	e_host_cf(x);
-	ebytes(x->j, "\x41\x0f\x92\xc6", 4);		/* setc r14b */
+	ebytes(x->j, "\x41\x0f\x92\xc1", 4);		/* setc r9b */
 }
 
 /*
- * ADC or SBB eax, ecx (rax, rcx), CF from r14b (e_carry_in()); the flags,
+ * ADC or SBB eax, ecx (rax, rcx), CF from r9b (e_carry_in()); the flags,
  * all of them the host's, are saved as they are (e_flags_save()).  A
  * memory form's cold path leaves them lazy in its handler's way instead,
  * so after one the translator no longer knows which it has.
@@ -1527,7 +1790,7 @@ static void e_adc_sbb(struct jctx *x, int op, int size)
 {
 	struct jit *j = x->j;
 
-	ebytes(j, "\x41\x0f\xba\xe6\x00", 5);		/* bt r14d, 0 */
+	ebytes(j, "\x41\x0f\xba\xe1\x00", 5);		/* bt r9d, 0 */
 	e_op_sz(j, size, op == 2 ? 0x11 : 0x19);	/* adc/sbb eax, ecx */
 	e8(j, 0xc8);
 	if (!x->flags_live[x->i]) {
@@ -1653,7 +1916,7 @@ static void e_sahf_eflags(struct jit *j)
 
 /*
  * INC or DEC of memory: the host's own on the operand, which leaves CF
- * alone, so the guest's CF goes into the host's first (through r14b, as
+ * alone, so the guest's CF goes into the host's first (through r9b, as
  * for ADC) when the flags are seen; they are saved as they come out.
  */
 static void e_incdec_m(struct jctx *x, const struct dinsn *di)
@@ -1665,8 +1928,8 @@ static void e_incdec_m(struct jctx *x, const struct dinsn *di)
 		e_carry_in(x, 2);
 	e_ea_any(x, di);
 	e_access(x, di->seg, true, di->size);
-	if (live)					/* bt r14d, 0 */
-		ebytes(j, "\x41\x0f\xba\xe6\x00", 5);
+	if (live)					/* bt r9d, 0 */
+		ebytes(j, "\x41\x0f\xba\xe1\x00", 5);
 	e_op_sz(j, di->size, 0xff);			/* inc/dec [] */
 	e_at(j, di->op ? 1 : 0, AT_RSI_RCX);
 	if (live)
@@ -2238,7 +2501,7 @@ static void e_cond_al(struct jctx *x, int cc);
  * into al as a Jcc would test it, then a byte store, or the host's CMOVNE
  * (which in 64-bit code clears a 32-bit destination's upper half either
  * way, as the guest's does).  CMOVcc reads its memory operand whatever the
- * condition, as the processor does; the condition waits in r14b meanwhile.
+ * condition, as the processor does; the condition waits in r9b meanwhile.
  */
 static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di)
 {
@@ -2251,11 +2514,11 @@ static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di)
 		return true;
 	}
 	if (di->kind == DK_CMOV_RM) {
-		ebytes(j, "\x41\x89\xc6", 3);		/* mov r14d, eax */
+		ebytes(j, "\x41\x89\xc1", 3);		/* mov r9d, eax */
 		e_ea_any(x, di);
 		e_access(x, di->seg, false, di->size);
 		e_loadz_at(j, H_ECX, di->size, AT_RSI_RCX);
-		ebytes(j, "\x44\x89\xf0", 3);		/* mov eax, r14d */
+		ebytes(j, "\x44\x89\xc8", 3);		/* mov eax, r9d */
 	} else {
 		e_load_greg(x, H_ECX, di->rm, di->size);
 	}
@@ -4419,6 +4682,8 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	}
 	flags_liveness(&x);
 	flags_deferred(&x);
+	x.win = !x.wide && !win_refused(j, b->host);
+	win_plan(&x);
 	/* The entries (chain_entry()): drop_block() may write a jump over
 	 * the chain's first 5 bytes, which must hold no call (the budget's
 	 * first load), and the other runs on into it. */
@@ -4431,6 +4696,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	     i++) {
 		x.i = i;
 		x.l0_slot = L0_UNSET;
+		x.win_use = false;
 		di = &b->d[i];
 		if (x.pend) {	/* what came last left them alone */
 			x.host_flags_at = j->p;
@@ -4443,6 +4709,8 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 			emit_straddle_check(&x, off);
 		if (i == b->thunk_i && b->thunk_host)
 			emit_thunk_check(&x);
+		if (x.win_ok[i] && x.win_ready != x.win_epoch[i])
+			emit_win_check(&x);
 		run = emit_stack_run(&x);
 		if (run) {
 			i += run - 1;
@@ -4476,6 +4744,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	if (i < b->n && b->d[i].kind != DK_JCC && b->d[i].kind != DK_JMP) {
 		x.i = i;
 		x.l0_slot = L0_UNSET;
+		x.win_use = false;
 		if (!emit_call_ret(&x, &b->d[i]) &&
 		    !emit_ind_branch(&x, &b->d[i]))
 			emit_call(&x, &b->d[i]);
@@ -4490,6 +4759,8 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	e_exit(j, JX_BUDGET);
 	for (i = 0; i < x.nl0; i++)
 		emit_l0_stub(&x, i);
+	for (i = 0; i < x.nwin; i++)
+		emit_win_stub(&x, i);
 	for (i = 0; i < x.ncold; i++) {
 		u32 k = x.cold[i].i, m;
 		u8 *exits[JIT_MAX_RUN];
@@ -4650,6 +4921,19 @@ static void drop_block(struct cpu *c, struct jblock *b)
 	*JIT_W(b->fast) = JMP;
 	set_rel32(b->fast + 1, j->dropped);
 	j->drops++;
+}
+
+/*
+ * A block whose window failed WIN_FAILS times (emit_win_stub()): a stack
+ * frame that runs over a page's end, say, which each call finds again.
+ * It is made again, without one, the next time it runs.
+ */
+static void win_give_up(struct cpu *c, struct jblock *b)
+{
+	struct jit *j = c->jit;
+
+	j->no_win[j->no_win_next++ % WIN_NOT] = b->host;
+	drop_block(c, b);
 }
 
 /* Called only for a range within RAM. */
@@ -5076,6 +5360,11 @@ void jit_run(struct cpu *c, u64 end)
 		why = j->enter(c, b->code);
 		c->jit_active = false;
 		c->intr &= ~INTR_CODE;	/* it has left */
+		if (c->jit_win_drop) {
+			if (j->generation == gen)
+				win_give_up(c, c->jit_win_drop);
+			c->jit_win_drop = NULL;
+		}
 		if (why == JX_BUDGET)
 			break;
 		if (c->intr || c->stop || c->icount >= end ||

@@ -746,6 +746,54 @@ static void gen_stack(struct gen *g)
 	}
 }
 
+/*
+ * A function's frame as i686 code keeps it: PUSHes, then loads, stores
+ * and ALU forms on [ESP + d], within what was pushed and above it, then
+ * POPs.  The translator reaches all of them through one window on the
+ * stack (jit.c, win_plan()), whose place it works out from the PUSHes
+ * and POPs; ESP starts near a page's end, so the window often runs over
+ * it, and the PUSHes may take the stack below it.
+ */
+static void gen_frame(struct gen *g)
+{
+	int n = (int)rnd(g, 4), k = 2 + (int)rnd(g, 5), i;
+	struct ea m;
+
+	if (!room(g, (u32)(8 * n + 12 * k)))
+		return;
+	for (i = 0; i < n; i++)
+		b8(g, 0x50 | pick_any(g));		/* push r */
+	for (i = 0; i < k; i++) {
+		m.base = R_ESP;
+		m.index = -1;
+		m.scale = 0;
+		m.seg = -1;
+		m.sib = false;
+		m.disp = chance(g, 80) ? 4 * rnd(g, (u32)n + 8) :
+			 rnd(g, 4 * (u32)n + 32);
+		switch (rnd(g, 5)) {
+		case 0:					/* mov r, [m] */
+			op1_mem(g, 0x8b, pick_w(g), &m);
+			break;
+		case 1:					/* mov [m], r */
+			op1_mem(g, 0x89, pick_any(g), &m);
+			break;
+		case 2:					/* op r, [m] */
+			op1_mem(g, (u8)(rnd(g, 8) << 3 | 3), pick_w(g), &m);
+			break;
+		case 3:					/* op [m], r */
+			op1_mem(g, (u8)(rnd(g, 8) << 3 | 1), pick_any(g),
+				&m);
+			break;
+		default:				/* op [m], imm8 */
+			op1_mem(g, 0x83, (int)rnd(g, 8), &m);
+			b8(g, rnd(g, 256));
+		}
+	}
+	for (i = 0; i < n; i++)
+		b8(g, 0x58 | pick_w(g));		/* pop r */
+}
+
 static void gen_simple(struct gen *g);
 static void gen_deferred(struct gen *g);
 static void patch8(struct gen *g, u32 at);
@@ -1323,6 +1371,8 @@ static void gen_simple(struct gen *g)
 	} else if (k < 80) {
 		if (g->in_fn)
 			gen_alu_rr(g, (int)rnd(g, 8));
+		else if (chance(g, 40))
+			gen_frame(g);
 		else
 			gen_stack(g);
 	} else if (k < 82) {	/* ESI stays an index of 0..63 */
