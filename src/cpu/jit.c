@@ -77,11 +77,12 @@
 #define JIT_RECENT (1u << JIT_RECENT_BITS)
 #define JIT_MAX_INSNS 32
 
-/* The stack's window (win_plan()) */
+/* Windows (win_plan()) */
 #define WIN_ROOM 16		/* the most an access in a window reads */
 #define WIN_SPAN_MAX 1024	/* the widest window worth a check */
 #define WIN_FAILS 32
 #define WIN_NOT 64		/* blocks remembered to have none */
+#define WIN_KEYS (8 * (JIT_MAX_INSNS + 1))	/* the most a block makes */
 #define JIT_MAX_RUN 8		/* PUSHes or POPs made one access */
 /*
  * Room a block may need: its descriptor and its code, whose longest forms
@@ -140,7 +141,7 @@ struct jblock {
 	u32 thunk_i;
 	u32 thunk_off;
 	const u8 *thunk_host;
-	/* Times its stack's window could not be set up (emit_win_check()) */
+	/* Times its windows could not be set up (emit_win_check()) */
 	u32 win_fails;
 	u32 n;
 	struct dinsn d[];	/* each one's host: where its bytes are */
@@ -178,7 +179,7 @@ struct jit {
 	u32 npages;
 	u64 code_writes;	/* writes that found a page of code */
 	u64 drops;		/* blocks they dropped */
-	/* Blocks made again without a stack's window (win_give_up()), the
+	/* Blocks made again without windows (win_give_up()), the
 	 * oldest forgotten first. */
 	const u8 *no_win[WIN_NOT];
 	u32 no_win_next;
@@ -470,7 +471,7 @@ static u8 *emit_budget(struct jit *j, u32 n)
 /*
  * Host registers in translated code: rbx = struct cpu, r12d = the EIP the
  * block began at, r13 = the TLB that inline memory accesses use, r8d = the
- * new ESP of a PUSH or POP in flight, r14 the stack's window (win_plan()),
+ * new ESP of a PUSH or POP in flight, r14 a window (win_plan()),
  * r9b a carry in flight; rax, rcx, rdx, rsi, r9 are scratch; rbp, r10,
  * r11, r15 and rdi cache guest registers (below).  Guest registers live
  * in c->r: each form stores what it changes at once, so a handler called
@@ -674,27 +675,28 @@ struct jctx {
 	u8 *thunk_miss[3];	/* ... and emit_thunk_check()'s */
 	/* After instruction i a device may want us out: its exit. */
 	u8 *intr_at[JIT_MAX_INSNS + 1];
-	/* The stack's window (win_plan()): whether the block has one, each
-	 * instruction's epoch and ESP less the epoch's at its start, and
-	 * whether its operand goes through the window; each epoch's
-	 * window, from its origin; the epoch r14 is set up for (-1: none);
-	 * e_ea()'s word to e_access(); the checks' ways out. */
+	/* Windows (win_plan()): whether the block may have them; each
+	 * instruction's key (-1: none), its register's move since the
+	 * key's start (ESP's by PUSH and POP), and whether its operand
+	 * goes through the window; each key's register, its window from
+	 * the key's start, and whether it writes; the key r14 is set up
+	 * for (-1: none); e_ea()'s word to e_access(); the checks' ways
+	 * out. */
 	bool win;
-	u8 win_epoch[JIT_MAX_INSNS];
+	s16 win_key[JIT_MAX_INSNS];
 	s32 win_delta[JIT_MAX_INSNS];
 	bool win_ok[JIT_MAX_INSNS];
-	s32 win_lo[JIT_MAX_INSNS];
-	u32 win_span[JIT_MAX_INSNS];
+	u8 win_reg[WIN_KEYS];
+	s32 win_lo[WIN_KEYS];
+	u32 win_span[WIN_KEYS];
+	bool win_w[WIN_KEYS];
 	int win_ready;
 	bool win_use;
 	u32 win_off;
 	u32 nwin;
 	struct {
-		u8 *from, *back;
+		u8 *from;
 		u32 cold;
-		int esp;	/* the host register that held ESP */
-		s32 low;	/* ESP + low: the window's first byte */
-		u32 span;
 	} winstub[JIT_MAX_INSNS];
 	/* Conditional jumps inside the block (emit_side_exit()): the
 	 * jump taken, to its way out after the block. */
@@ -1093,7 +1095,7 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold++].i = x->i;
 }
 
-/* Whether the block at h is to be made without a stack's window. */
+/* Whether the block at h is to be made without windows. */
 static bool win_refused(const struct jit *j, const u8 *h)
 {
 	u32 k;
@@ -1104,7 +1106,7 @@ static bool win_refused(const struct jit *j, const u8 *h)
 	return false;
 }
 
-static void win_word(struct jctx *x, const struct dinsn *di);
+static bool win_word(struct jctx *x, const struct dinsn *di);
 
 /*
  * eax (rax in 64-bit code) = the effective address of di's memory operand
@@ -1122,7 +1124,8 @@ static void e_ea(struct jctx *x, const struct dinsn *di)
 	if (di->index != DC_NONE)
 		ix = rc_reg_of(x, di->index);
 	x->l0_slot = di->base == R_ESP ? 0 : di->base == R_EBP ? 1 : L0_NONE;
-	win_word(x, di);
+	if (win_word(x, di))
+		return;
 	e_rex(j, x->wide, 0, ix, b);
 	if (b < 0 && ix < 0) {				/* mov eax, disp */
 		ebytes(j, "\xc7\xc0", 2);
@@ -1316,7 +1319,7 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 
 	if (x->win_use) {
 		x->win_use = false;
-		if (seg == S_SS && size <= WIN_ROOM &&
+		if (size <= WIN_ROOM && (!write || x->win_w[x->win_ready]) &&
 		    x->win_off + (u32)size <= x->win_span[x->win_ready]) {
 			ebytes(j, "\x4c\x89\xf6", 3);	/* mov rsi, r14 */
 			e8(j, 0xb9);			/* mov ecx, off */
@@ -1430,53 +1433,112 @@ static void emit_l0_stub(struct jctx *x, u32 k)
 }
 
 /*
- * The stack's window.  32-bit code keeps its locals on the stack and
- * reaches them as [ESP + disp], a dozen times in a block, each an access
- * through the TLB's one-page cache: a compare with the page, a jump, a
- * load of the page's host address.  But ESP moves little within a block:
- * only by PUSH and POP, by known amounts, until something else writes it.
- * Such a stretch of instructions is an epoch, and ESP at its first is its
- * origin; every [ESP + disp] in it is at a known distance from the
- * origin.  So the block checks once, before the epoch's first such
- * access, that all of them lie in one page that may be written (dirty,
- * no code: the one-page cache's wpage), and keeps the host address of
- * the lowest in r14 (the window).  Each access is then r14 plus a
- * constant: no compare, no jump, no load, and none waits for ESP.
+ * Windows.  32-bit code keeps its locals on the stack and reaches them as
+ * [ESP + disp], a dozen times in a block, and a structure or an array
+ * through a register that holds its address, [EBX + disp]: each access
+ * goes through the TLB (or its one-page cache), a compare, a jump and a
+ * load of the page's host address.  But within a block such a register
+ * changes little.  A stretch of instructions over which it does not
+ * change, or only by a PUSH or POP for ESP, whose amounts are known, is
+ * a key; every [reg + disp] of a key is at a known distance from the
+ * register's value at the key's start.  So the block checks once,
+ * through the TLB, before the first access of a key that makes two or
+ * more, that all of them lie in one page (one that may be written if any
+ * of them writes: dirty, no code), and keeps the host address of the
+ * lowest in r14, the window.  Each access is then r14 plus a constant: no
+ * compare, no jump, no load, and none waits for the register.  There is
+ * one window at a time: a key takes it when the one before has ended.
  *
  * r14 holds while the block runs: helpers keep it (the ABI's), nothing
  * in a block changes what a page maps to (what does, a CR3 or CR0 write,
  * INVLPG, a change of CPL, ends the block or leaves by a fault), and a
  * page cannot gain code while a block runs (only translate() does that,
- * between blocks).  A check that fails takes the window's page from the
- * TLB into the cache and tries again (emit_win_stub()); where the TLB
- * has no such page, or the window runs over a page's end, the
- * instruction runs by its handler and the block leaves.  A block whose
- * window fails WIN_FAILS times is made again without one (win_give_up()).
+ * between blocks).  Where the TLB has no such page, or the window runs
+ * over a page's end, the instruction runs by its handler and the block
+ * leaves (emit_win_stub()).  A block whose windows fail WIN_FAILS times
+ * is made again without any (win_give_up()).
  */
+static u32 reg_bit(int r, int size);
 
-/* Whether instruction di may change ESP other than as a PUSH or POP of
- * 4 bytes that the epoch follows (win_plan()); true when not sure. */
-static bool writes_esp(const struct dinsn *di)
+/* The guest registers (a bit each) that di may write; all of them where
+ * not sure. */
+static u32 win_regs_written(const struct dinsn *di)
 {
+	bool mem = di->rm == DC_NONE;
+
 	switch (di->kind) {
-	case DK_CALL:
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+	case DK_TEST_RR:
+	case DK_TEST_RI:
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+	case DK_STORE:
+	case DK_STORE_I:
+	case DK_SHIFT_M:
+	case DK_INCDEC_M:
+	case DK_JCC:
+	case DK_JMP:
+	case DK_NOP:
+	case DK_FENCE:
+	case DK_CLD_STD:
+	case DK_CLI_STI:
+		return 0;
+	case DK_LOAD:
+	case DK_MOV_R_RM:
+	case DK_ALU_R_M:
+	case DK_ALU_R_RM:
+	case DK_INC:
+	case DK_DEC:
+		return reg_bit(di->reg, di->size);
+	case DK_MOV_RM_R:
+	case DK_MOV_RI:
+	case DK_ALU_RM_R:
+	case DK_ALU_RI:
+		return reg_bit(di->rm, di->size);
+	case DK_SHIFT_RI:
+	case DK_SHIFT_CL:
+	case DK_NOT:
+	case DK_NEG:
+	case DK_BSWAP:
+	case DK_SHXD:
+		return mem ? 0 : reg_bit(di->rm, di->size);
+	case DK_SETCC_R:
+		return reg_bit(di->rm, 1);
+	case DK_LEA:
+	case DK_LOADX:
+	case DK_MOVX_R:
+	case DK_IMUL:
+	case DK_IMUL3:
+	case DK_CMOV_RR:
+	case DK_CMOV_RM:
+	case DK_BITSCAN:
+	case DK_XCHG_M:
+		return reg_bit(di->reg, 4);
+	case DK_MUL:
+		return reg_bit(R_EAX, 4) | reg_bit(R_EDX, 4);
+	case DK_CMPXCHG_M:
+	case DK_X87:				/* FNSTSW AX */
+		return reg_bit(R_EAX, 4);
 	case DK_PUSH:
 	case DK_PUSH_I:
 	case DK_PUSH_M:
-	case DK_POP:
+	case DK_PUSHF:
 	case DK_CALLREL:
 	case DK_RET:
 	case DK_CALL_IND:
 	case DK_JMP_IND:
+		return reg_bit(R_ESP, 4);
+	case DK_POP:
+		return reg_bit(R_ESP, 4) | reg_bit(di->reg, 4);
 	case DK_LEAVE:
-	case DK_PUSHF:
-	case DK_SSE:
-		return true;
+		return reg_bit(R_ESP, 4) | reg_bit(R_EBP, 4);
 	}
-	return di->reg == R_ESP || di->rm == R_ESP;
+	return 0xff;
 }
 
-/* ESP's move by di within an epoch, or false when di ends the epoch. */
+/* ESP's move by di where a key of ESP follows it: a PUSH or POP of 4
+ * bytes (of another register than ESP). */
 static bool esp_moves(const struct dinsn *di, s32 *by)
 {
 	if (di->size != 4 || di->flow != DF_NEXT)
@@ -1493,134 +1555,188 @@ static bool esp_moves(const struct dinsn *di, s32 *by)
 	return false;
 }
 
-/* Is di's operand [ESP + disp] in SS, of a form that may use a window? */
-static bool win_operand(const struct dinsn *di)
+/* Is di's operand [reg + disp] in a flat segment (SS, DS or ES), of a
+ * form with one access to it, which a window may serve?  And may the
+ * form write it? */
+static bool win_operand(const struct dinsn *di, bool *write)
 {
-	return di->rm == DC_NONE && di->base == R_ESP &&
-	       di->index == DC_NONE && di->seg == S_SS &&
-	       di->kind != DK_LEA && di->kind != DK_NOP && !writes_esp(di);
+	if (di->rm != DC_NONE || di->base >= 8 || di->index != DC_NONE ||
+	    (di->seg != S_SS && di->seg != S_DS && di->seg != S_ES))
+		return false;
+	*write = true;
+	switch (di->kind) {
+	case DK_LOAD:
+	case DK_LOADX:
+	case DK_ALU_R_M:
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+	case DK_CMOV_RM:
+	case DK_IMUL:
+	case DK_IMUL3:
+	case DK_MUL:
+		*write = false;
+		return true;
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+		*write = di->op != 7;
+		return true;
+	case DK_STORE:
+	case DK_STORE_I:
+	case DK_INCDEC_M:
+	case DK_SHIFT_M:
+	case DK_NOT:
+	case DK_NEG:
+	case DK_XCHG_M:
+	case DK_CMPXCHG_M:
+	case DK_X87:
+		return true;
+	}
+	return false;
 }
 
-/* The epochs of the block, and the window of each (x->win_*). */
+/* The keys of the block, and which of them take the window, where. */
 static void win_plan(struct jctx *x)
 {
-	s32 delta = 0, by, off, hi[JIT_MAX_INSNS] = { 0 };
-	bool any[JIT_MAX_INSNS];
-	const struct dinsn *di;
-	u32 i, ep = 0;
+	u32 key[8], nkey = 0, i, r, k, written;
+	s32 delta = 0, by, off, hi[WIN_KEYS];
+	u32 cnt[WIN_KEYS], end[WIN_KEYS];
+	bool write;
+	int active = -1;
 
 	x->win_ready = -1;
 	x->nwin = 0;
-	memset(any, 0, sizeof(any));
+	for (r = 0; r < 8; r++) {
+		key[r] = nkey;
+		x->win_reg[nkey] = (u8)r;
+		x->win_w[nkey] = false;
+		cnt[nkey] = 0;
+		end[nkey++] = x->b->n;
+	}
 	for (i = 0; i < x->b->n; i++) {
-		di = &x->b->d[i];
-		x->win_epoch[i] = (u8)ep;
-		x->win_delta[i] = delta;
-		x->win_ok[i] = x->win && win_operand(di);
-		if (x->win_ok[i]) {
-			off = delta + (s32)di->disp;
-			if (!any[ep] || off < x->win_lo[ep])
-				x->win_lo[ep] = off;
-			if (!any[ep] || off + WIN_ROOM > hi[ep])
-				hi[ep] = off + WIN_ROOM;
-			any[ep] = true;
+		const struct dinsn *di = &x->b->d[i];
+
+		x->win_key[i] = -1;
+		if (x->win && win_operand(di, &write)) {
+			k = key[di->base];
+			off = (di->base == R_ESP ? delta : 0) + (s32)di->disp;
+			if (!cnt[k] || off < x->win_lo[k])
+				x->win_lo[k] = off;
+			if (!cnt[k] || off + WIN_ROOM > hi[k])
+				hi[k] = off + WIN_ROOM;
+			cnt[k]++;
+			x->win_w[k] |= write;
+			x->win_key[i] = (s16)k;
+			x->win_delta[i] = di->base == R_ESP ? delta : 0;
 		}
-		if (!writes_esp(di))
-			continue;
-		if (esp_moves(di, &by)) {
-			delta += by;
-		} else {
-			ep++;
-			delta = 0;
+		written = win_regs_written(di);
+		for (r = 0; r < 8; r++) {
+			if (!(written & 1u << r))
+				continue;
+			if (r == R_ESP && esp_moves(di, &by)) {
+				delta += by;
+				continue;
+			}
+			if (nkey >= WIN_KEYS)
+				abort();
+			end[key[r]] = i;
+			key[r] = nkey;
+			x->win_reg[nkey] = (u8)r;
+			x->win_w[nkey] = false;
+			cnt[nkey] = 0;
+			end[nkey++] = x->b->n;
+			if (r == R_ESP)
+				delta = 0;
 		}
 	}
-	for (i = 0; i <= ep && i < JIT_MAX_INSNS; i++)
-		x->win_span[i] = any[i] ? (u32)(hi[i] - x->win_lo[i]) : 0;
-	for (i = 0; i < x->b->n; i++)
-		if (x->win_span[x->win_epoch[i]] > WIN_SPAN_MAX)
-			x->win_ok[i] = false;
-}
-
-/* e_ea()'s word to e_access(): this operand goes through the window. */
-static void win_word(struct jctx *x, const struct dinsn *di)
-{
-	u32 i = x->i, ep = x->win_epoch[i];
-
-	x->win_use = false;
-	if (x->wide || i >= x->b->n || di != &x->b->d[i] || !x->win_ok[i] ||
-	    x->win_ready != (int)ep)
-		return;
-	x->win_use = true;
-	x->win_off = (u32)(x->win_delta[i] + (s32)di->disp - x->win_lo[ep]);
+	for (k = 0; k < nkey; k++)
+		x->win_span[k] = cnt[k] ? (u32)(hi[k] - x->win_lo[k]) : 0;
+	/* A key takes the window at its first access once the last key to
+	 * take it has ended; its accesses after that use it. */
+	for (i = 0; i < x->b->n; i++) {
+		x->win_ok[i] = false;
+		if (active >= 0 && i > end[active])
+			active = -1;
+		k = (u32)x->win_key[i];
+		if (x->win_key[i] < 0 || cnt[k] < 2 ||
+		    x->win_span[k] > WIN_SPAN_MAX)
+			continue;
+		if (active < 0)
+			active = (int)k;
+		x->win_ok[i] = active == (int)k;
+	}
 }
 
 /*
- * Before instruction x->i, the first of its epoch with an operand in the
- * window: r14 = the host address of the window's first byte, ESP + low,
- * if all of it is in the page the cache's wpage says (ESP's slot).
+ * e_ea()'s word to e_access(): this operand goes through the window.
+ * True where the address in eax is not wanted either: these forms use
+ * only what e_access() leaves (rsi + rcx), and it will take the window.
+ */
+static bool win_word(struct jctx *x, const struct dinsn *di)
+{
+	u32 i = x->i, k;
+
+	x->win_use = false;
+	if (x->wide || i >= x->b->n || di != &x->b->d[i] || !x->win_ok[i] ||
+	    x->win_ready != x->win_key[i])
+		return false;
+	k = (u32)x->win_key[i];
+	x->win_use = true;
+	x->win_off = (u32)(x->win_delta[i] + (s32)di->disp - x->win_lo[k]);
+	if (di->size > WIN_ROOM || x->win_off + di->size > x->win_span[k])
+		return false;
+	switch (di->kind) {
+	case DK_LOAD:
+	case DK_LOADX:
+	case DK_ALU_R_M:
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+		return true;
+	case DK_STORE:
+	case DK_STORE_I:
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+		return x->win_w[k];
+	}
+	return false;
+}
+
+/*
+ * Before instruction x->i, the first of its key to use the window: r14 =
+ * the host address of the window's first byte, reg + low, if all of it
+ * is in one page that the TLB has (for writing, if the key writes).
  */
 static void emit_win_check(struct jctx *x)
 {
 	struct jit *j = x->j;
-	u32 i = x->i, ep = x->win_epoch[i];
-	int esp = rc_reg_of(x, R_ESP);
-	u8 *again = j->p;
+	u32 i = x->i, k = (u32)x->win_key[i];
+	int reg = rc_reg_of(x, x->win_reg[k]);
+	s32 low = x->win_lo[k] - x->win_delta[i];
 
 	if (x->nwin >= ARRAY_SIZE(x->winstub))
 		abort();
-	x->winstub[x->nwin].esp = esp;
-	x->winstub[x->nwin].low = x->win_lo[ep] - x->win_delta[i];
-	x->winstub[x->nwin].span = x->win_span[ep];
-	x->winstub[x->nwin].back = again;
-	e_rex(j, false, H_ECX, 0, esp);			/* lea ecx, */
-	e8(j, 0x8d);					/* [esp+low] */
-	e8(j, (u8)(0x80 | H_ECX << 3 | (esp & 7)));
-	e32(j, (u32)x->winstub[x->nwin].low);
-	ebytes(j, "\x49\x2b\x8d", 3);		/* sub rcx, [r13+wpage] */
-	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, wpage)));
-	ebytes(j, "\x48\x81\xf9", 3);			/* cmp rcx, room */
-	e32(j, 0x1000 - x->win_span[ep]);
-	x->winstub[x->nwin].from = e_jump_cold(JCC_JA);
+	e_rex(j, false, H_EAX, 0, reg);			/* lea eax, */
+	e8(j, 0x8d);					/* [reg+low] */
+	e8(j, (u8)(0x80 | H_EAX << 3 | (reg & 7)));
+	e32(j, (u32)low);
+	x->winstub[x->nwin].from = e_tlb_check(x, x->win_w[k],
+					       (int)x->win_span[k]);
 	x->winstub[x->nwin++].cold = x->ncold;
 	cold_add(x, NULL);	/* from: the stub's, when it is made */
 	x->cold[x->ncold - 1].leave = true;
-	ebytes(j, "\x4d\x8b\xb5", 3);		/* mov r14, [r13+host] */
-	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, host)));
-	ebytes(j, "\x49\x01\xce", 3);			/* add r14, rcx */
-	x->win_ready = (int)ep;
+	ebytes(j, "\x4c\x8d\x34\x06", 4);		/* lea r14, [rsi+rax] */
+	x->win_ready = (int)k;
 }
 
 /*
- * A window's check that failed: the page of its first byte from the TLB
- * (for a write: so it is RAM, dirty and without code) into ESP's one-page
- * cache, and the check again; where the TLB has no such page or the
- * window runs over its end, the block gives up one more time and its
- * instruction runs by its handler, then it leaves (the cold path).
+ * A window's check that failed: the block gives up one more time, and
+ * its instruction runs by its handler, then it leaves (the cold path).
  */
 static void emit_win_stub(struct jctx *x, u32 k)
 {
 	struct jit *j = x->j;
-	int esp = x->winstub[k].esp;
-	u8 *miss, *under;
+	u8 *under;
 
 	set_rel32(x->winstub[k].from, j->p);
-	e_rex(j, false, H_EAX, 0, esp);			/* lea eax, */
-	e8(j, 0x8d);					/* [esp+low] */
-	e8(j, (u8)(0x80 | H_EAX << 3 | (esp & 7)));
-	e32(j, (u32)x->winstub[k].low);
-	miss = e_tlb_check(x, true, (int)x->winstub[k].span);
-	ebytes(j, "\x48\x89\xc1", 3);			/* mov rcx, rax */
-	ebytes(j, "\x48\x81\xe1", 3);		/* and rcx, ~0xfff */
-	e32(j, ~0xfffu);
-	ebytes(j, "\x49\x89\x8d", 3);		/* mov [r13+rpage], rcx */
-	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, rpage)));
-	ebytes(j, "\x49\x89\x8d", 3);		/* mov [r13+wpage], rcx */
-	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, wpage)));
-	ebytes(j, "\x48\x8d\x14\x0e", 4);	/* lea rdx, [rsi+rcx] */
-	ebytes(j, "\x49\x89\x95", 3);		/* mov [r13+host], rdx */
-	e32(j, (u32)l0_field(0, offsetof(struct tlb_l0, host)));
-	e_jump(j, JMP, x->winstub[k].back);
-	set_rel32(miss, j->p);
 	e_movabs(j, H_EAX, (u64)(uintptr_t)&x->b->win_fails);
 	ebytes(j, "\x83\x00\x01", 3);		/* add dword [rax], 1 */
 	ebytes(j, "\x83\x38", 2);			/* cmp dword [rax], */
@@ -4709,7 +4825,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 			emit_straddle_check(&x, off);
 		if (i == b->thunk_i && b->thunk_host)
 			emit_thunk_check(&x);
-		if (x.win_ok[i] && x.win_ready != x.win_epoch[i])
+		if (x.win_ok[i] && x.win_ready != x.win_key[i])
 			emit_win_check(&x);
 		run = emit_stack_run(&x);
 		if (run) {

@@ -746,6 +746,28 @@ static void gen_stack(struct gen *g)
 	}
 }
 
+/* One form with memory operand m: a load, a store or an ALU form. */
+static void gen_mem_op(struct gen *g, const struct ea *m)
+{
+	switch (rnd(g, 5)) {
+	case 0:						/* mov r, [m] */
+		op1_mem(g, 0x8b, pick_w(g), m);
+		break;
+	case 1:						/* mov [m], r */
+		op1_mem(g, 0x89, pick_any(g), m);
+		break;
+	case 2:						/* op r, [m] */
+		op1_mem(g, (u8)(rnd(g, 8) << 3 | 3), pick_w(g), m);
+		break;
+	case 3:						/* op [m], r */
+		op1_mem(g, (u8)(rnd(g, 8) << 3 | 1), pick_any(g), m);
+		break;
+	default:					/* op [m], imm8 */
+		op1_mem(g, 0x83, (int)rnd(g, 8), m);
+		b8(g, rnd(g, 256));
+	}
+}
+
 /*
  * A function's frame as i686 code keeps it: PUSHes, then loads, stores
  * and ALU forms on [ESP + d], within what was pushed and above it, then
@@ -771,27 +793,62 @@ static void gen_frame(struct gen *g)
 		m.sib = false;
 		m.disp = chance(g, 80) ? 4 * rnd(g, (u32)n + 8) :
 			 rnd(g, 4 * (u32)n + 32);
-		switch (rnd(g, 5)) {
-		case 0:					/* mov r, [m] */
-			op1_mem(g, 0x8b, pick_w(g), &m);
-			break;
-		case 1:					/* mov [m], r */
-			op1_mem(g, 0x89, pick_any(g), &m);
-			break;
-		case 2:					/* op r, [m] */
-			op1_mem(g, (u8)(rnd(g, 8) << 3 | 3), pick_w(g), &m);
-			break;
-		case 3:					/* op [m], r */
-			op1_mem(g, (u8)(rnd(g, 8) << 3 | 1), pick_any(g),
-				&m);
-			break;
-		default:				/* op [m], imm8 */
-			op1_mem(g, 0x83, (int)rnd(g, 8), &m);
-			b8(g, rnd(g, 256));
-		}
+		gen_mem_op(g, &m);
 	}
 	for (i = 0; i < n; i++)
 		b8(g, 0x58 | pick_w(g));		/* pop r */
+}
+
+/*
+ * A pointer that moves between accesses through it, as a loop over an
+ * array does: [EDI + d] forms, EDI moved by ADD, LEA, INC or DEC, more
+ * of them, and EDI put back.  The translator's windows (jit.c,
+ * win_plan()) must see each move; EDI lies near the data's page end at
+ * times, so a window may run over it.
+ */
+static void gen_walk(struct gen *g)
+{
+	int steps = 1 + (int)rnd(g, 3), i, k;
+	s32 moved = 0, by;
+	struct ea m;
+
+	if (!room(g, (u32)(steps * 40 + 20)))
+		return;
+	m.base = R_EDI;
+	m.index = -1;
+	m.scale = 0;
+	m.seg = -1;
+	m.sib = false;
+	for (i = 0; i <= steps; i++) {
+		for (k = 1 + (int)rnd(g, 3); k > 0; k--) {
+			m.disp = 4 * rnd(g, 16) +
+				 (chance(g, 20) ? rnd(g, 4) : 0);
+			gen_mem_op(g, &m);
+		}
+		if (i == steps)
+			break;
+		switch (rnd(g, 3)) {
+		case 0:					/* add edi, by */
+			by = (s32)(4 * rnd(g, 8)) - 16;
+			b8(g, 0x83);
+			modrm(g, 3, 0, R_EDI);
+			b8(g, (u32)by & 0xff);
+			break;
+		case 1:					/* lea edi, [edi+by] */
+			by = (s32)(4 * rnd(g, 8)) - 16;
+			b8(g, 0x8d);
+			modrm(g, 1, R_EDI, R_EDI);
+			b8(g, (u32)by & 0xff);
+			break;
+		default:				/* inc or dec edi */
+			by = chance(g, 50) ? 1 : -1;
+			b8(g, by > 0 ? 0x47 : 0x4f);
+		}
+		moved += by;
+	}
+	b8(g, 0x81);					/* add edi, -moved */
+	modrm(g, 3, 0, R_EDI);
+	b32(g, (u32)-moved);
 }
 
 static void gen_simple(struct gen *g);
@@ -1371,8 +1428,10 @@ static void gen_simple(struct gen *g)
 	} else if (k < 80) {
 		if (g->in_fn)
 			gen_alu_rr(g, (int)rnd(g, 8));
-		else if (chance(g, 40))
+		else if (chance(g, 30))
 			gen_frame(g);
+		else if (chance(g, 30))
+			gen_walk(g);
 		else
 			gen_stack(g);
 	} else if (k < 82) {	/* ESI stays an index of 0..63 */
