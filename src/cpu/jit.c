@@ -4838,6 +4838,9 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		}
 		if (di->kind == DK_JMP)		/* followed (translate()) */
 			continue;
+		/* A PIC thunk's call, which goes on in the block */
+		if (di->kind == DK_CALLREL && emit_call_ret(&x, di))
+			continue;
 		if (emit_simple_form(&x, di))
 			continue;
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
