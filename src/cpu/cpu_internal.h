@@ -343,8 +343,8 @@ struct cpu {
 	u8 *jit_chain_at;	/* after a chain exit: the jump to patch */
 	const u8 *jit_chain_host;	/* ... and the code it should reach */
 	u32 jit_chain_need;	/* ... and the segments its block checked */
-	void *jit_win_drop;	/* a block to make again without its stack's
-				 * window (jit.c's win_give_up()), or NULL */
+	void *jit_win_drop;	/* a block to make again without windows
+				 * (jit.c's win_give_up()), or NULL */
 	/* Set before translated code runs, which changes neither the
 	 * segments nor the CPL: which segments its inline accesses may not
 	 * use unchecked (bit s: reads, bit 8 + s: writes; the complement,

@@ -1594,6 +1594,22 @@ static bool win_operand(const struct dinsn *di, bool *write)
 	return false;
 }
 
+/* A new key for guest register r, alive to the block's end so far;
+ * cnt[] and end[] are win_plan()'s. */
+static u32 win_new_key(struct jctx *x, u32 r, u32 *nkey, u32 *cnt,
+		       u32 *end)
+{
+	u32 k = (*nkey)++;
+
+	if (k >= WIN_KEYS)
+		abort();
+	x->win_reg[k] = (u8)r;
+	x->win_w[k] = false;
+	cnt[k] = 0;
+	end[k] = x->b->n;
+	return k;
+}
+
 /* The keys of the block, and which of them take the window, where. */
 static void win_plan(struct jctx *x)
 {
@@ -1605,13 +1621,8 @@ static void win_plan(struct jctx *x)
 
 	x->win_ready = -1;
 	x->nwin = 0;
-	for (r = 0; r < 8; r++) {
-		key[r] = nkey;
-		x->win_reg[nkey] = (u8)r;
-		x->win_w[nkey] = false;
-		cnt[nkey] = 0;
-		end[nkey++] = x->b->n;
-	}
+	for (r = 0; r < 8; r++)
+		key[r] = win_new_key(x, r, &nkey, cnt, end);
 	for (i = 0; i < x->b->n; i++) {
 		const struct dinsn *di = &x->b->d[i];
 
@@ -1636,14 +1647,8 @@ static void win_plan(struct jctx *x)
 				delta += by;
 				continue;
 			}
-			if (nkey >= WIN_KEYS)
-				abort();
 			end[key[r]] = i;
-			key[r] = nkey;
-			x->win_reg[nkey] = (u8)r;
-			x->win_w[nkey] = false;
-			cnt[nkey] = 0;
-			end[nkey++] = x->b->n;
+			key[r] = win_new_key(x, r, &nkey, cnt, end);
 			if (r == R_ESP)
 				delta = 0;
 		}
