@@ -165,6 +165,33 @@ static bool all_zero(const u8 *p, u64 len)
 	return p[len - 1] == 0;
 }
 
+/* The flags the kernel keeps for the mapping that holds p ("hg": huge
+ * pages asked for), from /proc/self/smaps; "" if not found. */
+static const char *vm_flags(const void *p)
+{
+	static char flags[256];
+	char line[256];
+	unsigned long lo, hi, at = (unsigned long)p;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	flags[0] = 0;
+	if (!f)
+		return flags;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in = lo <= at && at < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(flags, sizeof(flags), "%s", line + 8);
+			flags[strcspn(flags, "\n")] = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return flags;
+}
+
 int main(void)
 {
 	struct guest_mem m, big;
@@ -172,6 +199,11 @@ int main(void)
 	ok(guest_mem_init(&m, 64 * MiB) == 0 && m.base && m.size == 64 * MiB,
 	   "map 64 MiB of guest RAM");
 	ok(all_zero(m.base, m.size), "guest RAM starts zeroed");
+	ok(((uintptr_t)m.base & (2 * MiB - 1)) == 0,
+	   "guest RAM starts on a 2 MiB boundary");
+	ok(strstr(vm_flags(m.base), " hg") != NULL,
+	   "guest RAM asks the host for huge pages (VmFlags:%s)",
+	   vm_flags(m.base));
 	test_ranges(&m);
 	test_copies(&m);
 	test_written(&m);
