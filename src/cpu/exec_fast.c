@@ -1450,6 +1450,8 @@ static u8 dc_kind(const struct dinsn *di)
 		       di->fn == h_jmp_ind ? DK_JMP_IND : DK_CALL_IND;
 	if (di->fn == h_leave)
 		return di->size == di->mode ? DK_LEAVE : DK_CALL;
+	if (di->fn == h_shift_r)	/* any size but 64-bit code's 66 */
+		return DK_SHIFT_RI;
 	if (di->size != 4 && (di->size != 8 || di->mode != 8))
 		return DK_CALL;
 	if ((di->fn == h_xchg || di->fn == h_cmpxchg) && di->rm == DC_NONE)

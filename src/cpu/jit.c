@@ -3306,7 +3306,7 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 	if (mem)
 		e_loadz_at(j, H_EAX, size, AT_RSI);
 	else
-		e_load_greg(x, H_EAX, di->rm, size);
+		e_loadz_reg(x, H_EAX, di->rm, size);
 	e_rexw(j, size);
 	ebytes(j, "\x89\xc2", 2);			/* edx = eax */
 	e_op_sz(j, size, count ? 0xc1 : 0xd3);		/* op eax, count/cl */
@@ -3317,7 +3317,7 @@ static bool emit_shift_flags(struct jctx *x, const struct dinsn *di, u8 ext,
 	if (mem)
 		e_store_at(j, H_EAX, size, AT_RSI);
 	else
-		e_store_reg(x, di->rm);
+		e_store_reg_sz(x, di->rm, size);
 	e_store_q(j, H_EAX, CPU_FIELD(lf_res));
 	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_RES, size));
 	if (di->op == 7) {				/* OF = 0 */
@@ -3397,6 +3397,40 @@ static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
 
 
 /*
+ * A shift or rotate of a word or a low byte register (32-bit code), by a
+ * constant below its width: the host's own on the low part of the
+ * register's cache, which leaves the rest of it as the guest's does, or
+ * with the flags seen (SHL, SHR, SAR) as a word or byte of memory has
+ * them.  AH to BH, the rotates with their flags seen and counts of the
+ * width or more (where alu.c makes up what the SDM leaves undefined) go
+ * to the handler.
+ */
+static bool emit_shift_narrow(struct jctx *x, const struct dinsn *di,
+			      u32 count, bool live)
+{
+	struct jit *j = x->j;
+	int h;
+
+	if (!shift_ext[di->op] || (live && di->op < 4) ||
+	    count >= (u32)di->size * 8 || (di->size == 1 && di->rm >= 4))
+		return false;
+	if (live)
+		return emit_shift_flags(x, di, shift_ext[di->op], count,
+					false);
+	h = rc_reg_of(x, di->rm);
+	if (di->size == 2)
+		e8(j, 0x66);
+	if (h >= 4)		/* a byte of rbp or rdi needs a REX too */
+		e8(j, (u8)(0x40 | (h >= 8)));
+	e8(j, di->size == 1 ? 0xc0 : 0xc1);
+	e8(j, (u8)(shift_ext[di->op] | (h & 7)));
+	e8(j, (u8)count);
+	e_rc_spill(x, h, di->rm);
+	x->flags = FK_UNKNOWN;
+	return true;
+}
+
+/*
  * A shift or rotate by a constant, in 32-bit or 64-bit code: with its
  * flags seen, SHL, SHR, SAR and the rotates as above; RCL and RCR then by
  * their handler.  Unseen, just the host's own.
@@ -3413,6 +3447,8 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 		}
 		return true;
 	}
+	if (di->size < 4)
+		return emit_shift_narrow(x, di, count, live);
 	if (live && di->op >= 4)
 		return emit_shift_flags(x, di, shift_ext[di->op], count,
 					false);

@@ -380,6 +380,30 @@ static void gen_shift_ri(struct gen *g)
 }
 
 /* Register forms with handlers of their own in exec_fast.c. */
+/*
+ * A shift or rotate of a byte register or (the caller has written the 66)
+ * a word register r, by 1 or a count mostly below the width (which jit.c writes
+ * inline), often followed by a TEST, so that nothing sees its flags (the
+ * host's own shift on part of a register then).
+ */
+static void gen_shift_narrow(struct gen *g, int size, int r)
+{
+	u32 width = (u32)size * 8;
+
+	if (chance(g, 20)) {
+		b8(g, size == 1 ? 0xd0 : 0xd1);
+		modrm(g, 3, shift_op(g), r);
+	} else {
+		b8(g, size == 1 ? 0xc0 : 0xc1);
+		modrm(g, 3, shift_op(g), r);
+		b8(g, chance(g, 80) ? rnd(g, width) : rnd(g, 32));
+	}
+	if (chance(g, 60)) {
+		b8(g, 0x85);
+		modrm(g, 3, pick_any(g), pick_any(g));
+	}
+}
+
 static void gen_reg_misc(struct gen *g)
 {
 	int r = pick_w(g), s = pick_any(g);
@@ -490,9 +514,11 @@ static void gen_reg_misc(struct gen *g)
 			b8(g, 0x80);
 			modrm(g, 3, (int)rnd(g, 8), pick_w8(g));
 			b8(g, rnd(g, 256));
-		} else {
+		} else if (chance(g, 50)) {
 			b8(g, 0xb0 | pick_w8(g));
 			b8(g, rnd(g, 256));
+		} else {
+			gen_shift_narrow(g, 1, pick_w8(g));
 		}
 		break;
 	case 15:	/* 16-bit ALU, TEST, MOV, shift */
@@ -511,9 +537,7 @@ static void gen_reg_misc(struct gen *g)
 			b16(g, rnd(g, 65536));
 			break;
 		default:
-			b8(g, 0xc1);
-			modrm(g, 3, (int)rnd(g, 8), r);
-			b8(g, rnd(g, 32));
+			gen_shift_narrow(g, 2, r);
 		}
 		break;
 	case 16:	/* INC/DEC through FF */
