@@ -266,6 +266,7 @@ static u8 *e_jump(struct jit *j, u8 cc, const u8 *target)
 #define JCC_JA 0x87
 #define JCC_JB 0x82
 #define JMP 0xe9
+#define CALL 0xe8
 
 /* movabs reg, imm64 (reg: 0 rax, 1 rcx, 2 rdx, 6 rsi) */
 static void e_movabs(struct jit *j, int reg, u64 v)
@@ -310,20 +311,25 @@ static void e_exit(struct jit *j, int reason)
 
 static const u8 *find(struct cpu *c);
 
+static const u8 *forward(struct cpu *c, u8 *after);
+
 /*
- * Where the entry of a dropped block leads (drop_block()).  Whatever
- * still jumps there (a chain patched into it, a pointer kept to it) does
- * so at a block boundary, with c->eip synced and INTR checked: so we go
- * on to the block now at c->eip if find() has one, else out to the
- * dispatcher, which translates it.
+ * Where the entry of a dropped block leads (drop_block() writes a call
+ * here over it).  Whatever still jumps there (a chain patched into it, a
+ * link kept to it) does so at a block boundary, with c->eip synced and
+ * INTR checked, and always for the same guest code: so we go on to the
+ * block now at c->eip if find() has one, and forward() makes the dropped
+ * entry jump straight there from then on; else out to the dispatcher,
+ * which translates it (and the next entry here finds that).
  */
 static void emit_dropped(struct jit *j)
 {
 	u8 *none;
 
 	j->dropped = j->p;
+	ebytes(j, "\x5e", 1);				/* pop rsi: after */
 	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
-	e_movabs(j, 0, (u64)(uintptr_t)find);
+	e_movabs(j, 0, (u64)(uintptr_t)forward);
 	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
 	none = e_jump(j, JCC_JE, NULL);
 	ebytes(j, "\xff\xe0", 2);			/* jmp rax */
@@ -4841,9 +4847,10 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	flags_deferred(&x);
 	x.win = !x.wide && !win_refused(j, b->host);
 	win_plan(&x);
-	/* The entries (chain_entry()): drop_block() may write a jump over
-	 * the chain's first 5 bytes, which must hold no call (the budget's
-	 * first load), and the other runs on into it. */
+	/* The entries (chain_entry()): drop_block() may write a call over
+	 * the chain's first 5 bytes, then forward() a jump, so they must
+	 * hold no call (the budget's first load), and the other runs on
+	 * into it. */
 	b->code = j->p;
 	emit_eip_in(j, x.wide);
 	emit_tlb_choice(&x);
@@ -5037,9 +5044,10 @@ static void far_branch_by_handler(struct dinsn *di, u32 end)
  * jit_code_written() before it lands: every block of the page is dropped
  * and the mark goes, so the writes after it run at full speed until the
  * page holds code again.  Dropping a block takes it out of the table and
- * the recent lookups, and writes over its entry a jump to j->dropped, so
- * that chains and anything else that kept its entry go elsewhere; its
- * code stays in the arena (unreachable) until the next flush.
+ * the recent lookups, and writes over its entry a call to j->dropped, so
+ * that chains and anything else that kept its entry go on to the block
+ * made again in its place (forward()); its code stays in the arena
+ * (unreachable) until the next flush.
  *
  * The block that is running may be the one dropped (it stored into its
  * own code, or a handler in it reached a device that DMAed there): the
@@ -5078,9 +5086,26 @@ static void drop_block(struct cpu *c, struct jblock *b)
 			break;
 		}
 	}
-	*JIT_W(b->fast) = JMP;
+	*JIT_W(b->fast) = CALL;
 	set_rel32(b->fast + 1, j->dropped);
 	j->drops++;
+}
+
+/*
+ * From a dropped block's entry, whose call to j->dropped returns to
+ * after: the code of the block now at CS:EIP (the same guest code, made
+ * again), and the entry then jumps there itself, so that the chains and
+ * links into the dropped block cost a jump, not a lookup, each time.
+ */
+static const u8 *forward(struct cpu *c, u8 *after)
+{
+	const u8 *code = find(c);
+
+	if (code) {
+		*JIT_W(after - 5) = JMP;
+		set_rel32(after - 4, code);
+	}
+	return code;
 }
 
 /*

@@ -2025,6 +2025,53 @@ static void gen_smc(struct gen *g)
 	p->smc++;
 }
 
+/*
+ * A call from one site in a loop to a function whose page is written
+ * once midway, beside its code (a word after its RET): the translator
+ * drops the function's blocks then, and the call's link into them must
+ * go on to the function made again (jit.c's forward()), every time
+ * after.  ECX counts 10 down; the store is at 6.
+ */
+static void gen_relink(struct gen *g)
+{
+	struct prog *p = g->p;
+	struct buf *main = g->b, *fn = &p->fn;
+	u8 saved = g->wmask;
+	u32 f, slot, label, jat;
+
+	if (g->in_fn || fn->n + 64 > fn->cap)
+		return;
+	g->wmask &= (u8)~(1u << R_ECX);
+	g->b = fn;
+	g->in_fn = true;
+	f = here(g);
+	gen_items(g, rnd(g, 3));
+	b8(g, 0xc3);
+	slot = here(g);
+	b32(g, 0);
+	g->in_fn = false;
+	g->b = main;
+	b8(g, 0xb9);					/* MOV ECX, 10 */
+	b32(g, 10);
+	label = here(g);
+	g->depth++;
+	b8(g, 0xe8);					/* CALL f */
+	b32(g, f - (here(g) + 4));
+	b8(g, 0x83);					/* CMP ECX, 6 */
+	modrm(g, 3, 7, R_ECX);
+	b8(g, 6);
+	b8(g, 0x75);					/* JNE over */
+	jat = g->b->n;
+	b8(g, 0);
+	b8(g, 0x89);					/* MOV [slot], ECX */
+	modrm(g, 0, R_ECX, 5);
+	b32(g, slot - p->seg_base[S_DS]);
+	patch8(g, jat);
+	g->depth--;
+	g->wmask = saved;
+	gen_loop_end(g, label);
+}
+
 static void gen_item(struct gen *g)
 {
 	u32 k = rnd(g, 100);
@@ -2046,7 +2093,10 @@ static void gen_item(struct gen *g)
 	} else if (k < 93) {
 		gen_jmp_indirect(g);
 	} else if (g->p->want_smc && (g->wmask & (1u << R_ECX))) {
-		gen_smc(g);
+		if (chance(g, 30) && !g->in_fn)
+			gen_relink(g);
+		else
+			gen_smc(g);
 	} else {
 		gen_simple(g);
 	}
