@@ -75,7 +75,7 @@
 #define JIT_TAB_SIZE 65536
 #define JIT_RECENT_BITS 14
 #define JIT_RECENT (1u << JIT_RECENT_BITS)
-#define JIT_MAX_INSNS 32
+#define JIT_MAX_INSNS 64
 
 /* Windows (win_plan()) */
 #define WIN_ROOM 16		/* the most an access in a window reads */
