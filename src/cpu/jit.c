@@ -698,6 +698,8 @@ struct jctx {
 	bool win_w[WIN_KEYS];
 	int win_ready;
 	bool win_use;
+	bool win_direct;	/* e_access_win(): the form takes [r14+off] */
+	bool at_win;		/* ... and the window served it */
 	u32 win_off;
 	u32 nwin;
 	struct {
@@ -1323,10 +1325,15 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 		   seg == S_SS ? 0 : L0_NONE;
 	u8 *again;
 
+	x->at_win = false;
 	if (x->win_use) {
 		x->win_use = false;
 		if (size <= WIN_ROOM && (!write || x->win_w[x->win_ready]) &&
 		    x->win_off + (u32)size <= x->win_span[x->win_ready]) {
+			if (x->win_direct) {
+				x->at_win = true;
+				return;
+			}
 			ebytes(j, "\x4c\x89\xf6", 3);	/* mov rsi, r14 */
 			e8(j, 0xb9);			/* mov ecx, off */
 			e32(j, x->win_off);
@@ -2339,6 +2346,32 @@ static void e_at_rr(struct jit *j, int h, int size, bool load)
 }
 
 /*
+ * e_access() for a form that can take its operand from the window as
+ * [r14 + off] (e_win_rr()): true if the window serves it, and then
+ * nothing is emitted, not even the mov rsi, r14 and mov ecx, off that
+ * the other forms need.
+ */
+static bool e_access_win(struct jctx *x, int seg, bool write, int size)
+{
+	x->win_direct = true;
+	e_access(x, seg, write, size);
+	x->win_direct = false;
+	return x->at_win;
+}
+
+/* mov h, [r14 + off] (load) or mov [r14 + off], h: size 4 or 8, h any
+ * of the sixteen. */
+static void e_win_rr(struct jctx *x, int h, int size, bool load)
+{
+	struct jit *j = x->j;
+
+	e8(j, (u8)(0x41 | (size == 8) << 3 | (h >= 8) << 2));
+	e8(j, load ? 0x8b : 0x89);
+	e8(j, (u8)(0x86 | (h & 7) << 3));
+	e32(j, x->win_off);
+}
+
+/*
  * A run of PUSHes of registers or immediates, or of POPs to registers
  * (a function's prologue and epilogue), as one access through the TLB
  * for all of them: ESP moves once, at the end.  PUSH ESP and POP ESP,
@@ -2419,28 +2452,38 @@ static bool emit_mem_cached(struct jctx *x, const struct dinsn *di)
 	struct jit *j = x->j;
 	u32 first = x->ncold;
 	int size = di->size, h;
+	bool win;
 
 	if (size < 4)
 		return false;
 	switch (di->kind) {
 	case DK_LOAD:
 		e_ea_any(x, di);
-		e_access(x, di->seg, false, size);
+		win = e_access_win(x, di->seg, false, size);
 		h = rc_host[rc_take(x, di->reg)];
-		e_at_rr(j, h, size, true);
+		if (win)
+			e_win_rr(x, h, size, true);
+		else
+			e_at_rr(j, h, size, true);
 		e_rc_spill(x, h, di->reg);
 		break;
 	case DK_STORE:
 		e_ea_any(x, di);
-		e_access(x, di->seg, true, size);
-		e_at_rr(j, rc_reg_of(x, di->reg), size, false);
+		win = e_access_win(x, di->seg, true, size);
+		h = rc_reg_of(x, di->reg);
+		if (win)
+			e_win_rr(x, h, size, false);
+		else
+			e_at_rr(j, h, size, false);
 		break;
 	case DK_ALU_R_M:
 		if (alu_reads_cf(di->op))
 			return false;
 		e_ea_any(x, di);
-		e_access(x, di->seg, false, size);
-		e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
+		if (e_access_win(x, di->seg, false, size))
+			e_win_rr(x, H_ECX, size, true);
+		else
+			e_loadz_at(j, H_ECX, size, AT_RSI_RCX);
 		if (x->deferred[x->i] && (di->op == 0 || di->op == 5))
 			e_rc_q(x, H_ECX, CPU_FIELD(lf_src2));
 		e_alu_cached(x, di, di->op, di->reg, H_ECX, di->op == 7);
