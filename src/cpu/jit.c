@@ -698,8 +698,6 @@ struct jctx {
 	bool win_w[WIN_KEYS];
 	int win_ready;
 	bool win_use;
-	bool win_direct;	/* e_access_win(): the form takes [r14+off] */
-	bool at_win;		/* ... and the window served it */
 	u32 win_off;
 	u32 nwin;
 	struct {
@@ -1301,6 +1299,18 @@ static s32 l0_field(int slot, size_t field)
 		     (size_t)slot * sizeof(struct tlb_l0));
 }
 
+/* Does the window (win_word() said it would be used) serve this access
+ * of size bytes?  Asked once: the word is spent either way. */
+static bool win_serves(struct jctx *x, bool write, int size)
+{
+	bool use = x->win_use;
+
+	x->win_use = false;
+	return use && size <= WIN_ROOM &&
+	       (!write || x->win_w[x->win_ready]) &&
+	       x->win_off + (u32)size <= x->win_span[x->win_ready];
+}
+
 /*
  * The inline access of size bytes to segment seg at offset eax (rax in
  * 64-bit code): straight to RAM when the page is the one that r13's TLB
@@ -1325,20 +1335,11 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
 		   seg == S_SS ? 0 : L0_NONE;
 	u8 *again;
 
-	x->at_win = false;
-	if (x->win_use) {
-		x->win_use = false;
-		if (size <= WIN_ROOM && (!write || x->win_w[x->win_ready]) &&
-		    x->win_off + (u32)size <= x->win_span[x->win_ready]) {
-			if (x->win_direct) {
-				x->at_win = true;
-				return;
-			}
-			ebytes(j, "\x4c\x89\xf6", 3);	/* mov rsi, r14 */
-			e8(j, 0xb9);			/* mov ecx, off */
-			e32(j, x->win_off);
-			return;
-		}
+	if (win_serves(x, write, size)) {
+		ebytes(j, "\x4c\x89\xf6", 3);		/* mov rsi, r14 */
+		e8(j, 0xb9);				/* mov ecx, off */
+		e32(j, x->win_off);
+		return;
 	}
 	if (seg == S_FS || seg == S_GS) {		/* add eax, base */
 		e_rexw(j, w);
@@ -2353,10 +2354,10 @@ static void e_at_rr(struct jit *j, int h, int size, bool load)
  */
 static bool e_access_win(struct jctx *x, int seg, bool write, int size)
 {
-	x->win_direct = true;
+	if (win_serves(x, write, size))
+		return true;
 	e_access(x, seg, write, size);
-	x->win_direct = false;
-	return x->at_win;
+	return false;
 }
 
 /* mov h, [r14 + off] (load) or mov [r14 + off], h: size 4 or 8, h any
@@ -3457,25 +3458,13 @@ static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
 static bool emit_shift_narrow(struct jctx *x, const struct dinsn *di,
 			      u32 count, bool live)
 {
-	struct jit *j = x->j;
-	int h;
-
 	if (!shift_ext[di->op] || (live && di->op < 4) ||
 	    count >= (u32)di->size * 8 || (di->size == 1 && di->rm >= 4))
 		return false;
 	if (live)
 		return emit_shift_flags(x, di, shift_ext[di->op], count,
 					false);
-	h = rc_reg_of(x, di->rm);
-	if (di->size == 2)
-		e8(j, 0x66);
-	if (h >= 4)		/* a byte of rbp or rdi needs a REX too */
-		e8(j, (u8)(0x40 | (h >= 8)));
-	e8(j, di->size == 1 ? 0xc0 : 0xc1);
-	e8(j, (u8)(shift_ext[di->op] | (h & 7)));
-	e8(j, (u8)count);
-	e_rc_spill(x, h, di->rm);
-	x->flags = FK_UNKNOWN;
+	e_shift_cached(x, di, 0xc1, count);
 	return true;
 }
 
@@ -3509,16 +3498,23 @@ static bool emit_shift(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
-/* A shift or rotate of a register (4 or 8 bytes) whose flags go unseen,
- * on its cache in place: C1 /n by count, or D3 /n by cl. */
+/* A shift or rotate of a register whose flags go unseen, on its cache in
+ * place: C1 /n by count, or D3 /n by cl (C0 and D2 for a low byte, which
+ * in rbp or rdi needs a REX, and a 66 for a word: the rest of the
+ * register stays). */
 static void e_shift_cached(struct jctx *x, const struct dinsn *di, u8 op,
 			   u32 count)
 {
 	struct jit *j = x->j;
 	int h = rc_reg_of(x, di->rm);
 
-	e_rex(j, di->size == 8, 0, 0, h);
-	e8(j, op);
+	if (di->size == 2)
+		e8(j, 0x66);
+	if (di->size == 1 && h >= 4 && h < 8)
+		e8(j, 0x40);
+	else
+		e_rex(j, di->size == 8, 0, 0, h);
+	e8(j, di->size == 1 ? (u8)(op - 1) : op);
 	e8(j, (u8)(shift_ext[di->op] | (h & 7)));
 	if (op == 0xc1)
 		e8(j, (u8)count);
