@@ -1248,10 +1248,13 @@ static void report_clock(struct machine *m)
 	if (js.limit)
 		verbose("translator: %llu writes found a page of translated "
 			"code, %llu blocks dropped, %llu blocks made with a "
-			"write-through cache",
+			"write-through cache, %llu chains hand on registers "
+			"(%llu through an adapter)",
 			(unsigned long long)js.code_writes,
 			(unsigned long long)js.drops,
-			(unsigned long long)js.write_through);
+			(unsigned long long)js.write_through,
+			(unsigned long long)js.hot_links,
+			(unsigned long long)js.adapters);
 }
 
 /*M:240

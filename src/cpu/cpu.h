@@ -133,6 +133,9 @@ struct cpu_jit_stats {
 	u64 drops;		/* blocks those writes dropped */
 	u64 write_through;	/* blocks made again without a write-back
 				 * register cache (a translator's bug) */
+	u64 adapters;		/* chains given an adapter between two
+				 * blocks' register caches */
+	u64 hot_links;		/* chains linked that hand on a cache */
 };
 void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st);
 

@@ -343,6 +343,7 @@ struct cpu {
 	u8 *jit_chain_at;	/* after a chain exit: the jump to patch */
 	const u8 *jit_chain_host;	/* ... and the code it should reach */
 	u32 jit_chain_need;	/* ... and the segments its block checked */
+	u64 jit_chain_rc;	/* ... and its register cache (jit.c) */
 	void *jit_win_drop;	/* a block to make again without windows
 				 * (jit.c's win_give_up()), or NULL */
 	/* Set before translated code runs, which changes neither the

@@ -45,7 +45,8 @@
  * (which then leaves after that store, as a real CPU would) all just work.
  *
  * The translated code keeps the host's rbx pointing at struct cpu, r12
- * holding the EIP the block began at and r13 the TLB its accesses use
+ * holding the EIP the block began at, r13 the TLB its accesses use and
+ * five more guest registers, from one block to the next along chains
  * (see "Host registers" below).  The handlers keep their rules (a
  * fault leaves EIP and ESP as the instruction found them), so a fault
  * inside a block unwinds with longjmp as from the interpreter, and
@@ -115,11 +116,34 @@ enum {
 /* A block's bytes lie in at most this many pages of RAM. */
 #define JIT_BLOCK_PAGES 2
 
+/* Guest registers cached in host registers (see "The register cache"). */
+#define RC_SLOTS 5
+
+/*
+ * The most a chain's adapter takes (emit_adapter()): five stores, five
+ * moves or loads and the two moves a cycle of them may add, and a jump.
+ * A chain's jump and its way out to the dispatcher, which the adapter is
+ * written over, take at least as much (emit_chain()).
+ */
+#define JIT_ADAPTER_MAX 96
+
+/* Which guest register each cache slot holds (-1: none), and which of
+ * them c->r lacks (a bit per slot): at a jump that leaves the block, or
+ * at a block's hot entry (b->entry). */
+struct rc_state {
+	s8 reg[RC_SLOTS];
+	u8 dirty;
+};
+
 struct jblock {
 	struct jblock *next;	/* in its hash chain */
 	const u8 *host;		/* first byte in guest RAM */
 	u8 *code;		/* entry; NULL: the first instruction is slow */
-	u8 *fast;		/* ... the entry from a chain (chain_entry) */
+	/* ... the entries from a chain (chain_entry()), which hands on
+	 * its register cache as entry says (link_chain()) */
+	u8 *check, *hot;
+	u8 *spill;		/* where those lead once it is dropped */
+	struct rc_state entry;
 	u32 need;		/* the segments its entry checks are flat */
 	u8 raw[MAX_INSN_LEN];	/* slow entries: the bytes that were slow */
 	u8 nraw;		/* ... as many as the page held */
@@ -185,6 +209,8 @@ struct jit {
 	u32 no_win_next;
 	u64 write_through;	/* blocks made again with a write-through
 				 * cache (emit_block()) */
+	u64 adapters;		/* emit_adapter()'s, since the start */
+	u64 hot_links;		/* link_chain()'s to a hot entry */
 	bool strict;		/* LGUEST_JIT_STRICT=1: abort() instead */
 	/* The blocks looked up last, by address: most lookups hit here and
 	 * stay in the host's caches, where the table's chains would not.
@@ -480,9 +506,10 @@ static u8 *emit_budget(struct jit *j, u32 n)
  * new ESP of a PUSH or POP in flight, r14 a window (win_plan()),
  * r9b a carry in flight; rax, rcx, rdx, rsi, r9 are scratch; rbp, r10,
  * r11, r15 and rdi cache guest registers (below).  Guest registers live
- * in c->r: each form stores what it changes at once, so a handler called
- * in between always sees the truth.  Only EIP lags: c->eip is written
- * before each call out and at each way out of the block.
+ * in c->r, or newer in the cache, which is stored before anything else
+ * can look, so a handler called in between always sees the truth.  EIP
+ * lags too: c->eip is written before each call out and at each way out
+ * of the block.
  */
 enum { H_EAX, H_ECX, H_EDX, H_EBX, H_ESP, H_EBP, H_ESI, H_EDI };
 
@@ -548,7 +575,7 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 }
 
 /*
- * Guest registers cached in host registers within a block: rbp, r10, r11,
+ * Guest registers cached in host registers: rbp, r10, r11,
  * r15 and rdi, which no form uses otherwise (rdi only for a call's first
  * argument, and a call empties the cache).  A cached register holds what
  * a load of the guest's register would: its low 32 bits zero-extended in
@@ -571,10 +598,22 @@ static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
  * field), which must find c->r whole there: those forms store the
  * register first (rc_flush_reg()).  A cold path runs its handler and
  * loads the registers the cache held at its way back before it jumps
- * there.  Each block starts empty.
+ * there.
+ *
+ * The cache lasts across a chain from one block to the next in its page.
+ * Each block says what it wants at its start (b->entry, rc_entry_plan()):
+ * the registers its first instructions read, each in a slot, and which
+ * of them may come with c->r lacking them.  Its full entry, with c->r
+ * whole, loads them; a chain jumps past that.  A chain's jump leaves
+ * with the cache as it is, and once linked, goes through a few moves
+ * written beside it (emit_adapter(): the stores of what the next block
+ * does not take dirty, the moves into its slots, the loads of what the
+ * cache lacked) or, where the slots already agree, as in most loops,
+ * straight to the next block.  So a loop that is one block, or a few
+ * chained, keeps its registers in host registers from one turn to the
+ * next, and stores them when it leaves.  Only the chain's ways back to
+ * the dispatcher (unlinked, INTR, the budget) store them before.
  */
-#define RC_SLOTS 5
-
 static const u8 rc_host[RC_SLOTS] = { 5, 10, 11, 15, 7 };
 
 /* What the translator knows about the lazy flags at this point. */
@@ -597,13 +636,6 @@ enum { L0_NONE = -2, L0_UNSET = -1 };
  * where the source is not a register. */
 enum { DEFER_INC = 0x40, DEFER_DEC };
 enum { DEFER_IMM = -1, DEFER_MEM = -2 };
-
-/* The cache's registers and which of them c->r lacks, where a jump to
- * code after the block leaves it (emit_rc_stores()). */
-struct rc_state {
-	s8 reg[RC_SLOTS];
-	u8 dirty;
-};
 
 /* Translation state of one block. */
 struct jctx {
@@ -906,6 +938,24 @@ static bool rc_state_same(const struct rc_state *a, const struct rc_state *b)
 		if ((a->dirty & 1u << k) && a->reg[k] != b->reg[k])
 			return false;
 	return true;
+}
+
+/* st as one word, for a chain's way out to leave in c->jit_chain_rc:
+ * the slots' registers (0xff: none), then the dirty bits, then the
+ * width of the code (4 or 8); and back. */
+static u64 rc_state_code(const struct rc_state *st, bool wide)
+{
+	u64 v = 0;
+
+	memcpy(&v, st->reg, RC_SLOTS);
+	return v | (u64)st->dirty << 40 | (u64)(wide ? 8 : 4) << 48;
+}
+
+static int rc_state_decode(u64 v, struct rc_state *st)
+{
+	memcpy(st->reg, &v, RC_SLOTS);
+	st->dirty = (u8)(v >> 40);
+	return (int)(v >> 48);
 }
 
 /* e_jump() to a cold path or a side exit, whose code after the block
@@ -4000,31 +4050,50 @@ static void e_find(struct jctx *x)
  * block or before it) and on one to another page.  A run of jumps forward
  * within a page gets to the page's end, or to one of those, in a few
  * blocks, each of which charges the budget on entry.
+ *
+ * st is the register cache at the jump.  A chain in the page hands it
+ * on: only its ways back to the dispatcher store what c->r lacks, and
+ * the jump, once patched, goes to the next block's hot entry with the
+ * registers where that block wants them (link_chain()).  The way to
+ * another page stores them all first.
  */
-static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff)
+static void emit_chain(struct jctx *x, const u8 *page, s64 off, u32 boff,
+		       const struct rc_state *st)
 {
 	struct jit *j = x->j;
 	bool far = off < 0 || off > 0xfff;
-	u8 *at;
+	u8 *at, *intr = NULL;
 
 	e_sync_eip(j, boff, x->wide);
-	if (far || (s32)boff <= 0)
-		set_rel32(e_check_intr(j), x->normal);
 	if (far) {
+		emit_rc_stores(x, st);
+		set_rel32(e_check_intr(j), x->normal);
 		e_find(x);		/* another page */
 		return;
 	}
+	if ((s32)boff <= 0)
+		intr = e_check_intr(j);
 	/* mov r12, rax: the target's EIP, for its chain entry */
 	ebytes(j, x->wide ? "\x49\x89\xc4" : "\x41\x89\xc4", 3);
 	at = e_jump(j, JMP, NULL);
 	set_rel32(at, j->p);
+	emit_rc_stores(x, st);
 	e_movabs(j, 0, (u64)(uintptr_t)at);
 	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_chain_at));
 	e_movabs(j, 0, (u64)(uintptr_t)(page + off));
 	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_chain_host));
 	e_rbx(j, "\xc7", 1, 0x83, CPU_FIELD(jit_chain_need));
 	e32(j, x->b->need);
+	e_movabs(j, 0, rc_state_code(st, x->wide));
+	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(jit_chain_rc));
 	e_exit(j, JX_CHAIN);
+	while (j->p - (at - 1) < JIT_ADAPTER_MAX)
+		e8(j, 0xcc);		/* int3: room for link_chain() */
+	if (!intr)
+		return;
+	set_rel32(intr, j->p);
+	emit_rc_stores(x, st);
+	e_jump(j, JMP, x->normal);
 }
 
 /* After RET or an indirect jump: on to the block at the new EIP if there
@@ -4322,14 +4391,14 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 		set_rel32(x->side[k].from, j->p);
 		if (x->side[k].pend)	/* the host's are still theirs */
 			e_pend_store(j, x->side[k].pend_logic);
-		emit_rc_stores(x, &x->side[k].at);
 		e_refund(x, i);
-		emit_chain(x, page, (s64)off + (s32)to, to);
+		emit_chain(x, page, (s64)off + (s32)to, to, &x->side[k].at);
 	}
 }
 
 /* The way out after the last instruction, by what it does to EIP. */
-static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
+static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next,
+		     const struct rc_state *st)
 {
 	struct jit *j = x->j;
 	const struct dinsn *last = &x->b->d[x->b->n - 1];
@@ -4341,28 +4410,37 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next)
 		to_taken = emit_cond_jump(x, last);
 		if (x->pend)
 			e_pend_store(j, x->pend_logic);
-		emit_chain(x, page, (s64)off + fall, fall);
+		emit_chain(x, page, (s64)off + fall, fall, st);
 		set_rel32(to_taken, j->p);
 		if (x->pend)
 			e_pend_store(j, x->pend_logic);
-		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
+		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken,
+			   st);
 		x->pend = false;
 		return;
 	case DK_JMP:
-		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
+		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken,
+			   st);
 		return;
 	}
-	if (last->flow == DF_CALL)
-		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken);
-	else if (last->flow == DF_NEXT && slow_next) {
+	if (last->flow == DF_CALL) {
+		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken,
+			   st);
+		return;
+	}
+	if (last->flow == DF_NEXT && !slow_next) {
+		emit_chain(x, page, (s64)off + fall, fall, st);
+		return;
+	}
+	emit_rc_stores(x, st);
+	if (last->flow == DF_NEXT) {
 		e_sync_eip(j, fall, x->wide);	/* the dispatcher's next */
 		e_jump(j, JMP, x->normal);
-	} else if (last->flow == DF_NEXT)
-		emit_chain(x, page, (s64)off + fall, fall);
-	else if (last->flow == DF_LEAVE)	/* jit_run() prepares again */
+	} else if (last->flow == DF_LEAVE) {	/* jit_run() sets up */
 		e_jump(j, JMP, x->normal);
-	else
+	} else {
 		emit_find(x);			/* EIP from the handler */
+	}
 }
 
 /*
@@ -4616,6 +4694,126 @@ static u32 regs_written(const struct dinsn *di)
 	return REGS_UNKNOWN;
 }
 
+/* reg_bit() of a register operand, or 0 where there is none. */
+static u32 reg_mask(int r, int size)
+{
+	if (r >= DC_NONE || (size != 1 && r >= 16))
+		return 0;
+	return reg_bit(r, size);
+}
+
+/*
+ * The guest registers di reads, a bit each, as a guess for
+ * rc_entry_plan(): its address's, its operands' but for one it only
+ * writes whole, and those its kind implies (ESP, EAX, ECX).  A wrong
+ * guess costs a load at the block's entry, never the truth: what the
+ * cache holds there is always the register's value.
+ */
+static u32 regs_read_guess(const struct dinsn *di)
+{
+	u32 m = reg_mask(di->base, 4) | reg_mask(di->index, 4);
+	u32 reg = reg_mask(di->reg, di->size), rm = reg_mask(di->rm, di->size);
+	u32 esp = reg_mask(R_ESP, 4);
+	bool part = di->size < 4;	/* a write that keeps the rest */
+
+	switch (di->kind) {
+	case DK_MOV_RI:
+		return part ? rm : 0;
+	case DK_LOAD:
+	case DK_LOADX:
+	case DK_LEA:
+		return m | (part && di->kind == DK_LOAD ? reg : 0);
+	case DK_MOV_R_RM:
+	case DK_MOVX_R:
+		return rm | (part && di->kind == DK_MOV_R_RM ? reg : 0);
+	case DK_MOV_RM_R:
+		return reg | (part ? rm : 0);
+	case DK_PUSH:
+		return esp | reg;
+	case DK_PUSH_I:
+	case DK_PUSHF:
+	case DK_POP:
+	case DK_CALLREL:
+	case DK_RET:
+		return esp;
+	case DK_PUSH_M:
+		return esp | m;
+	case DK_CALL_IND:
+		return esp | m | rm;
+	case DK_JMP_IND:
+		return m | rm;
+	case DK_LEAVE:
+		return esp | reg_mask(R_EBP, 4);
+	case DK_MUL:
+		return m | rm | reg_mask(R_EAX, 4);
+	case DK_SHIFT_CL:
+		return rm | reg_mask(R_ECX, 4);
+	case DK_SHXD:
+		return rm | reg | (di->op & 2 ? reg_mask(R_ECX, 4) : 0);
+	case DK_SHIFT_RI:
+	case DK_NOT:
+	case DK_NEG:
+	case DK_BSWAP:
+	case DK_SETCC_R:
+		return m | rm;
+	case DK_INC:
+	case DK_DEC:
+		return reg;
+	case DK_X87:
+	case DK_SSE:
+	case DK_STORE_I:
+	case DK_ALU_M_I:
+	case DK_TEST_M_I:
+	case DK_INCDEC_M:
+	case DK_SHIFT_M:
+		return m;
+	case DK_JCC:
+	case DK_JMP:
+	case DK_NOP:
+	case DK_FENCE:
+	case DK_CLD_STD:
+	case DK_CLI_STI:
+		return 0;
+	}
+	return m | reg | rm;
+}
+
+/*
+ * The cache a block takes from a chain (b->entry, link_chain()): the
+ * registers its instructions read before anything writes them whole, in
+ * the order they first do, one to a slot, up to the first call out
+ * (which empties the cache: nothing carried would last past it).  Those
+ * it also writes before that call may come dirty, c->r lacking them:
+ * the block stores them at its ways out anyway.  The rest must come
+ * clean, so that a block that only reads a register never stores it.
+ */
+static void rc_entry_plan(struct jctx *x, struct rc_state *e)
+{
+	const struct dinsn *di;
+	u32 seen = 0, written = 0, rd, w, i;
+	int n = 0, r, k;
+
+	memset(e->reg, -1, sizeof(e->reg));
+	e->dirty = 0;
+	for (i = 0; i < x->b->n && n < RC_SLOTS; i++) {
+		di = &x->b->d[i];
+		if (di->kind == DK_CALL)
+			break;
+		rd = regs_read_guess(di);
+		for (r = 0; r < (x->wide ? 16 : 8) && n < RC_SLOTS; r++)
+			if (rd & ~seen & 1u << r)
+				e->reg[n++] = (s8)r;
+		w = regs_written(di);
+		seen |= rd | (w == REGS_UNKNOWN ? 0 : w);
+		written |= w;
+	}
+	for (; i < x->b->n && x->b->d[i].kind != DK_CALL; i++)
+		written |= regs_written(&x->b->d[i]);
+	for (k = 0; k < n; k++)
+		if (written & 1u << e->reg[k])
+			e->dirty |= (u8)(1u << k);
+}
+
 /* Does di set every flag without reading any (the end of a deferral)? */
 static bool flags_killer(const struct dinsn *di)
 {
@@ -4867,6 +5065,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	u8 *over, *skip, *cold_at = NULL;
 	u32 i, off = (u32)((uintptr_t)h & 0xfff);
 	bool end_flags, end_pend;
+	struct rc_state end_rc;
 	const u8 *page = h - off;
 	const struct dinsn *di;
 	u32 run;
@@ -4886,15 +5085,36 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	flags_deferred(&x);
 	x.win = !x.wide && !win_refused(j, b->host);
 	win_plan(&x);
-	/* The entries (chain_entry()): drop_block() may write a call over
-	 * the chain's first 5 bytes, then forward() a jump, so they must
-	 * hold no call (the budget's first load), and the other runs on
-	 * into it. */
+	/*
+	 * The entries: code, with c->r whole, loads the registers a chain
+	 * would hand on (b->entry); check, where a chain hands them on,
+	 * sets up r12 and r13 and checks the segments, touching no cache
+	 * register; hot, where a chain that needs none of that goes
+	 * (chain_entry()).  drop_block() writes a call or a jump over the
+	 * first 5 bytes of each, so they must hold no call and no jump (a
+	 * load is the first instruction of each), and each runs on into
+	 * the next.
+	 */
+	rc_clear(&x);
+	memset(b->entry.reg, -1, sizeof(b->entry.reg));
+	b->entry.dirty = 0;
+	if (wb)
+		rc_entry_plan(&x, &b->entry);
 	b->code = j->p;
+	for (i = 0; i < RC_SLOTS; i++)
+		if (b->entry.reg[i] >= 0)
+			e_rc_fill(&x, rc_host[i], b->entry.reg[i]);
+	b->check = j->p;
 	emit_eip_in(j, x.wide);
 	emit_tlb_choice(&x);
-	b->fast = j->p;
+	b->hot = j->p;
 	over = emit_budget(j, b->n);
+	memcpy(x.rc_reg, b->entry.reg, sizeof(x.rc_reg));
+	x.rc_dirty = b->entry.dirty;
+	/* The first to go is the one whose first use comes last. */
+	for (i = 0; i < RC_SLOTS; i++)
+		x.rc_used[i] = RC_SLOTS - i;
+	x.rc_clock = RC_SLOTS;
 	for (i = 0; i + 1 < b->n || (i < b->n && b->d[i].flow == DF_NEXT);
 	     i++) {
 		x.i = i;
@@ -4956,13 +5176,19 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 			emit_call(&x, &b->d[i]);
 	}
 	end_flags = x.host_flags_at == j->p;
-	skip = e_jump(j, JMP, NULL);		/* stores what c->r lacks */
+	end_rc = rc_state_now(&x);	/* emit_end() stores or hands on */
+	skip = e_jump_cold(JMP);
+	x.rc_dirty = 0;
 	rc_clear(&x);	/* what comes after has states of its own */
 	/* The shared exits, the cold paths, then the end proper. */
 	x.normal = j->p;
 	e_exit(j, JX_NORMAL);
 	set_rel32(over, j->p);
+	emit_rc_stores(&x, &b->entry);
 	e_exit(j, JX_BUDGET);
+	b->spill = j->p;		/* drop_block() */
+	emit_rc_stores(&x, &b->entry);
+	e_jump(j, JMP, b->code);
 	for (i = 0; i < x.nl0; i++)
 		emit_l0_stub(&x, i);
 	for (i = 0; i < x.nwin; i++)
@@ -5031,7 +5257,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	set_rel32(skip, j->p);
 	x.host_flags_at = end_flags ? j->p : NULL;
 	x.pend = end_pend;
-	emit_end(&x, page, off, slow_next);
+	emit_end(&x, page, off, slow_next, &end_rc);
 	rc_cur = NULL;
 	return !x.wb_failed;
 }
@@ -5125,8 +5351,15 @@ static void drop_block(struct cpu *c, struct jblock *b)
 			break;
 		}
 	}
-	*JIT_W(b->fast) = CALL;
-	set_rel32(b->fast + 1, j->dropped);
+	*JIT_W(b->code) = CALL;
+	set_rel32(b->code + 1, j->dropped);
+	/* The entries from chains store what c->r lacks, on to code. */
+	if (b->check != b->code) {
+		*JIT_W(b->check) = JMP;
+		set_rel32(b->check + 1, b->spill);
+	}
+	*JIT_W(b->hot) = JMP;
+	set_rel32(b->hot + 1, b->spill);
 	j->drops++;
 }
 
@@ -5543,17 +5776,146 @@ static struct jblock *lookup_here(struct cpu *c)
 
 /*
  * Where a chain from a block in the same page (emit_chain()) may enter b.
- * Its own entry loads EIP into r12, r13 with the TLB and checks that the
+ * Its entry loads EIP into r12, r13 with the TLB and checks that the
  * segments its accesses use are flat (emit_tlb_choice()); a chain has
  * already set r12, and r13 is what its block checked.  So it may jump
- * past all that, to the budget's charge (b->fast), when b needs no
- * segment its block did not check; else to the whole entry.  (A block
- * whose check failed had the empty TLB in r13, which its chain then
- * carries on: every access takes its cold path, which checks it all.)
+ * past all that, to the budget's charge (b->hot), when b needs no
+ * segment its block did not check; else to the checks (b->check).  (A
+ * block whose check failed had the empty TLB in r13, which its chain
+ * then carries on: every access takes its cold path, which checks it
+ * all.)
  */
 static u8 *chain_entry(const struct cpu *c, const struct jblock *b)
 {
-	return b->need & ~c->jit_chain_need ? b->code : b->fast;
+	return b->need & ~c->jit_chain_need ? b->check : b->hot;
+}
+
+/* The slot of st that holds guest register r, or -1. */
+static int rc_state_slot(const struct rc_state *st, int r)
+{
+	int k;
+
+	for (k = 0; k < RC_SLOTS; k++)
+		if (st->reg[k] == r)
+			return k;
+	return -1;
+}
+
+/* An adapter's moves: dst[k], the slot whose register slot k takes (a
+ * slot, RC_SLOTS for rax, else ADAPT_LOAD or ADAPT_NONE), made as
+ * parallel moves: a register another move still reads is written last,
+ * and a cycle goes round through rax. */
+enum { ADAPT_LOAD = -1, ADAPT_NONE = -2 };
+
+static int adapt_host(int k)
+{
+	return k == RC_SLOTS ? H_EAX : rc_host[k];
+}
+
+static void e_adapt_moves(struct jit *j, s8 *src)
+{
+	int k, m, left;
+
+	for (;;) {
+		left = -1;
+		for (k = 0; k < RC_SLOTS; k++) {
+			if (src[k] < 0)
+				continue;
+			left = k;
+			for (m = 0; m < RC_SLOTS; m++)
+				if (m != k && src[m] == k)
+					break;
+			if (m == RC_SLOTS)
+				break;
+		}
+		if (left < 0)
+			return;
+		if (k == RC_SLOTS) {	/* a cycle: left's value to rax */
+			e_mov_rr(j, H_EAX, rc_host[left], 8);
+			for (m = 0; m < RC_SLOTS; m++)
+				if (src[m] == left)
+					src[m] = RC_SLOTS;
+			continue;
+		}
+		e_mov_rr(j, rc_host[k], adapt_host(src[k]), 8);
+		src[k] = ADAPT_NONE;
+	}
+}
+
+/*
+ * The code between a chain's jump, whose cache is from, and the entry
+ * target of a block whose cache must be to: the registers c->r lacks
+ * and to does not take dirty stored, the rest moved to their slots in
+ * to, and those from lacks loaded, then a jump to target.  It is written
+ * at jmp, over the chain's jump and its way out to the dispatcher, which
+ * it no longer needs, so that it sits beside the block it leaves, in the
+ * same lines of the host's cache.  False, and nothing written, if
+ * nothing needs doing.
+ */
+static bool emit_adapter(struct jit *j, u8 *jmp, const struct rc_state *from,
+			 const struct rc_state *to, bool wide,
+			 const u8 *target)
+{
+	u8 *p = j->p;
+	s8 src[RC_SLOTS];
+	u8 store = 0;
+	int k, d, r;
+
+	for (k = 0; k < RC_SLOTS; k++) {
+		d = rc_state_slot(to, from->reg[k]);
+		if ((from->dirty & 1u << k) &&
+		    (d < 0 || !(to->dirty & 1u << d)))
+			store |= (u8)(1u << k);
+	}
+	for (d = 0; d < RC_SLOTS; d++) {
+		r = to->reg[d];
+		k = r < 0 ? ADAPT_NONE : rc_state_slot(from, r);
+		src[d] = (s8)(r >= 0 && k < 0 ? ADAPT_LOAD :
+			      k == d ? ADAPT_NONE : k);
+		if (src[d] != ADAPT_NONE)
+			store |= 0x80;
+	}
+	if (!store)
+		return false;
+	j->p = jmp;
+	for (k = 0; k < RC_SLOTS; k++)
+		if (store & 1u << k)
+			e_mov_disp(j, 0x89, rc_host[k], 3,
+				   (u32)GREG(from->reg[k]), wide);
+	e_adapt_moves(j, src);
+	for (d = 0; d < RC_SLOTS; d++)
+		if (src[d] == ADAPT_LOAD)
+			e_mov_disp(j, 0x8b, rc_host[d], 3,
+				   (u32)GREG(to->reg[d]), wide);
+	e_jump(j, JMP, target);
+	if (j->p - jmp > JIT_ADAPTER_MAX)
+		abort();		/* the translator's own bug */
+	j->p = p;
+	j->adapters++;
+	return true;
+}
+
+/*
+ * Patch the chain's jump that just came out (c->jit_chain_at) to go to b
+ * from now on.  Its cache (c->jit_chain_rc) goes to b's entry from a
+ * chain (chain_entry()), through an adapter where the registers are not
+ * already where b wants them.  (Should the modes differ, which nothing
+ * that chains can do, it is stored and the jump goes to b's full entry.)
+ */
+static void link_chain(struct cpu *c, struct jblock *b)
+{
+	static const struct rc_state none = { { -1, -1, -1, -1, -1 }, 0 };
+	_Static_assert(RC_SLOTS == 5, "none's slots");
+	struct rc_state from;
+	int mode = rc_state_decode(c->jit_chain_rc, &from);
+	bool same = mode == b->mode;
+	const u8 *to = same ? chain_entry(c, b) : b->code;
+
+	if (!emit_adapter(c->jit, c->jit_chain_at - 1, &from,
+			  same ? &b->entry : &none, mode == 8, to))
+		set_rel32(c->jit_chain_at, to);
+	if (same && (from.dirty || b->check != b->code))
+		c->jit->hot_links++;
 }
 
 /*C:157
@@ -5598,7 +5960,7 @@ void jit_run(struct cpu *c, u64 end)
 		/* The exit came from a jump that may now go straight here. */
 		if (why == JX_CHAIN && b && b->code &&
 		    j->generation == gen && b->host == c->jit_chain_host)
-			set_rel32(c->jit_chain_at, chain_entry(c, b));
+			link_chain(c, b);
 	}
 	/*
 	 * One instruction the translator leaves to the interpreter, or after
@@ -5867,6 +6229,8 @@ void cpu_jit_stats(const struct cpu *c, struct cpu_jit_stats *st)
 	st->code_writes = j->code_writes;
 	st->drops = j->drops;
 	st->write_through = j->write_through;
+	st->adapters = j->adapters;
+	st->hot_links = j->hot_links;
 }
 
 #else	/* no translator for this host */

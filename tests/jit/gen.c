@@ -663,8 +663,14 @@ static void gen_slow(struct gen *g)
 		modrm(g, 1, r, 7);
 		b8(g, rnd(g, 256));
 		break;
-	case 6:		/* STD, CLD, CLI, STI; LFENCE, MFENCE, SFENCE */
-		if (chance(g, 70)) {
+	case 6:		/* STD, CLD, CLI, STI; LFENCE, MFENCE, SFENCE;
+			 * RDTSC, whose clock read may ask the CPU to stop
+			 * (jitdiff.c's bus_clock()) */
+		if ((g->wmask & (1u << R_EAX | 1u << R_EDX)) ==
+		    (1u << R_EAX | 1u << R_EDX) && chance(g, 30)) {
+			b8(g, 0x0f);
+			b8(g, 0x31);
+		} else if (chance(g, 70)) {
 			b8(g, 0xfa + rnd(g, 4));
 		} else {
 			b8(g, 0x0f);

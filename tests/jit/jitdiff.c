@@ -39,6 +39,8 @@ struct vm {
 	u8 *ram;
 	u64 bus_hash;
 	u32 bus_n;
+	u32 clock_reads;	/* RDTSC's calls of bus_clock() */
+	bool stops;		/* ... each third of which asks to stop */
 	enum cpu_event ev;
 };
 
@@ -104,9 +106,20 @@ static u8 bus_ack(void *o)
 	return 0xff;
 }
 
+/*
+ * A device asking the CPU to stop, as a real one does from its own
+ * thread at any moment: the translator sees it only where it looks
+ * (after a handler that may reach a device, at a jump back or to another
+ * page), so it leaves from wherever its block is then, with whatever
+ * registers it has not yet stored; the interpreter stops after the
+ * instruction.  Both must end the program alike (run_stopping()).
+ */
 static u64 bus_clock(void *o)
 {
-	(void)o;
+	struct vm *v = o;
+
+	if (v->stops && ++v->clock_reads % 3 == 0)
+		cpu_stop(v->c);
 	return 0;
 }
 
@@ -592,6 +605,19 @@ static void run_splits(struct stats *st, unsigned idx,
 	st->progs[G_SPLIT]++;
 }
 
+/* cpu_run() for MAX_STEPS in all, on past the stops bus_clock() asks
+ * for. */
+static void run_stopping(struct vm *v)
+{
+	u64 end = cpu_icount(v->c) + MAX_STEPS;
+
+	v->stops = true;
+	do
+		v->ev = cpu_run(v->c, end - cpu_icount(v->c));
+	while (v->ev == CPU_STOPPED && cpu_icount(v->c) < end);
+	v->stops = false;
+}
+
 static void run_prog(struct stats *st, unsigned idx, const struct prog *p)
 {
 	struct vm ref, jit;
@@ -602,8 +628,8 @@ static void run_prog(struct stats *st, unsigned idx, const struct prog *p)
 	tmpl_prog(p);
 	new_cpu(&ref, rams[0], p, false);
 	new_cpu(&jit, rams[1], p, true);
-	ref.ev = cpu_run(ref.c, MAX_STEPS);
-	jit.ev = cpu_run(jit.c, MAX_STEPS);
+	run_stopping(&ref);
+	run_stopping(&jit);
 	st->insns += cpu_icount(ref.c);
 	st->with_faults += faults(&ref) != 0;
 	st->with_bus += ref.bus_n != 0;
