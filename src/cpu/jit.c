@@ -764,15 +764,22 @@ static void rc_clear(struct jctx *x)
 	x->rc_dirty = 0;
 }
 
-/* Guest register r's slot, or -1. */
-static int rc_slot(const struct jctx *x, int r)
+/* The slot of reg[] (a cache's registers, by slot) that holds guest
+ * register r, or -1. */
+static int slot_of(const s8 *reg, int r)
 {
 	int k;
 
 	for (k = 0; k < RC_SLOTS; k++)
-		if (x->rc_reg[k] == r)
+		if (reg[k] == r)
 			return k;
 	return -1;
+}
+
+/* Guest register r's slot, or -1. */
+static int rc_slot(const struct jctx *x, int r)
+{
+	return slot_of(x->rc_reg, r);
 }
 
 /* Guest register r is about to be written whole: the cache forgets it,
@@ -5790,17 +5797,6 @@ static u8 *chain_entry(const struct cpu *c, const struct jblock *b)
 	return b->need & ~c->jit_chain_need ? b->check : b->hot;
 }
 
-/* The slot of st that holds guest register r, or -1. */
-static int rc_state_slot(const struct rc_state *st, int r)
-{
-	int k;
-
-	for (k = 0; k < RC_SLOTS; k++)
-		if (st->reg[k] == r)
-			return k;
-	return -1;
-}
-
 /* An adapter's moves: dst[k], the slot whose register slot k takes (a
  * slot, RC_SLOTS for rax, else ADAPT_LOAD or ADAPT_NONE), made as
  * parallel moves: a register another move still reads is written last,
@@ -5862,14 +5858,14 @@ static bool emit_adapter(struct jit *j, u8 *jmp, const struct rc_state *from,
 	int k, d, r;
 
 	for (k = 0; k < RC_SLOTS; k++) {
-		d = rc_state_slot(to, from->reg[k]);
+		d = slot_of(to->reg, from->reg[k]);
 		if ((from->dirty & 1u << k) &&
 		    (d < 0 || !(to->dirty & 1u << d)))
 			store |= (u8)(1u << k);
 	}
 	for (d = 0; d < RC_SLOTS; d++) {
 		r = to->reg[d];
-		k = r < 0 ? ADAPT_NONE : rc_state_slot(from, r);
+		k = r < 0 ? ADAPT_NONE : slot_of(from->reg, r);
 		src[d] = (s8)(r >= 0 && k < 0 ? ADAPT_LOAD :
 			      k == d ? ADAPT_NONE : k);
 		if (src[d] != ADAPT_NONE)
