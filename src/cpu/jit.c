@@ -958,6 +958,13 @@ static u64 rc_state_code(const struct rc_state *st, bool wide)
 	return v | (u64)st->dirty << 40 | (u64)(wide ? 8 : 4) << 48;
 }
 
+/* A cache that holds nothing. */
+static void rc_state_empty(struct rc_state *st)
+{
+	memset(st->reg, -1, sizeof(st->reg));
+	st->dirty = 0;
+}
+
 static int rc_state_decode(u64 v, struct rc_state *st)
 {
 	memcpy(st->reg, &v, RC_SLOTS);
@@ -4800,8 +4807,9 @@ static void rc_entry_plan(struct jctx *x, struct rc_state *e)
 	u32 seen = 0, written = 0, rd, w, i;
 	int n = 0, r, k;
 
-	memset(e->reg, -1, sizeof(e->reg));
-	e->dirty = 0;
+	rc_state_empty(e);
+	if (!x->wb)		/* only a write-back cache hands on */
+		return;
 	for (i = 0; i < x->b->n && n < RC_SLOTS; i++) {
 		di = &x->b->d[i];
 		if (di->kind == DK_CALL)
@@ -5103,10 +5111,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	 * the next.
 	 */
 	rc_clear(&x);
-	memset(b->entry.reg, -1, sizeof(b->entry.reg));
-	b->entry.dirty = 0;
-	if (wb)
-		rc_entry_plan(&x, &b->entry);
+	rc_entry_plan(&x, &b->entry);
 	b->code = j->p;
 	for (i = 0; i < RC_SLOTS; i++)
 		if (b->entry.reg[i] >= 0)
@@ -5797,7 +5802,7 @@ static u8 *chain_entry(const struct cpu *c, const struct jblock *b)
 	return b->need & ~c->jit_chain_need ? b->check : b->hot;
 }
 
-/* An adapter's moves: dst[k], the slot whose register slot k takes (a
+/* An adapter's moves: src[k], the slot whose register slot k takes (a
  * slot, RC_SLOTS for rax, else ADAPT_LOAD or ADAPT_NONE), made as
  * parallel moves: a register another move still reads is written last,
  * and a cycle goes round through rax. */
@@ -5900,13 +5905,12 @@ static bool emit_adapter(struct jit *j, u8 *jmp, const struct rc_state *from,
  */
 static void link_chain(struct cpu *c, struct jblock *b)
 {
-	static const struct rc_state none = { { -1, -1, -1, -1, -1 }, 0 };
-	_Static_assert(RC_SLOTS == 5, "none's slots");
-	struct rc_state from;
+	struct rc_state from, none;
 	int mode = rc_state_decode(c->jit_chain_rc, &from);
 	bool same = mode == b->mode;
 	const u8 *to = same ? chain_entry(c, b) : b->code;
 
+	rc_state_empty(&none);
 	if (!emit_adapter(c->jit, c->jit_chain_at - 1, &from,
 			  same ? &b->entry : &none, mode == 8, to))
 		set_rel32(c->jit_chain_at, to);
