@@ -269,6 +269,29 @@ struct cpu {
 	};
 	u32 eflags;		/* see cpu_get_eflags(): arithmetic flags
 				 * may live elsewhere (alu.c) */
+
+	/*
+	 * What translated code reads and writes most, next to the
+	 * registers: it reaches struct cpu through a pointer 128 bytes in
+	 * (jit.c's JIT_RBX_BIAS), and so these first 256 bytes with a
+	 * displacement of one byte.
+	 */
+	/* Lazy flags state, owned by alu.c. */
+	u64 lf_res, lf_src1, lf_src2;	/* as wide as the operation */
+	u32 lf_op;		/* which operation last set the flags */
+	u64 lf_rot;		/* the result of a rotate (LF_ROT()) */
+	u64 icount;		/* instructions run (cpu.c) */
+	u64 jit_end;		/* icount no translated block may pass */
+	/* Set before translated code runs, which changes neither the
+	 * segments nor the CPL: which segments its inline accesses may not
+	 * use unchecked (bit s: reads, bit 8 + s: writes; the complement,
+	 * so that one TEST asks) and the TLB they use. */
+	u32 jit_unflat;
+	const struct tlb *jit_tlb;
+	u8 intr;		/* INTR_PIN | INTR_NMI | INTR_CODE: nonzero
+				 * ends a run of instructions at the next
+				 * boundary */
+	volatile bool stop;	/* cpu_stop() */
 	struct seg seg[6];	/* ES, CS, SS, DS, FS, GS */
 	struct seg ldtr, tr;	/* tr.attr type: 9/0xb (available/busy) */
 	struct dtr gdtr, idtr;
@@ -291,10 +314,6 @@ struct cpu {
 	union v128 xmm[16] __attribute__((aligned(16)));
 	u32 mxcsr;
 
-	/* Lazy flags state, owned by alu.c. */
-	u64 lf_res, lf_src1, lf_src2;	/* as wide as the operation */
-	u32 lf_op;		/* which operation last set the flags */
-	u64 lf_rot;		/* the result of a rotate (LF_ROT()) */
 
 	/* Memory. */
 	u8 *ram;
@@ -316,10 +335,6 @@ struct cpu {
 
 	/* Outside world. */
 	struct cpu_bus bus;
-	u8 intr;		/* INTR_PIN | INTR_NMI | INTR_CODE: nonzero
-				 * ends a run of instructions at the next
-				 * boundary */
-	volatile bool stop;	/* cpu_stop() */
 	bool nmi_pending;	/* an NMI edge not yet taken */
 	bool nmi_blocked;	/* an NMI handler runs: no NMI until IRET */
 
@@ -331,7 +346,6 @@ struct cpu {
 				 * before the next instruction completes */
 	int exc_depth;		/* faults nested while delivering one */
 	int exc_pending;	/* vector in flight, -1 when none */
-	u64 icount;
 	u64 budget_end;		/* icount where this run's budget ends:
 				 * a REP loop stops there (exec_string.c) */
 	jmp_buf jmp;
@@ -339,19 +353,12 @@ struct cpu {
 
 	/* The translator (jit.c); jit is NULL when it is off. */
 	struct jit *jit;
-	u64 jit_end;		/* icount no translated block may pass */
 	u8 *jit_chain_at;	/* after a chain exit: the jump to patch */
 	const u8 *jit_chain_host;	/* ... and the code it should reach */
 	u32 jit_chain_need;	/* ... and the segments its block checked */
 	u64 jit_chain_rc;	/* ... and its register cache (jit.c) */
 	void *jit_win_drop;	/* a block to make again without windows
 				 * (jit.c's win_give_up()), or NULL */
-	/* Set before translated code runs, which changes neither the
-	 * segments nor the CPL: which segments its inline accesses may not
-	 * use unchecked (bit s: reads, bit 8 + s: writes; the complement,
-	 * so that one TEST asks) and the TLB they use. */
-	u32 jit_unflat;
-	const struct tlb *jit_tlb;
 	bool jit_active;	/* in translated code: a fault's EIP and ESP
 				 * are still the instruction's own */
 

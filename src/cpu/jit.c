@@ -44,7 +44,7 @@
  * into a page that held code or a store into the block that is running
  * (which then leaves after that store, as a real CPU would) all just work.
  *
- * The translated code keeps the host's rbx pointing at struct cpu, r12
+ * The translated code keeps the host's rbx pointing into struct cpu, r12
  * holding the EIP the block began at, r13 the TLB its accesses use and
  * five more guest registers, from one block to the next along chains
  * (see "Host registers" below).  The handlers keep their rules (a
@@ -302,14 +302,52 @@ static void e_movabs(struct jit *j, int reg, u64 v)
 	e64(j, v);
 }
 
+/*
+ * A ModRM of mod 2 (a 32-bit displacement) and the displacement, in the
+ * short form (mod 1, 8 bits) where it fits.  Code that takes less room
+ * runs faster: it is fetched from fewer cache lines.
+ */
+static void e_disp(struct jit *j, u8 modrm, u32 disp)
+{
+	if ((s32)disp == (s8)disp) {
+		e8(j, (u8)((modrm & 0x3f) | 0x40));
+		e8(j, (u8)disp);
+		return;
+	}
+	e8(j, modrm);
+	e32(j, disp);
+}
+
+/*
+ * Translated code keeps rbx this far into struct cpu, so that the fields
+ * it uses most, the first 256 bytes (the registers, EIP, the lazy flags,
+ * the budget), are each a displacement of one byte away.
+ */
+#define JIT_RBX_BIAS 128
+_Static_assert(offsetof(struct cpu, stop) < 2 * JIT_RBX_BIAS &&
+	       offsetof(struct cpu, jit_tlb) < 2 * JIT_RBX_BIAS,
+	       "the fields translated code uses most are near rbx");
+
+/* A ModRM of mod 2 and base rbx, and field's displacement from rbx. */
+static void e_field(struct jit *j, u8 modrm, size_t field)
+{
+	e_disp(j, modrm, (u32)field - JIT_RBX_BIAS);
+}
+
+/* lea rdi, [rbx - bias]: struct cpu, a C call's first argument. */
+static void e_cpu_arg(struct jit *j)
+{
+	ebytes(j, "\x48\x8d\x7b", 3);
+	e8(j, (u8)-JIT_RBX_BIAS);
+}
+
 /* An instruction on [rbx + offset of a struct cpu field]. */
 static void e_rbx(struct jit *j, const char *op, size_t n, u8 modrm,
 		  size_t field)
 {
 	rc_touched(field);
 	ebytes(j, op, n);
-	e8(j, modrm);
-	e32(j, (u32)field);
+	e_field(j, modrm, field);
 }
 
 #define CPU_FIELD(f) offsetof(struct cpu, f)
@@ -354,7 +392,7 @@ static void emit_dropped(struct jit *j)
 
 	j->dropped = j->p;
 	ebytes(j, "\x5e", 1);				/* pop rsi: after */
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_cpu_arg(j);
 	e_movabs(j, 0, (u64)(uintptr_t)forward);
 	ebytes(j, "\xff\xd0\x48\x85\xc0", 5);	/* call rax; test rax */
 	none = e_jump(j, JCC_JE, NULL);
@@ -373,7 +411,8 @@ static void emit_trampolines(struct jit *j)
 	j->enter = (int (*)(struct cpu *, const u8 *))(void *)j->p;
 	ebytes(j, "\x55\x53\x41\x54\x41\x55\x41\x56\x41\x57", 10);
 	ebytes(j, "\x48\x83\xec\x08", 4);	/* sub rsp, 8 */
-	ebytes(j, "\x48\x89\xfb", 3);		/* mov rbx, rdi */
+	ebytes(j, "\x48\x8d\x9f", 3);		/* lea rbx, [rdi+bias] */
+	e32(j, JIT_RBX_BIAS);
 	e_rbx(j, "\x4c\x8b", 2, 0xab, CPU_FIELD(jit_tlb)); /* mov r13, [] */
 	ebytes(j, "\xff\xe6", 2);		/* jmp rsi */
 	j->epilogue = j->p;
@@ -501,9 +540,10 @@ static u8 *emit_budget(struct jit *j, u32 n)
 }
 
 /*
- * Host registers in translated code: rbx = struct cpu, r12d = the EIP the
- * block began at, r13 = the TLB that inline memory accesses use, r8d = the
- * new ESP of a PUSH or POP in flight, r14 a window (win_plan()),
+ * Host registers in translated code: rbx = struct cpu, JIT_RBX_BIAS
+ * bytes in, r12d = the EIP the block began at, r13 = the TLB that inline
+ * memory accesses use, r8d = the new ESP of a PUSH or POP in flight, r14
+ * a window (win_plan()),
  * r9b a carry in flight; rax, rcx, rdx, rsi, r9 are scratch; rbp, r10,
  * r11, r15 and rdi cache guest registers (below).  Guest registers live
  * in c->r, or newer in the cache, which is stored before anything else
@@ -567,7 +607,7 @@ static void e_sync_eip(struct jit *j, u32 off, bool wide)
 static void e_call_fn(struct jit *j, const struct dinsn *di, const void *fn)
 {
 	rc_flush_cur();
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_cpu_arg(j);
 	e_movabs(j, 6, (u64)(uintptr_t)di);
 	e_movabs(j, 0, (u64)(uintptr_t)fn);
 	ebytes(j, "\xff\xd0", 2);			/* call rax */
@@ -701,6 +741,7 @@ struct jctx {
 	 * when it was last used, for choosing one to reuse. */
 	s8 rc_reg[RC_SLOTS];
 	u32 rc_used[RC_SLOTS], rc_clock;
+	u32 rc_insn_clock;	/* rc_clock as instruction i began */
 	/* Slots whose value c->r does not have yet (rc_flush()); none
 	 * unless wb: the block's cache is write-back.  A form that reached
 	 * c->r of such a register by itself sets wb_failed, and the block
@@ -892,11 +933,48 @@ static int rc_find(struct jctx *x, int r)
 	return k;
 }
 
-/* A slot for guest register r: an empty one, else the one used least
- * recently, whose value goes to c->r first if c->r lacks it. */
+/* regs_written()'s answer for a form it does not know */
+#define REGS_UNKNOWN 0xffffffffu
+
+static u32 regs_read_guess(const struct dinsn *di);
+static u32 regs_written(const struct dinsn *di);
+
+/*
+ * How far ahead of instruction x->i the block next reads guest register
+ * r: the count of instructions to it, or the block's length and more
+ * where none does before a call out (which empties the cache) or before
+ * a form writes it whole (its value is dead).  A guess, as
+ * regs_read_guess() is: it chooses which slot to give up, never what a
+ * register holds.
+ */
+static u32 rc_next_read(const struct jctx *x, int r)
+{
+	const struct dinsn *di;
+	u32 i, never = 2 * x->b->n + 2;
+
+	for (i = x->i + 1; i < x->b->n; i++) {
+		di = &x->b->d[i];
+		if (regs_read_guess(di) & 1u << r)
+			return i - x->i;
+		if (di->kind == DK_CALL ||
+		    (regs_written(di) != REGS_UNKNOWN &&
+		     regs_written(di) & 1u << r))
+			return never;
+	}
+	return never;
+}
+
+/*
+ * A slot for guest register r: an empty one, else the one whose register
+ * the block reads again last (Belady's choice, which LRU gets exactly
+ * wrong for a loop over more registers than there are slots), a clean
+ * one before a dirty one as far ahead; never one that this instruction
+ * has used already.  Its value goes to c->r first if c->r lacks it.
+ */
 static int rc_take(struct jctx *x, int r)
 {
-	int k, best = 0;
+	int k, best = -1, lru = 0;
+	u32 key, best_key = 0;
 
 	rc_forget(x, r);
 	for (k = 0; k < RC_SLOTS; k++) {
@@ -904,9 +982,19 @@ static int rc_take(struct jctx *x, int r)
 			best = k;
 			break;
 		}
-		if (x->rc_used[k] < x->rc_used[best])
+		if (x->rc_used[k] < x->rc_used[lru])
+			lru = k;
+		if (x->rc_used[k] > x->rc_insn_clock)
+			continue;
+		key = 2 * rc_next_read(x, x->rc_reg[k]) +
+		      !(x->rc_dirty & 1u << k);
+		if (best < 0 || key > best_key) {
 			best = k;
+			best_key = key;
+		}
 	}
+	if (best < 0)
+		best = lru;
 	rc_flush_slot(x, best);
 	x->rc_reg[best] = (s8)r;
 	x->rc_used[best] = ++x->rc_clock;
@@ -1019,15 +1107,15 @@ static int rc_size(const struct jctx *x)
 }
 
 /* A MOV (op 8B, a load; 89, a store) between host register h (0-15) and
- * [base + disp32] (base rbx or rsi), of 64 bits if w, past the cache's
- * hook. */
+ * [base + disp] (base rbx, disp then a field of struct cpu, or rsi), of
+ * 64 bits if w, past the cache's hook. */
 static void e_mov_disp(struct jit *j, u8 op, int h, int base, u32 disp,
 		       bool w)
 {
 	e_rex(j, w, h, 0, 0);
 	e8(j, op);
-	e8(j, (u8)(0x80 | (h & 7) << 3 | base));
-	e32(j, disp);
+	e_disp(j, (u8)(0x80 | (h & 7) << 3 | base),
+	       base == 3 ? disp - JIT_RBX_BIAS : disp);
 }
 
 /* The same with [rbx + field], a field of struct cpu. */
@@ -1069,7 +1157,7 @@ static void e_sahf_eflags(struct jit *j);
 static void e_get_eflags(struct jit *j)
 {
 	rc_flush_cur();
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_cpu_arg(j);
 	e_movabs(j, 0, (u64)(uintptr_t)cpu_get_eflags);
 	ebytes(j, "\xff\xd0", 2);			/* call rax */
 }
@@ -1165,6 +1253,14 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold++].i = x->i;
 }
 
+/* After a block's entry that began at start: room for drop_block()'s
+ * call or jump over it, if it holds anything. */
+static void e_entry_room(struct jit *j, const u8 *start)
+{
+	while (j->p != start && j->p - start < 5)
+		e8(j, 0x90);				/* nop */
+}
+
 /* Whether the block at h is to be made without windows. */
 static bool win_refused(const struct jit *j, const u8 *h)
 {
@@ -1188,6 +1284,7 @@ static void e_ea(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 	int b = -1, ix = -1;
+	bool short8;
 
 	if (di->base != DC_NONE)
 		b = rc_reg_of(x, di->base);
@@ -1202,15 +1299,25 @@ static void e_ea(struct jctx *x, const struct dinsn *di)
 		e32(j, di->disp);
 		return;
 	}
+	/* The shortest form: code that takes less room runs faster. */
+	short8 = b >= 0 && (s32)di->disp == (s8)di->disp;
+	if (ix < 0 && !di->disp) {			/* mov eax, b */
+		e8(j, 0x8b);
+		e8(j, (u8)(0xc0 | (b & 7)));
+		return;
+	}
 	e8(j, 0x8d);					/* lea eax, [...] */
-	if (ix < 0) {		/* [b + disp32]: no slot needs a SIB */
-		e8(j, (u8)(0x80 | (b & 7)));
-	} else {		/* [b + ix << scale + disp32], or no b */
-		e8(j, b < 0 ? 0x04 : 0x84);
+	if (ix < 0) {		/* [b + disp]: no slot needs a SIB */
+		e8(j, (u8)((short8 ? 0x40 : 0x80) | (b & 7)));
+	} else {		/* [b + ix << scale + disp], or no b */
+		e8(j, b < 0 ? 0x04 : short8 ? 0x44 : 0x84);
 		e8(j, (u8)(di->scale << 6 | (ix & 7) << 3 |
 			   (b < 0 ? 5 : b & 7)));
 	}
-	e32(j, di->disp);
+	if (short8)
+		e8(j, (u8)di->disp);
+	else
+		e32(j, di->disp);
 }
 
 /* REX.W for a 64-bit operation (8 bytes), none for a 32-bit one. */
@@ -1352,8 +1459,7 @@ static void e_store_reg_sz(struct jctx *x, int r, int size)
 	rc_flush_reg(x, greg_of(at));
 	rc_touched(at);
 	e_op_sz(x->j, size, 0x89);			/* mov [], al/ax */
-	e8(x->j, 0x83);
-	e32(x->j, (u32)greg_sz(r, size));
+	e_field(x->j, 0x83, greg_sz(r, size));
 }
 
 /* Where r13's TLB keeps the one-page cache (struct tlb_l0) of slot. */
@@ -2714,8 +2820,8 @@ static void e_flags_from_host(struct jctx *x)
 static void e_flags_save_code(struct jit *j)
 {
 	ebytes(j, "\x9f\x0f\x90\xc0", 4);		/* lahf; seto al */
-	ebytes(j, "\x66\x89\x83", 3);		/* mov [lf_res], ax */
-	e32(j, CPU_FIELD(lf_res));
+	ebytes(j, "\x66\x89", 2);			/* mov [lf_res], ax */
+	e_field(j, 0x83, CPU_FIELD(lf_res));
 	e_store_imm(j, CPU_FIELD(lf_op), LF(LF_HOST, 4));
 }
 
@@ -3696,12 +3802,12 @@ static bool emit_reg_wide(struct jctx *x, const struct dinsn *di)
 			e_rbx(j, di->osize == 8 ? "\x63" : "\x8b", 1, 0x83,
 			      GREG(di->rm));
 		} else {	/* movzx/movsx eax or rax, [rbx + src] */
+			char op[2] = { 0x0f, (char)((di->op ? 0xbe : 0xb6) |
+						    (di->size == 2)) };
+
 			if (di->op)
 				e_rexw(j, di->osize);
-			e8(j, 0x0f);
-			e_rbx(j, di->op ? "\xbe" : "\xb6", 1, 0x83,
-			      greg_sz(di->rm, di->size));
-			JIT_W(j->p)[-6] |= di->size == 2;
+			e_rbx(j, op, 2, 0x83, greg_sz(di->rm, di->size));
 		}
 		e_store_reg(x, di->reg);
 		return true;
@@ -3986,7 +4092,7 @@ static void e_call_find(struct jctx *x, u8 **miss, int n, u8 *ic)
 
 	while (n--)
 		set_rel32(miss[n], j->p);
-	ebytes(j, "\x48\x89\xdf", 3);			/* mov rdi, rbx */
+	e_cpu_arg(j);
 	if (ic)
 		e_movabs(j, 6, (u64)(uintptr_t)ic);	/* mov rsi, ic */
 	e_movabs(j, 0, ic ? (u64)(uintptr_t)find_link :
@@ -4136,8 +4242,8 @@ static void e_setcc(struct jit *j, int cc)
 static void e_redo_flags(struct jit *j, int kind, int size)
 {
 	if (kind == LF_HOST) {		/* eax = the saved AH:OF */
-		ebytes(j, "\x0f\xb7\x83", 3);	/* movzx eax, word [] */
-		e32(j, CPU_FIELD(lf_res));
+		ebytes(j, "\x0f\xb7", 2);	/* movzx eax, word [] */
+		e_field(j, 0x83, CPU_FIELD(lf_res));
 		ebytes(j, "\x04\x7f\x9e", 3);	/* add al, 127; sahf */
 		return;
 	}
@@ -4151,8 +4257,7 @@ static void e_redo_flags(struct jit *j, int kind, int size)
 	}
 	/* cmp or add eax, src2 (al, ax or rax by the size) */
 	e_op_sz(j, size, kind == LF_SUB ? 0x3b : 0x03);
-	e8(j, 0x83);
-	e32(j, CPU_FIELD(lf_src2));
+	e_field(j, 0x83, CPU_FIELD(lf_src2));
 }
 
 /*
@@ -4660,8 +4765,6 @@ static u32 reg_bit(int r, int size)
 	return 1u << greg_of(greg_sz(r, size));
 }
 
-#define REGS_UNKNOWN 0xffffffffu
-
 /*
  * The guest registers (a bit each) that an instruction of the forms
  * below writes; REGS_UNKNOWN for forms this does not know.
@@ -5116,9 +5219,11 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	for (i = 0; i < RC_SLOTS; i++)
 		if (b->entry.reg[i] >= 0)
 			e_rc_fill(&x, rc_host[i], b->entry.reg[i]);
+	e_entry_room(j, b->code);
 	b->check = j->p;
 	emit_eip_in(j, x.wide);
 	emit_tlb_choice(&x);
+	e_entry_room(j, b->check);
 	b->hot = j->p;
 	over = emit_budget(j, b->n);
 	memcpy(x.rc_reg, b->entry.reg, sizeof(x.rc_reg));
@@ -5130,6 +5235,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	for (i = 0; i + 1 < b->n || (i < b->n && b->d[i].flow == DF_NEXT);
 	     i++) {
 		x.i = i;
+		x.rc_insn_clock = x.rc_clock;
 		x.l0_slot = L0_UNSET;
 		x.win_use = false;
 		di = &b->d[i];
@@ -5181,6 +5287,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	/* The last instruction, if it moves EIP, is part of the end. */
 	if (i < b->n && b->d[i].kind != DK_JCC && b->d[i].kind != DK_JMP) {
 		x.i = i;
+		x.rc_insn_clock = x.rc_clock;
 		x.l0_slot = L0_UNSET;
 		x.win_use = false;
 		if (!emit_call_ret(&x, &b->d[i]) &&
