@@ -1856,6 +1856,52 @@ static void win_plan(struct jctx *x)
 }
 
 /*
+ * Does instruction i reach memory through a window taken before it, as
+ * r14 plus a constant (win_word() and win_serves() will say so when it
+ * is made)?  Then its access cannot fault and changes no host flag.  For
+ * the loads, stores and ALU forms that flags_liveness() and pend_safe()
+ * ask about; the first access of a key takes the window by a check,
+ * which may fail, and is never such.
+ */
+static bool win_safe(const struct jctx *x, u32 i)
+{
+	const struct dinsn *di = &x->b->d[i];
+	u32 k, m, off;
+	bool write;
+
+	if (x->wide || !x->win_ok[i])
+		return false;
+	k = (u32)x->win_key[i];
+	for (m = 0; m < i; m++)
+		if (x->win_ok[m] && x->win_key[m] == x->win_key[i])
+			break;
+	if (m == i)
+		return false;
+	switch (di->kind) {
+	case DK_LOAD:
+	case DK_LOADX:
+	case DK_ALU_R_M:
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+		write = false;
+		break;
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+		write = di->op != 7;
+		break;
+	case DK_STORE:
+	case DK_STORE_I:
+		write = true;
+		break;
+	default:
+		return false;
+	}
+	off = (u32)(x->win_delta[i] + (s32)di->disp - x->win_lo[k]);
+	return di->size <= WIN_ROOM && (!write || x->win_w[k]) &&
+	       off + (u32)di->size <= x->win_span[k];
+}
+
+/*
  * e_ea()'s word to e_access(): this operand goes through the window.
  * True where the address in eax is not wanted either: these forms use
  * only what e_access() leaves (rsi + rcx), and it will take the window.
@@ -2017,6 +2063,10 @@ static bool pend_safe(const struct jctx *x, u32 i)
 	    (i == x->b->thunk_i && x->b->thunk_host) ||
 	    (x->x87_pending && !x87_transparent(di)))	/* e_x87_flush() */
 		return false;
+	if (win_safe(x, i))	/* moves of the window (e_win_rr()) */
+		return di->kind == DK_STORE_I ||
+		       ((di->kind == DK_LOAD || di->kind == DK_STORE) &&
+			di->size == 4);
 	switch (di->kind) {
 	case DK_JCC:
 	case DK_JMP:
@@ -4684,6 +4734,84 @@ static void emit_tlb_choice(struct jctx *x)
 }
 
 /*
+ * Whether the flags before di are seen, given whether those after it are
+ * (live): di sets them all (not seen), passes them on (as after), or may
+ * fault or read them (seen).
+ */
+static bool flags_live_before(const struct dinsn *di, bool live)
+{
+	switch (di->kind) {
+	case DK_MOV_RM_R:
+	case DK_MOV_R_RM:
+	case DK_MOV_RI:
+	case DK_LEA:
+	case DK_MOVX_R:
+	case DK_NOP:
+	case DK_FENCE:
+	case DK_BSWAP:
+	case DK_JMP:
+	case DK_SHXD:	/* a count of 0 changes no flag */
+	case DK_BITSCAN: /* ZF only: the others pass */
+		break;
+	case DK_ALU_RM_R:
+	case DK_ALU_R_RM:
+	case DK_ALU_RI:
+		live = alu_reads_cf(di->op);
+		break;
+	case DK_TEST_RR:
+	case DK_TEST_RI:
+		live = false;
+		break;
+	case DK_SHIFT_RI:
+		if (!di->imm)	/* masked to 5 or 6 bits */
+			break;		/* no change at all */
+		if (di->op >= 4)	/* SHL SHR SAR: all defined */
+			live = false;
+		else if (di->op >= 2)	/* RCL RCR read CF */
+			live = true;
+		/* ROL, ROR keep SF ZF PF AF: read if seen */
+		break;
+	case DK_MUL:
+	case DK_IMUL:
+	case DK_IMUL3:
+	case DK_NEG:
+		live = di->rm == DC_NONE;	/* may fault */
+		break;
+	case DK_NOT:
+		live = live || di->rm == DC_NONE;
+		break;
+	case DK_SHIFT_CL:	/* a count of 0 changes no flag; */
+		live = live || di->op == 2 || di->op == 3; /* RCL RCR */
+		break;
+	case DK_INC:
+	case DK_DEC:
+		/* Seen: the handler reads the old flags.  Unseen:
+		 * inline, and the old ones pass through unseen. */
+		break;
+	default:
+		live = true;
+		break;
+	}
+	return live;
+}
+
+/* The same for a form whose access goes through the window (win_safe()),
+ * which cannot fault: as its form of registers would. */
+static bool flags_live_before_win(const struct dinsn *di, bool live)
+{
+	switch (di->kind) {
+	case DK_ALU_R_M:
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+		return alu_reads_cf(di->op);
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+		return false;
+	}
+	return live;	/* a load or a store: they pass */
+}
+
+/*
  * Which instructions' flags are ever seen: walking back from the block's
  * end (where anyone may look), flags die at each inline form that sets
  * them all.  They are seen before anything that may fault or call out, so
@@ -4698,58 +4826,8 @@ static void flags_liveness(struct jctx *x)
 	for (i = x->b->n; i-- > 0;) {
 		di = &x->b->d[i];
 		x->flags_live[i] = live;
-		switch (di->kind) {
-		case DK_MOV_RM_R:
-		case DK_MOV_R_RM:
-		case DK_MOV_RI:
-		case DK_LEA:
-		case DK_MOVX_R:
-		case DK_NOP:
-		case DK_FENCE:
-		case DK_BSWAP:
-		case DK_JMP:
-		case DK_SHXD:	/* a count of 0 changes no flag */
-		case DK_BITSCAN: /* ZF only: the others pass */
-			break;
-		case DK_ALU_RM_R:
-		case DK_ALU_R_RM:
-		case DK_ALU_RI:
-			live = alu_reads_cf(di->op);
-			break;
-		case DK_TEST_RR:
-		case DK_TEST_RI:
-			live = false;
-			break;
-		case DK_SHIFT_RI:
-			if (!di->imm)	/* masked to 5 or 6 bits */
-				break;		/* no change at all */
-			if (di->op >= 4)	/* SHL SHR SAR: all defined */
-				live = false;
-			else if (di->op >= 2)	/* RCL RCR read CF */
-				live = true;
-			/* ROL, ROR keep SF ZF PF AF: read if seen */
-			break;
-		case DK_MUL:
-		case DK_IMUL:
-		case DK_IMUL3:
-		case DK_NEG:
-			live = di->rm == DC_NONE;	/* may fault */
-			break;
-		case DK_NOT:
-			live = live || di->rm == DC_NONE;
-			break;
-		case DK_SHIFT_CL:	/* a count of 0 changes no flag; */
-			live = live || di->op == 2 || di->op == 3; /* RCL RCR */
-			break;
-		case DK_INC:
-		case DK_DEC:
-			/* Seen: the handler reads the old flags.  Unseen:
-			 * inline, and the old ones pass through unseen. */
-			break;
-		default:
-			live = true;
-			break;
-		}
+		live = win_safe(x, i) ? flags_live_before_win(di, live) :
+		       flags_live_before(di, live);
 		/* The check before an instruction that runs on into the
 		 * next page may leave (emit_straddle_check()). */
 		if (i + 1 == x->b->n && x->b->straddle)
@@ -5199,10 +5277,10 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		x.off[i] = (u32)(b->d[i].host - b->host);
 		x.next[i] = x.off[i] + b->d[i].len;
 	}
-	flags_liveness(&x);
-	flags_deferred(&x);
 	x.win = !x.wide && !win_refused(j, b->host);
 	win_plan(&x);
+	flags_liveness(&x);
+	flags_deferred(&x);
 	/*
 	 * The entries: code, with c->r whole, loads the registers a chain
 	 * would hand on (b->entry); check, where a chain hands them on,
@@ -5250,8 +5328,11 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 			emit_straddle_check(&x, off);
 		if (i == b->thunk_i && b->thunk_host)
 			emit_thunk_check(&x);
-		if (x.win_ok[i] && x.win_ready != x.win_key[i])
+		if (x.win_ok[i] && x.win_ready != x.win_key[i]) {
+			if (win_safe(&x, i))	/* the translator's own bug */
+				abort();
 			emit_win_check(&x);
+		}
 		run = emit_stack_run(&x);
 		if (run) {
 			i += run - 1;
