@@ -1875,7 +1875,7 @@ static bool win_safe(const struct jctx *x, u32 i)
 	for (m = 0; m < i; m++)
 		if (x->win_ok[m] && x->win_key[m] == x->win_key[i])
 			break;
-	if (m == i)
+	if (m == i || !win_operand(di, &write))
 		return false;
 	switch (di->kind) {
 	case DK_LOAD:
@@ -1883,15 +1883,10 @@ static bool win_safe(const struct jctx *x, u32 i)
 	case DK_ALU_R_M:
 	case DK_TEST_M_R:
 	case DK_TEST_M_I:
-		write = false;
-		break;
 	case DK_ALU_M_R:
 	case DK_ALU_M_I:
-		write = di->op != 7;
-		break;
 	case DK_STORE:
 	case DK_STORE_I:
-		write = true;
 		break;
 	default:
 		return false;
