@@ -5324,8 +5324,8 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		if (i == b->thunk_i && b->thunk_host)
 			emit_thunk_check(&x);
 		if (x.win_ok[i] && x.win_ready != x.win_key[i]) {
-			if (win_safe(&x, i))	/* the translator's own bug */
-				abort();
+			if (win_safe(&x, i))
+				abort();	/* the translator's own bug */
 			emit_win_check(&x);
 		}
 		run = emit_stack_run(&x);
