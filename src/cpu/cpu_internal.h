@@ -314,7 +314,6 @@ struct cpu {
 	union v128 xmm[16] __attribute__((aligned(16)));
 	u32 mxcsr;
 
-
 	/* Memory. */
 	u8 *ram;
 	u32 ram_size;

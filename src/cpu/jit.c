@@ -302,6 +302,12 @@ static void e_movabs(struct jit *j, int reg, u64 v)
 	e64(j, v);
 }
 
+/* Does a displacement fit in the one signed byte of the short form? */
+static bool disp8_fits(u32 disp)
+{
+	return (s32)disp == (s8)disp;
+}
+
 /*
  * A ModRM of mod 2 (a 32-bit displacement) and the displacement, in the
  * short form (mod 1, 8 bits) where it fits.  Code that takes less room
@@ -309,7 +315,7 @@ static void e_movabs(struct jit *j, int reg, u64 v)
  */
 static void e_disp(struct jit *j, u8 modrm, u32 disp)
 {
-	if ((s32)disp == (s8)disp) {
+	if (disp8_fits(disp)) {
 		e8(j, (u8)((modrm & 0x3f) | 0x40));
 		e8(j, (u8)disp);
 		return;
@@ -406,8 +412,9 @@ static void emit_flags_in(struct jit *j);
 static void emit_trampolines(struct jit *j)
 {
 	/* enter(c, code): save what the SysV ABI says we must (rbp too,
-	 * which holds a cached guest register), keep c in rbx, jump to the
-	 * block.  Six pushes and 8 bytes more keep calls 16-byte aligned. */
+	 * which holds a cached guest register), keep c in rbx (JIT_RBX_BIAS
+	 * bytes in), jump to the block.  Six pushes and 8 bytes more keep
+	 * calls 16-byte aligned. */
 	j->enter = (int (*)(struct cpu *, const u8 *))(void *)j->p;
 	ebytes(j, "\x55\x53\x41\x54\x41\x55\x41\x56\x41\x57", 10);
 	ebytes(j, "\x48\x83\xec\x08", 4);	/* sub rsp, 8 */
@@ -950,15 +957,14 @@ static u32 regs_written(const struct dinsn *di);
 static u32 rc_next_read(const struct jctx *x, int r)
 {
 	const struct dinsn *di;
-	u32 i, never = 2 * x->b->n + 2;
+	u32 i, w, never = 2 * x->b->n + 2;
 
 	for (i = x->i + 1; i < x->b->n; i++) {
 		di = &x->b->d[i];
 		if (regs_read_guess(di) & 1u << r)
 			return i - x->i;
-		if (di->kind == DK_CALL ||
-		    (regs_written(di) != REGS_UNKNOWN &&
-		     regs_written(di) & 1u << r))
+		w = regs_written(di);
+		if (di->kind == DK_CALL || (w != REGS_UNKNOWN && w & 1u << r))
 			return never;
 	}
 	return never;
@@ -1300,7 +1306,7 @@ static void e_ea(struct jctx *x, const struct dinsn *di)
 		return;
 	}
 	/* The shortest form: code that takes less room runs faster. */
-	short8 = b >= 0 && (s32)di->disp == (s8)di->disp;
+	short8 = b >= 0 && disp8_fits(di->disp);
 	if (ix < 0 && !di->disp) {			/* mov eax, b */
 		e8(j, 0x8b);
 		e8(j, (u8)(0xc0 | (b & 7)));
