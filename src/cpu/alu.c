@@ -18,7 +18,7 @@
  * rotate on top of any of these (LF_ROT(): its CF and OF replace theirs,
  * from its result in lf_rot), so that a ROL or ROR costs two stores where
  * working out the flags before it took thirty host instructions or a
- * call.
+ * call; and a BT on top of that (LF_BT_ON: its CF replaces theirs).
  */
 #include "exec.h"
 
@@ -64,7 +64,11 @@ static u32 lazy_flags(struct cpu *c)
 	if (c->lf_op < 0x100)
 		return base_flags(c);
 	f = LF_BASE(c->lf_op) == LF_NONE ? c->eflags & F_ARITH : base_flags(c);
-	return (f & ~(F_CF | F_OF)) | rot_flags(c->lf_op, c->lf_rot);
+	if (c->lf_op & 0xff00)
+		f = (f & ~(F_CF | F_OF)) | rot_flags(c->lf_op, c->lf_rot);
+	if (c->lf_op & LF_BT_ON)
+		f = (f & ~F_CF) | (c->lf_op & LF_BT_CF ? F_CF : 0);
+	return f;
 }
 
 /* ... of the operation alone, not LF_NONE. */

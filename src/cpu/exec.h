@@ -202,6 +202,15 @@ enum {
 	((1u + (right)) << 8 | (u32)__builtin_ctz(size) << 10)
 #define LF_BASE(op) ((op) & 0xff)
 
+/*
+ * A BT, BTS, BTR or BTC on top of any of those, a rotate included (the
+ * translator's too): the third byte says one came last (LF_BT_ON) and
+ * holds the CF it left (LF_BT_CF); the other five flags are the ones
+ * below it.  A rotate after it clears that byte, for its CF wins.
+ */
+#define LF_BT_ON (1u << 16)
+#define LF_BT_CF (1u << 17)
+
 /* ADD OR ADC SBB AND SUB XOR CMP, by the 3-bit group-1 index. */
 u64 alu_arith(struct cpu *c, int op, u64 a, u64 b, int size);
 u64 alu_inc(struct cpu *c, u64 a, int size);

@@ -1429,6 +1429,8 @@ static u8 dc_kind(const struct dinsn *di)
 	if (di->fn == h_bitscan)
 		return di->rm != DC_NONE && di->size >= 4 ? DK_BITSCAN :
 		       DK_CALL;
+	if (di->fn == h_bt)
+		return di->size >= 4 ? DK_BT : DK_CALL;
 	if (di->fn == h_cmov_r && (di->size == 4 || di->size == 8))
 		return DK_CMOV_RR;
 	if (di->fn == h_mul && (di->size == 4 || di->size == 8))

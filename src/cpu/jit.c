@@ -695,6 +695,8 @@ struct jctx {
 	int flags;		/* FK_*: who set the flags last */
 	u8 *host_flags_at;	/* ... and the host's flags are theirs
 				 * while the code ends here */
+	u8 *host_cf_at;		/* the host's CF alone is the guest's
+				 * while the code ends here (a BT) */
 	bool alu_host_flags;	/* e_alu() left them in the host's */
 	bool pend;		/* the guest's flags are the host's alone:
 				 * not yet in memory (flags_pend()) */
@@ -1695,6 +1697,8 @@ static u32 win_regs_written(const struct dinsn *di)
 		return mem ? 0 : reg_bit(di->rm, di->size);
 	case DK_SETCC_R:
 		return reg_bit(di->rm, 1);
+	case DK_BT:
+		return mem || !(di->op & 3) ? 0 : reg_bit(di->rm, di->size);
 	case DK_LEA:
 	case DK_LOADX:
 	case DK_MOVX_R:
@@ -2721,6 +2725,7 @@ static bool emit_mem_cached(struct jctx *x, const struct dinsn *di)
 }
 
 static bool emit_mem_swap(struct jctx *x, const struct dinsn *di);
+static void emit_bt_m(struct jctx *x, const struct dinsn *di);
 
 /*
  * Forms that touch memory, at any operand size (a byte register by the
@@ -2821,6 +2826,9 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	case DK_PUSHF:
 		e_pushf(x);
 		break;
+	case DK_BT:
+		emit_bt_m(x, di);
+		return true;
 	default:
 		return false;
 	}
@@ -2839,6 +2847,8 @@ static void e_flags_unknown(struct jctx *x, int cc);
 
 static void e_host_cf(struct jctx *x)
 {
+	if (x->host_cf_at == x->j->p)	/* a BT left it */
+		return;
 	if (e_flags_known(x))	/* all the flags, CF among them */
 		return;
 	e_flags_unknown(x, -1);
@@ -3431,6 +3441,104 @@ static bool emit_bitscan(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/*
+ * After the host's own BT, BTS, BTR or BTC, whose CF is the guest's: if
+ * the flags are seen, that CF goes on top of the lazy state in memory as
+ * alu.c reads it (LF_BT_ON), and the host's CF stays the guest's for a
+ * JC, JNC, SETC or ADC after it.  The host leaves OF, SF, AF and PF
+ * undefined where the guest's keep their values, so they stay in memory.
+ */
+static void e_bt_flags(struct jctx *x)
+{
+	struct jit *j = x->j;
+
+	x->flags = FK_UNKNOWN;
+	if (!x->flags_live[x->i])
+		return;
+	_Static_assert(LF_BT_ON == 1u << 16 && LF_BT_CF == 2u << 16,
+		       "BT's byte of lf_op");
+	ebytes(j, "\x0f\x92\xc0", 3);		/* setc al */
+	ebytes(j, "\x8d\x44\x00\x01", 4);	/* lea eax, [rax*2+1] */
+	e_rbx(j, "\x88", 1, 0x83, CPU_FIELD(lf_op) + 2);	/* mov [], al */
+	x->host_cf_at = j->p;
+}
+
+/*
+ * BT, BTS, BTR and BTC of a register, by a constant or by a register:
+ * the host's own on the destination's cache, which takes the offset
+ * modulo the width as the guest's does.
+ */
+static bool emit_bt_r(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int kind = di->op & 3, hb = -1, h;
+
+	if (!(di->op & 4))
+		hb = rc_reg_of(x, di->reg);
+	h = rc_reg_of(x, di->rm);
+	e_rex(j, di->size == 8, hb < 0 ? 0 : hb, 0, h);
+	e8(j, 0x0f);
+	if (hb < 0) {				/* bt* h, imm8 */
+		e8(j, 0xba);
+		e8(j, (u8)(0xc0 | (4 + kind) << 3 | (h & 7)));
+		e8(j, (u8)di->imm);
+	} else {				/* bt* h, hb */
+		e8(j, (u8)(0xa3 | kind << 3));
+		e8(j, (u8)(0xc0 | (hb & 7) << 3 | (h & 7)));
+	}
+	if (kind)
+		e_rc_spill(x, h, di->rm);
+	e_bt_flags(x);
+	return true;
+}
+
+/*
+ * The same of memory, through the TLB.  A register offset picks the
+ * word it falls in first, signed (rax += offset >> 5 << 2, or >> 6 << 3
+ * for 8 bytes), and is then taken modulo the width, for the host's BT of
+ * memory would reach as far as the offset says.
+ */
+static void emit_bt_m(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int kind = di->op & 3, size = di->size;
+	bool imm = di->op & 4;
+	u32 first = x->ncold;
+
+	e_ea_any(x, di);
+	if (!imm) {
+		e_load_greg(x, H_EDX, di->reg, size);
+		if (size == 8)	/* sar rdx, 6; lea rax, [rax+rdx*8] */
+			ebytes(j, "\x48\xc1\xfa\x06\x48\x8d\x04\xd0", 8);
+		else if (x->wide) /* movsxd rdx, edx; sar rdx, 5; lea */
+			ebytes(j, "\x48\x63\xd2\x48\xc1\xfa\x05"
+			       "\x48\x8d\x04\x90", 11);
+		else		/* sar edx, 5; lea eax, [rax+rdx*4] */
+			ebytes(j, "\xc1\xfa\x05\x8d\x04\x90", 6);
+	}
+	e_access(x, di->seg, kind != 0, size);
+	if (!imm) {
+		e_load_greg(x, H_EDX, di->reg, size);
+		ebytes(j, "\x83\xe2", 2);	/* and edx, width - 1 */
+		e8(j, (u8)(size * 8 - 1));
+	}
+	e_rexw(j, size);
+	e8(j, 0x0f);
+	if (imm) {				/* bt* [rsi+rcx], imm8 */
+		e8(j, 0xba);
+		e_at(j, 4 + kind, AT_RSI_RCX);
+		e8(j, (u8)di->imm);
+	} else {				/* bt* [rsi+rcx], edx */
+		e8(j, (u8)(0xa3 | kind << 3));
+		e_at(j, H_EDX, AT_RSI_RCX);
+	}
+	e_bt_flags(x);
+	cold_back_here(x, first);
+	if (x->flags_live[x->i])	/* the cold paths' too */
+		for (; first < x->ncold; first++)
+			x->cold[first].host_flags = true;
+}
+
 static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
@@ -3443,6 +3551,8 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 		return emit_shxd(x, di);
 	case DK_BITSCAN:
 		return emit_bitscan(x, di);
+	case DK_BT:
+		return di->rm != DC_NONE && emit_bt_r(x, di);
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
 		e_loadz_reg(x, H_EAX, di->kind == DK_MOV_RM_R ? di->reg :
@@ -3660,8 +3770,10 @@ static bool emit_rotate_flags(struct jctx *x, const struct dinsn *di,
 
 	e_shift_cached(x, di, 0xc1, count);
 	e_rc_q(x, rc_reg_of(x, di->rm), CPU_FIELD(lf_rot));
-	e_rbx(j, "\xc6", 1, 0x83, CPU_FIELD(lf_op) + 1);	/* mov byte */
+	/* mov word [lf_op + 1]: the rotate, and no BT above it */
+	e_rbx(j, "\x66\xc7", 2, 0x83, CPU_FIELD(lf_op) + 1);
 	e8(j, (u8)(LF_ROT(di->op, di->size) >> 8));
+	e8(j, 0);
 	x->flags = FK_UNKNOWN;
 	return true;
 }
@@ -4410,10 +4522,16 @@ static void e_flags_unknown(struct jctx *x, int cc)
 		e_setcc(j, cc);
 }
 
+/* Does condition cc read CF alone (B, AE)? */
+static bool cc_cf_only(int cc)
+{
+	return (cc & 15) >> 1 == 1;
+}
+
 /* al = condition cc, 1 or 0. */
 static void e_cond_al(struct jctx *x, int cc)
 {
-	if (e_flags_known(x))
+	if ((cc_cf_only(cc) && x->host_cf_at == x->j->p) || e_flags_known(x))
 		e_setcc(x->j, cc);
 	else
 		e_flags_unknown(x, cc);
@@ -4422,6 +4540,8 @@ static void e_cond_al(struct jctx *x, int cc)
 /* Jcc: returns the jump taken. */
 static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 {
+	if (cc_cf_only(di->op) && x->host_cf_at == x->j->p)
+		return e_jump_cold((u8)(0x80 | di->op));
 	if (!e_flags_known(x))
 		e_flags_unknown(x, -1);
 	return e_jump_cold((u8)(0x80 | di->op));
@@ -4715,6 +4835,8 @@ static void emit_tlb_choice(struct jctx *x)
 			 di->kind == DK_RET)
 			wr |= 1u << S_SS;
 		swap_branch_tlb_use(di, &rd, &wr);
+		if (di->kind == DK_BT && di->rm == DC_NONE)
+			*(di->op & 3 ? &wr : &rd) |= 1u << di->seg;
 	}
 	x->b->need = 0;
 	if (!(rd | wr))
@@ -4753,6 +4875,9 @@ static bool flags_live_before(const struct dinsn *di, bool live)
 	case DK_JMP:
 	case DK_SHXD:	/* a count of 0 changes no flag */
 	case DK_BITSCAN: /* ZF only: the others pass */
+		break;
+	case DK_BT:	/* CF only: the others pass */
+		live = live || di->rm == DC_NONE;	/* may fault */
 		break;
 	case DK_ALU_RM_R:
 	case DK_ALU_R_RM:
@@ -4946,6 +5071,8 @@ static u32 regs_read_guess(const struct dinsn *di)
 		return rm | reg_mask(R_ECX, 4);
 	case DK_SHXD:
 		return rm | reg | (di->op & 2 ? reg_mask(R_ECX, 4) : 0);
+	case DK_BT:
+		return m | rm | (di->op & 4 ? 0 : reg);
 	case DK_SHIFT_RI:
 	case DK_NOT:
 	case DK_NEG:

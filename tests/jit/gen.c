@@ -453,11 +453,23 @@ static void gen_reg_misc(struct gen *g)
 		if ((g->wmask & 5) == 5)
 			b8(g, chance(g, 50) ? 0x99 : 0x98);
 		break;
-	case 8:		/* BT/BTS/BTR/BTC r, imm */
+	case 8:		/* BT/BTS/BTR/BTC r, imm or r, r */
 		b8(g, 0x0f);
-		b8(g, 0xba);
-		modrm(g, 3, 4 + (int)rnd(g, 4), r);
-		b8(g, rnd(g, 256));
+		if (chance(g, 50)) {
+			b8(g, 0xba);
+			modrm(g, 3, 4 + (int)rnd(g, 4), r);
+			b8(g, rnd(g, 256));
+		} else {
+			b8(g, 0xa3 | rnd(g, 4) << 3);
+			modrm(g, 3, s, r);
+		}
+		if (chance(g, 30)) {	/* a rotate's CF on top of BT's */
+			b8(g, 0xc1);
+			modrm(g, 3, (int)rnd(g, 2), pick_w(g));
+			b8(g, 1 + rnd(g, 31));
+		}
+		if (chance(g, 50))	/* ADC r, r: CF read */
+			gen_alu_rr(g, 2);
 		break;
 	case 9:		/* shifts by CL */
 		b8(g, 0xd3);
@@ -891,7 +903,7 @@ static void gen_mem(struct gen *g)
 	int r = pick_w(g), s = pick_any(g), op = (int)rnd(g, 8);
 	u32 k;
 
-	switch (rnd(g, 17)) {
+	switch (rnd(g, 18)) {
 	case 0:
 	case 1:		/* MOV r, m */
 		gen_ea(g, &m, 4, false);
@@ -1107,6 +1119,15 @@ static void gen_mem(struct gen *g)
 		}
 		b32(g, DATA + rnd(g, 0x2000 - 4) - g->p->seg_base[S_DS]);
 		break;
+	case 15: {	/* BT* m, r: a signed bit offset, -64 to 447 */
+		int t = pick_w(g);
+
+		b8(g, 0xb8 | t);			/* MOV t, offset */
+		b32(g, rnd(g, 512) - 64);
+		gen_ea(g, &m, 64, true);
+		op2_mem(g, 0xa3 | rnd(g, 4) << 3, t, &m);
+		break;
+	}
 	default:	/* CMOVcc r, m; IMUL r, m (, imm); SETcc m; BT m, imm */
 		gen_ea(g, &m, 4, true);
 		if (chance(g, 40)) {
