@@ -1722,6 +1722,11 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	if (!flag) {
 		di->reg = d->rep;
 		di->scale = d->adsize;
+		if (d->mode == 4 && d->adsize == 4 &&
+		    ((op & ~1) == 0xa4 || (op & ~1) == 0xaa) &&
+		    d->seg_override != S_FS && d->seg_override != S_GS &&
+		    d->seg_override != S_CS)	/* a base of 0 */
+			di->kind = DK_REP_STR;
 	} else {
 		di->kind = op >= 0xfc ? DK_CLD_STD : DK_CLI_STI;
 	}

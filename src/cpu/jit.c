@@ -667,8 +667,9 @@ static const u8 rc_host[RC_SLOTS] = { 5, 10, 11, 15, 7 };
 enum { FK_UNKNOWN, FK_ADD, FK_SUB, FK_LOGIC, FK_EFLAGS, FK_HOST, FK_PEND };
 
 /* Jumps to its cold path one instruction may have: an x87 form's three
- * checks and its access's three (e_access(), cold_add()). */
-#define JIT_MAX_COLD 6
+ * checks and its access's three (e_access(), cold_add()); a REP MOVS's
+ * seven (emit_rep_str()). */
+#define JIT_MAX_COLD 7
 
 /*
  * Which one-page cache an access uses (e_access()): ESP's for one
@@ -743,6 +744,8 @@ struct jctx {
 					 * host's before going back */
 		u8 run;			/* instructions from i it runs */
 		bool leave;		/* then leaves the block */
+		bool rep;		/* ... charged as its last (first
+					 * the refund, emit_rep_str()) */
 		bool x87_sw;		/* first e_x87_sw() */
 		struct rc_state at;	/* the cache at the jump */
 	} cold[JIT_MAX_COLD * JIT_MAX_INSNS];
@@ -1256,6 +1259,7 @@ static void cold_add(struct jctx *x, u8 *from)
 	x->cold[x->ncold].host_flags = false;
 	x->cold[x->ncold].run = 1;
 	x->cold[x->ncold].leave = false;
+	x->cold[x->ncold].rep = false;
 	x->cold[x->ncold].x87_sw = x->x87_pending;
 	x->cold[x->ncold].at = rc_state_now(x);
 	x->cold[x->ncold++].i = x->i;
@@ -1699,6 +1703,8 @@ static u32 win_regs_written(const struct dinsn *di)
 		return reg_bit(di->rm, 1);
 	case DK_BT:
 		return mem || !(di->op & 3) ? 0 : reg_bit(di->rm, di->size);
+	case DK_REP_STR:
+		return reg_bit(R_ECX, 4) | reg_bit(R_ESI, 4) | reg_bit(R_EDI, 4);
 	case DK_LEA:
 	case DK_LOADX:
 	case DK_MOVX_R:
@@ -3074,6 +3080,105 @@ static void e_cold_leave_if(struct jctx *x, u8 cc)
 {
 	e_cold_if(x, cc);
 	x->cold[x->ncold - 1].leave = true;
+}
+
+/*
+ * A jump (from) to a REP string's cold path: its handler, as though the
+ * REP were the block's last instruction (the rest refunded first, so
+ * that it stops where the interpreter's would), then out of the block.
+ */
+static void cold_rep(struct jctx *x, u8 *from)
+{
+	cold_add(x, from);
+	x->cold[x->ncold - 1].leave = true;
+	x->cold[x->ncold - 1].rep = true;
+}
+
+/* lea eax, [h - 1]: a REP's count less one, from cache register h. */
+static void e_count_less1(struct jit *j, int h)
+{
+	e_rex(j, false, H_EAX, 0, h);
+	e8(j, 0x8d);
+	e8(j, (u8)(0x40 | (h & 7)));	/* (no slot is rsp or r12) */
+	e8(j, 0xff);
+}
+
+/*
+ * REP MOVS and REP STOS going up, of 32-bit code with 32-bit addresses,
+ * as memcpy(), memset() and copy_to_user() use them: when the count is
+ * 1 to a page's worth, source and destination each lie within one page
+ * that the TLB has (so no fault can come, and no store reaches a page
+ * of translated code: its write tag says so), and the budget has room
+ * for every iteration, the host's own REP MOVS or STOS straight on RAM,
+ * which copies element by element upwards as the guest's does, overlap
+ * or not.  Else the handler (exec_rep_quick() or exec_string()), and
+ * the block ends there, as it did for every REP string.  ECX, ESI and
+ * EDI are loaded first, so that every check leaves the cache alike and
+ * all share one cold path.  Changes rax, rcx, rdx, rsi, r8 and r9.
+ */
+static void emit_rep_str(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	bool movs = (di->op & ~1) == 0xa4;
+	int size = di->op & 1 ? di->osize : 1, sh = size == 4 ? 2 : size - 1;
+	int hc = rc_reg_of(x, R_ECX), hd = rc_reg_of(x, R_EDI);
+	int hs = movs ? rc_reg_of(x, R_ESI) : -1;
+	int ha = movs ? -1 : rc_reg_of(x, R_EAX);
+
+	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(eflags));	/* test [], DF */
+	e32(j, F_DF);
+	cold_rep(x, e_jump_cold(JCC_JNE));
+	e_count_less1(j, hc);
+	e8(j, 0x3d);				/* cmp eax, a page - 1 */
+	e32(j, (0x1000u >> sh) - 1);
+	cold_rep(x, e_jump_cold(JCC_JA));		/* (or none) */
+	e_mov_rr(j, H_ECX, hc, 4);			/* ecx = bytes */
+	if (sh)
+		ebytes(j, (const char[]){ '\xc1', '\xe1', (char)sh }, 3);
+	for (int k = 0; k < (movs ? 2 : 1); k++) {	/* each in a page */
+		e_mov_rr(j, H_EAX, k ? hs : hd, 4);
+		ebytes(j, "\x25\xff\x0f\x00\x00", 5);	/* and eax, */
+		ebytes(j, "\x01\xc8", 2);		/* add eax, ecx */
+		ebytes(j, "\x3d\x00\x10\x00\x00", 5);	/* cmp eax, 4096 */
+		cold_rep(x, e_jump_cold(JCC_JA));
+	}
+	for (int k = 0; k < (movs ? 2 : 1); k++) {	/* r8, r9 = RAM */
+		e_mov_rr(j, H_EAX, k ? hs : hd, 4);
+		cold_rep(x, e_tlb_check(x, !k, 1));
+		ebytes(j, k ? "\x4c\x8d\x0c\x06" : "\x4c\x8d\x04\x06", 4);
+	}
+	e_count_less1(j, hc);
+	e_rbx_h(j, 0x8b, H_EDX, CPU_FIELD(icount), true);
+	ebytes(j, "\x48\x01\xc2", 3);		/* add rdx, rax */
+	e_rbx(j, "\x48\x3b", 2, 0x93, CPU_FIELD(jit_end));	/* cmp rdx, */
+	cold_rep(x, e_jump_cold(JCC_JA));
+	e_rbx_h(j, 0x89, H_EDX, CPU_FIELD(icount), true);	/* charged */
+	e_mov_rr(j, H_EDX, hc, 4);			/* edx = bytes */
+	if (sh)
+		ebytes(j, (const char[]){ '\xc1', '\xe2', (char)sh }, 3);
+	if (movs) {
+		e_mov_rr(j, H_ECX, hc, 4);
+		ebytes(j, "\x48\x89\xf8", 3);		/* rax = rdi */
+		ebytes(j, "\x4c\x89\xc7\x4c\x89\xce", 6); /* r8, r9 */
+	} else {
+		ebytes(j, "\x49\x89\xf9", 3);		/* r9 = rdi */
+		e_mov_rr(j, H_EAX, ha, 4);
+		e_mov_rr(j, H_ECX, hc, 4);
+		ebytes(j, "\x4c\x89\xc7", 3);		/* rdi = r8 */
+	}
+	if (size == 2)
+		e8(j, 0x66);
+	e8(j, 0xf3);				/* rep movs / rep stos */
+	e8(j, (u8)((movs ? 0xa4 : 0xaa) | (size > 1)));
+	ebytes(j, movs ? "\x48\x89\xc7" : "\x4c\x89\xcf", 3); /* rdi back */
+	e_op_rr(j, 0x01, hd, H_EDX, 4);		/* EDI += bytes */
+	e_rc_spill(x, hd, R_EDI);
+	if (movs) {
+		e_op_rr(j, 0x01, hs, H_EDX, 4);	/* ESI += bytes */
+		e_rc_spill(x, hs, R_ESI);
+	}
+	e_op_rr(j, 0x31, hc, hc, 4);			/* ECX = 0 */
+	e_rc_spill(x, hc, R_ECX);
 }
 
 #define FPU_FIELD(f) (CPU_FIELD(fpu) + offsetof(struct fpu, f))
@@ -4837,6 +4942,11 @@ static void emit_tlb_choice(struct jctx *x)
 		swap_branch_tlb_use(di, &rd, &wr);
 		if (di->kind == DK_BT && di->rm == DC_NONE)
 			*(di->op & 3 ? &wr : &rd) |= 1u << di->seg;
+		if (di->kind == DK_REP_STR) {
+			wr |= 1u << S_ES;
+			if ((di->op & ~1) == 0xa4)
+				rd |= 1u << ((s8)di->seg >= 0 ? di->seg : S_DS);
+		}
 	}
 	x->b->need = 0;
 	if (!(rd | wr))
@@ -5073,6 +5183,9 @@ static u32 regs_read_guess(const struct dinsn *di)
 		return rm | reg | (di->op & 2 ? reg_mask(R_ECX, 4) : 0);
 	case DK_BT:
 		return m | rm | (di->op & 4 ? 0 : reg);
+	case DK_REP_STR:	/* ECX, EDI, and ESI or EAX */
+		return reg_mask(R_ECX, 4) | reg_mask(R_EDI, 4) |
+		       reg_mask((di->op & ~1) == 0xa4 ? R_ESI : R_EAX, 4);
 	case DK_SHIFT_RI:
 	case DK_NOT:
 	case DK_NEG:
@@ -5475,6 +5588,10 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		/* A PIC thunk's call, which goes on in the block */
 		if (di->kind == DK_CALLREL && emit_call_ret(&x, di))
 			continue;
+		if (di->kind == DK_REP_STR) {	/* the rest as its own */
+			emit_rep_str(&x, di);
+			continue;
+		}
 		if (emit_simple_form(&x, di))
 			continue;
 		if (!emit_reg_form(&x, di) && !emit_mem_form(&x, di))
@@ -5527,6 +5644,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 
 		if (i && x.cold[i - 1].i == k &&	/* same stub */
 		    x.cold[i - 1].leave == x.cold[i].leave &&
+		    x.cold[i - 1].rep == x.cold[i].rep &&
 		    x.cold[i - 1].x87_sw == x.cold[i].x87_sw &&
 		    rc_state_same(&x.cold[i - 1].at, &x.cold[i].at)) {
 			set_rel32(x.cold[i].from, cold_at);
@@ -5539,15 +5657,19 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 			e_x87_sw(j);
 		if (x.defer[k].on)
 			e_defer_flags(&x, &x.defer[k]);
+		if (x.cold[i].rep)
+			e_refund(&x, k);
 		for (m = k; m < k + x.cold[i].run; m++) {
 			e_sync_eip(j, x.off[m], x.wide);
 			e_call_fn(j, &b->d[m], b->d[m].fn);
 			/* A device may have raised INTR or asked us to
 			 * stop; a store may have reached this code. */
-			exits[m - k] = m + 1 < b->n ? e_check_intr(j) : NULL;
+			exits[m - k] = m + 1 < b->n && !x.cold[i].rep ?
+				       e_check_intr(j) : NULL;
 		}
 		if (x.cold[i].leave) {
-			e_refund(&x, k + x.cold[i].run - 1);
+			if (!x.cold[i].rep)
+				e_refund(&x, k + x.cold[i].run - 1);
 			e_jump(j, JMP, x.normal);
 		} else {
 			if (x.cold[i].host_flags)
@@ -5947,7 +6069,8 @@ static struct jblock *translate(struct cpu *c, const u8 *h, int mode)
 			n += 3;
 			continue;
 		}
-		if (d[n].flow == DF_NEXT || d[n].kind == DK_JCC) {
+		if (d[n].flow == DF_NEXT || d[n].kind == DK_JCC ||
+		    d[n].kind == DK_REP_STR) {
 			n++;
 			continue;
 		}

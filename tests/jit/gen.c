@@ -897,13 +897,63 @@ static void gen_simple(struct gen *g);
 static void gen_deferred(struct gen *g);
 static void patch8(struct gen *g, u32 at);
 
+/*
+ * REP MOVS or REP STOS of 1, 2 or 4 bytes, up or down, over a range of
+ * the data pages (across their middle at times), a copy overlapping its
+ * source now and then, and counts of 0 to a page's worth: ESI and EDI
+ * are kept on the stack and put back after.
+ */
+static void gen_rep_string(struct gen *g)
+{
+	bool movs = chance(g, 60), down = chance(g, 15);
+	u32 size = 1u << rnd(g, 3), n, bytes, dst, src;
+	s32 d;
+
+	if (!(g->wmask & 2))		/* ECX */
+		return;
+	n = chance(g, 8) ? 0 : chance(g, 60) ? 1 + rnd(g, 24) :
+	    1 + rnd(g, 0x1000 / size);
+	bytes = n * size;
+	dst = DATA + rnd(g, 0x2000 - bytes + 1);
+	src = DATA + rnd(g, 0x2000 - bytes + 1);
+	if (chance(g, 20)) {	/* overlapping, either way */
+		d = (s32)rnd(g, 33) - 16;
+		if ((s64)dst + d >= DATA && dst + d + bytes <= DATA + 0x2000)
+			src = dst + (u32)d;
+	}
+	if (down && bytes) {	/* from the top element down */
+		dst += bytes - size;
+		src += bytes - size;
+	}
+	b8(g, 0x56);				/* PUSH ESI; PUSH EDI */
+	b8(g, 0x57);
+	b8(g, down ? 0xfd : 0xfc);		/* STD or CLD */
+	b8(g, 0xbe);				/* MOV ESI, src */
+	b32(g, src - g->p->seg_base[S_DS]);
+	b8(g, 0xbf);				/* MOV EDI, dst */
+	b32(g, dst - g->p->seg_base[S_ES]);
+	b8(g, 0xb9);				/* MOV ECX, n */
+	b32(g, n);
+	if (size == 2)
+		b8(g, 0x66);
+	b8(g, chance(g, 80) ? 0xf3 : 0xf2);
+	b8(g, (movs ? 0xa4 : 0xaa) | (size > 1));
+	if (chance(g, 50))			/* CLD */
+		b8(g, 0xfc);
+	b8(g, 0x5f);				/* POP EDI; POP ESI */
+	b8(g, 0x5e);
+}
+
 static void gen_mem(struct gen *g)
 {
 	struct ea m;
 	int r = pick_w(g), s = pick_any(g), op = (int)rnd(g, 8);
 	u32 k;
 
-	switch (rnd(g, 18)) {
+	switch (rnd(g, 19)) {
+	case 18:
+		gen_rep_string(g);
+		break;
 	case 0:
 	case 1:		/* MOV r, m */
 		gen_ea(g, &m, 4, false);
