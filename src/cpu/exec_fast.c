@@ -1431,6 +1431,10 @@ static u8 dc_kind(const struct dinsn *di)
 		       DK_CALL;
 	if (di->fn == h_bt)
 		return di->size >= 4 ? DK_BT : DK_CALL;
+	if (di->mode == 4 && (di->fn == h_movs || di->fn == h_stos ||
+			      di->fn == h_lods))
+		return di->fn == h_movs ? DK_MOVS :
+		       di->fn == h_stos ? DK_STOS : DK_LODS;
 	if (di->fn == h_cmov_r && (di->size == 4 || di->size == 8))
 		return DK_CMOV_RR;
 	if (di->fn == h_mul && (di->size == 4 || di->size == 8))

@@ -125,6 +125,9 @@ enum {
 	DK_XCHG_M,	/* XCHG [ea], r[reg], 4 or 8 bytes */
 	DK_CMPXCHG_M,	/* CMPXCHG [ea], r[reg], 4 or 8 bytes */
 	DK_BITSCAN,	/* r[reg] = BSF (op 0) or BSR (1) of r[rm], 4 or 8 */
+	DK_MOVS,	/* MOVS, STOS, LODS without REP, of 32-bit code */
+	DK_STOS,
+	DK_LODS,
 	DK_REP_STR,	/* REP MOVS or STOS (op the opcode) of 32-bit
 			 * code and addresses; the flow is the handler's
 			 * (DF_INDIRECT: it may stop part way) */

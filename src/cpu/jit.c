@@ -2732,6 +2732,7 @@ static bool emit_mem_cached(struct jctx *x, const struct dinsn *di)
 
 static bool emit_mem_swap(struct jctx *x, const struct dinsn *di);
 static void emit_bt_m(struct jctx *x, const struct dinsn *di);
+static void emit_str(struct jctx *x, const struct dinsn *di);
 
 /*
  * Forms that touch memory, at any operand size (a byte register by the
@@ -2835,6 +2836,11 @@ static bool emit_mem_form(struct jctx *x, const struct dinsn *di)
 	case DK_BT:
 		emit_bt_m(x, di);
 		return true;
+	case DK_MOVS:
+	case DK_STOS:
+	case DK_LODS:
+		emit_str(x, di);
+		break;
 	default:
 		return false;
 	}
@@ -3092,6 +3098,55 @@ static void cold_rep(struct jctx *x, u8 *from)
 	cold_add(x, from);
 	x->cold[x->ncold - 1].leave = true;
 	x->cold[x->ncold - 1].rep = true;
+}
+
+/* Guest register r += size, for a string form going up. */
+static void e_str_step(struct jctx *x, int r, int size)
+{
+	int h = rc_reg_of(x, r);
+
+	e_op_ri(x->j, 0, h, (u32)size, 4);		/* add h, size */
+	e_rc_spill(x, h, r);
+}
+
+/*
+ * MOVS, STOS and LODS without REP, of 32-bit code: with DF clear, the
+ * accesses through the TLB (the source's value waits in r9d while the
+ * destination's is found) and ESI and EDI moved on; with DF set, or
+ * where an access cannot go straight to RAM, the handler.  A cold path
+ * runs the whole instruction: nothing has been written before the last
+ * access.
+ */
+static void emit_str(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int size = di->size;
+
+	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(eflags));	/* test [], DF */
+	e32(j, F_DF);
+	e_cold_if(x, JCC_JNE);
+	if (di->kind != DK_STOS) {
+		e_load_greg(x, H_EAX, R_ESI, 4);
+		e_access(x, di->seg, false, size);
+		e_loadz_at(j, di->kind == DK_MOVS ? H_EDX : H_EAX, size,
+			   AT_RSI_RCX);
+	}
+	if (di->kind == DK_LODS) {
+		e_store_reg_sz(x, R_EAX, size);
+	} else {
+		if (di->kind == DK_MOVS)
+			ebytes(j, "\x41\x89\xd1", 3);	/* mov r9d, edx */
+		e_load_greg(x, H_EAX, R_EDI, 4);
+		e_access(x, S_ES, true, size);
+		if (di->kind == DK_MOVS)
+			ebytes(j, "\x44\x89\xca", 3);	/* mov edx, r9d */
+		else
+			e_loadz_reg(x, H_EDX, R_EAX, size);
+		e_store_at(j, H_EDX, size, AT_RSI_RCX);
+		e_str_step(x, R_EDI, size);
+	}
+	if (di->kind != DK_STOS)
+		e_str_step(x, R_ESI, size);
 }
 
 /* lea eax, [h - 1]: a REP's count less one, from cache register h. */
@@ -4942,6 +4997,10 @@ static void emit_tlb_choice(struct jctx *x)
 		swap_branch_tlb_use(di, &rd, &wr);
 		if (di->kind == DK_BT && di->rm == DC_NONE)
 			*(di->op & 3 ? &wr : &rd) |= 1u << di->seg;
+		if (di->kind == DK_MOVS || di->kind == DK_LODS)
+			rd |= 1u << di->seg;
+		if (di->kind == DK_MOVS || di->kind == DK_STOS)
+			wr |= 1u << S_ES;
 		if (di->kind == DK_REP_STR) {
 			wr |= 1u << S_ES;
 			if ((di->op & ~1) == 0xa4)

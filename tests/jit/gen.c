@@ -900,12 +900,13 @@ static void patch8(struct gen *g, u32 at);
 /*
  * REP MOVS or REP STOS of 1, 2 or 4 bytes, up or down, over a range of
  * the data pages (across their middle at times), a copy overlapping its
- * source now and then, and counts of 0 to a page's worth: ESI and EDI
- * are kept on the stack and put back after.
+ * source now and then, and counts of 0 to a page's worth; or one MOVS,
+ * STOS or LODS: ESI and EDI are kept on the stack and put back after.
  */
 static void gen_rep_string(struct gen *g)
 {
-	bool movs = chance(g, 60), down = chance(g, 15);
+	bool movs = chance(g, 60), down = chance(g, 15), rep = chance(g, 70);
+	bool lods = !rep && (g->wmask & 1) && chance(g, 50);
 	u32 size = 1u << rnd(g, 3), n, bytes, dst, src;
 	s32 d;
 
@@ -936,8 +937,9 @@ static void gen_rep_string(struct gen *g)
 	b32(g, n);
 	if (size == 2)
 		b8(g, 0x66);
-	b8(g, chance(g, 80) ? 0xf3 : 0xf2);
-	b8(g, (movs ? 0xa4 : 0xaa) | (size > 1));
+	if (rep)
+		b8(g, chance(g, 80) ? 0xf3 : 0xf2);
+	b8(g, (lods ? 0xac : movs ? 0xa4 : 0xaa) | (size > 1));
 	if (chance(g, 50))			/* CLD */
 		b8(g, 0xfc);
 	b8(g, 0x5f);				/* POP EDI; POP ESI */
