@@ -3122,6 +3122,7 @@ static void emit_str(struct jctx *x, const struct dinsn *di)
 	struct jit *j = x->j;
 	int size = di->size;
 
+	x->l0_slot = L0_NONE;	/* ESI and EDI are not the stack's */
 	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(eflags));	/* test [], DF */
 	e32(j, F_DF);
 	e_cold_if(x, JCC_JNE);
