@@ -1994,16 +1994,23 @@ static void emit_win_stub(struct jctx *x, u32 k)
 	x->cold[x->winstub[k].cold].from = e_jump(j, JMP, NULL);
 }
 
-/*
- * The host's flags are the guest's here, at the end of instruction x->i
- * (from its first cold path on, whose handlers leave them in memory and
- * whose stubs then load them into the host's, e_host_flags_in()), for the
- * next form to use as they are, until it emits anything else.
- */
-static void host_flags_valid(struct jctx *x, u32 first)
+/* The cold paths of instruction x->i from its first on: their handlers
+ * leave the flags in memory, and their stubs load them into the host's
+ * (e_host_flags_in()) before coming back. */
+static void cold_host_flags(struct jctx *x, u32 first)
 {
 	for (; first < x->ncold; first++)
 		x->cold[first].host_flags = true;
+}
+
+/*
+ * The host's flags are the guest's here, at the end of instruction x->i
+ * (on its cold paths' way too, cold_host_flags()), for the next form to
+ * use as they are, until it emits anything else.
+ */
+static void host_flags_valid(struct jctx *x, u32 first)
+{
+	cold_host_flags(x, first);
 	x->host_flags_at = x->j->p;
 }
 
@@ -3100,6 +3107,13 @@ static void cold_rep(struct jctx *x, u8 *from)
 	x->cold[x->ncold - 1].rep = true;
 }
 
+/* test dword [eflags], DF: a string form going down takes its handler. */
+static void e_test_df(struct jit *j)
+{
+	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(eflags));
+	e32(j, F_DF);
+}
+
 /* Guest register r += size, for a string form going up. */
 static void e_str_step(struct jctx *x, int r, int size)
 {
@@ -3123,8 +3137,7 @@ static void emit_str(struct jctx *x, const struct dinsn *di)
 	int size = di->size;
 
 	x->l0_slot = L0_NONE;	/* ESI and EDI are not the stack's */
-	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(eflags));	/* test [], DF */
-	e32(j, F_DF);
+	e_test_df(j);
 	e_cold_if(x, JCC_JNE);
 	if (di->kind != DK_STOS) {
 		e_load_greg(x, H_EAX, R_ESI, 4);
@@ -3181,8 +3194,7 @@ static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 	int hs = movs ? rc_reg_of(x, R_ESI) : -1;
 	int ha = movs ? -1 : rc_reg_of(x, R_EAX);
 
-	e_rbx(j, "\xf7", 1, 0x83, CPU_FIELD(eflags));	/* test [], DF */
-	e32(j, F_DF);
+	e_test_df(j);
 	cold_rep(x, e_jump_cold(JCC_JNE));
 	e_count_less1(j, hc);
 	e8(j, 0x3d);				/* cmp eax, a page - 1 */
@@ -3695,9 +3707,8 @@ static void emit_bt_m(struct jctx *x, const struct dinsn *di)
 	}
 	e_bt_flags(x);
 	cold_back_here(x, first);
-	if (x->flags_live[x->i])	/* the cold paths' too */
-		for (; first < x->ncold; first++)
-			x->cold[first].host_flags = true;
+	if (x->flags_live[x->i])	/* the cold paths' CF too */
+		cold_host_flags(x, first);
 }
 
 static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
@@ -4683,16 +4694,17 @@ static void e_flags_unknown(struct jctx *x, int cc)
 		e_setcc(j, cc);
 }
 
-/* Does condition cc read CF alone (B, AE)? */
-static bool cc_cf_only(int cc)
+/* Does condition cc read CF alone (B, AE), which a BT just left in the
+ * host's CF (host_cf_at)? */
+static bool cf_ready(const struct jctx *x, int cc)
 {
-	return (cc & 15) >> 1 == 1;
+	return (cc & 15) >> 1 == 1 && x->host_cf_at == x->j->p;
 }
 
 /* al = condition cc, 1 or 0. */
 static void e_cond_al(struct jctx *x, int cc)
 {
-	if ((cc_cf_only(cc) && x->host_cf_at == x->j->p) || e_flags_known(x))
+	if (cf_ready(x, cc) || e_flags_known(x))
 		e_setcc(x->j, cc);
 	else
 		e_flags_unknown(x, cc);
@@ -4701,9 +4713,7 @@ static void e_cond_al(struct jctx *x, int cc)
 /* Jcc: returns the jump taken. */
 static u8 *emit_cond_jump(struct jctx *x, const struct dinsn *di)
 {
-	if (cc_cf_only(di->op) && x->host_cf_at == x->j->p)
-		return e_jump_cold((u8)(0x80 | di->op));
-	if (!e_flags_known(x))
+	if (!cf_ready(x, di->op) && !e_flags_known(x))
 		e_flags_unknown(x, -1);
 	return e_jump_cold((u8)(0x80 | di->op));
 }
