@@ -1726,7 +1726,8 @@ static u32 interp_form(const struct insn *d, const u8 *h, struct dinsn *di)
 	if (!flag) {
 		di->reg = d->rep;
 		di->scale = d->adsize;
-		if (d->mode == 4 && d->adsize == 4 &&
+		if ((d->mode == 4 || d->mode == 8) &&
+		    d->adsize == d->mode &&	/* 32 bits, or 64 */
 		    ((op & ~1) == 0xa4 || (op & ~1) == 0xaa) &&
 		    d->seg_override != S_FS && d->seg_override != S_GS &&
 		    d->seg_override != S_CS)	/* a base of 0 */

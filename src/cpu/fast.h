@@ -129,7 +129,8 @@ enum {
 	DK_STOS,
 	DK_LODS,
 	DK_REP_STR,	/* REP MOVS or STOS (op the opcode) of 32-bit
-			 * code and addresses; the flow is the handler's
+			 * code and addresses, or 64-bit code and
+			 * addresses; the flow is the handler's
 			 * (DF_INDIRECT: it may stop part way) */
 	DK_BT,		/* BT (op 0), BTS, BTR, BTC (1-3) of r/m by
 			 * r[reg], or by imm with op | 4; 4 or 8 bytes */

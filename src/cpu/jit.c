@@ -3163,40 +3163,44 @@ static void emit_str(struct jctx *x, const struct dinsn *di)
 		e_str_step(x, R_ESI, size);
 }
 
-/* lea eax, [h - 1]: a REP's count less one, from cache register h. */
-static void e_count_less1(struct jit *j, int h)
+/* lea eax, [h - 1]: a REP's count less one, from cache register h (rax,
+ * all of RCX, in 64-bit code). */
+static void e_count_less1(struct jit *j, int h, bool wide)
 {
-	e_rex(j, false, H_EAX, 0, h);
+	e_rex(j, wide, H_EAX, 0, h);
 	e8(j, 0x8d);
 	e8(j, (u8)(0x40 | (h & 7)));	/* (no slot is rsp or r12) */
 	e8(j, 0xff);
 }
 
 /*
- * REP MOVS and REP STOS going up, of 32-bit code with 32-bit addresses,
- * as memcpy(), memset() and copy_to_user() use them: when the count is
- * 1 to a page's worth, source and destination each lie within one page
- * that the TLB has (so no fault can come, and no store reaches a page
- * of translated code: its write tag says so), and the budget has room
- * for every iteration, the host's own REP MOVS or STOS straight on RAM,
- * which copies element by element upwards as the guest's does, overlap
- * or not.  Else the handler (exec_rep_quick() or exec_string()), and
- * the block ends there, as it did for every REP string.  ECX, ESI and
- * EDI are loaded first, so that every check leaves the cache alike and
- * all share one cold path.  Changes rax, rcx, rdx, rsi, r8 and r9.
+ * REP MOVS and REP STOS going up, of 32-bit code with 32-bit addresses
+ * or 64-bit code with 64-bit ones, as memcpy(), memset() and
+ * copy_to_user() use them: when the count is 1 to a page's worth, source
+ * and destination each lie within one page that the TLB has (so no fault
+ * can come, and no store reaches a page of translated code: its write
+ * tag says so), and the budget has room for every iteration, the host's
+ * own REP MOVS or STOS straight on RAM, which copies element by element
+ * upwards as the guest's does, overlap or not.  Else the handler
+ * (exec_rep_quick() or exec_string()), and the block ends there, as it
+ * did for every REP string.  ECX, ESI and EDI are loaded first, so that
+ * every check leaves the cache alike and all share one cold path.
+ * Changes rax, rcx, rdx, rsi, r8 and r9.
  */
 static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
-	bool movs = (di->op & ~1) == 0xa4;
-	int size = di->op & 1 ? di->osize : 1, sh = size == 4 ? 2 : size - 1;
+	bool movs = (di->op & ~1) == 0xa4, w = x->wide;
+	int size = di->op & 1 ? di->osize : 1;
+	int sh = size == 8 ? 3 : size == 4 ? 2 : size - 1, aw = w ? 8 : 4;
 	int hc = rc_reg_of(x, R_ECX), hd = rc_reg_of(x, R_EDI);
 	int hs = movs ? rc_reg_of(x, R_ESI) : -1;
 	int ha = movs ? -1 : rc_reg_of(x, R_EAX);
 
 	e_test_df(j);
 	cold_rep(x, e_jump_cold(JCC_JNE));
-	e_count_less1(j, hc);
+	e_count_less1(j, hc, w);
+	e_rexw(j, aw);
 	e8(j, 0x3d);				/* cmp eax, a page - 1 */
 	e32(j, (0x1000u >> sh) - 1);
 	cold_rep(x, e_jump_cold(JCC_JA));		/* (or none) */
@@ -3211,11 +3215,11 @@ static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 		cold_rep(x, e_jump_cold(JCC_JA));
 	}
 	for (int k = 0; k < (movs ? 2 : 1); k++) {	/* r8, r9 = RAM */
-		e_mov_rr(j, H_EAX, k ? hs : hd, 4);
+		e_mov_rr(j, H_EAX, k ? hs : hd, aw);
 		cold_rep(x, e_tlb_check(x, !k, 1));
 		ebytes(j, k ? "\x4c\x8d\x0c\x06" : "\x4c\x8d\x04\x06", 4);
 	}
-	e_count_less1(j, hc);
+	e_count_less1(j, hc, w);
 	e_rbx_h(j, 0x8b, H_EDX, CPU_FIELD(icount), true);
 	ebytes(j, "\x48\x01\xc2", 3);		/* add rdx, rax */
 	e_rbx(j, "\x48\x3b", 2, 0x93, CPU_FIELD(jit_end));	/* cmp rdx, */
@@ -3230,19 +3234,21 @@ static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 		ebytes(j, "\x4c\x89\xc7\x4c\x89\xce", 6); /* r8, r9 */
 	} else {
 		ebytes(j, "\x49\x89\xf9", 3);		/* r9 = rdi */
-		e_mov_rr(j, H_EAX, ha, 4);
+		e_mov_rr(j, H_EAX, ha, size == 8 ? 8 : 4);
 		e_mov_rr(j, H_ECX, hc, 4);
 		ebytes(j, "\x4c\x89\xc7", 3);		/* rdi = r8 */
 	}
 	if (size == 2)
 		e8(j, 0x66);
 	e8(j, 0xf3);				/* rep movs / rep stos */
+	if (size == 8)
+		e8(j, 0x48);
 	e8(j, (u8)((movs ? 0xa4 : 0xaa) | (size > 1)));
 	ebytes(j, movs ? "\x48\x89\xc7" : "\x4c\x89\xcf", 3); /* rdi back */
-	e_op_rr(j, 0x01, hd, H_EDX, 4);		/* EDI += bytes */
+	e_op_rr(j, 0x01, hd, H_EDX, aw);		/* EDI += bytes */
 	e_rc_spill(x, hd, R_EDI);
 	if (movs) {
-		e_op_rr(j, 0x01, hs, H_EDX, 4);	/* ESI += bytes */
+		e_op_rr(j, 0x01, hs, H_EDX, aw);	/* ESI += bytes */
 		e_rc_spill(x, hs, R_ESI);
 	}
 	e_op_rr(j, 0x31, hc, hc, 4);			/* ECX = 0 */

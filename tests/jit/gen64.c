@@ -1346,6 +1346,63 @@ static void gen_string(struct gen *g)
 		oreg(g, 4, 0x58, RSI, 0, 0);		/* pop rsi */
 }
 
+/*
+ * REP MOVS or REP STOS of 1, 2, 4 or 8 bytes, up or down, over a range
+ * of the data pages (across their middle at times), a copy overlapping
+ * its source now and then, and counts of 0 to a page's worth, with
+ * 64-bit addresses (the data pages through any of their first three
+ * aliases) or (67) 32-bit ones (through the first): RSI and RDI are
+ * added into a register, then put back as they were.
+ */
+static void gen_rep_big(struct gen *g)
+{
+	static const u32 sizes[] = { 1, 2, 4, 8, 8 };
+	bool movs = chance(g, 60), down = chance(g, 15), a32 = chance(g, 10);
+	u32 size = sizes[rnd(g, 5)], n, bytes, dst, src;
+	struct enc e;
+	s32 d;
+	int r;
+
+	if (!(g->wmask & BIT(RCX)))
+		return;
+	n = chance(g, 8) ? 0 : chance(g, 60) ? 1 + rnd(g, 24) :
+	    1 + rnd(g, 0x1000 / size);
+	bytes = n * size;
+	dst = DATA + rnd(g, 0x2000 - bytes + 1);
+	src = DATA + rnd(g, 0x2000 - bytes + 1);
+	if (chance(g, 20)) {	/* overlapping, either way */
+		d = (s32)rnd(g, 33) - 16;
+		if ((s64)dst + d >= DATA && dst + d + bytes <= DATA + 0x2000)
+			src = dst + (u32)d;
+	}
+	if (down && bytes) {	/* from the top element down */
+		dst += bytes - size;
+		src += bytes - size;
+	}
+	oreg(g, 4, 0x50, RSI, 0, 0);		/* push rsi; push rdi */
+	oreg(g, 4, 0x50, RDI, 0, 0);
+	b8(g, down ? 0xfd : 0xfc);		/* STD or CLD */
+	/* mov rsi, src; mov rdi, dst: through any alias, but the first
+	 * with 32-bit addresses */
+	oreg(g, 8, 0xb8, RSI, alias_lin(a32 ? 0 : (int)rnd(g, 3), src), 8);
+	oreg(g, 8, 0xb8, RDI, alias_lin(a32 ? 0 : (int)rnd(g, 3), dst), 8);
+	oreg(g, 4, 0xb8, RCX, n, 4);
+	e = sized((int)size, (movs ? 0xa4 : 0xaa) | (size > 1), 0, 1);
+	e.pfx[e.npfx++] = chance(g, 85) ? 0xf3 : 0xf2;
+	if (a32)
+		b8(g, 0x67);
+	emit(g, &e);
+	if (chance(g, 50))			/* CLD */
+		b8(g, 0xfc);
+	r = pick_w(g);		/* where RSI and RDI end shows after */
+	if (r != RSI && r != RDI && r != RSP) {
+		rr(g, 8, 0x01, RDI, r);		/* add r, rdi */
+		rr(g, 8, 0x31, RSI, r);		/* xor r, rsi */
+	}
+	oreg(g, 4, 0x58, RDI, 0, 0);		/* pop rdi; pop rsi */
+	oreg(g, 4, 0x58, RSI, 0, 0);
+}
+
 /* Flags: CLC, STC, CMC, CLD, STD, PUSH imm; POPF. */
 static void gen_flags(struct gen *g)
 {
@@ -1665,7 +1722,7 @@ static void gen_simple(struct gen *g)
 	else if (k < 74)
 		gen_flags(g);
 	else if (k < 76)
-		gen_string(g);
+		chance(g, 50) ? gen_string(g) : gen_rep_big(g);
 	else if (k < 79 && g->p->want_faults)
 		gen_div(g);
 	else if (k < 81 && g->p->want_faults)
