@@ -3174,18 +3174,20 @@ static void e_count_less1(struct jit *j, int h, bool wide)
 }
 
 /*
- * REP MOVS and REP STOS going up, of 32-bit code with 32-bit addresses
- * or 64-bit code with 64-bit ones, as memcpy(), memset() and
- * copy_to_user() use them: when the count is 1 to a page's worth, source
- * and destination each lie within one page that the TLB has (so no fault
- * can come, and no store reaches a page of translated code: its write
- * tag says so), and the budget has room for every iteration, the host's
- * own REP MOVS or STOS straight on RAM, which copies element by element
- * upwards as the guest's does, overlap or not.  Else the handler
- * (exec_rep_quick() or exec_string()), and the block ends there, as it
- * did for every REP string.  ECX, ESI and EDI are loaded first, so that
- * every check leaves the cache alike and all share one cold path.
- * Changes rax, rcx, rdx, rsi, r8 and r9.
+ * REP MOVS and REP STOS of 32-bit code with 32-bit addresses or 64-bit
+ * code with 64-bit ones, as memcpy(), memset(), copy_to_user() and (going
+ * down) memmove() use them: when the count is 1 to a page's worth, the
+ * elements each of source and destination covers lie within one page
+ * that the TLB has (so no fault can come, and no store reaches a page of
+ * translated code: its write tag says so), and the budget has room for
+ * every iteration, the host's own REP MOVS or STOS straight on RAM, with
+ * the guest's DF, which copies element by element as the guest's does,
+ * overlap or not; ESI and EDI then move by what the host's RSI and RDI
+ * moved.  Else the handler (exec_rep_quick() or exec_string()), and the
+ * block ends there, as it did for every REP string.  ECX, ESI and EDI are
+ * loaded first, so that every check leaves the cache alike and all share
+ * one cold path.  Changes rax, rcx, rdx, rsi, r8 and r9, and leaves the
+ * host's DF clear, as the ABI wants it.
  */
 static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 {
@@ -3197,8 +3199,6 @@ static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 	int hs = movs ? rc_reg_of(x, R_ESI) : -1;
 	int ha = movs ? -1 : rc_reg_of(x, R_EAX);
 
-	e_test_df(j);
-	cold_rep(x, e_jump_cold(JCC_JNE));
 	e_count_less1(j, hc, w);
 	e_rexw(j, aw);
 	e8(j, 0x3d);				/* cmp eax, a page - 1 */
@@ -3207,8 +3207,16 @@ static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 	e_mov_rr(j, H_ECX, hc, 4);			/* ecx = bytes */
 	if (sh)
 		ebytes(j, (const char[]){ '\xc1', '\xe1', (char)sh }, 3);
+	/* edx = how far below the first element the last one starts:
+	 * bytes - size going down, else 0 */
+	e_load(j, H_EDX, CPU_FIELD(eflags));
+	ebytes(j, "\xc1\xea\x0a\x83\xe2\x01\xf7\xda", 8); /* DF ? -1 : 0 */
+	ebytes(j, "\x8d\x41", 2);		/* lea eax, [rcx-size] */
+	e8(j, (u8)-size);
+	ebytes(j, "\x21\xc2", 2);			/* and edx, eax */
 	for (int k = 0; k < (movs ? 2 : 1); k++) {	/* each in a page */
 		e_mov_rr(j, H_EAX, k ? hs : hd, 4);
+		ebytes(j, "\x29\xd0", 2);		/* sub eax, edx */
 		ebytes(j, "\x25\xff\x0f\x00\x00", 5);	/* and eax, */
 		ebytes(j, "\x01\xc8", 2);		/* add eax, ecx */
 		ebytes(j, "\x3d\x00\x10\x00\x00", 5);	/* cmp eax, 4096 */
@@ -3225,9 +3233,6 @@ static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 	e_rbx(j, "\x48\x3b", 2, 0x93, CPU_FIELD(jit_end));	/* cmp rdx, */
 	cold_rep(x, e_jump_cold(JCC_JA));
 	e_rbx_h(j, 0x89, H_EDX, CPU_FIELD(icount), true);	/* charged */
-	e_mov_rr(j, H_EDX, hc, 4);			/* edx = bytes */
-	if (sh)
-		ebytes(j, (const char[]){ '\xc1', '\xe2', (char)sh }, 3);
 	if (movs) {
 		e_mov_rr(j, H_ECX, hc, 4);
 		ebytes(j, "\x48\x89\xf8", 3);		/* rax = rdi */
@@ -3238,17 +3243,22 @@ static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 		e_mov_rr(j, H_ECX, hc, 4);
 		ebytes(j, "\x4c\x89\xc7", 3);		/* rdi = r8 */
 	}
+	e_test_df(j);
+	ebytes(j, "\x74\x01\xfd", 3);		/* jz over: std */
 	if (size == 2)
 		e8(j, 0x66);
 	e8(j, 0xf3);				/* rep movs / rep stos */
 	if (size == 8)
 		e8(j, 0x48);
 	e8(j, (u8)((movs ? 0xa4 : 0xaa) | (size > 1)));
+	e8(j, 0xfc);					/* cld */
+	ebytes(j, "\x48\x89\xfa\x4c\x29\xc2", 6);	/* rdx = rdi - r8 */
 	ebytes(j, movs ? "\x48\x89\xc7" : "\x4c\x89\xcf", 3); /* rdi back */
-	e_op_rr(j, 0x01, hd, H_EDX, aw);		/* EDI += bytes */
+	e_op_rr(j, 0x01, hd, H_EDX, aw);		/* EDI += how far */
 	e_rc_spill(x, hd, R_EDI);
 	if (movs) {
-		e_op_rr(j, 0x01, hs, H_EDX, aw);	/* ESI += bytes */
+		ebytes(j, "\x4c\x29\xce", 3);		/* rsi -= r9 */
+		e_op_rr(j, 0x01, hs, 6, aw);		/* ESI += how far */
 		e_rc_spill(x, hs, R_ESI);
 	}
 	e_op_rr(j, 0x31, hc, hc, 4);			/* ECX = 0 */

@@ -901,7 +901,8 @@ static void patch8(struct gen *g, u32 at);
  * REP MOVS or REP STOS of 1, 2 or 4 bytes, up or down, over a range of
  * the data pages (across their middle at times), a copy overlapping its
  * source now and then, and counts of 0 to a page's worth; or one MOVS,
- * STOS or LODS: ESI and EDI are kept on the stack and put back after.
+ * STOS or LODS: where ESI and EDI end is added into a register, then
+ * they are put back as they were.
  */
 static void gen_rep_string(struct gen *g)
 {
@@ -909,6 +910,7 @@ static void gen_rep_string(struct gen *g)
 	bool lods = !rep && (g->wmask & 1) && chance(g, 50);
 	u32 size = 1u << rnd(g, 3), n, bytes, dst, src;
 	s32 d;
+	int r;
 
 	if (!(g->wmask & 2))		/* ECX */
 		return;
@@ -942,6 +944,13 @@ static void gen_rep_string(struct gen *g)
 	b8(g, (lods ? 0xac : movs ? 0xa4 : 0xaa) | (size > 1));
 	if (chance(g, 50))			/* CLD */
 		b8(g, 0xfc);
+	r = pick_w(g);		/* where ESI and EDI end shows after */
+	if (r != 4 && r != 6 && r != 7) {
+		b8(g, 0x01);			/* ADD r, EDI */
+		modrm(g, 3, 7, r);
+		b8(g, 0x31);			/* XOR r, ESI */
+		modrm(g, 3, 6, r);
+	}
 	b8(g, 0x5f);				/* POP EDI; POP ESI */
 	b8(g, 0x5e);
 }
