@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "jitdiff.h"
+#include "rep_range.h"
 #include "sse_forms.h"
 
 struct gen {
@@ -49,6 +50,12 @@ static u32 rnd(struct gen *g, u32 n)
 static bool chance(struct gen *g, u32 percent)
 {
 	return rnd(g, 100) < percent;
+}
+
+/* rnd() for code that knows no struct gen (rep_range.h). */
+static u32 rnd_any(void *g, u32 n)
+{
+	return rnd(g, n);
 }
 
 /* --- Emission --- */
@@ -908,35 +915,22 @@ static void gen_rep_string(struct gen *g)
 {
 	bool movs = chance(g, 60), down = chance(g, 15), rep = chance(g, 70);
 	bool lods = !rep && (g->wmask & 1) && chance(g, 50);
-	u32 size = 1u << rnd(g, 3), n, bytes, dst, src;
-	s32 d;
+	u32 size = 1u << rnd(g, 3);
+	struct rep_range at;
 	int r;
 
 	if (!(g->wmask & 2))		/* ECX */
 		return;
-	n = chance(g, 8) ? 0 : chance(g, 60) ? 1 + rnd(g, 24) :
-	    1 + rnd(g, 0x1000 / size);
-	bytes = n * size;
-	dst = DATA + rnd(g, 0x2000 - bytes + 1);
-	src = DATA + rnd(g, 0x2000 - bytes + 1);
-	if (chance(g, 20)) {	/* overlapping, either way */
-		d = (s32)rnd(g, 33) - 16;
-		if ((s64)dst + d >= DATA && dst + d + bytes <= DATA + 0x2000)
-			src = dst + (u32)d;
-	}
-	if (down && bytes) {	/* from the top element down */
-		dst += bytes - size;
-		src += bytes - size;
-	}
+	at = rep_range_pick(rnd_any, g, size, down, DATA, 0x2000);
 	b8(g, 0x56);				/* PUSH ESI; PUSH EDI */
 	b8(g, 0x57);
 	b8(g, down ? 0xfd : 0xfc);		/* STD or CLD */
 	b8(g, 0xbe);				/* MOV ESI, src */
-	b32(g, src - g->p->seg_base[S_DS]);
+	b32(g, at.src - g->p->seg_base[S_DS]);
 	b8(g, 0xbf);				/* MOV EDI, dst */
-	b32(g, dst - g->p->seg_base[S_ES]);
+	b32(g, at.dst - g->p->seg_base[S_ES]);
 	b8(g, 0xb9);				/* MOV ECX, n */
-	b32(g, n);
+	b32(g, at.n);
 	if (size == 2)
 		b8(g, 0x66);
 	if (rep)

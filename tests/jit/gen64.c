@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "jitdiff64.h"
+#include "rep_range.h"
 #include "sse_forms.h"
 
 enum {
@@ -66,6 +67,12 @@ static u32 rnd(struct gen *g, u32 n)
 static bool chance(struct gen *g, u32 percent)
 {
 	return rnd(g, 100) < percent;
+}
+
+/* rnd() for code that knows no struct gen (rep_range.h). */
+static u32 rnd_any(void *g, u32 n)
+{
+	return rnd(g, n);
 }
 
 /* --- Emission --- */
@@ -1358,35 +1365,22 @@ static void gen_rep_big(struct gen *g)
 {
 	static const u32 sizes[] = { 1, 2, 4, 8, 8 };
 	bool movs = chance(g, 60), down = chance(g, 15), a32 = chance(g, 10);
-	u32 size = sizes[rnd(g, 5)], n, bytes, dst, src;
+	u32 size = sizes[rnd(g, 5)];
+	struct rep_range at;
 	struct enc e;
-	s32 d;
 	int r;
 
 	if (!(g->wmask & BIT(RCX)))
 		return;
-	n = chance(g, 8) ? 0 : chance(g, 60) ? 1 + rnd(g, 24) :
-	    1 + rnd(g, 0x1000 / size);
-	bytes = n * size;
-	dst = DATA + rnd(g, 0x2000 - bytes + 1);
-	src = DATA + rnd(g, 0x2000 - bytes + 1);
-	if (chance(g, 20)) {	/* overlapping, either way */
-		d = (s32)rnd(g, 33) - 16;
-		if ((s64)dst + d >= DATA && dst + d + bytes <= DATA + 0x2000)
-			src = dst + (u32)d;
-	}
-	if (down && bytes) {	/* from the top element down */
-		dst += bytes - size;
-		src += bytes - size;
-	}
+	at = rep_range_pick(rnd_any, g, size, down, DATA, 0x2000);
 	oreg(g, 4, 0x50, RSI, 0, 0);		/* push rsi; push rdi */
 	oreg(g, 4, 0x50, RDI, 0, 0);
 	b8(g, down ? 0xfd : 0xfc);		/* STD or CLD */
 	/* mov rsi, src; mov rdi, dst: through any alias, but the first
 	 * with 32-bit addresses */
-	oreg(g, 8, 0xb8, RSI, alias_lin(a32 ? 0 : (int)rnd(g, 3), src), 8);
-	oreg(g, 8, 0xb8, RDI, alias_lin(a32 ? 0 : (int)rnd(g, 3), dst), 8);
-	oreg(g, 4, 0xb8, RCX, n, 4);
+	oreg(g, 8, 0xb8, RSI, alias_lin(a32 ? 0 : (int)rnd(g, 3), at.src), 8);
+	oreg(g, 8, 0xb8, RDI, alias_lin(a32 ? 0 : (int)rnd(g, 3), at.dst), 8);
+	oreg(g, 4, 0xb8, RCX, at.n, 4);
 	e = sized((int)size, (movs ? 0xa4 : 0xaa) | (size > 1), 0, 1);
 	e.pfx[e.npfx++] = chance(g, 85) ? 0xf3 : 0xf2;
 	if (a32)

@@ -2,7 +2,8 @@
 # random whole programs (test_jit.sh).  jitdiff is built with the
 # sanitizers against build/asan/liblguest.a like the other unit tests.
 JIT_TEST_SRCS := tests/jit/jitdiff.c tests/jit/gen.c
-JIT_TEST_HDRS := tests/jit/jitdiff.h tests/jit/watchdog.h src/cpu/cpu.h \
+JIT_TEST_HDRS := tests/jit/jitdiff.h tests/jit/watchdog.h tests/jit/rep_range.h \
+		 src/cpu/cpu.h \
 		 src/cpu/cpu_internal.h src/types.h
 
 build/tests/jit/jitdiff: $(JIT_TEST_SRCS) $(JIT_TEST_HDRS) build/asan/liblguest.a
@@ -14,7 +15,8 @@ CHECK_DEPS += build/tests/jit/jitdiff
 
 # jitdiff64: the same for 64-bit code in long mode (test_jit64.sh).
 JIT64_TEST_SRCS := tests/jit/jitdiff64.c tests/jit/gen64.c
-JIT64_TEST_HDRS := tests/jit/jitdiff64.h tests/jit/watchdog.h src/cpu/cpu.h \
+JIT64_TEST_HDRS := tests/jit/jitdiff64.h tests/jit/watchdog.h \
+		   tests/jit/rep_range.h src/cpu/cpu.h \
 		   src/cpu/cpu_internal.h src/types.h
 
 build/tests/jit/jitdiff64: $(JIT64_TEST_SRCS) $(JIT64_TEST_HDRS) build/asan/liblguest.a
