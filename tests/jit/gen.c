@@ -939,11 +939,11 @@ static void gen_rep_string(struct gen *g)
 	if (chance(g, 50))			/* CLD */
 		b8(g, 0xfc);
 	r = pick_w(g);		/* where ESI and EDI end shows after */
-	if (r != 4 && r != 6 && r != 7) {
+	if (r != R_ESP && r != R_ESI && r != R_EDI) {
 		b8(g, 0x01);			/* ADD r, EDI */
-		modrm(g, 3, 7, r);
+		modrm(g, 3, R_EDI, r);
 		b8(g, 0x31);			/* XOR r, ESI */
-		modrm(g, 3, 6, r);
+		modrm(g, 3, R_ESI, r);
 	}
 	b8(g, 0x5f);				/* POP EDI; POP ESI */
 	b8(g, 0x5e);
