@@ -203,7 +203,7 @@ static void tlb_list(struct cpu *c, struct tlb_entry *e)
 	if (e->listed & (1u << k))
 		return;
 	e->listed |= (u8)(1u << k);
-	u->slot[k][u->n[k]++] = (u16)(e - c->tlb[t].e);
+	u->slot[k][u->n[k]++] = (u32)(e - c->tlb[t].e);
 }
 
 /*
