@@ -2140,6 +2140,23 @@ static void flags_settle(struct jctx *x)
 }
 
 /*
+ * Before instruction i, which would change the host's flags: store the
+ * guest's, kept in the host's alone, unless nothing sees them before
+ * what sets them all again (flags_live[] of the one before i).  A CMP,
+ * a Jcc and another CMP then store nothing: the Jcc's taken way out
+ * stores them, as it always does.
+ */
+static void flags_settle_before(struct jctx *x, u32 i)
+{
+	if (i > 0 && !x->flags_live[i - 1]) {
+		x->pend = false;
+		x->flags = FK_UNKNOWN;
+		return;
+	}
+	flags_settle(x);
+}
+
+/*
  * Before an ADC or SBB loads its operands: the guest's CF into r9b,
  * where the loads and the inline access, which change the host's flags,
  * leave it (they use rax, rcx, rdx and rsi; a cold path runs the whole
@@ -5647,7 +5664,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		if (x.pend) {	/* what came last left them alone */
 			x.host_flags_at = j->p;
 			if (!pend_safe(&x, i))
-				flags_settle(&x);
+				flags_settle_before(&x, i);
 		}
 		if (!x87_transparent(di))
 			e_x87_flush(&x);
