@@ -2091,6 +2091,8 @@ static bool pend_safe(const struct jctx *x, u32 i)
 	case DK_NOP:
 	case DK_SETCC_R:
 		return true;
+	case DK_CMOV_RR:	/* e_cmov_host(); 4 or 8 bytes (exec_fast.c) */
+		return true;
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
 		return di->size >= 4;	/* bytes may need a shift */
@@ -2935,6 +2937,25 @@ static void e_ea_wide(struct jctx *x, const struct dinsn *di);
 static void e_cond_al(struct jctx *x, int cc);
 
 /*
+ * CMOVcc between registers while the host's flags are the guest's: the
+ * host's own CMOVcc on them, which leaves them so (pend_safe()): a CMP
+ * and a CMOV then store no flags at all when nothing sees them after.
+ */
+static void e_cmov_host(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+
+	e_load_greg(x, H_ECX, di->rm, di->size);
+	e_load_greg(x, H_EAX, di->reg, di->size);
+	e_rexw(j, di->size);				/* cmovcc eax, ecx */
+	e8(j, 0x0f);
+	e8(j, (u8)(0x40 | di->op));
+	e8(j, 0xc1);
+	e_store_reg(x, di->reg);
+	x->host_flags_at = j->p;
+}
+
+/*
  * SETcc on a register, CMOVcc from a register or memory: the condition
  * into al as a Jcc would test it, then a byte store, or the host's CMOVNE
  * (which in 64-bit code clears a 32-bit destination's upper half either
@@ -2946,6 +2967,10 @@ static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di)
 	struct jit *j = x->j;
 	u32 first = x->ncold;
 
+	if (di->kind == DK_CMOV_RR && x->host_flags_at == j->p) {
+		e_cmov_host(x, di);
+		return true;
+	}
 	e_cond_al(x, di->op);
 	if (di->kind == DK_SETCC_R) {
 		e_store_reg_sz(x, di->rm, 1);
