@@ -2063,13 +2063,16 @@ static bool alu_reads_cf(int op)
  * Flags kept in the host's alone.  A form whose flags are seen need not
  * store them when the forms after it neither change the host's flags nor
  * have a way out before the next that sets them all: moves between
- * registers, SETcc and Jcc, whose taken way stores them on its way out
- * (emit_side_exits()); in 32-bit code also LEA, MOVZX and MOVSX, and
- * INC and DEC (which update the host's as the guest's).  The first form
- * that is none of these stores them before it begins (flags_settle():
- * LAHF and SETO, two stores), as does the block's end.  A CMP, a Jcc on
- * it and two INCs, a string loop's turn, then store the flags once
- * where they stored them three times.
+ * registers, SETcc, CMOVcc between registers (e_cmov_host(): the 4 and
+ * 8-byte forms, the only ones exec_fast.c marks) and Jcc, whose taken
+ * way stores them on its way out (emit_side_exits()); in 32-bit code
+ * also LEA, MOVZX and MOVSX, and INC and DEC (which update the host's as
+ * the guest's).  The first form that is none of these stores them before
+ * it begins (flags_settle(): LAHF and SETO, two stores), as does the
+ * block's end; not if nothing sees them before the next form that sets
+ * them all (flags_settle_before()).  A CMP, a Jcc on it and two INCs, a
+ * string loop's turn, then store the flags once where they stored them
+ * three times.
  */
 static bool x87_transparent(const struct dinsn *di);
 
@@ -2090,8 +2093,7 @@ static bool pend_safe(const struct jctx *x, u32 i)
 	case DK_JMP:
 	case DK_NOP:
 	case DK_SETCC_R:
-		return true;
-	case DK_CMOV_RR:	/* e_cmov_host(); 4 or 8 bytes (exec_fast.c) */
+	case DK_CMOV_RR:	/* e_cmov_host() */
 		return true;
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
