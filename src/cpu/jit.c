@@ -2063,8 +2063,8 @@ static bool alu_reads_cf(int op)
  * Flags kept in the host's alone.  A form whose flags are seen need not
  * store them when the forms after it neither change the host's flags nor
  * have a way out before the next that sets them all: moves between
- * registers, SETcc, CMOVcc between registers (e_cmov_host(): the 4 and
- * 8-byte forms, the only ones exec_fast.c marks) and Jcc, whose taken
+ * registers, SETcc, CMOVcc between registers (emit_setcc_cmov(): the 4
+ * and 8-byte forms, the only ones exec_fast.c marks) and Jcc, whose taken
  * way stores them on its way out (emit_side_exits()); in 32-bit code
  * also LEA, MOVZX and MOVSX, and INC and DEC (which update the host's as
  * the guest's).  The first form that is none of these stores them before
@@ -2093,7 +2093,7 @@ static bool pend_safe(const struct jctx *x, u32 i)
 	case DK_JMP:
 	case DK_NOP:
 	case DK_SETCC_R:
-	case DK_CMOV_RR:	/* e_cmov_host() */
+	case DK_CMOV_RR:	/* emit_setcc_cmov() */
 		return true;
 	case DK_MOV_RM_R:
 	case DK_MOV_R_RM:
@@ -2939,41 +2939,24 @@ static void e_ea_wide(struct jctx *x, const struct dinsn *di);
 static void e_cond_al(struct jctx *x, int cc);
 
 /*
- * CMOVcc between registers while the host's flags are the guest's: the
- * host's own CMOVcc on them, which leaves them so (pend_safe()): a CMP
- * and a CMOV then store no flags at all when nothing sees them after.
- */
-static void e_cmov_host(struct jctx *x, const struct dinsn *di)
-{
-	struct jit *j = x->j;
-
-	e_load_greg(x, H_ECX, di->rm, di->size);
-	e_load_greg(x, H_EAX, di->reg, di->size);
-	e_rexw(j, di->size);				/* cmovcc eax, ecx */
-	e8(j, 0x0f);
-	e8(j, (u8)(0x40 | di->op));
-	e8(j, 0xc1);
-	e_store_reg(x, di->reg);
-	x->host_flags_at = j->p;
-}
-
-/*
  * SETcc on a register, CMOVcc from a register or memory: the condition
  * into al as a Jcc would test it, then a byte store, or the host's CMOVNE
  * (which in 64-bit code clears a 32-bit destination's upper half either
  * way, as the guest's does).  CMOVcc reads its memory operand whatever the
  * condition, as the processor does; the condition waits in r9b meanwhile.
+ * CMOVcc between registers while the host's flags are the guest's is the
+ * host's own CMOVcc on them instead, which leaves them so (pend_safe()):
+ * a CMP and a CMOV then store no flags at all when nothing sees them
+ * after.
  */
 static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di)
 {
 	struct jit *j = x->j;
 	u32 first = x->ncold;
+	bool host = di->kind == DK_CMOV_RR && x->host_flags_at == j->p;
 
-	if (di->kind == DK_CMOV_RR && x->host_flags_at == j->p) {
-		e_cmov_host(x, di);
-		return true;
-	}
-	e_cond_al(x, di->op);
+	if (!host)
+		e_cond_al(x, di->op);
 	if (di->kind == DK_SETCC_R) {
 		e_store_reg_sz(x, di->rm, 1);
 		return true;
@@ -2987,12 +2970,17 @@ static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di)
 	} else {
 		e_load_greg(x, H_ECX, di->rm, di->size);
 	}
-	ebytes(j, "\x84\xc0", 2);			/* test al, al */
+	if (!host)
+		ebytes(j, "\x84\xc0", 2);		/* test al, al */
 	e_load_greg(x, H_EAX, di->reg, di->size);
-	e_rexw(j, di->size);				/* cmovne eax, ecx */
-	ebytes(j, "\x0f\x45\xc1", 3);
+	e_rexw(j, di->size);			/* cmovcc (or ne) eax, ecx */
+	e8(j, 0x0f);
+	e8(j, (u8)(0x40 | (host ? di->op : JCC_JNE & 15)));
+	e8(j, 0xc1);
 	e_store_reg(x, di->reg);
 	cold_back_here(x, first);
+	if (host)
+		x->host_flags_at = j->p;
 	return true;
 }
 
