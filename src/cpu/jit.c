@@ -2059,6 +2059,13 @@ static bool alu_reads_cf(int op)
 	return op == 2 || op == 3;
 }
 
+/* OR, AND and XOR: logic forms, whose flags come from the result alone
+ * (AF clear, in alu.c). */
+static bool alu_is_logic(int op)
+{
+	return op == 1 || op == 4 || op == 6;
+}
+
 /*
  * Flags kept in the host's alone.  A form whose flags are seen need not
  * store them when the forms after it neither change the host's flags nor
@@ -2595,6 +2602,83 @@ static bool emit_reg_cached(struct jctx *x, const struct dinsn *di)
 	return true;
 }
 
+/*
+ * The guest register of byte or word operand r in the cache's terms, or
+ * -1 for AH..BH, which are no host register's low byte.
+ */
+static int narrow_greg(int r, int size)
+{
+	size_t at = greg_sz(r, size);
+
+	return at & 1 ? -1 : greg_of(at);
+}
+
+/*
+ * The ALU (but ADC and SBB) and TEST on a byte or a word of registers,
+ * worked on the caches in place: OR AL, DL is the host's OR of the two
+ * caches' low bytes, where the generic way (emit_reg_both()) copies
+ * both zero-extended into eax and ecx, works there and puts the result
+ * back, five or six instructions for one.  Only where no flag has to be
+ * stored (dead, or left in the host's: flags_pend()), for low bytes, and
+ * for a form that writes, where the cache may be newer than c->r (x->wb,
+ * as e_store_reg_sz() has it).  The host's flags of a byte or word
+ * operation are the guest's.
+ */
+static bool emit_reg_narrow(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int size = di->size, dst = di->rm, src = -1, d, s = -1;
+	bool test = di->kind == DK_TEST_RR || di->kind == DK_TEST_RI;
+	bool imm = di->kind == DK_ALU_RI || di->kind == DK_TEST_RI;
+	bool live = x->flags_live[x->i], pend, keep;
+	int op = test ? 4 : di->op;
+
+	if (size > 2 || alu_reads_cf(op))
+		return false;
+	if (di->kind == DK_ALU_R_RM) {
+		dst = di->reg;
+		src = di->rm;
+	} else if (!imm) {
+		src = di->reg;
+	}
+	keep = test || op == 7;
+	pend = live && flags_pend(x);
+	if ((live && !pend) || (!keep && !x->wb))
+		return false;
+	dst = narrow_greg(dst, size);
+	if (src >= 0 && (src = narrow_greg(src, size)) < 0)
+		return false;
+	if (dst < 0)
+		return false;
+	d = rc_reg_of(x, dst);
+	if (src >= 0)
+		s = rc_reg_of(x, src);
+	if (size == 2)
+		e8(j, 0x66);
+	if (size == 1 || d >= 8 || s >= 8)	/* a REX: bpl, dil, not ch, bh */
+		e8(j, (u8)(0x40 | (s >= 8) << 2 | (d >= 8)));
+	if (imm) {		/* op r/m, imm8 or imm16; test r/m, imm */
+		e8(j, test ? (size == 1 ? 0xf6 : 0xf7) :
+		      (size == 1 ? 0x80 : 0x81));
+		e8(j, (u8)(0xc0 | (test ? 0 : op) << 3 | (d & 7)));
+		if (size == 1)
+			e8(j, (u8)di->imm);
+		else
+			ebytes(j, (const char *)&(u16){ (u16)di->imm }, 2);
+	} else {		/* op r/m, r: ADD 00, OR 08 ... TEST 84 */
+		e8(j, (u8)((test ? 0x84 : op << 3) + (size == 2)));
+		e8(j, (u8)(0xc0 | (s & 7) << 3 | (d & 7)));
+	}
+	if (!keep)
+		e_rc_spill(x, d, dst);
+	x->flags = pend ? FK_PEND : FK_UNKNOWN;
+	x->fsize = size;
+	x->alu_host_flags = pend;
+	x->pend = pend;
+	x->pend_logic = alu_is_logic(op);
+	return true;
+}
+
 /* mov h, [rsi+rcx] (load) or mov [rsi+rcx], h, h any host register,
  * at 4 or 8 bytes. */
 static void e_at_rr(struct jit *j, int h, int size, bool load)
@@ -2702,6 +2786,61 @@ static u32 emit_stack_run(struct jctx *x)
 }
 
 /*
+ * The ALU (but ADC and SBB) and TEST with memory as the first operand, at
+ * 4 or 8 bytes, as the host's own form on the operand where it lies:
+ * CMP [ESP+0x44], EBX is cmp [r14+0x44], ebp in a window, or cmp
+ * [rsi+rcx], ebp through the TLB, rather than the operand loaded into
+ * eax, the register copied to ecx and the two compared there.  Only where
+ * no flag has to be stored: dead, or left in the host's (flags_pend()).
+ */
+static bool emit_mem_alu(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	u32 first = x->ncold;
+	int size = di->size, op = di->op, s = 0;
+	bool test = di->kind == DK_TEST_M_R || di->kind == DK_TEST_M_I;
+	bool imm = di->kind == DK_ALU_M_I || di->kind == DK_TEST_M_I;
+	bool live = x->flags_live[x->i] && !x->deferred[x->i], pend, win;
+
+	if (test)
+		op = 4;
+	if (alu_reads_cf(op))
+		return false;
+	pend = live && flags_pend(x);
+	if (live && !pend)
+		return false;
+	e_ea_any(x, di);
+	win = e_access_win(x, di->seg, !test && op != 7, size);
+	if (!imm)
+		s = rc_reg_of(x, di->reg);
+	e_rex(j, size == 8, s, 0, win ? 14 : 0);
+	if (imm)	/* op [], imm32; test [], imm32 */
+		e8(j, test ? 0xf7 : 0x81);
+	else		/* op [], r: ADD 01, OR 09 ... CMP 39; TEST 85 */
+		e8(j, test ? 0x85 : (u8)(op << 3 | 1));
+	if (imm)
+		s = test ? 0 : op;	/* ModRM's reg: the extension */
+	if (win) {					/* [r14 + off] */
+		e8(j, (u8)(0x86 | (s & 7) << 3));
+		e32(j, x->win_off);
+	} else {					/* [rsi + rcx] */
+		e8(j, (u8)(0x04 | (s & 7) << 3));
+		e8(j, 0x0e);
+	}
+	if (imm)
+		e32(j, (u32)di->imm);
+	x->flags = pend ? FK_PEND : FK_UNKNOWN;
+	x->fsize = size;
+	x->alu_host_flags = pend;
+	x->pend = pend;
+	x->pend_logic = alu_is_logic(op);
+	cold_back_here(x, first);
+	if (pend)
+		host_flags_valid(x, first);
+	return true;
+}
+
+/*
  * MOV to and from memory and the ALU from memory (but ADC and SBB), at 4
  * or 8 bytes, on the cached registers: the load goes straight into the
  * destination's cache, the store straight from the source's.  The cold
@@ -2751,6 +2890,11 @@ static bool emit_mem_cached(struct jctx *x, const struct dinsn *di)
 		if (x->flags_live[x->i])
 			host_flags_valid(x, first);
 		return true;
+	case DK_ALU_M_R:
+	case DK_ALU_M_I:
+	case DK_TEST_M_R:
+	case DK_TEST_M_I:
+		return emit_mem_alu(x, di);
 	default:
 		return false;
 	}
@@ -3790,6 +3934,11 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	case DK_ALU_RM_R:
 	case DK_ALU_R_RM:
 	case DK_ALU_RI:
+		if (emit_reg_narrow(x, di)) {
+			if (x->alu_host_flags)
+				x->host_flags_at = j->p;
+			return true;
+		}
 		dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
 		e_carry_in(x, di->op);
 		e_loadz_reg(x, H_EAX, dst, size);
@@ -3805,6 +3954,11 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 		return true;
 	case DK_TEST_RR:
 	case DK_TEST_RI:
+		if (emit_reg_narrow(x, di)) {
+			if (x->alu_host_flags)
+				x->host_flags_at = j->p;
+			return true;
+		}
 		e_loadz_reg(x, H_EAX, di->rm, size);
 		e_test(x, di, di->kind == DK_TEST_RI);
 		return true;
@@ -5480,7 +5634,7 @@ static void flags_deferred(struct jctx *x)
 		      di->kind == DK_ALU_R_M ? DEFER_MEM :
 		      di->kind == DK_ALU_R_RM ? di->rm : di->reg;
 		w = regs_written(di);
-		logic = di->op == 1 || di->op == 4 || di->op == 6;
+		logic = alu_is_logic(di->op);
 		/* A logic result's flags come from it alone. */
 		uses = w | (src >= 0 && !logic ? reg_bit(src, 4) : 0);
 		if (w == REGS_UNKNOWN || (src >= 0 && uses == w && !logic))
