@@ -2603,6 +2603,19 @@ static bool emit_reg_cached(struct jctx *x, const struct dinsn *di)
 }
 
 /*
+ * What an ALU form that stored no flag left in the host's: the guest's,
+ * pending (flags_pend()), or flags nothing sees.
+ */
+static void alu_left_host_flags(struct jctx *x, bool pend, int size, int op)
+{
+	x->flags = pend ? FK_PEND : FK_UNKNOWN;
+	x->fsize = size;
+	x->alu_host_flags = pend;
+	x->pend = pend;
+	x->pend_logic = alu_is_logic(op);
+}
+
+/*
  * The guest register of byte or word operand r in the cache's terms, or
  * -1 for AH..BH, which are no host register's low byte.
  */
@@ -2633,6 +2646,16 @@ static bool emit_reg_narrow(struct jctx *x, const struct dinsn *di)
 	bool live = x->flags_live[x->i], pend, keep;
 	int op = test ? 4 : di->op;
 
+	switch (di->kind) {
+	case DK_ALU_RM_R:
+	case DK_ALU_R_RM:
+	case DK_ALU_RI:
+	case DK_TEST_RR:
+	case DK_TEST_RI:
+		break;
+	default:
+		return false;
+	}
 	if (size > 2 || alu_reads_cf(op))
 		return false;
 	if (di->kind == DK_ALU_R_RM) {
@@ -2646,9 +2669,7 @@ static bool emit_reg_narrow(struct jctx *x, const struct dinsn *di)
 	if ((live && !pend) || (!keep && !x->wb))
 		return false;
 	dst = narrow_greg(dst, size);
-	if (src >= 0 && (src = narrow_greg(src, size)) < 0)
-		return false;
-	if (dst < 0)
+	if (dst < 0 || (src >= 0 && (src = narrow_greg(src, size)) < 0))
 		return false;
 	d = rc_reg_of(x, dst);
 	if (src >= 0)
@@ -2671,11 +2692,9 @@ static bool emit_reg_narrow(struct jctx *x, const struct dinsn *di)
 	}
 	if (!keep)
 		e_rc_spill(x, d, dst);
-	x->flags = pend ? FK_PEND : FK_UNKNOWN;
-	x->fsize = size;
-	x->alu_host_flags = pend;
-	x->pend = pend;
-	x->pend_logic = alu_is_logic(op);
+	alu_left_host_flags(x, pend, size, op);
+	if (pend)
+		x->host_flags_at = j->p;
 	return true;
 }
 
@@ -2829,11 +2848,7 @@ static bool emit_mem_alu(struct jctx *x, const struct dinsn *di)
 	}
 	if (imm)
 		e32(j, (u32)di->imm);
-	x->flags = pend ? FK_PEND : FK_UNKNOWN;
-	x->fsize = size;
-	x->alu_host_flags = pend;
-	x->pend = pend;
-	x->pend_logic = alu_is_logic(op);
+	alu_left_host_flags(x, pend, size, op);
 	cold_back_here(x, first);
 	if (pend)
 		host_flags_valid(x, first);
@@ -3908,7 +3923,7 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	struct jit *j = x->j;
 	int size = di->size, dst;
 
-	if (emit_reg_cached(x, di))
+	if (emit_reg_cached(x, di) || emit_reg_narrow(x, di))
 		return true;
 	switch (di->kind) {
 	case DK_SHXD:
@@ -3934,11 +3949,6 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 	case DK_ALU_RM_R:
 	case DK_ALU_R_RM:
 	case DK_ALU_RI:
-		if (emit_reg_narrow(x, di)) {
-			if (x->alu_host_flags)
-				x->host_flags_at = j->p;
-			return true;
-		}
 		dst = di->kind == DK_ALU_R_RM ? di->reg : di->rm;
 		e_carry_in(x, di->op);
 		e_loadz_reg(x, H_EAX, dst, size);
@@ -3954,11 +3964,6 @@ static bool emit_reg_both(struct jctx *x, const struct dinsn *di)
 		return true;
 	case DK_TEST_RR:
 	case DK_TEST_RI:
-		if (emit_reg_narrow(x, di)) {
-			if (x->alu_host_flags)
-				x->host_flags_at = j->p;
-			return true;
-		}
 		e_loadz_reg(x, H_EAX, di->rm, size);
 		e_test(x, di, di->kind == DK_TEST_RI);
 		return true;
