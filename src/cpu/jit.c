@@ -16,7 +16,8 @@
  * straight to the next block when it lies in the same page (chaining), and a
  * RET, an indirect jump or a jump to another page finds its target's block
  * through the TLB without leaving translated code (e_find()), so the kernel's
- * loops and calls run without coming back here.
+ * loops and calls run without coming back here; a jump back to an
+ * instruction of its own block goes round inside it (loop_heads()).
  *
  * The guest chooses only the values in the code we write (immediates,
  * displacements, register numbers, all decoded into fixed fields), never
@@ -798,6 +799,12 @@ struct jctx {
 		struct rc_state at;
 		bool pend, pend_logic;	/* the flags still to be stored */
 	} side[JIT_MAX_INSNS];
+	/* The instructions that a jump back in the block goes to (loop
+	 * heads, loop_heads()): where each one's code starts, and the
+	 * cache there. */
+	bool head[JIT_MAX_INSNS];
+	u8 *head_at[JIT_MAX_INSNS];
+	struct rc_state head_rc[JIT_MAX_INSNS];
 };
 
 static void e_rexw(struct jit *j, int size);
@@ -1826,6 +1833,17 @@ static void win_plan(struct jctx *x)
 	for (i = 0; i < x->b->n; i++) {
 		const struct dinsn *di = &x->b->d[i];
 
+		/* A jump back may come here with other values: a key
+		 * with an access before it ends (one without has taken
+		 * no window yet, and its first access is after). */
+		for (r = 0; r < 8 && x->head[i]; r++) {
+			if (!cnt[key[r]])
+				continue;
+			end[key[r]] = i - 1;
+			key[r] = win_new_key(x, r, &nkey, cnt, end);
+			if (r == R_ESP)
+				delta = 0;
+		}
 		x->win_key[i] = -1;
 		if (x->win && win_operand(di, &write)) {
 			k = key[di->base];
@@ -2761,6 +2779,7 @@ static u32 emit_stack_run(struct jctx *x)
 		return 0;
 	while (x->i + n + 1 < x->b->n && n < JIT_MAX_RUN &&
 	       (!n || x->i + n != x->b->thunk_i || !x->b->thunk_host) &&
+	       (!n || !x->head[x->i + n]) &&
 	       (stack_run_member(&d[n], kind) ||
 		(kind == DK_PUSH && stack_run_member(&d[n], DK_PUSH_I))))
 		n++;
@@ -3098,6 +3117,27 @@ static void e_ea_wide(struct jctx *x, const struct dinsn *di);
 static void e_cond_al(struct jctx *x, int cc);
 
 /*
+ * CMOVcc between registers while the host's flags are the guest's, with a
+ * write-back cache: the host's CMOVcc of the two caches in place, one
+ * instruction where copies through eax and ecx took four.  At 4 bytes in
+ * 64-bit code the host's, like the guest's, clears the upper half whether
+ * or not it moves.  Loading a register into the cache changes no flag.
+ */
+static bool emit_cmov_cached(struct jctx *x, const struct dinsn *di)
+{
+	struct jit *j = x->j;
+	int s = rc_reg_of(x, di->rm), d = rc_reg_of(x, di->reg);
+
+	e_rex(j, di->size == 8, d, 0, s);		/* cmovcc d, s */
+	e8(j, 0x0f);
+	e8(j, (u8)(0x40 | di->op));
+	e8(j, (u8)(0xc0 | (d & 7) << 3 | (s & 7)));
+	e_rc_spill(x, d, di->reg);
+	x->host_flags_at = j->p;
+	return true;
+}
+
+/*
  * SETcc on a register, CMOVcc from a register or memory: the condition
  * into al as a Jcc would test it, then a byte store, or the host's CMOVNE
  * (which in 64-bit code clears a 32-bit destination's upper half either
@@ -3114,6 +3154,8 @@ static bool emit_setcc_cmov(struct jctx *x, const struct dinsn *di)
 	u32 first = x->ncold;
 	bool host = di->kind == DK_CMOV_RR && x->host_flags_at == j->p;
 
+	if (host && x->wb && di->size >= 4)
+		return emit_cmov_cached(x, di);
 	if (!host)
 		e_cond_al(x, di->op);
 	if (di->kind == DK_SETCC_R) {
@@ -5018,15 +5060,110 @@ static void e_refund(struct jctx *x, u32 i)
 	e32(x->j, x->b->n - 1 - i);			/* sub [], imm32 */
 }
 
+static bool e_adapt(struct jit *j, const struct rc_state *from,
+		    const struct rc_state *to, bool wide);
+
+/*
+ * Loops within a block.  A jump back to an instruction of its own block
+ * (a loop's, whose body the block holds from that instruction on) goes
+ * there inside the block, not out and in again by a chain: it checks for
+ * an interrupt, charges the budget for the instructions from there to
+ * the end (less those it did not run after itself), moves the cached
+ * registers to where the code there has them, and jumps.  What the
+ * translator knows on the way through such a head (the flags' state, the
+ * host's flags, the x87's checks, the window) it forgets there, as at a
+ * block's start, since the jump back brings its own; the flags in memory
+ * are whole there on both ways, or dead on both.  The registers, r12 (the
+ * block's EIP) and r13 (its TLB) hold on the way back as they did.  Only
+ * the way out by a chain is left where the budget runs out or an
+ * interrupt waits.
+ */
+
+/* The loop heads of the block: its instructions that a Jcc or the last
+ * JMP goes back to. */
+static void loop_heads(struct jctx *x)
+{
+	const struct dinsn *di;
+	u32 i, m, to;
+
+	if (x->b->thunk_host)	/* offsets out of order */
+		return;
+	for (i = 0; i < x->b->n; i++) {
+		di = &x->b->d[i];
+		if (di->kind != DK_JCC &&
+		    (di->kind != DK_JMP || i + 1 != x->b->n))
+			continue;
+		to = x->next[i] + (u32)di->imm;
+		for (m = 0; m + 1 < x->b->n && x->off[m] <= x->off[i]; m++)
+			if (x->off[m] == to)
+				x->head[m] = true;
+	}
+}
+
+/* The straight way through loop head x->i: the state both ways share. */
+static void loop_head_here(struct jctx *x)
+{
+	if (x->pend) {
+		x->host_flags_at = x->j->p;
+		flags_settle_before(x, x->i);
+	}
+	e_x87_flush(x);
+	x->pend = false;
+	x->flags = FK_UNKNOWN;
+	x->host_flags_at = NULL;
+	x->host_cf_at = NULL;
+	x->alu_host_flags = false;
+	x->x87_ok = false;
+	x->win_ready = -1;
+	x->head_at[x->i] = x->j->p;
+	x->head_rc[x->i] = rc_state_now(x);
+}
+
+/* The instruction a jump to block offset to goes to if it is a loop
+ * head, else -1. */
+static int loop_head_of(const struct jctx *x, u32 to)
+{
+	u32 m;
+
+	for (m = 0; m < x->b->n; m++)
+		if (x->head[m] && x->off[m] == to)
+			return (int)m;
+	return -1;
+}
+
+/*
+ * The jump back of instruction i, with cache st, to loop head m: round
+ * again, or where an interrupt waits or the budget is spent, the chain's
+ * way out (emit_chain(), after the refund of what i did not run).
+ */
+static void emit_loop_back(struct jctx *x, u32 i, u32 m,
+			   const struct rc_state *st, const u8 *page,
+			   u32 off, u32 to)
+{
+	struct jit *j = x->j;
+	u8 *intr, *over;
+
+	intr = e_check_intr(j);
+	over = emit_budget(j, i + 1 - m);
+	e_adapt(j, st, &x->head_rc[m], x->wide);
+	e_jump(j, JMP, x->head_at[m]);
+	set_rel32(intr, j->p);
+	set_rel32(over, j->p);
+	if (i + 1 < x->b->n)
+		e_refund(x, i);
+	emit_chain(x, page, (s64)off + to, to, st);
+}
+
 /*
  * A conditional jump that does not end its block: the block goes on with
  * the instruction after it, where the guest falls through, and the jump
  * taken leaves by a way out of its own after the block (emit_side_exits()),
- * as the end's would.  A block is entered only at its start, so what the
- * translator knows about the registers and the flags holds on past the
- * jump, and the host's flags, which a Jcc does not change, stay the
- * guest's.  Blocks run on past their jumps forward and back alike: the
- * code after a loop's jump back is usually the loop's end, run once.
+ * as the end's would (or goes round a loop in the block, emit_loop_back()).
+ * The way on is entered only from the jump, so what the translator knows
+ * about the registers and the flags holds on past it, and the host's
+ * flags, which a Jcc does not change, stay the guest's.  Blocks run on
+ * past their jumps forward and back alike: the code after a loop's jump
+ * back is usually the loop's end, run once.
  */
 static void emit_side_exit(struct jctx *x, const struct dinsn *di)
 {
@@ -5051,6 +5188,7 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 	struct jit *j = x->j;
 	const struct dinsn *di;
 	u32 k, i, to;
+	int head;
 
 	for (k = 0; k < x->nside; k++) {
 		i = x->side[k].i;
@@ -5059,6 +5197,12 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 		set_rel32(x->side[k].from, j->p);
 		if (x->side[k].pend)	/* the host's are still theirs */
 			e_pend_store(j, x->side[k].pend_logic);
+		head = loop_head_of(x, to);
+		if (head >= 0) {
+			emit_loop_back(x, i, (u32)head, &x->side[k].at, page,
+				       off, to);
+			continue;
+		}
 		e_refund(x, i);
 		emit_chain(x, page, (s64)off + (s32)to, to, &x->side[k].at);
 	}
@@ -5072,6 +5216,7 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next,
 	const struct dinsn *last = &x->b->d[x->b->n - 1];
 	u32 fall = x->next[x->b->n - 1], taken = fall + (u32)last->imm;
 	u8 *to_taken;
+	int head;
 
 	switch (last->kind) {
 	case DK_JCC:
@@ -5082,13 +5227,16 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next,
 		set_rel32(to_taken, j->p);
 		if (x->pend)
 			e_pend_store(j, x->pend_logic);
-		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken,
-			   st);
 		x->pend = false;
-		return;
+		/* fall through */
 	case DK_JMP:
-		emit_chain(x, page, (s64)off + fall + (s32)last->imm, taken,
-			   st);
+		head = loop_head_of(x, taken);
+		if (head >= 0)
+			emit_loop_back(x, x->b->n - 1, (u32)head, st, page,
+				       off, taken);
+		else
+			emit_chain(x, page, (s64)off + fall + (s32)last->imm,
+				   taken, st);
 		return;
 	}
 	if (last->flow == DF_CALL) {
@@ -5564,6 +5712,8 @@ static u32 defer_end(struct jctx *x, u32 i, u32 uses)
 		m = &x->b->d[k];
 		if (k == x->b->thunk_i && x->b->thunk_host)
 			return 0;	/* a way out without a cold path */
+		if (x->head[k])
+			return 0;	/* a way in from after */
 		if (flags_killer(m))
 			return k;
 		if (m->flow != DF_NEXT || regs_written(m) == REGS_UNKNOWN)
@@ -5574,8 +5724,8 @@ static u32 defer_end(struct jctx *x, u32 i, u32 uses)
 		 * before the setter (its own cold path comes before it
 		 * writes), if the setter has no cold path after it. */
 		m = &x->b->d[k + 1];
-		return k + 2 < x->b->n && flags_killer(m) && !m->mem ?
-		       k + 1 : 0;
+		return k + 2 < x->b->n && flags_killer(m) && !m->mem &&
+		       !x->head[k + 1] ? k + 1 : 0;
 	}
 	return 0;
 }
@@ -5795,6 +5945,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		x.off[i] = (u32)(b->d[i].host - b->host);
 		x.next[i] = x.off[i] + b->d[i].len;
 	}
+	loop_heads(&x);
 	x.win = !x.wide && !win_refused(j, b->host);
 	win_plan(&x);
 	flags_liveness(&x);
@@ -5835,6 +5986,8 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 		x.l0_slot = L0_UNSET;
 		x.win_use = false;
 		di = &b->d[i];
+		if (x.head[i])
+			loop_head_here(&x);
 		if (x.pend) {	/* what came last left them alone */
 			x.host_flags_at = j->p;
 			if (!pend_safe(&x, i))
@@ -6574,6 +6727,25 @@ static bool emit_adapter(struct jit *j, u8 *jmp, const struct rc_state *from,
 			 const u8 *target)
 {
 	u8 *p = j->p;
+
+	j->p = jmp;
+	if (!e_adapt(j, from, to, wide)) {
+		j->p = p;
+		return false;
+	}
+	e_jump(j, JMP, target);
+	if (j->p - jmp > JIT_ADAPTER_MAX)
+		abort();		/* the translator's own bug */
+	j->p = p;
+	j->adapters++;
+	return true;
+}
+
+/* An adapter's stores, moves and loads, from cache from to cache to, here;
+ * false if there are none. */
+static bool e_adapt(struct jit *j, const struct rc_state *from,
+		    const struct rc_state *to, bool wide)
+{
 	s8 src[RC_SLOTS];
 	u8 store = 0;
 	int k, d, r;
@@ -6594,7 +6766,6 @@ static bool emit_adapter(struct jit *j, u8 *jmp, const struct rc_state *from,
 	}
 	if (!store)
 		return false;
-	j->p = jmp;
 	for (k = 0; k < RC_SLOTS; k++)
 		if (store & 1u << k)
 			e_mov_disp(j, 0x89, rc_host[k], 3,
@@ -6604,11 +6775,6 @@ static bool emit_adapter(struct jit *j, u8 *jmp, const struct rc_state *from,
 		if (src[d] == ADAPT_LOAD)
 			e_mov_disp(j, 0x8b, rc_host[d], 3,
 				   (u32)GREG(to->reg[d]), wide);
-	e_jump(j, JMP, target);
-	if (j->p - jmp > JIT_ADAPTER_MAX)
-		abort();		/* the translator's own bug */
-	j->p = p;
-	j->adapters++;
 	return true;
 }
 

@@ -1752,15 +1752,51 @@ static void gen_loop_end(struct gen *g, u32 label)
 	}
 }
 
+/*
+ * A loop over an array: [EDI + d] forms before it, then on each pass
+ * more of them and EDI moved on, and EDI put back after.  A jump back
+ * within a block (jit.c's loop heads) finds EDI moved since the pass
+ * before: a window that the accesses before the loop took must not serve
+ * the pass after.
+ */
+static void gen_loop_walk(struct gen *g, u32 n)
+{
+	struct ea m = { .base = R_EDI, .index = -1, .seg = -1 };
+	s32 by = chance(g, 50) ? 4 : -4;
+	u32 label, k;
+
+	for (k = 1 + rnd(g, 2); k > 0; k--) {
+		m.disp = 4 * rnd(g, 12);
+		gen_mem_op(g, &m);
+	}
+	label = here(g);
+	for (k = 1 + rnd(g, 3); k > 0; k--) {
+		m.disp = 4 * rnd(g, 12);
+		gen_mem_op(g, &m);
+	}
+	b8(g, 0x83);					/* add edi, by */
+	modrm(g, 3, 0, R_EDI);
+	b8(g, (u32)by & 0xff);
+	gen_loop_end(g, label);
+	b8(g, 0x81);					/* add edi, -moved */
+	modrm(g, 3, 0, R_EDI);
+	b32(g, (u32)(-by * (s32)n));
+}
+
 static void gen_loop(struct gen *g)
 {
 	u8 saved = g->wmask;
-	u32 label;
+	u32 label, n = 1 + rnd(g, 6);
 
 	b8(g, 0xb9);				/* MOV ECX, n */
-	b32(g, 1 + rnd(g, 6));
-	label = here(g);
+	b32(g, n);
 	g->wmask &= (u8)~(1u << R_ECX);
+	if (chance(g, 30)) {
+		gen_loop_walk(g, n);
+		g->wmask = saved;
+		return;
+	}
+	label = here(g);
 	g->depth++;
 	gen_items(g, 1 + rnd(g, 8));
 	g->depth--;
