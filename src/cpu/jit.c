@@ -803,6 +803,8 @@ struct jctx {
 	 * heads, loop_heads()): where each one's code starts, and the
 	 * cache there. */
 	bool head[JIT_MAX_INSNS];
+	u32 head_writes[JIT_MAX_INSNS];	/* win_regs_written() from there
+					 * to the end */
 	u8 *head_at[JIT_MAX_INSNS];
 	struct rc_state head_rc[JIT_MAX_INSNS];
 };
@@ -1834,10 +1836,13 @@ static void win_plan(struct jctx *x)
 		const struct dinsn *di = &x->b->d[i];
 
 		/* A jump back may come here with other values: a key
-		 * with an access before it ends (one without has taken
-		 * no window yet, and its first access is after). */
+		 * with an access before it ends, if its register may be
+		 * written on the way round (one without has taken no
+		 * window yet, and its first access is after; one whose
+		 * register nothing writes lasts to the end, and so does
+		 * its window). */
 		for (r = 0; r < 8 && x->head[i]; r++) {
-			if (!cnt[key[r]])
+			if (!cnt[key[r]] || !(x->head_writes[i] & 1u << r))
 				continue;
 			end[key[r]] = i - 1;
 			key[r] = win_new_key(x, r, &nkey, cnt, end);
@@ -5071,9 +5076,11 @@ static bool e_adapt(struct jit *j, const struct rc_state *from,
  * the end (less those it did not run after itself), moves the cached
  * registers to where the code there has them, and jumps.  What the
  * translator knows on the way through such a head (the flags' state, the
- * host's flags, the x87's checks, the window) it forgets there, as at a
- * block's start, since the jump back brings its own; the flags in memory
- * are whole there on both ways, or dead on both.  The registers, r12 (the
+ * host's flags, the x87's checks) it forgets there, as at a block's
+ * start, since the jump back brings its own; the flags in memory are
+ * whole there on both ways, or dead on both.  The window goes too, unless
+ * nothing on the way round writes its register: the stack frame's window
+ * of a loop that moves no ESP is checked once, before the loop.  The registers, r12 (the
  * block's EIP) and r13 (its TLB) hold on the way back as they did.  Only
  * the way out by a chain is left where the budget runs out or an
  * interrupt waits.
@@ -5084,7 +5091,7 @@ static bool e_adapt(struct jit *j, const struct rc_state *from,
 static void loop_heads(struct jctx *x)
 {
 	const struct dinsn *di;
-	u32 i, m, to;
+	u32 i, m, to, w;
 
 	if (x->b->thunk_host)	/* offsets out of order */
 		return;
@@ -5097,6 +5104,10 @@ static void loop_heads(struct jctx *x)
 		for (m = 0; m + 1 < x->b->n && x->off[m] <= x->off[i]; m++)
 			if (x->off[m] == to)
 				x->head[m] = true;
+	}
+	for (i = x->b->n, w = 0; i-- > 0;) {
+		w |= win_regs_written(&x->b->d[i]);
+		x->head_writes[i] = w;
 	}
 }
 
@@ -5114,7 +5125,9 @@ static void loop_head_here(struct jctx *x)
 	x->host_cf_at = NULL;
 	x->alu_host_flags = false;
 	x->x87_ok = false;
-	x->win_ready = -1;
+	if (x->win_ready >= 0 &&
+	    x->head_writes[x->i] & 1u << x->win_reg[x->win_ready])
+		x->win_ready = -1;	/* its key ended (win_plan()) */
 	x->head_at[x->i] = x->j->p;
 	x->head_rc[x->i] = rc_state_now(x);
 }
