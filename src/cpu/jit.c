@@ -5080,10 +5080,10 @@ static bool e_adapt(struct jit *j, const struct rc_state *from,
  * start, since the jump back brings its own; the flags in memory are
  * whole there on both ways, or dead on both.  The window goes too, unless
  * nothing on the way round writes its register: the stack frame's window
- * of a loop that moves no ESP is checked once, before the loop.  The registers, r12 (the
- * block's EIP) and r13 (its TLB) hold on the way back as they did.  Only
- * the way out by a chain is left where the budget runs out or an
- * interrupt waits.
+ * of a loop that moves no ESP is checked once, before the loop.  The
+ * registers, r12 (the block's EIP) and r13 (its TLB) hold on the way back
+ * as they did.  Only the way out by a chain is left where the budget runs
+ * out or an interrupt waits.
  */
 
 /* The loop heads of the block: its instructions that a Jcc or the last
