@@ -5132,13 +5132,13 @@ static void loop_head_here(struct jctx *x)
 	x->head_rc[x->i] = rc_state_now(x);
 }
 
-/* The instruction a jump to block offset to goes to if it is a loop
- * head, else -1. */
-static int loop_head_of(const struct jctx *x, u32 to)
+/* The loop head at block offset to that instruction i jumps back to,
+ * else -1 (a jump forward to one leaves by a chain). */
+static int loop_head_of(const struct jctx *x, u32 i, u32 to)
 {
 	u32 m;
 
-	for (m = 0; m < x->b->n; m++)
+	for (m = 0; m <= i; m++)
 		if (x->head[m] && x->off[m] == to)
 			return (int)m;
 	return -1;
@@ -5210,7 +5210,7 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 		set_rel32(x->side[k].from, j->p);
 		if (x->side[k].pend)	/* the host's are still theirs */
 			e_pend_store(j, x->side[k].pend_logic);
-		head = loop_head_of(x, to);
+		head = loop_head_of(x, i, to);
 		if (head >= 0) {
 			emit_loop_back(x, i, (u32)head, &x->side[k].at, page,
 				       off, to);
@@ -5243,7 +5243,7 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next,
 		x->pend = false;
 		/* fall through */
 	case DK_JMP:
-		head = loop_head_of(x, taken);
+		head = loop_head_of(x, x->b->n - 1, taken);
 		if (head >= 0)
 			emit_loop_back(x, x->b->n - 1, (u32)head, st, page,
 				       off, taken);
