@@ -800,9 +800,10 @@ struct jctx {
 		bool pend, pend_logic;	/* the flags still to be stored */
 	} side[JIT_MAX_INSNS];
 	/* The instructions that a jump back in the block goes to (loop
-	 * heads, loop_heads()): where each one's code starts, and the
-	 * cache there. */
+	 * heads, loop_heads()), and the head each jump goes back to (-1:
+	 * none); where each head's code starts, and the cache there. */
 	bool head[JIT_MAX_INSNS];
+	s8 back_to[JIT_MAX_INSNS];
 	u32 head_writes[JIT_MAX_INSNS];	/* win_regs_written() from there
 					 * to the end */
 	u8 *head_at[JIT_MAX_INSNS];
@@ -5087,12 +5088,13 @@ static bool e_adapt(struct jit *j, const struct rc_state *from,
  */
 
 /* The loop heads of the block: its instructions that a Jcc or the last
- * JMP goes back to. */
+ * JMP goes back to (a jump forward to one leaves by a chain). */
 static void loop_heads(struct jctx *x)
 {
 	const struct dinsn *di;
 	u32 i, m, to, w;
 
+	memset(x->back_to, -1, sizeof(x->back_to));
 	if (x->b->thunk_host)	/* offsets out of order */
 		return;
 	for (i = 0; i < x->b->n; i++) {
@@ -5102,8 +5104,10 @@ static void loop_heads(struct jctx *x)
 			continue;
 		to = x->next[i] + (u32)di->imm;
 		for (m = 0; m + 1 < x->b->n && x->off[m] <= x->off[i]; m++)
-			if (x->off[m] == to)
+			if (x->off[m] == to) {
 				x->head[m] = true;
+				x->back_to[i] = (s8)m;
+			}
 	}
 	for (i = x->b->n, w = 0; i-- > 0;) {
 		w |= win_regs_written(&x->b->d[i]);
@@ -5130,18 +5134,6 @@ static void loop_head_here(struct jctx *x)
 		x->win_ready = -1;	/* its key ended (win_plan()) */
 	x->head_at[x->i] = x->j->p;
 	x->head_rc[x->i] = rc_state_now(x);
-}
-
-/* The loop head at block offset to that instruction i jumps back to,
- * else -1 (a jump forward to one leaves by a chain). */
-static int loop_head_of(const struct jctx *x, u32 i, u32 to)
-{
-	u32 m;
-
-	for (m = 0; m <= i; m++)
-		if (x->head[m] && x->off[m] == to)
-			return (int)m;
-	return -1;
 }
 
 /*
@@ -5201,7 +5193,6 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 	struct jit *j = x->j;
 	const struct dinsn *di;
 	u32 k, i, to;
-	int head;
 
 	for (k = 0; k < x->nside; k++) {
 		i = x->side[k].i;
@@ -5210,10 +5201,9 @@ static void emit_side_exits(struct jctx *x, const u8 *page, u32 off)
 		set_rel32(x->side[k].from, j->p);
 		if (x->side[k].pend)	/* the host's are still theirs */
 			e_pend_store(j, x->side[k].pend_logic);
-		head = loop_head_of(x, i, to);
-		if (head >= 0) {
-			emit_loop_back(x, i, (u32)head, &x->side[k].at, page,
-				       off, to);
+		if (x->back_to[i] >= 0) {
+			emit_loop_back(x, i, (u32)x->back_to[i],
+				       &x->side[k].at, page, off, to);
 			continue;
 		}
 		e_refund(x, i);
@@ -5243,7 +5233,7 @@ static void emit_end(struct jctx *x, const u8 *page, u32 off, bool slow_next,
 		x->pend = false;
 		/* fall through */
 	case DK_JMP:
-		head = loop_head_of(x, x->b->n - 1, taken);
+		head = x->back_to[x->b->n - 1];
 		if (head >= 0)
 			emit_loop_back(x, x->b->n - 1, (u32)head, st, page,
 				       off, taken);
