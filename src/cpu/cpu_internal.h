@@ -160,11 +160,22 @@ enum { ACC_READ, ACC_WRITE, ACC_EXEC };
  */
 #define TLB_BITS 20
 #define TLB_SIZE (1u << TLB_BITS)
+
+/*
+ * A slot is in two parts, in two arrays: what a read's hit needs, 16
+ * bytes, so that four slots share a cache line (xz's match finder reads
+ * pages all over hundreds of MiB, and waits for each slot to come in
+ * before the byte it points at); and the rest (struct tlb_info), which a
+ * write's hit reads too.
+ */
 struct tlb_entry {
 	u64 vpage;	/* linear page number + 1, 0 = empty; a page that is
 			 * not RAM is never kept (mmu.c's tlb_fill()) */
 	uintptr_t addend;	/* host address of the page less its linear
 				 * one: a hit's host byte is addend + lin */
+};
+
+struct tlb_info {
 	u64 wpage;	/* vpage if a write may go straight through (D
 			 * already set, no translated code in the page),
 			 * else 0: a write's tag, so one compare says it */
@@ -196,9 +207,10 @@ struct tlb_l0 {
 	u64 pad;
 };
 
-/* A TLB: the entries, then the one-page caches in front of them. */
+/* A TLB: the entries' two parts, then the one-page caches in front. */
 struct tlb {
 	struct tlb_entry e[TLB_SIZE];
+	struct tlb_info info[TLB_SIZE];
 	struct tlb_l0 l0[TLB_L0_SLOTS];
 };
 
@@ -571,12 +583,25 @@ static inline const struct tlb_entry *tlb_entry_for(const struct cpu *c,
 	return &c->tlb[c->cpl == 3].e[(lin >> 12) & (TLB_SIZE - 1)];
 }
 
-/* May code at lin be fetched through TLB entry e without a walk?  An
- * entry filled by a data access to an NX page may not: every fetch path
- * (code_host(), exec.c's code window, the translator) asks this. */
-static inline bool tlb_fetch_hit(const struct tlb_entry *e, u64 lin)
+static inline const struct tlb_info *tlb_info_for(const struct cpu *c,
+						  u64 lin)
 {
-	return e->vpage == (lin >> 12) + 1 && !e->noexec;
+	return &c->tlb[c->cpl == 3].info[(lin >> 12) & (TLB_SIZE - 1)];
+}
+
+/* May code at lin be fetched through the TLB without a walk?  An entry
+ * filled by a data access to an NX page may not: every fetch path
+ * (code_host(), exec.c's code window, the translator) asks this. */
+static inline bool tlb_fetch_hit(const struct cpu *c, u64 lin)
+{
+	return tlb_entry_for(c, lin)->vpage == (lin >> 12) + 1 &&
+	       !tlb_info_for(c, lin)->noexec;
+}
+
+/* May a write to lin's page go straight through its TLB entry? */
+static inline bool tlb_write_hit(const struct cpu *c, u64 lin)
+{
+	return tlb_info_for(c, lin)->wpage == (lin >> 12) + 1;
 }
 
 /* The host address of the code byte at linear address lin, or NULL if it
@@ -586,7 +611,7 @@ static inline const u8 *code_host(struct cpu *c, u64 lin)
 {
 	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
-	if (unlikely(!tlb_fetch_hit(e, lin)))
+	if (unlikely(!tlb_fetch_hit(c, lin)))
 		mmu_translate(c, lin, ACC_EXEC, c->cpl == 3);
 	return e->vpage == (lin >> 12) + 1 ? tlb_host(e, lin) : NULL;
 }
@@ -674,7 +699,7 @@ static inline void mem_write_fast(struct cpu *c, int seg, u64 off, u64 val,
 	if (likely(((s->limit == 0xffffffffu &&
 		     (s->attr & SEG_FAST_MASK) == SEG_FAST_WRITE) ||
 		    cpu_64bit(c)) &&
-		   e->wpage == (lin >> 12) + 1 &&
+		   tlb_write_hit(c, lin) &&
 		   (lin & 0xfff) <= 0x1000u - size)) {
 		host_st(tlb_host(e, lin), val, size);
 		return;
@@ -699,7 +724,8 @@ static inline u8 *mem_host_fast(struct cpu *c, int seg, u64 off, u32 size,
 
 	if (likely(((s->limit == 0xffffffffu && (s->attr & mask) == type &&
 		     off + size - 1 <= s->limit) || cpu_64bit(c)) &&
-		   (write ? e->wpage : e->vpage) == (lin >> 12) + 1 &&
+		   (write ? tlb_write_hit(c, lin) :
+			    e->vpage == (lin >> 12) + 1) &&
 		   (lin & 0xfff) <= 0x1000u - size))
 		return tlb_host(e, lin);
 	return NULL;

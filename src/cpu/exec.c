@@ -47,8 +47,8 @@ static const u8 *code_window(struct cpu *c, u64 eip, u32 *avail)
 		len = cs->limit - (u32)eip + 1;
 	/* A TLB hit is the common case: the same lookup as mmu.c's, which
 	 * an NX page's entry misses. */
-	e = &c->tlb[c->cpl == 3].e[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(tlb_fetch_hit(e, lin))) {
+	e = tlb_entry_for(c, lin);
+	if (likely(tlb_fetch_hit(c, lin))) {
 		*avail = len;
 		return tlb_host(e, lin);
 	}

@@ -116,10 +116,9 @@ static void string_once(struct cpu *c, u8 op,
  * asked for, else NULL (the same lookup as mmu.c's). */
 static u8 *tlb_host_for(struct cpu *c, u64 lin, bool write)
 {
-	const struct tlb_entry *e =
-		&c->tlb[c->cpl == 3].e[(lin >> 12) & (TLB_SIZE - 1)];
+	const struct tlb_entry *e = tlb_entry_for(c, lin);
 
-	if ((write ? e->wpage : e->vpage) != (lin >> 12) + 1)
+	if (write ? !tlb_write_hit(c, lin) : e->vpage != (lin >> 12) + 1)
 		return NULL;
 	return tlb_host(e, lin);
 }

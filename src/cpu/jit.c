@@ -1484,6 +1484,12 @@ static void e_store_reg_sz(struct jctx *x, int r, int size)
 	e_field(x->j, 0x83, greg_sz(r, size));
 }
 
+/* A slot's struct tlb_info is this far after its struct tlb_entry, in
+ * r13's TLB: the two are of a size. */
+#define TLB_INFO_OFF ((u32)offsetof(struct tlb, info))
+_Static_assert(sizeof(struct tlb_entry) == 16 &&
+	       sizeof(struct tlb_info) == 16, "TLB slot parts");
+
 /* Where r13's TLB keeps the one-page cache (struct tlb_l0) of slot. */
 static s32 l0_field(int slot, size_t field)
 {
@@ -1570,9 +1576,9 @@ static void e_access(struct jctx *x, int seg, bool write, int size)
  * when it is not, and else leaves the entry's addend in rsi.  An access
  * that crosses into the next page or wraps matches no entry (the tag is
  * never 0, an empty entry's).  A read compares with vpage, a write with
- * wpage, which only a writable page of RAM has (and vpage only one of
- * RAM): one compare says the access may go straight through.  Changes
- * rcx and rdx.
+ * wpage (in the slot's struct tlb_info), which only a writable page of
+ * RAM has (and vpage only one of RAM): one compare says the access may go
+ * straight through.  Changes rcx and rdx.
  */
 static u8 *e_tlb_check(struct jctx *x, bool write, int size)
 {
@@ -1583,10 +1589,9 @@ static u8 *e_tlb_check(struct jctx *x, bool write, int size)
 	e_rexw(j, w);
 	ebytes(j, "\x89\xc2", 2);			/* edx = the entry's */
 	e_rexw(j, w);				/* offset in the TLB: */
-	ebytes(j, "\xc1\xea\x07", 3);			/* eax >> 12 << 5 */
+	ebytes(j, "\xc1\xea\x08", 3);			/* eax >> 12 << 4 */
 	ebytes(j, "\x81\xe2", 2);
-	e32(j, (TLB_SIZE - 1) << 5);
-	_Static_assert(sizeof(struct tlb_entry) == 32, "TLB entry size");
+	e32(j, (TLB_SIZE - 1) << 4);
 	if (x->wide) {		/* rcx = (rax + size - 1 >> 12) + 1 */
 		ebytes(j, "\x48\x8d\x48", 3);	/* lea rcx, [rax+...] */
 		e8(j, (u8)(size - 1));
@@ -1596,9 +1601,13 @@ static u8 *e_tlb_check(struct jctx *x, bool write, int size)
 		e32(j, 0x1000 + (u32)size - 1);
 		ebytes(j, "\x48\xc1\xe9\x0c", 4);	/* shr rcx, 12 */
 	}
-	ebytes(j, "\x49\x39\x4c\x15", 4);		/* cmp [r13+rdx+tag], */
-	e8(j, write ? offsetof(struct tlb_entry, wpage) :	/* rcx */
-	      offsetof(struct tlb_entry, vpage));
+	if (write) {		/* cmp [r13+rdx+info+wpage], rcx */
+		ebytes(j, "\x49\x39\x8c\x15", 4);
+		e32(j, TLB_INFO_OFF + offsetof(struct tlb_info, wpage));
+	} else {		/* cmp [r13+rdx+vpage], rcx */
+		ebytes(j, "\x49\x39\x4c\x15", 4);
+		e8(j, offsetof(struct tlb_entry, vpage));
+	}
 	miss = e_jump_cold(JCC_JNE);
 	ebytes(j, "\x49\x8b\x74\x15", 4);		/* mov rsi, [r13+rdx+ */
 	e8(j, offsetof(struct tlb_entry, addend));	/* addend] */
@@ -4626,14 +4635,14 @@ static void e_fetch_tlb(struct jit *j, u8 **miss)
 	ebytes(j, "\x89\xce", 2);			/* mov esi, ecx */
 	ebytes(j, "\x81\xe6", 2);			/* and esi, 1023 */
 	e32(j, TLB_SIZE - 1);
-	ebytes(j, "\xc1\xe6\x05", 3);			/* shl esi, 5 */
+	ebytes(j, "\xc1\xe6\x04", 3);			/* shl esi, 4 */
 	ebytes(j, "\x49\x8d\x54\x35\x00", 5);	/* lea rdx, [r13+rsi] */
 	ebytes(j, "\x48\xff\xc1", 3);			/* inc rcx */
 	ebytes(j, "\x48\x39\x8a", 3);			/* cmp [rdx+vpage], rcx */
 	e32(j, (u32)offsetof(struct tlb_entry, vpage));
 	miss[0] = e_jump(j, JCC_JNE, NULL);
 	ebytes(j, "\x80\xba", 2);			/* cmp byte [noexec], 0 */
-	e32(j, (u32)offsetof(struct tlb_entry, noexec));
+	e32(j, TLB_INFO_OFF + offsetof(struct tlb_info, noexec));
 	e8(j, 0);
 	miss[1] = e_jump(j, JCC_JNE, NULL);
 	ebytes(j, "\x48\x8b\xb2", 3);		/* mov rsi, [rdx+addend] */
@@ -6316,7 +6325,7 @@ static bool next_page_fetchable(struct cpu *c, int mode)
 {
 	u64 lin = next_page_lin(c, mode);
 
-	return tlb_fetch_hit(tlb_entry_for(c, lin), lin);
+	return tlb_fetch_hit(c, lin);
 }
 
 /*
@@ -6345,7 +6354,7 @@ static u32 straddle_decode(struct cpu *c, const u8 *h, u32 first, int mode,
 
 	if (first >= MAX_INSN_LEN)
 		return 0;
-	if (!tlb_fetch_hit(e, lin)) {
+	if (!tlb_fetch_hit(c, lin)) {
 		*no_tlb = true;
 		return 0;
 	}
@@ -6408,7 +6417,7 @@ static bool thunk_inline(struct cpu *c, const u8 *h, s32 pos,
 	const u8 *tb;
 
 	if (d->kind != DK_CALLREL || d->mode != 4 ||
-	    !tlb_fetch_hit(e, lin) || (lin & 0xfff) > 0x1000 - 4)
+	    !tlb_fetch_hit(c, lin) || (lin & 0xfff) > 0x1000 - 4)
 		return false;
 	tb = tlb_host(e, lin);
 	if (tb[0] != 0x8b || (tb[1] & 0xc7) != 0x04 || tb[1] == 0x24 ||
@@ -6580,7 +6589,7 @@ static const u8 *find_at(struct cpu *c, const u8 **hp)
 	const u8 *h;
 	u32 r;
 
-	if (!tlb_fetch_hit(e, lin))
+	if (!tlb_fetch_hit(c, lin))
 		return NULL;
 	*hp = h = tlb_host(e, lin);
 	r = recent_index(h);

@@ -173,6 +173,15 @@ static inline struct tlb_entry *tlb_slot(struct cpu *c, u64 lin, bool user)
 	return &c->tlb[user].e[(lin >> 12) & (TLB_SIZE - 1)];
 }
 
+/* The other part of entry e's slot (cpu_internal.h's struct tlb). */
+static inline struct tlb_info *tlb_info(struct cpu *c,
+					const struct tlb_entry *e)
+{
+	struct tlb *t = &c->tlb[e >= c->tlb[1].e];
+
+	return &t->info[e - t->e];
+}
+
 void tlb_l0_drop(struct cpu *c)
 {
 	int t, k;
@@ -186,23 +195,24 @@ void tlb_l0_drop(struct cpu *c)
 }
 
 /* Empty an entry: both its tags. */
-static inline void tlb_kill(struct tlb_entry *e)
+static inline void tlb_kill(struct cpu *c, struct tlb_entry *e)
 {
 	e->vpage = 0;
-	e->wpage = 0;
+	tlb_info(c, e)->wpage = 0;
 }
 
 /* Put a slot that tlb_fill() filled on the list of its kind, unless it
  * is there already. */
 static void tlb_list(struct cpu *c, struct tlb_entry *e)
 {
-	int t = (uintptr_t)e >= (uintptr_t)c->tlb[1].e;
-	int k = !!(e->global & TLB_GLOBAL);
+	int t = e >= c->tlb[1].e;
+	struct tlb_info *i = tlb_info(c, e);
+	int k = !!(i->global & TLB_GLOBAL);
 	struct tlb_used *u = &c->tlb_used[t];
 
-	if (e->listed & (1u << k))
+	if (i->listed & (1u << k))
 		return;
-	e->listed |= (u8)(1u << k);
+	i->listed |= (u8)(1u << k);
 	u->slot[k][u->n[k]++] = (u32)(e - c->tlb[t].e);
 }
 
@@ -236,6 +246,7 @@ static struct tlb_entry *tlb_listed(struct cpu *c, u32 *cur)
 static void tlb_drop_list(struct cpu *c, int k)
 {
 	struct tlb_entry *e;
+	struct tlb_info *info;
 	struct tlb_used *u;
 	u32 i;
 	int t;
@@ -244,19 +255,22 @@ static void tlb_drop_list(struct cpu *c, int k)
 		u = &c->tlb_used[t];
 		for (i = 0; i < u->n[k]; i++) {
 			e = &c->tlb[t].e[u->slot[k][i]];
-			e->listed &= (u8)~(1u << k);
-			if (k == 1 || !(e->global & TLB_GLOBAL))
-				tlb_kill(e);
+			info = &c->tlb[t].info[u->slot[k][i]];
+			info->listed &= (u8)~(1u << k);
+			if (k == 1 || !(info->global & TLB_GLOBAL))
+				tlb_kill(c, e);
 		}
 		u->n[k] = 0;
 	}
 }
 
-static inline bool tlb_hit(const struct tlb_entry *e, u64 lin, int acc)
+static inline bool tlb_hit(struct cpu *c, const struct tlb_entry *e,
+			   u64 lin, int acc)
 {
-	if (acc == ACC_EXEC)
-		return tlb_fetch_hit(e, lin);
-	return (acc == ACC_WRITE ? e->wpage : e->vpage) == (lin >> 12) + 1;
+	if (acc == ACC_WRITE)
+		return tlb_info(c, e)->wpage == (lin >> 12) + 1;
+	return e->vpage == (lin >> 12) + 1 &&
+	       (acc != ACC_EXEC || !tlb_info(c, e)->noexec);
 }
 
 void mmu_flush(struct cpu *c, bool keep_global)
@@ -310,9 +324,9 @@ static void invlpg_huge(struct cpu *c, u64 lin)
 	if (!listed)
 		return;
 	for (cur = 0; (e = tlb_listed(c, &cur)); ) {
-		if (e->vpage && (e->global & TLB_HUGE) &&
+		if (e->vpage && (tlb_info(c, e)->global & TLB_HUGE) &&
 		    (e->vpage - 1) >> 18 == region)
-			tlb_kill(e);
+			tlb_kill(c, e);
 	}
 }
 
@@ -342,7 +356,7 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 	struct tlb_entry *e;
 	u64 big = lin >> 22, region;
 	u32 slot = (lin >> 12) & (TLB_SIZE - 1), bit = large_bit(big);
-	bool keep = false;
+	bool keep = false, large;
 	u32 cur;
 	int i;
 
@@ -351,18 +365,17 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 	if (!(c->tlb_large[bit / 32] & (1u << (bit % 32)))) {
 		for (i = 0; i < 2; i++)
 			if (c->tlb[i].e[slot].vpage == (lin >> 12) + 1)
-				tlb_kill(&c->tlb[i].e[slot]);
+				tlb_kill(c, &c->tlb[i].e[slot]);
 		return;
 	}
 	for (cur = 0; (e = tlb_listed(c, &cur)); ) {
 		if (!e->vpage)
 			continue;
 		region = (e->vpage - 1) >> 10;
-		if (e->vpage == (lin >> 12) + 1 ||
-		    ((e->global & TLB_LARGE) && region == big))
-			tlb_kill(e);
-		else if ((e->global & TLB_LARGE) &&
-			 large_bit(region) == bit)
+		large = tlb_info(c, e)->global & TLB_LARGE;
+		if (e->vpage == (lin >> 12) + 1 || (large && region == big))
+			tlb_kill(c, e);
+		else if (large && large_bit(region) == bit)
 			keep = true;
 	}
 	if (!keep)
@@ -372,21 +385,22 @@ void mmu_invlpg(struct cpu *c, u64 lin)
 static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 		     bool writable, u8 global, bool noexec)
 {
+	struct tlb_info *i = tlb_info(c, e);
 	bool ram;
 
-	e->ppage = (u32)pa & PAGE_MASK;
-	e->pa_high = (u8)(pa >> 32);
-	ram = !e->pa_high && in_ram(c, e->ppage, 4096);
+	i->ppage = (u32)pa & PAGE_MASK;
+	i->pa_high = (u8)(pa >> 32);
+	ram = !i->pa_high && in_ram(c, i->ppage, 4096);
 	/* A device's page is walked again on every access, which then
 	 * goes to the device anyway; so a hit always means RAM, and the
 	 * translator's inline accesses need not ask. */
-	e->addend = ram ? (uintptr_t)(c->ram + e->ppage) -
+	e->addend = ram ? (uintptr_t)(c->ram + i->ppage) -
 			  (uintptr_t)(lin & ~(u64)0xfff) : 0;
 	e->vpage = ram ? (lin >> 12) + 1 : 0;
-	e->wpage = writable && !(ram && page_has_code(c, e->ppage)) ?
+	i->wpage = writable && !(ram && page_has_code(c, i->ppage)) ?
 		   e->vpage : 0;
-	e->global = global;
-	e->noexec = noexec;
+	i->global = global;
+	i->noexec = noexec;
 	if (global & TLB_LARGE)
 		c->tlb_large[large_bit(lin >> 22) / 32] |=
 			1u << (large_bit(lin >> 22) % 32);
@@ -411,6 +425,7 @@ static void tlb_fill(struct cpu *c, struct tlb_entry *e, u64 lin, u64 pa,
 void mmu_watch_code(struct cpu *c, u32 pa)
 {
 	struct tlb_entry *e;
+	struct tlb_info *i;
 	u32 cur;
 
 	if (!c->code_pages || page_has_code(c, pa))
@@ -418,8 +433,9 @@ void mmu_watch_code(struct cpu *c, u32 pa)
 	c->code_pages[pa >> 17] |= 1u << ((pa >> 12) & 31);
 	tlb_l0_drop(c);
 	for (cur = 0; (e = tlb_listed(c, &cur)); ) {
-		if (e->vpage && !e->pa_high && e->ppage == (pa & PAGE_MASK))
-			e->wpage = 0;
+		i = tlb_info(c, e);
+		if (e->vpage && !i->pa_high && i->ppage == (pa & PAGE_MASK))
+			i->wpage = 0;
 	}
 }
 
@@ -633,9 +649,10 @@ static u64 page_walk_long(struct cpu *c, u64 lin, int acc, bool user,
 u64 mmu_translate(struct cpu *c, u64 lin, int acc, bool user)
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
+	struct tlb_info *i = tlb_info(c, e);
 
-	if (tlb_hit(e, lin, acc))
-		return (u64)e->pa_high << 32 | e->ppage | (lin & 0xfff);
+	if (tlb_hit(c, e, lin, acc))
+		return (u64)i->pa_high << 32 | i->ppage | (lin & 0xfff);
 	if (!(c->cr0 & CR0_PG)) {
 		tlb_fill(c, e, lin, lin, true, 0, false);
 		return lin;
@@ -678,7 +695,7 @@ static inline u64 lin_read_acc(struct cpu *c, u64 lin, int size, bool user,
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
 
-	if (likely(tlb_hit(e, lin, acc) &&
+	if (likely(tlb_hit(c, e, lin, acc) &&
 		   !crosses_page(lin, size)))
 		return host_load(tlb_host(e, lin), size);
 	return lin_read_slow(c, lin, size, user, acc);
@@ -709,7 +726,7 @@ static inline void lin_write_priv(struct cpu *c, u64 lin, u64 val, int size,
 {
 	struct tlb_entry *e = tlb_slot(c, lin, user);
 
-	if (likely(tlb_hit(e, lin, ACC_WRITE) &&
+	if (likely(tlb_hit(c, e, lin, ACC_WRITE) &&
 		   !crosses_page(lin, size))) {
 		host_store(tlb_host(e, lin), val, size);
 		return;
@@ -813,7 +830,7 @@ u64 mem_read_rmw(struct cpu *c, int seg, u64 off, int size)
 	struct tlb_entry *e = tlb_slot(c, lin, cur_user(c));
 
 	/* A writable TLB entry already says the write will go through. */
-	if (likely(tlb_hit(e, lin, ACC_WRITE) &&
+	if (likely(tlb_hit(c, e, lin, ACC_WRITE) &&
 		   !crosses_page(lin, size)))
 		return host_load(tlb_host(e, lin), size);
 	lin_check(c, lin, size, ACC_WRITE, cur_user(c));
