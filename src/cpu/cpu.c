@@ -66,7 +66,7 @@ static void prof_sample(struct cpu *c)
 	struct cpu_prof *p = c->prof;
 	u32 *n;
 
-	p->next = c->icount + PROF_PERIOD;
+	p->next = icount_of(c) + PROF_PERIOD;
 	if (p->n == p->cap) {
 		n = realloc(p->eip, (p->cap * 2 + 4096) * sizeof(*n));
 		if (!n)
@@ -273,7 +273,7 @@ void cpu_mem_written(struct cpu *c, u64 pa, u64 len)
 
 u64 cpu_icount(const struct cpu *c)
 {
-	return c->icount;
+	return icount_of(c);
 }
 
 const char *cpu_error(const struct cpu *c)
@@ -505,7 +505,7 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 		c->halted = false;
 	}
 	c->budget_end = end;
-	while (c->icount < end) {
+	while (icount_of(c) < end) {
 		alone = false;
 		if (c->intr_shadow) {
 			c->intr_shadow = false;
@@ -525,7 +525,7 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 				cpu_exec_run(c, end);
 		} else {
 			cpu_exec_cached(c);
-			c->icount++;
+			c->ictr++;
 		}
 		/* RF lasts one instruction (we have no instruction
 		 * breakpoints for it to suppress, but IRET can set it). */
@@ -546,7 +546,7 @@ enum cpu_event run_insns(struct cpu *c, u64 end)
 enum cpu_event cpu_run(struct cpu *c, u64 budget)
 {
 	/* Changed after setjmp, so volatile (C11 7.13.2.1). */
-	volatile u64 end = c->icount + budget;
+	volatile u64 end = icount_of(c) + budget;
 	int code;
 
 	if (c->exc_pending == EXC_SHUTDOWN)
@@ -557,7 +557,7 @@ enum cpu_event cpu_run(struct cpu *c, u64 budget)
 			return CPU_SHUTDOWN;
 		/* A fault costs budget too, so a guest that does nothing
 		 * but fault still returns to the machine's loop. */
-		if (end > c->icount)
+		if (end > icount_of(c))
 			end = end - 1;
 		if (c->stop) {
 			c->stop = false;
@@ -572,9 +572,9 @@ enum cpu_event cpu_run(struct cpu *c, u64 budget)
 		u64 stop = end < c->prof->next ? end : c->prof->next;
 
 		ev = run_insns(c, stop);
-		if (c->icount >= c->prof->next)
+		if (icount_of(c) >= c->prof->next)
 			prof_sample(c);
-		if (ev != CPU_BUDGET || c->icount >= end)
+		if (ev != CPU_BUDGET || icount_of(c) >= end)
 			return ev;
 	}
 }

@@ -294,7 +294,7 @@ struct cpu {
 	u64 lf_res, lf_src1, lf_src2;	/* as wide as the operation */
 	u32 lf_op;		/* which operation last set the flags */
 	u64 lf_rot;		/* the result of a rotate (LF_ROT()) */
-	u64 icount;		/* instructions run (cpu.c) */
+	u64 ictr;		/* instructions run (cpu.c), less jit_end */
 	u64 jit_end;		/* icount no translated block may pass */
 	/* Set before translated code runs, which changes neither the
 	 * segments nor the CPL: which segments its inline accesses may not
@@ -596,6 +596,23 @@ static inline bool tlb_fetch_hit(const struct cpu *c, u64 lin)
 {
 	return tlb_entry_for(c, lin)->vpage == (lin >> 12) + 1 &&
 	       !tlb_info_for(c, lin)->noexec;
+}
+
+/*
+ * The count of instructions run is kept as its distance from jit_end (mod
+ * 2^64), so that translated code charges a block with one addition to
+ * memory whose sign says whether it passed the end (jit.c's
+ * emit_budget()).  jit_run() moves the end, and the distance with it.
+ */
+static inline u64 icount_of(const struct cpu *c)
+{
+	return c->jit_end + c->ictr;
+}
+
+static inline void icount_end_at(struct cpu *c, u64 end)
+{
+	c->ictr += c->jit_end - end;
+	c->jit_end = end;
 }
 
 /* May a write to lin's page go straight through its TLB entry? */

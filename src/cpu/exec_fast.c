@@ -1546,7 +1546,7 @@ void h_straddle(struct cpu *c, const struct dinsn *di)
 	for (; k < di->len; k++) {
 		if (code_read8(c, wide ? eip + k : (u32)(eip + k)) != raw[k]) {
 			c->intr |= INTR_CODE;
-			c->icount--;
+			c->ictr--;
 			return;
 		}
 	}
@@ -1870,14 +1870,14 @@ void cpu_exec_run(struct cpu *c, u64 end)
 	struct dinsn *di = dc_lookup(c, &page, &mode), *next;
 	u64 page_eip, off, eip;
 	u32 len;
-	u64 n = c->icount;
+	u64 stop;	/* end, as c->ictr counts */
 
 	if (!di || !di->len) {
 		if (di)
 			di->fn(c, di);
 		else
 			cpu_exec_one(c);
-		c->icount++;
+		c->ictr++;
 		return;
 	}
 	/* The EIP of the page's first byte; flat CS only, so that the
@@ -1890,8 +1890,9 @@ void cpu_exec_run(struct cpu *c, u64 end)
 		off = (c->seg[S_CS].base + c->eip) & 0xfff;
 		page_eip = (u32)(c->eip - off);
 		if (c->seg[S_CS].limit != 0xffffffffu)
-			end = n + 1;
+			end = icount_of(c) + 1;
 	}
+	stop = end - c->jit_end;
 	h = page + off;
 	for (;;) {
 		/* Find the entry of the next instruction in line before this
@@ -1905,8 +1906,10 @@ void cpu_exec_run(struct cpu *c, u64 end)
 		 * next one while this handler runs (idle CPU ~15% lower). */
 		__builtin_prefetch(next);
 		di->fn(c, di);
-		c->icount = ++n;
-		if (unlikely(n >= end || c->stop || c->intr))
+		/* A REP handler counts its iterations too, so the count is
+		 * read back, not kept here. */
+		if (unlikely((s64)(++c->ictr - stop) >= 0 || c->stop ||
+			     c->intr))
 			return;
 		if (likely(c->rip == eip + len)) {
 			off += len;

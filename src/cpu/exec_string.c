@@ -232,7 +232,8 @@ static u32 rep_fast(struct cpu *c, u8 op, const struct str_state *s,
  * left, and always one so that the instruction moves on. */
 static u32 rep_limit(const struct cpu *c)
 {
-	u64 left = c->budget_end > c->icount ? c->budget_end - c->icount : 0;
+	u64 now = icount_of(c);
+	u64 left = c->budget_end > now ? c->budget_end - now : 0;
 
 	if (left >= REP_CHUNK)
 		return REP_CHUNK;
@@ -265,7 +266,7 @@ bool exec_rep_quick(struct cpu *c, u8 op, u32 size, int src)
 	    n > rep_room(c, movs, size, src) ||
 	    rep_pages(c, movs, size, src, n, false) != n)
 		return false;
-	c->icount += n - 1;
+	c->ictr += n - 1;
 	return true;
 }
 
@@ -306,7 +307,7 @@ void exec_string(struct cpu *c, struct insn *d, u8 op)
 		/* The run loop counts the instruction once; each further
 		 * iteration is charged as it completes, so a fault part way
 		 * through still pays for the iterations before it. */
-		c->icount += n ? step : step - 1;
+		c->ictr += n ? step : step - 1;
 		if (cmp && cpu_cond(c, 4) != (d->rep == 0xf3))
 			return;
 	}

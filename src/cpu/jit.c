@@ -292,6 +292,7 @@ static u8 *e_jump(struct jit *j, u8 cc, const u8 *target)
 #define JCC_JNE 0x85
 #define JCC_JA 0x87
 #define JCC_JB 0x82
+#define JCC_JG 0x8f
 #define JMP 0xe9
 #define CALL 0xe8
 
@@ -533,18 +534,24 @@ static void emit_eip_in(struct jit *j, bool wide)
 		e_rbx(j, "\x44\x8b", 2, 0xa3, CPU_FIELD(eip)); /* mov r12d */
 }
 
-/* Charge the block's n instructions, unless that passes jit_end. */
+/*
+ * Charge the block's n instructions: c->ictr is the count less jit_end
+ * (icount_of()), so the sum's sign says whether it passed the end, and
+ * the jump returned is taken if it did, to where they are given back
+ * (e_uncharge()).
+ */
 static u8 *emit_budget(struct jit *j, u32 n)
 {
-	u8 *over;
-
-	e_rbx(j, "\x48\x8b", 2, 0x83, CPU_FIELD(icount)); /* mov rax, [] */
-	ebytes(j, "\x48\x05", 2);			/* add rax, n */
+	e_rbx(j, "\x48\x81", 2, 0x83, CPU_FIELD(ictr)); /* add [], n */
 	e32(j, n);
-	e_rbx(j, "\x48\x3b", 2, 0x83, CPU_FIELD(jit_end)); /* cmp rax, [] */
-	over = e_jump(j, JCC_JA, NULL);
-	e_rbx(j, "\x48\x89", 2, 0x83, CPU_FIELD(icount)); /* mov [], rax */
-	return over;
+	return e_jump(j, JCC_JG, NULL);
+}
+
+/* Give n instructions back: charged for, but not run. */
+static void e_uncharge(struct jit *j, u32 n)
+{
+	e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(ictr)); /* sub [], n */
+	e32(j, n);
 }
 
 /*
@@ -3476,11 +3483,10 @@ static void emit_rep_str(struct jctx *x, const struct dinsn *di)
 		ebytes(j, k ? "\x4c\x8d\x0c\x06" : "\x4c\x8d\x04\x06", 4);
 	}
 	e_count_less1(j, hc, w);
-	e_rbx_h(j, 0x8b, H_EDX, CPU_FIELD(icount), true);
+	e_rbx_h(j, 0x8b, H_EDX, CPU_FIELD(ictr), true);
 	ebytes(j, "\x48\x01\xc2", 3);		/* add rdx, rax */
-	e_rbx(j, "\x48\x3b", 2, 0x93, CPU_FIELD(jit_end));	/* cmp rdx, */
-	cold_rep(x, e_jump_cold(JCC_JA));
-	e_rbx_h(j, 0x89, H_EDX, CPU_FIELD(icount), true);	/* charged */
+	cold_rep(x, e_jump_cold(JCC_JG));		/* past jit_end */
+	e_rbx_h(j, 0x89, H_EDX, CPU_FIELD(ictr), true);	/* charged */
 	if (movs) {
 		e_mov_rr(j, H_ECX, hc, 4);
 		ebytes(j, "\x48\x89\xf8", 3);		/* rax = rdi */
@@ -5071,8 +5077,7 @@ static bool emit_simple_form(struct jctx *x, const struct dinsn *di)
  * for the instructions after it given back. */
 static void e_refund(struct jctx *x, u32 i)
 {
-	e_rbx(x->j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
-	e32(x->j, x->b->n - 1 - i);			/* sub [], imm32 */
+	e_uncharge(x->j, x->b->n - 1 - i);
 }
 
 static bool e_adapt(struct jit *j, const struct rc_state *from,
@@ -5161,8 +5166,9 @@ static void emit_loop_back(struct jctx *x, u32 i, u32 m,
 	over = emit_budget(j, i + 1 - m);
 	e_adapt(j, st, &x->head_rc[m], x->wide);
 	e_jump(j, JMP, x->head_at[m]);
-	set_rel32(intr, j->p);
 	set_rel32(over, j->p);
+	e_uncharge(j, i + 1 - m);
+	set_rel32(intr, j->p);
 	if (i + 1 < x->b->n)
 		e_refund(x, i);
 	emit_chain(x, page, (s64)off + to, to, st);
@@ -5925,8 +5931,7 @@ static void emit_leave_before(struct jctx *x, u32 i, u8 **miss)
 	for (k = 0; k < 3; k++)
 		set_rel32(miss[k], j->p);
 	e_sync_eip(j, x->off[i], x->wide);
-	e_rbx(j, "\x48\x81", 2, 0xab, CPU_FIELD(icount));
-	e32(j, x->b->n - i);				/* sub [], imm32 */
+	e_uncharge(j, x->b->n - i);
 	e_exit(j, JX_BUDGET);
 }
 
@@ -6071,6 +6076,7 @@ static bool emit_block_as(struct jit *j, struct jblock *b, const u8 *h,
 	x.normal = j->p;
 	e_exit(j, JX_NORMAL);
 	set_rel32(over, j->p);
+	e_uncharge(j, b->n);
 	emit_rc_stores(&x, &b->entry);
 	e_exit(j, JX_BUDGET);
 	b->spill = j->p;		/* drop_block() */
@@ -6827,7 +6833,7 @@ void jit_run(struct cpu *c, u64 end)
 	unsigned gen;
 	int why = JX_NORMAL;
 
-	c->jit_end = end;
+	icount_end_at(c, end);
 	c->intr &= ~INTR_CODE;
 	/* Whatever happened to the TLBs outside, their caches start empty
 	 * (a struct cpu set up or copied whole may hold anything there). */
@@ -6847,7 +6853,7 @@ void jit_run(struct cpu *c, u64 end)
 		}
 		if (why == JX_BUDGET)
 			break;
-		if (c->intr || c->stop || c->icount >= end ||
+		if (c->intr || c->stop || icount_of(c) >= end ||
 		    (c->eflags & (F_TF | F_RF)))	/* after an IRET */
 			return;
 		b = lookup_here(c);
@@ -6869,14 +6875,14 @@ void jit_run(struct cpu *c, u64 end)
 	 * handler would resume it there, with ESP as it was then, and run
 	 * again what had already run (tests/jit's slices find it).
 	 */
-	if (c->icount < end) {
+	if (icount_of(c) < end) {
 		cpu_insn_begins(c);
 		if (why == JX_BUDGET) {
 			cpu_exec_run(c, end);
 			return;
 		}
 		cpu_exec_cached(c);
-		c->icount++;
+		c->ictr++;
 	}
 }
 
@@ -6937,10 +6943,10 @@ static void arena_release(struct jit *j, u8 *from)
 static void arena_full(struct cpu *c)
 {
 	struct jit *j = c->jit;
-	u64 took = c->icount - j->filled_at;
+	u64 took = icount_of(c) - j->filled_at;
 	size_t limit = (size_t)(j->end - j->arena);
 
-	j->filled_at = c->icount;
+	j->filled_at = icount_of(c);
 	if (took < JIT_GROW_INSNS && limit < JIT_ARENA_MAX) {
 		j->end = j->arena + 2 * limit;
 		j->grown++;
@@ -6960,7 +6966,7 @@ void cpu_jit_trim(struct cpu *c)
 	    j->high <= j->arena + j->first)
 		return;
 	j->end = j->arena + j->first;
-	j->filled_at = c->icount;
+	j->filled_at = icount_of(c);
 	flush(c);
 	arena_release(j, j->start);
 	j->trims++;
