@@ -354,7 +354,8 @@ void sys_write_dr(struct cpu *c, int n, u32 val)
 
 static u64 tsc_now(struct cpu *c)
 {
-	u64 ns = c->bus.clock_ns ? c->bus.clock_ns(c->bus.opaque) : icount_of(c);
+	u64 ns = c->bus.clock_ns ? c->bus.clock_ns(c->bus.opaque) :
+				   icount_of(c);
 
 	return ns + c->tsc_offset;
 }
