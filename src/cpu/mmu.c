@@ -177,7 +177,7 @@ static inline struct tlb_entry *tlb_slot(struct cpu *c, u64 lin, bool user)
 static inline struct tlb_info *tlb_info(struct cpu *c,
 					const struct tlb_entry *e)
 {
-	struct tlb *t = &c->tlb[e >= c->tlb[1].e];
+	struct tlb *t = &c->tlb[(uintptr_t)e >= (uintptr_t)c->tlb[1].e];
 
 	return &t->info[e - t->e];
 }
@@ -205,7 +205,7 @@ static inline void tlb_kill(struct cpu *c, struct tlb_entry *e)
  * is there already. */
 static void tlb_list(struct cpu *c, struct tlb_entry *e)
 {
-	int t = e >= c->tlb[1].e;
+	int t = (uintptr_t)e >= (uintptr_t)c->tlb[1].e;
 	struct tlb_info *i = tlb_info(c, e);
 	int k = !!(i->global & TLB_GLOBAL);
 	struct tlb_used *u = &c->tlb_used[t];
