@@ -379,6 +379,23 @@ struct cpu {
 	struct cpu_prof *prof;
 };
 
+/*
+ * The count of instructions run is kept as its distance from jit_end (mod
+ * 2^64), so that translated code charges a block with one addition to
+ * memory whose sign says whether it passed the end (jit.c's
+ * emit_budget()).  jit_run() moves the end, and the distance with it.
+ */
+static inline u64 icount_of(const struct cpu *c)
+{
+	return c->jit_end + c->ictr;
+}
+
+static inline void icount_end_at(struct cpu *c, u64 end)
+{
+	c->ictr += c->jit_end - end;
+	c->jit_end = end;
+}
+
 /* Register access by size. */
 /*
  * Byte registers: 0..7 are AL, CL, DL, BL, AH, CH, DH, BH; with a REX
@@ -596,23 +613,6 @@ static inline bool tlb_fetch_hit(const struct cpu *c, u64 lin)
 {
 	return tlb_entry_for(c, lin)->vpage == (lin >> 12) + 1 &&
 	       !tlb_info_for(c, lin)->noexec;
-}
-
-/*
- * The count of instructions run is kept as its distance from jit_end (mod
- * 2^64), so that translated code charges a block with one addition to
- * memory whose sign says whether it passed the end (jit.c's
- * emit_budget()).  jit_run() moves the end, and the distance with it.
- */
-static inline u64 icount_of(const struct cpu *c)
-{
-	return c->jit_end + c->ictr;
-}
-
-static inline void icount_end_at(struct cpu *c, u64 end)
-{
-	c->ictr += c->jit_end - end;
-	c->jit_end = end;
 }
 
 /* May a write to lin's page go straight through its TLB entry? */
